@@ -1,0 +1,99 @@
+"""Gatehouse core: the public surface for integration authors.
+
+Integrations import from here only (``from gatehouse.core import Host, hookimpl``);
+everything else in ``gatehouse.core`` is internal and may change. A test keeps
+``__all__`` honest.
+"""
+
+from .bus import MATCH_ALL, Event, EventBus, EventType, Unsubscribe
+from .config_entries import (
+    ConfigEntries,
+    ConfigEntry,
+    ConfigEntryState,
+    RetryPolicy,
+    Source,
+)
+from .config_flow import ConfigFlow, FlowResult, OptionsFlow
+from .const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN, __version__
+from .context import Context
+from .device_registry import DeviceEntry, DeviceInfo, DeviceRegistry
+from .entity import Entity, EntityDescription
+from .entity_registry import EntityRegistry, RegistryEntry
+from .exceptions import (
+    AbortFlow,
+    ConfigEntryAuthFailed,
+    ConfigEntryError,
+    ConfigEntryNotReady,
+    GatehouseError,
+    ServiceNotFound,
+    ServiceValidationError,
+)
+from .hookspecs import hookimpl
+from .host import Host, HostState
+from .integration import Integration, YamlEntry
+from .keys import HostKey
+from .platforms import (
+    BinarySensorEntity,
+    ButtonEntity,
+    NumberEntity,
+    SensorEntity,
+    SensorEntityDescription,
+    SwitchEntity,
+)
+from .services import ServiceCall, ServiceRegistry, SupportsResponse
+from .states import EVENT_STATE_CHANGED, State, StateChangedData, StateMachine
+
+__all__ = [
+    "EVENT_STATE_CHANGED",
+    "MATCH_ALL",
+    "STATE_OFF",
+    "STATE_ON",
+    "STATE_UNAVAILABLE",
+    "STATE_UNKNOWN",
+    "AbortFlow",
+    "BinarySensorEntity",
+    "ButtonEntity",
+    "ConfigEntries",
+    "ConfigEntry",
+    "ConfigEntryAuthFailed",
+    "ConfigEntryError",
+    "ConfigEntryNotReady",
+    "ConfigEntryState",
+    "ConfigFlow",
+    "Context",
+    "DeviceEntry",
+    "DeviceInfo",
+    "DeviceRegistry",
+    "Entity",
+    "EntityDescription",
+    "EntityRegistry",
+    "Event",
+    "EventBus",
+    "EventType",
+    "FlowResult",
+    "GatehouseError",
+    "Host",
+    "HostKey",
+    "HostState",
+    "Integration",
+    "NumberEntity",
+    "OptionsFlow",
+    "RegistryEntry",
+    "RetryPolicy",
+    "SensorEntity",
+    "SensorEntityDescription",
+    "ServiceCall",
+    "ServiceNotFound",
+    "ServiceRegistry",
+    "ServiceValidationError",
+    "Source",
+    "State",
+    "StateChangedData",
+    "StateMachine",
+    "SupportsResponse",
+    "SwitchEntity",
+    "Unsubscribe",
+    "YamlEntry",
+    "__version__",
+    "hookimpl",
+]

@@ -1,0 +1,178 @@
+"""Start-up: from a config directory to a running set of config entries.
+
+Order matters and is kept here in one readable function:
+
+1. storage (registries, stored entries) is loaded;
+2. ``configuration.yaml`` is loaded and every section validated — all problems are
+   reported, and a section with problems leaves its entries as they were (a typo must
+   not delete an appliance's configuration);
+3. valid YAML sections become ``import`` entries (added, updated or removed);
+4. every enabled entry is set up, dependencies first; failures stay contained in their
+   entry.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.to_thread
+import voluptuous as vol
+
+from .config import ConfigIssue, ConfigResult, NodeDict, check_config, load_config_file
+from .config.errors import ConfigInvalid
+from .const import CORE_DOMAIN
+from .control import ControlServer
+from .exceptions import GatehouseError
+from .logging_setup import REDACTOR
+from .platforms import register_platform_services
+
+if TYPE_CHECKING:
+    from .host import Host
+    from .plugins import PluginManager
+
+_LOGGER = logging.getLogger(__name__)
+
+CONFIG_FILE = "configuration.yaml"
+DEFAULT_CONFIG = Path(__file__).parent / "default_config" / CONFIG_FILE
+
+CORE_SCHEMA = vol.Schema(
+    {
+        vol.Optional("name", default="Gatehouse"): vol.All(str, vol.Length(min=1, max=64)),
+        vol.Optional("stop_timeout", default=20.0): vol.All(
+            vol.Coerce(float), vol.Range(min=0.5, max=600)
+        ),
+        vol.Optional("entry_retry", default=dict): vol.Schema(
+            {
+                vol.Optional("base", default=2.0): vol.All(
+                    vol.Coerce(float), vol.Range(min=0.001, max=3600)
+                ),
+                vol.Optional("cap", default=300.0): vol.All(
+                    vol.Coerce(float), vol.Range(min=0.001, max=86400)
+                ),
+            }
+        ),
+        vol.Optional("control_socket", default=True): bool,
+    }
+)
+
+
+def ensure_config_dir(config_dir: Path) -> None:
+    """Create ``config_dir`` with the default configuration if it has none."""
+    config_dir.mkdir(parents=True, exist_ok=True)
+    target = config_dir / CONFIG_FILE
+    if not target.exists():
+        shutil.copyfile(DEFAULT_CONFIG, target)
+        _LOGGER.info("Wrote a default %s", target)
+
+
+def load_configuration(
+    config_dir: Path, plugins: PluginManager, secrets_out: set[str] | None = None
+) -> ConfigResult:
+    """Load and validate ``configuration.yaml``, importing only configured plugins.
+
+    ``secrets_out`` collects the values of every ``!secret`` so that logging can mask
+    them. Blocking (file I/O, imports): call it in a worker thread from the loop.
+    """
+    path = config_dir / CONFIG_FILE
+    available = plugins.available()
+    schemas: dict[str, Any] = {domain: None for domain in available}
+    try:
+        raw = load_config_file(path, config_dir=config_dir) if path.exists() else None
+    except ConfigInvalid:
+        raw = None  # check_config below reports the same problems, located
+    extra_issues: list[ConfigIssue] = []
+    if secrets_out is not None and isinstance(raw, NodeDict):
+        secrets_out.update(raw.secret_values())
+    if isinstance(raw, dict):
+        for domain in raw:
+            if domain not in available:
+                continue
+            try:
+                loaded = plugins.load(domain)
+            except Exception as err:  # noqa: BLE001 - report a broken plugin as an issue
+                extra_issues.append(
+                    ConfigIssue(file=path, line=None, path=(domain,), domain=domain,
+                                message=f"integration could not be loaded: {err}",
+                                suggestion=None)
+                )
+                schemas.pop(domain, None)
+                continue
+            schemas[domain] = loaded.config_schema or _no_yaml(domain)
+    result = check_config(config_dir, schemas, core_schema=CORE_SCHEMA)
+    if extra_issues:
+        result = ConfigResult(config=result.config, issues=[*result.issues, *extra_issues])
+    return result
+
+
+def _no_yaml(domain: str) -> Any:
+    def refuse(value: Any) -> Any:
+        raise vol.Invalid(f"{domain} cannot be configured in YAML; add it in the web UI")
+
+    return refuse
+
+
+async def async_setup_host(host: Host) -> None:
+    """Bring a host from constructed to running (see the module docstring)."""
+    host.storage_dir.mkdir(parents=True, exist_ok=True)
+    await host.device_registry.load()
+    await host.entity_registry.load()
+    await host.config_entries.load()
+    register_platform_services(host)
+
+    secrets: set[str] = set()
+    result = await anyio.to_thread.run_sync(
+        load_configuration, host.config_dir, host.plugins, secrets
+    )
+    REDACTOR.add(secrets)
+    for issue in result.issues:
+        _LOGGER.error("Invalid config: %s", issue)
+    host.config = dict(result.config)
+    core = host.config.get(CORE_DOMAIN) or CORE_SCHEMA({})
+    host.stop_timeout = core["stop_timeout"]
+    from .config_entries import RetryPolicy  # noqa: PLC0415
+
+    retry = core["entry_retry"]
+    host.config_entries.retry_policy = RetryPolicy(base=retry["base"], cap=retry["cap"])
+
+    if core.get("control_socket", True):
+        control = ControlServer(host)
+        try:
+            await control.start()
+        except OSError as err:
+            _LOGGER.warning("Control socket unavailable (%s); the CLI cannot reach this host", err)
+        else:
+            host.on_shutdown(control.stop)
+
+    invalid_domains = {issue.path[0] for issue in result.issues if issue.path}
+    for domain, section in host.config.items():
+        if domain == CORE_DOMAIN:
+            continue
+        loaded = host.plugins.load(domain)
+        await host.config_entries.sync_yaml(domain, loaded.entries_from_yaml(section))
+    stale = {
+        e.domain for e in host.config_entries.entries() if str(e.source) == "import"
+    } - set(host.config) - invalid_domains
+    for domain in stale:
+        await host.config_entries.sync_yaml(domain, [])
+
+    wanted = {e.domain for e in host.config_entries.entries() if not e.disabled}
+    try:
+        order = host.plugins.setup_order(wanted & set(host.plugins.available()))
+    except GatehouseError as err:
+        _LOGGER.error("Cannot order integrations: %s; setting up in name order", err)
+        order = sorted(wanted)
+    await host.config_entries.setup_all(order)
+    for entry in host.config_entries.entries():
+        REDACTOR.add(_secret_values(host, entry.domain, entry.data))
+
+
+def _secret_values(host: Host, domain: str, data: Any) -> list[str]:
+    from .schema_json import SECRET_KEY_NAMES  # noqa: PLC0415
+
+    if not isinstance(data, dict):
+        return []
+    return [str(v) for k, v in data.items() if k in SECRET_KEY_NAMES and isinstance(v, str)]

@@ -1,0 +1,40 @@
+"""Configuration from ``configuration.yaml``: located YAML loading and validation.
+
+The public surface is small on purpose: :func:`check_config` for the host (never raises
+for a configuration problem, returns every issue at once), :func:`validate_section` for
+validating one section against a voluptuous schema, :func:`load_config_file` for a
+single YAML file, and the located value types the loader returns.
+"""
+
+from .errors import ConfigInvalid, ConfigIssue, format_path
+from .nodes import (
+    Location,
+    NodeDict,
+    NodeList,
+    NodeStr,
+    SecretStr,
+    location_of,
+    node_location,
+)
+from .validate import CORE_DOMAIN, ConfigResult, check_config, validate_section
+from .yaml_loader import CONFIG_FILE, SECRETS_FILE, load_config_file
+
+__all__ = [
+    "CONFIG_FILE",
+    "CORE_DOMAIN",
+    "SECRETS_FILE",
+    "ConfigInvalid",
+    "ConfigIssue",
+    "ConfigResult",
+    "Location",
+    "NodeDict",
+    "NodeList",
+    "NodeStr",
+    "SecretStr",
+    "check_config",
+    "format_path",
+    "load_config_file",
+    "location_of",
+    "node_location",
+    "validate_section",
+]

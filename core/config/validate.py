@@ -1,0 +1,584 @@
+"""Validate loaded configuration with voluptuous and explain every failure in place.
+
+voluptuous already collects all errors of a schema into one ``MultipleInvalid``, each with
+a ``path`` into the data. The data here is the loader's located tree, so walking that
+path finds the file and line of the offending key. Around that, this module adds what a
+user needs to fix the file in one go:
+
+* messages that say what was expected *and* what was found ("expected int, got str");
+* "did you mean" hints for misspelled keys (from the schema's own keys) and for
+  unknown integration domains;
+* no secret ever echoed: validators may quote the value they reject, so anything that
+  came from ``!secret`` is scrubbed from the messages;
+* no follow-up noise: a value the loader could not produce (missing secret, broken
+  include) was reported there already, so schema errors about it are dropped.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Final
+
+import voluptuous as vol
+
+from .errors import ConfigIssue
+from .nodes import (
+    UNRESOLVED,
+    Location,
+    NodeDict,
+    NodeList,
+    SecretStr,
+    location_of,
+    node_location,
+)
+from .yaml_loader import CONFIG_FILE, _load_tree, _normalize
+
+__all__ = ["CORE_DOMAIN", "ConfigResult", "check_config", "validate_section"]
+
+CORE_DOMAIN: Final = "gatehouse"
+"""The reserved top-level key holding the host's own settings."""
+
+_REDACTED: Final = "***"
+_REQUIRED_MSG: Final = "required key not provided"
+_EXTRA_MSG: Final = "extra keys not allowed"
+
+
+@dataclass(frozen=True)
+class ConfigResult:
+    """Outcome of :func:`check_config`.
+
+    ``config`` maps each domain whose section validated cleanly to the schema's output;
+    a section with any issue is left out, so callers can still start everything that is
+    fine. ``issues`` lists every problem found, ordered by file and line.
+    """
+
+    config: dict[str, Any] = field(default_factory=dict)
+    issues: list[ConfigIssue] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """``True`` when no issue was found."""
+        return not self.issues
+
+
+@dataclass(frozen=True)
+class _Target:
+    """Where a voluptuous error path leads in the located tree."""
+
+    location: Location | None
+    path: tuple[str | int, ...]
+    found: bool
+    value: Any
+    unresolved: bool
+
+
+# -- public API ------------------------------------------------------------------------
+
+
+def validate_section(
+    domain: str,
+    schema: vol.Schema | Callable[[Any], Any] | Mapping[Any, Any] | list[Any],
+    value: Any,
+    *,
+    file_hint: Path,
+    location: Location | None = None,
+) -> tuple[Any | None, list[ConfigIssue]]:
+    """Validate one integration's section; return ``(validated, [])`` or ``(None, issues)``.
+
+    ``value`` should be the located tree from the loader, so each issue can name its
+    line. ``file_hint`` is the file to name when nothing more precise is known (and its
+    directory is what file names in messages are shown relative to); ``location``, if
+    given, is where the section's key is written, used when the error is about the
+    section as a whole and the value carries no position (``demo: 5``).
+
+    A plain dict or list schema is wrapped in ``vol.Schema``; any other callable is
+    called as is. A validator that crashes with something other than ``vol.Invalid``
+    becomes an issue as well: configuration problems must never surface as tracebacks.
+    """
+    # Wrap everything, plain types and functions included: ``vol.Schema(int)`` checks
+    # the type, where calling ``int`` directly would silently convert.
+    validator = schema if isinstance(schema, vol.Schema) else vol.Schema(schema)
+    secrets = _secret_strings(value)
+    root = _normalize(file_hint).parent
+    fallback = location or node_location(value)
+
+    def make(loc: Location | None, path: tuple[str | int, ...], message: str,
+             suggestion: str | None = None) -> ConfigIssue:
+        return ConfigIssue(
+            file=loc.file if loc else file_hint,
+            line=loc.line if loc else None,
+            path=(domain, *path),
+            message=_redact(message, secrets),
+            domain=domain,
+            suggestion=suggestion,
+            root=root,
+        )
+
+    try:
+        return validator(value), []
+    except vol.Invalid as err:
+        errors = _complete(validator, value, _flatten(err))
+    except Exception as err:  # noqa: BLE001 - a broken validator is a config issue too
+        detail = _redact(str(err), secrets)
+        text = f"validation failed: {type(err).__name__}" + (f": {detail}" if detail else "")
+        return None, [make(fallback, (), text)]
+
+    issues: list[ConfigIssue] = []
+    for path, error in errors:
+        target = _walk(value, path, fallback)
+        if target.unresolved:
+            continue  # the loader already said why this value is missing
+        message, suggestion = _describe(error, path, target, validator)
+        issue = make(target.location, target.path, message, suggestion)
+        if issue not in issues:
+            issues.append(issue)
+    return None, issues
+
+
+def check_config(
+    config_dir: Path,
+    schemas: Mapping[str, Any | None],
+    *,
+    core_schema: Any | None = None,
+) -> ConfigResult:
+    """Load ``configuration.yaml`` from ``config_dir`` and validate every section.
+
+    ``schemas`` maps each known integration domain to its voluptuous schema, or to
+    ``None`` for a known domain without YAML options (its value is accepted as is). The
+    reserved key ``gatehouse`` is validated with ``core_schema`` (accepted as is when
+    that is ``None``). Unknown top-level keys are issues with a "did you mean" hint.
+
+    Never raises for a configuration problem: a missing or unreadable file, a YAML
+    syntax error, a missing secret and a schema failure all end up in
+    ``ConfigResult.issues``, all of them at once. Synchronous and blocking (file I/O):
+    call it from a worker thread in async code.
+    """
+    config_dir = _normalize(Path(config_dir))
+    path = config_dir / CONFIG_FILE
+    if not path.is_file():
+        problem = "is not a file" if path.exists() else "not found"
+        missing = ConfigIssue(
+            file=path,
+            line=None,
+            path=(),
+            message=f"{CONFIG_FILE} {problem} in {config_dir}",
+            root=config_dir,
+        )
+        return ConfigResult({}, [missing])
+
+    outcome = _load_tree(path, config_dir)
+    issues = list(outcome.issues)
+    root = outcome.value
+    if root is UNRESOLVED:  # syntax error or unreadable: nothing to validate
+        return ConfigResult({}, _sorted(issues))
+    if not isinstance(root, dict):
+        issues.append(
+            ConfigIssue(
+                file=path,
+                line=_line(node_location(root)),
+                path=(),
+                message=(
+                    "expected a mapping of integration domains at the top level, "
+                    f"got {_type_name(root)}"
+                ),
+                root=config_dir,
+            )
+        )
+        return ConfigResult({}, _sorted(issues))
+
+    # Attribute loader issues to the section they sit in (following includes back to
+    # configuration.yaml); such sections are broken even if their schema passes.
+    lines = _domain_lines(root, path)
+    broken: set[str] = set()
+    for index, issue in enumerate(issues):
+        owner = _owning_domain(issue, path, outcome.include_sites, lines)
+        if owner is not None:
+            broken.add(owner)
+            issues[index] = replace(issue, domain=owner)
+
+    known = sorted({*schemas, CORE_DOMAIN})
+    config: dict[str, Any] = {}
+    for key, value in root.items():
+        key_location = location_of(root, key)
+        if not isinstance(key, str) or key not in known:
+            issues.append(_unknown_domain(key, key_location, known, path, config_dir))
+            continue
+        schema = core_schema if key == CORE_DOMAIN else schemas[key]
+        if value is UNRESOLVED:
+            continue
+        if schema is None:
+            if key not in broken and not _contains_unresolved(value):
+                config[key] = value
+            continue
+        validated, section_issues = validate_section(
+            key, schema, value, file_hint=path, location=key_location
+        )
+        issues.extend(section_issues)
+        if section_issues or key in broken or _contains_unresolved(value):
+            continue
+        config[key] = validated
+    return ConfigResult(config, _sorted(issues))
+
+
+# -- walking error paths ---------------------------------------------------------------
+
+
+def _flatten(error: vol.Invalid) -> list[vol.Invalid]:
+    """Every leaf error of a (possibly nested) ``MultipleInvalid``."""
+    if isinstance(error, vol.MultipleInvalid):
+        return [leaf for sub in error.errors for leaf in _flatten(sub)]
+    return [error]
+
+
+def _plain(element: Any) -> Any:
+    """A path element as it appears in the data: ``Required('x')`` -> ``'x'``."""
+    if isinstance(element, vol.Marker):
+        return element.schema
+    return element
+
+
+def _complete(
+    schema: vol.Schema, value: Any, errors: list[vol.Invalid], depth: int = 0
+) -> list[tuple[list[Any], vol.Invalid]]:
+    """The errors voluptuous reported plus the ones it gave up on, with plain paths.
+
+    voluptuous collects every bad key of a mapping, but a *list* schema stops at the
+    first item whose error is nested (any bad key in a list of mappings) and drops what
+    it had collected for earlier items. So for every list on an error's path, the other
+    items are validated one by one against the list's own schema and their errors are
+    added under their real index. Best effort: when the list's schema cannot be found
+    unambiguously (opaque validators), the errors stay as voluptuous gave them.
+    """
+    found = [([_plain(element) for element in error.path], error) for error in errors]
+    if depth > 32:
+        return found
+    extra: list[tuple[list[Any], vol.Invalid]] = []
+    expanded: set[tuple[Any, ...]] = set()
+    for path, _ in found:
+        for position, element in enumerate(path):
+            if not isinstance(element, int) or isinstance(element, bool):
+                continue
+            prefix = tuple(path[:position])
+            if prefix in expanded:
+                continue
+            expanded.add(prefix)
+            container = _data_at(value, prefix)
+            item_schemas = [c for c in _schemas_at(schema, prefix) if isinstance(c, list)]
+            if not isinstance(container, list) or len(item_schemas) != 1:
+                continue
+            reported = {
+                other[position]
+                for other, _ in found
+                if len(other) > position and tuple(other[:position]) == prefix
+            }
+            item_validator = vol.Schema(item_schemas[0])
+            for index, item in enumerate(container):
+                if index in reported:
+                    continue
+                try:
+                    item_validator([item])
+                except vol.Invalid as err:
+                    nested = _complete(item_validator, [item], _flatten(err), depth + 1)
+                    extra.extend(
+                        ([*prefix, index, *sub_path[1:]], sub) for sub_path, sub in nested
+                    )
+                except Exception:  # noqa: BLE001 - the full run already reported it
+                    continue
+    return found + extra
+
+
+def _data_at(value: Any, path: Sequence[Any]) -> Any:
+    """The value at ``path`` in the data, or :data:`UNRESOLVED` if it is not there."""
+    current = value
+    for element in path:
+        present, current = _child(current, element)
+        if not present:
+            return UNRESOLVED
+    return current
+
+
+def _child(container: Any, element: Any) -> tuple[bool, Any]:
+    """``(True, container[element])`` if that entry exists, else ``(False, None)``.
+
+    An int only indexes a list, a key only a mapping: voluptuous paths are data paths.
+    """
+    if isinstance(container, dict):
+        try:
+            if element in container:
+                return True, container[element]
+        except TypeError:  # unhashable path element
+            pass
+        return False, None
+    if (
+        isinstance(container, list)
+        and isinstance(element, int)
+        and not isinstance(element, bool)
+        and -len(container) <= element < len(container)
+    ):
+        return True, container[element]
+    return False, None
+
+
+def _schemas_at(schema: Any, path: Sequence[Any], depth: int = 0) -> list[Any]:
+    """The sub-schemas that validate the data at ``path`` (every candidate).
+
+    Follows ``vol.Schema``, dict and list schemas and the sub-validators of
+    ``All``/``Any``/``Maybe``-style combinators; an opaque validator (a plain function)
+    leads nowhere. Used for suggestions and for re-checking list items, so the worst
+    case of not finding a schema is a missing hint, never a wrong error.
+    """
+    if depth > 64:
+        return []
+    if isinstance(schema, vol.Schema):
+        return _schemas_at(schema.schema, path, depth + 1)
+    validators = getattr(schema, "validators", None)
+    if isinstance(validators, (list, tuple)):
+        return [found for sub in validators for found in _schemas_at(sub, path, depth + 1)]
+    if not path:
+        return [schema]
+    head, rest = path[0], path[1:]
+    if isinstance(schema, dict):
+        return [
+            found
+            for key, sub in schema.items()
+            if _key_matches(_plain(key), head)
+            for found in _schemas_at(sub, rest, depth + 1)
+        ]
+    if isinstance(schema, (list, tuple)) and isinstance(head, int):
+        return [found for sub in schema for found in _schemas_at(sub, rest, depth + 1)]
+    return []
+
+
+def _walk(value: Any, path: Sequence[Any], fallback: Location | None) -> _Target:
+    """Follow a voluptuous error path through the located tree.
+
+    Each step that exists narrows the location to the key or list item. When a step
+    does not exist (a missing required key, or data the schema transformed on the way),
+    the error belongs to the deepest container reached, so its own position is used:
+    that also keeps errors about an included file's content in that file.
+    """
+    location = node_location(value) or fallback
+    current = value
+    shown: list[str | int] = []
+    for depth, element in enumerate(path):
+        if current is UNRESOLVED:
+            return _Target(location, tuple(shown), False, None, True)
+        present, child = _child(current, element)
+        if not present:
+            location = node_location(current) or location
+            shown.extend(_shown(rest) for rest in path[depth:])
+            return _Target(location, tuple(shown), False, None, False)
+        location = location_of(current, element) or location
+        shown.append(_shown(element) if isinstance(current, list) else str(element))
+        current = child
+    return _Target(location, tuple(shown), True, current, current is UNRESOLVED)
+
+
+def _shown(element: Any) -> str | int:
+    if isinstance(element, int) and not isinstance(element, bool):
+        return element
+    return str(element)
+
+
+# -- messages ----------------------------------------------------------------------------
+
+
+def _describe(
+    error: vol.Invalid, path: Sequence[Any], target: _Target, schema: vol.Schema
+) -> tuple[str, str | None]:
+    """Turn voluptuous' terse message into one that says what was expected and found."""
+    raw = error.error_message or str(error)
+    if raw == _REQUIRED_MSG and path:
+        return f"required key {_quote(path[-1])} not provided", None
+    if raw == _EXTRA_MSG and path:
+        key = path[-1]
+        suggestion = None
+        if isinstance(key, str):
+            suggestion = _closest(key, _known_keys(schema, path[:-1]) - {key})
+        message = f"{_EXTRA_MSG}: {_quote(key)}"
+        if suggestion is not None:
+            message += f" (did you mean '{suggestion}'?)"
+        return message, suggestion
+    if raw.startswith("expected ") and target.found and " got " not in raw:
+        return f"{raw}, got {_type_name(target.value)}", None
+    return raw, None
+
+
+def _known_keys(schema: Any, path: Sequence[Any]) -> set[str]:
+    """String keys the schema accepts in the mapping at ``path`` (for suggestions)."""
+    keys: set[str] = set()
+    for candidate in _schemas_at(schema, path):
+        if isinstance(candidate, dict):
+            keys.update(key for key in map(_plain, candidate) if isinstance(key, str))
+    return keys
+
+
+def _key_matches(schema_key: Any, data_key: Any) -> bool:
+    """Whether a dict-schema key would accept ``data_key`` (literal, type or validator)."""
+    if isinstance(schema_key, type):
+        return isinstance(data_key, schema_key)
+    if callable(schema_key):
+        try:
+            schema_key(data_key)
+        except (vol.Invalid, ValueError, TypeError):
+            return False
+        return True
+    try:
+        return bool(schema_key == data_key)
+    except (TypeError, ValueError):
+        return False
+
+
+def _closest(word: str, candidates: Iterable[str]) -> str | None:
+    matches = difflib.get_close_matches(word, sorted(candidates), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def _quote(key: object) -> str:
+    return f"'{key}'" if isinstance(key, str) else str(key)
+
+
+def _type_name(value: object) -> str:
+    """YAML-ish name of a value's type for "got ..." (never the value: it may be secret)."""
+    if value is None:
+        return "null"
+    for kind, name in (
+        (bool, "bool"),
+        (int, "int"),
+        (float, "float"),
+        (str, "str"),
+        (dict, "dict"),
+        (list, "list"),
+    ):
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
+
+
+def _secret_strings(value: Any) -> set[str]:
+    """Every string form of a value that came from ``!secret`` inside ``value``."""
+    found: set[str] = set()
+    seen: set[int] = set()
+    stack = [value]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, SecretStr):
+            found.add(str(current))
+        elif isinstance(current, NodeDict):
+            found |= current.secret_values
+            stack.extend(current.values())
+        elif isinstance(current, NodeList):
+            found |= current.secret_values
+            stack.extend(current)
+        elif isinstance(current, dict):
+            stack.extend(current.values())
+        elif isinstance(current, list):
+            stack.extend(current)
+    found.discard("")
+    return found
+
+
+def _redact(message: str, secrets: set[str]) -> str:
+    """Replace every occurrence of a secret in ``message``.
+
+    Longest first, so a secret containing another is masked whole. Very short secrets
+    are only masked as whole words, or "a" would mangle every message.
+    """
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) >= 4:
+            message = message.replace(secret, _REDACTED)
+        else:
+            pattern = rf"(?<!\w){re.escape(secret)}(?!\w)"
+            message = re.sub(pattern, _REDACTED, message)
+    return message
+
+
+# -- check_config helpers ------------------------------------------------------------------
+
+
+def _contains_unresolved(value: Any) -> bool:
+    seen: set[int] = set()
+    stack = [value]
+    while stack:
+        current = stack.pop()
+        if current is UNRESOLVED:
+            return True
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, dict):
+            stack.extend(current.values())
+        elif isinstance(current, list):
+            stack.extend(current)
+    return False
+
+
+def _domain_lines(root: dict[Any, Any], path: Path) -> list[tuple[int, str]]:
+    """``(line, domain)`` of each top-level key written in ``configuration.yaml``."""
+    lines: list[tuple[int, str]] = []
+    for key in root:
+        where = location_of(root, key)
+        if isinstance(key, str) and where is not None and where.file == path:
+            lines.append((where.line, key))
+    return sorted(lines)
+
+
+def _owning_domain(
+    issue: ConfigIssue,
+    config_file: Path,
+    sites: Mapping[Path, Location],
+    lines: Sequence[tuple[int, str]],
+) -> str | None:
+    """The top-level section an issue belongs to, following includes back up."""
+    file, line = issue.file, issue.line
+    target = config_file.resolve()
+    visited: set[Path] = set()
+    while file is not None and file.resolve() != target:
+        key = file.resolve()
+        if key in visited or key not in sites:
+            return None
+        visited.add(key)
+        site = sites[key]
+        file, line = site.file, site.line
+    if file is None or line is None:
+        return None
+    owner = None
+    for start, domain in lines:
+        if start > line:
+            break
+        owner = domain
+    return owner
+
+
+def _unknown_domain(
+    key: Hashable, where: Location | None, known: Sequence[str], path: Path, root: Path
+) -> ConfigIssue:
+    suggestion = _closest(key, known) if isinstance(key, str) else None
+    message = f"unknown integration {_quote(key)}"
+    if suggestion is not None:
+        message += f" (did you mean '{suggestion}'?)"
+    return ConfigIssue(
+        file=where.file if where else path,
+        line=_line(where),
+        path=(key if isinstance(key, str) else str(key),),
+        message=message,
+        domain=key if isinstance(key, str) else None,
+        suggestion=suggestion,
+        root=root,
+    )
+
+
+def _line(where: Location | None) -> int | None:
+    return where.line if where is not None else None
+
+
+def _sorted(issues: list[ConfigIssue]) -> list[ConfigIssue]:
+    """Issues in reading order: by file, then line (stable for equal positions)."""
+    return sorted(issues, key=lambda i: (str(i.file or ""), i.line or 0))

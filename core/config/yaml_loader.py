@@ -1,0 +1,570 @@
+"""Load YAML configuration files into located values, collecting every problem found.
+
+Built on PyYAML's safe loader (the libyaml-backed ``CSafeLoader`` when it is compiled
+in: its parser reports the same marks as the pure-Python one, and only the parser is
+in C, so all construction below is shared). What it adds:
+
+* Mappings, sequences and strings come back as :class:`NodeDict`, :class:`NodeList` and
+  :class:`NodeStr`, which remember their file, line and column; containers also record
+  the position of each key and item so ints, bools and nulls are locatable too.
+* Home-Assistant-style tags: ``!secret``, ``!include``, ``!include_dir_named`` and
+  ``!env_var``.
+* Duplicate keys are errors (PyYAML silently keeps the last one, which hides typos).
+* Problems are *collected*, not raised at the first one: a missing secret, a broken
+  include or an unknown tag is recorded as a located :class:`ConfigIssue`, the value is
+  replaced by :data:`UNRESOLVED`, and loading goes on. Only a syntax error stops a file,
+  because after it PyYAML has no tree left to walk.
+* Error texts are built from the parser's ``problem``/``context`` and marks only, never
+  from ``str(error)``: that would include a snippet of the offending line, which in
+  ``secrets.yaml`` is a password.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Hashable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import yaml
+from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from .errors import ConfigInvalid, ConfigIssue
+from .nodes import (
+    UNRESOLVED,
+    Location,
+    NodeDict,
+    NodeList,
+    NodeStr,
+    SecretStr,
+    location_of,
+    node_location,
+)
+
+try:
+    from yaml import CSafeLoader as _CSafeLoader
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    _CSafeLoader = yaml.SafeLoader  # type: ignore[misc,assignment]
+
+__all__ = [
+    "CONFIG_FILE",
+    "SECRETS_FILE",
+    "UNRESOLVED",
+    "Location",
+    "NodeDict",
+    "NodeList",
+    "NodeStr",
+    "SecretStr",
+    "load_config_file",
+    "location_of",
+    "node_location",
+]
+
+CONFIG_FILE = "configuration.yaml"
+SECRETS_FILE = "secrets.yaml"
+
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_STR_TAG = "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_SECRET_TAG = "!secret"
+
+
+class _Unhashable:
+    """Marks a key that could not be used (reported already) so the entry is skipped."""
+
+
+_UNHASHABLE = _Unhashable()
+
+
+@dataclass
+class _LoadContext:
+    """State shared by every file loaded for one top-level load.
+
+    ``stack`` holds the resolved paths of the files currently being loaded, for cycle
+    detection. ``include_sites`` maps each loaded file (resolved) to the first place
+    that pulled it in, so issues inside it can be traced back to a top-level domain.
+    """
+
+    root: Path
+    loader: _LoaderClass
+    issues: list[ConfigIssue] = field(default_factory=list)
+    stack: list[Path] = field(default_factory=list)
+    secrets: dict[Path, NodeDict | None] = field(default_factory=dict)
+    include_sites: dict[Path, Location] = field(default_factory=dict)
+
+    def report(self, file: Path, line: int | None, message: str) -> None:
+        issue = ConfigIssue(file=file, line=line, path=(), message=message, root=self.root)
+        # A file included twice (``!include`` and ``!include_dir_named``) would
+        # otherwise report each of its problems twice.
+        if issue not in self.issues:
+            self.issues.append(issue)
+
+    def display(self, path: Path) -> str:
+        """A path as users should read it in messages: relative to the config dir."""
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+
+@dataclass
+class _LoadOutcome:
+    """What :func:`_load_tree` produced; ``value`` may contain :data:`UNRESOLVED`."""
+
+    value: Any
+    issues: list[ConfigIssue]
+    include_sites: dict[Path, Location]
+
+
+def _normalize(path: Path) -> Path:
+    """Absolute, ``..``-free path without resolving symlinks (messages stay readable)."""
+    return Path(os.path.normpath(path.absolute()))
+
+
+def _scalar_strings(value: Any, seen: set[int] | None = None) -> set[str]:
+    """String forms of every scalar inside ``value``, keys included (for redaction)."""
+    seen = set() if seen is None else seen
+    if id(value) in seen:
+        return set()
+    seen.add(id(value))
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found |= _scalar_strings(key, seen)
+            found |= _scalar_strings(item, seen)
+    elif isinstance(value, list):
+        for item in value:
+            found |= _scalar_strings(item, seen)
+    elif value is not None and value is not UNRESOLVED:
+        text = str(value)
+        if text:
+            found.add(text)
+    return found
+
+
+class _LocatingConstructor(SafeConstructor):
+    """SafeConstructor that builds located values and reports problems instead of raising.
+
+    Mixed in front of ``SafeLoader``/``CSafeLoader``; the attributes below are set by
+    :func:`_load_file` right after the loader is created.
+    """
+
+    gh_file: Path
+    gh_context: _LoadContext
+    gh_in_secrets: bool
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _location(self, node: Node) -> Location:
+        mark = node.start_mark
+        return Location(self.gh_file, mark.line + 1, mark.column + 1)
+
+    def _fail(self, node: Node, message: str) -> Any:
+        """Record a located problem and return the stand-in for the lost value."""
+        self.gh_context.report(self.gh_file, node.start_mark.line + 1, message)
+        return UNRESOLVED
+
+    def _tag_argument(self, node: Node) -> str | None:
+        """The scalar argument of a custom tag, or ``None`` after reporting misuse."""
+        if not isinstance(node, ScalarNode):
+            self._fail(node, f"{node.tag} expects a single value, not a mapping or list")
+            return None
+        argument = str(node.value).strip()
+        if not argument:
+            self._fail(node, f"{node.tag} needs an argument")
+            return None
+        return argument
+
+    # -- error containment ------------------------------------------------------------
+
+    def construct_object(self, node: Node, deep: bool = False) -> Any:
+        """Construct ``node``; a failure becomes an issue and :data:`UNRESOLVED`.
+
+        Catching here, per node, is what lets one bad value (``!!float abc``, an unknown
+        tag...) be reported without losing the rest of the file.
+        """
+        outer_deep = self.deep_construct
+        already_building = node in self.recursive_objects
+        try:
+            return super().construct_object(node, deep)
+        except ConstructorError as err:
+            mark = err.problem_mark or node.start_mark
+            problem = err.problem or "could not construct value"
+            self.gh_context.report(self.gh_file, mark.line + 1, problem)
+        except (ValueError, TypeError, OverflowError) as err:
+            self._fail(node, f"invalid value for {node.tag}: {type(err).__name__}")
+        # PyYAML does not unwind its bookkeeping on errors; do it, so that an alias to
+        # this node sees the stand-in instead of tripping the recursion check. A node
+        # that was already being built further up the stack is left to its owner.
+        self.deep_construct = outer_deep
+        if not already_building:
+            self.recursive_objects.pop(node, None)
+            self.constructed_objects[node] = UNRESOLVED
+        return UNRESOLVED
+
+    # -- core types ----------------------------------------------------------------------
+
+    def _construct_str(self, node: Node) -> NodeStr:
+        if not isinstance(node, ScalarNode):
+            raise ConstructorError(
+                None, None, f"expected a scalar for {node.tag}", node.start_mark
+            )
+        return NodeStr(self.construct_scalar(node), self._location(node))
+
+    def _construct_map(self, node: Node) -> Iterator[NodeDict]:
+        data = NodeDict()
+        data.location = self._location(node)
+        if not isinstance(node, MappingNode):
+            raise ConstructorError(
+                None, None, f"expected a mapping for {node.tag}", node.start_mark
+            )
+        yield data  # two-step construction, so anchors can refer to the mapping
+        self._fill_mapping(data, node)
+
+    def _construct_key(self, node: Node) -> Any:
+        key = self.construct_object(node, deep=True)
+        if isinstance(key, NodeStr):
+            key = str(key)  # keys are located by the parent; keep them plain
+        try:
+            hash(key)
+        except TypeError:
+            self._fail(node, "a mapping or list cannot be used as a key")
+            return _UNHASHABLE
+        return key
+
+    def _fill_mapping(self, data: NodeDict, node: MappingNode) -> None:
+        keys: dict[int, Any] = {}  # key node id -> key, so each key is reported once
+
+        def key_of(key_node: Node) -> Any:
+            if id(key_node) not in keys:
+                keys[id(key_node)] = self._construct_key(key_node)
+            return keys[id(key_node)]
+
+        # Duplicates are checked on the keys written in this mapping only: keys that
+        # arrive through a ``<<`` merge are meant to be overridden.
+        first_seen: dict[Hashable, Location] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == _MERGE_TAG:
+                continue
+            key = key_of(key_node)
+            if key is _UNHASHABLE or key is UNRESOLVED:
+                continue
+            here = self._location(key_node)
+            if key in first_seen:
+                self.gh_context.report(
+                    self.gh_file,
+                    here.line,
+                    f"duplicate key {_quote(key)} (first defined on line {first_seen[key].line})",
+                )
+            else:
+                first_seen[key] = here
+        own = list(node.value)
+        try:
+            self.flatten_mapping(node)
+        except ConstructorError as err:
+            mark = err.problem_mark or node.start_mark
+            self.gh_context.report(self.gh_file, mark.line + 1, err.problem or "invalid merge")
+            node.value = [pair for pair in own if pair[0].tag != _MERGE_TAG]
+        for key_node, value_node in node.value:
+            key = key_of(key_node)
+            if key is _UNHASHABLE or key is UNRESOLVED:
+                continue
+            value = self.construct_object(value_node, deep=False)
+            data[key] = value
+            data.set_location(key, self._location(key_node), self._location(value_node))
+            if key_node.tag == _SECRET_TAG:
+                data._secret_values |= _scalar_strings(key)
+            if value_node.tag == _SECRET_TAG:
+                data._secret_values |= _scalar_strings(value)
+
+    def _construct_seq(self, node: Node) -> Iterator[NodeList]:
+        data = NodeList()
+        data.location = self._location(node)
+        if not isinstance(node, SequenceNode):
+            raise ConstructorError(
+                None, None, f"expected a list for {node.tag}", node.start_mark
+            )
+        yield data
+        for child in node.value:
+            value = self.construct_object(child, deep=False)
+            data.append_located(value, self._location(child))
+            if child.tag == _SECRET_TAG:
+                data._secret_values |= _scalar_strings(value)
+
+    def _construct_unknown(self, node: Node) -> Any:
+        return self._fail(node, f"unknown tag '{node.tag}'")
+
+    # -- tags -----------------------------------------------------------------------------
+
+    def _construct_secret(self, node: Node) -> Any:
+        name = self._tag_argument(node)
+        if name is None:
+            return UNRESOLVED
+        if self.gh_in_secrets:
+            return self._fail(node, f"!secret cannot be used inside {SECRETS_FILE}")
+        ctx = self.gh_context
+        searched: list[str] = []
+        broken: list[str] = []
+        for directory in _secret_dirs(self.gh_file.parent, ctx.root):
+            candidate = directory / SECRETS_FILE
+            if not candidate.is_file():
+                continue
+            searched.append(ctx.display(candidate))
+            secrets = _load_secrets(candidate, ctx, self._location(node))
+            if secrets is None:
+                broken.append(ctx.display(candidate))
+                continue
+            if name in secrets:
+                value = secrets[name]
+                if value is UNRESOLVED:
+                    return UNRESOLVED
+                if isinstance(value, str):
+                    return SecretStr(value, self._location(node))
+                return value
+        if broken:
+            where = ", ".join(broken)
+            return self._fail(node, f"secret '{name}' could not be read: {where} has errors")
+        if not searched:
+            return self._fail(
+                node, f"secret '{name}' requested but no {SECRETS_FILE} was found"
+            )
+        return self._fail(node, f"secret '{name}' not found in {', '.join(searched)}")
+
+    def _construct_include(self, node: Node) -> Any:
+        name = self._tag_argument(node)
+        if name is None:
+            return UNRESOLVED
+        target = _normalize(self.gh_file.parent / name)
+        ctx = self.gh_context
+        if not target.exists():
+            return self._fail(node, f"included file not found: {ctx.display(target)}")
+        if target.is_dir():
+            return self._fail(
+                node,
+                f"!include expects a file, {ctx.display(target)} is a directory "
+                "(use !include_dir_named)",
+            )
+        cycle = _cycle(target, ctx)
+        if cycle is not None:
+            return self._fail(node, cycle)
+        ctx.include_sites.setdefault(target.resolve(), self._location(node))
+        return _load_file(target, ctx, in_secrets=self.gh_in_secrets)
+
+    def _construct_include_dir_named(self, node: Node) -> Any:
+        name = self._tag_argument(node)
+        if name is None:
+            return UNRESOLVED
+        directory = _normalize(self.gh_file.parent / name)
+        ctx = self.gh_context
+        if not directory.is_dir():
+            return self._fail(node, f"included directory not found: {ctx.display(directory)}")
+        result = NodeDict()
+        result.location = self._location(node)
+        for file in sorted(directory.glob("*.yaml")):
+            if file.name.startswith(".") or file.name == SECRETS_FILE or not file.is_file():
+                continue
+            cycle = _cycle(file, ctx)
+            if cycle is not None:
+                self._fail(node, cycle)
+                result[file.stem] = UNRESOLVED
+                continue
+            ctx.include_sites.setdefault(file.resolve(), self._location(node))
+            result[file.stem] = _load_file(file, ctx, in_secrets=self.gh_in_secrets)
+            # The entry "is" the whole file: point both key and value at its first line.
+            result.set_location(file.stem, Location(file, 1))
+        return result
+
+    def _construct_env_var(self, node: Node) -> Any:
+        argument = self._tag_argument(node)
+        if argument is None:
+            return UNRESOLVED
+        name, _, default = argument.partition(" ")
+        default = default.strip()
+        value = os.environ.get(name)
+        if value is None:
+            if not default:
+                return self._fail(
+                    node, f"environment variable '{name}' is not set and no default is given"
+                )
+            value = default
+        return NodeStr(value, self._location(node))
+
+    yaml_constructors: ClassVar[dict[str | None, Any]] = {
+        **SafeConstructor.yaml_constructors,
+        _MAP_TAG: _construct_map,
+        _SEQ_TAG: _construct_seq,
+        _STR_TAG: _construct_str,
+        _SECRET_TAG: _construct_secret,
+        "!include": _construct_include,
+        "!include_dir_named": _construct_include_dir_named,
+        "!env_var": _construct_env_var,
+        None: _construct_unknown,
+    }
+
+
+class _PyLoader(_LocatingConstructor, yaml.SafeLoader):
+    """Pure-Python variant; kept so tests can check it agrees with the C one."""
+
+
+class _CLoader(_LocatingConstructor, _CSafeLoader):
+    """libyaml-backed variant, used by default for speed."""
+
+
+_LoaderClass = type[_PyLoader] | type[_CLoader]
+_DEFAULT_LOADER: _LoaderClass = _CLoader if yaml.__with_libyaml__ else _PyLoader
+
+
+def _quote(key: object) -> str:
+    return f"'{key}'" if isinstance(key, str) else str(key)
+
+
+def _secret_dirs(start: Path, root: Path) -> list[Path]:
+    """Directories searched for ``secrets.yaml``: ``start``, then up to ``root``.
+
+    Like Home Assistant, a file in ``packages/`` may have its own ``secrets.yaml`` and
+    falls back to the one next to ``configuration.yaml``. A file outside the config
+    directory only looks next to itself and in the root.
+    """
+    if start == root:
+        return [root]
+    if root not in start.parents:
+        return [start, root]
+    dirs = [start]
+    while dirs[-1] != root:
+        dirs.append(dirs[-1].parent)
+    return dirs
+
+
+def _cycle(target: Path, ctx: _LoadContext) -> str | None:
+    """A message if loading ``target`` would include a file from inside itself."""
+    resolved = target.resolve()
+    chain = [p.resolve() for p in ctx.stack]
+    if resolved not in chain:
+        return None
+    start = chain.index(resolved)
+    names = [ctx.display(p) for p in ctx.stack[start:]] + [ctx.display(target)]
+    return "include cycle: " + " -> ".join(names)
+
+
+def _load_secrets(path: Path, ctx: _LoadContext, site: Location) -> NodeDict | None:
+    """Load (once per top-level load) a ``secrets.yaml``; ``None`` if it is unusable."""
+    key = path.resolve()
+    if key in ctx.secrets:
+        return ctx.secrets[key]
+    ctx.include_sites.setdefault(key, site)
+    loaded = _load_file(path, ctx, in_secrets=True)
+    secrets: NodeDict | None
+    if loaded is UNRESOLVED:
+        secrets = None
+    elif isinstance(loaded, NodeDict):
+        secrets = loaded
+    else:
+        ctx.report(path, 1, f"{SECRETS_FILE} must be a mapping of names to values")
+        secrets = None
+    ctx.secrets[key] = secrets
+    return secrets
+
+
+def _yaml_error_issue(path: Path, err: yaml.YAMLError, text: str, ctx: _LoadContext) -> None:
+    """Turn a PyYAML error into a located issue without quoting the source line."""
+    if isinstance(err, yaml.MarkedYAMLError):
+        mark = err.problem_mark or err.context_mark
+        problem = err.problem or err.context or "invalid YAML"
+        message = "invalid YAML"
+        if mark is not None:
+            message += f" (column {mark.column + 1})"
+        message += f": {problem}"
+        if err.context and err.problem and err.context_mark is not None:
+            message += (
+                f" ({err.context} at line {err.context_mark.line + 1},"
+                f" column {err.context_mark.column + 1})"
+            )
+        elif err.context and err.problem:
+            message += f" ({err.context})"
+        ctx.report(path, None if mark is None else mark.line + 1, message)
+        return
+    if isinstance(err, yaml.reader.ReaderError):
+        position = int(err.position)
+        # libyaml counts bytes of the UTF-8 text it was given, PyYAML counts characters.
+        if yaml.__with_libyaml__ and issubclass(ctx.loader, _CSafeLoader):
+            before = text.encode("utf-8")[:position].decode("utf-8", "ignore")
+        else:
+            before = text[:position]
+        character = err.character
+        shown = f"#x{character:04x}" if isinstance(character, int) else repr(character)
+        ctx.report(path, before.count("\n") + 1, f"invalid character {shown}: {err.reason}")
+        return
+    ctx.report(path, None, f"invalid YAML: {type(err).__name__}")
+
+
+def _load_file(path: Path, ctx: _LoadContext, *, in_secrets: bool) -> Any:
+    """Load one file; problems go to ``ctx``. Returns :data:`UNRESOLVED` if unreadable.
+
+    An empty (or comment-only) file yields an empty mapping, as in Home Assistant, so
+    that ``!include`` of an empty file and an empty ``configuration.yaml`` both mean
+    "nothing configured".
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        ctx.report(path, None, f"cannot read file: {err.strerror or type(err).__name__}")
+        return UNRESOLVED
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        ctx.report(path, line, "file is not valid UTF-8 text")
+        return UNRESOLVED
+    instance = ctx.loader(text)
+    instance.gh_file = path
+    instance.gh_context = ctx
+    instance.gh_in_secrets = in_secrets
+    ctx.stack.append(path)
+    try:
+        data = instance.get_single_data()
+    except yaml.YAMLError as err:
+        _yaml_error_issue(path, err, text, ctx)
+        return UNRESOLVED
+    except RecursionError:
+        ctx.report(path, None, "YAML is nested too deeply")
+        return UNRESOLVED
+    finally:
+        ctx.stack.pop()
+        instance.dispose()
+    if data is None:
+        data = NodeDict()
+        data.location = Location(path, 1, 1)
+    return data
+
+
+def _load_tree(
+    path: Path, config_dir: Path | None = None, *, loader: _LoaderClass = _DEFAULT_LOADER
+) -> _LoadOutcome:
+    """Load ``path`` and everything it includes, collecting issues instead of raising."""
+    path = _normalize(Path(path))
+    root = _normalize(Path(config_dir)) if config_dir is not None else path.parent
+    ctx = _LoadContext(root=root, loader=loader)
+    if not path.is_file():
+        problem = "is not a file" if path.exists() else "not found"
+        ctx.report(path, None, f"{ctx.display(path)} {problem}")
+        return _LoadOutcome(UNRESOLVED, ctx.issues, ctx.include_sites)
+    value = _load_file(path, ctx, in_secrets=False)
+    return _LoadOutcome(value, ctx.issues, ctx.include_sites)
+
+
+def load_config_file(path: Path | str, *, config_dir: Path | str | None = None) -> Any:
+    """Load one YAML file with tags resolved and positions recorded.
+
+    ``config_dir`` is the top of the ``secrets.yaml`` search (default: the file's own
+    directory). Every problem PyYAML lets us get past is collected; if there are any,
+    :class:`ConfigInvalid` is raised with all of them. An empty file loads as an empty
+    :class:`NodeDict`. Synchronous and blocking: call it from a worker thread in async
+    code.
+    """
+    outcome = _load_tree(Path(path), None if config_dir is None else Path(config_dir))
+    if outcome.issues:
+        raise ConfigInvalid(outcome.issues)
+    return outcome.value

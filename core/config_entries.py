@@ -1,0 +1,640 @@
+"""Config entries: one configured instance of an integration, with a full lifecycle.
+
+An entry is created by a config flow (source ``user``) or from ``configuration.yaml``
+(source ``import``), persisted in ``.storage/core.config_entries`` and set up by calling
+its integration. Every entry owns a task group and a list of undo callbacks, so unload
+is "run the integration's unload, cancel the entry's tasks, run the undos in reverse":
+nothing the entry made outlives it, which is what makes ``reload`` safe to call forever.
+
+States (``ConfigEntryState``)::
+
+    not_loaded -> setup_in_progress -> loaded
+                                    -> setup_retry  (ConfigEntryNotReady: backoff, retry)
+                                    -> setup_error  (bad config, auth, a bug: no retry)
+               -> migration_error  (stored version could not be migrated)
+    loaded -> not_loaded (unload) | failed_unload (the integration's unload raised)
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import random
+import time
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
+
+import anyio
+from anyio.abc import TaskGroup, TaskStatus
+
+from .bus import EventType
+from .context import new_id
+from .exceptions import (
+    ConfigEntryAuthFailed,
+    ConfigEntryError,
+    ConfigEntryNotReady,
+    GatehouseError,
+    HostStoppingError,
+    OperationNotAllowed,
+    UnknownEntry,
+)
+from .integration import LoadedIntegration, YamlEntry
+from .storage import Store
+
+if TYPE_CHECKING:
+    from .config_flow import FlowManager, OptionsFlowManager
+    from .host import Host
+
+_LOGGER = logging.getLogger(__name__)
+T = TypeVar("T")
+
+STORAGE_KEY: Final = "core.config_entries"
+STORAGE_VERSION: Final = 1
+
+EVENT_CONFIG_ENTRY_CHANGED: Final = EventType("config_entry_changed")
+
+
+class ConfigEntryState(enum.StrEnum):
+    NOT_LOADED = "not_loaded"
+    SETUP_IN_PROGRESS = "setup_in_progress"
+    LOADED = "loaded"
+    SETUP_ERROR = "setup_error"
+    SETUP_RETRY = "setup_retry"
+    MIGRATION_ERROR = "migration_error"
+    FAILED_UNLOAD = "failed_unload"
+
+    @property
+    def can_setup(self) -> bool:
+        """States from which a set-up attempt is allowed."""
+        return self in (
+            ConfigEntryState.NOT_LOADED,
+            ConfigEntryState.SETUP_ERROR,
+            ConfigEntryState.SETUP_RETRY,
+        )
+
+
+class Source(enum.StrEnum):
+    USER = "user"
+    IMPORT = "import"
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Exponential backoff with jitter for entries whose device is not ready.
+
+    delay(n) = min(cap, base * factor**n) scaled by a random factor in
+    [1 - jitter, 1 + jitter], so that a hundred devices behind one dead switch do not
+    retry in lock-step.
+    """
+
+    base: float = 2.0
+    factor: float = 2.0
+    cap: float = 300.0
+    jitter: float = 0.2
+
+    def delay(self, attempt: int) -> float:
+        raw = min(self.cap, self.base * self.factor ** max(0, attempt))
+        return max(0.0, raw * random.uniform(1 - self.jitter, 1 + self.jitter))
+
+
+class ConfigEntry(Generic[T]):
+    """One configured instance of an integration.
+
+    ``data`` is what the flow collected (host, credentials); ``options`` what the user
+    may change later; ``runtime_data`` is the integration's typed slot for the live
+    objects of this entry (its client, coordinator...), cleared on unload.
+    """
+
+    runtime_data: T
+
+    def __init__(
+        self,
+        *,
+        domain: str,
+        title: str,
+        data: Mapping[str, Any],
+        options: Mapping[str, Any] | None = None,
+        version: int = 1,
+        minor_version: int = 1,
+        unique_id: str | None = None,
+        source: Source | str = Source.USER,
+        disabled_by: str | None = None,
+        entry_id: str | None = None,
+        created_at: float | None = None,
+        modified_at: float | None = None,
+    ) -> None:
+        self.entry_id = entry_id or new_id()
+        self.domain = domain
+        self.title = title
+        self.data: Mapping[str, Any] = MappingProxyType(dict(data))
+        self.options: Mapping[str, Any] = MappingProxyType(dict(options or {}))
+        self.version = version
+        self.minor_version = minor_version
+        self.unique_id = unique_id
+        self.source = Source(source)
+        self.disabled_by = disabled_by
+        self.created_at = created_at if created_at is not None else time.time()
+        self.modified_at = modified_at if modified_at is not None else self.created_at
+        self.state = ConfigEntryState.NOT_LOADED
+        self.reason: str | None = None
+        self.setup_attempts = 0
+        self.next_retry_at: float | None = None
+        self._undos: list[Callable[[], Any]] = []
+        self._task_group: TaskGroup | None = None
+        self._scope: anyio.CancelScope | None = None
+        self._lifetime_done: anyio.Event | None = None
+        self._retry_scope: anyio.CancelScope | None = None
+        self._lock = anyio.Lock()
+
+    def __repr__(self) -> str:
+        return f"<ConfigEntry {self.domain} {self.entry_id} {self.title!r} {self.state}>"
+
+    @property
+    def disabled(self) -> bool:
+        return self.disabled_by is not None
+
+    # -- resources owned by the entry ---------------------------------------------
+
+    def on_unload(self, undo: Callable[[], Any]) -> None:
+        """Run ``undo`` (sync or async) when the entry unloads; undos run in reverse."""
+        self._undos.append(undo)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str | None = None) -> None:
+        """Run ``coro`` as a task of this entry: cancelled when the entry unloads."""
+        if self._task_group is None:
+            coro.close()
+            raise HostStoppingError(f"entry {self.entry_id} is not set up")
+        from .host import _logged  # noqa: PLC0415 - shared helper, avoids a cycle
+
+        self._task_group.start_soon(_logged, coro, name=name or f"{self.domain} task")
+
+    @property
+    def undo_count(self) -> int:
+        return len(self._undos)
+
+    # -- serialisation -------------------------------------------------------------
+
+    def as_storage(self) -> dict[str, Any]:
+        return {
+            "entry_id": self.entry_id,
+            "domain": self.domain,
+            "title": self.title,
+            "data": dict(self.data),
+            "options": dict(self.options),
+            "version": self.version,
+            "minor_version": self.minor_version,
+            "unique_id": self.unique_id,
+            "source": str(self.source),
+            "disabled_by": self.disabled_by,
+            "created_at": self.created_at,
+            "modified_at": self.modified_at,
+        }
+
+    @classmethod
+    def from_storage(cls, raw: Mapping[str, Any]) -> ConfigEntry[Any]:
+        return cls(
+            entry_id=raw["entry_id"],
+            domain=raw["domain"],
+            title=raw["title"],
+            data=raw.get("data", {}),
+            options=raw.get("options", {}),
+            version=raw.get("version", 1),
+            minor_version=raw.get("minor_version", 1),
+            unique_id=raw.get("unique_id"),
+            source=raw.get("source", Source.USER),
+            disabled_by=raw.get("disabled_by"),
+            created_at=raw.get("created_at"),
+            modified_at=raw.get("modified_at"),
+        )
+
+    def as_summary(self) -> dict[str, Any]:
+        """What the CLI and API show: no data or options (they may hold secrets)."""
+        return {
+            "entry_id": self.entry_id,
+            "domain": self.domain,
+            "title": self.title,
+            "state": str(self.state),
+            "reason": self.reason,
+            "source": str(self.source),
+            "unique_id": self.unique_id,
+            "disabled_by": self.disabled_by,
+            "version": self.version,
+        }
+
+
+class ConfigEntries:
+    """All config entries of the host: storage, lifecycle and flows."""
+
+    def __init__(self, host: Host) -> None:
+        self._host = host
+        self._entries: dict[str, ConfigEntry[Any]] = {}
+        self._store: Store[dict[str, Any]] | None = None
+        self.retry_policy = RetryPolicy()
+        from .config_flow import FlowManager, OptionsFlowManager  # noqa: PLC0415
+
+        self.flow: FlowManager = FlowManager(host, self)
+        self.options: OptionsFlowManager = OptionsFlowManager(host, self)
+
+    # -- storage -------------------------------------------------------------------
+
+    def _get_store(self) -> Store[dict[str, Any]]:
+        if self._store is None:
+            self._store = Store(self._host.storage_dir, STORAGE_KEY, STORAGE_VERSION)
+        return self._store
+
+    async def load(self) -> None:
+        """Read stored entries (does not set them up)."""
+        raw = await self._get_store().load()
+        for item in (raw or {}).get("entries", []):
+            entry = ConfigEntry.from_storage(item)
+            self._entries[entry.entry_id] = entry
+
+    def _schedule_save(self) -> None:
+        self._get_store().delay_save(self._data_to_save, 0.5)
+
+    def _data_to_save(self) -> dict[str, Any]:
+        return {"entries": [e.as_storage() for e in self._entries.values()]}
+
+    async def flush(self) -> None:
+        if self._store is not None:
+            await self._store.flush()
+
+    async def save_now(self) -> None:
+        await self._get_store().save(self._data_to_save())
+
+    # -- queries -------------------------------------------------------------------
+
+    def entries(self, domain: str | None = None) -> list[ConfigEntry[Any]]:
+        return [e for e in self._entries.values() if domain is None or e.domain == domain]
+
+    def get(self, entry_id: str) -> ConfigEntry[Any]:
+        try:
+            return self._entries[entry_id]
+        except KeyError:
+            raise UnknownEntry(entry_id) from None
+
+    def find_unique_id(self, domain: str, unique_id: str) -> ConfigEntry[Any] | None:
+        for entry in self._entries.values():
+            if entry.domain == domain and entry.unique_id == unique_id:
+                return entry
+        return None
+
+    # -- changes -------------------------------------------------------------------
+
+    async def add(self, entry: ConfigEntry[Any], *, setup: bool = True) -> ConfigEntry[Any]:
+        """Store a new entry and (unless disabled or ``setup=False``) set it up."""
+        if entry.entry_id in self._entries:
+            raise OperationNotAllowed(f"entry {entry.entry_id} exists already")
+        if entry.unique_id is not None and self.find_unique_id(entry.domain, entry.unique_id):
+            raise OperationNotAllowed(
+                f"an entry of {entry.domain} with unique_id {entry.unique_id!r} exists already"
+            )
+        self._entries[entry.entry_id] = entry
+        self._schedule_save()
+        self._changed(entry, "added")
+        if setup and not entry.disabled and self._host.is_running:
+            await self.setup(entry.entry_id)
+        return entry
+
+    def update_entry(
+        self,
+        entry: ConfigEntry[Any],
+        *,
+        title: str | None = None,
+        data: Mapping[str, Any] | None = None,
+        options: Mapping[str, Any] | None = None,
+        unique_id: str | None = None,
+        version: int | None = None,
+        minor_version: int | None = None,
+    ) -> bool:
+        """Change an entry's stored fields; True if anything changed (then saved)."""
+        changed = False
+        if title is not None and title != entry.title:
+            entry.title, changed = title, True
+        if data is not None and dict(data) != dict(entry.data):
+            entry.data, changed = MappingProxyType(dict(data)), True
+        if options is not None and dict(options) != dict(entry.options):
+            entry.options, changed = MappingProxyType(dict(options)), True
+        if unique_id is not None and unique_id != entry.unique_id:
+            entry.unique_id, changed = unique_id, True
+        if version is not None and version != entry.version:
+            entry.version, changed = version, True
+        if minor_version is not None and minor_version != entry.minor_version:
+            entry.minor_version, changed = minor_version, True
+        if changed:
+            entry.modified_at = time.time()
+            self._schedule_save()
+            self._changed(entry, "updated")
+        return changed
+
+    async def remove(self, entry_id: str) -> None:
+        """Unload an entry, forget it, and remove its entities and devices."""
+        entry = self.get(entry_id)
+        await self._cancel_retry(entry)
+        if entry.state is ConfigEntryState.LOADED or entry.state is ConfigEntryState.SETUP_RETRY:
+            await self.unload(entry_id)
+        self._entries.pop(entry_id, None)
+        self._host.entity_registry.remove_config_entry(entry_id)
+        self._host.device_registry.remove_config_entry(entry_id)
+        self._schedule_save()
+        self._changed(entry, "removed")
+
+    async def set_disabled(self, entry_id: str, disabled: bool) -> None:
+        entry = self.get(entry_id)
+        if disabled == entry.disabled:
+            return
+        if disabled:
+            entry.disabled_by = "user"
+            if entry.state in (ConfigEntryState.LOADED, ConfigEntryState.SETUP_RETRY):
+                await self.unload(entry_id)
+        else:
+            entry.disabled_by = None
+        entry.modified_at = time.time()
+        self._schedule_save()
+        self._changed(entry, "updated")
+        if not disabled and self._host.is_running:
+            await self.setup(entry_id)
+
+    def _changed(self, entry: ConfigEntry[Any], change: str) -> None:
+        self._host.bus.fire(
+            EVENT_CONFIG_ENTRY_CHANGED,
+            {"entry_id": entry.entry_id, "domain": entry.domain, "change": change,
+             "state": str(entry.state)},
+        )
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    async def setup(self, entry_id: str) -> bool:
+        """Set up an entry; True if it ended ``loaded``.
+
+        Failures never raise here: they move the entry to ``setup_error``,
+        ``setup_retry`` or ``migration_error`` with a ``reason``, because one broken
+        integration must not stop the others from starting.
+        """
+        entry = self.get(entry_id)
+        async with entry._lock:
+            return await self._setup_locked(entry)
+
+    async def _setup_locked(self, entry: ConfigEntry[Any]) -> bool:
+        if entry.disabled:
+            raise OperationNotAllowed(f"entry {entry.entry_id} is disabled")
+        if entry.state is ConfigEntryState.LOADED:
+            return True
+        if not entry.state.can_setup:
+            raise OperationNotAllowed(
+                f"cannot set up entry {entry.entry_id} in state {entry.state}"
+            )
+        entry.next_retry_at = None
+        try:
+            loaded = self._host.plugins.load(entry.domain)
+        except GatehouseError as err:
+            return self._fail(entry, ConfigEntryState.SETUP_ERROR, str(err))
+        except Exception as err:  # noqa: BLE001 - a plugin that fails to import
+            _LOGGER.exception("Integration %s failed to load", entry.domain)
+            return self._fail(entry, ConfigEntryState.SETUP_ERROR, f"import failed: {err}")
+        if not await self._migrate(entry, loaded):
+            return False
+        self._set_state(entry, ConfigEntryState.SETUP_IN_PROGRESS)
+        entry.setup_attempts += 1
+        await self._host.task_group.start(self._lifetime, entry)
+        try:
+            await loaded.integration.setup_entry(self._host, entry)
+        except ConfigEntryNotReady as err:
+            await self._teardown(entry)
+            attempt = entry.setup_attempts - 1
+            delay = self.retry_policy.delay(attempt)
+            entry.next_retry_at = time.time() + delay
+            self._fail(entry, ConfigEntryState.SETUP_RETRY, str(err) or "not ready", log=False)
+            _LOGGER.warning(
+                "%s entry %r not ready (%s); retrying in %.1f s",
+                entry.domain, entry.title, entry.reason, delay,
+            )
+            self._host.spawn(self._retry_later(entry, delay), f"retry {entry.entry_id}")
+            return False
+        except (ConfigEntryAuthFailed, ConfigEntryError) as err:
+            await self._teardown(entry)
+            return self._fail(entry, ConfigEntryState.SETUP_ERROR, str(err) or type(err).__name__)
+        except Exception as err:  # noqa: BLE001 - contain the integration's bug
+            _LOGGER.exception("Error setting up %s entry %r", entry.domain, entry.title)
+            await self._teardown(entry)
+            return self._fail(entry, ConfigEntryState.SETUP_ERROR, f"unexpected error: {err}")
+        entry.setup_attempts = 0
+        entry.reason = None
+        self._set_state(entry, ConfigEntryState.LOADED)
+        return True
+
+    def _fail(
+        self, entry: ConfigEntry[Any], state: ConfigEntryState, reason: str, *, log: bool = True
+    ) -> bool:
+        entry.reason = reason
+        self._set_state(entry, state)
+        if log:
+            _LOGGER.error("Setup of %s entry %r failed: %s", entry.domain, entry.title, reason)
+        return False
+
+    def _set_state(self, entry: ConfigEntry[Any], state: ConfigEntryState) -> None:
+        entry.state = state
+        self._changed(entry, "state")
+
+    async def _migrate(self, entry: ConfigEntry[Any], loaded: LoadedIntegration) -> bool:
+        target = loaded.entry_version
+        if entry.version == target:
+            return True
+        if entry.version > target:
+            self._fail(
+                entry,
+                ConfigEntryState.MIGRATION_ERROR,
+                f"entry version {entry.version} is newer than the integration's {target}",
+            )
+            return False
+        migrate = getattr(loaded.integration, "migrate_entry", None)
+        if migrate is None:
+            self._fail(
+                entry,
+                ConfigEntryState.MIGRATION_ERROR,
+                f"entry version {entry.version} needs migration to {target}, "
+                "but the integration has no migrate_entry",
+            )
+            return False
+        try:
+            ok = bool(await migrate(self._host, entry))
+        except Exception as err:  # noqa: BLE001
+            _LOGGER.exception("Migration of %s entry %r failed", entry.domain, entry.title)
+            ok, reason = False, f"migration raised {err!r}"
+        else:
+            reason = "the integration refused to migrate the entry"
+        if not ok or entry.version != target:
+            self._fail(entry, ConfigEntryState.MIGRATION_ERROR, reason)
+            return False
+        return True
+
+    async def _lifetime(self, entry: ConfigEntry[Any], *, task_status: TaskStatus[None]) -> None:
+        """Hold the entry's task group open until the entry is torn down."""
+        done = anyio.Event()
+        entry._lifetime_done = done
+        try:
+            with anyio.CancelScope() as scope:
+                entry._scope = scope
+                async with anyio.create_task_group() as tg:
+                    entry._task_group = tg
+                    task_status.started()
+                    await anyio.sleep_forever()
+        finally:
+            entry._task_group = None
+            entry._scope = None
+            done.set()
+
+    async def _teardown(self, entry: ConfigEntry[Any]) -> list[BaseException]:
+        """Cancel the entry's tasks, then run its undos in reverse; return their errors."""
+        errors: list[BaseException] = []
+        if entry._scope is not None:
+            entry._scope.cancel()
+        if entry._lifetime_done is not None:
+            await entry._lifetime_done.wait()
+            entry._lifetime_done = None
+        while entry._undos:
+            undo = entry._undos.pop()
+            try:
+                result = undo()
+                if result is not None and hasattr(result, "__await__"):
+                    await result
+            except Exception as err:  # noqa: BLE001 - run every undo
+                _LOGGER.exception("Error undoing %r for entry %s", undo, entry.entry_id)
+                errors.append(err)
+        if hasattr(entry, "runtime_data"):
+            del entry.runtime_data
+        return errors
+
+    async def _retry_later(self, entry: ConfigEntry[Any], delay: float) -> None:
+        with anyio.CancelScope() as scope:
+            entry._retry_scope = scope
+            await anyio.sleep(delay)
+            entry._retry_scope = None
+            if entry.state is ConfigEntryState.SETUP_RETRY and self._host.is_running:
+                await self.setup(entry.entry_id)
+        entry._retry_scope = None
+
+    async def _cancel_retry(self, entry: ConfigEntry[Any]) -> None:
+        if entry._retry_scope is not None:
+            entry._retry_scope.cancel()
+            entry._retry_scope = None
+        entry.next_retry_at = None
+
+    async def unload(self, entry_id: str) -> bool:
+        """Unload an entry; True if it ended ``not_loaded``."""
+        entry = self.get(entry_id)
+        await self._cancel_retry(entry)
+        async with entry._lock:
+            return await self._unload_locked(entry)
+
+    async def _unload_locked(self, entry: ConfigEntry[Any]) -> bool:
+        if entry.state is ConfigEntryState.SETUP_RETRY:
+            self._set_state(entry, ConfigEntryState.NOT_LOADED)
+            return True
+        if entry.state is not ConfigEntryState.LOADED:
+            if entry.state in (ConfigEntryState.NOT_LOADED, ConfigEntryState.SETUP_ERROR,
+                               ConfigEntryState.MIGRATION_ERROR):
+                return True
+            raise OperationNotAllowed(f"cannot unload entry {entry.entry_id} in state {entry.state}")
+        loaded = self._host.plugins.loaded()[entry.domain]
+        failure: str | None = None
+        try:
+            await loaded.integration.unload_entry(self._host, entry)
+        except Exception as err:  # noqa: BLE001
+            _LOGGER.exception("Error unloading %s entry %r", entry.domain, entry.title)
+            failure = f"unload raised {err!r}"
+        errors = await self._teardown(entry)
+        if failure is None and errors:
+            failure = f"{len(errors)} clean-up step(s) failed: {errors[0]!r}"
+        if failure is not None:
+            entry.reason = failure
+            self._set_state(entry, ConfigEntryState.FAILED_UNLOAD)
+            return False
+        entry.reason = None
+        self._set_state(entry, ConfigEntryState.NOT_LOADED)
+        return True
+
+    async def reload(self, entry_id: str) -> bool:
+        """Unload then set up again; True if the entry ends ``loaded``."""
+        entry = self.get(entry_id)
+        if entry.state is ConfigEntryState.FAILED_UNLOAD:
+            raise OperationNotAllowed(
+                f"entry {entry_id} failed to unload; restart the host to recover it"
+            )
+        if not await self.unload(entry_id):
+            return False
+        if entry.state is ConfigEntryState.MIGRATION_ERROR:
+            entry.state = ConfigEntryState.NOT_LOADED
+        if entry.disabled:
+            return False
+        entry.setup_attempts = 0
+        return await self.setup(entry_id)
+
+    async def setup_all(self, domains_order: list[str]) -> None:
+        """Set up every enabled entry, domain by domain in dependency order.
+
+        Entries of one domain are set up concurrently: one slow device does not hold
+        up its siblings.
+        """
+        rank = {domain: i for i, domain in enumerate(domains_order)}
+        by_domain: dict[str, list[ConfigEntry[Any]]] = {}
+        for entry in self._entries.values():
+            if not entry.disabled and entry.state.can_setup:
+                by_domain.setdefault(entry.domain, []).append(entry)
+        for domain in sorted(by_domain, key=lambda d: rank.get(d, len(rank))):
+            async with anyio.create_task_group() as tg:
+                for entry in by_domain[domain]:
+                    tg.start_soon(self.setup, entry.entry_id)
+
+    async def unload_all(self) -> None:
+        """Unload every entry in reverse set-up order (used when the host stops)."""
+        for entry in reversed(list(self._entries.values())):
+            await self._cancel_retry(entry)
+            if entry.state in (ConfigEntryState.LOADED, ConfigEntryState.SETUP_RETRY):
+                try:
+                    await self.unload(entry.entry_id)
+                except GatehouseError:
+                    _LOGGER.exception("Could not unload %s", entry)
+
+    # -- YAML import ---------------------------------------------------------------
+
+    async def sync_yaml(self, domain: str, wanted: list[YamlEntry]) -> list[ConfigEntry[Any]]:
+        """Make the ``import`` entries of ``domain`` match its YAML section.
+
+        New blocks become entries, changed blocks update theirs (reloaded if loaded),
+        blocks that disappeared remove their entries. Returns the current import entries.
+        """
+        existing = {
+            e.unique_id: e
+            for e in self._entries.values()
+            if e.domain == domain and e.source is Source.IMPORT
+        }
+        loaded = self._host.plugins.loaded().get(domain)
+        version = loaded.entry_version if loaded is not None else 1
+        result: list[ConfigEntry[Any]] = []
+        for item in wanted:
+            entry = existing.pop(item.unique_id, None)
+            if entry is None:
+                clash = self.find_unique_id(domain, item.unique_id)
+                if clash is not None:
+                    _LOGGER.warning(
+                        "YAML for %s describes %r, already configured in the UI; ignoring it",
+                        domain, item.unique_id,
+                    )
+                    continue
+                entry = ConfigEntry(
+                    domain=domain, title=item.title, data=item.data, options=item.options,
+                    unique_id=item.unique_id, source=Source.IMPORT, version=version,
+                )
+                await self.add(entry, setup=False)
+            elif self.update_entry(entry, title=item.title, data=item.data, options=item.options):
+                _LOGGER.info("YAML for %s entry %r changed", domain, entry.title)
+                if entry.state is ConfigEntryState.LOADED:
+                    await self.reload(entry.entry_id)
+            result.append(entry)
+        for gone in existing.values():
+            _LOGGER.info("YAML for %s entry %r was removed; removing the entry", domain, gone.title)
+            await self.remove(gone.entry_id)
+        return result

@@ -1,0 +1,280 @@
+"""Config flows: step-by-step forms that create config entries (and edit their options).
+
+A flow is a small object with ``step_<id>`` coroutines. Each step returns a result:
+show a form (described as data: the voluptuous schema serialised by ``schema_json``),
+create an entry, or abort. The manager keeps flows in progress by id, validates the
+submitted input against the schema of the form it showed (so steps only see good data
+and the UI gets per-field errors), and turns ``create_entry`` into a stored, set-up
+``ConfigEntry``. The web UI and the CLI drive flows through the same two calls:
+``init`` and ``configure``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
+
+import voluptuous as vol
+
+from .context import new_id
+from .exceptions import AbortFlow, IntegrationNotFound, UnknownFlow
+from .schema_json import serialize_schema
+
+if TYPE_CHECKING:
+    from .config_entries import ConfigEntries, ConfigEntry
+    from .host import Host
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class FlowResult(TypedDict, total=False):
+    """One answer of a flow: ``type`` is ``form``, ``create_entry`` or ``abort``."""
+
+    type: str
+    flow_id: str
+    handler: str
+    step_id: str
+    data_schema: list[dict[str, Any]]
+    errors: dict[str, str]
+    description_placeholders: dict[str, Any]
+    title: str
+    data: dict[str, Any]
+    options: dict[str, Any]
+    reason: str
+    entry_id: str
+    entry_state: str
+
+
+class _Flow:
+    """Shared machinery of config and options flows."""
+
+    VERSION: ClassVar[int] = 1
+
+    def __init__(self) -> None:
+        self.flow_id = new_id()
+        self.handler = ""
+        self.context: dict[str, Any] = {}
+        self.cur_step_id = "init"
+        self._shown_schema: vol.Schema | None = None
+
+    def show_form(
+        self,
+        *,
+        step_id: str,
+        data_schema: vol.Schema | None = None,
+        errors: Mapping[str, str] | None = None,
+        description_placeholders: Mapping[str, Any] | None = None,
+    ) -> FlowResult:
+        self._shown_schema = data_schema
+        return {
+            "type": "form",
+            "flow_id": self.flow_id,
+            "handler": self.handler,
+            "step_id": step_id,
+            "data_schema": serialize_schema(data_schema),
+            "errors": dict(errors or {}),
+            "description_placeholders": dict(description_placeholders or {}),
+        }
+
+    def abort(self, reason: str) -> FlowResult:
+        return {"type": "abort", "flow_id": self.flow_id, "handler": self.handler, "reason": reason}
+
+
+class ConfigFlow(_Flow):
+    """Base of an integration's config flow. Subclass and write ``step_user``.
+
+    ``self.host`` is the host; ``self.context["source"]`` is ``user``. Call
+    ``await self.set_unique_id(...)`` and ``self.abort_if_unique_id_configured()`` to
+    refuse adding the same device twice.
+    """
+
+    host: Host
+    domain: str
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.unique_id: str | None = None
+        self.cur_step_id = "user"
+
+    async def set_unique_id(self, unique_id: str) -> None:
+        self.unique_id = unique_id
+
+    def abort_if_unique_id_configured(self) -> None:
+        if self.unique_id is None:
+            return
+        if self.host.config_entries.find_unique_id(self.domain, self.unique_id) is not None:
+            raise AbortFlow("already_configured")
+
+    def create_entry(
+        self, *, title: str, data: Mapping[str, Any], options: Mapping[str, Any] | None = None
+    ) -> FlowResult:
+        return {
+            "type": "create_entry",
+            "flow_id": self.flow_id,
+            "handler": self.handler,
+            "title": title,
+            "data": dict(data),
+            "options": dict(options or {}),
+        }
+
+
+class OptionsFlow(_Flow):
+    """Base of an options flow: write ``step_init``; ``self.entry`` is the entry."""
+
+    def __init__(self, entry: ConfigEntry[Any]) -> None:
+        super().__init__()
+        self.entry = entry
+
+    def create_entry(self, *, data: Mapping[str, Any]) -> FlowResult:
+        return {
+            "type": "create_entry",
+            "flow_id": self.flow_id,
+            "handler": self.handler,
+            "data": dict(data),
+        }
+
+
+class _Manager:
+    def __init__(self, host: Host, entries: ConfigEntries) -> None:
+        self._host = host
+        self._entries = entries
+        self._flows: dict[str, _Flow] = {}
+
+    def progress(self) -> list[dict[str, Any]]:
+        return [
+            {"flow_id": f.flow_id, "handler": f.handler, "step_id": f.cur_step_id,
+             "context": dict(f.context)}
+            for f in self._flows.values()
+        ]
+
+    def abort(self, flow_id: str) -> None:
+        if self._flows.pop(flow_id, None) is None:
+            raise UnknownFlow(f"no flow {flow_id!r} in progress")
+
+    async def configure(
+        self, flow_id: str, user_input: Mapping[str, Any] | None = None
+    ) -> FlowResult:
+        """Submit input to the current step of a flow in progress."""
+        flow = self._flows.get(flow_id)
+        if flow is None:
+            raise UnknownFlow(f"no flow {flow_id!r} in progress")
+        if user_input is not None and flow._shown_schema is not None:
+            try:
+                user_input = flow._shown_schema(dict(user_input))
+            except vol.MultipleInvalid as err:
+                errors = {
+                    str(e.path[0]) if e.path else "base": _field_error(e) for e in err.errors
+                }
+                result = flow.show_form(
+                    step_id=flow.cur_step_id, data_schema=flow._shown_schema, errors=errors
+                )
+                return result
+        return await self._run_step(flow, flow.cur_step_id, user_input)
+
+    async def _run_step(
+        self, flow: _Flow, step_id: str, user_input: Mapping[str, Any] | None
+    ) -> FlowResult:
+        method = getattr(flow, f"step_{step_id}", None)
+        if method is None:
+            self._flows.pop(flow.flow_id, None)
+            raise UnknownFlow(f"flow {flow.handler} has no step {step_id!r}")
+        try:
+            result: FlowResult = await method(None if user_input is None else dict(user_input))
+        except AbortFlow as err:
+            self._flows.pop(flow.flow_id, None)
+            return flow.abort(err.reason)
+        if result["type"] == "form":
+            flow.cur_step_id = result["step_id"]
+            return result
+        self._flows.pop(flow.flow_id, None)
+        if result["type"] == "create_entry":
+            return await self._finish(flow, result)
+        return result
+
+    async def _finish(self, flow: _Flow, result: FlowResult) -> FlowResult:  # pragma: no cover
+        raise NotImplementedError
+
+
+class FlowManager(_Manager):
+    """Config flows in progress: ``init(domain)`` then ``configure(flow_id, input)``."""
+
+    async def init(
+        self, domain: str, *, context: Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> FlowResult:
+        loaded = self._host.plugins.load(domain)
+        flow_cls = loaded.config_flow
+        if flow_cls is None:
+            raise IntegrationNotFound(domain) from ValueError(f"{domain} has no config flow")
+        flow = flow_cls()
+        flow.host = self._host
+        flow.domain = domain
+        flow.handler = domain
+        flow.context = {"source": "user", **(context or {})}
+        self._flows[flow.flow_id] = flow
+        return await self._run_step(flow, flow.cur_step_id, data)
+
+    async def _finish(self, flow: _Flow, result: FlowResult) -> FlowResult:
+        from .config_entries import ConfigEntry  # noqa: PLC0415
+
+        assert isinstance(flow, ConfigFlow)
+        if flow.unique_id is not None and self._entries.find_unique_id(
+            flow.domain, flow.unique_id
+        ):
+            return flow.abort("already_configured")
+        entry = ConfigEntry(
+            domain=flow.domain,
+            title=result["title"],
+            data=result["data"],
+            options=result.get("options", {}),
+            version=flow.VERSION,
+            unique_id=flow.unique_id,
+            source=flow.context.get("source", "user"),
+        )
+        await self._entries.add(entry)
+        return {
+            "type": "create_entry",
+            "flow_id": flow.flow_id,
+            "handler": flow.domain,
+            "title": entry.title,
+            "entry_id": entry.entry_id,
+            "entry_state": str(entry.state),
+        }
+
+
+class OptionsFlowManager(_Manager):
+    """Options flows: ``init(entry_id)`` then ``configure``; finishing reloads the entry."""
+
+    async def init(self, entry_id: str) -> FlowResult:
+        entry = self._entries.get(entry_id)
+        loaded = self._host.plugins.load(entry.domain)
+        factory = getattr(loaded.integration, "options_flow", None)
+        if factory is None:
+            raise UnknownFlow(f"{entry.domain} has no options flow")
+        flow: OptionsFlow = factory(entry)
+        flow.handler = entry_id
+        self._flows[flow.flow_id] = flow
+        return await self._run_step(flow, "init", None)
+
+    async def _finish(self, flow: _Flow, result: FlowResult) -> FlowResult:
+        assert isinstance(flow, OptionsFlow)
+        entry = flow.entry
+        if self._entries.update_entry(entry, options=result["data"]):
+            from .config_entries import ConfigEntryState  # noqa: PLC0415
+
+            if entry.state is ConfigEntryState.LOADED:
+                await self._entries.reload(entry.entry_id)
+        return {
+            "type": "create_entry",
+            "flow_id": flow.flow_id,
+            "handler": entry.entry_id,
+            "entry_id": entry.entry_id,
+            "entry_state": str(entry.state),
+        }
+
+
+def _field_error(err: vol.Invalid) -> str:
+    if isinstance(err, vol.RequiredFieldInvalid):
+        return "required"
+    return str(err.msg) or "invalid"

@@ -1,0 +1,184 @@
+"""The local control socket: how the ``gatehouse`` CLI talks to a running host.
+
+A Unix socket at ``<config>/.gatehouse.sock`` with mode 0600: only the account that runs
+the host (and root) can connect, the same trust model as ``docker.sock``, so no token is
+needed and none can leak. The protocol is one JSON object per line each way:
+``{"cmd": "states"}`` → ``{"ok": true, "result": [...]}`` or
+``{"ok": false, "error": {"type": "ServiceNotFound", "message": "..."}}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from .exceptions import GatehouseError
+
+if TYPE_CHECKING:
+    from .host import Host
+
+_LOGGER = logging.getLogger(__name__)
+
+SOCKET_NAME: Final = ".gatehouse.sock"
+MAX_REQUEST: Final = 1 << 20
+
+Command = Callable[["Host", dict[str, Any]], Awaitable[Any]]
+
+
+def socket_path(config_dir: Path) -> Path:
+    return config_dir / SOCKET_NAME
+
+
+async def _states(host: Host, req: dict[str, Any]) -> Any:
+    wanted = req.get("entity_ids") or []
+    states = host.states.all() if not wanted else [
+        s for s in (host.states.get(e) for e in wanted) if s is not None
+    ]
+    return [s.as_dict() for s in sorted(states, key=lambda s: s.entity_id)]
+
+
+async def _call_service(host: Host, req: dict[str, Any]) -> Any:
+    svc = host.services.get(req["domain"], req["service"])
+    from .services import SupportsResponse  # noqa: PLC0415
+
+    want = svc.supports_response is not SupportsResponse.NONE
+    return await host.services.call(
+        req["domain"], req["service"], req.get("data") or {}, return_response=want
+    )
+
+
+async def _services(host: Host, req: dict[str, Any]) -> Any:
+    return {
+        domain: sorted(services)
+        for domain, services in sorted(host.services.services().items())
+    }
+
+
+async def _entries(host: Host, req: dict[str, Any]) -> Any:
+    return [e.as_summary() for e in host.config_entries.entries()]
+
+
+async def _entry_reload(host: Host, req: dict[str, Any]) -> Any:
+    ok = await host.config_entries.reload(req["entry_id"])
+    return {"ok": ok, **host.config_entries.get(req["entry_id"]).as_summary()}
+
+
+async def _entry_remove(host: Host, req: dict[str, Any]) -> Any:
+    await host.config_entries.remove(req["entry_id"])
+    return {"removed": req["entry_id"]}
+
+
+async def _entry_add(host: Host, req: dict[str, Any]) -> Any:
+    result = await host.config_entries.flow.init(req["domain"])
+    if result["type"] == "form":
+        result = await host.config_entries.flow.configure(result["flow_id"], req.get("data") or {})
+    return dict(result)
+
+
+async def _ping(host: Host, req: dict[str, Any]) -> Any:
+    return {"state": str(host.state), "config_dir": str(host.config_dir), "pid": os.getpid()}
+
+
+COMMANDS: dict[str, Command] = {
+    "ping": _ping,
+    "states": _states,
+    "services": _services,
+    "call_service": _call_service,
+    "entries": _entries,
+    "entry_add": _entry_add,
+    "entry_reload": _entry_reload,
+    "entry_remove": _entry_remove,
+}
+
+
+class ControlServer:
+    """Serves ``COMMANDS`` on the control socket while the host runs."""
+
+    def __init__(self, host: Host) -> None:
+        self._host = host
+        self._server: asyncio.Server | None = None
+        self.path = socket_path(host.config_dir)
+
+    async def start(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+        old_umask = os.umask(0o177)
+        try:
+            self._server = await asyncio.start_unix_server(
+                self._client, path=str(self.path), limit=MAX_REQUEST
+            )
+        finally:
+            os.umask(old_umask)
+        os.chmod(self.path, 0o600)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while line := await reader.readline():
+                writer.write(await self._answer(line) + b"\n")
+                await writer.drain()
+        except (ConnectionError, asyncio.LimitOverrunError, ValueError):
+            pass
+        finally:
+            writer.close()
+
+    async def _answer(self, line: bytes) -> bytes:
+        try:
+            req = json.loads(line)
+            if not isinstance(req, dict):
+                raise ValueError("request must be a JSON object")
+            command = COMMANDS.get(str(req.get("cmd")))
+            if command is None:
+                raise ValueError(f"unknown command {req.get('cmd')!r}")
+            result = await command(self._host, req)
+            return json.dumps({"ok": True, "result": result}, default=str).encode()
+        except (GatehouseError, ValueError, KeyError, TypeError) as err:
+            return json.dumps(
+                {"ok": False, "error": {"type": type(err).__name__, "message": str(err)}}
+            ).encode()
+        except Exception as err:  # noqa: BLE001 - report, keep serving
+            _LOGGER.exception("Control command failed")
+            return json.dumps(
+                {"ok": False, "error": {"type": type(err).__name__, "message": str(err)}}
+            ).encode()
+
+
+class HostNotRunning(GatehouseError):
+    """No host answers on the control socket of that config dir."""
+
+
+def request(config_dir: Path, payload: dict[str, Any], timeout: float = 30.0) -> Any:
+    """Send one command to the host of ``config_dir`` (blocking; for the CLI)."""
+    import socket  # noqa: PLC0415
+
+    path = socket_path(config_dir)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        try:
+            sock.connect(str(path))
+        except (FileNotFoundError, ConnectionRefusedError) as err:
+            raise HostNotRunning(f"no Gatehouse host is running for {config_dir}") from err
+        sock.sendall(json.dumps(payload).encode() + b"\n")
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise HostNotRunning("the host closed the connection")
+            buf += chunk
+    finally:
+        sock.close()
+    return json.loads(buf)

@@ -1,0 +1,221 @@
+"""The entity registry: stable entity ids, user names and disabled flags across restarts.
+
+An entity with a ``unique_id`` gets an entry here the first time it is added; from then
+on the same (platform, unique_id) always gets the same entity_id, even if the device's
+name changes, so dashboards and automations keep working. Users rename entities and
+disable them here; the change is announced on the bus so loaded entities follow it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Final
+
+from .bus import EventType
+from .exceptions import GatehouseError, InvalidEntityId
+from .states import split_entity_id, valid_entity_id
+from .storage import Store
+from .util import slugify
+
+if TYPE_CHECKING:
+    from .host import Host
+
+STORAGE_KEY: Final = "core.entity_registry"
+STORAGE_VERSION: Final = 1
+
+EVENT_ENTITY_REGISTRY_UPDATED: Final = EventType("entity_registry_updated")
+
+DISABLED_USER: Final = "user"
+DISABLED_INTEGRATION: Final = "integration"
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryEntry:
+    entity_id: str
+    unique_id: str
+    platform: str
+    config_entry_id: str | None = None
+    device_id: str | None = None
+    name: str | None = None
+    original_name: str | None = None
+    disabled_by: str | None = None
+    created_at: float = field(default_factory=time.time)
+
+    @property
+    def domain(self) -> str:
+        return self.entity_id.partition(".")[0]
+
+    @property
+    def disabled(self) -> bool:
+        return self.disabled_by is not None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class EntityRegistry:
+    def __init__(self, host: Host) -> None:
+        self._host = host
+        self._entries: dict[str, RegistryEntry] = {}
+        self._by_unique: dict[tuple[str, str, str], str] = {}
+        self._store: Store[dict[str, Any]] = Store(
+            host.storage_dir, STORAGE_KEY, STORAGE_VERSION
+        )
+
+    async def load(self) -> None:
+        raw = await self._store.load()
+        for item in (raw or {}).get("entities", []):
+            entry = RegistryEntry(**item)
+            self._index(entry)
+
+    async def flush(self) -> None:
+        await self._store.flush()
+
+    def _save(self) -> None:
+        self._store.delay_save(
+            lambda: {"entities": [e.as_dict() for e in self._entries.values()]}, 1.0
+        )
+
+    def _index(self, entry: RegistryEntry) -> None:
+        self._entries[entry.entity_id] = entry
+        self._by_unique[(entry.domain, entry.platform, entry.unique_id)] = entry.entity_id
+
+    # -- queries -------------------------------------------------------------------
+
+    def get(self, entity_id: str) -> RegistryEntry | None:
+        return self._entries.get(entity_id)
+
+    def entity_id_for(self, domain: str, platform: str, unique_id: str) -> str | None:
+        return self._by_unique.get((domain, platform, unique_id))
+
+    def entities(self, *, config_entry_id: str | None = None) -> list[RegistryEntry]:
+        return [
+            e
+            for e in self._entries.values()
+            if config_entry_id is None or e.config_entry_id == config_entry_id
+        ]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    # -- changes -------------------------------------------------------------------
+
+    def free_entity_id(self, domain: str, suggested_object_id: str) -> str:
+        """``domain.slug``, with ``_2``, ``_3``... if taken by another entity."""
+        base = f"{domain}.{slugify(suggested_object_id)}"
+        candidate, n = base, 2
+        while candidate in self._entries or candidate in self._host.states:
+            candidate = f"{base}_{n}"
+            n += 1
+        return candidate
+
+    def get_or_create(
+        self,
+        domain: str,
+        platform: str,
+        unique_id: str,
+        *,
+        suggested_object_id: str,
+        config_entry_id: str | None = None,
+        device_id: str | None = None,
+        original_name: str | None = None,
+        disabled_by: str | None = None,
+    ) -> RegistryEntry:
+        """The registry entry for (domain, platform, unique_id), created if new.
+
+        An existing entry keeps its entity_id, user name and disabled flag; what the
+        integration reports (config entry, device, original name) is refreshed.
+        """
+        existing_id = self._by_unique.get((domain, platform, unique_id))
+        if existing_id is not None:
+            entry = self._entries[existing_id]
+            updated = replace(
+                entry,
+                config_entry_id=config_entry_id,
+                device_id=device_id,
+                original_name=original_name,
+            )
+            if updated != entry:
+                self._index(updated)
+                self._save()
+            return updated
+        entry = RegistryEntry(
+            entity_id=self.free_entity_id(domain, suggested_object_id),
+            unique_id=unique_id,
+            platform=platform,
+            config_entry_id=config_entry_id,
+            device_id=device_id,
+            original_name=original_name,
+            disabled_by=disabled_by,
+        )
+        self._index(entry)
+        self._save()
+        self._host.bus.fire(
+            EVENT_ENTITY_REGISTRY_UPDATED, {"action": "create", "entity_id": entry.entity_id}
+        )
+        return entry
+
+    def update(
+        self,
+        entity_id: str,
+        *,
+        new_entity_id: str | None = None,
+        name: str | None = ...,  # type: ignore[assignment]
+        disabled_by: str | None = ...,  # type: ignore[assignment]
+    ) -> RegistryEntry:
+        """Rename (``name``, ``new_entity_id``) or (dis)able an entity.
+
+        ``name=None`` clears a user name, going back to the integration's name; an
+        argument left out is unchanged.
+        """
+        entry = self._entries.get(entity_id)
+        if entry is None:
+            raise GatehouseError(f"entity {entity_id} is not in the registry")
+        changes: dict[str, Any] = {}
+        if name is not ...:
+            changes["name"] = name
+        if disabled_by is not ...:
+            changes["disabled_by"] = disabled_by
+        if new_entity_id is not None and new_entity_id != entity_id:
+            if not valid_entity_id(new_entity_id):
+                raise InvalidEntityId(new_entity_id)
+            if split_entity_id(new_entity_id)[0] != entry.domain:
+                raise GatehouseError("an entity id cannot change its domain")
+            if new_entity_id in self._entries or new_entity_id in self._host.states:
+                raise GatehouseError(f"entity id {new_entity_id} is already taken")
+            changes["entity_id"] = new_entity_id
+        updated = replace(entry, **changes)
+        if updated == entry:
+            return entry
+        del self._entries[entity_id]
+        self._index(updated)
+        self._save()
+        self._host.bus.fire(
+            EVENT_ENTITY_REGISTRY_UPDATED,
+            {
+                "action": "update",
+                "entity_id": updated.entity_id,
+                "old_entity_id": entity_id,
+                "changes": sorted(changes),
+            },
+        )
+        return updated
+
+    def remove(self, entity_id: str) -> bool:
+        entry = self._entries.pop(entity_id, None)
+        if entry is None:
+            return False
+        self._by_unique.pop((entry.domain, entry.platform, entry.unique_id), None)
+        self._save()
+        self._host.bus.fire(
+            EVENT_ENTITY_REGISTRY_UPDATED, {"action": "remove", "entity_id": entity_id}
+        )
+        return True
+
+    def remove_config_entry(self, config_entry_id: str) -> int:
+        """Forget every entity of a removed config entry; returns how many."""
+        gone = [e.entity_id for e in self._entries.values() if e.config_entry_id == config_entry_id]
+        for entity_id in gone:
+            self.remove(entity_id)
+        return len(gone)

@@ -1,0 +1,110 @@
+"""Every hook a Gatehouse plugin can implement, in one place.
+
+How the house uses pluggy (read this before writing a plugin):
+
+* A plugin is a module (or object) registered with the host's plugin manager. Shipped
+  integrations and third-party packages come in through the same door: the entry-point
+  group ``gatehouse.integrations``, where the entry-point *name* is the integration's
+  domain and the *value* its package, e.g. in ``pyproject.toml``::
+
+      [project.entry-points."gatehouse.integrations"]
+      my_domain = "my_package.my_domain"
+
+* Modules are imported lazily: only the integrations named in ``configuration.yaml`` or
+  by a stored config entry are imported, registered and asked for their hooks.
+* Hooks are for *broadcast*: every plugin that implements one is called, results come
+  back as a list (pluggy order: last registered first) unless the spec says otherwise.
+  Addressed work — "set up this entry of mqtt" — does not go through hooks: the
+  ``gatehouse_integration`` hook hands the host an ``Integration`` object and the host
+  calls its methods directly (see ``gatehouse.core.integration.Integration``).
+* pluggy is synchronous. All hooks here are plain functions; an ``async def`` hookimpl
+  would return an un-awaited coroutine. Start async work from ``setup_entry`` instead.
+
+Implement a hook with the marker exported by the core::
+
+    from gatehouse.core import hookimpl
+
+    @hookimpl
+    def gatehouse_integration() -> Integration:
+        return MY_INTEGRATION
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .host import Host
+    from .integration import Integration
+
+PROJECT_NAME = "gatehouse"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def gatehouse_integration() -> Integration:  # type: ignore[empty-body]
+    """Return the ``Integration`` this plugin provides.
+
+    Called once when the plugin is registered (that is, when its domain is first
+    needed). The host keys the result by ``integration.domain``, which must equal the
+    entry-point name and the ``domain`` of the plugin's ``manifest.json``.
+
+    A plugin that only contributes other hooks (template globals, say) does not
+    implement this one.
+    """
+
+
+@hookspec
+def gatehouse_host_started(host: Host) -> None:
+    """Called once the host has set up every configured entry and is running.
+
+    ``host`` is the running host. Return values are ignored. Exceptions propagate
+    to the host start-up, so keep this to quick, safe work (logging, scheduling a
+    task with ``host.spawn``).
+    """
+
+
+@hookspec
+def gatehouse_host_stopping(host: Host) -> None:
+    """Called when the host begins to stop, before config entries are unloaded.
+
+    ``host`` is the stopping host. Return values are ignored; exceptions are logged
+    and stopping goes on.
+    """
+
+
+@hookspec
+def gatehouse_template_globals(host: Host) -> Mapping[str, Any]:
+    """Return names to add to the globals of every jinja2 template.
+
+    ``host`` is the host the templates render for. Each plugin returns a mapping of
+    name to value (usually a function); the mappings are merged in plugin order, a later
+    plugin's name replacing an earlier one with a warning. Called when the template
+    environment is built, not on every render.
+    """
+
+
+@hookspec
+def gatehouse_diagnostics(host: Host) -> Mapping[str, Any]:
+    """Return a JSON-able mapping of diagnostics about this plugin.
+
+    ``host`` is the running host. Used by ``gatehouse diagnostics`` and, later, the
+    API. Results are collected per plugin name. Never put secrets in the result.
+    """
+
+
+#: Hook names that take no arguments and return a value per plugin, for the meta-test
+#: that checks every hook here is documented and exercised by a test.
+HOOK_NAMES: tuple[str, ...] = (
+    "gatehouse_integration",
+    "gatehouse_host_started",
+    "gatehouse_host_stopping",
+    "gatehouse_template_globals",
+    "gatehouse_diagnostics",
+)
+

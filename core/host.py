@@ -1,0 +1,227 @@
+"""The Host: one per process, owner of the bus, the states, the services and every task.
+
+Structured concurrency (anyio): everything the host runs lives in its task group, and
+every config entry gets a task group of its own inside it, so stopping the host or
+unloading an entry cancels exactly what it started. The host is always passed
+explicitly; there is no global or thread-local way to find it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+import anyio
+from anyio.abc import TaskGroup
+
+from .bus import EventBus, EventType
+from .const import STORAGE_DIR
+from .exceptions import HostStoppingError
+from .keys import HostData
+from .services import ServiceRegistry
+from .states import StateMachine
+
+if TYPE_CHECKING:
+    from .config_entries import ConfigEntries
+    from .device_registry import DeviceRegistry
+    from .entity_registry import EntityRegistry
+    from .plugins import PluginManager
+
+_LOGGER = logging.getLogger(__name__)
+T = TypeVar("T")
+
+EVENT_HOST_STARTED: Final = EventType("host_started")
+EVENT_HOST_STOPPING: Final = EventType("host_stopping")
+
+#: Seconds the host gives entries to unload on stop before it cancels what is left.
+DEFAULT_STOP_TIMEOUT: Final = 20.0
+
+
+class HostState(enum.StrEnum):
+    NOT_RUNNING = "not_running"
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+class Host:
+    """The root object of a Gatehouse process.
+
+    Use ``await host.run()`` for a process that runs until SIGINT/SIGTERM, or
+    ``async with host.running(): ...`` to run it inside a block (tests, the CLI).
+    """
+
+    def __init__(
+        self,
+        config_dir: Path | str,
+        *,
+        plugins: PluginManager | None = None,
+        stop_timeout: float = DEFAULT_STOP_TIMEOUT,
+    ) -> None:
+        self.config_dir = Path(config_dir).resolve()
+        self.stop_timeout = stop_timeout
+        self.state = HostState.NOT_RUNNING
+        self.bus = EventBus()
+        self.states = StateMachine(self.bus)
+        self.services = ServiceRegistry(self.bus)
+        self.data = HostData()
+        #: The validated configuration.yaml of this run (by domain), set by bootstrap.
+        self.config: dict[str, Any] = {}
+        self._task_group: TaskGroup | None = None
+        self._stop_requested = anyio.Event()
+        self._stopped = anyio.Event()
+        self._shutdown_callbacks: list[Callable[[], Awaitable[None] | None]] = []
+        self.exit_code = 0
+
+        from .plugins import PluginManager  # noqa: PLC0415 - avoid an import cycle
+        from .config_entries import ConfigEntries  # noqa: PLC0415
+        from .device_registry import DeviceRegistry  # noqa: PLC0415
+        from .entity_manager import EntityManager  # noqa: PLC0415
+        from .entity_registry import EntityRegistry  # noqa: PLC0415
+
+        self.plugins: PluginManager = plugins if plugins is not None else PluginManager()
+        self.device_registry = DeviceRegistry(self)
+        self.entity_registry = EntityRegistry(self)
+        self.config_entries = ConfigEntries(self)
+        self.entities = EntityManager(self)
+
+    def __repr__(self) -> str:
+        return f"<Host {self.config_dir} {self.state}>"
+
+    @property
+    def storage_dir(self) -> Path:
+        return self.config_dir / STORAGE_DIR
+
+    @property
+    def is_running(self) -> bool:
+        return self.state in (HostState.STARTING, HostState.RUNNING)
+
+    # -- tasks -------------------------------------------------------------------
+
+    @property
+    def task_group(self) -> TaskGroup:
+        if self._task_group is None:
+            raise HostStoppingError("the host is not running")
+        return self._task_group
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str | None = None) -> None:
+        """Run ``coro`` as a background task of the host; its failure is logged.
+
+        The task lives in the host's task group: it is cancelled when the host stops.
+        Work that belongs to a config entry should use ``entry.spawn`` instead, so that
+        unloading the entry cancels it.
+        """
+        if self._task_group is None or self.state is HostState.STOPPED:
+            coro.close()
+            raise HostStoppingError("the host is not running")
+        self._task_group.start_soon(_logged, coro, name=name)
+
+    def call_soon_threadsafe(self, func: Callable[..., Any], *args: Any) -> None:
+        """Run ``func(*args)`` in the loop from another thread (paho's network thread)."""
+        self._loop.call_soon_threadsafe(func, *args)
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Host]:
+        """Start the host, yield it, stop it on exit (also on error or cancellation)."""
+        async with anyio.create_task_group() as tg:
+            self._task_group = tg
+            self._loop = asyncio.get_running_loop()
+            self.bus.set_spawner(self.spawn)
+            self.services.set_spawner(self.spawn)
+            try:
+                await self._start()
+                yield self
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await self._stop()
+                tg.cancel_scope.cancel()
+        self._task_group = None
+        self.state = HostState.STOPPED
+        self._stopped.set()
+
+    async def run(self) -> int:
+        """Run until ``request_stop`` or SIGINT/SIGTERM; return the exit code."""
+        async with self.running():
+            self.spawn(self._watch_signals(), "signal watcher")
+            await self._stop_requested.wait()
+        return self.exit_code
+
+    def request_stop(self, exit_code: int = 0) -> None:
+        """Ask ``run`` to stop the host (safe to call from the loop, any time)."""
+        self.exit_code = exit_code
+        self._stop_requested.set()
+
+    async def wait_stopped(self) -> None:
+        await self._stopped.wait()
+
+    def on_shutdown(self, callback: Callable[[], Awaitable[None] | None]) -> Callable[[], None]:
+        """Run ``callback`` while stopping, after entries unloaded (flush files...)."""
+        self._shutdown_callbacks.append(callback)
+
+        def remove() -> None:
+            if callback in self._shutdown_callbacks:
+                self._shutdown_callbacks.remove(callback)
+
+        return remove
+
+    async def _watch_signals(self) -> None:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                _LOGGER.info("Received %s, stopping", signal.Signals(signum).name)
+                self.request_stop(0)
+                return
+
+    async def _start(self) -> None:
+        from .bootstrap import async_setup_host  # noqa: PLC0415 - bootstrap imports host
+
+        self.state = HostState.STARTING
+        await async_setup_host(self)
+        self.state = HostState.RUNNING
+        self.bus.fire(EVENT_HOST_STARTED)
+        self.plugins.hook.gatehouse_host_started(host=self)
+
+    async def _stop(self) -> None:
+        if self.state in (HostState.STOPPING, HostState.STOPPED):
+            return
+        self.state = HostState.STOPPING
+        self.bus.fire(EVENT_HOST_STOPPING)
+        try:
+            self.plugins.hook.gatehouse_host_stopping(host=self)
+        except Exception:  # noqa: BLE001 - stopping must go on
+            _LOGGER.exception("Error in gatehouse_host_stopping hook")
+        with anyio.move_on_after(self.stop_timeout) as scope:
+            await self.config_entries.unload_all()
+        if scope.cancelled_caught:
+            _LOGGER.warning(
+                "Entries did not unload within %.0f s; cancelling what is left",
+                self.stop_timeout,
+            )
+        for callback in reversed(self._shutdown_callbacks):
+            try:
+                result = callback()
+                if result is not None:
+                    await result
+            except Exception:  # noqa: BLE001
+                _LOGGER.exception("Error in shutdown callback %r", callback)
+        await self.entity_registry.flush()
+        await self.device_registry.flush()
+        await self.config_entries.flush()
+
+
+async def _logged(coro: Coroutine[Any, Any, Any]) -> None:
+    """Await ``coro`` and log its failure instead of tearing the task group down."""
+    try:
+        await coro
+    except anyio.get_cancelled_exc_class():
+        raise
+    except Exception:  # noqa: BLE001 - one failing task never stops the host
+        _LOGGER.exception("Unhandled error in background task")

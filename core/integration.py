@@ -1,0 +1,116 @@
+"""The contract between the host and an integration: a ``Protocol``, not a base class.
+
+An integration is any object with a ``domain`` and two coroutines, ``setup_entry`` and
+``unload_entry``. The host asks a plugin for it through the ``gatehouse_integration``
+hook and from then on calls it directly (an addressed call, not a broadcast).
+
+Optional members, looked up by the host when present (``OptionalIntegration`` lists them
+with their types, for authors and for mypy via ``cast``):
+
+``config_schema``
+    A voluptuous schema for the integration's section of ``configuration.yaml``. Without
+    it the integration cannot be configured from YAML.
+``entries_from_yaml(config) -> list[YamlEntry]``
+    Turns the validated section into config entries (source ``import``). Without it a
+    section becomes one entry whose unique_id is the domain and whose data is the section.
+``config_flow``
+    A ``ConfigFlow`` subclass that lets the web UI or the CLI add entries.
+``options_flow(entry) -> OptionsFlow``
+    Edit an entry's options after it was created.
+``entry_version`` (int, default 1) and ``migrate_entry(host, entry) -> bool``
+    Upgrade stored entries written by an older version of the integration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from .config_entries import ConfigEntry
+    from .config_flow import ConfigFlow, OptionsFlow
+    from .host import Host
+    from .manifest import Manifest
+
+
+@runtime_checkable
+class Integration(Protocol):
+    """What every integration provides. See the module docstring for optional members."""
+
+    domain: str
+
+    async def setup_entry(self, host: Host, entry: ConfigEntry) -> None:
+        """Set up one config entry: connect, create entities, register services.
+
+        Raise ``ConfigEntryNotReady`` when the device is unreachable (the host retries
+        with backoff), ``ConfigEntryAuthFailed`` or ``ConfigEntryError`` when retrying
+        cannot help. Register everything that needs undoing with ``entry.on_unload`` and
+        start tasks with ``entry.spawn``: the host then releases it all on unload.
+        """
+        ...
+
+    async def unload_entry(self, host: Host, entry: ConfigEntry) -> None:
+        """Release what ``setup_entry`` made that ``entry.on_unload`` does not cover.
+
+        Often empty. Raising marks the entry ``failed_unload``.
+        """
+        ...
+
+
+class OptionalIntegration(Integration, Protocol):
+    """An integration with every optional member (for documentation and typing)."""
+
+    config_schema: Any
+    config_flow: type[ConfigFlow]
+    entry_version: int
+
+    def entries_from_yaml(self, config: Any) -> list[YamlEntry]: ...
+
+    def options_flow(self, entry: ConfigEntry) -> OptionsFlow: ...
+
+    async def migrate_entry(self, host: Host, entry: ConfigEntry) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class YamlEntry:
+    """A config entry described by ``configuration.yaml`` (source ``import``).
+
+    ``unique_id`` ties the YAML block to its stored entry across restarts, so that
+    editing the block updates the entry instead of adding a new one.
+    """
+
+    unique_id: str
+    title: str
+    data: Mapping[str, Any]
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedIntegration:
+    """An integration the host has imported, with its validated manifest."""
+
+    domain: str
+    manifest: Manifest
+    integration: Integration
+    module_name: str
+
+    @property
+    def config_schema(self) -> Any | None:
+        return getattr(self.integration, "config_schema", None)
+
+    @property
+    def entry_version(self) -> int:
+        return int(getattr(self.integration, "entry_version", 1))
+
+    @property
+    def config_flow(self) -> type[ConfigFlow] | None:
+        return getattr(self.integration, "config_flow", None)
+
+    def entries_from_yaml(self, config: Any) -> list[YamlEntry]:
+        """The entries a validated YAML section describes."""
+        convert = getattr(self.integration, "entries_from_yaml", None)
+        if convert is not None:
+            return list(convert(config))
+        data = dict(config) if isinstance(config, Mapping) else {"value": config}
+        return [YamlEntry(unique_id=self.domain, title=self.manifest.name, data=data)]

@@ -1,0 +1,53 @@
+"""Durable store-and-forward outbox for integrations that send data off the box.
+
+Import everything from here; the sub-modules are implementation detail::
+
+    from gatehouse.core.outbox import Outbox, DeliveryOutcome, OutboxMessage
+
+    async with Outbox.open(config_dir / "outbox.db") as outbox:
+        outbox.register_destination("mqtt", sender, max_messages=50_000)
+        await outbox.enqueue("mqtt", b"payload", headers={"topic": "t"})
+"""
+
+from .models import (
+    BreakerState,
+    DeadLetter,
+    DeliveryOutcome,
+    DestinationStats,
+    OutboxClosed,
+    OutboxError,
+    OutboxFull,
+    OutboxMessage,
+    OutcomeKind,
+    OverflowPolicy,
+    PermanentDeliveryError,
+    Sender,
+    StoreStats,
+    TransientDeliveryError,
+    UnknownDestination,
+)
+from .outbox import DestinationConfig, Outbox
+from .policy import Backoff, BreakerPolicy, CircuitBreaker
+
+__all__ = [
+    "Backoff",
+    "BreakerPolicy",
+    "BreakerState",
+    "CircuitBreaker",
+    "DeadLetter",
+    "DeliveryOutcome",
+    "DestinationConfig",
+    "DestinationStats",
+    "Outbox",
+    "OutboxClosed",
+    "OutboxError",
+    "OutboxFull",
+    "OutboxMessage",
+    "OutcomeKind",
+    "OverflowPolicy",
+    "PermanentDeliveryError",
+    "Sender",
+    "StoreStats",
+    "TransientDeliveryError",
+    "UnknownDestination",
+]

@@ -1,0 +1,580 @@
+"""The outbox's SQLite file: one table of queued messages, one of dead letters.
+
+Every method here is synchronous and blocking; the :class:`~.Outbox` calls them in a
+worker thread, one at a time (a capacity limiter of one), so the single connection is
+never used concurrently and the event loop never waits on the disk.
+
+Durability choices:
+
+* WAL journal: a commit appends to one file instead of rewriting pages twice, and
+  readers never block the writer.
+* ``synchronous=FULL`` for every transaction that *accepts* data (enqueue, requeue):
+  in WAL mode FULL fsyncs the log at each commit, so a message whose ``enqueue()``
+  returned survives kill -9 *and* power loss. NORMAL would only fsync at checkpoints,
+  which survives a process crash but can lose the last commits on power loss.
+* ``synchronous=NORMAL`` for delivery bookkeeping (attempt counters, deleting acked
+  rows, moving rows to the dead letters, expiry): losing such a commit to a power cut
+  only means a message is delivered again, which at-least-once allows, and it saves an
+  fsync per delivered batch. Because the WAL is append-only, the next FULL commit
+  fsyncs these frames too, so ordering on disk is never violated.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .models import DeadLetter, OutboxError, OutboxFull, OutboxMessage
+
+SCHEMA_VERSION = 1
+
+# AUTOINCREMENT keeps ids from ever being reused once the table empties, so a sender may
+# use OutboxMessage.id as an idempotency key at the destination.
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    destination TEXT    NOT NULL,
+    payload     BLOB    NOT NULL,
+    headers     TEXT,
+    size        INTEGER NOT NULL,
+    created     REAL    NOT NULL,
+    expires     REAL,
+    attempts    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS messages_by_destination ON messages (destination, id);
+CREATE INDEX IF NOT EXISTS messages_by_expiry ON messages (destination, expires)
+    WHERE expires IS NOT NULL;
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    destination TEXT    NOT NULL,
+    payload     BLOB    NOT NULL,
+    headers     TEXT,
+    size        INTEGER NOT NULL,
+    created     REAL    NOT NULL,
+    attempts    INTEGER NOT NULL,
+    reason      TEXT    NOT NULL,
+    dead_at     REAL    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dead_letters_by_destination ON dead_letters (destination, id);
+"""
+
+Row = tuple[str, bytes, str | None, int, float, float | None]
+"""An enqueued message as inserted: destination, payload, headers JSON, size, created,
+expires."""
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """A destination's size bound as the store enforces it."""
+
+    max_messages: int | None
+    max_bytes: int | None
+    drop_oldest: bool
+
+    def excess(self, count: int, nbytes: int) -> tuple[int, int]:
+        """How many messages and bytes are over the bound (0 when within)."""
+        over_n = count - self.max_messages if self.max_messages is not None else 0
+        over_b = nbytes - self.max_bytes if self.max_bytes is not None else 0
+        return max(0, over_n), max(0, over_b)
+
+
+@dataclass(slots=True)
+class Tally:
+    """Size of one destination's queue, kept in memory so stats never touch the disk.
+
+    ``count``/``nbytes``/``head_created`` describe committed rows and are changed only
+    by the store, inside the same thread call as the transaction that changed the rows.
+    ``pending``/``pending_bytes``/``pending_since`` describe messages accepted by
+    ``enqueue`` and waiting for their group commit; the event loop adds to them and the
+    commit moves them over. Both halves change under :attr:`OutboxStore.lock`, so
+    ``count + pending`` is exact at every instant, which the ``refuse`` policy relies on.
+    """
+
+    count: int = 0
+    nbytes: int = 0
+    head_created: float | None = None
+    pending: int = 0
+    pending_bytes: int = 0
+    pending_since: float | None = None
+    dead: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class InsertResult:
+    """What a group commit did beyond inserting: evictions per destination."""
+
+    dropped: Mapping[str, int]
+
+
+def encode_headers(headers: Mapping[str, str] | None) -> str | None:
+    """Headers as stored: compact JSON, or NULL for none (the common case)."""
+    if not headers:
+        return None
+    return json.dumps(dict(headers), separators=(",", ":"))
+
+
+def _decode_headers(raw: str | None) -> Mapping[str, str]:
+    if raw is None:
+        return {}
+    decoded: dict[str, str] = json.loads(raw)
+    return decoded
+
+
+class OutboxStore:
+    """Blocking access to the outbox database; see the module docstring for durability."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.lock = threading.Lock()
+        self.tallies: dict[str, Tally] = {}
+        self.transactions = 0
+        self.enqueue_transactions = 0
+        self.enqueued_rows = 0
+        self._conn: sqlite3.Connection | None = None
+        self._synchronous = ""
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def open(self) -> None:
+        """Open (creating if needed) the database and load every destination's tally."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise OutboxError(
+                    f"{self.path}: cannot use WAL journal mode (got {mode})"
+                )
+            # Another process (a CLI looking at the queue) may hold a lock briefly.
+            conn.execute("PRAGMA busy_timeout=5000")
+            # After a checkpoint, shrink a WAL that a burst blew up, instead of keeping
+            # its high-water mark on a small flash disk forever.
+            conn.execute("PRAGMA journal_size_limit=67108864")
+            conn.execute("PRAGMA foreign_keys=OFF")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise OutboxError(
+                    f"{self.path}: schema version {version} is newer than this "
+                    f"Gatehouse understands ({SCHEMA_VERSION})"
+                )
+            conn.executescript(_SCHEMA)
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+        self._set_synchronous("FULL")
+        self._load_tallies()
+
+    def close(self) -> None:
+        """Checkpoint and close; safe to call when never opened."""
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            # Fold the WAL back into the database so the next open starts small.
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error:
+            pass
+        finally:
+            conn.close()
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The open connection; raises if the store is closed."""
+        if self._conn is None:
+            raise OutboxError("outbox store is not open")
+        return self._conn
+
+    def tally(self, destination: str) -> Tally:
+        """The tally for ``destination``, created empty on first use."""
+        with self.lock:
+            tally = self.tallies.get(destination)
+            if tally is None:
+                tally = self.tallies[destination] = Tally()
+            return tally
+
+    def _load_tallies(self) -> None:
+        conn = self.conn
+        rows = conn.execute(
+            "SELECT destination, count(*), coalesce(sum(size), 0) FROM messages "
+            "GROUP BY destination"
+        ).fetchall()
+        dead = dict(
+            conn.execute(
+                "SELECT destination, count(*) FROM dead_letters GROUP BY destination"
+            ).fetchall()
+        )
+        with self.lock:
+            for destination, count, nbytes in rows:
+                tally = self.tallies.setdefault(destination, Tally())
+                tally.count, tally.nbytes = count, nbytes
+            for destination, count in dead.items():
+                self.tallies.setdefault(destination, Tally()).dead = count
+        for destination, *_ in rows:
+            self._refresh_head(destination)
+
+    # ----------------------------------------------------------------- helpers
+
+    def _set_synchronous(self, level: str) -> None:
+        if self._synchronous != level:
+            self.conn.execute(f"PRAGMA synchronous={level}")
+            self._synchronous = level
+
+    @contextmanager
+    def _transaction(self, *, durable: bool) -> Iterator[sqlite3.Connection]:
+        """One write transaction; ``durable`` picks synchronous=FULL over NORMAL."""
+        conn = self.conn
+        self._set_synchronous("FULL" if durable else "NORMAL")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        self.transactions += 1
+
+    def _refresh_head(self, destination: str) -> None:
+        """Re-read the creation time of the destination's oldest stored message."""
+        row = self.conn.execute(
+            "SELECT created FROM messages WHERE destination = ? ORDER BY id LIMIT 1",
+            (destination,),
+        ).fetchone()
+        with self.lock:
+            self.tallies.setdefault(destination, Tally()).head_created = (
+                None if row is None else float(row[0])
+            )
+
+    def _trim(
+        self, conn: sqlite3.Connection, destination: str, bound: Bound
+    ) -> tuple[int, int]:
+        """Evict the oldest rows until ``destination`` is within ``bound``.
+
+        Runs inside the caller's transaction, after the new rows were inserted, so the
+        eviction and the insert that caused it commit (or vanish) together.
+        """
+        with self.lock:
+            tally = self.tallies.setdefault(destination, Tally())
+            count, nbytes = tally.count, tally.nbytes
+        excess_n, excess_b = bound.excess(count, nbytes)
+        if excess_n == 0 and excess_b == 0:
+            return 0, 0
+        removed = removed_bytes = 0
+        last_id: int | None = None
+        cursor = conn.execute(
+            "SELECT id, size FROM messages WHERE destination = ? ORDER BY id",
+            (destination,),
+        )
+        for row_id, size in cursor:
+            if removed >= excess_n and removed_bytes >= excess_b:
+                break
+            removed += 1
+            removed_bytes += size
+            last_id = row_id
+        cursor.close()
+        if last_id is None:
+            return 0, 0
+        conn.execute(
+            "DELETE FROM messages WHERE destination = ? AND id <= ?",
+            (destination, last_id),
+        )
+        with self.lock:
+            tally.count -= removed
+            tally.nbytes -= removed_bytes
+        return removed, removed_bytes
+
+    # ----------------------------------------------------------------- enqueue
+
+    def insert(self, rows: Sequence[Row], bounds: Mapping[str, Bound]) -> InsertResult:
+        """Durably insert one group commit's rows; evict per ``drop_oldest`` bounds.
+
+        On success the rows move from the tallies' pending half to their stored half;
+        on failure nothing changes here and the caller un-counts the pending rows.
+        """
+        per_destination: dict[str, tuple[int, int]] = {}
+        for row in rows:
+            n, b = per_destination.get(row[0], (0, 0))
+            per_destination[row[0]] = (n + 1, b + row[3])
+        dropped: dict[str, int] = {}
+        try:
+            with self._transaction(durable=True) as conn:
+                conn.executemany(
+                    "INSERT INTO messages (destination, payload, headers, size, created, "
+                    "expires) VALUES (?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+                # Count the new rows as stored now so _trim sees the post-insert size;
+                # the pending half is released below only once the commit succeeded.
+                with self.lock:
+                    for destination, (n, b) in per_destination.items():
+                        tally = self.tallies.setdefault(destination, Tally())
+                        tally.count += n
+                        tally.nbytes += b
+                for destination, bound in bounds.items():
+                    if bound.drop_oldest and destination in per_destination:
+                        evicted, _ = self._trim(conn, destination, bound)
+                        if evicted:
+                            dropped[destination] = evicted
+        except BaseException:
+            self._reload_counts(per_destination)
+            raise
+        self.enqueue_transactions += 1
+        self.enqueued_rows += len(rows)
+        with self.lock:
+            for destination, (n, b) in per_destination.items():
+                tally = self.tallies[destination]
+                tally.pending -= n
+                tally.pending_bytes -= b
+                if tally.pending <= 0:
+                    tally.pending = tally.pending_bytes = 0
+                    tally.pending_since = None
+        for destination in per_destination:
+            if destination in dropped or self.tallies[destination].head_created is None:
+                self._refresh_head(destination)
+        return InsertResult(dropped)
+
+    def _reload_counts(self, destinations: Iterable[str]) -> None:
+        """Re-read stored counts after a failed transaction left the tallies unsure."""
+        try:
+            for destination in destinations:
+                count, nbytes = self.conn.execute(
+                    "SELECT count(*), coalesce(sum(size), 0) FROM messages "
+                    "WHERE destination = ?",
+                    (destination,),
+                ).fetchone()
+                (dead,) = self.conn.execute(
+                    "SELECT count(*) FROM dead_letters WHERE destination = ?",
+                    (destination,),
+                ).fetchone()
+                with self.lock:
+                    tally = self.tallies.setdefault(destination, Tally())
+                    tally.count, tally.nbytes, tally.dead = count, nbytes, dead
+        except sqlite3.Error:
+            # The connection itself is failing; the original error is the one to report.
+            pass
+
+    # ----------------------------------------------------------------- delivery
+
+    def fetch(
+        self, destination: str, limit: int, now: float
+    ) -> tuple[list[OutboxMessage], int]:
+        """Drop expired rows, then return the oldest ``limit`` messages, marked as sent.
+
+        The attempt counter is bumped *before* the sender sees the batch, so that after
+        a crash mid-send the next process knows these are redeliveries.
+        Returns the batch and the number of rows that expired.
+        """
+        with self._transaction(durable=False) as conn:
+            expired = conn.execute(
+                "DELETE FROM messages WHERE destination = ? AND expires IS NOT NULL "
+                "AND expires <= ? RETURNING size",
+                (destination, now),
+            ).fetchall()
+            rows = conn.execute(
+                "SELECT id, payload, headers, created, attempts FROM messages "
+                "WHERE destination = ? ORDER BY id LIMIT ?",
+                (destination, limit),
+            ).fetchall()
+            if rows:
+                conn.execute(
+                    "UPDATE messages SET attempts = attempts + 1 "
+                    "WHERE destination = ? AND id BETWEEN ? AND ?",
+                    (destination, rows[0][0], rows[-1][0]),
+                )
+        with self.lock:
+            tally = self.tallies.setdefault(destination, Tally())
+            tally.count -= len(expired)
+            tally.nbytes -= sum(size for (size,) in expired)
+            tally.head_created = float(rows[0][3]) if rows else None
+        batch = [
+            OutboxMessage(
+                id=row_id,
+                destination=destination,
+                payload=payload,
+                headers=_decode_headers(headers),
+                created=created,
+                attempts=attempts,
+            )
+            for row_id, payload, headers, created, attempts in rows
+        ]
+        return batch, len(expired)
+
+    def settle(
+        self,
+        destination: str,
+        first_id: int,
+        last_id: int,
+        rejects: Sequence[tuple[int, str]],
+        now: float,
+    ) -> int:
+        """Remove the settled prefix ``first_id..last_id``; move ``rejects`` to dead letters.
+
+        Returns how many rows were actually removed (fewer than the batch when the
+        overflow policy evicted some of them while they were in flight).
+        """
+        with self._transaction(durable=False) as conn:
+            dead = 0
+            for row_id, reason in rejects:
+                dead += conn.execute(
+                    "INSERT INTO dead_letters (destination, payload, headers, size, created, "
+                    "attempts, reason, dead_at) SELECT destination, payload, headers, size, "
+                    "created, attempts, ?, ? FROM messages WHERE id = ?",
+                    (reason, now, row_id),
+                ).rowcount
+            removed = conn.execute(
+                "DELETE FROM messages WHERE destination = ? AND id BETWEEN ? AND ? "
+                "RETURNING size",
+                (destination, first_id, last_id),
+            ).fetchall()
+        with self.lock:
+            tally = self.tallies.setdefault(destination, Tally())
+            tally.count -= len(removed)
+            tally.nbytes -= sum(size for (size,) in removed)
+            tally.dead += dead
+        self._refresh_head(destination)
+        return len(removed)
+
+    # ----------------------------------------------------------------- dead letters
+
+    @staticmethod
+    def _filter(
+        ids: Iterable[int] | None,
+        destination: str | None,
+        older_than: float | None = None,
+    ) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if ids is not None:
+            # One JSON parameter instead of one per id: no limit on how many.
+            clauses.append("id IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps([int(i) for i in ids]))
+        if destination is not None:
+            clauses.append("destination = ?")
+            params.append(destination)
+        if older_than is not None:
+            clauses.append("dead_at < ?")
+            params.append(older_than)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def dead_letters(self, destination: str | None, limit: int) -> list[DeadLetter]:
+        """Dead letters, oldest first."""
+        where, params = self._filter(None, destination)
+        rows = self.conn.execute(
+            "SELECT id, destination, payload, headers, created, attempts, reason, dead_at "
+            f"FROM dead_letters{where} ORDER BY id LIMIT ?",
+            (*params, limit),
+        ).fetchall()
+        return [
+            DeadLetter(
+                id=row_id,
+                destination=dest,
+                payload=payload,
+                headers=_decode_headers(headers),
+                created=created,
+                attempts=attempts,
+                reason=reason,
+                dead_at=dead_at,
+            )
+            for row_id, dest, payload, headers, created, attempts, reason, dead_at in rows
+        ]
+
+    def requeue(
+        self,
+        ids: Iterable[int] | None,
+        destination: str | None,
+        now: float,
+        ttls: Mapping[str, float | None],
+        bounds: Mapping[str, Bound],
+    ) -> tuple[int, dict[str, int], set[str]]:
+        """Move dead letters back to the tail of their queues (durably).
+
+        They get new ids (so they sort after everything queued meanwhile) and a fresh
+        TTL from the destination's current setting. A ``refuse`` bound that would be
+        exceeded raises :class:`OutboxFull` and requeues nothing.
+        Returns (requeued count, evictions per destination, destinations touched).
+        """
+        where, params = self._filter(ids, destination)
+        added: dict[str, tuple[int, int]] = {}
+        dropped: dict[str, int] = {}
+        try:
+            with self._transaction(durable=True) as conn:
+                rows = conn.execute(
+                    "SELECT id, destination, payload, headers, size, created, attempts "
+                    f"FROM dead_letters{where} ORDER BY id",
+                    params,
+                ).fetchall()
+                for _, dest, _, _, size, _, _ in rows:
+                    n, b = added.get(dest, (0, 0))
+                    added[dest] = (n + 1, b + size)
+                self._check_refuse(added, bounds)
+                for _, dest, payload, headers, size, created, attempts in rows:
+                    ttl = ttls.get(dest)
+                    expires = None if ttl is None else now + ttl
+                    conn.execute(
+                        "INSERT INTO messages (destination, payload, headers, size, created, "
+                        "expires, attempts) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (dest, payload, headers, size, created, expires, attempts),
+                    )
+                conn.execute(f"DELETE FROM dead_letters{where}", params)
+                with self.lock:
+                    for dest, (n, b) in added.items():
+                        tally = self.tallies.setdefault(dest, Tally())
+                        tally.count += n
+                        tally.nbytes += b
+                        tally.dead -= n
+                for dest in added:
+                    bound = bounds.get(dest)
+                    if bound is not None and bound.drop_oldest:
+                        evicted, _ = self._trim(conn, dest, bound)
+                        if evicted:
+                            dropped[dest] = evicted
+        except BaseException:
+            self._reload_counts(added)
+            raise
+        for dest in added:
+            self._refresh_head(dest)
+        return len(rows), dropped, set(added)
+
+    def _check_refuse(
+        self, added: Mapping[str, tuple[int, int]], bounds: Mapping[str, Bound]
+    ) -> None:
+        for dest, (n, b) in added.items():
+            bound = bounds.get(dest)
+            if bound is None or bound.drop_oldest:
+                continue
+            with self.lock:
+                tally = self.tallies.setdefault(dest, Tally())
+                over = bound.excess(
+                    tally.count + tally.pending + n,
+                    tally.nbytes + tally.pending_bytes + b,
+                )
+            if over != (0, 0):
+                raise OutboxFull(
+                    dest, "requeueing the dead letters would exceed the bound"
+                )
+
+    def purge(
+        self,
+        ids: Iterable[int] | None,
+        destination: str | None,
+        older_than: float | None,
+    ) -> int:
+        """Delete dead letters for good; returns how many."""
+        where, params = self._filter(ids, destination, older_than)
+        with self._transaction(durable=False) as conn:
+            gone = conn.execute(
+                f"DELETE FROM dead_letters{where} RETURNING destination", params
+            ).fetchall()
+        with self.lock:
+            for (dest,) in gone:
+                self.tallies.setdefault(dest, Tally()).dead -= 1
+        return len(gone)

@@ -1,0 +1,233 @@
+"""The plugin manager: pluggy, entry-point discovery and lazy import of integrations.
+
+One ``PluginManager`` per host, built by its constructor; importing Gatehouse never
+loads a plugin. Discovery reads entry points and manifests only: a plugin module is
+imported when its domain is configured (``load``), so a broken or slow integration that
+nobody uses costs nothing.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.util
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .exceptions import DependencyError, IntegrationNotFound, ManifestError
+from .integration import Integration, LoadedIntegration
+from .manifest import Manifest
+
+_LOGGER = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "gatehouse.integrations"
+
+
+@dataclass(frozen=True, slots=True)
+class AvailableIntegration:
+    """An integration found through an entry point, not imported yet."""
+
+    domain: str
+    module_name: str
+    manifest: Manifest
+    path: Path
+
+
+class PluginManager:
+    """Owns the pluggy manager and knows which integrations exist and which are loaded."""
+
+    def __init__(self, *, group: str = ENTRY_POINT_GROUP) -> None:
+        self._group = group
+        self._pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self._pm.add_hookspecs(hookspecs)
+        self._available: dict[str, AvailableIntegration] | None = None
+        self._broken: dict[str, str] = {}
+        self._loaded: dict[str, LoadedIntegration] = {}
+        self._extra: dict[str, tuple[str, Path]] = {}
+
+    @property
+    def hook(self) -> Any:
+        """pluggy's hook relay (``plugins.hook.gatehouse_diagnostics(host=...)``)."""
+        return self._pm.hook
+
+    @property
+    def pluggy(self) -> pluggy.PluginManager:
+        return self._pm
+
+    # -- discovery ---------------------------------------------------------------
+
+    def add_package(self, domain: str, module_name: str) -> None:
+        """Make a package available without an entry point (tests, development)."""
+        spec = importlib.util.find_spec(module_name)
+        if spec is None or not spec.submodule_search_locations:
+            raise IntegrationNotFound(domain)
+        self._extra[domain] = (module_name, Path(next(iter(spec.submodule_search_locations))))
+        self._available = None
+
+    def available(self) -> dict[str, AvailableIntegration]:
+        """Every integration that could be loaded, by domain (manifests validated).
+
+        Integrations with a broken manifest are left out and reported by ``broken()``.
+        """
+        if self._available is None:
+            self._available, self._broken = self._discover()
+        return dict(self._available)
+
+    def broken(self) -> dict[str, str]:
+        """Domains whose entry point or manifest is broken, with the reason."""
+        self.available()
+        return dict(self._broken)
+
+    def _discover(self) -> tuple[dict[str, AvailableIntegration], dict[str, str]]:
+        found: dict[str, AvailableIntegration] = {}
+        broken: dict[str, str] = {}
+        candidates: list[tuple[str, str, Path | None]] = []
+        for ep in _entry_points(self._group):
+            candidates.append((ep.name, ep.value.partition(":")[0].strip(), None))
+        for domain, (module_name, path) in self._extra.items():
+            candidates.append((domain, module_name, path))
+        for domain, module_name, path in candidates:
+            try:
+                if path is None:
+                    path = _package_path(module_name)
+                if path.name != domain:
+                    raise ManifestError(
+                        domain, [f"package folder {path.name!r} does not match the domain"]
+                    )
+                manifest = Manifest.load(path / "manifest.json", expected_domain=domain)
+            except (ManifestError, IntegrationNotFound, ImportError) as err:
+                _LOGGER.error("Integration %s is unusable: %s", domain, err)
+                broken[domain] = str(err)
+                continue
+            if domain in found and found[domain].module_name != module_name:
+                _LOGGER.warning(
+                    "Two packages provide %s: %s and %s; using the first",
+                    domain,
+                    found[domain].module_name,
+                    module_name,
+                )
+                continue
+            found[domain] = AvailableIntegration(domain, module_name, manifest, path)
+        return found, broken
+
+    def suggest(self, domain: str) -> str | None:
+        """The closest available domain to a misspelt one."""
+        close = difflib.get_close_matches(domain, list(self.available()), n=1, cutoff=0.6)
+        return close[0] if close else None
+
+    # -- loading -----------------------------------------------------------------
+
+    def loaded(self) -> dict[str, LoadedIntegration]:
+        return dict(self._loaded)
+
+    def load(self, domain: str) -> LoadedIntegration:
+        """Import and register the plugin for ``domain`` (once) and return it."""
+        if domain in self._loaded:
+            return self._loaded[domain]
+        available = self.available()
+        if domain not in available:
+            if domain in self._broken:
+                raise IntegrationNotFound(domain) from ManifestError(domain, [self._broken[domain]])
+            raise IntegrationNotFound(domain, self.suggest(domain))
+        info = available[domain]
+        module = importlib.import_module(info.module_name)
+        if self._pm.get_plugin(domain) is None:
+            self._pm.register(module, name=domain)
+        integration = self._integration_of(domain, module)
+        loaded = LoadedIntegration(domain, info.manifest, integration, info.module_name)
+        self._loaded[domain] = loaded
+        _LOGGER.debug("Loaded integration %s from %s", domain, info.module_name)
+        return loaded
+
+    def _integration_of(self, domain: str, module: ModuleType) -> Integration:
+        impls = [
+            impl
+            for impl in self._pm.hook.gatehouse_integration.get_hookimpls()
+            if impl.plugin is module
+        ]
+        if not impls:
+            raise ManifestError(domain, ["the plugin does not implement gatehouse_integration"])
+        integration = impls[0].function()
+        if not isinstance(integration, Integration):
+            raise ManifestError(
+                domain, [f"gatehouse_integration returned {integration!r}, not an Integration"]
+            )
+        if integration.domain != domain:
+            raise ManifestError(
+                domain, [f"gatehouse_integration returned domain {integration.domain!r}"]
+            )
+        return integration
+
+    def register(self, plugin: object, name: str) -> None:
+        """Register a plugin that is not an integration (broadcast hooks only)."""
+        self._pm.register(plugin, name=name)
+
+    def unregister(self, name: str) -> None:
+        plugin = self._pm.get_plugin(name)
+        if plugin is not None:
+            self._pm.unregister(plugin)
+
+    # -- ordering ----------------------------------------------------------------
+
+    def setup_order(self, domains: Iterable[str]) -> list[str]:
+        """Domains plus their dependencies, dependencies first.
+
+        ``dependencies`` must be available (else ``DependencyError``) and are added to
+        the set; ``after_dependencies`` only order what is configured anyway. Cycles are
+        an error naming the cycle.
+        """
+        available = self.available()
+        wanted: set[str] = set()
+        pending = list(domains)
+        while pending:
+            domain = pending.pop()
+            if domain in wanted:
+                continue
+            if domain not in available:
+                raise IntegrationNotFound(domain, self.suggest(domain))
+            wanted.add(domain)
+            for dep in available[domain].manifest.dependencies:
+                if dep not in available:
+                    raise DependencyError(f"{domain} depends on {dep}, which is not installed")
+                pending.append(dep)
+        order: list[str] = []
+        state: dict[str, int] = {}
+
+        def visit(domain: str, trail: list[str]) -> None:
+            mark = state.get(domain, 0)
+            if mark == 2:
+                return
+            if mark == 1:
+                cycle = " -> ".join([*trail[trail.index(domain) :], domain])
+                raise DependencyError(f"dependency cycle: {cycle}")
+            state[domain] = 1
+            manifest = available[domain].manifest
+            for dep in sorted({*manifest.dependencies, *manifest.after_dependencies}):
+                if dep in wanted:
+                    visit(dep, [*trail, domain])
+            state[domain] = 2
+            order.append(domain)
+
+        for domain in sorted(wanted):
+            visit(domain, [])
+        return order
+
+
+def _entry_points(group: str) -> list[EntryPoint]:
+    return sorted(entry_points(group=group), key=lambda ep: ep.name)
+
+
+def _package_path(module_name: str) -> Path:
+    """Folder of a package, found without importing the package itself."""
+    spec = importlib.util.find_spec(module_name)
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(f"{module_name} is not an importable package")
+    return Path(next(iter(spec.submodule_search_locations)))

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Shared set-up for scripts/run and scripts/test: a fresh Debian machine with Python 3.11
+# needs nothing else. Idempotent and quick when everything is in place already.
+#   GATEHOUSE_SETUP=run   -> the host's own dependencies
+#   GATEHOUSE_SETUP=test  -> also test tools, Mosquitto, Chromium and the test plugin
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+PY="${PYTHON:-python3.11}"
+command -v "$PY" >/dev/null 2>&1 || PY=python3
+MODE="${GATEHOUSE_SETUP:-run}"
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+apt_install() {
+    # Install Debian packages that are missing (root, or passwordless sudo).
+    local missing=()
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then sudo="sudo -n"; fi
+    log "installing Debian packages: ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+if [ ! -x "$VENV/bin/python" ]; then
+    log "creating $VENV"
+    "$PY" -m venv "$VENV"
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+fi
+
+# Re-install only when what we install from changed (hash of the project files).
+stamp_src=$(cat "$ROOT/pyproject.toml" "$ROOT/setup.py" \
+    $( [ "$MODE" = test ] && find "$ROOT/tests/plugin_pkg" -type f -not -path '*/build/*' -not -name '*.pyc' -not -path '*egg-info*' | sort ) \
+    2>/dev/null | sha256sum | cut -c1-16)
+stamp="$VENV/.gatehouse-$MODE-$stamp_src"
+if [ ! -f "$stamp" ]; then
+    if [ "$MODE" = test ]; then
+        log "installing gatehouse with test dependencies"
+        "$VENV/bin/python" -m pip install -q -e "$ROOT[test]"
+        "$VENV/bin/python" -m pip install -q "$ROOT/tests/plugin_pkg"
+    else
+        log "installing gatehouse"
+        "$VENV/bin/python" -m pip install -q -e "$ROOT[all]"
+    fi
+    rm -f "$VENV"/.gatehouse-"$MODE"-*
+    touch "$stamp"
+fi
+
+if [ "$MODE" = test ]; then
+    apt_install mosquitto chromium socat
+    # Mosquitto's Debian service is not needed: the tests start their own brokers.
+    if command -v systemctl >/dev/null 2>&1; then systemctl disable --now mosquitto >/dev/null 2>&1 || true; fi
+fi

@@ -1,0 +1,54 @@
+"""Fixtures for the whole suite: a fresh host per test, and the real peers (harness)."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from gatehouse.core import Host, RetryPolicy
+
+pytest_plugins = ["harness.fixtures"]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Gatehouse runs on asyncio (anyio's API over it)."""
+    return "asyncio"
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    """An empty config directory (no configuration.yaml: an empty config)."""
+    path = tmp_path / "config"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def write_config(config_dir: Path) -> Callable[[str], Path]:
+    """Write ``configuration.yaml`` (dedented) into the test's config dir."""
+
+    def write(text: str, name: str = "configuration.yaml") -> Path:
+        target = config_dir / name
+        target.write_text(textwrap.dedent(text), encoding="utf-8")
+        return target
+
+    return write
+
+
+def make_host(config_dir: Path) -> Host:
+    """A host tuned for tests: quick retries, short stop timeout, no control socket."""
+    host = Host(config_dir, stop_timeout=5)
+    host.config_entries.retry_policy = RetryPolicy(base=0.01, cap=0.05, jitter=0)
+    return host
+
+
+@pytest.fixture
+async def host(config_dir: Path) -> AsyncIterator[Host]:
+    """A running host on the test's config dir, stopped after the test."""
+    h = make_host(config_dir)
+    async with h.running():
+        yield h

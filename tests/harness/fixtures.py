@@ -1,0 +1,85 @@
+"""Pytest fixtures that hand tests real, health-checked protocol peers.
+
+Loaded as a plugin (``pytest_plugins = ["harness.fixtures"]``). Every peer lives in the
+test's own tmp dir on ephemeral loopback ports and is stopped in a ``finally`` so a
+failing test cannot leak a broker; peers also get SIGTERM if pytest itself dies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.certs import Pki, make_pki
+from harness.mosquitto import Mosquitto
+from harness.nats import NatsCluster, NatsServer
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    """Run ``@pytest.mark.anyio`` tests on asyncio only: nats-py and the host are asyncio."""
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """A CA, a loopback server certificate and a ``gatehouse-client`` client certificate.
+
+    Session-scoped because certificates are immutable; issue per-test identities with
+    ``harness.certs.issue_client_cert(pki, "name")``.
+    """
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+def _workdir(tmp_path: Path, name: str) -> Path:
+    path = tmp_path / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A plain (anonymous, no TLS) mosquitto on ``mosquitto.host:mosquitto.port``."""
+    broker = Mosquitto(_workdir(tmp_path, "mosquitto"))
+    try:
+        broker.start()
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def mosquitto_tls(tmp_path: Path, pki: Pki) -> Iterator[Mosquitto]:
+    """Mosquitto with a TLS 1.3-only listener on ``tls_port`` that requires a client
+    certificate signed by ``.certs.ca_cert`` (the CN becomes the MQTT username); the
+    plain listener on ``port`` stays available for health checks and setup."""
+    broker = Mosquitto(_workdir(tmp_path, "mosquitto-tls"), certs=pki)
+    try:
+        broker.start()
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+    """A single JetStream-enabled nats-server; connect to ``nats_server.url``."""
+    server = NatsServer(_workdir(tmp_path, "nats"))
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def nats_cluster(tmp_path: Path) -> Iterator[NatsCluster]:
+    """Three routed JetStream nodes with an elected meta leader; use ``.urls``."""
+    cluster = NatsCluster(_workdir(tmp_path, "nats-cluster"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()

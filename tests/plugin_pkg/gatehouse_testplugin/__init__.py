@@ -1,0 +1,1 @@
+"""A tiny third-party Gatehouse plugin used by the test suite."""

@@ -1,0 +1,77 @@
+"""The ``echo`` integration: a third-party plugin written only against gatehouse.core.
+
+It exercises every broadcast hook so the meta-test can see each one called through a
+real entry point, and offers ``echo.say`` (response data) and a sensor holding the last
+message. YAML: ``echo: {prefix: "..."}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import voluptuous as vol
+
+from gatehouse.core import ConfigEntry, Host, SensorEntity, ServiceCall, SupportsResponse, hookimpl
+
+#: Calls of the broadcast hooks, for the tests to read.
+CALLS: list[str] = []
+
+
+class LastMessage(SensorEntity):
+    _attr_unique_id = "echo_last"
+    _attr_name = "Echo last message"
+
+
+class EchoIntegration:
+    domain = "echo"
+    config_schema = vol.Schema({vol.Optional("prefix", default=""): str})
+
+    async def setup_entry(self, host: Host, entry: ConfigEntry[Any]) -> None:
+        sensor = LastMessage()
+        await host.entities.add(entry, [sensor])
+        prefix = entry.data.get("prefix", "")
+
+        async def say(call: ServiceCall) -> dict[str, Any]:
+            text = f"{prefix}{call.data['text']}"
+            sensor._attr_native_value = text
+            sensor.write_state(context=call.context)
+            return {"text": text, "user_id": call.context.user_id}
+
+        entry.on_unload(
+            host.services.register(
+                "echo", "say", say, {vol.Required("text"): str},
+                supports_response=SupportsResponse.OPTIONAL,
+            )
+        )
+
+    async def unload_entry(self, host: Host, entry: ConfigEntry[Any]) -> None:
+        return None
+
+
+@hookimpl
+def gatehouse_integration() -> EchoIntegration:
+    CALLS.append("gatehouse_integration")
+    return EchoIntegration()
+
+
+@hookimpl
+def gatehouse_host_started(host: Host) -> None:
+    CALLS.append("gatehouse_host_started")
+
+
+@hookimpl
+def gatehouse_host_stopping(host: Host) -> None:
+    CALLS.append("gatehouse_host_stopping")
+
+
+@hookimpl
+def gatehouse_template_globals(host: Host) -> Mapping[str, Any]:
+    CALLS.append("gatehouse_template_globals")
+    return {"echo_shout": lambda text: str(text).upper()}
+
+
+@hookimpl
+def gatehouse_diagnostics(host: Host) -> Mapping[str, Any]:
+    CALLS.append("gatehouse_diagnostics")
+    return {"echo": {"loaded_entries": len(host.config_entries.entries("echo"))}}
