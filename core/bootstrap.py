@@ -42,10 +42,10 @@ DEFAULT_CONFIG = Path(__file__).parent / "default_config" / CONFIG_FILE
 CORE_SCHEMA = vol.Schema(
     {
         vol.Optional("name", default="Gatehouse"): vol.All(str, vol.Length(min=1, max=64)),
-        vol.Optional("stop_timeout", default=20.0): vol.All(
+        vol.Optional("stop_timeout"): vol.All(
             vol.Coerce(float), vol.Range(min=0.5, max=600)
         ),
-        vol.Optional("entry_retry", default=dict): vol.Schema(
+        vol.Optional("entry_retry"): vol.Schema(
             {
                 vol.Optional("base", default=2.0): vol.All(
                     vol.Coerce(float), vol.Range(min=0.001, max=3600)
@@ -86,7 +86,7 @@ def load_configuration(
         raw = None  # check_config below reports the same problems, located
     extra_issues: list[ConfigIssue] = []
     if secrets_out is not None and isinstance(raw, NodeDict):
-        secrets_out.update(raw.secret_values())
+        secrets_out.update(raw.secret_values)
     if isinstance(raw, dict):
         for domain in raw:
             if domain not in available:
@@ -132,11 +132,14 @@ async def async_setup_host(host: Host) -> None:
         _LOGGER.error("Invalid config: %s", issue)
     host.config = dict(result.config)
     core = host.config.get(CORE_DOMAIN) or CORE_SCHEMA({})
-    host.stop_timeout = core["stop_timeout"]
-    from .config_entries import RetryPolicy  # noqa: PLC0415
+    # Only what the YAML states overrides the host's own settings (tests tune them).
+    if "stop_timeout" in core:
+        host.stop_timeout = core["stop_timeout"]
+    if "entry_retry" in core:
+        from .config_entries import RetryPolicy  # noqa: PLC0415
 
-    retry = core["entry_retry"]
-    host.config_entries.retry_policy = RetryPolicy(base=retry["base"], cap=retry["cap"])
+        retry = core["entry_retry"]
+        host.config_entries.retry_policy = RetryPolicy(base=retry["base"], cap=retry["cap"])
 
     if core.get("control_socket", True):
         control = ControlServer(host)

@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     states.add_argument("entity_ids", nargs="*", metavar="ENTITY_ID")
     states.add_argument("--json", action="store_true", help="print JSON")
 
+    diag = sub.add_parser("diagnostics", help="print diagnostics of the running host (JSON)")
+    _config_arg(diag)
+
     sub.add_parser("version", help="print the version")
     return parser
 
@@ -120,6 +123,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "states":
         return _remote(args.config, {"cmd": "states", "entity_ids": args.entity_ids},
                        _print_states if not args.json else _print_json)
+    if args.command == "diagnostics":
+        return _remote(args.config, {"cmd": "diagnostics"}, _print_json)
     if args.command == "services":
         if args.action == "list":
             return _remote(args.config, {"cmd": "services"}, _print_services)
@@ -158,7 +163,11 @@ def _run(config_dir: Path, log_level: str) -> int:
     setup_logging(log_level)
     ensure_config_dir(config_dir)
     host = Host(config_dir)
-    return int(anyio.run(host.run))
+    try:
+        return int(anyio.run(host.run))
+    except Exception:  # noqa: BLE001 - a start-up bug: log it (redacted) and exit 1
+        logging.getLogger("gatehouse").exception("The host stopped on an unexpected error")
+        return EXIT_FAILED
 
 
 def _check_config(config_dir: Path) -> int:
@@ -211,6 +220,8 @@ def _result_code(result: Any) -> int:
 
 
 def _print_json(result: Any) -> None:
+    if result is None:
+        return
     print(json.dumps(result, indent=2, sort_keys=True, default=str))
 
 
@@ -253,6 +264,7 @@ def _entries(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
                    "data": _json_arg(parser, args.data)}
     else:
         payload = payloads[args.action]
+    show = show_list if args.action == "list" else _print_json
     try:
         request(config_dir, {"cmd": "ping"}, timeout=5)
     except HostNotRunning:
@@ -262,8 +274,7 @@ def _entries(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             return EXIT_NOT_RUNNING
         from .offline import offline_command  # noqa: PLC0415
 
-        return offline_command(config_dir, payload, show_list)
-    show = show_list if args.action == "list" else _print_json
+        return offline_command(config_dir, payload, show)
     return _remote(config_dir, payload, show)
 
 

@@ -81,12 +81,40 @@ async def _entry_add(host: Host, req: dict[str, Any]) -> Any:
     return dict(result)
 
 
+async def _diagnostics(host: Host, req: dict[str, Any]) -> Any:
+    return collect_diagnostics(host)
+
+
+def collect_diagnostics(host: Host) -> dict[str, Any]:
+    """Host figures plus what each plugin's ``gatehouse_diagnostics`` hook returns."""
+    plugins: dict[str, Any] = {}
+    for impl in host.plugins.hook.gatehouse_diagnostics.get_hookimpls():
+        try:
+            plugins[impl.plugin_name] = impl.function(host=host)
+        except Exception as err:  # noqa: BLE001 - one plugin's failure is a finding
+            plugins[impl.plugin_name] = {"error": repr(err)}
+    return {
+        "host": {
+            "state": str(host.state),
+            "states": len(host.states),
+            "entities": len(host.entities),
+            "services": host.services.count(),
+            "listeners": host.bus.listener_count(),
+            "events_fired": host.bus.fired_count,
+            "entries": [e.as_summary() for e in host.config_entries.entries()],
+            "integrations": sorted(host.plugins.loaded()),
+        },
+        "plugins": plugins,
+    }
+
+
 async def _ping(host: Host, req: dict[str, Any]) -> Any:
     return {"state": str(host.state), "config_dir": str(host.config_dir), "pid": os.getpid()}
 
 
 COMMANDS: dict[str, Command] = {
     "ping": _ping,
+    "diagnostics": _diagnostics,
     "states": _states,
     "services": _services,
     "call_service": _call_service,

@@ -21,9 +21,10 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 def config_dir(tmp_path: Path) -> Path:
-    """An empty config directory (no configuration.yaml: an empty config)."""
+    """A config directory with an empty configuration.yaml."""
     path = tmp_path / "config"
     path.mkdir()
+    (path / "configuration.yaml").write_text("# empty\n", encoding="utf-8")
     return path
 
 

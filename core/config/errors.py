@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..exceptions import GatehouseError
 
-__all__ = ["ConfigInvalid", "ConfigIssue", "format_path"]
+__all__ = ["ConfigInvalid", "ConfigIssue", "format_path", "sorted_issues"]
 
 
 def format_path(path: Sequence[str | int]) -> str:
@@ -101,3 +101,23 @@ class ConfigInvalid(GatehouseError):
 
     def __repr__(self) -> str:
         return f"ConfigInvalid({self.issues!r})"
+
+
+def sorted_issues(
+    issues: Iterable[ConfigIssue], file_order: Sequence[Path] = ()
+) -> list[ConfigIssue]:
+    """Issues in reading order: by file, then line (stable for equal positions).
+
+    Files are ranked by ``file_order`` (the loader passes the order it opened them in,
+    so ``configuration.yaml`` comes first and includes follow), others by name after
+    those. Sorting is needed because PyYAML fills nested mappings after their parents,
+    so issues are *found* out of order; users read files top to bottom.
+    """
+    rank = {path: index for index, path in reversed(list(enumerate(file_order)))}
+
+    def key(issue: ConfigIssue) -> tuple[int, str, int]:
+        file = issue.file
+        position = rank.get(file, len(rank)) if file is not None else -1
+        return (position, str(file or ""), issue.line or 0)
+
+    return sorted(issues, key=key)

@@ -25,7 +25,7 @@ from typing import Any, Final
 
 import voluptuous as vol
 
-from .errors import ConfigIssue
+from .errors import ConfigIssue, sorted_issues
 from .nodes import (
     UNRESOLVED,
     Location,
@@ -174,7 +174,7 @@ def check_config(
     issues = list(outcome.issues)
     root = outcome.value
     if root is UNRESOLVED:  # syntax error or unreadable: nothing to validate
-        return ConfigResult({}, _sorted(issues))
+        return ConfigResult({}, sorted_issues(issues, outcome.opened))
     if not isinstance(root, dict):
         issues.append(
             ConfigIssue(
@@ -188,7 +188,7 @@ def check_config(
                 root=config_dir,
             )
         )
-        return ConfigResult({}, _sorted(issues))
+        return ConfigResult({}, sorted_issues(issues, outcome.opened))
 
     # Attribute loader issues to the section they sit in (following includes back to
     # configuration.yaml); such sections are broken even if their schema passes.
@@ -221,7 +221,7 @@ def check_config(
         if section_issues or key in broken or _contains_unresolved(value):
             continue
         config[key] = validated
-    return ConfigResult(config, _sorted(issues))
+    return ConfigResult(config, sorted_issues(issues, outcome.opened))
 
 
 # -- walking error paths ---------------------------------------------------------------
@@ -577,8 +577,3 @@ def _unknown_domain(
 
 def _line(where: Location | None) -> int | None:
     return where.line if where is not None else None
-
-
-def _sorted(issues: list[ConfigIssue]) -> list[ConfigIssue]:
-    """Issues in reading order: by file, then line (stable for equal positions)."""
-    return sorted(issues, key=lambda i: (str(i.file or ""), i.line or 0))

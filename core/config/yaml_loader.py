@@ -31,7 +31,7 @@ import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from .errors import ConfigInvalid, ConfigIssue
+from .errors import ConfigInvalid, ConfigIssue, sorted_issues
 from .nodes import (
     UNRESOLVED,
     Location,
@@ -94,6 +94,7 @@ class _LoadContext:
     stack: list[Path] = field(default_factory=list)
     secrets: dict[Path, NodeDict | None] = field(default_factory=dict)
     include_sites: dict[Path, Location] = field(default_factory=dict)
+    opened: list[Path] = field(default_factory=list)
 
     def report(self, file: Path, line: int | None, message: str) -> None:
         issue = ConfigIssue(file=file, line=line, path=(), message=message, root=self.root)
@@ -112,11 +113,15 @@ class _LoadContext:
 
 @dataclass
 class _LoadOutcome:
-    """What :func:`_load_tree` produced; ``value`` may contain :data:`UNRESOLVED`."""
+    """What :func:`_load_tree` produced; ``value`` may contain :data:`UNRESOLVED`.
+
+    ``opened`` lists the files in the order they were opened, for sorting issues.
+    """
 
     value: Any
     issues: list[ConfigIssue]
     include_sites: dict[Path, Location]
+    opened: list[Path]
 
 
 def _normalize(path: Path) -> Path:
@@ -170,11 +175,11 @@ class _LocatingConstructor(SafeConstructor):
     def _tag_argument(self, node: Node) -> str | None:
         """The scalar argument of a custom tag, or ``None`` after reporting misuse."""
         if not isinstance(node, ScalarNode):
-            self._fail(node, f"{node.tag} expects a single value, not a mapping or list")
+            self._fail(node, f"{_tag(node)} expects a single value, not a mapping or list")
             return None
         argument = str(node.value).strip()
         if not argument:
-            self._fail(node, f"{node.tag} needs an argument")
+            self._fail(node, f"{_tag(node)} needs an argument")
             return None
         return argument
 
@@ -194,8 +199,8 @@ class _LocatingConstructor(SafeConstructor):
             mark = err.problem_mark or node.start_mark
             problem = err.problem or "could not construct value"
             self.gh_context.report(self.gh_file, mark.line + 1, problem)
-        except (ValueError, TypeError, OverflowError) as err:
-            self._fail(node, f"invalid value for {node.tag}: {type(err).__name__}")
+        except Exception:  # noqa: BLE001 - PyYAML's constructors crash on some bad input
+            self._fail(node, f"invalid value for {_tag(node)}")
         # PyYAML does not unwind its bookkeeping on errors; do it, so that an alias to
         # this node sees the stand-in instead of tripping the recursion check. A node
         # that was already being built further up the stack is left to its owner.
@@ -210,7 +215,7 @@ class _LocatingConstructor(SafeConstructor):
     def _construct_str(self, node: Node) -> NodeStr:
         if not isinstance(node, ScalarNode):
             raise ConstructorError(
-                None, None, f"expected a scalar for {node.tag}", node.start_mark
+                None, None, f"expected a scalar for {_tag(node)}", node.start_mark
             )
         return NodeStr(self.construct_scalar(node), self._location(node))
 
@@ -219,7 +224,7 @@ class _LocatingConstructor(SafeConstructor):
         data.location = self._location(node)
         if not isinstance(node, MappingNode):
             raise ConstructorError(
-                None, None, f"expected a mapping for {node.tag}", node.start_mark
+                None, None, f"expected a mapping for {_tag(node)}", node.start_mark
             )
         yield data  # two-step construction, so anchors can refer to the mapping
         self._fill_mapping(data, node)
@@ -285,7 +290,7 @@ class _LocatingConstructor(SafeConstructor):
         data.location = self._location(node)
         if not isinstance(node, SequenceNode):
             raise ConstructorError(
-                None, None, f"expected a list for {node.tag}", node.start_mark
+                None, None, f"expected a list for {_tag(node)}", node.start_mark
             )
         yield data
         for child in node.value:
@@ -295,7 +300,7 @@ class _LocatingConstructor(SafeConstructor):
                 data._secret_values |= _scalar_strings(value)
 
     def _construct_unknown(self, node: Node) -> Any:
-        return self._fail(node, f"unknown tag '{node.tag}'")
+        return self._fail(node, f"unknown tag '{_tag(node)}'")
 
     # -- tags -----------------------------------------------------------------------------
 
@@ -417,6 +422,13 @@ _LoaderClass = type[_PyLoader] | type[_CLoader]
 _DEFAULT_LOADER: _LoaderClass = _CLoader if yaml.__with_libyaml__ else _PyLoader
 
 
+def _tag(node: Node) -> str:
+    """A node's tag as written: ``!!float`` rather than ``tag:yaml.org,2002:float``."""
+    prefix = "tag:yaml.org,2002:"
+    tag = str(node.tag)
+    return "!!" + tag[len(prefix) :] if tag.startswith(prefix) else tag
+
+
 def _quote(key: object) -> str:
     return f"'{key}'" if isinstance(key, str) else str(key)
 
@@ -473,17 +485,23 @@ def _yaml_error_issue(path: Path, err: yaml.YAMLError, text: str, ctx: _LoadCont
     if isinstance(err, yaml.MarkedYAMLError):
         mark = err.problem_mark or err.context_mark
         problem = err.problem or err.context or "invalid YAML"
+        context = err.context if err.problem else None
         message = "invalid YAML"
         if mark is not None:
             message += f" (column {mark.column + 1})"
-        message += f": {problem}"
-        if err.context and err.problem and err.context_mark is not None:
-            message += (
-                f" ({err.context} at line {err.context_mark.line + 1},"
-                f" column {err.context_mark.column + 1})"
-            )
-        elif err.context and err.problem:
-            message += f" ({err.context})"
+        if context and problem.startswith("but "):
+            # PyYAML splits some messages: "expected a single document" + "but found...".
+            message += f": {context}, {problem}"
+        else:
+            message += f": {problem}"
+            if context and err.context_mark is not None:
+                context_mark = err.context_mark
+                message += (
+                    f" ({context} at line {context_mark.line + 1},"
+                    f" column {context_mark.column + 1})"
+                )
+            elif context:
+                message += f" ({context})"
         ctx.report(path, None if mark is None else mark.line + 1, message)
         return
     if isinstance(err, yaml.reader.ReaderError):
@@ -507,6 +525,8 @@ def _load_file(path: Path, ctx: _LoadContext, *, in_secrets: bool) -> Any:
     that ``!include`` of an empty file and an empty ``configuration.yaml`` both mean
     "nothing configured".
     """
+    if path not in ctx.opened:
+        ctx.opened.append(path)
     try:
         raw = path.read_bytes()
     except OSError as err:
@@ -518,12 +538,14 @@ def _load_file(path: Path, ctx: _LoadContext, *, in_secrets: bool) -> Any:
         line = raw[: err.start].count(b"\n") + 1
         ctx.report(path, line, "file is not valid UTF-8 text")
         return UNRESOLVED
-    instance = ctx.loader(text)
-    instance.gh_file = path
-    instance.gh_context = ctx
-    instance.gh_in_secrets = in_secrets
     ctx.stack.append(path)
+    instance = None
     try:
+        # The pure-Python reader already rejects control characters here.
+        instance = ctx.loader(text)
+        instance.gh_file = path
+        instance.gh_context = ctx
+        instance.gh_in_secrets = in_secrets
         data = instance.get_single_data()
     except yaml.YAMLError as err:
         _yaml_error_issue(path, err, text, ctx)
@@ -533,7 +555,8 @@ def _load_file(path: Path, ctx: _LoadContext, *, in_secrets: bool) -> Any:
         return UNRESOLVED
     finally:
         ctx.stack.pop()
-        instance.dispose()
+        if instance is not None:
+            instance.dispose()
     if data is None:
         data = NodeDict()
         data.location = Location(path, 1, 1)
@@ -550,9 +573,10 @@ def _load_tree(
     if not path.is_file():
         problem = "is not a file" if path.exists() else "not found"
         ctx.report(path, None, f"{ctx.display(path)} {problem}")
-        return _LoadOutcome(UNRESOLVED, ctx.issues, ctx.include_sites)
+        return _LoadOutcome(UNRESOLVED, ctx.issues, ctx.include_sites, [path])
     value = _load_file(path, ctx, in_secrets=False)
-    return _LoadOutcome(value, ctx.issues, ctx.include_sites)
+    issues = sorted_issues(ctx.issues, ctx.opened)
+    return _LoadOutcome(value, issues, ctx.include_sites, ctx.opened)
 
 
 def load_config_file(path: Path | str, *, config_dir: Path | str | None = None) -> Any:

@@ -32,7 +32,8 @@ def find_binary(name: str, extra_dirs: Sequence[Path] = ()) -> str:
             return str(candidate)
     found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin:/sbin")
     if found is None:
-        raise FileNotFoundError(f"{name} not found (searched {[str(d) for d in extra_dirs]}, PATH, /usr/sbin)")
+        searched = [str(d) for d in extra_dirs]
+        raise FileNotFoundError(f"{name} not found (searched {searched}, PATH, /usr/sbin)")
     return found
 
 
@@ -85,7 +86,7 @@ class ManagedProcess:
         return None if self._proc is None else self._proc.poll()
 
     def start(self) -> None:
-        """Spawn the process; a no-op guard prevents two copies fighting over a port."""
+        """Spawn the process; refuses a second copy that would fight over the ports."""
         if self.running:
             raise RuntimeError(f"{self.argv[0]} is already running (pid {self.pid})")
         self._close_log()

@@ -86,6 +86,9 @@ def _name(common_name: str) -> x509.Name:
 def _leaf_builder(
     subject: str, public_key: ec.EllipticCurvePublicKey, ca_cert: x509.Certificate
 ) -> x509.CertificateBuilder:
+    ca_public_key = ca_cert.public_key()
+    if not isinstance(ca_public_key, ec.EllipticCurvePublicKey):
+        raise TypeError("test CA key is not an EC key")
     now = datetime.datetime.now(datetime.UTC)
     return (
         x509.CertificateBuilder()
@@ -112,7 +115,7 @@ def _leaf_builder(
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
         .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_public_key),
             critical=False,
         )
     )
@@ -192,7 +195,9 @@ def make_pki(
             ),
             critical=True,
         )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
         .sign(ca_key, hashes.SHA256())
     )
 
@@ -200,7 +205,11 @@ def make_pki(
     sans: list[x509.GeneralName] = [x509.DNSName(name) for name in server_hostnames]
     sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in server_ips]
     server_cert = (
-        _leaf_builder(server_hostnames[0] if server_hostnames else "server", server_key.public_key(), ca_cert)
+        _leaf_builder(
+            server_hostnames[0] if server_hostnames else "server",
+            server_key.public_key(),
+            ca_cert,
+        )
         .add_extension(x509.SubjectAlternativeName(sans), critical=False)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .sign(ca_key, hashes.SHA256())

@@ -204,7 +204,9 @@ class Mosquitto:
         raise self._start_error(f"no CONNACK within {timeout}s ({last_error})")
 
     def _start_error(self, why: str) -> BrokerStartError:
-        return BrokerStartError(f"mosquitto did not come up: {why}\n--- broker log ---\n{self._process.log_tail()}")
+        return BrokerStartError(
+            f"mosquitto did not come up: {why}\n--- broker log ---\n{self._process.log_tail()}"
+        )
 
 
 def _probe_connack(host: str, port: int, timeout: float) -> tuple[bool, str]:
@@ -212,12 +214,18 @@ def _probe_connack(host: str, port: int, timeout: float) -> tuple[bool, str]:
     result: dict[str, str] = {}
 
     def on_connect(
-        client: mqtt.Client, userdata: object, flags: mqtt.ConnectFlags, reason: ReasonCode, props: object
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.ConnectFlags,
+        reason: ReasonCode,
+        props: object,
     ) -> None:
         result["reason"] = str(reason)
         result["ok"] = "1" if not reason.is_failure else ""
 
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"gatehouse-healthcheck-{os.getpid()}")
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=f"gatehouse-healthcheck-{os.getpid()}"
+    )
     client.on_connect = on_connect
     deadline = time.monotonic() + max(timeout, 0.1)
     try:

@@ -38,7 +38,7 @@ def nats_server_binary() -> str:
 def _http_get(url: str, timeout: float = 1.0) -> tuple[int, dict[str, Any]]:
     """GET a monitoring endpoint; returns (status, json body). Non-2xx is not an error."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
             return resp.status, json.loads(resp.read() or b"{}")
     except urllib.error.HTTPError as exc:
         body = exc.read()
@@ -140,7 +140,9 @@ class NatsNode:
         """Current ``/jsz`` body (JetStream and meta-group state)."""
         return _http_get(f"{self.monitor_url}/jsz")[1]
 
-    def wait_healthy(self, timeout: float = START_TIMEOUT, *, need_meta_leader: bool = False) -> None:
+    def wait_healthy(
+        self, timeout: float = START_TIMEOUT, *, need_meta_leader: bool = False
+    ) -> None:
         """Poll ``/healthz`` (and, for clusters, the meta leader in ``/jsz``) until ready.
 
         Raises :class:`NatsStartError` with the node's log if the process exits or the
@@ -170,7 +172,8 @@ class NatsNode:
     def start_error(self, why: str) -> NatsStartError:
         """Build an error that quotes the node's log."""
         return NatsStartError(
-            f"nats-server {self.server_name} did not come up: {why}\n--- log ---\n{self._process.log_tail()}"
+            f"nats-server {self.server_name} did not come up: {why}\n"
+            f"--- log ---\n{self._process.log_tail()}"
         )
 
     def log_text(self) -> str:
@@ -218,12 +221,35 @@ class NatsServer:
         client, monitor = free_ports(2)
         self.node = NatsNode(workdir, server_name, NodePorts(client=client, monitor=monitor))
 
-    url = property(lambda self: self.node.url, doc="Client URL for nats-py.")
-    host = property(lambda self: self.node.host, doc="Loopback host.")
-    port = property(lambda self: self.node.port, doc="Client port.")
-    monitor_url = property(lambda self: self.node.monitor_url, doc="Monitoring base URL.")
-    store_dir = property(lambda self: self.node.store_dir, doc="JetStream store directory.")
-    running = property(lambda self: self.node.running, doc="Whether the process is alive.")
+    @property
+    def url(self) -> str:
+        """Client URL for nats-py."""
+        return self.node.url
+
+    @property
+    def host(self) -> str:
+        """Loopback host."""
+        return self.node.host
+
+    @property
+    def port(self) -> int:
+        """Client port."""
+        return self.node.port
+
+    @property
+    def monitor_url(self) -> str:
+        """Monitoring base URL (``/healthz``, ``/jsz``, ``/varz``)."""
+        return self.node.monitor_url
+
+    @property
+    def store_dir(self) -> Path:
+        """JetStream store directory (nats-server adds a ``jetstream/`` level below it)."""
+        return self.node.store_dir
+
+    @property
+    def running(self) -> bool:
+        """Whether the process is alive."""
+        return self.node.running
 
     def start(self, timeout: float = START_TIMEOUT) -> None:
         """Start and wait until ``/healthz`` reports JetStream ready."""
@@ -274,7 +300,9 @@ class NatsCluster:
     def __init__(self, workdir: Path) -> None:
         ports = free_ports(3 * self.size)
         node_ports = [
-            NodePorts(client=ports[i], monitor=ports[self.size + i], cluster=ports[2 * self.size + i])
+            NodePorts(
+                client=ports[i], monitor=ports[self.size + i], cluster=ports[2 * self.size + i]
+            )
             for i in range(self.size)
         ]
         cluster_ports = [p.cluster for p in node_ports if p.cluster is not None]
@@ -337,7 +365,9 @@ class NatsCluster:
                 if not node.running:
                     raise node.start_error(f"exited with status {node.returncode}")
                 if time.monotonic() >= deadline:
-                    raise node.start_error(f"routes {last!r}, expected {expected} within {timeout}s")
+                    raise node.start_error(
+                        f"routes {last!r}, expected {expected} within {timeout}s"
+                    )
                 time.sleep(POLL_INTERVAL)
 
     def stop_node(self, index: int, timeout: float = 10.0) -> None:
@@ -369,7 +399,7 @@ class NatsCluster:
         for node in self.nodes:
             try:
                 node.stop(timeout)
-            except BaseException as exc:  # keep stopping the others, re-raise after
+            except Exception as exc:  # noqa: BLE001 - stop the others first, re-raise after
                 errors.append(exc)
         if errors:
             raise errors[0]

@@ -63,16 +63,3 @@ def wait_for_port(host: str, port: int, timeout: float) -> None:
         if time.monotonic() >= deadline:
             raise TimeoutError(f"{host}:{port} did not accept connections within {timeout}s")
         time.sleep(POLL_INTERVAL)
-
-
-def wait_for_port_closed(host: str, port: int, timeout: float) -> None:
-    """Block until ``host:port`` refuses connections (the peer has really let go of it).
-
-    Used before restarting a peer on the same port so a restart cannot race the old
-    process's listener.
-    """
-    deadline = time.monotonic() + timeout
-    while port_is_open(host, port, timeout=0.2):
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"{host}:{port} still accepts connections after {timeout}s")
-        time.sleep(POLL_INTERVAL)

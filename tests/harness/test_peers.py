@@ -77,7 +77,9 @@ def mqtt_client(
     )
     probe = MqttProbe(client)
 
-    def on_connect(c: mqtt.Client, u: Any, flags: mqtt.ConnectFlags, reason: ReasonCode, p: Any) -> None:
+    def on_connect(
+        c: mqtt.Client, u: Any, flags: mqtt.ConnectFlags, reason: ReasonCode, p: Any
+    ) -> None:
         probe.connect_reason = reason
         probe.session_present = flags.session_present
         probe.connected.set()
@@ -102,7 +104,8 @@ def mqtt_client(
     client.loop_start()
     try:
         assert probe.connected.wait(WAIT), "no CONNACK"
-        assert probe.connect_reason is not None and not probe.connect_reason.is_failure, probe.connect_reason
+        reason = probe.connect_reason
+        assert reason is not None and not reason.is_failure, reason
         yield probe
     finally:
         client.disconnect()
@@ -143,7 +146,10 @@ def mqtt_connect_packet(client_id: str) -> bytes:
 
 
 def test_mosquitto_plain_round_trip(mosquitto: Mosquitto) -> None:
-    with mqtt_client(mosquitto.host, mosquitto.port) as sub, mqtt_client(mosquitto.host, mosquitto.port) as pub:
+    with (
+        mqtt_client(mosquitto.host, mosquitto.port) as sub,
+        mqtt_client(mosquitto.host, mosquitto.port) as pub,
+    ):
         subscribe(sub, "gatehouse/test/plain")
         publish(pub, "gatehouse/test/plain", b"hello")
         msg = sub.wait_message()
@@ -167,16 +173,19 @@ def test_mosquitto_tls13_with_client_certificate(mosquitto_tls: Mosquitto) -> No
 
 def test_mosquitto_tls_refuses_client_without_certificate(mosquitto_tls: Mosquitto) -> None:
     ctx = client_tls_context(mosquitto_tls.certs, with_cert=False)
-    with socket.create_connection((mosquitto_tls.host, mosquitto_tls.tls_port), timeout=WAIT) as raw:
-        # TLS 1.3 finishes the client's side of the handshake before the server has
-        # checked the (missing) certificate, so the refusal shows up on the first read:
-        # as an alert, an unexpected EOF or a reset, but never as a CONNACK.
-        with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
-            try:
-                tls.sendall(mqtt_connect_packet("no-cert"))
-                answer = tls.recv(4)
-            except (ssl.SSLError, ConnectionError):
-                answer = b""
+    address = (mosquitto_tls.host, mosquitto_tls.tls_port)
+    # TLS 1.3 finishes the client's side of the handshake before the server has checked
+    # the (missing) certificate, so the refusal shows up on the first read: as an alert,
+    # an unexpected EOF or a reset, but never as a CONNACK.
+    with (
+        socket.create_connection(address, timeout=WAIT) as raw,
+        ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        try:
+            tls.sendall(mqtt_connect_packet("no-cert"))
+            answer = tls.recv(4)
+        except (ssl.SSLError, ConnectionError):
+            answer = b""
     assert answer == b"", f"broker answered {answer!r} to a client without a certificate"
     assert "no-cert" not in mosquitto_tls.log_text()
 
@@ -184,9 +193,12 @@ def test_mosquitto_tls_refuses_client_without_certificate(mosquitto_tls: Mosquit
 def test_mosquitto_tls_refuses_tls12(mosquitto_tls: Mosquitto) -> None:
     ctx = client_tls_context(mosquitto_tls.certs)
     ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-    with socket.create_connection((mosquitto_tls.host, mosquitto_tls.tls_port), timeout=WAIT) as raw:
-        with pytest.raises((ssl.SSLError, ConnectionError)):
-            ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+    address = (mosquitto_tls.host, mosquitto_tls.tls_port)
+    with (
+        socket.create_connection(address, timeout=WAIT) as raw,
+        pytest.raises((ssl.SSLError, ConnectionError)),
+    ):
+        ctx.wrap_socket(raw, server_hostname="127.0.0.1")
 
 
 def test_mosquitto_restart_keeps_port_and_persistent_session(mosquitto: Mosquitto) -> None:
@@ -234,7 +246,9 @@ async def test_nats_pub_sub_and_jetstream_ack(nats_server: NatsServer) -> None:
         await nc.close()
 
 
-async def publish_until_acked(js: JetStreamContext, subject: str, payload: bytes, msg_id: str) -> PubAck:
+async def publish_until_acked(
+    js: JetStreamContext, subject: str, payload: bytes, msg_id: str
+) -> PubAck:
     """Publish with retries while the cluster re-elects; the msg id de-duplicates retries."""
     deadline = time.monotonic() + 20.0
     while True:
@@ -272,7 +286,7 @@ async def test_nats_cluster_r3_stream_survives_node_loss(nats_cluster: NatsClust
         assert len(info.cluster.replicas or []) == 2
         # Take away the stream leader: the harder case, forcing a re-election.
         victim = nats_cluster.index_of(info.cluster.leader)
-        nats_cluster.stop_node(victim)
+        await anyio.to_thread.run_sync(nats_cluster.stop_node, victim)
         assert not nats_cluster.nodes[victim].running
 
         for i in range(3, 6):
@@ -284,9 +298,10 @@ async def test_nats_cluster_r3_stream_survives_node_loss(nats_cluster: NatsClust
 
         await anyio.to_thread.run_sync(nats_cluster.start_node, victim)
         # The rejoined replica must catch up on the 3 messages it missed.
+        rejoined = nats_cluster.nodes[victim]
         deadline = time.monotonic() + 15.0
-        while nats_cluster.nodes[victim].jsz().get("messages") != 6:
-            assert time.monotonic() < deadline, nats_cluster.nodes[victim].jsz()
+        while (jsz := await anyio.to_thread.run_sync(rejoined.jsz)).get("messages") != 6:
+            assert time.monotonic() < deadline, jsz
             await anyio.sleep(0.05)
         ack = await publish_until_acked(js, "repl.a", b"m6", "m6")
         assert ack.seq == 7

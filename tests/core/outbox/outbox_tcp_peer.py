@@ -56,13 +56,12 @@ class LineSink:
         sink = cls(gate_after=gate_after, cut_after=cut_after)
         listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
         sink.port = listener.extra(anyio.abc.SocketAttribute.local_port)
-        async with anyio.create_task_group() as task_group:
+        async with listener, anyio.create_task_group() as task_group:
             task_group.start_soon(listener.serve, sink._handle)
             try:
                 yield sink
             finally:
                 task_group.cancel_scope.cancel()
-                await listener.aclose()
 
     def open_gate(self) -> None:
         """Resume acking (see ``gate_after``)."""

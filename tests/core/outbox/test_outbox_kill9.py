@@ -1,0 +1,165 @@
+"""Crash safety: SIGKILL a producing, delivering process and check nothing acked is lost.
+
+"Acknowledged" means ``enqueue()`` returned in the child (it prints the key right then).
+The sink stops acking after a few thousand lines, so the kill is guaranteed to land
+mid-stream: the sink has seen some messages but not all, group commits are in flight.
+A second child on the same database enqueues the keys that were *not* acknowledged
+(some of which did reach the disk: those become duplicates, which at-least-once
+allows) and drains everything. Every acknowledged key must reach the sink, and each
+destination's first arrivals must be in enqueue order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.abc
+import pytest
+from outbox_tcp_peer import LineSink
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
+
+CHILD = Path(__file__).with_name("outbox_kill_child.py")
+PER_DESTINATION = 10_000
+DESTINATIONS = ("a", "b")
+GATE = 3_000
+
+
+class ChildOutput:
+    """Reads a child's stdout as it comes, collecting acknowledged keys."""
+
+    def __init__(self) -> None:
+        self.acked: list[str] = []
+        self.lines: list[str] = []
+        self.stats: dict[str, dict[str, Any]] | None = None
+        self.enqueued_all = False
+        self._ready = anyio.Event()
+
+    async def read(self, stream: anyio.abc.ByteReceiveStream) -> None:
+        buffer = b""
+        async for chunk in stream:
+            buffer += chunk
+            *complete, buffer = buffer.split(b"\n")
+            for raw in complete:
+                line = raw.decode()
+                if line.startswith("E "):
+                    self.acked.append(line[2:])
+                elif line == "READY":
+                    self._ready.set()
+                elif line == "ENQUEUED":
+                    self.enqueued_all = True
+                elif line.startswith("STATS "):
+                    self.stats = json.loads(line[6:])
+                else:
+                    self.lines.append(line)
+        # A trailing partial line (cut by SIGKILL) is not an acknowledgement.
+
+    async def wait_ready(self) -> None:
+        await self._ready.wait()
+
+
+def child_command(db_path: Path, port: int, skip: Path | None = None) -> list[str]:
+    command = [
+        sys.executable,
+        str(CHILD),
+        "--db",
+        str(db_path),
+        "--port",
+        str(port),
+        "--count",
+        str(PER_DESTINATION),
+        "--destinations",
+        ",".join(DESTINATIONS),
+    ]
+    if skip is not None:
+        command += ["--skip", str(skip)]
+    return command
+
+
+def child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+async def run_child(
+    command: list[str], output: ChildOutput, errors_path: Path
+) -> anyio.abc.Process:
+    """Start the child with its stdout read into ``output`` by the caller's task group."""
+    with errors_path.open("wb") as errors:
+        return await anyio.open_process(
+            command, stdout=subprocess.PIPE, stderr=errors, env=child_env()
+        )
+
+
+async def test_sigkill_mid_stream_loses_no_acknowledged_message(
+    tmp_path: Path, db_path: Path
+) -> None:
+    total = PER_DESTINATION * len(DESTINATIONS)
+    everything = {f"{d}:{n}" for d in DESTINATIONS for n in range(PER_DESTINATION)}
+    first, second = ChildOutput(), ChildOutput()
+    # One sink for both lives: what it acked before the kill was legitimately deleted
+    # from the outbox, so only the sink's whole history can show nothing was lost.
+    async with LineSink.serve(gate_after=GATE) as sink:
+        process = await run_child(child_command(db_path, sink.port), first, tmp_path / "child1.err")
+        async with process, anyio.create_task_group() as task_group:
+            assert process.stdout is not None
+            task_group.start_soon(first.read, process.stdout)
+            with anyio.fail_after(20):
+                await first.wait_ready()
+                await sink.wait_for(GATE)
+            process.send_signal(signal.SIGKILL)
+            assert await process.wait() == -signal.SIGKILL
+        seen_before_kill = len(sink.received)
+        sink.open_gate()
+
+        acked_first = set(first.acked)
+        assert len(acked_first) == len(first.acked)
+        assert GATE <= seen_before_kill < total  # mid-stream: some seen, not all
+        assert len(acked_first) >= GATE
+
+        skip = tmp_path / "acked.json"
+        skip.write_text(json.dumps(sorted(acked_first)))
+        process = await run_child(
+            child_command(db_path, sink.port, skip), second, tmp_path / "child2.err"
+        )
+        async with process, anyio.create_task_group() as task_group:
+            assert process.stdout is not None
+            task_group.start_soon(second.read, process.stdout)
+            with anyio.fail_after(40):
+                code = await process.wait()
+        assert code == 0, (tmp_path / "child2.err").read_text()
+        history = [line.decode() for line in sink.received]
+
+    # The second child enqueued exactly what the first had not acknowledged.
+    assert second.enqueued_all
+    assert set(second.acked) == everything - acked_first
+    assert second.stats is not None
+
+    arrived = set(history)
+    missing = acked_first - arrived
+    assert not missing, f"{len(missing)} acknowledged messages lost, e.g. {sorted(missing)[:5]}"
+    assert arrived == everything
+
+    for destination in DESTINATIONS:
+        numbers = [int(k.split(":")[1]) for k in history if k.startswith(destination + ":")]
+        first_arrivals = list(dict.fromkeys(numbers))
+        assert first_arrivals == sorted(first_arrivals), f"{destination}: order broken"
+
+    duplicates = len(history) - len(arrived)
+    redeliveries = sum(s["redeliveries"] for s in second.stats.values())
+    assert redeliveries >= 1  # the batches in flight at the kill were sent again
+    assert duplicates >= 1
+    print(
+        f"\nkill -9: first child acknowledged {len(acked_first)}/{total} enqueues "
+        f"(all enqueued: {first.enqueued_all}); sink had seen {seen_before_kill}; "
+        f"sink total {len(history)} = {len(arrived)} distinct + {duplicates} duplicates; "
+        f"outbox-counted redeliveries after restart: {redeliveries}"
+    )

@@ -1,0 +1,114 @@
+"""The host: lifecycle, bounded graceful stop, background tasks, typed shared data."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from conftest import make_host
+from gatehouse.core import ConfigEntry, ConfigEntryState, Event, Host, HostKey, HostState
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_lifecycle_states_and_events(config_dir: Path) -> None:
+    host = make_host(config_dir)
+    seen: list[str] = []
+    host.bus.listen("host_started", lambda e: seen.append(e.event_type))
+    host.bus.listen("host_stopping", lambda e: seen.append(e.event_type))
+    assert host.state is HostState.NOT_RUNNING
+    async with host.running():
+        assert host.state is HostState.RUNNING
+        assert host.is_running
+    assert host.state is HostState.STOPPED
+    assert seen == ["host_started", "host_stopping"]
+
+
+async def test_run_returns_exit_code_on_request_stop(config_dir: Path) -> None:
+    host = make_host(config_dir)
+    result: list[int] = []
+
+    async def runner() -> None:
+        result.append(await host.run())
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(runner)
+        with anyio.fail_after(10):
+            while host.state is not HostState.RUNNING:
+                await anyio.sleep(0.01)
+        host.request_stop(7)
+    assert result == [7]
+
+
+async def test_stop_is_bounded_when_an_unload_hangs(
+    config_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    host = make_host(config_dir)
+    host.stop_timeout = 0.5
+    host.plugins.add_package("hang", "host_testpkgs.hang")
+    async with host.running():
+        entry = ConfigEntry(domain="hang", title="Hang", data={})
+        await host.config_entries.add(entry)
+        assert entry.state is ConfigEntryState.LOADED
+        started = time.monotonic()
+    elapsed = time.monotonic() - started
+    assert elapsed < 3.0
+    assert host.state is HostState.STOPPED
+    assert "did not unload within" in caplog.text
+
+
+async def test_failing_background_task_is_logged_and_host_survives(
+    host: Host, caplog: pytest.LogCaptureFixture
+) -> None:
+    done = anyio.Event()
+
+    async def broken() -> None:
+        done.set()
+        raise RuntimeError("task exploded")
+
+    with caplog.at_level(logging.ERROR):
+        host.spawn(broken(), "broken task")
+        with anyio.fail_after(5):
+            await done.wait()
+        await anyio.sleep(0)
+    assert "task exploded" in caplog.text
+    assert host.is_running
+    ok = anyio.Event()
+
+    async def fine() -> None:
+        ok.set()
+
+    host.spawn(fine())
+    with anyio.fail_after(5):
+        await ok.wait()
+
+
+async def test_typed_host_data(host: Host) -> None:
+    key: HostKey[list[int]] = HostKey("test.numbers")
+    assert host.data.get(key) is None
+    host.data[key] = [1]
+    host.data.setdefault(key, []).append(2)
+    assert host.data[key] == [1, 2]
+    assert key in host.data
+    assert repr(key) == "<HostKey test.numbers>"
+
+
+async def test_shutdown_callbacks_run_after_entries_unload(config_dir: Path) -> None:
+    host = make_host(config_dir)
+    order: list[str] = []
+    async with host.running():
+        entry = ConfigEntry(domain="demo", title="D", data={"name": "D"})
+        await host.config_entries.add(entry)
+        entry.on_unload(lambda: order.append("entry undo"))
+        host.on_shutdown(lambda: order.append("shutdown callback"))
+
+        def stopping(event: Event[Any]) -> None:
+            order.append("stopping event")
+
+        host.bus.listen("host_stopping", stopping)
+    assert order == ["stopping event", "entry undo", "shutdown callback"]

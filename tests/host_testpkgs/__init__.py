@@ -1,0 +1,1 @@
+"""Integrations used by tests/core/test_host.py (loaded with PluginManager.add_package)."""
