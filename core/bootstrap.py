@@ -79,7 +79,7 @@ def load_configuration(
     """
     path = config_dir / CONFIG_FILE
     available = plugins.available()
-    schemas: dict[str, Any] = {domain: None for domain in available}
+    schemas: dict[str, Any] = dict.fromkeys(available)
     try:
         raw = load_config_file(path, config_dir=config_dir) if path.exists() else None
     except ConfigInvalid:
@@ -136,7 +136,7 @@ async def async_setup_host(host: Host) -> None:
     if "stop_timeout" in core:
         host.stop_timeout = core["stop_timeout"]
     if "entry_retry" in core:
-        from .config_entries import RetryPolicy  # noqa: PLC0415
+        from .config_entries import RetryPolicy
 
         retry = core["entry_retry"]
         host.config_entries.retry_policy = RetryPolicy(base=retry["base"], cap=retry["cap"])
@@ -174,7 +174,7 @@ async def async_setup_host(host: Host) -> None:
 
 
 def _secret_values(host: Host, domain: str, data: Any) -> list[str]:
-    from .schema_json import SECRET_KEY_NAMES  # noqa: PLC0415
+    from .schema_json import SECRET_KEY_NAMES
 
     if not isinstance(data, dict):
         return []

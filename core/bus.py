@@ -50,7 +50,7 @@ class EventType(str, Generic[DataT]):
 class Event(Generic[DataT]):
     """One event: a type, its data, when it was fired and its context."""
 
-    __slots__ = ("event_type", "data", "time_fired", "_context")
+    __slots__ = ("_context", "data", "event_type", "time_fired")
 
     def __init__(
         self,
@@ -83,7 +83,7 @@ class Event(Generic[DataT]):
         return f"<Event {self.event_type} {dict(self.data)!r}>"
 
 
-Listener: TypeAlias = Callable[[Event[Any]], None | Awaitable[None]]
+Listener: TypeAlias = Callable[[Event[Any]], Awaitable[None] | None]
 EventFilter: TypeAlias = Callable[[Mapping[str, Any]], bool]
 Unsubscribe: TypeAlias = Callable[[], None]
 #: How the bus starts a coroutine listener; the host passes its own task spawner.
@@ -119,7 +119,7 @@ class EventBus:
     def listen(
         self,
         event_type: EventType[DataT] | str,
-        listener: Callable[[Event[DataT]], None | Awaitable[None]],
+        listener: Callable[[Event[DataT]], Awaitable[None] | None],
         event_filter: EventFilter | None = None,
     ) -> Unsubscribe:
         """Call ``listener`` for every event of ``event_type`` (``MATCH_ALL``: all).
@@ -132,7 +132,7 @@ class EventBus:
     def listen_once(
         self,
         event_type: EventType[DataT] | str,
-        listener: Callable[[Event[DataT]], None | Awaitable[None]],
+        listener: Callable[[Event[DataT]], Awaitable[None] | None],
         event_filter: EventFilter | None = None,
     ) -> Unsubscribe:
         """Like ``listen`` but removed after the first matching event."""
@@ -227,7 +227,7 @@ class EventBus:
                     self._spawn(reg.callback, event)
                 else:
                     reg.callback(event)
-            except Exception:  # noqa: BLE001 - contain the listener's failure
+            except Exception:
                 _LOGGER.exception(
                     "Error in listener %r for event %s", reg.callback, event.event_type
                 )
@@ -255,5 +255,5 @@ async def _guarded(callback: Callable[[Event[Any]], Awaitable[None]], event: Eve
     """Run a coroutine listener, logging (not propagating) its failure."""
     try:
         await callback(event)
-    except Exception:  # noqa: BLE001 - contain the listener's failure
+    except Exception:
         _LOGGER.exception("Error in listener %r for event %s", callback, event.event_type)

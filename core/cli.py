@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "version":
-        from .const import __version__  # noqa: PLC0415
+        from .const import __version__
 
         print(f"gatehouse {__version__}")
         return EXIT_OK
@@ -137,7 +137,6 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "entries":
         return _entries(parser, args)
     parser.error(f"unknown command {args.command}")
-    return EXIT_USAGE  # pragma: no cover - parser.error exits
 
 
 def _json_arg(parser: argparse.ArgumentParser, text: str) -> dict[str, Any]:
@@ -154,25 +153,25 @@ def _json_arg(parser: argparse.ArgumentParser, text: str) -> dict[str, Any]:
 
 
 def _run(config_dir: Path, log_level: str) -> int:
-    import anyio  # noqa: PLC0415
+    import anyio
 
-    from .bootstrap import ensure_config_dir  # noqa: PLC0415
-    from .host import Host  # noqa: PLC0415
-    from .logging_setup import setup_logging  # noqa: PLC0415
+    from .bootstrap import ensure_config_dir
+    from .host import Host
+    from .logging_setup import setup_logging
 
     setup_logging(log_level)
     ensure_config_dir(config_dir)
     host = Host(config_dir)
     try:
         return int(anyio.run(host.run))
-    except Exception:  # noqa: BLE001 - a start-up bug: log it (redacted) and exit 1
+    except Exception:
         logging.getLogger("gatehouse").exception("The host stopped on an unexpected error")
         return EXIT_FAILED
 
 
 def _check_config(config_dir: Path) -> int:
-    from .bootstrap import load_configuration  # noqa: PLC0415
-    from .plugins import PluginManager  # noqa: PLC0415
+    from .bootstrap import load_configuration
+    from .plugins import PluginManager
 
     result = load_configuration(config_dir, PluginManager())
     if not result.issues:
@@ -188,7 +187,7 @@ def _check_config(config_dir: Path) -> int:
 
 
 def _remote(config_dir: Path, payload: dict[str, Any], show: Any) -> int:
-    from .control import HostNotRunning, request  # noqa: PLC0415
+    from .control import HostNotRunning, request
 
     try:
         reply = request(config_dir, payload)
@@ -250,17 +249,17 @@ def _print_entries(entries: list[dict[str, Any]]) -> None:
 
 
 def _entries(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from .control import HostNotRunning, request  # noqa: PLC0415
+    from .control import HostNotRunning, request
 
     config_dir: Path = args.config
     show_list = _print_json if getattr(args, "json", False) else _print_entries
-    payloads = {
+    payloads: dict[str, dict[str, Any]] = {
         "list": {"cmd": "entries"},
         "reload": {"cmd": "entry_reload", "entry_id": getattr(args, "entry_id", None)},
         "remove": {"cmd": "entry_remove", "entry_id": getattr(args, "entry_id", None)},
     }
     if args.action == "add":
-        payload = {"cmd": "entry_add", "domain": args.domain,
+        payload: dict[str, Any] = {"cmd": "entry_add", "domain": args.domain,
                    "data": _json_arg(parser, args.data)}
     else:
         payload = payloads[args.action]
@@ -272,7 +271,7 @@ def _entries(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             print(f"error: no Gatehouse host is running for {config_dir}; nothing to reload",
                   file=sys.stderr)
             return EXIT_NOT_RUNNING
-        from .offline import offline_command  # noqa: PLC0415
+        from .offline import offline_command
 
         return offline_command(config_dir, payload, show)
     return _remote(config_dir, payload, show)

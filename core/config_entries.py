@@ -53,7 +53,7 @@ T = TypeVar("T")
 STORAGE_KEY: Final = "core.config_entries"
 STORAGE_VERSION: Final = 1
 
-EVENT_CONFIG_ENTRY_CHANGED: Final = EventType("config_entry_changed")
+EVENT_CONFIG_ENTRY_CHANGED: Final[EventType[dict[str, Any]]] = EventType("config_entry_changed")
 
 
 class ConfigEntryState(enum.StrEnum):
@@ -166,7 +166,7 @@ class ConfigEntry(Generic[T]):
         if self._task_group is None:
             coro.close()
             raise HostStoppingError(f"entry {self.entry_id} is not set up")
-        from .host import _logged  # noqa: PLC0415 - shared helper, avoids a cycle
+        from .host import _logged
 
         self._task_group.start_soon(_logged, coro, name=name or f"{self.domain} task")
 
@@ -232,7 +232,7 @@ class ConfigEntries:
         self._entries: dict[str, ConfigEntry[Any]] = {}
         self._store: Store[dict[str, Any]] | None = None
         self.retry_policy = RetryPolicy()
-        from .config_flow import FlowManager, OptionsFlowManager  # noqa: PLC0415
+        from .config_flow import FlowManager, OptionsFlowManager
 
         self.flow: FlowManager = FlowManager(host, self)
         self.options: OptionsFlowManager = OptionsFlowManager(host, self)
@@ -391,7 +391,7 @@ class ConfigEntries:
             loaded = self._host.plugins.load(entry.domain)
         except GatehouseError as err:
             return self._fail(entry, ConfigEntryState.SETUP_ERROR, str(err))
-        except Exception as err:  # noqa: BLE001 - a plugin that fails to import
+        except Exception as err:
             _LOGGER.exception("Integration %s failed to load", entry.domain)
             return self._fail(entry, ConfigEntryState.SETUP_ERROR, f"import failed: {err}")
         if not await self._migrate(entry, loaded):
@@ -416,7 +416,7 @@ class ConfigEntries:
         except (ConfigEntryAuthFailed, ConfigEntryError) as err:
             await self._teardown(entry)
             return self._fail(entry, ConfigEntryState.SETUP_ERROR, str(err) or type(err).__name__)
-        except Exception as err:  # noqa: BLE001 - contain the integration's bug
+        except Exception as err:
             _LOGGER.exception("Error setting up %s entry %r", entry.domain, entry.title)
             await self._teardown(entry)
             return self._fail(entry, ConfigEntryState.SETUP_ERROR, f"unexpected error: {err}")
@@ -460,7 +460,7 @@ class ConfigEntries:
             return False
         try:
             ok = bool(await migrate(self._host, entry))
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             _LOGGER.exception("Migration of %s entry %r failed", entry.domain, entry.title)
             ok, reason = False, f"migration raised {err!r}"
         else:
@@ -500,7 +500,7 @@ class ConfigEntries:
                 result = undo()
                 if result is not None and hasattr(result, "__await__"):
                     await result
-            except Exception as err:  # noqa: BLE001 - run every undo
+            except Exception as err:
                 _LOGGER.exception("Error undoing %r for entry %s", undo, entry.entry_id)
                 errors.append(err)
         if hasattr(entry, "runtime_data"):
@@ -537,12 +537,14 @@ class ConfigEntries:
             if entry.state in (ConfigEntryState.NOT_LOADED, ConfigEntryState.SETUP_ERROR,
                                ConfigEntryState.MIGRATION_ERROR):
                 return True
-            raise OperationNotAllowed(f"cannot unload entry {entry.entry_id} in state {entry.state}")
+            raise OperationNotAllowed(
+                f"cannot unload entry {entry.entry_id} in state {entry.state}"
+            )
         loaded = self._host.plugins.loaded()[entry.domain]
         failure: str | None = None
         try:
             await loaded.integration.unload_entry(self._host, entry)
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             _LOGGER.exception("Error unloading %s entry %r", entry.domain, entry.title)
             failure = f"unload raised {err!r}"
         errors = await self._teardown(entry)

@@ -216,14 +216,14 @@ class FlowManager(_Manager):
         return await self._run_step(flow, flow.cur_step_id, data)
 
     async def _finish(self, flow: _Flow, result: FlowResult) -> FlowResult:
-        from .config_entries import ConfigEntry  # noqa: PLC0415
+        from .config_entries import ConfigEntry
 
         assert isinstance(flow, ConfigFlow)
         if flow.unique_id is not None and self._entries.find_unique_id(
             flow.domain, flow.unique_id
         ):
             return flow.abort("already_configured")
-        entry = ConfigEntry(
+        entry: ConfigEntry[Any] = ConfigEntry(
             domain=flow.domain,
             title=result["title"],
             data=result["data"],
@@ -261,7 +261,7 @@ class OptionsFlowManager(_Manager):
         assert isinstance(flow, OptionsFlow)
         entry = flow.entry
         if self._entries.update_entry(entry, options=result["data"]):
-            from .config_entries import ConfigEntryState  # noqa: PLC0415
+            from .config_entries import ConfigEntryState
 
             if entry.state is ConfigEntryState.LOADED:
                 await self._entries.reload(entry.entry_id)

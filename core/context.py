@@ -34,7 +34,7 @@ class Context:
     of the context that caused this one (an automation run triggered by an event).
     """
 
-    __slots__ = ("_id", "user_id", "parent_id")
+    __slots__ = ("_id", "parent_id", "user_id")
 
     def __init__(
         self, user_id: str | None = None, parent_id: str | None = None, id: str | None = None

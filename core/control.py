@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -45,7 +46,7 @@ async def _states(host: Host, req: dict[str, Any]) -> Any:
 
 async def _call_service(host: Host, req: dict[str, Any]) -> Any:
     svc = host.services.get(req["domain"], req["service"])
-    from .services import SupportsResponse  # noqa: PLC0415
+    from .services import SupportsResponse
 
     want = svc.supports_response is not SupportsResponse.NONE
     return await host.services.call(
@@ -131,9 +132,18 @@ class ControlServer:
     def __init__(self, host: Host) -> None:
         self._host = host
         self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
         self.path = socket_path(host.config_dir)
 
     async def start(self) -> None:
+        """Listen on the socket; a stale file is replaced, a live host's is not.
+
+        Raises ``OSError`` (``EADDRINUSE``) when another host answers on the socket:
+        taking it over would leave that host unreachable and, when this one stops,
+        delete its socket.
+        """
+        if await _answers(self.path):
+            raise OSError(errno.EADDRINUSE, f"another host is listening on {self.path}")
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
         old_umask = os.umask(0o177)
@@ -148,12 +158,16 @@ class ControlServer:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
+            # Idle CLI connections would keep wait_closed() waiting (Python >= 3.12).
+            for writer in list(self._writers):
+                writer.close()
             await self._server.wait_closed()
             self._server = None
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
         try:
             while line := await reader.readline():
                 writer.write(await self._answer(line) + b"\n")
@@ -161,6 +175,7 @@ class ControlServer:
         except (ConnectionError, asyncio.LimitOverrunError, ValueError):
             pass
         finally:
+            self._writers.discard(writer)
             writer.close()
 
     async def _answer(self, line: bytes) -> bytes:
@@ -177,20 +192,34 @@ class ControlServer:
             return json.dumps(
                 {"ok": False, "error": {"type": type(err).__name__, "message": str(err)}}
             ).encode()
-        except Exception as err:  # noqa: BLE001 - report, keep serving
+        except Exception as err:
             _LOGGER.exception("Control command failed")
             return json.dumps(
                 {"ok": False, "error": {"type": type(err).__name__, "message": str(err)}}
             ).encode()
 
 
-class HostNotRunning(GatehouseError):
+async def _answers(path: Path) -> bool:
+    """Whether something accepts connections on the Unix socket ``path``."""
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_unix_connection(str(path)), 2)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    return True
+
+
+class ControlError(GatehouseError):
+    """The control socket could not be used (timeout, connection reset, permission)."""
+
+
+class HostNotRunning(ControlError):
     """No host answers on the control socket of that config dir."""
 
 
 def request(config_dir: Path, payload: dict[str, Any], timeout: float = 30.0) -> Any:
     """Send one command to the host of ``config_dir`` (blocking; for the CLI)."""
-    import socket  # noqa: PLC0415
+    import socket
 
     path = socket_path(config_dir)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -207,6 +236,13 @@ def request(config_dir: Path, payload: dict[str, Any], timeout: float = 30.0) ->
             if not chunk:
                 raise HostNotRunning("the host closed the connection")
             buf += chunk
+    except TimeoutError as err:
+        raise ControlError(f"the host did not answer within {timeout:g} s") from err
+    except OSError as err:
+        raise ControlError(f"cannot use the control socket {path}: {err}") from err
     finally:
         sock.close()
-    return json.loads(buf)
+    try:
+        return json.loads(buf)
+    except ValueError as err:
+        raise ControlError(f"the host sent an invalid reply: {err}") from err

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Final, TypedDict
 from .context import new_id
 from .exceptions import GatehouseError
 from .storage import Store
+from .util import UNSET, Unset
 
 if TYPE_CHECKING:
     from .host import Host
@@ -161,15 +162,19 @@ class DeviceRegistry:
         return device
 
     def update(
-        self, device_id: str, *, name_by_user: str | None = ..., disabled_by: str | None = ...  # type: ignore[assignment]
+        self,
+        device_id: str,
+        *,
+        name_by_user: str | None | Unset = UNSET,
+        disabled_by: str | None | Unset = UNSET,
     ) -> DeviceEntry:
         device = self._devices.get(device_id)
         if device is None:
             raise GatehouseError(f"no device {device_id}")
         changes: dict[str, Any] = {}
-        if name_by_user is not ...:
+        if name_by_user is not UNSET:
             changes["name_by_user"] = name_by_user
-        if disabled_by is not ...:
+        if disabled_by is not UNSET:
             changes["disabled_by"] = disabled_by
         device = replace(device, **changes)
         self._devices[device_id] = device

@@ -48,7 +48,9 @@ class EntityManager:
 
     def of_entry(self, entry_id: str) -> list[Entity]:
         return [
-            e for e in self._entities.values() if e.entry is not None and e.entry.entry_id == entry_id
+            e
+            for e in self._entities.values()
+            if e.entry is not None and e.entry.entry_id == entry_id
         ]
 
     async def add(self, entry: ConfigEntry[Any], entities: Iterable[Entity]) -> list[Entity]:

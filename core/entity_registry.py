@@ -16,7 +16,7 @@ from .bus import EventType
 from .exceptions import GatehouseError, InvalidEntityId
 from .states import split_entity_id, valid_entity_id
 from .storage import Store
-from .util import slugify
+from .util import UNSET, Unset, slugify
 
 if TYPE_CHECKING:
     from .host import Host
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 STORAGE_KEY: Final = "core.entity_registry"
 STORAGE_VERSION: Final = 1
 
-EVENT_ENTITY_REGISTRY_UPDATED: Final = EventType("entity_registry_updated")
+EVENT_ENTITY_REGISTRY_UPDATED: Final[EventType[dict[str, Any]]] = EventType("entity_registry_updated")
 
 DISABLED_USER: Final = "user"
 DISABLED_INTEGRATION: Final = "integration"
@@ -161,8 +161,8 @@ class EntityRegistry:
         entity_id: str,
         *,
         new_entity_id: str | None = None,
-        name: str | None = ...,  # type: ignore[assignment]
-        disabled_by: str | None = ...,  # type: ignore[assignment]
+        name: str | None | Unset = UNSET,
+        disabled_by: str | None | Unset = UNSET,
     ) -> RegistryEntry:
         """Rename (``name``, ``new_entity_id``) or (dis)able an entity.
 
@@ -173,9 +173,9 @@ class EntityRegistry:
         if entry is None:
             raise GatehouseError(f"entity {entity_id} is not in the registry")
         changes: dict[str, Any] = {}
-        if name is not ...:
+        if name is not UNSET:
             changes["name"] = name
-        if disabled_by is not ...:
+        if disabled_by is not UNSET:
             changes["disabled_by"] = disabled_by
         if new_entity_id is not None and new_entity_id != entity_id:
             if not valid_entity_id(new_entity_id):

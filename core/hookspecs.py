@@ -31,7 +31,7 @@ Implement a hook with the marker exported by the core::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -79,7 +79,7 @@ def gatehouse_host_stopping(host: Host) -> None:
 
 
 @hookspec
-def gatehouse_template_globals(host: Host) -> Mapping[str, Any]:
+def gatehouse_template_globals(host: Host) -> Mapping[str, Any]:  # type: ignore[empty-body]
     """Return names to add to the globals of every jinja2 template.
 
     ``host`` is the host the templates render for. Each plugin returns a mapping of
@@ -90,7 +90,7 @@ def gatehouse_template_globals(host: Host) -> Mapping[str, Any]:
 
 
 @hookspec
-def gatehouse_diagnostics(host: Host) -> Mapping[str, Any]:
+def gatehouse_diagnostics(host: Host) -> Mapping[str, Any]:  # type: ignore[empty-body]
     """Return a JSON-able mapping of diagnostics about this plugin.
 
     ``host`` is the running host. Used by ``gatehouse diagnostics`` and, later, the

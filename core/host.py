@@ -28,16 +28,13 @@ from .services import ServiceRegistry
 from .states import StateMachine
 
 if TYPE_CHECKING:
-    from .config_entries import ConfigEntries
-    from .device_registry import DeviceRegistry
-    from .entity_registry import EntityRegistry
     from .plugins import PluginManager
 
 _LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
 
-EVENT_HOST_STARTED: Final = EventType("host_started")
-EVENT_HOST_STOPPING: Final = EventType("host_stopping")
+EVENT_HOST_STARTED: Final[EventType[dict[str, Any]]] = EventType("host_started")
+EVENT_HOST_STOPPING: Final[EventType[dict[str, Any]]] = EventType("host_stopping")
 
 #: Seconds the host gives entries to unload on stop before it cancels what is left.
 DEFAULT_STOP_TIMEOUT: Final = 20.0
@@ -80,11 +77,11 @@ class Host:
         self._shutdown_callbacks: list[Callable[[], Awaitable[None] | None]] = []
         self.exit_code = 0
 
-        from .plugins import PluginManager  # noqa: PLC0415 - avoid an import cycle
-        from .config_entries import ConfigEntries  # noqa: PLC0415
-        from .device_registry import DeviceRegistry  # noqa: PLC0415
-        from .entity_manager import EntityManager  # noqa: PLC0415
-        from .entity_registry import EntityRegistry  # noqa: PLC0415
+        from .config_entries import ConfigEntries
+        from .device_registry import DeviceRegistry
+        from .entity_manager import EntityManager
+        from .entity_registry import EntityRegistry
+        from .plugins import PluginManager
 
         self.plugins: PluginManager = plugins if plugins is not None else PluginManager()
         self.device_registry = DeviceRegistry(self)
@@ -181,7 +178,7 @@ class Host:
                 return
 
     async def _start(self) -> None:
-        from .bootstrap import async_setup_host  # noqa: PLC0415 - bootstrap imports host
+        from .bootstrap import async_setup_host
 
         self.state = HostState.STARTING
         await async_setup_host(self)
@@ -196,7 +193,7 @@ class Host:
         self.bus.fire(EVENT_HOST_STOPPING)
         try:
             self.plugins.hook.gatehouse_host_stopping(host=self)
-        except Exception:  # noqa: BLE001 - stopping must go on
+        except Exception:
             _LOGGER.exception("Error in gatehouse_host_stopping hook")
         with anyio.move_on_after(self.stop_timeout) as scope:
             await self.config_entries.unload_all()
@@ -210,7 +207,7 @@ class Host:
                 result = callback()
                 if result is not None:
                     await result
-            except Exception:  # noqa: BLE001
+            except Exception:
                 _LOGGER.exception("Error in shutdown callback %r", callback)
         await self.entity_registry.flush()
         await self.device_registry.flush()
@@ -223,5 +220,5 @@ async def _logged(coro: Coroutine[Any, Any, Any]) -> None:
         await coro
     except anyio.get_cancelled_exc_class():
         raise
-    except Exception:  # noqa: BLE001 - one failing task never stops the host
+    except Exception:
         _LOGGER.exception("Unhandled error in background task")

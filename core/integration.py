@@ -40,7 +40,7 @@ class Integration(Protocol):
 
     domain: str
 
-    async def setup_entry(self, host: Host, entry: ConfigEntry) -> None:
+    async def setup_entry(self, host: Host, entry: ConfigEntry[Any]) -> None:
         """Set up one config entry: connect, create entities, register services.
 
         Raise ``ConfigEntryNotReady`` when the device is unreachable (the host retries
@@ -50,7 +50,7 @@ class Integration(Protocol):
         """
         ...
 
-    async def unload_entry(self, host: Host, entry: ConfigEntry) -> None:
+    async def unload_entry(self, host: Host, entry: ConfigEntry[Any]) -> None:
         """Release what ``setup_entry`` made that ``entry.on_unload`` does not cover.
 
         Often empty. Raising marks the entry ``failed_unload``.
@@ -67,9 +67,9 @@ class OptionalIntegration(Integration, Protocol):
 
     def entries_from_yaml(self, config: Any) -> list[YamlEntry]: ...
 
-    def options_flow(self, entry: ConfigEntry) -> OptionsFlow: ...
+    def options_flow(self, entry: ConfigEntry[Any]) -> OptionsFlow: ...
 
-    async def migrate_entry(self, host: Host, entry: ConfigEntry) -> bool: ...
+    async def migrate_entry(self, host: Host, entry: ConfigEntry[Any]) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)

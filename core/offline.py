@@ -18,9 +18,9 @@ from .exceptions import GatehouseError
 
 
 def offline_command(config_dir: Path, payload: dict[str, Any], show: Callable[[Any], None]) -> int:
-    from .cli import EXIT_FAILED, EXIT_NOT_FOUND, _result_code  # noqa: PLC0415
-    from .exceptions import IntegrationNotFound, UnknownEntry, UnknownFlow  # noqa: PLC0415
-    from .host import Host  # noqa: PLC0415
+    from .cli import EXIT_FAILED, EXIT_NOT_FOUND, _result_code
+    from .exceptions import IntegrationNotFound, UnknownEntry, UnknownFlow
+    from .host import Host
 
     async def work() -> Any:
         host = Host(config_dir)

@@ -94,10 +94,9 @@ class PluginManager:
             candidates.append((ep.name, ep.value.partition(":")[0].strip(), None))
         for domain, (module_name, path) in self._extra.items():
             candidates.append((domain, module_name, path))
-        for domain, module_name, path in candidates:
+        for domain, module_name, given_path in candidates:
             try:
-                if path is None:
-                    path = _package_path(module_name)
+                path = given_path if given_path is not None else _package_path(module_name)
                 if path.name != domain:
                     raise ManifestError(
                         domain, [f"package folder {path.name!r} does not match the domain"]

@@ -73,7 +73,7 @@ def _describe(validator: Any) -> dict[str, Any]:
         return {"type": _SIMPLE[validator]}
     if isinstance(validator, vol.In):
         container = validator.container
-        options = list(container.keys() if isinstance(container, Mapping) else container)
+        options = list(container.keys() if isinstance(container, Mapping) else container)  # type: ignore[arg-type]
         return {"type": "select", "options": options}
     if isinstance(validator, vol.Range):
         out: dict[str, Any] = {"type": "float"}

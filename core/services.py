@@ -12,7 +12,7 @@ import difflib
 import enum
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final, TypeAlias, TypedDict
@@ -50,8 +50,8 @@ class CallServiceData(TypedDict):
 
 
 EVENT_CALL_SERVICE: Final[EventType[CallServiceData]] = EventType("call_service")
-EVENT_SERVICE_REGISTERED: Final = EventType("service_registered")
-EVENT_SERVICE_REMOVED: Final = EventType("service_removed")
+EVENT_SERVICE_REGISTERED: Final[EventType[dict[str, Any]]] = EventType("service_registered")
+EVENT_SERVICE_REMOVED: Final[EventType[dict[str, Any]]] = EventType("service_removed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +248,7 @@ async def _run(svc: Service, call: ServiceCall) -> Any:
 async def _run_logged(svc: Service, call: ServiceCall) -> None:
     try:
         await _run(svc, call)
-    except Exception:  # noqa: BLE001 - a fire-and-forget call has nobody to raise to
+    except Exception:
         _LOGGER.exception("Error in non-blocking call of %s.%s", svc.domain, svc.name)
 
 

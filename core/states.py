@@ -45,7 +45,7 @@ class State:
     properties give aware datetimes for people and templates.
     """
 
-    __slots__ = ("entity_id", "state", "attributes", "last_changed", "last_updated", "context")
+    __slots__ = ("attributes", "context", "entity_id", "last_changed", "last_updated", "state")
 
     entity_id: str
     state: str

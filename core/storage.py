@@ -38,7 +38,6 @@ from typing import Any, Generic, TypeAlias, TypeVar, cast
 import anyio
 import anyio.to_thread
 
-
 from .exceptions import StorageError as _CoreStorageError
 
 _LOGGER = logging.getLogger(__name__)

@@ -88,7 +88,9 @@ class TemplateEngine:
         try:
             return self._env.from_string(source)
         except jinja2.TemplateSyntaxError as err:
-            raise TemplateError(f"template syntax error at line {err.lineno}: {err.message}") from err
+            raise TemplateError(
+                f"template syntax error at line {err.lineno}: {err.message}"
+            ) from err
 
     def compile(self, source: str) -> jinja2.Template:
         """Compile (cached); raises ``TemplateError`` with the line of a syntax error."""

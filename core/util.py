@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import enum
 import re
 import unicodedata
+from typing import Final, Literal, TypeAlias
 
 _NON_SLUG = re.compile(r"[^a-z0-9_]+")
 _UNDERSCORES = re.compile(r"_+")
@@ -14,3 +16,13 @@ def slugify(text: str, *, fallback: str = "unnamed") -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     slug = _UNDERSCORES.sub("_", _NON_SLUG.sub("_", ascii_text.lower())).strip("_")
     return slug or fallback
+
+
+class _UnsetType(enum.Enum):
+    """A typed "argument not given" marker, distinct from None (which clears a field)."""
+
+    UNSET = enum.auto()
+
+
+Unset: TypeAlias = Literal[_UnsetType.UNSET]
+UNSET: Final = _UnsetType.UNSET

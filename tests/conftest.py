@@ -8,15 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from gatehouse.core import Host, RetryPolicy
+from gatehouse.core import Host
+from hosttools import make_host
 
 pytest_plugins = ["harness.fixtures"]
 
-
-@pytest.fixture
-def anyio_backend() -> str:
-    """Gatehouse runs on asyncio (anyio's API over it)."""
-    return "asyncio"
+__all__ = ["make_host"]  # re-exported for older imports; prefer hosttools
 
 
 @pytest.fixture
@@ -38,13 +35,6 @@ def write_config(config_dir: Path) -> Callable[[str], Path]:
         return target
 
     return write
-
-
-def make_host(config_dir: Path) -> Host:
-    """A host tuned for tests: quick retries, short stop timeout, no control socket."""
-    host = Host(config_dir, stop_timeout=5)
-    host.config_entries.retry_policy = RetryPolicy(base=0.01, cap=0.05, jitter=0)
-    return host
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ from .nodes import (
     location_of,
     node_location,
 )
-from .yaml_loader import CONFIG_FILE, _load_tree, _normalize
+from .yaml_loader import CONFIG_FILE, _kind, _load_tree, _normalize, _real
 
 __all__ = ["CORE_DOMAIN", "ConfigResult", "check_config", "validate_section"]
 
@@ -159,13 +159,17 @@ def check_config(
     """
     config_dir = _normalize(Path(config_dir))
     path = config_dir / CONFIG_FILE
-    if not path.is_file():
-        problem = "is not a file" if path.exists() else "not found"
+    kind = _kind(path)
+    if kind in ("missing", "dir"):
+        if kind == "missing":
+            message = f"{CONFIG_FILE} not found in {config_dir}"
+        else:
+            message = f"{CONFIG_FILE} in {config_dir} is a directory, not a file"
         missing = ConfigIssue(
             file=path,
             line=None,
             path=(),
-            message=f"{CONFIG_FILE} {problem} in {config_dir}",
+            message=message,
             root=config_dir,
         )
         return ConfigResult({}, [missing])
@@ -538,10 +542,10 @@ def _owning_domain(
 ) -> str | None:
     """The top-level section an issue belongs to, following includes back up."""
     file, line = issue.file, issue.line
-    target = config_file.resolve()
+    target = _real(config_file)
     visited: set[Path] = set()
-    while file is not None and file.resolve() != target:
-        key = file.resolve()
+    while file is not None and _real(file) != target:
+        key = _real(file)
         if key in visited or key not in sites:
             return None
         visited.add(key)

@@ -22,6 +22,7 @@ in C, so all construction below is shared). What it adds:
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,6 +123,30 @@ class _LoadOutcome:
     issues: list[ConfigIssue]
     include_sites: dict[Path, Location]
     opened: list[Path]
+
+
+def _kind(path: Path) -> str:
+    """``"file"``, ``"dir"``, ``"missing"`` or ``"unreadable"``, without raising.
+
+    ``Path.is_file()`` re-raises permission errors; a config check must not.
+    """
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "missing"
+    except (OSError, ValueError):
+        return "unreadable"
+    if stat.S_ISDIR(mode):
+        return "dir"
+    return "file" if stat.S_ISREG(mode) else "unreadable"
+
+
+def _real(path: Path) -> Path:
+    """``path`` with symlinks resolved (for identity checks); as is if that fails."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: symlink loop on Python 3.11
+        return path
 
 
 def _normalize(path: Path) -> Path:
@@ -315,7 +340,7 @@ class _LocatingConstructor(SafeConstructor):
         broken: list[str] = []
         for directory in _secret_dirs(self.gh_file.parent, ctx.root):
             candidate = directory / SECRETS_FILE
-            if not candidate.is_file():
+            if _kind(candidate) == "missing":
                 continue
             searched.append(ctx.display(candidate))
             secrets = _load_secrets(candidate, ctx, self._location(node))
@@ -344,9 +369,10 @@ class _LocatingConstructor(SafeConstructor):
             return UNRESOLVED
         target = _normalize(self.gh_file.parent / name)
         ctx = self.gh_context
-        if not target.exists():
+        kind = _kind(target)
+        if kind == "missing":
             return self._fail(node, f"included file not found: {ctx.display(target)}")
-        if target.is_dir():
+        if kind == "dir":
             return self._fail(
                 node,
                 f"!include expects a file, {ctx.display(target)} is a directory "
@@ -355,7 +381,7 @@ class _LocatingConstructor(SafeConstructor):
         cycle = _cycle(target, ctx)
         if cycle is not None:
             return self._fail(node, cycle)
-        ctx.include_sites.setdefault(target.resolve(), self._location(node))
+        ctx.include_sites.setdefault(_real(target), self._location(node))
         return _load_file(target, ctx, in_secrets=self.gh_in_secrets)
 
     def _construct_include_dir_named(self, node: Node) -> Any:
@@ -364,19 +390,24 @@ class _LocatingConstructor(SafeConstructor):
             return UNRESOLVED
         directory = _normalize(self.gh_file.parent / name)
         ctx = self.gh_context
-        if not directory.is_dir():
+        if _kind(directory) != "dir":
             return self._fail(node, f"included directory not found: {ctx.display(directory)}")
+        try:
+            files = sorted(directory.glob("*.yaml"))
+        except OSError as err:
+            reason = err.strerror or type(err).__name__
+            return self._fail(node, f"cannot list {ctx.display(directory)}: {reason}")
         result = NodeDict()
         result.location = self._location(node)
-        for file in sorted(directory.glob("*.yaml")):
-            if file.name.startswith(".") or file.name == SECRETS_FILE or not file.is_file():
+        for file in files:
+            if file.name.startswith(".") or file.name == SECRETS_FILE or _kind(file) == "dir":
                 continue
             cycle = _cycle(file, ctx)
             if cycle is not None:
                 self._fail(node, cycle)
                 result[file.stem] = UNRESOLVED
                 continue
-            ctx.include_sites.setdefault(file.resolve(), self._location(node))
+            ctx.include_sites.setdefault(_real(file), self._location(node))
             result[file.stem] = _load_file(file, ctx, in_secrets=self.gh_in_secrets)
             # The entry "is" the whole file: point both key and value at its first line.
             result.set_location(file.stem, Location(file, 1))
@@ -452,8 +483,8 @@ def _secret_dirs(start: Path, root: Path) -> list[Path]:
 
 def _cycle(target: Path, ctx: _LoadContext) -> str | None:
     """A message if loading ``target`` would include a file from inside itself."""
-    resolved = target.resolve()
-    chain = [p.resolve() for p in ctx.stack]
+    resolved = _real(target)
+    chain = [_real(p) for p in ctx.stack]
     if resolved not in chain:
         return None
     start = chain.index(resolved)
@@ -463,7 +494,7 @@ def _cycle(target: Path, ctx: _LoadContext) -> str | None:
 
 def _load_secrets(path: Path, ctx: _LoadContext, site: Location) -> NodeDict | None:
     """Load (once per top-level load) a ``secrets.yaml``; ``None`` if it is unusable."""
-    key = path.resolve()
+    key = _real(path)
     if key in ctx.secrets:
         return ctx.secrets[key]
     ctx.include_sites.setdefault(key, site)
@@ -570,8 +601,9 @@ def _load_tree(
     path = _normalize(Path(path))
     root = _normalize(Path(config_dir)) if config_dir is not None else path.parent
     ctx = _LoadContext(root=root, loader=loader)
-    if not path.is_file():
-        problem = "is not a file" if path.exists() else "not found"
+    kind = _kind(path)
+    if kind in ("missing", "dir"):
+        problem = "not found" if kind == "missing" else "is a directory, not a file"
         ctx.report(path, None, f"{ctx.display(path)} {problem}")
         return _LoadOutcome(UNRESOLVED, ctx.issues, ctx.include_sites, [path])
     value = _load_file(path, ctx, in_secrets=False)

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from gatehouse.core import MATCH_ALL, Context, Event, EventBus, EventType, Host
@@ -97,7 +98,7 @@ async def test_coroutine_listener_runs_as_host_task(host: Host) -> None:
     received: list[Any] = []
 
     async def listener(event: Event[Any]) -> None:
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
         received.append(event.data["x"])
         got.set()
 
@@ -125,6 +126,6 @@ async def test_failing_coroutine_listener_does_not_break_the_host(
     host.bus.fire("e")
     with anyio.fail_after(5):
         await done.wait()
-    await anyio.sleep(0)
+    await anyio.lowlevel.checkpoint()
     assert host.is_running
     assert "async boom" in caplog.text

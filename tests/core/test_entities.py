@@ -9,7 +9,6 @@ from typing import Any
 import anyio
 import pytest
 
-from conftest import make_host
 from gatehouse.core import (
     BinarySensorEntity,
     ButtonEntity,
@@ -22,6 +21,7 @@ from gatehouse.core import (
     SwitchEntity,
 )
 from gatehouse.core.exceptions import GatehouseError
+from hosttools import make_host
 
 pytestmark = pytest.mark.anyio
 
@@ -172,10 +172,16 @@ async def test_ids_stable_across_restart_rename_and_disable(config_dir: Path) ->
         await host.services.call("switch", "turn_on", {"entity_id": "switch.main_pump"})
         assert host.states.get("switch.main_pump").state == "on"  # type: ignore[union-attr]
         # Disable: the state goes away.
+        removed = anyio.Event()
+        host.bus.listen(
+            "state_changed",
+            lambda e: removed.set(),
+            lambda d: d["entity_id"] == "sensor.boiler_temperature_2" and d["new_state"] is None,
+        )
         host.entity_registry.update("sensor.boiler_temperature_2", disabled_by="user")
         with anyio.fail_after(5):
-            while host.states.get("sensor.boiler_temperature_2") is not None:
-                await anyio.sleep(0.01)
+            await removed.wait()
+        assert host.states.get("sensor.boiler_temperature_2") is None
         device = host.device_registry.find([("t", "dev1")])
         assert device is not None and device.manufacturer == "ACME"
         entry_id = entry.entry_id

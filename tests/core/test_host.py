@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 
-from conftest import make_host
 from gatehouse.core import ConfigEntry, ConfigEntryState, Event, Host, HostKey, HostState
+from hosttools import make_host
 
 pytestmark = pytest.mark.anyio
 
@@ -36,11 +37,13 @@ async def test_run_returns_exit_code_on_request_stop(config_dir: Path) -> None:
     async def runner() -> None:
         result.append(await host.run())
 
+    started = anyio.Event()
+    host.bus.listen("host_started", lambda e: started.set())
     async with anyio.create_task_group() as tg:
         tg.start_soon(runner)
         with anyio.fail_after(10):
-            while host.state is not HostState.RUNNING:
-                await anyio.sleep(0.01)
+            await started.wait()
+        assert host.state is HostState.RUNNING
         host.request_stop(7)
     assert result == [7]
 
@@ -75,7 +78,7 @@ async def test_failing_background_task_is_logged_and_host_survives(
         host.spawn(broken(), "broken task")
         with anyio.fail_after(5):
             await done.wait()
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
     assert "task exploded" in caplog.text
     assert host.is_running
     ok = anyio.Event()

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 import voluptuous as vol
 
@@ -39,7 +40,7 @@ async def test_call_with_schema_and_response(host: Host) -> None:
 
 async def test_bad_data_gives_clear_error_and_handler_never_runs(host: Host) -> None:
     called = []
-    host.services.register("x", "y", lambda call: called.append(call), {vol.Required("n"): int})
+    host.services.register("x", "y", called.append, {vol.Required("n"): int})
     with pytest.raises(ServiceValidationError) as err:
         await host.services.call("x", "y", {"n": "not a number", "extra": 1})
     text = str(err.value)
@@ -86,8 +87,8 @@ async def test_blocking_call_propagates_errors_nonblocking_logs_them(
         assert await host.services.call("b", "broken", blocking=False) is None
         with anyio.fail_after(5):
             await ran.wait()
-        await anyio.sleep(0)
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
+        await anyio.lowlevel.checkpoint()
     assert "handler failed" in caplog.text
     assert host.is_running
 

@@ -18,6 +18,7 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 import pytest
+
 from gatehouse.core.storage import (
     CorruptStorageError,
     StorageError,

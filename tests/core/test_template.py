@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_host
 from gatehouse.core import Host
 from gatehouse.core.template import TemplateEngine, TemplateError
+from hosttools import make_host
 
 pytestmark = pytest.mark.anyio
 

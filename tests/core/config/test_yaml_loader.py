@@ -38,7 +38,14 @@ def write(directory: Path, name: str, text: str) -> Path:
 def load_issues(path: Path) -> list[ConfigIssue]:
     with pytest.raises(ConfigInvalid) as info:
         load_config_file(path)
-    return info.value.issues
+    issues: list[ConfigIssue] = info.value.issues
+    return issues
+
+
+def line_of(container: Any, key: Any) -> int:
+    where = location_of(container, key)
+    assert where is not None, f"no location for {key!r}"
+    return where.line
 
 
 @pytest.fixture(params=[_PyLoader, _CLoader], ids=["python", "libyaml"])
@@ -80,19 +87,19 @@ def test_nested_keys_and_list_items_have_exact_lines(tmp_path: Path, loader: Any
     assert location_of(demo, "name") == Location(path.absolute(), 3, 3)
     sensors = demo["sensors"]
     assert isinstance(sensors, NodeList)
-    assert [location_of(sensors, i).line for i in range(2)] == [5, 7]  # type: ignore[union-attr]
-    assert location_of(sensors[0], "unit").line == 6  # type: ignore[union-attr]
+    assert [line_of(sensors, i) for i in range(2)] == [5, 7]
+    assert line_of(sensors[0], "unit") == 6
     # ints, bools and nulls are located through their container
-    assert location_of(sensors[1], "interval").line == 9  # type: ignore[union-attr]
+    assert line_of(sensors[1], "interval") == 9
     assert sensors[1]["interval"] == 30
-    assert location_of(demo, "enabled").line == 10  # type: ignore[union-attr]
-    assert location_of(demo, "nothing").line == 11  # type: ignore[union-attr]
+    assert line_of(demo, "enabled") == 10
+    assert line_of(demo, "nothing") == 11
     assert demo["nothing"] is None
     # strings carry their own position, keys and value positions are both kept
     assert isinstance(demo["name"], NodeStr)
     assert demo["name"].location == Location(path.absolute(), 3, 9)
-    assert demo.value_location("sensors").line == 5  # type: ignore[union-attr]
-    assert location_of(demo, "sensors").line == 4  # type: ignore[union-attr]
+    assert demo.value_location("sensors") == Location(path.absolute(), 5, 5)  # the "-"
+    assert line_of(demo, "sensors") == 4
     flow = root["other"]
     assert location_of(flow, 1) == Location(path.absolute(), 12, 12)
     assert location_of(root, "missing") is None
@@ -103,7 +110,7 @@ def test_crlf_line_endings_count_lines_correctly(tmp_path: Path, loader: Any) ->
     path = tmp_path / "configuration.yaml"
     path.write_bytes(b"a: 1\r\nb:\r\n  - x\r\n  - y\r\n")
     root = _load_tree(path, loader=loader).value
-    assert location_of(root["b"], 1).line == 4
+    assert line_of(root["b"], 1) == 4
 
 
 def test_located_values_behave_like_builtins(tmp_path: Path) -> None:
@@ -279,7 +286,7 @@ def test_include_dir_named(tmp_path: Path) -> None:
     assert list(rooms) == ["attic", "bath", "kitchen"]
     assert rooms == {"attic": ["a", "b"], "bath": {}, "kitchen": {"temp": 21}}
     assert location_of(rooms, "kitchen") == Location(tmp_path / "rooms/kitchen.yaml", 1)
-    assert location_of(rooms["kitchen"], "temp").file == tmp_path / "rooms/kitchen.yaml"  # type: ignore[union-attr]
+    assert location_of(rooms["kitchen"], "temp") == Location(tmp_path / "rooms/kitchen.yaml", 1, 1)
 
 
 def test_include_dir_named_missing_directory(tmp_path: Path) -> None:

@@ -23,10 +23,7 @@ from outbox_tcp_peer import TcpLineSender
 from gatehouse.core.outbox import Backoff, BreakerPolicy, Outbox
 
 
-async def run(args: argparse.Namespace) -> None:
-    skip: set[str] = set()
-    if args.skip:
-        skip = set(json.loads(Path(args.skip).read_text()))
+async def run(args: argparse.Namespace, skip: set[str]) -> None:
     destinations = args.destinations.split(",")
     out = sys.stdout
 
@@ -95,7 +92,11 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=500)
     parser.add_argument("--batch-size", type=int, default=200)
     parser.add_argument("--ack-timeout", type=float, default=60.0)
-    anyio.run(run, parser.parse_args())
+    args = parser.parse_args()
+    skip: set[str] = set()
+    if args.skip:
+        skip = set(json.loads(Path(args.skip).read_text()))
+    anyio.run(run, args, skip)
 
 
 if __name__ == "__main__":
