@@ -59,8 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING... (default INFO)")
 
     check = sub.add_parser("check-config", help="validate configuration.yaml and exit")
-    check.add_argument("dir", nargs="?", type=Path, default=Path(DEFAULT_CONFIG_DIR),
-                       help="config directory (default ./config)")
+    check.add_argument("dir", nargs="?", type=Path, default=None,
+                       help="config directory (same as --config)")
+    _config_arg(check)
 
     entries = sub.add_parser("entries", help="list, add, remove or reload config entries")
     esub = entries.add_subparsers(dest="action", metavar="ACTION")
@@ -119,7 +120,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "run":
         return _run(args.config, args.log_level)
     if args.command == "check-config":
-        return _check_config(args.dir)
+        return _check_config(args.dir if args.dir is not None else args.config)
     if args.command == "states":
         return _remote(args.config, {"cmd": "states", "entity_ids": args.entity_ids},
                        _print_states if not args.json else _print_json)
@@ -187,7 +188,7 @@ def _check_config(config_dir: Path) -> int:
 
 
 def _remote(config_dir: Path, payload: dict[str, Any], show: Any) -> int:
-    from .control import HostNotRunning, request
+    from .control import ControlError, HostNotRunning, request
 
     try:
         reply = request(config_dir, payload)
@@ -195,6 +196,9 @@ def _remote(config_dir: Path, payload: dict[str, Any], show: Any) -> int:
         print(f"error: {err} (start it with 'gatehouse run --config {config_dir}')",
               file=sys.stderr)
         return EXIT_NOT_RUNNING
+    except ControlError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_FAILED
     if not reply.get("ok"):
         error = reply.get("error", {})
         print(f"error: {error.get('message')}", file=sys.stderr)
@@ -249,7 +253,7 @@ def _print_entries(entries: list[dict[str, Any]]) -> None:
 
 
 def _entries(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from .control import HostNotRunning, request
+    from .control import ControlError, HostNotRunning, request
 
     config_dir: Path = args.config
     show_list = _print_json if getattr(args, "json", False) else _print_entries
@@ -274,6 +278,9 @@ def _entries(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from .offline import offline_command
 
         return offline_command(config_dir, payload, show)
+    except ControlError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_FAILED
     return _remote(config_dir, payload, show)
 
 

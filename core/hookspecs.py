@@ -48,11 +48,13 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 @hookspec
 def gatehouse_integration() -> Integration:  # type: ignore[empty-body]
-    """Return the ``Integration`` this plugin provides.
+    """Return the ``Integration`` this plugin provides. Takes no arguments.
 
-    Called once when the plugin is registered (that is, when its domain is first
-    needed). The host keys the result by ``integration.domain``, which must equal the
-    entry-point name and the ``domain`` of the plugin's ``manifest.json``.
+    Not a broadcast: when the plugin is registered (that is, when its domain is first
+    needed) the host calls only that plugin's own implementation, so each result stands
+    alone and is never combined with another plugin's. The host keys the result by
+    ``integration.domain``, which must equal the entry-point name and the ``domain`` of
+    the plugin's ``manifest.json``.
 
     A plugin that only contributes other hooks (template globals, say) does not
     implement this one.
@@ -98,8 +100,8 @@ def gatehouse_diagnostics(host: Host) -> Mapping[str, Any]:  # type: ignore[empt
     """
 
 
-#: Hook names that take no arguments and return a value per plugin, for the meta-test
-#: that checks every hook here is documented and exercised by a test.
+#: Every hook specified above, for the meta-test that checks each one is documented and
+#: exercised by a test.
 HOOK_NAMES: tuple[str, ...] = (
     "gatehouse_integration",
     "gatehouse_host_started",

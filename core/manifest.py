@@ -108,7 +108,7 @@ class Manifest:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ManifestError(expected_domain, [f"{path} is missing"]) from None
-        except json.JSONDecodeError as err:
+        except (OSError, ValueError) as err:  # unreadable, not UTF-8, not JSON
             raise ManifestError(expected_domain, [f"{path}: {err}"]) from err
         return cls.from_dict(raw, expected_domain=expected_domain)
 

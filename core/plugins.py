@@ -102,7 +102,8 @@ class PluginManager:
                         domain, [f"package folder {path.name!r} does not match the domain"]
                     )
                 manifest = Manifest.load(path / "manifest.json", expected_domain=domain)
-            except (ManifestError, IntegrationNotFound, ImportError) as err:
+            except Exception as err:  # noqa: BLE001 - one broken plugin must not hide the rest
+                # find_spec imports the parent package, which may raise anything.
                 _LOGGER.error("Integration %s is unusable: %s", domain, err)
                 broken[domain] = str(err)
                 continue
@@ -138,9 +139,16 @@ class PluginManager:
             raise IntegrationNotFound(domain, self.suggest(domain))
         info = available[domain]
         module = importlib.import_module(info.module_name)
-        if self._pm.get_plugin(domain) is None:
+        registered_here = self._pm.get_plugin(domain) is None
+        if registered_here:
             self._pm.register(module, name=domain)
-        integration = self._integration_of(domain, module)
+        try:
+            integration = self._integration_of(domain, module)
+        except BaseException:
+            # A plugin that is not loaded must not receive broadcast hooks either.
+            if registered_here:
+                self._pm.unregister(module)
+            raise
         loaded = LoadedIntegration(domain, info.manifest, integration, info.module_name)
         self._loaded[domain] = loaded
         _LOGGER.debug("Loaded integration %s from %s", domain, info.module_name)
@@ -195,7 +203,8 @@ class PluginManager:
             wanted.add(domain)
             for dep in available[domain].manifest.dependencies:
                 if dep not in available:
-                    raise DependencyError(f"{domain} depends on {dep}, which is not installed")
+                    why = "is broken" if dep in self._broken else "is not installed"
+                    raise DependencyError(f"{domain} depends on {dep}, which {why}")
                 pending.append(dep)
         order: list[str] = []
         state: dict[str, int] = {}

@@ -31,6 +31,9 @@ __all__ = [
 ]
 
 
+_NO_SECRETS: Final[frozenset[str]] = frozenset()
+
+
 @dataclass(frozen=True, slots=True)
 class Location:
     """A position in a YAML file.
@@ -92,42 +95,45 @@ class NodeDict(dict[Any, Any]):
     after loading (voluptuous output, defaults), which callers must tolerate.
     """
 
-    __slots__ = ("_key_locations", "_secret_values", "_value_locations", "location")
+    __slots__ = ("_locations", "_secret_values", "location")
 
     location: Location | None
-    _key_locations: dict[Hashable, Location]
-    _value_locations: dict[Hashable, Location]
-    _secret_values: set[str]
+    _locations: dict[Hashable, tuple[Location, Location]]
+    _secret_values: frozenset[str]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # Keep the ``dict`` constructor signature: voluptuous builds its output with
         # ``data.__class__()`` and ``copy`` rebuilds through ``__reduce_ex__``.
-        super().__init__(*args, **kwargs)
+        dict.__init__(self, *args, **kwargs)
         self.location = None
-        self._key_locations = {}
-        self._value_locations = {}
-        self._secret_values = set()
+        self._locations = {}
+        self._secret_values = _NO_SECRETS
 
     def __location__(self, key: Hashable) -> Location | None:
         """Where ``key`` is written, or ``None`` if it was not loaded from YAML."""
         try:
-            return self._key_locations.get(key)
+            entry = self._locations.get(key)
         except TypeError:  # unhashable probe
             return None
+        return entry[0] if entry is not None else None
 
     def value_location(self, key: Hashable) -> Location | None:
         """Where the value of ``key`` starts (for ``!include`` values: the tag)."""
         try:
-            return self._value_locations.get(key)
+            entry = self._locations.get(key)
         except TypeError:
             return None
+        return entry[1] if entry is not None else None
 
     def set_location(
         self, key: Hashable, key_location: Location, value_location: Location | None = None
     ) -> None:
         """Record the position of an entry; used by the loader and by synthesised dicts."""
-        self._key_locations[key] = key_location
-        self._value_locations[key] = value_location or key_location
+        self._locations[key] = (key_location, value_location or key_location)
+
+    def add_secret_values(self, values: Iterable[str]) -> None:
+        """Remember string forms of values that came from ``!secret`` (see below)."""
+        self._secret_values = self._secret_values.union(values)
 
     @property
     def secret_values(self) -> frozenset[str]:
@@ -136,7 +142,7 @@ class NodeDict(dict[Any, Any]):
         Validation uses them to scrub any echo of a secret out of error messages. Only
         the direct entries are listed; nested containers keep their own.
         """
-        return frozenset(self._secret_values)
+        return self._secret_values
 
 
 class NodeList(list[Any]):
@@ -150,13 +156,13 @@ class NodeList(list[Any]):
 
     location: Location | None
     _item_locations: list[Location | None]
-    _secret_values: set[str]
+    _secret_values: frozenset[str]
 
     def __init__(self, iterable: Iterable[Any] = (), /) -> None:
-        super().__init__(iterable)
+        list.__init__(self, iterable)
         self.location = None
         self._item_locations = []
-        self._secret_values = set()
+        self._secret_values = _NO_SECRETS
 
     def __location__(self, index: int) -> Location | None:
         """Where item ``index`` starts, or ``None`` if it was not loaded from YAML."""
@@ -176,10 +182,14 @@ class NodeList(list[Any]):
             self._item_locations.append(None)
         self._item_locations.append(location)
 
+    def add_secret_values(self, values: Iterable[str]) -> None:
+        """Remember string forms of values that came from ``!secret``."""
+        self._secret_values = self._secret_values.union(values)
+
     @property
     def secret_values(self) -> frozenset[str]:
         """String forms of the scalars that reached this list through ``!secret``."""
-        return frozenset(self._secret_values)
+        return self._secret_values
 
 
 class _Unresolved:

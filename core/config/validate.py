@@ -95,9 +95,10 @@ def validate_section(
     given, is where the section's key is written, used when the error is about the
     section as a whole and the value carries no position (``demo: 5``).
 
-    A plain dict or list schema is wrapped in ``vol.Schema``; any other callable is
-    called as is. A validator that crashes with something other than ``vol.Invalid``
-    becomes an issue as well: configuration problems must never surface as tracebacks.
+    Anything that is not already a ``vol.Schema`` (a dict, a list, a type, a function)
+    is wrapped in one. A validator that crashes with something other than
+    ``vol.Invalid`` becomes an issue as well: configuration problems must never surface
+    as tracebacks.
     """
     # Wrap everything, plain types and functions included: ``vol.Schema(int)`` checks
     # the type, where calling ``int`` directly would silently convert.

@@ -155,15 +155,18 @@ def _normalize(path: Path) -> Path:
 
 
 def _scalar_strings(value: Any, seen: set[int] | None = None) -> set[str]:
-    """String forms of every scalar inside ``value``, keys included (for redaction)."""
+    """String forms of every scalar value inside ``value`` (for redaction).
+
+    Keys of a secret mapping are names (``user``, ``password``), not secrets: masking
+    them would garble messages like "required key 'password' not provided".
+    """
     seen = set() if seen is None else seen
     if id(value) in seen:
         return set()
     seen.add(id(value))
     found: set[str] = set()
     if isinstance(value, dict):
-        for key, item in value.items():
-            found |= _scalar_strings(key, seen)
+        for item in value.values():
             found |= _scalar_strings(item, seen)
     elif isinstance(value, list):
         for item in value:
@@ -216,6 +219,8 @@ class _LocatingConstructor(SafeConstructor):
         Catching here, per node, is what lets one bad value (``!!float abc``, an unknown
         tag...) be reported without losing the rest of the file.
         """
+        if node in self.constructed_objects:  # aliases and keys seen twice: no wrapper cost
+            return self.constructed_objects[node]
         outer_deep = self.deep_construct
         already_building = node in self.recursive_objects
         try:
@@ -242,7 +247,10 @@ class _LocatingConstructor(SafeConstructor):
             raise ConstructorError(
                 None, None, f"expected a scalar for {_tag(node)}", node.start_mark
             )
-        return NodeStr(self.construct_scalar(node), self._location(node))
+        # Everything in secrets.yaml is masked in reprs, including strings nested in a
+        # secret that is a mapping or list.
+        kind = SecretStr if self.gh_in_secrets else NodeStr
+        return kind(self.construct_scalar(node), self._location(node))
 
     def _construct_map(self, node: Node) -> Iterator[NodeDict]:
         data = NodeDict()
@@ -306,9 +314,9 @@ class _LocatingConstructor(SafeConstructor):
             data[key] = value
             data.set_location(key, self._location(key_node), self._location(value_node))
             if key_node.tag == _SECRET_TAG:
-                data._secret_values |= _scalar_strings(key)
+                data.add_secret_values(_scalar_strings(key))
             if value_node.tag == _SECRET_TAG:
-                data._secret_values |= _scalar_strings(value)
+                data.add_secret_values(_scalar_strings(value))
 
     def _construct_seq(self, node: Node) -> Iterator[NodeList]:
         data = NodeList()
@@ -322,7 +330,7 @@ class _LocatingConstructor(SafeConstructor):
             value = self.construct_object(child, deep=False)
             data.append_located(value, self._location(child))
             if child.tag == _SECRET_TAG:
-                data._secret_values |= _scalar_strings(value)
+                data.add_secret_values(_scalar_strings(value))
 
     def _construct_unknown(self, node: Node) -> Any:
         return self._fail(node, f"unknown tag '{_tag(node)}'")
@@ -417,8 +425,8 @@ class _LocatingConstructor(SafeConstructor):
         argument = self._tag_argument(node)
         if argument is None:
             return UNRESOLVED
-        name, _, default = argument.partition(" ")
-        default = default.strip()
+        name, *rest = argument.split(maxsplit=1)
+        default = rest[0] if rest else ""
         value = os.environ.get(name)
         if value is None:
             if not default:

@@ -49,6 +49,7 @@ class DispatchSettings:
     batch_size: int
     backoff: Backoff
     breaker: BreakerPolicy
+    send_timeout: float | None
 
 
 Fetch = Callable[[str, int], Awaitable[tuple[list[OutboxMessage], int]]]
@@ -131,11 +132,7 @@ class Dispatcher:
                 if not breaker.allow(anyio.current_time()):
                     continue
                 _LOGGER.info("Outbox %s: circuit half-open, sending a probe", self.name)
-            limit = (
-                1
-                if breaker.state is BreakerState.HALF_OPEN
-                else self.settings.batch_size
-            )
+            limit = 1 if breaker.state is BreakerState.HALF_OPEN else self.settings.batch_size
             # Fresh event before looking at the queue: a commit that lands after the
             # fetch started sets this one, so the wait below cannot miss it.
             self._wake = anyio.Event()
@@ -152,9 +149,7 @@ class Dispatcher:
                 finally:
                     self._sleeping_empty = False
                 continue
-            self.counters.redeliveries += sum(
-                1 for message in batch if message.attempts
-            )
+            self.counters.redeliveries += sum(1 for message in batch if message.attempts)
             verdict = await self._attempt(batch)
             if not verdict.retry:
                 self._succeeded()
@@ -168,11 +163,7 @@ class Dispatcher:
                 self._failures += 1
                 previous = breaker.state
                 if breaker.record_failure(anyio.current_time()) is BreakerState.OPEN:
-                    level = (
-                        logging.WARNING
-                        if previous is BreakerState.CLOSED
-                        else logging.DEBUG
-                    )
+                    level = logging.WARNING if previous is BreakerState.CLOSED else logging.DEBUG
                     _LOGGER.log(
                         level,
                         "Outbox %s: circuit open after %d consecutive failures; "
@@ -186,26 +177,28 @@ class Dispatcher:
 
     def _succeeded(self) -> None:
         if self.breaker.record_success() is not BreakerState.CLOSED:
-            _LOGGER.info(
-                "Outbox %s: destination answers again, circuit closed", self.name
-            )
+            _LOGGER.info("Outbox %s: destination answers again, circuit closed", self.name)
         self._failures = 0
 
     def _note_expired(self, expired: int) -> None:
         self.counters.expired += expired
-        _LOGGER.debug(
-            "Outbox %s: %d messages expired before delivery", self.name, expired
-        )
+        _LOGGER.debug("Outbox %s: %d messages expired before delivery", self.name, expired)
 
     async def _attempt(self, batch: Sequence[OutboxMessage]) -> _Verdict:
         """Hand ``batch`` to the sender and settle what it reports."""
         outcomes: Sequence[DeliveryOutcome] | None
         try:
-            outcomes = await self.sender.send(batch)
+            # A sender stuck on a half-open TCP connection would otherwise hold the
+            # whole queue hostage; the timeout turns that into an ordinary retry.
+            with anyio.fail_after(self.settings.send_timeout):
+                outcomes = await self.sender.send(batch)
         except PermanentDeliveryError as exc:
             outcomes = [DeliveryOutcome.rejected(exc.reason)] * len(batch)
         except TransientDeliveryError as exc:
             self._log_failure("transient failure: %s", exc)
+            outcomes = None
+        except TimeoutError:
+            self._log_failure("no answer within %s s", self.settings.send_timeout)
             outcomes = None
         except Exception:
             # A sender bug must not lose data: treat it like a transient failure so the
@@ -217,9 +210,7 @@ class Dispatcher:
             # Shielded: once the sender has reported, the bookkeeping must happen even if
             # the dispatcher is being stopped, or the counters would drift from the disk.
             with anyio.CancelScope(shield=True):
-                await self._settle(
-                    self.name, batch[0].id, verdict.last_settled, verdict.rejects
-                )
+                await self._settle(self.name, batch[0].id, verdict.last_settled, verdict.rejects)
             self.counters.delivered += verdict.acked
             if verdict.rejects:
                 self.counters.dead_lettered += len(verdict.rejects)
@@ -252,9 +243,7 @@ class Dispatcher:
                 len(batch),
             )
         for index, message in enumerate(batch):
-            outcome = (
-                outcomes[index] if index < len(outcomes) else DeliveryOutcome.RETRY
-            )
+            outcome = outcomes[index] if index < len(outcomes) else DeliveryOutcome.RETRY
             if outcome.kind is OutcomeKind.ACKED:
                 verdict.acked += 1
             elif outcome.kind is OutcomeKind.REJECTED:
@@ -265,8 +254,8 @@ class Dispatcher:
             verdict.last_settled = message.id
         return verdict
 
-    def _log_failure(self, template: str, exc: BaseException) -> None:
+    def _log_failure(self, template: str, detail: object) -> None:
         # Warn on the first failure of a streak only; the rest are debug noise that the
         # retries counter and the breaker state already show.
         level = logging.WARNING if self._failures == 0 else logging.DEBUG
-        _LOGGER.log(level, "Outbox %s: " + template, self.name, exc)
+        _LOGGER.log(level, "Outbox %s: " + template, self.name, detail)

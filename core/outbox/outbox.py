@@ -4,14 +4,14 @@ Integrations that push data to a remote system (MQTT, NATS, AWS IoT, InfluxDB) e
 here instead of sending directly, so a broker outage, a flaky uplink or a restart costs
 latency, never data. The outbox guarantees:
 
-* **durability** – when ``enqueue()`` returns, the message is fsynced to SQLite (WAL,
+* **durability**: when ``enqueue()`` returns, the message is fsynced to SQLite (WAL,
   synchronous=FULL) and survives kill -9 and power loss;
-* **at-least-once, in order** – a message is deleted only after its destination
+* **at-least-once, in order**: a message is deleted only after its destination
   acknowledged it; after a failure or a restart, delivery resumes at the first
   unacknowledged message (duplicates possible, counted as redeliveries);
-* **bounded disk use** – per destination, by message count and/or bytes, with an
+* **bounded disk use**: per destination, by message count and/or bytes, with an
   explicit overflow policy (``drop_oldest`` or ``refuse``);
-* **no busy work** – dispatchers sleep on an event while their queue is empty, and
+* **no busy work**: dispatchers sleep on an event while their queue is empty, and
   back off (exponential, jittered, behind a circuit breaker) while a destination fails.
 """
 
@@ -67,6 +67,7 @@ class DestinationConfig:
     batch_size: int
     backoff: Backoff
     breaker: BreakerPolicy
+    send_timeout: float | None
 
     def bound(self) -> Bound:
         """The size bound in the store's terms."""
@@ -141,6 +142,7 @@ class Outbox:
         )
         self._task_group: TaskGroup | None = None
         self._started = False
+        self._ready = False
         self._closing = False
         self._close_requested = anyio.Event()
         self._stopped = anyio.Event()
@@ -171,9 +173,7 @@ class Outbox:
         self._started = True
         await task_group.start(self._run)
 
-    async def _run(
-        self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
-    ) -> None:
+    async def _run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         try:
             await self._call(self._store.open)
             for name in self._store.tallies:
@@ -183,6 +183,7 @@ class Outbox:
                 task_group.start_soon(self._writer.run)
                 for name, destination in self._destinations.items():
                     self._spawn(name, destination)
+                self._ready = True
                 task_status.started()
                 await self._close_requested.wait()
                 # Dispatchers first, so no new batch starts; then let the writer commit
@@ -205,7 +206,7 @@ class Outbox:
         """
         self._closing = True
         if not self._started:
-            self._writer.close()
+            self._writer.abort(OutboxClosed("outbox closed before it was started"))
             return
         self._close_requested.set()
         await self._stopped.wait()
@@ -233,12 +234,15 @@ class Outbox:
         batch_size: int = 100,
         backoff: Backoff | None = None,
         breaker: BreakerPolicy | None = None,
+        send_timeout: float | None = 60.0,
     ) -> Callable[[], None]:
         """Declare a destination and start delivering its queue through ``sender``.
 
         ``max_messages``/``max_bytes`` bound the queue (None: unbounded on that axis);
         ``overflow`` says what happens at the bound; ``ttl`` (seconds) drops messages
-        not delivered in time; ``batch_size`` caps messages per ``sender.send`` call.
+        not delivered in time; ``batch_size`` caps messages per ``sender.send`` call;
+        ``backoff`` and ``breaker`` pace retries; a ``send`` call running longer than
+        ``send_timeout`` seconds is cancelled and counts as a transient failure.
         Messages already on disk for ``name`` (from before a restart) are delivered
         first. Returns a callable that unregisters the destination: its dispatcher
         stops and its queue stays on disk until the name is registered again.
@@ -255,6 +259,8 @@ class Outbox:
                 raise ValueError(f"{label} must be positive or None")
         if ttl is not None and ttl <= 0:
             raise ValueError("ttl must be positive or None")
+        if send_timeout is not None and send_timeout <= 0:
+            raise ValueError("send_timeout must be positive or None")
         config = DestinationConfig(
             max_messages=max_messages,
             max_bytes=max_bytes,
@@ -263,6 +269,7 @@ class Outbox:
             batch_size=batch_size,
             backoff=backoff or Backoff(),
             breaker=breaker or BreakerPolicy(),
+            send_timeout=send_timeout,
         )
         destination = _Destination(config, sender)
         self._destinations[name] = destination
@@ -288,15 +295,15 @@ class Outbox:
         async def settle(
             dest: str, first: int, last: int, rejects: Sequence[tuple[int, str]]
         ) -> int:
-            return await self._call(
-                store.settle, dest, first, last, rejects, time.time()
-            )
+            return await self._call(store.settle, dest, first, last, rejects, time.time())
 
         config = destination.config
         dispatcher = Dispatcher(
             name,
             destination.sender,
-            DispatchSettings(config.batch_size, config.backoff, config.breaker),
+            DispatchSettings(
+                config.batch_size, config.backoff, config.breaker, config.send_timeout
+            ),
             self._counters_for(name),
             fetch,
             settle,
@@ -307,7 +314,9 @@ class Outbox:
 
     def destinations(self) -> list[str]:
         """Names with a registration, queued messages or dead letters."""
-        return sorted(set(self._destinations) | set(self._store.tallies))
+        with self._store.lock:
+            stored = set(self._store.tallies)
+        return sorted(set(self._destinations) | stored)
 
     def _counters_for(self, name: str) -> Counters:
         counters = self._counters.get(name)
@@ -322,7 +331,7 @@ class Outbox:
     async def enqueue(
         self,
         destination: str,
-        payload: bytes,
+        payload: bytes | bytearray | memoryview,
         *,
         headers: Mapping[str, str] | None = None,
         ttl: float | None = None,
@@ -349,7 +358,7 @@ class Outbox:
     def enqueue_nowait(
         self,
         destination: str,
-        payload: bytes,
+        payload: bytes | bytearray | memoryview,
         *,
         headers: Mapping[str, str] | None = None,
         ttl: float | None = None,
@@ -365,12 +374,15 @@ class Outbox:
     def _accept(
         self,
         destination: str,
-        payload: bytes,
+        payload: bytes | bytearray | memoryview,
         headers: Mapping[str, str] | None,
         ttl: float | None,
     ) -> CommitTicket:
         if self._closing:
             raise OutboxClosed("outbox is closed")
+        if not self._ready:
+            # The stored counts the size bound is checked against are not loaded yet.
+            raise OutboxError("outbox not started")
         registered = self._destinations.get(destination)
         if registered is None:
             raise UnknownDestination(destination)
@@ -431,9 +443,7 @@ class Outbox:
 
     # Writer callbacks (run on the event loop).
 
-    async def _insert(
-        self, rows: Sequence[Row], bounds: Mapping[str, Bound]
-    ) -> InsertResult:
+    async def _insert(self, rows: Sequence[Row], bounds: Mapping[str, Bound]) -> InsertResult:
         return await self._call(self._store.insert, rows, bounds)
 
     def _bounds_for(self, rows: Sequence[Row]) -> Mapping[str, Bound]:
@@ -456,9 +466,7 @@ class Outbox:
             registered = self._destinations.get(name)
             if dropped:
                 self._counters[name].dropped += dropped
-                detail = (
-                    self._describe_bound(registered.config) if registered else "bound"
-                )
+                detail = self._describe_bound(registered.config) if registered else "bound"
                 self._drop_bursts[name].hit(dropped, detail)
             else:
                 self._drop_bursts[name].calm()
@@ -484,10 +492,7 @@ class Outbox:
 
     def stats(self, destination: str) -> DestinationStats:
         """A snapshot of ``destination``'s queue, counters and breaker (no disk access)."""
-        if (
-            destination not in self._destinations
-            and destination not in self._store.tallies
-        ):
+        if destination not in self._destinations and destination not in self._store.tallies:
             raise UnknownDestination(destination)
         store = self._store
         with store.lock:
@@ -527,9 +532,7 @@ class Outbox:
             retries=counters.retries,
             redeliveries=counters.redeliveries,
             breaker_state=(
-                dispatcher.breaker.state
-                if dispatcher is not None
-                else BreakerState.CLOSED
+                dispatcher.breaker.state if dispatcher is not None else BreakerState.CLOSED
             ),
             consecutive_failures=(
                 dispatcher.breaker.consecutive_failures if dispatcher is not None else 0

@@ -91,6 +91,15 @@ class GroupCommitWriter:
         self._closing = True
         self._wake.set()
 
+    def abort(self, error: BaseException) -> None:
+        """Fail every submitted, uncommitted row with ``error`` (used if never started)."""
+        self._closing = True
+        if self._rows:
+            rows, self._rows = self._rows, []
+            self._on_failed(rows, error)
+            self._ticket.fail(error)
+            self._ticket = CommitTicket()
+
     async def run(self) -> None:
         """Commit rounds until closed and drained.
 
@@ -112,9 +121,7 @@ class GroupCommitWriter:
                 try:
                     result = await self._commit(rows, self._bounds_for(rows))
                 except Exception as exc:  # noqa: BLE001 - any failure must reach the waiters
-                    _LOGGER.error(
-                        "Outbox commit of %d messages failed: %s", len(rows), exc
-                    )
+                    _LOGGER.error("Outbox commit of %d messages failed: %s", len(rows), exc)
                     self._on_failed(rows, exc)
                     ticket.fail(exc)
                     continue
@@ -125,9 +132,4 @@ class GroupCommitWriter:
                 ticket.done.set()
                 self._on_committed(rows, result)
         finally:
-            self._closing = True
-            if self._rows:
-                rows, self._rows = self._rows, []
-                error = OutboxClosed("outbox stopped before the message was committed")
-                self._on_failed(rows, error)
-                self._ticket.fail(error)
+            self.abort(OutboxClosed("outbox stopped before the message was committed"))

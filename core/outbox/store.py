@@ -35,6 +35,9 @@ from .models import DeadLetter, OutboxError, OutboxFull, OutboxMessage
 
 SCHEMA_VERSION = 1
 
+_RECLAIM_THRESHOLD_PAGES = 256  # 1 MiB with the default page size
+_RECLAIM_CHUNK_PAGES = 4096
+
 # AUTOINCREMENT keeps ids from ever being reused once the table empties, so a sender may
 # use OutboxMessage.id as an idempotency key at the destination.
 _SCHEMA = """
@@ -147,11 +150,13 @@ class OutboxStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
+            if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
+                # Only possible before the first table exists (and before WAL mode is
+                # set): lets a drained backlog give its pages back to the file system.
+                conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":
-                raise OutboxError(
-                    f"{self.path}: cannot use WAL journal mode (got {mode})"
-                )
+                raise OutboxError(f"{self.path}: cannot use WAL journal mode (got {mode})")
             # Another process (a CLI looking at the queue) may hold a lock briefly.
             conn.execute("PRAGMA busy_timeout=5000")
             # After a checkpoint, shrink a WAL that a burst blew up, instead of keeping
@@ -254,9 +259,7 @@ class OutboxStore:
                 None if row is None else float(row[0])
             )
 
-    def _trim(
-        self, conn: sqlite3.Connection, destination: str, bound: Bound
-    ) -> tuple[int, int]:
+    def _trim(self, conn: sqlite3.Connection, destination: str, bound: Bound) -> tuple[int, int]:
         """Evict the oldest rows until ``destination`` is within ``bound``.
 
         Runs inside the caller's transaction, after the new rows were inserted, so the
@@ -347,8 +350,7 @@ class OutboxStore:
         try:
             for destination in destinations:
                 count, nbytes = self.conn.execute(
-                    "SELECT count(*), coalesce(sum(size), 0) FROM messages "
-                    "WHERE destination = ?",
+                    "SELECT count(*), coalesce(sum(size), 0) FROM messages WHERE destination = ?",
                     (destination,),
                 ).fetchone()
                 (dead,) = self.conn.execute(
@@ -364,9 +366,7 @@ class OutboxStore:
 
     # ----------------------------------------------------------------- delivery
 
-    def fetch(
-        self, destination: str, limit: int, now: float
-    ) -> tuple[list[OutboxMessage], int]:
+    def fetch(self, destination: str, limit: int, now: float) -> tuple[list[OutboxMessage], int]:
         """Drop expired rows, then return the oldest ``limit`` messages, marked as sent.
 
         The attempt counter is bumped *before* the sender sees the batch, so that after
@@ -431,8 +431,7 @@ class OutboxStore:
                     (reason, now, row_id),
                 ).rowcount
             removed = conn.execute(
-                "DELETE FROM messages WHERE destination = ? AND id BETWEEN ? AND ? "
-                "RETURNING size",
+                "DELETE FROM messages WHERE destination = ? AND id BETWEEN ? AND ? RETURNING size",
                 (destination, first_id, last_id),
             ).fetchall()
         with self.lock:
@@ -440,8 +439,24 @@ class OutboxStore:
             tally.count -= len(removed)
             tally.nbytes -= sum(size for (size,) in removed)
             tally.dead += dead
+            emptied = tally.count == 0
         self._refresh_head(destination)
+        if emptied:
+            self._reclaim()
         return len(removed)
+
+    def _reclaim(self) -> None:
+        """Hand free pages back once a backlog has drained, a bounded chunk at a time.
+
+        Only when a queue just became empty: vacuuming during a drain would shuffle
+        pages that the next burst needs again. The file shrinks at the next checkpoint.
+        """
+        (free,) = self.conn.execute("PRAGMA freelist_count").fetchone()
+        if free >= _RECLAIM_THRESHOLD_PAGES:
+            self._set_synchronous("NORMAL")
+            # executescript steps the pragma to completion; execute() would free a page.
+            self.conn.executescript(f"PRAGMA incremental_vacuum({_RECLAIM_CHUNK_PAGES});")
+            self.transactions += 1
 
     # ----------------------------------------------------------------- dead letters
 
@@ -558,9 +573,7 @@ class OutboxStore:
                     tally.nbytes + tally.pending_bytes + b,
                 )
             if over != (0, 0):
-                raise OutboxFull(
-                    dest, "requeueing the dead letters would exceed the bound"
-                )
+                raise OutboxFull(dest, "requeueing the dead letters would exceed the bound")
 
     def purge(
         self,

@@ -160,6 +160,15 @@ def test_secret_is_resolved_and_masked_in_repr(tmp_path: Path) -> None:
     assert SECRET not in repr(root)
 
 
+def test_structured_secret_is_masked_too(tmp_path: Path) -> None:
+    write(tmp_path, "secrets.yaml", f"creds:\n  user: bob\n  password: {SECRET}\n")
+    path = write(tmp_path, "configuration.yaml", "mqtt:\n  auth: !secret creds\n")
+    root = load_config_file(path)
+    assert root["mqtt"]["auth"] == {"user": "bob", "password": SECRET}
+    assert SECRET not in repr(root)
+    assert root["mqtt"].secret_values == {"bob", SECRET}
+
+
 def test_secret_lookup_walks_up_to_the_config_dir(tmp_path: Path) -> None:
     write(tmp_path, "secrets.yaml", "shared: from-root\nlocal: root-copy\n")
     write(tmp_path, "packages/secrets.yaml", "local: from-package\n")

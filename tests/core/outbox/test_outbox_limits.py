@@ -49,8 +49,11 @@ FROZEN = Backoff(initial=3600, maximum=3600, jitter=0.0)
 
 
 def stored_rows(db_path: Path) -> int:
-    with sqlite3.connect(db_path) as conn:
+    conn = sqlite3.connect(db_path)
+    try:
         return int(conn.execute("SELECT count(*) FROM messages").fetchone()[0])
+    finally:
+        conn.close()
 
 
 async def test_drop_oldest_evicts_counts_and_logs_once(

@@ -1,0 +1,1 @@
+"""Fixture integration after_b (see plugin_fixtures/__init__.py)."""

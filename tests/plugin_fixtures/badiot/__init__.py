@@ -1,0 +1,1 @@
+"""Fixture integration badiot (see plugin_fixtures/__init__.py)."""

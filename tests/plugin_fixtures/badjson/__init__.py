@@ -1,0 +1,1 @@
+"""Fixture integration badjson (see plugin_fixtures/__init__.py)."""

@@ -1,0 +1,1 @@
+"""Fixture integration needsbroken (see plugin_fixtures/__init__.py)."""

@@ -1,0 +1,1 @@
+"""Fixture integration needsghost (see plugin_fixtures/__init__.py)."""

@@ -1,0 +1,1 @@
+"""Fixture integration nofields (see plugin_fixtures/__init__.py)."""

@@ -1,0 +1,1 @@
+"""Fixture integration without manifest.json."""

@@ -1,0 +1,1 @@
+"""Fixture integration notadict (see plugin_fixtures/__init__.py)."""

@@ -1,0 +1,1 @@
+"""Fixture integration selfdep (see plugin_fixtures/__init__.py)."""

@@ -1,0 +1,1 @@
+"""Fixture integration wrongdomain (see plugin_fixtures/__init__.py)."""
