@@ -150,7 +150,7 @@ async def async_setup_host(host: Host) -> None:
         else:
             host.on_shutdown(control.stop)
 
-    invalid_domains = {issue.path[0] for issue in result.issues if issue.path}
+    invalid_domains, whole_file_broken = _domains_with_issues(result.issues)
     for domain, section in host.config.items():
         if domain == CORE_DOMAIN:
             continue
@@ -159,6 +159,8 @@ async def async_setup_host(host: Host) -> None:
     stale = {
         e.domain for e in host.config_entries.entries() if str(e.source) == "import"
     } - set(host.config) - invalid_domains
+    if whole_file_broken:  # no section could be read: none is known to be gone
+        stale = set()
     for domain in stale:
         await host.config_entries.sync_yaml(domain, [])
 
@@ -173,9 +175,32 @@ async def async_setup_host(host: Host) -> None:
         REDACTOR.add(_secret_values(host, entry.domain, entry.data))
 
 
+def _domains_with_issues(issues: list[ConfigIssue]) -> tuple[set[str], bool]:
+    """Domains whose section has a problem, and whether the file as a whole is unusable.
+
+    A loader problem (a missing secret, a broken include) has no key path but is
+    attributed to its section by ``domain``; a misspelt domain key also covers the
+    domain it most likely meant. A problem outside every section (a YAML syntax error,
+    a top level that is not a mapping, a missing file) leaves no section readable.
+    """
+    domains: set[str] = set()
+    whole_file = False
+    for issue in issues:
+        domain = issue.domain or (str(issue.path[0]) if issue.path else None)
+        if domain is None:
+            whole_file = True
+            continue
+        domains.add(domain)
+        if len(issue.path) == 1 and issue.suggestion:
+            domains.add(issue.suggestion)
+    return domains, whole_file
+
+
 def _secret_values(host: Host, domain: str, data: Any) -> list[str]:
+    from collections.abc import Mapping
+
     from .schema_json import SECRET_KEY_NAMES
 
-    if not isinstance(data, dict):
+    if not isinstance(data, Mapping):  # entry.data is a read-only MappingProxyType
         return []
     return [str(v) for k, v in data.items() if k in SECRET_KEY_NAMES and isinstance(v, str)]

@@ -95,7 +95,10 @@ class RetryPolicy:
     jitter: float = 0.2
 
     def delay(self, attempt: int) -> float:
-        raw = min(self.cap, self.base * self.factor ** max(0, attempt))
+        try:
+            raw = min(self.cap, self.base * self.factor ** max(0, attempt))
+        except OverflowError:  # days of retries: factor**attempt no longer fits a float
+            raw = self.cap
         return max(0.0, raw * random.uniform(1 - self.jitter, 1 + self.jitter))
 
 
@@ -394,6 +397,7 @@ class ConfigEntries:
         except Exception as err:
             _LOGGER.exception("Integration %s failed to load", entry.domain)
             return self._fail(entry, ConfigEntryState.SETUP_ERROR, f"import failed: {err}")
+        self._host.services.describe(entry.domain, loaded.service_descriptions)
         if not await self._migrate(entry, loaded):
             return False
         self._set_state(entry, ConfigEntryState.SETUP_IN_PROGRESS)
@@ -401,6 +405,15 @@ class ConfigEntries:
         await self._host.task_group.start(self._lifetime, entry)
         try:
             await loaded.integration.setup_entry(self._host, entry)
+        except anyio.get_cancelled_exc_class():
+            # Cancelled mid-way (the caller went away, the host is stopping): release
+            # what the attempt made, or the entry stays "setup_in_progress" for good,
+            # refusing setup, unload and reload alike.
+            with anyio.CancelScope(shield=True):
+                await self._teardown(entry)
+            entry.reason = "set-up was cancelled"
+            self._set_state(entry, ConfigEntryState.NOT_LOADED)
+            raise
         except ConfigEntryNotReady as err:
             await self._teardown(entry)
             attempt = entry.setup_attempts - 1
@@ -411,7 +424,15 @@ class ConfigEntries:
                 "%s entry %r not ready (%s); retrying in %.1f s",
                 entry.domain, entry.title, entry.reason, delay,
             )
-            self._host.spawn(self._retry_later(entry, delay), f"retry {entry.entry_id}")
+            # The scope is made and recorded now, not when the task first runs: an
+            # unload or reload before then must be able to cancel this retry, or it
+            # would run alongside the next one and the retries would multiply.
+            if entry._retry_scope is not None:
+                entry._retry_scope.cancel()
+            scope = entry._retry_scope = anyio.CancelScope()
+            self._host.spawn(
+                self._retry_later(entry, delay, scope), f"retry {entry.entry_id}"
+            )
             return False
         except (ConfigEntryAuthFailed, ConfigEntryError) as err:
             await self._teardown(entry)
@@ -507,14 +528,22 @@ class ConfigEntries:
             del entry.runtime_data
         return errors
 
-    async def _retry_later(self, entry: ConfigEntry[Any], delay: float) -> None:
-        with anyio.CancelScope() as scope:
-            entry._retry_scope = scope
+    async def _retry_later(
+        self, entry: ConfigEntry[Any], delay: float, scope: anyio.CancelScope
+    ) -> None:
+        with scope:  # cancelled before it started: exits at once
             await anyio.sleep(delay)
+            # Waiting for the lock is still cancellable: an unload that holds it now
+            # has cancelled this retry, and must not see the entry set up right after.
+            async with entry._lock:
+                # The attempt itself is not cancelled by unload, which waits for it on
+                # the lock instead; a new retry gets a scope of its own.
+                if entry._retry_scope is scope:
+                    entry._retry_scope = None
+                if entry.state is ConfigEntryState.SETUP_RETRY and self._host.is_running:
+                    await self._setup_locked(entry)
+        if entry._retry_scope is scope:
             entry._retry_scope = None
-            if entry.state is ConfigEntryState.SETUP_RETRY and self._host.is_running:
-                await self.setup(entry.entry_id)
-        entry._retry_scope = None
 
     async def _cancel_retry(self, entry: ConfigEntry[Any]) -> None:
         if entry._retry_scope is not None:
@@ -631,7 +660,11 @@ class ConfigEntries:
                     unique_id=item.unique_id, source=Source.IMPORT, version=version,
                 )
                 await self.add(entry, setup=False)
-            elif self.update_entry(entry, title=item.title, data=item.data, options=item.options):
+            # YAML that states no options leaves those set in the options flow alone
+            # (else every restart would silently undo them and "change" the entry).
+            elif self.update_entry(
+                entry, title=item.title, data=item.data, options=item.options or None
+            ):
                 _LOGGER.info("YAML for %s entry %r changed", domain, entry.title)
                 if entry.state is ConfigEntryState.LOADED:
                     await self.reload(entry.entry_id)

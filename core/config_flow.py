@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 import voluptuous as vol
 
 from .context import new_id
-from .exceptions import AbortFlow, IntegrationNotFound, UnknownFlow
+from .exceptions import AbortFlow, UnknownFlow
 from .schema_json import serialize_schema
 
 if TYPE_CHECKING:
@@ -206,7 +206,8 @@ class FlowManager(_Manager):
         loaded = self._host.plugins.load(domain)
         flow_cls = loaded.config_flow
         if flow_cls is None:
-            raise IntegrationNotFound(domain) from ValueError(f"{domain} has no config flow")
+            # The integration exists (load succeeded): "not found" would mislead.
+            raise UnknownFlow(f"{domain} has no config flow")
         flow = flow_cls()
         flow.host = self._host
         flow.domain = domain

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -94,6 +95,22 @@ class LoadedIntegration:
     manifest: Manifest
     integration: Integration
     module_name: str
+
+    @property
+    def service_descriptions(self) -> dict[str, Any]:
+        """The integration's ``services.yaml`` (name → description, fields), if any."""
+        import importlib.util  # noqa: PLC0415
+
+        import yaml  # noqa: PLC0415
+
+        spec = importlib.util.find_spec(self.module_name)
+        if spec is None or not spec.submodule_search_locations:
+            return {}
+        path = Path(next(iter(spec.submodule_search_locations))) / "services.yaml"
+        if not path.exists():
+            return {}
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return loaded if isinstance(loaded, dict) else {}
 
     @property
     def config_schema(self) -> Any | None:

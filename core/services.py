@@ -85,6 +85,7 @@ class ServiceRegistry:
         self._bus = bus
         self._spawner = spawner
         self._services: dict[str, dict[str, Service]] = {}
+        self._descriptions: dict[str, dict[str, Any]] = {}
         self.call_count = 0
 
     def set_spawner(self, spawner: Spawner) -> None:
@@ -141,6 +142,18 @@ class ServiceRegistry:
             del self._services[domain]
         self._bus.fire(EVENT_SERVICE_REMOVED, {"domain": domain, "service": service})
         return True
+
+    def describe(self, domain: str, descriptions: Mapping[str, Any]) -> None:
+        """Attach ``services.yaml`` descriptions (shown by the API and the UI)."""
+        self._descriptions[domain.lower()] = dict(descriptions)
+
+    def description(self, domain: str, service: str) -> Mapping[str, Any]:
+        """The description of a service: from ``register`` or the domain's services.yaml."""
+        svc = self.get(domain, service)
+        if svc.description:
+            return svc.description
+        found = self._descriptions.get(svc.domain, {}).get(svc.name)
+        return found if isinstance(found, Mapping) else {}
 
     def has(self, domain: str, service: str) -> bool:
         return service.lower() in self._services.get(domain.lower(), {})

@@ -13,6 +13,7 @@ from .nodes import (
     NodeList,
     NodeStr,
     SecretStr,
+    collect_secret_values,
     location_of,
     node_location,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "NodeStr",
     "SecretStr",
     "check_config",
+    "collect_secret_values",
     "format_path",
     "load_config_file",
     "location_of",

@@ -75,7 +75,8 @@ class ConfigIssue:
             parts.append(shown if self.line is None else f"{shown}:{self.line}")
         if self.path:
             parts.append(format_path(self.path))
-        parts.append(self.message)
+        # One line, always: a custom validator's message may contain line breaks.
+        parts.append(" ".join(self.message.split()))
         return ": ".join(parts)
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "NodeList",
     "NodeStr",
     "SecretStr",
+    "collect_secret_values",
     "location_of",
     "node_location",
 ]
@@ -137,12 +138,13 @@ class NodeDict(dict[Any, Any]):
 
     @property
     def secret_values(self) -> frozenset[str]:
-        """String forms of the scalars that reached this mapping through ``!secret``.
+        """String forms of every value that reached this tree through ``!secret``.
 
-        Validation uses them to scrub any echo of a secret out of error messages. Only
-        the direct entries are listed; nested containers keep their own.
+        Covers nested mappings and lists too, so the top-level mapping answers for the
+        whole file (includes included). Validation scrubs these out of error messages;
+        the host can hand them to its log redactor.
         """
-        return self._secret_values
+        return collect_secret_values(self)
 
 
 class NodeList(list[Any]):
@@ -188,8 +190,8 @@ class NodeList(list[Any]):
 
     @property
     def secret_values(self) -> frozenset[str]:
-        """String forms of the scalars that reached this list through ``!secret``."""
-        return self._secret_values
+        """String forms of every value that reached this tree through ``!secret``."""
+        return collect_secret_values(self)
 
 
 class _Unresolved:
@@ -212,6 +214,36 @@ marker to suppress the follow-up noise ("expected str") a stand-in would otherwi
 cause. It never escapes the public API: :func:`load_config_file` raises instead and
 :func:`check_config` drops the affected sections.
 """
+
+
+def collect_secret_values(value: object) -> frozenset[str]:
+    """String forms of every ``!secret`` value anywhere inside ``value``.
+
+    Iterative with an identity set: YAML anchors can make the tree share or even
+    contain itself.
+    """
+    found: set[str] = set()
+    seen: set[int] = set()
+    stack: list[object] = [value]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, SecretStr):
+            found.add(str(current))
+        elif isinstance(current, NodeDict):
+            found |= current._secret_values
+            stack.extend(current.values())
+        elif isinstance(current, NodeList):
+            found |= current._secret_values
+            stack.extend(current)
+        elif isinstance(current, dict):
+            stack.extend(current.values())
+        elif isinstance(current, list):
+            stack.extend(current)
+    found.discard("")
+    return frozenset(found)
 
 
 def location_of(container: object, key_or_index: object) -> Location | None:

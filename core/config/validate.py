@@ -25,22 +25,20 @@ from typing import Any, Final
 
 import voluptuous as vol
 
+from ..const import CORE_DOMAIN  # the reserved top-level key for the host's own settings
 from .errors import ConfigIssue, sorted_issues
 from .nodes import (
     UNRESOLVED,
     Location,
-    NodeDict,
-    NodeList,
-    SecretStr,
+    collect_secret_values,
     location_of,
     node_location,
 )
-from .yaml_loader import CONFIG_FILE, _kind, _load_tree, _normalize, _real
+from .paths import normalize_path, path_kind, real_path
+from .schema_paths import child_of, complete, flatten, known_keys
+from .yaml_loader import CONFIG_FILE, _load_tree
 
 __all__ = ["CORE_DOMAIN", "ConfigResult", "check_config", "validate_section"]
-
-CORE_DOMAIN: Final = "gatehouse"
-"""The reserved top-level key holding the host's own settings."""
 
 _REDACTED: Final = "***"
 _REQUIRED_MSG: Final = "required key not provided"
@@ -54,10 +52,13 @@ class ConfigResult:
     ``config`` maps each domain whose section validated cleanly to the schema's output;
     a section with any issue is left out, so callers can still start everything that is
     fine. ``issues`` lists every problem found, ordered by file and line.
+    ``secret_values`` are the string forms of every ``!secret`` that could be resolved
+    (also from sections with problems), for the host's log redactor.
     """
 
     config: dict[str, Any] = field(default_factory=dict)
     issues: list[ConfigIssue] = field(default_factory=list)
+    secret_values: frozenset[str] = frozenset()
 
     @property
     def ok(self) -> bool:
@@ -103,12 +104,16 @@ def validate_section(
     # Wrap everything, plain types and functions included: ``vol.Schema(int)`` checks
     # the type, where calling ``int`` directly would silently convert.
     validator = schema if isinstance(schema, vol.Schema) else vol.Schema(schema)
-    secrets = _secret_strings(value)
-    root = _normalize(file_hint).parent
+    secrets = collect_secret_values(value)
+    root = normalize_path(file_hint).parent
     fallback = location or node_location(value)
 
-    def make(loc: Location | None, path: tuple[str | int, ...], message: str,
-             suggestion: str | None = None) -> ConfigIssue:
+    def make(
+        loc: Location | None,
+        path: tuple[str | int, ...],
+        message: str,
+        suggestion: str | None = None,
+    ) -> ConfigIssue:
         return ConfigIssue(
             file=loc.file if loc else file_hint,
             line=loc.line if loc else None,
@@ -122,7 +127,7 @@ def validate_section(
     try:
         return validator(value), []
     except vol.Invalid as err:
-        errors = _complete(validator, value, _flatten(err))
+        errors = complete(validator, value, flatten(err))
     except Exception as err:  # noqa: BLE001 - a broken validator is a config issue too
         detail = _redact(str(err), secrets)
         text = f"validation failed: {type(err).__name__}" + (f": {detail}" if detail else "")
@@ -153,14 +158,19 @@ def check_config(
     reserved key ``gatehouse`` is validated with ``core_schema`` (accepted as is when
     that is ``None``). Unknown top-level keys are issues with a "did you mean" hint.
 
+    ``schemas`` may be a lazy mapping: only its keys are listed up front, and
+    ``schemas[domain]`` is looked up once, in file order, for just the domains that
+    appear in the file (so a host can import a plugin only when it is configured). If
+    that lookup raises, the section gets an issue "integration 'x' could not be loaded".
+
     Never raises for a configuration problem: a missing or unreadable file, a YAML
     syntax error, a missing secret and a schema failure all end up in
     ``ConfigResult.issues``, all of them at once. Synchronous and blocking (file I/O):
     call it from a worker thread in async code.
     """
-    config_dir = _normalize(Path(config_dir))
+    config_dir = normalize_path(Path(config_dir))
     path = config_dir / CONFIG_FILE
-    kind = _kind(path)
+    kind = path_kind(path)
     if kind in ("missing", "dir"):
         if kind == "missing":
             message = f"{CONFIG_FILE} not found in {config_dir}"
@@ -180,6 +190,7 @@ def check_config(
     root = outcome.value
     if root is UNRESOLVED:  # syntax error or unreadable: nothing to validate
         return ConfigResult({}, sorted_issues(issues, outcome.opened))
+    secrets = collect_secret_values(root)
     if not isinstance(root, dict):
         issues.append(
             ConfigIssue(
@@ -193,28 +204,49 @@ def check_config(
                 root=config_dir,
             )
         )
-        return ConfigResult({}, sorted_issues(issues, outcome.opened))
+        return ConfigResult({}, sorted_issues(issues, outcome.opened), secrets)
 
     # Attribute loader issues to the section they sit in (following includes back to
-    # configuration.yaml); such sections are broken even if their schema passes.
+    # configuration.yaml); such sections are broken even if their schema passes. The
+    # path then starts with the domain, like every validation issue's.
     lines = _domain_lines(root, path)
     broken: set[str] = set()
     for index, issue in enumerate(issues):
         owner = _owning_domain(issue, path, outcome.include_sites, lines)
         if owner is not None:
             broken.add(owner)
-            issues[index] = replace(issue, domain=owner)
+            issues[index] = replace(issue, domain=owner, path=issue.path or (owner,))
 
     known = sorted({*schemas, CORE_DOMAIN})
+    known_set = set(known)
     config: dict[str, Any] = {}
     for key, value in root.items():
         key_location = location_of(root, key)
-        if not isinstance(key, str) or key not in known:
+        if not isinstance(key, str) or key not in known_set:
             issues.append(_unknown_domain(key, key_location, known, path, config_dir))
             continue
-        schema = core_schema if key == CORE_DOMAIN else schemas[key]
         if value is UNRESOLVED:
             continue
+        if key == CORE_DOMAIN:
+            schema = core_schema
+        else:
+            try:
+                schema = schemas[key]
+            except Exception as err:  # noqa: BLE001 - a lazy mapping may import a plugin
+                issues.append(
+                    ConfigIssue(
+                        file=key_location.file if key_location else path,
+                        line=_line(key_location),
+                        path=(key,),
+                        message=_redact(
+                            f"integration '{key}' could not be loaded: {type(err).__name__}: {err}",
+                            secrets,
+                        ),
+                        domain=key,
+                        root=config_dir,
+                    )
+                )
+                continue
         if schema is None:
             if key not in broken and not _contains_unresolved(value):
                 config[key] = value
@@ -226,136 +258,10 @@ def check_config(
         if section_issues or key in broken or _contains_unresolved(value):
             continue
         config[key] = validated
-    return ConfigResult(config, sorted_issues(issues, outcome.opened))
+    return ConfigResult(config, sorted_issues(issues, outcome.opened), secrets)
 
 
 # -- walking error paths ---------------------------------------------------------------
-
-
-def _flatten(error: vol.Invalid) -> list[vol.Invalid]:
-    """Every leaf error of a (possibly nested) ``MultipleInvalid``."""
-    if isinstance(error, vol.MultipleInvalid):
-        return [leaf for sub in error.errors for leaf in _flatten(sub)]
-    return [error]
-
-
-def _plain(element: Any) -> Any:
-    """A path element as it appears in the data: ``Required('x')`` -> ``'x'``."""
-    if isinstance(element, vol.Marker):
-        return element.schema
-    return element
-
-
-def _complete(
-    schema: vol.Schema, value: Any, errors: list[vol.Invalid], depth: int = 0
-) -> list[tuple[list[Any], vol.Invalid]]:
-    """The errors voluptuous reported plus the ones it gave up on, with plain paths.
-
-    voluptuous collects every bad key of a mapping, but a *list* schema stops at the
-    first item whose error is nested (any bad key in a list of mappings) and drops what
-    it had collected for earlier items. So for every list on an error's path, the other
-    items are validated one by one against the list's own schema and their errors are
-    added under their real index. Best effort: when the list's schema cannot be found
-    unambiguously (opaque validators), the errors stay as voluptuous gave them.
-    """
-    found = [([_plain(element) for element in error.path], error) for error in errors]
-    if depth > 32:
-        return found
-    extra: list[tuple[list[Any], vol.Invalid]] = []
-    expanded: set[tuple[Any, ...]] = set()
-    for path, _ in found:
-        for position, element in enumerate(path):
-            if not isinstance(element, int) or isinstance(element, bool):
-                continue
-            prefix = tuple(path[:position])
-            if prefix in expanded:
-                continue
-            expanded.add(prefix)
-            container = _data_at(value, prefix)
-            item_schemas = [c for c in _schemas_at(schema, prefix) if isinstance(c, list)]
-            if not isinstance(container, list) or len(item_schemas) != 1:
-                continue
-            reported = {
-                other[position]
-                for other, _ in found
-                if len(other) > position and tuple(other[:position]) == prefix
-            }
-            item_validator = vol.Schema(item_schemas[0])
-            for index, item in enumerate(container):
-                if index in reported:
-                    continue
-                try:
-                    item_validator([item])
-                except vol.Invalid as err:
-                    nested = _complete(item_validator, [item], _flatten(err), depth + 1)
-                    extra.extend(
-                        ([*prefix, index, *sub_path[1:]], sub) for sub_path, sub in nested
-                    )
-                except Exception:  # noqa: BLE001 - the full run already reported it
-                    continue
-    return found + extra
-
-
-def _data_at(value: Any, path: Sequence[Any]) -> Any:
-    """The value at ``path`` in the data, or :data:`UNRESOLVED` if it is not there."""
-    current = value
-    for element in path:
-        present, current = _child(current, element)
-        if not present:
-            return UNRESOLVED
-    return current
-
-
-def _child(container: Any, element: Any) -> tuple[bool, Any]:
-    """``(True, container[element])`` if that entry exists, else ``(False, None)``.
-
-    An int only indexes a list, a key only a mapping: voluptuous paths are data paths.
-    """
-    if isinstance(container, dict):
-        try:
-            if element in container:
-                return True, container[element]
-        except TypeError:  # unhashable path element
-            pass
-        return False, None
-    if (
-        isinstance(container, list)
-        and isinstance(element, int)
-        and not isinstance(element, bool)
-        and -len(container) <= element < len(container)
-    ):
-        return True, container[element]
-    return False, None
-
-
-def _schemas_at(schema: Any, path: Sequence[Any], depth: int = 0) -> list[Any]:
-    """The sub-schemas that validate the data at ``path`` (every candidate).
-
-    Follows ``vol.Schema``, dict and list schemas and the sub-validators of
-    ``All``/``Any``/``Maybe``-style combinators; an opaque validator (a plain function)
-    leads nowhere. Used for suggestions and for re-checking list items, so the worst
-    case of not finding a schema is a missing hint, never a wrong error.
-    """
-    if depth > 64:
-        return []
-    if isinstance(schema, vol.Schema):
-        return _schemas_at(schema.schema, path, depth + 1)
-    validators = getattr(schema, "validators", None)
-    if isinstance(validators, (list, tuple)):
-        return [found for sub in validators for found in _schemas_at(sub, path, depth + 1)]
-    if not path:
-        return [schema]
-    head, rest = path[0], path[1:]
-    if isinstance(schema, dict):
-        return [
-            found
-            for key, sub in schema.items()
-            if _key_matches(_plain(key), head)
-            for found in _schemas_at(sub, rest, depth + 1)
-        ]
-    if isinstance(schema, (list, tuple)) and isinstance(head, int):
-        return [found for sub in schema for found in _schemas_at(sub, rest, depth + 1)]
-    return []
 
 
 def _walk(value: Any, path: Sequence[Any], fallback: Location | None) -> _Target:
@@ -372,7 +278,7 @@ def _walk(value: Any, path: Sequence[Any], fallback: Location | None) -> _Target
     for depth, element in enumerate(path):
         if current is UNRESOLVED:
             return _Target(location, tuple(shown), False, None, True)
-        present, child = _child(current, element)
+        present, child = child_of(current, element)
         if not present:
             location = node_location(current) or location
             shown.extend(_shown(rest) for rest in path[depth:])
@@ -403,7 +309,7 @@ def _describe(
         key = path[-1]
         suggestion = None
         if isinstance(key, str):
-            suggestion = _closest(key, _known_keys(schema, path[:-1]) - {key})
+            suggestion = _closest(key, known_keys(schema, path[:-1]) - {key})
         message = f"{_EXTRA_MSG}: {_quote(key)}"
         if suggestion is not None:
             message += f" (did you mean '{suggestion}'?)"
@@ -411,31 +317,6 @@ def _describe(
     if raw.startswith("expected ") and target.found and " got " not in raw:
         return f"{raw}, got {_type_name(target.value)}", None
     return raw, None
-
-
-def _known_keys(schema: Any, path: Sequence[Any]) -> set[str]:
-    """String keys the schema accepts in the mapping at ``path`` (for suggestions)."""
-    keys: set[str] = set()
-    for candidate in _schemas_at(schema, path):
-        if isinstance(candidate, dict):
-            keys.update(key for key in map(_plain, candidate) if isinstance(key, str))
-    return keys
-
-
-def _key_matches(schema_key: Any, data_key: Any) -> bool:
-    """Whether a dict-schema key would accept ``data_key`` (literal, type or validator)."""
-    if isinstance(schema_key, type):
-        return isinstance(data_key, schema_key)
-    if callable(schema_key):
-        try:
-            schema_key(data_key)
-        except (vol.Invalid, ValueError, TypeError):
-            return False
-        return True
-    try:
-        return bool(schema_key == data_key)
-    except (TypeError, ValueError):
-        return False
 
 
 def _closest(word: str, candidates: Iterable[str]) -> str | None:
@@ -464,33 +345,7 @@ def _type_name(value: object) -> str:
     return type(value).__name__
 
 
-def _secret_strings(value: Any) -> set[str]:
-    """Every string form of a value that came from ``!secret`` inside ``value``."""
-    found: set[str] = set()
-    seen: set[int] = set()
-    stack = [value]
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, SecretStr):
-            found.add(str(current))
-        elif isinstance(current, NodeDict):
-            found |= current.secret_values
-            stack.extend(current.values())
-        elif isinstance(current, NodeList):
-            found |= current.secret_values
-            stack.extend(current)
-        elif isinstance(current, dict):
-            stack.extend(current.values())
-        elif isinstance(current, list):
-            stack.extend(current)
-    found.discard("")
-    return found
-
-
-def _redact(message: str, secrets: set[str]) -> str:
+def _redact(message: str, secrets: frozenset[str]) -> str:
     """Replace every occurrence of a secret in ``message``.
 
     Longest first, so a secret containing another is masked whole. Very short secrets
@@ -543,10 +398,10 @@ def _owning_domain(
 ) -> str | None:
     """The top-level section an issue belongs to, following includes back up."""
     file, line = issue.file, issue.line
-    target = _real(config_file)
+    target = real_path(config_file)
     visited: set[Path] = set()
-    while file is not None and _real(file) != target:
-        key = _real(file)
+    while file is not None and real_path(file) != target:
+        key = real_path(file)
         if key in visited or key not in sites:
             return None
         visited.add(key)

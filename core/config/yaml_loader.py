@@ -22,7 +22,6 @@ in C, so all construction below is shared). What it adds:
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +42,7 @@ from .nodes import (
     location_of,
     node_location,
 )
+from .paths import normalize_path, path_kind, real_path, secret_dirs
 
 try:
     from yaml import CSafeLoader as _CSafeLoader
@@ -123,35 +123,6 @@ class _LoadOutcome:
     issues: list[ConfigIssue]
     include_sites: dict[Path, Location]
     opened: list[Path]
-
-
-def _kind(path: Path) -> str:
-    """``"file"``, ``"dir"``, ``"missing"`` or ``"unreadable"``, without raising.
-
-    ``Path.is_file()`` re-raises permission errors; a config check must not.
-    """
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        return "missing"
-    except (OSError, ValueError):
-        return "unreadable"
-    if stat.S_ISDIR(mode):
-        return "dir"
-    return "file" if stat.S_ISREG(mode) else "unreadable"
-
-
-def _real(path: Path) -> Path:
-    """``path`` with symlinks resolved (for identity checks); as is if that fails."""
-    try:
-        return path.resolve()
-    except (OSError, RuntimeError):  # RuntimeError: symlink loop on Python 3.11
-        return path
-
-
-def _normalize(path: Path) -> Path:
-    """Absolute, ``..``-free path without resolving symlinks (messages stay readable)."""
-    return Path(os.path.normpath(path.absolute()))
 
 
 def _scalar_strings(value: Any, seen: set[int] | None = None) -> set[str]:
@@ -249,8 +220,8 @@ class _LocatingConstructor(SafeConstructor):
             )
         # Everything in secrets.yaml is masked in reprs, including strings nested in a
         # secret that is a mapping or list.
-        kind = SecretStr if self.gh_in_secrets else NodeStr
-        return kind(self.construct_scalar(node), self._location(node))
+        string_type = SecretStr if self.gh_in_secrets else NodeStr
+        return string_type(self.construct_scalar(node), self._location(node))
 
     def _construct_map(self, node: Node) -> Iterator[NodeDict]:
         data = NodeDict()
@@ -322,9 +293,7 @@ class _LocatingConstructor(SafeConstructor):
         data = NodeList()
         data.location = self._location(node)
         if not isinstance(node, SequenceNode):
-            raise ConstructorError(
-                None, None, f"expected a list for {_tag(node)}", node.start_mark
-            )
+            raise ConstructorError(None, None, f"expected a list for {_tag(node)}", node.start_mark)
         yield data
         for child in node.value:
             value = self.construct_object(child, deep=False)
@@ -346,9 +315,9 @@ class _LocatingConstructor(SafeConstructor):
         ctx = self.gh_context
         searched: list[str] = []
         broken: list[str] = []
-        for directory in _secret_dirs(self.gh_file.parent, ctx.root):
+        for directory in secret_dirs(self.gh_file.parent, ctx.root):
             candidate = directory / SECRETS_FILE
-            if _kind(candidate) == "missing":
+            if path_kind(candidate) == "missing":
                 continue
             searched.append(ctx.display(candidate))
             secrets = _load_secrets(candidate, ctx, self._location(node))
@@ -366,18 +335,16 @@ class _LocatingConstructor(SafeConstructor):
             where = ", ".join(broken)
             return self._fail(node, f"secret '{name}' could not be read: {where} has errors")
         if not searched:
-            return self._fail(
-                node, f"secret '{name}' requested but no {SECRETS_FILE} was found"
-            )
+            return self._fail(node, f"secret '{name}' requested but no {SECRETS_FILE} was found")
         return self._fail(node, f"secret '{name}' not found in {', '.join(searched)}")
 
     def _construct_include(self, node: Node) -> Any:
         name = self._tag_argument(node)
         if name is None:
             return UNRESOLVED
-        target = _normalize(self.gh_file.parent / name)
+        target = normalize_path(self.gh_file.parent / name)
         ctx = self.gh_context
-        kind = _kind(target)
+        kind = path_kind(target)
         if kind == "missing":
             return self._fail(node, f"included file not found: {ctx.display(target)}")
         if kind == "dir":
@@ -389,16 +356,16 @@ class _LocatingConstructor(SafeConstructor):
         cycle = _cycle(target, ctx)
         if cycle is not None:
             return self._fail(node, cycle)
-        ctx.include_sites.setdefault(_real(target), self._location(node))
+        ctx.include_sites.setdefault(real_path(target), self._location(node))
         return _load_file(target, ctx, in_secrets=self.gh_in_secrets)
 
     def _construct_include_dir_named(self, node: Node) -> Any:
         name = self._tag_argument(node)
         if name is None:
             return UNRESOLVED
-        directory = _normalize(self.gh_file.parent / name)
+        directory = normalize_path(self.gh_file.parent / name)
         ctx = self.gh_context
-        if _kind(directory) != "dir":
+        if path_kind(directory) != "dir":
             return self._fail(node, f"included directory not found: {ctx.display(directory)}")
         try:
             files = sorted(directory.glob("*.yaml"))
@@ -408,14 +375,14 @@ class _LocatingConstructor(SafeConstructor):
         result = NodeDict()
         result.location = self._location(node)
         for file in files:
-            if file.name.startswith(".") or file.name == SECRETS_FILE or _kind(file) == "dir":
+            if file.name.startswith(".") or file.name == SECRETS_FILE or path_kind(file) == "dir":
                 continue
             cycle = _cycle(file, ctx)
             if cycle is not None:
                 self._fail(node, cycle)
                 result[file.stem] = UNRESOLVED
                 continue
-            ctx.include_sites.setdefault(_real(file), self._location(node))
+            ctx.include_sites.setdefault(real_path(file), self._location(node))
             result[file.stem] = _load_file(file, ctx, in_secrets=self.gh_in_secrets)
             # The entry "is" the whole file: point both key and value at its first line.
             result.set_location(file.stem, Location(file, 1))
@@ -472,27 +439,10 @@ def _quote(key: object) -> str:
     return f"'{key}'" if isinstance(key, str) else str(key)
 
 
-def _secret_dirs(start: Path, root: Path) -> list[Path]:
-    """Directories searched for ``secrets.yaml``: ``start``, then up to ``root``.
-
-    Like Home Assistant, a file in ``packages/`` may have its own ``secrets.yaml`` and
-    falls back to the one next to ``configuration.yaml``. A file outside the config
-    directory only looks next to itself and in the root.
-    """
-    if start == root:
-        return [root]
-    if root not in start.parents:
-        return [start, root]
-    dirs = [start]
-    while dirs[-1] != root:
-        dirs.append(dirs[-1].parent)
-    return dirs
-
-
 def _cycle(target: Path, ctx: _LoadContext) -> str | None:
     """A message if loading ``target`` would include a file from inside itself."""
-    resolved = _real(target)
-    chain = [_real(p) for p in ctx.stack]
+    resolved = real_path(target)
+    chain = [real_path(p) for p in ctx.stack]
     if resolved not in chain:
         return None
     start = chain.index(resolved)
@@ -502,7 +452,7 @@ def _cycle(target: Path, ctx: _LoadContext) -> str | None:
 
 def _load_secrets(path: Path, ctx: _LoadContext, site: Location) -> NodeDict | None:
     """Load (once per top-level load) a ``secrets.yaml``; ``None`` if it is unusable."""
-    key = _real(path)
+    key = real_path(path)
     if key in ctx.secrets:
         return ctx.secrets[key]
     ctx.include_sites.setdefault(key, site)
@@ -606,10 +556,10 @@ def _load_tree(
     path: Path, config_dir: Path | None = None, *, loader: _LoaderClass = _DEFAULT_LOADER
 ) -> _LoadOutcome:
     """Load ``path`` and everything it includes, collecting issues instead of raising."""
-    path = _normalize(Path(path))
-    root = _normalize(Path(config_dir)) if config_dir is not None else path.parent
+    path = normalize_path(Path(path))
+    root = normalize_path(Path(config_dir)) if config_dir is not None else path.parent
     ctx = _LoadContext(root=root, loader=loader)
-    kind = _kind(path)
+    kind = path_kind(path)
     if kind in ("missing", "dir"):
         problem = "not found" if kind == "missing" else "is a directory, not a file"
         ctx.report(path, None, f"{ctx.display(path)} {problem}")

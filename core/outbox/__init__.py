@@ -26,10 +26,14 @@ from .models import (
     TransientDeliveryError,
     UnknownDestination,
 )
+from .host import OUTBOX, OutboxStatSensor, get_outbox
 from .outbox import DestinationConfig, Outbox
 from .policy import Backoff, BreakerPolicy, CircuitBreaker
 
 __all__ = [
+    "OUTBOX",
+    "OutboxStatSensor",
+    "get_outbox",
     "Backoff",
     "BreakerPolicy",
     "BreakerState",

@@ -98,7 +98,6 @@ class Dispatcher:
         self._drained: anyio.Event | None = None
         self._sleeping_empty = False
         self._failures = 0
-        self._expiry_logged = False
 
     def notify(self) -> None:
         """New rows were committed: wake the dispatcher if it sleeps on an empty queue."""

@@ -308,6 +308,7 @@ class OutboxStore:
             n, b = per_destination.get(row[0], (0, 0))
             per_destination[row[0]] = (n + 1, b + row[3])
         dropped: dict[str, int] = {}
+        moved = False
         try:
             with self._transaction(durable=True) as conn:
                 conn.executemany(
@@ -315,31 +316,37 @@ class OutboxStore:
                     "expires) VALUES (?, ?, ?, ?, ?, ?)",
                     rows,
                 )
-                # Count the new rows as stored now so _trim sees the post-insert size;
-                # the pending half is released below only once the commit succeeded.
+                # Move the rows from pending to stored now, in one step under the lock,
+                # so _trim sees the post-insert size and count + pending never counts a
+                # row twice (a refuse check racing this commit must not see a phantom).
+                moved = True
                 with self.lock:
                     for destination, (n, b) in per_destination.items():
                         tally = self.tallies.setdefault(destination, Tally())
                         tally.count += n
                         tally.nbytes += b
+                        tally.pending -= n
+                        tally.pending_bytes -= b
+                        if tally.pending <= 0:
+                            tally.pending = tally.pending_bytes = 0
+                            tally.pending_since = None
                 for destination, bound in bounds.items():
                     if bound.drop_oldest and destination in per_destination:
                         evicted, _ = self._trim(conn, destination, bound)
                         if evicted:
                             dropped[destination] = evicted
         except BaseException:
+            # Back to "not stored, still pending": the caller releases pending rows.
             self._reload_counts(per_destination)
+            if moved:
+                with self.lock:
+                    for destination, (n, b) in per_destination.items():
+                        tally = self.tallies[destination]
+                        tally.pending += n
+                        tally.pending_bytes += b
             raise
         self.enqueue_transactions += 1
         self.enqueued_rows += len(rows)
-        with self.lock:
-            for destination, (n, b) in per_destination.items():
-                tally = self.tallies[destination]
-                tally.pending -= n
-                tally.pending_bytes -= b
-                if tally.pending <= 0:
-                    tally.pending = tally.pending_bytes = 0
-                    tally.pending_since = None
         for destination in per_destination:
             if destination in dropped or self.tallies[destination].head_created is None:
                 self._refresh_head(destination)

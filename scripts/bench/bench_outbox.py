@@ -209,8 +209,12 @@ async def main(args: argparse.Namespace) -> None:
         n = args.messages
         print(f"outbox benchmark: {n} messages of {len(PAYLOAD)} bytes, db in {base}")
         print(f"  cpus: {os.cpu_count()}, sqlite {sqlite3.sqlite_version}")
-        raw = await anyio.to_thread.run_sync(raw_sqlite_rate, base, min(n, 3000))
-        print(f"  raw SQLite, 1 row per commit (WAL, FULL): {raw:10,.0f} rows/s")
+        # fsync latency on virtualised disks wanders; take the better of two runs so
+        # the comparison flatters the baseline rather than the outbox.
+        raw = max(
+            [await anyio.to_thread.run_sync(raw_sqlite_rate, base, min(n, 3000)) for _ in "ab"]
+        )
+        print(f"  raw SQLite, 1 row per commit (WAL, FULL): {raw:10,.0f} rows/s (best of 2)")
         for producers, count in ((1, min(n, 3000)), (10, n), (100, n)):
             rate, per_commit = await enqueue_rate(base, producers, count)
             print(

@@ -122,3 +122,12 @@ async def test_child_context_links_parent(host: Host) -> None:
     assert state is not None
     assert state.context.parent_id == parent.id
     assert state.context.user_id == "u"
+
+
+async def test_services_yaml_descriptions(host: Host) -> None:
+    from gatehouse.core import ConfigEntry
+
+    await host.config_entries.add(ConfigEntry(domain="demo", title="D", data={"name": "D"}))
+    desc = host.services.description("demo", "reset_counter")
+    assert "zero" in desc["description"]
+    assert "entry_id" in desc["fields"]

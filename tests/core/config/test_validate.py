@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -303,9 +304,7 @@ def test_empty_file_is_an_empty_config(tmp_path: Path) -> None:
 def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
     write(tmp_path, "configuration.yaml", "- demo\n- mqtt\n")
     (issue,) = check_config(tmp_path, SCHEMAS).issues
-    assert issue.message == (
-        "expected a mapping of integration domains at the top level, got list"
-    )
+    assert issue.message == ("expected a mapping of integration domains at the top level, got list")
     assert issue.line == 1
 
 
@@ -374,14 +373,16 @@ def test_loader_problems_are_attributed_and_not_repeated(tmp_path: Path) -> None
     # one issue per missing value, no "expected str" follow-ups; schema errors next to
     # them (demo -> port) are still reported
     assert lines(result.issues) == [
-        "configuration.yaml:2: secret 'broker_host' not found in secrets.yaml",
-        "configuration.yaml:6: environment variable 'GH_TEST_SURELY_UNSET_VAR' is not set"
-        " and no default is given",
-        "demo.yaml:1: secret 'demo_host' not found in secrets.yaml",
+        "configuration.yaml:2: mqtt: secret 'broker_host' not found in secrets.yaml",
+        "configuration.yaml:6: recorder: environment variable 'GH_TEST_SURELY_UNSET_VAR'"
+        " is not set and no default is given",
+        "demo.yaml:1: demo: secret 'demo_host' not found in secrets.yaml",
         "demo.yaml:2: demo -> port: expected int, got str",
     ]
     assert [i.domain for i in result.issues] == ["mqtt", "recorder", "demo", "demo"]
     assert result.config == {}
+    # what did resolve is still known, for the host's log redactor
+    assert result.secret_values == {SECRET}
 
 
 def test_secret_values_never_appear_in_issues(tmp_path: Path) -> None:
@@ -415,6 +416,15 @@ def test_secret_values_never_appear_in_issues(tmp_path: Path) -> None:
     assert "***" in report
 
 
+def test_issue_str_is_always_one_line(tmp_path: Path) -> None:
+    def chatty(value: Any) -> Any:
+        raise vol.Invalid("first line\nsecond line")
+
+    write(tmp_path, "configuration.yaml", "demo:\n  host: x\n")
+    (issue,) = check_config(tmp_path, {"demo": vol.Schema({"host": chatty})}).issues
+    assert str(issue) == "configuration.yaml:2: demo -> host: first line second line"
+
+
 def test_secret_echoed_by_custom_validator_is_redacted(tmp_path: Path) -> None:
     def picky(value: Any) -> Any:
         raise vol.Invalid(f"{value} is not an allowed host (value was {value!r})")
@@ -433,7 +443,37 @@ def test_known_domain_with_loader_error_is_left_out(tmp_path: Path, schema: Any)
     write(tmp_path, "configuration.yaml", "demo:\n  host: a\n  host: b\n")
     result = check_config(tmp_path, {"demo": schema})
     assert lines(result.issues) == [
-        "configuration.yaml:3: duplicate key 'host' (first defined on line 2)"
+        "configuration.yaml:3: demo: duplicate key 'host' (first defined on line 2)"
     ]
     assert result.issues[0].domain == "demo"
     assert result.config == {}
+
+
+def test_schemas_can_be_a_lazy_mapping(tmp_path: Path) -> None:
+    """A host can import a plugin only when its domain is configured."""
+
+    class LazySchemas(Mapping[str, Any]):
+        def __init__(self) -> None:
+            self.looked_up: list[str] = []
+
+        def __getitem__(self, domain: str) -> Any:
+            self.looked_up.append(domain)
+            if domain == "broken":
+                raise ImportError("No module named 'paho'")
+            return SCHEMAS[domain]
+
+        def __iter__(self) -> Iterator[str]:
+            return iter([*SCHEMAS, "broken", "unused"])
+
+        def __len__(self) -> int:
+            return len(SCHEMAS) + 2
+
+    write(tmp_path, "configuration.yaml", "mqtt:\n  broker: x\nbroken:\n  a: 1\n")
+    lazy = LazySchemas()
+    result = check_config(tmp_path, lazy)
+    assert lazy.looked_up == ["mqtt", "broken"]
+    assert lines(result.issues) == [
+        "configuration.yaml:3: broken: integration 'broken' could not be loaded: "
+        "ImportError: No module named 'paho'"
+    ]
+    assert result.config == {"mqtt": {"broker": "x", "port": 1883}}

@@ -6,6 +6,7 @@ import logging
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -19,11 +20,13 @@ from gatehouse.core.outbox import (
     DeliveryOutcome,
     Outbox,
     OutboxClosed,
+    OutboxError,
     OutboxFull,
     OutboxMessage,
     TransientDeliveryError,
     UnknownDestination,
 )
+from gatehouse.core.outbox.store import OutboxStore
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
 
@@ -210,6 +213,8 @@ async def test_close_commits_nowait_enqueues_and_stats_survive(db_path: Path) ->
 async def test_errors_and_registration_rules(db_path: Path) -> None:
     outbox = Outbox(db_path)
     outbox.register_destination("early", ScriptedSender())  # before start is fine
+    with pytest.raises(OutboxError, match="not started"):
+        await outbox.enqueue("early", b"too early")
     async with anyio.create_task_group() as task_group:
         await outbox.start(task_group)
         with pytest.raises(UnknownDestination):
@@ -251,3 +256,28 @@ def test_circuit_breaker_state_machine() -> None:
     assert breaker.record_success() is BreakerState.HALF_OPEN
     assert breaker.state is BreakerState.CLOSED
     assert breaker.consecutive_failures == 0
+
+
+async def test_failed_commit_fails_its_enqueues_and_leaves_counts_exact(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_insert = OutboxStore.insert
+    calls = 0
+
+    def flaky_insert(self: OutboxStore, rows: Any, bounds: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise sqlite3.OperationalError("disk I/O error")
+        return real_insert(self, rows, bounds)
+
+    monkeypatch.setattr(OutboxStore, "insert", flaky_insert)
+    async with Outbox.open(db_path) as outbox:
+        outbox.register_destination("d", HeldSender(), max_messages=5, overflow="refuse")
+        with pytest.raises(OutboxError, match="disk I/O error"):
+            await outbox.enqueue("d", b"lost")
+        assert outbox.stats("d").depth == 0
+        for i in range(5):  # the full bound is available again
+            await outbox.enqueue("d", b"%d" % i)
+        assert outbox.stats("d").depth == 5
+    assert stored_rows(db_path) == 5

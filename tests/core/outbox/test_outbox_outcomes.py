@@ -230,3 +230,26 @@ async def test_sender_bug_is_treated_as_transient(db_path: Path) -> None:
     assert sender.accepted == payloads
     assert stats.delivered == 3
     assert stats.retries >= 2
+
+
+async def test_hung_sender_times_out_and_is_retried(db_path: Path) -> None:
+    async def react(batch: Sequence[OutboxMessage], call: int) -> Sequence[DeliveryOutcome]:
+        if call == 1:
+            await anyio.sleep_forever()  # a half-open TCP connection, say
+        return [ACK] * len(batch)
+
+    sender = ScriptedSender(react)
+    async with Outbox.open(db_path) as outbox:
+        outbox.register_destination(
+            "d",
+            sender,
+            send_timeout=0.05,
+            backoff=Backoff(initial=0.001, maximum=0.001, jitter=0.0),
+        )
+        payloads = await fill(outbox, "d", 3)
+        with anyio.fail_after(5):
+            await outbox.wait_drained("d")
+        stats = outbox.stats("d")
+    assert sender.accepted == payloads
+    assert stats.retries == 1
+    assert stats.redeliveries >= 1

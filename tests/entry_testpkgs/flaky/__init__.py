@@ -7,12 +7,17 @@ Entry data (all optional):
     ``fail_times`` set-up attempts raise (``ConfigEntryNotReady``, ``ConfigEntryError``,
     ``ConfigEntryAuthFailed``, ``RuntimeError``). ``fail_times: -1`` fails forever.
 ``fail_times``
-    How many attempts fail before one succeeds (default 0; needs a mode other than ok).
+    How many attempts fail before one succeeds (default -1: every one; needs a mode).
 ``unload_raises``
     ``unload_entry`` raises ``RuntimeError``.
 ``partial``
     Before failing, make an entity, register a service, listen on the bus and start a
     task, so the tests can prove a failed attempt leaves nothing behind.
+
+A two-step config flow (``user``: host, port, password, mode; ``confirm``) adds entries
+without checking the unique id itself, so the manager's own duplicate guard is tested.
+Host ``unreachable`` shows a base error; host ``nowhere`` leads to a step that does not
+exist.
 
 Every set-up makes one sensor (on a device), one service ``flaky.ping_<slug>``, one bus
 listener and one background task, all released by the host on unload. The integration
@@ -26,12 +31,15 @@ from __future__ import annotations
 from typing import Any
 
 import anyio
+import voluptuous as vol
 
 from gatehouse.core import (
     ConfigEntry,
     ConfigEntryAuthFailed,
     ConfigEntryError,
     ConfigEntryNotReady,
+    ConfigFlow,
+    FlowResult,
     Host,
     SensorEntity,
     ServiceCall,
@@ -55,9 +63,49 @@ class FlakySensor(SensorEntity):
         }
 
 
+USER_SCHEMA = vol.Schema(
+    {
+        vol.Required("host"): str,
+        vol.Optional("port", default=80): vol.All(vol.Coerce(int), vol.Range(min=1, max=65535)),
+        vol.Required("password"): str,
+        vol.Optional("mode", default="ok"): vol.In(["ok", "not_ready", "error"]),
+    }
+)
+CONFIRM_SCHEMA = vol.Schema({vol.Required("confirm"): bool})
+
+
+class FlakyConfigFlow(ConfigFlow):
+    def __init__(self) -> None:
+        super().__init__()
+        self._input: dict[str, Any] = {}
+
+    async def step_user(self, user_input: dict[str, Any] | None) -> FlowResult:
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            if user_input["host"] == "unreachable":
+                errors["base"] = "cannot_connect"
+            elif user_input["host"] == "nowhere":
+                return self.show_form(step_id="nowhere")
+            else:
+                self._input = user_input
+                await self.set_unique_id(user_input["host"])
+                return self.show_form(
+                    step_id="confirm",
+                    data_schema=CONFIRM_SCHEMA,
+                    description_placeholders={"host": user_input["host"]},
+                )
+        return self.show_form(step_id="user", data_schema=USER_SCHEMA, errors=errors)
+
+    async def step_confirm(self, user_input: dict[str, Any] | None) -> FlowResult:
+        if user_input is None or not user_input["confirm"]:
+            return self.abort("not_confirmed")
+        return self.create_entry(title=self._input["host"], data=self._input)
+
+
 class FlakyIntegration:
     domain = DOMAIN
     entry_version = 1
+    config_flow = FlakyConfigFlow
 
     def __init__(self) -> None:
         #: Set-up attempts per entry id (never reset: the tests count retries with it).
@@ -77,7 +125,7 @@ class FlakyIntegration:
         if self.gate is not None:
             await self.gate.wait()
         mode = entry.data.get("mode", "ok")
-        fail_times = int(entry.data.get("fail_times", 0))
+        fail_times = int(entry.data.get("fail_times", -1))
         failing = mode != "ok" and (fail_times < 0 or attempt <= fail_times)
         if failing and not entry.data.get("partial"):
             _raise(mode, attempt)

@@ -1,0 +1,1 @@
+"""A second package claiming the echo domain."""

@@ -1,0 +1,1 @@
+"""Fixture: a second, never-used echo (the entry point wins)."""
