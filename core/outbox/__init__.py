@@ -9,6 +9,7 @@ Import everything from here; the sub-modules are implementation detail::
         await outbox.enqueue("mqtt", b"payload", headers={"topic": "t"})
 """
 
+from .host import OUTBOX, OutboxStatSensor, get_outbox
 from .models import (
     BreakerState,
     DeadLetter,
@@ -26,14 +27,11 @@ from .models import (
     TransientDeliveryError,
     UnknownDestination,
 )
-from .host import OUTBOX, OutboxStatSensor, get_outbox
 from .outbox import DestinationConfig, Outbox
 from .policy import Backoff, BreakerPolicy, CircuitBreaker
 
 __all__ = [
     "OUTBOX",
-    "OutboxStatSensor",
-    "get_outbox",
     "Backoff",
     "BreakerPolicy",
     "BreakerState",
@@ -47,6 +45,7 @@ __all__ = [
     "OutboxError",
     "OutboxFull",
     "OutboxMessage",
+    "OutboxStatSensor",
     "OutcomeKind",
     "OverflowPolicy",
     "PermanentDeliveryError",
@@ -54,4 +53,5 @@ __all__ = [
     "StoreStats",
     "TransientDeliveryError",
     "UnknownDestination",
+    "get_outbox",
 ]
