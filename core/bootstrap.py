@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,8 +23,7 @@ import anyio
 import anyio.to_thread
 import voluptuous as vol
 
-from .config import ConfigIssue, ConfigResult, NodeDict, check_config, load_config_file
-from .config.errors import ConfigInvalid
+from .config import ConfigIssue, ConfigResult, check_config
 from .const import CORE_DOMAIN
 from .control import ControlServer
 from .exceptions import GatehouseError
@@ -69,43 +69,38 @@ def ensure_config_dir(config_dir: Path) -> None:
         _LOGGER.info("Wrote a default %s", target)
 
 
-def load_configuration(
-    config_dir: Path, plugins: PluginManager, secrets_out: set[str] | None = None
-) -> ConfigResult:
+def load_configuration(config_dir: Path, plugins: PluginManager) -> ConfigResult:
     """Load and validate ``configuration.yaml``, importing only configured plugins.
 
-    ``secrets_out`` collects the values of every ``!secret`` so that logging can mask
-    them. Blocking (file I/O, imports): call it in a worker thread from the loop.
+    ``check_config`` asks for a domain's schema only when that domain appears in the
+    file, so the lazy mapping below imports exactly the configured plugins; a plugin
+    that fails to import becomes an issue of its section. Blocking (file I/O, imports):
+    call it in a worker thread from the loop.
     """
-    path = config_dir / CONFIG_FILE
-    available = plugins.available()
-    schemas: dict[str, Any] = dict.fromkeys(available)
-    try:
-        raw = load_config_file(path, config_dir=config_dir) if path.exists() else None
-    except ConfigInvalid:
-        raw = None  # check_config below reports the same problems, located
-    extra_issues: list[ConfigIssue] = []
-    if secrets_out is not None and isinstance(raw, NodeDict):
-        secrets_out.update(raw.secret_values)
-    if isinstance(raw, dict):
-        for domain in raw:
-            if domain not in available:
-                continue
-            try:
-                loaded = plugins.load(domain)
-            except Exception as err:  # noqa: BLE001 - report a broken plugin as an issue
-                extra_issues.append(
-                    ConfigIssue(file=path, line=None, path=(domain,), domain=domain,
-                                message=f"integration could not be loaded: {err}",
-                                suggestion=None)
-                )
-                schemas.pop(domain, None)
-                continue
-            schemas[domain] = loaded.config_schema or _no_yaml(domain)
-    result = check_config(config_dir, schemas, core_schema=CORE_SCHEMA)
-    if extra_issues:
-        result = ConfigResult(config=result.config, issues=[*result.issues, *extra_issues])
-    return result
+    return check_config(config_dir, _LazySchemas(plugins), core_schema=CORE_SCHEMA)
+
+
+class _LazySchemas(Mapping[str, Any]):
+    """Domain → YAML schema, loading a plugin only when its schema is asked for."""
+
+    def __init__(self, plugins: PluginManager) -> None:
+        self._plugins = plugins
+        self._available = plugins.available()
+
+    def __getitem__(self, domain: str) -> Any:
+        if domain not in self._available:
+            raise KeyError(domain)
+        loaded = self._plugins.load(domain)
+        return loaded.config_schema or _no_yaml(domain)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._available)
+
+    def __len__(self) -> int:
+        return len(self._available)
+
+    def __contains__(self, domain: object) -> bool:
+        return domain in self._available
 
 
 def _no_yaml(domain: str) -> Any:
@@ -123,11 +118,8 @@ async def async_setup_host(host: Host) -> None:
     await host.config_entries.load()
     register_platform_services(host)
 
-    secrets: set[str] = set()
-    result = await anyio.to_thread.run_sync(
-        load_configuration, host.config_dir, host.plugins, secrets
-    )
-    REDACTOR.add(secrets)
+    result = await anyio.to_thread.run_sync(load_configuration, host.config_dir, host.plugins)
+    REDACTOR.add(result.secret_values)
     for issue in result.issues:
         _LOGGER.error("Invalid config: %s", issue)
     host.config = dict(result.config)

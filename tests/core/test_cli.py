@@ -96,7 +96,7 @@ class RunningHost:
 
             return probe
 
-        wait_for(alive_and(lambda: (self.config / SOCKET).exists()), "the control socket")
+        wait_for(alive_and((self.config / SOCKET).exists), "the control socket")
 
         def running() -> bool:
             proc = gh(self.config, "diagnostics")

@@ -9,7 +9,7 @@ from typing import Any
 
 import anyio
 
-from conftest import make_host
+from hosttools import make_host
 from gatehouse.core import ConfigEntry, Host
 from gatehouse.core.config_entries import EVENT_CONFIG_ENTRY_CHANGED
 
