@@ -14,4 +14,7 @@ def _mapped(folder: str, package: str) -> list[str]:
     return [package + name[len(folder) :] for name in found]
 
 
-setup(packages=_mapped("core", "gatehouse.core") + _mapped("integrations", "gatehouse.integrations"))
+setup(
+    packages=_mapped("core", "gatehouse.core")
+    + _mapped("integrations", "gatehouse.integrations")
+)

@@ -165,8 +165,8 @@ class DeviceRegistry:
         self,
         device_id: str,
         *,
-        name_by_user: str | None | Unset = UNSET,
-        disabled_by: str | None | Unset = UNSET,
+        name_by_user: str | Unset | None = UNSET,
+        disabled_by: str | Unset | None = UNSET,
     ) -> DeviceEntry:
         device = self._devices.get(device_id)
         if device is None:

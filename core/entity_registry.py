@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 STORAGE_KEY: Final = "core.entity_registry"
 STORAGE_VERSION: Final = 1
 
-EVENT_ENTITY_REGISTRY_UPDATED: Final[EventType[dict[str, Any]]] = EventType("entity_registry_updated")
+EVENT_ENTITY_REGISTRY_UPDATED: Final[EventType[dict[str, Any]]] = EventType(
+    "entity_registry_updated"
+)
 
 DISABLED_USER: Final = "user"
 DISABLED_INTEGRATION: Final = "integration"
@@ -161,8 +163,8 @@ class EntityRegistry:
         entity_id: str,
         *,
         new_entity_id: str | None = None,
-        name: str | None | Unset = UNSET,
-        disabled_by: str | None | Unset = UNSET,
+        name: str | Unset | None = UNSET,
+        disabled_by: str | Unset | None = UNSET,
     ) -> RegistryEntry:
         """Rename (``name``, ``new_entity_id``) or (dis)able an entity.
 

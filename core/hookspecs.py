@@ -38,6 +38,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from .host import Host
+    from .http.extensions import Panel, RouteDef
     from .integration import Integration
 
 PROJECT_NAME = "gatehouse"
@@ -100,6 +101,32 @@ def gatehouse_diagnostics(host: Host) -> Mapping[str, Any]:  # type: ignore[empt
     """
 
 
+@hookspec
+def gatehouse_http_routes(host: Host) -> list[RouteDef]:  # type: ignore[empty-body]
+    """Return API routes this plugin adds to the web server (``RouteDef`` objects).
+
+    ``host`` is the running host. Called once, when the HTTP server starts (after the
+    configured entries are set up): a plugin first loaded later gets its routes on the
+    next start. The lists of all plugins are collected into one router; a route whose
+    path does not start with ``/api/``, or that clashes with an existing route, is
+    logged and skipped. Every plugin route requires an authenticated user: the handler
+    reads it from ``request[gatehouse.core.http.USER_KEY]``. Not called when the
+    ``http:`` section is absent.
+    """
+
+
+@hookspec
+def gatehouse_panels(host: Host) -> list[Panel]:  # type: ignore[empty-body]
+    """Return UI panels (pages) this plugin adds to the web UI (``Panel`` objects).
+
+    ``host`` is the running host. Called whenever the UI asks for the panel list
+    (``GET /api/panels``) or a panel file, so a plugin loaded after start-up shows up
+    without a restart; keep it cheap and free of I/O. The lists of all plugins are
+    collected by panel name; a second panel with a name already taken is logged and
+    skipped. A panel's files are served only to logged-in users.
+    """
+
+
 #: Every hook specified above, for the meta-test that checks each one is documented and
 #: exercised by a test.
 HOOK_NAMES: tuple[str, ...] = (
@@ -108,5 +135,7 @@ HOOK_NAMES: tuple[str, ...] = (
     "gatehouse_host_stopping",
     "gatehouse_template_globals",
     "gatehouse_diagnostics",
+    "gatehouse_http_routes",
+    "gatehouse_panels",
 )
 

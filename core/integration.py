@@ -99,9 +99,9 @@ class LoadedIntegration:
     @property
     def service_descriptions(self) -> dict[str, Any]:
         """The integration's ``services.yaml`` (name → description, fields), if any."""
-        import importlib.util  # noqa: PLC0415
+        import importlib.util
 
-        import yaml  # noqa: PLC0415
+        import yaml
 
         spec = importlib.util.find_spec(self.module_name)
         if spec is None or not spec.submodule_search_locations:

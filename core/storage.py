@@ -24,6 +24,7 @@ stalls the event loop, which on an edge appliance is also serving devices.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 import logging
@@ -192,10 +193,8 @@ class Store(Generic[T]):
         for name in names:
             if pattern.fullmatch(name):
                 _LOGGER.debug("Removing stale temporary file %s", name)
-                try:
+                with contextlib.suppress(FileNotFoundError):
                     os.unlink(self.storage_dir / name)
-                except FileNotFoundError:
-                    pass
 
     async def _parse(self, raw: bytes) -> dict[str, Any]:
         try:
@@ -427,10 +426,8 @@ class Store(Generic[T]):
                 os.fsync(tmp.fileno())
             os.replace(tmp_name, self.path)
         except BaseException:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp_name)
-            except FileNotFoundError:
-                pass
             raise
         _fsync_dir(self.storage_dir)
 

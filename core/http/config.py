@@ -15,7 +15,8 @@ import voluptuous as vol
 HTTP_DOMAIN: Final = "http"
 
 DEFAULT_PORT: Final = 8123
-DEFAULT_HOST: Final = "0.0.0.0"  # noqa: S104 - an appliance is reached over the LAN
+#: Every interface: an appliance is reached over the LAN.
+DEFAULT_HOST: Final = "0.0.0.0"
 #: Failed logins from one client address before it is locked out.
 DEFAULT_LOGIN_THRESHOLD: Final = 5
 #: Seconds a locked-out address must wait; also the window failures are counted in.
@@ -29,7 +30,9 @@ DEFAULT_WS_MAX_PENDING: Final = 4096
 def origin(value: Any) -> str:
     """``https://gate.example:8443`` (scheme, host, optional port; nothing else)."""
     if not isinstance(value, str):
-        raise vol.Invalid(f"expected an origin like 'https://host:port', got {type(value).__name__}")
+        raise vol.Invalid(
+            f"expected an origin like 'https://host:port', got {type(value).__name__}"
+        )
     parts = urlsplit(value.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise vol.Invalid("expected an origin like 'https://host:port'")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+
 from gatehouse.core.storage import Store
 
 BASE_ITEMS = 20_000

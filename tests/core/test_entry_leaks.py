@@ -18,8 +18,8 @@ import anyio
 import pytest
 from entry_testpkgs.util import flaky_entry, running_host
 
-from conftest import make_host
 from gatehouse.core import ConfigEntry, ConfigEntryState, Host, RetryPolicy
+from hosttools import make_host
 
 pytestmark = pytest.mark.anyio
 

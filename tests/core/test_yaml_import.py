@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from hosttools import make_host
 from gatehouse.core import ConfigEntry, ConfigEntryState, Context, Host, Source
+from hosttools import make_host
 
 pytestmark = pytest.mark.anyio
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import anyio
 
-from hosttools import make_host
 from gatehouse.core import ConfigEntry, Host
 from gatehouse.core.config_entries import EVENT_CONFIG_ENTRY_CHANGED
+from hosttools import make_host
 
 FLAKY_MODULE = "entry_testpkgs.flaky"
 

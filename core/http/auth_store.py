@@ -1,0 +1,323 @@
+"""Users, long-lived access tokens and browser sessions, persisted in ``.storage/auth``.
+
+Nothing secret is stored in a form that would let a thief of the file log in: passwords
+as scrypt hashes, tokens and session cookies as SHA-256 digests of 32 random bytes
+(a random 256-bit value needs no slow hash: there is nothing to guess). The file is
+written by ``Store`` with mode 0600.
+
+A token or session value is shown exactly once, when it is made; afterwards only its
+id, name and dates are listed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+
+import anyio.to_thread
+
+from ..context import new_id
+from ..exceptions import GatehouseError
+from ..storage import Store
+from .passwords import (
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    dummy_record,
+    hash_password,
+    verify_password,
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+_LOGGER = logging.getLogger(__name__)
+
+STORAGE_KEY: Final = "auth"
+STORAGE_VERSION: Final = 1
+_USERNAME: Final = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+#: A session's expiry is pushed forward on use, but written at most this often.
+_TOUCH_GRANULARITY: Final = 3600.0
+
+
+class AuthError(GatehouseError):
+    """A user, token or password request was refused (the message says why)."""
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+@dataclass(slots=True)
+class User:
+    id: str
+    username: str
+    name: str
+    password: dict[str, Any]
+    is_owner: bool = False
+    is_admin: bool = False
+    created_at: float = field(default_factory=time.time)
+
+    def public(self) -> dict[str, Any]:
+        """What the API shows: never the password record."""
+        return {
+            "id": self.id,
+            "username": self.username,
+            "name": self.name,
+            "is_owner": self.is_owner,
+            "is_admin": self.is_admin,
+            "created_at": self.created_at,
+        }
+
+
+@dataclass(slots=True)
+class AccessToken:
+    """A long-lived access token (``Authorization: Bearer``) of one user."""
+
+    id: str
+    user_id: str
+    name: str
+    hash: str
+    created_at: float
+    last_used_at: float | None = None
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "created_at": self.created_at,
+            "last_used_at": self.last_used_at,
+        }
+
+
+@dataclass(slots=True)
+class Session:
+    """A browser login; the cookie holds the secret, we hold its digest."""
+
+    id: str
+    user_id: str
+    hash: str
+    created_at: float
+    expires_at: float
+
+
+class AuthStore:
+    """The users, tokens and sessions of one host."""
+
+    def __init__(
+        self,
+        storage_dir: Path,
+        *,
+        session_lifetime: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store: Store[dict[str, Any]] = Store(storage_dir, STORAGE_KEY, STORAGE_VERSION)
+        self.session_lifetime = session_lifetime
+        #: Wall clock (sessions outlive restarts); tests replace it to expire sessions.
+        self.clock = clock
+        self._users: dict[str, User] = {}
+        self._tokens: dict[str, AccessToken] = {}  # by digest
+        self._sessions: dict[str, Session] = {}  # by digest
+        self._lock = anyio.Lock()
+
+    # -- persistence -----------------------------------------------------------------
+
+    async def load(self) -> None:
+        raw = await self._store.load() or {}
+        self._users = {u["id"]: User(**u) for u in raw.get("users", [])}
+        self._tokens = {t["hash"]: AccessToken(**t) for t in raw.get("tokens", [])}
+        now = self.clock()
+        self._sessions = {
+            s["hash"]: Session(**s) for s in raw.get("sessions", []) if s["expires_at"] > now
+        }
+
+    def _data(self) -> dict[str, Any]:
+        return {
+            "users": [asdict(u) for u in self._users.values()],
+            "tokens": [asdict(t) for t in self._tokens.values()],
+            "sessions": [asdict(s) for s in self._sessions.values()],
+        }
+
+    async def _save(self) -> None:
+        await self._store.save(self._data())
+
+    def _save_later(self) -> None:
+        self._store.delay_save(self._data, 5.0)
+
+    async def flush(self) -> None:
+        await self._store.flush()
+
+    # -- users -----------------------------------------------------------------------
+
+    @property
+    def has_users(self) -> bool:
+        return bool(self._users)
+
+    def users(self) -> list[User]:
+        return sorted(self._users.values(), key=lambda u: u.created_at)
+
+    def get_user(self, user_id: str) -> User | None:
+        return self._users.get(user_id)
+
+    def _by_username(self, username: str) -> User | None:
+        wanted = username.casefold()
+        for user in self._users.values():
+            if user.username.casefold() == wanted:
+                return user
+        return None
+
+    async def create_user(
+        self,
+        username: str,
+        password: str,
+        *,
+        name: str | None = None,
+        is_owner: bool = False,
+        is_admin: bool = False,
+        only_if_first: bool = False,
+    ) -> User:
+        """Add a user. ``only_if_first``: refuse if any user exists (onboarding)."""
+        if not _USERNAME.match(username):
+            raise AuthError("username: 1 to 64 letters, digits or . _ @ -")
+        check_password_rules(password)
+        record = await anyio.to_thread.run_sync(hash_password, password)
+        async with self._lock:  # two onboarding requests at once: only one may win
+            if only_if_first and self._users:
+                raise AuthError("onboarding is done: a user exists already")
+            if self._by_username(username) is not None:
+                raise AuthError(f"username {username!r} is taken")
+            user = User(
+                id=new_id(), username=username, name=name or username, password=record,
+                is_owner=is_owner, is_admin=is_admin or is_owner,
+            )
+            self._users[user.id] = user
+            await self._save()
+        _LOGGER.info("Created user %s", username)
+        return user
+
+    async def remove_user(self, user_id: str) -> None:
+        user = self._users.get(user_id)
+        if user is None:
+            raise AuthError(f"no user {user_id!r}")
+        if user.is_owner:
+            raise AuthError("the owner cannot be removed")
+        del self._users[user_id]
+        self._tokens = {k: t for k, t in self._tokens.items() if t.user_id != user_id}
+        self._sessions = {k: s for k, s in self._sessions.items() if s.user_id != user_id}
+        await self._save()
+
+    async def authenticate(self, username: str, password: str) -> User | None:
+        """The user if the password is right; as slow for a wrong name as a wrong password."""
+        user = self._by_username(username)
+        record = user.password if user is not None else dummy_record()
+        ok = await anyio.to_thread.run_sync(verify_password, password[:MAX_PASSWORD_LENGTH],
+                                            record)
+        return user if ok and user is not None else None
+
+    async def change_password(
+        self, user: User, current: str, new: str, *, keep_session: str | None = None
+    ) -> None:
+        """Change a password; every other session of the user is logged out."""
+        check_password_rules(new)
+        if not await anyio.to_thread.run_sync(verify_password, current, user.password):
+            raise AuthError("current_password is wrong")
+        user.password = await anyio.to_thread.run_sync(hash_password, new)
+        self._sessions = {
+            k: s for k, s in self._sessions.items()
+            if s.user_id != user.id or s.id == keep_session
+        }
+        await self._save()
+
+    # -- long-lived access tokens ----------------------------------------------------
+
+    async def create_token(self, user: User, name: str) -> tuple[AccessToken, str]:
+        """A new token; returns it and its secret value (shown to the user once)."""
+        if not name.strip() or len(name) > 100:
+            raise AuthError("name: 1 to 100 characters")
+        if any(t.user_id == user.id and t.name == name for t in self._tokens.values()):
+            raise AuthError(f"a token named {name!r} exists already")
+        value = secrets.token_urlsafe(32)
+        token = AccessToken(
+            id=new_id(), user_id=user.id, name=name, hash=_digest(value), created_at=self.clock()
+        )
+        self._tokens[token.hash] = token
+        await self._save()
+        return token, value
+
+    def tokens(self, user_id: str) -> list[AccessToken]:
+        return sorted(
+            (t for t in self._tokens.values() if t.user_id == user_id), key=lambda t: t.created_at
+        )
+
+    async def revoke_token(self, user_id: str, token_id: str) -> bool:
+        for digest, token in list(self._tokens.items()):
+            if token.id == token_id and token.user_id == user_id:
+                del self._tokens[digest]
+                await self._save()
+                return True
+        return False
+
+    def user_for_token(self, value: str) -> User | None:
+        token = self._tokens.get(_digest(value))
+        if token is None:
+            return None
+        user = self._users.get(token.user_id)
+        if user is not None:
+            now = self.clock()
+            if token.last_used_at is None or now - token.last_used_at > _TOUCH_GRANULARITY:
+                token.last_used_at = now
+                self._save_later()
+        return user
+
+    # -- sessions --------------------------------------------------------------------
+
+    async def create_session(self, user: User) -> tuple[Session, str]:
+        value = secrets.token_urlsafe(32)
+        now = self.clock()
+        session = Session(
+            id=new_id(), user_id=user.id, hash=_digest(value), created_at=now,
+            expires_at=now + self.session_lifetime,
+        )
+        self._sessions[session.hash] = session
+        await self._save()
+        return session, value
+
+    def session_for(self, value: str) -> tuple[Session, User] | None:
+        """The live session of a cookie value (its expiry pushed forward), or None."""
+        digest = _digest(value)
+        session = self._sessions.get(digest)
+        if session is None:
+            return None
+        now = self.clock()
+        if session.expires_at <= now:
+            del self._sessions[digest]
+            self._save_later()
+            return None
+        user = self._users.get(session.user_id)
+        if user is None:
+            return None
+        if now + self.session_lifetime - session.expires_at > _TOUCH_GRANULARITY:
+            session.expires_at = now + self.session_lifetime
+            self._save_later()
+        return session, user
+
+    async def end_session(self, session_id: str) -> None:
+        self._sessions = {k: s for k, s in self._sessions.items() if s.id != session_id}
+        await self._save()
+
+    def session_count(self, user_id: str | None = None) -> int:
+        return sum(1 for s in self._sessions.values() if user_id in (None, s.user_id))
+
+
+def check_password_rules(password: str) -> None:
+    if not isinstance(password, str) or not (
+        MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH
+    ):
+        raise AuthError(
+            f"password: {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters"
+        )

@@ -1,0 +1,419 @@
+"""The network side: one ``ModbusHub`` per line (a TCP endpoint or a serial port).
+
+The hub wraps a pymodbus async client and owns every decision about the link, so the
+rest of the integration only sees typed reads and writes and our own exceptions:
+
+* **Timeouts are ours.** Each request runs under an anyio deadline (the slave's own
+  timeout if configured, else the hub's); pymodbus' timeout is only a backstop. pymodbus
+  retries and its "close the connection after N silent requests" rule are switched off,
+  because on a gateway one dead slave must not take the connection of the live ones
+  down. The hub reopens the link itself when *no* slave has answered for a while.
+* **Reconnects are ours**, lazily and with exponential backoff: a request finding the
+  link down tries to connect unless the backoff says wait, in which case it fails at
+  once. No background task exists, so unloading the entry leaves nothing behind.
+* **Errors are classified** per slave: timeouts (nothing came back), bad frames (bytes
+  came back but no usable answer: garbled, truncated, mismatched), device exception
+  responses (by name) and connection errors. The counters feed diagnostics.
+* **One request at a time** per hub (a lock), which is what a Modbus line allows, and
+  which makes "did any byte arrive during *this* request" a well-defined question.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import anyio
+from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
+from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
+from pymodbus.framer import FramerType
+from pymodbus.pdu import ModbusPDU
+
+from .const import (
+    DEFAULT_BAUDRATE,
+    DEFAULT_DELAY,
+    DEFAULT_RECONNECT_DELAY,
+    DEFAULT_RECONNECT_DELAY_MAX,
+    DEFAULT_RETRIES,
+    DEFAULT_TCP_PORT,
+    DEFAULT_TIMEOUT,
+    LINK_SILENCE_LIMIT,
+    MAX_WRITE_BITS,
+    MAX_WRITE_REGISTERS,
+    HubType,
+    RegisterType,
+)
+from .errors import (
+    ModbusBadFrameError,
+    ModbusConnectionError,
+    ModbusDeviceError,
+    ModbusRequestError,
+    ModbusTimeoutError,
+    ModbusValueError,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+# pymodbus logs every unanswered request at ERROR. The hub counts and reports those
+# itself (once per state change, not per request), so quiet the library unless the user
+# configured its logger explicitly.
+_PYMODBUS_LOGGER = logging.getLogger("pymodbus")
+if _PYMODBUS_LOGGER.level == logging.NOTSET:
+    _PYMODBUS_LOGGER.setLevel(logging.CRITICAL)
+
+_READ_FUNCTION: dict[RegisterType, tuple[str, int]] = {
+    RegisterType.COIL: ("read_coils", 1),
+    RegisterType.DISCRETE_INPUT: ("read_discrete_inputs", 2),
+    RegisterType.HOLDING: ("read_holding_registers", 3),
+    RegisterType.INPUT: ("read_input_registers", 4),
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HubParams:
+    """Everything needed to open and use one line."""
+
+    name: str
+    hub_type: HubType = HubType.TCP
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_TCP_PORT
+    serial_port: str = ""
+    baudrate: int = DEFAULT_BAUDRATE
+    bytesize: int = 8
+    parity: str = "N"
+    stopbits: int = 1
+    timeout: float = DEFAULT_TIMEOUT
+    retries: int = DEFAULT_RETRIES
+    delay: float = DEFAULT_DELAY
+    reconnect_delay: float = DEFAULT_RECONNECT_DELAY
+    reconnect_delay_max: float = DEFAULT_RECONNECT_DELAY_MAX
+    slave_timeouts: Mapping[int, float] = field(default_factory=dict)
+
+    @property
+    def endpoint(self) -> str:
+        if self.hub_type is HubType.SERIAL:
+            return self.serial_port
+        return f"{self.host}:{self.port}"
+
+    def timeout_for(self, slave: int) -> float:
+        return self.slave_timeouts.get(slave, self.timeout)
+
+    def reconnect_backoff(self, failures: int) -> float:
+        """Seconds to wait after ``failures`` failed connects in a row (doubling, capped)."""
+        return min(self.reconnect_delay_max, self.reconnect_delay * 2 ** max(0, failures - 1))
+
+
+@dataclass(slots=True)
+class SlaveStats:
+    """Counters of one slave, for diagnostics. Every request attempt counts once."""
+
+    requests: int = 0
+    responses: int = 0
+    errors: int = 0
+    timeouts: int = 0
+    bad_frames: int = 0
+    exception_responses: int = 0
+    connection_errors: int = 0
+    cycles: int = 0
+    last_cycle_requests: int = 0
+    last_cycle_duration: float = 0.0
+    available: bool = True
+    last_error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["last_cycle_duration"] = round(self.last_cycle_duration, 4)
+        return data
+
+
+class ModbusHub:
+    """One line to one or more slaves. See the module docstring for the rules."""
+
+    def __init__(self, params: HubParams) -> None:
+        self.params = params
+        self.name = params.name
+        self.stats: dict[int, SlaveStats] = {}
+        self._client: AsyncModbusTcpClient | AsyncModbusSerialClient | None = None
+        self._lock = anyio.Lock()
+        self._closed = False
+        self._connect_failures = 0
+        self._next_connect_at = 0.0
+        self._last_connect_error = ""
+        self._silent_requests = 0
+        self._rx_seen = False
+        self._was_connected = False
+
+    def __repr__(self) -> str:
+        return f"<ModbusHub {self.name} {self.params.hub_type} {self.params.endpoint}>"
+
+    def stats_for(self, slave: int) -> SlaveStats:
+        stats = self.stats.get(slave)
+        if stats is None:
+            stats = self.stats[slave] = SlaveStats()
+        return stats
+
+    @property
+    def connected(self) -> bool:
+        return self._client is not None and self._client.connected
+
+    # -- connection ------------------------------------------------------------------
+
+    def _make_client(self) -> AsyncModbusTcpClient | AsyncModbusSerialClient:
+        p = self.params
+        longest = max([p.timeout, *p.slave_timeouts.values()])
+        common: dict[str, Any] = {
+            "name": p.name,
+            # Backstop only: our own deadlines fire first (see module docstring).
+            "timeout": longest * 2 + 1,
+            "retries": 0,
+            "reconnect_delay": 0,  # no pymodbus background reconnect task
+            "trace_packet": self._trace_packet,
+        }
+        client: AsyncModbusTcpClient | AsyncModbusSerialClient
+        if p.hub_type is HubType.SERIAL:
+            client = AsyncModbusSerialClient(
+                p.serial_port, framer=FramerType.RTU, baudrate=p.baudrate,
+                bytesize=p.bytesize, parity=p.parity, stopbits=p.stopbits, **common,
+            )
+        else:
+            framer = FramerType.RTU if p.hub_type is HubType.RTU_OVER_TCP else FramerType.SOCKET
+            client = AsyncModbusTcpClient(p.host, port=p.port, framer=framer, **common)
+        client.set_max_no_responses(2**31)
+        return client
+
+    def _trace_packet(self, sending: bool, data: bytes) -> bytes:
+        if not sending and data:
+            self._rx_seen = True
+        return data
+
+    async def connect(self) -> None:
+        """Open the line now (ignoring backoff); raise ``ModbusConnectionError`` if not."""
+        async with self._lock:
+            self._next_connect_at = 0.0
+            await self._ensure_connected()
+
+    async def _ensure_connected(self) -> AsyncModbusTcpClient | AsyncModbusSerialClient:
+        """The connected client, connecting first if the backoff allows (lock held)."""
+        if self._closed:
+            raise ModbusConnectionError(f"hub {self.name!r} is closed")
+        if self._client is None:
+            self._client = self._make_client()
+        client = self._client
+        if client.connected:
+            return client
+        now = time.monotonic()
+        if now < self._next_connect_at:
+            raise ModbusConnectionError(
+                f"hub {self.name!r} is not connected to {self.params.endpoint} "
+                f"({self._last_connect_error}); next attempt in "
+                f"{self._next_connect_at - now:.1f} s"
+            )
+        ok = False
+        with anyio.move_on_after(self.params.timeout):
+            ok = await client.connect()
+        if not ok:
+            client.close()
+            self._connect_failures += 1
+            backoff = self.params.reconnect_backoff(self._connect_failures)
+            self._next_connect_at = time.monotonic() + backoff
+            self._last_connect_error = "connection failed"
+            if self._was_connected or self._connect_failures == 1:
+                _LOGGER.warning(
+                    "Modbus hub %s cannot connect to %s; retrying with backoff",
+                    self.name, self.params.endpoint,
+                )
+                self._was_connected = False
+            raise ModbusConnectionError(
+                f"hub {self.name!r} cannot connect to {self.params.endpoint}"
+            )
+        if self._connect_failures:
+            _LOGGER.info("Modbus hub %s connected to %s again", self.name, self.params.endpoint)
+        self._connect_failures = 0
+        self._silent_requests = 0
+        self._was_connected = True
+        if self.params.delay:
+            # Some gateways drop requests that arrive right after the TCP handshake.
+            await anyio.sleep(self.params.delay)
+        return client
+
+    async def close(self) -> None:
+        """Close the line for good; later requests raise ``ModbusConnectionError``."""
+        self._closed = True
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    # -- requests --------------------------------------------------------------------
+
+    async def read(
+        self,
+        slave: int,
+        register_type: RegisterType,
+        address: int,
+        count: int,
+        *,
+        retries: int | None = None,
+    ) -> list[int] | list[bool]:
+        """Read ``count`` registers or bits; exactly ``count`` values come back."""
+        method, fc = _READ_FUNCTION[register_type]
+        what = f"read {register_type} {address}..{address + count - 1}"
+
+        def call(client: Any) -> Awaitable[ModbusPDU]:
+            return getattr(client, method)(address, count=count, device_id=slave)  # type: ignore[no-any-return]
+
+        pdu = await self._execute(slave, what, fc, call, retries)
+        values = list(pdu.bits if register_type.is_bit else pdu.registers)
+        if len(values) < count:
+            self._bad_frame_from_reply(slave, what, f"{len(values)} values for {count}")
+        return values[:count]
+
+    async def write_registers(
+        self, slave: int, address: int, values: Sequence[int], *, retries: int | None = None
+    ) -> None:
+        """Write holding registers: function 6 for one value, 16 for several."""
+        regs = [int(v) for v in values]
+        if not 1 <= len(regs) <= MAX_WRITE_REGISTERS:
+            raise ModbusValueError(f"write 1..{MAX_WRITE_REGISTERS} registers, not {len(regs)}")
+        if any(not 0 <= v <= 0xFFFF for v in regs):
+            raise ModbusValueError(f"register values must be 0..65535, got {regs}")
+        if len(regs) == 1:
+            what, fc = f"write_register at address {address}", 6
+
+            def call(client: Any) -> Awaitable[ModbusPDU]:
+                return client.write_register(address, regs[0], device_id=slave)  # type: ignore[no-any-return]
+        else:
+            what, fc = f"write_registers at address {address} count {len(regs)}", 16
+
+            def call(client: Any) -> Awaitable[ModbusPDU]:
+                return client.write_registers(address, regs, device_id=slave)  # type: ignore[no-any-return]
+
+        await self._execute(slave, what, fc, call, retries)
+
+    async def write_coils(
+        self, slave: int, address: int, values: Sequence[bool], *, retries: int | None = None
+    ) -> None:
+        """Write coils: function 5 for one value, 15 for several."""
+        bits = [bool(v) for v in values]
+        if not 1 <= len(bits) <= MAX_WRITE_BITS:
+            raise ModbusValueError(f"write 1..{MAX_WRITE_BITS} coils, not {len(bits)}")
+        if len(bits) == 1:
+            what, fc = f"write_coil at address {address}", 5
+
+            def call(client: Any) -> Awaitable[ModbusPDU]:
+                return client.write_coil(address, bits[0], device_id=slave)  # type: ignore[no-any-return]
+        else:
+            what, fc = f"write_coils at address {address} count {len(bits)}", 15
+
+            def call(client: Any) -> Awaitable[ModbusPDU]:
+                return client.write_coils(address, bits, device_id=slave)  # type: ignore[no-any-return]
+
+        await self._execute(slave, what, fc, call, retries)
+
+    async def _execute(
+        self,
+        slave: int,
+        what: str,
+        fc: int,
+        call: Callable[[Any], Awaitable[ModbusPDU]],
+        retries: int | None,
+    ) -> ModbusPDU:
+        """Run one request with retries on silence; classify and count every failure."""
+        stats = self.stats_for(slave)
+        attempts = 1 + (self.params.retries if retries is None else retries)
+        timeout = self.params.timeout_for(slave)
+        failure: ModbusRequestError | None = None
+        for _ in range(attempts):
+            async with self._lock:
+                try:
+                    client = await self._ensure_connected()
+                except ModbusConnectionError as err:
+                    self._count(stats, err, "connection_errors")
+                    raise
+                stats.requests += 1
+                self._rx_seen = False
+                pdu: ModbusPDU | None = None
+                cause: BaseException | None = None
+                try:
+                    with anyio.move_on_after(timeout):
+                        pdu = await call(client)
+                except ConnectionException as err:
+                    self._count(stats, err, "connection_errors")
+                    client.close()
+                    raise ModbusConnectionError(
+                        f"hub {self.name!r} lost the connection during {what} "
+                        f"to slave {slave}"
+                    ) from err
+                except ModbusIOException as err:  # pymodbus' own timeout or decode failure
+                    cause = err
+                except ModbusException as err:
+                    cause = err
+                if pdu is not None:
+                    return self._check_reply(stats, slave, what, fc, pdu)
+                failure = self._silence(stats, slave, what, timeout)
+                failure.__cause__ = cause
+        assert failure is not None
+        raise failure
+
+    def _silence(
+        self, stats: SlaveStats, slave: int, what: str, timeout: float
+    ) -> ModbusRequestError:
+        """Classify a request that got no usable answer: bad frame if bytes came back."""
+        err: ModbusRequestError
+        if self._rx_seen:
+            err = ModbusBadFrameError(
+                f"slave {slave} on hub {self.name!r} sent an unusable reply to {what}",
+                slave=slave, request=what,
+            )
+            self._count(stats, err, "bad_frames")
+        else:
+            err = ModbusTimeoutError(
+                f"slave {slave} on hub {self.name!r} did not answer {what} "
+                f"within {timeout:g} s",
+                slave=slave, request=what,
+            )
+            self._count(stats, err, "timeouts")
+        self._silent_requests += 1
+        if self._silent_requests >= LINK_SILENCE_LIMIT and self._client is not None:
+            # Nobody on the line answers: the link itself may be half-open. Reopen it.
+            _LOGGER.warning(
+                "Modbus hub %s: no answer to %d requests in a row; reopening %s",
+                self.name, self._silent_requests, self.params.endpoint,
+            )
+            self._client.close()
+            self._silent_requests = 0
+        return err
+
+    def _check_reply(
+        self, stats: SlaveStats, slave: int, what: str, fc: int, pdu: ModbusPDU
+    ) -> ModbusPDU:
+        self._silent_requests = 0
+        if pdu.isError():
+            err = ModbusDeviceError(
+                slave=slave, request=what, code=int(pdu.exception_code), hub=self.name
+            )
+            stats.responses += 1
+            self._count(stats, err, "exception_responses")
+            raise err
+        if pdu.function_code != fc:
+            self._bad_frame_from_reply(slave, what, f"function code {pdu.function_code}")
+        stats.responses += 1
+        return pdu
+
+    def _bad_frame_from_reply(self, slave: int, what: str, detail: str) -> None:
+        err = ModbusBadFrameError(
+            f"slave {slave} on hub {self.name!r} answered {what} with {detail}",
+            slave=slave, request=what,
+        )
+        stats = self.stats_for(slave)
+        stats.responses -= 1  # counted as answered in _check_reply; it was not usable
+        self._count(stats, err, "bad_frames")
+        raise err
+
+    @staticmethod
+    def _count(stats: SlaveStats, err: BaseException, counter: str) -> None:
+        stats.errors += 1
+        setattr(stats, counter, getattr(stats, counter) + 1)
+        stats.last_error = str(err)
