@@ -189,8 +189,6 @@ def _domains_with_issues(issues: list[ConfigIssue]) -> tuple[set[str], bool]:
 
 
 def _secret_values(host: Host, domain: str, data: Any) -> list[str]:
-    from collections.abc import Mapping
-
     from .schema_json import SECRET_KEY_NAMES
 
     if not isinstance(data, Mapping):  # entry.data is a read-only MappingProxyType

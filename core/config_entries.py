@@ -235,6 +235,7 @@ class ConfigEntries:
         self._entries: dict[str, ConfigEntry[Any]] = {}
         self._store: Store[dict[str, Any]] | None = None
         self.retry_policy = RetryPolicy()
+        self._setup_order: list[str] = []
         from .config_flow import FlowManager, OptionsFlowManager
 
         self.flow: FlowManager = FlowManager(host, self)
@@ -335,8 +336,9 @@ class ConfigEntries:
     async def remove(self, entry_id: str) -> None:
         """Unload an entry, forget it, and remove its entities and devices."""
         entry = self.get(entry_id)
-        await self._cancel_retry(entry)
-        if entry.state is ConfigEntryState.LOADED or entry.state is ConfigEntryState.SETUP_RETRY:
+        # Not only when loaded: unload takes the entry's lock, so a set-up in progress
+        # finishes and is undone, instead of coming alive after the entry is gone.
+        if entry.state is not ConfigEntryState.FAILED_UNLOAD:
             await self.unload(entry_id)
         self._entries.pop(entry_id, None)
         self._host.entity_registry.remove_config_entry(entry_id)
@@ -350,8 +352,8 @@ class ConfigEntries:
             return
         if disabled:
             entry.disabled_by = "user"
-            if entry.state in (ConfigEntryState.LOADED, ConfigEntryState.SETUP_RETRY):
-                await self.unload(entry_id)
+            if entry.state is not ConfigEntryState.FAILED_UNLOAD:
+                await self.unload(entry_id)  # waits for a set-up in progress (see remove)
         else:
             entry.disabled_by = None
         entry.modified_at = time.time()
@@ -559,6 +561,9 @@ class ConfigEntries:
             return await self._unload_locked(entry)
 
     async def _unload_locked(self, entry: ConfigEntry[Any]) -> bool:
+        # again under the lock: an attempt that ran while we waited may have scheduled
+        # a new retry after unload() cancelled the previous one
+        await self._cancel_retry(entry)
         if entry.state is ConfigEntryState.SETUP_RETRY:
             self._set_state(entry, ConfigEntryState.NOT_LOADED)
             return True
@@ -609,6 +614,7 @@ class ConfigEntries:
         Entries of one domain are set up concurrently: one slow device does not hold
         up its siblings.
         """
+        self._setup_order = list(domains_order)
         rank = {domain: i for i, domain in enumerate(domains_order)}
         by_domain: dict[str, list[ConfigEntry[Any]]] = {}
         for entry in self._entries.values():
@@ -620,8 +626,10 @@ class ConfigEntries:
                     tg.start_soon(self.setup, entry.entry_id)
 
     async def unload_all(self) -> None:
-        """Unload every entry in reverse set-up order (used when the host stops)."""
-        for entry in reversed(list(self._entries.values())):
+        """Unload every entry, dependents before their dependencies (host stop)."""
+        rank = {domain: i for i, domain in enumerate(self._setup_order)}
+        entries = sorted(self._entries.values(), key=lambda e: rank.get(e.domain, -1))
+        for entry in reversed(entries):
             await self._cancel_retry(entry)
             if entry.state in (ConfigEntryState.LOADED, ConfigEntryState.SETUP_RETRY):
                 try:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import voluptuous as vol
 
@@ -49,7 +49,6 @@ class FlowResult(TypedDict, total=False):
 class _Flow:
     """Shared machinery of config and options flows."""
 
-    VERSION: ClassVar[int] = 1
 
     def __init__(self) -> None:
         self.flow_id = new_id()
@@ -229,7 +228,8 @@ class FlowManager(_Manager):
             title=result["title"],
             data=result["data"],
             options=result.get("options", {}),
-            version=flow.VERSION,
+            # Flows write data in the integration's current format.
+            version=self._host.plugins.load(flow.domain).entry_version,
             unique_id=flow.unique_id,
             source=flow.context.get("source", "user"),
         )

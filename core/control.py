@@ -76,9 +76,14 @@ async def _entry_remove(host: Host, req: dict[str, Any]) -> Any:
 
 
 async def _entry_add(host: Host, req: dict[str, Any]) -> Any:
-    result = await host.config_entries.flow.init(req["domain"])
+    flow = host.config_entries.flow
+    result = await flow.init(req["domain"])
     if result["type"] == "form":
-        result = await host.config_entries.flow.configure(result["flow_id"], req.get("data") or {})
+        result = await flow.configure(result["flow_id"], req.get("data") or {})
+    if result["type"] == "form":
+        # One request, one step: nobody can continue this flow, so do not keep it.
+        with contextlib.suppress(GatehouseError):
+            flow.abort(result["flow_id"])
     return dict(result)
 
 

@@ -18,7 +18,7 @@ are ever asked for again.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -122,15 +122,16 @@ class JsonCache:
             self._states[state.entity_id] = record
         return record
 
-    def prune(self, current: Mapping[str, State] | None = None, keep: int = 0) -> None:
-        """Forget records of states that are no longer current (or all of them)."""
-        if current is None:
-            self._states.clear()
-            return
-        if len(self._states) <= keep:
+    def prune(self, current: Callable[[str], State | None], *, above: int) -> None:
+        """Forget records of states no longer current, once there are more than ``above``.
+
+        Removed entities leave their last record behind; callers that walk all states
+        anyway (``GET /api/states``, a snapshot) call this so the cache stays bounded.
+        """
+        if len(self._states) <= above:
             return
         self._states = {
-            eid: rec for eid, rec in self._states.items() if current.get(eid) is rec.state
+            eid: rec for eid, rec in self._states.items() if current(eid) is rec.state
         }
 
     def __len__(self) -> int:

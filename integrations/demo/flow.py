@@ -12,7 +12,6 @@ from .const import CONF_NAME, CONF_UPDATE_INTERVAL
 
 
 class DemoConfigFlow(ConfigFlow):
-    VERSION = 1
 
     async def step_user(self, user_input: dict[str, Any] | None) -> FlowResult:
         if user_input is None:

@@ -264,11 +264,15 @@ class ModbusHub:
         def call(client: Any) -> Awaitable[ModbusPDU]:
             return getattr(client, method)(address, count=count, device_id=slave)  # type: ignore[no-any-return]
 
-        pdu = await self._execute(slave, what, fc, call, retries)
-        values = list(pdu.bits if register_type.is_bit else pdu.registers)
-        if len(values) < count:
-            self._bad_frame_from_reply(slave, what, f"{len(values)} values for {count}")
-        return values[:count]
+        def values_of(pdu: ModbusPDU) -> list[Any]:
+            return list(pdu.bits if register_type.is_bit else pdu.registers)
+
+        def short(pdu: ModbusPDU) -> str | None:
+            got = len(values_of(pdu))
+            return f"{got} values instead of {count}" if got < count else None
+
+        pdu = await self._execute(slave, what, fc, call, retries, short)
+        return values_of(pdu)[:count]
 
     async def write_registers(
         self, slave: int, address: int, values: Sequence[int], *, retries: int | None = None
@@ -319,6 +323,7 @@ class ModbusHub:
         fc: int,
         call: Callable[[Any], Awaitable[ModbusPDU]],
         retries: int | None,
+        problem: Callable[[ModbusPDU], str | None] | None = None,
     ) -> ModbusPDU:
         """Run one request with retries on silence; classify and count every failure."""
         stats = self.stats_for(slave)
@@ -351,7 +356,7 @@ class ModbusHub:
                 except ModbusException as err:
                     cause = err
                 if pdu is not None:
-                    return self._check_reply(stats, slave, what, fc, pdu)
+                    return self._check_reply(stats, slave, what, fc, pdu, problem)
                 failure = self._silence(stats, slave, what, timeout)
                 failure.__cause__ = cause
         assert failure is not None
@@ -387,30 +392,40 @@ class ModbusHub:
         return err
 
     def _check_reply(
-        self, stats: SlaveStats, slave: int, what: str, fc: int, pdu: ModbusPDU
+        self,
+        stats: SlaveStats,
+        slave: int,
+        what: str,
+        fc: int,
+        pdu: ModbusPDU,
+        problem: Callable[[ModbusPDU], str | None] | None,
     ) -> ModbusPDU:
+        """Accept a reply, or raise for an exception response or a reply that does not fit.
+
+        pymodbus matches replies by unit id (and transaction id on TCP) only; an RTU
+        reply that arrives late can pass for the next request's, so the function code
+        and the size are checked here.
+        """
         self._silent_requests = 0
         if pdu.isError():
-            err = ModbusDeviceError(
+            err: ModbusRequestError = ModbusDeviceError(
                 slave=slave, request=what, code=int(pdu.exception_code), hub=self.name
             )
             stats.responses += 1
             self._count(stats, err, "exception_responses")
             raise err
-        if pdu.function_code != fc:
-            self._bad_frame_from_reply(slave, what, f"function code {pdu.function_code}")
+        detail = f"function code {pdu.function_code}" if pdu.function_code != fc else None
+        if detail is None and problem is not None:
+            detail = problem(pdu)
+        if detail is not None:
+            err = ModbusBadFrameError(
+                f"slave {slave} on hub {self.name!r} answered {what} with {detail}",
+                slave=slave, request=what,
+            )
+            self._count(stats, err, "bad_frames")
+            raise err
         stats.responses += 1
         return pdu
-
-    def _bad_frame_from_reply(self, slave: int, what: str, detail: str) -> None:
-        err = ModbusBadFrameError(
-            f"slave {slave} on hub {self.name!r} answered {what} with {detail}",
-            slave=slave, request=what,
-        )
-        stats = self.stats_for(slave)
-        stats.responses -= 1  # counted as answered in _check_reply; it was not usable
-        self._count(stats, err, "bad_frames")
-        raise err
 
     @staticmethod
     def _count(stats: SlaveStats, err: BaseException, counter: str) -> None:

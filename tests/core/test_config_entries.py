@@ -642,3 +642,55 @@ async def test_secrets_of_stored_entries_are_masked_in_logs(config_dir: Path) ->
         )
         REDACTOR.filter(record)
         assert record.getMessage() == "login with *** failed"
+
+
+@pytest.mark.parametrize("action", ["remove", "disable"])
+async def test_remove_or_disable_waits_for_a_setup_in_progress(host: Host, action: str) -> None:
+    """Removing (or disabling) an entry mid set-up must not leave the set-up's work alive."""
+    integration = flaky_of(host)
+    integration.gate = anyio.Event()
+    entry = flaky_entry("Racy")
+    attempted = integration.attempted
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(host.config_entries.add, entry)
+        with anyio.fail_after(5):
+            await attempted.wait()
+        assert entry.state is S.SETUP_IN_PROGRESS
+        if action == "remove":
+            tg.start_soon(host.config_entries.remove, entry.entry_id)
+        else:
+            tg.start_soon(host.config_entries.set_disabled, entry.entry_id, True)
+        await anyio.wait_all_tasks_blocked()
+        integration.gate.set()
+    assert entry.state is S.NOT_LOADED
+    assert footprint(host, entry) == NOTHING
+    assert len(host.states) == 0
+    await anyio.wait_all_tasks_blocked()
+    assert integration.running_tasks == set()
+    if action == "remove":
+        assert host.config_entries.entries() == []
+        assert host.entity_registry.entities(config_entry_id=entry.entry_id) == []
+    else:
+        assert entry.disabled
+
+
+async def test_unload_during_a_retry_attempt_leaves_no_retry_behind(host: Host) -> None:
+    """The attempt unload waited for schedules another retry: unload must cancel it."""
+    host.config_entries.retry_policy = RetryPolicy(base=0.01, factor=1.0, cap=0.01, jitter=0)
+    integration = flaky_of(host)
+    entry = await host.config_entries.add(flaky_entry("Again", mode="not_ready"))
+    assert entry.state is S.SETUP_RETRY
+    integration.gate = anyio.Event()
+    attempted = integration.attempted
+    with anyio.fail_after(5):
+        await attempted.wait()  # the retry's attempt is running (and held at the gate)
+    assert entry.state is S.SETUP_IN_PROGRESS
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(host.config_entries.unload, entry.entry_id)
+        await anyio.wait_all_tasks_blocked()
+        integration.gate.set()
+    assert entry.state is S.NOT_LOADED
+    assert entry._retry_scope is None
+    await anyio.wait_all_tasks_blocked()  # a retry still pending would be asleep now
+    assert tasks_named(f"retry {entry.entry_id}") == 0
+    assert integration.attempts[entry.entry_id] == 2

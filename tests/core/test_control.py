@@ -239,3 +239,20 @@ async def test_stop_is_not_held_up_by_an_idle_client(config_dir: Path) -> None:
     with anyio.fail_after(10):
         assert await reader.read() == b""  # the server closed our side
     writer.close()
+
+
+async def test_entry_add_that_stops_at_a_form_leaves_no_flow_behind(
+    client: Client, host: Host
+) -> None:
+    answer = await client.ask({"cmd": "entry_add", "domain": "demo", "data": {"name": 5}})
+    assert answer["ok"] is True
+    assert answer["result"]["type"] == "form"
+    assert answer["result"]["errors"] == {"name": "expected str"}
+    assert host.config_entries.flow.progress() == []  # nobody could continue it
+    created = await client.ask({"cmd": "entry_add", "domain": "demo", "data": {"name": "Ctl"}})
+    assert created["result"]["type"] == "create_entry"
+    assert created["result"]["entry_state"] == "loaded"
+    assert host.states.get("switch.ctl_switch") is not None
+    error = _error(await client.ask({"cmd": "entry_add", "domain": "dmeo"}))
+    assert error["type"] == "IntegrationNotFound"
+    assert "did you mean 'demo'" in error["message"]

@@ -1,0 +1,60 @@
+"""What every handler of one HTTP app shares, under one typed application key.
+
+One object instead of a dozen ``AppKey`` entries: handlers write ``rt(request).host``,
+and mypy knows every attribute's type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from .auth_store import AuthStore, Session, User
+from .jsoncache import JsonCache
+from .metrics import MetricsRegistry
+from .ratelimit import LoginLimiter
+
+if TYPE_CHECKING:
+    from ..host import Host
+    from .websocket import Connection
+
+
+@dataclass(eq=False)
+class HttpRuntime:
+    host: Host
+    config: dict[str, Any]
+    auth: AuthStore
+    limiter: LoginLimiter
+    cache: JsonCache
+    metrics: MetricsRegistry
+    frontend_dir: Path | None
+    trusted_origins: frozenset[str]
+    ws_max_pending: int
+    #: Open WebSocket connections, closed when the server stops.
+    connections: set[Connection] = field(default_factory=set)
+    #: Set when the server begins to stop: health answers 503, new sockets are refused.
+    stopping: bool = False
+    #: Whether the server's listener is HTTPS (then cookies are ``Secure``).
+    https: bool = False
+    #: Paths (method, canonical) that plugins added, for the route listing of tests.
+    plugin_routes: list[tuple[str, str]] = field(default_factory=list)
+
+
+RUNTIME_KEY: web.AppKey[HttpRuntime] = web.AppKey("gatehouse_http", HttpRuntime)
+#: The authenticated user of a request (absent on public routes without credentials).
+USER_KEY: web.RequestKey[User] = web.RequestKey("gatehouse_user", User)
+#: The browser session behind a request authenticated by cookie (absent for tokens).
+SESSION_KEY: web.RequestKey[Session] = web.RequestKey("gatehouse_session", Session)
+
+
+def rt(request: web.Request) -> HttpRuntime:
+    return request.app[RUNTIME_KEY]
+
+
+def current_user(request: web.Request) -> User:
+    """The user of an authenticated request (the middleware guarantees there is one)."""
+    user: User = request[USER_KEY]
+    return user

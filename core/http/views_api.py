@@ -1,0 +1,264 @@
+"""The core REST API: states, services, events, config, panels, health and metrics.
+
+Shapes follow Home Assistant's REST API where one exists (``GET /api/states`` returns
+HA's state objects, a service call returns the states it changed), so existing HA
+tooling mostly just works. Every call made through the API carries a ``Context`` with
+the caller's user id, so the audit trail can say who switched what.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import voluptuous as vol
+from aiohttp import web
+
+from ..const import CORE_DOMAIN, __version__
+from ..context import Context
+from ..host import HostState
+from ..schema_json import serialize_schema
+from ..services import Service, SupportsResponse
+from ..states import EVENT_STATE_CHANGED, State, valid_entity_id
+from .auth import admin_only, public
+from .body import read_body, read_json
+from .errors import HttpError, json_response, raw_json_response
+from .extensions import collect_panels
+from .runtime import current_user, rt
+
+routes = web.RouteTableDef()
+
+#: Core events whose data hold live objects; faking them through the API would hand
+#: listeners plain dicts where they expect ``State`` objects.
+_PROTECTED_EVENTS = frozenset({
+    str(EVENT_STATE_CHANGED), "call_service", "service_registered", "service_removed",
+    "host_started", "host_stopping", "config_entry_changed", "entity_registry_updated",
+})
+
+
+def _context(request: web.Request) -> Context:
+    return Context(user_id=current_user(request).id)
+
+
+@routes.get("/api/health")
+@public
+async def health(request: web.Request) -> web.Response:
+    """Liveness for load balancers and watchdogs: no auth, no details, no secrets."""
+    runtime = rt(request)
+    state = runtime.host.state
+    if runtime.stopping or state in (HostState.STOPPING, HostState.STOPPED):
+        return json_response({"status": "stopping"}, status=503)
+    if state is not HostState.RUNNING:
+        return json_response({"status": "starting"}, status=503)
+    return json_response({"status": "ok"})
+
+
+@routes.get("/api/")
+async def api_running(request: web.Request) -> web.Response:
+    return json_response({"message": "API running."})
+
+
+@routes.get("/api/config")
+async def core_config(request: web.Request) -> web.Response:
+    runtime = rt(request)
+    host = runtime.host
+    core = host.config.get(CORE_DOMAIN) or {}
+    return json_response({
+        "location_name": core.get("name", "Gatehouse"),
+        "version": __version__,
+        "state": str(host.state),
+        "components": sorted(host.plugins.loaded()),
+        "https": runtime.https,
+        "user": current_user(request).public(),
+    })
+
+
+# -- states ----------------------------------------------------------------------------
+
+
+@routes.get("/api/states")
+async def get_states(request: web.Request) -> web.Response:
+    runtime = rt(request)
+    cache = runtime.cache
+    body = b"[" + b",".join(cache.full(s) for s in runtime.host.states.all()) + b"]"
+    states = runtime.host.states
+    cache.prune(states.get, above=2 * len(states) + 64)
+    return raw_json_response(body)
+
+
+def _state_or_404(request: web.Request) -> State:
+    entity_id = request.match_info["entity_id"]
+    state = rt(request).host.states.get(entity_id)
+    if state is None:
+        raise HttpError(404, f"entity {entity_id} not found")
+    return state
+
+
+@routes.get("/api/states/{entity_id}")
+async def get_state(request: web.Request) -> web.Response:
+    return raw_json_response(rt(request).cache.full(_state_or_404(request)))
+
+
+_SET_STATE = vol.Schema({
+    vol.Required("state"): vol.Any(str, int, float, bool),
+    vol.Optional("attributes", default=dict): dict,
+    vol.Optional("force_update", default=False): bool,
+})
+
+
+@routes.post("/api/states/{entity_id}")
+@admin_only
+async def set_state(request: web.Request) -> web.Response:
+    """Set a state as HA does: 201 and ``Location`` when new, 200 when updated."""
+    entity_id = request.match_info["entity_id"]
+    if not valid_entity_id(entity_id):
+        raise HttpError(400, f"invalid entity id {entity_id!r}")
+    body = await read_body(request, _SET_STATE)
+    states = rt(request).host.states
+    existed = entity_id in states
+    state = states.set(
+        entity_id, body["state"], body["attributes"], force_update=body["force_update"],
+        context=_context(request),
+    )
+    response = raw_json_response(rt(request).cache.full(state), status=200 if existed else 201)
+    response.headers["Location"] = f"/api/states/{entity_id}"
+    return response
+
+
+@routes.delete("/api/states/{entity_id}")
+@admin_only
+async def delete_state(request: web.Request) -> web.Response:
+    state = _state_or_404(request)
+    rt(request).host.states.remove(state.entity_id, context=_context(request))
+    return json_response({"message": f"{state.entity_id} removed"})
+
+
+# -- services --------------------------------------------------------------------------
+
+
+def describe_service(host: Any, svc: Service) -> dict[str, Any]:
+    """One service for the UI: its form (schema_json), description and response kind."""
+    describe = getattr(host.services, "description", None)
+    description: Any = describe(svc.domain, svc.name) if describe is not None else {}
+    description = description or svc.description or {}
+    try:
+        fields = serialize_schema(svc.schema)
+    except TypeError:  # a schema that is not a dict cannot be drawn as a form
+        fields = []
+    documented = description.get("fields") or {}
+    for field in fields:
+        extra = documented.get(field["name"]) if isinstance(documented, dict) else None
+        if isinstance(extra, dict):
+            for key in ("name", "description", "example"):
+                if key in extra and key not in field:
+                    field[key] = extra[key]
+    out: dict[str, Any] = {
+        "name": description.get("name", svc.name.replace("_", " ")),
+        "description": description.get("description", ""),
+        "fields": fields,
+        "supports_response": str(svc.supports_response),
+    }
+    if svc.supports_response is not SupportsResponse.NONE:
+        out["response"] = {"optional": svc.supports_response is SupportsResponse.OPTIONAL}
+    return out
+
+
+def describe_services(host: Any) -> list[dict[str, Any]]:
+    return [
+        {
+            "domain": domain,
+            "services": {
+                name: describe_service(host, svc) for name, svc in sorted(services.items())
+            },
+        }
+        for domain, services in sorted(host.services.services().items())
+    ]
+
+
+@routes.get("/api/services")
+async def list_services(request: web.Request) -> web.Response:
+    return json_response(describe_services(rt(request).host))
+
+
+def _flag(request: web.Request, name: str) -> bool:
+    value = request.query.get(name)
+    return value is not None and value.lower() not in ("0", "false", "no")
+
+
+@routes.post("/api/services/{domain}/{service}")
+async def call_service(request: web.Request) -> web.Response:
+    """Call a service; answers the states it changed (and its response if asked)."""
+    host = rt(request).host
+    domain, service = request.match_info["domain"], request.match_info["service"]
+    data = await read_json(request)
+    if data is not None and not isinstance(data, dict):
+        raise HttpError(400, "service data must be a JSON object")
+    host.services.get(domain, service)  # 404 before anything else
+    want_response = _flag(request, "return_response")
+    context = _context(request)
+    changed: list[State] = []
+
+    def collect(event: Any) -> None:
+        new = event.data.get("new_state")
+        if isinstance(new, State) and event.context == context:
+            changed.append(new)
+
+    undo = host.bus.listen(EVENT_STATE_CHANGED, collect)
+    try:
+        response = await host.services.call(
+            domain, service, data or {}, context=context, return_response=want_response
+        )
+    finally:
+        undo()
+    cache = rt(request).cache
+    states = b"[" + b",".join(cache.full(s) for s in changed) + b"]"
+    if not want_response:
+        return raw_json_response(states)
+    from .jsonutil import dumpb
+
+    return raw_json_response(
+        b'{"changed_states":' + states + b',"service_response":' + dumpb(response) + b"}"
+    )
+
+
+# -- events ----------------------------------------------------------------------------
+
+
+@routes.get("/api/events")
+async def list_events(request: web.Request) -> web.Response:
+    listeners = rt(request).host.bus.listeners()
+    return json_response(
+        [{"event": name, "listener_count": count} for name, count in sorted(listeners.items())]
+    )
+
+
+@routes.post("/api/events/{event_type}")
+@admin_only
+async def fire_event(request: web.Request) -> web.Response:
+    event_type = request.match_info["event_type"]
+    if event_type in _PROTECTED_EVENTS or event_type == "*":
+        raise HttpError(400, f"event_type: {event_type!r} is fired by the core only")
+    data = await read_json(request)
+    if data is not None and not isinstance(data, dict):
+        raise HttpError(400, "event data must be a JSON object")
+    rt(request).host.bus.fire(event_type, data or {}, _context(request))
+    return json_response({"message": f"Event {event_type} fired."})
+
+
+# -- panels and metrics ----------------------------------------------------------------
+
+
+@routes.get("/api/panels")
+async def list_panels(request: web.Request) -> web.Response:
+    user = current_user(request)
+    panels = collect_panels(rt(request).host)
+    return json_response([
+        p.as_dict() for name, p in sorted(panels.items()) if user.is_admin or not p.require_admin
+    ])
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    body, content_type = rt(request).metrics.render()
+    response = web.Response(body=body)
+    response.headers["Content-Type"] = content_type
+    return response

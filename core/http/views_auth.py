@@ -1,0 +1,219 @@
+"""Onboarding, login and logout, and the account settings API (users, tokens, password).
+
+The browser UI logs in with ``POST /auth/login`` and from then on sends the session
+cookie (HttpOnly: page scripts cannot read it; SameSite=Strict: other sites cannot make
+the browser send it; Secure over HTTPS). Scripts and Prometheus use long-lived tokens
+made under ``/api/auth/tokens``. Failed logins are counted per client address and lock
+it out for a while (429 with ``Retry-After``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import voluptuous as vol
+from aiohttp import web
+
+from .auth import SESSION_COOKIE, check_origin, public
+from .auth_store import AuthError, Session, User
+from .body import read_body
+from .errors import HttpError, json_response
+from .runtime import SESSION_KEY, current_user, rt
+
+_LOGGER = logging.getLogger(__name__)
+
+routes = web.RouteTableDef()
+
+_CREDENTIALS = vol.Schema({
+    vol.Required("username"): vol.All(str, vol.Length(min=1, max=64)),
+    vol.Required("password"): vol.All(str, vol.Length(min=1, max=1024)),
+    vol.Optional("name"): vol.All(str, vol.Length(min=1, max=128)),
+})
+
+
+def _client(request: web.Request) -> str:
+    return request.remote or "unknown"
+
+
+async def _start_session(request: web.Request, user: User, body: dict[str, Any]) -> web.Response:
+    runtime = rt(request)
+    _session, value = await runtime.auth.create_session(user)
+    response = json_response(body)
+    response.set_cookie(
+        SESSION_COOKIE, value, httponly=True, samesite="Strict", secure=request.secure,
+        path="/", max_age=int(runtime.auth.session_lifetime),
+    )
+    return response
+
+
+# -- onboarding ------------------------------------------------------------------------
+
+
+@routes.get("/api/onboarding")
+@public
+async def onboarding_status(request: web.Request) -> web.Response:
+    return json_response({"done": rt(request).auth.has_users})
+
+
+@routes.post("/api/onboarding/users")
+@public
+async def onboarding_create_owner(request: web.Request) -> web.Response:
+    """Create the owner: allowed exactly once, while no user exists at all."""
+    runtime = rt(request)
+    if runtime.auth.has_users:
+        raise HttpError(403, "onboarding is done: log in instead")
+    check_origin(request, required=False)
+    body = await read_body(request, _CREDENTIALS)
+    try:
+        user = await runtime.auth.create_user(
+            body["username"], body["password"], name=body.get("name"), is_owner=True,
+            only_if_first=True,
+        )
+    except AuthError as err:
+        if runtime.auth.has_users:  # another request won the race
+            raise HttpError(403, "onboarding is done: log in instead") from err
+        raise
+    _LOGGER.info("Onboarding: created the owner %s", user.username)
+    return await _start_session(request, user, {"user": user.public()})
+
+
+# -- login and logout ------------------------------------------------------------------
+
+
+_LOGIN = vol.Schema({
+    vol.Required("username"): vol.All(str, vol.Length(min=1, max=64)),
+    vol.Required("password"): vol.All(str, vol.Length(min=1, max=1024)),
+})
+
+
+@routes.post("/auth/login")
+@public
+async def login(request: web.Request) -> web.Response:
+    runtime = rt(request)
+    check_origin(request, required=False)
+    address = _client(request)
+    retry = runtime.limiter.retry_after(address)
+    if retry is not None:
+        raise HttpError(429, f"too many failed logins; try again in {retry} s",
+                        headers={"Retry-After": str(retry)})
+    body = await read_body(request, _LOGIN)
+    user = await runtime.auth.authenticate(body["username"], body["password"])
+    if user is None:
+        locked = runtime.limiter.failed(address)
+        _LOGGER.warning("Failed login for user %r from %s", body["username"][:64], address)
+        if locked is not None:
+            _LOGGER.warning("Locking out %s for %d s after repeated failed logins",
+                            address, locked)
+            raise HttpError(429, f"too many failed logins; try again in {locked} s",
+                            headers={"Retry-After": str(locked)})
+        raise HttpError(401, "invalid username or password")
+    runtime.limiter.succeeded(address)
+    return await _start_session(request, user, {"user": user.public()})
+
+
+@routes.post("/auth/logout")
+async def logout(request: web.Request) -> web.Response:
+    session: Session | None = request.get(SESSION_KEY)
+    if session is None:
+        raise HttpError(400, "not logged in with a session (tokens are revoked instead)")
+    await rt(request).auth.end_session(session.id)
+    response = json_response({"message": "logged out"})
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+# -- the current user ------------------------------------------------------------------
+
+
+@routes.get("/api/auth/current_user")
+async def get_current_user(request: web.Request) -> web.Response:
+    user = current_user(request)
+    return json_response({**user.public(), "session": SESSION_KEY in request})
+
+
+_PASSWORD = vol.Schema({
+    vol.Required("current_password"): str,
+    vol.Required("new_password"): str,
+})
+
+
+@routes.post("/api/auth/password")
+async def change_password(request: web.Request) -> web.Response:
+    """Change your password; your other sessions are logged out, this one is kept."""
+    body = await read_body(request, _PASSWORD)
+    session: Session | None = request.get(SESSION_KEY)
+    await rt(request).auth.change_password(
+        current_user(request), body["current_password"], body["new_password"],
+        keep_session=session.id if session is not None else None,
+    )
+    return json_response({"message": "password changed"})
+
+
+# -- users (owner only) ----------------------------------------------------------------
+
+
+def _owner(request: web.Request) -> User:
+    user = current_user(request)
+    if not user.is_owner:
+        raise HttpError(403, "only the owner may manage users")
+    return user
+
+
+@routes.get("/api/auth/users")
+async def list_users(request: web.Request) -> web.Response:
+    _owner(request)
+    return json_response([u.public() for u in rt(request).auth.users()])
+
+
+_NEW_USER = _CREDENTIALS.extend({vol.Optional("is_admin", default=False): bool})
+
+
+@routes.post("/api/auth/users")
+async def create_user(request: web.Request) -> web.Response:
+    _owner(request)
+    body = await read_body(request, _NEW_USER)
+    user = await rt(request).auth.create_user(
+        body["username"], body["password"], name=body.get("name"), is_admin=body["is_admin"]
+    )
+    return json_response(user.public(), status=201)
+
+
+@routes.delete("/api/auth/users/{user_id}")
+async def delete_user(request: web.Request) -> web.Response:
+    _owner(request)
+    user_id = request.match_info["user_id"]
+    if rt(request).auth.get_user(user_id) is None:
+        raise HttpError(404, f"no user {user_id!r}")
+    await rt(request).auth.remove_user(user_id)
+    return json_response({"removed": user_id})
+
+
+# -- long-lived access tokens ----------------------------------------------------------
+
+
+@routes.get("/api/auth/tokens")
+async def list_tokens(request: web.Request) -> web.Response:
+    user = current_user(request)
+    return json_response([t.public() for t in rt(request).auth.tokens(user.id)])
+
+
+_NEW_TOKEN = vol.Schema({vol.Required("name"): vol.All(str, vol.Length(min=1, max=100))})
+
+
+@routes.post("/api/auth/tokens")
+async def create_token(request: web.Request) -> web.Response:
+    """Make a token; its value is in this answer only, never again."""
+    body = await read_body(request, _NEW_TOKEN)
+    token, value = await rt(request).auth.create_token(current_user(request), body["name"])
+    return json_response({**token.public(), "token": value}, status=201)
+
+
+@routes.delete("/api/auth/tokens/{token_id}")
+async def revoke_token(request: web.Request) -> web.Response:
+    user = current_user(request)
+    token_id = request.match_info["token_id"]
+    if not await rt(request).auth.revoke_token(user.id, token_id):
+        raise HttpError(404, f"no token {token_id!r}")
+    return json_response({"revoked": token_id})
+

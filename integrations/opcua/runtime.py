@@ -1,0 +1,153 @@
+"""One loaded entry: its session, its entities, and the loop that keeps them connected.
+
+The first connect happens during set-up, so the host learns at once whether the server
+is unreachable (retry later), refuses our identity or is not trusted (a human must act).
+After that ``run`` owns the session: it monitors the nodes until the session breaks,
+marks every entity unavailable, and reconnects with exponential backoff and jitter.
+Each reconnect is a *new* session: namespace URIs are resolved again (a restarted
+server may have renumbered them), DataTypes re-read, and the subscription re-created.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Iterable
+from typing import Any
+
+import anyio
+
+from .client import ConnectionSettings, OpcuaClient, Reading
+from .const import DEFAULT_RECONNECT_MIN_DELAY
+from .entities import OpcuaEntity
+from .errors import OpcuaConnectionError, OpcuaError
+from .monitor import MonitorSpec, NodeMonitor
+from .nodeid import NodeRef
+from .pki import PkiPaths
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class Backoff:
+    """Delays between reconnect attempts: doubling from ``low`` to ``high``, ±20 %."""
+
+    def __init__(self, low: float, high: float) -> None:
+        self.low, self.high = low, max(low, high)
+        self.attempt = 0
+
+    def next(self) -> float:
+        raw = min(self.high, self.low * 2**self.attempt)
+        self.attempt += 1
+        return raw * random.uniform(0.8, 1.2)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+class OpcuaRuntime:
+    """What a loaded opcua entry holds (``entry.runtime_data``)."""
+
+    def __init__(
+        self,
+        name: str,
+        settings: ConnectionSettings,
+        pki: PkiPaths,
+        *,
+        publishing_interval: float,
+        reconnect_max_delay: float,
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        self.pki = pki
+        self.publishing_interval = publishing_interval
+        self.backoff = Backoff(DEFAULT_RECONNECT_MIN_DELAY, reconnect_max_delay)
+        self.client: OpcuaClient | None = None
+        self.entities: list[OpcuaEntity] = []
+        self._by_node: dict[NodeRef, list[OpcuaEntity]] = {}
+        self._specs: dict[NodeRef, MonitorSpec] = {}
+        self.monitor: NodeMonitor | None = None
+        self.sessions = 0
+        """Sessions opened so far (1 after set-up; tests watch reconnects with it)."""
+
+    def add_entities(self, entities: Iterable[OpcuaEntity]) -> None:
+        for entity in entities:
+            self.entities.append(entity)
+            self._by_node.setdefault(entity.node, []).append(entity)
+            spec = entity.entity_description.monitor
+            # Two entities on one node share its monitored item: the first one's spec.
+            self._specs.setdefault(entity.node, spec)
+
+    # -- session -------------------------------------------------------------------
+
+    async def connect(self) -> OpcuaClient:
+        """Open a new session (errors are ``OpcuaError`` subclasses)."""
+        client = OpcuaClient(self.settings, self.pki)
+        await client.connect()
+        self.client = client
+        self.sessions += 1
+        return client
+
+    async def close(self) -> None:
+        client, self.client = self.client, None
+        if client is not None:
+            await client.disconnect()
+
+    async def run(self) -> None:
+        """Monitor, and reconnect whenever the session is lost; runs until cancelled."""
+        while True:
+            client = self.client
+            if client is None:
+                try:
+                    client = await self.connect()
+                except OpcuaError as err:
+                    delay = self.backoff.next()
+                    log = _LOGGER.warning if self.backoff.attempt == 1 else _LOGGER.debug
+                    log("%s: cannot reconnect (%s); retrying in %.1f s", self.name, err, delay)
+                    await anyio.sleep(delay)
+                    continue
+                _LOGGER.info("%s: reconnected to %s", self.name, self.settings.endpoint)
+            try:
+                await self._monitor(client)
+            except OpcuaError as err:
+                _LOGGER.warning("%s: %s", self.name, err)
+            finally:
+                self._set_connected(False)
+                with anyio.CancelScope(shield=True):
+                    await self.close()
+            await anyio.sleep(self.backoff.next())
+
+    async def _monitor(self, client: OpcuaClient) -> None:
+        self.monitor = NodeMonitor(
+            client,
+            self._specs,
+            publishing_interval=self.publishing_interval,
+            sink=self._deliver,
+            unresolved=self._unresolved,
+        )
+        self._set_connected(True)
+        self.backoff.reset()
+        await self.monitor.run()
+
+    def _set_connected(self, connected: bool) -> None:
+        for entity in self.entities:
+            entity.set_connected(connected)
+
+    def _deliver(self, ref: NodeRef, reading: Reading) -> None:
+        for entity in self._by_node.get(ref, ()):
+            entity.apply_reading(reading)
+
+    def _unresolved(self, ref: NodeRef, reason: str) -> None:
+        _LOGGER.error("%s: cannot watch %s: %s", self.name, ref, reason)
+        for entity in self._by_node.get(ref, ()):
+            entity.set_problem(reason)
+
+    # -- used by entities and services ----------------------------------------------
+
+    def connected_client(self) -> OpcuaClient:
+        client = self.client
+        if client is None or not client.connected:
+            raise OpcuaConnectionError(f"{self.name}: not connected to {self.settings.endpoint}")
+        return client
+
+    async def write(self, ref: NodeRef, value: Any) -> None:
+        await self.connected_client().write(ref, value)
