@@ -69,7 +69,7 @@ _SIMPLE: dict[Any, str] = {str: "string", int: "integer", float: "float", bool: 
 
 
 def _describe(validator: Any) -> dict[str, Any]:
-    if validator in _SIMPLE:
+    if isinstance(validator, type) and validator in _SIMPLE:
         return {"type": _SIMPLE[validator]}
     if isinstance(validator, vol.In):
         container = validator.container
@@ -91,7 +91,7 @@ def _describe(validator: Any) -> dict[str, Any]:
         return out
     if isinstance(validator, vol.Coerce):
         return {"type": _SIMPLE.get(validator.type, "string")}
-    if isinstance(validator, vol.All | vol.Any) and isinstance(validator, vol.All):
+    if isinstance(validator, vol.All):
         merged: dict[str, Any] = {}
         for inner in validator.validators:
             described = _describe(inner)

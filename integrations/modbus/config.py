@@ -13,7 +13,6 @@ checker can point at the line.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import voluptuous as vol
@@ -331,5 +330,3 @@ USER_STEP_SCHEMA = vol.Schema(
         ),
     }
 )
-
-Validator = Callable[[Any], Any]
