@@ -13,7 +13,9 @@ def test_fields_types_defaults_ranges_and_secrets() -> None:
     schema = vol.Schema(
         {
             vol.Required("host"): str,
-            vol.Optional("port", default=1883): vol.All(vol.Coerce(int), vol.Range(min=1, max=65535)),
+            vol.Optional("port", default=1883): vol.All(
+                vol.Coerce(int), vol.Range(min=1, max=65535)
+            ),
             vol.Optional("tls", default=False): bool,
             vol.Optional("protocol", default="3.1.1"): vol.In(["3.1.1", "5"]),
             vol.Optional("password", description={"secret": True}): str,
