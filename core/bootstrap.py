@@ -8,7 +8,9 @@ Order matters and is kept here in one readable function:
    not delete an appliance's configuration);
 3. valid YAML sections become ``import`` entries (added, updated or removed);
 4. every enabled entry is set up, dependencies first; failures stay contained in their
-   entry.
+   entry;
+5. the web server starts if ``http:`` is configured (last, so that plugins loaded for
+   the entries above can add their routes).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from .config import ConfigIssue, ConfigResult, check_config
 from .const import CORE_DOMAIN
 from .control import ControlServer
 from .exceptions import GatehouseError
+from .http.config import HTTP_DOMAIN, HTTP_SCHEMA
+from .lockfile import ConfigDirLock
 from .logging_setup import REDACTOR
 from .platforms import register_platform_services
 
@@ -59,6 +63,10 @@ CORE_SCHEMA = vol.Schema(
     }
 )
 
+#: Top-level keys configured by the core itself rather than by a plugin (besides
+#: ``gatehouse:``): their schemas, validated like any integration's section.
+BUILTIN_SCHEMAS: dict[str, Any] = {HTTP_DOMAIN: HTTP_SCHEMA}
+
 
 def ensure_config_dir(config_dir: Path) -> None:
     """Create ``config_dir`` with the default configuration if it has none."""
@@ -88,19 +96,21 @@ class _LazySchemas(Mapping[str, Any]):
         self._available = plugins.available()
 
     def __getitem__(self, domain: str) -> Any:
+        if domain in BUILTIN_SCHEMAS:
+            return BUILTIN_SCHEMAS[domain]
         if domain not in self._available:
             raise KeyError(domain)
         loaded = self._plugins.load(domain)
         return loaded.config_schema or _no_yaml(domain)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._available)
+        return iter({**self._available, **BUILTIN_SCHEMAS})
 
     def __len__(self) -> int:
-        return len(self._available)
+        return len({**self._available, **BUILTIN_SCHEMAS})
 
     def __contains__(self, domain: object) -> bool:
-        return domain in self._available
+        return domain in self._available or domain in BUILTIN_SCHEMAS
 
 
 def _no_yaml(domain: str) -> Any:
@@ -113,6 +123,9 @@ def _no_yaml(domain: str) -> Any:
 async def async_setup_host(host: Host) -> None:
     """Bring a host from constructed to running (see the module docstring)."""
     host.storage_dir.mkdir(parents=True, exist_ok=True)
+    lock = ConfigDirLock(host.config_dir)
+    lock.acquire()
+    host.on_shutdown(lock.release)  # registered first, so released last
     await host.device_registry.load()
     await host.entity_registry.load()
     await host.config_entries.load()
@@ -144,7 +157,7 @@ async def async_setup_host(host: Host) -> None:
 
     invalid_domains, whole_file_broken = _domains_with_issues(result.issues)
     for domain, section in host.config.items():
-        if domain == CORE_DOMAIN:
+        if domain == CORE_DOMAIN or domain in BUILTIN_SCHEMAS:
             continue
         loaded = host.plugins.load(domain)
         await host.config_entries.sync_yaml(domain, loaded.entries_from_yaml(section))
@@ -162,9 +175,29 @@ async def async_setup_host(host: Host) -> None:
     except GatehouseError as err:
         _LOGGER.error("Cannot order integrations: %s; setting up in name order", err)
         order = sorted(wanted)
+    for domain in order:  # dependencies too: their broadcast hooks take part
+        try:
+            host.plugins.load(domain)
+        except Exception:
+            _LOGGER.exception("Integration %s failed to load", domain)
     await host.config_entries.setup_all(order)
     for entry in host.config_entries.entries():
         REDACTOR.add(_secret_values(host, entry.domain, entry.data))
+
+    if HTTP_DOMAIN in host.config:
+        await _start_http(host, host.config[HTTP_DOMAIN])
+    elif HTTP_DOMAIN in invalid_domains:
+        # Never fall back to defaults: that could serve plain HTTP where HTTPS was meant.
+        _LOGGER.error("Web server not started: its http: configuration is invalid")
+
+
+async def _start_http(host: Host, config: dict[str, Any]) -> None:
+    try:
+        from .http.server import async_start_http
+    except ImportError as err:  # the optional dependencies (gatehouse[http]) are missing
+        _LOGGER.error("Web server not started: %s (install gatehouse[http])", err)
+        return
+    await async_start_http(host, config)
 
 
 def _domains_with_issues(issues: list[ConfigIssue]) -> tuple[set[str], bool]:

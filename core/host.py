@@ -128,28 +128,45 @@ class Host:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Host]:
-        """Start the host, yield it, stop it on exit (also on error or cancellation)."""
-        async with anyio.create_task_group() as tg:
-            self._task_group = tg
-            self._loop = asyncio.get_running_loop()
-            self.bus.set_spawner(self.spawn)
-            self.services.set_spawner(self.spawn)
-            try:
-                await self._start()
-                yield self
-            finally:
-                with anyio.CancelScope(shield=True):
-                    await self._stop()
-                tg.cancel_scope.cancel()
-        self._task_group = None
-        self.state = HostState.STOPPED
-        self._stopped.set()
+        """Start the host, yield it, stop it on exit (also on error or cancellation).
+
+        A failure while starting or running is re-raised as itself, not wrapped in the
+        task group's ``ExceptionGroup``, after the host has stopped cleanly.
+        """
+        try:
+            async with anyio.create_task_group() as tg:
+                self._task_group = tg
+                self._loop = asyncio.get_running_loop()
+                self.bus.set_spawner(self.spawn)
+                self.services.set_spawner(self.spawn)
+                try:
+                    await self._start()
+                    yield self
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        await self._stop()
+                    tg.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            if len(group.exceptions) == 1:
+                raise group.exceptions[0] from None
+            raise
+        finally:
+            self._task_group = None
+            self.state = HostState.STOPPED
+            self._stopped.set()
 
     async def run(self) -> int:
-        """Run until ``request_stop`` or SIGINT/SIGTERM; return the exit code."""
-        async with self.running():
-            self.spawn(self._watch_signals(), "signal watcher")
-            await self._stop_requested.wait()
+        """Run until ``request_stop`` or SIGINT/SIGTERM; return the exit code.
+
+        Signals are watched from before start-up, so a SIGTERM while entries are still
+        being set up still ends in a graceful stop (start finishes, then everything
+        unloads and storage is flushed) instead of killing the process mid-write.
+        """
+        async with anyio.create_task_group() as outer:
+            outer.start_soon(self._watch_signals)
+            async with self.running():
+                await self._stop_requested.wait()
+            outer.cancel_scope.cancel()
         return self.exit_code
 
     def request_stop(self, exit_code: int = 0) -> None:

@@ -65,7 +65,9 @@ class TemplateEngine:
         )
         env.filters.update(float=_to_float, int=_to_int, to_json=json.dumps,
                            from_json=json.loads)
-        for contributed in host.plugins.hook.gatehouse_template_globals(host=host):
+        # pluggy returns the last registered plugin first; walk in registration order so
+        # that a later plugin's name replaces an earlier one, as the hookspec says.
+        for contributed in reversed(host.plugins.hook.gatehouse_template_globals(host=host)):
             for name, value in (contributed or {}).items():
                 if name in env.globals:
                     _LOGGER.warning("Template global %r is replaced by a plugin", name)

@@ -30,6 +30,7 @@ from .errors import ConfigIssue, sorted_issues
 from .nodes import (
     UNRESOLVED,
     Location,
+    NodeDict,
     collect_secret_values,
     location_of,
     node_location,
@@ -251,8 +252,13 @@ def check_config(
             if key not in broken and not _contains_unresolved(value):
                 config[key] = value
             continue
+        section = value
+        if section is None:
+            # A bare `echo:` means "set it up with the defaults", as in Home Assistant.
+            section = NodeDict()
+            section.location = key_location
         validated, section_issues = validate_section(
-            key, schema, value, file_hint=path, location=key_location
+            key, schema, section, file_hint=path, location=key_location
         )
         issues.extend(section_issues)
         if section_issues or key in broken or _contains_unresolved(value):

@@ -115,3 +115,46 @@ async def test_shutdown_callbacks_run_after_entries_unload(config_dir: Path) -> 
 
         host.bus.listen("host_stopping", stopping)
     assert order == ["stopping event", "entry undo", "shutdown callback"]
+
+
+async def test_second_host_on_same_config_dir_refused(config_dir: Path) -> None:
+    from gatehouse.core.lockfile import ConfigDirLocked
+
+    first = make_host(config_dir)
+    async with first.running():
+        second = make_host(config_dir)
+        with pytest.raises(ConfigDirLocked, match="another Gatehouse host"):
+            async with second.running():
+                pass  # pragma: no cover - start must fail
+        assert second.state is HostState.STOPPED
+        assert first.is_running
+    # Released on stop: a new host may start.
+    third = make_host(config_dir)
+    async with third.running():
+        assert third.is_running
+
+
+async def test_failed_start_raises_the_error_itself_and_stops(config_dir: Path) -> None:
+    (config_dir / ".storage").mkdir()
+    (config_dir / ".storage" / "core.config_entries").write_text(
+        '{"version": 99, "minor_version": 1, "key": "core.config_entries", "data": {}}'
+    )
+    host = make_host(config_dir)
+    from gatehouse.core.exceptions import StorageError
+
+    with pytest.raises(StorageError, match="newer"):
+        async with host.running():
+            pass  # pragma: no cover
+    assert host.state is HostState.STOPPED
+    with anyio.fail_after(1):
+        await host.wait_stopped()
+
+
+async def test_bare_section_means_defaults(config_dir: Path) -> None:
+    (config_dir / "configuration.yaml").write_text("demo:\n")
+    host = make_host(config_dir)
+    async with host.running():
+        entries = host.config_entries.entries("demo")
+        assert len(entries) == 1
+        assert entries[0].state is ConfigEntryState.LOADED
+        assert entries[0].data["name"] == "Demo"

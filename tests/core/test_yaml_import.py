@@ -156,7 +156,7 @@ async def test_a_list_gives_one_entry_per_device(
                      id="syntax-error"),
         pytest.param(GARAGE.replace("demo:", "demoo:"), "configuration.yaml:1",
                      "did you mean 'demo'", id="misspelt-domain"),
-        pytest.param("demo:\n", "configuration.yaml:1", "expected a list", id="empty-section"),
+        pytest.param("demo: 5\n", "configuration.yaml:1", "expected a list", id="scalar-section"),
     ],
 )
 async def test_section_with_an_error_keeps_its_entry(

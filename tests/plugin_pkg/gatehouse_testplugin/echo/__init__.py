@@ -1,6 +1,6 @@
 """The ``echo`` integration: a third-party plugin written only against gatehouse.core.
 
-It exercises every broadcast hook so the meta-test can see each one called through a
+It exercises every hook so the meta-test can see each one called through a
 real entry point, and offers ``echo.say`` (response data) and a sensor holding the last
 message. YAML: ``echo: {prefix: "..."}``.
 """
@@ -8,6 +8,7 @@ message. YAML: ``echo: {prefix: "..."}``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import voluptuous as vol
@@ -75,3 +76,28 @@ def gatehouse_template_globals(host: Host) -> Mapping[str, Any]:
 def gatehouse_diagnostics(host: Host) -> Mapping[str, Any]:
     CALLS.append("gatehouse_diagnostics")
     return {"echo": {"loaded_entries": len(host.config_entries.entries("echo"))}}
+
+
+@hookimpl
+def gatehouse_http_routes(host: Host) -> list[Any]:
+    CALLS.append("gatehouse_http_routes")
+    from gatehouse.core.http import RouteDef
+
+    async def last_message(request: Any) -> Any:
+        from aiohttp import web
+
+        state = host.states.get("sensor.echo_last_message")
+        return web.json_response({"text": state.state if state is not None else None})
+
+    return [RouteDef("GET", "/api/echo/last", last_message)]
+
+
+@hookimpl
+def gatehouse_panels(host: Host) -> list[Any]:
+    CALLS.append("gatehouse_panels")
+    from gatehouse.core.http import Panel
+
+    return [
+        Panel(name="echo", title="Echo", static_dir=Path(__file__).parent / "panel",
+              entry="index.html", icon="mdi:bullhorn")
+    ]
