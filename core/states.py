@@ -23,6 +23,8 @@ from .exceptions import InvalidEntityId, InvalidStateError
 
 _ENTITY_ID_RE: Final = re.compile(r"^(?!_)[a-z0-9_]+(?<!_)\.(?!_)[a-z0-9_]+(?<!_)$")
 _EMPTY_ATTRS: Mapping[str, Any] = MappingProxyType({})
+#: States are immutable to the outside; inside, slots are filled through this.
+_setattr = object.__setattr__
 
 
 def valid_entity_id(entity_id: str) -> bool:
@@ -45,14 +47,14 @@ class State:
     properties give aware datetimes for people and templates.
     """
 
-    __slots__ = ("attributes", "context", "entity_id", "last_changed", "last_updated", "state")
+    __slots__ = ("_context", "attributes", "entity_id", "last_changed", "last_updated", "state")
 
     entity_id: str
     state: str
     attributes: Mapping[str, Any]
     last_changed: float
     last_updated: float
-    context: Context
+    _context: Context | None
 
     def __init__(
         self,
@@ -63,21 +65,30 @@ class State:
         last_updated: float | None = None,
         context: Context | None = None,
     ) -> None:
-        now = time.time()
-        setattr_ = object.__setattr__
-        setattr_(self, "entity_id", entity_id)
-        setattr_(self, "state", state)
-        setattr_(
+        if last_updated is None:
+            last_updated = time.time()
+        _setattr(self, "entity_id", entity_id)
+        _setattr(self, "state", state)
+        _setattr(
             self,
             "attributes",
             _EMPTY_ATTRS if not attributes else MappingProxyType(dict(attributes)),
         )
-        setattr_(self, "last_updated", now if last_updated is None else last_updated)
-        setattr_(self, "last_changed", self.last_updated if last_changed is None else last_changed)
-        setattr_(self, "context", context if context is not None else Context())
+        _setattr(self, "last_updated", last_updated)
+        _setattr(self, "last_changed", last_updated if last_changed is None else last_changed)
+        _setattr(self, "_context", context)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("State is immutable; set a new state through the StateMachine")
+
+    @property
+    def context(self) -> Context:
+        """The cause of this state; made on first use (most are never looked at)."""
+        context: Context | None = self._context
+        if context is None:
+            context = Context()
+            _setattr(self, "_context", context)
+        return context
 
     @property
     def domain(self) -> str:
