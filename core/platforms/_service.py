@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import voluptuous as vol
 
-from ..exceptions import GatehouseError
+from ..exceptions import GatehouseError, ServiceValidationError
 from ..services import ServiceCall
 
 if TYPE_CHECKING:
@@ -51,7 +51,10 @@ def register_entity_service(
                 raise GatehouseError(f"{entity_id} is not a loaded {domain} entity")
             targets.append(entity)
         for entity in targets:
-            await action(entity, call)
+            try:
+                await action(entity, call)
+            except ValueError as err:  # the value does not fit the device: bad data
+                raise ServiceValidationError(domain, service, str(err)) from err
 
     host.services.register(
         domain, service, handler, vol.Schema({**ENTITY_SCHEMA, **(extra_schema or {})})

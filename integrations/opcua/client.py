@@ -20,10 +20,8 @@ peer, and ``wait_closed`` returns when it (or the socket) reports the loss.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -58,16 +56,10 @@ from .const import (
     POLICY_NONE,
     SESSION_TIMEOUT,
 )
-from .errors import (
-    OpcuaAuthError,
-    OpcuaConnectionError,
-    OpcuaError,
-    OpcuaNodeError,
-    OpcuaSecurityError,
-    OpcuaStatusError,
-)
-from .nodeid import NodeRef, node_ref_of
+from .errors import OpcuaConnectionError, OpcuaNodeError, OpcuaSecurityError, OpcuaStatusError
+from .nodeid import NodeRef
 from .pki import ClientIdentity, PkiPaths, check_server_certificate, load_client_identity
+from .translate import Reading, status_name, translate_errors
 from .variants import to_variant
 
 _LOGGER = logging.getLogger(__name__)
@@ -81,80 +73,9 @@ _POLICIES: dict[str, type[security_policies.SecurityPolicy]] = {
     POLICY_AES128: security_policies.SecurityPolicyAes128Sha256RsaOaep,
 }
 
-_SC = ua.StatusCodes
-_AUTH_CODES = frozenset(
-    {
-        _SC.BadUserAccessDenied,
-        _SC.BadIdentityTokenInvalid,
-        _SC.BadIdentityTokenRejected,
-        _SC.BadUserSignatureInvalid,
-    }
-)
-_SECURITY_CODES = frozenset(
-    {
-        _SC.BadSecurityChecksFailed,
-        _SC.BadSecurityPolicyRejected,
-        _SC.BadSecurityModeRejected,
-        _SC.BadCertificateInvalid,
-        _SC.BadCertificateUntrusted,
-        _SC.BadCertificateTimeInvalid,
-        _SC.BadCertificateUriInvalid,
-        _SC.BadCertificateUseNotAllowed,
-        _SC.BadCertificateRevoked,
-        _SC.BadNoValidCertificates,
-        _SC.BadApplicationSignatureInvalid,
-    }
-)
-_CONNECTION_CODES = frozenset(
-    {
-        _SC.BadTimeout,
-        _SC.BadConnectionClosed,
-        _SC.BadConnectionRejected,
-        _SC.BadCommunicationError,
-        _SC.BadSecureChannelClosed,
-        _SC.BadSecureChannelIdInvalid,
-        _SC.BadSessionIdInvalid,
-        _SC.BadSessionClosed,
-        _SC.BadSessionNotActivated,
-        _SC.BadServerHalted,
-        _SC.BadShutdown,
-        _SC.BadServerNotConnected,
-        _SC.BadTooManySessions,
-        _SC.BadRequestTimeout,
-    }
-)
-
-
-def status_name(code: ua.StatusCode | int | None) -> str:
-    """``"Good"``, ``"UncertainLastUsableValue"``... (``None`` means Good in a DataValue)."""
-    if code is None:
-        return "Good"
-    status = code if isinstance(code, ua.StatusCode) else ua.StatusCode(code)
-    try:
-        return str(status.name)
-    except (KeyError, AttributeError):
-        return f"0x{status.value:08X}"
-
-
-@contextmanager
-def translate_errors(action: str) -> Iterator[None]:
-    """Re-raise asyncua and socket errors met while doing ``action`` as ours."""
-    try:
-        yield
-    except ua.UaStatusCodeError as err:
-        code = err.code
-        name = status_name(code)
-        if code in _AUTH_CODES:
-            raise OpcuaAuthError(f"{action}: the server refused our identity ({name})") from err
-        if code in _SECURITY_CODES:
-            raise OpcuaSecurityError(f"{action}: security check failed ({name})") from err
-        if code in _CONNECTION_CODES:
-            raise OpcuaConnectionError(f"{action}: {name}") from err
-        raise OpcuaStatusError(action, name) from err
-    except (OSError, TimeoutError) as err:
-        raise OpcuaConnectionError(f"{action}: {err or type(err).__name__}") from err
-    except ua.UaError as err:
-        raise OpcuaError(f"{action}: {err}") from err
+def _policy_name(uri: str) -> str:
+    """``http://opcfoundation.org/UA/SecurityPolicy#Basic256Sha256`` → ``Basic256Sha256``."""
+    return uri.rsplit("#", 1)[-1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,9 +95,15 @@ class ConnectionSettings:
     keepalive_interval: float = DEFAULT_KEEPALIVE_INTERVAL
 
     @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> ConnectionSettings:
+    def from_data(cls, data: Mapping[str, Any], base: Path | None = None) -> ConnectionSettings:
+        """Settings from entry data; relative file paths are relative to ``base``
+        (the config directory)."""
+
         def path(key: str) -> Path | None:
-            return Path(data[key]) if data.get(key) else None
+            if not data.get(key):
+                return None
+            given = Path(data[key]).expanduser()
+            return given if given.is_absolute() or base is None else base / given
 
         return cls(
             endpoint=data[CONF_ENDPOINT],
@@ -193,29 +120,6 @@ class ConnectionSettings:
                 data.get(CONF_KEEPALIVE_INTERVAL, DEFAULT_KEEPALIVE_INTERVAL)
             ),
         )
-
-
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """One value of a node as the server reported it."""
-
-    value: Any
-    status: str
-    quality: str  # "good", "uncertain" or "bad"
-    source_timestamp: datetime | None = None
-    server_timestamp: datetime | None = None
-
-    @classmethod
-    def of(cls, dv: ua.DataValue) -> Reading:
-        code = dv.StatusCode if dv.StatusCode is not None else ua.StatusCode()
-        if code.is_good():
-            quality = "good"
-        elif code.is_uncertain():
-            quality = "uncertain"
-        else:
-            quality = "bad"
-        value = dv.Value.Value if dv.Value is not None else None
-        return cls(value, status_name(code), quality, dv.SourceTimestamp, dv.ServerTimestamp)
 
 
 class OpcuaClient:
@@ -298,7 +202,7 @@ class OpcuaClient:
             endpoint = Client.find_endpoint(endpoints, mode, policy.URI)
         except ua.UaError as err:
             offered = sorted(
-                {f"{e.SecurityPolicyUri.rsplit('#', 1)[-1]}/{e.SecurityMode.name}" for e in endpoints}
+                {f"{_policy_name(e.SecurityPolicyUri)}/{e.SecurityMode.name}" for e in endpoints}
             )
             raise OpcuaSecurityError(
                 f"{settings.endpoint} offers no {settings.security_policy}/"
@@ -384,7 +288,7 @@ class OpcuaClient:
         if dtype_dv.StatusCode is not None and dtype_dv.StatusCode.is_bad():
             raise OpcuaNodeError(f"{ref}: {status_name(dtype_dv.StatusCode)}")
         dtype = dtype_dv.Value.Value if dtype_dv.Value is not None else None
-        return Reading.of(value_dv), await self._type_name(dtype)
+        return Reading.of(value_dv), await self.type_name(dtype)
 
     async def variant_type(self, ref: NodeRef) -> ua.VariantType:
         """The Variant type writes to ``ref`` must use, read once per session."""
@@ -424,7 +328,8 @@ class OpcuaClient:
         with translate_errors(f"resolving data type {dtype.to_string()}"):
             return await data_type_to_variant_type(self.ua_client.get_node(dtype))
 
-    async def _type_name(self, dtype: ua.NodeId | None) -> str:
+    async def type_name(self, dtype: ua.NodeId | None) -> str:
+        """``"Double"``, or the browse name of a server-specific data type."""
         if dtype is None:
             return "Unknown"
         if dtype.NamespaceIndex == 0 and isinstance(dtype.Identifier, int):
@@ -449,57 +354,3 @@ class OpcuaClient:
         if not results[0].is_good():
             raise OpcuaStatusError(f"writing {ref} refused", status_name(results[0]))
         return variant
-
-    # -- browsing ------------------------------------------------------------------
-
-    async def browse(self, ref: NodeRef | None, depth: int, limit: int) -> dict[str, Any]:
-        """The tree below ``ref`` (default: Objects), ``depth`` levels deep, at most
-        ``limit`` nodes; node ids come back as stable ``nsu=`` strings."""
-        start = self.resolve(ref) if ref is not None else ua.NodeId(ua.ObjectIds.ObjectsFolder)
-        budget = [limit]
-        children = await self._browse_level(start, depth, budget)
-        return {
-            "node": str(ref) if ref is not None else str(node_ref_of(start, self._namespaces)),
-            "children": children,
-            "truncated": budget[0] < 0,
-        }
-
-    async def _browse_level(
-        self, nodeid: ua.NodeId, depth: int, budget: list[int]
-    ) -> list[dict[str, Any]]:
-        client = self.ua_client
-        with translate_errors(f"browsing {nodeid.to_string()}"):
-            refs = await client.get_node(nodeid).get_children_descriptions()
-        variables = [r.NodeId for r in refs if r.NodeClass == ua.NodeClass.Variable]
-        dtypes = dict(
-            zip(
-                variables,
-                await self.read_data_values(
-                    [ua.NodeId(n.Identifier, n.NamespaceIndex, n.NodeIdType) for n in variables],
-                    ua.AttributeIds.DataType,
-                ) if variables else [],
-                strict=True,
-            )
-        )
-        items: list[dict[str, Any]] = []
-        for desc in refs:
-            budget[0] -= 1
-            if budget[0] < 0:
-                break
-            item: dict[str, Any] = {
-                "node": str(node_ref_of(desc.NodeId, self._namespaces)),
-                "browse_name": desc.BrowseName.Name,
-                "display_name": desc.DisplayName.Text,
-                "node_class": desc.NodeClass.name,
-                "data_type": None,
-            }
-            dv = dtypes.get(desc.NodeId)
-            if dv is not None and dv.Value is not None:
-                item["data_type"] = await self._type_name(dv.Value.Value)
-            if depth > 1 and desc.NodeClass in (ua.NodeClass.Object, ua.NodeClass.View):
-                child = ua.NodeId(desc.NodeId.Identifier, desc.NodeId.NamespaceIndex,
-                                  desc.NodeId.NodeIdType)
-                item["children"] = await self._browse_level(child, depth - 1, budget)
-            items.append(item)
-        return items
-

@@ -11,7 +11,7 @@ subscription confirms it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from gatehouse.core import (
@@ -24,10 +24,10 @@ from gatehouse.core import (
     SwitchEntity,
 )
 
-from .client import Reading
 from .const import ATTR_NODE, ATTR_QUALITY, ATTR_STATUS
 from .monitor import MonitorSpec
 from .nodeid import NodeRef
+from .translate import Reading
 from .variants import to_state_value
 
 
@@ -43,7 +43,7 @@ class OpcuaEntityDescription(EntityDescription):
 
     node: NodeRef
     platform: str
-    monitor: MonitorSpec = MonitorSpec()
+    monitor: MonitorSpec = field(default_factory=MonitorSpec)
     state_class: str | None = None
     suggested_display_precision: int | None = None
     min_value: float = 0.0
@@ -77,6 +77,11 @@ class OpcuaEntity(Entity):
     @property
     def node(self) -> NodeRef:
         return self.entity_description.node
+
+    @property
+    def last_reading(self) -> Reading | None:
+        """The reading behind the current state (with its timestamps), if any."""
+        return self._reading
 
     @property
     def available(self) -> bool:

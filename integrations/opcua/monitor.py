@@ -32,7 +32,7 @@ from asyncua.common.subscription import (
     Subscription,
 )
 
-from .client import OpcuaClient, Reading, status_name, translate_errors
+from .client import OpcuaClient
 from .const import (
     DEADBAND_ABSOLUTE,
     DEADBAND_PERCENT,
@@ -44,6 +44,7 @@ from .const import (
 )
 from .errors import OpcuaConnectionError, OpcuaError, OpcuaNodeError
 from .nodeid import NodeRef
+from .translate import Reading, status_name, translate_errors
 
 _LOGGER = logging.getLogger(__name__)
 

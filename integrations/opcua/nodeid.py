@@ -81,7 +81,7 @@ def _identifier(kind: str, text: str) -> Any:
 def parse_node(text: str) -> NodeRef:
     """Parse ``nsu=<uri>;s=<id>`` (or ``ns=<n>;``, or no prefix for namespace 0).
 
-    Raises ``OpcuaNodeError`` (a ``ValueError`` is not raised: voluptuous wraps this).
+    Raises ``OpcuaNodeError``; ``config.node_id`` turns that into ``vol.Invalid``.
     """
     match = _NODE_RE.match(text.strip())
     if match is None:
@@ -105,10 +105,7 @@ def node_ref_of(nodeid: ua.NodeId | ua.ExpandedNodeId, namespaces: Sequence[str]
     """The stable address of a node the server told us about (browse results)."""
     kind = {v: k for k, v in _ID_TYPES.items()}.get(_base_type(nodeid.NodeIdType), "s")
     ident = nodeid.Identifier
-    if kind == "b":
-        text = base64.b64encode(ident).decode()
-    else:
-        text = str(ident)
+    text = base64.b64encode(ident).decode() if kind == "b" else str(ident)
     uri = getattr(nodeid, "NamespaceUri", None)
     if uri:
         return NodeRef(kind, text, namespace_uri=uri)

@@ -17,13 +17,14 @@ from typing import Any
 
 import anyio
 
-from .client import ConnectionSettings, OpcuaClient, Reading
+from .client import ConnectionSettings, OpcuaClient
 from .const import DEFAULT_RECONNECT_MIN_DELAY
 from .entities import OpcuaEntity
 from .errors import OpcuaConnectionError, OpcuaError
 from .monitor import MonitorSpec, NodeMonitor
 from .nodeid import NodeRef
 from .pki import PkiPaths
+from .translate import Reading
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class Backoff:
         self.attempt = 0
 
     def next(self) -> float:
-        raw = min(self.high, self.low * 2**self.attempt)
+        raw = min(self.high, self.low * float(2**self.attempt))
         self.attempt += 1
         return raw * random.uniform(0.8, 1.2)
 
@@ -110,6 +111,9 @@ class OpcuaRuntime:
                 await self._monitor(client)
             except OpcuaError as err:
                 _LOGGER.warning("%s: %s", self.name, err)
+            except Exception:
+                # A bug must not end the entry's only task: log it, start a new session.
+                _LOGGER.exception("%s: unexpected error while monitoring", self.name)
             finally:
                 self._set_connected(False)
                 with anyio.CancelScope(shield=True):
@@ -134,10 +138,15 @@ class OpcuaRuntime:
 
     def _deliver(self, ref: NodeRef, reading: Reading) -> None:
         for entity in self._by_node.get(ref, ()):
-            entity.apply_reading(reading)
+            try:
+                entity.apply_reading(reading)
+            except Exception:
+                # One entity refusing a value (an over-long state...) must not end the
+                # session for all the others.
+                _LOGGER.exception("%s: %s could not take %r", self.name, entity, reading.value)
 
     def _unresolved(self, ref: NodeRef, reason: str) -> None:
-        _LOGGER.error("%s: cannot watch %s: %s", self.name, ref, reason)
+        _LOGGER.error("%s: cannot watch a node: %s", self.name, reason)
         for entity in self._by_node.get(ref, ()):
             entity.set_problem(reason)
 

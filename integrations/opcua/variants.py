@@ -51,11 +51,10 @@ def to_variant(value: Any, vtype: ua.VariantType) -> ua.Variant:
         converted = _to_float(value, vtype)
     elif vtype is VT.DateTime:
         converted = _to_datetime(value)
+    elif isinstance(value, bool | int | float | str):
+        converted = str(value)
     else:
-        if isinstance(value, bool | int | float | str):
-            converted = str(value)
-        else:
-            raise OpcuaValueError(f"cannot write {type(value).__name__} {value!r} as String")
+        raise OpcuaValueError(f"cannot write {type(value).__name__} {value!r} as String")
     return ua.Variant(converted, vtype)
 
 

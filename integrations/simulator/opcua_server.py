@@ -99,7 +99,9 @@ def bench_var_name(index: int) -> str:
 class _SimUserManager:
     """Username/password from ``users``; X509 identities whose certificate is in a folder.
 
-    Returning ``None`` makes asyncua answer ``BadUserAccessDenied``.
+    Returning ``None`` makes asyncua answer ``BadUserAccessDenied``. asyncua passes the
+    secure channel's certificate along with *every* token, so a username is checked
+    first and the certificate only decides when no username was given.
     """
 
     def __init__(self, users: dict[str, str], user_certs_dir: Path | None) -> None:
@@ -113,10 +115,11 @@ class _SimUserManager:
         password: str | None = None,
         certificate: Any = None,
     ) -> User | None:
-        if certificate is not None:
-            return User(role=UserRole.User, name="x509") if self._known(certificate) else None
-        if username is not None and self._users.get(username) == password:
-            return User(role=UserRole.User, name=username)
+        if username is not None:
+            ok = self._users.get(username) == password
+            return User(role=UserRole.User, name=username) if ok else None
+        if certificate is not None and self._known(certificate):
+            return User(role=UserRole.User, name="x509")
         return None
 
     def _known(self, certificate: Any) -> bool:
@@ -253,6 +256,7 @@ class OpcuaSimulator:
     async def _load_certificate(self, server: Server) -> None:
         """Use ``certs_dir``'s server certificate, generating a self-signed one on first use."""
         assert self.certs_dir is not None
+        self.certs_dir.mkdir(parents=True, exist_ok=True)
         cert_file = self.certs_dir / SERVER_CERT_FILE
         key_file = self.certs_dir / SERVER_KEY_FILE
         await cert_gen.setup_self_signed_certificate(
@@ -263,6 +267,7 @@ class OpcuaSimulator:
             [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
             {"organizationName": "Gatehouse simulator"},
         )
+        key_file.chmod(0o600)
         await server.load_certificate(cert_file)
         await server.load_private_key(key_file)
 

@@ -1,0 +1,136 @@
+"""The domain's services: ``opcua.write``, ``opcua.read`` and ``opcua.browse``.
+
+They act on any node of a loaded server, not only configured ones (``browse`` is what a
+node picker will use). With one server configured ``entry_id`` may be left out; with
+several it picks the server. A value that does not fit the node's type, or a bad node
+id, is the caller's mistake (``ServiceValidationError``); a server that is down or
+refuses is an ``OpcuaError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import voluptuous as vol
+
+from gatehouse.core import (
+    Host,
+    HostKey,
+    ServiceCall,
+    ServiceValidationError,
+    SupportsResponse,
+)
+
+from .browse import browse
+from .config import node_id
+from .const import DOMAIN
+from .errors import OpcuaNodeError, OpcuaValueError
+from .nodeid import parse_node
+from .runtime import OpcuaRuntime
+from .variants import to_json_value
+
+#: Loaded opcua entries by entry id.
+RUNTIMES: HostKey[dict[str, OpcuaRuntime]] = HostKey("opcua.runtimes")
+
+ENTRY_ID = vol.Optional("entry_id")
+SCALAR = vol.Any(bool, int, float, str)
+
+WRITE_SCHEMA = vol.Schema({vol.Required("node"): node_id, vol.Required("value"): SCALAR,
+                           ENTRY_ID: str})
+READ_SCHEMA = vol.Schema({vol.Required("node"): node_id, ENTRY_ID: str})
+BROWSE_SCHEMA = vol.Schema(
+    {
+        vol.Optional("node"): node_id,
+        vol.Optional("depth", default=1): vol.All(int, vol.Range(min=1, max=5)),
+        vol.Optional("limit", default=500): vol.All(int, vol.Range(min=1, max=5000)),
+        ENTRY_ID: str,
+    }
+)
+
+
+def add_runtime(host: Host, entry_id: str, runtime: OpcuaRuntime) -> Callable[[], None]:
+    """Make ``runtime`` reachable by the services (registered with the first one);
+    returns the undo, which unregisters them with the last one."""
+    runtimes = host.data.setdefault(RUNTIMES, {})
+    if not runtimes:
+        undos = [
+            host.services.register(DOMAIN, "write", _handler(host, _write), WRITE_SCHEMA),
+            host.services.register(
+                DOMAIN, "read", _handler(host, _read), READ_SCHEMA,
+                supports_response=SupportsResponse.ONLY,
+            ),
+            host.services.register(
+                DOMAIN, "browse", _handler(host, _browse), BROWSE_SCHEMA,
+                supports_response=SupportsResponse.ONLY,
+            ),
+        ]
+        host.data[_UNDOS] = undos
+    runtimes[entry_id] = runtime
+
+    def remove() -> None:
+        runtimes.pop(entry_id, None)
+        if not runtimes:
+            for undo in host.data.pop(_UNDOS, None) or []:
+                undo()
+
+    return remove
+
+
+_UNDOS: HostKey[list[Callable[[], None]]] = HostKey("opcua.service_undos")
+
+Action = Callable[[OpcuaRuntime, ServiceCall], Any]
+
+
+def _handler(host: Host, action: Action) -> Callable[[ServiceCall], Any]:
+    async def handle(call: ServiceCall) -> Any:
+        runtime = _pick(host, call)
+        try:
+            return await action(runtime, call)
+        except (OpcuaValueError, OpcuaNodeError) as err:
+            raise ServiceValidationError(DOMAIN, call.service, str(err)) from err
+
+    return handle
+
+
+def _pick(host: Host, call: ServiceCall) -> OpcuaRuntime:
+    runtimes = host.data.get(RUNTIMES) or {}
+    wanted = call.data.get("entry_id")
+    if wanted is not None:
+        if wanted not in runtimes:
+            raise ServiceValidationError(DOMAIN, call.service, f"no loaded opcua entry {wanted}")
+        return runtimes[wanted]
+    if len(runtimes) == 1:
+        return next(iter(runtimes.values()))
+    choices = ", ".join(f"{entry_id} ({rt.name})" for entry_id, rt in runtimes.items())
+    raise ServiceValidationError(
+        DOMAIN, call.service, f"several OPC UA servers are loaded; pass entry_id: {choices}"
+    )
+
+
+async def _write(runtime: OpcuaRuntime, call: ServiceCall) -> None:
+    await runtime.write(parse_node(call.data["node"]), call.data["value"])
+
+
+async def _read(runtime: OpcuaRuntime, call: ServiceCall) -> dict[str, Any]:
+    ref = parse_node(call.data["node"])
+    reading, data_type = await runtime.connected_client().read(ref)
+    return {
+        "node": str(ref),
+        "value": to_json_value(reading.value),
+        "status": reading.status,
+        "quality": reading.quality,
+        "data_type": data_type,
+        "source_timestamp": _iso(reading.source_timestamp),
+        "server_timestamp": _iso(reading.server_timestamp),
+    }
+
+
+async def _browse(runtime: OpcuaRuntime, call: ServiceCall) -> dict[str, Any]:
+    node = call.data.get("node")
+    ref = parse_node(node) if node is not None else None
+    return await browse(runtime.connected_client(), ref, call.data["depth"], call.data["limit"])
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
