@@ -130,7 +130,7 @@ def _reset_counter_handler(host: Host) -> Any:
         runtimes = host.data.get(RUNTIMES, {})
         wanted = call.data.get("entry_id")
         previous = {
-            entry_id: runtime.counter.reset()
+            entry_id: runtime.counter.reset(call.context)
             for entry_id, runtime in runtimes.items()
             if wanted is None or entry_id == wanted
         }

@@ -6,7 +6,7 @@ import math
 import time
 from typing import Any
 
-from gatehouse.core import DeviceInfo, SensorEntity, SwitchEntity
+from gatehouse.core import Context, DeviceInfo, SensorEntity, SwitchEntity
 
 from .const import DOMAIN
 
@@ -57,10 +57,10 @@ class CounterSensor(SensorEntity):
     def tick(self) -> None:
         self._attr_native_value = int(self._attr_native_value) + 1
 
-    def reset(self) -> int:
+    def reset(self, context: Context | None = None) -> int:
         old = int(self._attr_native_value)
         self._attr_native_value = 0
-        self.write_state()
+        self.write_state(context=context)
         return old
 
 

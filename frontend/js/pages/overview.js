@@ -1,0 +1,121 @@
+// Overview: a card per entity, updated in place as the store hears of changes.
+// Numeric entities get a sparkline of their recent values; switches a toggle button.
+
+import { h, pageHead, uniqueId } from "../dom.js";
+import { sparkline, updateSparkline } from "../sparkline.js";
+import { numeric } from "../store.js";
+
+export function render(root, { store, connection, user }) {
+  const filter = h("input", {
+    type: "search", class: "search", placeholder: "Filter", "aria-label": "Filter entities",
+  });
+  const content = h("div");
+  root.append(pageHead("Overview", filter), content);
+  const cards = new Map(); // entity_id → card controller
+
+  function rebuild() {
+    cards.clear();
+    const wanted = filter.value.trim().toLowerCase();
+    const states = store.all().filter((s) => !wanted
+      || s.entity_id.includes(wanted) || displayName(s).toLowerCase().includes(wanted));
+    if (states.length === 0) {
+      content.replaceChildren(emptyState(store.states.size > 0, user));
+      return;
+    }
+    const byDomain = groupBy(states, (s) => s.entity_id.split(".")[0]);
+    content.replaceChildren(...[...byDomain].map(([domain, items]) => {
+      const headingId = uniqueId("domain");
+      return h("section", { "aria-labelledby": headingId },
+        h("h2", { class: "domain-heading", id: headingId }, domain.replace(/_/g, " ")),
+        h("div", { class: "cards" }, items.map((state) => {
+          const card = entityCard(state, store, connection);
+          cards.set(state.entity_id, card);
+          return card.element;
+        })));
+    }));
+  }
+
+  function onChange(event) {
+    const { changed, removed } = event.detail;
+    let structural = removed.size > 0;
+    for (const id of changed) {
+      const card = cards.get(id);
+      if (card) card.update(store.get(id));
+      else structural = true;
+    }
+    if (structural) rebuild();
+  }
+
+  store.addEventListener("change", onChange);
+  filter.addEventListener("input", rebuild);
+  rebuild();
+  return () => store.removeEventListener("change", onChange);
+}
+
+function entityCard(state, store, connection) {
+  const id = state.entity_id;
+  const domain = id.split(".")[0];
+  const nameId = uniqueId("card-name");
+  const name = h("h3", { class: "name", id: nameId });
+  const valueText = h("span", { class: "state" });
+  const unit = h("span", { class: "unit" });
+  const graph = sparkline([]);
+  graph.toggleAttribute("hidden", true); // an SVG element has no `hidden` property
+  const error = h("p", { class: "reason", role: "alert", hidden: true });
+  const controls = h("div", { class: "controls" });
+  const element = h("article", { class: "card", dataset: { entityId: id }, "aria-labelledby": nameId },
+    name, h("div", { class: "entity-id" }, id), h("div", { class: "value" }, valueText, unit),
+    graph, controls, error);
+
+  const call = (service) => connection
+    .command({ type: "call_service", domain, service, service_data: { entity_id: id } })
+    .then(() => { error.hidden = true; })
+    .catch((err) => { error.textContent = err.message; error.hidden = false; });
+  let toggle = null;
+  if (domain === "switch") {
+    toggle = h("button", { type: "button", class: "small", onclick: () => call("toggle") });
+    controls.append(toggle);
+  } else if (domain === "button") {
+    controls.append(h("button", { type: "button", class: "small", onclick: () => call("press") },
+      "Press"));
+  }
+
+  function update(current) {
+    name.textContent = displayName(current);
+    const number = numeric(current.state);
+    valueText.textContent = ["on", "off"].includes(current.state)
+      ? current.state.toUpperCase() : current.state;
+    unit.textContent = current.attributes.unit_of_measurement || "";
+    if (number !== null) {
+      const points = store.history.get(id) || [];
+      updateSparkline(graph, points);
+      graph.toggleAttribute("hidden", false);
+    }
+    if (toggle) {
+      toggle.textContent = current.state === "on" ? "Turn off" : "Turn on";
+    }
+  }
+
+  update(state);
+  return { element, update };
+}
+
+export function displayName(state) {
+  return state.attributes.friendly_name || state.entity_id;
+}
+
+function emptyState(filtered, user) {
+  if (filtered) return h("p", { class: "empty" }, "No entity matches the filter.");
+  return h("p", { class: "empty" }, "No entities yet. ",
+    user.is_admin ? h("a", { href: "#/integrations" }, "Add an integration") : null);
+}
+
+function groupBy(items, key) {
+  const groups = new Map();
+  for (const item of items) {
+    const k = key(item);
+    if (!groups.has(k)) groups.set(k, []);
+    groups.get(k).push(item);
+  }
+  return groups;
+}
