@@ -59,6 +59,8 @@ class Entity:
     _attr_device_class: str | None = None
     _attr_extra_state_attributes: Mapping[str, Any] | None = None
     _attr_force_update: bool = False
+    #: The context of the service call acting on this entity right now, if any.
+    _call_context: Context | None = None
 
     #: Set when the entity is added to a host.
     host: Host | None = None
@@ -167,7 +169,11 @@ class Entity:
         if friendly:
             attrs[ATTR_FRIENDLY_NAME] = friendly
         host.states.set(
-            entity_id, state, attrs, force_update=self._attr_force_update, context=context
+            entity_id,
+            state,
+            attrs,
+            force_update=self._attr_force_update,
+            context=context if context is not None else self._call_context,
         )
 
     def friendly_name(self) -> str | None:

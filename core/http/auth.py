@@ -18,6 +18,7 @@ cannot be probed anonymously.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Final, TypeVar
 from urllib.parse import quote
@@ -123,13 +124,13 @@ def login_redirect(request: web.Request) -> web.HTTPFound:
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     route_handler = request.match_info.handler
     policy = policy_of(route_handler)
-    if policy == POLICY_PUBLIC or policy == POLICY_IN_BAND:
-        try:
-            authenticate(request)  # optional here: a handler may look at who is calling
-        except HttpError:
-            pass  # a stale token must not break the health check or the login page
+    if policy in (POLICY_PUBLIC, POLICY_IN_BAND):
+        # Optional here (a handler may look at who calls), and a stale token must not
+        # break the health check or the login page.
+        with contextlib.suppress(HttpError):
+            authenticate(request)
         return await handler(request)
-    if policy == POLICY_FRONTEND:
+    if policy == POLICY_FRONTEND and not request.path.startswith(("/api/", "/auth/")):
         from .static import is_public_file
 
         if is_public_file(request.match_info.get("path", "")):

@@ -51,8 +51,6 @@ class RouteDef:
             return f"method {self.method!r} is not one of {sorted(_METHODS)}"
         if not self.path.startswith("/api/") or ".." in self.path:
             return f"path {self.path!r} must start with /api/"
-        if not callable(self.handler):
-            return "handler is not callable"
         return None
 
 
@@ -109,7 +107,7 @@ def collect_routes(host: Host) -> list[RouteDef]:
         for route in results:
             problem = route.problem() if isinstance(route, RouteDef) else "not a RouteDef"
             if problem is not None:
-                _LOGGER.error("Plugin %s: ignoring HTTP route %r: %s", plugin, route, problem)
+                _log_once(f"Plugin {plugin}: ignoring HTTP route {route!r}: {problem}")
                 continue
             found.append(route)
     return found
@@ -124,10 +122,21 @@ def collect_panels(host: Host) -> dict[str, Panel]:
             if problem is None and panel.name in panels:
                 problem = f"panel name {panel.name!r} is already used"
             if problem is not None:
-                _LOGGER.error("Plugin %s: ignoring panel %r: %s", plugin, panel, problem)
+                _log_once(f"Plugin {plugin}: ignoring panel {panel!r}: {problem}")
                 continue
             panels[panel.name] = panel
     return panels
+
+
+#: Problems already reported: panels are collected on every request of the UI, and
+#: one broken plugin must not fill the log.
+_REPORTED: set[str] = set()
+
+
+def _log_once(message: str) -> None:
+    if message not in _REPORTED:
+        _REPORTED.add(message)
+        _LOGGER.error("%s", message)
 
 
 def _call(host: Host, hook_name: str) -> list[tuple[str, list[Any]]]:

@@ -49,12 +49,16 @@ def json_default(obj: Any) -> Any:
 def dumps(obj: Any) -> str:
     """Compact JSON text of ``obj`` (NaN and infinities as null)."""
     try:
-        return json.dumps(obj, default=json_default, separators=(",", ":"), allow_nan=False)
+        return json.dumps(
+            obj, default=json_default, separators=(",", ":"), allow_nan=False,
+            ensure_ascii=False,
+        )
     except ValueError:
         return json.dumps(
             _sanitise(json.loads(json.dumps(obj, default=json_default))),
             separators=(",", ":"),
             allow_nan=False,
+            ensure_ascii=False,
         )
 
 

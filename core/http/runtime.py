@@ -37,10 +37,8 @@ class HttpRuntime:
     connections: set[Connection] = field(default_factory=set)
     #: Set when the server begins to stop: health answers 503, new sockets are refused.
     stopping: bool = False
-    #: Whether the server's listener is HTTPS (then cookies are ``Secure``).
+    #: Whether the server's listener is HTTPS (shown by ``GET /api/config``).
     https: bool = False
-    #: Paths (method, canonical) that plugins added, for the route listing of tests.
-    plugin_routes: list[tuple[str, str]] = field(default_factory=list)
 
 
 RUNTIME_KEY: web.AppKey[HttpRuntime] = web.AppKey("gatehouse_http", HttpRuntime)

@@ -23,13 +23,14 @@ from .auth import admin_only, public
 from .body import read_body, read_json
 from .errors import HttpError, json_response, raw_json_response
 from .extensions import collect_panels
+from .jsonutil import dumpb
 from .runtime import current_user, rt
 
 routes = web.RouteTableDef()
 
 #: Core events whose data hold live objects; faking them through the API would hand
 #: listeners plain dicts where they expect ``State`` objects.
-_PROTECTED_EVENTS = frozenset({
+PROTECTED_EVENTS = frozenset({
     str(EVENT_STATE_CHANGED), "call_service", "service_registered", "service_removed",
     "host_started", "host_stopping", "config_entry_changed", "entity_registry_updated",
 })
@@ -213,8 +214,6 @@ async def call_service(request: web.Request) -> web.Response:
     states = b"[" + b",".join(cache.full(s) for s in changed) + b"]"
     if not want_response:
         return raw_json_response(states)
-    from .jsonutil import dumpb
-
     return raw_json_response(
         b'{"changed_states":' + states + b',"service_response":' + dumpb(response) + b"}"
     )
@@ -235,7 +234,7 @@ async def list_events(request: web.Request) -> web.Response:
 @admin_only
 async def fire_event(request: web.Request) -> web.Response:
     event_type = request.match_info["event_type"]
-    if event_type in _PROTECTED_EVENTS or event_type == "*":
+    if event_type in PROTECTED_EVENTS or event_type == "*":
         raise HttpError(400, f"event_type: {event_type!r} is fired by the core only")
     data = await read_json(request)
     if data is not None and not isinstance(data, dict):

@@ -229,8 +229,8 @@ async def update_entity(request: web.Request) -> web.Response:
     if host.entity_registry.get(entity_id) is None:
         raise HttpError(404, f"entity {entity_id} is not in the entity registry")
     body = await read_body(request, _ENTITY_UPDATE)
-    name: str | None | Unset = body.get("name", UNSET)
-    disabled_by: str | None | Unset = UNSET
+    name: str | Unset | None = body.get("name", UNSET)
+    disabled_by: str | Unset | None = UNSET
     if "disabled" in body:
         disabled_by = DISABLED_USER if body["disabled"] else None
     updated = host.entity_registry.update(
@@ -260,7 +260,7 @@ async def update_device(request: web.Request) -> web.Response:
     if host.device_registry.get(device_id) is None:
         raise HttpError(404, f"device {device_id} not found")
     body = await read_body(request, _DEVICE_UPDATE)
-    disabled_by: str | None | Unset = UNSET
+    disabled_by: str | Unset | None = UNSET
     if "disabled" in body:
         disabled_by = "user" if body["disabled"] else None
     device = host.device_registry.update(

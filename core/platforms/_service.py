@@ -51,10 +51,15 @@ def register_entity_service(
                 raise GatehouseError(f"{entity_id} is not a loaded {domain} entity")
             targets.append(entity)
         for entity in targets:
+            # States written while acting on the call carry the call's context, so the
+            # API and the audit log can tell which changes this call caused.
+            entity._call_context = call.context
             try:
                 await action(entity, call)
             except ValueError as err:  # the value does not fit the device: bad data
                 raise ServiceValidationError(domain, service, str(err)) from err
+            finally:
+                entity._call_context = None
 
     host.services.register(
         domain, service, handler, vol.Schema({**ENTITY_SCHEMA, **(extra_schema or {})})

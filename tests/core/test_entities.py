@@ -223,3 +223,16 @@ async def test_unload_removes_states_but_keeps_registry(host: Host) -> None:
     assert host.states.get("sensor.boiler_temperature") is None
     assert host.entity_registry.get("sensor.boiler_temperature") is not None
     assert len(host.entities.of_entry(entry.entry_id)) == 0
+
+
+async def test_entity_service_state_carries_the_call_context(host: Host) -> None:
+    from gatehouse.core import Context
+
+    entry = await _entry(host)
+    await host.entities.add(entry, [Pump()])
+    ctx = Context(user_id="operator")
+    await host.services.call("switch", "turn_on", {"entity_id": "switch.pump"}, context=ctx)
+    state = host.states.get("switch.pump")
+    assert state is not None and state.context is ctx
+    pump = host.entities.get("switch.pump")
+    assert pump is not None and pump._call_context is None

@@ -19,18 +19,7 @@ from gatehouse.core import Host
 from gatehouse.core.http.app import create_app
 from gatehouse.core.http.runtime import RUNTIME_KEY, HttpRuntime
 from hosttools import make_host
-
-OWNER = {"username": "owner", "password": "correct horse battery", "name": "Owner"}
-
-#: demo (entities, a flow, services) and echo (a third-party plugin with HTTP hooks).
-CONFIG = """\
-gatehouse:
-  control_socket: false
-demo:
-  name: Demo
-echo:
-  prefix: "> "
-"""
+from httpkit import CONFIG, OWNER
 
 
 @pytest.fixture

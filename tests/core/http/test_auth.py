@@ -6,18 +6,18 @@ import json
 import stat
 from http.cookies import SimpleCookie
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import anyio
 import pytest
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestClient
 
-from conftest import OWNER
 from gatehouse.core import Host
 from gatehouse.core.http.auth import SESSION_COOKIE
 from gatehouse.core.http.runtime import HttpRuntime
+from httpkit import OWNER
 
 pytestmark = pytest.mark.anyio
 

@@ -1,0 +1,38 @@
+"""The web server: REST and WebSocket APIs, login, and the browser UI's files.
+
+Configured by the ``http:`` section of ``configuration.yaml`` (``config.HTTP_SCHEMA``)
+and started by bootstrap after the configured entries are set up. Modules, one job each:
+
+* ``config`` — the ``http:`` schema (no aiohttp: check_config works without it);
+* ``server`` — listening (HTTP or HTTPS) as a component of the host;
+* ``app`` — the aiohttp application: middlewares and routes;
+* ``auth`` — who is calling (bearer token or session cookie), Origin checks, headers;
+* ``auth_store``, ``passwords``, ``ratelimit`` — users, tokens, sessions, lockout;
+* ``views_api``, ``views_config``, ``views_auth`` — the REST API;
+* ``websocket``, ``ws_commands`` — Home Assistant's WebSocket protocol;
+* ``jsoncache`` — each state and event serialised once for every client;
+* ``metrics`` — ``/metrics`` and the registry other components add gauges to;
+* ``extensions`` — what plugins add: ``RouteDef`` and ``Panel``;
+* ``static`` — the UI's files and the panels' files.
+
+Importing this package does not import aiohttp: plugins may import ``Panel`` and
+``RouteDef`` from here in any installation. ``USER_KEY`` (the authenticated user of a
+request, for plugin route handlers) is loaded on first use, with aiohttp.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .config import HTTP_DOMAIN, HTTP_SCHEMA
+from .extensions import Panel, RouteDef
+
+__all__ = ["HTTP_DOMAIN", "HTTP_SCHEMA", "USER_KEY", "Panel", "RouteDef"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "USER_KEY":
+        from .runtime import USER_KEY
+
+        return USER_KEY
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,127 @@
+"""Build the aiohttp application of one host: middlewares, routes, shared runtime.
+
+Tests build the same application the server runs (``create_app``) and drive it with
+aiohttp's test client, so there is exactly one way routes and security get wired.
+
+Middlewares, outermost first: security headers on every answer; errors as JSON;
+authentication and request checks. Routes: the core's, then the plugins'
+(``gatehouse_http_routes``), then the UI's catch-all for files, which must come last.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from .auth import admin_only, auth_middleware, headers_middleware
+from .auth_store import AuthStore
+from .body import MAX_BODY
+from .config import HTTP_SCHEMA
+from .errors import Handler, error_middleware
+from .extensions import RouteDef, collect_routes
+from .jsoncache import JsonCache
+from .metrics import get_metrics
+from .ratelimit import LoginLimiter
+from .runtime import RUNTIME_KEY, HttpRuntime
+
+if TYPE_CHECKING:
+    from ..host import Host
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def _frontend_dir(host: Host, config: dict[str, Any]) -> Path | None:
+    from .static import DEFAULT_FRONTEND
+
+    configured = config.get("frontend_dir")
+    if configured is None:
+        return DEFAULT_FRONTEND if DEFAULT_FRONTEND.is_dir() else None
+    path = Path(configured)
+    return path if path.is_absolute() else host.config_dir / path
+
+
+async def create_app(host: Host, config: dict[str, Any] | None = None) -> web.Application:
+    """The web application of ``host``; ``config`` is the ``http:`` section (validated)."""
+    from . import static, views_api, views_auth, views_config, websocket, ws_commands
+
+    settings: dict[str, Any] = HTTP_SCHEMA(dict(config or {}))
+    auth = AuthStore(host.storage_dir, session_lifetime=settings["session_lifetime"])
+    await auth.load()
+    runtime = HttpRuntime(
+        host=host,
+        config=settings,
+        auth=auth,
+        limiter=LoginLimiter(settings["login_attempts_threshold"], settings["login_lockout"]),
+        cache=JsonCache(),
+        metrics=get_metrics(host),
+        frontend_dir=_frontend_dir(host, settings),
+        trusted_origins=frozenset(settings["trusted_origins"]),
+        ws_max_pending=settings["ws_max_pending"],
+    )
+    app = web.Application(
+        middlewares=[headers_middleware, error_middleware, auth_middleware],
+        client_max_size=MAX_BODY,
+    )
+    app[RUNTIME_KEY] = runtime
+    for module in (views_api, views_config, views_auth, websocket):
+        app.add_routes(module.routes)
+    assert ws_commands.COMMANDS  # importing it registered the WebSocket commands
+    for route in collect_routes(host):
+        _add_plugin_route(app, route)
+    app.add_routes(static.routes)
+    _add_http_metrics(app, runtime)
+
+    async def flush(_app: web.Application) -> None:
+        await auth.flush()
+
+    app.on_cleanup.append(flush)
+    return app
+
+
+def _add_plugin_route(app: web.Application, route: RouteDef) -> None:
+    plugin_handler = route.handler
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response: web.StreamResponse = await plugin_handler(request)
+        return response
+
+    if route.require_admin:
+        admin_only(handler)
+    wrapped: Handler = handler
+    method = route.method.upper()
+    taken = {
+        (r.method, r.resource.canonical) for r in app.router.routes() if r.resource is not None
+    }
+    if (method, route.path) in taken:
+        # aiohttp would accept it and never call it (the first route wins): say so.
+        _LOGGER.error("Ignoring plugin route %s %s: the path is taken", method, route.path)
+        return
+    try:
+        app.router.add_route(method, route.path, wrapped)
+    except (RuntimeError, ValueError) as err:
+        _LOGGER.error("Ignoring plugin route %s %s: %s", method, route.path, err)
+
+
+def _add_http_metrics(app: web.Application, runtime: HttpRuntime) -> None:
+    metrics = runtime.metrics
+    undos = []
+    try:
+        undos.append(metrics.gauge(
+            "gatehouse_websocket_connections", "Open WebSocket API connections",
+            lambda: len(runtime.connections),
+        ))
+        undos.append(metrics.counter(
+            "gatehouse_websocket_messages_sent", "Messages sent to WebSocket clients "
+            "(open connections)", lambda: sum(c.sent for c in runtime.connections),
+        ))
+    except ValueError:  # a second app on the same host (tests): the first one reports
+        pass
+
+    async def remove(_app: web.Application) -> None:
+        for undo in undos:
+            undo()
+
+    app.on_cleanup.append(remove)

@@ -1,0 +1,333 @@
+"""The WebSocket API at ``/api/websocket``: Home Assistant's protocol, bounded queues.
+
+Protocol (message shapes as in Home Assistant, so HA client libraries work)::
+
+    server: {"type": "auth_required", "ha_version": "<gatehouse version>"}
+    client: {"type": "auth", "access_token": "<long-lived token>"}
+         or {"type": "auth", "session": true}      # the browser UI: see below
+    server: {"type": "auth_ok", "ha_version": ...}
+         or {"type": "auth_invalid", "message": ...} and the socket is closed
+
+Then every client message is ``{"id": N, "type": "<command>", ...}`` with ids that
+increase, answered by ``{"id": N, "type": "result", "success": true, "result": ...}`` or
+``{"id": N, "type": "result", "success": false, "error": {"code", "message"}}``.
+Subscriptions send ``{"id": N, "type": "event", "event": {...}}`` until
+``unsubscribe_events`` names their id. The commands are listed in ``ws_commands``.
+
+Session auth: the browser cannot put its HttpOnly session cookie into a message, but it
+sends the cookie with the upgrade request. ``{"type": "auth", "session": true}`` accepts
+that cookie, only if the upgrade carried an ``Origin`` of this server (or a trusted
+one): that is what stops another site's page from riding on the cookie.
+
+Back-pressure: every message to a client goes through a queue of at most
+``ws_max_pending`` messages (the ``http:`` option). A client that lets it fill up is
+disconnected with close code 1013 and the reason in the close message, instead of the
+server buffering without bound for a phone that went to sleep. With the HA feature
+``coalesce_messages`` (``supported_features`` command), the writer sends everything
+waiting as one JSON array frame: with many small events this is what keeps fan-out
+cheap.
+
+Each message is encoded once for all clients (``jsoncache``): a client's frame is the
+shared bytes with its own subscription id spliced in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
+
+import anyio
+import voluptuous as vol
+from aiohttp import WSCloseCode, WSMsgType, hdrs, web
+from anyio.abc import TaskGroup
+
+from ..const import __version__
+from .auth import SESSION_COOKIE, allowed_origin, in_band_auth
+from .auth_store import User
+from .errors import HttpError, describe_invalid, message_for, status_for
+from .jsonutil import dumpb, dumps
+from .runtime import HttpRuntime, rt
+
+if TYPE_CHECKING:
+    from .ws_commands import CommandDef
+
+_LOGGER = logging.getLogger(__name__)
+
+routes = web.RouteTableDef()
+
+AUTH_TIMEOUT: Final = 10.0
+CLOSE_TIMEOUT: Final = 5.0
+MAX_MESSAGE: Final = 1 << 20
+
+
+class Connection:
+    """One authenticated WebSocket client: its queue, writer and subscriptions."""
+
+    def __init__(
+        self, runtime: HttpRuntime, request: web.Request, ws: web.WebSocketResponse,
+        user: User,
+    ) -> None:
+        self.runtime = runtime
+        self.host = runtime.host
+        self.ws = ws
+        self.user = user
+        self.remote = request.remote or "unknown"
+        self._transport = request.transport
+        self.max_pending = runtime.ws_max_pending
+        self.subscriptions: dict[int, Callable[[], None]] = {}
+        self.coalesce = False
+        self.last_id = 0
+        self.sent = 0
+        self._queue: deque[bytes] = deque()
+        self._wakeup = asyncio.Event()
+        self._closing = False
+        self._tg: TaskGroup | None = None
+        self._writer_scope: anyio.CancelScope | None = None
+        #: Set once the connection is over and its subscriptions are gone.
+        self.done = anyio.Event()
+        self._close_finished: anyio.Event | None = None
+
+    # -- sending (sync: called from bus listeners) -----------------------------------
+
+    def send(self, payload: bytes) -> None:
+        """Queue one message; a full queue disconnects the client (it is too slow)."""
+        if self._closing:
+            return
+        if len(self._queue) >= self.max_pending:
+            self._too_slow()
+            return
+        self._queue.append(payload)
+        self._wakeup.set()
+
+    def send_result(self, msg_id: int, result: Any = None) -> None:
+        self.send(b'{"id":%d,"type":"result","success":true,"result":%b}' % (
+            msg_id, dumpb(result)))
+
+    def send_raw_result(self, msg_id: int, encoded: bytes) -> None:
+        self.send(b'{"id":%d,"type":"result","success":true,"result":%b}' % (msg_id, encoded))
+
+    def send_error(self, msg_id: int | None, code: str, message: str) -> None:
+        self.send(dumpb({
+            "id": msg_id, "type": "result", "success": False,
+            "error": {"code": code, "message": message},
+        }))
+
+    def send_event(self, msg_id: int, event: bytes) -> None:
+        self.send(b'{"id":%d,"type":"event","event":%b}' % (msg_id, event))
+
+    # -- running ---------------------------------------------------------------------
+
+    async def run(self) -> None:
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            tg.start_soon(self._writer)
+            try:
+                await self._reader()
+                if self._close_finished is not None:  # our close is under way: let it end
+                    with anyio.move_on_after(CLOSE_TIMEOUT + 1):
+                        await self._close_finished.wait()
+            finally:
+                tg.cancel_scope.cancel()
+
+    async def _writer(self) -> None:
+        with anyio.CancelScope() as scope:
+            self._writer_scope = scope
+            ws, queue = self.ws, self._queue
+            try:
+                while True:
+                    await self._wakeup.wait()
+                    self._wakeup.clear()
+                    while queue:
+                        if self.coalesce and len(queue) > 1:
+                            count = len(queue)
+                            frame = b"[" + b",".join(queue) + b"]"
+                            queue.clear()
+                        else:
+                            count, frame = 1, queue.popleft()
+                        await ws.send_frame(frame, WSMsgType.TEXT)
+                        self.sent += count
+            except (ConnectionError, RuntimeError) as err:
+                _LOGGER.debug("WebSocket %s: writer stopped: %s", self.remote, err)
+                if self._tg is not None:
+                    self._tg.cancel_scope.cancel()
+
+    async def _reader(self) -> None:
+        async for msg in self.ws:
+            if msg.type is WSMsgType.TEXT:
+                self._handle_text(msg.data)
+            elif msg.type is WSMsgType.BINARY:
+                await self.close(WSCloseCode.UNSUPPORTED_DATA, "binary messages are not supported")
+                return
+            else:
+                return
+
+    def _handle_text(self, text: str) -> None:
+        from .ws_commands import COMMANDS
+
+        try:
+            msg = json.loads(text)
+        except ValueError:
+            self.send_error(None, "invalid_format", "message is not valid JSON")
+            return
+        if not isinstance(msg, dict):
+            self.send_error(None, "invalid_format", "message must be a JSON object")
+            return
+        msg_id, kind = msg.get("id"), msg.get("type")
+        if not isinstance(msg_id, int) or isinstance(msg_id, bool) or not isinstance(kind, str):
+            self.send_error(msg_id if isinstance(msg_id, int) else None, "invalid_format",
+                            "message needs an integer 'id' and a string 'type'")
+            return
+        if msg_id <= self.last_id:
+            self.send_error(msg_id, "id_reuse", "Identifier values have to increase.")
+            return
+        self.last_id = msg_id
+        command = COMMANDS.get(kind)
+        if command is None:
+            self.send_error(msg_id, "unknown_command", f"Unknown command {kind!r}.")
+            return
+        if command.admin and not self.user.is_admin:
+            self.send_error(msg_id, "unauthorized", "admin rights required")
+            return
+        payload = {k: v for k, v in msg.items() if k not in ("id", "type")}
+        try:
+            args = command.schema(payload)
+        except vol.Invalid as err:
+            self.send_error(msg_id, "invalid_format", describe_invalid(err)[0])
+            return
+        assert self._tg is not None
+        self._tg.start_soon(self._run, command, msg_id, args, name=f"ws {kind}")
+
+    async def _run(self, command: CommandDef, msg_id: int, args: dict[str, Any]) -> None:
+        try:
+            await command.handler(self, msg_id, args)
+        except HttpError as err:
+            self.send_error(msg_id, _code_for_status(err.status), err.message)
+        except Exception as err:
+            known = status_for(err)
+            if known is None:
+                _LOGGER.exception("WebSocket command %s failed", command.name)
+                self.send_error(msg_id, "unknown_error", "internal error")
+            else:
+                self.send_error(msg_id, known[1], message_for(err)[1])
+
+    # -- closing ---------------------------------------------------------------------
+
+    def _too_slow(self) -> None:
+        self._closing = True
+        dropped = len(self._queue)
+        self._queue.clear()
+        _LOGGER.warning(
+            "WebSocket client %s (%s) fell behind: %d messages waiting (limit %d); "
+            "disconnecting it", self.remote, self.user.username, dropped, self.max_pending,
+        )
+        reason = f"too slow: more than {self.max_pending} messages waiting"
+        if self._tg is not None:
+            self._tg.start_soon(self.close, WSCloseCode.TRY_AGAIN_LATER, reason)
+
+    async def close(self, code: int, reason: str) -> None:
+        """Stop writing and close with ``code`` and ``reason`` (bounded in time)."""
+        self._closing = True
+        if self._close_finished is not None:
+            return
+        finished = self._close_finished = anyio.Event()
+        if self._writer_scope is not None:
+            self._writer_scope.cancel()
+        try:
+            with anyio.move_on_after(CLOSE_TIMEOUT) as scope:
+                await self.ws.close(code=code, message=reason.encode()[:123])
+            if scope.cancelled_caught and self._transport is not None:
+                self._transport.abort()  # the client does not even read: drop it
+        finally:
+            finished.set()
+
+    def unsubscribe_all(self) -> None:
+        for undo in self.subscriptions.values():
+            undo()
+        self.subscriptions.clear()
+
+
+def _code_for_status(status: int) -> str:
+    return {400: "invalid_format", 401: "unauthorized", 403: "unauthorized",
+            404: "not_found", 409: "not_allowed"}.get(status, "unknown_error")
+
+
+@routes.get("/api/websocket")
+@in_band_auth
+async def websocket(request: web.Request) -> web.WebSocketResponse:
+    runtime = rt(request)
+    if runtime.stopping:
+        raise HttpError(503, "the server is stopping")
+    origin = request.headers.get(hdrs.ORIGIN)
+    origin_ok = origin is not None and allowed_origin(runtime, request, origin)
+    if origin is not None and not origin_ok:
+        raise HttpError(403, f"origin {origin!r} is not allowed")
+    ws = web.WebSocketResponse(heartbeat=55, compress=False, max_msg_size=MAX_MESSAGE)
+    await ws.prepare(request)
+    remote = request.remote or "unknown"
+    user = await _authenticate(request, ws, runtime, origin_ok, remote)
+    if user is None:
+        return ws
+    connection = Connection(runtime, request, ws, user)
+    runtime.connections.add(connection)
+    try:
+        await connection.run()
+    finally:
+        connection.unsubscribe_all()
+        runtime.connections.discard(connection)
+        try:
+            if not ws.closed:
+                with anyio.move_on_after(CLOSE_TIMEOUT, shield=True):
+                    await ws.close()
+        finally:
+            connection.done.set()
+    return ws
+
+
+async def _authenticate(
+    request: web.Request, ws: web.WebSocketResponse, runtime: HttpRuntime,
+    origin_ok: bool, remote: str,
+) -> User | None:
+    """The auth phase; None (and a closed socket) if the client did not authenticate."""
+    await ws.send_str(dumps({"type": "auth_required", "ha_version": __version__}))
+    msg = None
+    with anyio.move_on_after(AUTH_TIMEOUT):
+        msg = await ws.receive()
+    if msg is None or msg.type is not WSMsgType.TEXT:
+        await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"auth required")
+        return None
+    try:
+        data = json.loads(msg.data)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or data.get("type") != "auth":
+        await _refuse(ws, "expected {'type': 'auth', ...} first")
+        return None
+    # Not counted towards the login lockout: tokens and session cookies are 256-bit
+    # random values that cannot be guessed, and a UI reconnecting with an expired
+    # session must not lock its own address out of the login page.
+    user: User | None = None
+    token = data.get("access_token")
+    if isinstance(token, str) and token:
+        user = runtime.auth.user_for_token(token)
+    elif data.get("session") is True:
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if not origin_ok:
+            await _refuse(ws, "session auth needs an Origin header of this server")
+            return None
+        found = runtime.auth.session_for(cookie) if cookie else None
+        user = found[1] if found is not None else None
+    if user is None:
+        _LOGGER.info("WebSocket auth from %s refused", remote)
+        await _refuse(ws, "Invalid access token or password")
+        return None
+    await ws.send_str(dumps({"type": "auth_ok", "ha_version": __version__}))
+    return user
+
+
+async def _refuse(ws: web.WebSocketResponse, message: str) -> None:
+    await ws.send_str(dumps({"type": "auth_invalid", "message": message}))
+    await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"auth invalid")

@@ -1,0 +1,316 @@
+"""The commands of the WebSocket API (protocol: see ``websocket``).
+
+Home Assistant's commands, same names and shapes:
+
+* ``ping`` → ``{"id", "type": "pong"}``
+* ``supported_features`` ``{"features": {"coalesce_messages": 1}}``
+* ``subscribe_events`` ``{"event_type"?}`` (all events when left out); each event as
+  ``{"id", "type": "event", "event": {"event_type", "data", "origin", "time_fired",
+  "context"}}``
+* ``subscribe_entities`` ``{"entity_ids"?}``: first ``{"a": {entity_id: compressed}}``
+  with every (wanted) entity, then ``{"a": ...}`` for new entities, ``{"c": {entity_id:
+  {"+": {...}, "-": {"a": [names]}}}}`` for changes and ``{"r": [entity_id]}`` for
+  removals; compressed states use HA's keys ``s``, ``a``, ``c``, ``lc``, ``lu``
+* ``unsubscribe_events`` ``{"subscription": id}`` (ends either kind of subscription)
+* ``get_states``, ``get_services``, ``get_config``, ``get_panels``
+* ``call_service`` ``{"domain", "service", "service_data"?, "target"?,
+  "return_response"?}`` → ``{"context", "response"}``
+* ``fire_event`` ``{"event_type", "event_data"?}`` (admin)
+
+Gatehouse's own (admin only), the config flows of the UI over the socket:
+
+* ``config_entries/get`` ``{"domain"?}`` → entry summaries
+* ``config_entries/flow/handlers`` → integrations with a config flow
+* ``config_entries/flow/init`` ``{"handler"}`` → a flow result (a form to show,
+  ``create_entry`` or ``abort``)
+* ``config_entries/flow/configure`` ``{"flow_id", "user_input"?}`` → the next result
+* ``config_entries/flow/abort`` ``{"flow_id"}``, ``config_entries/flow/progress``
+* ``config_entries/options/init`` ``{"entry_id"}``,
+  ``config_entries/options/configure`` ``{"flow_id", "user_input"?}``
+* ``config_entries/reload``, ``config_entries/remove`` ``{"entry_id"}``;
+  ``config_entries/disable`` ``{"entry_id", "disabled": bool}``
+* ``auth/current_user``
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import voluptuous as vol
+
+from ..bus import MATCH_ALL, Event
+from ..context import Context
+from ..states import EVENT_STATE_CHANGED, State
+from .extensions import collect_panels
+from .views_api import describe_services
+from .views_config import entry_json, flow_json
+from .websocket import Connection
+
+Handler = Callable[[Connection, int, dict[str, Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class CommandDef:
+    name: str
+    handler: Handler
+    schema: vol.Schema
+    admin: bool
+
+
+COMMANDS: dict[str, CommandDef] = {}
+
+
+def command(
+    name: str, schema: Mapping[Any, Any] | None = None, *, admin: bool = False
+) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        COMMANDS[name] = CommandDef(name, handler, vol.Schema(dict(schema or {})), admin)
+        return handler
+
+    return register
+
+
+# -- basics ----------------------------------------------------------------------------
+
+
+@command("ping")
+async def ping(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
+    conn.send(b'{"id":%d,"type":"pong"}' % msg_id)
+
+
+@command("supported_features", {vol.Required("features"): {str: vol.Any(int, bool)}})
+async def supported_features(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
+    conn.coalesce = bool(args["features"].get("coalesce_messages"))
+    conn.send_result(msg_id)
+
+
+@command("auth/current_user")
+async def current_user(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
+    conn.send_result(msg_id, conn.user.public())
+
+
+@command("get_config")
+async def get_config(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
+    from ..const import CORE_DOMAIN, __version__
+
+    host = conn.host
+    conn.send_result(msg_id, {
+        "location_name": (host.config.get(CORE_DOMAIN) or {}).get("name", "Gatehouse"),
+        "version": __version__,
+        "state": str(host.state),
+        "components": sorted(host.plugins.loaded()),
+    })
+
+
+@command("get_panels")
+async def get_panels(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
+    panels = collect_panels(conn.host)
+    conn.send_result(msg_id, {
+        name: p.as_dict() for name, p in sorted(panels.items())
+        if conn.user.is_admin or not p.require_admin
+    })
+
+
+# -- events and states -----------------------------------------------------------------
+
+
+@command("subscribe_events", {vol.Optional("event_type", default=MATCH_ALL): str})
+async def subscribe_events(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
+    cache = conn.runtime.cache
+
+    def forward(event: Event[Any]) -> None:
+        conn.send_event(msg_id, cache.event(event))
+
+    conn.subscriptions[msg_id] = conn.host.bus.listen(args["event_type"], forward)
+    conn.send_result(msg_id)
+
+
+@command("subscribe_entities", {vol.Optional("entity_ids"): [str]})
+async def subscribe_entities(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
+    cache = conn.runtime.cache
+    wanted = set(args["entity_ids"]) if args.get("entity_ids") else None
+
+    def forward(event: Event[Any]) -> None:
+        data = event.data
+        old: State | None = data["old_state"]
+        new: State | None = data["new_state"]
+        if new is None:
+            if old is None:
+                return
+            payload = cache.removed(old)
+        elif old is None:
+            payload = cache.added(new)
+        else:
+            payload = cache.changed(old, new)
+        conn.send_event(msg_id, payload)
+
+    event_filter = None
+    if wanted is not None:
+        def event_filter(data: Mapping[str, Any]) -> bool:
+            return data["entity_id"] in wanted
+
+    # Listen, answer and snapshot in one step: no change can fall between them.
+    conn.subscriptions[msg_id] = conn.host.bus.listen(
+        EVENT_STATE_CHANGED, forward, event_filter
+    )
+    conn.send_result(msg_id)
+    states = conn.host.states.all()
+    if wanted is not None:
+        states = [s for s in states if s.entity_id in wanted]
+    conn.send_event(msg_id, cache.snapshot(states))
+
+
+@command("unsubscribe_events", {vol.Required("subscription"): int})
+async def unsubscribe_events(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
+    undo = conn.subscriptions.pop(args["subscription"], None)
+    if undo is None:
+        conn.send_error(msg_id, "not_found", "Subscription not found.")
+        return
+    undo()
+    conn.send_result(msg_id)
+
+
+@command("get_states")
+async def get_states(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
+    cache = conn.runtime.cache
+    conn.send_raw_result(
+        msg_id, b"[" + b",".join(cache.full(s) for s in conn.host.states.all()) + b"]"
+    )
+
+
+@command("get_services")
+async def get_services(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
+    conn.send_result(msg_id, {
+        item["domain"]: item["services"] for item in describe_services(conn.host)
+    })
+
+
+@command("call_service", {
+    vol.Required("domain"): str,
+    vol.Required("service"): str,
+    vol.Optional("service_data", default=dict): dict,
+    vol.Optional("target"): dict,
+    vol.Optional("return_response", default=False): bool,
+})
+async def call_service(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
+    context = Context(user_id=conn.user.id)
+    data = {**args["service_data"], **(args.get("target") or {})}
+    response = await conn.host.services.call(
+        args["domain"], args["service"], data, context=context,
+        return_response=args["return_response"],
+    )
+    conn.send_result(msg_id, {"context": context.as_dict(), "response": response})
+
+
+@command("fire_event", {vol.Required("event_type"): str, vol.Optional("event_data"): dict},
+         admin=True)
+async def fire_event(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
+    from .errors import HttpError
+    from .views_api import PROTECTED_EVENTS
+
+    event_type = args["event_type"]
+    if event_type in PROTECTED_EVENTS or event_type == MATCH_ALL:
+        raise HttpError(400, f"event_type: {event_type!r} is fired by the core only")
+    context = Context(user_id=conn.user.id)
+    conn.host.bus.fire(event_type, args.get("event_data") or {}, context)
+    conn.send_result(msg_id, {"context": context.as_dict()})
+
+
+# -- config entries and flows (admin) --------------------------------------------------
+
+
+@command("config_entries/get", {vol.Optional("domain"): str}, admin=True)
+async def entries_get(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
+    host = conn.host
+    conn.send_result(
+        msg_id, [entry_json(host, e) for e in host.config_entries.entries(args.get("domain"))]
+    )
+
+
+@command("config_entries/flow/handlers", admin=True)
+async def flow_handlers(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
+    available = conn.host.plugins.available()
+    conn.send_result(msg_id, [
+        {"domain": d, "name": info.manifest.name}
+        for d, info in sorted(available.items()) if info.manifest.config_flow
+    ])
+
+
+@command("config_entries/flow/progress", admin=True)
+async def flow_progress(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
+    conn.send_result(msg_id, conn.host.config_entries.flow.progress())
+
+
+@command("config_entries/flow/init", {vol.Required("handler"): str}, admin=True)
+async def flow_init(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
+    result = await conn.host.config_entries.flow.init(args["handler"])
+    conn.send_result(msg_id, flow_json(conn.host, result, args["handler"]))
+
+
+def _handler_of(manager: Any, flow_id: str) -> str | None:
+    for flow in manager.progress():
+        if flow["flow_id"] == flow_id:
+            return str(flow["handler"])
+    return None
+
+
+@command("config_entries/flow/configure",
+         {vol.Required("flow_id"): str, vol.Optional("user_input"): vol.Any(None, dict)},
+         admin=True)
+async def flow_configure(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
+    manager = conn.host.config_entries.flow
+    domain = _handler_of(manager, args["flow_id"])
+    result = await manager.configure(args["flow_id"], args.get("user_input"))
+    conn.send_result(msg_id, flow_json(conn.host, result, domain))
+
+
+@command("config_entries/flow/abort", {vol.Required("flow_id"): str}, admin=True)
+async def flow_abort(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
+    conn.host.config_entries.flow.abort(args["flow_id"])
+    conn.send_result(msg_id)
+
+
+@command("config_entries/options/init", {vol.Required("entry_id"): str}, admin=True)
+async def options_init(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
+    entry = conn.host.config_entries.get(args["entry_id"])
+    result = await conn.host.config_entries.options.init(entry.entry_id)
+    conn.send_result(msg_id, flow_json(conn.host, result, entry.domain))
+
+
+@command("config_entries/options/configure",
+         {vol.Required("flow_id"): str, vol.Optional("user_input"): vol.Any(None, dict)},
+         admin=True)
+async def options_configure(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
+    host = conn.host
+    manager = host.config_entries.options
+    entry_id = _handler_of(manager, args["flow_id"])
+    domain = host.config_entries.get(entry_id).domain if entry_id else None
+    result = await manager.configure(args["flow_id"], args.get("user_input"))
+    conn.send_result(msg_id, flow_json(host, result, domain))
+
+
+@command("config_entries/reload", {vol.Required("entry_id"): str}, admin=True)
+async def entry_reload(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
+    host = conn.host
+    ok = await host.config_entries.reload(args["entry_id"])
+    conn.send_result(msg_id, {
+        "ok": ok, "entry": entry_json(host, host.config_entries.get(args["entry_id"]))
+    })
+
+
+@command("config_entries/disable",
+         {vol.Required("entry_id"): str, vol.Required("disabled"): bool}, admin=True)
+async def entry_disable(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
+    host = conn.host
+    await host.config_entries.set_disabled(args["entry_id"], args["disabled"])
+    conn.send_result(msg_id, entry_json(host, host.config_entries.get(args["entry_id"])))
+
+
+@command("config_entries/remove", {vol.Required("entry_id"): str}, admin=True)
+async def entry_remove(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
+    host = conn.host
+    host.config_entries.get(args["entry_id"])
+    await host.config_entries.remove(args["entry_id"])
+    conn.send_result(msg_id, {"removed": args["entry_id"]})

@@ -1,0 +1,150 @@
+"""The server as the host runs it: a real TCP listener, HTTPS, start-up and stop."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+from http.cookies import SimpleCookie
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import anyio
+import pytest
+from aiohttp import ClientSession, WSMsgType
+
+from gatehouse.core import Host
+from gatehouse.core.bootstrap import load_configuration
+from gatehouse.core.http.server import HTTP_SERVER
+from gatehouse.core.plugins import PluginManager
+from harness.certs import Pki
+from hosttools import make_host
+from httpkit import OWNER
+
+pytestmark = pytest.mark.anyio
+
+
+def _write(config_dir: Path, http: str) -> None:
+    (config_dir / "configuration.yaml").write_text(
+        "gatehouse:\n  control_socket: false\ndemo:\n  name: Demo\nhttp:\n" + http,
+        encoding="utf-8",
+    )
+
+
+async def test_real_listener_serves_and_stops_with_the_host(config_dir: Path) -> None:
+    _write(config_dir, "  server_host: 127.0.0.1\n  server_port: 0\n")
+    host = make_host(config_dir)
+    closes: list[Any] = []
+
+    async def read_until_closed(ws: aiohttp.ClientWebSocketResponse) -> None:
+        while True:
+            msg = await ws.receive()
+            if msg.type is not WSMsgType.TEXT:
+                break
+        closes.append((msg.type, msg.data, msg.extra))
+
+    async with ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+        async with anyio.create_task_group() as tg, host.running():
+            server = host.data[HTTP_SERVER]
+            assert server.port > 0
+            base = f"http://127.0.0.1:{server.port}"
+            health = await session.get(f"{base}/api/health")
+            assert health.status == 200
+            made = await session.post(f"{base}/api/onboarding/users", json=OWNER)
+            assert made.status == 200
+            token = await session.post(f"{base}/api/auth/tokens", json={"name": "ws"},
+                                       headers={"Origin": base})
+            value = (await token.json())["token"]
+            states = await session.get(f"{base}/api/states")
+            assert len(await states.json()) == 3
+
+            ws = await session.ws_connect(f"{base}/api/websocket")
+            await ws.receive_json(timeout=5)
+            await ws.send_json({"type": "auth", "access_token": value})
+            assert (await ws.receive_json(timeout=5))["type"] == "auth_ok"
+            tg.start_soon(read_until_closed, ws)
+            # the host stopped: the socket was told why, the listener is gone
+        assert closes == [(WSMsgType.CLOSE, 1001, "server stopping")]
+        with pytest.raises(aiohttp.ClientConnectionError):
+            await session.get(f"{base}/api/health")
+
+
+async def test_https_listener_with_secure_cookies(config_dir: Path, pki: Pki) -> None:
+    _write(config_dir, (
+        "  server_host: 127.0.0.1\n  server_port: 0\n"
+        f"  ssl_certificate: {pki.server_cert}\n  ssl_key: {pki.server_key}\n"
+    ))
+    host = make_host(config_dir)
+    trust = ssl.create_default_context(cafile=str(pki.ca_cert))
+    async with host.running():
+        server = host.data[HTTP_SERVER]
+        assert server.runtime.https is True
+        base = f"https://127.0.0.1:{server.port}"
+        async with ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+            health = await session.get(f"{base}/api/health", ssl=trust)
+            assert health.status == 200
+            made = await session.post(f"{base}/api/onboarding/users", json=OWNER, ssl=trust)
+            cookie: SimpleCookie = SimpleCookie()
+            cookie.load(made.headers["Set-Cookie"])
+            morsel = cookie["gatehouse_session"]
+            assert morsel["secure"] is True and morsel["httponly"] is True
+            # Plain HTTP on the TLS port gets nowhere, and an untrusting client refuses.
+            with pytest.raises(aiohttp.ClientError):
+                await session.get(f"http://127.0.0.1:{server.port}/api/health")
+            with pytest.raises(aiohttp.ClientConnectorCertificateError):
+                await session.get(f"{base}/api/health")
+
+
+async def test_port_in_use_leaves_the_host_running_without_a_server(
+    config_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        _write(config_dir, f"  server_host: 127.0.0.1\n  server_port: {port}\n")
+        host = make_host(config_dir)
+        with caplog.at_level(logging.ERROR):
+            async with host.running():
+                assert HTTP_SERVER not in host.data
+                assert "switch.demo_switch" in host.states
+    assert "Web server not started" in caplog.text
+
+
+async def test_invalid_http_section_starts_no_server(
+    config_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _write(config_dir, "  server_port: 0\n  ssl_certificate: cert.pem\n")
+    host = make_host(config_dir)
+    with caplog.at_level(logging.ERROR):
+        async with host.running():
+            assert HTTP_SERVER not in host.data
+    assert "ssl_certificate and ssl_key go together" in caplog.text
+    assert "http: configuration is invalid" in caplog.text
+
+
+async def test_missing_certificate_is_reported(config_dir: Path,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    _write(config_dir, "  server_port: 0\n  ssl_certificate: nope.pem\n  ssl_key: nope.key\n")
+    host: Host = make_host(config_dir)
+    with caplog.at_level(logging.ERROR):
+        async with host.running():
+            assert HTTP_SERVER not in host.data
+    assert "cannot load ssl_certificate/ssl_key" in caplog.text
+
+
+def test_check_config_knows_the_http_section(config_dir: Path) -> None:
+    _write(config_dir, "  server_port: 8123\n  trusted_origins: ['https://ui.example']\n")
+    result = load_configuration(config_dir, PluginManager())
+    assert result.ok, result.issues
+    assert result.config["http"]["server_port"] == 8123
+    assert result.config["http"]["trusted_origins"] == ["https://ui.example"]
+    assert result.config["http"]["server_host"] == "0.0.0.0"
+
+    _write(config_dir, "  server_prot: 8123\n  trusted_origins: ['ftp://x/y']\n")
+    issues = load_configuration(config_dir, PluginManager()).issues
+    messages = " | ".join(str(i) for i in issues)
+    assert "did you mean 'server_port'" in messages
+    assert "trusted_origins" in messages
+    assert all(i.domain == "http" for i in issues)
