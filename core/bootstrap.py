@@ -181,8 +181,6 @@ async def async_setup_host(host: Host) -> None:
         except Exception:
             _LOGGER.exception("Integration %s failed to load", domain)
     await host.config_entries.setup_all(order)
-    for entry in host.config_entries.entries():
-        REDACTOR.add(_secret_values(host, entry.domain, entry.data))
 
     if HTTP_DOMAIN in host.config:
         await _start_http(host, host.config[HTTP_DOMAIN])
@@ -219,11 +217,3 @@ def _domains_with_issues(issues: list[ConfigIssue]) -> tuple[set[str], bool]:
         if len(issue.path) == 1 and issue.suggestion:
             domains.add(issue.suggestion)
     return domains, whole_file
-
-
-def _secret_values(host: Host, domain: str, data: Any) -> list[str]:
-    from .schema_json import SECRET_KEY_NAMES
-
-    if not isinstance(data, Mapping):  # entry.data is a read-only MappingProxyType
-        return []
-    return [str(v) for k, v in data.items() if k in SECRET_KEY_NAMES and isinstance(v, str)]

@@ -41,6 +41,8 @@ from .exceptions import (
     UnknownEntry,
 )
 from .integration import LoadedIntegration, YamlEntry
+from .logging_setup import REDACTOR
+from .secrets import secret_keys, secret_values
 from .storage import Store
 
 if TYPE_CHECKING:
@@ -400,6 +402,8 @@ class ConfigEntries:
             _LOGGER.exception("Integration %s failed to load", entry.domain)
             return self._fail(entry, ConfigEntryState.SETUP_ERROR, f"import failed: {err}")
         self._host.services.describe(entry.domain, loaded.service_descriptions)
+        # Whatever the integration logs from now on, its secrets come out masked.
+        REDACTOR.add(secret_values(entry.data, secret_keys(self._host, entry.domain)))
         if not await self._migrate(entry, loaded):
             return False
         self._set_state(entry, ConfigEntryState.SETUP_IN_PROGRESS)

@@ -53,3 +53,20 @@ async def test_host_registers_yaml_secrets_with_the_redactor(config_dir: Path) -
         logger.warning("entry title is %s", "TopSecretName42")
     assert "TopSecretName42" not in stream.getvalue()
     assert MASK in stream.getvalue()
+
+
+async def test_entry_secrets_marked_by_schema_are_redacted(config_dir: Path) -> None:
+    from gatehouse.core import ConfigEntry
+    from gatehouse.core.logging_setup import REDACTOR
+
+    host = make_host(config_dir)
+    async with host.running():
+        entry = ConfigEntry(
+            domain="demo", title="D",
+            data={"name": "D", "nkey_seed": "SUAXXSEEDVALUE", "nested": [{"password": "pw-1234"}]},
+        )
+        await host.config_entries.add(entry)
+        logger, stream = _logger_with(REDACTOR)
+        logger.warning("seed %s and %s", "SUAXXSEEDVALUE", "pw-1234")
+    text = stream.getvalue()
+    assert "SUAXXSEEDVALUE" not in text and "pw-1234" not in text

@@ -1,0 +1,347 @@
+"""Voluptuous schemas of the NATS integration: YAML section, flow form, and the parts.
+
+The YAML section and the config flow share the connection fields, so an entry made in
+the browser and one made in ``configuration.yaml`` are validated the same way; the
+richer parts (subject entities, streams, consumers, KV mirror, fleet) are YAML-only
+because they are lists that a form renders badly. ``setup_entry`` validates stored data
+through ``ENTRY_SCHEMA`` again, which fills defaults for entries stored by older
+versions and refuses data edited by hand into something invalid.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from typing import Any
+from urllib.parse import urlparse
+
+import voluptuous as vol
+
+from gatehouse.core.util import slugify
+
+from .const import (
+    CONF_BINARY_SENSORS,
+    CONF_CLIENT_NAME,
+    CONF_CONNECT_TIMEOUT,
+    CONF_CONSUMERS,
+    CONF_CREDS_FILE,
+    CONF_FLEET,
+    CONF_INSECURE,
+    CONF_KV,
+    CONF_MAX_PINGS,
+    CONF_MAX_RECONNECT,
+    CONF_NAME,
+    CONF_NKEY_SEED,
+    CONF_OUTBOX,
+    CONF_PASSWORD,
+    CONF_PING_INTERVAL,
+    CONF_RECONNECT_WAIT,
+    CONF_SENSORS,
+    CONF_SERVERS,
+    CONF_SETUP_TIMEOUT,
+    CONF_STREAMS,
+    CONF_TLS,
+    CONF_TLS_CA,
+    CONF_TLS_CERT,
+    CONF_TLS_HOSTNAME,
+    CONF_TLS_KEY,
+    CONF_TOKEN,
+    CONF_USER,
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_PINGS,
+    DEFAULT_NAME,
+    DEFAULT_PING_INTERVAL,
+    DEFAULT_RECONNECT_WAIT,
+    DEFAULT_SETUP_TIMEOUT,
+    EVENT_NATS_MESSAGE,
+)
+
+_SCHEMES = ("nats", "tls", "ws", "wss")
+_NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")  # streams, consumers, buckets
+_TOKEN_RE = re.compile(r"^[a-z0-9_-]+$")  # one subject token we build (site, host)
+_SECRET = {"secret": True}
+
+
+# --------------------------------------------------------------------------- validators
+
+
+def server_url(value: Any) -> str:
+    """``host:port`` or a ``nats://``/``tls://``/``ws(s)://`` URL, normalised to a URL."""
+    text = str(value).strip()
+    if "://" not in text:
+        text = f"nats://{text}"
+    parsed = urlparse(text)
+    if parsed.scheme not in _SCHEMES or not parsed.hostname:
+        raise vol.Invalid(f"expected a server like nats://host:4222, got {value!r}")
+    return text
+
+
+def server_list(value: Any) -> list[str]:
+    """A list of servers, or one string with servers separated by commas or spaces."""
+    items = re.split(r"[,\s]+", value) if isinstance(value, str) else value
+    if not isinstance(items, list):
+        raise vol.Invalid("expected a list of servers")
+    servers = [server_url(item) for item in items if str(item).strip()]
+    if not servers:
+        raise vol.Invalid("at least one server is required")
+    return servers
+
+
+server_list.__gatehouse_type__ = "string"  # type: ignore[attr-defined]
+
+
+def subject(value: Any) -> str:
+    """A subject to subscribe to: wildcards ``*`` (one token) and ``>`` (the rest)."""
+    text = str(value)
+    tokens = text.split(".")
+    if not text or any(not t or any(c.isspace() for c in t) for t in tokens):
+        raise vol.Invalid(f"invalid subject {value!r}")
+    for index, token in enumerate(tokens):
+        if ("*" in token and token != "*") or (">" in token and token != ">"):
+            raise vol.Invalid(f"wildcards must be whole tokens in {value!r}")
+        if token == ">" and index != len(tokens) - 1:
+            raise vol.Invalid(f"'>' must be the last token in {value!r}")
+    return text
+
+
+def publish_subject(value: Any) -> str:
+    """A subject to publish to: no wildcards."""
+    text = subject(value)
+    if any(token in ("*", ">") for token in text.split(".")):
+        raise vol.Invalid(f"cannot publish to a wildcard subject {value!r}")
+    return text
+
+
+def name_token(value: Any) -> str:
+    """A stream, consumer or bucket name (letters, digits, ``_`` and ``-``)."""
+    text = str(value)
+    if not _NAME_RE.match(text):
+        raise vol.Invalid(f"{value!r} may only hold letters, digits, '_' and '-'")
+    return text
+
+
+def subject_token(value: Any) -> str:
+    """One lower-case subject token (fleet site and host names)."""
+    text = str(value)
+    if not _TOKEN_RE.match(text):
+        raise vol.Invalid(f"{value!r} may only hold a-z, 0-9, '_' and '-'")
+    return text
+
+
+def _globs(value: Any) -> list[str]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(i, str) and i for i in items):
+        raise vol.Invalid("expected an entity id glob or a list of them")
+    return list(items)
+
+
+def _local_host() -> str:
+    return slugify(socket.gethostname(), fallback="gatehouse")
+
+
+POSITIVE = vol.All(vol.Coerce(float), vol.Range(min=0.001))
+SECONDS = vol.All(vol.Coerce(float), vol.Range(min=0.01, max=86400))
+AGE = vol.All(vol.Coerce(float), vol.Range(min=1, max=100 * 365 * 86400.0))
+
+# --------------------------------------------------------------------------- connection
+
+CONNECTION_FIELDS: dict[Any, Any] = {
+    vol.Optional(CONF_NAME, default=DEFAULT_NAME): vol.All(str, vol.Length(min=1, max=64)),
+    vol.Required(CONF_SERVERS): server_list,
+    vol.Optional(CONF_USER): str,
+    vol.Optional(CONF_PASSWORD, description=_SECRET): str,
+    vol.Optional(CONF_TOKEN, description=_SECRET): str,
+    vol.Optional(CONF_NKEY_SEED, description=_SECRET): str,
+    vol.Optional(CONF_CREDS_FILE): str,
+    vol.Optional(CONF_TLS, default=False): bool,
+    vol.Optional(CONF_TLS_CA): str,
+    vol.Optional(CONF_TLS_CERT): str,
+    vol.Optional(CONF_TLS_KEY): str,
+    vol.Optional(CONF_INSECURE, default=False): bool,
+}
+
+TUNING_FIELDS: dict[Any, Any] = {
+    vol.Optional(CONF_TLS_HOSTNAME): str,
+    vol.Optional(CONF_CLIENT_NAME): str,
+    vol.Optional(CONF_CONNECT_TIMEOUT, default=DEFAULT_CONNECT_TIMEOUT): SECONDS,
+    vol.Optional(CONF_SETUP_TIMEOUT, default=DEFAULT_SETUP_TIMEOUT): SECONDS,
+    vol.Optional(CONF_MAX_RECONNECT, default=-1): vol.All(vol.Coerce(int), vol.Range(min=-1)),
+    vol.Optional(CONF_RECONNECT_WAIT, default=DEFAULT_RECONNECT_WAIT): SECONDS,
+    vol.Optional(CONF_PING_INTERVAL, default=DEFAULT_PING_INTERVAL): SECONDS,
+    vol.Optional(CONF_MAX_PINGS, default=DEFAULT_MAX_PINGS): vol.All(
+        vol.Coerce(int), vol.Range(min=1)
+    ),
+}
+
+
+def check_auth(config: dict[str, Any]) -> dict[str, Any]:
+    """One way to authenticate; a password needs a user; a client cert needs its key."""
+    ways = [
+        k for k in (CONF_USER, CONF_TOKEN, CONF_NKEY_SEED, CONF_CREDS_FILE) if config.get(k)
+    ]
+    if len(ways) > 1:
+        raise vol.Invalid(f"choose one way to authenticate, not {' and '.join(ways)}")
+    if config.get(CONF_PASSWORD) and not config.get(CONF_USER):
+        raise vol.Invalid("a password needs a user", path=[CONF_USER])
+    if bool(config.get(CONF_TLS_CERT)) != bool(config.get(CONF_TLS_KEY)):
+        raise vol.Invalid("tls_cert and tls_key go together", path=[CONF_TLS_CERT])
+    return config
+
+
+# --------------------------------------------------------------------------- parts
+
+_VALUE_FIELDS: dict[Any, Any] = {
+    vol.Exclusive("value_template", "value"): str,
+    vol.Exclusive("json_path", "value"): str,
+}
+
+_ENTITY_FIELDS: dict[Any, Any] = {
+    vol.Required("name"): vol.All(str, vol.Length(min=1, max=128)),
+    vol.Optional("unique_id"): str,
+    vol.Optional("icon"): str,
+    vol.Optional("device_class"): str,
+    **_VALUE_FIELDS,
+}
+
+SENSOR_SCHEMA = vol.Schema(
+    {
+        **_ENTITY_FIELDS,
+        vol.Required("subject"): subject,
+        vol.Optional("queue"): str,
+        vol.Optional("unit_of_measurement"): str,
+        vol.Optional("state_class"): str,
+    }
+)
+
+BINARY_SENSOR_SCHEMA = vol.Schema(
+    {
+        **_ENTITY_FIELDS,
+        vol.Required("subject"): subject,
+        vol.Optional("queue"): str,
+        vol.Optional("payload_on", default="ON"): str,
+        vol.Optional("payload_off", default="OFF"): str,
+    }
+)
+
+STREAM_SCHEMA = vol.Schema(
+    {
+        vol.Required("name"): name_token,
+        vol.Required("subjects"): vol.All([subject], vol.Length(min=1)),
+        vol.Optional("retention", default="limits"): vol.In(["limits", "interest", "workqueue"]),
+        vol.Optional("storage", default="file"): vol.In(["file", "memory"]),
+        vol.Optional("replicas", default=1): vol.All(vol.Coerce(int), vol.Range(min=1, max=5)),
+        vol.Optional("max_age"): AGE,
+        vol.Optional("max_msgs"): vol.All(vol.Coerce(int), vol.Range(min=1)),
+        vol.Optional("max_bytes"): vol.All(vol.Coerce(int), vol.Range(min=1)),
+        vol.Optional("duplicate_window", default=120.0): SECONDS,
+        # All-or-nothing batches keep the outbox's order even when a connection drops
+        # mid-batch (nats-server 2.12+); off, publishes are pipelined one by one.
+        vol.Optional("atomic_publish", default=True): bool,
+    }
+)
+
+CONSUMER_SCHEMA = vol.Schema(
+    {
+        vol.Required("name"): vol.All(str, vol.Length(min=1, max=128)),
+        vol.Required("stream"): name_token,
+        vol.Optional("durable"): name_token,
+        vol.Optional("filter_subject"): subject,
+        vol.Optional("mode", default="pull"): vol.In(["pull", "push"]),
+        vol.Optional("target", default="sensor"): vol.In(["sensor", "binary_sensor", "event"]),
+        vol.Optional("event_type", default=EVENT_NATS_MESSAGE): vol.All(str, vol.Length(min=1)),
+        vol.Optional("unique_id"): str,
+        vol.Optional("icon"): str,
+        vol.Optional("device_class"): str,
+        vol.Optional("unit_of_measurement"): str,
+        vol.Optional("state_class"): str,
+        vol.Optional("payload_on", default="ON"): str,
+        vol.Optional("payload_off", default="OFF"): str,
+        vol.Optional("batch", default=100): vol.All(vol.Coerce(int), vol.Range(min=1, max=1000)),
+        vol.Optional("ack_wait", default=30.0): SECONDS,
+        vol.Optional("fetch_timeout", default=2.0): SECONDS,
+        **_VALUE_FIELDS,
+    }
+)
+
+KV_SCHEMA = vol.Schema(
+    {
+        vol.Required("bucket"): name_token,
+        vol.Optional("include", default=["*"]): _globs,
+        vol.Optional("exclude", default=list): _globs,
+        vol.Optional("replicas", default=1): vol.All(vol.Coerce(int), vol.Range(min=1, max=5)),
+        vol.Optional("history", default=1): vol.All(vol.Coerce(int), vol.Range(min=1, max=64)),
+        vol.Optional("storage", default="file"): vol.In(["file", "memory"]),
+    }
+)
+
+FLEET_SCHEMA = vol.Schema(
+    {
+        vol.Required("site"): subject_token,
+        vol.Optional("host", default=_local_host): subject_token,
+        vol.Optional("stream"): name_token,
+        vol.Optional("replicas", default=1): vol.All(vol.Coerce(int), vol.Range(min=1, max=5)),
+        vol.Optional("max_age", default=7 * 86400.0): AGE,
+        vol.Optional("forward_states", default=True): bool,
+        vol.Optional("include", default=["*"]): _globs,
+        vol.Optional("exclude", default=list): _globs,
+        vol.Optional("events", default=list): [vol.All(str, vol.Length(min=1))],
+        vol.Optional("import", default=True): bool,
+        vol.Optional("hosts"): [subject_token],
+        vol.Optional("durable"): name_token,
+    }
+)
+
+OUTBOX_SCHEMA = vol.Schema(
+    {
+        vol.Optional("max_messages", default=100_000): vol.All(
+            vol.Coerce(int), vol.Range(min=1)
+        ),
+        # An atomic batch holds at most 1000 messages (a server limit).
+        vol.Optional("batch_size", default=500): vol.All(
+            vol.Coerce(int), vol.Range(min=1, max=1000)
+        ),
+        vol.Optional("ttl"): AGE,
+        vol.Optional("ack_timeout", default=5.0): SECONDS,
+        vol.Optional("retry_max", default=10.0): SECONDS,
+        vol.Optional("breaker_reset", default=10.0): SECONDS,
+    }
+)
+
+
+def _unique_names(key: str) -> Any:
+    def check(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        seen: set[str] = set()
+        for item in items:
+            name = slugify(str(item[key]))
+            if name in seen:
+                raise vol.Invalid(f"two items named {item[key]!r}")
+            seen.add(name)
+        return items
+
+    return check
+
+
+ENTRY_FIELDS: dict[Any, Any] = {
+    **CONNECTION_FIELDS,
+    **TUNING_FIELDS,
+    vol.Optional(CONF_SENSORS, default=list): [SENSOR_SCHEMA],
+    vol.Optional(CONF_BINARY_SENSORS, default=list): [BINARY_SENSOR_SCHEMA],
+    vol.Optional(CONF_STREAMS, default=list): vol.All([STREAM_SCHEMA], _unique_names("name")),
+    vol.Optional(CONF_CONSUMERS, default=list): vol.All(
+        [CONSUMER_SCHEMA], _unique_names("name")
+    ),
+    vol.Optional(CONF_KV): KV_SCHEMA,
+    vol.Optional(CONF_FLEET): FLEET_SCHEMA,
+    vol.Optional(CONF_OUTBOX, default=dict): OUTBOX_SCHEMA,
+}
+
+#: One ``nats:`` connection, fully validated with defaults.
+ENTRY_SCHEMA = vol.All(vol.Schema(ENTRY_FIELDS), check_auth)
+
+#: ``nats:`` in configuration.yaml: one connection or a list of them (unique names).
+CONFIG_SCHEMA = vol.Any(
+    vol.All([ENTRY_SCHEMA], vol.Length(min=1), _unique_names(CONF_NAME)), ENTRY_SCHEMA
+)
+
+#: The config flow's form: the connection only.
+USER_STEP_SCHEMA = vol.Schema(CONNECTION_FIELDS)

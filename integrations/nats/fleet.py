@@ -1,0 +1,233 @@
+"""The fleet bridge: share state changes and events between the hosts of a site.
+
+Each host publishes what happens on it to ``gatehouse.<site>.<host>.state.<entity_id>``
+and ``gatehouse.<site>.<host>.event.<event_type>``; one JetStream stream per site
+(``GATEHOUSE_<SITE>``, declared by every host, replicated as configured) stores it all.
+
+* **Out**: state changes and the selected bus events are enqueued in the host's
+  outbox, never published directly. The outbox holds them on disk while NATS is
+  unreachable and delivers them in order through the entry's ``JetStreamSender``
+  (atomic batches), so a broker outage or a node failing over costs latency, not data.
+* **In**: a durable pull consumer per host reads the site's stream and turns the other
+  hosts' states into read-only remote entities (``sensor.remote_<host>_<object_id>``)
+  whose attributes name the origin; their events are re-fired here as
+  ``nats_fleet_event``. The stream sequence of the last applied message is kept per
+  remote entity, so a redelivered older message never moves an entity back in time.
+
+Remote entities are never forwarded again, so two hosts cannot echo each other.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from nats.js.api import StorageType, StreamConfig
+
+from gatehouse.core import (
+    EVENT_STATE_CHANGED,
+    ConfigEntry,
+    Event,
+    Host,
+    StateChangedData,
+)
+from gatehouse.core.outbox import Outbox, OutboxError
+from gatehouse.core.util import slugify
+
+from .client import NatsClient
+from .const import EVENT_FLEET_EVENT, HDR_STREAM, HDR_SUBJECT
+from .consumer import ConsumerSpec, Delivery, DurableConsumer, MalformedListener
+from .entities import RemoteBinarySensor, RemoteEntity, RemoteSensor
+from .jetstream import StreamRoutes, declare_stream
+from .kv import GlobFilter, encode, state_document
+from .values import MalformedPayload
+
+_LOGGER = logging.getLogger(__name__)
+
+SUBJECT_ROOT = "gatehouse"
+
+
+def fleet_stream_name(site: str) -> str:
+    return f"GATEHOUSE_{site.upper().replace('-', '_')}"
+
+
+class FleetBridge:
+    """Forwards this host's states/events and imports those of the other hosts."""
+
+    def __init__(
+        self,
+        host: Host,
+        entry: ConfigEntry[Any],
+        client: NatsClient,
+        outbox: Outbox,
+        destination: str,
+        spec: Mapping[str, Any],
+        on_malformed: MalformedListener,
+    ) -> None:
+        self._host = host
+        self._entry = entry
+        self._client = client
+        self._outbox = outbox
+        self._destination = destination
+        self._spec = spec
+        self._on_malformed = on_malformed
+        self.site: str = spec["site"]
+        self.me: str = spec["host"]
+        self.stream: str = spec.get("stream") or fleet_stream_name(self.site)
+        self.prefix = f"{SUBJECT_ROOT}.{self.site}.{self.me}"
+        self.selects = GlobFilter(spec["include"], spec["exclude"])
+        self._hosts = frozenset(spec.get("hosts") or ())
+        self._remote: dict[str, RemoteEntity] = {}
+        self.consumer: DurableConsumer | None = None
+        self.forwarded = 0
+        self.dropped = 0
+        self.imported = 0
+
+    def stream_config(self) -> StreamConfig:
+        return StreamConfig(
+            name=self.stream,
+            subjects=[f"{SUBJECT_ROOT}.{self.site}.>"],
+            num_replicas=int(self._spec["replicas"]),
+            max_age=float(self._spec["max_age"]),
+            storage=StorageType.FILE,
+            duplicate_window=120.0,
+            allow_atomic=True,
+        )
+
+    async def declare(self, routes: StreamRoutes) -> StreamConfig:
+        """Declare the site's stream (before the outbox destination starts delivering,
+        so that the sender knows it takes atomic batches)."""
+        config = self.stream_config()
+        await declare_stream(self._client, config)
+        routes.add(config)
+        return config
+
+    async def start(self) -> None:
+        """Start forwarding (the destination must be registered) and importing."""
+        entry, bus = self._entry, self._host.bus
+        if self._spec["forward_states"]:
+            entry.on_unload(bus.listen(EVENT_STATE_CHANGED, self._state_changed, self._wanted))
+        for event_type in self._spec["events"]:
+            if event_type != EVENT_FLEET_EVENT:  # re-forwarding imports would echo
+                entry.on_unload(bus.listen(event_type, self._event))
+        if not self._spec["import"]:
+            return
+        filters = tuple(f"{SUBJECT_ROOT}.{self.site}.{h}.>" for h in sorted(self._hosts))
+        spec = ConsumerSpec(
+            name="fleet",
+            stream=self.stream,
+            durable=self._spec.get("durable") or f"gatehouse_{self.site}_{self.me}",
+            filter_subject=f"{SUBJECT_ROOT}.{self.site}.>",
+            filter_subjects=filters,
+            batch=250,
+            fetch_timeout=1.0,
+        )
+        self.consumer = DurableConsumer(self._client, spec, self._import, self._on_malformed)
+        await self.consumer.ensure()
+        entry.spawn(self.consumer.run_pull(), f"nats fleet import {self.site}")
+
+    # -- out ---------------------------------------------------------------------------
+
+    def _wanted(self, data: Mapping[str, Any]) -> bool:
+        entity_id = data["entity_id"]
+        if not self.selects(entity_id):
+            return False
+        return not isinstance(self._host.entities.get(entity_id), RemoteSensor | RemoteBinarySensor)
+
+    def _enqueue(self, subject: str, document: Mapping[str, Any]) -> None:
+        try:
+            self._outbox.enqueue_nowait(
+                self._destination,
+                encode(document),
+                headers={HDR_SUBJECT: subject, HDR_STREAM: self.stream},
+            )
+        except OutboxError as err:
+            self.dropped += 1
+            if self.dropped == 1:
+                _LOGGER.warning("Fleet: could not queue %s: %s", subject, err)
+            return
+        self.forwarded += 1
+
+    def _state_changed(self, event: Event[StateChangedData]) -> None:
+        entity_id = event.data["entity_id"]
+        new = event.data["new_state"]
+        document = (
+            state_document(new) if new is not None else {"entity_id": entity_id, "removed": True}
+        )
+        self._enqueue(f"{self.prefix}.state.{entity_id}", document)
+
+    def _event(self, event: Event[Any]) -> None:
+        document = {
+            "event_type": str(event.event_type),
+            "data": dict(event.data),
+            "time_fired": event.time_fired,
+        }
+        self._enqueue(f"{self.prefix}.event.{slugify(str(event.event_type))}", document)
+
+    # -- in ----------------------------------------------------------------------------
+
+    async def _import(self, msg: Delivery) -> None:
+        tokens = msg.subject.split(".")
+        if len(tokens) < 5 or tokens[0] != SUBJECT_ROOT or tokens[1] != self.site:
+            raise MalformedPayload(f"not a fleet subject: {msg.subject}")
+        origin, kind = tokens[2], tokens[3]
+        if origin == self.me or (self._hosts and origin not in self._hosts):
+            return
+        try:
+            document = json.loads(msg.data)
+        except ValueError as err:
+            raise MalformedPayload("payload is not JSON") from err
+        if not isinstance(document, dict):
+            raise MalformedPayload("payload is not a JSON object")
+        if kind == "state" and len(tokens) == 6:
+            await self._apply_state(origin, tokens[4], tokens[5], document, msg)
+        elif kind == "event":
+            self._host.bus.fire(
+                EVENT_FLEET_EVENT,
+                {
+                    "site": self.site,
+                    "host": origin,
+                    "event_type": document.get("event_type"),
+                    "data": document.get("data") or {},
+                },
+            )
+        else:
+            raise MalformedPayload(f"unknown fleet subject {msg.subject}")
+        self.imported += 1
+
+    async def _apply_state(
+        self, origin: str, domain: str, object_id: str, document: dict[str, Any], msg: Delivery
+    ) -> None:
+        seq = msg.seq
+        unique_id = f"fleet_{self.site}_{origin}_{domain}_{object_id}"
+        entity = self._remote.get(unique_id)
+        if entity is not None:
+            if seq and seq <= entity.last_seq:
+                return  # a redelivery of something already applied
+            entity.update(document)
+            entity.last_seq = seq
+            if entity.entity_id is not None:
+                entity.write_state()
+            return
+        label = object_id if domain in ("sensor", "binary_sensor") else f"{domain} {object_id}"
+        cls = RemoteBinarySensor if domain == "binary_sensor" else RemoteSensor
+        entity = cls(
+            unique_id, f"remote {origin} {label}", self.site, origin, f"{domain}.{object_id}"
+        )
+        entity.update(document)
+        entity.last_seq = seq
+        self._remote[unique_id] = entity
+        await self._host.entities.add(self._entry, [entity])
+
+    def diagnostics(self) -> dict[str, Any]:
+        return {
+            "site": self.site,
+            "host": self.me,
+            "stream": self.stream,
+            "forwarded": self.forwarded,
+            "dropped": self.dropped,
+            "imported": self.imported,
+            "remote_entities": len(self._remote),
+        }

@@ -1,0 +1,175 @@
+"""A JetStream KV bucket that mirrors the current state of selected entities.
+
+Keys are entity ids (``sensor.kitchen_temperature``: every character is valid in a KV
+key), values the JSON state. A KV bucket holds *current* values, so this does not go
+through the outbox: a burst of changes to one entity is coalesced into one write of
+the newest state, and while NATS is unreachable the mirror keeps only the newest state
+per entity and writes it once the connection is back — no backlog to replay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import anyio
+import nats.errors
+import nats.js.errors
+from nats.js.api import KeyValueConfig, StorageType
+from nats.js.kv import KeyValue
+
+from gatehouse.core import (
+    EVENT_STATE_CHANGED,
+    ConfigEntry,
+    ConfigEntryError,
+    ConfigEntryNotReady,
+    Event,
+    Host,
+    State,
+    StateChangedData,
+)
+
+from .client import NatsClient
+
+_LOGGER = logging.getLogger(__name__)
+
+_CHUNK = 64  # concurrent puts per round
+_MAX_RETRY_DELAY = 10.0
+
+
+class GlobFilter:
+    """Entity id include/exclude globs, with the answer cached per entity id."""
+
+    def __init__(self, include: Sequence[str], exclude: Sequence[str]) -> None:
+        self._include = tuple(include)
+        self._exclude = tuple(exclude)
+        self._cache: dict[str, bool] = {}
+
+    def __call__(self, entity_id: str) -> bool:
+        cached = self._cache.get(entity_id)
+        if cached is None:
+            cached = any(fnmatch.fnmatchcase(entity_id, g) for g in self._include) and not any(
+                fnmatch.fnmatchcase(entity_id, g) for g in self._exclude
+            )
+            self._cache[entity_id] = cached
+        return cached
+
+
+def state_document(state: State) -> dict[str, Any]:
+    """The JSON shape of a state in the KV bucket and on fleet subjects."""
+    return {
+        "entity_id": state.entity_id,
+        "state": state.state,
+        "attributes": dict(state.attributes),
+        "last_changed": state.last_changed,
+        "last_updated": state.last_updated,
+    }
+
+
+def encode(document: Mapping[str, Any]) -> bytes:
+    """Compact JSON; values JSON cannot hold (datetimes) become strings."""
+    return json.dumps(document, separators=(",", ":"), default=str).encode()
+
+
+class KvMirror:
+    """Keeps ``bucket`` equal to the states of the entities the globs select."""
+
+    def __init__(self, host: Host, client: NatsClient, spec: Mapping[str, Any]) -> None:
+        self._host = host
+        self._client = client
+        self._spec = spec
+        self.selects = GlobFilter(spec["include"], spec["exclude"])
+        self._pending: dict[str, State | None] = {}
+        self._wake = anyio.Event()
+        self.writes = 0
+        self.failures = 0
+
+    async def start(self, entry: ConfigEntry[Any]) -> None:
+        """Open (or create) the bucket, queue every selected state, follow changes."""
+        kv = await self._bucket()
+        for state in self._host.states.all():
+            if self.selects(state.entity_id):
+                self._pending[state.entity_id] = state
+        entry.on_unload(
+            self._host.bus.listen(
+                EVENT_STATE_CHANGED, self._changed, lambda data: self.selects(data["entity_id"])
+            )
+        )
+        entry.spawn(self._writer(kv), f"nats kv mirror {self._spec['bucket']}")
+
+    async def _bucket(self) -> KeyValue:
+        spec = self._spec
+        config = KeyValueConfig(
+            bucket=spec["bucket"],
+            history=int(spec["history"]),
+            replicas=int(spec["replicas"]),
+            storage=StorageType(spec["storage"]),
+        )
+        js = self._client.js
+        try:
+            try:
+                return await js.create_key_value(config)
+            except nats.js.errors.BadRequestError:
+                return await js.key_value(spec["bucket"])  # exists with other settings
+        except nats.js.errors.APIError as err:
+            if err.code is not None and 400 <= err.code < 500:
+                raise ConfigEntryError(f"KV bucket {spec['bucket']}: {err.description}") from err
+            raise ConfigEntryNotReady(f"KV bucket {spec['bucket']}: {err.description}") from err
+        except (TimeoutError, nats.errors.Error) as err:
+            raise ConfigEntryNotReady(f"KV bucket {spec['bucket']}: {err}") from err
+
+    def _changed(self, event: Event[StateChangedData]) -> None:
+        self._pending[event.data["entity_id"]] = event.data["new_state"]
+        self._wake.set()
+
+    async def _writer(self, kv: KeyValue) -> None:
+        failures = 0
+        while True:
+            self._wake = anyio.Event()
+            if not self._pending:
+                await self._wake.wait()
+                continue
+            if not self._client.nc.is_connected:
+                await anyio.sleep(0.2)
+                continue
+            pending, self._pending = self._pending, {}
+            items = list(pending.items())
+            failed: list[tuple[str, State | None]] = []
+            for start in range(0, len(items), _CHUNK):
+                chunk = items[start : start + _CHUNK]
+                results = await asyncio.gather(
+                    *(self._write(kv, key, state) for key, state in chunk)
+                )
+                failed.extend(item for item, ok in zip(chunk, results, strict=True) if not ok)
+            for key, state in failed:
+                self._pending.setdefault(key, state)  # a newer state queued meanwhile wins
+            if failed:
+                failures += 1
+                self.failures += len(failed)
+                await anyio.sleep(min(_MAX_RETRY_DELAY, 0.2 * 2**failures))
+            else:
+                failures = 0
+
+    async def _write(self, kv: KeyValue, key: str, state: State | None) -> bool:
+        try:
+            if state is None:
+                await kv.delete(key)
+            else:
+                await kv.put(key, encode(state_document(state)))
+        except (TimeoutError, nats.errors.Error) as err:
+            _LOGGER.debug("KV mirror: writing %s failed: %s", key, err)
+            return False
+        self.writes += 1
+        return True
+
+    def diagnostics(self) -> dict[str, Any]:
+        return {
+            "bucket": self._spec["bucket"],
+            "pending": len(self._pending),
+            "writes": self.writes,
+            "failures": self.failures,
+        }

@@ -1,0 +1,178 @@
+"""The ``nats.publish`` and ``nats.request`` services.
+
+Both are registered once per host, while at least one NATS entry is loaded, and act on
+the entry named by ``entry`` (its entry id or name), or on the only one loaded.
+
+``nats.publish`` with ``jetstream: true`` does not publish at all: it stores the
+message in the outbox and returns once it is on disk, and the entry's
+``JetStreamSender`` delivers it with an ack — so a caller (an automation) is never held
+up by, nor loses a message to, a broker outage. Plain publishes are fire-and-forget,
+as in NATS itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import nats.errors
+import voluptuous as vol
+
+from gatehouse.core import (
+    ConfigEntry,
+    GatehouseError,
+    Host,
+    HostKey,
+    ServiceCall,
+    ServiceValidationError,
+    SupportsResponse,
+)
+from gatehouse.core.outbox import OutboxError
+from gatehouse.core.util import slugify
+
+from .config import publish_subject
+from .const import DOMAIN, HDR_STREAM, HDR_SUBJECT
+from .values import decode_json
+
+if TYPE_CHECKING:
+    from . import NatsRuntime
+
+_LOGGER = logging.getLogger(__name__)
+
+#: Loaded NATS entries of a host, by entry id; the services act on these.
+RUNTIMES: HostKey[dict[str, NatsRuntime]] = HostKey("nats.runtimes")
+_UNDO: HostKey[list[Callable[[], None]]] = HostKey("nats.services.undo")
+
+
+class NatsRequestError(GatehouseError):
+    """A request got no reply: timeout, no responders, or no connection."""
+
+
+def _headers(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise vol.Invalid("headers must be a mapping of names to strings")
+    return {str(k): str(v) for k, v in value.items()}
+
+
+_COMMON = {
+    vol.Required("subject"): publish_subject,
+    vol.Optional("payload", default=""): vol.Any(str, int, float, bool),
+    vol.Optional("headers"): _headers,
+    vol.Optional("entry"): str,
+}
+
+PUBLISH_SCHEMA = vol.Schema(
+    {
+        **_COMMON,
+        vol.Optional("reply"): publish_subject,
+        vol.Optional("jetstream", default=False): bool,
+        vol.Optional("stream"): str,
+    }
+)
+
+REQUEST_SCHEMA = vol.Schema(
+    {
+        **_COMMON,
+        vol.Optional("timeout", default=5.0): vol.All(
+            vol.Coerce(float), vol.Range(min=0.01, max=300)
+        ),
+    }
+)
+
+
+def add_runtime(host: Host, entry: ConfigEntry[Any], runtime: NatsRuntime) -> None:
+    """Make ``runtime`` reachable by the services; register them with the first entry."""
+    runtimes = host.data.setdefault(RUNTIMES, {})
+    if not runtimes:
+        host.data[_UNDO] = [
+            host.services.register(DOMAIN, "publish", _publish(host), PUBLISH_SCHEMA),
+            host.services.register(
+                DOMAIN, "request", _request(host), REQUEST_SCHEMA,
+                supports_response=SupportsResponse.ONLY,
+            ),
+        ]
+    runtimes[entry.entry_id] = runtime
+
+    def remove() -> None:
+        runtimes.pop(entry.entry_id, None)
+        if not runtimes:
+            for undo in host.data.pop(_UNDO) or []:
+                undo()
+
+    entry.on_unload(remove)
+
+
+def _runtime(host: Host, call: ServiceCall) -> NatsRuntime:
+    runtimes = host.data.get(RUNTIMES, {})
+    wanted = call.data.get("entry")
+    if wanted is None:
+        if len(runtimes) != 1:
+            raise ServiceValidationError(
+                DOMAIN, call.service, "several NATS entries are loaded: name one with 'entry'"
+            )
+        return next(iter(runtimes.values()))
+    for entry_id, runtime in runtimes.items():
+        if wanted in (entry_id, runtime.name) or slugify(wanted) == runtime.key:
+            return runtime
+    raise ServiceValidationError(DOMAIN, call.service, f"no loaded NATS entry {wanted!r}")
+
+
+def _payload(call: ServiceCall) -> bytes:
+    value = call.data["payload"]
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    return str(value).encode()
+
+
+def _publish(host: Host) -> Callable[[ServiceCall], Any]:
+    async def publish(call: ServiceCall) -> None:
+        runtime = _runtime(host, call)
+        subject, payload = call.data["subject"], _payload(call)
+        headers = call.data.get("headers")
+        if call.data["jetstream"]:
+            routing = {HDR_SUBJECT: subject}
+            if call.data.get("stream"):
+                routing[HDR_STREAM] = call.data["stream"]
+            try:
+                await runtime.outbox.enqueue(
+                    runtime.destination, payload, headers={**(headers or {}), **routing}
+                )
+            except OutboxError as err:
+                raise GatehouseError(f"nats.publish: not queued: {err}") from err
+            return
+        try:
+            await runtime.client.nc.publish(
+                subject, payload, reply=call.data.get("reply", ""), headers=headers
+            )
+        except nats.errors.Error as err:
+            raise GatehouseError(f"nats.publish to {subject!r} failed: {err}") from err
+
+    return publish
+
+
+def _request(host: Host) -> Callable[[ServiceCall], Any]:
+    async def request(call: ServiceCall) -> dict[str, Any]:
+        runtime = _runtime(host, call)
+        subject, timeout = call.data["subject"], call.data["timeout"]
+        try:
+            reply = await runtime.client.nc.request(
+                subject, _payload(call), timeout=timeout, headers=call.data.get("headers")
+            )
+        except nats.errors.NoRespondersError as err:
+            raise NatsRequestError(f"no responders on subject {subject!r}") from err
+        except TimeoutError as err:
+            raise NatsRequestError(
+                f"no reply on subject {subject!r} within {timeout:g} s"
+            ) from err
+        except nats.errors.Error as err:
+            raise NatsRequestError(f"request on {subject!r} failed: {err}") from err
+        text = reply.data.decode(errors="replace")
+        return {
+            "subject": subject,
+            "data": text,
+            "json": decode_json(reply.data),
+            "headers": dict(reply.headers or {}),
+        }
+
+    return request
