@@ -48,6 +48,9 @@ class SecretRedactor(logging.Filter):
         return True
 
 
+#: Third-party loggers kept at WARNING unless the host runs at DEBUG.
+NOISY_LIBRARIES = ("asyncua", "pymodbus", "aiohttp.access", "nats")
+
 #: The process-wide redactor; bootstrap feeds it secrets as it learns them.
 REDACTOR = SecretRedactor()
 
@@ -61,3 +64,7 @@ def setup_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    if root.level > logging.DEBUG:
+        # These libraries log every packet at INFO; an appliance journal needs warnings.
+        for name in NOISY_LIBRARIES:
+            logging.getLogger(name).setLevel(logging.WARNING)

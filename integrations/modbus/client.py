@@ -103,7 +103,8 @@ class HubParams:
 
     def reconnect_backoff(self, failures: int) -> float:
         """Seconds to wait after ``failures`` failed connects in a row (doubling, capped)."""
-        return min(self.reconnect_delay_max, self.reconnect_delay * 2 ** max(0, failures - 1))
+        delay: float = self.reconnect_delay * 2 ** max(0, failures - 1)
+        return min(self.reconnect_delay_max, delay)
 
 
 @dataclass(slots=True)
@@ -144,6 +145,7 @@ class ModbusHub:
         self._last_connect_error = ""
         self._silent_requests = 0
         self._rx_seen = False
+        self._pdu_seen = False
         self._was_connected = False
 
     def __repr__(self) -> str:
@@ -171,6 +173,7 @@ class ModbusHub:
             "retries": 0,
             "reconnect_delay": 0,  # no pymodbus background reconnect task
             "trace_packet": self._trace_packet,
+            "trace_pdu": self._trace_pdu,
         }
         client: AsyncModbusTcpClient | AsyncModbusSerialClient
         if p.hub_type is HubType.SERIAL:
@@ -188,6 +191,11 @@ class ModbusHub:
         if not sending and data:
             self._rx_seen = True
         return data
+
+    def _trace_pdu(self, sending: bool, pdu: ModbusPDU) -> ModbusPDU:
+        if not sending:
+            self._pdu_seen = True
+        return pdu
 
     async def connect(self) -> None:
         """Open the line now (ignoring backoff); raise ``ModbusConnectionError`` if not."""
@@ -338,7 +346,7 @@ class ModbusHub:
                     self._count(stats, err, "connection_errors")
                     raise
                 stats.requests += 1
-                self._rx_seen = False
+                self._rx_seen = self._pdu_seen = False
                 pdu: ModbusPDU | None = None
                 cause: BaseException | None = None
                 try:
@@ -365,9 +373,13 @@ class ModbusHub:
     def _silence(
         self, stats: SlaveStats, slave: int, what: str, timeout: float
     ) -> ModbusRequestError:
-        """Classify a request that got no usable answer: bad frame if bytes came back."""
+        """Classify a request that got no usable answer.
+
+        A well-formed reply that was still being delivered when the deadline passed is
+        a timeout ("too late"); bytes that never made a matching reply are a bad frame.
+        """
         err: ModbusRequestError
-        if self._rx_seen:
+        if self._rx_seen and not self._pdu_seen:
             err = ModbusBadFrameError(
                 f"slave {slave} on hub {self.name!r} sent an unusable reply to {what}",
                 slave=slave, request=what,

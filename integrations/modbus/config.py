@@ -13,6 +13,7 @@ checker can point at the line.
 
 from __future__ import annotations
 
+import enum
 from typing import Any
 
 import voluptuous as vol
@@ -26,6 +27,7 @@ from .const import (
     CONF_BIT,
     CONF_BYTE_ORDER,
     CONF_BYTESIZE,
+    CONF_COALESCE,
     CONF_COMMAND_OFF,
     CONF_COMMAND_ON,
     CONF_COUNT,
@@ -94,9 +96,10 @@ REGISTER_VALUE = vol.All(int, vol.Range(min=0, max=0xFFFF))
 TCP_PORT = vol.All(int, vol.Range(min=1, max=65535))
 
 
-def _choice(enum_cls: type[Any], *allowed: Any) -> Any:
-    names = [str(m) for m in (allowed or tuple(enum_cls))]
-    return vol.All(vol.In(names, msg=f"expected one of {', '.join(names)}"), enum_cls)
+def _choice(enum_cls: type[enum.StrEnum], *allowed: enum.StrEnum) -> Any:
+    """Accept the enum's values (or ``allowed`` ones) as strings; produce the member."""
+    names = [str(m) for m in (allowed or list(enum_cls))]
+    return vol.All(vol.In(names, msg=f"expected one of {', '.join(names)}"), vol.Coerce(enum_cls))
 
 
 def _scale(value: Any) -> float:
@@ -258,6 +261,7 @@ HUB_FIELDS: dict[Any, Any] = {
     vol.Optional(CONF_MAX_BIT_GAP, default=DEFAULT_MAX_BIT_GAP): vol.All(
         int, vol.Range(min=0, max=2000)
     ),
+    vol.Optional(CONF_COALESCE, default=True): bool,
     vol.Optional(CONF_DIAGNOSTICS, default=True): bool,
     vol.Optional(CONF_SLAVE_TIMEOUTS, default=dict): {
         vol.All(vol.Coerce(int), vol.Range(min=0, max=255)): vol.All(

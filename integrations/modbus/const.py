@@ -24,6 +24,7 @@ CONF_RECONNECT_DELAY_MAX: Final = "reconnect_delay_max"
 CONF_SCAN_INTERVAL: Final = "scan_interval"
 CONF_MAX_GAP: Final = "max_gap"
 CONF_MAX_BIT_GAP: Final = "max_bit_gap"
+CONF_COALESCE: Final = "coalesce"
 CONF_DIAGNOSTICS: Final = "diagnostics"
 CONF_SLAVE_TIMEOUTS: Final = "slave_timeouts"
 

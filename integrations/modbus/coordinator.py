@@ -19,17 +19,21 @@ from .poller import Listener, SlavePoller, SpanState
 class HubCoordinator:
     """All pollers of one hub; ``run`` polls every slave in a task of its own."""
 
-    def __init__(self, hub: ModbusHub, *, max_gap: int, max_bit_gap: int) -> None:
+    def __init__(
+        self, hub: ModbusHub, *, max_gap: int, max_bit_gap: int, coalesce: bool = True
+    ) -> None:
         self.hub = hub
         self.max_gap = max_gap
         self.max_bit_gap = max_bit_gap
+        self.coalesce = coalesce
         self.pollers: dict[int, SlavePoller] = {}
 
     def poller(self, slave: int) -> SlavePoller:
         poller = self.pollers.get(slave)
         if poller is None:
             poller = self.pollers[slave] = SlavePoller(
-                self.hub, slave, max_gap=self.max_gap, max_bit_gap=self.max_bit_gap
+                self.hub, slave, max_gap=self.max_gap, max_bit_gap=self.max_bit_gap,
+                coalesce=self.coalesce,
             )
         return poller
 

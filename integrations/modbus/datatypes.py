@@ -22,7 +22,7 @@ import math
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
 
 from .errors import ModbusValueError
 
@@ -92,7 +92,7 @@ def registers_to_bytes(
     regs = list(registers)
     if word_order is Order.LITTLE:
         regs.reverse()
-    endian = "big" if byte_order is Order.BIG else "little"
+    endian: Literal["big", "little"] = "big" if byte_order is Order.BIG else "little"
     try:
         return b"".join(int(r).to_bytes(2, endian) for r in regs)
     except OverflowError as err:
@@ -105,7 +105,7 @@ def bytes_to_registers(
     """The inverse of ``registers_to_bytes``: registers to send for the value's bytes."""
     if len(data) % 2:
         raise ModbusValueError("register data must have an even number of bytes")
-    endian = "big" if byte_order is Order.BIG else "little"
+    endian: Literal["big", "little"] = "big" if byte_order is Order.BIG else "little"
     regs = [int.from_bytes(data[i : i + 2], endian) for i in range(0, len(data), 2)]
     if word_order is Order.LITTLE:
         regs.reverse()
@@ -189,7 +189,7 @@ class Codec:
         if self.precision is None:
             return value
         if self.precision == 0:
-            return int(round(value))
+            return round(value)
         return round(value, self.precision)
 
     # -- encoding --------------------------------------------------------------------
@@ -210,7 +210,7 @@ class Codec:
         raw: float = (value - self.offset) / self.scale if not self.is_plain else value
         fmt, _ = _LAYOUT[self.data_type]
         if self.data_type.is_integer:
-            as_int = int(round(raw))
+            as_int = round(raw)
             low, high = _int_range(self.data_type)
             if not low <= as_int <= high:
                 raise ModbusValueError(

@@ -10,7 +10,7 @@ block.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from gatehouse.core import DeviceInfo, Entity
@@ -53,7 +53,7 @@ class PointSpec:
     slave: int
     register_type: RegisterType
     address: int
-    codec: Codec = Codec()
+    codec: Codec = field(default_factory=Codec)
     scan_interval: float = 5.0
 
     @property
@@ -158,7 +158,7 @@ def expand(
     register_type: RegisterType,
     default_interval: float,
 ) -> list[Instance]:
-    """The entities one point block describes (``slave_count`` × ``address_count``).
+    """The entities one point block describes (``slave_count`` times ``address_count``).
 
     Copies are numbered 1..N in slave-then-address order, so ``Meter power`` with
     ``slave_count: 3`` gives ``Meter power 1`` .. ``Meter power 3`` on slaves s..s+2.

@@ -77,15 +77,20 @@ def plan_reads(
     max_gap: int = 10,
     max_bit_gap: int = 128,
     isolated: frozenset[ReadSpan] = frozenset(),
+    coalesce: bool = True,
 ) -> ReadPlan:
     """Merge ``spans`` into the fewest requests the gap and size limits allow.
 
     Greedy in address order, which is optimal for this one-dimensional problem: a span
     joins the open request when the gap before it is at most the table's gap limit and
     the grown request still fits the table's size limit; otherwise it opens a new one.
-    Duplicate spans are read once. ``isolated`` spans always get a request of their own.
+    Duplicate spans are read once. ``isolated`` spans always get a request of their own;
+    ``coalesce=False`` isolates every span (for devices that refuse any read crossing
+    a point boundary, and to measure what planning saves).
     """
     unique = sorted(set(spans))
+    if not coalesce:
+        isolated = frozenset(unique)
     requests: list[ReadRequest] = []
     for (slave, register_type), group in groupby(unique, key=lambda s: (s.slave, s.register_type)):
         limit = register_type.read_limit

@@ -31,6 +31,7 @@ from .errors import (
     ModbusDeviceError,
     ModbusError,
     ModbusRequestError,
+    ModbusTimeoutError,
 )
 from .planner import ReadPlan, ReadRequest, ReadSpan, plan_reads
 
@@ -60,11 +61,13 @@ class SlavePoller:
         *,
         max_gap: int,
         max_bit_gap: int,
+        coalesce: bool = True,
     ) -> None:
         self.hub = hub
         self.slave = slave
         self.max_gap = max_gap
         self.max_bit_gap = max_bit_gap
+        self.coalesce = coalesce
         self.stats: SlaveStats = hub.stats_for(slave)
         self._intervals: dict[ReadSpan, float] = {}
         self._states: dict[ReadSpan, SpanState] = {}
@@ -120,7 +123,7 @@ class SlavePoller:
             spans = [s for s, i in self._intervals.items() if i in key]
             plan = plan_reads(
                 spans, max_gap=self.max_gap, max_bit_gap=self.max_bit_gap,
-                isolated=self._isolated,
+                isolated=self._isolated, coalesce=self.coalesce,
             )
             self._plans[key] = plan
         return plan
@@ -136,10 +139,9 @@ class SlavePoller:
             if not self.available:
                 await anyio.sleep(self._probe_delay())
                 await self._guarded(self.poll(probe=True))
-                if not self.available:
-                    continue
-                now = anyio.current_time()
-                next_due = dict.fromkeys(next_due, now)
+                # Back (or not): either way start a full schedule from now.
+                next_due = dict.fromkeys(next_due, anyio.current_time())
+                continue
             now = anyio.current_time()
             due = frozenset(i for i, t in next_due.items() if t <= now)
             if due:
@@ -195,6 +197,12 @@ class SlavePoller:
                 break  # the line is down: the remaining requests would fail the same way
             except ModbusRequestError as err:
                 self._fail_spans(request, err, changed)
+                if answered == 0 and isinstance(err, ModbusTimeoutError):
+                    # Silent from the first request on: the slave is most likely gone, and
+                    # every further request would hold the line for another timeout.
+                    for rest in requests[requests.index(request) + 1 :]:
+                        self._fail_spans(rest, err, changed)
+                    break
             else:
                 answered += 1
                 for span in request.spans:
@@ -228,8 +236,13 @@ class SlavePoller:
         return sent
 
     async def refresh(self, span: ReadSpan) -> SpanState:
-        """Read one span now (after a write); raises the hub's errors to the caller."""
-        changed: set[ReadSpan] = set()
+        """Read one span now (after a write); raises the hub's errors to the caller.
+
+        Listeners of the span are told even if the reading did not change: a poll cycle
+        in progress may have stored the same value already without having told anyone
+        yet (cycles publish when they end).
+        """
+        changed: set[ReadSpan] = {span}
         try:
             values = await self.hub.read(self.slave, span.register_type, span.address, span.count)
         except ModbusError as err:

@@ -90,7 +90,8 @@ class ModbusSwitch(ModbusEntity, SwitchEntity):
             command = desc.command_on if on else desc.command_off
             await hub.write_registers(point.slave, point.address, [command])
         if desc.verify:
-            await self.coordinator.refresh(point.span)  # listeners write the state
+            state = await self.coordinator.refresh(point.span)  # listeners write the state
+            self._take(state)
             if self.is_on is not on:
                 raise ModbusError(
                     f"{self.entity_id}: wrote {'on' if on else 'off'} to slave {point.slave} "

@@ -1,0 +1,135 @@
+"""``modbus.write_register`` and ``modbus.write_coil``: raw writes for automations.
+
+The registry validates the data against the schemas below before a handler runs, so a
+bad address or value is refused with the field named. Device refusals come back as
+``ModbusDeviceError`` whose message names the exception code the way device manuals do
+(``IllegalDataAddress``), plus slave, hub and address.
+
+The services exist while at least one hub is loaded: the first hub registers them,
+the last one to unload removes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
+
+import voluptuous as vol
+
+from gatehouse.core import ConfigEntryError, Host, HostKey, ServiceCall, ServiceValidationError
+from gatehouse.core.util import slugify
+
+from .const import DOMAIN, MAX_ADDRESS, MAX_WRITE_BITS, MAX_WRITE_REGISTERS
+
+if TYPE_CHECKING:
+    from .client import ModbusHub
+
+SERVICE_WRITE_REGISTER: Final = "write_register"
+SERVICE_WRITE_COIL: Final = "write_coil"
+
+ATTR_HUB: Final = "hub"
+ATTR_SLAVE: Final = "slave"
+ATTR_ADDRESS: Final = "address"
+ATTR_VALUE: Final = "value"
+ATTR_STATE: Final = "state"
+
+#: Loaded hubs by name, for the services.
+HUBS: HostKey[dict[str, ModbusHub]] = HostKey("modbus.hubs")
+
+
+def _register_value(value: Any) -> int:
+    """A raw register: 0..65535, or -32768..-1 written as its two's complement."""
+    if isinstance(value, bool):
+        raise vol.Invalid("expected a register value, got a boolean")
+    number = vol.Coerce(int)(value)
+    if not -0x8000 <= number <= 0xFFFF:
+        raise vol.Invalid(f"register value {number} is outside -32768..65535")
+    return int(number) & 0xFFFF
+
+
+_COMMON: dict[Any, Any] = {
+    vol.Optional(ATTR_HUB): vol.All(str, vol.Length(min=1)),
+    vol.Optional(ATTR_SLAVE, default=1): vol.All(vol.Coerce(int), vol.Range(min=0, max=255)),
+    vol.Required(ATTR_ADDRESS): vol.All(vol.Coerce(int), vol.Range(min=0, max=MAX_ADDRESS)),
+}
+
+def _one_or_many(item: Any, most: int) -> Any:
+    """One value, or a list of 1..``most`` of them (errors name the bad item)."""
+    many = vol.Schema(vol.All([item], vol.Length(min=1, max=most)))
+    one = vol.Schema(item)
+
+    def validate(value: Any) -> Any:
+        return many(value) if isinstance(value, list) else one(value)
+
+    return validate
+
+
+WRITE_REGISTER_SCHEMA = vol.Schema(
+    {**_COMMON, vol.Required(ATTR_VALUE): _one_or_many(_register_value, MAX_WRITE_REGISTERS)}
+)
+
+WRITE_COIL_SCHEMA = vol.Schema(
+    {**_COMMON, vol.Required(ATTR_STATE): _one_or_many(vol.Boolean(), MAX_WRITE_BITS)}
+)
+
+
+def attach_hub(host: Host, hub: ModbusHub) -> Callable[[], None]:
+    """Make ``hub`` reachable by the services; returns the undo for the entry's unload."""
+    hubs = host.data.setdefault(HUBS, {})
+    if hub.name in hubs:
+        raise ConfigEntryError(f"a modbus hub named {hub.name!r} is loaded already")
+    if not hubs:
+        host.services.register(
+            DOMAIN, SERVICE_WRITE_REGISTER, _handler(host, _write_register), WRITE_REGISTER_SCHEMA
+        )
+        host.services.register(
+            DOMAIN, SERVICE_WRITE_COIL, _handler(host, _write_coil), WRITE_COIL_SCHEMA
+        )
+    hubs[hub.name] = hub
+
+    def detach() -> None:
+        if hubs.get(hub.name) is hub:
+            del hubs[hub.name]
+        if not hubs:
+            host.services.remove(DOMAIN, SERVICE_WRITE_REGISTER)
+            host.services.remove(DOMAIN, SERVICE_WRITE_COIL)
+
+    return detach
+
+
+def _find_hub(host: Host, call: ServiceCall) -> ModbusHub:
+    hubs = host.data.get(HUBS) or {}
+    wanted = call.data.get(ATTR_HUB)
+    if wanted is None:
+        if len(hubs) == 1:
+            return next(iter(hubs.values()))
+        raise ServiceValidationError(
+            DOMAIN, call.service,
+            f"several hubs are loaded ({', '.join(sorted(hubs))}); say which with 'hub'",
+        )
+    for name, hub in hubs.items():
+        if wanted in (name, slugify(name)):
+            return hub
+    raise ServiceValidationError(
+        DOMAIN, call.service,
+        f"no modbus hub named {wanted!r}; loaded hubs: {', '.join(sorted(hubs)) or 'none'}",
+    )
+
+
+def _handler(host: Host, action: Callable[[ModbusHub, ServiceCall], Any]) -> Any:
+    async def handle(call: ServiceCall) -> None:
+        await action(_find_hub(host, call), call)
+
+    return handle
+
+
+async def _write_register(hub: ModbusHub, call: ServiceCall) -> None:
+    value = call.data[ATTR_VALUE]
+    values = value if isinstance(value, list) else [value]
+    await hub.write_registers(call.data[ATTR_SLAVE], call.data[ATTR_ADDRESS], values)
+
+
+async def _write_coil(hub: ModbusHub, call: ServiceCall) -> None:
+    state = call.data[ATTR_STATE]
+    states = state if isinstance(state, list) else [state]
+    await hub.write_coils(call.data[ATTR_SLAVE], call.data[ATTR_ADDRESS], states)
