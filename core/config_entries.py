@@ -298,7 +298,9 @@ class ConfigEntries:
                 f"an entry of {entry.domain} with unique_id {entry.unique_id!r} exists already"
             )
         self._entries[entry.entry_id] = entry
-        self._schedule_save()
+        # Written now, not after the usual delay: integrations key durable data (the
+        # outbox queue of an mqtt entry) by entry_id, which a crash must not orphan.
+        await self.save_now()
         self._changed(entry, "added")
         if setup and not entry.disabled and self._host.is_running:
             await self.setup(entry.entry_id)

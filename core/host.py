@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import gc
 import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
@@ -165,6 +166,11 @@ class Host:
         async with anyio.create_task_group() as outer:
             outer.start_soon(self._watch_signals)
             async with self.running():
+                # Everything made during start-up lives as long as the process: move it
+                # out of the collector's reach so later collections scan only new
+                # objects (MQTT ingest p99 is dominated by collection pauses otherwise).
+                # Only here, in the process's one host: tests start hundreds of hosts.
+                gc.freeze()
                 await self._stop_requested.wait()
             outer.cancel_scope.cancel()
         return self.exit_code

@@ -1,0 +1,97 @@
+"""What a loaded mqtt entry holds (``entry.runtime_data``) and how it publishes.
+
+``EntryRuntime`` is the entry's side of the public API (``api.Broker``): subscribe
+through the connection's router, publish QoS 0 directly and QoS 1/2 through the host
+outbox (destination ``mqtt.<entry_id>``), whose sender is ``sender.MqttSender``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from gatehouse.core.outbox import Outbox
+
+from .api import MessageCallback, Unsubscribe
+from .sender import MqttSender, headers_for
+from .topics import valid_topic
+
+if TYPE_CHECKING:
+    from .client import MqttConnection
+    from .entities import MqttEntity
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def destination_name(entry_id: str) -> str:
+    """The outbox destination of an entry."""
+    return f"mqtt.{entry_id}"
+
+
+class EntryRuntime:
+    """One loaded mqtt entry: connection, outbox destination, live entities."""
+
+    def __init__(self, entry_id: str, connection: MqttConnection, outbox: Outbox) -> None:
+        self.entry_id = entry_id
+        self.connection = connection
+        self.outbox = outbox
+        self.destination = destination_name(entry_id)
+        self.sender = MqttSender(connection)
+        #: Live MQTT entities of this entry (they add and remove themselves).
+        self.entities: set[MqttEntity] = set()
+        self.dropped_qos0 = 0
+        #: Optional parts by name (discovery, statestream...), each with diagnostics().
+        self.parts: dict[str, Any] = {}
+        connection.add_listener(self._connection_changed)
+
+    # -- api.Broker ---------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self.connection.connected
+
+    def subscribe(self, topic_filter: str, callback: MessageCallback, qos: int = 0) -> Unsubscribe:
+        return self.connection.subscribe(topic_filter, callback, qos)
+
+    async def publish(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
+        """QoS 0 now (dropped while disconnected); QoS 1/2 durably through the outbox."""
+        if qos == 0:
+            self._publish_now(topic, payload, retain)
+            return
+        await self.outbox.enqueue(
+            self.destination, payload, headers=headers_for(topic, qos, retain)
+        )
+
+    def publish_nowait(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
+        if qos == 0:
+            self._publish_now(topic, payload, retain)
+            return
+        self.outbox.enqueue_nowait(
+            self.destination, payload, headers=headers_for(topic, qos, retain)
+        )
+
+    def _publish_now(self, topic: str, payload: bytes, retain: bool) -> None:
+        valid_topic(topic)  # paho would raise ValueError; make it the schema's error
+        if not self.connection.connected:
+            self.dropped_qos0 += 1
+            return
+        self.connection.publish(topic, payload, 0, retain)
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _connection_changed(self, connected: bool) -> None:
+        for entity in list(self.entities):
+            entity.connection_changed()
+
+    def diagnostics(self) -> dict[str, Any]:
+        entities = sorted(
+            (e.diagnostics() for e in self.entities), key=lambda d: str(d["entity_id"])
+        )
+        return {
+            "connection": self.connection.diagnostics(),
+            "outbox_destination": self.destination,
+            "sender": self.sender.diagnostics(),
+            "dropped_qos0_while_disconnected": self.dropped_qos0,
+            "entities": entities,
+            "bad_payloads": sum(int(e["bad_payloads"]) for e in entities),
+        }

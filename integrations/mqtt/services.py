@@ -1,0 +1,118 @@
+"""``mqtt.publish``, the ``mqtt_message`` event, and the shared template engine.
+
+The service belongs to the domain, not to an entry: it is registered when the first
+mqtt entry loads and removed when the last one unloads (a reference count in
+``host.data``), so unloading one of two brokers leaves it working for the other.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import voluptuous as vol
+
+from gatehouse.core import ConfigEntry, Host, HostKey, ServiceCall, ServiceValidationError
+from gatehouse.core.template import TemplateEngine, TemplateError
+
+from .api import EVENT_MQTT_MESSAGE, MQTT_API, MqttMessage, MqttUnavailable
+from .config import QOS
+from .const import CONF_QOS, CONF_TOPIC, DOMAIN
+from .runtime import EntryRuntime
+from .topics import valid_topic
+
+SERVICE_PUBLISH = "publish"
+
+PUBLISH_SCHEMA = vol.Schema(
+    {
+        vol.Required("topic"): valid_topic,
+        vol.Exclusive("payload", "payload"): vol.Any(str, int, float, bool, None),
+        vol.Exclusive("payload_template", "payload"): str,
+        vol.Optional("qos", default=0): QOS,
+        vol.Optional("retain", default=False): bool,
+        vol.Optional("entry_id"): str,
+    }
+)
+
+#: Entry ids of loaded mqtt entries that hold the domain's services.
+_SERVICE_USERS: HostKey[set[str]] = HostKey("mqtt.service_users")
+_SERVICE_UNDO: HostKey[Any] = HostKey("mqtt.service_undo")
+_ENGINE: HostKey[TemplateEngine] = HostKey("mqtt.template_engine")
+
+
+def template_engine(host: Host) -> TemplateEngine:
+    """One template engine per host for every mqtt template (compiled once, cached)."""
+    engine = host.data.get(_ENGINE)
+    if engine is None:
+        engine = host.data[_ENGINE] = TemplateEngine(host)
+    return engine
+
+
+def setup_services(host: Host, entry: ConfigEntry[Any]) -> None:
+    """Hold the domain's services for ``entry`` (registering them for the first)."""
+    users = host.data.setdefault(_SERVICE_USERS, set())
+    if not users:
+        host.data[_SERVICE_UNDO] = host.services.register(
+            DOMAIN, SERVICE_PUBLISH, _publish_handler(host), PUBLISH_SCHEMA
+        )
+    users.add(entry.entry_id)
+
+    def release() -> None:
+        users.discard(entry.entry_id)
+        if not users:
+            undo = host.data.pop(_SERVICE_UNDO)
+            if undo is not None:
+                undo()
+
+    entry.on_unload(release)
+
+
+def _publish_handler(host: Host) -> Any:
+    async def publish(call: ServiceCall) -> None:
+        data = call.data
+        if "payload_template" in data:
+            try:
+                payload: Any = template_engine(host).render(data["payload_template"])
+            except TemplateError as err:
+                raise ServiceValidationError(DOMAIN, SERVICE_PUBLISH, str(err)) from err
+        else:
+            payload = data.get("payload")
+            if isinstance(payload, bool):
+                payload = "true" if payload else "false"
+        api = host.data.get(MQTT_API)
+        if api is None:
+            raise ServiceValidationError(DOMAIN, SERVICE_PUBLISH, "no mqtt entry is loaded")
+        try:
+            await api.publish(
+                data["topic"], payload, qos=data["qos"], retain=data["retain"],
+                entry_id=data.get("entry_id"),
+            )
+        except MqttUnavailable as err:
+            raise ServiceValidationError(DOMAIN, SERVICE_PUBLISH, str(err)) from err
+
+    return publish
+
+
+def setup_event_forwarding(
+    host: Host,
+    entry: ConfigEntry[Any],
+    runtime: EntryRuntime,
+    subscriptions: list[dict[str, Any]],
+) -> None:
+    """Fire ``mqtt_message`` for every message on the entry's ``subscribe:`` filters
+    (validated: ``{"topic": ..., "qos": ...}`` each)."""
+    fire = host.bus.fire
+
+    def forward(message: MqttMessage) -> None:
+        fire(
+            EVENT_MQTT_MESSAGE,
+            {
+                "topic": message.topic,
+                "payload": message.payload,
+                "qos": message.qos,
+                "retain": message.retain,
+                "entry_id": message.entry_id,
+            },
+        )
+
+    for item in subscriptions:
+        entry.on_unload(runtime.subscribe(item[CONF_TOPIC], forward, int(item.get(CONF_QOS, 0))))

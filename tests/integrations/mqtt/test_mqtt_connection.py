@@ -1,0 +1,243 @@
+"""The broker connection: TLS 1.3 with client certificates, birth and will, reconnects,
+MQTT 5, and the config flow that checks a connection before making an entry."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mqtt_helpers import Peer, add_entry, loaded, state_of, wait_until
+
+from gatehouse.core import STATE_UNAVAILABLE, ConfigEntryState, Host
+from gatehouse.integrations.mqtt.runtime import EntryRuntime
+from harness.certs import make_pki
+from harness.mosquitto import Mosquitto
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
+
+
+def runtime_of(host: Host, entry_id: str) -> EntryRuntime:
+    runtime: EntryRuntime = host.config_entries.get(entry_id).runtime_data
+    return runtime
+
+
+async def test_tls13_with_client_certificate(mosquitto_tls: Mosquitto, mhost: Host) -> None:
+    certs = mosquitto_tls.certs
+    client = certs.client()
+    entry = await add_entry(
+        mhost,
+        mosquitto_tls.tls_port,
+        ca_certs=str(certs.ca_cert),
+        client_cert=str(client.cert),
+        client_key=str(client.key),
+        sensor=[{"name": "Secure", "unique_id": "secure", "state_topic": "secure/value"}],
+    )
+    assert loaded(entry), entry.reason
+    connection = runtime_of(mhost, entry.entry_id).connection
+    assert connection.tls_version() == "TLSv1.3"
+    assert connection.settings.tls  # implied by ca_certs
+    # Round trip over TLS: our own publish comes back through the subscription.
+    await mhost.services.call("mqtt", "publish", {"topic": "secure/value", "payload": "42"})
+    await wait_until(lambda: state_of(mhost, "sensor.secure") == "42")
+
+
+async def test_wrong_ca_is_refused_with_a_clear_reason(
+    mosquitto_tls: Mosquitto, mhost: Host, tmp_path: Path
+) -> None:
+    other = make_pki(tmp_path / "other-pki")  # a CA that did not sign the broker
+    entry = await add_entry(
+        mhost,
+        mosquitto_tls.tls_port,
+        ca_certs=str(other.ca_cert),
+        client_cert=str(other.client().cert),
+        client_key=str(other.client().key),
+    )
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    assert entry.reason is not None
+    assert "TLS certificate verification" in entry.reason, entry.reason
+    assert "failed" in entry.reason and "ca_certs" in entry.reason, entry.reason
+    await mhost.config_entries.unload(entry.entry_id)
+
+
+async def test_missing_client_certificate_is_refused(
+    mosquitto_tls: Mosquitto, mhost: Host
+) -> None:
+    entry = await add_entry(
+        mhost, mosquitto_tls.tls_port, ca_certs=str(mosquitto_tls.certs.ca_cert),
+        connect_timeout=3,
+    )
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    assert entry.reason is not None and "before CONNACK" in entry.reason, entry.reason
+    await mhost.config_entries.unload(entry.entry_id)
+
+
+async def test_birth_and_will_are_retained(mosquitto: Mosquitto, peer: Peer, mhost: Host) -> None:
+    entry = await add_entry(mhost, mosquitto.port, client_id="gatehouse-birth")
+    assert loaded(entry), entry.reason
+    # A late subscriber sees the retained birth message.
+    watcher = Peer(mosquitto.port, "watcher")
+    try:
+        watcher.subscribe("gatehouse/status", qos=1)
+        await wait_until(lambda: watcher.payloads("gatehouse/status") == [b"online"])
+        assert watcher.snapshot()[0][3] is True  # retained
+
+        # The connection dies without DISCONNECT: the broker publishes the will.
+        connection = runtime_of(mhost, entry.entry_id).connection
+        connection.drop_connection()
+        await wait_until(lambda: b"offline" in watcher.payloads("gatehouse/status"))
+        # paho reconnects by itself and announces itself again.
+        await wait_until(lambda: watcher.payloads("gatehouse/status")[-1:] == [b"online"])
+        await wait_until(lambda: connection.connected)
+        assert connection.disconnects == 1 and connection.connects == 2
+
+        # A graceful unload says offline too (the broker drops the will on DISCONNECT).
+        await mhost.config_entries.unload(entry.entry_id)
+        await wait_until(lambda: watcher.payloads("gatehouse/status")[-1:] == [b"offline"])
+    finally:
+        watcher.close()
+    late = Peer(mosquitto.port, "late")
+    try:
+        late.subscribe("gatehouse/status", qos=1)
+        await wait_until(lambda: late.payloads("gatehouse/status") == [b"offline"])
+    finally:
+        late.close()
+
+
+async def test_reconnect_after_broker_restart_restores_subscriptions(
+    mosquitto: Mosquitto, peer: Peer, mhost: Host
+) -> None:
+    entry = await add_entry(
+        mhost,
+        mosquitto.port,
+        sensor=[{"name": "Level", "unique_id": "level", "state_topic": "tank/level"}],
+        subscribe=["tank/alarm/#"],
+    )
+    assert loaded(entry), entry.reason
+    events: list[bytes] = []
+    mhost.bus.listen("mqtt_message", lambda event: events.append(event.data["payload"]))
+    peer.publish("tank/level", "1", qos=1)
+    await wait_until(lambda: state_of(mhost, "sensor.level") == "1")
+    connection = runtime_of(mhost, entry.entry_id).connection
+
+    peer.close()
+    await anyio_to_thread(mosquitto.restart)  # clean session: the broker forgot us
+    await wait_until(lambda: not connection.connected or connection.connects > 1)
+    await wait_until(lambda: connection.connected and connection.connects == 2, timeout=15)
+    # While the broker was away the entity was unavailable; it is back now.
+    assert state_of(mhost, "sensor.level") != STATE_UNAVAILABLE
+
+    again = Peer(mosquitto.port, "test-peer-2")
+    try:
+        await wait_until(lambda: _publish_and_check(again, mhost))
+        again.publish("tank/alarm/high", "!", qos=1)
+        await wait_until(lambda: events == [b"!"])
+    finally:
+        again.close()
+
+
+def _publish_and_check(peer: Peer, host: Host) -> bool:
+    """Publish until the entity sees it (the SUBSCRIBE may still be on its way)."""
+    if state_of(host, "sensor.level") == "2":
+        return True
+    peer.publish("tank/level", "2", qos=1)
+    return False
+
+
+async def anyio_to_thread(func: object) -> None:
+    import anyio.to_thread
+
+    await anyio.to_thread.run_sync(func)  # type: ignore[arg-type]
+
+
+async def test_mqtt5_entity_and_durable_publish(
+    mosquitto: Mosquitto, peer: Peer, mhost: Host
+) -> None:
+    peer.subscribe("v5/out", qos=1)
+    entry = await add_entry(
+        mhost,
+        mosquitto.port,
+        protocol=5,
+        clean_start=False,
+        client_id="gatehouse-v5",
+        sensor=[{"name": "Five", "unique_id": "five", "state_topic": "v5/in"}],
+    )
+    assert loaded(entry), entry.reason
+    assert runtime_of(mhost, entry.entry_id).connection.settings.protocol == "5"
+    peer.publish("v5/in", "5", qos=1)
+    await wait_until(lambda: state_of(mhost, "sensor.five") == "5")
+    for n in range(50):
+        await mhost.services.call("mqtt", "publish", {"topic": "v5/out", "payload": str(n),
+                                                       "qos": 1})
+    await wait_until(lambda: len(peer.payloads("v5/out")) == 50)
+    assert peer.payloads("v5/out") == [str(n).encode() for n in range(50)]
+
+
+async def test_config_flow_checks_the_connection(mosquitto: Mosquitto, mhost: Host) -> None:
+    flow = mhost.config_entries.flow
+    form = await flow.init("mqtt")
+    assert form["type"] == "form"
+    fields = {f["name"]: f for f in form["data_schema"]}
+    assert fields["password"].get("secret") is True
+    assert fields["protocol"]["type"] == "select"
+
+    # Nothing listens on the port: the form comes back with an error.
+    closed_port = Mosquitto(mosquitto.workdir / "unused").port
+    result = await flow.configure(form["flow_id"], {"broker": "127.0.0.1", "port": closed_port})
+    assert result["type"] == "form" and result["errors"] == {"base": "cannot_connect"}
+
+    result = await flow.configure(
+        form["flow_id"], {"broker": "127.0.0.1", "port": mosquitto.port, "name": "Home"}
+    )
+    assert result["type"] == "create_entry", result
+    entry = mhost.config_entries.get(result["entry_id"])
+    assert entry.title == "Home" and loaded(entry)
+
+    again = await flow.init("mqtt")
+    result = await flow.configure(
+        again["flow_id"], {"broker": "127.0.0.1", "port": mosquitto.port}
+    )
+    assert result == {**result, "type": "abort", "reason": "already_configured"}
+
+
+@pytest.fixture
+def password_broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A broker that knows user ``gw`` with password ``s3cret-pass``.
+
+    Anonymous clients stay allowed (the harness's health check is one), but a client
+    that names a user must give the right password.
+    """
+    passwords = tmp_path / "passwd"
+    passwords.write_text("")
+    subprocess.run(
+        ["mosquitto_passwd", "-b", str(passwords), "gw", "s3cret-pass"], check=True,
+        capture_output=True,
+    )
+    passwords.chmod(0o600)
+    broker = Mosquitto(
+        tmp_path / "auth-broker",
+        extra_config=f"password_file {passwords}",
+    )
+    try:
+        broker.start()
+        yield broker
+    finally:
+        broker.stop()
+
+
+async def test_credentials(password_broker: Mosquitto, mhost: Host) -> None:
+    wrong = await add_entry(
+        mhost, password_broker.port, title="Wrong", client_id="wrong", username="gw",
+        password="guessed",
+    )
+    # Retrying cannot fix a refused password: setup_error, not setup_retry.
+    assert wrong.state is ConfigEntryState.SETUP_ERROR
+    assert wrong.reason is not None and "refused the connection" in wrong.reason
+    assert "guessed" not in wrong.reason
+
+    right = await add_entry(
+        mhost, password_broker.port, title="Right", client_id="right", username="gw",
+        password="s3cret-pass",
+    )
+    assert loaded(right), right.reason
