@@ -30,7 +30,7 @@ from .exceptions import (
 )
 from .hookspecs import hookimpl
 from .host import Host, HostState
-from .integration import Integration, YamlEntry
+from .integration import Integration, YamlEntry, entries_by_name
 from .keys import HostKey
 from .platforms import (
     BinarySensorEntity,
@@ -95,5 +95,6 @@ __all__ = [
     "Unsubscribe",
     "YamlEntry",
     "__version__",
+    "entries_by_name",
     "hookimpl",
 ]

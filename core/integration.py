@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from .util import slugify
+
 if TYPE_CHECKING:
     from .config_entries import ConfigEntry
     from .config_flow import ConfigFlow, OptionsFlow
@@ -85,6 +87,20 @@ class YamlEntry:
     title: str
     data: Mapping[str, Any]
     options: Mapping[str, Any] = field(default_factory=dict)
+
+
+def entries_by_name(config: Any, name_key: str = "name") -> list[YamlEntry]:
+    """The usual ``entries_from_yaml``: one entry per named item, keyed by its name.
+
+    ``config`` is a validated section: one mapping, or a list of them, each with a
+    ``name_key`` field. The slugified name is the unique_id, so renaming an item in
+    YAML makes a new entry while editing anything else updates the existing one.
+    """
+    items = config if isinstance(config, list) else [config]
+    return [
+        YamlEntry(unique_id=slugify(str(item[name_key])), title=str(item[name_key]), data=item)
+        for item in items
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from gatehouse.core import (
     ServiceCall,
     SupportsResponse,
     YamlEntry,
+    entries_by_name,
     hookimpl,
 )
 from gatehouse.core.util import slugify
@@ -66,11 +67,7 @@ class DemoIntegration:
     entry_version = 1
 
     def entries_from_yaml(self, config: Any) -> list[YamlEntry]:
-        items = config if isinstance(config, list) else [config]
-        return [
-            YamlEntry(unique_id=slugify(item[CONF_NAME]), title=item[CONF_NAME], data=item)
-            for item in items
-        ]
+        return entries_by_name(config, CONF_NAME)
 
     def options_flow(self, entry: ConfigEntry[Any]) -> DemoOptionsFlow:
         return DemoOptionsFlow(entry)

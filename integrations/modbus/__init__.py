@@ -33,6 +33,7 @@ from gatehouse.core import (
     Entity,
     Host,
     YamlEntry,
+    entries_by_name,
     hookimpl,
 )
 from gatehouse.core.util import slugify
@@ -149,10 +150,7 @@ class ModbusIntegration:
     entry_version = 1
 
     def entries_from_yaml(self, config: Any) -> list[YamlEntry]:
-        return [
-            YamlEntry(unique_id=slugify(hub[CONF_NAME]), title=hub[CONF_NAME], data=hub)
-            for hub in config
-        ]
+        return entries_by_name(config, CONF_NAME)
 
     async def setup_entry(self, host: Host, entry: ConfigEntry[ModbusRuntime]) -> None:
         try:

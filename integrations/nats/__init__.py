@@ -32,6 +32,7 @@ from gatehouse.core import (
     GatehouseError,
     Host,
     YamlEntry,
+    entries_by_name,
     hookimpl,
 )
 from gatehouse.core.outbox import (
@@ -128,11 +129,7 @@ class NatsIntegration:
     entry_version = 1
 
     def entries_from_yaml(self, config: Any) -> list[YamlEntry]:
-        items = config if isinstance(config, list) else [config]
-        return [
-            YamlEntry(unique_id=slugify(item[CONF_NAME]), title=item[CONF_NAME], data=item)
-            for item in items
-        ]
+        return entries_by_name(config, CONF_NAME)
 
     async def setup_entry(self, host: Host, entry: ConfigEntry[NatsRuntime]) -> None:
         try:

@@ -32,9 +32,9 @@ from gatehouse.core import (
     DeviceInfo,
     Host,
     YamlEntry,
+    entries_by_name,
     hookimpl,
 )
-from gatehouse.core.util import slugify
 
 from .client import ConnectionSettings
 from .config import CONFIG_SCHEMA, NODE_SCHEMA
@@ -87,11 +87,7 @@ class OpcuaIntegration:
     entry_version = 1
 
     def entries_from_yaml(self, config: Any) -> list[YamlEntry]:
-        items = config if isinstance(config, list) else [config]
-        return [
-            YamlEntry(unique_id=slugify(item[CONF_NAME]), title=item[CONF_NAME], data=item)
-            for item in items
-        ]
+        return entries_by_name(config, CONF_NAME)
 
     async def setup_entry(self, host: Host, entry: ConfigEntry[OpcuaRuntime]) -> None:
         data = entry.data

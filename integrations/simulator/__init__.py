@@ -22,8 +22,14 @@ from typing import Any
 
 import anyio
 
-from gatehouse.core import ConfigEntry, ConfigEntryNotReady, Host, YamlEntry, hookimpl
-from gatehouse.core.util import slugify
+from gatehouse.core import (
+    ConfigEntry,
+    ConfigEntryNotReady,
+    Host,
+    YamlEntry,
+    entries_by_name,
+    hookimpl,
+)
 
 from .config import (
     CONF_HOST,
@@ -61,11 +67,7 @@ class SimulatorIntegration:
     entry_version = 1
 
     def entries_from_yaml(self, config: Any) -> list[YamlEntry]:
-        items = config if isinstance(config, list) else [config]
-        return [
-            YamlEntry(unique_id=slugify(item[CONF_NAME]), title=item[CONF_NAME], data=item)
-            for item in items
-        ]
+        return entries_by_name(config, CONF_NAME)
 
     async def setup_entry(self, host: Host, entry: ConfigEntry[SimulatorRuntime]) -> None:
         conf = ENTRY_SCHEMA(dict(entry.data))

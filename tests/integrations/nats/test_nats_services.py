@@ -27,8 +27,8 @@ async def test_publish_reaches_subscribers_with_headers(
             {"subject": "cmd.valve", "payload": "open", "headers": {"X-Origin": "test"}},
         )
         await host.services.call("nats", "publish", {"subject": "cmd.count", "payload": 42})
-        first = await sub.next_msg(timeout=2)
-        second = await sub.next_msg(timeout=2)
+        first = await sub.next_msg(timeout=10)
+        second = await sub.next_msg(timeout=10)
         assert (first.subject, first.data, first.headers) == (
             "cmd.valve", b"open", {"X-Origin": "test"},
         )
