@@ -32,6 +32,7 @@ from .hookspecs import hookimpl
 from .host import Host, HostState
 from .integration import Integration, YamlEntry, entries_by_name
 from .keys import HostKey
+from .loaded_entries import LoadedEntries
 from .platforms import (
     BinarySensorEntity,
     ButtonEntity,
@@ -76,6 +77,7 @@ __all__ = [
     "HostKey",
     "HostState",
     "Integration",
+    "LoadedEntries",
     "NumberEntity",
     "OptionsFlow",
     "RegistryEntry",

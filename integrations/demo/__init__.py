@@ -21,9 +21,10 @@ import voluptuous as vol
 from gatehouse.core import (
     ConfigEntry,
     Host,
-    HostKey,
+    LoadedEntries,
     ServiceCall,
     SupportsResponse,
+    Unsubscribe,
     YamlEntry,
     entries_by_name,
     hookimpl,
@@ -54,10 +55,24 @@ class DemoRuntime:
         self.switch = switch
 
 
-#: Loaded demo entries by entry id; the domain's services act on them.
-RUNTIMES: HostKey[dict[str, DemoRuntime]] = HostKey("demo.runtimes")
-
 RESET_SCHEMA = vol.Schema({vol.Optional("entry_id"): str})
+
+
+def _register_services(host: Host) -> list[Unsubscribe]:
+    """The domain's services: registered with the first loaded entry, removed with the last."""
+    return [
+        host.services.register(
+            DOMAIN,
+            "reset_counter",
+            _reset_counter_handler(host),
+            RESET_SCHEMA,
+            supports_response=SupportsResponse.OPTIONAL,
+        )
+    ]
+
+
+#: Loaded demo entries by entry id; the domain's services act on them.
+LOADED: LoadedEntries[DemoRuntime] = LoadedEntries(DOMAIN, _register_services)
 
 
 class DemoIntegration:
@@ -87,19 +102,7 @@ class DemoIntegration:
         entry.runtime_data = DemoRuntime(sine, counter, switch)
         await host.entities.add(entry, [sine, counter, switch])
 
-        runtimes = host.data.setdefault(RUNTIMES, {})
-        if not runtimes:
-            entry.on_unload(
-                host.services.register(
-                    DOMAIN,
-                    "reset_counter",
-                    _reset_counter_handler(host),
-                    RESET_SCHEMA,
-                    supports_response=SupportsResponse.OPTIONAL,
-                )
-            )
-        runtimes[entry.entry_id] = entry.runtime_data
-        entry.on_unload(lambda: runtimes.pop(entry.entry_id, None))
+        LOADED.add(host, entry, entry.runtime_data)
 
         interval = float(
             entry.options.get(
@@ -124,7 +127,7 @@ async def _update_loop(runtime: DemoRuntime, interval: float) -> None:
 
 def _reset_counter_handler(host: Host) -> Any:
     async def reset_counter(call: ServiceCall) -> dict[str, Any]:
-        runtimes = host.data.get(RUNTIMES, {})
+        runtimes = LOADED.runtimes(host)
         wanted = call.data.get("entry_id")
         previous = {
             entry_id: runtime.counter.reset(call.context)

@@ -76,7 +76,7 @@ from .jetstream import (
     stream_config,
 )
 from .kv import KvMirror
-from .services import RUNTIMES, add_runtime
+from .services import LOADED
 from .values import MalformedPayload, ValueExtractor, decode_json
 
 _LOGGER = logging.getLogger(__name__)
@@ -182,7 +182,7 @@ class NatsIntegration:
         if fleet is not None:
             await fleet.start()
             runtime.fleet = fleet
-        add_runtime(host, entry, runtime)
+        LOADED.add(host, entry, runtime)
 
     async def unload_entry(self, host: Host, entry: ConfigEntry[NatsRuntime]) -> None:
         """Nothing to do: tasks, undos and the connection are released by the host."""
@@ -363,4 +363,4 @@ def gatehouse_integration() -> NatsIntegration:
 @hookimpl
 def gatehouse_diagnostics(host: Host) -> Mapping[str, Any]:
     """Per loaded entry: connection, outbox, consumers, KV and fleet figures (no secrets)."""
-    return {entry_id: rt.diagnostics() for entry_id, rt in host.data.get(RUNTIMES, {}).items()}
+    return {entry_id: rt.diagnostics() for entry_id, rt in LOADED.runtimes(host).items()}

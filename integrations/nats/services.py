@@ -20,12 +20,10 @@ import nats.errors
 import voluptuous as vol
 
 from gatehouse.core import (
-    ConfigEntry,
     GatehouseError,
     Host,
-    HostKey,
+    LoadedEntries,
     ServiceCall,
-    ServiceValidationError,
     SupportsResponse,
 )
 from gatehouse.core.outbox import OutboxError
@@ -40,9 +38,6 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-#: Loaded NATS entries of a host, by entry id; the services act on these.
-RUNTIMES: HostKey[dict[str, NatsRuntime]] = HostKey("nats.runtimes")
-_UNDO: HostKey[list[Callable[[], None]]] = HostKey("nats.services.undo")
 
 
 class NatsRequestError(GatehouseError):
@@ -81,41 +76,30 @@ REQUEST_SCHEMA = vol.Schema(
 )
 
 
-def add_runtime(host: Host, entry: ConfigEntry[Any], runtime: NatsRuntime) -> None:
-    """Make ``runtime`` reachable by the services; register them with the first entry."""
-    runtimes = host.data.setdefault(RUNTIMES, {})
-    if not runtimes:
-        host.data[_UNDO] = [
-            host.services.register(DOMAIN, "publish", _publish(host), PUBLISH_SCHEMA),
-            host.services.register(
-                DOMAIN, "request", _request(host), REQUEST_SCHEMA,
-                supports_response=SupportsResponse.ONLY,
-            ),
-        ]
-    runtimes[entry.entry_id] = runtime
+def _register_services(host: Host) -> list[Callable[[], None]]:
+    """Registered with the first loaded entry, removed with the last (``LOADED``)."""
+    return [
+        host.services.register(DOMAIN, "publish", _publish(host), PUBLISH_SCHEMA),
+        host.services.register(
+            DOMAIN, "request", _request(host), REQUEST_SCHEMA,
+            supports_response=SupportsResponse.ONLY,
+        ),
+    ]
 
-    def remove() -> None:
-        runtimes.pop(entry.entry_id, None)
-        if not runtimes:
-            for undo in host.data.pop(_UNDO) or []:
-                undo()
 
-    entry.on_unload(remove)
+#: Loaded NATS entries of a host, by entry id; the services act on these.
+LOADED: LoadedEntries[NatsRuntime] = LoadedEntries(DOMAIN, _register_services)
 
 
 def _runtime(host: Host, call: ServiceCall) -> NatsRuntime:
-    runtimes = host.data.get(RUNTIMES, {})
-    wanted = call.data.get("entry")
-    if wanted is None:
-        if len(runtimes) != 1:
-            raise ServiceValidationError(
-                DOMAIN, call.service, "several NATS entries are loaded: name one with 'entry'"
-            )
-        return next(iter(runtimes.values()))
-    for entry_id, runtime in runtimes.items():
-        if wanted in (entry_id, runtime.name) or slugify(wanted) == runtime.key:
-            return runtime
-    raise ServiceValidationError(DOMAIN, call.service, f"no loaded NATS entry {wanted!r}")
+    """The entry a call names in ``entry`` (id, name or slug), or the only one loaded."""
+    return LOADED.pick(
+        host,
+        call,
+        call.data.get("entry"),
+        lambda _entry_id, runtime, wanted: wanted == runtime.name or slugify(wanted) == runtime.key,
+        param="entry",
+    )
 
 
 def _payload(call: ServiceCall) -> bytes:

@@ -75,7 +75,7 @@ from .monitor import MonitorSpec
 from .nodeid import parse_node
 from .pki import PkiPaths
 from .runtime import OpcuaRuntime
-from .services import add_runtime
+from .services import LOADED
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ class OpcuaIntegration:
         # Only entities the registry did not disable are watched.
         added = await host.entities.add(entry, _entities(runtime, entry, name))
         runtime.add_entities(e for e in added if isinstance(e, OpcuaEntity))
-        entry.on_unload(add_runtime(host, entry.entry_id, runtime))
+        LOADED.add(host, entry, runtime)
         entry.spawn(runtime.run(), f"opcua {name} session")
 
     async def unload_entry(self, host: Host, entry: ConfigEntry[OpcuaRuntime]) -> None:

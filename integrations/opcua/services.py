@@ -16,7 +16,7 @@ import voluptuous as vol
 
 from gatehouse.core import (
     Host,
-    HostKey,
+    LoadedEntries,
     ServiceCall,
     ServiceValidationError,
     SupportsResponse,
@@ -29,9 +29,6 @@ from .errors import OpcuaNodeError, OpcuaValueError
 from .nodeid import parse_node
 from .runtime import OpcuaRuntime
 from .variants import to_json_value
-
-#: Loaded opcua entries by entry id.
-RUNTIMES: HostKey[dict[str, OpcuaRuntime]] = HostKey("opcua.runtimes")
 
 ENTRY_ID = vol.Optional("entry_id")
 SCALAR = vol.Any(bool, int, float, str)
@@ -49,35 +46,24 @@ BROWSE_SCHEMA = vol.Schema(
 )
 
 
-def add_runtime(host: Host, entry_id: str, runtime: OpcuaRuntime) -> Callable[[], None]:
-    """Make ``runtime`` reachable by the services (registered with the first one);
-    returns the undo, which unregisters them with the last one."""
-    runtimes = host.data.setdefault(RUNTIMES, {})
-    if not runtimes:
-        undos = [
-            host.services.register(DOMAIN, "write", _handler(host, _write), WRITE_SCHEMA),
-            host.services.register(
-                DOMAIN, "read", _handler(host, _read), READ_SCHEMA,
-                supports_response=SupportsResponse.ONLY,
-            ),
-            host.services.register(
-                DOMAIN, "browse", _handler(host, _browse), BROWSE_SCHEMA,
-                supports_response=SupportsResponse.ONLY,
-            ),
-        ]
-        host.data[_UNDOS] = undos
-    runtimes[entry_id] = runtime
-
-    def remove() -> None:
-        runtimes.pop(entry_id, None)
-        if not runtimes:
-            for undo in host.data.pop(_UNDOS, None) or []:
-                undo()
-
-    return remove
+def _register_services(host: Host) -> list[Callable[[], None]]:
+    """Registered with the first loaded entry, removed with the last (``LOADED``)."""
+    return [
+        host.services.register(DOMAIN, "write", _handler(host, _write), WRITE_SCHEMA),
+        host.services.register(
+            DOMAIN, "read", _handler(host, _read), READ_SCHEMA,
+            supports_response=SupportsResponse.ONLY,
+        ),
+        host.services.register(
+            DOMAIN, "browse", _handler(host, _browse), BROWSE_SCHEMA,
+            supports_response=SupportsResponse.ONLY,
+        ),
+    ]
 
 
-_UNDOS: HostKey[list[Callable[[], None]]] = HostKey("opcua.service_undos")
+#: Loaded opcua entries by entry id; the services act on them.
+LOADED: LoadedEntries[OpcuaRuntime] = LoadedEntries(DOMAIN, _register_services)
+
 
 Action = Callable[[OpcuaRuntime, ServiceCall], Any]
 
@@ -94,18 +80,7 @@ def _handler(host: Host, action: Action) -> Callable[[ServiceCall], Any]:
 
 
 def _pick(host: Host, call: ServiceCall) -> OpcuaRuntime:
-    runtimes = host.data.get(RUNTIMES) or {}
-    wanted = call.data.get("entry_id")
-    if wanted is not None:
-        if wanted not in runtimes:
-            raise ServiceValidationError(DOMAIN, call.service, f"no loaded opcua entry {wanted}")
-        return runtimes[wanted]
-    if len(runtimes) == 1:
-        return next(iter(runtimes.values()))
-    choices = ", ".join(f"{entry_id} ({rt.name})" for entry_id, rt in runtimes.items())
-    raise ServiceValidationError(
-        DOMAIN, call.service, f"several OPC UA servers are loaded; pass entry_id: {choices}"
-    )
+    return LOADED.pick(host, call, call.data.get("entry_id"))
 
 
 async def _write(runtime: OpcuaRuntime, call: ServiceCall) -> None:

@@ -236,3 +236,21 @@ async def test_entity_service_state_carries_the_call_context(host: Host) -> None
     assert state is not None and state.context is ctx
     pump = host.entities.get("switch.pump")
     assert pump is not None and pump._call_context is None
+
+
+async def test_loaded_entries_keeps_domain_services_until_the_last_entry(host: Host) -> None:
+    from gatehouse.core.exceptions import ServiceNotFound
+
+    first = ConfigEntry(domain="demo", title="One", data={"name": "One"}, unique_id="one")
+    second = ConfigEntry(domain="demo", title="Two", data={"name": "Two"}, unique_id="two")
+    await host.config_entries.add(first)
+    await host.config_entries.add(second)
+    await host.config_entries.unload(first.entry_id)
+    # The first entry registered the service; it stays while the second is loaded.
+    result = await host.services.call("demo", "reset_counter", return_response=True)
+    assert result is not None and set(result["previous"]) == {second.entry_id}
+    await host.config_entries.unload(second.entry_id)
+    with pytest.raises(ServiceNotFound):
+        await host.services.call("demo", "reset_counter")
+    await host.config_entries.setup(first.entry_id)
+    assert host.services.has("demo", "reset_counter")

@@ -1,0 +1,116 @@
+"""The live objects of one integration's loaded entries, and its domain-wide services.
+
+Most integrations need the same three things: find the runtime object of a loaded entry
+(from a service handler, diagnostics), register their domain's services once however many
+entries are loaded, and drop both again when the last entry unloads. ``LoadedEntries``
+does it once, correctly across reloads, instead of every integration keeping its own
+dict in ``host.data`` and its own reference count::
+
+    LOADED: LoadedEntries[MyRuntime] = LoadedEntries("mydevice", register_services)
+
+    async def setup_entry(self, host, entry):
+        ...
+        LOADED.add(host, entry, runtime)       # removed again on unload
+
+    async def handler(call):
+        runtime = LOADED.pick(host, call, call.data.get("entry_id"))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from .exceptions import ServiceValidationError
+from .keys import HostKey
+
+if TYPE_CHECKING:
+    from .bus import Unsubscribe
+    from .config_entries import ConfigEntry
+    from .host import Host
+    from .services import ServiceCall
+
+T = TypeVar("T")
+
+#: Registers a domain's services on ``host`` and returns their undos.
+ServicesFactory = Callable[["Host"], Iterable["Unsubscribe"]]
+
+
+@dataclass
+class _DomainState(Generic[T]):
+    runtimes: dict[str, T] = field(default_factory=dict)
+    undos: list[Unsubscribe] = field(default_factory=list)
+
+
+class LoadedEntries(Generic[T]):
+    """Runtime objects of ``domain``'s loaded entries, by entry id, per host."""
+
+    def __init__(self, domain: str, register_services: ServicesFactory | None = None) -> None:
+        self.domain = domain
+        self._register_services = register_services
+        self._key: HostKey[_DomainState[T]] = HostKey(f"{domain}.loaded_entries")
+
+    def add(self, host: Host, entry: ConfigEntry[Any], runtime: T) -> None:
+        """Make ``runtime`` reachable; the first entry registers the domain's services.
+
+        Undone by the entry's unload: the runtime goes, and with the last entry the
+        services go too.
+        """
+        state = host.data.setdefault(self._key, _DomainState())
+        if not state.runtimes and self._register_services is not None:
+            state.undos = list(self._register_services(host))
+        state.runtimes[entry.entry_id] = runtime
+        entry.on_unload(lambda: self._remove(host, entry.entry_id))
+
+    def _remove(self, host: Host, entry_id: str) -> None:
+        state = host.data.get(self._key)
+        if state is None:
+            return
+        state.runtimes.pop(entry_id, None)
+        if not state.runtimes:
+            for undo in reversed(state.undos):
+                undo()
+            host.data.pop(self._key)
+
+    def runtimes(self, host: Host) -> dict[str, T]:
+        """Loaded runtimes by entry id (a copy)."""
+        state = host.data.get(self._key)
+        return dict(state.runtimes) if state is not None else {}
+
+    def pick(
+        self,
+        host: Host,
+        call: ServiceCall,
+        wanted: str | None,
+        matches: Callable[[str, T, str], bool] | None = None,
+        *,
+        param: str = "entry_id",
+    ) -> T:
+        """The runtime a service call is about.
+
+        ``wanted`` (an entry id, or anything ``matches(entry_id, runtime, wanted)``
+        accepts, such as a name) picks one; without it the only loaded entry is meant.
+        Anything else is the caller's mistake: ``ServiceValidationError`` says what to
+        pass.
+        """
+        runtimes = self.runtimes(host)
+        if wanted is None:
+            if len(runtimes) == 1:
+                return next(iter(runtimes.values()))
+            if not runtimes:
+                raise ServiceValidationError(
+                    self.domain, call.service, f"no {self.domain} entry is loaded"
+                )
+            raise ServiceValidationError(
+                self.domain,
+                call.service,
+                f"several {self.domain} entries are loaded; pass {param} with one of: "
+                + ", ".join(sorted(runtimes)),
+            )
+        for entry_id, runtime in runtimes.items():
+            if entry_id == wanted or (matches is not None and matches(entry_id, runtime, wanted)):
+                return runtime
+        raise ServiceValidationError(
+            self.domain, call.service, f"no loaded {self.domain} entry {wanted!r}"
+        )
