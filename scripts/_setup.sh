@@ -55,4 +55,12 @@ if [ "$MODE" = test ]; then
     apt_install mosquitto chromium socat
     # Mosquitto's Debian service is not needed: the tests start their own brokers.
     if command -v systemctl >/dev/null 2>&1; then systemctl disable --now mosquitto >/dev/null 2>&1 || true; fi
+    # Home Assistant's npm client library, for tests/frontend/test_ha_js_client.py.
+    command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+    js="$ROOT/tests/js_client"
+    if [ ! -d "$js/node_modules" ] || [ "$js/package-lock.json" -nt "$js/node_modules" ]; then
+        log "installing the npm packages of tests/js_client"
+        npm ci --no-audit --no-fund --loglevel=error --prefix "$js" >/dev/null
+        touch "$js/node_modules"
+    fi
 fi

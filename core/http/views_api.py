@@ -66,7 +66,7 @@ async def core_config(request: web.Request) -> web.Response:
     return json_response({
         "location_name": core.get("name", "Gatehouse"),
         "version": __version__,
-        "state": str(host.state),
+        "state": str(host.state).upper(),  # HA spells it RUNNING
         "components": sorted(host.plugins.loaded()),
         "https": runtime.https,
         "user": current_user(request).public(),

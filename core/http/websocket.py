@@ -2,7 +2,7 @@
 
 Protocol (message shapes as in Home Assistant, so HA client libraries work)::
 
-    server: {"type": "auth_required", "ha_version": "<gatehouse version>"}
+    server: {"type": "auth_required", "ha_version": HA_PROTOCOL_VERSION}
     client: {"type": "auth", "access_token": "<long-lived token>"}
          or {"type": "auth", "session": true}      # the browser UI: see below
     server: {"type": "auth_ok", "ha_version": ...}
@@ -45,7 +45,6 @@ import voluptuous as vol
 from aiohttp import WSCloseCode, WSMsgType, hdrs, web
 from anyio.abc import TaskGroup
 
-from ..const import __version__
 from .auth import SESSION_COOKIE, allowed_origin, in_band_auth
 from .auth_store import User
 from .errors import HttpError, describe_invalid, message_for, status_for
@@ -54,6 +53,12 @@ from .runtime import HttpRuntime, rt
 
 if TYPE_CHECKING:
     from .ws_commands import CommandDef
+
+#: The Home Assistant release whose WebSocket API this server follows. Clients such as
+#: home-assistant-js-websocket pick their code paths by this ``ha_version`` (from 2022.4
+#: ``subscribe_entities``, from 2022.9 ``coalesce_messages``); Gatehouse's own version
+#: is in ``get_config``.
+HA_PROTOCOL_VERSION = "2025.1.0"
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -292,7 +297,7 @@ async def _authenticate(
     origin_ok: bool, remote: str,
 ) -> User | None:
     """The auth phase; None (and a closed socket) if the client did not authenticate."""
-    await ws.send_str(dumps({"type": "auth_required", "ha_version": __version__}))
+    await ws.send_str(dumps({"type": "auth_required", "ha_version": HA_PROTOCOL_VERSION}))
     msg = None
     with anyio.move_on_after(AUTH_TIMEOUT):
         msg = await ws.receive()
@@ -324,7 +329,7 @@ async def _authenticate(
         _LOGGER.info("WebSocket auth from %s refused", remote)
         await _refuse(ws, "Invalid access token or password")
         return None
-    await ws.send_str(dumps({"type": "auth_ok", "ha_version": __version__}))
+    await ws.send_str(dumps({"type": "auth_ok", "ha_version": HA_PROTOCOL_VERSION}))
     return user
 
 

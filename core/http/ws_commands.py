@@ -99,7 +99,7 @@ async def get_config(conn: Connection, msg_id: int, args: dict[str, Any]) -> Non
     conn.send_result(msg_id, {
         "location_name": (host.config.get(CORE_DOMAIN) or {}).get("name", "Gatehouse"),
         "version": __version__,
-        "state": str(host.state),
+        "state": str(host.state).upper(),  # HA spells it RUNNING
         "components": sorted(host.plugins.loaded()),
     })
 

@@ -31,7 +31,7 @@ async def test_api_running_and_config(api: Client) -> None:
     assert await (await api.get("/api/")).json() == {"message": "API running."}
     config = await (await api.get("/api/config")).json()
     assert config["location_name"] == "Gatehouse"
-    assert config["state"] == "running"
+    assert config["state"] == "RUNNING"
     assert {"demo", "echo"} <= set(config["components"])
     assert config["user"]["username"] == "owner"
 

@@ -11,9 +11,9 @@ import pytest
 from aiohttp import ClientWebSocketResponse, WSMsgType, WSServerHandshakeError
 from aiohttp.test_utils import TestClient
 
-from gatehouse.core import Host, __version__
+from gatehouse.core import Host
 from gatehouse.core.http.runtime import HttpRuntime
-from gatehouse.core.http.websocket import Connection
+from gatehouse.core.http.websocket import HA_PROTOCOL_VERSION, Connection
 from httpkit import OWNER
 
 pytestmark = pytest.mark.anyio
@@ -29,9 +29,9 @@ async def receive(ws: WS) -> Any:
 
 async def connect(client: Client, token: str) -> WS:
     ws = await client.ws_connect("/api/websocket")
-    assert await receive(ws) == {"type": "auth_required", "ha_version": __version__}
+    assert await receive(ws) == {"type": "auth_required", "ha_version": HA_PROTOCOL_VERSION}
     await ws.send_json({"type": "auth", "access_token": token})
-    assert await receive(ws) == {"type": "auth_ok", "ha_version": __version__}
+    assert await receive(ws) == {"type": "auth_ok", "ha_version": HA_PROTOCOL_VERSION}
     return ws
 
 
@@ -273,7 +273,7 @@ async def test_get_states_services_config_panels(client: Client, token: str,
     services = (await command(ws, 2, "get_services"))["result"]
     assert services["echo"]["say"]["fields"][0]["name"] == "text"
     config = (await command(ws, 3, "get_config"))["result"]
-    assert config["state"] == "running"
+    assert config["state"] == "RUNNING"
     panels = (await command(ws, 4, "get_panels"))["result"]
     assert panels["echo"]["url"] == "/panels/echo/index.html"
     await ws.close()
