@@ -155,11 +155,40 @@ def describe_service(host: Any, svc: Service) -> dict[str, Any]:
     out: dict[str, Any] = {
         "name": description.get("name", svc.name.replace("_", " ")),
         "description": description.get("description", ""),
-        "fields": fields,
+        # Home Assistant's shape (an object keyed by field, with selectors), so clients
+        # written for HA read it; ``form`` is the same schema as our form renderer wants.
+        "fields": {field["name"]: _ha_field(field) for field in fields},
+        "form": fields,
         "supports_response": str(svc.supports_response),
     }
     if svc.supports_response is not SupportsResponse.NONE:
         out["response"] = {"optional": svc.supports_response is SupportsResponse.OPTIONAL}
+    return out
+
+
+def _ha_field(field: dict[str, Any]) -> dict[str, Any]:
+    """A ``schema_json`` field as Home Assistant describes service fields."""
+    kind = field.get("type")
+    selector: dict[str, Any]
+    if field["name"] == "entity_id":
+        selector = {"entity": {"multiple": True}}
+    elif kind in ("integer", "float"):
+        selector = {"number": {k: field[k] for k in ("min", "max") if k in field}}
+        selector["number"]["mode"] = "box"
+    elif kind == "boolean":
+        selector = {"boolean": {}}
+    elif kind == "select":
+        selector = {"select": {"options": list(field.get("options", []))}}
+    elif kind in ("list", "object"):
+        selector = {"object": {}}
+    elif field.get("secret"):
+        selector = {"text": {"type": "password"}}
+    else:
+        selector = {"text": {}}
+    out: dict[str, Any] = {"required": bool(field.get("required")), "selector": selector}
+    for key in ("description", "example", "default"):
+        if key in field:
+            out[key] = field[key]
     return out
 
 

@@ -42,14 +42,14 @@ export async function render(root, _ctx, params) {
 }
 
 function serviceForm({ domain, name, info }, resultArea) {
-  const fields = schemaFields(info.fields);
+  const fields = schemaFields(info.form);
   const baseError = h("p", { class: "form-error", role: "alert" });
   const responseKind = info.supports_response; // none | optional | only
   const wantResponse = h("input", { type: "checkbox", id: uniqueId("want-response"), checked: true });
   const button = h("button", { type: "submit", class: "primary" }, "Call service");
   const form = h("form", { novalidate: true, "aria-label": `Call ${domain}.${name}` },
     info.description ? h("p", { class: "muted" }, info.description) : null,
-    info.fields.length ? fields.element : h("p", { class: "muted" }, "This service takes no data."),
+    info.form.length ? fields.element : h("p", { class: "muted" }, "This service takes no data."),
     responseKind === "optional"
       ? h("div", { class: "field check" }, h("label", { for: wantResponse.id }, wantResponse,
         "Return the response data"))

@@ -142,17 +142,21 @@ async def test_nan_attributes_are_valid_json(api: Client, host: Host) -> None:
 async def test_services_list_describes_schemas(api: Client) -> None:
     services = {d["domain"]: d["services"] for d in await (await api.get("/api/services")).json()}
     say = services["echo"]["say"]
-    assert say["fields"] == [{"name": "text", "required": True, "type": "string"}]
+    assert say["form"] == [{"name": "text", "required": True, "type": "string"}]
+    # Home Assistant's shape for clients written for HA.
+    assert say["fields"] == {"text": {"required": True, "selector": {"text": {}}}}
     assert say["supports_response"] == "optional"
     assert say["response"] == {"optional": True}
     reset = services["demo"]["reset_counter"]
-    (field,) = reset["fields"]
+    (field,) = reset["form"]
     assert field["name"] == "entry_id" and field["required"] is False
     assert field["type"] == "string"
     # Descriptions come from the integration's services.yaml.
     assert field["description"] == "Only reset the counter of this config entry."
     turn_on = services["switch"]["turn_on"]
-    assert turn_on["fields"][0]["name"] == "entity_id"
+    assert turn_on["form"][0]["name"] == "entity_id"
+    assert turn_on["fields"]["entity_id"]["selector"] == {"entity": {"multiple": True}}
+    assert reset["fields"]["entry_id"]["description"] == field["description"]
     assert turn_on["supports_response"] == "none" and "response" not in turn_on
 
 

@@ -271,7 +271,8 @@ async def test_get_states_services_config_panels(client: Client, token: str,
     states = (await command(ws, 1, "get_states"))["result"]
     assert {s["entity_id"] for s in states} == set(host.states.entity_ids())
     services = (await command(ws, 2, "get_services"))["result"]
-    assert services["echo"]["say"]["fields"][0]["name"] == "text"
+    assert services["echo"]["say"]["form"][0]["name"] == "text"
+    assert services["echo"]["say"]["fields"]["text"]["required"] is True
     config = (await command(ws, 3, "get_config"))["result"]
     assert config["state"] == "RUNNING"
     panels = (await command(ws, 4, "get_panels"))["result"]
