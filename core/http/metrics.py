@@ -142,7 +142,24 @@ _CORE_NAMES: Final = frozenset({
     "gatehouse_bus_events_fired", "gatehouse_bus_listeners", "gatehouse_states",
     "gatehouse_service_calls", "gatehouse_services", "gatehouse_config_entries",
     "gatehouse_entities", "gatehouse_info",
+    *(f"gatehouse_outbox_{stat}" for stat, *_ in (
+        ("depth",), ("oldest_age_seconds",), ("enqueued",), ("delivered",), ("dropped",),
+        ("expired",), ("dead_lettered",), ("retries",), ("redeliveries",), ("breaker_open",),
+    )),
 })
+
+#: Outbox figures per destination: (metric suffix, kind, help, DestinationStats field).
+_OUTBOX_FIGURES: Final = (
+    ("depth", "gauge", "Messages waiting in the outbox", "depth"),
+    ("oldest_age_seconds", "gauge", "Age of the oldest waiting message", "oldest_age"),
+    ("enqueued", "counter", "Messages enqueued", "enqueued"),
+    ("delivered", "counter", "Messages acknowledged by the destination", "delivered"),
+    ("dropped", "counter", "Messages dropped on overflow", "dropped"),
+    ("expired", "counter", "Messages dropped after their TTL", "expired"),
+    ("dead_lettered", "counter", "Messages refused for good", "dead_lettered"),
+    ("retries", "counter", "Delivery attempts retried", "retries"),
+    ("redeliveries", "counter", "Messages sent more than once", "redeliveries"),
+)
 
 
 def _core_families(host: Host) -> Iterator[Any]:
@@ -173,3 +190,24 @@ def _core_families(host: Host) -> Iterator[Any]:
                   {(k,): v for k, v in by_state.items()})
     yield _family("gauge", "gatehouse_entities", "Live entities by integration",
                   ("integration",), {(k,): v for k, v in sorted(per_domain.items())})
+    yield from _outbox_families(host)
+
+
+def _outbox_families(host: Host) -> Iterator[Any]:
+    """Per-destination figures of the host's outbox, once something has opened it."""
+    from ..outbox import OUTBOX, BreakerState
+
+    outbox = host.data.get(OUTBOX)
+    if outbox is None:
+        return
+    stats = {name: outbox.stats(name) for name in outbox.destinations()}
+    for suffix, kind, documentation, field in _OUTBOX_FIGURES:
+        yield _family(
+            kind, f"gatehouse_outbox_{suffix}", documentation, ("destination",),
+            {(name,): getattr(s, field) or 0 for name, s in stats.items()},
+        )
+    yield _family(
+        "gauge", "gatehouse_outbox_breaker_open", "1 while the destination's breaker is open",
+        ("destination",),
+        {(name,): int(s.breaker_state is BreakerState.OPEN) for name, s in stats.items()},
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import anyio
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -451,3 +452,27 @@ async def test_metrics_registry_takes_extra_gauges(api: Client, runtime: HttpRun
     undo()
     by_target()
     assert "gatehouse_outbox_pending" not in await (await api.get("/metrics")).text()
+
+
+async def test_metrics_include_the_outbox(api: Client, host: Host) -> None:
+    from collections.abc import Sequence
+
+    from gatehouse.core.outbox import DeliveryOutcome, OutboxMessage, get_outbox
+
+    class Refuse:
+        async def send(self, batch: Sequence[OutboxMessage]) -> Sequence[DeliveryOutcome]:
+            return [DeliveryOutcome.rejected("bad payload")] * len(batch)
+
+    outbox = await get_outbox(host)
+    host_undo = outbox.register_destination("metrics_sink", Refuse())
+    await outbox.enqueue("metrics_sink", b"x")
+    with anyio.fail_after(10):
+        await outbox.wait_drained("metrics_sink")
+    text = await (await api.get("/metrics")).text()
+    host_undo()
+    lines = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+             for line in text.splitlines() if line and not line.startswith("#")}
+    assert lines['gatehouse_outbox_depth{destination="metrics_sink"}'] == 0
+    assert lines['gatehouse_outbox_enqueued_total{destination="metrics_sink"}'] == 1
+    assert lines['gatehouse_outbox_dead_lettered_total{destination="metrics_sink"}'] == 1
+    assert lines['gatehouse_outbox_breaker_open{destination="metrics_sink"}'] == 0
