@@ -34,7 +34,6 @@ from gatehouse.core import (
     ConfigEntryNotReady,
     Entity,
     Host,
-    HostKey,
     YamlEntry,
     hookimpl,
 )
@@ -61,14 +60,11 @@ from .discovery import DiscoveryConsumer, DiscoveryPublisher
 from .entities import PLATFORM_CLASSES, MqttEntity
 from .flow import MqttConfigFlow
 from .runtime import EntryRuntime
-from .services import setup_event_forwarding, setup_services, template_engine
+from .services import LOADED, setup_event_forwarding, template_engine
 from .settings import ConnectError, ConnectionSettings, build_tls_context
 from .statestream import StateStream
 
 _LOGGER = logging.getLogger(__name__)
-
-#: Loaded entries' runtimes by entry id (diagnostics).
-RUNTIMES: HostKey[dict[str, EntryRuntime]] = HostKey("mqtt.runtimes")
 
 
 def _unique_id(data: dict[str, Any]) -> str:
@@ -117,9 +113,6 @@ class MqttIntegration:
         outbox = await get_outbox(host)
         runtime = EntryRuntime(entry.entry_id, connection, outbox)
         entry.runtime_data = runtime
-        runtimes = host.data.setdefault(RUNTIMES, {})
-        runtimes[entry.entry_id] = runtime
-        entry.on_unload(lambda: runtimes.pop(entry.entry_id, None))
 
         settings_outbox = data[CONF_OUTBOX]
         entry.on_unload(
@@ -138,7 +131,7 @@ class MqttIntegration:
         )
         api = host.data.setdefault(MQTT_API, MqttApi())
         entry.on_unload(api.attach(entry.entry_id, runtime))
-        setup_services(host, entry)
+        LOADED.add(host, entry, runtime)
         setup_event_forwarding(host, entry, runtime, data[CONF_SUBSCRIBE])
 
         stat_sensors = [
@@ -209,7 +202,7 @@ def gatehouse_integration() -> MqttIntegration:
 def gatehouse_diagnostics(host: Host) -> dict[str, Any]:
     """Per loaded entry: connection, sender, entities (with bad payload counts), parts."""
     result: dict[str, Any] = {}
-    for entry_id, runtime in (host.data.get(RUNTIMES) or {}).items():
+    for entry_id, runtime in LOADED.runtimes(host).items():
         report = runtime.diagnostics()
         for name, part in runtime.parts.items():
             report[name] = part.diagnostics()

@@ -11,7 +11,15 @@ from typing import Any
 
 import voluptuous as vol
 
-from gatehouse.core import ConfigEntry, Host, HostKey, ServiceCall, ServiceValidationError
+from gatehouse.core import (
+    ConfigEntry,
+    Host,
+    HostKey,
+    LoadedEntries,
+    ServiceCall,
+    ServiceValidationError,
+    Unsubscribe,
+)
 from gatehouse.core.template import TemplateEngine, TemplateError
 
 from .api import EVENT_MQTT_MESSAGE, MQTT_API, MqttMessage, MqttUnavailable
@@ -33,9 +41,6 @@ PUBLISH_SCHEMA = vol.Schema(
     }
 )
 
-#: Entry ids of loaded mqtt entries that hold the domain's services.
-_SERVICE_USERS: HostKey[set[str]] = HostKey("mqtt.service_users")
-_SERVICE_UNDO: HostKey[Any] = HostKey("mqtt.service_undo")
 _ENGINE: HostKey[TemplateEngine] = HostKey("mqtt.template_engine")
 
 
@@ -47,23 +52,15 @@ def template_engine(host: Host) -> TemplateEngine:
     return engine
 
 
-def setup_services(host: Host, entry: ConfigEntry[Any]) -> None:
-    """Hold the domain's services for ``entry`` (registering them for the first)."""
-    users = host.data.setdefault(_SERVICE_USERS, set())
-    if not users:
-        host.data[_SERVICE_UNDO] = host.services.register(
-            DOMAIN, SERVICE_PUBLISH, _publish_handler(host), PUBLISH_SCHEMA
-        )
-    users.add(entry.entry_id)
+def _register_services(host: Host) -> list[Unsubscribe]:
+    """Registered with the first loaded entry, removed with the last (``LOADED``)."""
+    return [
+        host.services.register(DOMAIN, SERVICE_PUBLISH, _publish_handler(host), PUBLISH_SCHEMA)
+    ]
 
-    def release() -> None:
-        users.discard(entry.entry_id)
-        if not users:
-            undo = host.data.pop(_SERVICE_UNDO)
-            if undo is not None:
-                undo()
 
-    entry.on_unload(release)
+#: Loaded mqtt entries by entry id; holding one keeps the domain's services registered.
+LOADED: LoadedEntries[EntryRuntime] = LoadedEntries(DOMAIN, _register_services)
 
 
 def _publish_handler(host: Host) -> Any:
