@@ -73,7 +73,7 @@ from .diagnostics import SlaveDiagnosticsSensor
 from .entity import ModbusEntity, slave_device
 from .errors import ModbusConnectionError
 from .flow import ModbusConfigFlow
-from .services import HUBS, attach_hub
+from .services import LOADED, attach_hub
 
 #: Each platform: its YAML key, how a block becomes descriptions, and the entity class.
 _PLATFORMS: tuple[tuple[str, Any, type[ModbusEntity]], ...] = (
@@ -169,7 +169,7 @@ class ModbusIntegration:
         )
         entities = build_entities(conf, coordinator)
         entry.runtime_data = ModbusRuntime(hub, coordinator)
-        entry.on_unload(attach_hub(host, hub))
+        attach_hub(host, entry, hub)
         await host.entities.add(entry, entities)
         entry.spawn(coordinator.run(), f"modbus {hub.name} polling")
 
@@ -188,7 +188,7 @@ def gatehouse_integration() -> ModbusIntegration:
 @hookimpl
 def gatehouse_diagnostics(host: Host) -> Mapping[str, Any]:
     """Per-hub, per-slave counters of every loaded hub (no secrets: no credentials exist)."""
-    hubs = host.data.get(HUBS) or {}
+    hubs = [hub.name for hub in LOADED.runtimes(host).values()]
     result: dict[str, Any] = {}
     for entry in host.config_entries.entries():
         runtime = getattr(entry, "runtime_data", None)

@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any, Final
 
 import voluptuous as vol
 
-from gatehouse.core import ConfigEntryError, Host, HostKey, ServiceCall, ServiceValidationError
+from gatehouse.core import (
+    ConfigEntry,
+    ConfigEntryError,
+    Host,
+    LoadedEntries,
+    ServiceCall,
+    ServiceValidationError,
+)
 from gatehouse.core.util import slugify
 
 from .const import DOMAIN, MAX_ADDRESS, MAX_WRITE_BITS, MAX_WRITE_REGISTERS
@@ -32,9 +39,6 @@ ATTR_SLAVE: Final = "slave"
 ATTR_ADDRESS: Final = "address"
 ATTR_VALUE: Final = "value"
 ATTR_STATE: Final = "state"
-
-#: Loaded hubs by name, for the services.
-HUBS: HostKey[dict[str, ModbusHub]] = HostKey("modbus.hubs")
 
 
 def _register_value(value: Any) -> int:
@@ -73,46 +77,42 @@ WRITE_COIL_SCHEMA = vol.Schema(
 )
 
 
-def attach_hub(host: Host, hub: ModbusHub) -> Callable[[], None]:
-    """Make ``hub`` reachable by the services; returns the undo for the entry's unload."""
-    hubs = host.data.setdefault(HUBS, {})
-    if hub.name in hubs:
-        raise ConfigEntryError(f"a modbus hub named {hub.name!r} is loaded already")
-    if not hubs:
+def _register_services(host: Host) -> list[Callable[[], None]]:
+    """Registered with the first loaded hub, removed with the last (``LOADED``)."""
+    return [
         host.services.register(
             DOMAIN, SERVICE_WRITE_REGISTER, _handler(host, _write_register), WRITE_REGISTER_SCHEMA
-        )
+        ),
         host.services.register(
             DOMAIN, SERVICE_WRITE_COIL, _handler(host, _write_coil), WRITE_COIL_SCHEMA
-        )
-    hubs[hub.name] = hub
+        ),
+    ]
 
-    def detach() -> None:
-        if hubs.get(hub.name) is hub:
-            del hubs[hub.name]
-        if not hubs:
-            host.services.remove(DOMAIN, SERVICE_WRITE_REGISTER)
-            host.services.remove(DOMAIN, SERVICE_WRITE_COIL)
 
-    return detach
+#: Loaded hubs by entry id; the services find them by hub name.
+LOADED: LoadedEntries[ModbusHub] = LoadedEntries(DOMAIN, _register_services)
+
+
+def attach_hub(host: Host, entry: ConfigEntry[Any], hub: ModbusHub) -> None:
+    """Make ``hub`` reachable by the services until the entry unloads."""
+    if any(loaded.name == hub.name for loaded in LOADED.runtimes(host).values()):
+        raise ConfigEntryError(f"a modbus hub named {hub.name!r} is loaded already")
+    LOADED.add(host, entry, hub)
 
 
 def _find_hub(host: Host, call: ServiceCall) -> ModbusHub:
-    hubs = host.data.get(HUBS) or {}
+    """The hub named by ``hub`` (name or slug), or the only one loaded."""
     wanted = call.data.get(ATTR_HUB)
-    if wanted is None:
-        if len(hubs) == 1:
-            return next(iter(hubs.values()))
+    if wanted is not None and not any(
+        wanted in (hub.name, slugify(hub.name)) for hub in LOADED.runtimes(host).values()
+    ):
+        loaded = ", ".join(sorted(hub.name for hub in LOADED.runtimes(host).values()))
         raise ServiceValidationError(
-            DOMAIN, call.service,
-            f"several hubs are loaded ({', '.join(sorted(hubs))}); say which with 'hub'",
+            DOMAIN, call.service, f"no modbus hub named {wanted!r}; loaded hubs: {loaded or 'none'}"
         )
-    for name, hub in hubs.items():
-        if wanted in (name, slugify(name)):
-            return hub
-    raise ServiceValidationError(
-        DOMAIN, call.service,
-        f"no modbus hub named {wanted!r}; loaded hubs: {', '.join(sorted(hubs)) or 'none'}",
+    return LOADED.pick(
+        host, call, wanted, lambda _entry_id, hub, name: name in (hub.name, slugify(hub.name)),
+        param="hub",
     )
 
 
