@@ -119,7 +119,14 @@ class ConfigFlow(_Flow):
 
 
 class OptionsFlow(_Flow):
-    """Base of an options flow: write ``step_init``; ``self.entry`` is the entry."""
+    """Base of an options flow: write ``step_init``; ``self.entry`` is the entry.
+
+    ``self.host`` is set by the manager before the first step, so a step can check
+    input against the live host (compile a template, read a node) whether or not the
+    entry is loaded.
+    """
+
+    host: Host
 
     def __init__(self, entry: ConfigEntry[Any]) -> None:
         super().__init__()
@@ -254,6 +261,7 @@ class OptionsFlowManager(_Manager):
         if factory is None:
             raise UnknownFlow(f"{entry.domain} has no options flow")
         flow: OptionsFlow = factory(entry)
+        flow.host = self._host
         flow.handler = entry_id
         self._flows[flow.flow_id] = flow
         return await self._run_step(flow, "init", None)

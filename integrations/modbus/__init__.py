@@ -2,7 +2,9 @@
 
 One config entry per hub (a line: TCP endpoint or serial port). ``setup_entry``:
 
-1. re-validates the entry data with the hub schema (stored JSON becomes typed again);
+1. re-validates the entry data with the hub schema (stored JSON becomes typed again),
+   with the points added in the options flow (``entry.options``) joined to the entry's
+   own (YAML or config flow) points;
 2. opens the line once — unreachable means ``ConfigEntryNotReady`` and the host retries
    with backoff; after that the hub reconnects by itself and entities go unavailable
    and come back instead;
@@ -20,6 +22,7 @@ Module map: ``config`` (schemas), ``client`` (hub, the wire), ``datatypes`` (cod
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,7 +43,7 @@ from gatehouse.core.util import slugify
 
 from . import binary_sensor, number, sensor, switch
 from .client import HubParams, ModbusHub
-from .config import CONFIG_SCHEMA, HUB_SCHEMA
+from .config import CONFIG_SCHEMA, HUB_SCHEMA, PLATFORM_SCHEMAS
 from .const import (
     CONF_BAUDRATE,
     CONF_BINARY_SENSORS,
@@ -65,6 +68,7 @@ from .const import (
     CONF_SWITCHES,
     CONF_TIMEOUT,
     CONF_TYPE,
+    CONF_UNIQUE_ID,
     DOMAIN,
     HubType,
 )
@@ -72,8 +76,10 @@ from .coordinator import HubCoordinator
 from .diagnostics import SlaveDiagnosticsSensor
 from .entity import ModbusEntity, slave_device
 from .errors import ModbusConnectionError
-from .flow import ModbusConfigFlow
+from .flow import ModbusConfigFlow, ModbusOptionsFlow
 from .services import LOADED, attach_hub
+
+_LOGGER = logging.getLogger(__name__)
 
 #: Each platform: its YAML key, how a block becomes descriptions, and the entity class.
 _PLATFORMS: tuple[tuple[str, Any, type[ModbusEntity]], ...] = (
@@ -115,6 +121,31 @@ def hub_params(conf: Mapping[str, Any]) -> HubParams:
     )
 
 
+def merged_points(entry: ConfigEntry[Any]) -> dict[str, Any]:
+    """The entry's hub block with the points added in the options flow appended.
+
+    A UI point whose name a YAML point took since is skipped (with a warning) rather
+    than failing the whole hub.
+    """
+    data = dict(entry.data)
+    for key in PLATFORM_SCHEMAS:
+        added = entry.options.get(key) or []
+        if not added:
+            continue
+        own = list(data.get(key) or [])
+        taken = {p.get(CONF_UNIQUE_ID) or p[CONF_NAME] for p in own}
+        for point in added:
+            if (point.get(CONF_UNIQUE_ID) or point[CONF_NAME]) in taken:
+                _LOGGER.warning(
+                    "%s: %s %r added in the UI clashes with one in the configuration; "
+                    "skipping it", entry.title, key, point[CONF_NAME],
+                )
+                continue
+            own.append(point)
+        data[key] = own
+    return data
+
+
 def build_entities(conf: Mapping[str, Any], coordinator: HubCoordinator) -> list[Entity]:
     """Every entity a hub block describes, with its span registered for polling."""
     name = conf[CONF_NAME]
@@ -152,9 +183,13 @@ class ModbusIntegration:
     def entries_from_yaml(self, config: Any) -> list[YamlEntry]:
         return entries_by_name(config, CONF_NAME)
 
+    def options_flow(self, entry: ConfigEntry[Any]) -> ModbusOptionsFlow:
+        """Add and remove points in the web UI (kept in ``entry.options``)."""
+        return ModbusOptionsFlow(entry)
+
     async def setup_entry(self, host: Host, entry: ConfigEntry[ModbusRuntime]) -> None:
         try:
-            conf = HUB_SCHEMA(dict(entry.data))
+            conf = HUB_SCHEMA(merged_points(entry))
         except vol.Invalid as err:
             raise ConfigEntryError(f"invalid modbus hub configuration: {err}") from err
         hub = ModbusHub(hub_params(conf))

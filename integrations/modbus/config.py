@@ -334,3 +334,56 @@ USER_STEP_SCHEMA = vol.Schema(
         ),
     }
 )
+
+
+# -- the options flow: points added in the web UI ------------------------------------------
+
+#: The options flow's platform choice → the YAML key its points are stored under.
+PLATFORM_KEYS: dict[str, str] = {
+    "sensor": CONF_SENSORS,
+    "binary_sensor": CONF_BINARY_SENSORS,
+    "switch": CONF_SWITCHES,
+    "number": CONF_NUMBERS,
+}
+
+#: Point fields the one-point form leaves to YAML (blocks that expand to many entities).
+_NOT_IN_FORM = frozenset({CONF_UNIQUE_ID, CONF_SLAVE_COUNT, CONF_ADDRESS_COUNT,
+                          CONF_ADDRESS_STRIDE})
+
+
+def _form_validator(validator: Any) -> Any:
+    """A point field's validator as a form can render it (the point schema still decides).
+
+    Enum choices become their plain strings (a select); the scale becomes a float field.
+    """
+    if (isinstance(validator, vol.All) and validator.validators
+            and isinstance(validator.validators[0], vol.In)):
+        return validator.validators[0]
+    if validator is _scale:
+        return vol.Coerce(float)
+    return validator
+
+
+def _form_key(key: Any) -> Any:
+    default = key.default
+    if default is vol.UNDEFINED:
+        return type(key)(key.schema)
+    value = default()
+    return type(key)(key.schema, default=str(value) if isinstance(value, enum.Enum) else value)
+
+
+def point_form_schema(platform: str) -> vol.Schema:
+    """The form to add one point of ``platform``: the fields of the YAML point schema."""
+    point_schema = PLATFORM_SCHEMAS[PLATFORM_KEYS[platform]]
+    fields: dict[Any, Any] = point_schema.validators[0].schema
+    first = [CONF_NAME, CONF_SLAVE, CONF_ADDRESS, CONF_INPUT_TYPE, CONF_WRITE_TYPE, CONF_DATA_TYPE]
+    ordered = sorted(
+        (key for key in fields if key.schema not in _NOT_IN_FORM),
+        key=lambda k: first.index(k.schema) if k.schema in first else len(first),
+    )
+    return vol.Schema({_form_key(key): _form_validator(fields[key]) for key in ordered})
+
+
+def plain_point(point: dict[str, Any]) -> dict[str, Any]:
+    """A validated point with enum members written as strings (stored as JSON)."""
+    return {k: str(v) if isinstance(v, enum.Enum) else v for k, v in point.items()}

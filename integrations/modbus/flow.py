@@ -1,20 +1,42 @@
 """The config flow: add a TCP or RTU-over-TCP hub from the web UI (one form).
 
-The form only collects the connection; points are described in YAML (a UI editor for
-register maps is future work). Before creating the entry the flow opens the
+The form only collects the connection. Before creating the entry the flow opens the
 connection once, so a typo in the host shows up on the form, not as a retrying entry.
+
+The options flow adds and removes points: a menu (``init``: add a point, remove one,
+done), a platform choice (``add_point``), the point's form (``point``: the fields of the
+YAML point schema, checked by that same schema) and ``remove_point``. Points added here
+are stored in ``entry.options`` under the YAML keys (``sensors``, ``switches``...);
+``setup_entry`` adds them to the entry's own (YAML or flow) points. Changes pile up
+until "done", which saves them and reloads the entry once.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from gatehouse.core import ConfigFlow, FlowResult
+import voluptuous as vol
+
+from gatehouse.core import ConfigEntry, ConfigFlow, FlowResult, OptionsFlow
 from gatehouse.core.util import slugify
 
 from .client import HubParams, ModbusHub
-from .config import USER_STEP_SCHEMA
-from .const import CONF_HOST, CONF_NAME, CONF_PORT, CONF_TIMEOUT, CONF_TYPE, HubType
+from .config import (
+    PLATFORM_KEYS,
+    PLATFORM_SCHEMAS,
+    USER_STEP_SCHEMA,
+    plain_point,
+    point_form_schema,
+)
+from .const import (
+    CONF_HOST,
+    CONF_NAME,
+    CONF_PORT,
+    CONF_TIMEOUT,
+    CONF_TYPE,
+    CONF_UNIQUE_ID,
+    HubType,
+)
 from .errors import ModbusConnectionError
 
 
@@ -50,3 +72,120 @@ async def _can_connect(data: dict[str, Any]) -> bool:
     finally:
         await hub.close()
     return True
+
+
+ACTION = "action"
+ACTION_ADD = "add_point"
+ACTION_REMOVE = "remove_point"
+ACTION_DONE = "done"
+CONF_POINT_PLATFORM = "platform"
+
+PLATFORM_STEP_SCHEMA = vol.Schema(
+    {vol.Required(CONF_POINT_PLATFORM, default="sensor"): vol.In(list(PLATFORM_KEYS))}
+)
+
+
+class ModbusOptionsFlow(OptionsFlow):
+    """Add and remove the hub's points from the web UI (stored in ``entry.options``)."""
+
+    def __init__(self, entry: ConfigEntry[Any]) -> None:
+        super().__init__(entry)
+        keys = set(PLATFORM_KEYS.values())
+        self._points: dict[str, list[dict[str, Any]]] = {
+            key: [dict(p) for p in entry.options.get(key, [])] for key in PLATFORM_SCHEMAS
+        }
+        self._other = {k: v for k, v in entry.options.items() if k not in keys}
+        self._platform = "sensor"
+
+    # -- steps ----------------------------------------------------------------------------
+
+    async def step_init(self, user_input: dict[str, Any] | None) -> FlowResult:
+        if user_input is None:
+            return self._menu()
+        action = user_input[ACTION]
+        if action == ACTION_ADD:
+            return self.show_form(step_id="add_point", data_schema=PLATFORM_STEP_SCHEMA)
+        if action == ACTION_REMOVE:
+            return self.show_form(step_id="remove_point", data_schema=self._remove_schema())
+        options = {**self._other, **{k: v for k, v in self._points.items() if v}}
+        return self.create_entry(data=options)
+
+    async def step_add_point(self, user_input: dict[str, Any] | None) -> FlowResult:
+        if user_input is None:
+            return self.show_form(step_id="add_point", data_schema=PLATFORM_STEP_SCHEMA)
+        self._platform = user_input[CONF_POINT_PLATFORM]
+        return self.show_form(step_id="point", data_schema=point_form_schema(self._platform))
+
+    async def step_point(self, user_input: dict[str, Any] | None) -> FlowResult:
+        form = point_form_schema(self._platform)
+        if user_input is None:
+            return self.show_form(step_id="point", data_schema=form)
+        key = PLATFORM_KEYS[self._platform]
+        name = user_input[CONF_NAME]
+        errors: dict[str, str] = {}
+        if name in self._names():
+            errors[CONF_NAME] = f"this hub already has a point named {name!r}"
+        else:
+            try:
+                # The YAML's schema, so a point means the same whichever way it came.
+                point = PLATFORM_SCHEMAS[key](dict(user_input))
+            except vol.Invalid as err:
+                errors = field_errors(err, form)
+        if errors:
+            return self.show_form(step_id="point", data_schema=form, errors=errors)
+        self._points[key].append(plain_point(point))
+        return self._menu()
+
+    async def step_remove_point(self, user_input: dict[str, Any] | None) -> FlowResult:
+        schema = self._remove_schema()
+        if user_input is None:
+            return self.show_form(step_id="remove_point", data_schema=schema)
+        name = user_input[CONF_NAME]
+        for key, points in self._points.items():
+            self._points[key] = [p for p in points if p[CONF_NAME] != name]
+        return self._menu()
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _menu(self) -> FlowResult:
+        actions = [ACTION_ADD]
+        if self._ui_names():
+            actions.append(ACTION_REMOVE)
+        actions.append(ACTION_DONE)
+        schema = vol.Schema({vol.Required(ACTION, default=ACTION_ADD): vol.In(actions)})
+        return self.show_form(
+            step_id="init", data_schema=schema,
+            description_placeholders={"points": ", ".join(self._ui_names()) or "-"},
+        )
+
+    def _remove_schema(self) -> vol.Schema:
+        return vol.Schema({vol.Required(CONF_NAME): vol.In(self._ui_names())})
+
+    def _ui_names(self) -> list[str]:
+        """Points added in the UI (those in YAML are removed by editing the YAML)."""
+        return [p[CONF_NAME] for points in self._points.values() for p in points]
+
+    def _names(self) -> set[str]:
+        """Every name (and unique_id) in use on the hub, whichever way it was added."""
+        points = [*self._points.values()]
+        points += [self.entry.data.get(key) or [] for key in PLATFORM_SCHEMAS]
+        names: set[str] = set()
+        for items in points:
+            for p in items:
+                names.add(p[CONF_NAME])
+                if p.get(CONF_UNIQUE_ID):
+                    names.add(p[CONF_UNIQUE_ID])
+        return names
+
+
+def field_errors(err: vol.Invalid, form: vol.Schema) -> dict[str, str]:
+    """Per-field errors for the form; an error on a field the form lacks goes to base."""
+    fields = {str(getattr(k, "schema", k)) for k in form.schema}
+    errors: dict[str, str] = {}
+    for error in err.errors if isinstance(err, vol.MultipleInvalid) else [err]:
+        field = str(error.path[0]) if error.path else "base"
+        message = str(error.msg) or "invalid"
+        if field not in fields:
+            field, message = "base", f"{field}: {message}" if field != "base" else message
+        errors.setdefault(field, message)
+    return errors

@@ -8,7 +8,8 @@ How an entry is put together (``setup_entry``), each part in its own module:
 * ``runtime.EntryRuntime``: publishes QoS 0 directly and QoS 1/2 through the host
   outbox (destination ``mqtt.<entry_id>``, delivered by ``sender.MqttSender``), with
   ``OutboxStatSensor`` entities showing the queue;
-* ``entities``: sensors, binary sensors, switches and numbers from the entry's YAML;
+* ``entities``: sensors, binary sensors, switches and numbers from the entry's YAML
+  and its options (``options.MqttOptionsFlow``: added in the browser);
 * ``discovery``: Home Assistant discovery in (make entities) and out (announce ours);
 * ``statestream``: state changes out to the broker;
 * ``services``: ``mqtt.publish`` and ``mqtt_message``; ``api``: what other
@@ -59,6 +60,7 @@ from .const import (
 from .discovery import DiscoveryConsumer, DiscoveryPublisher
 from .entities import PLATFORM_CLASSES, MqttEntity
 from .flow import MqttConfigFlow
+from .options import MqttOptionsFlow, merged_data
 from .runtime import EntryRuntime
 from .services import LOADED, setup_event_forwarding, template_engine
 from .settings import ConnectError, ConnectionSettings, build_tls_context
@@ -89,9 +91,12 @@ class MqttIntegration:
             for item in items
         ]
 
+    def options_flow(self, entry: ConfigEntry[Any]) -> MqttOptionsFlow:
+        return MqttOptionsFlow(entry)
+
     async def setup_entry(self, host: Host, entry: ConfigEntry[EntryRuntime]) -> None:
         try:
-            data = entry_data(entry.data)
+            data = entry_data(merged_data(entry.data, entry.options))
         except vol.Invalid as err:
             raise ConfigEntryError(f"invalid mqtt entry data: {err}") from err
         settings = ConnectionSettings.from_data(

@@ -1,8 +1,9 @@
 """Voluptuous schemas of the MQTT integration: the entry (YAML and flow) and its entities.
 
 One entry is one broker connection. The YAML section ``mqtt:`` is one such mapping or a
-list of them; the config flow asks for the connection fields only (entities, discovery
-publishing and statestream are YAML features). Schemas only produce plain JSON-able
+list of them; the config flow asks for the connection fields only; entities, discovery
+and statestream come from YAML or the options flow (``options.py``, which validates
+entities with the same ``PLATFORM_SCHEMAS``). Schemas only produce plain JSON-able
 data, because an entry's data is stored as JSON; compiled forms (json paths,
 templates, TLS contexts) are made at set-up.
 

@@ -76,6 +76,7 @@ from .jetstream import (
     stream_config,
 )
 from .kv import KvMirror
+from .options import NatsOptionsFlow, merged_data
 from .services import LOADED
 from .values import MalformedPayload, ValueExtractor, decode_json
 
@@ -131,9 +132,12 @@ class NatsIntegration:
     def entries_from_yaml(self, config: Any) -> list[YamlEntry]:
         return entries_by_name(config, CONF_NAME)
 
+    def options_flow(self, entry: ConfigEntry[Any]) -> NatsOptionsFlow:
+        return NatsOptionsFlow(entry)
+
     async def setup_entry(self, host: Host, entry: ConfigEntry[NatsRuntime]) -> None:
         try:
-            config: dict[str, Any] = ENTRY_SCHEMA(dict(entry.data))
+            config: dict[str, Any] = ENTRY_SCHEMA(merged_data(entry.data, entry.options))
         except vol.Invalid as err:
             raise ConfigEntryError(f"invalid NATS settings: {err}") from err
         name = config[CONF_NAME]

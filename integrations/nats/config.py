@@ -2,10 +2,12 @@
 
 The YAML section and the config flow share the connection fields, so an entry made in
 the browser and one made in ``configuration.yaml`` are validated the same way; the
-richer parts (subject entities, streams, consumers, KV mirror, fleet) are YAML-only
-because they are lists that a form renders badly. ``setup_entry`` validates stored data
-through ``ENTRY_SCHEMA`` again, which fills defaults for entries stored by older
-versions and refuses data edited by hand into something invalid.
+richer parts (streams, consumers, KV mirror, fleet) are YAML-only because they are
+lists that a form renders badly; subject entities come from YAML or the options flow
+(``options.py``, which validates them with the same ``SENSOR_SCHEMA``s).
+``setup_entry`` validates stored data (with the options' entities appended) through
+``ENTRY_SCHEMA`` again, which fills defaults for entries stored by older versions and
+refuses data edited by hand into something invalid.
 """
 
 from __future__ import annotations

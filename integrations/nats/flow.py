@@ -2,8 +2,8 @@
 
 Connecting in the flow turns a typo in a server address or a wrong password into an
 error on the form, instead of an entry that sits in ``setup_retry`` forever. Subject
-entities, streams, consumers, the KV mirror and the fleet bridge are configured in
-YAML (lists render badly as forms).
+entities are added and removed in the options flow (``options.py``) or YAML; streams,
+consumers, the KV mirror and the fleet bridge are configured in YAML.
 """
 
 from __future__ import annotations

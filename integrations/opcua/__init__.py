@@ -12,7 +12,7 @@ Layout (network code never leaks asyncua types or errors past ``client.py`` and
     runtime.py   an entry's session loop: reconnect with backoff, availability
     entities.py  sensor / binary_sensor / switch / number, described as data
     services.py  opcua.write / opcua.read / opcua.browse
-    flow.py      the config flow
+    flow.py      the config flow; the options flow adds/removes nodes (entry.options)
 
 Set-up connects once so the host can tell "retry later" (unreachable) from "needs a
 human" (refused credentials, untrusted certificate); then ``runtime.run`` keeps the
@@ -70,7 +70,7 @@ from .const import (
 )
 from .entities import ENTITY_CLASSES, OpcuaEntity, OpcuaEntityDescription
 from .errors import OpcuaAuthError, OpcuaError, OpcuaSecurityError
-from .flow import OpcuaConfigFlow
+from .flow import OpcuaConfigFlow, OpcuaOptionsFlow
 from .monitor import MonitorSpec
 from .nodeid import parse_node
 from .pki import PkiPaths
@@ -88,6 +88,10 @@ class OpcuaIntegration:
 
     def entries_from_yaml(self, config: Any) -> list[YamlEntry]:
         return entries_by_name(config, CONF_NAME)
+
+    def options_flow(self, entry: ConfigEntry[Any]) -> OpcuaOptionsFlow:
+        """Add and remove nodes in the web UI (kept in ``entry.options["nodes"]``)."""
+        return OpcuaOptionsFlow(entry)
 
     async def setup_entry(self, host: Host, entry: ConfigEntry[OpcuaRuntime]) -> None:
         data = entry.data
@@ -142,10 +146,19 @@ def _entities(runtime: OpcuaRuntime, entry: ConfigEntry[Any], name: str) -> list
         "model": runtime.settings.endpoint,
     }
     entities: list[OpcuaEntity] = []
-    for raw in entry.data.get(CONF_NODES, []):
+    seen: set[tuple[str, str]] = set()
+    own = list(entry.data.get(CONF_NODES) or [])
+    added = list(entry.options.get(CONF_NODES) or [])  # from the options flow
+    for raw in [*own, *added]:
         node = NODE_SCHEMA(dict(raw))  # fills defaults for entries stored by older versions
         description = _description(node)
         unique_id = node.get(CONF_UNIQUE_ID) or f"{prefix}:{description.node}"
+        if (description.platform, unique_id) in seen:
+            # A node added in the UI that the YAML now has too: the YAML one wins.
+            _LOGGER.warning("%s: node %s is configured twice as a %s; skipping the one "
+                            "added in the UI", name, description.node, description.platform)
+            continue
+        seen.add((description.platform, unique_id))
         cls = ENTITY_CLASSES[description.platform]
         entities.append(cls(runtime, description, unique_id, device))
     return entities

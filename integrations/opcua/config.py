@@ -120,7 +120,7 @@ NODE_SCHEMA = vol.Schema(
 )
 
 
-def _check_node(node: dict[str, Any]) -> dict[str, Any]:
+def check_node(node: dict[str, Any]) -> dict[str, Any]:
     if node[CONF_DEADBAND_TYPE] == DEADBAND_PERCENT and node[CONF_DEADBAND] > 100:
         raise vol.Invalid("a percent deadband is at most 100", path=[CONF_DEADBAND])
     if CONF_MIN in node and CONF_MAX in node and node[CONF_MIN] >= node[CONF_MAX]:
@@ -128,7 +128,11 @@ def _check_node(node: dict[str, Any]) -> dict[str, Any]:
     return node
 
 
-def _unique_nodes(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+#: One node as YAML's ``nodes:`` list checks it; the options flow checks with it too.
+NODE_ITEM_SCHEMA = vol.All(NODE_SCHEMA, check_node)
+
+
+def unique_nodes(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     seen: set[tuple[str, str]] = set()
     for index, node in enumerate(nodes):
         key = (node[CONF_PLATFORM], node.get(CONF_UNIQUE_ID) or node[CONF_NODE])
@@ -162,7 +166,7 @@ ENTRY_FIELDS: dict[Any, Any] = {
     vol.Optional(CONF_PUBLISHING_INTERVAL, default=DEFAULT_PUBLISHING_INTERVAL): POSITIVE_SECONDS,
     vol.Optional(CONF_RECONNECT_MAX_DELAY, default=DEFAULT_RECONNECT_MAX_DELAY): POSITIVE_SECONDS,
     vol.Optional(CONF_NODES, default=list): vol.All(
-        [vol.All(NODE_SCHEMA, _check_node)], _unique_nodes
+        [vol.All(NODE_SCHEMA, check_node)], unique_nodes
     ),
 }
 
@@ -191,4 +195,20 @@ CONFIG_SCHEMA = vol.Any(vol.All([ENTRY_SCHEMA], vol.Length(min=1)), ENTRY_SCHEMA
 USER_STEP_SCHEMA = vol.Schema(
     {vol.Optional(CONF_NAME, default=DEFAULT_NAME): vol.All(str, vol.Length(min=1, max=64)),
      **CONNECTION_FIELDS}
+)
+
+
+#: The options flow's form to add one node: the YAML node fields, a name required (it is
+#: how the node is shown and removed later), platform first.
+NODE_FORM_SCHEMA = vol.Schema(
+    {
+        vol.Required(CONF_NAME): vol.All(str, vol.Length(min=1, max=100)),
+        vol.Required(CONF_PLATFORM, default="sensor"): vol.In(PLATFORMS),
+        vol.Required(CONF_NODE): node_id,
+        **{
+            key: value
+            for key, value in NODE_SCHEMA.schema.items()
+            if key.schema not in (CONF_NAME, CONF_PLATFORM, CONF_NODE, CONF_UNIQUE_ID)
+        },
+    }
 )

@@ -1,9 +1,14 @@
 """The config flow: one form (endpoint, security, credentials), checked by connecting.
 
 The entry is created only if a session can be opened, so a typo or an untrusted server
-shows up in the form, with the file to copy when the certificate is the problem. Nodes
-are not chosen here yet: they come from YAML (a node picker built on ``opcua.browse``
-can add them later as options).
+shows up in the form, with the file to copy when the certificate is the problem.
+
+Nodes come from YAML or from the options flow: a menu (``init``: add a node, remove one,
+done), the node's form (``add_node``: the YAML node fields, checked by the same schema
+and, when the entry is connected, by reading the node from the server) and
+``remove_node``. Nodes added here are stored in ``entry.options["nodes"]`` and set up
+after the entry's own nodes. Changes pile up until "done", which saves them and reloads
+the entry once.
 """
 
 from __future__ import annotations
@@ -13,19 +18,28 @@ from typing import Any
 
 import voluptuous as vol
 
-from gatehouse.core import ConfigFlow, FlowResult
+from gatehouse.core import ConfigEntry, ConfigFlow, FlowResult, OptionsFlow
 
 from .client import ConnectionSettings, OpcuaClient
-from .config import USER_STEP_SCHEMA, check_auth
-from .const import CONF_ENDPOINT, CONF_NAME, CONF_NODES
+from .config import (
+    NODE_FORM_SCHEMA,
+    NODE_ITEM_SCHEMA,
+    USER_STEP_SCHEMA,
+    check_auth,
+    unique_nodes,
+)
+from .const import CONF_ENDPOINT, CONF_NAME, CONF_NODE, CONF_NODES, CONF_UNIQUE_ID
 from .errors import (
     OpcuaAuthError,
     OpcuaConnectionError,
     OpcuaError,
+    OpcuaNodeError,
     OpcuaSecurityError,
     OpcuaUntrustedCertificateError,
 )
+from .nodeid import parse_node
 from .pki import PkiPaths
+from .runtime import OpcuaRuntime
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -83,3 +97,106 @@ class OpcuaConfigFlow(ConfigFlow):
         finally:
             await client.disconnect()
         return {}, {}
+
+
+ACTION = "action"
+ACTION_ADD = "add_node"
+ACTION_REMOVE = "remove_node"
+ACTION_DONE = "done"
+
+
+def node_label(node: dict[str, Any]) -> str:
+    """How a node is named (its entity's name): ``name``, else the node's identifier."""
+    return str(node.get(CONF_NAME) or parse_node(node[CONF_NODE]).identifier)
+
+
+class OpcuaOptionsFlow(OptionsFlow):
+    """Add and remove the entry's nodes from the web UI (``entry.options["nodes"]``)."""
+
+    def __init__(self, entry: ConfigEntry[Any]) -> None:
+        super().__init__(entry)
+        self._nodes: list[dict[str, Any]] = [dict(n) for n in entry.options.get(CONF_NODES, [])]
+
+    async def step_init(self, user_input: dict[str, Any] | None) -> FlowResult:
+        if user_input is None:
+            return self._menu()
+        action = user_input[ACTION]
+        if action == ACTION_ADD:
+            return self.show_form(step_id="add_node", data_schema=NODE_FORM_SCHEMA)
+        if action == ACTION_REMOVE:
+            return self.show_form(step_id="remove_node", data_schema=self._remove_schema())
+        options = {k: v for k, v in self.entry.options.items() if k != CONF_NODES}
+        if self._nodes:
+            options[CONF_NODES] = self._nodes
+        return self.create_entry(data=options)
+
+    async def step_add_node(self, user_input: dict[str, Any] | None) -> FlowResult:
+        if user_input is None:
+            return self.show_form(step_id="add_node", data_schema=NODE_FORM_SCHEMA)
+        errors: dict[str, str] = {}
+        node: dict[str, Any] = {}
+        name = user_input[CONF_NAME]
+        own = list(self.entry.data.get(CONF_NODES) or [])
+        if name in {node_label(n) for n in [*own, *self._nodes]} | {
+            n[CONF_UNIQUE_ID] for n in [*own, *self._nodes] if n.get(CONF_UNIQUE_ID)
+        }:
+            errors[CONF_NAME] = f"this server already has a node named {name!r}"
+        else:
+            try:
+                # The YAML's schema and rules, so a node means the same whichever way it came.
+                node = NODE_ITEM_SCHEMA(dict(user_input))
+                unique_nodes([*own, *self._nodes, node])
+            except vol.Invalid as err:
+                errors = _field_errors(err)
+        if not errors:
+            problem = await self._check_on_server(node)
+            if problem:
+                errors[CONF_NODE] = problem
+        if errors:
+            return self.show_form(step_id="add_node", data_schema=NODE_FORM_SCHEMA, errors=errors)
+        self._nodes.append(node)
+        return self._menu()
+
+    async def step_remove_node(self, user_input: dict[str, Any] | None) -> FlowResult:
+        schema = self._remove_schema()
+        if user_input is None:
+            return self.show_form(step_id="remove_node", data_schema=schema)
+        self._nodes = [n for n in self._nodes if node_label(n) != user_input[CONF_NAME]]
+        return self._menu()
+
+    def _menu(self) -> FlowResult:
+        actions = [ACTION_ADD, *([ACTION_REMOVE] if self._nodes else []), ACTION_DONE]
+        return self.show_form(
+            step_id="init",
+            data_schema=vol.Schema({vol.Required(ACTION, default=ACTION_ADD): vol.In(actions)}),
+            description_placeholders={"nodes": ", ".join(map(node_label, self._nodes)) or "-"},
+        )
+
+    def _remove_schema(self) -> vol.Schema:
+        """Only nodes added here: those in YAML are removed by editing the YAML."""
+        return vol.Schema({vol.Required(CONF_NAME): vol.In([node_label(n) for n in self._nodes])})
+
+    async def _check_on_server(self, node: dict[str, Any]) -> str | None:
+        """Why the server has no such node, if the entry is connected and it says so."""
+        runtime = getattr(self.entry, "runtime_data", None)
+        if not isinstance(runtime, OpcuaRuntime):
+            return None
+        try:
+            await runtime.connected_client().read(parse_node(node[CONF_NODE]))
+        except OpcuaNodeError as err:
+            return str(err)
+        except OpcuaError as err:  # not connected, or the server is busy: cannot tell now
+            _LOGGER.debug("Could not check %s on the server: %s", node[CONF_NODE], err)
+        return None
+
+
+def _field_errors(err: vol.Invalid) -> dict[str, str]:
+    fields = {str(k.schema) for k in NODE_FORM_SCHEMA.schema}
+    errors: dict[str, str] = {}
+    for error in err.errors if isinstance(err, vol.MultipleInvalid) else [err]:
+        field = str(error.path[0]) if error.path and isinstance(error.path[0], str) else ""
+        if field not in fields:
+            # unique_nodes points at the list index: the node is what clashes.
+            field = CONF_NODE if error.path else "base"
+        errors.setdefault(field, str(error.msg) or "invalid")
+    return errors

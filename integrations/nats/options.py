@@ -1,0 +1,176 @@
+"""The options flow: add and remove subject entities (sensors and binary sensors).
+
+An entry's ``options`` hold ``sensor`` and ``binary_sensor`` lists, validated with the
+same ``SENSOR_SCHEMA``/``BINARY_SENSOR_SCHEMA`` as YAML; ``merged_data`` appends them
+to the entry data's lists. The flow is a menu (``init``) with one select field
+``action``; each step returns to the menu and ``done`` saves (the host then reloads
+the entry). Only entities added here can be removed here: YAML ones live in the data.
+
+Streams, consumers, the KV mirror and the fleet bridge stay YAML-only: each needs a
+bucket, stream or site name together with lists (globs, subjects, hosts), which a flat
+form renders badly, and a half-filled one would fail the entry's set-up.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import voluptuous as vol
+
+from gatehouse.core import FlowResult, OptionsFlow
+from gatehouse.core.template import TemplateEngine, TemplateError
+from gatehouse.core.util import slugify
+
+from .config import BINARY_SENSOR_SCHEMA, SENSOR_SCHEMA
+from .const import CONF_BINARY_SENSORS, CONF_CONSUMERS, CONF_SENSORS
+
+if TYPE_CHECKING:
+    from gatehouse.core import ConfigEntry, Host
+
+PLATFORM_SCHEMAS: dict[str, vol.Schema] = {
+    CONF_SENSORS: SENSOR_SCHEMA,
+    CONF_BINARY_SENSORS: BINARY_SENSOR_SCHEMA,
+}
+
+ACTIONS = ["add_entity", "remove_entity", "done"]
+MENU_SCHEMA = vol.Schema({vol.Required("action"): vol.In(ACTIONS)})
+
+#: The add-entity form. Fields a platform does not take are refused by its schema.
+ADD_ENTITY_SCHEMA = vol.Schema(
+    {
+        vol.Required("platform"): vol.In(list(PLATFORM_SCHEMAS)),
+        vol.Required("name"): vol.All(str, vol.Length(min=1, max=128)),
+        vol.Required("subject"): str,
+        vol.Optional("value_template"): str,
+        vol.Optional("json_path"): str,
+        vol.Optional("unit_of_measurement"): str,
+        vol.Optional("device_class"): str,
+        vol.Optional("payload_on"): str,
+        vol.Optional("payload_off"): str,
+        vol.Optional("queue"): str,
+    }
+)
+
+def merged_data(data: Mapping[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
+    """Entry data with the options' entities appended (validated by ``ENTRY_SCHEMA``)."""
+    merged = dict(data)
+    for platform in PLATFORM_SCHEMAS:
+        if options.get(platform):
+            merged[platform] = [*(data.get(platform) or ()), *options[platform]]
+    return merged
+
+
+def check_template(host: Host, source: str) -> str | None:
+    """The error of compiling ``source`` with the host's own engine (filters included)."""
+    try:
+        TemplateEngine(host).compile(source)
+    except TemplateError as err:
+        return str(err)
+    return None
+
+
+def _errors(err: vol.Invalid, platform: str) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for item in err.errors if isinstance(err, vol.MultipleInvalid) else [err]:
+        field = str(item.path[0]) if item.path else "base"
+        message = str(item.msg)
+        if message == "extra keys not allowed":
+            message = f"not used by {platform}"
+        elif "exclusion" in message:
+            field, message = "json_path", "value_template and json_path exclude each other"
+        errors.setdefault(field, message)
+    return errors
+
+
+class NatsOptionsFlow(OptionsFlow):
+    """Menu → add entity / remove entity → menu … → done (saves)."""
+
+    def __init__(self, entry: ConfigEntry[Any]) -> None:
+        super().__init__(entry)
+        self.options: dict[str, Any] = copy.deepcopy(dict(entry.options))
+
+    def _menu(self, errors: Mapping[str, str] | None = None) -> FlowResult:
+        return self.show_form(
+            step_id="init",
+            data_schema=MENU_SCHEMA,
+            errors=errors,
+            description_placeholders={"entities": ", ".join(self._removable()) or "none"},
+        )
+
+    async def step_init(self, user_input: dict[str, Any] | None) -> FlowResult:
+        if user_input is None:
+            return self._menu()
+        action = user_input["action"]
+        if action == "done":
+            return self.create_entry(data=self.options)
+        if action == "remove_entity" and not self._removable():
+            return self._menu({"action": "no_entities_to_remove"})
+        return await getattr(self, f"step_{action}")(None)
+
+    # -- add ------------------------------------------------------------------------------
+
+    async def step_add_entity(self, user_input: dict[str, Any] | None) -> FlowResult:
+        if user_input is None:
+            return self.show_form(step_id="add_entity", data_schema=ADD_ENTITY_SCHEMA)
+        errors, config = self._validate_entity(user_input)
+        if errors:
+            return self.show_form(
+                step_id="add_entity", data_schema=ADD_ENTITY_SCHEMA, errors=errors
+            )
+        platform = user_input["platform"]
+        self.options[platform] = [*(self.options.get(platform) or ()), config]
+        return self._menu()
+
+    def _validate_entity(
+        self, user_input: dict[str, Any]
+    ) -> tuple[dict[str, str], dict[str, Any]]:
+        platform = user_input["platform"]
+        raw = {
+            k: v for k, v in user_input.items()
+            if k != "platform" and not (isinstance(v, str) and not v.strip())
+        }
+        if "name" in raw:
+            raw["name"] = raw["name"].strip()
+        try:
+            config = dict(PLATFORM_SCHEMAS[platform](raw))
+        except vol.Invalid as err:
+            return _errors(err, platform), {}
+        current = merged_data(self.entry.data, self.options)
+        taken = {
+            slugify(str(c.get("name") or ""))
+            for key in (*PLATFORM_SCHEMAS, CONF_CONSUMERS)
+            for c in current.get(key) or ()
+        }
+        if slugify(config["name"]) in taken:
+            return {"name": "duplicate_name"}, {}
+        if "value_template" in config:
+            problem = check_template(self.host, config["value_template"])
+            if problem is not None:
+                return {"value_template": problem}, {}
+        return {}, config
+
+    # -- remove ---------------------------------------------------------------------------
+
+    def _removable(self) -> dict[str, tuple[str, int]]:
+        """Label shown → (platform, index in the options' list)."""
+        return {
+            f"{config['name']} ({platform})": (platform, index)
+            for platform in PLATFORM_SCHEMAS
+            for index, config in enumerate(self.options.get(platform) or ())
+        }
+
+    async def step_remove_entity(self, user_input: dict[str, Any] | None) -> FlowResult:
+        removable = self._removable()
+        schema = vol.Schema({vol.Required("entity"): vol.In(list(removable))})
+        if user_input is None:
+            return self.show_form(step_id="remove_entity", data_schema=schema)
+        platform, index = removable[user_input["entity"]]
+        items = list(self.options[platform])
+        del items[index]
+        if items:
+            self.options[platform] = items
+        else:
+            del self.options[platform]
+        return self._menu()
