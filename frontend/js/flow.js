@@ -52,6 +52,7 @@ export function runFlow({ title, start, submit, abort, doneMessage = createdMess
     const submitButton = h("button", { type: "submit", class: "primary" }, "Submit");
     const form = h("form", { novalidate: true, dataset: { step: result.step_id } },
       h("p", { class: "muted" }, `Step: ${humanize(result.step_id)}`),
+      placeholders(result.description_placeholders),
       fields.element, baseError,
       h("div", { class: "actions" },
         h("button", { type: "button", onclick: close }, "Cancel"), submitButton));
@@ -80,4 +81,13 @@ export function runFlow({ title, start, submit, abort, doneMessage = createdMess
 /** The words for a config flow's create_entry: the new entry and how its set-up went. */
 export function createdMessage(result) {
   return `Created “${result.title}”. State: ${humanize(result.entry_state || "unknown")}.`;
+}
+
+// What the step wants the user to know (pending changes, the file to copy...), as the
+// flow's description_placeholders: one line per entry.
+function placeholders(values) {
+  const entries = Object.entries(values || {}).filter(([, value]) => value !== "" && value != null);
+  if (!entries.length) return null;
+  return h("dl", { class: "placeholders" },
+    entries.flatMap(([key, value]) => [h("dt", {}, humanize(key)), h("dd", {}, String(value))]));
 }

@@ -89,7 +89,7 @@ function makeInput(field, id, initial) {
       const select = h("select", common,
         field.required ? null : h("option", { value: "" }, "—"),
         (field.options || []).map((option, index) =>
-          h("option", { value: String(index) }, String(option))));
+          h("option", { value: String(index) }, optionLabel(option))));
       const index = (field.options || []).findIndex((option) => option === initial);
       select.value = index >= 0 ? String(index) : "";
       return select;
@@ -191,4 +191,11 @@ export function formDialog({ title, fields, values = {}, submitLabel = "Save", o
     body.append(element);
     element.querySelector("input, select, textarea")?.focus();
   });
+}
+
+// Menu actions and enum values come as snake_case identifiers ("add_point"); show them
+// as words. Anything else (versions, data types like "float32") is shown as is.
+function optionLabel(option) {
+  const text = String(option);
+  return /^[a-z]+(_[a-z]+)+$/.test(text) ? humanize(text) : text;
 }
