@@ -13,7 +13,7 @@ from .config_entries import (
     RetryPolicy,
     Source,
 )
-from .config_flow import ConfigFlow, FlowResult, OptionsFlow
+from .config_flow import ConfigFlow, FlowResult, MenuOptionsFlow, OptionsFlow
 from .const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN, __version__
 from .context import Context
 from .device_registry import DeviceEntry, DeviceInfo, DeviceRegistry
@@ -78,6 +78,7 @@ __all__ = [
     "HostState",
     "Integration",
     "LoadedEntries",
+    "MenuOptionsFlow",
     "NumberEntity",
     "OptionsFlow",
     "RegistryEntry",

@@ -12,7 +12,7 @@ and the UI gets per-field errors), and turns ``create_entry`` into a stored, set
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypedDict
 
 import voluptuous as vol
@@ -139,6 +139,61 @@ class OptionsFlow(_Flow):
             "handler": self.handler,
             "data": dict(data),
         }
+
+
+class MenuOptionsFlow(OptionsFlow):
+    """An options flow that is a menu of actions, each a step that returns to the menu.
+
+    The shape every "edit the list of points/nodes/entities" flow has: ``init`` shows a
+    select of ``actions()`` plus ``done``; each action is a ``step_<action>`` coroutine
+    that ends with ``return self.menu()``; changes collect in the flow until ``done``
+    saves ``finish()`` as the entry's options (one reload for the whole session, and
+    closing the dialog discards everything). ``summary()`` is shown above the menu;
+    ``refuse(action)`` may answer why an action is not possible now.
+    """
+
+    ACTION = "action"
+    DONE = "done"
+
+    def actions(self) -> list[str]:
+        """The menu's actions (step names), ``done`` excluded."""
+        raise NotImplementedError
+
+    def finish(self) -> dict[str, Any]:
+        """The options to store when the user picks ``done``."""
+        raise NotImplementedError
+
+    def summary(self) -> dict[str, Any]:
+        """Description placeholders shown with the menu (e.g. what was added so far)."""
+        return {}
+
+    def refuse(self, action: str) -> str | None:
+        """Why ``action`` cannot be taken now (shown on the menu), or None."""
+        return None
+
+    def menu(self, errors: Mapping[str, str] | None = None) -> FlowResult:
+        choices = [*self.actions(), self.DONE]
+        schema = vol.Schema({vol.Required(self.ACTION, default=choices[0]): vol.In(choices)})
+        return self.show_form(
+            step_id="init",
+            data_schema=schema,
+            errors=errors,
+            description_placeholders=self.summary(),
+        )
+
+    async def step_init(self, user_input: dict[str, Any] | None) -> FlowResult:
+        if user_input is None:
+            return self.menu()
+        action = user_input[self.ACTION]
+        if action == self.DONE:
+            return self.create_entry(data=self.finish())
+        problem = self.refuse(action)
+        if problem is not None:
+            return self.menu({self.ACTION: problem})
+        step: Callable[[dict[str, Any] | None], Awaitable[FlowResult]] = getattr(
+            self, f"step_{action}"
+        )
+        return await step(None)
 
 
 class _Manager:

@@ -17,7 +17,7 @@ from typing import Any
 
 import voluptuous as vol
 
-from gatehouse.core import ConfigEntry, ConfigFlow, FlowResult, OptionsFlow
+from gatehouse.core import ConfigEntry, ConfigFlow, FlowResult, MenuOptionsFlow
 from gatehouse.core.util import slugify
 
 from .client import HubParams, ModbusHub
@@ -74,10 +74,8 @@ async def _can_connect(data: dict[str, Any]) -> bool:
     return True
 
 
-ACTION = "action"
 ACTION_ADD = "add_point"
 ACTION_REMOVE = "remove_point"
-ACTION_DONE = "done"
 CONF_POINT_PLATFORM = "platform"
 
 PLATFORM_STEP_SCHEMA = vol.Schema(
@@ -85,7 +83,7 @@ PLATFORM_STEP_SCHEMA = vol.Schema(
 )
 
 
-class ModbusOptionsFlow(OptionsFlow):
+class ModbusOptionsFlow(MenuOptionsFlow):
     """Add and remove the hub's points from the web UI (stored in ``entry.options``)."""
 
     def __init__(self, entry: ConfigEntry[Any]) -> None:
@@ -99,16 +97,14 @@ class ModbusOptionsFlow(OptionsFlow):
 
     # -- steps ----------------------------------------------------------------------------
 
-    async def step_init(self, user_input: dict[str, Any] | None) -> FlowResult:
-        if user_input is None:
-            return self._menu()
-        action = user_input[ACTION]
-        if action == ACTION_ADD:
-            return self.show_form(step_id="add_point", data_schema=PLATFORM_STEP_SCHEMA)
-        if action == ACTION_REMOVE:
-            return self.show_form(step_id="remove_point", data_schema=self._remove_schema())
-        options = {**self._other, **{k: v for k, v in self._points.items() if v}}
-        return self.create_entry(data=options)
+    def actions(self) -> list[str]:
+        return [ACTION_ADD, *([ACTION_REMOVE] if self._ui_names() else [])]
+
+    def summary(self) -> dict[str, Any]:
+        return {"points": ", ".join(self._ui_names()) or "-"}
+
+    def finish(self) -> dict[str, Any]:
+        return {**self._other, **{k: v for k, v in self._points.items() if v}}
 
     async def step_add_point(self, user_input: dict[str, Any] | None) -> FlowResult:
         if user_input is None:
@@ -134,7 +130,7 @@ class ModbusOptionsFlow(OptionsFlow):
         if errors:
             return self.show_form(step_id="point", data_schema=form, errors=errors)
         self._points[key].append(plain_point(point))
-        return self._menu()
+        return self.menu()
 
     async def step_remove_point(self, user_input: dict[str, Any] | None) -> FlowResult:
         schema = self._remove_schema()
@@ -143,20 +139,9 @@ class ModbusOptionsFlow(OptionsFlow):
         name = user_input[CONF_NAME]
         for key, points in self._points.items():
             self._points[key] = [p for p in points if p[CONF_NAME] != name]
-        return self._menu()
+        return self.menu()
 
     # -- helpers --------------------------------------------------------------------------
-
-    def _menu(self) -> FlowResult:
-        actions = [ACTION_ADD]
-        if self._ui_names():
-            actions.append(ACTION_REMOVE)
-        actions.append(ACTION_DONE)
-        schema = vol.Schema({vol.Required(ACTION, default=ACTION_ADD): vol.In(actions)})
-        return self.show_form(
-            step_id="init", data_schema=schema,
-            description_placeholders={"points": ", ".join(self._ui_names()) or "-"},
-        )
 
     def _remove_schema(self) -> vol.Schema:
         return vol.Schema({vol.Required(CONF_NAME): vol.In(self._ui_names())})

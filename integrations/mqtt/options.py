@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
 
-from gatehouse.core import FlowResult, OptionsFlow
+from gatehouse.core import FlowResult, MenuOptionsFlow
 from gatehouse.core.template import TemplateError
 from gatehouse.core.util import slugify
 
@@ -44,8 +44,7 @@ if TYPE_CHECKING:
 SETTING_KEYS = (CONF_DISCOVERY, CONF_DISCOVERY_PREFIX, CONF_PUBLISH_DISCOVERY)
 DEFAULT_STATESTREAM_TOPIC = "gatehouse/states"
 
-ACTIONS = ["add_entity", "remove_entity", "settings", "done"]
-MENU_SCHEMA = vol.Schema({vol.Required("action"): vol.In(ACTIONS)})
+ACTIONS = ["add_entity", "remove_entity", "settings"]
 
 #: The add-entity form. Fields a platform does not take are refused by its schema.
 ADD_ENTITY_SCHEMA = vol.Schema(
@@ -106,7 +105,7 @@ def _errors(err: vol.Invalid, platform: str) -> dict[str, str]:
     return errors
 
 
-class MqttOptionsFlow(OptionsFlow):
+class MqttOptionsFlow(MenuOptionsFlow):
     """Menu → add entity / remove entity / settings → menu … → done (saves)."""
 
     def __init__(self, entry: ConfigEntry[Any]) -> None:
@@ -116,28 +115,24 @@ class MqttOptionsFlow(OptionsFlow):
     def _current(self) -> dict[str, Any]:
         return merged_data(self.entry.data, self.options)
 
-    def _menu(self, errors: Mapping[str, str] | None = None) -> FlowResult:
+    def actions(self) -> list[str]:
+        return ACTIONS
+
+    def summary(self) -> dict[str, Any]:
         added = [
             f"{config['name']} ({platform})"
             for platform in PLATFORMS
             for config in self.options.get(platform) or ()
         ]
-        return self.show_form(
-            step_id="init",
-            data_schema=MENU_SCHEMA,
-            errors=errors,
-            description_placeholders={"entities": ", ".join(added) or "none"},
-        )
+        return {"entities": ", ".join(added) or "none"}
 
-    async def step_init(self, user_input: dict[str, Any] | None) -> FlowResult:
-        if user_input is None:
-            return self._menu()
-        action = user_input["action"]
-        if action == "done":
-            return self.create_entry(data=self.options)
+    def finish(self) -> dict[str, Any]:
+        return self.options
+
+    def refuse(self, action: str) -> str | None:
         if action == "remove_entity" and not self._removable():
-            return self._menu({"action": "no_entities_to_remove"})
-        return await getattr(self, f"step_{action}")(None)
+            return "no_entities_to_remove"
+        return None
 
     # -- add ------------------------------------------------------------------------------
 
@@ -151,7 +146,7 @@ class MqttOptionsFlow(OptionsFlow):
             )
         platform = user_input["platform"]
         self.options[platform] = [*(self.options.get(platform) or ()), config]
-        return self._menu()
+        return self.menu()
 
     def _validate_entity(
         self, user_input: dict[str, Any]
@@ -202,7 +197,7 @@ class MqttOptionsFlow(OptionsFlow):
             self.options[platform] = items
         else:
             del self.options[platform]
-        return self._menu()
+        return self.menu()
 
     # -- settings -------------------------------------------------------------------------
 
@@ -251,7 +246,7 @@ class MqttOptionsFlow(OptionsFlow):
             self.options.pop(CONF_STATESTREAM, None)
         else:
             self.options[CONF_STATESTREAM] = None
-        return self._menu()
+        return self.menu()
 
 
 def _validated(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
 
-from gatehouse.core import FlowResult, OptionsFlow
+from gatehouse.core import FlowResult, MenuOptionsFlow
 from gatehouse.core.template import TemplateEngine, TemplateError
 from gatehouse.core.util import slugify
 
@@ -34,8 +34,7 @@ PLATFORM_SCHEMAS: dict[str, vol.Schema] = {
     CONF_BINARY_SENSORS: BINARY_SENSOR_SCHEMA,
 }
 
-ACTIONS = ["add_entity", "remove_entity", "done"]
-MENU_SCHEMA = vol.Schema({vol.Required("action"): vol.In(ACTIONS)})
+ACTIONS = ["add_entity", "remove_entity"]
 
 #: The add-entity form. Fields a platform does not take are refused by its schema.
 ADD_ENTITY_SCHEMA = vol.Schema(
@@ -84,30 +83,26 @@ def _errors(err: vol.Invalid, platform: str) -> dict[str, str]:
     return errors
 
 
-class NatsOptionsFlow(OptionsFlow):
+class NatsOptionsFlow(MenuOptionsFlow):
     """Menu → add entity / remove entity → menu … → done (saves)."""
 
     def __init__(self, entry: ConfigEntry[Any]) -> None:
         super().__init__(entry)
         self.options: dict[str, Any] = copy.deepcopy(dict(entry.options))
 
-    def _menu(self, errors: Mapping[str, str] | None = None) -> FlowResult:
-        return self.show_form(
-            step_id="init",
-            data_schema=MENU_SCHEMA,
-            errors=errors,
-            description_placeholders={"entities": ", ".join(self._removable()) or "none"},
-        )
+    def actions(self) -> list[str]:
+        return ACTIONS
 
-    async def step_init(self, user_input: dict[str, Any] | None) -> FlowResult:
-        if user_input is None:
-            return self._menu()
-        action = user_input["action"]
-        if action == "done":
-            return self.create_entry(data=self.options)
+    def summary(self) -> dict[str, Any]:
+        return {"entities": ", ".join(self._removable()) or "none"}
+
+    def finish(self) -> dict[str, Any]:
+        return self.options
+
+    def refuse(self, action: str) -> str | None:
         if action == "remove_entity" and not self._removable():
-            return self._menu({"action": "no_entities_to_remove"})
-        return await getattr(self, f"step_{action}")(None)
+            return "no_entities_to_remove"
+        return None
 
     # -- add ------------------------------------------------------------------------------
 
@@ -121,7 +116,7 @@ class NatsOptionsFlow(OptionsFlow):
             )
         platform = user_input["platform"]
         self.options[platform] = [*(self.options.get(platform) or ()), config]
-        return self._menu()
+        return self.menu()
 
     def _validate_entity(
         self, user_input: dict[str, Any]
@@ -173,4 +168,4 @@ class NatsOptionsFlow(OptionsFlow):
             self.options[platform] = items
         else:
             del self.options[platform]
-        return self._menu()
+        return self.menu()

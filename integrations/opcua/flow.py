@@ -18,7 +18,7 @@ from typing import Any
 
 import voluptuous as vol
 
-from gatehouse.core import ConfigEntry, ConfigFlow, FlowResult, OptionsFlow
+from gatehouse.core import ConfigEntry, ConfigFlow, FlowResult, MenuOptionsFlow
 
 from .client import ConnectionSettings, OpcuaClient
 from .config import (
@@ -99,10 +99,8 @@ class OpcuaConfigFlow(ConfigFlow):
         return {}, {}
 
 
-ACTION = "action"
 ACTION_ADD = "add_node"
 ACTION_REMOVE = "remove_node"
-ACTION_DONE = "done"
 
 
 def node_label(node: dict[str, Any]) -> str:
@@ -110,25 +108,24 @@ def node_label(node: dict[str, Any]) -> str:
     return str(node.get(CONF_NAME) or parse_node(node[CONF_NODE]).identifier)
 
 
-class OpcuaOptionsFlow(OptionsFlow):
+class OpcuaOptionsFlow(MenuOptionsFlow):
     """Add and remove the entry's nodes from the web UI (``entry.options["nodes"]``)."""
 
     def __init__(self, entry: ConfigEntry[Any]) -> None:
         super().__init__(entry)
         self._nodes: list[dict[str, Any]] = [dict(n) for n in entry.options.get(CONF_NODES, [])]
 
-    async def step_init(self, user_input: dict[str, Any] | None) -> FlowResult:
-        if user_input is None:
-            return self._menu()
-        action = user_input[ACTION]
-        if action == ACTION_ADD:
-            return self.show_form(step_id="add_node", data_schema=NODE_FORM_SCHEMA)
-        if action == ACTION_REMOVE:
-            return self.show_form(step_id="remove_node", data_schema=self._remove_schema())
+    def actions(self) -> list[str]:
+        return [ACTION_ADD, *([ACTION_REMOVE] if self._nodes else [])]
+
+    def summary(self) -> dict[str, Any]:
+        return {"nodes": ", ".join(map(node_label, self._nodes)) or "-"}
+
+    def finish(self) -> dict[str, Any]:
         options = {k: v for k, v in self.entry.options.items() if k != CONF_NODES}
         if self._nodes:
             options[CONF_NODES] = self._nodes
-        return self.create_entry(data=options)
+        return options
 
     async def step_add_node(self, user_input: dict[str, Any] | None) -> FlowResult:
         if user_input is None:
@@ -155,22 +152,14 @@ class OpcuaOptionsFlow(OptionsFlow):
         if errors:
             return self.show_form(step_id="add_node", data_schema=NODE_FORM_SCHEMA, errors=errors)
         self._nodes.append(node)
-        return self._menu()
+        return self.menu()
 
     async def step_remove_node(self, user_input: dict[str, Any] | None) -> FlowResult:
         schema = self._remove_schema()
         if user_input is None:
             return self.show_form(step_id="remove_node", data_schema=schema)
         self._nodes = [n for n in self._nodes if node_label(n) != user_input[CONF_NAME]]
-        return self._menu()
-
-    def _menu(self) -> FlowResult:
-        actions = [ACTION_ADD, *([ACTION_REMOVE] if self._nodes else []), ACTION_DONE]
-        return self.show_form(
-            step_id="init",
-            data_schema=vol.Schema({vol.Required(ACTION, default=ACTION_ADD): vol.In(actions)}),
-            description_placeholders={"nodes": ", ".join(map(node_label, self._nodes)) or "-"},
-        )
+        return self.menu()
 
     def _remove_schema(self) -> vol.Schema:
         """Only nodes added here: those in YAML are removed by editing the YAML."""
