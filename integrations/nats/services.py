@@ -109,6 +109,10 @@ def _payload(call: ServiceCall) -> bytes:
     return str(value).encode()
 
 
+#: Seconds a plain ``nats.publish`` waits for the server to confirm it has the message.
+PUBLISH_CONFIRM_TIMEOUT = 5.0
+
+
 def _publish(host: Host) -> Callable[[ServiceCall], Any]:
     async def publish(call: ServiceCall) -> None:
         runtime = _runtime(host, call)
@@ -129,8 +133,13 @@ def _publish(host: Host) -> Callable[[ServiceCall], Any]:
             await runtime.client.nc.publish(
                 subject, payload, reply=call.data.get("reply", ""), headers=headers
             )
-        except nats.errors.Error as err:
-            raise GatehouseError(f"nats.publish to {subject!r} failed: {err}") from err
+            # A round trip: when the call returns, the server has the message (a plain
+            # publish is otherwise only buffered in this process).
+            await runtime.client.nc.flush(timeout=PUBLISH_CONFIRM_TIMEOUT)
+        except (nats.errors.Error, TimeoutError) as err:
+            raise GatehouseError(
+                f"nats.publish to {subject!r} failed: {err or type(err).__name__}"
+            ) from err
 
     return publish
 
