@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -156,6 +157,8 @@ class NatsNode:
             try:
                 status, body = self.healthz()
                 last = f"healthz {status} {body}"
+                if status == 200:
+                    self._check_identity()
                 if status == 200 and not need_meta_leader:
                     return
                 if status == 200:
@@ -168,6 +171,21 @@ class NatsNode:
             if time.monotonic() >= deadline:
                 raise self.start_error(f"not healthy within {timeout}s (last: {last})")
             time.sleep(POLL_INTERVAL * 2.5)
+
+    def _check_identity(self) -> None:
+        """Fail loudly if another process's server answers on our ports.
+
+        Ports come from ``free_ports`` and are bound by nats-server a moment later; a
+        suite running beside this one can take the same port in between. Without this
+        check the test would silently talk to a stranger's server (and lose messages
+        when that server is stopped).
+        """
+        _, varz = _http_get(f"{self.monitor_url}/varz")
+        if varz.get("server_name") != self.server_name or varz.get("port") != self.ports.client:
+            raise self.start_error(
+                f"another server answers on our ports: {varz.get('server_name')!r} "
+                f"on client port {varz.get('port')}"
+            )
 
     def start_error(self, why: str) -> NatsStartError:
         """Build an error that quotes the node's log."""
@@ -217,7 +235,9 @@ class NatsServer:
     keeps the ports and the JetStream store, so streams survive it.
     """
 
-    def __init__(self, workdir: Path, server_name: str = "gatehouse-single") -> None:
+    def __init__(self, workdir: Path, server_name: str | None = None) -> None:
+        # A name unique to this instance, so the health check can tell it is ours.
+        server_name = server_name or f"gatehouse-single-{uuid.uuid4().hex[:8]}"
         client, monitor = free_ports(2)
         self.node = NatsNode(workdir, server_name, NodePorts(client=client, monitor=monitor))
 
