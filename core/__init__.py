@@ -13,7 +13,13 @@ from .config_entries import (
     RetryPolicy,
     Source,
 )
-from .config_flow import ConfigFlow, FlowResult, MenuOptionsFlow, OptionsFlow
+from .config_flow import (
+    ConfigFlow,
+    EntityListOptionsFlow,
+    FlowResult,
+    MenuOptionsFlow,
+    OptionsFlow,
+)
 from .const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN, __version__
 from .context import Context
 from .device_registry import DeviceEntry, DeviceInfo, DeviceRegistry
@@ -67,6 +73,7 @@ __all__ = [
     "DeviceRegistry",
     "Entity",
     "EntityDescription",
+    "EntityListOptionsFlow",
     "EntityRegistry",
     "Event",
     "EventBus",

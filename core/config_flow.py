@@ -11,9 +11,10 @@ and the UI gets per-field errors), and turns ``create_entry`` into a stored, set
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
 import voluptuous as vol
 
@@ -194,6 +195,83 @@ class MenuOptionsFlow(OptionsFlow):
             self, f"step_{action}"
         )
         return await step(None)
+
+
+class EntityListOptionsFlow(MenuOptionsFlow):
+    """Options holding lists of entity configs per platform: ``options["sensor"] = [...]``.
+
+    The flow of integrations whose entities are described by data (a topic, a subject):
+    ``add_entity`` shows ``ADD_SCHEMA`` (a ``platform`` select plus the entity fields),
+    drops blank fields and hands the rest to ``validate_entity`` — write that with the
+    same schema the YAML uses, so both paths agree; ``remove_entity`` offers the entities
+    added here. Subclasses may add actions (``actions()``) and their steps.
+    """
+
+    PLATFORMS: ClassVar[tuple[str, ...]] = ()
+    ADD_SCHEMA: ClassVar[vol.Schema]
+
+    def __init__(self, entry: ConfigEntry[Any]) -> None:
+        super().__init__(entry)
+        self.options: dict[str, Any] = copy.deepcopy(dict(entry.options))
+
+    def validate_entity(
+        self, platform: str, raw: dict[str, Any]
+    ) -> tuple[dict[str, str], dict[str, Any]]:
+        """Per-field errors, or the validated config to store under ``platform``."""
+        raise NotImplementedError
+
+    def actions(self) -> list[str]:
+        return ["add_entity", "remove_entity"]
+
+    def summary(self) -> dict[str, Any]:
+        return {"entities": ", ".join(self._removable()) or "none"}
+
+    def finish(self) -> dict[str, Any]:
+        return self.options
+
+    def refuse(self, action: str) -> str | None:
+        if action == "remove_entity" and not self._removable():
+            return "no_entities_to_remove"
+        return None
+
+    async def step_add_entity(self, user_input: dict[str, Any] | None) -> FlowResult:
+        if user_input is None:
+            return self.show_form(step_id="add_entity", data_schema=self.ADD_SCHEMA)
+        platform = user_input["platform"]
+        raw = {
+            key: value
+            for key, value in user_input.items()
+            if key != "platform" and not (isinstance(value, str) and not value.strip())
+        }
+        if "name" in raw:
+            raw["name"] = raw["name"].strip()
+        errors, config = self.validate_entity(platform, raw)
+        if errors:
+            return self.show_form(step_id="add_entity", data_schema=self.ADD_SCHEMA, errors=errors)
+        self.options[platform] = [*(self.options.get(platform) or ()), config]
+        return self.menu()
+
+    def _removable(self) -> dict[str, tuple[str, int]]:
+        """Label shown → (platform, index in the options' list)."""
+        return {
+            f"{config['name']} ({platform})": (platform, index)
+            for platform in self.PLATFORMS
+            for index, config in enumerate(self.options.get(platform) or ())
+        }
+
+    async def step_remove_entity(self, user_input: dict[str, Any] | None) -> FlowResult:
+        removable = self._removable()
+        schema = vol.Schema({vol.Required("entity"): vol.In(list(removable))})
+        if user_input is None:
+            return self.show_form(step_id="remove_entity", data_schema=schema)
+        platform, index = removable[user_input["entity"]]
+        items = list(self.options[platform])
+        del items[index]
+        if items:
+            self.options[platform] = items
+        else:
+            del self.options[platform]
+        return self.menu()
 
 
 class _Manager:

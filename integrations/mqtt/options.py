@@ -15,13 +15,12 @@ Only entities added here can be removed here: YAML entities live in the entry da
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
 
-from gatehouse.core import FlowResult, MenuOptionsFlow
+from gatehouse.core import EntityListOptionsFlow, FlowResult
 from gatehouse.core.template import TemplateError
 from gatehouse.core.util import slugify
 
@@ -38,13 +37,12 @@ from .const import (
 from .topics import valid_topic
 
 if TYPE_CHECKING:
-    from gatehouse.core import ConfigEntry, Host
+    from gatehouse.core import Host
 
 #: Settings the options replace (``statestream`` is laid over the data's block).
 SETTING_KEYS = (CONF_DISCOVERY, CONF_DISCOVERY_PREFIX, CONF_PUBLISH_DISCOVERY)
 DEFAULT_STATESTREAM_TOPIC = "gatehouse/states"
 
-ACTIONS = ["add_entity", "remove_entity", "settings"]
 
 #: The add-entity form. Fields a platform does not take are refused by its schema.
 ADD_ENTITY_SCHEMA = vol.Schema(
@@ -105,58 +103,21 @@ def _errors(err: vol.Invalid, platform: str) -> dict[str, str]:
     return errors
 
 
-class MqttOptionsFlow(MenuOptionsFlow):
+class MqttOptionsFlow(EntityListOptionsFlow):
     """Menu → add entity / remove entity / settings → menu … → done (saves)."""
 
-    def __init__(self, entry: ConfigEntry[Any]) -> None:
-        super().__init__(entry)
-        self.options: dict[str, Any] = copy.deepcopy(dict(entry.options))
+    PLATFORMS = tuple(PLATFORMS)
+    ADD_SCHEMA = ADD_ENTITY_SCHEMA
 
     def _current(self) -> dict[str, Any]:
         return merged_data(self.entry.data, self.options)
 
     def actions(self) -> list[str]:
-        return ACTIONS
+        return [*super().actions(), "settings"]
 
-    def summary(self) -> dict[str, Any]:
-        added = [
-            f"{config['name']} ({platform})"
-            for platform in PLATFORMS
-            for config in self.options.get(platform) or ()
-        ]
-        return {"entities": ", ".join(added) or "none"}
-
-    def finish(self) -> dict[str, Any]:
-        return self.options
-
-    def refuse(self, action: str) -> str | None:
-        if action == "remove_entity" and not self._removable():
-            return "no_entities_to_remove"
-        return None
-
-    # -- add ------------------------------------------------------------------------------
-
-    async def step_add_entity(self, user_input: dict[str, Any] | None) -> FlowResult:
-        if user_input is None:
-            return self.show_form(step_id="add_entity", data_schema=ADD_ENTITY_SCHEMA)
-        errors, config = self._validate_entity(user_input)
-        if errors:
-            return self.show_form(
-                step_id="add_entity", data_schema=ADD_ENTITY_SCHEMA, errors=errors
-            )
-        platform = user_input["platform"]
-        self.options[platform] = [*(self.options.get(platform) or ()), config]
-        return self.menu()
-
-    def _validate_entity(
-        self, user_input: dict[str, Any]
+    def validate_entity(
+        self, platform: str, raw: dict[str, Any]
     ) -> tuple[dict[str, str], dict[str, Any]]:
-        platform = user_input["platform"]
-        raw = {
-            k: v for k, v in user_input.items()
-            if k != "platform" and not (isinstance(v, str) and not v.strip())
-        }
-        raw["name"] = raw["name"].strip()
         current = self._current()
         taken = {
             slugify(str(c.get("name") or ""))
@@ -174,30 +135,6 @@ class MqttOptionsFlow(MenuOptionsFlow):
             if problem is not None:
                 return {"value_template": problem}, {}
         return {}, config
-
-    # -- remove ---------------------------------------------------------------------------
-
-    def _removable(self) -> dict[str, tuple[str, int]]:
-        """Label shown → (platform, index in the options' list)."""
-        return {
-            f"{config['name']} ({platform})": (platform, index)
-            for platform in PLATFORMS
-            for index, config in enumerate(self.options.get(platform) or ())
-        }
-
-    async def step_remove_entity(self, user_input: dict[str, Any] | None) -> FlowResult:
-        removable = self._removable()
-        schema = vol.Schema({vol.Required("entity"): vol.In(list(removable))})
-        if user_input is None:
-            return self.show_form(step_id="remove_entity", data_schema=schema)
-        platform, index = removable[user_input["entity"]]
-        items = list(self.options[platform])
-        del items[index]
-        if items:
-            self.options[platform] = items
-        else:
-            del self.options[platform]
-        return self.menu()
 
     # -- settings -------------------------------------------------------------------------
 

@@ -13,13 +13,12 @@ form renders badly, and a half-filled one would fail the entry's set-up.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
 
-from gatehouse.core import FlowResult, MenuOptionsFlow
+from gatehouse.core import EntityListOptionsFlow
 from gatehouse.core.template import TemplateEngine, TemplateError
 from gatehouse.core.util import slugify
 
@@ -27,14 +26,13 @@ from .config import BINARY_SENSOR_SCHEMA, SENSOR_SCHEMA
 from .const import CONF_BINARY_SENSORS, CONF_CONSUMERS, CONF_SENSORS
 
 if TYPE_CHECKING:
-    from gatehouse.core import ConfigEntry, Host
+    from gatehouse.core import Host
 
 PLATFORM_SCHEMAS: dict[str, vol.Schema] = {
     CONF_SENSORS: SENSOR_SCHEMA,
     CONF_BINARY_SENSORS: BINARY_SENSOR_SCHEMA,
 }
 
-ACTIONS = ["add_entity", "remove_entity"]
 
 #: The add-entity form. Fields a platform does not take are refused by its schema.
 ADD_ENTITY_SCHEMA = vol.Schema(
@@ -83,51 +81,15 @@ def _errors(err: vol.Invalid, platform: str) -> dict[str, str]:
     return errors
 
 
-class NatsOptionsFlow(MenuOptionsFlow):
+class NatsOptionsFlow(EntityListOptionsFlow):
     """Menu → add entity / remove entity → menu … → done (saves)."""
 
-    def __init__(self, entry: ConfigEntry[Any]) -> None:
-        super().__init__(entry)
-        self.options: dict[str, Any] = copy.deepcopy(dict(entry.options))
+    PLATFORMS = tuple(PLATFORM_SCHEMAS)
+    ADD_SCHEMA = ADD_ENTITY_SCHEMA
 
-    def actions(self) -> list[str]:
-        return ACTIONS
-
-    def summary(self) -> dict[str, Any]:
-        return {"entities": ", ".join(self._removable()) or "none"}
-
-    def finish(self) -> dict[str, Any]:
-        return self.options
-
-    def refuse(self, action: str) -> str | None:
-        if action == "remove_entity" and not self._removable():
-            return "no_entities_to_remove"
-        return None
-
-    # -- add ------------------------------------------------------------------------------
-
-    async def step_add_entity(self, user_input: dict[str, Any] | None) -> FlowResult:
-        if user_input is None:
-            return self.show_form(step_id="add_entity", data_schema=ADD_ENTITY_SCHEMA)
-        errors, config = self._validate_entity(user_input)
-        if errors:
-            return self.show_form(
-                step_id="add_entity", data_schema=ADD_ENTITY_SCHEMA, errors=errors
-            )
-        platform = user_input["platform"]
-        self.options[platform] = [*(self.options.get(platform) or ()), config]
-        return self.menu()
-
-    def _validate_entity(
-        self, user_input: dict[str, Any]
+    def validate_entity(
+        self, platform: str, raw: dict[str, Any]
     ) -> tuple[dict[str, str], dict[str, Any]]:
-        platform = user_input["platform"]
-        raw = {
-            k: v for k, v in user_input.items()
-            if k != "platform" and not (isinstance(v, str) and not v.strip())
-        }
-        if "name" in raw:
-            raw["name"] = raw["name"].strip()
         try:
             config = dict(PLATFORM_SCHEMAS[platform](raw))
         except vol.Invalid as err:
@@ -145,27 +107,3 @@ class NatsOptionsFlow(MenuOptionsFlow):
             if problem is not None:
                 return {"value_template": problem}, {}
         return {}, config
-
-    # -- remove ---------------------------------------------------------------------------
-
-    def _removable(self) -> dict[str, tuple[str, int]]:
-        """Label shown → (platform, index in the options' list)."""
-        return {
-            f"{config['name']} ({platform})": (platform, index)
-            for platform in PLATFORM_SCHEMAS
-            for index, config in enumerate(self.options.get(platform) or ())
-        }
-
-    async def step_remove_entity(self, user_input: dict[str, Any] | None) -> FlowResult:
-        removable = self._removable()
-        schema = vol.Schema({vol.Required("entity"): vol.In(list(removable))})
-        if user_input is None:
-            return self.show_form(step_id="remove_entity", data_schema=schema)
-        platform, index = removable[user_input["entity"]]
-        items = list(self.options[platform])
-        del items[index]
-        if items:
-            self.options[platform] = items
-        else:
-            del self.options[platform]
-        return self.menu()
