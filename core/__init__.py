@@ -10,7 +10,6 @@ from .config_entries import (
     ConfigEntries,
     ConfigEntry,
     ConfigEntryState,
-    RetryPolicy,
     Source,
 )
 from .config_flow import (
@@ -46,6 +45,7 @@ from .platforms import (
     SensorEntity,
     SensorEntityDescription,
     SwitchEntity,
+    ToggleEntity,
 )
 from .services import ServiceCall, ServiceRegistry, SupportsResponse
 from .states import EVENT_STATE_CHANGED, State, StateChangedData, StateMachine
@@ -89,7 +89,6 @@ __all__ = [
     "NumberEntity",
     "OptionsFlow",
     "RegistryEntry",
-    "RetryPolicy",
     "SensorEntity",
     "SensorEntityDescription",
     "ServiceCall",
@@ -102,6 +101,7 @@ __all__ = [
     "StateMachine",
     "SupportsResponse",
     "SwitchEntity",
+    "ToggleEntity",
     "Unsubscribe",
     "YamlEntry",
     "__version__",

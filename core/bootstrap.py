@@ -15,6 +15,7 @@ Order matters and is kept here in one readable function:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 from collections.abc import Iterator, Mapping
@@ -141,10 +142,12 @@ async def async_setup_host(host: Host) -> None:
     if "stop_timeout" in core:
         host.stop_timeout = core["stop_timeout"]
     if "entry_retry" in core:
-        from .config_entries import RetryPolicy
+        from .config_entries import DEFAULT_RETRY
 
         retry = core["entry_retry"]
-        host.config_entries.retry_policy = RetryPolicy(base=retry["base"], cap=retry["cap"])
+        host.config_entries.retry_policy = dataclasses.replace(
+            DEFAULT_RETRY, initial=retry["base"], maximum=retry["cap"]
+        )
 
     if core.get("control_socket", True):
         control = ControlServer(host)

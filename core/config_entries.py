@@ -21,7 +21,7 @@ import anyio
 from anyio.abc import TaskStatus
 
 from .bus import EventType
-from .config_entry import ConfigEntry, ConfigEntryState, RetryPolicy, Source
+from .config_entry import ConfigEntry, ConfigEntryState, Source
 from .exceptions import (
     ConfigEntryAuthFailed,
     ConfigEntryError,
@@ -34,6 +34,7 @@ from .integration import LoadedIntegration, YamlEntry
 from .logging_setup import REDACTOR
 from .secrets import secret_keys, secret_values
 from .storage import Store
+from .util.backoff import Backoff
 
 if TYPE_CHECKING:
     from .config_flow import FlowManager, OptionsFlowManager
@@ -46,12 +47,13 @@ __all__ = [
     "ConfigEntries",
     "ConfigEntry",
     "ConfigEntryState",
-    "RetryPolicy",
     "Source",
 ]
 
 STORAGE_KEY: Final = "core.config_entries"
 STORAGE_VERSION: Final = 1
+
+DEFAULT_RETRY: Final = Backoff(initial=2.0, maximum=300.0, jitter=0.2)
 
 EVENT_CONFIG_ENTRY_CHANGED: Final[EventType[dict[str, Any]]] = EventType("config_entry_changed")
 
@@ -63,7 +65,9 @@ class ConfigEntries:
         self._host = host
         self._entries: dict[str, ConfigEntry[Any]] = {}
         self._store: Store[dict[str, Any]] | None = None
-        self.retry_policy = RetryPolicy()
+        #: Pacing of set-up retries after ``ConfigEntryNotReady``: a hundred devices behind
+        #: one dead switch must not retry in lock-step, nor more often than every 5 min.
+        self.retry_policy = DEFAULT_RETRY
         self._setup_order: list[str] = []
         from .config_flow import FlowManager, OptionsFlowManager
 
@@ -251,8 +255,7 @@ class ConfigEntries:
             raise
         except ConfigEntryNotReady as err:
             await self._teardown(entry)
-            attempt = entry.setup_attempts - 1
-            delay = self.retry_policy.delay(attempt)
+            delay = self.retry_policy.delay(entry.setup_attempts)
             entry.next_retry_at = time.time() + delay
             self._fail(entry, ConfigEntryState.SETUP_RETRY, str(err) or "not ready", log=False)
             _LOGGER.warning(

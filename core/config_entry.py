@@ -16,10 +16,8 @@ States (``ConfigEntryState``)::
 from __future__ import annotations
 
 import enum
-import random
 import time
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
@@ -54,28 +52,6 @@ class ConfigEntryState(enum.StrEnum):
 class Source(enum.StrEnum):
     USER = "user"
     IMPORT = "import"
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Exponential backoff with jitter for entries whose device is not ready.
-
-    delay(n) = min(cap, base * factor**n) scaled by a random factor in
-    [1 - jitter, 1 + jitter], so that a hundred devices behind one dead switch do not
-    retry in lock-step.
-    """
-
-    base: float = 2.0
-    factor: float = 2.0
-    cap: float = 300.0
-    jitter: float = 0.2
-
-    def delay(self, attempt: int) -> float:
-        try:
-            raw = min(self.cap, self.base * self.factor ** max(0, attempt))
-        except OverflowError:  # days of retries: factor**attempt no longer fits a float
-            raw = self.cap
-        return max(0.0, raw * random.uniform(1 - self.jitter, 1 + self.jitter))
 
 
 class ConfigEntry(Generic[T]):

@@ -21,6 +21,7 @@ import voluptuous as vol
 from .context import new_id
 from .exceptions import AbortFlow, UnknownFlow
 from .schema_json import serialize_schema
+from .util.forms import form_errors
 
 if TYPE_CHECKING:
     from .config_entries import ConfigEntries, ConfigEntry
@@ -301,14 +302,12 @@ class _Manager:
         if user_input is not None and flow._shown_schema is not None:
             try:
                 user_input = flow._shown_schema(dict(user_input))
-            except vol.MultipleInvalid as err:
-                errors = {
-                    str(e.path[0]) if e.path else "base": _field_error(e) for e in err.errors
-                }
-                result = flow.show_form(
-                    step_id=flow.cur_step_id, data_schema=flow._shown_schema, errors=errors
+            except vol.Invalid as err:
+                return flow.show_form(
+                    step_id=flow.cur_step_id,
+                    data_schema=flow._shown_schema,
+                    errors=form_errors(err),
                 )
-                return result
         return await self._run_step(flow, flow.cur_step_id, user_input)
 
     async def _run_step(
@@ -415,8 +414,3 @@ class OptionsFlowManager(_Manager):
             "entry_state": str(entry.state),
         }
 
-
-def _field_error(err: vol.Invalid) -> str:
-    if isinstance(err, vol.RequiredFieldInvalid):
-        return "required"
-    return str(err.msg) or "invalid"

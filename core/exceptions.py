@@ -128,3 +128,12 @@ class AbortFlow(FlowError):
         super().__init__(f"flow aborted: {reason}")
         self.reason = reason
         self.placeholders = placeholders or {}
+
+
+class PayloadError(GatehouseError, ValueError):
+    """A message payload holds no value of the expected shape (not UTF-8, not JSON, no such
+    path, a failing template, an unknown on/off word); ``str()`` says why.
+
+    Raised by the payload readers of ``gatehouse.core.helpers``; callers count it and go
+    on with the next message, because a malformed message must never stop an ingest loop.
+    """

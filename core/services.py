@@ -26,6 +26,7 @@ from .exceptions import (
     ServiceResponseError,
     ServiceValidationError,
 )
+from .util.forms import describe_invalid
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -236,17 +237,8 @@ class ServiceRegistry:
         try:
             validated = svc.schema(dict(data))
         except vol.Invalid as err:
-            raise ServiceValidationError(svc.domain, svc.name, _humanize(err)) from err
+            raise ServiceValidationError(svc.domain, svc.name, describe_invalid(err)) from err
         return MappingProxyType(dict(validated)) if isinstance(validated, dict) else validated
-
-
-def _humanize(err: vol.Invalid) -> str:
-    errors = err.errors if isinstance(err, vol.MultipleInvalid) else [err]
-    parts = []
-    for error in errors:
-        where = ".".join(str(p) for p in error.path)
-        parts.append(f"{error.msg} at '{where}'" if where else str(error.msg))
-    return "; ".join(parts)
 
 
 async def _run(svc: Service, call: ServiceCall) -> Any:

@@ -8,7 +8,7 @@ from typing import Any, Final
 import voluptuous as vol
 from aiohttp import web
 
-from .errors import HttpError, describe_invalid
+from .errors import HttpError, invalid_details
 
 #: API request bodies are small; a bigger one is a mistake or an attack.
 MAX_BODY: Final = 1 << 20
@@ -40,6 +40,6 @@ async def read_body(request: web.Request, schema: vol.Schema) -> dict[str, Any]:
     try:
         validated: dict[str, Any] = schema(data)
     except vol.Invalid as err:
-        message, fields = describe_invalid(err)
+        message, fields = invalid_details(err)
         raise HttpError(400, message, errors=fields) from None
     return validated

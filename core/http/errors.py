@@ -28,6 +28,7 @@ from ..exceptions import (
     UnknownEntry,
     UnknownFlow,
 )
+from ..util.forms import describe_invalid, invalid_problems
 from .auth_store import AuthError
 from .jsonutil import dumps
 
@@ -92,22 +93,17 @@ def status_for(err: BaseException) -> tuple[int, str] | None:
     return None
 
 
-def describe_invalid(err: vol.Invalid) -> tuple[str, dict[str, str]]:
-    """A message naming each bad field, and ``{field: problem}`` for forms."""
-    errors = err.errors if isinstance(err, vol.MultipleInvalid) else [err]
+def invalid_details(err: vol.Invalid) -> tuple[str, dict[str, str]]:
+    """A message naming each bad field, and ``{field.path: problem}`` for forms."""
     fields: dict[str, str] = {}
-    parts: list[str] = []
-    for error in errors:
-        where = ".".join(str(getattr(p, "schema", p)) for p in error.path) or "base"
-        problem = str(error.msg)
-        fields.setdefault(where, problem)
-        parts.append(f"{where}: {problem}" if where != "base" else problem)
-    return "invalid data: " + "; ".join(parts), fields
+    for path, problem in invalid_problems(err):
+        fields.setdefault(".".join(path) or "base", problem)
+    return "invalid data: " + describe_invalid(err), fields
 
 
 def message_for(err: BaseException) -> tuple[int, str, dict[str, Any]]:
     if isinstance(err, vol.Invalid):
-        message, fields = describe_invalid(err)
+        message, fields = invalid_details(err)
         return 400, message, {"errors": fields}
     known = status_for(err)
     if known is None:

@@ -47,7 +47,7 @@ from anyio.abc import TaskGroup
 
 from .auth import SESSION_COOKIE, allowed_origin, in_band_auth
 from .auth_store import User
-from .errors import HttpError, describe_invalid, message_for, status_for
+from .errors import HttpError, invalid_details, message_for, status_for
 from .jsonutil import dumpb, dumps
 from .runtime import HttpRuntime, rt
 
@@ -201,7 +201,7 @@ class Connection:
         try:
             args = command.schema(payload)
         except vol.Invalid as err:
-            self.send_error(msg_id, "invalid_format", describe_invalid(err)[0])
+            self.send_error(msg_id, "invalid_format", invalid_details(err)[0])
             return
         assert self._tg is not None
         self._tg.start_soon(self._run, command, msg_id, args, name=f"ws {kind}")

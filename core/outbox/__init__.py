@@ -9,7 +9,7 @@ Import everything from here; the sub-modules are implementation detail::
         await outbox.enqueue("mqtt", b"payload", headers={"topic": "t"})
 """
 
-from .host import OUTBOX, OutboxStatSensor, get_outbox
+from .host import OUTBOX, get_outbox
 from .models import (
     BreakerState,
     DeadLetter,
@@ -45,7 +45,6 @@ __all__ = [
     "OutboxError",
     "OutboxFull",
     "OutboxMessage",
-    "OutboxStatSensor",
     "OutcomeKind",
     "OverflowPolicy",
     "PermanentDeliveryError",

@@ -9,12 +9,11 @@ across unloads and restarts and are delivered when the destination is registered
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING
 
 import anyio
 
 from ..keys import HostKey
-from ..platforms.sensor import SensorEntity
 from .outbox import Outbox
 
 if TYPE_CHECKING:
@@ -47,38 +46,3 @@ async def get_outbox(host: Host) -> Outbox:
 
         host.on_shutdown(close)
         return outbox
-
-
-class OutboxStatSensor(SensorEntity):
-    """One figure of one destination's queue (depth, oldest age, drops, retries...).
-
-    Integrations add these for their destination so operators see a backlog building
-    up on the dashboard; ``refresh()`` is called by the integration's own timer.
-    """
-
-    STATS: ClassVar[dict[str, tuple[str, str | None]]] = {
-        "depth": ("queued messages", None),
-        "oldest_age": ("oldest message age", "s"),
-        "dropped": ("dropped messages", None),
-        "retries": ("delivery retries", None),
-        "dead_lettered": ("dead-lettered messages", None),
-        "redeliveries": ("redeliveries", None),
-    }
-
-    def __init__(self, outbox: Outbox, destination: str, stat: str, name_prefix: str) -> None:
-        label, unit = self.STATS[stat]
-        self._outbox = outbox
-        self._destination = destination
-        self._stat = stat
-        self._attr_unique_id = f"outbox_{destination}_{stat}"
-        self._attr_name = f"{name_prefix} outbox {label}"
-        self._attr_native_unit_of_measurement = unit
-        self._attr_state_class = "measurement"
-        self._attr_icon = "mdi:tray-full"
-
-    def refresh(self) -> None:
-        stats = self._outbox.stats(self._destination)
-        value: Any = getattr(stats, self._stat)
-        self._attr_native_value = round(value, 1) if isinstance(value, float) else value
-        self._attr_extra_state_attributes = {"breaker": str(stats.breaker_state)}
-        self.write_state()

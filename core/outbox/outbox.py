@@ -29,6 +29,7 @@ import anyio
 import anyio.to_thread
 from anyio.abc import TaskGroup, TaskStatus
 
+from ..util.burstlog import BurstLog
 from .dispatcher import Counters, Dispatcher, DispatchSettings
 from .models import (
     BreakerState,
@@ -78,38 +79,21 @@ class DestinationConfig:
         )
 
 
-class _Burst:
+def _overflow_log(destination: str, what: str) -> BurstLog:
     """Logs an overflow once when it starts and once when it ends, never per message.
 
     A full queue under load overflows on every enqueue; a log line each time would
     fill the disk the outbox is trying to protect.
     """
-
-    def __init__(self, destination: str, what: str) -> None:
-        self.destination = destination
-        self.what = what
-        self.count = 0
-
-    def hit(self, n: int, detail: str) -> None:
-        if self.count == 0:
-            _LOGGER.warning(
-                "Outbox %s is full (%s): %s messages; further ones are counted, "
-                "not logged, until it has room again",
-                self.destination,
-                detail,
-                self.what,
-            )
-        self.count += n
-
-    def calm(self) -> None:
-        if self.count:
-            _LOGGER.warning(
-                "Outbox %s has room again; %d messages were %s meanwhile",
-                self.destination,
-                self.count,
-                self.what,
-            )
-            self.count = 0
+    return BurstLog(
+        _LOGGER,
+        "Outbox %(destination)s is full (%(detail)s): %(what)s messages; further ones are "
+        "counted, not logged, until it has room again",
+        "Outbox %(destination)s has room again; %(count)d messages were %(what)s meanwhile",
+        end_level=logging.WARNING,
+        destination=destination,
+        what=what,
+    )
 
 
 @dataclass(slots=True)
@@ -135,8 +119,8 @@ class Outbox:
         self._limiter = anyio.CapacityLimiter(1)
         self._destinations: dict[str, _Destination] = {}
         self._counters: dict[str, Counters] = {}
-        self._drop_bursts: dict[str, _Burst] = {}
-        self._refuse_bursts: dict[str, _Burst] = {}
+        self._drop_bursts: dict[str, BurstLog] = {}
+        self._refuse_bursts: dict[str, BurstLog] = {}
         self._writer = GroupCommitWriter(
             self._insert, self._bounds_for, self._committed, self._commit_failed
         )
@@ -322,8 +306,8 @@ class Outbox:
         counters = self._counters.get(name)
         if counters is None:
             counters = self._counters[name] = Counters()
-            self._drop_bursts[name] = _Burst(name, "dropped (oldest first)")
-            self._refuse_bursts[name] = _Burst(name, "refused")
+            self._drop_bursts[name] = _overflow_log(name, "dropped (oldest first)")
+            self._refuse_bursts[name] = _overflow_log(name, "refused")
         return counters
 
     # ------------------------------------------------------------------ enqueue
@@ -422,7 +406,7 @@ class Outbox:
                     tally.pending_since = now
         if refuse:
             self._counters[destination].refused += 1
-            self._refuse_bursts[destination].hit(1, self._describe_bound(config))
+            self._refuse_bursts[destination].hit(detail=self._describe_bound(config))
             raise OutboxFull(destination, self._describe_bound(config))
         if config.overflow is OverflowPolicy.REFUSE:
             self._refuse_bursts[destination].calm()
@@ -467,7 +451,7 @@ class Outbox:
             if dropped:
                 self._counters[name].dropped += dropped
                 detail = self._describe_bound(registered.config) if registered else "bound"
-                self._drop_bursts[name].hit(dropped, detail)
+                self._drop_bursts[name].hit(dropped, detail=detail)
             else:
                 self._drop_bursts[name].calm()
             if registered is not None and registered.dispatcher is not None:

@@ -1,4 +1,5 @@
-"""Retry pacing for one destination: exponential backoff with jitter, and a circuit breaker.
+"""Retry pacing for one destination: backoff (the shared ``util.backoff``) and a
+circuit breaker.
 
 Both are plain synchronous objects that take the current time as an argument instead of
 reading a clock, so the dispatcher owns all sleeping and the tests can drive them
@@ -7,48 +8,12 @@ without waiting.
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..util.backoff import Backoff
 from .models import BreakerState
 
-# Beyond this many doublings every sane cap has long been reached; clamping the exponent
-# keeps ``multiplier ** n`` from overflowing a float after days of failures.
-_MAX_EXPONENT = 64
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Exponential backoff with proportional jitter, capped at ``maximum`` seconds.
-
-    The n-th consecutive failure waits ``min(maximum, initial * multiplier**(n-1))``
-    shortened by a random fraction up to ``jitter``. Jitter spreads the retries of many
-    boxes that lost the same broker at the same moment, so they do not all reconnect in
-    lock-step when it comes back; shortening (rather than lengthening) keeps the cap a
-    true upper bound.
-    """
-
-    initial: float = 0.5
-    maximum: float = 60.0
-    multiplier: float = 2.0
-    jitter: float = 0.5
-
-    def __post_init__(self) -> None:
-        if self.initial < 0 or self.maximum < 0:
-            raise ValueError("backoff delays must not be negative")
-        if self.multiplier < 1:
-            raise ValueError("backoff multiplier must be at least 1")
-        if not 0 <= self.jitter <= 1:
-            raise ValueError("backoff jitter must be between 0 and 1")
-
-    def delay(self, failures: int, rand: Callable[[], float] = random.random) -> float:
-        """Seconds to wait after ``failures`` consecutive failures (0 for none)."""
-        if failures <= 0:
-            return 0.0
-        exponent = min(failures - 1, _MAX_EXPONENT)
-        base = min(self.maximum, self.initial * self.multiplier**exponent)
-        return base * (1.0 - self.jitter * rand())
+__all__ = ["Backoff", "BreakerPolicy", "CircuitBreaker"]
 
 
 @dataclass(frozen=True, slots=True)

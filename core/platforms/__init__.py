@@ -15,6 +15,7 @@ from .button import ButtonEntity
 from .number import NumberEntity
 from .sensor import SensorEntity, SensorEntityDescription
 from .switch import SwitchEntity
+from .toggle import OnOffEntity, ToggleEntity
 
 if TYPE_CHECKING:
     from ..host import Host
@@ -26,9 +27,11 @@ __all__ = [
     "BinarySensorEntity",
     "ButtonEntity",
     "NumberEntity",
+    "OnOffEntity",
     "SensorEntity",
     "SensorEntityDescription",
     "SwitchEntity",
+    "ToggleEntity",
     "register_platform_services",
 ]
 

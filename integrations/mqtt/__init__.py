@@ -38,7 +38,8 @@ from gatehouse.core import (
     YamlEntry,
     hookimpl,
 )
-from gatehouse.core.outbox import Backoff, BreakerPolicy, OutboxStatSensor, get_outbox
+from gatehouse.core.helpers import OutboxStatSensor
+from gatehouse.core.outbox import Backoff, BreakerPolicy, get_outbox
 
 from .api import MQTT_API, MqttApi
 from .client import MqttConnection

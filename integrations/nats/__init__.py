@@ -35,11 +35,11 @@ from gatehouse.core import (
     entries_by_name,
     hookimpl,
 )
+from gatehouse.core.helpers import OutboxStatSensor
 from gatehouse.core.outbox import (
     Backoff,
     BreakerPolicy,
     Outbox,
-    OutboxStatSensor,
     get_outbox,
 )
 from gatehouse.core.template import TemplateEngine, TemplateError

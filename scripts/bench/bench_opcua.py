@@ -29,7 +29,8 @@ from typing import Any
 
 import anyio
 
-from gatehouse.core import EVENT_STATE_CHANGED, ConfigEntry, Event, Host, RetryPolicy
+from gatehouse.core import EVENT_STATE_CHANGED, ConfigEntry, Event, Host
+from gatehouse.core.helpers import Backoff
 from gatehouse.integrations.opcua.config import ENTRY_SCHEMA
 from gatehouse.integrations.opcua.entities import OpcuaEntity
 from gatehouse.integrations.simulator.opcua_server import SIM_NAMESPACE, bench_var_name
@@ -102,7 +103,7 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 async def run(args: argparse.Namespace, port: int, config_dir: Path) -> None:
     (config_dir / "configuration.yaml").write_text("# bench\n", encoding="utf-8")
     host = Host(config_dir, stop_timeout=10)
-    host.config_entries.retry_policy = RetryPolicy(base=0.5, cap=2, jitter=0)
+    host.config_entries.retry_policy = Backoff(initial=0.5, maximum=2, jitter=0)
     host.plugins.add_package("opcua", "gatehouse.integrations.opcua")
     nodes = [
         {"node": f"nsu={SIM_NAMESPACE};s={bench_var_name(i)}", "platform": "sensor",

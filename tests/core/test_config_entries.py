@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,11 +31,11 @@ from gatehouse.core import (
     ConfigEntry,
     ConfigEntryState,
     Host,
-    RetryPolicy,
     Source,
 )
 from gatehouse.core.config_entries import STORAGE_KEY
 from gatehouse.core.exceptions import OperationNotAllowed, UnknownEntry
+from gatehouse.core.helpers import Backoff
 from gatehouse.core.logging_setup import REDACTOR
 
 pytestmark = pytest.mark.anyio
@@ -50,14 +51,14 @@ async def host(config_dir: Path) -> Any:
 
 
 @dataclass(frozen=True)
-class RecordingPolicy(RetryPolicy):
-    """A retry policy that remembers which attempt numbers it was asked about."""
+class RecordingPolicy(Backoff):
+    """A retry policy that remembers which failure counts it was asked about."""
 
     calls: list[int] = field(default_factory=list)
 
-    def delay(self, attempt: int) -> float:
-        self.calls.append(attempt)
-        return RetryPolicy.delay(self, attempt)
+    def delay(self, failures: int, rand: Callable[[], float] = random.random) -> float:
+        self.calls.append(failures)
+        return Backoff.delay(self, failures, rand)
 
 
 def footprint(host: Host, entry: ConfigEntry[Any]) -> dict[str, Any]:
@@ -79,42 +80,6 @@ NOTHING = {"states": [], "entities": [], "service": False, "listeners": 0, "task
 
 def tasks_named(name: str) -> int:
     return sum(1 for t in asyncio.all_tasks() if t.get_name() == name)
-
-
-# -- RetryPolicy ----------------------------------------------------------------------
-
-
-def test_retry_policy_grows_exponentially_and_caps() -> None:
-    policy = RetryPolicy(base=2.0, factor=2.0, cap=300.0, jitter=0)
-    assert [policy.delay(n) for n in range(9)] == [2, 4, 8, 16, 32, 64, 128, 256, 300]
-    assert policy.delay(50) == 300.0
-    assert policy.delay(-3) == 2.0  # negative attempts count as the first
-    assert RetryPolicy(base=1, factor=3, cap=1000, jitter=0).delay(4) == 81
-
-
-def test_retry_policy_jitter_stays_within_bounds() -> None:
-    rng_state = random.getstate()
-    random.seed(1234)
-    try:
-        policy = RetryPolicy(base=10.0, factor=2.0, cap=100.0, jitter=0.2)
-        first = [policy.delay(0) for _ in range(500)]
-        capped = [policy.delay(20) for _ in range(500)]
-    finally:
-        random.setstate(rng_state)
-    assert all(8.0 <= d <= 12.0 for d in first)
-    assert all(80.0 <= d <= 120.0 for d in capped)
-    # jitter actually spreads the retries (not lock-step) and covers most of the band
-    assert len(set(first)) > 400
-    assert min(first) < 8.4 and max(first) > 11.6
-
-
-def test_retry_policy_never_negative_and_survives_huge_attempt_numbers() -> None:
-    assert RetryPolicy(base=1.0, jitter=1.5).delay(0) >= 0.0
-    # An entry that has been retrying for days reaches attempt numbers whose power
-    # overflows a float; the delay must still be the cap, not an OverflowError.
-    policy = RetryPolicy(base=2.0, factor=2.0, cap=300.0, jitter=0)
-    assert policy.delay(1100) == 300.0
-    assert policy.delay(10**6) == 300.0
 
 
 # -- set-up ---------------------------------------------------------------------------
@@ -174,7 +139,7 @@ async def test_duplicate_unique_id_and_entry_id_are_refused(host: Host) -> None:
 
 
 async def test_not_ready_retries_with_backoff_until_loaded(host: Host) -> None:
-    policy = RecordingPolicy(base=0.01, factor=2.0, cap=0.05, jitter=0)
+    policy = RecordingPolicy(initial=0.01, multiplier=2.0, maximum=0.05, jitter=0)
     host.config_entries.retry_policy = policy
     entry = flaky_entry("Sleepy", mode="not_ready", fail_times=3)
     seen = record_changes(host, entry.entry_id)
@@ -187,8 +152,8 @@ async def test_not_ready_retries_with_backoff_until_loaded(host: Host) -> None:
 
     await wait_until(lambda: entry.state is S.LOADED)
     assert flaky_of(host).attempts[entry.entry_id] == 4
-    assert policy.calls == [0, 1, 2]  # each retry waits longer than the previous one
-    assert [policy.delay(n) for n in (0, 1, 2)] == [0.01, 0.02, 0.04]
+    assert policy.calls == [1, 2, 3]  # each retry waits longer than the previous one
+    assert [policy.delay(n) for n in (1, 2, 3)] == [0.01, 0.02, 0.04]
     assert entry.setup_attempts == 0
     assert entry.reason is None
     assert entry.next_retry_at is None
@@ -452,7 +417,7 @@ async def test_cancelled_setup_leaves_a_usable_entry(host: Host) -> None:
 
 
 async def test_unload_during_setup_retry_cancels_the_retry(host: Host) -> None:
-    host.config_entries.retry_policy = RetryPolicy(base=0.02, factor=1.0, cap=0.02, jitter=0)
+    host.config_entries.retry_policy = Backoff(initial=0.02, multiplier=1.0, maximum=0.02, jitter=0)
     entry = flaky_entry("Asleep", mode="not_ready", fail_times=-1)
     await host.config_entries.add(entry)
     assert entry.state is S.SETUP_RETRY
@@ -471,7 +436,7 @@ async def test_unload_during_setup_retry_cancels_the_retry(host: Host) -> None:
 
 
 async def test_reload_right_after_not_ready_keeps_a_single_retry_chain(host: Host) -> None:
-    host.config_entries.retry_policy = RetryPolicy(base=0.01, factor=1.0, cap=0.01, jitter=0)
+    host.config_entries.retry_policy = Backoff(initial=0.01, multiplier=1.0, maximum=0.01, jitter=0)
     entry = flaky_entry("Twice", mode="not_ready", fail_times=-1)
     await host.config_entries.add(entry)
     assert entry.state is S.SETUP_RETRY
@@ -676,7 +641,7 @@ async def test_remove_or_disable_waits_for_a_setup_in_progress(host: Host, actio
 
 async def test_unload_during_a_retry_attempt_leaves_no_retry_behind(host: Host) -> None:
     """The attempt unload waited for schedules another retry: unload must cancel it."""
-    host.config_entries.retry_policy = RetryPolicy(base=0.01, factor=1.0, cap=0.01, jitter=0)
+    host.config_entries.retry_policy = Backoff(initial=0.01, multiplier=1.0, maximum=0.01, jitter=0)
     integration = flaky_of(host)
     entry = await host.config_entries.add(flaky_entry("Again", mode="not_ready"))
     assert entry.state is S.SETUP_RETRY

@@ -18,7 +18,8 @@ import anyio
 import pytest
 from entry_testpkgs.util import flaky_entry, running_host
 
-from gatehouse.core import ConfigEntry, ConfigEntryState, Host, RetryPolicy
+from gatehouse.core import ConfigEntry, ConfigEntryState, Host
+from gatehouse.core.helpers import Backoff
 from hosttools import make_host
 
 pytestmark = pytest.mark.anyio
@@ -99,7 +100,7 @@ async def test_reloading_100_times_leaks_nothing(
 async def test_reloading_an_entry_that_is_not_ready_leaks_no_retries(config_dir: Path) -> None:
     async with running_host(config_dir) as host:
         # retries far in the future: every one still pending shows as a sleeping task
-        host.config_entries.retry_policy = RetryPolicy(base=60, cap=60, jitter=0)
+        host.config_entries.retry_policy = Backoff(initial=60, maximum=60, jitter=0)
         entry = await host.config_entries.add(
             flaky_entry("Retry", mode="not_ready", fail_times=-1, partial=True)
         )

@@ -1,9 +1,22 @@
-"""``gatehouse.core.__all__`` is honest, and integrations use nothing else of the core."""
+"""The public surfaces are honest, and integrations use nothing else of the core.
+
+An integration author reads four modules, each with an ``__all__`` kept honest here:
+
+* ``gatehouse.core``: the domain model (host, entities, entries, flows, services);
+* ``gatehouse.core.helpers``: building blocks (payloads, backoff, outbox, forms...);
+* ``gatehouse.core.http``: what a plugin adds to the web server (``RouteDef``, ``Panel``);
+* ``gatehouse.core.testing``: the test kit (a pytest plugin), for tests only.
+
+There is no allow-list of internal modules: a name an integration needs is made public
+on one of these surfaces, or the integration does without it.
+"""
 
 from __future__ import annotations
 
 import ast
+import importlib
 import importlib.util
+import json
 import subprocess
 import sys
 import types
@@ -11,17 +24,13 @@ from pathlib import Path
 
 import pytest
 
-from gatehouse import core
+#: Modules integrations may import from, by name; each exports exactly ``__all__``.
+SURFACES = ("gatehouse.core", "gatehouse.core.helpers", "gatehouse.core.http")
+#: Test code may also import the test kit.
+TEST_SURFACES = (*SURFACES, "gatehouse.core.testing")
 
-#: Besides the names in ``gatehouse.core.__all__``, integrations may use these modules:
-#: pure helpers, and the web server's plugin surface (``RouteDef``, ``Panel``,
-#: ``USER_KEY``: the hookspecs send plugin authors to ``gatehouse.core.http``).
-ALLOWED_MODULES = {
-    "gatehouse.core.util",
-    "gatehouse.core.http",
-    "gatehouse.core.outbox",
-    "gatehouse.core.template",
-}
+#: Names that ``__all__`` lists but that are not defined in the core itself.
+_FOREIGN_OK = {"__version__"}
 
 
 def _ruff_isort_key(name: str) -> tuple[int, str]:
@@ -33,68 +42,104 @@ def _ruff_isort_key(name: str) -> tuple[int, str]:
     return (2, name)
 
 
-def test_all_names_resolve() -> None:
-    missing = [name for name in core.__all__ if not hasattr(core, name)]
+def _surface(name: str) -> types.ModuleType:
+    return importlib.import_module(name)
+
+
+@pytest.mark.parametrize("name", TEST_SURFACES)
+def test_all_names_resolve(name: str) -> None:
+    module = _surface(name)
+    missing = [n for n in module.__all__ if not hasattr(module, n)]
     assert missing == []
 
 
-def test_all_has_no_duplicates_and_is_sorted() -> None:
-    assert len(core.__all__) == len(set(core.__all__))
-    assert core.__all__ == sorted(core.__all__, key=_ruff_isort_key)
+@pytest.mark.parametrize("name", TEST_SURFACES)
+def test_all_has_no_duplicates_and_is_sorted(name: str) -> None:
+    module = _surface(name)
+    assert len(module.__all__) == len(set(module.__all__))
+    assert module.__all__ == sorted(module.__all__, key=_ruff_isort_key)
 
 
-def test_all_matches_what_the_package_exports() -> None:
-    """Every public non-module name of the package is in ``__all__`` and vice versa."""
+@pytest.mark.parametrize("name", [n for n in TEST_SURFACES if n != "gatehouse.core.http"])
+def test_all_matches_what_the_package_exports(name: str) -> None:
+    """Every public non-module name of the surface is in ``__all__`` and vice versa.
+
+    (``gatehouse.core.http`` is a package of the server too: only its ``__all__`` is the
+    plugin surface, its other public names are the server's own.)
+    """
+    module = _surface(name)
     public = {
-        name
-        for name, value in vars(core).items()
-        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+        n
+        for n, value in vars(module).items()
+        if not n.startswith("_") and not isinstance(value, types.ModuleType)
     }
-    assert public == set(core.__all__) - {"__version__"}
+    assert public == set(module.__all__) - _FOREIGN_OK
 
 
-def test_star_import_gives_exactly_all() -> None:
+@pytest.mark.parametrize("name", TEST_SURFACES)
+def test_star_import_gives_exactly_all(name: str) -> None:
     proc = subprocess.run(
         [sys.executable, "-c",
-         "ns = {}; exec('from gatehouse.core import *', ns); ns.pop('__builtins__');"
+         f"ns = {{}}; exec('from {name} import *', ns); ns.pop('__builtins__');"
          "print(sorted(ns))"],
         capture_output=True, text=True, timeout=60, check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == str(sorted(core.__all__))
+    assert proc.stdout.strip() == str(sorted(_surface(name).__all__))
 
 
-def test_exported_classes_are_defined_in_the_core() -> None:
+@pytest.mark.parametrize("name", TEST_SURFACES)
+def test_exported_classes_are_defined_in_the_core(name: str) -> None:
     """Names in ``__all__`` come from core modules (not re-exported third-party objects)."""
-    for name in core.__all__:
-        value = getattr(core, name)
-        module = getattr(value, "__module__", None)
-        if module is not None and isinstance(value, type):
-            assert module.startswith("gatehouse.core"), (name, module)
+    module = _surface(name)
+    for n in module.__all__:
+        value = getattr(module, n)
+        owner = getattr(value, "__module__", None)
+        if owner is not None and isinstance(value, type):
+            assert owner.startswith("gatehouse.core"), (n, owner)
+
+
+def test_no_name_is_public_on_two_surfaces() -> None:
+    """One home per name, so an author never wonders which import is the real one."""
+    seen: dict[str, str] = {}
+    clashes = []
+    for name in TEST_SURFACES:
+        for n in _surface(name).__all__:
+            if n in seen:
+                clashes.append((n, seen[n], name))
+            seen[n] = name
+    assert clashes == []
 
 
 # -- what integrations may import ------------------------------------------------------
 
 
-def core_imports_outside_public_api(source: str) -> list[str]:
-    """Every ``gatehouse`` import in ``source`` that is not public API, as text."""
-    public = set(core.__all__)
+def core_imports_outside_public_api(
+    source: str, surfaces: tuple[str, ...] = SURFACES, apis: frozenset[str] = frozenset()
+) -> list[str]:
+    """Every ``gatehouse`` import in ``source`` that is not public API, as text.
+
+    ``apis`` are modules of other integrations this one may use (the ``api`` module of
+    each integration it depends on: the documented surface an integration publishes).
+    """
+    exported = {name: set(_surface(name).__all__) for name in surfaces}
     bad: list[str] = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             bad.extend(
                 f"import {alias.name}"
                 for alias in node.names
-                if alias.name.split(".")[0] == "gatehouse" and alias.name not in ALLOWED_MODULES
+                if alias.name.split(".")[0] == "gatehouse"
+                and alias.name not in surfaces and alias.name not in apis
             )
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            if node.module.split(".")[0] != "gatehouse" or node.module in ALLOWED_MODULES:
+            if node.module.split(".")[0] != "gatehouse" or node.module in apis:
                 continue
-            if node.module == "gatehouse.core":
+            if node.module in exported:
                 bad.extend(
-                    f"from gatehouse.core import {alias.name}"
+                    f"from {node.module} import {alias.name}"
                     for alias in node.names
-                    if alias.name not in public
+                    if alias.name not in exported[node.module]
                 )
             else:
                 bad.append(f"from {node.module} import ...")
@@ -104,7 +149,13 @@ def core_imports_outside_public_api(source: str) -> list[str]:
 @pytest.mark.parametrize(
     ("source", "expected"),
     [
-        ("from gatehouse.core import Host, hookimpl\nfrom gatehouse.core.util import slugify", []),
+        ("from gatehouse.core import Host, hookimpl\nfrom gatehouse.core.helpers import slugify",
+         []),
+        ("from gatehouse.core.util import slugify", ["from gatehouse.core.util import ..."]),
+        ("from gatehouse.core.helpers import Host", ["from gatehouse.core.helpers import Host"]),
+        ("from gatehouse.core.outbox import Outbox", ["from gatehouse.core.outbox import ..."]),
+        ("from gatehouse.integrations.mqtt.api import MQTT_API",
+         ["from gatehouse.integrations.mqtt.api import ..."]),
         ("from .const import DOMAIN\nimport voluptuous as vol", []),
         ("from gatehouse.core.host import Host", ["from gatehouse.core.host import ..."]),
         ("from gatehouse.core import PluginManager", ["from gatehouse.core import PluginManager"]),
@@ -132,13 +183,37 @@ SHIPPED = sorted(
 )
 
 
+def _apis_of(package: Path) -> frozenset[str]:
+    manifest = json.loads((package / "manifest.json").read_text(encoding="utf-8"))
+    return frozenset(
+        f"gatehouse.integrations.{dep}.api" for dep in manifest.get("dependencies", [])
+    )
+
+
 @pytest.mark.parametrize("module_name", [*SHIPPED, "gatehouse_testplugin.echo"])
 def test_integrations_use_only_the_public_api(module_name: str) -> None:
-    files = sorted(_package_dir(module_name).rglob("*.py"))
+    package = _package_dir(module_name)
+    files = sorted(package.rglob("*.py"))
     assert files, module_name
+    apis = _apis_of(package) | {f"{module_name}.api"}  # its own api module, absolutely
     offences = {
         str(path): bad
         for path in files
-        if (bad := core_imports_outside_public_api(path.read_text(encoding="utf-8")))
+        if (bad := core_imports_outside_public_api(path.read_text(encoding="utf-8"),
+                                                   apis=apis))
+    }
+    assert offences == {}
+
+
+def test_tests_of_plugins_use_only_the_public_surfaces_and_the_kit() -> None:
+    """The third-party plugin's own tests are written as an outside author would."""
+    root = Path(__file__).resolve().parents[1] / "plugin_pkg" / "tests"
+    files = sorted(root.rglob("*.py"))
+    assert files
+    offences = {
+        str(path): bad
+        for path in files
+        if (bad := core_imports_outside_public_api(path.read_text(encoding="utf-8"),
+                                                   TEST_SURFACES))
     }
     assert offences == {}

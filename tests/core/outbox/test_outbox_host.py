@@ -9,11 +9,11 @@ import anyio
 import pytest
 
 from gatehouse.core import ConfigEntry
+from gatehouse.core.helpers import OutboxStatSensor
 from gatehouse.core.outbox import (
     OUTBOX,
     DeliveryOutcome,
     OutboxMessage,
-    OutboxStatSensor,
     get_outbox,
 )
 from hosttools import make_host

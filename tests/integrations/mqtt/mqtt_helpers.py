@@ -12,7 +12,8 @@ import anyio
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from gatehouse.core import ConfigEntry, ConfigEntryState, Host, RetryPolicy
+from gatehouse.core import ConfigEntry, ConfigEntryState, Host
+from gatehouse.core.helpers import Backoff
 
 MQTT_PACKAGE = "gatehouse.integrations.mqtt"
 
@@ -20,7 +21,7 @@ MQTT_PACKAGE = "gatehouse.integrations.mqtt"
 def mqtt_host(config_dir: Path, *, stop_timeout: float = 5) -> Host:
     """A host tuned for tests that can load ``mqtt`` without its entry point."""
     host = Host(config_dir, stop_timeout=stop_timeout)
-    host.config_entries.retry_policy = RetryPolicy(base=0.05, cap=0.2, jitter=0)
+    host.config_entries.retry_policy = Backoff(initial=0.05, maximum=0.2, jitter=0)
     host.plugins.add_package("mqtt", MQTT_PACKAGE)
     return host
 

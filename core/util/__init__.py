@@ -1,4 +1,10 @@
-"""Small pure helpers shared by several core modules."""
+"""Pure utilities: no host, no I/O, importable from anywhere in the core.
+
+Two levels, as in Home Assistant: ``gatehouse.core.util`` holds building blocks that know
+nothing of a host (text, backoff arithmetic, log pacing, voluptuous error rendering), so
+any core module can use them without import cycles; ``gatehouse.core.helpers`` is the
+documented surface for integration authors and re-exports what they need from here.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,91 @@
+"""Helpers: the second public surface for integration authors.
+
+``gatehouse.core`` is the domain model (host, entities, entries, flows, services).
+``gatehouse.core.helpers`` holds the building blocks integrations kept writing for
+themselves, each written once here, tested once, and documented in the README's
+"Writing an integration" (the idea is Home Assistant's ``helpers/``):
+
+=============================  ========================================================
+payload → value                ``ValueReader`` (``value_template``/``json_path``),
+                               ``OnOffPayload``, ``PayloadError``, ``JsonPath``,
+                               ``json_path`` (schema validator), ``loads``
+retry pacing                   ``Backoff`` (one policy for entry retry, the outbox and
+                               every reconnect loop), ``BackoffCounter``
+form and API errors            ``form_errors``, ``describe_invalid``
+options over data              ``OptionsLayout``
+the durable outbox             ``OUTBOX_SCHEMA``/``outbox_schema``, ``attach_outbox``,
+                               ``OutboxLink``, ``LinkSensor``, ``OutboxStatSensor``;
+                               for senders: ``Sender``, ``OutboxMessage``,
+                               ``DeliveryOutcome``, ``TransientDeliveryError``,
+                               ``PermanentDeliveryError``, ``OutboxError``, ``OutboxFull``
+templates                      ``template_engine`` (one per host), ``check_template``,
+                               ``TemplateEngine``, ``TemplateError``
+quiet logs                     ``BurstLog``
+text                           ``slugify``
+=============================  ========================================================
+
+Import from here, never from the modules behind it: those are internal and may move.
+"""
+
+from ..exceptions import PayloadError
+from ..outbox import (
+    DeliveryOutcome,
+    OutboxError,
+    OutboxFull,
+    OutboxMessage,
+    PermanentDeliveryError,
+    Sender,
+    TransientDeliveryError,
+)
+from ..template import TemplateEngine, TemplateError
+from ..util import slugify
+from ..util.backoff import Backoff, BackoffCounter
+from ..util.burstlog import BurstLog
+from ..util.forms import describe_invalid, form_errors
+from ..util.jsonpath import JsonPath, json_path, loads
+from .options import OptionsLayout
+from .outbox import (
+    OUTBOX_SCHEMA,
+    LinkSensor,
+    OutboxLink,
+    OutboxStatSensor,
+    attach_outbox,
+    outbox_schema,
+)
+from .payload import OnOffPayload, ValueReader, payload_json, payload_text
+from .template import check_template, template_engine
+
+__all__ = [
+    "OUTBOX_SCHEMA",
+    "Backoff",
+    "BackoffCounter",
+    "BurstLog",
+    "DeliveryOutcome",
+    "JsonPath",
+    "LinkSensor",
+    "OnOffPayload",
+    "OptionsLayout",
+    "OutboxError",
+    "OutboxFull",
+    "OutboxLink",
+    "OutboxMessage",
+    "OutboxStatSensor",
+    "PayloadError",
+    "PermanentDeliveryError",
+    "Sender",
+    "TemplateEngine",
+    "TemplateError",
+    "TransientDeliveryError",
+    "ValueReader",
+    "attach_outbox",
+    "check_template",
+    "describe_invalid",
+    "form_errors",
+    "json_path",
+    "loads",
+    "outbox_schema",
+    "payload_json",
+    "payload_text",
+    "slugify",
+    "template_engine",
+]
