@@ -52,6 +52,10 @@ if [ ! -f "$stamp" ]; then
 fi
 
 if [ "$MODE" = test ]; then
+    # mypy checks the packages under their installed names: gatehouse.core -> core/ ...
+    mkdir -p "$VENV/mypy-path/gatehouse"
+    ln -sfn "$ROOT/core" "$VENV/mypy-path/gatehouse/core"
+    ln -sfn "$ROOT/integrations" "$VENV/mypy-path/gatehouse/integrations"
     apt_install mosquitto chromium socat
     # Mosquitto's Debian service is not needed: the tests start their own brokers.
     if command -v systemctl >/dev/null 2>&1; then systemctl disable --now mosquitto >/dev/null 2>&1 || true; fi

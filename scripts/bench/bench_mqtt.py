@@ -20,7 +20,7 @@ Plain script, prints figures::
   drain of that backlog to Mosquitto at QoS 1 once it is back, and publishing with the
   broker up (enqueue and delivery at once, end to end).
 
-Mosquitto comes from the test harness (``tests/harness``), on loopback, default
+Mosquitto comes from the test kit (``gatehouse.core.testing``), on loopback, default
 settings except an unbounded per-client queue (QoS 0 messages for a slow subscriber
 are otherwise dropped beyond 10 000). The bare and ingest runs alternate ``--repeat``
 times and the best of each is reported, since other load on the machine moves both.
@@ -328,7 +328,7 @@ def main() -> None:
 
     import anyio
 
-    from harness.mosquitto import Mosquitto
+    from gatehouse.core.testing import Mosquitto
 
     n, e = args.messages, args.entities
     with tempfile.TemporaryDirectory(prefix="bench-mqtt-") as tmp:

@@ -18,7 +18,7 @@ from gatehouse.core import Host
 from gatehouse.core.bootstrap import load_configuration
 from gatehouse.core.http.server import HTTP_SERVER
 from gatehouse.core.plugins import PluginManager
-from harness.certs import Pki
+from gatehouse.core.testing import Pki
 from hosttools import make_host
 from httpkit import OWNER
 

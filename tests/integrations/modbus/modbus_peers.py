@@ -28,7 +28,7 @@ from pymodbus.framer import FramerType
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from harness.ports import LOOPBACK, free_port
+from gatehouse.core.testing import LOOPBACK, free_port
 
 #: Function code -> table letter, as pymodbus' simulator names them.
 _TABLE = {1: "c", 5: "c", 15: "c", 2: "d", 3: "h", 6: "h", 16: "h", 22: "h", 23: "h", 4: "i"}

@@ -7,6 +7,7 @@ import time
 import pytest
 from modbus_peers import ModbusPeer
 
+from gatehouse.core.testing import free_port
 from gatehouse.integrations.modbus.client import HubParams, ModbusHub
 from gatehouse.integrations.modbus.const import HubType, RegisterType
 from gatehouse.integrations.modbus.errors import (
@@ -15,7 +16,6 @@ from gatehouse.integrations.modbus.errors import (
     ModbusTimeoutError,
     ModbusValueError,
 )
-from harness.ports import free_port
 
 pytestmark = pytest.mark.anyio
 

@@ -9,9 +9,9 @@ from mbtools import attrs, entry_of, running_host, state, wait_until
 from modbus_peers import ModbusPeer
 
 from gatehouse.core import GatehouseError, ServiceValidationError
+from gatehouse.core.testing import free_port
 from gatehouse.integrations.modbus.datatypes import Codec, DataType, Order
 from gatehouse.integrations.modbus.errors import ModbusDeviceError, ModbusValueError
-from harness.ports import free_port
 
 pytestmark = pytest.mark.anyio
 

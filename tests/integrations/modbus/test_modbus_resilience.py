@@ -13,7 +13,7 @@ from mbtools import attrs, entry_of, running_host, state, wait_until
 from modbus_peers import FaultProxy, ModbusPeer
 
 from gatehouse.core import ConfigEntryState
-from harness.ports import free_port
+from gatehouse.core.testing import free_port
 
 pytestmark = pytest.mark.anyio
 

@@ -15,9 +15,9 @@ import pytest
 from mbtools import attrs, entry_of, running_host, state, wait_until
 
 from gatehouse.core import ConfigEntryState
+from gatehouse.core.testing import free_port, port_is_open
 from gatehouse.integrations.modbus.errors import ModbusDeviceError
 from gatehouse.integrations.simulator.modbus_server import EXTRA_START, extra_points
-from harness.ports import free_port, port_is_open
 
 pytestmark = pytest.mark.anyio
 

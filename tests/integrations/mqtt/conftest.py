@@ -20,7 +20,7 @@ if str(HERE) not in sys.path:
 from mqtt_helpers import Peer, mqtt_host  # noqa: E402
 
 from gatehouse.core import Host  # noqa: E402
-from harness.mosquitto import Mosquitto  # noqa: E402
+from gatehouse.core.testing import Mosquitto  # noqa: E402
 
 
 @pytest.fixture

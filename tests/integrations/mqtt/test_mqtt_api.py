@@ -7,6 +7,7 @@ import pytest
 from mqtt_helpers import Peer, add_entry, loaded, state_of, wait_until
 
 from gatehouse.core import Event, Host, ServiceValidationError
+from gatehouse.core.testing import Mosquitto
 from gatehouse.integrations.mqtt.api import (
     EVENT_MQTT_MESSAGE,
     MQTT_API,
@@ -14,7 +15,6 @@ from gatehouse.integrations.mqtt.api import (
     MqttMessageEventData,
     MqttUnavailable,
 )
-from harness.mosquitto import Mosquitto
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 

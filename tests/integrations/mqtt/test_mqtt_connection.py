@@ -11,9 +11,8 @@ import pytest
 from mqtt_helpers import Peer, add_entry, loaded, state_of, wait_until
 
 from gatehouse.core import STATE_UNAVAILABLE, ConfigEntryState, Host
+from gatehouse.core.testing import Mosquitto, make_pki
 from gatehouse.integrations.mqtt.runtime import EntryRuntime
-from harness.certs import make_pki
-from harness.mosquitto import Mosquitto
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 

@@ -8,8 +8,8 @@ import pytest
 from mqtt_helpers import Peer, add_entry, loaded, state_of, wait_until
 
 from gatehouse.core import ConfigEntry, Host
+from gatehouse.core.testing import Mosquitto
 from gatehouse.integrations.mqtt.discovery import expand
-from harness.mosquitto import Mosquitto
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 

@@ -12,7 +12,7 @@ from mqtt_helpers import Peer, loaded, mqtt_host, state_of, wait_until
 
 from gatehouse.core import STATE_UNAVAILABLE, Host
 from gatehouse.core.control import collect_diagnostics
-from harness.mosquitto import Mosquitto
+from gatehouse.core.testing import Mosquitto
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 

@@ -12,7 +12,7 @@ import pytest
 from mqtt_helpers import Peer, add_entry, loaded, mqtt_host, state_of, wait_until
 
 from gatehouse.core import ConfigEntry, Host
-from harness.mosquitto import Mosquitto
+from gatehouse.core.testing import Mosquitto
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 

@@ -28,8 +28,8 @@ import pytest
 from mqtt_helpers import Peer, add_entry, loaded, mqtt_host, wait_until
 
 from gatehouse.core.outbox import get_outbox
+from gatehouse.core.testing import Mosquitto
 from gatehouse.integrations.mqtt.api import MQTT_API
-from harness.mosquitto import Mosquitto
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
 

@@ -12,7 +12,7 @@ import pytest
 from mqtt_helpers import Peer, add_entry, loaded, state_of, wait_until
 
 from gatehouse.core import Host
-from harness.mosquitto import Mosquitto
+from gatehouse.core.testing import Mosquitto
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(90)]
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.certs import Pki
-from harness.nats import NatsNode, NodePorts
-from harness.ports import LOOPBACK, free_ports
+from gatehouse.core.testing import LOOPBACK, Pki, free_ports
+from gatehouse.core.testing.nats import NatsNode, NodePorts
 
 USER = "gatehouse"
 PASSWORD = "s3cret-pass"

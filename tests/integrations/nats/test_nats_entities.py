@@ -17,8 +17,7 @@ from natstools import (
 )
 
 from gatehouse.core import ConfigEntryState
-from harness.nats import NatsServer
-from harness.ports import free_port
+from gatehouse.core.testing import NatsServer, free_port
 
 pytestmark = pytest.mark.anyio
 

@@ -10,7 +10,7 @@ import pytest
 from natstools import add_entry, assert_loaded, running_nats_host, state_of, wait_until
 
 from gatehouse.core import EVENT_STATE_CHANGED, Event, Host
-from harness.nats import NatsCluster
+from gatehouse.core.testing import NatsCluster
 
 pytestmark = pytest.mark.anyio
 

@@ -24,7 +24,7 @@ from natstools import (
 
 from gatehouse.core import EVENT_STATE_CHANGED, Event, Host
 from gatehouse.core.outbox import get_outbox
-from harness.nats import NatsServer
+from gatehouse.core.testing import NatsServer
 
 pytestmark = pytest.mark.anyio
 

@@ -19,7 +19,7 @@ from natstools import (
 )
 
 from gatehouse.core import ConfigEntry, ConfigEntryState, Host
-from harness.nats import NatsServer
+from gatehouse.core.testing import NatsServer
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 

@@ -17,7 +17,7 @@ from natstools import (
     wait_until,
 )
 
-from harness.nats import NatsServer
+from gatehouse.core.testing import NatsServer
 
 pytestmark = pytest.mark.anyio
 

@@ -12,7 +12,7 @@ from natstools import add_entry, assert_loaded, running_nats_host, state_of
 from securednats import PASSWORD, USER, SecuredNats
 
 from gatehouse.core import ConfigEntryState
-from harness.certs import Pki
+from gatehouse.core.testing import Pki
 
 pytestmark = pytest.mark.anyio
 

@@ -10,7 +10,7 @@ from nats.aio.msg import Msg
 from natstools import add_entry, assert_loaded, raw_client, running_nats_host
 
 from gatehouse.core import GatehouseError, ServiceValidationError
-from harness.nats import NatsServer
+from gatehouse.core.testing import NatsServer
 
 pytestmark = pytest.mark.anyio
 

@@ -18,10 +18,10 @@ import pytest
 from opcua_helpers import FIRST_NAMESPACE, SYNC, AddEntry, Sim, serving
 
 from gatehouse.core import ConfigEntry, Host
+from gatehouse.core.testing import free_port
 from gatehouse.integrations.opcua.config import ENTRY_SCHEMA
 from gatehouse.integrations.simulator.opcua_server import OpcuaSimulator
 from gatehouse.integrations.simulator.process import ProcessModel
-from harness.ports import free_port
 
 
 @pytest.fixture(scope="module")

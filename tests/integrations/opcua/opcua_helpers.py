@@ -13,9 +13,9 @@ from typing import Any
 import anyio
 
 from gatehouse.core import ConfigEntry, Host, State
+from gatehouse.core.testing import LOOPBACK
 from gatehouse.integrations.simulator.opcua_server import SERVER_CERT_FILE, OpcuaSimulator
 from gatehouse.integrations.simulator.process import ProcessModel
-from harness.ports import LOOPBACK
 
 NS = "nsu=urn:gatehouse:sim;s="
 SYNC = 0.02

@@ -7,9 +7,9 @@ import pytest
 from opcua_helpers import SYNC, AddEntry, Sim, node, serving, wait_for, wait_state
 
 from gatehouse.core import STATE_UNAVAILABLE, ConfigEntryState, Host
+from gatehouse.core.testing import free_port
 from gatehouse.integrations.simulator.opcua_server import OpcuaSimulator
 from gatehouse.integrations.simulator.process import ProcessModel
-from harness.ports import free_port
 
 pytestmark = pytest.mark.anyio
 

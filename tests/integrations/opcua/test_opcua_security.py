@@ -14,9 +14,9 @@ import pytest
 from opcua_helpers import SYNC, AddEntry, Sim, node, serving, trust, wait_state
 
 from gatehouse.core import ConfigEntryState, Host
+from gatehouse.core.testing import free_port
 from gatehouse.integrations.simulator.opcua_server import USER_CERTS_DIR, OpcuaSimulator
 from gatehouse.integrations.simulator.process import ProcessModel
-from harness.ports import free_port
 
 pytestmark = pytest.mark.anyio
 

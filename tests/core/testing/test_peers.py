@@ -27,10 +27,7 @@ from nats.js.client import JetStreamContext
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from harness.certs import Pki
-from harness.mosquitto import Mosquitto
-from harness.nats import NatsCluster, NatsServer
-from harness.ports import port_is_open
+from gatehouse.core.testing import Mosquitto, NatsCluster, NatsServer, Pki, port_is_open
 
 WAIT = 5.0
 """Upper bound for any single event; tests finish far faster when things work."""

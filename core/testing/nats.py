@@ -19,8 +19,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from harness._process import ManagedProcess, find_binary
-from harness.ports import LOOPBACK, POLL_INTERVAL, free_ports
+from ._process import ManagedProcess, find_binary
+from .ports import LOOPBACK, POLL_INTERVAL, free_ports
 
 START_TIMEOUT = 20.0
 CLUSTER_NAME = "gatehouse-test"

