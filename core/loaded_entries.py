@@ -58,10 +58,18 @@ class LoadedEntries(Generic[T]):
         services go too.
         """
         state = host.data.setdefault(self._key, _DomainState())
-        if not state.runtimes and self._register_services is not None:
-            state.undos = list(self._register_services(host))
+        if not state.runtimes:
+            state.undos = self.register_services(host)
         state.runtimes[entry.entry_id] = runtime
         entry.on_unload(lambda: self._remove(host, entry.entry_id))
+
+    def register_services(self, host: Host) -> list[Unsubscribe]:
+        """Register the domain's services on ``host`` now; returns their undos.
+
+        ``add`` does this with the first entry; the layout check calls it directly to
+        compare what is registered with ``services.yaml``.
+        """
+        return list(self._register_services(host)) if self._register_services else []
 
     def _remove(self, host: Host, entry_id: str) -> None:
         state = host.data.get(self._key)

@@ -22,6 +22,7 @@ runs in the test's own directory on ephemeral loopback ports and is stopped afte
 
 from .certs import ClientCert, Pki, issue_client_cert, make_pki
 from .host import TEST_RETRY, add_entry, make_host, state_of, wait_until
+from .layout import check_integration
 from .mosquitto import BrokerStartError, Mosquitto
 from .nats import NatsCluster, NatsServer, NatsStartError
 from .ports import LOOPBACK, free_port, free_ports, port_is_open
@@ -37,6 +38,7 @@ __all__ = [
     "NatsStartError",
     "Pki",
     "add_entry",
+    "check_integration",
     "free_port",
     "free_ports",
     "issue_client_cert",

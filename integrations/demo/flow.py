@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gatehouse.core import ConfigFlow, FlowResult, OptionsFlow
-from gatehouse.core.util import slugify
+from gatehouse.core.helpers import slugify
 
 from .config import OPTIONS_SCHEMA, USER_STEP_SCHEMA
 from .const import CONF_NAME, CONF_UPDATE_INTERVAL

@@ -1,24 +1,12 @@
-"""The demo's live entities: a sine wave, a counter, and a switch."""
+"""The demo's sensors: a sine wave that moves all the time, and a counter."""
 
 from __future__ import annotations
 
 import math
-import time
-from typing import Any
 
-from gatehouse.core import Context, DeviceInfo, SensorEntity, SwitchEntity
+from gatehouse.core import Context, SensorEntity
 
-from .const import DOMAIN
-
-
-def _device(unique_prefix: str, name: str) -> DeviceInfo:
-    return {
-        "identifiers": {(DOMAIN, unique_prefix)},
-        "name": name,
-        "manufacturer": "Gatehouse",
-        "model": "Demo device",
-        "sw_version": "1.0",
-    }
+from .entity import demo_device
 
 
 class SineSensor(SensorEntity):
@@ -32,7 +20,7 @@ class SineSensor(SensorEntity):
     def __init__(self, prefix: str, name: str, period: float, amplitude: float) -> None:
         self._attr_unique_id = f"{prefix}_sine"
         self._attr_name = f"{name} sine"
-        self._attr_device_info = _device(prefix, name)
+        self._attr_device_info = demo_device(prefix, name)
         self._period = period
         self._amplitude = amplitude
 
@@ -51,7 +39,7 @@ class CounterSensor(SensorEntity):
     def __init__(self, prefix: str, name: str) -> None:
         self._attr_unique_id = f"{prefix}_counter"
         self._attr_name = f"{name} counter"
-        self._attr_device_info = _device(prefix, name)
+        self._attr_device_info = demo_device(prefix, name)
         self._attr_native_value = 0
 
     def tick(self) -> None:
@@ -62,30 +50,3 @@ class CounterSensor(SensorEntity):
         self._attr_native_value = 0
         self.write_state(context=context)
         return old
-
-
-class DemoSwitch(SwitchEntity):
-    """A switch that remembers its position; when on, the counter counts."""
-
-    _attr_icon = "mdi:toggle-switch"
-
-    def __init__(self, prefix: str, name: str) -> None:
-        self._attr_unique_id = f"{prefix}_switch"
-        self._attr_name = f"{name} switch"
-        self._attr_device_info = _device(prefix, name)
-        self._attr_is_on = True
-        self._attr_extra_state_attributes = {"last_switched": None}
-
-    async def turn_on(self) -> None:
-        self._set(True)
-
-    async def turn_off(self) -> None:
-        self._set(False)
-
-    def _set(self, on: bool) -> None:
-        self._attr_is_on = on
-        self._attr_extra_state_attributes = {"last_switched": time.time()}
-        self.write_state()
-
-    def snapshot(self) -> dict[str, Any]:
-        return {"is_on": self._attr_is_on}
