@@ -7,6 +7,11 @@ Each entry owns one ``ProcessModel`` and serves it:
   imported lazily: asyncua is an optional extra, and without it the entry still serves
   Modbus and logs why OPC UA is missing).
 
+Modules: ``const.py``/``config.py`` (names, the ``simulator:`` schema), ``process.py``
+(the plant's physics), ``runtime.py`` (``SimulatorRuntime``: stepping the model,
+starting OPC UA), ``modbus_server.py`` and ``opcua_server.py`` (the two faces of the
+plant; also run standalone by ``scripts/simulators/``).
+
 The model is stepped on a timer in the entry's own task (``entry.spawn``), and the
 servers are stopped by the entry's undos, so reloading a simulator never leaves a
 listening socket behind.
@@ -14,13 +19,8 @@ listening socket behind.
 
 from __future__ import annotations
 
-import inspect
-import logging
-import time
 from collections.abc import Mapping
 from typing import Any
-
-import anyio
 
 from gatehouse.core import (
     ConfigEntry,
@@ -31,34 +31,20 @@ from gatehouse.core import (
     hookimpl,
 )
 
-from .config import (
+from .config import CONFIG_SCHEMA, ENTRY_SCHEMA
+from .const import (
     CONF_HOST,
     CONF_NAME,
     CONF_OPCUA,
     CONF_PORT,
     CONF_SLAVES,
     CONF_STEP_INTERVAL,
-    CONFIG_SCHEMA,
     DEFAULT_OPCUA_PORT,
     DOMAIN,
-    ENTRY_SCHEMA,
 )
 from .modbus_server import ProcessModbusServer
 from .process import ProcessModel
-
-_LOGGER = logging.getLogger(__name__)
-
-#: Seconds an OPC UA server gets to start listening before the entry gives up on it.
-OPCUA_START_TIMEOUT = 30.0
-
-
-class SimulatorRuntime:
-    """What a loaded simulator entry holds (``entry.runtime_data``)."""
-
-    def __init__(self, process: ProcessModel, modbus: ProcessModbusServer) -> None:
-        self.process = process
-        self.modbus = modbus
-        self.opcua_endpoint: str | None = None
+from .runtime import SimulatorRuntime
 
 
 class SimulatorIntegration:
@@ -82,85 +68,16 @@ class SimulatorIntegration:
         entry.on_unload(modbus.stop)
         runtime = SimulatorRuntime(process, modbus)
         entry.runtime_data = runtime
-        entry.spawn(_step_forever(process, conf[CONF_STEP_INTERVAL]), f"simulator {entry.title}")
+        entry.spawn(runtime.step_forever(conf[CONF_STEP_INTERVAL]), f"simulator {entry.title}")
         if CONF_OPCUA in conf:
             opcua = conf[CONF_OPCUA] or {}
-            await _start_opcua(
-                entry, runtime, opcua.get(CONF_HOST, conf[CONF_HOST]),
+            await runtime.start_opcua(
+                entry, opcua.get(CONF_HOST, conf[CONF_HOST]),
                 opcua.get(CONF_PORT, DEFAULT_OPCUA_PORT),
             )
 
     async def unload_entry(self, host: Host, entry: ConfigEntry[SimulatorRuntime]) -> None:
         """Nothing to do: the step task is cancelled and the servers stopped by undos."""
-
-
-async def _step_forever(process: ProcessModel, interval: float) -> None:
-    """Advance the model by the time that really passed, so a late tick is not lost."""
-    last = time.monotonic()
-    while True:
-        await anyio.sleep(interval)
-        now = time.monotonic()
-        process.step(now - last)
-        last = now
-
-
-class _StartedSignal:
-    """A minimal anyio ``TaskStatus``: lets setup wait until the OPC UA server listens.
-
-    ``ready`` is set when the server reports it is listening *or* when it ends before
-    that; ``ok`` says which.
-    """
-
-    def __init__(self) -> None:
-        self.ready = anyio.Event()
-        self.ok = False
-
-    def started(self, value: object = None) -> None:
-        self.ok = True
-        self.ready.set()
-
-
-async def _start_opcua(
-    entry: ConfigEntry[SimulatorRuntime], runtime: SimulatorRuntime, host: str, port: int
-) -> None:
-    """Serve the model over OPC UA in the entry's task group, if the module is there.
-
-    An OPC UA failure never fails the entry: the Modbus side is still useful.
-    """
-    try:
-        from .opcua_server import serve_opcua
-    except ImportError as err:
-        _LOGGER.warning(
-            "Simulator %r: OPC UA not available (%s); serving Modbus only", entry.title, err
-        )
-        return
-    signal = _StartedSignal()
-    # This entry steps the model itself; an OPC UA server that also steps it would make
-    # the plant run at double speed, so ask it not to (if it offers the choice).
-    options: dict[str, Any] = (
-        {"step": False} if "step" in inspect.signature(serve_opcua).parameters else {}
-    )
-
-    async def serve() -> None:
-        try:
-            await serve_opcua(runtime.process, host, port, task_status=signal, **options)
-        except Exception:
-            if signal.ok:
-                _LOGGER.exception("Simulator %r: OPC UA server stopped", entry.title)
-            else:
-                _LOGGER.exception("Simulator %r: OPC UA server failed to start", entry.title)
-        finally:
-            signal.ready.set()
-
-    entry.spawn(serve(), f"simulator {entry.title} opcua")
-    with anyio.move_on_after(OPCUA_START_TIMEOUT):
-        await signal.ready.wait()
-    if signal.ok:
-        runtime.opcua_endpoint = f"opc.tcp://{host}:{port}"
-        _LOGGER.info("Simulator %r serves OPC UA at %s", entry.title, runtime.opcua_endpoint)
-    elif not signal.ready.is_set():
-        _LOGGER.error("Simulator %r: OPC UA server did not start within %.0f s",
-                      entry.title, OPCUA_START_TIMEOUT)
 
 
 INTEGRATION = SimulatorIntegration()

@@ -7,24 +7,21 @@ fixture, and exposing it on a real network should be a deliberate choice.
 
 from __future__ import annotations
 
-from typing import Final
-
 import voluptuous as vol
 
-DOMAIN: Final = "simulator"
-
-CONF_NAME: Final = "name"
-CONF_HOST: Final = "host"
-CONF_PORT: Final = "port"
-CONF_SLAVES: Final = "slaves"
-CONF_STEP_INTERVAL: Final = "step_interval"
-CONF_OPCUA: Final = "opcua"
-
-DEFAULT_NAME: Final = "Simulator"
-DEFAULT_HOST: Final = "127.0.0.1"
-DEFAULT_MODBUS_PORT: Final = 5020
-DEFAULT_OPCUA_PORT: Final = 4840
-DEFAULT_STEP_INTERVAL: Final = 0.5
+from .const import (
+    CONF_HOST,
+    CONF_NAME,
+    CONF_OPCUA,
+    CONF_PORT,
+    CONF_SLAVES,
+    CONF_STEP_INTERVAL,
+    DEFAULT_HOST,
+    DEFAULT_MODBUS_PORT,
+    DEFAULT_NAME,
+    DEFAULT_OPCUA_PORT,
+    DEFAULT_STEP_INTERVAL,
+)
 
 PORT = vol.All(int, vol.Range(min=1, max=65535))
 
