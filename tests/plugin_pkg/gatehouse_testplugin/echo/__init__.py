@@ -2,7 +2,8 @@
 
 It exercises every hook so the meta-test can see each one called through a
 real entry point, and offers ``echo.say`` (response data) and a sensor holding the last
-message. YAML: ``echo: {prefix: "..."}``.
+message. YAML: ``echo: {prefix: "..."}``. With ``topic``, ``echo.say`` also publishes the
+text through ``mqtt.publish``: a plugin using another integration through its service.
 """
 
 from __future__ import annotations
@@ -37,11 +38,16 @@ class EchoIntegration:
             text = f"{prefix}{call.data['text']}"
             sensor._attr_native_value = text
             sensor.write_state(context=call.context)
+            if "topic" in call.data:
+                await host.services.call(
+                    "mqtt", "publish", {"topic": call.data["topic"], "payload": text, "qos": 1},
+                    blocking=True, context=call.context,
+                )
             return {"text": text, "user_id": call.context.user_id}
 
         entry.on_unload(
             host.services.register(
-                "echo", "say", say, {vol.Required("text"): str},
+                "echo", "say", say, {vol.Required("text"): str, vol.Optional("topic"): str},
                 supports_response=SupportsResponse.OPTIONAL,
             )
         )
