@@ -10,7 +10,6 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from gatehouse.core.storage import (
     Store,
     UnsupportedStorageVersionError,
 )
+from gatehouse.core.testing import wait_until
 
 WRITER = Path(__file__).with_name("storage_writer.py")
 
@@ -42,15 +42,6 @@ def write_raw(path: Path, envelope: Any) -> None:
 def read_envelope(path: Path) -> dict[str, Any]:
     result: dict[str, Any] = json.loads(path.read_text())
     return result
-
-
-async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Poll ``predicate`` until true; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        await anyio.sleep(0.005)
 
 
 # ---------------------------------------------------------------- basics
@@ -338,7 +329,7 @@ async def test_delay_save_coalesces(tmp_path: Path) -> None:
     state["counter"] = 1000  # data_fn is evaluated at write time, not at call time
     assert store.write_count == 0
 
-    await wait_for(lambda: store.write_count >= 1)
+    await wait_until(lambda: store.write_count >= 1)
     await store.flush()  # nothing pending any more: must not write again
     assert store.write_count == 1
     assert read_envelope(tmp_path / "k")["data"] == {"counter": 1000}
@@ -349,7 +340,7 @@ async def test_delay_save_uses_latest_data_fn(tmp_path: Path) -> None:
     store: Store[str] = Store(tmp_path, "k", 1)
     store.delay_save(lambda: "first", delay=0.02)
     store.delay_save(lambda: "second", delay=60)  # never pushes the deadline back
-    await wait_for(lambda: store.write_count == 1)
+    await wait_until(lambda: store.write_count == 1)
     assert await store.load() == "second"
 
 
@@ -358,7 +349,7 @@ async def test_delay_save_shorter_delay_brings_deadline_forward(tmp_path: Path) 
     store: Store[str] = Store(tmp_path, "k", 1)
     store.delay_save(lambda: "slow", delay=3600)
     store.delay_save(lambda: "fast", delay=0)
-    await wait_for(lambda: store.write_count == 1)
+    await wait_until(lambda: store.write_count == 1)
     assert read_envelope(tmp_path / "k")["data"] == "fast"
 
 
@@ -381,7 +372,7 @@ async def test_flush_waits_for_delayed_write_in_flight(tmp_path: Path) -> None:
     store: Store[list[int]] = Store(tmp_path, "k", 1)
     store.delay_save(lambda: list(range(100_000)), delay=0)
     # Let the timer fire and the write task start, but not necessarily finish.
-    await wait_for(lambda: not store._timer)
+    await wait_until(lambda: not store._timer)
     await store.flush()
     assert store.write_count == 1
     assert len(read_envelope(tmp_path / "k")["data"]) == 100_000
@@ -424,7 +415,7 @@ async def test_delayed_write_error_is_logged(
 ) -> None:
     store: Store[Any] = Store(tmp_path, "k", 1)
     store.delay_save(lambda: {"bad": object()}, delay=0)
-    await wait_for(lambda: "Error writing delayed save" in caplog.text)
+    await wait_until(lambda: "Error writing delayed save" in caplog.text)
     assert store.write_count == 0
 
 

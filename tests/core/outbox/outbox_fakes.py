@@ -53,16 +53,3 @@ class ScriptedSender:
         for entry in [e for e in self._waiters if e[0] <= len(self.calls)]:
             self._waiters.remove(entry)
             entry[1].set()
-
-
-async def wait_until(
-    predicate: Callable[[], bool], *, timeout: float = 5.0, interval: float = 0.001
-) -> None:
-    """Poll ``predicate`` until true, failing after ``timeout`` seconds.
-
-    Only for state that no event announces (e.g. the breaker flipping to open after a
-    failed attempt); everything else in these tests waits on events.
-    """
-    with anyio.fail_after(timeout):
-        while not predicate():  # noqa: ASYNC110 - polled with a deadline
-            await anyio.sleep(interval)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import anyio
 import pytest
-from outbox_fakes import ScriptedSender, wait_until
+from outbox_fakes import ScriptedSender
 
 from gatehouse.core.outbox import (
     Backoff,
@@ -19,6 +19,7 @@ from gatehouse.core.outbox import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
+from gatehouse.core.testing import wait_until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
 
