@@ -14,11 +14,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
-from anyio.abc import TaskStatus
 
 from .bus import EventType
 from .config_entry import ConfigEntry, ConfigEntryState, Source
@@ -30,7 +28,7 @@ from .exceptions import (
     OperationNotAllowed,
     UnknownEntry,
 )
-from .integration import LoadedIntegration, YamlEntry
+from .integration import YamlEntry
 from .logging_setup import REDACTOR
 from .secrets import secret_keys, secret_values
 from .storage import Store
@@ -39,6 +37,7 @@ from .util.backoff import Backoff
 if TYPE_CHECKING:
     from .config_flow import FlowManager, OptionsFlowManager
     from .host import Host
+    from .plugins import LoadedIntegration
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -149,21 +148,11 @@ class ConfigEntries:
         minor_version: int | None = None,
     ) -> bool:
         """Change an entry's stored fields; True if anything changed (then saved)."""
-        changed = False
-        if title is not None and title != entry.title:
-            entry.title, changed = title, True
-        if data is not None and dict(data) != dict(entry.data):
-            entry.data, changed = MappingProxyType(dict(data)), True
-        if options is not None and dict(options) != dict(entry.options):
-            entry.options, changed = MappingProxyType(dict(options)), True
-        if unique_id is not None and unique_id != entry.unique_id:
-            entry.unique_id, changed = unique_id, True
-        if version is not None and version != entry.version:
-            entry.version, changed = version, True
-        if minor_version is not None and minor_version != entry.minor_version:
-            entry.minor_version, changed = minor_version, True
+        changed = entry.apply_update(
+            title=title, data=data, options=options, unique_id=unique_id,
+            version=version, minor_version=minor_version,
+        )
         if changed:
-            entry.modified_at = time.time()
             self._schedule_save()
             self._changed(entry, "updated")
         return changed
@@ -185,13 +174,9 @@ class ConfigEntries:
         entry = self.get(entry_id)
         if disabled == entry.disabled:
             return
-        if disabled:
-            entry.disabled_by = "user"
-            if entry.state is not ConfigEntryState.FAILED_UNLOAD:
-                await self.unload(entry_id)  # waits for a set-up in progress (see remove)
-        else:
-            entry.disabled_by = None
-        entry.modified_at = time.time()
+        entry.set_disabled_by("user" if disabled else None)
+        if disabled and entry.state is not ConfigEntryState.FAILED_UNLOAD:
+            await self.unload(entry_id)  # waits for a set-up in progress (see remove)
         self._schedule_save()
         self._changed(entry, "updated")
         if not disabled and self._host.is_running:
@@ -214,7 +199,7 @@ class ConfigEntries:
         integration must not stop the others from starting.
         """
         entry = self.get(entry_id)
-        async with entry._lock:
+        async with entry.lock:
             return await self._setup_locked(entry)
 
     async def _setup_locked(self, entry: ConfigEntry[Any]) -> bool:
@@ -241,7 +226,7 @@ class ConfigEntries:
             return False
         self._set_state(entry, ConfigEntryState.SETUP_IN_PROGRESS)
         entry.setup_attempts += 1
-        await self._host.task_group.start(self._lifetime, entry)
+        await self._host.task_group.start(entry.lifetime)
         try:
             await loaded.integration.setup_entry(self._host, entry)
         except anyio.get_cancelled_exc_class():
@@ -249,12 +234,12 @@ class ConfigEntries:
             # what the attempt made, or the entry stays "setup_in_progress" for good,
             # refusing setup, unload and reload alike.
             with anyio.CancelScope(shield=True):
-                await self._teardown(entry)
+                await entry.teardown()
             entry.reason = "set-up was cancelled"
             self._set_state(entry, ConfigEntryState.NOT_LOADED)
             raise
         except ConfigEntryNotReady as err:
-            await self._teardown(entry)
+            await entry.teardown()
             delay = self.retry_policy.delay(entry.setup_attempts)
             entry.next_retry_at = time.time() + delay
             self._fail(entry, ConfigEntryState.SETUP_RETRY, str(err) or "not ready", log=False)
@@ -265,19 +250,17 @@ class ConfigEntries:
             # The scope is made and recorded now, not when the task first runs: an
             # unload or reload before then must be able to cancel this retry, or it
             # would run alongside the next one and the retries would multiply.
-            if entry._retry_scope is not None:
-                entry._retry_scope.cancel()
-            scope = entry._retry_scope = anyio.CancelScope()
+            scope = entry.new_retry_scope()
             self._host.spawn(
                 self._retry_later(entry, delay, scope), f"retry {entry.entry_id}"
             )
             return False
         except (ConfigEntryAuthFailed, ConfigEntryError) as err:
-            await self._teardown(entry)
+            await entry.teardown()
             return self._fail(entry, ConfigEntryState.SETUP_ERROR, str(err) or type(err).__name__)
         except Exception as err:
             _LOGGER.exception("Error setting up %s entry %r", entry.domain, entry.title)
-            await self._teardown(entry)
+            await entry.teardown()
             return self._fail(entry, ConfigEntryState.SETUP_ERROR, f"unexpected error: {err}")
         entry.setup_attempts = 0
         entry.reason = None
@@ -308,7 +291,7 @@ class ConfigEntries:
                 f"entry version {entry.version} is newer than the integration's {target}",
             )
             return False
-        migrate = getattr(loaded.integration, "migrate_entry", None)
+        migrate = loaded.migrate_entry
         if migrate is None:
             self._fail(
                 entry,
@@ -329,43 +312,6 @@ class ConfigEntries:
             return False
         return True
 
-    async def _lifetime(self, entry: ConfigEntry[Any], *, task_status: TaskStatus[None]) -> None:
-        """Hold the entry's task group open until the entry is torn down."""
-        done = anyio.Event()
-        entry._lifetime_done = done
-        try:
-            with anyio.CancelScope() as scope:
-                entry._scope = scope
-                async with anyio.create_task_group() as tg:
-                    entry._task_group = tg
-                    task_status.started()
-                    await anyio.sleep_forever()
-        finally:
-            entry._task_group = None
-            entry._scope = None
-            done.set()
-
-    async def _teardown(self, entry: ConfigEntry[Any]) -> list[BaseException]:
-        """Cancel the entry's tasks, then run its undos in reverse; return their errors."""
-        errors: list[BaseException] = []
-        if entry._scope is not None:
-            entry._scope.cancel()
-        if entry._lifetime_done is not None:
-            await entry._lifetime_done.wait()
-            entry._lifetime_done = None
-        while entry._undos:
-            undo = entry._undos.pop()
-            try:
-                result = undo()
-                if result is not None and hasattr(result, "__await__"):
-                    await result
-            except Exception as err:
-                _LOGGER.exception("Error undoing %r for entry %s", undo, entry.entry_id)
-                errors.append(err)
-        if hasattr(entry, "runtime_data"):
-            del entry.runtime_data
-        return errors
-
     async def _retry_later(
         self, entry: ConfigEntry[Any], delay: float, scope: anyio.CancelScope
     ) -> None:
@@ -373,33 +319,25 @@ class ConfigEntries:
             await anyio.sleep(delay)
             # Waiting for the lock is still cancellable: an unload that holds it now
             # has cancelled this retry, and must not see the entry set up right after.
-            async with entry._lock:
+            async with entry.lock:
                 # The attempt itself is not cancelled by unload, which waits for it on
                 # the lock instead; a new retry gets a scope of its own.
-                if entry._retry_scope is scope:
-                    entry._retry_scope = None
+                entry.retry_finished(scope)
                 if entry.state is ConfigEntryState.SETUP_RETRY and self._host.is_running:
                     await self._setup_locked(entry)
-        if entry._retry_scope is scope:
-            entry._retry_scope = None
-
-    async def _cancel_retry(self, entry: ConfigEntry[Any]) -> None:
-        if entry._retry_scope is not None:
-            entry._retry_scope.cancel()
-            entry._retry_scope = None
-        entry.next_retry_at = None
+        entry.retry_finished(scope)
 
     async def unload(self, entry_id: str) -> bool:
         """Unload an entry; True if it ended ``not_loaded``."""
         entry = self.get(entry_id)
-        await self._cancel_retry(entry)
-        async with entry._lock:
+        entry.cancel_retry()
+        async with entry.lock:
             return await self._unload_locked(entry)
 
     async def _unload_locked(self, entry: ConfigEntry[Any]) -> bool:
         # again under the lock: an attempt that ran while we waited may have scheduled
         # a new retry after unload() cancelled the previous one
-        await self._cancel_retry(entry)
+        entry.cancel_retry()
         if entry.state is ConfigEntryState.SETUP_RETRY:
             self._set_state(entry, ConfigEntryState.NOT_LOADED)
             return True
@@ -417,7 +355,7 @@ class ConfigEntries:
         except Exception as err:
             _LOGGER.exception("Error unloading %s entry %r", entry.domain, entry.title)
             failure = f"unload raised {err!r}"
-        errors = await self._teardown(entry)
+        errors = await entry.teardown()
         if failure is None and errors:
             failure = f"{len(errors)} clean-up step(s) failed: {errors[0]!r}"
         if failure is not None:
@@ -466,7 +404,7 @@ class ConfigEntries:
         rank = {domain: i for i, domain in enumerate(self._setup_order)}
         entries = sorted(self._entries.values(), key=lambda e: rank.get(e.domain, -1))
         for entry in reversed(entries):
-            await self._cancel_retry(entry)
+            entry.cancel_retry()
             if entry.state in (ConfigEntryState.LOADED, ConfigEntryState.SETUP_RETRY):
                 try:
                     await self.unload(entry.entry_id)

@@ -2,7 +2,11 @@
 
 The entry is data plus the handles that make unload complete: a task group
 (``spawn``) and a list of undo callbacks (``on_unload``). The manager that drives the
-lifecycle is ``ConfigEntries`` in ``config_entries.py``.
+lifecycle is ``ConfigEntries`` in ``config_entries.py``; it decides *when* (states,
+retries, order), while the entry owns *what* it holds and how that is released
+(``lifetime``, ``teardown``, ``new_retry_scope``/``cancel_retry``, ``lock``,
+``apply_update``, ``set_disabled_by``), so no other module reaches into the entry's
+private attributes.
 
 States (``ConfigEntryState``)::
 
@@ -16,16 +20,19 @@ States (``ConfigEntryState``)::
 from __future__ import annotations
 
 import enum
+import logging
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
 import anyio
-from anyio.abc import TaskGroup
+from anyio.abc import TaskGroup, TaskStatus
 
 from .context import new_id
-from .exceptions import HostStoppingError
+from .tasks import spawn_logged
+
+_LOGGER = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -118,16 +125,151 @@ class ConfigEntry(Generic[T]):
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str | None = None) -> None:
         """Run ``coro`` as a task of this entry: cancelled when the entry unloads."""
-        if self._task_group is None:
-            coro.close()
-            raise HostStoppingError(f"entry {self.entry_id} is not set up")
-        from .host import _logged
-
-        self._task_group.start_soon(_logged, coro, name=name or f"{self.domain} task")
+        spawn_logged(
+            self._task_group,
+            coro,
+            name=name or f"{self.domain} task",
+            refusal=f"entry {self.entry_id} is not set up",
+        )
 
     @property
     def undo_count(self) -> int:
         return len(self._undos)
+
+    @property
+    def tasks_open(self) -> bool:
+        """True while the entry's task group is open (``spawn`` accepts work)."""
+        return self._task_group is not None
+
+    # -- lifecycle pieces, driven by ConfigEntries ----------------------------------
+    # Integrations do not call these: the manager does, in the order its states need.
+
+    @property
+    def lock(self) -> anyio.Lock:
+        """Serialises set-up and unload of this entry.
+
+        Held for a whole set-up attempt, so an unload (or remove, disable) that arrives
+        meanwhile waits for the attempt and then undoes it, instead of racing it.
+        """
+        return self._lock
+
+    async def lifetime(self, *, task_status: TaskStatus[None]) -> None:
+        """Hold the entry's task group open until ``teardown`` cancels it.
+
+        Started in the host's task group (``task_group.start``) before the
+        integration's ``setup_entry`` runs, so ``spawn`` works during set-up and the
+        entry's tasks are children of the host's: stopping the host ends them too,
+        while tearing the entry down ends only them.
+        """
+        done = anyio.Event()
+        self._lifetime_done = done
+        try:
+            with anyio.CancelScope() as scope:
+                self._scope = scope
+                async with anyio.create_task_group() as tg:
+                    self._task_group = tg
+                    task_status.started()
+                    await anyio.sleep_forever()
+        finally:
+            self._task_group = None
+            self._scope = None
+            done.set()
+
+    async def teardown(self) -> list[BaseException]:
+        """Cancel the entry's tasks, then run its undos in reverse; return their errors.
+
+        Tasks go first and are waited for, so no task still uses what an undo releases.
+        A failing undo is logged and the rest still run: one stuck resource must not
+        keep the others alive. ``runtime_data`` is dropped last, so the integration's
+        live objects can be collected even if something still holds the entry.
+        """
+        errors: list[BaseException] = []
+        if self._scope is not None:
+            self._scope.cancel()
+        if self._lifetime_done is not None:
+            await self._lifetime_done.wait()
+            self._lifetime_done = None
+        while self._undos:
+            undo = self._undos.pop()
+            try:
+                result = undo()
+                if result is not None and hasattr(result, "__await__"):
+                    await result
+            except Exception as err:
+                _LOGGER.exception("Error undoing %r for entry %s", undo, self.entry_id)
+                errors.append(err)
+        if hasattr(self, "runtime_data"):
+            del self.runtime_data
+        return errors
+
+    @property
+    def retry_scheduled(self) -> bool:
+        """True while a set-up retry is pending (its scope not yet finished or cancelled)."""
+        return self._retry_scope is not None
+
+    def new_retry_scope(self) -> anyio.CancelScope:
+        """Cancel any pending retry and record the scope the next retry must run in.
+
+        Only one retry may be pending: a second would run alongside the first and the
+        retries would multiply with every failed attempt.
+        """
+        if self._retry_scope is not None:
+            self._retry_scope.cancel()
+        scope = self._retry_scope = anyio.CancelScope()
+        return scope
+
+    def retry_finished(self, scope: anyio.CancelScope) -> None:
+        """Forget ``scope`` if it is still the pending retry's (a newer one keeps its own)."""
+        if self._retry_scope is scope:
+            self._retry_scope = None
+
+    def cancel_retry(self) -> None:
+        """Cancel the pending retry, if any, and clear when it was due."""
+        if self._retry_scope is not None:
+            self._retry_scope.cancel()
+            self._retry_scope = None
+        self.next_retry_at = None
+
+    def apply_update(
+        self,
+        *,
+        title: str | None = None,
+        data: Mapping[str, Any] | None = None,
+        options: Mapping[str, Any] | None = None,
+        unique_id: str | None = None,
+        version: int | None = None,
+        minor_version: int | None = None,
+    ) -> bool:
+        """Set the fields given (``None`` leaves one alone); True if any value changed.
+
+        Values equal to the current ones are no change, so ``modified_at`` moves (and
+        the manager saves and announces) only when something really did: YAML import
+        applies every block on every start.
+        """
+        changed = False
+        if title is not None and title != self.title:
+            self.title, changed = title, True
+        if data is not None and dict(data) != dict(self.data):
+            self.data, changed = MappingProxyType(dict(data)), True
+        if options is not None and dict(options) != dict(self.options):
+            self.options, changed = MappingProxyType(dict(options)), True
+        if unique_id is not None and unique_id != self.unique_id:
+            self.unique_id, changed = unique_id, True
+        if version is not None and version != self.version:
+            self.version, changed = version, True
+        if minor_version is not None and minor_version != self.minor_version:
+            self.minor_version, changed = minor_version, True
+        if changed:
+            self.modified_at = time.time()
+        return changed
+
+    def set_disabled_by(self, disabled_by: str | None) -> bool:
+        """Disable (``"user"``...) or enable (``None``) the entry; True if that changed it."""
+        if disabled_by == self.disabled_by:
+            return False
+        self.disabled_by = disabled_by
+        self.modified_at = time.time()
+        return True
 
     # -- serialisation -------------------------------------------------------------
 

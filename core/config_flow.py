@@ -389,7 +389,7 @@ class OptionsFlowManager(_Manager):
     async def init(self, entry_id: str) -> FlowResult:
         entry = self._entries.get(entry_id)
         loaded = self._host.plugins.load(entry.domain)
-        factory = getattr(loaded.integration, "options_flow", None)
+        factory = loaded.options_flow
         if factory is None:
             raise UnknownFlow(f"{entry.domain} has no options flow")
         flow: OptionsFlow = factory(entry)

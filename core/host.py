@@ -27,6 +27,7 @@ from .exceptions import HostStoppingError
 from .keys import HostData
 from .services import ServiceRegistry
 from .states import StateMachine
+from .tasks import spawn_logged
 
 if TYPE_CHECKING:
     from .plugins import PluginManager
@@ -116,10 +117,8 @@ class Host:
         Work that belongs to a config entry should use ``entry.spawn`` instead, so that
         unloading the entry cancels it.
         """
-        if self._task_group is None or self.state is HostState.STOPPED:
-            coro.close()
-            raise HostStoppingError("the host is not running")
-        self._task_group.start_soon(_logged, coro, name=name)
+        group = None if self.state is HostState.STOPPED else self._task_group
+        spawn_logged(group, coro, name=name, refusal="the host is not running")
 
     def call_soon_threadsafe(self, func: Callable[..., Any], *args: Any) -> None:
         """Run ``func(*args)`` in the loop from another thread (paho's network thread)."""
@@ -236,12 +235,3 @@ class Host:
         await self.device_registry.flush()
         await self.config_entries.flush()
 
-
-async def _logged(coro: Coroutine[Any, Any, Any]) -> None:
-    """Await ``coro`` and log its failure instead of tearing the task group down."""
-    try:
-        await coro
-    except anyio.get_cancelled_exc_class():
-        raise
-    except Exception:
-        _LOGGER.exception("Unhandled error in background task")

@@ -19,13 +19,20 @@ with their types, for authors and for mypy via ``cast``):
     Edit an entry's options after it was created.
 ``entry_version`` (int, default 1) and ``migrate_entry(host, entry) -> bool``
     Upgrade stored entries written by an older version of the integration.
+
+Next to the plugin's ``__init__.py``, an optional ``services.yaml`` describes the
+services it registers (name -> ``description`` and ``fields``), for the API and the UI.
+The host reads it once, when it loads the plugin: a malformed file fails the load with
+its path named, and an edit takes effect at the next start.
+
+What the host keeps about a loaded plugin (``LoadedIntegration``) is the plugin
+loader's business and lives in ``plugins.py``; this module is only the author's side.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .util import slugify
@@ -34,7 +41,6 @@ if TYPE_CHECKING:
     from .config_entries import ConfigEntry
     from .config_flow import ConfigFlow, OptionsFlow
     from .host import Host
-    from .manifest import Manifest
 
 
 @runtime_checkable
@@ -102,48 +108,3 @@ def entries_by_name(config: Any, name_key: str = "name") -> list[YamlEntry]:
         for item in items
     ]
 
-
-@dataclass(frozen=True, slots=True)
-class LoadedIntegration:
-    """An integration the host has imported, with its validated manifest."""
-
-    domain: str
-    manifest: Manifest
-    integration: Integration
-    module_name: str
-
-    @property
-    def service_descriptions(self) -> dict[str, Any]:
-        """The integration's ``services.yaml`` (name → description, fields), if any."""
-        import importlib.util
-
-        import yaml
-
-        spec = importlib.util.find_spec(self.module_name)
-        if spec is None or not spec.submodule_search_locations:
-            return {}
-        path = Path(next(iter(spec.submodule_search_locations))) / "services.yaml"
-        if not path.exists():
-            return {}
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return loaded if isinstance(loaded, dict) else {}
-
-    @property
-    def config_schema(self) -> Any | None:
-        return getattr(self.integration, "config_schema", None)
-
-    @property
-    def entry_version(self) -> int:
-        return int(getattr(self.integration, "entry_version", 1))
-
-    @property
-    def config_flow(self) -> type[ConfigFlow] | None:
-        return getattr(self.integration, "config_flow", None)
-
-    def entries_from_yaml(self, config: Any) -> list[YamlEntry]:
-        """The entries a validated YAML section describes."""
-        convert = getattr(self.integration, "entries_from_yaml", None)
-        if convert is not None:
-            return list(convert(config))
-        data = dict(config) if isinstance(config, Mapping) else {"value": config}
-        return [YamlEntry(unique_id=self.domain, title=self.manifest.name, data=data)]

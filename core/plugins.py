@@ -4,6 +4,10 @@ One ``PluginManager`` per host, built by its constructor; importing Gatehouse ne
 loads a plugin. Discovery reads entry points and manifests only: a plugin module is
 imported when its domain is configured (``load``), so a broken or slow integration that
 nobody uses costs nothing.
+
+``load`` returns the host's record of the plugin, ``LoadedIntegration``: the author's
+object (``integration.Integration``) plus what the host read about it once, at load
+(manifest, ``services.yaml``), so the lifecycle never goes back to the package files.
 """
 
 from __future__ import annotations
@@ -12,23 +16,32 @@ import difflib
 import importlib
 import importlib.util
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from types import ModuleType
-from typing import Any
+from types import MappingProxyType, ModuleType
+from typing import TYPE_CHECKING, Any
 
 import pluggy
+import yaml
 
 from . import hookspecs
 from .exceptions import DependencyError, IntegrationNotFound, ManifestError
-from .integration import Integration, LoadedIntegration
+from .integration import Integration, YamlEntry
 from .manifest import Manifest
+
+if TYPE_CHECKING:
+    from .config_entry import ConfigEntry
+    from .config_flow import ConfigFlow, OptionsFlow
+    from .host import Host
 
 _LOGGER = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "gatehouse.integrations"
+
+#: The file next to a plugin's ``__init__.py`` that describes its services.
+SERVICES_YAML = "services.yaml"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +52,56 @@ class AvailableIntegration:
     module_name: str
     manifest: Manifest
     path: Path
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedIntegration:
+    """An integration the host has imported: the plugin loader's record of it.
+
+    Holds the validated manifest, the object the plugin's ``gatehouse_integration``
+    returned, and its ``services.yaml`` descriptions, read and checked once by
+    ``PluginManager.load``: an entry that reloads a thousand times parses nothing, and
+    a malformed file fails the load (naming the file) instead of every set-up.
+    """
+
+    domain: str
+    manifest: Manifest
+    integration: Integration
+    module_name: str
+    #: ``services.yaml``: service name -> description and fields (empty without a file).
+    service_descriptions: Mapping[str, Any] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+
+    @property
+    def config_schema(self) -> Any | None:
+        return getattr(self.integration, "config_schema", None)
+
+    @property
+    def entry_version(self) -> int:
+        return int(getattr(self.integration, "entry_version", 1))
+
+    @property
+    def config_flow(self) -> type[ConfigFlow] | None:
+        return getattr(self.integration, "config_flow", None)
+
+    @property
+    def options_flow(self) -> Callable[[ConfigEntry[Any]], OptionsFlow] | None:
+        """The integration's options-flow factory, if it lets entries be edited."""
+        return getattr(self.integration, "options_flow", None)
+
+    @property
+    def migrate_entry(self) -> Callable[[Host, ConfigEntry[Any]], Awaitable[bool]] | None:
+        """The integration's migration of older stored entries, if it has one."""
+        return getattr(self.integration, "migrate_entry", None)
+
+    def entries_from_yaml(self, config: Any) -> list[YamlEntry]:
+        """The entries a validated YAML section describes."""
+        convert = getattr(self.integration, "entries_from_yaml", None)
+        if convert is not None:
+            return list(convert(config))
+        data = dict(config) if isinstance(config, Mapping) else {"value": config}
+        return [YamlEntry(unique_id=self.domain, title=self.manifest.name, data=data)]
 
 
 class PluginManager:
@@ -144,12 +207,15 @@ class PluginManager:
             self._pm.register(module, name=domain)
         try:
             integration = self._integration_of(domain, module)
+            descriptions = read_service_descriptions(domain, info.path)
         except BaseException:
             # A plugin that is not loaded must not receive broadcast hooks either.
             if registered_here:
                 self._pm.unregister(module)
             raise
-        loaded = LoadedIntegration(domain, info.manifest, integration, info.module_name)
+        loaded = LoadedIntegration(
+            domain, info.manifest, integration, info.module_name, descriptions
+        )
         self._loaded[domain] = loaded
         _LOGGER.debug("Loaded integration %s from %s", domain, info.module_name)
         return loaded
@@ -227,6 +293,33 @@ class PluginManager:
         for domain in sorted(wanted):
             visit(domain, [])
         return order
+
+
+def read_service_descriptions(domain: str, package: Path) -> Mapping[str, Any]:
+    """The ``services.yaml`` of the plugin package at ``package`` (empty if it has none).
+
+    A file that cannot be read, is not YAML, or is not a mapping of service names is a
+    ``ManifestError`` naming the file: the integration's declared metadata is broken,
+    and the author must hear where rather than find the descriptions silently missing.
+    """
+    path = package / SERVICES_YAML
+    try:
+        with path.open(encoding="utf-8") as stream:  # the stream names the file in marks
+            content = yaml.safe_load(stream)
+    except FileNotFoundError:
+        return MappingProxyType({})
+    except (OSError, UnicodeDecodeError) as err:
+        raise ManifestError(domain, [f"{path} could not be read: {err}"]) from err
+    except yaml.YAMLError as err:
+        raise ManifestError(domain, [f"{path} is not valid YAML: {err}"]) from err
+    if content is None:  # an empty file describes nothing
+        return MappingProxyType({})
+    if not isinstance(content, dict):
+        raise ManifestError(
+            domain,
+            [f"{path} must map service names to descriptions, not {type(content).__name__}"],
+        )
+    return MappingProxyType(content)
 
 
 def _entry_points(group: str) -> list[EntryPoint]:

@@ -33,7 +33,7 @@ def entry_json(host: Any, entry: ConfigEntry[Any], *, detail: bool = False) -> d
     loaded = host.plugins.loaded().get(entry.domain)
     out = entry.as_summary()
     out["disabled"] = entry.disabled
-    out["supports_options"] = loaded is not None and hasattr(loaded.integration, "options_flow")
+    out["supports_options"] = loaded is not None and loaded.options_flow is not None
     out["next_retry_at"] = entry.next_retry_at
     if detail:
         keys = secret_keys(host, entry.domain)

@@ -410,7 +410,7 @@ async def test_cancelled_setup_leaves_a_usable_entry(host: Host) -> None:
         tg.cancel_scope.cancel()
     assert entry.state is S.NOT_LOADED
     assert footprint(host, entry) == NOTHING
-    assert entry._task_group is None
+    assert not entry.tasks_open
     integration.gate = None
     assert await host.config_entries.setup(entry.entry_id) is True
     assert entry.state is S.LOADED
@@ -568,6 +568,41 @@ async def test_update_entry_reports_changes_and_saves(host: Host) -> None:
     assert '"New"' in raw
 
 
+async def test_entry_apply_update_moves_modified_at_only_on_a_real_change() -> None:
+    """Equal values are no change: YAML import re-applies every block on every start."""
+    entry: ConfigEntry[Any] = ConfigEntry(
+        domain="flaky", title="T", data={"a": 1}, options={"o": 1}, unique_id="u",
+        modified_at=100.0,
+    )
+    assert entry.apply_update(
+        title="T", data={"a": 1}, options={"o": 1}, unique_id="u", version=1, minor_version=1
+    ) is False
+    assert entry.modified_at == 100.0
+    assert entry.apply_update(options={"o": 2}, minor_version=3) is True
+    assert dict(entry.options) == {"o": 2} and entry.minor_version == 3
+    assert entry.title == "T" and dict(entry.data) == {"a": 1}  # None left them alone
+    assert entry.modified_at > 100.0
+    entry.modified_at = 100.0
+    assert entry.set_disabled_by(None) is False and entry.modified_at == 100.0
+    assert entry.set_disabled_by("user") is True and entry.disabled
+    assert entry.modified_at > 100.0
+
+
+async def test_entry_keeps_one_retry_scope_at_a_time() -> None:
+    """A new retry cancels the pending one; an old retry finishing forgets only itself."""
+    entry = flaky_entry("Scopes")
+    first = entry.new_retry_scope()
+    assert entry.retry_scheduled
+    second = entry.new_retry_scope()
+    assert first.cancel_called and not second.cancel_called
+    entry.retry_finished(first)  # the cancelled one ending must not drop the new one
+    assert entry.retry_scheduled
+    entry.next_retry_at = 123.0
+    entry.cancel_retry()
+    assert second.cancel_called
+    assert not entry.retry_scheduled and entry.next_retry_at is None
+
+
 async def test_spawn_after_unload_is_refused(host: Host) -> None:
     entry = await host.config_entries.add(flaky_entry("Spawn"))
     await host.config_entries.unload(entry.entry_id)
@@ -655,7 +690,7 @@ async def test_unload_during_a_retry_attempt_leaves_no_retry_behind(host: Host) 
         await anyio.wait_all_tasks_blocked()
         integration.gate.set()
     assert entry.state is S.NOT_LOADED
-    assert entry._retry_scope is None
+    assert not entry.retry_scheduled
     await anyio.wait_all_tasks_blocked()  # a retry still pending would be asleep now
     assert tasks_named(f"retry {entry.entry_id}") == 0
     assert integration.attempts[entry.entry_id] == 2

@@ -88,7 +88,7 @@ async def test_reloading_100_times_leaks_nothing(
         for entry in (demo, echo):
             assert await host.config_entries.unload(entry.entry_id) is True
             assert entry.undo_count == 0
-            assert entry._task_group is None
+            assert not entry.tasks_open
         await settle(host)
         after = measure(host, demo, echo)
         assert after["states"] == after["entities"] == 0

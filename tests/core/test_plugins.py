@@ -9,12 +9,15 @@ import sys
 import textwrap
 from importlib.metadata import EntryPoint
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
-from gatehouse.core import Integration, hookimpl
+from gatehouse.core import ConfigEntry, ConfigEntryState, Integration, hookimpl
 from gatehouse.core.exceptions import DependencyError, IntegrationNotFound, ManifestError
 from gatehouse.core.plugins import ENTRY_POINT_GROUP, PluginManager
+from gatehouse.core.testing import make_host
 
 FIXTURES = "plugin_fixtures"
 BROKEN = ["nofields", "badiot", "wrongdomain", "badjson", "notadict", "nomanifest"]
@@ -321,3 +324,142 @@ def test_dependency_cycle_is_named(start: str) -> None:
 def test_self_dependency_is_a_cycle() -> None:
     with pytest.raises(DependencyError, match="dependency cycle: selfdep -> selfdep"):
         manager("selfdep").setup_order(["selfdep"])
+
+
+# -- services.yaml: read once, when the plugin is loaded --------------------------------
+
+SVC_PLUGIN = '''
+"""A plugin whose one service is described by the services.yaml next to it."""
+
+from typing import Any
+
+from gatehouse.core import hookimpl
+
+
+class SvcDoc:
+    domain = "svcdoc"
+
+    async def setup_entry(self, host: Any, entry: Any) -> None:
+        async def ping(call: Any) -> None:
+            return None
+
+        entry.on_unload(host.services.register("svcdoc", "ping", ping))
+
+    async def unload_entry(self, host: Any, entry: Any) -> None:
+        return None
+
+
+@hookimpl
+def gatehouse_integration() -> SvcDoc:
+    return SvcDoc()
+'''
+
+
+def svc_plugin(root: Path, top: str, services_yaml: str | None) -> Path:
+    """Write package ``<top>.svcdoc`` under ``root`` (on sys.path); return its folder."""
+    folder = root / top / "svcdoc"
+    folder.mkdir(parents=True)
+    (folder.parent / "__init__.py").write_text("")
+    (folder / "__init__.py").write_text(SVC_PLUGIN)
+    (folder / "manifest.json").write_text(json.dumps(
+        {"domain": "svcdoc", "name": "Service docs", "version": "1.0",
+         "iot_class": "calculated"}
+    ))
+    if services_yaml is not None:
+        (folder / "services.yaml").write_text(services_yaml)
+    return folder
+
+
+def described(words: str) -> str:
+    return f"ping:\n  description: {words}\n  fields: {{}}\n"
+
+
+@pytest.mark.anyio
+async def test_services_yaml_is_parsed_once_per_load_not_per_set_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reloading an entry reuses the descriptions read at load; a new load reads the file."""
+    folder = svc_plugin(tmp_path, "gh_svc_once", described("First words."))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    parsed: list[str] = []
+    real_safe_load = yaml.safe_load
+
+    def counting_safe_load(stream: Any) -> Any:
+        parsed.append(str(getattr(stream, "name", "<text>")))
+        return real_safe_load(stream)
+
+    monkeypatch.setattr(yaml, "safe_load", counting_safe_load)
+    services_file = str(folder / "services.yaml")
+
+    host = make_host(tmp_path / "config", packages={"svcdoc": "gh_svc_once.svcdoc"})
+    async with host.running():
+        entry = await host.config_entries.add(
+            ConfigEntry(domain="svcdoc", title="S", data={})
+        )
+        assert entry.state is ConfigEntryState.LOADED
+        assert host.services.description("svcdoc", "ping")["description"] == "First words."
+        (folder / "services.yaml").write_text(described("Second words."))
+        for _ in range(3):
+            assert await host.config_entries.reload(entry.entry_id) is True
+        assert host.services.description("svcdoc", "ping")["description"] == "First words."
+    assert parsed.count(services_file) == 1
+
+    fresh = PluginManager()
+    fresh.add_package("svcdoc", "gh_svc_once.svcdoc")
+    assert fresh.load("svcdoc").service_descriptions["ping"]["description"] == "Second words."
+    assert parsed.count(services_file) == 2
+
+
+@pytest.mark.parametrize(
+    ("top", "content", "needle"),
+    [
+        ("gh_svc_bad_yaml", "ping:\n  description: [unclosed\n", "is not valid YAML"),
+        ("gh_svc_bad_list", "- ping\n- pong\n", "must map service names to descriptions"),
+        ("gh_svc_bad_bytes", None, "could not be read"),
+    ],
+)
+def test_malformed_services_yaml_fails_the_load_naming_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, top: str, content: str | None,
+    needle: str,
+) -> None:
+    folder = svc_plugin(tmp_path, top, content)
+    if content is None:
+        (folder / "services.yaml").write_bytes(b"ping:\n  description: Caf\xe9\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    pm = PluginManager()
+    pm.add_package("svcdoc", f"{top}.svcdoc")
+    with pytest.raises(ManifestError) as caught:
+        pm.load("svcdoc")
+    assert str(folder / "services.yaml") in str(caught.value)
+    assert needle in str(caught.value)
+    assert "svcdoc" not in pm.loaded()
+    assert pm.pluggy.get_plugin("svcdoc") is None  # no broadcast hooks for a failed load
+
+
+@pytest.mark.anyio
+async def test_an_entry_of_a_plugin_with_malformed_services_yaml_names_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The entry fails its set-up with a reason that says which file to fix."""
+    folder = svc_plugin(tmp_path, "gh_svc_bad_entry", "ping: {description: [\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    host = make_host(tmp_path / "config", packages={"svcdoc": "gh_svc_bad_entry.svcdoc"})
+    async with host.running():
+        entry = await host.config_entries.add(
+            ConfigEntry(domain="svcdoc", title="S", data={})
+        )
+        assert entry.state is ConfigEntryState.SETUP_ERROR
+        assert f"{folder / 'services.yaml'} is not valid YAML" in (entry.reason or "")
+        assert not host.services.has("svcdoc", "ping")
+
+
+@pytest.mark.parametrize("content", [None, "", "# nothing described yet\n"])
+def test_no_or_empty_services_yaml_describes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str | None
+) -> None:
+    top = f"gh_svc_none_{len(content) if content is not None else 'x'}"
+    svc_plugin(tmp_path, top, content)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    pm = PluginManager()
+    pm.add_package("svcdoc", f"{top}.svcdoc")
+    assert dict(pm.load("svcdoc").service_descriptions) == {}
