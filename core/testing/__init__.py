@@ -21,7 +21,7 @@ runs in the test's own directory on ephemeral loopback ports and is stopped afte
 """
 
 from .certs import ClientCert, Pki, issue_client_cert, make_pki
-from .host import TEST_RETRY, add_entry, make_host, state_of, wait_until
+from .host import TEST_RETRY, add_entry, make_host, state_of, wait_until, wait_until_sync
 from .layout import check_integration
 from .mosquitto import BrokerStartError, Mosquitto
 from .nats import NatsCluster, NatsServer, NatsStartError
@@ -47,4 +47,5 @@ __all__ = [
     "port_is_open",
     "state_of",
     "wait_until",
+    "wait_until_sync",
 ]

@@ -91,6 +91,20 @@ async def wait_until(
         await anyio.sleep(0.01)
 
 
+def wait_until_sync(
+    predicate: Callable[[], T], timeout: float = 10.0, message: str = ""
+) -> T:
+    """``wait_until`` for tests with no event loop (a host in a subprocess, a CLI)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s: {message or predicate}")
+        time.sleep(0.02)
+
+
 def state_of(host: Host, entity_id: str) -> str | None:
     """The state string of ``entity_id``, or None if it has no state."""
     state = host.states.get(entity_id)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from gatehouse.core.const import __version__
+from gatehouse.core.testing import wait_until_sync
 
 GATEHOUSE = str(Path(sys.executable).parent / "gatehouse")
 SOCKET = ".gatehouse.sock"
@@ -45,18 +46,6 @@ def gh(config: Path | None, *args: str, timeout: float = 30) -> subprocess.Compl
 def ok_json(proc: subprocess.CompletedProcess[str]) -> Any:
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
-
-
-def wait_for(predicate: Callable[[], Any], what: str, timeout: float = START_TIMEOUT) -> Any:
-    """Poll ``predicate`` until it returns something truthy (a deadline, not a sleep)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def assert_storage_is_valid_json(config: Path) -> dict[str, Any]:
@@ -96,13 +85,15 @@ class RunningHost:
 
             return probe
 
-        wait_for(alive_and((self.config / SOCKET).exists), "the control socket")
+        wait_until_sync(
+            alive_and((self.config / SOCKET).exists), START_TIMEOUT, "the control socket"
+        )
 
         def running() -> bool:
             proc = gh(self.config, "diagnostics")
             return proc.returncode == 0 and json.loads(proc.stdout)["host"]["state"] == "running"
 
-        wait_for(alive_and(running), "the host to be running")
+        wait_until_sync(alive_and(running), START_TIMEOUT, "the host to be running")
 
         def has_entities() -> bool:
             proc = gh(self.config, "states", "--json")
@@ -110,7 +101,7 @@ class RunningHost:
                 s["entity_id"] for s in json.loads(proc.stdout)
             }
 
-        wait_for(alive_and(has_entities), f"entities {entity_ids}")
+        wait_until_sync(alive_and(has_entities), START_TIMEOUT, f"entities {entity_ids}")
 
     def stop(self, signum: signal.Signals) -> float:
         """Send ``signum``; assert a clean exit 0; return how long it took."""

@@ -143,9 +143,11 @@ async def test_nan_attributes_are_valid_json(api: Client, host: Host) -> None:
 async def test_services_list_describes_schemas(api: Client) -> None:
     services = {d["domain"]: d["services"] for d in await (await api.get("/api/services")).json()}
     say = services["echo"]["say"]
-    assert say["form"] == [{"name": "text", "required": True, "type": "string"}]
+    assert say["form"] == [{"name": "text", "required": True, "type": "string"},
+                           {"name": "topic", "required": False, "type": "string"}]
     # Home Assistant's shape for clients written for HA.
-    assert say["fields"] == {"text": {"required": True, "selector": {"text": {}}}}
+    assert say["fields"] == {"text": {"required": True, "selector": {"text": {}}},
+                             "topic": {"required": False, "selector": {"text": {}}}}
     assert say["supports_response"] == "optional"
     assert say["response"] == {"optional": True}
     reset = services["demo"]["reset_counter"]
