@@ -24,7 +24,6 @@ from entry_testpkgs.util import (
     flaky_of,
     record_changes,
     running_host,
-    wait_until,
 )
 
 from gatehouse.core import (
@@ -37,6 +36,7 @@ from gatehouse.core.config_entries import STORAGE_KEY
 from gatehouse.core.exceptions import OperationNotAllowed, UnknownEntry
 from gatehouse.core.helpers import Backoff
 from gatehouse.core.logging_setup import REDACTOR
+from gatehouse.core.testing import wait_until
 
 pytestmark = pytest.mark.anyio
 

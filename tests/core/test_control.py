@@ -26,7 +26,7 @@ from gatehouse.core.control import (
     request,
     socket_path,
 )
-from hosttools import make_host
+from gatehouse.core.testing import make_host
 
 pytestmark = pytest.mark.anyio
 

@@ -21,7 +21,7 @@ from gatehouse.core import (
     SwitchEntity,
 )
 from gatehouse.core.exceptions import GatehouseError
-from hosttools import make_host
+from gatehouse.core.testing import make_host
 
 pytestmark = pytest.mark.anyio
 

@@ -20,7 +20,7 @@ from entry_testpkgs.util import flaky_entry, running_host
 
 from gatehouse.core import ConfigEntry, ConfigEntryState, Host
 from gatehouse.core.helpers import Backoff
-from hosttools import make_host
+from gatehouse.core.testing import make_host
 
 pytestmark = pytest.mark.anyio
 

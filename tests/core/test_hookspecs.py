@@ -21,7 +21,7 @@ from gatehouse.core.control import collect_diagnostics
 from gatehouse.core.hookspecs import HOOK_NAMES, PROJECT_NAME
 from gatehouse.core.plugins import PluginManager
 from gatehouse.core.template import TemplateEngine
-from hosttools import make_host
+from gatehouse.core.testing import make_host
 
 #: Words that say how the results of several plugins are combined (or that they are not).
 COMBINE_WORDS = ("ignored", "merged", "collected", "never combined")

@@ -12,7 +12,7 @@ import anyio.lowlevel
 import pytest
 
 from gatehouse.core import ConfigEntry, ConfigEntryState, Event, Host, HostKey, HostState
-from hosttools import make_host
+from gatehouse.core.testing import make_host
 
 pytestmark = pytest.mark.anyio
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gatehouse.core.logging_setup import MASK, SecretRedactor
-from hosttools import make_host
+from gatehouse.core.testing import make_host
 
 pytestmark = pytest.mark.anyio
 

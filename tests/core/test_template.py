@@ -8,7 +8,7 @@ import pytest
 
 from gatehouse.core import Host
 from gatehouse.core.template import TemplateEngine, TemplateError
-from hosttools import make_host
+from gatehouse.core.testing import make_host
 
 pytestmark = pytest.mark.anyio
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from gatehouse.core import ConfigEntry, ConfigEntryState, Context, Host, Source
-from hosttools import make_host
+from gatehouse.core.testing import make_host
 
 pytestmark = pytest.mark.anyio
 

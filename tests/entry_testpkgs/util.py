@@ -2,33 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import anyio
-
 from gatehouse.core import ConfigEntry, Host
 from gatehouse.core.config_entries import EVENT_CONFIG_ENTRY_CHANGED
-from hosttools import make_host
+from gatehouse.core.testing import make_host
 
 FLAKY_MODULE = "entry_testpkgs.flaky"
-
-
-async def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Poll ``predicate`` until it holds; fail the test after ``timeout`` seconds."""
-    with anyio.fail_after(timeout):
-        while not predicate():  # noqa: ASYNC110 - state with no event of its own
-            await anyio.sleep(0.002)
 
 
 @asynccontextmanager
 async def running_host(config_dir: Path, *, flaky: bool = True) -> AsyncIterator[Host]:
     """A test host (``make_host``) with the ``flaky`` package available, running."""
-    host = make_host(config_dir)
-    if flaky:
-        host.plugins.add_package("flaky", FLAKY_MODULE)
+    host = make_host(config_dir, packages={"flaky": FLAKY_MODULE} if flaky else None)
     async with host.running():
         yield host
 

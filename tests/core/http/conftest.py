@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from gatehouse.core import Host
 from gatehouse.core.http.app import create_app
 from gatehouse.core.http.runtime import RUNTIME_KEY, HttpRuntime
-from hosttools import make_host
+from gatehouse.core.testing import make_host
 from httpkit import CONFIG, OWNER
 
 

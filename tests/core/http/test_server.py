@@ -18,8 +18,7 @@ from gatehouse.core import Host
 from gatehouse.core.bootstrap import load_configuration
 from gatehouse.core.http.server import HTTP_SERVER
 from gatehouse.core.plugins import PluginManager
-from gatehouse.core.testing import Pki
-from hosttools import make_host
+from gatehouse.core.testing import Pki, make_host
 from httpkit import OWNER
 
 pytestmark = pytest.mark.anyio

@@ -16,7 +16,7 @@ from gatehouse.core.outbox import (
     OutboxMessage,
     get_outbox,
 )
-from hosttools import make_host
+from gatehouse.core.testing import make_host
 
 pytestmark = pytest.mark.anyio
 
