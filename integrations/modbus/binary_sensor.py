@@ -4,36 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from gatehouse.core import BinarySensorEntity, DeviceInfo, EntityDescription
+from gatehouse.core import BinarySensorEntity
 
-from .const import CONF_DEVICE_CLASS, CONF_ICON, CONF_INPUT_TYPE, RegisterType
-from .entity import ModbusEntity, PointSpec, expand
-
-if TYPE_CHECKING:
-    from .coordinator import HubCoordinator
+from .const import CONF_INPUT_TYPE, RegisterType
+from .entity import ModbusEntity, PointDescription, PointSpec, expand, shared_fields
 
 
 @dataclass(frozen=True, kw_only=True)
-class ModbusBinarySensorDescription(EntityDescription):
-    point: PointSpec
-    unique_id: str
+class ModbusBinarySensorDescription(PointDescription):
+    """One binary sensor as data: the shared fields say it all."""
 
 
 class ModbusBinarySensor(ModbusEntity, BinarySensorEntity):
     """On when the bit is set; for a register without ``bit``, when it is not zero."""
 
     entity_description: ModbusBinarySensorDescription
-
-    def __init__(
-        self,
-        coordinator: HubCoordinator,
-        description: ModbusBinarySensorDescription,
-        device_info: DeviceInfo,
-    ) -> None:
-        super().__init__(coordinator, description, device_info)
-        self.entity_description = description
 
     def _apply(self, values: tuple[int | bool, ...]) -> None:
         self._attr_is_on = point_is_on(self.point, values)
@@ -51,15 +38,9 @@ def point_is_on(point: PointSpec, values: tuple[int | bool, ...]) -> bool:
 def describe(
     hub_name: str, conf: Mapping[str, Any], default_interval: float
 ) -> list[ModbusBinarySensorDescription]:
+    """The binary sensor descriptions of one validated ``binary_sensors:`` block."""
     register_type = RegisterType(conf.get(CONF_INPUT_TYPE, RegisterType.COIL))
     return [
-        ModbusBinarySensorDescription(
-            key=item.unique_id,
-            unique_id=item.unique_id,
-            name=item.name,
-            point=item.point,
-            device_class=conf.get(CONF_DEVICE_CLASS),
-            icon=conf.get(CONF_ICON),
-        )
+        ModbusBinarySensorDescription(**shared_fields(item, conf))
         for item in expand(hub_name, conf, register_type, default_interval)
     ]

@@ -8,9 +8,10 @@ rest of the integration only sees typed reads and writes and our own exceptions:
   retries and its "close the connection after N silent requests" rule are switched off,
   because on a gateway one dead slave must not take the connection of the live ones
   down. The hub reopens the link itself when *no* slave has answered for a while.
-* **Reconnects are ours**, lazily and with exponential backoff: a request finding the
-  link down tries to connect unless the backoff says wait, in which case it fails at
-  once. No background task exists, so unloading the entry leaves nothing behind.
+* **Reconnects are ours**, lazily and with exponential backoff (the house's ``Backoff``,
+  without jitter: one hub, nothing to spread): a request finding the link down tries to
+  connect unless the backoff says wait, in which case it fails at once. No background
+  task exists, so unloading the entry leaves nothing behind.
 * **Errors are classified** per slave: timeouts (nothing came back), bad frames (bytes
   came back but no usable answer: garbled, truncated, mismatched), device exception
   responses (by name) and connection errors. The counters feed diagnostics.
@@ -32,7 +33,23 @@ from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOEx
 from pymodbus.framer import FramerType
 from pymodbus.pdu import ModbusPDU
 
+from gatehouse.core.helpers import Backoff
+
 from .const import (
+    CONF_BAUDRATE,
+    CONF_BYTESIZE,
+    CONF_DELAY,
+    CONF_HOST,
+    CONF_NAME,
+    CONF_PARITY,
+    CONF_PORT,
+    CONF_RECONNECT_DELAY,
+    CONF_RECONNECT_DELAY_MAX,
+    CONF_RETRIES,
+    CONF_SLAVE_TIMEOUTS,
+    CONF_STOPBITS,
+    CONF_TIMEOUT,
+    CONF_TYPE,
     DEFAULT_BAUDRATE,
     DEFAULT_DELAY,
     DEFAULT_RECONNECT_DELAY,
@@ -92,6 +109,32 @@ class HubParams:
     reconnect_delay_max: float = DEFAULT_RECONNECT_DELAY_MAX
     slave_timeouts: Mapping[int, float] = field(default_factory=dict)
 
+    @classmethod
+    def from_config(cls, conf: Mapping[str, Any]) -> HubParams:
+        """The connection settings of a hub block validated by ``config.HUB_SCHEMA``.
+
+        A serial hub's ``port`` is its device path; a TCP hub's is the port number.
+        """
+        hub_type = HubType(conf[CONF_TYPE])
+        serial = hub_type is HubType.SERIAL
+        return cls(
+            name=conf[CONF_NAME],
+            hub_type=hub_type,
+            host=str(conf.get(CONF_HOST, "")),
+            port=0 if serial else int(conf[CONF_PORT]),
+            serial_port=str(conf[CONF_PORT]) if serial else "",
+            baudrate=conf[CONF_BAUDRATE],
+            bytesize=conf[CONF_BYTESIZE],
+            parity=conf[CONF_PARITY],
+            stopbits=conf[CONF_STOPBITS],
+            timeout=conf[CONF_TIMEOUT],
+            retries=conf[CONF_RETRIES],
+            delay=conf[CONF_DELAY],
+            reconnect_delay=conf[CONF_RECONNECT_DELAY],
+            reconnect_delay_max=conf[CONF_RECONNECT_DELAY_MAX],
+            slave_timeouts=dict(conf[CONF_SLAVE_TIMEOUTS]),
+        )
+
     @property
     def endpoint(self) -> str:
         if self.hub_type is HubType.SERIAL:
@@ -101,10 +144,15 @@ class HubParams:
     def timeout_for(self, slave: int) -> float:
         return self.slave_timeouts.get(slave, self.timeout)
 
-    def reconnect_backoff(self, failures: int) -> float:
-        """Seconds to wait after ``failures`` failed connects in a row (doubling, capped)."""
-        delay: float = self.reconnect_delay * 2 ** max(0, failures - 1)
-        return min(self.reconnect_delay_max, delay)
+    @property
+    def reconnect_backoff(self) -> Backoff:
+        """Pacing of connect attempts: ``reconnect_delay`` doubling to ``reconnect_delay_max``.
+
+        No jitter: a hub is one line with one peer, there is no crowd to spread out.
+        """
+        return Backoff(
+            initial=self.reconnect_delay, maximum=self.reconnect_delay_max, jitter=0
+        )
 
 
 @dataclass(slots=True)
@@ -140,7 +188,7 @@ class ModbusHub:
         self._client: AsyncModbusTcpClient | AsyncModbusSerialClient | None = None
         self._lock = anyio.Lock()
         self._closed = False
-        self._connect_failures = 0
+        self._reconnects = params.reconnect_backoff.counter()
         self._next_connect_at = 0.0
         self._last_connect_error = ""
         self._silent_requests = 0
@@ -224,11 +272,9 @@ class ModbusHub:
             ok = await client.connect()
         if not ok:
             client.close()
-            self._connect_failures += 1
-            backoff = self.params.reconnect_backoff(self._connect_failures)
-            self._next_connect_at = time.monotonic() + backoff
+            self._next_connect_at = time.monotonic() + self._reconnects.failed()
             self._last_connect_error = "connection failed"
-            if self._was_connected or self._connect_failures == 1:
+            if self._was_connected or self._reconnects.failures == 1:
                 _LOGGER.warning(
                     "Modbus hub %s cannot connect to %s; retrying with backoff",
                     self.name, self.params.endpoint,
@@ -237,9 +283,9 @@ class ModbusHub:
             raise ModbusConnectionError(
                 f"hub {self.name!r} cannot connect to {self.params.endpoint}"
             )
-        if self._connect_failures:
+        if self._reconnects.failures:
             _LOGGER.info("Modbus hub %s connected to %s again", self.name, self.params.endpoint)
-        self._connect_failures = 0
+        self._reconnects.succeeded()
         self._silent_requests = 0
         self._was_connected = True
         if self.params.delay:

@@ -14,9 +14,12 @@ checker can point at the line.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from typing import Any
 
 import voluptuous as vol
+
+from gatehouse.core.helpers import OptionsLayout
 
 from .const import (
     CONF_ADDRESS,
@@ -228,6 +231,17 @@ PLATFORM_SCHEMAS: dict[str, Any] = {
 }
 
 
+
+def point_identity(point: Mapping[str, Any]) -> str:
+    """What makes a point unique in its hub's list: its ``unique_id``, else its name."""
+    return str(point.get(CONF_UNIQUE_ID) or point[CONF_NAME])
+
+
+#: Points added in the options flow extend the hub's own lists (a UI point whose
+#: identity a YAML point took since is skipped with a warning: YAML wins).
+OPTIONS_LAYOUT = OptionsLayout(lists=tuple(PLATFORM_SCHEMAS), identity=point_identity)
+
+
 # -- hubs --------------------------------------------------------------------------------------
 
 
@@ -290,7 +304,7 @@ def _check_hub(conf: dict[str, Any]) -> dict[str, Any]:
     for platform in PLATFORM_SCHEMAS:
         seen: set[str] = set()
         for index, item in enumerate(conf[platform]):
-            key = item.get(CONF_UNIQUE_ID) or item[CONF_NAME]
+            key = point_identity(item)
             if key in seen:
                 raise vol.Invalid(
                     f"{key!r} appears twice in {platform}; names must be unique per hub",

@@ -1,20 +1,20 @@
 """What every Modbus entity shares: a point described as data, and a span to listen to.
 
 An entity is *data* (a frozen description holding a ``PointSpec``) plus one class per
-platform; there is never a class per register. The YAML helpers here also expand one
+platform; there is never a class per register. The helpers here also expand one
 configured point over ``slave_count`` consecutive slaves and/or ``address_count``
 consecutive addresses, which is how a rack of identical meters is configured in one
-block.
+block, and give every platform's ``describe`` the fields all descriptions share.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from gatehouse.core import DeviceInfo, Entity
-from gatehouse.core.util import slugify
+from gatehouse.core import DeviceInfo, Entity, EntityDescription
+from gatehouse.core.helpers import slugify
 
 from .const import (
     CONF_ADDRESS,
@@ -24,6 +24,8 @@ from .const import (
     CONF_BYTE_ORDER,
     CONF_COUNT,
     CONF_DATA_TYPE,
+    CONF_DEVICE_CLASS,
+    CONF_ICON,
     CONF_NAME,
     CONF_OFFSET,
     CONF_PRECISION,
@@ -42,8 +44,6 @@ from .poller import SpanState
 
 if TYPE_CHECKING:
     from .coordinator import HubCoordinator
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,27 +67,30 @@ class PointSpec:
                 "address": self.address}
 
 
-class HasPoint(Protocol):
-    """A description with a point and a unique id (every Modbus description)."""
+@dataclass(frozen=True, kw_only=True)
+class PointDescription(EntityDescription):
+    """What every Modbus description holds besides the core's fields: where the value
+    lives and the entity's unique id. Each platform's description derives from it."""
 
-    @property
-    def point(self) -> PointSpec: ...
-
-    @property
-    def unique_id(self) -> str: ...
+    point: PointSpec
+    unique_id: str
 
 
 class ModbusEntity(Entity):
     """Base of the Modbus platform entities: availability and updates from the poller.
 
     Subclasses implement ``_apply(values)`` to turn the span's raw values into their
-    platform's state. Available means: the slave answers and this span's last read
-    did not fail.
+    platform's state (and narrow ``entity_description`` to their own description).
+    Available means: the slave answers and this span's last read did not fail.
     """
 
     def __init__(
-        self, coordinator: HubCoordinator, description: HasPoint, device_info: DeviceInfo
+        self,
+        coordinator: HubCoordinator,
+        description: PointDescription,
+        device_info: DeviceInfo,
     ) -> None:
+        self.entity_description = description
         self.coordinator = coordinator
         self.point: PointSpec = description.point
         self._attr_unique_id = description.unique_id
@@ -193,8 +196,13 @@ def expand(
     return result
 
 
-def build_all(
-    items: list[Mapping[str, Any]], make: Callable[[Mapping[str, Any]], list[T]]
-) -> list[T]:
-    """Flatten the descriptions of every block of one platform."""
-    return [description for item in items for description in make(item)]
+def shared_fields(instance: Instance, conf: Mapping[str, Any]) -> dict[str, Any]:
+    """The description fields of every platform: identity, name, point and looks."""
+    return {
+        "key": instance.unique_id,
+        "unique_id": instance.unique_id,
+        "name": instance.name,
+        "point": instance.point,
+        "device_class": conf.get(CONF_DEVICE_CLASS),
+        "icon": conf.get(CONF_ICON),
+    }

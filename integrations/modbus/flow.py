@@ -7,7 +7,8 @@ The options flow adds and removes points: a menu (``init``: add a point, remove 
 done), a platform choice (``add_point``), the point's form (``point``: the fields of the
 YAML point schema, checked by that same schema) and ``remove_point``. Points added here
 are stored in ``entry.options`` under the YAML keys (``sensors``, ``switches``...);
-``setup_entry`` adds them to the entry's own (YAML or flow) points. Changes pile up
+``setup_entry`` adds them to the entry's own (YAML or flow) points by the same
+``config.OPTIONS_LAYOUT`` this flow reads its lists with. Changes pile up
 until "done", which saves them and reloads the entry once.
 """
 
@@ -18,10 +19,11 @@ from typing import Any
 import voluptuous as vol
 
 from gatehouse.core import ConfigEntry, ConfigFlow, FlowResult, MenuOptionsFlow
-from gatehouse.core.util import slugify
+from gatehouse.core.helpers import form_errors, slugify
 
 from .client import HubParams, ModbusHub
 from .config import (
+    OPTIONS_LAYOUT,
     PLATFORM_KEYS,
     PLATFORM_SCHEMAS,
     USER_STEP_SCHEMA,
@@ -88,11 +90,10 @@ class ModbusOptionsFlow(MenuOptionsFlow):
 
     def __init__(self, entry: ConfigEntry[Any]) -> None:
         super().__init__(entry)
-        keys = set(PLATFORM_KEYS.values())
         self._points: dict[str, list[dict[str, Any]]] = {
-            key: [dict(p) for p in entry.options.get(key, [])] for key in PLATFORM_SCHEMAS
+            key: [dict(p) for p in entry.options.get(key, [])] for key in OPTIONS_LAYOUT.lists
         }
-        self._other = {k: v for k, v in entry.options.items() if k not in keys}
+        self._other = {k: v for k, v in entry.options.items() if k not in self._points}
         self._platform = "sensor"
 
     # -- steps ----------------------------------------------------------------------------
@@ -126,7 +127,7 @@ class ModbusOptionsFlow(MenuOptionsFlow):
                 # The YAML's schema, so a point means the same whichever way it came.
                 point = PLATFORM_SCHEMAS[key](dict(user_input))
             except vol.Invalid as err:
-                errors = field_errors(err, form)
+                errors = form_errors(err, fields=form)
         if errors:
             return self.show_form(step_id="point", data_schema=form, errors=errors)
         self._points[key].append(plain_point(point))
@@ -153,7 +154,7 @@ class ModbusOptionsFlow(MenuOptionsFlow):
     def _names(self) -> set[str]:
         """Every name (and unique_id) in use on the hub, whichever way it was added."""
         points = [*self._points.values()]
-        points += [self.entry.data.get(key) or [] for key in PLATFORM_SCHEMAS]
+        points += [self.entry.data.get(key) or [] for key in OPTIONS_LAYOUT.lists]
         names: set[str] = set()
         for items in points:
             for p in items:
@@ -162,15 +163,3 @@ class ModbusOptionsFlow(MenuOptionsFlow):
                     names.add(p[CONF_UNIQUE_ID])
         return names
 
-
-def field_errors(err: vol.Invalid, form: vol.Schema) -> dict[str, str]:
-    """Per-field errors for the form; an error on a field the form lacks goes to base."""
-    fields = {str(getattr(k, "schema", k)) for k in form.schema}
-    errors: dict[str, str] = {}
-    for error in err.errors if isinstance(err, vol.MultipleInvalid) else [err]:
-        field = str(error.path[0]) if error.path else "base"
-        message = str(error.msg) or "invalid"
-        if field not in fields:
-            field, message = "base", f"{field}: {message}" if field != "base" else message
-        errors.setdefault(field, message)
-    return errors

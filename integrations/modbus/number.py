@@ -15,19 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from gatehouse.core import DeviceInfo, EntityDescription, NumberEntity
+from gatehouse.core import DeviceInfo, NumberEntity
 
-from .const import (
-    CONF_DEVICE_CLASS,
-    CONF_ICON,
-    CONF_MAX,
-    CONF_MIN,
-    CONF_STEP,
-    CONF_UNIT,
-    CONF_VERIFY,
-    RegisterType,
-)
-from .entity import ModbusEntity, PointSpec, expand
+from .const import CONF_MAX, CONF_MIN, CONF_STEP, CONF_UNIT, CONF_VERIFY, RegisterType
+from .entity import ModbusEntity, PointDescription, expand, shared_fields
 from .errors import ModbusError, ModbusValueError
 
 if TYPE_CHECKING:
@@ -35,9 +26,9 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ModbusNumberDescription(EntityDescription):
-    point: PointSpec
-    unique_id: str
+class ModbusNumberDescription(PointDescription):
+    """One setpoint as data: where it lives, its range and step, read-back."""
+
     min_value: float = 0.0
     max_value: float = 100.0
     step: float = 1.0
@@ -56,7 +47,6 @@ class ModbusNumber(ModbusEntity, NumberEntity):
         device_info: DeviceInfo,
     ) -> None:
         super().__init__(coordinator, description, device_info)
-        self.entity_description = description
         self._attr_native_min_value = description.min_value
         self._attr_native_max_value = description.max_value
         self._attr_native_step = description.step
@@ -98,15 +88,11 @@ def _same(a: object, b: object) -> bool:
 def describe(
     hub_name: str, conf: Mapping[str, Any], default_interval: float
 ) -> list[ModbusNumberDescription]:
+    """The number descriptions of one validated ``numbers:`` block."""
     return [
         ModbusNumberDescription(
-            key=item.unique_id,
-            unique_id=item.unique_id,
-            name=item.name,
-            point=item.point,
+            **shared_fields(item, conf),
             unit_of_measurement=conf.get(CONF_UNIT),
-            device_class=conf.get(CONF_DEVICE_CLASS),
-            icon=conf.get(CONF_ICON),
             min_value=float(conf.get(CONF_MIN, 0.0)),
             max_value=float(conf.get(CONF_MAX, 100.0)),
             step=float(conf.get(CONF_STEP, 1.0)),

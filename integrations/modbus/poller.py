@@ -5,8 +5,9 @@ poller keeps its own schedule (per-point scan intervals, grouped by interval) an
 own availability. The line is shared (the hub serialises requests), so a dead slave
 still costs a timeout whenever it is asked; to bound that, a slave that stops
 answering is not polled in full any more but *probed*: one request, no retries, at
-intervals that double up to ``PROBE_INTERVAL_MAX``. The first answer makes it
-available again and the next cycle is a full one.
+intervals that double up to ``PROBE_INTERVAL_MAX`` (the house's ``Backoff``, without
+jitter: the line is shared, so there is nobody to spread out). The first answer makes
+it available again and the next cycle is a full one.
 
 Availability is per slave (any answer in a cycle means the slave is there) and per
 span (a span whose request failed has no value). An exception response to a merged
@@ -22,6 +23,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import anyio
+
+from gatehouse.core.helpers import Backoff
 
 from .client import ModbusHub, SlaveStats
 from .const import PROBE_INTERVAL_MAX
@@ -75,7 +78,8 @@ class SlavePoller:
         self._cycle_listeners: list[Listener] = []
         self._isolated: frozenset[ReadSpan] = frozenset()
         self._plans: dict[frozenset[float], ReadPlan] = {}
-        self._probe_failures = 0
+        self._probes = self._probe_backoff().counter()
+        self._probe_delay = 0.0
 
     def __repr__(self) -> str:
         return f"<SlavePoller {self.hub.name} slave {self.slave}>"
@@ -88,6 +92,7 @@ class SlavePoller:
             raise ValueError(f"{span} does not belong to slave {self.slave}")
         self._intervals[span] = min(interval, self._intervals.get(span, math.inf))
         self._plans.clear()
+        self._probes = self._probe_backoff().counter()
 
     @property
     def spans(self) -> list[ReadSpan]:
@@ -137,7 +142,7 @@ class SlavePoller:
         next_due = dict.fromkeys(set(self._intervals.values()), anyio.current_time())
         while True:
             if not self.available:
-                await anyio.sleep(self._probe_delay())
+                await anyio.sleep(self._probe_delay)
                 await self._guarded(self.poll(probe=True))
                 # Back (or not): either way start a full schedule from now.
                 next_due = dict.fromkeys(next_due, anyio.current_time())
@@ -154,10 +159,14 @@ class SlavePoller:
                     next_due[interval] = when
             await anyio.sleep(max(0.0, min(next_due.values()) - anyio.current_time()))
 
-    def _probe_delay(self) -> float:
-        shortest = min(self._intervals.values())
-        delay: float = min(PROBE_INTERVAL_MAX, shortest * 2 ** min(self._probe_failures, 20))
-        return max(delay, shortest)
+    def _probe_backoff(self) -> Backoff:
+        """Pacing of probes: the first comes two scan intervals after the failed cycle
+        (the shortest interval of the slave's points), then the wait doubles up to
+        ``PROBE_INTERVAL_MAX``, and is never shorter than one scan interval."""
+        shortest = min(self._intervals.values(), default=PROBE_INTERVAL_MAX)
+        return Backoff(
+            initial=2 * shortest, maximum=max(PROBE_INTERVAL_MAX, shortest), jitter=0
+        )
 
     async def _guarded(self, work: Awaitable[object]) -> None:
         """Run one cycle; a bug in it is logged and counted, and polling goes on."""
@@ -266,9 +275,9 @@ class SlavePoller:
 
     def _set_available(self, available: bool, changed: set[ReadSpan]) -> None:
         if available:
-            self._probe_failures = 0
+            self._probes.succeeded()
         else:
-            self._probe_failures += 1
+            self._probe_delay = self._probes.failed()
         if available == self.stats.available:
             return
         self.stats.available = available

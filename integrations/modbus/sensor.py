@@ -1,4 +1,12 @@
-"""Modbus sensors: a holding or input register (or several) decoded into a value."""
+"""Modbus sensors: a holding or input register (or several) decoded into a value.
+
+Also the per-slave diagnostics sensor: requests sent, with every error counter attached.
+One entity per slave (not one per counter) keeps the entity list readable; its state is
+the request count (``total_increasing``, so it graphs as a rate) and the attributes
+carry errors, timeouts, bad frames, exception responses, connection errors and the
+size and duration of the last poll cycle. It stays available while the slave is not:
+that is exactly when a user opens it.
+"""
 
 from __future__ import annotations
 
@@ -9,41 +17,27 @@ from typing import TYPE_CHECKING, Any
 from gatehouse.core import DeviceInfo, SensorEntity, SensorEntityDescription
 
 from .const import (
-    CONF_DEVICE_CLASS,
-    CONF_ICON,
     CONF_INPUT_TYPE,
     CONF_PRECISION,
     CONF_STATE_CLASS,
     CONF_UNIT,
     RegisterType,
 )
-from .entity import ModbusEntity, PointSpec, expand
+from .entity import ModbusEntity, PointDescription, expand, shared_fields
 
 if TYPE_CHECKING:
     from .coordinator import HubCoordinator
 
 
 @dataclass(frozen=True, kw_only=True)
-class ModbusSensorDescription(SensorEntityDescription):
+class ModbusSensorDescription(SensorEntityDescription, PointDescription):
     """One sensor as data: the core's sensor fields plus where its value lives."""
-
-    point: PointSpec
-    unique_id: str
 
 
 class ModbusSensor(ModbusEntity, SensorEntity):
     """Every Modbus sensor; what it reads and how comes from its description."""
 
     entity_description: ModbusSensorDescription
-
-    def __init__(
-        self,
-        coordinator: HubCoordinator,
-        description: ModbusSensorDescription,
-        device_info: DeviceInfo,
-    ) -> None:
-        super().__init__(coordinator, description, device_info)
-        self.entity_description = description
 
     def _apply(self, values: tuple[int | bool, ...]) -> None:
         self._attr_native_value = self.point.codec.decode([int(v) for v in values])
@@ -56,15 +50,47 @@ def describe(
     register_type = RegisterType(conf.get(CONF_INPUT_TYPE, RegisterType.HOLDING))
     return [
         ModbusSensorDescription(
-            key=item.unique_id,
-            unique_id=item.unique_id,
-            name=item.name,
-            point=item.point,
+            **shared_fields(item, conf),
             unit_of_measurement=conf.get(CONF_UNIT),
-            device_class=conf.get(CONF_DEVICE_CLASS),
-            icon=conf.get(CONF_ICON),
             state_class=conf.get(CONF_STATE_CLASS),
             suggested_display_precision=conf.get(CONF_PRECISION),
         )
         for item in expand(hub_name, conf, register_type, default_interval)
     ]
+
+
+class SlaveDiagnosticsSensor(SensorEntity):
+    """Requests sent to one slave, with its error counters as attributes."""
+
+    _attr_state_class = "total_increasing"
+    _attr_icon = "mdi:lan-connect"
+
+    def __init__(
+        self, coordinator: HubCoordinator, slave: int, unique_prefix: str, device: DeviceInfo
+    ) -> None:
+        self.coordinator = coordinator
+        self.slave = slave
+        self._attr_unique_id = f"{unique_prefix}_slave_{slave}_diagnostics"
+        self._attr_name = f"{device.get('name', unique_prefix)} diagnostics"
+        self._attr_device_info = device
+        self.entity_description = SensorEntityDescription(
+            key=self._attr_unique_id, entity_category="diagnostic"
+        )
+
+    @property
+    def native_value(self) -> Any:
+        return self.coordinator.hub.stats_for(self.slave).requests
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        stats = self.coordinator.hub.stats_for(self.slave).as_dict()
+        stats.pop("requests")
+        return stats
+
+    async def added_to_host(self) -> None:
+        poller = self.coordinator.poller(self.slave)
+        self.on_remove(poller.listen_cycles(self._on_cycle))
+
+    def _on_cycle(self) -> None:
+        if self.host is not None:
+            self.write_state()

@@ -12,7 +12,7 @@ the last one to unload removes them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import voluptuous as vol
 
@@ -24,12 +24,11 @@ from gatehouse.core import (
     ServiceCall,
     ServiceValidationError,
 )
-from gatehouse.core.util import slugify
+from gatehouse.core.helpers import slugify
 
+from .client import ModbusHub
 from .const import DOMAIN, MAX_ADDRESS, MAX_WRITE_BITS, MAX_WRITE_REGISTERS
-
-if TYPE_CHECKING:
-    from .client import ModbusHub
+from .runtime import ModbusRuntime
 
 SERVICE_WRITE_REGISTER: Final = "write_register"
 SERVICE_WRITE_COIL: Final = "write_coil"
@@ -90,30 +89,33 @@ def _register_services(host: Host) -> list[Callable[[], None]]:
 
 
 #: Loaded hubs by entry id; the services find them by hub name.
-LOADED: LoadedEntries[ModbusHub] = LoadedEntries(DOMAIN, _register_services)
+LOADED: LoadedEntries[ModbusRuntime] = LoadedEntries(DOMAIN, _register_services)
 
 
-def attach_hub(host: Host, entry: ConfigEntry[Any], hub: ModbusHub) -> None:
-    """Make ``hub`` reachable by the services until the entry unloads."""
-    if any(loaded.name == hub.name for loaded in LOADED.runtimes(host).values()):
-        raise ConfigEntryError(f"a modbus hub named {hub.name!r} is loaded already")
-    LOADED.add(host, entry, hub)
+def attach_hub(host: Host, entry: ConfigEntry[ModbusRuntime], runtime: ModbusRuntime) -> None:
+    """Make the entry's hub reachable by the services until the entry unloads."""
+    if any(loaded.name == runtime.name for loaded in LOADED.runtimes(host).values()):
+        raise ConfigEntryError(f"a modbus hub named {runtime.name!r} is loaded already")
+    LOADED.add(host, entry, runtime)
+
+
+def _named(runtime: ModbusRuntime, wanted: str) -> bool:
+    return wanted in (runtime.name, slugify(runtime.name))
 
 
 def _find_hub(host: Host, call: ServiceCall) -> ModbusHub:
     """The hub named by ``hub`` (name or slug), or the only one loaded."""
     wanted = call.data.get(ATTR_HUB)
-    if wanted is not None and not any(
-        wanted in (hub.name, slugify(hub.name)) for hub in LOADED.runtimes(host).values()
-    ):
-        loaded = ", ".join(sorted(hub.name for hub in LOADED.runtimes(host).values()))
+    loaded = LOADED.runtimes(host).values()
+    if wanted is not None and not any(_named(runtime, wanted) for runtime in loaded):
+        names = ", ".join(sorted(runtime.name for runtime in loaded))
         raise ServiceValidationError(
-            DOMAIN, call.service, f"no modbus hub named {wanted!r}; loaded hubs: {loaded or 'none'}"
+            DOMAIN, call.service, f"no modbus hub named {wanted!r}; loaded hubs: {names or 'none'}"
         )
-    return LOADED.pick(
-        host, call, wanted, lambda _entry_id, hub, name: name in (hub.name, slugify(hub.name)),
-        param="hub",
+    runtime = LOADED.pick(
+        host, call, wanted, lambda _entry_id, runtime, name: _named(runtime, name), param="hub"
     )
+    return runtime.hub
 
 
 def _handler(host: Host, action: Callable[[ModbusHub, ServiceCall], Any]) -> Any:

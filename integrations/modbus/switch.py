@@ -3,7 +3,8 @@
 Read-back matters on Modbus: a write can be acknowledged and still not take effect
 (an interlock in the PLC, a register that only accepts certain values), and only the
 read tells. With ``verify`` (the default) the state shown is the one read back, and a
-mismatch is an error to the caller; without it the state is assumed from the write.
+mismatch is an error to the caller; without it the state is assumed from the write
+(``assumed_state``).
 A switch on one ``bit`` of a holding register reads the register, flips the bit and
 writes the word back.
 """
@@ -14,20 +15,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from gatehouse.core import DeviceInfo, EntityDescription, SwitchEntity
+from gatehouse.core import DeviceInfo, SwitchEntity
 
 from .binary_sensor import point_is_on
-from .const import (
-    CONF_COMMAND_OFF,
-    CONF_COMMAND_ON,
-    CONF_DEVICE_CLASS,
-    CONF_ICON,
-    CONF_VERIFY,
-    CONF_WRITE_TYPE,
-    RegisterType,
-)
+from .const import CONF_COMMAND_OFF, CONF_COMMAND_ON, CONF_VERIFY, CONF_WRITE_TYPE, RegisterType
 from .datatypes import set_bit
-from .entity import ModbusEntity, PointSpec, expand
+from .entity import ModbusEntity, PointDescription, expand, shared_fields
 from .errors import ModbusError
 
 if TYPE_CHECKING:
@@ -35,16 +28,21 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ModbusSwitchDescription(EntityDescription):
-    point: PointSpec
-    unique_id: str
+class ModbusSwitchDescription(PointDescription):
+    """One switch as data: where it lives, the words that mean on and off, read-back."""
+
     command_on: int = 1
     command_off: int = 0
     verify: bool = True
 
 
 class ModbusSwitch(ModbusEntity, SwitchEntity):
-    """Every Modbus switch: a coil, a register value pair, or one bit of a register."""
+    """Every Modbus switch: a coil, a register value pair, or one bit of a register.
+
+    Without ``verify`` nothing is read back after a write, so the state is assumed
+    (``assumed_state``): the base class shows the commanded state once the write went
+    through.
+    """
 
     entity_description: ModbusSwitchDescription
 
@@ -55,7 +53,7 @@ class ModbusSwitch(ModbusEntity, SwitchEntity):
         device_info: DeviceInfo,
     ) -> None:
         super().__init__(coordinator, description, device_info)
-        self.entity_description = description
+        self._attr_assumed_state = not description.verify
 
     def _apply(self, values: tuple[int | bool, ...]) -> None:
         desc = self.entity_description
@@ -69,13 +67,8 @@ class ModbusSwitch(ModbusEntity, SwitchEntity):
         else:
             self._attr_is_on = None  # a value that is neither command: unknown
 
-    async def turn_on(self) -> None:
-        await self._switch(True)
-
-    async def turn_off(self) -> None:
-        await self._switch(False)
-
-    async def _switch(self, on: bool) -> None:
+    async def switch_to(self, on: bool) -> None:
+        """Write the coil, the command word or the bit; with ``verify``, read it back."""
         desc, point = self.entity_description, self.point
         hub = self.coordinator.hub
         if point.register_type is RegisterType.COIL:
@@ -98,23 +91,16 @@ class ModbusSwitch(ModbusEntity, SwitchEntity):
                     f"{point.register_type} {point.address} but read back "
                     f"{self.coordinator.state(point.span).values}"
                 )
-        else:
-            self._attr_is_on = on
-            self.write_state()
 
 
 def describe(
     hub_name: str, conf: Mapping[str, Any], default_interval: float
 ) -> list[ModbusSwitchDescription]:
+    """The switch descriptions of one validated ``switches:`` block."""
     register_type = RegisterType(conf.get(CONF_WRITE_TYPE, RegisterType.COIL))
     return [
         ModbusSwitchDescription(
-            key=item.unique_id,
-            unique_id=item.unique_id,
-            name=item.name,
-            point=item.point,
-            device_class=conf.get(CONF_DEVICE_CLASS),
-            icon=conf.get(CONF_ICON),
+            **shared_fields(item, conf),
             command_on=int(conf.get(CONF_COMMAND_ON, 1)),
             command_off=int(conf.get(CONF_COMMAND_OFF, 0)),
             verify=bool(conf.get(CONF_VERIFY, True)),

@@ -1,17 +1,19 @@
-"""Helpers for the modbus tests: a running host from YAML, waiting, reading states."""
+"""Helpers for the modbus tests: a running host from YAML, and reading what it made.
+
+Waiting and states come from the test kit (``gatehouse.core.testing.wait_until`` and
+``state_of``); only what is particular to these tests lives here.
+"""
 
 from __future__ import annotations
 
 import textwrap
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import anyio
-
 from gatehouse.core import Host
-from hosttools import make_host
+from gatehouse.core.testing import make_host
 
 PACKAGES = {
     "modbus": "gatehouse.integrations.modbus",
@@ -39,20 +41,6 @@ async def running_host(config_dir: Path, yaml_text: str) -> AsyncIterator[Host]:
     add_packages(host)
     async with host.running():
         yield host
-
-
-async def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Poll ``predicate`` until it holds; fail the test after ``timeout`` seconds."""
-    with anyio.fail_after(timeout):
-        while True:
-            if predicate():
-                return
-            await anyio.sleep(0.01)
-
-
-def state(host: Host, entity_id: str) -> str | None:
-    current = host.states.get(entity_id)
-    return None if current is None else current.state
 
 
 def attrs(host: Host, entity_id: str) -> dict[str, Any]:

@@ -27,7 +27,7 @@ def params(port: int, **extra: object) -> HubParams:
 
 def test_reconnect_backoff_doubles_up_to_the_cap() -> None:
     p = HubParams(name="x", reconnect_delay=0.5, reconnect_delay_max=3)
-    assert [p.reconnect_backoff(n) for n in range(1, 6)] == [0.5, 1.0, 2.0, 3, 3]
+    assert [p.reconnect_backoff.delay(n) for n in range(1, 6)] == [0.5, 1.0, 2.0, 3, 3]
     assert HubParams(name="x", timeout=2, slave_timeouts={4: 0.1}).timeout_for(4) == 0.1
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from mbtools import attrs, entry_of, running_host, state, wait_until
+from mbtools import attrs, entry_of, running_host
 from modbus_peers import ModbusPeer
 
 from gatehouse.core import GatehouseError, ServiceValidationError
-from gatehouse.core.testing import free_port
+from gatehouse.core.testing import free_port, state_of, wait_until
 from gatehouse.integrations.modbus.datatypes import Codec, DataType, Order
 from gatehouse.integrations.modbus.errors import ModbusDeviceError, ModbusValueError
 
@@ -81,17 +81,17 @@ async def test_sensors_read_values_with_scale_offset_precision(
     peer.set_bits(1, 5, [True], table="d")
     peer.set_registers(1, 30, [0b1_0000])
     async with running_host(config_dir, hub_yaml(peer, SENSORS)) as host:
-        await wait_until(lambda: state(host, "sensor.plant_1_serial") == "GH-01")
-        assert state(host, "sensor.plant_1_level") == "12.50"
+        await wait_until(lambda: state_of(host, "sensor.plant_1_serial") == "GH-01")
+        assert state_of(host, "sensor.plant_1_level") == "12.50"
         assert attrs(host, "sensor.plant_1_level")["unit_of_measurement"] == "%"
-        assert state(host, "sensor.plant_1_temperature") == "-21.5"  # -15 * 0.1 - 20
-        assert state(host, "sensor.plant_1_energy") == str(2**40 + 5)
-        assert state(host, "sensor.plant_2_neighbour") == "-70000"
-        assert state(host, "binary_sensor.plant_1_alarm") == "on"
-        assert state(host, "binary_sensor.plant_1_flag") == "on"
+        assert state_of(host, "sensor.plant_1_temperature") == "-21.5"  # -15 * 0.1 - 20
+        assert state_of(host, "sensor.plant_1_energy") == str(2**40 + 5)
+        assert state_of(host, "sensor.plant_2_neighbour") == "-70000"
+        assert state_of(host, "binary_sensor.plant_1_alarm") == "on"
+        assert state_of(host, "binary_sensor.plant_1_flag") == "on"
         # values follow the device
         peer.set_registers(1, 10, [300])
-        await wait_until(lambda: state(host, "sensor.plant_1_temperature") == "10.0")
+        await wait_until(lambda: state_of(host, "sensor.plant_1_temperature") == "10.0")
         # the planner merged slave 1's holding points 10..22 and 30 into one read
         diag = attrs(host, "sensor.plant_1_diagnostics")
         assert diag["last_cycle_requests"] == 3  # holding 10..30, input 0..1, discrete 5
@@ -120,25 +120,30 @@ SWITCHES = """
 async def test_switches_write_and_read_back(config_dir: Path, peer: ModbusPeer) -> None:
     peer.set_registers(1, 41, [0b1000_0001])
     async with running_host(config_dir, hub_yaml(peer, SWITCHES)) as host:
-        await wait_until(lambda: state(host, "switch.plant_heater") == "off")
-        assert state(host, "switch.plant_mode") == "unknown"  # 0 is neither command
+        await wait_until(lambda: state_of(host, "switch.plant_heater") == "off")
+        assert state_of(host, "switch.plant_mode") == "unknown"  # 0 is neither command
         await host.services.call("switch", "turn_on", {"entity_id": "switch.plant_pump"})
-        assert state(host, "switch.plant_pump") == "on"
+        assert state_of(host, "switch.plant_pump") == "on"
         assert peer.slaves[1].writes[-1] == (5, 3, [True])
         await host.services.call("switch", "turn_on", {"entity_id": "switch.plant_mode"})
-        assert state(host, "switch.plant_mode") == "on"
+        assert state_of(host, "switch.plant_mode") == "on"
         assert peer.slaves[1].writes[-1] == (6, 40, [5])
         await host.services.call("switch", "turn_off", {"entity_id": "switch.plant_mode"})
         assert peer.slaves[1].writes[-1] == (6, 40, [2])
         # one bit of a register: the other bits survive the write
         await host.services.call("switch", "turn_on", {"entity_id": "switch.plant_heater"})
-        assert state(host, "switch.plant_heater") == "on"
+        assert state_of(host, "switch.plant_heater") == "on"
         assert peer.slaves[1].writes[-1] == (6, 41, [0b1000_0101])
         await host.services.call("switch", "toggle", {"entity_id": "switch.plant_heater"})
         assert peer.slaves[1].writes[-1] == (6, 41, [0b1000_0001])
         # without verify the state is assumed from the write
         await host.services.call("switch", "turn_on", {"entity_id": "switch.plant_blind"})
-        assert state(host, "switch.plant_blind") == "on"
+        assert state_of(host, "switch.plant_blind") == "on"
+        assumed = {
+            entity_id: getattr(host.entities.get(entity_id), "assumed_state", None)
+            for entity_id in ("switch.plant_blind", "switch.plant_pump")
+        }
+        assert assumed == {"switch.plant_blind": True, "switch.plant_pump": False}
 
 
 NUMBERS = """
@@ -169,19 +174,19 @@ async def test_number_writes_with_conversion_and_range_checks(
     config_dir: Path, peer: ModbusPeer
 ) -> None:
     async with running_host(config_dir, hub_yaml(peer, NUMBERS)) as host:
-        await wait_until(lambda: state(host, "number.plant_valve") == "0.0")
+        await wait_until(lambda: state_of(host, "number.plant_valve") == "0.0")
         await host.services.call(
             "number", "set_value", {"entity_id": "number.plant_valve", "value": 42.5}
         )
         assert peer.slaves[1].writes[-1] == (6, 50, [425])
-        assert state(host, "number.plant_valve") == "42.5"
+        assert state_of(host, "number.plant_valve") == "42.5"
         assert attrs(host, "number.plant_valve")["max"] == 100.0
         await host.services.call(
             "number", "set_value", {"entity_id": "number.plant_gain", "value": -2.5}
         )
         expected = Codec(data_type=DataType.FLOAT32, word_order=Order.LITTLE).encode(-2.5)
         assert peer.slaves[1].writes[-1] == (16, 52, expected)
-        assert state(host, "number.plant_gain") == "-2.5"
+        assert state_of(host, "number.plant_gain") == "-2.5"
         writes = len(peer.slaves[1].writes)
         # the configured range: refused before anything is sent
         with pytest.raises(ServiceValidationError, match=r"outside 0.0..100.0"):
@@ -255,8 +260,8 @@ async def test_slave_count_and_address_count_expand_one_block(
                                Codec(data_type=DataType.UINT32).encode(slave * 100_000 + k))
     async with running_host(config_dir, hub_yaml(peer, ARRAY)) as host:
         ids = [f"sensor.plant_{s}_meter_{2 * (s - 1) + k + 1}" for s in (1, 2, 3) for k in (0, 1)]
-        await wait_until(lambda: all(state(host, i) not in (None, "unknown") for i in ids))
-        assert [state(host, i) for i in ids] == [
+        await wait_until(lambda: all(state_of(host, i) not in (None, "unknown") for i in ids))
+        assert [state_of(host, i) for i in ids] == [
             "100000", "100001", "200000", "200001", "300000", "300001"
         ]
         coordinator = entry_of(host).runtime_data.coordinator
@@ -279,8 +284,9 @@ async def test_refused_merged_read_is_split_and_the_good_point_survives(
 ) -> None:
     peer.set_registers(1, 500, [77])
     async with running_host(config_dir, hub_yaml(peer, SPLIT)) as host:
-        await wait_until(lambda: state(host, "sensor.plant_good") == "77")
-        assert state(host, "sensor.plant_beyond") == "unavailable"  # 511..512: 512 is no register
+        await wait_until(lambda: state_of(host, "sensor.plant_good") == "77")
+        # 511..512: 512 is no register
+        assert state_of(host, "sensor.plant_beyond") == "unavailable"
         coordinator = entry_of(host).runtime_data.coordinator
         assert coordinator.requests_per_cycle() == {1: 2}
         diagnostics = attrs(host, "sensor.plant_diagnostics")
@@ -333,7 +339,7 @@ async def test_a_failing_listener_never_stops_polling(
 
         coordinator.poller(1).listen_cycles(broken)
         peer.set_registers(1, 10, [500])
-        await wait_until(lambda: state(host, "sensor.plant_1_temperature") == "30.0")
+        await wait_until(lambda: state_of(host, "sensor.plant_1_temperature") == "30.0")
         assert "listener exploded" in caplog.text
         diagnostics = host.plugins.hook.gatehouse_diagnostics(host=host)
         hubs = next(d["hubs"] for d in diagnostics if "hubs" in d)

@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mbtools import entry_of, running_host, state, wait_until
+from mbtools import entry_of, running_host
 from modbus_peers import ModbusPeer
 
 from gatehouse.core import FlowResult, Host
+from gatehouse.core.testing import state_of, wait_until
 from gatehouse.integrations.modbus.config import PLATFORM_KEYS, PLATFORM_SCHEMAS, point_form_schema
 from gatehouse.integrations.modbus.datatypes import Codec, DataType
 
@@ -55,7 +56,7 @@ async def test_points_added_in_the_ui_poll_survive_restarts_and_can_be_removed(
     peer.set_bits(1, 6, [True], table="d")
     async with running_host(config_dir, hub_yaml(peer)) as host:
         entry = entry_of(host)
-        await wait_until(lambda: state(host, "sensor.plant_level") == "7")
+        await wait_until(lambda: state_of(host, "sensor.plant_level") == "7")
         menu = await host.config_entries.options.init(entry.entry_id)
         assert menu["step_id"] == "init"
         assert choices(menu, "action") == ["add_point", "done"]  # nothing to remove yet
@@ -96,16 +97,16 @@ async def test_points_added_in_the_ui_poll_survive_restarts_and_can_be_removed(
             {"name": "Door", "address": 6, "input_type": "discrete_input"},
         )
         assert menu["step_id"] == "init"
-        assert state(host, "sensor.plant_flow") is None  # nothing applied before "done"
+        assert state_of(host, "sensor.plant_flow") is None  # nothing applied before "done"
         done = await host.config_entries.options.configure(flow_id, {"action": "done"})
         assert done["type"] == "create_entry" and done["entry_state"] == "loaded"
 
         # the reload brought the new entities, with live values; the YAML point stays
-        await wait_until(lambda: state(host, "sensor.plant_flow") == "-42.0")
-        await wait_until(lambda: state(host, "binary_sensor.plant_door") == "on")
+        await wait_until(lambda: state_of(host, "sensor.plant_flow") == "-42.0")
+        await wait_until(lambda: state_of(host, "binary_sensor.plant_door") == "on")
         assert host.states.get("sensor.plant_flow").attributes[  # type: ignore[union-attr]
             "unit_of_measurement"] == "m3/h"
-        assert state(host, "sensor.plant_level") == "7"
+        assert state_of(host, "sensor.plant_level") == "7"
         assert [p["name"] for p in entry.options["sensors"]] == ["Flow"]
         assert entry.options["sensors"][0]["data_type"] == "int16"  # JSON-plain
         assert [p["name"] for p in entry.options["binary_sensors"]] == ["Door"]
@@ -117,9 +118,9 @@ async def test_points_added_in_the_ui_poll_survive_restarts_and_can_be_removed(
     peer.set_registers(1, 50, Codec(data_type=DataType.INT16).encode(10))
     async with running_host(config_dir, hub_yaml(peer)) as host:
         entry = entry_of(host)
-        await wait_until(lambda: state(host, "sensor.plant_flow") == "5.0")
-        assert state(host, "sensor.plant_level") == "7"
-        assert state(host, "binary_sensor.plant_door") == "on"
+        await wait_until(lambda: state_of(host, "sensor.plant_flow") == "5.0")
+        assert state_of(host, "sensor.plant_level") == "7"
+        assert state_of(host, "binary_sensor.plant_door") == "on"
 
         menu = await host.config_entries.options.init(entry.entry_id)
         form = await host.config_entries.options.configure(
@@ -131,10 +132,10 @@ async def test_points_added_in_the_ui_poll_survive_restarts_and_can_be_removed(
         assert menu["step_id"] == "init"
         done = await host.config_entries.options.configure(menu["flow_id"], {"action": "done"})
         assert done["type"] == "create_entry"
-        await wait_until(lambda: state(host, "sensor.plant_flow") is None)
+        await wait_until(lambda: state_of(host, "sensor.plant_flow") is None)
         assert "sensors" not in entry.options
-        await wait_until(lambda: state(host, "binary_sensor.plant_door") == "on")
-        await wait_until(lambda: state(host, "sensor.plant_level") == "7")
+        await wait_until(lambda: state_of(host, "binary_sensor.plant_door") == "on")
+        await wait_until(lambda: state_of(host, "sensor.plant_level") == "7")
 
 
 async def test_a_hub_made_in_the_ui_gets_a_switch_from_the_options_flow(
@@ -152,9 +153,9 @@ async def test_a_hub_made_in_the_ui_gets_a_switch_from_the_options_flow(
         menu = await add_point(host, menu["flow_id"], "switch", {"name": "Pump", "address": 3})
         assert menu["step_id"] == "init", menu
         await host.config_entries.options.configure(menu["flow_id"], {"action": "done"})
-        await wait_until(lambda: state(host, "switch.bench_pump") == "off")
+        await wait_until(lambda: state_of(host, "switch.bench_pump") == "off")
         await host.services.call("switch", "turn_on", {"entity_id": "switch.bench_pump"})
-        await wait_until(lambda: state(host, "switch.bench_pump") == "on")
+        await wait_until(lambda: state_of(host, "switch.bench_pump") == "on")
         assert peer.slaves[1].writes[-1][0] == 5  # write single coil
 
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import anyio
 import pytest
-from mbtools import attrs, entry_of, running_host, state, wait_until
+from mbtools import attrs, entry_of, running_host
 from modbus_peers import FaultProxy, ModbusPeer
 
 from gatehouse.core import ConfigEntryState
-from gatehouse.core.testing import free_port
+from gatehouse.core.testing import free_port, state_of, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -67,12 +67,12 @@ async def test_dead_slave_goes_unavailable_others_keep_updating_and_it_returns(
     per_slave = "    slave_timeouts:\n      2: 0.1\n"
     yaml = "modbus:" + three_slaves("Plant", peer.port, SPREAD, per_slave, timeout=1.0)
     async with running_host(config_dir, yaml) as host:
-        await wait_until(lambda: state(host, "sensor.plant_2_two") == "2")
+        await wait_until(lambda: state_of(host, "sensor.plant_2_two") == "2")
         assert attrs(host, "sensor.plant_2_diagnostics")["last_cycle_requests"] == 3
         peer.dead.add(2)
-        await wait_until(lambda: state(host, "sensor.plant_2_two") == "unavailable")
+        await wait_until(lambda: state_of(host, "sensor.plant_2_two") == "unavailable")
         assert attrs(host, "sensor.plant_2_diagnostics")["available"] is False
-        assert state(host, "sensor.plant_2_two_farther") == "unavailable"
+        assert state_of(host, "sensor.plant_2_two_farther") == "unavailable"
         # while it is gone, slave 2 is only probed: one request per cycle, no retries
         cycles = attrs(host, "sensor.plant_2_diagnostics")["cycles"]
         await wait_until(lambda: attrs(host, "sensor.plant_2_diagnostics")["cycles"] > cycles)
@@ -85,14 +85,14 @@ async def test_dead_slave_goes_unavailable_others_keep_updating_and_it_returns(
             started = time.monotonic()
             want_one, want_three = str(value), str(value + 100)
             await wait_until(
-                lambda: state(host, "sensor.plant_1_one") == want_one  # noqa: B023
-                and state(host, "sensor.plant_3_three") == want_three  # noqa: B023
+                lambda: state_of(host, "sensor.plant_1_one") == want_one  # noqa: B023
+                and state_of(host, "sensor.plant_3_three") == want_three  # noqa: B023
             )
             assert time.monotonic() - started < 1.0
-        assert state(host, "sensor.plant_2_two") == "unavailable"
+        assert state_of(host, "sensor.plant_2_two") == "unavailable"
         peer.set_registers(2, 0, [222])
         peer.dead.clear()
-        await wait_until(lambda: state(host, "sensor.plant_2_two") == "222", timeout=5)
+        await wait_until(lambda: state_of(host, "sensor.plant_2_two") == "222", timeout=5)
         two = attrs(host, "sensor.plant_2_diagnostics")
         one = attrs(host, "sensor.plant_1_diagnostics")
         assert two["available"] is True
@@ -108,20 +108,20 @@ async def test_stopped_server_goes_unavailable_and_comes_back_other_hub_unaffect
     try:
         yaml = "modbus:" + three_slaves("Alpha", peer.port) + three_slaves("Beta", other.port)
         async with running_host(config_dir, yaml) as host:
-            await wait_until(lambda: state(host, "sensor.beta_1_one") == "0")
+            await wait_until(lambda: state_of(host, "sensor.beta_1_one") == "0")
             await other.stop()
             await wait_until(lambda: all(
-                state(host, f"sensor.beta_{s}_{n}") == "unavailable"
+                state_of(host, f"sensor.beta_{s}_{n}") == "unavailable"
                 for s, n in ((1, "one"), (2, "two"), (3, "three"))
             ))
             peer.set_registers(1, 0, [5])
-            await wait_until(lambda: state(host, "sensor.alpha_1_one") == "5")
+            await wait_until(lambda: state_of(host, "sensor.alpha_1_one") == "5")
             assert attrs(host, "sensor.beta_1_diagnostics")["connection_errors"] > 0
             # the same server comes back on the same port: the hub reconnects by itself
             other = ModbusPeer((1, 2, 3), port=other.port)
             other.set_registers(1, 0, [42])
             await other.start()
-            await wait_until(lambda: state(host, "sensor.beta_1_one") == "42", timeout=5)
+            await wait_until(lambda: state_of(host, "sensor.beta_1_one") == "42", timeout=5)
             assert entry_of(host, title="Beta").state is ConfigEntryState.LOADED
     finally:
         await other.stop()
@@ -161,9 +161,9 @@ modbus:
             assert noisy["timeouts"] == 0  # bytes came back: not a timeout
             assert "unusable reply" in noisy["last_error"] or "values instead of 2" in (
                 noisy["last_error"])
-            assert state(host, "sensor.plant_2_noisy") == "unavailable"
+            assert state_of(host, "sensor.plant_2_noisy") == "unavailable"
             assert good["bad_frames"] == good["errors"] == 0
-            assert state(host, "sensor.plant_1_good") == "0.0"
+            assert state_of(host, "sensor.plant_1_good") == "0.0"
     finally:
         await proxy.stop()
 
@@ -189,7 +189,7 @@ modbus:
         late.set_registers(1, 0, [9])
         await late.start()
         try:
-            await wait_until(lambda: state(host, "sensor.late_value") == "9", timeout=10)
+            await wait_until(lambda: state_of(host, "sensor.late_value") == "9", timeout=10)
             assert entry.state is ConfigEntryState.LOADED
         finally:
             await late.stop()
@@ -221,7 +221,7 @@ async def test_reloading_twenty_times_leaks_no_tasks_or_sockets(
 ) -> None:
     async with running_host(config_dir, "modbus:" + three_slaves("Plant", peer.port)) as host:
         entry = entry_of(host)
-        await wait_until(lambda: state(host, "sensor.plant_1_one") == "0")
+        await wait_until(lambda: state_of(host, "sensor.plant_1_one") == "0")
         assert await host.config_entries.reload(entry.entry_id)
         fds, tasks = await quiet_counts()
         undos = entry.undo_count
@@ -232,7 +232,7 @@ async def test_reloading_twenty_times_leaks_no_tasks_or_sockets(
             assert await host.config_entries.reload(entry.entry_id)
             expected = str(round_)
             await wait_until(
-                lambda: state(host, "sensor.plant_1_one") == expected  # noqa: B023
+                lambda: state_of(host, "sensor.plant_1_one") == expected  # noqa: B023
             )
         assert entry.state is ConfigEntryState.LOADED
         assert modbus_tasks() == ours

@@ -10,10 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mbtools import attrs, running_host, state, wait_until
+from mbtools import attrs, running_host
 from modbus_peers import ModbusPeer
 from pymodbus.framer import FramerType
 
+from gatehouse.core.testing import state_of, wait_until
 from gatehouse.integrations.modbus.datatypes import Codec, DataType
 
 pytestmark = pytest.mark.anyio
@@ -54,10 +55,10 @@ modbus:
     scan_interval: 0.05
 {POINTS}"""
         async with running_host(config_dir, yaml) as host:
-            await wait_until(lambda: state(host, "sensor.gateway_2_counter") == "123456789"
-                             and state(host, "sensor.gateway_1_level") == "47.2")  # 1 decimal
+            await wait_until(lambda: state_of(host, "sensor.gateway_2_counter") == "123456789"
+                             and state_of(host, "sensor.gateway_1_level") == "47.2")  # 1 decimal
             await host.services.call("switch", "turn_on", {"entity_id": "switch.gateway_1_pump"})
-            assert state(host, "switch.gateway_1_pump") == "on"
+            assert state_of(host, "switch.gateway_1_pump") == "on"
             assert attrs(host, "sensor.gateway_1_diagnostics")["errors"] == 0
     finally:
         await peer.stop()
@@ -117,16 +118,16 @@ modbus:
     scan_interval: 0.05
 {POINTS}"""
         async with running_host(config_dir, yaml) as host:
-            await wait_until(lambda: state(host, "sensor.line_2_counter") == "123456789"
-                             and state(host, "sensor.line_1_level") == "47.2", timeout=10)
+            await wait_until(lambda: state_of(host, "sensor.line_2_counter") == "123456789"
+                             and state_of(host, "sensor.line_1_level") == "47.2", timeout=10)
             await host.services.call("switch", "turn_on", {"entity_id": "switch.line_1_pump"})
-            assert state(host, "switch.line_1_pump") == "on"
+            assert state_of(host, "switch.line_1_pump") == "on"
             assert peer.slaves[1].writes[-1] == (5, 1, [True])
             # a silent slave on a serial line: unavailable, and the other slave goes on
             peer.dead.add(2)
-            await wait_until(lambda: state(host, "sensor.line_2_counter") == "unavailable")
+            await wait_until(lambda: state_of(host, "sensor.line_2_counter") == "unavailable")
             peer.set_registers(1, 0, Codec(data_type=DataType.FLOAT32).encode(12.0))
-            await wait_until(lambda: state(host, "sensor.line_1_level") == "12.0")
+            await wait_until(lambda: state_of(host, "sensor.line_1_level") == "12.0")
             assert attrs(host, "sensor.line_2_diagnostics")["timeouts"] > 0
             assert attrs(host, "sensor.line_1_diagnostics")["timeouts"] == 0
     finally:

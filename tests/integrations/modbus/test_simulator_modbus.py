@@ -12,10 +12,10 @@ import math
 from pathlib import Path
 
 import pytest
-from mbtools import attrs, entry_of, running_host, state, wait_until
+from mbtools import attrs, entry_of, running_host
 
 from gatehouse.core import ConfigEntryState
-from gatehouse.core.testing import free_port, port_is_open
+from gatehouse.core.testing import free_port, port_is_open, state_of, wait_until
 from gatehouse.integrations.modbus.errors import ModbusDeviceError
 from gatehouse.integrations.simulator.modbus_server import EXTRA_START, extra_points
 
@@ -86,21 +86,21 @@ async def test_default_snippet_reads_and_drives_the_plant(config_dir: Path) -> N
         sim = entry_of(host, "simulator")
         assert sim.state is ConfigEntryState.LOADED
         process = sim.runtime_data.process
-        await wait_until(lambda: state(host, "sensor.plant_tank_level") not in (None, "unknown"))
-        assert abs(float(state(host, "sensor.plant_tank_level") or 0) - process.tank_level) < 1
+        await wait_until(lambda: state_of(host, "sensor.plant_tank_level") not in (None, "unknown"))
+        assert abs(float(state_of(host, "sensor.plant_tank_level") or 0) - process.tank_level) < 1
         assert attrs(host, "sensor.plant_temperature")["unit_of_measurement"] == "°C"
-        assert state(host, "binary_sensor.plant_high_level_alarm") == "off"
-        assert state(host, "switch.plant_heater") == "on"
-        assert state(host, "number.plant_valve_setpoint") == "30.0"
+        assert state_of(host, "binary_sensor.plant_high_level_alarm") == "off"
+        assert state_of(host, "switch.plant_heater") == "on"
+        assert state_of(host, "number.plant_valve_setpoint") == "30.0"
 
         await host.services.call("switch", "turn_on", {"entity_id": "switch.plant_pump"})
         assert process.pump_on is True
-        assert state(host, "switch.plant_pump") == "on"
+        assert state_of(host, "switch.plant_pump") == "on"
         await host.services.call(
             "number", "set_value", {"entity_id": "number.plant_valve_setpoint", "value": 42.5}
         )
         assert process.valve_setpoint == 42.5
-        assert state(host, "number.plant_valve_setpoint") == "42.5"
+        assert state_of(host, "number.plant_valve_setpoint") == "42.5"
         # the model runs: with the valve open and the heater on the level moves
         level = process.tank_level
         await wait_until(lambda: abs(process.tank_level - level) > 0.05)
@@ -146,9 +146,9 @@ async def test_every_type_of_the_extra_block_decodes_exactly(config_dir: Path) -
             for slave in range(1, slaves + 1)
             for point in extra_points(slave)
         }
-        await wait_until(lambda: all(state(host, e) not in (None, "unknown") for e in expected))
+        await wait_until(lambda: all(state_of(host, e) not in (None, "unknown") for e in expected))
         for entity_id, value in expected.items():
-            got = state(host, entity_id)
+            got = state_of(host, entity_id)
             if isinstance(value, float):
                 assert math.isclose(float(got or "nan"), value, rel_tol=1e-7), entity_id
             else:
