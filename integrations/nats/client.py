@@ -2,10 +2,23 @@
 
 nats-py reconnects by itself (to any server of the list: cluster failover) and buffers
 publishes meanwhile, so after the first connect the integration only watches the
-connection's status. The first connect is different: with ``max_reconnect_attempts``
-at -1 (retry forever, the default) nats-py would never give up on unreachable servers,
-so set-up bounds it with ``setup_timeout`` and turns the last error into
-``ConfigEntryNotReady`` (the host retries with backoff) or ``ConfigEntryAuthFailed``.
+connection's status. The first connect is different, and nats-py 2.16 offers nothing
+like Go's ``RetryOnFailedConnect`` (a client that returns at once and connects in the
+background): its ``connect()`` itself loops over the server list, pausing
+``reconnect_time_wait`` per server, until one answers (for ever with
+``max_reconnect_attempts`` at -1, the default; ``NoServersError`` once every server
+used its attempts otherwise), and it holds its caller for as long as that takes.
+
+So the entry runs that loop as an entry task (``start``) and waits for it only
+``setup_timeout`` seconds: an entry whose servers are unreachable still loads, with its
+outbox taking JetStream messages, and is wired up when the connect succeeds. Nothing
+of nats-py is reached around: the loop is its own, the buffering is the outbox's. When
+nats-py gives up (bounded ``max_reconnect_attempts``) the task starts over with a fresh
+client after a backoff. A refusal of the credentials stops the loop at once: retrying
+cannot fix it, so set-up raises ``ConfigEntryAuthFailed`` (or, when it comes later, the
+entry's owner reloads it to report the same).
+
+The config flow's check (``connect``) is one bounded attempt that raises.
 """
 
 from __future__ import annotations
@@ -14,7 +27,7 @@ import importlib.util
 import logging
 import ssl
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Final
 
 import anyio
 import anyio.to_thread
@@ -22,7 +35,8 @@ import nats.errors
 from nats.aio.client import Client as NATS
 from nats.js.client import JetStreamContext
 
-from gatehouse.core import ConfigEntryAuthFailed, ConfigEntryError, ConfigEntryNotReady
+from gatehouse.core import ConfigEntry, ConfigEntryAuthFailed, ConfigEntryError, ConfigEntryNotReady
+from gatehouse.core.helpers import Backoff, loads
 
 from .const import (
     CONF_CLIENT_NAME,
@@ -51,6 +65,9 @@ _LOGGER = logging.getLogger(__name__)
 
 StatusListener = Callable[[], None]
 
+#: Pause before a fresh client tries again, after nats-py gave up a first connect.
+FIRST_CONNECT_RETRY: Final = Backoff(initial=1.0, maximum=60.0)
+
 
 def is_auth_error(err: BaseException) -> bool:
     """nats-py reports a refused CONNECT as a plain error with the server's text."""
@@ -58,6 +75,15 @@ def is_auth_error(err: BaseException) -> bool:
         return True
     text = str(err).lower()
     return "authorization violation" in text or "authentication" in text
+
+
+def json_or_none(data: bytes) -> Any:
+    """A message's payload parsed as JSON, or None when it is not JSON (for callers
+    that get the text as well and may not care)."""
+    try:
+        return loads(data)
+    except ValueError:
+        return None
 
 
 def build_tls_context(config: Mapping[str, Any]) -> ssl.SSLContext | None:
@@ -102,6 +128,12 @@ class NatsClient:
         self._listeners: list[StatusListener] = []
         self._closing = False
         self._connect_scope: anyio.CancelScope | None = None
+        #: Set once the first connect succeeded, or the server refused the credentials.
+        self._first = anyio.Event()
+        #: The server's refusal of the credentials, when that ended the first connect.
+        self.refused: BaseException | None = None
+        #: False until the first connect: a plain publish would only be buffered.
+        self.ever_connected = False
 
     # -- status ----------------------------------------------------------------------
 
@@ -121,6 +153,14 @@ class NatsClient:
     def connected_url(self) -> str | None:
         url = self.nc.connected_url
         return None if url is None else f"{url.scheme}://{url.hostname}:{url.port}"
+
+    def link_attributes(self) -> dict[str, Any]:
+        """What the connectivity sensor shows beside on/off."""
+        return {
+            "server": self.connected_url,
+            "reconnects": self.reconnects,
+            "last_error": self.last_error,
+        }
 
     async def _on_error(self, err: Exception) -> None:
         self._last_exc = err
@@ -196,35 +236,114 @@ class NatsClient:
                 options["tls_hostname"] = config[CONF_TLS_HOSTNAME]
         return options
 
+    async def _dial(self, options: Mapping[str, Any]) -> None:
+        """nats-py's connect, which tries the server list until one answers.
+
+        Raises ``AuthorizationError`` as soon as a server refuses the credentials
+        (``_on_error`` cancels the attempt), and nats-py's last error when it gives up.
+        """
+        scope = self._connect_scope = anyio.CancelScope()
+        try:
+            with scope:
+                await self.nc.connect(**options)
+        finally:
+            self._connect_scope = None
+        if scope.cancelled_caught:
+            raise nats.errors.AuthorizationError
+        self.connected = True
+        self.ever_connected = True
+        self.last_error = None
+        self._first.set()
+        self._notify()
+
+    def _failure(self, err: BaseException) -> BaseException:
+        """The error that explains a failed connect: nats-py's last report, if any."""
+        return self._last_exc or err
+
     async def connect(self) -> None:
-        """Connect once, within ``setup_timeout``; map failures to entry errors."""
+        """One bounded attempt (``setup_timeout``), for the config flow's check.
+
+        Maps failures to entry errors; the client is closed after a failure.
+        """
         options = await self._options()
         timeout = float(self._config[CONF_SETUP_TIMEOUT])
         try:
-            with anyio.CancelScope() as self._connect_scope, anyio.fail_after(timeout):
-                await self.nc.connect(**options)
-            if self._connect_scope.cancelled_caught:
-                raise nats.errors.AuthorizationError
+            with anyio.fail_after(timeout):
+                await self._dial(options)
         except (TimeoutError, OSError, nats.errors.Error) as err:
             with anyio.CancelScope(shield=True):
                 await self.close()
-            cause = self._last_exc or err
+            cause = self._failure(err)
             if is_auth_error(cause):
                 raise ConfigEntryAuthFailed(f"NATS refused the credentials: {cause}") from err
-            detail = f"{type(cause).__name__}: {cause}".rstrip(": ")
-            raise ConfigEntryNotReady(
-                f"no NATS server of {', '.join(self._config[CONF_SERVERS])} answered "
-                f"within {timeout:g} s ({detail})"
-            ) from err
+            raise ConfigEntryNotReady(self.unreachable(timeout, cause)) from err
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await self.close()
             raise
-        finally:
-            self._connect_scope = None
-        self.connected = True
-        self.last_error = None
-        self._notify()
+
+    def unreachable(self, timeout: float, cause: BaseException | None = None) -> str:
+        """Says that no server answered within ``timeout`` s, and the last error."""
+        cause = cause or self._last_exc
+        detail = f"{type(cause).__name__}: {cause}".rstrip(": ") if cause else "no answer"
+        return (
+            f"no NATS server of {', '.join(self._config[CONF_SERVERS])} answered "
+            f"within {timeout:g} s ({detail})"
+        )
+
+    async def start(self, entry: ConfigEntry[Any]) -> bool:
+        """Start connecting as an entry task; wait ``setup_timeout`` s for the first connect.
+
+        True when connected; False when no server answered in time (the task goes on
+        trying, see the module docstring, and ``first_outcome`` tells when it ends).
+        Raises ``ConfigEntryAuthFailed`` when a server refused the credentials and
+        ``ConfigEntryError`` for TLS files that cannot be loaded.
+        """
+        options = await self._options()
+        entry.spawn(self._keep_dialing(options), f"nats {self._config[CONF_NAME]} connect")
+        with anyio.move_on_after(float(self._config[CONF_SETUP_TIMEOUT])):
+            await self._first.wait()
+        self.raise_if_refused()
+        return self.connected
+
+    def raise_if_refused(self) -> None:
+        """``ConfigEntryAuthFailed`` if the first connect ended with a refusal."""
+        if self.refused is not None:
+            raise ConfigEntryAuthFailed(f"NATS refused the credentials: {self.refused}")
+
+    async def first_outcome(self) -> None:
+        """Return once the first connect succeeded or was refused."""
+        await self._first.wait()
+
+    async def _keep_dialing(self, options: Mapping[str, Any]) -> None:
+        """The first connect, for as long as it takes (an entry task, see ``start``)."""
+        retry = FIRST_CONNECT_RETRY.counter()
+        while True:
+            try:
+                await self._dial(options)
+                return
+            except (TimeoutError, OSError, nats.errors.Error) as err:
+                cause = self._failure(err)
+            with anyio.CancelScope(shield=True):
+                await self._discard()
+            if is_auth_error(cause):
+                self.refused = cause
+                self._first.set()
+                return
+            delay = retry.failed()
+            _LOGGER.debug(
+                "NATS %s: nats-py gave up connecting (%s); again in %.1f s",
+                self._config[CONF_NAME], cause, delay,
+            )
+            await anyio.sleep(delay)
+
+    async def _discard(self) -> None:
+        """Close a client that never connected and put a fresh one in its place."""
+        old, self.nc = self.nc, NATS()
+        try:
+            await old.close()
+        except Exception:
+            _LOGGER.debug("Error closing an unconnected NATS client", exc_info=True)
 
     async def close(self) -> None:
         """Close the connection (idempotent): nats-py's tasks and socket go with it."""

@@ -1,27 +1,37 @@
-"""Voluptuous schemas of the NATS integration: YAML section, flow form, and the parts.
+"""Voluptuous schemas of the NATS integration: YAML section, flow form, the parts, and
+the options layout.
 
 The YAML section and the config flow share the connection fields, so an entry made in
 the browser and one made in ``configuration.yaml`` are validated the same way; the
 richer parts (streams, consumers, KV mirror, fleet) are YAML-only because they are
 lists that a form renders badly; subject entities come from YAML or the options flow
-(``options.py``, which validates them with the same ``SENSOR_SCHEMA``s).
-``setup_entry`` validates stored data (with the options' entities appended) through
-``ENTRY_SCHEMA`` again, which fills defaults for entries stored by older versions and
-refuses data edited by hand into something invalid.
+(``flow.py``, which validates them with the same ``SENSOR_SCHEMA``s).
+``setup_entry`` validates the entry's data with its options laid over
+(``OPTIONS_LAYOUT``) through ``ENTRY_SCHEMA`` again, which fills defaults for entries
+stored by older versions and refuses data edited by hand into something invalid.
+
+The ``outbox:`` block is the house's shared one (``outbox_schema``), with defaults that
+keep what this integration always did. ``ack_timeout`` belongs to the JetStream sender,
+not to the queue, so it is a top-level key now; the old spelling
+``outbox: {ack_timeout: ...}`` in YAML and in stored entries is still accepted and moved
+(with a deprecation warning, once per entry name).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import socket
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Final
 from urllib.parse import urlparse
 
 import voluptuous as vol
 
-from gatehouse.core.util import slugify
+from gatehouse.core.helpers import OptionsLayout, json_path, outbox_schema, slugify
 
 from .const import (
+    CONF_ACK_TIMEOUT,
     CONF_BINARY_SENSORS,
     CONF_CLIENT_NAME,
     CONF_CONNECT_TIMEOUT,
@@ -49,6 +59,7 @@ from .const import (
     CONF_TLS_KEY,
     CONF_TOKEN,
     CONF_USER,
+    DEFAULT_ACK_TIMEOUT,
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_PINGS,
     DEFAULT_NAME,
@@ -57,6 +68,8 @@ from .const import (
     DEFAULT_SETUP_TIMEOUT,
     EVENT_NATS_MESSAGE,
 )
+
+_LOGGER = logging.getLogger(__name__)
 
 _SCHEMES = ("nats", "tls", "ws", "wss")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")  # streams, consumers, buckets
@@ -193,19 +206,34 @@ def check_auth(config: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- parts
 
 _VALUE_FIELDS: dict[Any, Any] = {
-    vol.Exclusive("value_template", "value"): str,
-    vol.Exclusive("json_path", "value"): str,
+    vol.Optional("value_template"): str,
+    vol.Optional("json_path"): json_path,
 }
+
+
+def one_value_source(config: dict[str, Any]) -> dict[str, Any]:
+    """``value_template`` or ``json_path``, not both; the problem is put on the
+    ``json_path`` field, so a form shows it there (``vol.Exclusive`` would name its
+    group instead, which is no field)."""
+    if "value_template" in config and "json_path" in config:
+        raise vol.Invalid("value_template and json_path exclude each other", path=["json_path"])
+    return config
+
 
 _ENTITY_FIELDS: dict[Any, Any] = {
     vol.Required("name"): vol.All(str, vol.Length(min=1, max=128)),
     vol.Optional("unique_id"): str,
     vol.Optional("icon"): str,
     vol.Optional("device_class"): str,
-    **_VALUE_FIELDS,
 }
 
-SENSOR_SCHEMA = vol.Schema(
+
+def _message_schema(fields: dict[Any, Any]) -> Any:
+    """An entity fed by messages: its ``fields`` plus where its value comes from."""
+    return vol.All(vol.Schema({**fields, **_VALUE_FIELDS}), one_value_source)
+
+
+SENSOR_SCHEMA = _message_schema(
     {
         **_ENTITY_FIELDS,
         vol.Required("subject"): subject,
@@ -215,7 +243,7 @@ SENSOR_SCHEMA = vol.Schema(
     }
 )
 
-BINARY_SENSOR_SCHEMA = vol.Schema(
+BINARY_SENSOR_SCHEMA = _message_schema(
     {
         **_ENTITY_FIELDS,
         vol.Required("subject"): subject,
@@ -242,7 +270,7 @@ STREAM_SCHEMA = vol.Schema(
     }
 )
 
-CONSUMER_SCHEMA = vol.Schema(
+CONSUMER_SCHEMA = _message_schema(
     {
         vol.Required("name"): vol.All(str, vol.Length(min=1, max=128)),
         vol.Required("stream"): name_token,
@@ -261,7 +289,6 @@ CONSUMER_SCHEMA = vol.Schema(
         vol.Optional("batch", default=100): vol.All(vol.Coerce(int), vol.Range(min=1, max=1000)),
         vol.Optional("ack_wait", default=30.0): SECONDS,
         vol.Optional("fetch_timeout", default=2.0): SECONDS,
-        **_VALUE_FIELDS,
     }
 )
 
@@ -293,21 +320,43 @@ FLEET_SCHEMA = vol.Schema(
     }
 )
 
-OUTBOX_SCHEMA = vol.Schema(
-    {
-        vol.Optional("max_messages", default=100_000): vol.All(
-            vol.Coerce(int), vol.Range(min=1)
-        ),
-        # An atomic batch holds at most 1000 messages (a server limit).
-        vol.Optional("batch_size", default=500): vol.All(
-            vol.Coerce(int), vol.Range(min=1, max=1000)
-        ),
-        vol.Optional("ttl"): AGE,
-        vol.Optional("ack_timeout", default=5.0): SECONDS,
-        vol.Optional("retry_max", default=10.0): SECONDS,
-        vol.Optional("breaker_reset", default=10.0): SECONDS,
-    }
+#: The shared ``outbox:`` block with the defaults this integration always had (a quick
+#: first retry, a breaker that opens after 5 failures and probes every 10 s); an atomic
+#: batch holds at most 1000 messages (a server limit).
+OUTBOX_SCHEMA: Final = outbox_schema(
+    max_batch_size=1000,
+    retry_initial=0.1,
+    retry_max=10.0,
+    breaker_threshold=5,
+    breaker_reset=10.0,
 )
+
+_warned_ack_timeout: set[str] = set()
+
+
+def move_ack_timeout(value: Any) -> Any:
+    """``outbox: {ack_timeout: x}`` (the old spelling) → ``ack_timeout: x``.
+
+    A top-level ``ack_timeout`` given as well wins. The warning is logged once per
+    entry name: the schema runs at every YAML check, set-up and reload.
+    """
+    if not isinstance(value, Mapping):
+        return value
+    block = value.get(CONF_OUTBOX)
+    if not isinstance(block, Mapping) or CONF_ACK_TIMEOUT not in block:
+        return value
+    moved = {**value, CONF_OUTBOX: {k: v for k, v in block.items() if k != CONF_ACK_TIMEOUT}}
+    moved.setdefault(CONF_ACK_TIMEOUT, block[CONF_ACK_TIMEOUT])
+    name = str(value.get(CONF_NAME, DEFAULT_NAME))
+    if name not in _warned_ack_timeout:
+        _warned_ack_timeout.add(name)
+        _LOGGER.warning(
+            "NATS %s: 'outbox: {ack_timeout: ...}' is deprecated; write 'ack_timeout: %s' "
+            "at the top of the entry instead",
+            name,
+            block[CONF_ACK_TIMEOUT],
+        )
+    return moved
 
 
 def _unique_names(key: str) -> Any:
@@ -335,10 +384,11 @@ ENTRY_FIELDS: dict[Any, Any] = {
     vol.Optional(CONF_KV): KV_SCHEMA,
     vol.Optional(CONF_FLEET): FLEET_SCHEMA,
     vol.Optional(CONF_OUTBOX, default=dict): OUTBOX_SCHEMA,
+    vol.Optional(CONF_ACK_TIMEOUT, default=DEFAULT_ACK_TIMEOUT): SECONDS,
 }
 
 #: One ``nats:`` connection, fully validated with defaults.
-ENTRY_SCHEMA = vol.All(vol.Schema(ENTRY_FIELDS), check_auth)
+ENTRY_SCHEMA = vol.All(move_ack_timeout, vol.Schema(ENTRY_FIELDS), check_auth)
 
 #: ``nats:`` in configuration.yaml: one connection or a list of them (unique names).
 CONFIG_SCHEMA = vol.Any(
@@ -347,3 +397,6 @@ CONFIG_SCHEMA = vol.Any(
 
 #: The config flow's form: the connection only.
 USER_STEP_SCHEMA = vol.Schema(CONNECTION_FIELDS)
+
+#: How an entry's options lay over its data: the options flow adds subject entities.
+OPTIONS_LAYOUT: Final = OptionsLayout(lists=(CONF_SENSORS, CONF_BINARY_SENSORS))

@@ -36,6 +36,9 @@ CONF_CONSUMERS: Final = "consumers"
 CONF_KV: Final = "kv"
 CONF_FLEET: Final = "fleet"
 CONF_OUTBOX: Final = "outbox"
+#: Seconds the JetStream sender waits for a stream's acknowledgement (a sender
+#: setting, not an outbox one: it used to live in the ``outbox:`` block).
+CONF_ACK_TIMEOUT: Final = "ack_timeout"
 
 DEFAULT_NAME: Final = "NATS"
 DEFAULT_CONNECT_TIMEOUT: Final = 2.0
@@ -43,6 +46,7 @@ DEFAULT_SETUP_TIMEOUT: Final = 10.0
 DEFAULT_RECONNECT_WAIT: Final = 2.0
 DEFAULT_PING_INTERVAL: Final = 120.0
 DEFAULT_MAX_PINGS: Final = 2
+DEFAULT_ACK_TIMEOUT: Final = 5.0
 
 #: Bus event fired for messages of a consumer whose target is ``event``.
 EVENT_NATS_MESSAGE: Final = "nats_message"

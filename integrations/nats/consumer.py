@@ -4,7 +4,7 @@ The rules that keep a consumer from ever stalling, losing or reordering a messag
 
 * a message is acknowledged only *after* its handler returned, so a crash or unload
   in between means redelivery, never loss;
-* a message the handler cannot use (``MalformedPayload``) is counted and *terminated*
+* a message the handler cannot use (``PayloadError``) is counted and *terminated*
   (``+TERM``: never redelivered), so one bad message cannot block the stream by being
   redelivered forever; a handler bug is treated the same way, with a logged traceback;
 * the consumer is durable and declared at set-up, so after a restart delivery resumes
@@ -17,6 +17,9 @@ The rules that keep a consumer from ever stalling, losing or reordering a messag
   (``get_msg``, next by subject) and handled first. A message at or below the applied
   sequence (the late redelivery of one handled that way) is acknowledged and skipped.
   Handlers therefore see every message once, in stream order.
+
+``entity_handler`` and ``event_handler`` are the two handlers a ``consumers:`` item
+chooses between with its ``target``; ``consumer_spec`` reads the item.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import nats.errors
@@ -33,10 +36,13 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
 from nats.js.client import JetStreamContext
 
-from gatehouse.core import ConfigEntryError, ConfigEntryNotReady
+from gatehouse.core import ConfigEntry, ConfigEntryError, ConfigEntryNotReady, Host
+from gatehouse.core.helpers import PayloadError, payload_text, slugify
 
-from .client import NatsClient
-from .values import MalformedPayload
+from .client import NatsClient, json_or_none
+
+if TYPE_CHECKING:
+    from .entity import MessageEntity
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -168,6 +174,15 @@ class DurableConsumer:
     async def _on_push(self, msg: Msg) -> None:
         await self.handle(msg)
 
+    async def start(self, entry: ConfigEntry[Any]) -> None:
+        """Declare the consumer and start delivery for the entry's lifetime."""
+        await self.ensure()
+        if self.spec.mode == "push":
+            await self.start_push()
+            entry.on_unload(self.stop)
+        else:
+            entry.spawn(self.run_pull(), f"nats consumer {self.spec.name}")
+
     # -- delivery ----------------------------------------------------------------------
 
     async def run_pull(self) -> None:
@@ -242,7 +257,7 @@ class DurableConsumer:
         """Run the handler; False (counted) when the message is unusable."""
         try:
             await self._handler(item)
-        except MalformedPayload as err:
+        except PayloadError as err:
             self._refuse(item, str(err))
             return False
         except Exception:
@@ -283,3 +298,49 @@ async def _settle(action: Callable[[], Awaitable[None]]) -> None:
         await action()
     except (nats.errors.Error, TimeoutError) as err:
         _LOGGER.debug("Could not settle a message: %s", err)
+
+
+# --------------------------------------------------------------------------- configured
+
+
+def consumer_spec(item: Mapping[str, Any]) -> ConsumerSpec:
+    """The spec of a validated ``consumers:`` item."""
+    return ConsumerSpec(
+        name=item["name"],
+        stream=item["stream"],
+        durable=item.get("durable") or slugify(item["name"]),
+        filter_subject=item.get("filter_subject"),
+        mode=item["mode"],
+        batch=item["batch"],
+        ack_wait=item["ack_wait"],
+        fetch_timeout=item["fetch_timeout"],
+    )
+
+
+def entity_handler(entity: MessageEntity) -> Handler:
+    """Each message sets the entity's state (``target: sensor``/``binary_sensor``)."""
+
+    async def to_entity(item: Delivery) -> None:
+        entity.apply(item.data, item.subject)
+
+    return to_entity
+
+
+def event_handler(host: Host, event_type: str, consumer: str) -> Handler:
+    """Each message fires ``event_type`` on the bus (``target: event``)."""
+
+    async def to_event(item: Delivery) -> None:
+        host.bus.fire(
+            event_type,
+            {
+                "subject": item.subject,
+                "data": payload_text(item.data),
+                "json": json_or_none(item.data),
+                "headers": dict(item.headers),
+                "stream": item.stream,
+                "sequence": item.seq,
+                "consumer": consumer,
+            },
+        )
+
+    return to_event

@@ -15,11 +15,14 @@ and ``gatehouse.<site>.<host>.event.<event_type>``; one JetStream stream per sit
   remote entity, so a redelivered older message never moves an entity back in time.
 
 Remote entities are never forwarded again, so two hosts cannot echo each other.
+
+Forwarding starts with the entry (``start_forwarding``), connected or not: the outbox
+keeps what happens while NATS is unreachable, even at boot. Importing needs the server
+(``start_import``, once connected).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -33,20 +36,21 @@ from gatehouse.core import (
     Host,
     StateChangedData,
 )
-from gatehouse.core.outbox import Outbox, OutboxError
-from gatehouse.core.util import slugify
+from gatehouse.core.helpers import OutboxError, OutboxLink, PayloadError, payload_json, slugify
 
+from .binary_sensor import RemoteBinarySensor
 from .client import NatsClient
 from .const import EVENT_FLEET_EVENT, HDR_STREAM, HDR_SUBJECT
 from .consumer import ConsumerSpec, Delivery, DurableConsumer, MalformedListener
-from .entities import RemoteBinarySensor, RemoteEntity, RemoteSensor
-from .jetstream import StreamRoutes, declare_stream
 from .kv import GlobFilter, encode, state_document
-from .values import MalformedPayload
+from .sensor import RemoteSensor
 
 _LOGGER = logging.getLogger(__name__)
 
 SUBJECT_ROOT = "gatehouse"
+
+
+RemoteEntity = RemoteSensor | RemoteBinarySensor
 
 
 def fleet_stream_name(site: str) -> str:
@@ -61,8 +65,7 @@ class FleetBridge:
         host: Host,
         entry: ConfigEntry[Any],
         client: NatsClient,
-        outbox: Outbox,
-        destination: str,
+        outbox: OutboxLink,
         spec: Mapping[str, Any],
         on_malformed: MalformedListener,
     ) -> None:
@@ -70,7 +73,6 @@ class FleetBridge:
         self._entry = entry
         self._client = client
         self._outbox = outbox
-        self._destination = destination
         self._spec = spec
         self._on_malformed = on_malformed
         self.site: str = spec["site"]
@@ -96,22 +98,18 @@ class FleetBridge:
             allow_atomic=True,
         )
 
-    async def declare(self, routes: StreamRoutes) -> StreamConfig:
-        """Declare the site's stream (before the outbox destination starts delivering,
-        so that the sender knows it takes atomic batches)."""
-        config = self.stream_config()
-        await declare_stream(self._client, config)
-        routes.add(config)
-        return config
-
-    async def start(self) -> None:
-        """Start forwarding (the destination must be registered) and importing."""
+    def start_forwarding(self) -> None:
+        """Queue this host's state changes and selected events (connected or not)."""
         entry, bus = self._entry, self._host.bus
         if self._spec["forward_states"]:
             entry.on_unload(bus.listen(EVENT_STATE_CHANGED, self._state_changed, self._wanted))
         for event_type in self._spec["events"]:
             if event_type != EVENT_FLEET_EVENT:  # re-forwarding imports would echo
                 entry.on_unload(bus.listen(event_type, self._event))
+
+    async def start_import(self) -> None:
+        """Read the other hosts' states and events (needs the server: the consumer is
+        declared now)."""
         if not self._spec["import"]:
             return
         filters = tuple(f"{SUBJECT_ROOT}.{self.site}.{h}.>" for h in sorted(self._hosts))
@@ -125,8 +123,7 @@ class FleetBridge:
             fetch_timeout=1.0,
         )
         self.consumer = DurableConsumer(self._client, spec, self._import, self._on_malformed)
-        await self.consumer.ensure()
-        entry.spawn(self.consumer.run_pull(), f"nats fleet import {self.site}")
+        await self.consumer.start(self._entry)
 
     # -- out ---------------------------------------------------------------------------
 
@@ -139,7 +136,6 @@ class FleetBridge:
     def _enqueue(self, subject: str, document: Mapping[str, Any]) -> None:
         try:
             self._outbox.enqueue_nowait(
-                self._destination,
                 encode(document),
                 headers={HDR_SUBJECT: subject, HDR_STREAM: self.stream},
             )
@@ -171,16 +167,13 @@ class FleetBridge:
     async def _import(self, msg: Delivery) -> None:
         tokens = msg.subject.split(".")
         if len(tokens) < 5 or tokens[0] != SUBJECT_ROOT or tokens[1] != self.site:
-            raise MalformedPayload(f"not a fleet subject: {msg.subject}")
+            raise PayloadError(f"not a fleet subject: {msg.subject}")
         origin, kind = tokens[2], tokens[3]
         if origin == self.me or (self._hosts and origin not in self._hosts):
             return
-        try:
-            document = json.loads(msg.data)
-        except ValueError as err:
-            raise MalformedPayload("payload is not JSON") from err
+        document = payload_json(msg.data)
         if not isinstance(document, dict):
-            raise MalformedPayload("payload is not a JSON object")
+            raise PayloadError("payload is not a JSON object")
         if kind == "state" and len(tokens) == 6:
             await self._apply_state(origin, tokens[4], tokens[5], document, msg)
         elif kind == "event":
@@ -194,7 +187,7 @@ class FleetBridge:
                 },
             )
         else:
-            raise MalformedPayload(f"unknown fleet subject {msg.subject}")
+            raise PayloadError(f"unknown fleet subject {msg.subject}")
         self.imported += 1
 
     async def _apply_state(

@@ -1,15 +1,26 @@
-"""The config flow: one form for the connection, checked by connecting before saving.
+"""The config flow (the connection) and the options flow (subject entities).
 
-Connecting in the flow turns a typo in a server address or a wrong password into an
-error on the form, instead of an entry that sits in ``setup_retry`` forever. Subject
-entities are added and removed in the options flow (``options.py``) or YAML; streams,
-consumers, the KV mirror and the fleet bridge are configured in YAML.
+**Config flow.** One form for the connection, checked by connecting before saving:
+connecting in the flow turns a typo in a server address or a wrong password into an
+error on the form, instead of an entry that waits for a server that will never answer.
+
+**Options flow.** Add and remove subject entities (sensors and binary sensors). An
+entry's ``options`` hold ``sensor`` and ``binary_sensor`` lists, validated with the
+same ``SENSOR_SCHEMA``/``BINARY_SENSOR_SCHEMA`` as YAML; ``OPTIONS_LAYOUT`` appends
+them to the entry data's lists, here and in ``setup_entry`` alike. The flow is a menu
+(``init``) with one select field ``action``; each step returns to the menu and ``done``
+saves (the host then reloads the entry). Only entities added here can be removed here:
+YAML ones live in the data.
+
+Streams, consumers, the KV mirror and the fleet bridge stay YAML-only: each needs a
+bucket, stream or site name together with lists (globs, subjects, hosts), which a flat
+form renders badly, and a half-filled one would fail the entry's set-up.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Final
 
 import voluptuous as vol
 
@@ -18,13 +29,29 @@ from gatehouse.core import (
     ConfigEntryError,
     ConfigEntryNotReady,
     ConfigFlow,
+    EntityListOptionsFlow,
     FlowResult,
 )
-from gatehouse.core.util import slugify
+from gatehouse.core.helpers import check_template, form_errors, slugify
 
 from .client import NatsClient
-from .config import ENTRY_SCHEMA, USER_STEP_SCHEMA, check_auth
-from .const import CONF_MAX_RECONNECT, CONF_NAME, CONF_RECONNECT_WAIT, CONF_SETUP_TIMEOUT
+from .config import (
+    BINARY_SENSOR_SCHEMA,
+    ENTRY_SCHEMA,
+    OPTIONS_LAYOUT,
+    SENSOR_SCHEMA,
+    USER_STEP_SCHEMA,
+    check_auth,
+)
+from .const import (
+    CONF_BINARY_SENSORS,
+    CONF_CONSUMERS,
+    CONF_MAX_RECONNECT,
+    CONF_NAME,
+    CONF_RECONNECT_WAIT,
+    CONF_SENSORS,
+    CONF_SETUP_TIMEOUT,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -62,9 +89,8 @@ class NatsConfigFlow(ConfigFlow):
         try:
             check_auth(user_input)
         except vol.Invalid as err:
-            field = str(err.path[0]) if err.path else "base"
             return self.show_form(
-                step_id="user", data_schema=USER_STEP_SCHEMA, errors={field: err.msg}
+                step_id="user", data_schema=USER_STEP_SCHEMA, errors=form_errors(err)
             )
         await self.set_unique_id(slugify(user_input[CONF_NAME]))
         self.abort_if_unique_id_configured()
@@ -74,3 +100,53 @@ class NatsConfigFlow(ConfigFlow):
                 step_id="user", data_schema=USER_STEP_SCHEMA, errors={"base": error}
             )
         return self.create_entry(title=user_input[CONF_NAME], data=user_input)
+
+
+PLATFORM_SCHEMAS: Final[dict[str, Any]] = {
+    CONF_SENSORS: SENSOR_SCHEMA,
+    CONF_BINARY_SENSORS: BINARY_SENSOR_SCHEMA,
+}
+
+#: The add-entity form. Fields a platform does not take are refused by its schema.
+ADD_ENTITY_SCHEMA = vol.Schema(
+    {
+        vol.Required("platform"): vol.In(list(PLATFORM_SCHEMAS)),
+        vol.Required("name"): vol.All(str, vol.Length(min=1, max=128)),
+        vol.Required("subject"): str,
+        vol.Optional("value_template"): str,
+        vol.Optional("json_path"): str,
+        vol.Optional("unit_of_measurement"): str,
+        vol.Optional("device_class"): str,
+        vol.Optional("payload_on"): str,
+        vol.Optional("payload_off"): str,
+        vol.Optional("queue"): str,
+    }
+)
+
+
+class NatsOptionsFlow(EntityListOptionsFlow):
+    """Menu → add entity / remove entity → menu … → done (saves)."""
+
+    PLATFORMS = tuple(PLATFORM_SCHEMAS)
+    ADD_SCHEMA = ADD_ENTITY_SCHEMA
+
+    def validate_entity(
+        self, platform: str, raw: dict[str, Any]
+    ) -> tuple[dict[str, str], dict[str, Any]]:
+        try:
+            config = dict(PLATFORM_SCHEMAS[platform](raw))
+        except vol.Invalid as err:
+            return form_errors(err, extra_key=f"not used by {platform}"), {}
+        current = OPTIONS_LAYOUT.merge(self.entry.data, self.options)
+        taken = {
+            slugify(str(c.get("name") or ""))
+            for key in (*PLATFORM_SCHEMAS, CONF_CONSUMERS)
+            for c in current.get(key) or ()
+        }
+        if slugify(config["name"]) in taken:
+            return {"name": "duplicate_name"}, {}
+        if "value_template" in config:
+            problem = check_template(self.host, config["value_template"])
+            if problem is not None:
+                return {"value_template": problem}, {}
+        return {}, config

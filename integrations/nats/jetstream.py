@@ -25,7 +25,6 @@ and pinpoints a message the stream refuses for good (dead-lettered, not retried)
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -43,12 +42,12 @@ from nats.js.api import (
     StreamConfig,
 )
 
-from gatehouse.core import ConfigEntryError, ConfigEntryNotReady
-from gatehouse.core.outbox import (
+from gatehouse.core import ConfigEntry, ConfigEntryError, ConfigEntryNotReady
+from gatehouse.core.helpers import (
     DeliveryOutcome,
     OutboxMessage,
-    OutcomeKind,
     TransientDeliveryError,
+    loads,
 )
 
 from .client import NatsClient
@@ -156,6 +155,20 @@ async def keep_declared(client: NatsClient, configs: list[StreamConfig]) -> None
         undo()
 
 
+async def declare_streams(
+    entry: ConfigEntry[Any], client: NatsClient, configs: list[StreamConfig],
+    routes: StreamRoutes,
+) -> None:
+    """Declare ``configs``, keep them declared after reconnects, and tell ``routes``
+    (which the sender then starts using: see ``StreamRoutes.ready``)."""
+    for config in configs:
+        await declare_stream(client, config)
+        routes.add(config)
+    if configs:
+        entry.spawn(keep_declared(client, configs), f"nats {entry.title} streams")
+    routes.ready = True
+
+
 @dataclass(frozen=True, slots=True)
 class _Route:
     stream: str
@@ -167,12 +180,15 @@ class StreamRoutes:
     """Which declared stream a subject lands in, and whether it takes atomic batches.
 
     Only streams this entry declared are known: looking others up would cost a round
-    trip per new subject, and pipelined publishing works for any stream.
+    trip per new subject, and pipelined publishing works for any stream. ``ready`` is
+    False until the entry's streams are declared: the sender holds its batches until
+    then, so the first one already goes out as an atomic batch where it can.
     """
 
     def __init__(self) -> None:
         self._routes: dict[str, _Route] = {}
         self._cache: dict[str, tuple[str | None, bool]] = {}
+        self.ready = False
 
     def add(self, config: StreamConfig) -> None:
         assert config.name is not None
@@ -236,7 +252,7 @@ class JetStreamSender:
         self._client = client
         self._routes = routes
         self._origin = origin
-        self._ack_timeout = ack_timeout
+        self.ack_timeout = ack_timeout
         self.atomic_batches = 0
         self.fallbacks = 0
 
@@ -267,6 +283,8 @@ class JetStreamSender:
     async def send(self, batch: Sequence[OutboxMessage]) -> Sequence[DeliveryOutcome]:
         if not self._client.nc.is_connected:
             raise TransientDeliveryError("not connected to NATS")
+        if not self._routes.ready:
+            raise TransientDeliveryError("the entry's streams are not declared yet")
         outcomes: list[DeliveryOutcome] = []
         for stream, atomic, run in self._runs(batch):
             if atomic:
@@ -274,9 +292,9 @@ class JetStreamSender:
             else:
                 result = await self._pipelined(stream, run)
             outcomes.extend(result)
-            if len(result) < len(run) or any(o.kind is OutcomeKind.RETRY for o in result):
+            if len(result) < len(run) or any(o == DeliveryOutcome.RETRY for o in result):
                 break
-        if not any(o.kind is not OutcomeKind.RETRY for o in outcomes):
+        if not any(o != DeliveryOutcome.RETRY for o in outcomes):
             raise TransientDeliveryError(
                 "JetStream did not acknowledge the batch (no stream answering, or timeout)"
             )
@@ -299,13 +317,13 @@ class JetStreamSender:
                     continue
                 item.headers[H_BATCH_COMMIT] = "1"
                 reply = await nc.request(
-                    item.subject, item.payload, timeout=self._ack_timeout, headers=item.headers
+                    item.subject, item.payload, timeout=self.ack_timeout, headers=item.headers
                 )
         except (TimeoutError, nats.errors.Error) as err:
             _LOGGER.debug("Atomic batch to %s not acknowledged: %r", stream, err)
             return []
         try:
-            answer = json.loads(reply.data)
+            answer = loads(reply.data)
         except ValueError:
             return []
         error = answer.get("error") if isinstance(answer, dict) else None
@@ -336,12 +354,12 @@ class JetStreamSender:
             item = self._prepare(message)
             try:
                 await js.publish(
-                    item.subject, item.payload, timeout=self._ack_timeout,
+                    item.subject, item.payload, timeout=self.ack_timeout,
                     stream=stream, headers=item.headers,
                 )
             except (TimeoutError, nats.errors.Error) as err:
                 outcome = _classify(err)
-                if outcome.kind is OutcomeKind.RETRY:
+                if outcome == DeliveryOutcome.RETRY:
                     break
                 outcomes.append(outcome)
                 continue
@@ -367,14 +385,14 @@ class JetStreamSender:
             _LOGGER.debug("Pipelined publish to %s stopped: %r", stream, err)
         try:
             if futures:
-                await asyncio.wait(futures, timeout=self._ack_timeout)
+                await asyncio.wait(futures, timeout=self.ack_timeout)
             outcomes: list[DeliveryOutcome] = []
             for future in futures:
                 if not future.done() or future.cancelled():
                     break
                 error = future.exception()
                 outcome = DeliveryOutcome.ACKED if error is None else _classify(error)
-                if outcome.kind is OutcomeKind.RETRY:
+                if outcome == DeliveryOutcome.RETRY:
                     break
                 outcomes.append(outcome)
             return outcomes

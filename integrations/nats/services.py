@@ -6,42 +6,33 @@ the entry named by ``entry`` (its entry id or name), or on the only one loaded.
 ``nats.publish`` with ``jetstream: true`` does not publish at all: it stores the
 message in the outbox and returns once it is on disk, and the entry's
 ``JetStreamSender`` delivers it with an ack — so a caller (an automation) is never held
-up by, nor loses a message to, a broker outage. Plain publishes are fire-and-forget,
-as in NATS itself.
+up by, nor loses a message to, a broker outage, even one that lasts since boot. A
+plain publish returns once the server confirmed it has the message; it and
+``nats.request`` need a connection, so before the entry's first connect they fail at
+once and say so.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import nats.errors
 import voluptuous as vol
 
-from gatehouse.core import (
-    GatehouseError,
-    Host,
-    LoadedEntries,
-    ServiceCall,
-    SupportsResponse,
-)
-from gatehouse.core.outbox import OutboxError
-from gatehouse.core.util import slugify
+from gatehouse.core import Host, LoadedEntries, ServiceCall, SupportsResponse
+from gatehouse.core.helpers import OutboxError, slugify
 
+from .client import json_or_none
 from .config import publish_subject
 from .const import DOMAIN, HDR_STREAM, HDR_SUBJECT
-from .values import decode_json
+from .errors import NatsPublishError, NatsRequestError
 
 if TYPE_CHECKING:
-    from . import NatsRuntime
+    from .runtime import NatsRuntime
 
 _LOGGER = logging.getLogger(__name__)
-
-
-
-class NatsRequestError(GatehouseError):
-    """A request got no reply: timeout, no responders, or no connection."""
 
 
 def _headers(value: Any) -> dict[str, str]:
@@ -109,8 +100,9 @@ def _payload(call: ServiceCall) -> bytes:
     return str(value).encode()
 
 
-#: Seconds a plain ``nats.publish`` waits for the server to confirm it has the message.
-PUBLISH_CONFIRM_TIMEOUT = 5.0
+#: Seconds a plain ``nats.publish`` waits for the server to confirm it has the message
+#: (an int: nats-py's ``flush`` is typed so).
+PUBLISH_CONFIRM_TIMEOUT: Final = 5
 
 
 def _publish(host: Host) -> Callable[[ServiceCall], Any]:
@@ -123,12 +115,15 @@ def _publish(host: Host) -> Callable[[ServiceCall], Any]:
             if call.data.get("stream"):
                 routing[HDR_STREAM] = call.data["stream"]
             try:
-                await runtime.outbox.enqueue(
-                    runtime.destination, payload, headers={**(headers or {}), **routing}
-                )
+                await runtime.outbox.enqueue(payload, headers={**(headers or {}), **routing})
             except OutboxError as err:
-                raise GatehouseError(f"nats.publish: not queued: {err}") from err
+                raise NatsPublishError(f"nats.publish: not queued: {err}") from err
             return
+        if not runtime.client.ever_connected:
+            raise NatsPublishError(
+                f"nats.publish to {subject!r}: not connected to NATS yet "
+                "(with jetstream: true the message would be queued)"
+            )
         try:
             await runtime.client.nc.publish(
                 subject, payload, reply=call.data.get("reply", ""), headers=headers
@@ -137,7 +132,7 @@ def _publish(host: Host) -> Callable[[ServiceCall], Any]:
             # publish is otherwise only buffered in this process).
             await runtime.client.nc.flush(timeout=PUBLISH_CONFIRM_TIMEOUT)
         except (nats.errors.Error, TimeoutError) as err:
-            raise GatehouseError(
+            raise NatsPublishError(
                 f"nats.publish to {subject!r} failed: {err or type(err).__name__}"
             ) from err
 
@@ -148,6 +143,8 @@ def _request(host: Host) -> Callable[[ServiceCall], Any]:
     async def request(call: ServiceCall) -> dict[str, Any]:
         runtime = _runtime(host, call)
         subject, timeout = call.data["subject"], call.data["timeout"]
+        if not runtime.client.ever_connected:
+            raise NatsRequestError(f"request on {subject!r}: not connected to NATS yet")
         try:
             reply = await runtime.client.nc.request(
                 subject, _payload(call), timeout=timeout, headers=call.data.get("headers")
@@ -164,7 +161,7 @@ def _request(host: Host) -> Callable[[ServiceCall], Any]:
         return {
             "subject": subject,
             "data": text,
-            "json": decode_json(reply.data),
+            "json": json_or_none(reply.data),
             "headers": dict(reply.headers or {}),
         }
 

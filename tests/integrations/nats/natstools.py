@@ -1,71 +1,48 @@
-"""Helpers for the NATS integration tests (``import natstools``; not a conftest, so the
-name cannot collide with the suite's other conftest modules)."""
+"""What only the NATS tests need beside the kit (``import natstools``; not a conftest,
+so the name cannot collide with the suite's other conftest modules).
+
+Hosts, entries and waiting come from ``gatehouse.core.testing`` (``host``,
+``make_host``, ``add_entry``, ``wait_until``, ``state_of``); here are the entry data
+the tests start from, a plain nats-py client to drive and check the integration, and
+small readers of what the server stored.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
-import anyio
 import nats
 from nats.aio.client import Client as NATS
 
 from gatehouse.core import ConfigEntry, ConfigEntryState, Host
-from gatehouse.core.util import slugify
-from hosttools import make_host
+from gatehouse.core.helpers import slugify
+from gatehouse.core.testing import add_entry
 
-NATS_PACKAGE = "gatehouse.integrations.nats"
+#: Quick reconnects and retries, so outages in tests cost milliseconds.
 FAST_RECONNECT: dict[str, Any] = {
     "reconnect_time_wait": 0.1,
     "connect_timeout": 1.0,
     "setup_timeout": 3.0,
-    "outbox": {"retry_max": 0.3, "breaker_reset": 0.5, "ack_timeout": 2.0},
+    "ack_timeout": 2.0,
+    "outbox": {"retry_max": 0.3, "breaker_reset": 0.5},
 }
 
 
-def nats_host(config_dir: Path) -> Host:
-    """A test host that can load the nats integration without its entry point."""
-    host = make_host(config_dir)
-    if "nats" not in host.plugins.available():
-        host.plugins.add_package("nats", NATS_PACKAGE)
-    return host
-
-
-@asynccontextmanager
-async def running_nats_host(config_dir: Path) -> AsyncIterator[Host]:
-    host = nats_host(config_dir)
-    async with host.running():
-        yield host
-
-
-async def add_entry(host: Host, title: str = "Bus", **data: Any) -> ConfigEntry[Any]:
-    """Add and set up a NATS entry (fast reconnect settings unless overridden)."""
-    merged = {**FAST_RECONNECT, "name": title, **data}
-    entry: ConfigEntry[Any] = ConfigEntry(
-        domain="nats", title=title, data=merged, unique_id=slugify(title)
+async def add_nats(host: Host, title: str = "Bus", **data: Any) -> ConfigEntry[Any]:
+    """The kit's ``add_entry`` for a NATS entry named ``title`` (unique id its slug),
+    with ``FAST_RECONNECT`` unless ``data`` says otherwise."""
+    return await add_entry(
+        host, "nats", {**FAST_RECONNECT, "name": title, **data},
+        title=title, unique_id=slugify(title),
     )
-    await host.config_entries.add(entry)
-    return entry
 
 
 def assert_loaded(entry: ConfigEntry[Any]) -> None:
     assert entry.state is ConfigEntryState.LOADED, (entry.state, entry.reason)
-
-
-async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Poll ``predicate`` until it holds; fail after ``timeout`` seconds."""
-    with anyio.fail_after(timeout):
-        while not predicate():  # noqa: ASYNC110 - no event to wait on
-            await anyio.sleep(0.01)
-
-
-def state_of(host: Host, entity_id: str) -> str | None:
-    state = host.states.get(entity_id)
-    return None if state is None else state.state
 
 
 @asynccontextmanager

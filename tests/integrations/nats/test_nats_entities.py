@@ -1,23 +1,17 @@
-"""Subjects become entities; YAML and the config flow make entries; bad servers retry."""
+"""Subjects become entities; YAML and the config flow make entries; unreachable servers
+leave the entry loaded, offline."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from natstools import (
-    add_entry,
-    assert_loaded,
-    jdump,
-    raw_client,
-    running_nats_host,
-    state_of,
-    wait_until,
-)
+from natstools import add_nats, assert_loaded, jdump, raw_client
 
-from gatehouse.core import ConfigEntryState
-from gatehouse.core.testing import NatsServer, free_port
+from gatehouse.core import Host
+from gatehouse.core.testing import NatsServer, free_port, make_host, state_of, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -48,7 +42,7 @@ async def test_subjects_feed_sensors_from_yaml(
               payload_off: "0"
         """
     )
-    async with running_nats_host(config_dir) as host:
+    async with make_host(config_dir).running() as host:
         (entry,) = host.config_entries.entries("nats")
         assert_loaded(entry)
         assert entry.source == "import" and entry.title == "Plant bus"
@@ -83,42 +77,48 @@ async def test_subjects_feed_sensors_from_yaml(
             assert state_of(host, "sensor.boiler_temperature") == "71.5"
 
 
-async def test_unreachable_servers_make_the_entry_retry(config_dir: Path) -> None:
-    dead = [f"nats://127.0.0.1:{free_port()}", f"nats://127.0.0.1:{free_port()}"]
-    async with running_nats_host(config_dir) as host:
-        entry = await add_entry(host, "Nowhere", servers=dead, setup_timeout=0.3)
-        assert entry.state is ConfigEntryState.SETUP_RETRY
-        assert entry.reason is not None and "no NATS server" in entry.reason
-        assert "ConnectionRefusedError" in entry.reason
-        await host.config_entries.unload(entry.entry_id)
-
-
-async def test_config_flow_checks_the_connection(
-    nats_server: NatsServer, config_dir: Path
+async def test_unreachable_servers_load_the_entry_offline(
+    host: Host, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async with running_nats_host(config_dir) as host:
-        form = await host.config_entries.flow.init("nats")
-        assert form["type"] == "form"
-        fields = {f["name"]: f for f in form["data_schema"]}
-        assert fields["password"]["secret"] and fields["nkey_seed"]["secret"]
-        assert fields["token"]["secret"]
+    """Store-and-forward from the first second: no server answering is no reason to
+    refuse messages, so the entry loads and says why it is offline (it used to retry
+    set-up, with the same words as its reason)."""
+    dead = [f"nats://127.0.0.1:{free_port()}", f"nats://127.0.0.1:{free_port()}"]
+    with caplog.at_level(logging.WARNING, logger="gatehouse.integrations.nats"):
+        entry = await add_nats(host, "Nowhere", servers=dead, setup_timeout=0.3)
+    assert_loaded(entry)
+    (warning,) = [r.getMessage() for r in caplog.records if "no NATS server" in r.getMessage()]
+    assert "ConnectionRefusedError" in warning and dead[0] in warning
+    link = host.states.get("binary_sensor.nowhere_connected")
+    assert link is not None and link.state == "off"
+    assert "ConnectionRefusedError" in link.attributes["last_error"]
+    assert link.attributes["server"] is None
+    await host.config_entries.unload(entry.entry_id)
 
-        refused = await host.config_entries.flow.configure(
-            form["flow_id"], {"name": "Edge", "servers": f"127.0.0.1:{free_port()}"}
-        )
-        assert refused["type"] == "form" and refused["errors"] == {"base": "cannot_connect"}
 
-        both = await host.config_entries.flow.configure(
-            form["flow_id"],
-            {"name": "Edge", "servers": nats_server.url, "token": "t", "user": "u"},
-        )
-        assert both["type"] == "form" and "base" in both["errors"]
+async def test_config_flow_checks_the_connection(nats_server: NatsServer, host: Host) -> None:
+    form = await host.config_entries.flow.init("nats")
+    assert form["type"] == "form"
+    fields = {f["name"]: f for f in form["data_schema"]}
+    assert fields["password"]["secret"] and fields["nkey_seed"]["secret"]
+    assert fields["token"]["secret"]
 
-        done = await host.config_entries.flow.configure(
-            form["flow_id"], {"name": "Edge", "servers": f"{nats_server.url}, 127.0.0.1:1"}
-        )
-        assert done["type"] == "create_entry", done
-        entry = host.config_entries.get(done["entry_id"])
-        assert_loaded(entry)
-        assert entry.data["servers"] == [nats_server.url, "nats://127.0.0.1:1"]
-        assert state_of(host, "binary_sensor.edge_connected") == "on"
+    refused = await host.config_entries.flow.configure(
+        form["flow_id"], {"name": "Edge", "servers": f"127.0.0.1:{free_port()}"}
+    )
+    assert refused["type"] == "form" and refused["errors"] == {"base": "cannot_connect"}
+
+    both = await host.config_entries.flow.configure(
+        form["flow_id"],
+        {"name": "Edge", "servers": nats_server.url, "token": "t", "user": "u"},
+    )
+    assert both["type"] == "form" and "base" in both["errors"]
+
+    done = await host.config_entries.flow.configure(
+        form["flow_id"], {"name": "Edge", "servers": f"{nats_server.url}, 127.0.0.1:1"}
+    )
+    assert done["type"] == "create_entry", done
+    entry = host.config_entries.get(done["entry_id"])
+    assert_loaded(entry)
+    assert entry.data["servers"] == [nats_server.url, "nats://127.0.0.1:1"]
+    assert state_of(host, "binary_sensor.edge_connected") == "on"

@@ -7,10 +7,10 @@ from typing import Any
 
 import anyio
 import pytest
-from natstools import add_entry, assert_loaded, running_nats_host, state_of, wait_until
+from natstools import add_nats, assert_loaded
 
 from gatehouse.core import EVENT_STATE_CHANGED, Event, Host
-from gatehouse.core.testing import NatsCluster
+from gatehouse.core.testing import NatsCluster, make_host, state_of, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -45,13 +45,13 @@ async def test_fleet_bridge_loses_nothing_when_a_node_stops(
             seen.append(new.state)
 
     async with (
-        running_nats_host(_config_dir(tmp_path, "a")) as alpha,
-        running_nats_host(_config_dir(tmp_path, "b")) as beta,
+        make_host(_config_dir(tmp_path, "a")).running() as alpha,
+        make_host(_config_dir(tmp_path, "b")).running() as beta,
     ):
         beta.bus.listen(EVENT_STATE_CHANGED, record)
         beta.bus.listen("nats_fleet_event", lambda event: fleet_events.append(dict(event.data)))
-        assert_loaded(await add_entry(alpha, "Alpha", servers=nats_cluster.urls, fleet=alpha_fleet))
-        assert_loaded(await add_entry(beta, "Beta", servers=nats_cluster.urls, fleet=beta_fleet))
+        assert_loaded(await add_nats(alpha, "Alpha", servers=nats_cluster.urls, fleet=alpha_fleet))
+        assert_loaded(await add_nats(beta, "Beta", servers=nats_cluster.urls, fleet=beta_fleet))
 
         alpha.states.set("sensor.info", "v1", {"unit_of_measurement": "kW", "floor": 2})
         alpha.states.set("sensor.not_shared", "x")

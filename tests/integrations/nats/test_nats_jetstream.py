@@ -10,21 +10,10 @@ import anyio
 import nats.js.errors
 import pytest
 from nats.js.api import RetentionPolicy, StorageType
-from natstools import (
-    add_entry,
-    assert_loaded,
-    jdump,
-    nats_host,
-    raw_client,
-    running_nats_host,
-    state_of,
-    stream_payloads,
-    wait_until,
-)
+from natstools import add_nats, assert_loaded, jdump, raw_client, stream_payloads
 
 from gatehouse.core import EVENT_STATE_CHANGED, Event, Host
-from gatehouse.core.outbox import get_outbox
-from gatehouse.core.testing import NatsServer
+from gatehouse.core.testing import NatsServer, make_host, state_of, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -33,10 +22,10 @@ ORDERS = {"name": "ORDERS", "subjects": ["orders.>"], "storage": "memory",
 
 
 async def test_streams_are_declared_and_updated(
-    nats_server: NatsServer, config_dir: Path
+    nats_server: NatsServer, host: Host
 ) -> None:
-    async with running_nats_host(config_dir) as host, raw_client(nats_server.url) as nc:
-        entry = await add_entry(host, servers=[nats_server.url], streams=[ORDERS])
+    async with raw_client(nats_server.url) as nc:
+        entry = await add_nats(host, servers=[nats_server.url], streams=[ORDERS])
         assert_loaded(entry)
         info = await nc.jetstream().stream_info("ORDERS")
         assert info.config.subjects == ["orders.>"]
@@ -61,49 +50,47 @@ async def test_streams_are_declared_and_updated(
 
 @pytest.mark.parametrize("atomic", [True, False], ids=["atomic", "pipelined"])
 async def test_outbox_publish_survives_a_server_restart_in_order(
-    nats_server: NatsServer, config_dir: Path, atomic: bool
+    nats_server: NatsServer, host: Host, atomic: bool
 ) -> None:
     total = 400
-    async with running_nats_host(config_dir) as host:
-        # File storage: a memory stream would not survive the restart.
-        stream = {**ORDERS, "storage": "file", "atomic_publish": atomic}
-        entry = await add_entry(host, servers=[nats_server.url], streams=[stream])
-        assert_loaded(entry)
-        runtime = entry.runtime_data
+    # File storage: a memory stream would not survive the restart.
+    stream = {**ORDERS, "storage": "file", "atomic_publish": atomic}
+    entry = await add_nats(host, servers=[nats_server.url], streams=[stream])
+    assert_loaded(entry)
+    runtime = entry.runtime_data
 
-        async def publish(i: int) -> None:
-            await host.services.call(
-                "nats", "publish",
-                {"subject": f"orders.line{i % 3}", "payload": str(i), "jetstream": True},
-            )
+    async def publish(i: int) -> None:
+        await host.services.call(
+            "nats", "publish",
+            {"subject": f"orders.line{i % 3}", "payload": str(i), "jetstream": True},
+        )
 
-        sent = 0
-        restarted = anyio.Event()
+    sent = 0
+    restarted = anyio.Event()
 
-        async def restart() -> None:
-            await anyio.to_thread.run_sync(nats_server.restart)
-            restarted.set()
+    async def restart() -> None:
+        await anyio.to_thread.run_sync(nats_server.restart)
+        restarted.set()
 
-        for sent in range(100):
-            await publish(sent)
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(restart)
-            # Keep producing while the server goes away and comes back: the service
-            # returns once the message is on disk, whatever NATS is doing.
-            while not restarted.is_set():
-                sent += 1
-                await publish(sent)
-                await anyio.sleep(0.005)
-        while sent < total - 1:
+    for sent in range(100):
+        await publish(sent)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(restart)
+        # Keep producing while the server goes away and comes back: the service
+        # returns once the message is on disk, whatever NATS is doing.
+        while not restarted.is_set():
             sent += 1
             await publish(sent)
+            await anyio.sleep(0.005)
+    while sent < total - 1:
+        sent += 1
+        await publish(sent)
 
-        outbox = await get_outbox(host)
-        with anyio.fail_after(30):
-            await outbox.wait_drained(runtime.destination)
-        stats = outbox.stats(runtime.destination)
-        assert stats.retries >= 1, "the restart was not noticed by the sender"
-        assert (runtime.sender.atomic_batches > 0) is atomic
+    with anyio.fail_after(30):
+        await runtime.outbox.outbox.wait_drained(runtime.destination)
+    stats = runtime.outbox.stats()
+    assert stats.retries >= 1, "the restart was not noticed by the sender"
+    assert (runtime.sender.atomic_batches > 0) is atomic
 
     async with raw_client(nats_server.url) as nc:
         payloads = await stream_payloads(nc, "ORDERS")
@@ -127,9 +114,9 @@ async def test_durable_consumer_resumes_after_host_restart(
 
     async with raw_client(nats_server.url) as nc:
         js = nc.jetstream()
-        async with running_nats_host(config_dir) as host:
+        async with make_host(config_dir).running() as host:
             host.bus.listen(EVENT_STATE_CHANGED, record)
-            entry = await add_entry(
+            entry = await add_nats(
                 host, servers=[nats_server.url], streams=[meters], consumers=[consumer]
             )
             assert_loaded(entry)
@@ -141,7 +128,7 @@ async def test_durable_consumer_resumes_after_host_restart(
         for kwh in range(6, 11):
             await js.publish("meter.main", jdump({"kwh": kwh}))
 
-        host2 = nats_host(config_dir)
+        host2 = make_host(config_dir)
         host2.bus.listen(EVENT_STATE_CHANGED, record)
         async with host2.running():
             await wait_until(lambda: state_of(host2, "sensor.meter_energy") == "10")
@@ -153,7 +140,7 @@ async def test_durable_consumer_resumes_after_host_restart(
 
 
 async def test_malformed_messages_are_terminated_and_counted(
-    nats_server: NatsServer, config_dir: Path
+    nats_server: NatsServer, host: Host
 ) -> None:
     stream = {"name": "TELEMETRY", "subjects": ["tele.>"]}
     consumers = [
@@ -163,9 +150,9 @@ async def test_malformed_messages_are_terminated_and_counted(
          "target": "event", "event_type": "plant_alarm", "fetch_timeout": 0.5},
     ]
     alarms: list[dict[str, Any]] = []
-    async with running_nats_host(config_dir) as host, raw_client(nats_server.url) as nc:
+    async with raw_client(nats_server.url) as nc:
         host.bus.listen("plant_alarm", lambda event: alarms.append(dict(event.data)))
-        entry = await add_entry(
+        entry = await add_nats(
             host, servers=[nats_server.url], streams=[stream], consumers=consumers
         )
         assert_loaded(entry)
@@ -204,13 +191,13 @@ async def _kv_value(nc: Any, bucket: str, key: str) -> dict[str, Any] | None:
 
 
 async def test_kv_mirror_follows_selected_states(
-    nats_server: NatsServer, config_dir: Path
+    nats_server: NatsServer, host: Host
 ) -> None:
     kv = {"bucket": "site_states", "include": ["sensor.*", "binary_sensor.door_*"],
           "exclude": ["sensor.secret_*", "sensor.bus_*"]}
-    async with running_nats_host(config_dir) as host, raw_client(nats_server.url) as nc:
+    async with raw_client(nats_server.url) as nc:
         host.states.set("sensor.before", "1", {"unit_of_measurement": "W"})
-        entry = await add_entry(host, servers=[nats_server.url], kv=kv)
+        entry = await add_nats(host, servers=[nats_server.url], kv=kv)
         assert_loaded(entry)
         for value in range(50):
             host.states.set("sensor.power", value)
@@ -245,7 +232,7 @@ async def test_kv_mirror_follows_selected_states(
 
 
 async def test_a_lost_delivery_is_read_from_the_stream_in_order(
-    nats_server: NatsServer, config_dir: Path
+    nats_server: NatsServer, host: Host
 ) -> None:
     """A delivery lost in transit is redelivered only after ack_wait, behind newer
     messages; the consumer reads it from the stream first so the entity never skips
@@ -259,9 +246,9 @@ async def test_a_lost_delivery_is_read_from_the_stream_in_order(
         if event.data["entity_id"] == "sensor.level" and new is not None:
             seen.append(new.state)
 
-    async with running_nats_host(config_dir) as host, raw_client(nats_server.url) as nc:
+    async with raw_client(nats_server.url) as nc:
         host.bus.listen(EVENT_STATE_CHANGED, record)
-        entry = await add_entry(
+        entry = await add_nats(
             host, servers=[nats_server.url], streams=[stream], consumers=[consumer]
         )
         assert_loaded(entry)

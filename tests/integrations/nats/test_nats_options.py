@@ -8,18 +8,10 @@ from typing import Any
 
 import anyio
 import pytest
-from natstools import (
-    add_entry,
-    assert_loaded,
-    jdump,
-    raw_client,
-    running_nats_host,
-    state_of,
-    wait_until,
-)
+from natstools import add_nats, assert_loaded, jdump, raw_client
 
 from gatehouse.core import ConfigEntry, ConfigEntryState, Host
-from gatehouse.core.testing import NatsServer
+from gatehouse.core.testing import NatsServer, make_host, state_of, wait_until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
@@ -46,65 +38,68 @@ def is_loaded(entry: ConfigEntry[Any]) -> bool:
     return entry.state is ConfigEntryState.LOADED
 
 
-async def test_add_sensor_then_remove_it(nats_server: NatsServer, config_dir: Path) -> None:
-    async with running_nats_host(config_dir) as host:
-        entry = await add_entry(host, servers=nats_server.url)
-        assert_loaded(entry)
-        result = await start(host, entry, "add_entity")
-        assert result["step_id"] == "add_entity"
-        result = await configure(host, result["flow_id"], LEVEL)
-        assert result["step_id"] == "init", result["errors"]
-        result = await configure(host, result["flow_id"], {"action": "done"})
-        assert result["type"] == "create_entry"
-        await wait_until(lambda: is_loaded(entry))
-        assert entry.options["sensor"][0]["subject"] == "plant.tank.level"
+async def test_add_sensor_then_remove_it(nats_server: NatsServer, host: Host) -> None:
+    entry = await add_nats(host, servers=nats_server.url)
+    assert_loaded(entry)
+    result = await start(host, entry, "add_entity")
+    assert result["step_id"] == "add_entity"
+    result = await configure(host, result["flow_id"], LEVEL)
+    assert result["step_id"] == "init", result["errors"]
+    result = await configure(host, result["flow_id"], {"action": "done"})
+    assert result["type"] == "create_entry"
+    await wait_until(lambda: is_loaded(entry))
+    assert entry.options["sensor"][0]["subject"] == "plant.tank.level"
 
-        async with raw_client(nats_server.url) as nc:
-            await nc.publish("plant.tank.level", jdump({"level": 42}))
-            await nc.flush()
-            await wait_until(lambda: state_of(host, "sensor.tank_level") == "42")
+    async with raw_client(nats_server.url) as nc:
+        await nc.publish("plant.tank.level", jdump({"level": 42}))
+        await nc.flush()
+        await wait_until(lambda: state_of(host, "sensor.tank_level") == "42")
 
-            result = await start(host, entry, "remove_entity")
-            assert result["data_schema"][0]["options"] == ["Tank level (sensor)"]
-            result = await configure(host, result["flow_id"], {"entity": "Tank level (sensor)"})
-            await configure(host, result["flow_id"], {"action": "done"})
-            await wait_until(lambda: is_loaded(entry))
-            assert "sensor" not in entry.options
-            assert host.states.get("sensor.tank_level") is None
-            await nc.publish("plant.tank.level", jdump({"level": 50}))
-            await nc.flush()
-            await anyio.sleep(0.3)
-            assert host.states.get("sensor.tank_level") is None
-
-
-async def test_bad_input_reshows_the_form(nats_server: NatsServer, config_dir: Path) -> None:
-    async with running_nats_host(config_dir) as host:
-        entry = await add_entry(host, servers=nats_server.url)
         result = await start(host, entry, "remove_entity")
-        assert result["errors"] == {"action": "no_entities_to_remove"}
-        result = await configure(host, result["flow_id"], {"action": "add_entity"})
-        flow_id = result["flow_id"]
-        cases: list[tuple[dict[str, Any], str]] = [
-            ({**LEVEL, "json_path": None, "value_template": "{{ value "}, "value_template"),
-            ({**LEVEL, "json_path": None, "value_template": "{{ value | nosuch }}"},
-             "value_template"),
-            ({**LEVEL, "value_template": "{{ value }}"}, "json_path"),
-            ({**LEVEL, "subject": "plant.>.x"}, "subject"),
-            ({**LEVEL, "subject": "plant.ta*"}, "subject"),
-            ({**LEVEL, "platform": "binary_sensor"}, "unit_of_measurement"),
-        ]
-        for case, field in cases:
-            user_input = {k: v for k, v in case.items() if v is not None}
-            result = await configure(host, flow_id, user_input)
-            assert result["type"] == "form" and result["step_id"] == "add_entity", result
-            assert field in result["errors"], (user_input, result["errors"])
-        result = await configure(host, flow_id, LEVEL)
-        assert result["step_id"] == "init"
-        # The same name again in the same flow: refused before saving.
-        result = await configure(host, flow_id, {"action": "add_entity"})
-        result = await configure(host, flow_id, {**LEVEL, "name": "tank LEVEL"})
-        assert result["errors"] == {"name": "duplicate_name"}
-        assert entry.options == {}
+        assert result["data_schema"][0]["options"] == ["Tank level (sensor)"]
+        result = await configure(host, result["flow_id"], {"entity": "Tank level (sensor)"})
+        await configure(host, result["flow_id"], {"action": "done"})
+        await wait_until(lambda: is_loaded(entry))
+        assert "sensor" not in entry.options
+        assert host.states.get("sensor.tank_level") is None
+        await nc.publish("plant.tank.level", jdump({"level": 50}))
+        await nc.flush()
+        await anyio.sleep(0.3)
+        assert host.states.get("sensor.tank_level") is None
+
+
+async def test_bad_input_reshows_the_form(nats_server: NatsServer, host: Host) -> None:
+    entry = await add_nats(host, servers=nats_server.url)
+    result = await start(host, entry, "remove_entity")
+    assert result["errors"] == {"action": "no_entities_to_remove"}
+    result = await configure(host, result["flow_id"], {"action": "add_entity"})
+    flow_id = result["flow_id"]
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({**LEVEL, "json_path": None, "value_template": "{{ value "}, "value_template"),
+        ({**LEVEL, "json_path": None, "value_template": "{{ value | nosuch }}"},
+         "value_template"),
+        ({**LEVEL, "value_template": "{{ value }}"}, "json_path"),
+        ({**LEVEL, "subject": "plant.>.x"}, "subject"),
+        ({**LEVEL, "subject": "plant.ta*"}, "subject"),
+        ({**LEVEL, "platform": "binary_sensor"}, "unit_of_measurement"),
+        ({**LEVEL, "json_path": "$.level..x"}, "json_path"),  # the helpers' dialect
+    ]
+    messages = []
+    for case, field in cases:
+        user_input = {k: v for k, v in case.items() if v is not None}
+        result = await configure(host, flow_id, user_input)
+        assert result["type"] == "form" and result["step_id"] == "add_entity", result
+        assert field in result["errors"], (user_input, result["errors"])
+        messages.append(result["errors"][field])
+    assert messages[2] == "value_template and json_path exclude each other"
+    assert messages[5] == "not used by binary_sensor"
+    result = await configure(host, flow_id, LEVEL)
+    assert result["step_id"] == "init"
+    # The same name again in the same flow: refused before saving.
+    result = await configure(host, flow_id, {"action": "add_entity"})
+    result = await configure(host, flow_id, {**LEVEL, "name": "tank LEVEL"})
+    assert result["errors"] == {"name": "duplicate_name"}
+    assert entry.options == {}
 
 
 async def test_options_of_a_yaml_entry_survive_a_restart(
@@ -121,7 +116,7 @@ async def test_options_of_a_yaml_entry_survive_a_restart(
               subject: plant.pump
         """
     )
-    async with running_nats_host(config_dir) as host:
+    async with make_host(config_dir).running() as host:
         (entry,) = host.config_entries.entries("nats")
         assert_loaded(entry)
         result = await start(host, entry, "add_entity")
@@ -131,7 +126,7 @@ async def test_options_of_a_yaml_entry_survive_a_restart(
         await configure(host, result["flow_id"], {"action": "done"})
         await wait_until(lambda: is_loaded(entry))
 
-    async with running_nats_host(config_dir) as host:
+    async with make_host(config_dir).running() as host:
         (entry,) = host.config_entries.entries("nats")
         assert_loaded(entry)
         assert entry.options["sensor"][0]["name"] == "Tank level"

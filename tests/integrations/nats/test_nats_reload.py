@@ -4,29 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from pathlib import Path
 
 import pytest
-from natstools import (
-    add_entry,
-    assert_loaded,
-    open_fds,
-    raw_client,
-    running_nats_host,
-    state_of,
-    wait_until,
-)
+from natstools import add_nats, assert_loaded, open_fds, raw_client
 
-from gatehouse.core.testing import NatsServer
+from gatehouse.core import Host
+from gatehouse.core.testing import NatsServer, state_of, wait_until
 
 pytestmark = pytest.mark.anyio
 
 RELOADS = 20
 
 
-async def test_reload_twenty_times_without_leaks(
-    nats_server: NatsServer, config_dir: Path
-) -> None:
+async def test_reload_twenty_times_without_leaks(nats_server: NatsServer, host: Host) -> None:
     everything = {
         "servers": [nats_server.url],
         "sensor": [{"name": "Line speed", "subject": "line.speed"}],
@@ -41,8 +31,8 @@ async def test_reload_twenty_times_without_leaks(
         "kv": {"bucket": "line_states", "include": ["sensor.line_*"]},
         "fleet": {"site": "works", "host": "one"},
     }
-    async with running_nats_host(config_dir) as host, raw_client(nats_server.url) as nc:
-        entry = await add_entry(host, **everything)
+    async with raw_client(nats_server.url) as nc:
+        entry = await add_nats(host, **everything)
         assert_loaded(entry)
         # Warm up once: the outbox database and lazily made objects stay for the host.
         assert await host.config_entries.reload(entry.entry_id)

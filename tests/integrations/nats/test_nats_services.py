@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from nats.aio.msg import Msg
-from natstools import add_entry, assert_loaded, raw_client, running_nats_host
+from natstools import add_nats, assert_loaded, raw_client
 
-from gatehouse.core import GatehouseError, ServiceValidationError
+from gatehouse.core import GatehouseError, Host, ServiceValidationError
 from gatehouse.core.testing import NatsServer
 
 pytestmark = pytest.mark.anyio
 
 
 async def test_publish_reaches_subscribers_with_headers(
-    nats_server: NatsServer, config_dir: Path
+    nats_server: NatsServer, host: Host
 ) -> None:
-    async with running_nats_host(config_dir) as host, raw_client(nats_server.url) as nc:
-        assert_loaded(await add_entry(host, servers=[nats_server.url]))
+    async with raw_client(nats_server.url) as nc:
+        assert_loaded(await add_nats(host, servers=[nats_server.url]))
         sub = await nc.subscribe("cmd.>")
         await nc.flush()
         await host.services.call(
@@ -38,10 +37,10 @@ async def test_publish_reaches_subscribers_with_headers(
 
 
 async def test_request_returns_the_reply_and_fails_clearly(
-    nats_server: NatsServer, config_dir: Path
+    nats_server: NatsServer, host: Host
 ) -> None:
-    async with running_nats_host(config_dir) as host, raw_client(nats_server.url) as nc:
-        assert_loaded(await add_entry(host, servers=[nats_server.url]))
+    async with raw_client(nats_server.url) as nc:
+        assert_loaded(await add_nats(host, servers=[nats_server.url]))
 
         async def answer(msg: Msg) -> None:
             request = json.loads(msg.data)

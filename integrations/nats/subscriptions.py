@@ -1,0 +1,49 @@
+"""Core-subject subscriptions that feed message entities.
+
+One subscription per (subject, queue group), fanning out to every entity described
+with it, so ten sensors reading fields of one status subject cost one subscription.
+The callback runs in nats-py's task for the subscription, message by message; it only
+writes states (no I/O), so it never holds up the connection. A message an entity
+cannot use is counted per subject and changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+
+from nats.aio.msg import Msg
+
+from gatehouse.core.helpers import PayloadError
+
+from .client import NatsClient
+from .entity import MessageEntity
+
+_LOGGER = logging.getLogger(__name__)
+
+
+async def subscribe(
+    client: NatsClient, entities: Iterable[MessageEntity], on_malformed: Callable[[str], None]
+) -> None:
+    """Subscribe for the live entities fed by a core subject (the subscriptions end
+    with the connection)."""
+    groups: dict[tuple[str, str], list[MessageEntity]] = defaultdict(list)
+    for entity in entities:
+        description = entity.entity_description
+        if description.subject is not None and entity.entity_id is not None:
+            groups[(description.subject, description.queue)].append(entity)
+    for (subject, queue), members in groups.items():
+        source = f"subject {subject}"
+
+        async def deliver(
+            msg: Msg, members: list[MessageEntity] = members, source: str = source
+        ) -> None:
+            for entity in members:
+                try:
+                    entity.apply(msg.data, msg.subject)
+                except PayloadError as err:
+                    _LOGGER.debug("%s: malformed message: %s", entity.entity_id, err)
+                    on_malformed(source)
+
+        await client.nc.subscribe(subject, queue=queue, cb=deliver)
