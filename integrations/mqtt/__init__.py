@@ -1,22 +1,34 @@
 """The MQTT integration: a broker connection per config entry, entities, discovery,
 statestream, ``mqtt.publish``, the ``mqtt_message`` event and a durable publish path.
 
-How an entry is put together (``setup_entry``), each part in its own module:
+The modules, each with one job:
 
-* ``client.MqttConnection``: paho in its network thread; everything it reports reaches
-  the loop in batches through ``bridge.ThreadBridge``;
-* ``runtime.EntryRuntime``: publishes QoS 0 directly and QoS 1/2 through the host
-  outbox (destination ``mqtt.<entry_id>``, delivered by ``sender.MqttSender``), with
-  ``OutboxStatSensor`` entities showing the queue;
-* ``entities``: sensors, binary sensors, switches and numbers from the entry's YAML
-  and its options (``options.MqttOptionsFlow``: added in the browser);
+* ``const.py``, ``config.py``: names, the voluptuous schemas (YAML, flow forms), the
+  ``OPTIONS_LAYOUT`` and ``ConnectionSettings``; ``errors.py``: the exceptions;
+* ``client.MqttConnection``: paho in its network thread (``transport.py`` speeds up its
+  receive path, ``tls.py`` makes its TLS context); everything it reports reaches the
+  loop in batches through ``bridge.ThreadBridge``; ``topics.py`` validates and routes;
+* ``runtime.MqttRuntime``: publishes QoS 0 directly and QoS 1/2 through the host outbox
+  (``attach_outbox``, destination ``mqtt.<entry_id>``, delivered by
+  ``sender.MqttSender``), with queue sensors and a ``LinkSensor`` for the broker link;
+* ``entity.py`` and one module per platform (``sensor.py``, ``binary_sensor.py``,
+  ``switch.py``, ``number.py``): entities described by data; ``platforms.py`` makes them
+  from YAML, the options flow (``flow.MqttOptionsFlow``) and discovery alike;
 * ``discovery``: Home Assistant discovery in (make entities) and out (announce ours);
 * ``statestream``: state changes out to the broker;
 * ``services``: ``mqtt.publish`` and ``mqtt_message``; ``api``: what other
   integrations use (``host.data[MQTT_API]``).
 
-Every part registers its undo with the entry, so unload and reload need no code here;
-the connection is closed last (its undo is registered first).
+Why set-up runs in this order: the connection is started first and its close registered
+first, so it is undone last, after everything that uses it. A broker that cannot be
+reached does not stop set-up (only a refused login or broken TLS files do): the entry
+loads, ``mqtt.publish`` is registered and QoS 1/2 messages wait in the outbox while paho
+keeps trying, because an entry stuck in ``setup_retry`` would have no service and
+callers' messages would be refused instead of queued. The outbox is attached before the
+runtime publishes anything, entities are added before discovery and statestream start
+(they announce what exists), and set-up waits for the broker's SUBACKs last, so that
+"loaded" means "listening" when the broker is there. Every part registers its undo with
+the entry, so unload and reload need no code here.
 """
 
 from __future__ import annotations
@@ -24,7 +36,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import anyio
 import anyio.to_thread
 import voluptuous as vol
 
@@ -33,46 +44,42 @@ from gatehouse.core import (
     ConfigEntryAuthFailed,
     ConfigEntryError,
     ConfigEntryNotReady,
-    Entity,
     Host,
     YamlEntry,
     hookimpl,
 )
-from gatehouse.core.helpers import OutboxStatSensor
-from gatehouse.core.outbox import Backoff, BreakerPolicy, get_outbox
+from gatehouse.core.helpers import LinkSensor, attach_outbox, describe_invalid
 
 from .api import MQTT_API, MqttApi
 from .client import MqttConnection
-from .config import CONFIG_SCHEMA, entry_data
+from .config import (
+    CONFIG_SCHEMA,
+    OPTIONS_LAYOUT,
+    ConnectionSettings,
+    entry_data,
+    entry_title,
+    entry_unique_id,
+)
 from .const import (
-    CONF_BROKER,
-    CONF_CLIENT_ID,
     CONF_DISCOVERY,
     CONF_DISCOVERY_PREFIX,
-    CONF_NAME,
     CONF_OUTBOX,
-    CONF_PORT,
     CONF_PUBLISH_DISCOVERY,
     CONF_STATESTREAM,
     CONF_SUBSCRIBE,
     DOMAIN,
-    PLATFORMS,
 )
 from .discovery import DiscoveryConsumer, DiscoveryPublisher
-from .entities import PLATFORM_CLASSES, MqttEntity
-from .flow import MqttConfigFlow
-from .options import MqttOptionsFlow, merged_data
-from .runtime import EntryRuntime
-from .services import LOADED, setup_event_forwarding, template_engine
-from .settings import ConnectError, ConnectionSettings, build_tls_context
+from .errors import ConnectError
+from .flow import MqttConfigFlow, MqttOptionsFlow
+from .platforms import configured_entities
+from .runtime import MqttRuntime, destination_name
+from .sender import MqttSender
+from .services import LOADED, setup_event_forwarding
 from .statestream import StateStream
+from .tls import build_tls_context
 
 _LOGGER = logging.getLogger(__name__)
-
-
-def _unique_id(data: dict[str, Any]) -> str:
-    """Broker, port and client id: the same for a YAML block and a flow entry."""
-    return f"{data[CONF_BROKER]}:{data[CONF_PORT]}:{data.get(CONF_CLIENT_ID) or ''}"
 
 
 class MqttIntegration:
@@ -84,22 +91,18 @@ class MqttIntegration:
     def entries_from_yaml(self, config: Any) -> list[YamlEntry]:
         items = config if isinstance(config, list) else [config]
         return [
-            YamlEntry(
-                unique_id=_unique_id(item),
-                title=item.get(CONF_NAME) or f"{item[CONF_BROKER]}:{item[CONF_PORT]}",
-                data=item,
-            )
+            YamlEntry(unique_id=entry_unique_id(item), title=entry_title(item), data=item)
             for item in items
         ]
 
     def options_flow(self, entry: ConfigEntry[Any]) -> MqttOptionsFlow:
         return MqttOptionsFlow(entry)
 
-    async def setup_entry(self, host: Host, entry: ConfigEntry[EntryRuntime]) -> None:
+    async def setup_entry(self, host: Host, entry: ConfigEntry[MqttRuntime]) -> None:
         try:
-            data = entry_data(merged_data(entry.data, entry.options))
+            data = entry_data(OPTIONS_LAYOUT.merged(entry))
         except vol.Invalid as err:
-            raise ConfigEntryError(f"invalid mqtt entry data: {err}") from err
+            raise ConfigEntryError(f"invalid mqtt entry data: {describe_invalid(err)}") from err
         settings = ConnectionSettings.from_data(
             data, default_client_id=f"gatehouse-{entry.entry_id[-12:]}"
         )
@@ -109,46 +112,33 @@ class MqttIntegration:
             raise ConfigEntryError(str(err)) from err
         connection = MqttConnection(host, settings, entry.entry_id, tls_context)
         try:
-            await connection.start()
+            await connection.start(keep_trying=True)
         except ConnectError as err:
             if err.kind == "auth":
                 raise ConfigEntryAuthFailed(str(err)) from err
             raise ConfigEntryNotReady(str(err)) from err
         entry.on_unload(connection.close)
 
-        outbox = await get_outbox(host)
-        runtime = EntryRuntime(entry.entry_id, connection, outbox)
-        entry.runtime_data = runtime
-
-        settings_outbox = data[CONF_OUTBOX]
-        entry.on_unload(
-            outbox.register_destination(
-                runtime.destination,
-                runtime.sender,
-                max_messages=settings_outbox["max_messages"],
-                max_bytes=settings_outbox["max_bytes"],
-                overflow=settings_outbox["overflow"],
-                ttl=settings_outbox.get("ttl"),
-                batch_size=settings_outbox["batch_size"],
-                backoff=Backoff(initial=0.2, maximum=10.0),
-                breaker=BreakerPolicy(failure_threshold=10, reset_timeout=5.0),
-                send_timeout=60.0,
-            )
+        # On while the broker link is up: at boot with the broker away, it shows why
+        # messages are queued rather than delivered.
+        link = LinkSensor(
+            f"{entry.entry_id}_link",
+            f"{entry.title} link",
+            lambda: connection.connected,
+            lambda: {"broker": settings.where, "last_error": connection.last_error},
         )
+        connection.add_listener(lambda _connected: link.refresh())
+        sender = MqttSender(connection)
+        outbox = await attach_outbox(
+            host, entry, sender, data[CONF_OUTBOX], destination=destination_name(entry.entry_id),
+            name=entry.title, link=link,
+        )
+        runtime = entry.runtime_data = MqttRuntime(entry.entry_id, connection, sender, outbox)
         api = host.data.setdefault(MQTT_API, MqttApi())
         entry.on_unload(api.attach(entry.entry_id, runtime))
         LOADED.add(host, entry, runtime)
         setup_event_forwarding(host, entry, runtime, data[CONF_SUBSCRIBE])
-
-        stat_sensors = [
-            OutboxStatSensor(outbox, runtime.destination, stat, entry.title)
-            for stat in OutboxStatSensor.STATS
-        ]
-        await host.entities.add(entry, [*stat_sensors, *_yaml_entities(host, runtime, data)])
-        entry.spawn(
-            _refresh_stats(stat_sensors, float(settings_outbox["stats_interval"])),
-            f"mqtt {entry.title} outbox stats",
-        )
+        await host.entities.add(entry, configured_entities(host, runtime, data))
 
         if data[CONF_DISCOVERY]:
             consumer = DiscoveryConsumer(host, entry, runtime, data[CONF_DISCOVERY_PREFIX])
@@ -167,33 +157,8 @@ class MqttIntegration:
         if not await connection.wait_subscribed(settings.connect_timeout):
             _LOGGER.warning("%s: the broker did not acknowledge every subscription", entry.title)
 
-    async def unload_entry(self, host: Host, entry: ConfigEntry[EntryRuntime]) -> None:
+    async def unload_entry(self, host: Host, entry: ConfigEntry[MqttRuntime]) -> None:
         """Nothing to do: every part registered its undo with the entry."""
-
-
-def _yaml_entities(host: Host, runtime: EntryRuntime, data: dict[str, Any]) -> list[Entity]:
-    """The entities the entry's YAML describes; a broken one is skipped, not fatal."""
-    entities: list[Entity] = []
-    engine = None
-    for platform in PLATFORMS:
-        for config in data.get(platform) or ():
-            if engine is None and "value_template" in config:
-                engine = template_engine(host)
-            try:
-                entity: MqttEntity = PLATFORM_CLASSES[platform](runtime, config, engine)
-            except ValueError as err:  # a template that does not compile
-                _LOGGER.error("Skipping mqtt %s %r: %s", platform, config.get("name"), err)
-                continue
-            entities.append(entity)
-    return entities
-
-
-async def _refresh_stats(sensors: list[OutboxStatSensor], interval: float) -> None:
-    while True:
-        for sensor in sensors:
-            if sensor.entity_id is not None:
-                sensor.refresh()
-        await anyio.sleep(interval)
 
 
 INTEGRATION = MqttIntegration()

@@ -52,9 +52,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final, NamedTuple, Protocol, TypedDict
 
-from gatehouse.core import EventType, GatehouseError, HostKey
+from gatehouse.core import EventType, HostKey
 
+from .errors import MqttUnavailable
 from .topics import valid_filter
+
+__all__ = [
+    "EVENT_MQTT_MESSAGE",
+    "MQTT_API",
+    "Broker",
+    "MessageCallback",
+    "MqttApi",
+    "MqttMessage",
+    "MqttMessageEventData",
+    "MqttUnavailable",
+    "Unsubscribe",
+]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -84,10 +97,6 @@ class MqttMessageEventData(TypedDict):
 
 
 EVENT_MQTT_MESSAGE: Final[EventType[MqttMessageEventData]] = EventType("mqtt_message")
-
-
-class MqttUnavailable(GatehouseError):
-    """No (matching) mqtt entry is loaded, so there is no broker to talk to."""
 
 
 class Broker(Protocol):

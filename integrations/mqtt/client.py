@@ -1,6 +1,7 @@
 """paho-mqtt wrapped for the event loop: one ``MqttConnection`` per config entry.
 
-(Settings and TLS are in ``settings.py``; paho's faster receive path in ``transport.py``.)
+(Settings are read in ``config.py``, the TLS context made in ``tls.py``; paho's faster
+receive path is in ``transport.py``.)
 
 Threads: paho's network loop runs in its own thread (``loop_start``) and keeps the
 connection alive, reconnecting with backoff (``reconnect_delay_set``) after a broker
@@ -14,6 +15,14 @@ off the loop in a worker thread, the blocking first connect and ``loop_stop``.
 On every (re)connect the network thread itself re-subscribes every filter in use and
 publishes the birth message, before any queued publish goes out; the loop learns of the
 connect afterwards.
+
+Boot while the broker is down: an entry must load anyway, so that ``mqtt.publish`` exists
+and QoS 1/2 messages are queued in the outbox instead of refused. ``start(keep_trying=
+True)`` therefore treats "nobody answers" (connection refused, no route, DNS, no CONNACK
+in time) as a state, not an error: the network thread keeps trying in the background
+with paho's reconnect backoff, and listeners hear of the first connect like of any
+reconnect. A broker that answers and says no (credentials, certificates) is still an
+error: waiting would not fix it.
 """
 
 from __future__ import annotations
@@ -24,7 +33,7 @@ import logging
 import socket
 import ssl
 from collections.abc import Callable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import anyio
 import anyio.to_thread
@@ -38,9 +47,13 @@ from gatehouse.core import Host
 
 from .api import MessageCallback, MqttMessage, Unsubscribe
 from .bridge import ThreadBridge
-from .settings import ConnectError, ConnectionSettings, TrackingContext
+from .errors import ConnectError
+from .tls import TrackingContext
 from .topics import TopicRouter
 from .transport import FastClient
+
+if TYPE_CHECKING:
+    from .config import ConnectionSettings
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -59,6 +72,9 @@ _QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
 
 #: CONNACK reasons that retrying with the same settings cannot fix.
 _AUTH_REASONS: Final = frozenset({"Bad user name or password", "Not authorized", "Banned"})
+
+#: paho's ``Properties`` constructor is untyped; this is its signature, declared once.
+_new_properties = cast(Callable[[int], Properties], Properties)
 
 
 class _ConnectionChange:
@@ -140,6 +156,8 @@ class MqttConnection:
         #: True when the last CONNACK refused us (versus a connection that died).
         self.refused = False
         self._connack = anyio.Event()
+        #: True once start() returned: from then on the loop hears of every change.
+        self._started = False
         self._closed = False
         self._loop_started = False
         # The host runs on asyncio; the bridge schedules its own follow-up drains.
@@ -193,14 +211,21 @@ class MqttConnection:
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, *, keep_trying: bool = False) -> None:
         """Connect and start the network thread; return once the broker accepted us.
 
-        Raises ``ConnectError`` (and leaves nothing running) when the broker cannot be
-        reached, the TLS handshake fails, or CONNACK refuses us.
+        Raises ``ConnectError`` (and leaves nothing running) when the TLS handshake
+        fails, the broker hangs up before CONNACK, or CONNACK refuses us, and also when
+        the broker cannot be reached or does not answer in time, unless
+        ``keep_trying``: then it returns disconnected, with the network thread trying
+        again in the background (see the module docstring).
         """
+        await self._first_connect(keep_trying)
+        self._started = True
+
+    async def _first_connect(self, keep_trying: bool) -> None:
         s = self.settings
-        where = f"{s.broker}:{s.port}"
+        where = s.where
         try:
             await anyio.to_thread.run_sync(self._connect_blocking)
         except ssl.SSLCertVerificationError as err:
@@ -215,9 +240,18 @@ class MqttConnection:
             raise ConnectError("tls", f"TLS handshake with {where} failed: {err}") from err
         except OSError as err:
             self._close_socket()
-            raise ConnectError("cannot_connect", f"cannot connect to {where}: {err}") from err
-        self._client.loop_start()
-        self._loop_started = True
+            if not keep_trying:
+                raise ConnectError(
+                    "cannot_connect", f"cannot connect to {where}: {err}"
+                ) from err
+            self.last_error = f"cannot connect to {where}: {err}"
+            _LOGGER.warning("MQTT broker %s unreachable (%s); trying in the background",
+                            where, err)
+            # Hand the first connect to the network thread (paho's CONNECT_ASYNC state).
+            self._client.connect_async(s.broker, s.port, s.keepalive, **self._v5_connect_args())
+            self._start_loop()
+            return
+        self._start_loop()
         try:
             with anyio.move_on_after(s.connect_timeout):
                 await self._connack.wait()
@@ -225,31 +259,44 @@ class MqttConnection:
             with anyio.CancelScope(shield=True):
                 await self.close()
             raise
-        if not self.connected:
-            reason, refused = self.last_error, self.refused
+        if self.connected:
+            return
+        reason, refused = self.last_error, self.refused
+        if reason is None:
+            message = f"no CONNACK from {where} within {s.connect_timeout:g} s"
+            if keep_trying:
+                # paho keeps the connection attempt (and its keepalive) going.
+                self.last_error = message
+                _LOGGER.warning("%s; trying in the background", message)
+                return
             await self.close()
-            if reason is None:
-                raise ConnectError(
-                    "timeout", f"no CONNACK from {where} within {s.connect_timeout:g} s"
-                )
-            if not refused:
-                raise ConnectError("cannot_connect", f"{where}: {reason}")
-            kind = "auth" if reason in _AUTH_REASONS else "refused"
-            raise ConnectError(kind, f"{where} refused the connection: {reason}")
+            raise ConnectError("timeout", message)
+        await self.close()
+        if not refused:
+            raise ConnectError("cannot_connect", f"{where}: {reason}")
+        raise ConnectError(
+            "auth" if reason in _AUTH_REASONS else "refused",
+            f"{where} refused the connection: {reason}",
+        )
+
+    def _start_loop(self) -> None:
+        self._client.loop_start()
+        self._loop_started = True
+
+    def _v5_connect_args(self) -> dict[str, Any]:
+        """``connect``'s MQTT 5 arguments (none for 3.1.1)."""
+        s = self.settings
+        if not s.is_v5:
+            return {}
+        properties = _new_properties(PacketTypes.CONNECT)
+        if not s.clean_session:
+            # Without an expiry an MQTT 5 session ends with the connection.
+            properties.SessionExpiryInterval = s.session_expiry
+        return {"clean_start": s.clean_session, "properties": properties}
 
     def _connect_blocking(self) -> None:
         s = self.settings
-        if s.is_v5:
-            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            if not s.clean_session:
-                # Without an expiry an MQTT 5 session ends with the connection.
-                properties.SessionExpiryInterval = s.session_expiry
-            self._client.connect(
-                s.broker, s.port, s.keepalive, clean_start=s.clean_session,
-                properties=properties,
-            )
-        else:
-            self._client.connect(s.broker, s.port, s.keepalive)
+        self._client.connect(s.broker, s.port, s.keepalive, **self._v5_connect_args())
 
     def _close_socket(self) -> None:
         sock = self._client.socket()
@@ -556,7 +603,7 @@ class MqttConnection:
 
     def _connection_changed(self, change: _ConnectionChange) -> None:
         was = self.connected
-        where = f"{self.settings.broker}:{self.settings.port}"
+        where = self.settings.where
         if change.connected:
             self.connected = True
             self.connects += 1
@@ -565,12 +612,18 @@ class MqttConnection:
             self._catch_up(change.filters or {})
             if not self._connack.is_set():
                 self._connack.set()
+                if self._started:  # start() returned before the broker was there
+                    _LOGGER.info("Connected to MQTT broker %s", where)
             else:
                 _LOGGER.info("Reconnected to MQTT broker %s", where)
         else:
             self.connected = False
             reason = str(change.reason) if change.reason is not None else "connection lost"
             if change.connack:
+                if self._started and reason != self.last_error:
+                    # start() reports a refusal itself; later ones would go unseen.
+                    _LOGGER.warning("MQTT broker %s refused the connection: %s; retrying",
+                                    where, reason)
                 self.last_error = reason
                 self.refused = True
             elif self.refused and not was:

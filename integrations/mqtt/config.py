@@ -2,10 +2,14 @@
 
 One entry is one broker connection. The YAML section ``mqtt:`` is one such mapping or a
 list of them; the config flow asks for the connection fields only; entities, discovery
-and statestream come from YAML or the options flow (``options.py``, which validates
+and statestream come from YAML or the options flow (``flow.py``, which validates
 entities with the same ``PLATFORM_SCHEMAS``). Schemas only produce plain JSON-able
 data, because an entry's data is stored as JSON; compiled forms (json paths,
-templates, TLS contexts) are made at set-up.
+templates, TLS contexts) are made at set-up: entity descriptions by each platform
+module's ``describe``, the connection's by ``ConnectionSettings.from_data``.
+
+``OPTIONS_LAYOUT`` says how the options flow's additions lay over the entry data; set-up
+and the options flow both read an entry through it, so they never disagree.
 
 Entity keys follow Home Assistant's MQTT platform options, so configurations (and
 discovery payloads, see ``discovery.py``) carry over.
@@ -14,9 +18,12 @@ discovery payloads, see ``discovery.py``) carry over.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import voluptuous as vol
+
+from gatehouse.core.helpers import OptionsLayout, json_path, outbox_schema
 
 from .const import (
     CONF_BIRTH,
@@ -53,13 +60,14 @@ from .const import (
     DEFAULT_DISCOVERY_PREFIX,
     DEFAULT_KEEPALIVE,
     DEFAULT_PORT,
+    DEFAULT_STATESTREAM_BASE_TOPIC,
     PAYLOAD_OFFLINE,
     PAYLOAD_ONLINE,
+    PLATFORMS,
     PROTOCOL_5,
     PROTOCOL_311,
 )
 from .topics import valid_filter, valid_topic
-from .values import json_path
 
 QOS = vol.All(vol.Coerce(int), vol.In([0, 1, 2]))
 PORT = vol.All(vol.Coerce(int), vol.Range(min=1, max=65535))
@@ -141,7 +149,8 @@ _COMMON: dict[Any, Any] = {
 
 def _one_reader(config: dict[str, Any]) -> dict[str, Any]:
     if "value_template" in config and "json_path" in config:
-        raise vol.Invalid("value_template and json_path exclude each other")
+        # On the json_path field, so a form shows it there and YAML errors point at it.
+        raise vol.Invalid("value_template and json_path exclude each other", path=["json_path"])
     return config
 
 
@@ -226,7 +235,7 @@ FILTER_SCHEMA = vol.Schema(
 
 STATESTREAM_SCHEMA = vol.Schema(
     {
-        vol.Optional("base_topic", default="gatehouse/states"): valid_topic,
+        vol.Optional("base_topic", default=DEFAULT_STATESTREAM_BASE_TOPIC): valid_topic,
         vol.Optional("publish_attributes", default=True): bool,
         vol.Optional(CONF_QOS, default=0): QOS,
         vol.Optional(CONF_RETAIN, default=True): bool,
@@ -247,19 +256,11 @@ def _subscription(value: Any) -> dict[str, Any]:
     return dict(_SUBSCRIPTION(value))
 
 
-POSITIVE_INT = vol.All(int, vol.Range(min=1))
-
-OUTBOX_SCHEMA = vol.Schema(
-    {
-        vol.Optional("max_messages", default=100_000): vol.Any(None, POSITIVE_INT),
-        vol.Optional("max_bytes", default=64 * 1024 * 1024): vol.Any(None, POSITIVE_INT),
-        vol.Optional("overflow", default="drop_oldest"): vol.In(["drop_oldest", "refuse"]),
-        vol.Optional("ttl"): vol.Any(None, vol.All(vol.Coerce(float), vol.Range(min=0.001))),
-        vol.Optional("batch_size", default=500): vol.All(int, vol.Range(min=1, max=10_000)),
-        vol.Optional("stats_interval", default=10.0): vol.All(
-            vol.Coerce(float), vol.Range(min=0.1, max=3600)
-        ),
-    }
+#: The house's ``outbox:`` block (max_messages, max_bytes, overflow, ttl, batch_size,
+#: retry and breaker pacing, stats_interval) with MQTT's retry pacing: a broker comes
+#: back quickly, so retry soon and often.
+OUTBOX_SCHEMA = outbox_schema(
+    retry_initial=0.2, retry_max=10.0, breaker_threshold=10, breaker_reset=5.0
 )
 
 # -- the entry ----------------------------------------------------------------------------
@@ -347,3 +348,134 @@ USER_STEP_SCHEMA = vol.Schema(
 def entry_data(config: Mapping[str, Any]) -> dict[str, Any]:
     """Complete entry data (defaults filled) from YAML or flow input."""
     return dict(ENTRY_SCHEMA(dict(config)))
+
+
+def entry_unique_id(data: Mapping[str, Any]) -> str:
+    """Broker, port and client id: the same for a YAML block and a flow entry."""
+    return f"{data[CONF_BROKER]}:{data[CONF_PORT]}:{data.get(CONF_CLIENT_ID) or ''}"
+
+
+def entry_title(data: Mapping[str, Any]) -> str:
+    """The entry's name, else ``broker:port``."""
+    return str(data.get(CONF_NAME) or f"{data[CONF_BROKER]}:{data[CONF_PORT]}")
+
+
+# -- the options flow ---------------------------------------------------------------------
+
+#: How an entry's options lay over its data: entities added in the browser extend the
+#: YAML's lists; discovery settings replace the data's; ``statestream`` is laid over the
+#: data's block (its YAML filters stay), and ``statestream: None`` switches it off.
+OPTIONS_LAYOUT = OptionsLayout(
+    lists=PLATFORMS,
+    settings=(CONF_DISCOVERY, CONF_DISCOVERY_PREFIX, CONF_PUBLISH_DISCOVERY),
+    blocks=(CONF_STATESTREAM,),
+)
+
+#: The add-entity form. Fields a platform does not take are refused by its schema.
+ADD_ENTITY_SCHEMA = vol.Schema(
+    {
+        vol.Required("platform"): vol.In(list(PLATFORMS)),
+        vol.Required("name"): vol.All(str, vol.Length(min=1, max=128)),
+        vol.Optional("state_topic"): str,
+        vol.Optional("command_topic"): str,
+        vol.Optional("value_template"): str,
+        vol.Optional("json_path"): str,
+        vol.Optional("unit_of_measurement"): str,
+        vol.Optional("device_class"): str,
+        vol.Optional("payload_on"): str,
+        vol.Optional("payload_off"): str,
+        vol.Optional(CONF_QOS, default=0): QOS,
+    }
+)
+
+
+# -- the connection, read from validated entry data ---------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A birth or will message."""
+
+    topic: str
+    payload: str
+    qos: int
+    retain: bool
+
+    @classmethod
+    def from_config(cls, raw: Mapping[str, Any] | None) -> Message | None:
+        if not raw:
+            return None
+        return cls(raw[CONF_TOPIC], raw[CONF_PAYLOAD], int(raw[CONF_QOS]), bool(raw[CONF_RETAIN]))
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionSettings:
+    """Everything needed to connect, read from an entry's data."""
+
+    broker: str
+    port: int
+    client_id: str
+    protocol: str
+    clean_session: bool
+    session_expiry: int
+    keepalive: int
+    username: str | None
+    password: str | None
+    tls: bool
+    ca_certs: str | None
+    client_cert: str | None
+    client_key: str | None
+    tls_version: str
+    tls_insecure: bool
+    birth: Message | None
+    will: Message | None
+    connect_timeout: float
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any], default_client_id: str) -> ConnectionSettings:
+        return cls(
+            broker=data[CONF_BROKER],
+            port=int(data.get(CONF_PORT, DEFAULT_PORT)),
+            # Stable across restarts by default (derived from the entry id), so that a
+            # persistent session (clean_session: false) finds its queued messages.
+            client_id=data.get(CONF_CLIENT_ID) or default_client_id,
+            protocol=str(data.get(CONF_PROTOCOL, PROTOCOL_311)),
+            clean_session=bool(data.get(CONF_CLEAN_SESSION, True)),
+            session_expiry=int(data.get(CONF_SESSION_EXPIRY, 3600)),
+            keepalive=int(data.get(CONF_KEEPALIVE, DEFAULT_KEEPALIVE)),
+            username=data.get(CONF_USERNAME),
+            password=data.get(CONF_PASSWORD),
+            tls=bool(data.get(CONF_TLS, False)),
+            ca_certs=data.get(CONF_CA_CERTS),
+            client_cert=data.get(CONF_CLIENT_CERT),
+            client_key=data.get(CONF_CLIENT_KEY),
+            tls_version=str(data.get(CONF_TLS_VERSION, "1.2")),
+            tls_insecure=bool(data.get(CONF_TLS_INSECURE, False)),
+            birth=Message.from_config(data.get(CONF_BIRTH)),
+            will=Message.from_config(data.get(CONF_WILL)),
+            connect_timeout=float(data.get(CONF_CONNECT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT)),
+        )
+
+    @property
+    def is_v5(self) -> bool:
+        return self.protocol == PROTOCOL_5
+
+    @property
+    def where(self) -> str:
+        """``broker:port``, for messages."""
+        return f"{self.broker}:{self.port}"
+
+    def describe(self) -> dict[str, Any]:
+        """For diagnostics: no password."""
+        return {
+            "broker": self.broker,
+            "port": self.port,
+            "client_id": self.client_id,
+            "protocol": self.protocol,
+            "clean_session": self.clean_session,
+            "keepalive": self.keepalive,
+            "username": self.username,
+            "tls": self.tls,
+            "tls_version_minimum": self.tls_version if self.tls else None,
+            "tls_insecure": self.tls_insecure,
+        }

@@ -47,6 +47,7 @@ DEFAULT_BIRTH_TOPIC: Final = "gatehouse/status"
 PAYLOAD_ONLINE: Final = "online"
 PAYLOAD_OFFLINE: Final = "offline"
 DEFAULT_CONNECT_TIMEOUT: Final = 10.0
+DEFAULT_STATESTREAM_BASE_TOPIC: Final = "gatehouse/states"
 
 #: Platforms the integration makes entities for (YAML keys and discovery components).
 PLATFORMS: Final = ("sensor", "binary_sensor", "switch", "number")

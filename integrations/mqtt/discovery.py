@@ -2,7 +2,8 @@
 
 **Consuming** (``discovery: true``, the default): devices announce themselves with a
 retained JSON config on ``<prefix>/<component>/[<node_id>/]<object_id>/config``; we make
-the entity it describes (sensor, binary_sensor, switch, number), replace it when the
+the entity it describes (sensor, binary_sensor, switch, number: through the same
+``platforms.make_entity`` as YAML), replace it when the
 config changes, and remove it when an empty payload arrives. Keys may use Home
 Assistant's abbreviations (``stat_t``, ``dev`` with ``ids``...) and the ``~`` base
 topic. Configs are processed one at a time by a task of the entry, in arrival order,
@@ -29,16 +30,17 @@ import voluptuous as vol
 
 from gatehouse.core import EVENT_STATE_CHANGED, ConfigEntry, Event, Host, StateChangedData
 from gatehouse.core import __version__ as gatehouse_version
-from gatehouse.core.util import slugify
+from gatehouse.core.helpers import slugify
 
 from .api import MqttMessage
 from .config import DISCOVERY_SCHEMAS
 from .const import PLATFORMS
-from .entities import PLATFORM_CLASSES, MqttEntity
-from .services import template_engine
+from .errors import DiscoveryError
+from .platforms import make_entity
 
 if TYPE_CHECKING:
-    from .runtime import EntryRuntime
+    from .entity import MqttEntity
+    from .runtime import MqttRuntime
     from .statestream import StateStream
 
 _LOGGER = logging.getLogger(__name__)
@@ -95,10 +97,6 @@ AVAILABILITY_ABBREVIATIONS: dict[str, str] = {
     "pl_not_avail": "payload_not_available",
     "val_tpl": "value_template",
 }
-
-
-class DiscoveryError(ValueError):
-    """A discovery config we cannot use; the message says why."""
 
 
 def expand(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -165,7 +163,7 @@ class DiscoveryConsumer:
     """Makes, replaces and removes entities from discovery configs (module docstring)."""
 
     def __init__(
-        self, host: Host, entry: ConfigEntry[Any], runtime: EntryRuntime, prefix: str
+        self, host: Host, entry: ConfigEntry[Any], runtime: MqttRuntime, prefix: str
     ) -> None:
         self._host = host
         self._entry = entry
@@ -216,8 +214,8 @@ class DiscoveryConsumer:
             return
         try:
             config = parse_config(component, payload)
-            entity = PLATFORM_CLASSES[component](
-                self._runtime, config, template_engine(self._host), discovery_id=discovery_id
+            entity = make_entity(
+                self._host, self._runtime, component, config, discovery_id=discovery_id
             )
         except (DiscoveryError, ValueError) as err:
             self.invalid += 1
@@ -243,7 +241,7 @@ class DiscoveryPublisher:
         self,
         host: Host,
         entry: ConfigEntry[Any],
-        runtime: EntryRuntime,
+        runtime: MqttRuntime,
         prefix: str,
         statestream: StateStream,
     ) -> None:

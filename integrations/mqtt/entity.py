@@ -1,4 +1,11 @@
-"""MQTT entities: sensor, binary_sensor, switch and number, from YAML or discovery.
+"""What every MQTT entity shares: its description's common half, topics, availability and
+bad payload accounting.
+
+An MQTT entity is *data* plus one class per platform: each platform module
+(``sensor.py``, ``binary_sensor.py``, ``switch.py``, ``number.py``) turns a validated
+config (YAML, the options flow, a discovery payload) into a frozen description with its
+``describe(config)``, and ``common_fields`` here reads the keys every platform shares.
+The entity then never looks at the raw config again.
 
 Every entity subscribes its own topics when it is added and unsubscribes when it is
 removed (``will_remove_from_host``), so discovery can remove single entities while the
@@ -10,34 +17,65 @@ availability topics, the latest availability message said ``payload_available``.
 
 Bad payloads (not JSON, missing path, template errors, unknown on/off payloads) are
 counted per entity (``bad_payloads``; also in the integration's diagnostics) and logged
-once per burst; the entity keeps its last good state.
+once per burst (``BurstLog``); the entity keeps its last good state.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from gatehouse.core import (
-    BinarySensorEntity,
-    Context,
-    DeviceInfo,
-    Entity,
-    NumberEntity,
-    SensorEntity,
-    SwitchEntity,
-)
-from gatehouse.core.template import TemplateEngine
+from gatehouse.core import Context, DeviceInfo, Entity, EntityDescription
+from gatehouse.core.helpers import BurstLog, TemplateEngine, ValueReader
 
 from .api import MqttMessage
-from .const import DOMAIN
-from .values import BadPayload, BurstLog, ValueReader
+from .const import CONF_QOS, CONF_RETAIN, DOMAIN, PAYLOAD_OFFLINE, PAYLOAD_ONLINE
 
 if TYPE_CHECKING:
-    from .runtime import EntryRuntime
+    from .runtime import MqttRuntime
 
 _LOGGER = logging.getLogger(__name__)
+
+_BAD_START = (
+    "%(name)s: cannot read payload on %(topic)s (%(reason)s): %(payload)r; further bad "
+    "payloads are counted, not logged, until a good one arrives"
+)
+_BAD_END = "%(name)s: payloads readable again after %(count)d bad ones"
+
+
+@dataclass(frozen=True, slots=True)
+class Availability:
+    """One availability topic and the words it uses."""
+
+    topic: str
+    payload_available: str = PAYLOAD_ONLINE
+    payload_not_available: str = PAYLOAD_OFFLINE
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """Where a switch or number sends its commands."""
+
+    topic: str
+    retain: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class MqttEntityDescription(EntityDescription):
+    """The half of an MQTT entity's description every platform shares."""
+
+    unique_id: str | None = None
+    #: Topic the value arrives on (optional for switches and numbers).
+    state_topic: str | None = None
+    qos: int = 0
+    force_update: bool = False
+    device: DeviceInfo | None = None
+    availability: tuple[Availability, ...] = ()
+    #: How a payload becomes a value (at most one of the two; neither: the payload).
+    value_template: str | None = None
+    json_path: str | None = None
 
 
 def device_info(raw: Mapping[str, Any] | None) -> DeviceInfo | None:
@@ -65,51 +103,96 @@ def device_info(raw: Mapping[str, Any] | None) -> DeviceInfo | None:
     return info
 
 
-class MqttEntity(Entity):
-    """What every MQTT entity shares: topics, availability, bad payload accounting."""
+def _availability(config: Mapping[str, Any]) -> tuple[Availability, ...]:
+    """``availability_topic`` (with the entity's payload words) and the ``availability``
+    list, in that order."""
+    found: list[Availability] = []
+    if config.get("availability_topic"):
+        found.append(
+            Availability(
+                config["availability_topic"],
+                config.get("payload_available", PAYLOAD_ONLINE),
+                config.get("payload_not_available", PAYLOAD_OFFLINE),
+            )
+        )
+    for item in config.get("availability") or ():
+        found.append(
+            Availability(
+                item["topic"],
+                item.get("payload_available", PAYLOAD_ONLINE),
+                item.get("payload_not_available", PAYLOAD_OFFLINE),
+            )
+        )
+    return tuple(found)
 
-    platform_domain: ClassVar[str] = ""
+
+def common_fields(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``MqttEntityDescription`` fields of a validated entity config.
+
+    The name defaults to the state (or command) topic, as in Home Assistant, so an
+    entity announced without one still gets a readable entity id.
+    """
+    name = config.get("name")
+    if name is None:
+        name = config.get("state_topic") or config.get("command_topic")
+    unique_id = config.get("unique_id")
+    return {
+        "key": str(unique_id or name),
+        "name": name,
+        "unique_id": unique_id,
+        "icon": config.get("icon"),
+        "device_class": config.get("device_class"),
+        "state_topic": config.get("state_topic") or None,
+        "qos": int(config.get(CONF_QOS, 0)),
+        "force_update": bool(config.get("force_update", False)),
+        "device": device_info(config.get("device")),
+        "availability": _availability(config),
+        "value_template": config.get("value_template"),
+        "json_path": config.get("json_path"),
+    }
+
+
+def command_of(config: Mapping[str, Any]) -> Command:
+    """The command topic of a validated switch or number config."""
+    return Command(config["command_topic"], bool(config.get(CONF_RETAIN, False)))
+
+
+def optimistic(config: Mapping[str, Any]) -> bool:
+    """Whether the state follows the command: as configured, else when there is no
+    state topic to report it."""
+    value = config.get("optimistic")
+    if value is None:
+        return not config.get("state_topic")
+    return bool(value)
+
+
+class MqttEntity(Entity):
+    """What every MQTT entity shares (see the module docstring).
+
+    ``engine`` is the host's template engine, needed only when the description has a
+    ``value_template``. Raises ``ValueError`` if the template or path does not compile.
+    """
+
+    entity_description: MqttEntityDescription
 
     def __init__(
         self,
-        runtime: EntryRuntime,
-        config: Mapping[str, Any],
+        runtime: MqttRuntime,
+        description: MqttEntityDescription,
         engine: TemplateEngine | None,
         *,
         discovery_id: str | None = None,
     ) -> None:
         self._runtime = runtime
-        self._config = config
+        self.entity_description = description
         self.discovery_id = discovery_id
-        self._attr_unique_id = config.get("unique_id")
-        name = config.get("name")
-        if name is None:
-            name = config.get("state_topic") or config.get("command_topic")
-        self._attr_name = name
-        self._attr_icon = config.get("icon")
-        self._attr_device_class = config.get("device_class")
-        self._attr_force_update = bool(config.get("force_update", False))
-        self._attr_device_info = device_info(config.get("device"))
-        self._qos = int(config.get("qos", 0))
-        self._reader = ValueReader(engine, config.get("value_template"), config.get("json_path"))
-        self._bad = BurstLog(_LOGGER, str(name))
-        self._availability: list[tuple[str, str, str]] = []
-        if config.get("availability_topic"):
-            self._availability.append(
-                (
-                    config["availability_topic"],
-                    config.get("payload_available", "online"),
-                    config.get("payload_not_available", "offline"),
-                )
-            )
-        for item in config.get("availability") or ():
-            self._availability.append(
-                (
-                    item["topic"],
-                    item.get("payload_available", "online"),
-                    item.get("payload_not_available", "offline"),
-                )
-            )
+        self._attr_unique_id = description.unique_id
+        self._attr_force_update = description.force_update
+        self._attr_device_info = description.device
+        self._reader = ValueReader(
+            engine, value_template=description.value_template, json_path=description.json_path
+        )
+        self._bad = BurstLog(_LOGGER, _BAD_START, _BAD_END, name=str(description.name))
         # None: no availability message yet (available only if no topics are set).
         self._topic_available: bool | None = None
         self._fast_attrs: Mapping[str, Any] | None = None
@@ -121,18 +204,19 @@ class MqttEntity(Entity):
     def available(self) -> bool:
         if not self._runtime.connection.connected:
             return False
-        if not self._availability:
+        if not self.entity_description.availability:
             return True
         return bool(self._topic_available)
 
     def _on_availability(self, message: MqttMessage) -> None:
         payload = message.payload.decode("utf-8", "replace").strip()
-        for topic, online, offline in self._availability:
+        for item in self.entity_description.availability:
+            topic = item.topic
             if message.topic != topic and "+" not in topic and "#" not in topic:
                 continue
-            if payload == online:
+            if payload == item.payload_available:
                 value: bool | None = True
-            elif payload == offline:
+            elif payload == item.payload_not_available:
                 value = False
             else:
                 continue
@@ -179,12 +263,16 @@ class MqttEntity(Entity):
 
     async def added_to_host(self) -> None:
         connection = self._runtime.connection
-        self._bad.rename(self.entity_id or str(self.name))
-        for topic in {t for t, _, _ in self._availability}:
-            self._undos.append(connection.subscribe(topic, self._on_availability, self._qos))
-        state_topic = self._config.get("state_topic")
-        if state_topic:
-            self._undos.append(connection.subscribe(state_topic, self._on_state, self._qos))
+        description = self.entity_description
+        self._bad.fields["name"] = self.entity_id or str(self.name)
+        for topic in {item.topic for item in description.availability}:
+            self._undos.append(
+                connection.subscribe(topic, self._on_availability, description.qos)
+            )
+        if description.state_topic:
+            self._undos.append(
+                connection.subscribe(description.state_topic, self._on_state, description.qos)
+            )
         self._runtime.entities.add(self)
 
     async def will_remove_from_host(self) -> None:
@@ -196,6 +284,15 @@ class MqttEntity(Entity):
 
     def _on_state(self, message: MqttMessage) -> None:
         raise NotImplementedError
+
+    def _reject(self, message: MqttMessage, reason: str) -> None:
+        """Count a payload that could not be used (logged at the start of a burst)."""
+        self._bad.hit(topic=message.topic, reason=reason, payload=message.payload[:200])
+
+    def _accepted(self) -> None:
+        """A good payload after bad ones ends the burst (one line with the count)."""
+        if self._bad.burst:
+            self._bad.calm()
 
     @property
     def bad_payloads(self) -> int:
@@ -210,172 +307,8 @@ class MqttEntity(Entity):
             "bad_payloads": self._bad.total,
         }
 
-    async def _publish(self, payload: str) -> None:
+    async def _send(self, command: Command, payload: str) -> None:
+        """Publish a command (through the outbox when the entity's QoS is 1 or 2)."""
         await self._runtime.publish(
-            self._config["command_topic"], payload.encode("utf-8"), self._qos,
-            bool(self._config.get("retain", False)),
+            command.topic, payload.encode("utf-8"), self.entity_description.qos, command.retain
         )
-
-    @property
-    def _optimistic(self) -> bool:
-        optimistic = self._config.get("optimistic")
-        if optimistic is None:
-            return not self._config.get("state_topic")
-        return bool(optimistic)
-
-
-class MqttSensor(MqttEntity, SensorEntity):
-    platform_domain: ClassVar[str] = "sensor"
-
-    def __init__(
-        self,
-        runtime: EntryRuntime,
-        config: Mapping[str, Any],
-        engine: TemplateEngine | None,
-        *,
-        discovery_id: str | None = None,
-    ) -> None:
-        super().__init__(runtime, config, engine, discovery_id=discovery_id)
-        self._attr_native_unit_of_measurement = config.get("unit_of_measurement")
-        self._attr_state_class = config.get("state_class")
-        self._attr_suggested_display_precision = config.get("suggested_display_precision")
-        self._precision = self._attr_suggested_display_precision
-
-    def _on_state(self, message: MqttMessage) -> None:
-        try:
-            value = self._reader.read(message.payload)
-        except BadPayload as err:
-            self._bad.hit(str(err), message.topic, message.payload)
-            return
-        cls = value.__class__
-        if cls is not float and cls is not int:
-            if cls is str:
-                if len(value) > 255:
-                    self._bad.hit("value longer than 255 characters", message.topic,
-                                  message.payload)
-                    return
-                if not value:
-                    value = None
-            elif cls is bool:
-                value = "on" if value else "off"
-            elif value is not None:
-                self._bad.hit("value is not a string or number", message.topic, message.payload)
-                return
-        if self._bad.burst:
-            self._bad.calm()
-        self._attr_native_value = value
-        if value is None or self._precision is not None:
-            self._write_value()
-        else:
-            self._write_value(value)
-
-
-class MqttBinarySensor(MqttEntity, BinarySensorEntity):
-    platform_domain: ClassVar[str] = "binary_sensor"
-
-    def _on_state(self, message: MqttMessage) -> None:
-        try:
-            value = self._reader.read(message.payload)
-        except BadPayload as err:
-            self._bad.hit(str(err), message.topic, message.payload)
-            return
-        if value is True or value is False:
-            is_on = value
-        elif str(value) == self._config["payload_on"]:
-            is_on = True
-        elif str(value) == self._config["payload_off"]:
-            is_on = False
-        else:
-            self._bad.hit(
-                f"{value!r} is neither payload_on nor payload_off", message.topic, message.payload
-            )
-            return
-        if self._bad.burst:
-            self._bad.calm()
-        self._attr_is_on = is_on
-        self._write_value()
-
-
-class MqttSwitch(MqttEntity, SwitchEntity):
-    platform_domain: ClassVar[str] = "switch"
-
-    def _on_state(self, message: MqttMessage) -> None:
-        try:
-            value = self._reader.read(message.payload)
-        except BadPayload as err:
-            self._bad.hit(str(err), message.topic, message.payload)
-            return
-        config = self._config
-        text = str(value)
-        if value is True or text == config.get("state_on", config["payload_on"]):
-            is_on = True
-        elif value is False or text == config.get("state_off", config["payload_off"]):
-            is_on = False
-        else:
-            self._bad.hit(f"{value!r} is neither state_on nor state_off", message.topic,
-                          message.payload)
-            return
-        if self._bad.burst:
-            self._bad.calm()
-        self._attr_is_on = is_on
-        self._write_value()
-
-    async def turn_on(self) -> None:
-        await self._publish(self._config["payload_on"])
-        if self._optimistic:
-            self._attr_is_on = True
-            self.write_state()
-
-    async def turn_off(self) -> None:
-        await self._publish(self._config["payload_off"])
-        if self._optimistic:
-            self._attr_is_on = False
-            self.write_state()
-
-
-class MqttNumber(MqttEntity, NumberEntity):
-    platform_domain: ClassVar[str] = "number"
-
-    def __init__(
-        self,
-        runtime: EntryRuntime,
-        config: Mapping[str, Any],
-        engine: TemplateEngine | None,
-        *,
-        discovery_id: str | None = None,
-    ) -> None:
-        super().__init__(runtime, config, engine, discovery_id=discovery_id)
-        self._attr_native_min_value = float(config.get("min", 1.0))
-        self._attr_native_max_value = float(config.get("max", 100.0))
-        self._attr_native_step = float(config.get("step", 1.0))
-        self._attr_mode = str(config.get("mode", "auto"))
-        self._attr_native_unit_of_measurement = config.get("unit_of_measurement")
-
-    def _on_state(self, message: MqttMessage) -> None:
-        try:
-            value = float(self._reader.read(message.payload))
-        except BadPayload as err:
-            self._bad.hit(str(err), message.topic, message.payload)
-            return
-        except (TypeError, ValueError):
-            self._bad.hit("not a number", message.topic, message.payload)
-            return
-        if self._bad.burst:
-            self._bad.calm()
-        self._attr_native_value = value
-        self._write_value()
-
-    async def set_native_value(self, value: float) -> None:
-        integral = value.is_integer() and self.step.is_integer()
-        await self._publish(str(int(value)) if integral else str(value))
-        if self._optimistic:
-            self._attr_native_value = value
-            self.write_state()
-
-
-PLATFORM_CLASSES: dict[str, type[MqttEntity]] = {
-    "sensor": MqttSensor,
-    "binary_sensor": MqttBinarySensor,
-    "switch": MqttSwitch,
-    "number": MqttNumber,
-}

@@ -1,8 +1,10 @@
 """What a loaded mqtt entry holds (``entry.runtime_data``) and how it publishes.
 
-``EntryRuntime`` is the entry's side of the public API (``api.Broker``): subscribe
+``MqttRuntime`` is the entry's side of the public API (``api.Broker``): subscribe
 through the connection's router, publish QoS 0 directly and QoS 1/2 through the host
-outbox (destination ``mqtt.<entry_id>``), whose sender is ``sender.MqttSender``.
+outbox (``OutboxLink``, destination ``mqtt.<entry_id>``), whose sender is
+``sender.MqttSender``. The outbox is there from set-up on, connected or not: that is
+what lets QoS 1/2 publishes made while the broker is away (at boot too) wait on disk.
 """
 
 from __future__ import annotations
@@ -10,15 +12,16 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from gatehouse.core.outbox import Outbox
-
 from .api import MessageCallback, Unsubscribe
-from .sender import MqttSender, headers_for
+from .sender import headers_for
 from .topics import valid_topic
 
 if TYPE_CHECKING:
+    from gatehouse.core.helpers import OutboxLink
+
     from .client import MqttConnection
-    from .entities import MqttEntity
+    from .entity import MqttEntity
+    from .sender import MqttSender
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -28,15 +31,17 @@ def destination_name(entry_id: str) -> str:
     return f"mqtt.{entry_id}"
 
 
-class EntryRuntime:
+class MqttRuntime:
     """One loaded mqtt entry: connection, outbox destination, live entities."""
 
-    def __init__(self, entry_id: str, connection: MqttConnection, outbox: Outbox) -> None:
+    def __init__(
+        self, entry_id: str, connection: MqttConnection, sender: MqttSender, outbox: OutboxLink
+    ) -> None:
         self.entry_id = entry_id
         self.connection = connection
+        self.sender = sender
         self.outbox = outbox
-        self.destination = destination_name(entry_id)
-        self.sender = MqttSender(connection)
+        self.destination = outbox.destination
         #: Live MQTT entities of this entry (they add and remove themselves).
         self.entities: set[MqttEntity] = set()
         self.dropped_qos0 = 0
@@ -58,17 +63,13 @@ class EntryRuntime:
         if qos == 0:
             self._publish_now(topic, payload, retain)
             return
-        await self.outbox.enqueue(
-            self.destination, payload, headers=headers_for(topic, qos, retain)
-        )
+        await self.outbox.enqueue(payload, headers_for(topic, qos, retain))
 
     def publish_nowait(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
         if qos == 0:
             self._publish_now(topic, payload, retain)
             return
-        self.outbox.enqueue_nowait(
-            self.destination, payload, headers=headers_for(topic, qos, retain)
-        )
+        self.outbox.enqueue_nowait(payload, headers_for(topic, qos, retain))
 
     def _publish_now(self, topic: str, payload: bytes, retain: bool) -> None:
         valid_topic(topic)  # paho would raise ValueError; make it the schema's error

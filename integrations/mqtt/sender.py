@@ -40,7 +40,7 @@ import anyio
 from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
-from gatehouse.core.outbox import DeliveryOutcome, OutboxMessage, TransientDeliveryError
+from gatehouse.core.helpers import DeliveryOutcome, OutboxMessage, TransientDeliveryError
 
 if TYPE_CHECKING:
     from .client import MqttConnection
@@ -102,7 +102,7 @@ class MqttSender:
         connection = self._connection
         if not connection.connected:
             raise TransientDeliveryError(
-                f"not connected to {connection.settings.broker}:{connection.settings.port}"
+                f"not connected to {connection.settings.where}"
                 + (f" ({connection.last_error})" if connection.last_error else "")
             )
         tracker = _Batch(len(batch))

@@ -1,8 +1,10 @@
-"""``mqtt.publish``, the ``mqtt_message`` event, and the shared template engine.
+"""``mqtt.publish`` and the ``mqtt_message`` event.
 
 The service belongs to the domain, not to an entry: it is registered when the first
-mqtt entry loads and removed when the last one unloads (a reference count in
-``host.data``), so unloading one of two brokers leaves it working for the other.
+mqtt entry loads and removed when the last one unloads (``LOADED``), so unloading one of
+two brokers leaves it working for the other. An entry loads even while its broker is
+unreachable, so the service is there from boot on and QoS 1/2 messages wait in the
+outbox instead of being refused.
 """
 
 from __future__ import annotations
@@ -14,18 +16,18 @@ import voluptuous as vol
 from gatehouse.core import (
     ConfigEntry,
     Host,
-    HostKey,
     LoadedEntries,
     ServiceCall,
     ServiceValidationError,
     Unsubscribe,
 )
-from gatehouse.core.template import TemplateEngine, TemplateError
+from gatehouse.core.helpers import TemplateError, template_engine
 
-from .api import EVENT_MQTT_MESSAGE, MQTT_API, MqttMessage, MqttUnavailable
+from .api import EVENT_MQTT_MESSAGE, MQTT_API, MqttMessage
 from .config import QOS
 from .const import CONF_QOS, CONF_TOPIC, DOMAIN
-from .runtime import EntryRuntime
+from .errors import MqttUnavailable
+from .runtime import MqttRuntime
 from .topics import valid_topic
 
 SERVICE_PUBLISH = "publish"
@@ -41,17 +43,6 @@ PUBLISH_SCHEMA = vol.Schema(
     }
 )
 
-_ENGINE: HostKey[TemplateEngine] = HostKey("mqtt.template_engine")
-
-
-def template_engine(host: Host) -> TemplateEngine:
-    """One template engine per host for every mqtt template (compiled once, cached)."""
-    engine = host.data.get(_ENGINE)
-    if engine is None:
-        engine = host.data[_ENGINE] = TemplateEngine(host)
-    return engine
-
-
 def _register_services(host: Host) -> list[Unsubscribe]:
     """Registered with the first loaded entry, removed with the last (``LOADED``)."""
     return [
@@ -60,7 +51,7 @@ def _register_services(host: Host) -> list[Unsubscribe]:
 
 
 #: Loaded mqtt entries by entry id; holding one keeps the domain's services registered.
-LOADED: LoadedEntries[EntryRuntime] = LoadedEntries(DOMAIN, _register_services)
+LOADED: LoadedEntries[MqttRuntime] = LoadedEntries(DOMAIN, _register_services)
 
 
 def _publish_handler(host: Host) -> Any:
@@ -92,7 +83,7 @@ def _publish_handler(host: Host) -> Any:
 def setup_event_forwarding(
     host: Host,
     entry: ConfigEntry[Any],
-    runtime: EntryRuntime,
+    runtime: MqttRuntime,
     subscriptions: list[dict[str, Any]],
 ) -> None:
     """Fire ``mqtt_message`` for every message on the entry's ``subscribe:`` filters

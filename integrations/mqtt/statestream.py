@@ -23,15 +23,15 @@ from typing import TYPE_CHECKING, Any
 
 from gatehouse.core import EVENT_STATE_CHANGED, ConfigEntry, Event, Host, State, StateChangedData
 
-from .const import CONF_QOS, CONF_RETAIN
+from .const import CONF_QOS, CONF_RETAIN, DEFAULT_STATESTREAM_BASE_TOPIC
 
 if TYPE_CHECKING:
-    from .runtime import EntryRuntime
+    from .runtime import MqttRuntime
 
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULTS: dict[str, Any] = {
-    "base_topic": "gatehouse/states",
+    "base_topic": DEFAULT_STATESTREAM_BASE_TOPIC,
     "publish_attributes": True,
     CONF_QOS: 0,
     CONF_RETAIN: True,
@@ -82,7 +82,7 @@ class StateStream:
         self,
         host: Host,
         entry: ConfigEntry[Any],
-        runtime: EntryRuntime,
+        runtime: MqttRuntime,
         settings: Mapping[str, Any] | None,
     ) -> None:
         merged = {**DEFAULTS, **(settings or {})}

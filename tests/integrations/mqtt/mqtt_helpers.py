@@ -1,57 +1,23 @@
-"""Helpers for the MQTT tests (importable by the kill -9 child script too)."""
+"""Helpers for the MQTT tests (importable by the kill -9 child script too).
+
+Hosts, entries and waiting come from the test kit (``gatehouse.core.testing``); what is
+left here is MQTT's own: a paho peer to publish and watch with, and entry data.
+"""
 
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import anyio
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from gatehouse.core import ConfigEntry, ConfigEntryState, Host
-from gatehouse.core.helpers import Backoff
-
-MQTT_PACKAGE = "gatehouse.integrations.mqtt"
-
-
-def mqtt_host(config_dir: Path, *, stop_timeout: float = 5) -> Host:
-    """A host tuned for tests that can load ``mqtt`` without its entry point."""
-    host = Host(config_dir, stop_timeout=stop_timeout)
-    host.config_entries.retry_policy = Backoff(initial=0.05, maximum=0.2, jitter=0)
-    host.plugins.add_package("mqtt", MQTT_PACKAGE)
-    return host
+from gatehouse.core import ConfigEntry, ConfigEntryState
 
 
 def entry_data(port: int, **extra: Any) -> dict[str, Any]:
+    """An mqtt entry's data for the loopback broker on ``port``."""
     return {"broker": "127.0.0.1", "port": port, **extra}
-
-
-async def add_entry(host: Host, port: int, title: str = "Broker", **extra: Any) -> ConfigEntry[Any]:
-    """Add (and set up) an mqtt entry for the broker on ``port``."""
-    data = entry_data(port, **extra)
-    entry: ConfigEntry[Any] = ConfigEntry(domain="mqtt", title=title, data=data)
-    await host.config_entries.add(entry)
-    return entry
-
-
-async def wait_until(
-    predicate: Callable[[], object], timeout: float = 10.0, message: str = ""
-) -> None:
-    """Poll ``predicate`` until it is true (fail after ``timeout`` seconds)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s: {message or predicate}")
-        await anyio.sleep(0.01)
-
-
-def state_of(host: Host, entity_id: str) -> str | None:
-    state = host.states.get(entity_id)
-    return None if state is None else state.state
 
 
 def loaded(entry: ConfigEntry[Any]) -> bool:

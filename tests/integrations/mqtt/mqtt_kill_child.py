@@ -23,12 +23,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 import anyio
-from mqtt_helpers import mqtt_host, wait_until
 
 from gatehouse.core import Host
-from gatehouse.core.outbox import get_outbox
+from gatehouse.core.testing import make_host, wait_until
 from gatehouse.integrations.mqtt.api import MQTT_API
-from gatehouse.integrations.mqtt.runtime import destination_name
 
 TOPIC = "proof/seq"
 
@@ -64,7 +62,7 @@ async def produce(host: Host, count: int, rate: float, window: int) -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
-    host = mqtt_host(Path(args.config_dir), stop_timeout=10)
+    host = make_host(Path(args.config_dir), stop_timeout=10)
     async with anyio.create_task_group() as group:
         group.start_soon(host.run)
         await wait_until(
@@ -79,11 +77,10 @@ async def main(args: argparse.Namespace) -> None:
         say("READY")
         if not args.drain:
             await produce(host, args.count, args.rate, args.window)
-        outbox = await get_outbox(host)
-        destination = destination_name(entry.entry_id)
+        outbox = entry.runtime_data.outbox  # the entry's OutboxLink (destination mqtt.<id>)
         with anyio.fail_after(120):
-            await outbox.wait_drained(destination)
-        stats = {k: v for k, v in asdict(outbox.stats(destination)).items() if isinstance(v, int)}
+            await outbox.outbox.wait_drained(outbox.destination)
+        stats = {k: v for k, v in asdict(outbox.stats()).items() if isinstance(v, int)}
         say("STATS " + json.dumps(stats))
         host.request_stop()
 

@@ -4,10 +4,10 @@ outbox statistics entities."""
 from __future__ import annotations
 
 import pytest
-from mqtt_helpers import Peer, add_entry, loaded, state_of, wait_until
+from mqtt_helpers import Peer, entry_data, loaded
 
 from gatehouse.core import Event, Host, ServiceValidationError
-from gatehouse.core.testing import Mosquitto
+from gatehouse.core.testing import Mosquitto, add_entry, state_of, wait_until
 from gatehouse.integrations.mqtt.api import (
     EVENT_MQTT_MESSAGE,
     MQTT_API,
@@ -19,15 +19,15 @@ from gatehouse.integrations.mqtt.api import (
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
 
-async def test_publish_service(mosquitto: Mosquitto, peer: Peer, mhost: Host) -> None:
+async def test_publish_service(mosquitto: Mosquitto, peer: Peer, host: Host) -> None:
     peer.subscribe("out/#", qos=1)
-    entry = await add_entry(mhost, mosquitto.port, sensor=[
-        {"name": "Temp", "unique_id": "temp", "state_topic": "in/temp"}])
+    entry = await add_entry(host, "mqtt", entry_data(mosquitto.port, sensor=[
+        {"name": "Temp", "unique_id": "temp", "state_topic": "in/temp"}]), title="Broker")
     assert loaded(entry), entry.reason
     peer.publish("in/temp", "21", qos=1)
-    await wait_until(lambda: state_of(mhost, "sensor.temp") == "21")
+    await wait_until(lambda: state_of(host, "sensor.temp") == "21")
 
-    call = mhost.services.call
+    call = host.services.call
     await call("mqtt", "publish", {"topic": "out/plain", "payload": "hi"})
     await call("mqtt", "publish", {"topic": "out/tpl", "qos": 1,
                                    "payload_template": "{{ states('sensor.temp') | int + 1 }}"})
@@ -52,29 +52,30 @@ async def test_publish_service(mosquitto: Mosquitto, peer: Peer, mhost: Host) ->
 
 
 async def test_service_is_held_by_any_loaded_entry(
-    mosquitto: Mosquitto, peer: Peer, mhost: Host
+    mosquitto: Mosquitto, peer: Peer, host: Host
 ) -> None:
-    first = await add_entry(mhost, mosquitto.port, title="A", client_id="a")
-    second = await add_entry(mhost, mosquitto.port, title="B", client_id="b")
+    first = await add_entry(host, "mqtt", entry_data(mosquitto.port, client_id="a"), title="A")
+    second = await add_entry(host, "mqtt", entry_data(mosquitto.port, client_id="b"), title="B")
     assert loaded(first) and loaded(second)
-    await mhost.config_entries.unload(first.entry_id)
-    assert mhost.services.has("mqtt", "publish")  # B still holds it
+    await host.config_entries.unload(first.entry_id)
+    assert host.services.has("mqtt", "publish")  # B still holds it
     peer.subscribe("via/b", qos=1)
-    await mhost.services.call("mqtt", "publish", {"topic": "via/b", "payload": "1", "qos": 1})
+    await host.services.call("mqtt", "publish", {"topic": "via/b", "payload": "1", "qos": 1})
     await wait_until(lambda: peer.payloads("via/b") == [b"1"])
-    await mhost.config_entries.unload(second.entry_id)
-    assert not mhost.services.has("mqtt", "publish")
+    await host.config_entries.unload(second.entry_id)
+    assert not host.services.has("mqtt", "publish")
 
 
-async def test_mqtt_message_event(mosquitto: Mosquitto, peer: Peer, mhost: Host) -> None:
+async def test_mqtt_message_event(mosquitto: Mosquitto, peer: Peer, host: Host) -> None:
     events: list[MqttMessageEventData] = []
 
     def on_message(event: Event[MqttMessageEventData]) -> None:
         events.append(event.data)
 
-    mhost.bus.listen(EVENT_MQTT_MESSAGE, on_message)
+    host.bus.listen(EVENT_MQTT_MESSAGE, on_message)
     entry = await add_entry(
-        mhost, mosquitto.port, subscribe=["alarms/+/high", {"topic": "audit/#", "qos": 1}]
+        host, "mqtt",
+        entry_data(mosquitto.port, subscribe=["alarms/+/high", {"topic": "audit/#", "qos": 1}]),
     )
     assert loaded(entry), entry.reason
     peer.publish("alarms/tank1/high", b"\x01\x02", qos=1)
@@ -87,10 +88,10 @@ async def test_mqtt_message_event(mosquitto: Mosquitto, peer: Peer, mhost: Host)
 
 
 async def test_api_object_subscriptions_survive_reload(
-    mosquitto: Mosquitto, peer: Peer, mhost: Host
+    mosquitto: Mosquitto, peer: Peer, host: Host
 ) -> None:
-    entry = await add_entry(mhost, mosquitto.port)
-    api = mhost.data[MQTT_API]
+    entry = await add_entry(host, "mqtt", entry_data(mosquitto.port))
+    api = host.data[MQTT_API]
     got: list[MqttMessage] = []
     unsubscribe = api.subscribe("shadow/+/update", got.append, qos=1)
     await entry.runtime_data.connection.wait_subscribed(5)
@@ -98,8 +99,8 @@ async def test_api_object_subscriptions_survive_reload(
     await wait_until(lambda: [m.payload for m in got] == [b"1"])
     assert got[0].topic == "shadow/t1/update" and got[0].entry_id == entry.entry_id
 
-    assert await mhost.config_entries.reload(entry.entry_id)
-    assert mhost.data[MQTT_API] is api and api.is_connected()
+    assert await host.config_entries.reload(entry.entry_id)
+    assert host.data[MQTT_API] is api and api.is_connected()
     peer.publish("shadow/t2/update", "2", qos=1)
     await wait_until(lambda: [m.payload for m in got] == [b"1", b"2"])
 
@@ -110,17 +111,17 @@ async def test_api_object_subscriptions_survive_reload(
 
     unsubscribe()
     assert entry.runtime_data.connection.router.match("shadow/t3/update") == []
-    await mhost.config_entries.unload(entry.entry_id)
+    await host.config_entries.unload(entry.entry_id)
     assert not api.is_connected()
     with pytest.raises(MqttUnavailable):
         await api.publish("api/out", "x")
 
 
-async def test_outbox_stat_entities(mosquitto: Mosquitto, mhost: Host) -> None:
-    entry = await add_entry(mhost, mosquitto.port, title="Plant broker")
+async def test_outbox_stat_entities(mosquitto: Mosquitto, host: Host) -> None:
+    entry = await add_entry(host, "mqtt", entry_data(mosquitto.port), title="Plant broker")
     assert loaded(entry)
     depth = "sensor.plant_broker_outbox_queued_messages"
-    assert state_of(mhost, depth) == "0"
+    assert state_of(host, depth) == "0"
     for suffix in ("oldest_message_age", "dropped_messages", "delivery_retries",
                    "dead_lettered_messages", "redeliveries"):
-        assert f"sensor.plant_broker_outbox_{suffix}" in mhost.states
+        assert f"sensor.plant_broker_outbox_{suffix}" in host.states

@@ -8,72 +8,77 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mqtt_helpers import Peer, add_entry, loaded, state_of, wait_until
+from mqtt_helpers import Peer, entry_data, loaded
 
 from gatehouse.core import STATE_UNAVAILABLE, ConfigEntryState, Host
-from gatehouse.core.testing import Mosquitto, make_pki
-from gatehouse.integrations.mqtt.runtime import EntryRuntime
+from gatehouse.core.testing import Mosquitto, add_entry, make_pki, state_of, wait_until
+from gatehouse.integrations.mqtt.runtime import MqttRuntime
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
 
-def runtime_of(host: Host, entry_id: str) -> EntryRuntime:
-    runtime: EntryRuntime = host.config_entries.get(entry_id).runtime_data
+def runtime_of(host: Host, entry_id: str) -> MqttRuntime:
+    runtime: MqttRuntime = host.config_entries.get(entry_id).runtime_data
     return runtime
 
 
-async def test_tls13_with_client_certificate(mosquitto_tls: Mosquitto, mhost: Host) -> None:
+async def test_tls13_with_client_certificate(mosquitto_tls: Mosquitto, host: Host) -> None:
     certs = mosquitto_tls.certs
     client = certs.client()
     entry = await add_entry(
-        mhost,
-        mosquitto_tls.tls_port,
-        ca_certs=str(certs.ca_cert),
-        client_cert=str(client.cert),
-        client_key=str(client.key),
-        sensor=[{"name": "Secure", "unique_id": "secure", "state_topic": "secure/value"}],
+        host, "mqtt",
+        entry_data(
+            mosquitto_tls.tls_port,
+            ca_certs=str(certs.ca_cert),
+            client_cert=str(client.cert),
+            client_key=str(client.key),
+            sensor=[{"name": "Secure", "unique_id": "secure", "state_topic": "secure/value"}],
+        ),
     )
     assert loaded(entry), entry.reason
-    connection = runtime_of(mhost, entry.entry_id).connection
+    connection = runtime_of(host, entry.entry_id).connection
     assert connection.tls_version() == "TLSv1.3"
     assert connection.settings.tls  # implied by ca_certs
     # Round trip over TLS: our own publish comes back through the subscription.
-    await mhost.services.call("mqtt", "publish", {"topic": "secure/value", "payload": "42"})
-    await wait_until(lambda: state_of(mhost, "sensor.secure") == "42")
+    await host.services.call("mqtt", "publish", {"topic": "secure/value", "payload": "42"})
+    await wait_until(lambda: state_of(host, "sensor.secure") == "42")
 
 
 async def test_wrong_ca_is_refused_with_a_clear_reason(
-    mosquitto_tls: Mosquitto, mhost: Host, tmp_path: Path
+    mosquitto_tls: Mosquitto, host: Host, tmp_path: Path
 ) -> None:
     other = make_pki(tmp_path / "other-pki")  # a CA that did not sign the broker
     entry = await add_entry(
-        mhost,
-        mosquitto_tls.tls_port,
-        ca_certs=str(other.ca_cert),
-        client_cert=str(other.client().cert),
-        client_key=str(other.client().key),
+        host, "mqtt",
+        entry_data(
+            mosquitto_tls.tls_port,
+            ca_certs=str(other.ca_cert),
+            client_cert=str(other.client().cert),
+            client_key=str(other.client().key),
+        ),
     )
     assert entry.state is ConfigEntryState.SETUP_RETRY
     assert entry.reason is not None
     assert "TLS certificate verification" in entry.reason, entry.reason
     assert "failed" in entry.reason and "ca_certs" in entry.reason, entry.reason
-    await mhost.config_entries.unload(entry.entry_id)
+    await host.config_entries.unload(entry.entry_id)
 
 
 async def test_missing_client_certificate_is_refused(
-    mosquitto_tls: Mosquitto, mhost: Host
+    mosquitto_tls: Mosquitto, host: Host
 ) -> None:
     entry = await add_entry(
-        mhost, mosquitto_tls.tls_port, ca_certs=str(mosquitto_tls.certs.ca_cert),
-        connect_timeout=3,
+        host, "mqtt",
+        entry_data(mosquitto_tls.tls_port, ca_certs=str(mosquitto_tls.certs.ca_cert),
+                   connect_timeout=3),
     )
     assert entry.state is ConfigEntryState.SETUP_RETRY
     assert entry.reason is not None and "before CONNACK" in entry.reason, entry.reason
-    await mhost.config_entries.unload(entry.entry_id)
+    await host.config_entries.unload(entry.entry_id)
 
 
-async def test_birth_and_will_are_retained(mosquitto: Mosquitto, peer: Peer, mhost: Host) -> None:
-    entry = await add_entry(mhost, mosquitto.port, client_id="gatehouse-birth")
+async def test_birth_and_will_are_retained(mosquitto: Mosquitto, peer: Peer, host: Host) -> None:
+    entry = await add_entry(host, "mqtt", entry_data(mosquitto.port, client_id="gatehouse-birth"))
     assert loaded(entry), entry.reason
     # A late subscriber sees the retained birth message.
     watcher = Peer(mosquitto.port, "watcher")
@@ -83,7 +88,7 @@ async def test_birth_and_will_are_retained(mosquitto: Mosquitto, peer: Peer, mho
         assert watcher.snapshot()[0][3] is True  # retained
 
         # The connection dies without DISCONNECT: the broker publishes the will.
-        connection = runtime_of(mhost, entry.entry_id).connection
+        connection = runtime_of(host, entry.entry_id).connection
         connection.drop_connection()
         await wait_until(lambda: b"offline" in watcher.payloads("gatehouse/status"))
         # paho reconnects by itself and announces itself again.
@@ -92,7 +97,7 @@ async def test_birth_and_will_are_retained(mosquitto: Mosquitto, peer: Peer, mho
         assert connection.disconnects == 1 and connection.connects == 2
 
         # A graceful unload says offline too (the broker drops the will on DISCONNECT).
-        await mhost.config_entries.unload(entry.entry_id)
+        await host.config_entries.unload(entry.entry_id)
         await wait_until(lambda: watcher.payloads("gatehouse/status")[-1:] == [b"offline"])
     finally:
         watcher.close()
@@ -105,31 +110,33 @@ async def test_birth_and_will_are_retained(mosquitto: Mosquitto, peer: Peer, mho
 
 
 async def test_reconnect_after_broker_restart_restores_subscriptions(
-    mosquitto: Mosquitto, peer: Peer, mhost: Host
+    mosquitto: Mosquitto, peer: Peer, host: Host
 ) -> None:
     entry = await add_entry(
-        mhost,
-        mosquitto.port,
-        sensor=[{"name": "Level", "unique_id": "level", "state_topic": "tank/level"}],
-        subscribe=["tank/alarm/#"],
+        host, "mqtt",
+        entry_data(
+            mosquitto.port,
+            sensor=[{"name": "Level", "unique_id": "level", "state_topic": "tank/level"}],
+            subscribe=["tank/alarm/#"],
+        ),
     )
     assert loaded(entry), entry.reason
     events: list[bytes] = []
-    mhost.bus.listen("mqtt_message", lambda event: events.append(event.data["payload"]))
+    host.bus.listen("mqtt_message", lambda event: events.append(event.data["payload"]))
     peer.publish("tank/level", "1", qos=1)
-    await wait_until(lambda: state_of(mhost, "sensor.level") == "1")
-    connection = runtime_of(mhost, entry.entry_id).connection
+    await wait_until(lambda: state_of(host, "sensor.level") == "1")
+    connection = runtime_of(host, entry.entry_id).connection
 
     peer.close()
     await anyio_to_thread(mosquitto.restart)  # clean session: the broker forgot us
     await wait_until(lambda: not connection.connected or connection.connects > 1)
     await wait_until(lambda: connection.connected and connection.connects == 2, timeout=15)
     # While the broker was away the entity was unavailable; it is back now.
-    assert state_of(mhost, "sensor.level") != STATE_UNAVAILABLE
+    assert state_of(host, "sensor.level") != STATE_UNAVAILABLE
 
     again = Peer(mosquitto.port, "test-peer-2")
     try:
-        await wait_until(lambda: _publish_and_check(again, mhost))
+        await wait_until(lambda: _publish_and_check(again, host))
         again.publish("tank/alarm/high", "!", qos=1)
         await wait_until(lambda: events == [b"!"])
     finally:
@@ -151,30 +158,32 @@ async def anyio_to_thread(func: object) -> None:
 
 
 async def test_mqtt5_entity_and_durable_publish(
-    mosquitto: Mosquitto, peer: Peer, mhost: Host
+    mosquitto: Mosquitto, peer: Peer, host: Host
 ) -> None:
     peer.subscribe("v5/out", qos=1)
     entry = await add_entry(
-        mhost,
-        mosquitto.port,
-        protocol=5,
-        clean_start=False,
-        client_id="gatehouse-v5",
-        sensor=[{"name": "Five", "unique_id": "five", "state_topic": "v5/in"}],
+        host, "mqtt",
+        entry_data(
+            mosquitto.port,
+            protocol=5,
+            clean_start=False,
+            client_id="gatehouse-v5",
+            sensor=[{"name": "Five", "unique_id": "five", "state_topic": "v5/in"}],
+        ),
     )
     assert loaded(entry), entry.reason
-    assert runtime_of(mhost, entry.entry_id).connection.settings.protocol == "5"
+    assert runtime_of(host, entry.entry_id).connection.settings.protocol == "5"
     peer.publish("v5/in", "5", qos=1)
-    await wait_until(lambda: state_of(mhost, "sensor.five") == "5")
+    await wait_until(lambda: state_of(host, "sensor.five") == "5")
     for n in range(50):
-        await mhost.services.call("mqtt", "publish", {"topic": "v5/out", "payload": str(n),
+        await host.services.call("mqtt", "publish", {"topic": "v5/out", "payload": str(n),
                                                        "qos": 1})
     await wait_until(lambda: len(peer.payloads("v5/out")) == 50)
     assert peer.payloads("v5/out") == [str(n).encode() for n in range(50)]
 
 
-async def test_config_flow_checks_the_connection(mosquitto: Mosquitto, mhost: Host) -> None:
-    flow = mhost.config_entries.flow
+async def test_config_flow_checks_the_connection(mosquitto: Mosquitto, host: Host) -> None:
+    flow = host.config_entries.flow
     form = await flow.init("mqtt")
     assert form["type"] == "form"
     fields = {f["name"]: f for f in form["data_schema"]}
@@ -190,7 +199,7 @@ async def test_config_flow_checks_the_connection(mosquitto: Mosquitto, mhost: Ho
         form["flow_id"], {"broker": "127.0.0.1", "port": mosquitto.port, "name": "Home"}
     )
     assert result["type"] == "create_entry", result
-    entry = mhost.config_entries.get(result["entry_id"])
+    entry = host.config_entries.get(result["entry_id"])
     assert entry.title == "Home" and loaded(entry)
 
     again = await flow.init("mqtt")
@@ -225,10 +234,11 @@ def password_broker(tmp_path: Path) -> Iterator[Mosquitto]:
         broker.stop()
 
 
-async def test_credentials(password_broker: Mosquitto, mhost: Host) -> None:
+async def test_credentials(password_broker: Mosquitto, host: Host) -> None:
     wrong = await add_entry(
-        mhost, password_broker.port, title="Wrong", client_id="wrong", username="gw",
-        password="guessed",
+        host, "mqtt",
+        entry_data(password_broker.port, client_id="wrong", username="gw", password="guessed"),
+        title="Wrong",
     )
     # Retrying cannot fix a refused password: setup_error, not setup_retry.
     assert wrong.state is ConfigEntryState.SETUP_ERROR
@@ -236,7 +246,9 @@ async def test_credentials(password_broker: Mosquitto, mhost: Host) -> None:
     assert "guessed" not in wrong.reason
 
     right = await add_entry(
-        mhost, password_broker.port, title="Right", client_id="right", username="gw",
-        password="s3cret-pass",
+        host, "mqtt",
+        entry_data(password_broker.port, client_id="right", username="gw",
+                   password="s3cret-pass"),
+        title="Right",
     )
     assert loaded(right), right.reason

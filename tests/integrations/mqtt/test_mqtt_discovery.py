@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from mqtt_helpers import Peer, add_entry, loaded, state_of, wait_until
+from mqtt_helpers import Peer, entry_data, loaded
 
 from gatehouse.core import ConfigEntry, Host
-from gatehouse.core.testing import Mosquitto
+from gatehouse.core.testing import Mosquitto, add_entry, state_of, wait_until
 from gatehouse.integrations.mqtt.discovery import expand
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
@@ -37,7 +37,7 @@ def test_abbreviations_and_base_topic_expand() -> None:
 
 
 async def test_discovery_creates_updates_and_removes_entities(
-    mosquitto: Mosquitto, peer: Peer, mhost: Host
+    mosquitto: Mosquitto, peer: Peer, host: Host
 ) -> None:
     # Announced before we connect: retained, so we still see it.
     peer.publish(
@@ -57,13 +57,13 @@ async def test_discovery_creates_updates_and_removes_entities(
         qos=1,
         retain=True,
     )
-    entry = await add_entry(mhost, mosquitto.port)
+    entry = await add_entry(host, "mqtt", entry_data(mosquitto.port))
     assert loaded(entry), entry.reason
-    await wait_until(lambda: "sensor.node_1_node_temp" in mhost.states)
+    await wait_until(lambda: "sensor.node_1_node_temp" in host.states)
     # Retained: the entity's SUBSCRIBE may reach the broker after this publish.
     peer.publish("node1/state", json.dumps({"t": 21.5}), qos=1, retain=True)
-    await wait_until(lambda: state_of(mhost, "sensor.node_1_node_temp") == "21.5")
-    reg = mhost.entity_registry.get("sensor.node_1_node_temp")
+    await wait_until(lambda: state_of(host, "sensor.node_1_node_temp") == "21.5")
+    reg = host.entity_registry.get("sensor.node_1_node_temp")
     assert reg is not None and reg.unique_id == "node1_temp" and reg.platform == "mqtt"
 
     # A switch, announced live, without node id.
@@ -75,8 +75,8 @@ async def test_discovery_creates_updates_and_removes_entities(
         qos=1,
         retain=True,
     )
-    await wait_until(lambda: "switch.relay" in mhost.states)
-    await mhost.services.call("switch", "turn_on", {"entity_id": "switch.relay"})
+    await wait_until(lambda: "switch.relay" in host.states)
+    await host.services.call("switch", "turn_on", {"entity_id": "switch.relay"})
     await wait_until(lambda: peer.payloads("relay/set") == [b"on"])
 
     # A changed config replaces the entity (same entity id through the registry).
@@ -88,7 +88,7 @@ async def test_discovery_creates_updates_and_removes_entities(
         retain=True,
     )
     peer.publish("node1/state2", "19", qos=1, retain=True)
-    await wait_until(lambda: state_of(mhost, "sensor.node_1_node_temp") == "19")
+    await wait_until(lambda: state_of(host, "sensor.node_1_node_temp") == "19")
 
     # Garbage is ignored and counted; the entry carries on.
     peer.publish("homeassistant/sensor/bad/config", b"{not json", qos=1)
@@ -98,30 +98,32 @@ async def test_discovery_creates_updates_and_removes_entities(
 
     # An empty retained payload removes the entity.
     peer.publish("homeassistant/sensor/node1/temp/config", b"", qos=1, retain=True)
-    await wait_until(lambda: "sensor.node_1_node_temp" not in mhost.states)
-    assert "switch.relay" in mhost.states
+    await wait_until(lambda: "sensor.node_1_node_temp" not in host.states)
+    assert "switch.relay" in host.states
     # Its subscription went with it: a message on the old topic changes nothing.
     assert runtime.connection.router.match("node1/state2") == []
     peer.publish("homeassistant/switch/relay/config", b"", qos=1, retain=True)
-    await wait_until(lambda: "switch.relay" not in mhost.states)
+    await wait_until(lambda: "switch.relay" not in host.states)
 
 
 async def test_publish_discovery_and_statestream_for_own_entities(
-    mosquitto: Mosquitto, peer: Peer, mhost: Host
+    mosquitto: Mosquitto, peer: Peer, host: Host
 ) -> None:
     demo: ConfigEntry[object] = ConfigEntry(
         domain="demo", title="Demo", data={"name": "Demo", "update_interval": 3600}
     )
-    await mhost.config_entries.add(demo)
+    await host.config_entries.add(demo)
     peer.subscribe("homeassistant/#", qos=1)
     peer.subscribe("gatehouse/states/#", qos=1)
     entry = await add_entry(
-        mhost,
-        mosquitto.port,
-        client_id="box1",
-        publish_discovery=True,
-        statestream={"include": {"domains": ["sensor", "switch"]},
-                     "exclude": {"entity_globs": ["sensor.*outbox*"]}},
+        host, "mqtt",
+        entry_data(
+            mosquitto.port,
+            client_id="box1",
+            publish_discovery=True,
+            statestream={"include": {"domains": ["sensor", "switch"]},
+                         "exclude": {"entity_globs": ["sensor.*outbox*"]}},
+        ),
     )
     assert loaded(entry), entry.reason
 
@@ -144,7 +146,7 @@ async def test_publish_discovery_and_statestream_for_own_entities(
 
     # Home Assistant switches it off through the command topic.
     peer.publish("gatehouse/states/switch/demo_switch/set", "OFF", qos=1)
-    await wait_until(lambda: state_of(mhost, "switch.demo_switch") == "off")
+    await wait_until(lambda: state_of(host, "switch.demo_switch") == "off")
     await wait_until(
         lambda: peer.payloads("gatehouse/states/switch/demo_switch/state")[-1:] == [b"off"]
     )

@@ -8,11 +8,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from mqtt_helpers import Peer, loaded, mqtt_host, state_of, wait_until
+from mqtt_helpers import Peer, loaded
 
 from gatehouse.core import STATE_UNAVAILABLE, Host
 from gatehouse.core.control import collect_diagnostics
-from gatehouse.core.testing import Mosquitto
+from gatehouse.core.testing import Mosquitto, make_host, state_of, wait_until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
@@ -61,7 +61,7 @@ async def test_sensors_from_yaml_update_and_count_bad_payloads(
             json_path: "a.b[1].c"
         """,
     )
-    host = mqtt_host(config_dir)
+    host = make_host(config_dir)
     async with host.running():
         entry_id = mqtt_entry_id(host)
         peer.publish("plant/raw", "hello", qos=1)
@@ -127,7 +127,7 @@ async def test_switch_commands_and_state(
         """,
     )
     peer.subscribe("plant/+/set", qos=1)
-    host = mqtt_host(config_dir)
+    host = make_host(config_dir)
     async with host.running():
         mqtt_entry_id(host)
         await host.services.call("switch", "turn_on", {"entity_id": "switch.pump"})
@@ -168,7 +168,7 @@ async def test_binary_sensor_and_number(config_dir: Path, mosquitto: Mosquitto, 
         """,
     )
     peer.subscribe("plant/setpoint/set", qos=1)
-    host = mqtt_host(config_dir)
+    host = make_host(config_dir)
     async with host.running():
         mqtt_entry_id(host)
         peer.publish("plant/door", json.dumps({"open": True}), qos=1)
@@ -199,7 +199,7 @@ async def test_availability_topic(config_dir: Path, mosquitto: Mosquitto, peer: 
             payload_not_available: dead
         """,
     )
-    host = mqtt_host(config_dir)
+    host = make_host(config_dir)
     async with host.running():
         mqtt_entry_id(host)
         # No availability message yet: unavailable.

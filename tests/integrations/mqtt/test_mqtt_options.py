@@ -9,10 +9,10 @@ from typing import Any
 
 import anyio
 import pytest
-from mqtt_helpers import Peer, add_entry, loaded, mqtt_host, state_of, wait_until
+from mqtt_helpers import Peer, entry_data, loaded
 
 from gatehouse.core import ConfigEntry, Host
-from gatehouse.core.testing import Mosquitto
+from gatehouse.core.testing import Mosquitto, add_entry, make_host, state_of, wait_until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
@@ -55,33 +55,33 @@ async def remove_entity(host: Host, entry: ConfigEntry[Any], label: str) -> None
     assert result["type"] == "create_entry"
 
 
-async def test_add_sensor_then_remove_it(mosquitto: Mosquitto, peer: Peer, mhost: Host) -> None:
-    entry = await add_entry(mhost, mosquitto.port, discovery=False)
+async def test_add_sensor_then_remove_it(mosquitto: Mosquitto, peer: Peer, host: Host) -> None:
+    entry = await add_entry(host, "mqtt", entry_data(mosquitto.port, discovery=False))
     assert loaded(entry)
-    await add_entity(mhost, entry, TEMP)
+    await add_entity(host, entry, TEMP)
     await wait_until(lambda: loaded(entry))
     assert entry.options["sensor"][0]["state_topic"] == "plant/boiler"
     assert "sensor" not in entry.data
 
     peer.publish("plant/boiler", json.dumps({"t": 21.5}), qos=1)
-    await wait_until(lambda: state_of(mhost, "sensor.boiler_temp") == "21.5")
-    attributes = mhost.states.get("sensor.boiler_temp").attributes  # type: ignore[union-attr]
+    await wait_until(lambda: state_of(host, "sensor.boiler_temp") == "21.5")
+    attributes = host.states.get("sensor.boiler_temp").attributes  # type: ignore[union-attr]
     assert attributes["unit_of_measurement"] == "°C"
 
-    await remove_entity(mhost, entry, "Boiler temp (sensor)")
+    await remove_entity(host, entry, "Boiler temp (sensor)")
     await wait_until(lambda: loaded(entry))
     assert "sensor" not in entry.options
-    assert mhost.states.get("sensor.boiler_temp") is None
+    assert host.states.get("sensor.boiler_temp") is None
     peer.publish("plant/boiler", json.dumps({"t": 30}), qos=1)
     await anyio.sleep(0.3)
-    assert mhost.states.get("sensor.boiler_temp") is None
+    assert host.states.get("sensor.boiler_temp") is None
 
 
-async def test_bad_input_reshows_the_form(mosquitto: Mosquitto, mhost: Host) -> None:
-    entry = await add_entry(mhost, mosquitto.port, discovery=False)
-    await add_entity(mhost, entry, TEMP)
+async def test_bad_input_reshows_the_form(mosquitto: Mosquitto, host: Host) -> None:
+    entry = await add_entry(host, "mqtt", entry_data(mosquitto.port, discovery=False))
+    await add_entity(host, entry, TEMP)
     await wait_until(lambda: loaded(entry))
-    result = await start(mhost, entry, "add_entity")
+    result = await start(host, entry, "add_entity")
     flow_id = result["flow_id"]
     cases: list[tuple[dict[str, Any], str]] = [
         ({**TEMP, "name": "Other", "value_template": "{{ value_json.t "}, "value_template"),
@@ -95,48 +95,50 @@ async def test_bad_input_reshows_the_form(mosquitto: Mosquitto, mhost: Host) -> 
         ({"platform": "switch", "name": "Pump", "command_topic": "p/+"}, "command_topic"),
     ]
     for user_input, field in cases:
-        result = await configure(mhost, flow_id, user_input)
+        result = await configure(host, flow_id, user_input)
         assert result["type"] == "form" and result["step_id"] == "add_entity", result
         assert field in result["errors"], (user_input, result["errors"])
     # A good switch after all that; nothing was stored until "done".
     result = await configure(
-        mhost, flow_id,
+        host, flow_id,
         {"platform": "switch", "name": "Pump", "command_topic": "p/set", "state_topic": "p/s"},
     )
     assert result["step_id"] == "init"
     assert len(entry.options["sensor"]) == 1 and "switch" not in entry.options
-    await configure(mhost, flow_id, {"action": "done"})
+    await configure(host, flow_id, {"action": "done"})
     await wait_until(lambda: loaded(entry))
-    assert state_of(mhost, "switch.pump") is not None
+    assert state_of(host, "switch.pump") is not None
 
     # Nothing to remove but options entities; an empty menu choice is an error.
-    fresh = await add_entry(mhost, mosquitto.port, title="Other", client_id="other")
-    result = await start(mhost, fresh, "remove_entity")
+    fresh = await add_entry(
+        host, "mqtt", entry_data(mosquitto.port, client_id="other"), title="Other"
+    )
+    result = await start(host, fresh, "remove_entity")
     assert result["step_id"] == "init" and result["errors"] == {"action": "no_entities_to_remove"}
 
 
 async def test_settings_turn_on_statestream_and_off_discovery(
-    mosquitto: Mosquitto, peer: Peer, mhost: Host
+    mosquitto: Mosquitto, peer: Peer, host: Host
 ) -> None:
-    entry = await add_entry(mhost, mosquitto.port)
+    entry = await add_entry(host, "mqtt", entry_data(mosquitto.port))
     assert "discovery" in entry.runtime_data.parts
-    result = await start(mhost, entry, "settings")
+    result = await start(host, entry, "settings")
     assert result["step_id"] == "settings"
     defaults = {f["name"]: f.get("default") for f in result["data_schema"]}
     assert defaults["discovery"] is True and defaults["statestream"] is False
-    bad = await configure(mhost, result["flow_id"], {"statestream_base_topic": "x/#"})
+    bad = await configure(host, result["flow_id"], {"statestream_base_topic": "x/#"})
     assert bad["step_id"] == "settings" and "statestream_base_topic" in bad["errors"]
     result = await configure(
-        mhost, result["flow_id"],
+        host, result["flow_id"],
         {"discovery": False, "statestream": True, "statestream_base_topic": "opt/states"},
     )
-    await configure(mhost, result["flow_id"], {"action": "done"})
+    await configure(host, result["flow_id"], {"action": "done"})
     await wait_until(lambda: loaded(entry))
     assert entry.options == {"discovery": False, "statestream": {"base_topic": "opt/states"}}
     assert "discovery" not in entry.runtime_data.parts
     assert "statestream" in entry.runtime_data.parts
     peer.subscribe("opt/states/#")
-    mhost.states.set("input_boolean.flag", "on")
+    host.states.set("input_boolean.flag", "on")
     await wait_until(lambda: peer.payloads("opt/states/input_boolean/flag/state") == [b"on"])
 
 
@@ -159,7 +161,7 @@ async def test_options_of_a_yaml_entry_survive_a_restart(
     config_dir: Path, mosquitto: Mosquitto, peer: Peer
 ) -> None:
     write_yaml(config_dir, mosquitto.port)
-    host = mqtt_host(config_dir)
+    host = make_host(config_dir)
     async with host.running():
         (entry,) = host.config_entries.entries("mqtt")
         assert loaded(entry) and entry.source == "import"
@@ -172,7 +174,7 @@ async def test_options_of_a_yaml_entry_survive_a_restart(
         peer.publish("plant/boiler", json.dumps({"t": 1}), qos=1)
         await wait_until(lambda: state_of(host, "sensor.boiler_temp") == "1")
 
-    host = mqtt_host(config_dir)
+    host = make_host(config_dir)
     async with host.running():
         (entry,) = host.config_entries.entries("mqtt")
         assert loaded(entry), entry.reason

@@ -25,10 +25,9 @@ import anyio
 import anyio.abc
 import anyio.to_thread
 import pytest
-from mqtt_helpers import Peer, add_entry, loaded, mqtt_host, wait_until
+from mqtt_helpers import Peer, entry_data, loaded
 
-from gatehouse.core.outbox import get_outbox
-from gatehouse.core.testing import Mosquitto
+from gatehouse.core.testing import Mosquitto, add_entry, make_host, wait_until
 from gatehouse.integrations.mqtt.api import MQTT_API
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
@@ -66,11 +65,14 @@ async def test_20000_qos1_through_a_broker_restart(
     total = 20_000
     subscriber = Peer(broker.port, "proof-subscriber", clean_session=False)
     subscriber.subscribe(TOPIC, qos=1)
-    host = mqtt_host(config_dir)
+    host = make_host(config_dir)
     try:
         async with host.running():
-            entry = await add_entry(host, broker.port, client_id="proof-publisher",
-                                    clean_session=False, discovery=False)
+            entry = await add_entry(
+                host, "mqtt",
+                entry_data(broker.port, client_id="proof-publisher", clean_session=False,
+                           discovery=False),
+            )
             assert loaded(entry), entry.reason
             api = host.data[MQTT_API]
             window = anyio.Semaphore(1000)
@@ -99,12 +101,12 @@ async def test_20000_qos1_through_a_broker_restart(
                     group.start_soon(publish, n)
             assert acknowledged == set(range(total))
             print(f"all {total} acknowledged after {time.monotonic() - started:.1f} s")
-            outbox = await get_outbox(host)
+            outbox = entry.runtime_data.outbox  # the entry's OutboxLink
             with anyio.fail_after(60):
-                await outbox.wait_drained(entry.runtime_data.destination)
+                await outbox.outbox.wait_drained(entry.runtime_data.destination)
             print(f"\nall acknowledged and drained after {time.monotonic() - started:.1f} s")
             await wait_until(lambda: len(set(subscriber.payloads(TOPIC))) >= total, timeout=30)
-            stats = outbox.stats(entry.runtime_data.destination)
+            stats = outbox.stats()
             assert stats.depth == 0
             sender = entry.runtime_data.sender.diagnostics()
             connection = entry.runtime_data.connection

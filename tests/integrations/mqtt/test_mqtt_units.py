@@ -1,4 +1,8 @@
-"""Pure pieces of the MQTT integration: json_path, topic filters, the thread bridge."""
+"""Pure pieces of the MQTT integration: json_path, topic filters, the thread bridge.
+
+The payload reader is the helpers' now (``gatehouse.core.helpers``); these cases pin the
+paths and messages MQTT configurations rely on.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,9 @@ import threading
 import pytest
 import voluptuous as vol
 
+from gatehouse.core.helpers import JsonPath, PayloadError, ValueReader, loads
 from gatehouse.integrations.mqtt.bridge import ThreadBridge
 from gatehouse.integrations.mqtt.topics import TopicRouter, matches, valid_filter, valid_topic
-from gatehouse.integrations.mqtt.values import BadPayload, ValueReader, compile_json_path, loads
 
 
 @pytest.mark.parametrize(
@@ -24,17 +28,17 @@ from gatehouse.integrations.mqtt.values import BadPayload, ValueReader, compile_
     ],
 )
 def test_json_path_compiles(path: str, keys: tuple[object, ...]) -> None:
-    assert compile_json_path(path) == keys
+    assert JsonPath.compile(path).keys == keys
 
 
 @pytest.mark.parametrize("path", ["", "$", "a..b", "a[", "a[x]", "a.[0]"])
 def test_json_path_refuses_malformed(path: str) -> None:
     with pytest.raises(ValueError, match="json_path"):
-        compile_json_path(path)
+        JsonPath.compile(path)
 
 
 def test_value_reader_paths_and_bad_payloads() -> None:
-    reader = ValueReader(None, path="a.b[1].c")
+    reader = ValueReader(None, json_path="a.b[1].c")
     assert reader.read(b'{"a": {"b": [{}, {"c": 4.5}]}}') == 4.5
     for payload, reason in [
         (b"nope", "not JSON"),
@@ -42,11 +46,11 @@ def test_value_reader_paths_and_bad_payloads() -> None:
         (b'{"a": []}', "expected an object"),
         (b'{"a": {"b": {"1": 2}}}', "expected a list"),
     ]:
-        with pytest.raises(BadPayload, match=reason):
+        with pytest.raises(PayloadError, match=reason):
             reader.read(payload)
-    single = ValueReader(None, path="value")
+    single = ValueReader(None, json_path="value")
     assert single.read(b'{"value": "x"}') == "x"
-    with pytest.raises(BadPayload, match="no 'value'"):
+    with pytest.raises(PayloadError, match="no 'value'"):
         single.read(b'{"other": 1}')
     assert ValueReader(None).read(b"plain") == "plain"
 
