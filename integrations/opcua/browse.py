@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from asyncua import ua
+from asyncua.ua.attribute_ids import AttributeIds
+from asyncua.ua.object_ids import ObjectIds
 
 from .client import OpcuaClient
 from .nodeid import NodeRef, node_ref_of
@@ -20,7 +22,7 @@ async def browse(client: OpcuaClient, ref: NodeRef | None, depth: int, limit: in
                  ) -> dict[str, Any]:
     """The tree below ``ref`` (default: the Objects folder), ``depth`` levels deep and
     at most ``limit`` nodes; ``truncated`` tells whether the budget cut it short."""
-    start = client.resolve(ref) if ref is not None else ua.NodeId(ua.ObjectIds.ObjectsFolder)
+    start = client.resolve(ref) if ref is not None else ua.NodeId(ua.Int32(ObjectIds.ObjectsFolder))
     budget = [limit]
     children = await _level(client, start, depth, budget)
     return {
@@ -44,7 +46,7 @@ async def _level(
     dtypes: dict[ua.NodeId, ua.DataValue] = {}
     if variables:
         values = await client.read_data_values(
-            [_plain(n) for n in variables], ua.AttributeIds.DataType
+            [_plain(n) for n in variables], AttributeIds.DataType
         )
         dtypes = dict(zip(variables, values, strict=True))
     namespaces = client.namespaces

@@ -20,16 +20,20 @@ peer, and ``wait_closed`` returns when it (or the socket) reports the loss.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
-from asyncua import Client, ua
+from asyncua import ua
+from asyncua.client.client import Client
 from asyncua.client.ua_client import UaClientState
 from asyncua.common.ua_utils import data_type_to_variant_type
 from asyncua.crypto import security_policies, uacrypto
+from asyncua.ua.attribute_ids import AttributeIds
+from asyncua.ua.object_ids import ObjectIdNames
+from asyncua.ua.uaerrors import UaError
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
@@ -72,6 +76,11 @@ _POLICIES: dict[str, type[security_policies.SecurityPolicy]] = {
     POLICY_BASIC256SHA256: security_policies.SecurityPolicyBasic256Sha256,
     POLICY_AES128: security_policies.SecurityPolicyAes128Sha256RsaOaep,
 }
+
+#: asyncua's reader of a server certificate (the first of a chain), typed: the library
+#: leaves it unannotated.
+_x509_from_der: Callable[[bytes | None], x509.Certificate | None] = uacrypto.x509_from_der
+
 
 def _policy_name(uri: str) -> str:
     """``http://opcfoundation.org/UA/SecurityPolicy#Basic256Sha256`` → ``Basic256Sha256``."""
@@ -200,7 +209,7 @@ class OpcuaClient:
             endpoints = await client.connect_and_get_server_endpoints()
         try:
             endpoint = Client.find_endpoint(endpoints, mode, policy.URI)
-        except ua.UaError as err:
+        except UaError as err:
             offered = sorted(
                 {f"{_policy_name(e.SecurityPolicyUri)}/{e.SecurityMode.name}" for e in endpoints}
             )
@@ -208,7 +217,7 @@ class OpcuaClient:
                 f"{settings.endpoint} offers no {settings.security_policy}/"
                 f"{settings.security_mode} endpoint (it offers {', '.join(offered)})"
             ) from err
-        server_cert = uacrypto.x509_from_der(endpoint.ServerCertificate)
+        server_cert = _x509_from_der(endpoint.ServerCertificate)
         if server_cert is None:
             raise OpcuaSecurityError(f"{settings.endpoint} sent no server certificate")
         server_der = server_cert.public_bytes(serialization.Encoding.DER)
@@ -256,7 +265,7 @@ class OpcuaClient:
         with anyio.move_on_after(self.settings.request_timeout, shield=True):
             try:
                 await client.disconnect()
-            except (OSError, TimeoutError, ua.UaError) as err:
+            except (OSError, TimeoutError, UaError) as err:
                 _LOGGER.debug("Error closing the session with %s: %r", self.settings.endpoint, err)
         client.disconnect_socket()
 
@@ -271,8 +280,9 @@ class OpcuaClient:
     def resolve(self, ref: NodeRef) -> ua.NodeId:
         return ref.resolve(self._namespaces)
 
-    async def read_data_values(self, nodeids: Sequence[ua.NodeId], attr: ua.AttributeIds
-                               = ua.AttributeIds.Value) -> list[ua.DataValue]:
+    async def read_data_values(
+        self, nodeids: Sequence[ua.NodeId], attr: AttributeIds = AttributeIds.Value
+    ) -> list[ua.DataValue]:
         """Read one attribute of many nodes, in chunks."""
         client = self.ua_client
         results: list[ua.DataValue] = []
@@ -312,7 +322,7 @@ class OpcuaClient:
     async def _read_two(self, nodeid: ua.NodeId) -> tuple[ua.DataValue, ua.DataValue]:
         client = self.ua_client
         params = ua.ReadParameters()
-        for attr in (ua.AttributeIds.DataType, ua.AttributeIds.Value):
+        for attr in (AttributeIds.DataType, AttributeIds.Value):
             params.NodesToRead.append(ua.ReadValueId(NodeId=nodeid, AttributeId=attr))
         with translate_errors(f"reading {nodeid.to_string()}"):
             dtype_dv, value_dv = await client.uaclient.read(params)
@@ -333,7 +343,7 @@ class OpcuaClient:
         if dtype is None:
             return "Unknown"
         if dtype.NamespaceIndex == 0 and isinstance(dtype.Identifier, int):
-            return str(ua.ObjectIdNames.get(dtype.Identifier, dtype.to_string()))
+            return str(ObjectIdNames.get(dtype.Identifier, dtype.to_string()))
         name = self._type_names.get(dtype)
         if name is None:
             with translate_errors(f"reading data type {dtype.to_string()}"):
@@ -349,7 +359,7 @@ class OpcuaClient:
         data_value = ua.DataValue(Value=variant, StatusCode=None)
         with translate_errors(f"writing {ref}"):
             results = await self.ua_client.uaclient.write_attributes(
-                [nodeid], [data_value], ua.AttributeIds.Value
+                [nodeid], [data_value], AttributeIds.Value
             )
         if not results[0].is_good():
             raise OpcuaStatusError(f"writing {ref} refused", status_name(results[0]))

@@ -2,13 +2,17 @@
 
 Validated data is stored in config entries as JSON, so validators check values but keep
 plain types (a node id stays a string, written the canonical way ``nodeid.py`` prints).
+``OPTIONS_LAYOUT`` says how the nodes added in the options flow join the entry's own.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import voluptuous as vol
+
+from gatehouse.core.helpers import OptionsLayout
 
 from .const import (
     AUTH_ANONYMOUS,
@@ -132,15 +136,23 @@ def check_node(node: dict[str, Any]) -> dict[str, Any]:
 NODE_ITEM_SCHEMA = vol.All(NODE_SCHEMA, check_node)
 
 
+def node_identity(node: Mapping[str, Any]) -> tuple[str, str]:
+    """What makes a node item unique in an entry: its platform and its ``unique_id``,
+    else its node id (one node may be shown by two platforms, a sensor and a switch)."""
+    return (node[CONF_PLATFORM], node.get(CONF_UNIQUE_ID) or node[CONF_NODE])
+
+
 def unique_nodes(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """No two items of ``nodes`` with one identity; the error names the ``node`` field
+    (the list's second such item is the one reported)."""
     seen: set[tuple[str, str]] = set()
-    for index, node in enumerate(nodes):
-        key = (node[CONF_PLATFORM], node.get(CONF_UNIQUE_ID) or node[CONF_NODE])
+    for node in nodes:
+        key = node_identity(node)
         if key in seen:
             raise vol.Invalid(
                 f"{node[CONF_NODE]} is configured twice as a {node[CONF_PLATFORM]}; "
                 "give one of them a unique_id",
-                path=[index],
+                path=[CONF_NODE],
             )
         seen.add(key)
     return nodes
@@ -212,3 +224,8 @@ NODE_FORM_SCHEMA = vol.Schema(
         },
     }
 )
+
+
+#: Nodes added in the options flow (``entry.options["nodes"]``) follow the entry's own;
+#: one the YAML has too (same identity) is skipped with a warning: YAML wins.
+OPTIONS_LAYOUT = OptionsLayout(lists=(CONF_NODES,), identity=node_identity)

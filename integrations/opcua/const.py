@@ -69,6 +69,8 @@ DEFAULT_POLL_INTERVAL: Final = 5.0
 DEFAULT_QUEUE_SIZE: Final = 1
 DEFAULT_RECONNECT_MIN_DELAY: Final = 0.5
 DEFAULT_RECONNECT_MAX_DELAY: Final = 60.0
+RECONNECT_JITTER: Final = 0.2
+"""Reconnect waits are shortened by up to this fraction, so boxes spread out."""
 SESSION_TIMEOUT: Final = 120.0
 """Requested session lifetime; the keepalive read keeps a healthy session alive."""
 

@@ -19,6 +19,7 @@ from typing import Any
 import voluptuous as vol
 
 from gatehouse.core import ConfigEntry, ConfigFlow, FlowResult, MenuOptionsFlow
+from gatehouse.core.helpers import form_errors
 
 from .client import ConnectionSettings, OpcuaClient
 from .config import (
@@ -55,7 +56,7 @@ class OpcuaConfigFlow(ConfigFlow):
         try:
             check_auth(user_input)
         except vol.Invalid as err:
-            errors[str(err.path[0]) if err.path else "base"] = str(err.msg)
+            errors = form_errors(err, fields=USER_STEP_SCHEMA)
         if not errors:
             await self.set_unique_id(user_input[CONF_ENDPOINT])
             self.abort_if_unique_id_configured()
@@ -144,7 +145,7 @@ class OpcuaOptionsFlow(MenuOptionsFlow):
                 node = NODE_ITEM_SCHEMA(dict(user_input))
                 unique_nodes([*own, *self._nodes, node])
             except vol.Invalid as err:
-                errors = _field_errors(err)
+                errors = form_errors(err, fields=NODE_FORM_SCHEMA)
         if not errors:
             problem = await self._check_on_server(node)
             if problem:
@@ -178,14 +179,3 @@ class OpcuaOptionsFlow(MenuOptionsFlow):
             _LOGGER.debug("Could not check %s on the server: %s", node[CONF_NODE], err)
         return None
 
-
-def _field_errors(err: vol.Invalid) -> dict[str, str]:
-    fields = {str(k.schema) for k in NODE_FORM_SCHEMA.schema}
-    errors: dict[str, str] = {}
-    for error in err.errors if isinstance(err, vol.MultipleInvalid) else [err]:
-        field = str(error.path[0]) if error.path and isinstance(error.path[0], str) else ""
-        if field not in fields:
-            # unique_nodes points at the list index: the node is what clashes.
-            field = CONF_NODE if error.path else "base"
-        errors.setdefault(field, str(error.msg) or "invalid")
-    return errors

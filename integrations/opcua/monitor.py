@@ -31,6 +31,8 @@ from asyncua.common.subscription import (
     StatusChangeEvent,
     Subscription,
 )
+from asyncua.ua.attribute_ids import AttributeIds
+from asyncua.ua.status_codes import StatusCodes
 
 from .client import OpcuaClient
 from .const import (
@@ -180,9 +182,9 @@ class NodeMonitor:
         for item, dv in zip(watched, values, strict=True):
             code = dv.StatusCode
             if code is not None and code.value in (
-                ua.StatusCodes.BadNodeIdUnknown,
-                ua.StatusCodes.BadNodeIdInvalid,
-                ua.StatusCodes.BadAttributeIdInvalid,
+                StatusCodes.BadNodeIdUnknown,
+                StatusCodes.BadNodeIdInvalid,
+                StatusCodes.BadAttributeIdInvalid,
             ):
                 self._unresolved(item.ref, f"{item.ref}: {status_name(code)}")
                 continue
@@ -280,7 +282,7 @@ def _item_request(handle: int, item: _Watched) -> ua.MonitoredItemCreateRequest:
     if data_filter is not None:
         parameters.Filter = data_filter
     return ua.MonitoredItemCreateRequest(
-        ItemToMonitor=ua.ReadValueId(NodeId=item.nodeid, AttributeId=ua.AttributeIds.Value),
+        ItemToMonitor=ua.ReadValueId(NodeId=item.nodeid, AttributeId=AttributeIds.Value),
         MonitoringMode=ua.MonitoringMode.Reporting,
         RequestedParameters=parameters,
     )

@@ -57,7 +57,9 @@ class NodeRef:
             index = self.namespace_index or 0
             if index >= len(namespaces):
                 raise OpcuaNodeError(f"{self}: the server has no namespace index {index}")
-        return ua.NodeId(_identifier(self.kind, self.identifier), index, _ID_TYPES[self.kind])
+        return ua.NodeId(
+            _identifier(self.kind, self.identifier), ua.Int16(index), _ID_TYPES[self.kind]
+        )
 
 
 _ID_TYPES = {
@@ -105,7 +107,7 @@ def node_ref_of(nodeid: ua.NodeId | ua.ExpandedNodeId, namespaces: Sequence[str]
     """The stable address of a node the server told us about (browse results)."""
     kind = {v: k for k, v in _ID_TYPES.items()}.get(_base_type(nodeid.NodeIdType), "s")
     ident = nodeid.Identifier
-    text = base64.b64encode(ident).decode() if kind == "b" else str(ident)
+    text = base64.b64encode(ident).decode() if isinstance(ident, bytes) else str(ident)
     uri = getattr(nodeid, "NamespaceUri", None)
     if uri:
         return NodeRef(kind, text, namespace_uri=uri)

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from gatehouse.core.util import slugify
+from gatehouse.core.helpers import slugify
 
 from .const import CLIENT_CERT_FILE, CLIENT_KEY_FILE, PKI_DIR, REJECTED_DIR, TRUSTED_DIR
 from .errors import OpcuaCertificateChangedError, OpcuaSecurityError, OpcuaUntrustedCertificateError

@@ -3,7 +3,9 @@
 The first connect happens during set-up, so the host learns at once whether the server
 is unreachable (retry later), refuses our identity or is not trusted (a human must act).
 After that ``run`` owns the session: it monitors the nodes until the session breaks,
-marks every entity unavailable, and reconnects with exponential backoff and jitter.
+marks every entity unavailable, and reconnects with exponential backoff and jitter
+(the house's ``Backoff``: jitter only shortens a wait, so ``reconnect_max_delay`` is a
+true upper bound, and boxes that lost the same server do not come back in lock-step).
 Each reconnect is a *new* session: namespace URIs are resolved again (a restarted
 server may have renumbered them), DataTypes re-read, and the subscription re-created.
 """
@@ -11,15 +13,16 @@ server may have renumbered them), DataTypes re-read, and the subscription re-cre
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Iterable
 from typing import Any
 
 import anyio
 
+from gatehouse.core.helpers import Backoff
+
 from .client import ConnectionSettings, OpcuaClient
-from .const import DEFAULT_RECONNECT_MIN_DELAY
-from .entities import OpcuaEntity
+from .const import DEFAULT_RECONNECT_MIN_DELAY, RECONNECT_JITTER
+from .entity import OpcuaEntity
 from .errors import OpcuaConnectionError, OpcuaError
 from .monitor import MonitorSpec, NodeMonitor
 from .nodeid import NodeRef
@@ -27,22 +30,6 @@ from .pki import PkiPaths
 from .translate import Reading
 
 _LOGGER = logging.getLogger(__name__)
-
-
-class Backoff:
-    """Delays between reconnect attempts: doubling from ``low`` to ``high``, ±20 %."""
-
-    def __init__(self, low: float, high: float) -> None:
-        self.low, self.high = low, max(low, high)
-        self.attempt = 0
-
-    def next(self) -> float:
-        raw = min(self.high, self.low * float(2**self.attempt))
-        self.attempt += 1
-        return raw * random.uniform(0.8, 1.2)
-
-    def reset(self) -> None:
-        self.attempt = 0
 
 
 class OpcuaRuntime:
@@ -61,7 +48,11 @@ class OpcuaRuntime:
         self.settings = settings
         self.pki = pki
         self.publishing_interval = publishing_interval
-        self.backoff = Backoff(DEFAULT_RECONNECT_MIN_DELAY, reconnect_max_delay)
+        self.reconnects = Backoff(
+            initial=DEFAULT_RECONNECT_MIN_DELAY,
+            maximum=max(DEFAULT_RECONNECT_MIN_DELAY, reconnect_max_delay),
+            jitter=RECONNECT_JITTER,
+        ).counter()
         self.client: OpcuaClient | None = None
         self.entities: list[OpcuaEntity] = []
         self._by_node: dict[NodeRef, list[OpcuaEntity]] = {}
@@ -74,9 +65,8 @@ class OpcuaRuntime:
         for entity in entities:
             self.entities.append(entity)
             self._by_node.setdefault(entity.node, []).append(entity)
-            spec = entity.entity_description.monitor
             # Two entities on one node share its monitored item: the first one's spec.
-            self._specs.setdefault(entity.node, spec)
+            self._specs.setdefault(entity.node, entity.monitor)
 
     # -- session -------------------------------------------------------------------
 
@@ -101,9 +91,12 @@ class OpcuaRuntime:
                 try:
                     client = await self.connect()
                 except OpcuaError as err:
-                    delay = self.backoff.next()
-                    log = _LOGGER.warning if self.backoff.attempt == 1 else _LOGGER.debug
-                    log("%s: cannot reconnect (%s); retrying in %.1f s", self.name, err, delay)
+                    delay = self.reconnects.failed()
+                    # The lost session was logged as a warning already; each failed
+                    # attempt after it would only repeat that.
+                    _LOGGER.debug(
+                        "%s: cannot reconnect (%s); retrying in %.1f s", self.name, err, delay
+                    )
                     await anyio.sleep(delay)
                     continue
                 _LOGGER.info("%s: reconnected to %s", self.name, self.settings.endpoint)
@@ -118,7 +111,7 @@ class OpcuaRuntime:
                 self._set_connected(False)
                 with anyio.CancelScope(shield=True):
                     await self.close()
-            await anyio.sleep(self.backoff.next())
+            await anyio.sleep(self.reconnects.failed())
 
     async def _monitor(self, client: OpcuaClient) -> None:
         self.monitor = NodeMonitor(
@@ -129,7 +122,7 @@ class OpcuaRuntime:
             unresolved=self._unresolved,
         )
         self._set_connected(True)
-        self.backoff.reset()
+        self.reconnects.succeeded()
         await self.monitor.run()
 
     def _set_connected(self, connected: bool) -> None:

@@ -16,6 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from asyncua import ua
+from asyncua.ua.status_codes import StatusCodes
+from asyncua.ua.uaerrors import UaError, UaStatusCodeError
 
 from .errors import (
     OpcuaAuthError,
@@ -25,7 +27,7 @@ from .errors import (
     OpcuaStatusError,
 )
 
-_SC = ua.StatusCodes
+_SC = StatusCodes
 _AUTH_CODES = frozenset(
     {
         _SC.BadUserAccessDenied,
@@ -73,7 +75,7 @@ def status_name(code: ua.StatusCode | int | None) -> str:
     """``"Good"``, ``"UncertainLastUsableValue"``... (``None`` means Good in a DataValue)."""
     if code is None:
         return "Good"
-    status = code if isinstance(code, ua.StatusCode) else ua.StatusCode(code)
+    status = code if isinstance(code, ua.StatusCode) else ua.StatusCode(ua.UInt32(code))
     try:
         return str(status.name)
     except (KeyError, AttributeError):
@@ -85,7 +87,7 @@ def translate_errors(action: str) -> Iterator[None]:
     """Re-raise asyncua and socket errors met while doing ``action`` as ours."""
     try:
         yield
-    except ua.UaStatusCodeError as err:
+    except UaStatusCodeError as err:
         code = err.code
         name = status_name(code)
         if code in _AUTH_CODES:
@@ -97,7 +99,7 @@ def translate_errors(action: str) -> Iterator[None]:
         raise OpcuaStatusError(action, name) from err
     except (OSError, TimeoutError) as err:
         raise OpcuaConnectionError(f"{action}: {err or type(err).__name__}") from err
-    except ua.UaError as err:
+    except UaError as err:
         raise OpcuaError(f"{action}: {err}") from err
 
 

@@ -32,7 +32,7 @@ import anyio
 from gatehouse.core import EVENT_STATE_CHANGED, ConfigEntry, Event, Host
 from gatehouse.core.helpers import Backoff
 from gatehouse.integrations.opcua.config import ENTRY_SCHEMA
-from gatehouse.integrations.opcua.entities import OpcuaEntity
+from gatehouse.integrations.opcua.entity import OpcuaEntity
 from gatehouse.integrations.simulator.opcua_server import SIM_NAMESPACE, bench_var_name
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,13 +11,14 @@ its values and the simulator publishes them within ``SYNC`` seconds.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
 import pytest
 from opcua_helpers import FIRST_NAMESPACE, SYNC, AddEntry, Sim, serving
 
 from gatehouse.core import ConfigEntry, Host
+from gatehouse.core.testing import add_entry as kit_add_entry
 from gatehouse.core.testing import free_port
 from gatehouse.integrations.opcua.config import ENTRY_SCHEMA
 from gatehouse.integrations.simulator.opcua_server import OpcuaSimulator
@@ -38,9 +39,11 @@ async def sim() -> AsyncIterator[Sim]:
 
 @pytest.fixture
 def add_entry(host: Host) -> AddEntry:
-    """``await add_entry(endpoint, nodes, **data)``: add and set up an opcua entry.
+    """``await add_entry(endpoint, nodes, options=None, **data)``: add and set up an
+    opcua entry.
 
-    Fast timings for tests: 20 ms publishing, 0.5 s keepalive and reconnect cap.
+    The kit's ``add_entry`` with data validated as YAML would be, and fast timings for
+    tests: 20 ms publishing, 0.5 s keepalive and reconnect cap.
     """
     host.plugins.add_package("opcua", "gatehouse.integrations.opcua")
 
@@ -49,6 +52,7 @@ def add_entry(host: Host) -> AddEntry:
         nodes: Iterable[dict[str, Any]] = (),
         *,
         name: str = "Plant",
+        options: Mapping[str, Any] | None = None,
         **data: Any,
     ) -> ConfigEntry[Any]:
         validated = ENTRY_SCHEMA(
@@ -63,12 +67,8 @@ def add_entry(host: Host) -> AddEntry:
                 **data,
             }
         )
-        entry: ConfigEntry[Any] = ConfigEntry(
-            domain="opcua", title=name, data=validated, unique_id=name.lower()
+        return await kit_add_entry(
+            host, "opcua", validated, title=name, options=options, unique_id=name.lower()
         )
-        await host.config_entries.add(entry)
-        return entry
 
     return add
-
-

@@ -1,9 +1,12 @@
-"""Helpers for the OPC UA tests (importable: ``from opcua_helpers import ...``)."""
+"""Helpers for the OPC UA tests (importable: ``from opcua_helpers import ...``).
+
+Waiting comes from the test kit (``gatehouse.core.testing.wait_until``); what is here is
+particular to OPC UA: the simulator as a peer, node items, trusting a certificate.
+"""
 
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,7 +16,7 @@ from typing import Any
 import anyio
 
 from gatehouse.core import ConfigEntry, Host, State
-from gatehouse.core.testing import LOOPBACK
+from gatehouse.core.testing import LOOPBACK, wait_until
 from gatehouse.integrations.simulator.opcua_server import SERVER_CERT_FILE, OpcuaSimulator
 from gatehouse.integrations.simulator.process import ProcessModel
 
@@ -61,22 +64,10 @@ def node(variable: str, platform: str, **extra: Any) -> dict[str, Any]:
             **extra}
 
 
-async def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, what: str = "") -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        await anyio.sleep(0.01)
-
-
 async def wait_state(host: Host, entity_id: str, state: str, timeout: float = 5.0) -> State:
     """Wait until ``entity_id`` has ``state``; the assertion shows the last state seen."""
     try:
-        found: State = await wait_for(
+        found: State = await wait_until(
             lambda: (s := host.states.get(entity_id)) is not None and s.state == state and s,
             timeout,
         )

@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from opcua_helpers import NS, Sim, wait_for, wait_state
+from opcua_helpers import NS, AddEntry, Sim, node, wait_state
 
 from gatehouse.core import FlowResult, Host
+from gatehouse.core.testing import make_host, wait_until
 from gatehouse.integrations.opcua.config import NODE_FORM_SCHEMA, NODE_SCHEMA
-from hosttools import make_host
 
 pytestmark = pytest.mark.anyio
 
@@ -99,7 +99,7 @@ async def test_nodes_added_in_the_ui_update_survive_restarts_and_can_be_removed(
         assert state.attributes["unit_of_measurement"] == "°C"
         await wait_state(host, "switch.plant_pump", "off")
         await host.services.call("switch", "turn_on", {"entity_id": "switch.plant_pump"})
-        await wait_for(lambda: sim.process.pump_on)
+        await wait_until(lambda: sim.process.pump_on)
         await wait_state(host, "sensor.plant_level", "55.0")
         assert [n["name"] for n in entry.options["nodes"]] == ["Temperature", "Pump"]
         assert [n["name"] for n in entry.data["nodes"]] == ["Level"]
@@ -119,8 +119,8 @@ async def test_nodes_added_in_the_ui_update_survive_restarts_and_can_be_removed(
         menu = await options.configure(menu["flow_id"], {"name": "Temperature"})
         done = await options.configure(menu["flow_id"], {"action": "done"})
         assert done["type"] == "create_entry"
-        await wait_for(lambda: host.states.get("sensor.plant_temperature") is None,
-                       what="the removed node's entity to go")
+        await wait_until(lambda: host.states.get("sensor.plant_temperature") is None,
+                       message="the removed node's entity to go")
         assert [n["name"] for n in entry.options["nodes"]] == ["Pump"]
         await wait_state(host, "switch.plant_pump", "off")
         await wait_state(host, "sensor.plant_level", "55.0")
@@ -129,3 +129,19 @@ async def test_nodes_added_in_the_ui_update_survive_restarts_and_can_be_removed(
 def test_the_form_asks_for_the_yaml_node_fields() -> None:
     yaml_fields = {str(k) for k in NODE_SCHEMA.schema}
     assert {str(k) for k in NODE_FORM_SCHEMA.schema} == yaml_fields - {"unique_id"}
+
+
+async def test_a_ui_node_the_yaml_took_since_is_skipped_with_a_warning(
+    host: Host, sim: Sim, add_entry: AddEntry, caplog: pytest.LogCaptureFixture
+) -> None:
+    sim.process.tank_level = 41.0
+    sim.process.pump_on = False
+    ui_nodes = [node("Tank.Level", "sensor", name="Level from the UI"),
+                node("Pump.Running", "switch")]
+    entry = await add_entry(sim.endpoint, [node("Tank.Level", "sensor")],
+                            options={"nodes": ui_nodes})
+    await wait_state(host, "sensor.plant_tank_level", "41.0")
+    await wait_state(host, "switch.plant_pump_running", "off")  # the other UI node is there
+    assert host.states.get("sensor.plant_level_from_the_ui") is None
+    assert len(host.entities.of_entry(entry.entry_id)) == 2
+    assert "Plant: nodes 'Level from the UI' added in the UI clashes" in caplog.text

@@ -4,10 +4,10 @@ subscription is rebuilt in a new session, even when the namespace index changed.
 from __future__ import annotations
 
 import pytest
-from opcua_helpers import SYNC, AddEntry, Sim, node, serving, wait_for, wait_state
+from opcua_helpers import SYNC, AddEntry, Sim, node, serving, wait_state
 
 from gatehouse.core import STATE_UNAVAILABLE, ConfigEntryState, Host
-from gatehouse.core.testing import free_port
+from gatehouse.core.testing import free_port, wait_until
 from gatehouse.integrations.simulator.opcua_server import OpcuaSimulator
 from gatehouse.integrations.simulator.process import ProcessModel
 
@@ -44,7 +44,7 @@ async def test_server_restart_makes_entities_unavailable_then_restores_values(
         await wait_state(host, "sensor.plant_tank_level", "31.0", timeout=10)
         # A reconnect attempt may also have reached the old server while it closed.
         assert entry.runtime_data.sessions >= 2
-        await wait_for(lambda: entry.runtime_data.monitor.subscribed, what="a subscription")
+        await wait_until(lambda: entry.runtime_data.monitor.subscribed, message="a subscription")
         process.tank_level = 32.0  # and it delivers
         await wait_state(host, "sensor.plant_tank_level", "32.0")
         await host.services.call("switch", "turn_on", {"entity_id": "switch.plant_pump_running"})
@@ -60,5 +60,5 @@ async def test_unreachable_server_at_setup_is_retried_until_it_answers(
     assert entry.state is ConfigEntryState.SETUP_RETRY
     assert "connecting to" in (entry.reason or "")
     async with serving(Sim(simulator(process), process, port)):
-        await wait_for(lambda: entry.state is ConfigEntryState.LOADED, timeout=10)
+        await wait_until(lambda: entry.state is ConfigEntryState.LOADED, timeout=10)
         await wait_state(host, "sensor.plant_tank_level", "60.0")

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 from asyncua import ua
-from opcua_helpers import NS, AddEntry, Sim, node, wait_for, wait_state
+from opcua_helpers import NS, AddEntry, Sim, node, wait_state
 
 from gatehouse.core import ConfigEntryState, Host, ServiceValidationError
+from gatehouse.core.testing import make_host, wait_until
 from gatehouse.integrations.opcua.errors import OpcuaStatusError
-from hosttools import make_host
 
 pytestmark = pytest.mark.anyio
 
@@ -106,7 +106,7 @@ async def test_read_service_returns_value_status_type_and_timestamp(
 ) -> None:
     sim.process.tank_level = 61.5
     await add_entry(sim.endpoint)
-    await wait_for(lambda: sim.simulator.read_value("Tank.Level") == 61.5)
+    await wait_until(lambda: sim.simulator.read_value("Tank.Level") == 61.5)
     response = await host.services.call(
         "opcua", "read", {"node": NS + "Tank.Level"}, return_response=True
     )

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import anyio
 import pytest
-from opcua_helpers import FIRST_NAMESPACE, NS, SYNC, AddEntry, Sim, node, wait_for, wait_state
+from opcua_helpers import FIRST_NAMESPACE, NS, SYNC, AddEntry, Sim, node, wait_state
 
 from gatehouse.core import STATE_UNAVAILABLE, ConfigEntryState, Host
+from gatehouse.core.testing import wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -51,7 +52,7 @@ async def test_subscription_delivers_value_changes_to_states(
     assert "quality" not in level.attributes
     await wait_state(host, "binary_sensor.plant_alarm_highlevel", "off")
     # Initial values come from a Read; then the subscription takes over.
-    await wait_for(lambda: len(entry.runtime_data.monitor.subscribed) == 2)
+    await wait_until(lambda: len(entry.runtime_data.monitor.subscribed) == 2)
 
     seen: list[str] = []
     host.bus.listen(
@@ -75,7 +76,7 @@ async def test_deadband_suppresses_small_changes(
     await wait_state(host, "sensor.plant_tank_temperature", "20.0")
 
     sim.process.temperature = 20.4  # within the deadband: the server does not report it
-    await wait_for(lambda: sim.simulator.read_value("Tank.Temperature") == 20.4)
+    await wait_until(lambda: sim.simulator.read_value("Tank.Temperature") == 20.4)
     await anyio.sleep(10 * 0.02 + 5 * SYNC)  # ten publishing intervals
     assert host.states.get("sensor.plant_tank_temperature").state == "20.0"  # type: ignore[union-attr]
 
@@ -111,7 +112,7 @@ async def test_poll_mode_reads_on_an_interval(host: Host, sim: Sim, add_entry: A
     )
     await wait_state(host, "sensor.plant_tank_level", "10.0")
     monitor = entry.runtime_data.monitor
-    await wait_for(lambda: [str(ref) for ref in monitor.polled] == [NS + "Tank.Level"])
+    await wait_until(lambda: [str(ref) for ref in monitor.polled] == [NS + "Tank.Level"])
     assert monitor.subscribed == []
     sim.process.tank_level = 11.0
     await wait_state(host, "sensor.plant_tank_level", "11.0")
@@ -128,7 +129,7 @@ async def test_polling_fallback_when_the_server_refuses_subscriptions(
         )
         await wait_state(host, "sensor.plant_tank_level", "20.0")
         monitor = entry.runtime_data.monitor
-        await wait_for(lambda: [str(ref) for ref in monitor.polled] == [NS + "Tank.Level"])
+        await wait_until(lambda: [str(ref) for ref in monitor.polled] == [NS + "Tank.Level"])
         assert monitor.subscribed == []
         sim.process.tank_level = 21.0
         await wait_state(host, "sensor.plant_tank_level", "21.0")

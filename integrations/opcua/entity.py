@@ -1,4 +1,4 @@
-"""OPC UA nodes as entities: one description dataclass, one class per platform.
+"""What every OPC UA entity shares: a node described as data, fed by the runtime.
 
 A node's state follows its status code, never hiding it: Good shows the value;
 Uncertain shows the value with ``quality: uncertain`` and the status name as
@@ -6,6 +6,10 @@ attributes; Bad (or no session, or a node that cannot be resolved) makes the ent
 unavailable. Switches and numbers write through the runtime, which converts the value
 to the node's own DataType; a write the server accepted shows at once, and the
 subscription confirms it.
+
+Each platform module (``sensor``, ``binary_sensor``, ``switch``, ``number``) has its own
+description, a ``NodeDescription`` built by its ``describe(node)`` from a validated
+``nodes:`` item, and one entity class on top of ``OpcuaEntity``.
 """
 
 from __future__ import annotations
@@ -14,21 +18,27 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from gatehouse.core import (
-    BinarySensorEntity,
-    DeviceInfo,
-    Entity,
-    EntityDescription,
-    NumberEntity,
-    SensorEntity,
-    SwitchEntity,
-)
+from gatehouse.core import DeviceInfo, Entity, EntityDescription
 
-from .const import ATTR_NODE, ATTR_QUALITY, ATTR_STATUS
+from .const import (
+    ATTR_NODE,
+    ATTR_QUALITY,
+    ATTR_STATUS,
+    CONF_DEADBAND,
+    CONF_DEADBAND_TYPE,
+    CONF_DEVICE_CLASS,
+    CONF_ICON,
+    CONF_MONITOR,
+    CONF_NAME,
+    CONF_NODE,
+    CONF_POLL_INTERVAL,
+    CONF_QUEUE_SIZE,
+    CONF_SAMPLING_INTERVAL,
+    CONF_UNIT,
+)
 from .monitor import MonitorSpec
-from .nodeid import NodeRef
+from .nodeid import NodeRef, parse_node
 from .translate import Reading
-from .variants import to_state_value
 
 
 class NodeWriter(Protocol):
@@ -38,33 +48,61 @@ class NodeWriter(Protocol):
 
 
 @dataclass(frozen=True, kw_only=True)
-class OpcuaEntityDescription(EntityDescription):
-    """One configured node: which platform shows it, how, and how it is watched."""
+class NodeDescription(EntityDescription):
+    """What every OPC UA description holds besides the core's fields: the node and how
+    it is watched. Each platform's description derives from it."""
 
     node: NodeRef
-    platform: str
     monitor: MonitorSpec = field(default_factory=MonitorSpec)
-    state_class: str | None = None
-    suggested_display_precision: int | None = None
-    min_value: float = 0.0
-    max_value: float = 100.0
-    step: float = 1.0
-    number_mode: str = "auto"
+
+
+def shared_fields(node: Mapping[str, Any]) -> dict[str, Any]:
+    """The description fields of every platform, from a validated ``nodes:`` item."""
+    ref = parse_node(node[CONF_NODE])
+    return {
+        "key": str(ref),
+        "name": node.get(CONF_NAME) or ref.identifier,
+        "icon": node.get(CONF_ICON),
+        "device_class": node.get(CONF_DEVICE_CLASS),
+        "unit_of_measurement": node.get(CONF_UNIT),
+        "node": ref,
+        "monitor": MonitorSpec(
+            mode=node[CONF_MONITOR],
+            sampling_interval=node[CONF_SAMPLING_INTERVAL],
+            deadband=node[CONF_DEADBAND],
+            deadband_type=node[CONF_DEADBAND_TYPE],
+            queue_size=node[CONF_QUEUE_SIZE],
+            poll_interval=node[CONF_POLL_INTERVAL],
+        ),
+    }
+
+
+def as_bool(value: Any) -> bool | None:
+    """A node value as on/off (binary sensors and switches): None stays unknown."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.strip().lower() in {"true", "on", "1", "yes"}
+    return bool(value)
 
 
 class OpcuaEntity(Entity):
-    """Shared behaviour of the platform classes below (not a platform itself)."""
+    """Shared behaviour of the platform classes (not a platform itself).
 
-    entity_description: OpcuaEntityDescription
+    Subclasses implement ``_set_value`` (a node value into their platform's state) and
+    narrow ``entity_description`` to their own description.
+    """
 
     def __init__(
         self,
         writer: NodeWriter,
-        description: OpcuaEntityDescription,
+        description: NodeDescription,
         unique_id: str,
         device_info: DeviceInfo,
     ) -> None:
         self.entity_description = description
+        self.node: NodeRef = description.node
+        self.monitor: MonitorSpec = description.monitor
         self._writer = writer
         self._attr_unique_id = unique_id
         self._attr_device_info = device_info
@@ -73,10 +111,6 @@ class OpcuaEntity(Entity):
         self._reading: Reading | None = None
         self.problem: str | None = None
         """Why the node cannot be watched in this session (unknown namespace...)."""
-
-    @property
-    def node(self) -> NodeRef:
-        return self.entity_description.node
 
     @property
     def last_reading(self) -> Reading | None:
@@ -124,72 +158,7 @@ class OpcuaEntity(Entity):
         raise NotImplementedError
 
     async def _write(self, value: Any) -> None:
+        """Write through the runtime; what the server accepted shows at once."""
         await self._writer.write(self.node, value)
         self._set_value(value)
         self.write_state()
-
-
-def _as_bool(value: Any) -> bool | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value.strip().lower() in {"true", "on", "1", "yes"}
-    return bool(value)
-
-
-class OpcuaSensor(OpcuaEntity, SensorEntity):
-    def __init__(
-        self, writer: NodeWriter, description: OpcuaEntityDescription, unique_id: str,
-        device_info: DeviceInfo,
-    ) -> None:
-        super().__init__(writer, description, unique_id, device_info)
-        self._attr_state_class = description.state_class
-        self._attr_suggested_display_precision = description.suggested_display_precision
-
-    def _set_value(self, value: Any) -> None:
-        self._attr_native_value = to_state_value(value)
-
-
-class OpcuaBinarySensor(OpcuaEntity, BinarySensorEntity):
-    def _set_value(self, value: Any) -> None:
-        self._attr_is_on = _as_bool(value)
-
-
-class OpcuaSwitch(OpcuaEntity, SwitchEntity):
-    def _set_value(self, value: Any) -> None:
-        self._attr_is_on = _as_bool(value)
-
-    async def turn_on(self) -> None:
-        await self._write(True)
-
-    async def turn_off(self) -> None:
-        await self._write(False)
-
-
-class OpcuaNumber(OpcuaEntity, NumberEntity):
-    def __init__(
-        self, writer: NodeWriter, description: OpcuaEntityDescription, unique_id: str,
-        device_info: DeviceInfo,
-    ) -> None:
-        super().__init__(writer, description, unique_id, device_info)
-        self._attr_native_min_value = description.min_value
-        self._attr_native_max_value = description.max_value
-        self._attr_native_step = description.step
-        self._attr_mode = description.number_mode
-
-    def _set_value(self, value: Any) -> None:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            self._attr_native_value = None
-        else:
-            self._attr_native_value = float(value)
-
-    async def set_native_value(self, value: float) -> None:
-        await self._write(value)
-
-
-ENTITY_CLASSES: dict[str, type[OpcuaEntity]] = {
-    "sensor": OpcuaSensor,
-    "binary_sensor": OpcuaBinarySensor,
-    "switch": OpcuaSwitch,
-    "number": OpcuaNumber,
-}
