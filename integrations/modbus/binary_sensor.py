@@ -9,7 +9,7 @@ from typing import Any
 from gatehouse.core import BinarySensorEntity
 
 from .const import CONF_INPUT_TYPE, RegisterType
-from .entity import ModbusEntity, PointDescription, PointSpec, expand, shared_fields
+from .entity import ModbusEntity, PointDescription, PointSpec, describe_points
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,7 +40,6 @@ def describe(
 ) -> list[ModbusBinarySensorDescription]:
     """The binary sensor descriptions of one validated ``binary_sensors:`` block."""
     register_type = RegisterType(conf.get(CONF_INPUT_TYPE, RegisterType.COIL))
-    return [
-        ModbusBinarySensorDescription(**shared_fields(item, conf))
-        for item in expand(hub_name, conf, register_type, default_interval)
-    ]
+    return describe_points(
+        ModbusBinarySensorDescription, hub_name, conf, register_type, default_interval
+    )

@@ -337,18 +337,8 @@ class ModbusHub:
             raise ModbusValueError(f"write 1..{MAX_WRITE_REGISTERS} registers, not {len(regs)}")
         if any(not 0 <= v <= 0xFFFF for v in regs):
             raise ModbusValueError(f"register values must be 0..65535, got {regs}")
-        if len(regs) == 1:
-            what, fc = f"write_register at address {address}", 6
-
-            def call(client: Any) -> Awaitable[ModbusPDU]:
-                return client.write_register(address, regs[0], device_id=slave)  # type: ignore[no-any-return]
-        else:
-            what, fc = f"write_registers at address {address} count {len(regs)}", 16
-
-            def call(client: Any) -> Awaitable[ModbusPDU]:
-                return client.write_registers(address, regs, device_id=slave)  # type: ignore[no-any-return]
-
-        await self._execute(slave, what, fc, call, retries)
+        await self._write(slave, address, regs, ("write_register", 6), ("write_registers", 16),
+                          retries)
 
     async def write_coils(
         self, slave: int, address: int, values: Sequence[bool], *, retries: int | None = None
@@ -357,16 +347,28 @@ class ModbusHub:
         bits = [bool(v) for v in values]
         if not 1 <= len(bits) <= MAX_WRITE_BITS:
             raise ModbusValueError(f"write 1..{MAX_WRITE_BITS} coils, not {len(bits)}")
-        if len(bits) == 1:
-            what, fc = f"write_coil at address {address}", 5
+        await self._write(slave, address, bits, ("write_coil", 5), ("write_coils", 15), retries)
 
-            def call(client: Any) -> Awaitable[ModbusPDU]:
-                return client.write_coil(address, bits[0], device_id=slave)  # type: ignore[no-any-return]
+    async def _write(
+        self,
+        slave: int,
+        address: int,
+        values: Sequence[int] | Sequence[bool],
+        single: tuple[str, int],
+        multiple: tuple[str, int],
+        retries: int | None,
+    ) -> None:
+        """One value with the ``single`` (method, function code), several with ``multiple``."""
+        payload: int | bool | list[int] | list[bool]
+        if len(values) == 1:
+            (method, fc), payload = single, values[0]
+            what = f"{method} at address {address}"
         else:
-            what, fc = f"write_coils at address {address} count {len(bits)}", 15
+            (method, fc), payload = multiple, list(values)
+            what = f"{method} at address {address} count {len(values)}"
 
-            def call(client: Any) -> Awaitable[ModbusPDU]:
-                return client.write_coils(address, bits, device_id=slave)  # type: ignore[no-any-return]
+        def call(client: Any) -> Awaitable[ModbusPDU]:
+            return getattr(client, method)(address, payload, device_id=slave)  # type: ignore[no-any-return]
 
         await self._execute(slave, what, fc, call, retries)
 

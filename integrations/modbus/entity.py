@@ -4,14 +4,14 @@ An entity is *data* (a frozen description holding a ``PointSpec``) plus one clas
 platform; there is never a class per register. The helpers here also expand one
 configured point over ``slave_count`` consecutive slaves and/or ``address_count``
 consecutive addresses, which is how a rack of identical meters is configured in one
-block, and give every platform's ``describe`` the fields all descriptions share.
+block, and build every platform's descriptions with the fields they all share.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from gatehouse.core import DeviceInfo, Entity, EntityDescription
 from gatehouse.core.helpers import slugify
@@ -44,6 +44,8 @@ from .poller import SpanState
 
 if TYPE_CHECKING:
     from .coordinator import HubCoordinator
+
+D = TypeVar("D", bound="PointDescription")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -196,13 +198,26 @@ def expand(
     return result
 
 
-def shared_fields(instance: Instance, conf: Mapping[str, Any]) -> dict[str, Any]:
-    """The description fields of every platform: identity, name, point and looks."""
-    return {
-        "key": instance.unique_id,
-        "unique_id": instance.unique_id,
-        "name": instance.name,
-        "point": instance.point,
-        "device_class": conf.get(CONF_DEVICE_CLASS),
-        "icon": conf.get(CONF_ICON),
-    }
+def describe_points(
+    description: type[D],
+    hub_name: str,
+    conf: Mapping[str, Any],
+    register_type: RegisterType,
+    default_interval: float,
+    **fields: Any,
+) -> list[D]:
+    """The descriptions one validated point block expands to, each a ``description``
+    with the fields every platform shares (identity, name, point, looks) and the
+    platform's own ``fields``."""
+    return [
+        description(
+            key=item.unique_id,
+            unique_id=item.unique_id,
+            name=item.name,
+            point=item.point,
+            device_class=conf.get(CONF_DEVICE_CLASS),
+            icon=conf.get(CONF_ICON),
+            **fields,
+        )
+        for item in expand(hub_name, conf, register_type, default_interval)
+    ]

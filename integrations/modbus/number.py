@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from gatehouse.core import DeviceInfo, NumberEntity
 
 from .const import CONF_MAX, CONF_MIN, CONF_STEP, CONF_UNIT, CONF_VERIFY, RegisterType
-from .entity import ModbusEntity, PointDescription, expand, shared_fields
+from .entity import ModbusEntity, PointDescription, describe_points
 from .errors import ModbusError, ModbusValueError
 
 if TYPE_CHECKING:
@@ -89,14 +89,11 @@ def describe(
     hub_name: str, conf: Mapping[str, Any], default_interval: float
 ) -> list[ModbusNumberDescription]:
     """The number descriptions of one validated ``numbers:`` block."""
-    return [
-        ModbusNumberDescription(
-            **shared_fields(item, conf),
-            unit_of_measurement=conf.get(CONF_UNIT),
-            min_value=float(conf.get(CONF_MIN, 0.0)),
-            max_value=float(conf.get(CONF_MAX, 100.0)),
-            step=float(conf.get(CONF_STEP, 1.0)),
-            verify=bool(conf.get(CONF_VERIFY, True)),
-        )
-        for item in expand(hub_name, conf, RegisterType.HOLDING, default_interval)
-    ]
+    return describe_points(
+        ModbusNumberDescription, hub_name, conf, RegisterType.HOLDING, default_interval,
+        unit_of_measurement=conf.get(CONF_UNIT),
+        min_value=float(conf.get(CONF_MIN, 0.0)),
+        max_value=float(conf.get(CONF_MAX, 100.0)),
+        step=float(conf.get(CONF_STEP, 1.0)),
+        verify=bool(conf.get(CONF_VERIFY, True)),
+    )

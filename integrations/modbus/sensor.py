@@ -23,7 +23,7 @@ from .const import (
     CONF_UNIT,
     RegisterType,
 )
-from .entity import ModbusEntity, PointDescription, expand, shared_fields
+from .entity import ModbusEntity, PointDescription, describe_points
 
 if TYPE_CHECKING:
     from .coordinator import HubCoordinator
@@ -48,15 +48,12 @@ def describe(
 ) -> list[ModbusSensorDescription]:
     """The sensor descriptions of one validated ``sensors:`` block."""
     register_type = RegisterType(conf.get(CONF_INPUT_TYPE, RegisterType.HOLDING))
-    return [
-        ModbusSensorDescription(
-            **shared_fields(item, conf),
-            unit_of_measurement=conf.get(CONF_UNIT),
-            state_class=conf.get(CONF_STATE_CLASS),
-            suggested_display_precision=conf.get(CONF_PRECISION),
-        )
-        for item in expand(hub_name, conf, register_type, default_interval)
-    ]
+    return describe_points(
+        ModbusSensorDescription, hub_name, conf, register_type, default_interval,
+        unit_of_measurement=conf.get(CONF_UNIT),
+        state_class=conf.get(CONF_STATE_CLASS),
+        suggested_display_precision=conf.get(CONF_PRECISION),
+    )
 
 
 class SlaveDiagnosticsSensor(SensorEntity):

@@ -20,7 +20,7 @@ from gatehouse.core import DeviceInfo, SwitchEntity
 from .binary_sensor import point_is_on
 from .const import CONF_COMMAND_OFF, CONF_COMMAND_ON, CONF_VERIFY, CONF_WRITE_TYPE, RegisterType
 from .datatypes import set_bit
-from .entity import ModbusEntity, PointDescription, expand, shared_fields
+from .entity import ModbusEntity, PointDescription, describe_points
 from .errors import ModbusError
 
 if TYPE_CHECKING:
@@ -98,12 +98,9 @@ def describe(
 ) -> list[ModbusSwitchDescription]:
     """The switch descriptions of one validated ``switches:`` block."""
     register_type = RegisterType(conf.get(CONF_WRITE_TYPE, RegisterType.COIL))
-    return [
-        ModbusSwitchDescription(
-            **shared_fields(item, conf),
-            command_on=int(conf.get(CONF_COMMAND_ON, 1)),
-            command_off=int(conf.get(CONF_COMMAND_OFF, 0)),
-            verify=bool(conf.get(CONF_VERIFY, True)),
-        )
-        for item in expand(hub_name, conf, register_type, default_interval)
-    ]
+    return describe_points(
+        ModbusSwitchDescription, hub_name, conf, register_type, default_interval,
+        command_on=int(conf.get(CONF_COMMAND_ON, 1)),
+        command_off=int(conf.get(CONF_COMMAND_OFF, 0)),
+        verify=bool(conf.get(CONF_VERIFY, True)),
+    )

@@ -165,3 +165,22 @@ def test_the_forms_ask_for_the_yaml_point_fields() -> None:
         form_fields = {str(k) for k in point_form_schema(platform).schema}
         assert form_fields <= yaml_fields
         assert {"name", "slave", "address"} <= form_fields
+
+
+async def test_a_ui_point_the_yaml_took_since_is_skipped_with_a_warning(
+    config_dir: Path, peer: ModbusPeer, caplog: pytest.LogCaptureFixture
+) -> None:
+    peer.set_registers(1, 0, [7])
+    peer.set_registers(1, 20, [3])
+    async with running_host(config_dir, hub_yaml(peer)) as host:
+        entry = entry_of(host)
+        await wait_until(lambda: state_of(host, "sensor.plant_level") == "7")
+        # Points saved from the UI earlier; YAML has had a "Level" since.
+        host.config_entries.update_entry(entry, options={"sensors": [
+            {"name": "Level", "address": 20}, {"name": "Other", "address": 20},
+        ]})
+        assert await host.config_entries.reload(entry.entry_id)
+        await wait_until(lambda: state_of(host, "sensor.plant_other") == "3")
+        assert state_of(host, "sensor.plant_level") == "7"  # the YAML's point, address 0
+        assert len(host.entities.of_entry(entry.entry_id)) == 3  # 2 sensors + diagnostics
+        assert "Plant: sensors 'Level' added in the UI clashes" in caplog.text
