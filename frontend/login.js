@@ -1,8 +1,17 @@
+// @ts-check
 // The public login page: onboarding on first start (no user yet), login otherwise.
 // Both answers set the session cookie; then we go back to ?next= (a local path only).
+// It uses the app's own modules from public/ (the only folder a browser without a
+// session may load): api.js for the calls, dom.js for the form, submit.js for sending.
 
-const onboarding = document.getElementById("onboarding");
-const login = document.getElementById("login");
+import { ApiError, api, errorMessage } from "./public/js/api.js";
+import { h } from "./public/js/dom.js";
+import { handleSubmit } from "./public/js/submit.js";
+
+/** @typedef {import("./public/js/api.js").FieldErrors} FieldErrors */
+/** @typedef {Record<string, string>} Values */
+
+const box = /** @type {HTMLElement} */ (document.getElementById("login-box"));
 
 function nextPath() {
   const next = new URLSearchParams(location.search).get("next") || "/";
@@ -10,59 +19,128 @@ function nextPath() {
   return next.startsWith("/") && !next.startsWith("//") ? next : "/";
 }
 
-async function post(path, body) {
-  const response = await fetch(path, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  if (response.ok) return null;
-  const data = await response.json().catch(() => ({}));
-  return data.message || `Request failed (${response.status})`;
+/**
+ * A labelled input, with a hint under it if `hint` is given.
+ * @param {string} id
+ * @param {string} label
+ * @param {import("./public/js/dom.js").Attrs} attrs
+ * @param {string} [hint]
+ */
+function field(id, label, attrs, hint) {
+  const hintId = `${id}-hint`;
+  return h("div", { class: "field" },
+    h("label", { for: id }, label),
+    h("input", { id, ...attrs, "aria-describedby": hint ? hintId : null }),
+    hint ? h("p", { class: "hint", id: hintId }, hint) : null);
 }
 
-function handle(form, submit) {
-  const error = form.querySelector(".form-error");
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    error.textContent = "";
-    const button = form.querySelector("button[type=submit]");
-    button.disabled = true;
-    try {
-      const problem = await submit(Object.fromEntries(new FormData(form)));
-      if (problem === null) {
-        location.assign(nextPath());
-        return;
-      }
-      error.textContent = problem;
-    } catch (err) {
-      error.textContent = `Cannot reach the server: ${err.message}`;
-    } finally {
-      button.disabled = false;
-    }
+/**
+ * `request`'s answer; a failure that is not the server's answer (an ApiError) means
+ * the server was not reached, and says so.
+ * @param {Promise<unknown>} request
+ */
+async function reach(request) {
+  try {
+    return await request;
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
+    throw new Error(`Cannot reach the server: ${errorMessage(err)}`);
+  }
+}
+
+/**
+ * One of the page's two forms. The browser checks `required`/`minlength` (these forms
+ * are not `novalidate`); `check` finds what it cannot; the server's refusals are shown
+ * as the form's message (they name the field themselves).
+ * @param {object} spec
+ * @param {string} spec.id
+ * @param {string} spec.title
+ * @param {string | null} spec.intro
+ * @param {HTMLElement[]} spec.fields
+ * @param {string} spec.submitLabel
+ * @param {(data: Values) => Promise<unknown>} spec.send
+ * @param {(data: Values) => FieldErrors} [spec.check]
+ */
+function credentialsForm({ id, title, intro, fields, submitLabel, send, check }) {
+  const titleId = `${id}-title`;
+  const baseError = h("p", { class: "form-error", role: "alert" });
+  const button = h("button", { type: "submit", class: "primary" }, submitLabel);
+  const form = h("form", { id, class: "panel", "aria-labelledby": titleId },
+    h("h1", { id: titleId }, title), intro ? h("p", { class: "muted" }, intro) : null,
+    fields, baseError, button);
+  handleSubmit(form, {
+    fields: {
+      read: () => ({
+        data: Object.fromEntries([...new FormData(form)].map(([name, value]) => [name, String(value)])),
+        problems: {},
+      }),
+      showErrors() {}, // no per-field display: the general message names the field
+    },
+    button, baseError, check,
+    send: (data) => reach(send(data)),
+    done: () => location.assign(nextPath()),
+  });
+  return form;
+}
+
+function onboardingForm() {
+  return credentialsForm({
+    id: "onboarding",
+    title: "Welcome",
+    intro: "Create the owner account. The owner manages integrations, users and tokens.",
+    fields: [
+      field("ob-name", "Your name", { name: "name", autocomplete: "name" }),
+      field("ob-username", "User name", { name: "username", autocomplete: "username", required: true }),
+      field("ob-password", "Password", {
+        name: "password", type: "password", autocomplete: "new-password", minlength: "8",
+        required: true,
+      }, "At least 8 characters."),
+      field("ob-confirm", "Confirm password", {
+        name: "confirm", type: "password", autocomplete: "new-password", required: true,
+      }),
+    ],
+    submitLabel: "Create account",
+    check({ password, confirm }) {
+      /** @type {FieldErrors} */
+      const problems = {};
+      if (password !== confirm) problems.base = "The passwords do not match.";
+      return problems;
+    },
+    send({ name, username, password }) {
+      /** @type {Values} */
+      const body = { username, password };
+      if (name.trim()) body.name = name.trim();
+      return api.post("/api/onboarding/users", body);
+    },
   });
 }
 
-handle(onboarding, async ({ name, username, password, confirm }) => {
-  if (password !== confirm) return "The passwords do not match.";
-  const body = { username, password };
-  if (name.trim()) body.name = name.trim();
-  return post("/api/onboarding/users", body);
-});
-
-handle(login, ({ username, password }) => post("/auth/login", { username, password }));
+function loginForm() {
+  return credentialsForm({
+    id: "login",
+    title: "Log in",
+    intro: null,
+    fields: [
+      field("login-username", "User name", { name: "username", autocomplete: "username", required: true }),
+      field("login-password", "Password", {
+        name: "password", type: "password", autocomplete: "current-password", required: true,
+      }),
+    ],
+    submitLabel: "Log in",
+    send: ({ username, password }) => api.post("/auth/login", { username, password }),
+  });
+}
 
 async function start() {
   let done = true;
   try {
-    const response = await fetch("/api/onboarding");
-    done = (await response.json()).done;
+    done = /** @type {{done: boolean}} */ (await api.get("/api/onboarding")).done;
   } catch {
     // Show the login form; its submit reports the connection problem.
   }
-  const form = done ? login : onboarding;
-  form.hidden = false;
-  form.querySelector("input").focus();
+  const form = done ? loginForm() : onboardingForm();
+  box.append(form);
+  form.querySelector("input")?.focus();
 }
 
 start();

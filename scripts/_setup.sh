@@ -59,7 +59,9 @@ if [ "$MODE" = test ]; then
     apt_install mosquitto chromium socat
     # Mosquitto's Debian service is not needed: the tests start their own brokers.
     if command -v systemctl >/dev/null 2>&1; then systemctl disable --now mosquitto >/dev/null 2>&1 || true; fi
-    # Home Assistant's npm client library, for tests/frontend/test_ha_js_client.py.
+    # The npm test tools of tests/js_client (pinned in its package-lock.json): Home
+    # Assistant's client library (test_ha_js_client.py) and TypeScript, which type-checks
+    # frontend/ (test_typecheck.py). Installed outside frontend/, which the server serves.
     command -v npm >/dev/null 2>&1 || apt_install nodejs npm
     js="$ROOT/tests/js_client"
     if [ ! -d "$js/node_modules" ] || [ "$js/package-lock.json" -nt "$js/node_modules" ]; then

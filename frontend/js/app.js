@@ -1,3 +1,4 @@
+// @ts-check
 // The application shell: who is logged in, the live connection, navigation and routing.
 //
 // Routes are hashes: #/overview, #/integrations, #/entities, #/services?service=d.s,
@@ -5,11 +6,23 @@
 // `render(main, ctx, params)`, which may return a cleanup function for when the user
 // leaves the page. ctx = {api, connection, store, user, config}.
 
-import { api } from "./api.js";
-import { h } from "./dom.js";
+import { api, errorMessage } from "../public/js/api.js";
+import { h } from "../public/js/dom.js";
 import { EntityStore } from "./store.js";
 import { Connection } from "./ws.js";
 
+/** @typedef {import("./types.js").Context} Context */
+/** @typedef {import("./types.js").Panel} Panel */
+/** @typedef {import("./types.js").User} User */
+/** @typedef {(() => void) | null} Cleanup */
+
+/**
+ * A page module: renders into `view`, may return what to do when the user leaves.
+ * @typedef {{render(view: HTMLElement, ctx: Context, params: URLSearchParams):
+ *   Cleanup | void | Promise<Cleanup | void>}} PageModule
+ */
+
+/** @type {{path: string, title: string, module: string, admin?: boolean}[]} */
 const PAGES = [
   { path: "overview", title: "Overview", module: "./pages/overview.js" },
   { path: "integrations", title: "Integrations", module: "./pages/integrations.js", admin: true },
@@ -18,9 +31,19 @@ const PAGES = [
   { path: "settings", title: "Settings", module: "./pages/settings.js" },
 ];
 
-const main = document.getElementById("main");
+const main = /** @type {HTMLElement} */ (document.getElementById("main"));
+/** @type {Cleanup} */
 let cleanup = null;
+/** @type {Panel[]} */
 let panels = [];
+
+/**
+ * The element with `id`, which the shell (index.html) always has.
+ * @param {string} id
+ */
+function byId(id) {
+  return /** @type {HTMLElement} */ (document.getElementById(id));
+}
 
 async function start() {
   const [user, config, panelList] = await Promise.all([
@@ -28,9 +51,10 @@ async function start() {
     api.get("/api/config"),
     api.get("/api/panels"),
   ]);
-  panels = panelList;
-  document.getElementById("user").textContent = user.name;
-  document.getElementById("logout").addEventListener("click", logout);
+  panels = /** @type {Panel[]} */ (panelList);
+  const me = /** @type {User} */ (user);
+  byId("user").textContent = me.name;
+  byId("logout").addEventListener("click", logout);
 
   const connection = new Connection();
   const store = new EntityStore();
@@ -38,14 +62,16 @@ async function start() {
   await connection.connect();
   await store.start(connection);
 
-  const ctx = { api, connection, store, user, config };
-  buildNav(user);
+  /** @type {Context} */
+  const ctx = { api, connection, store, user: me, config };
+  buildNav(me);
   window.addEventListener("hashchange", () => route(ctx));
   await route(ctx);
 }
 
+/** @param {Connection} connection */
 function showLiveState(connection) {
-  const live = document.getElementById("live");
+  const live = byId("live");
   const labels = { connecting: "Connecting…", connected: "Live", disconnected: "Reconnecting…" };
   connection.addEventListener("statechange", () => {
     live.dataset.state = connection.state;
@@ -53,15 +79,16 @@ function showLiveState(connection) {
   });
 }
 
+/** @param {User} user */
 function buildNav(user) {
-  const nav = document.getElementById("nav");
+  const nav = byId("nav");
   for (const page of PAGES) {
     if (page.admin && !user.is_admin) continue;
     nav.append(h("li", {}, h("a", { href: `#/${page.path}`, dataset: { route: page.path } },
       page.title)));
   }
-  const panelNav = document.getElementById("panel-nav");
-  document.getElementById("panels-heading").hidden = panels.length === 0;
+  const panelNav = byId("panel-nav");
+  byId("panels-heading").hidden = panels.length === 0;
   for (const panel of panels) {
     panelNav.append(h("li", {}, h("a", {
       href: `#/panel/${panel.name}`, dataset: { route: `panel/${panel.name}` },
@@ -77,6 +104,7 @@ function parseHash() {
 
 let routeCount = 0;
 
+/** @param {Context} ctx */
 async function route(ctx) {
   const count = ++routeCount;
   const { path, params } = parseHash();
@@ -85,6 +113,7 @@ async function route(ctx) {
     cleanup = null;
   }
   for (const link of document.querySelectorAll("nav a")) {
+    if (!(link instanceof HTMLElement)) continue;
     if (link.dataset.route === path) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
@@ -92,11 +121,12 @@ async function route(ctx) {
   // moved on writes into a detached element and is cleaned up at once.
   const view = h("div", { class: "view" });
   main.replaceChildren(view);
+  /** @type {Cleanup} */
   let done = null;
   try {
     done = await renderPage(view, ctx, path, params);
   } catch (err) {
-    view.append(h("p", { class: "notice", role: "alert" }, `This page failed: ${err.message}`));
+    view.append(h("p", { class: "notice", role: "alert" }, `This page failed: ${errorMessage(err)}`));
   }
   if (count !== routeCount) {
     if (done) done();
@@ -106,11 +136,18 @@ async function route(ctx) {
   main.focus({ preventScroll: true });
 }
 
+/**
+ * @param {HTMLElement} view
+ * @param {Context} ctx
+ * @param {string} path
+ * @param {URLSearchParams} params
+ * @returns {Promise<Cleanup>}
+ */
 async function renderPage(view, ctx, path, params) {
   const page = PAGES.find((p) => p.path === path);
   if (page) {
     document.title = `${page.title} · Gatehouse`;
-    const module = await import(page.module);
+    const module = /** @type {PageModule} */ (await import(page.module));
     return (await module.render(view, ctx, params)) || null;
   }
   const panel = panels.find((p) => `panel/${p.name}` === path);
@@ -134,5 +171,5 @@ async function logout() {
 }
 
 start().catch((err) => {
-  main.append(h("p", { class: "notice", role: "alert" }, `Gatehouse failed to start: ${err.message}`));
+  main.append(h("p", { class: "notice", role: "alert" }, `Gatehouse failed to start: ${errorMessage(err)}`));
 });

@@ -1,10 +1,13 @@
+// @ts-check
 // Modal dialogs on the native <dialog> element: focus trap, Esc and backdrop for free.
 
-import { h, uniqueId } from "./dom.js";
+import { h, uniqueId } from "../public/js/dom.js";
 
 /**
  * Open a modal titled `title`; returns {dialog, body, close}. The dialog is removed from
  * the page when closed; `onClose` runs then (Esc, a Close button, or `close()`).
+ * @param {string} title
+ * @param {{onClose?: (() => void) | null}} [options]
  */
 export function openDialog(title, { onClose = null } = {}) {
   const titleId = uniqueId("dialog-title");
@@ -20,7 +23,13 @@ export function openDialog(title, { onClose = null } = {}) {
   return { dialog, body, close: () => dialog.close() };
 }
 
-/** Ask a yes/no question; resolves true if confirmed. */
+/**
+ * Ask a yes/no question; resolves true if confirmed.
+ * @param {string} title
+ * @param {string} message
+ * @param {{confirmLabel?: string, danger?: boolean}} [options]
+ * @returns {Promise<boolean>}
+ */
 export function confirmDialog(title, message, { confirmLabel = "Confirm", danger = true } = {}) {
   return new Promise((resolve) => {
     let answer = false;

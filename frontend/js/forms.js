@@ -1,46 +1,72 @@
+// @ts-check
 // Forms generated from a serialised voluptuous schema (core/schema_json.py):
 // [{name, type, required, default?, options?, min?, max?, min_length?, max_length?,
 //   secret?, description?, example?, items?}]
 //
 // The server validates; the form only helps (input types, hints) and shows the
 // server's per-field errors next to each field. `novalidate` keeps the browser from
-// second-guessing it, so every error looks the same.
+// second-guessing it, so every error looks the same. Submitting goes through
+// public/js/submit.js, like every form of the UI.
 
+import { errorMessage } from "../public/js/api.js";
+import { h, humanize, uniqueId } from "../public/js/dom.js";
+import { handleSubmit } from "../public/js/submit.js";
 import { openDialog } from "./dialog.js";
-import { h, humanize, uniqueId } from "./dom.js";
+
+/** @typedef {import("./types.js").SchemaField} SchemaField */
+/** @typedef {import("./types.js").FieldErrors} FieldErrors */
+/** @typedef {Record<string, unknown>} FormValues */
+/** @typedef {HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement} Input */
 
 /**
- * The fields of `schema` as a <div>; `values` pre-fill them (else their defaults),
- * `errors` ({field: message}) are shown under them. Returns {element, read, showErrors}:
- * `read()` gives {data, problems} with data typed as the schema wants.
+ * The fields of a schema as an element, with what handleSubmit needs to read them and
+ * to show errors at them.
+ * @typedef {import("../public/js/submit.js").FormFields<FormValues> & {element: HTMLDivElement}} SchemaFields
  */
-export function schemaFields(schema, { values = {}, errors = {} } = {}) {
+
+/**
+ * The fields of `schema` as a <div>; `values` pre-fill them (else their defaults).
+ * Returns {element, read, showErrors}: `read()` gives {data, problems} with data typed
+ * as the schema wants; `showErrors({field: message})` shows messages under the fields.
+ * @param {SchemaField[]} schema
+ * @param {{values?: FormValues}} [options]
+ * @returns {SchemaFields}
+ */
+export function schemaFields(schema, { values = {} } = {}) {
   const element = h("div", { class: "schema-fields" });
   const controls = schema.map((field) => {
     const control = fieldControl(field, field.name in values ? values[field.name] : field.default);
     element.append(control.wrapper);
     return control;
   });
+  /** @param {FieldErrors} found */
   const showErrors = (found) => {
     for (const control of controls) control.setError(found[control.field.name]);
   };
-  showErrors(errors);
   const read = () => {
+    /** @type {FormValues} */
     const data = {};
+    /** @type {FieldErrors} */
     const problems = {};
     for (const control of controls) {
       try {
         const value = control.read();
         if (value !== undefined) data[control.field.name] = value;
       } catch (err) {
-        problems[control.field.name] = err.message;
+        problems[control.field.name] = errorMessage(err);
       }
     }
     return { data, problems };
   };
+  showErrors({}); // every input starts out aria-invalid="false"
   return { element, read, showErrors };
 }
 
+/**
+ * One field: its label, input, hint and error line.
+ * @param {SchemaField} field
+ * @param {unknown} initial
+ */
 function fieldControl(field, initial) {
   const id = uniqueId(`f-${field.name}`);
   const errorId = `${id}-error`;
@@ -64,6 +90,7 @@ function fieldControl(field, initial) {
     field,
     wrapper,
     read: () => readInput(field, input),
+    /** @param {string | undefined} message */
     setError(message) {
       error.textContent = message || "";
       error.hidden = !message;
@@ -72,6 +99,12 @@ function fieldControl(field, initial) {
   };
 }
 
+/**
+ * @param {SchemaField} field
+ * @param {string} id
+ * @param {unknown} initial
+ * @returns {Input}
+ */
 function makeInput(field, id, initial) {
   const common = { id, name: field.name, required: Boolean(field.required) };
   const has = initial !== undefined && initial !== null;
@@ -86,17 +119,19 @@ function makeInput(field, id, initial) {
         placeholder: field.example ?? null,
       });
     case "select": {
+      const options = field.options || [];
       const select = h("select", common,
         field.required ? null : h("option", { value: "" }, "—"),
-        (field.options || []).map((option, index) =>
+        options.map((option, index) =>
           h("option", { value: String(index) }, optionLabel(option))));
-      const index = (field.options || []).findIndex((option) => option === initial);
+      const index = options.findIndex((option) => option === initial);
       select.value = index >= 0 ? String(index) : "";
       return select;
     }
     case "list":
       return h("textarea", {
-        ...common, value: has ? initial.join("\n") : "", placeholder: "One item per line",
+        ...common, value: Array.isArray(initial) ? initial.join("\n") : "",
+        placeholder: "One item per line",
       });
     case "object":
       return h("textarea", {
@@ -118,13 +153,16 @@ function makeInput(field, id, initial) {
 /**
  * The typed value of one input; undefined leaves the field out (the server's default).
  * Throws (the message is shown at the field) for an empty required field or bad JSON.
+ * @param {SchemaField} field
+ * @param {Input} input
+ * @returns {unknown}
  */
 function readInput(field, input) {
-  if (field.type === "boolean") return input.checked;
-  if (field.type === "select") {
-    return input.value === "" ? undefined : field.options[Number(input.value)];
+  if (input instanceof HTMLInputElement && input.type === "checkbox") return input.checked;
+  if (input instanceof HTMLSelectElement) {
+    return input.value === "" ? undefined : (field.options || [])[Number(input.value)];
   }
-  if (input.validity?.badInput) throw new Error("expected a number");
+  if (input.validity.badInput) throw new Error("expected a number");
   const raw = input.value.trim();
   if (raw === "") {
     if (field.required) throw new Error("required");
@@ -134,10 +172,12 @@ function readInput(field, input) {
     case "integer":
     case "float":
       return toNumber(raw, field.type);
-    case "list":
+    case "list": {
+      const itemType = field.items?.type;
       return raw.split("\n").map((line) => line.trim()).filter(Boolean)
-        .map((item) => (["integer", "float"].includes(field.items?.type)
-          ? toNumber(item, field.items.type) : item));
+        .map((item) => (itemType === "integer" || itemType === "float"
+          ? toNumber(item, itemType) : item));
+    }
     case "object":
       try {
         return JSON.parse(raw);
@@ -149,6 +189,11 @@ function readInput(field, input) {
   }
 }
 
+/**
+ * @param {string} raw
+ * @param {string} type  integer | float
+ * @returns {number | string}
+ */
 function toNumber(raw, type) {
   const number = Number(raw);
   if (!Number.isFinite(number) || (type === "integer" && !Number.isInteger(number))) {
@@ -160,6 +205,13 @@ function toNumber(raw, type) {
 /**
  * A form in a dialog: `fields` as in a schema, `onSubmit(data)` saves (and may throw an
  * ApiError, whose per-field errors are shown). Resolves true when saved, false if cancelled.
+ * @param {object} options
+ * @param {string} options.title
+ * @param {SchemaField[]} options.fields
+ * @param {FormValues} [options.values]
+ * @param {string} [options.submitLabel]
+ * @param {(data: FormValues) => Promise<unknown>} options.onSubmit
+ * @returns {Promise<boolean>}
  */
 export function formDialog({ title, fields, values = {}, submitLabel = "Save", onSubmit }) {
   return new Promise((resolve) => {
@@ -167,34 +219,27 @@ export function formDialog({ title, fields, values = {}, submitLabel = "Save", o
     const { body, close } = openDialog(title, { onClose: () => resolve(saved) });
     const form = schemaFields(fields, { values });
     const baseError = h("p", { class: "form-error", role: "alert" });
-    const submit = h("button", { type: "submit", class: "primary" }, submitLabel);
+    const button = h("button", { type: "submit", class: "primary" }, submitLabel);
     const element = h("form", { novalidate: true }, form.element, baseError,
       h("div", { class: "actions" }, h("button", { type: "button", onclick: close }, "Cancel"),
-        submit));
-    element.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      const { data, problems } = form.read();
-      form.showErrors(problems);
-      baseError.textContent = "";
-      if (Object.keys(problems).length > 0) return;
-      submit.disabled = true;
-      try {
-        await onSubmit(data);
+        button));
+    handleSubmit(element, {
+      fields: form, button, baseError, send: onSubmit,
+      done() {
         saved = true;
         close();
-      } catch (err) {
-        form.showErrors(err.errors || {});
-        baseError.textContent = err.message;
-        submit.disabled = false;
-      }
+      },
     });
     body.append(element);
-    element.querySelector("input, select, textarea")?.focus();
+    /** @type {HTMLElement | null} */ (element.querySelector("input, select, textarea"))?.focus();
   });
 }
 
-// Menu actions and enum values come as snake_case identifiers ("add_point"); show them
-// as words. Anything else (versions, data types like "float32") is shown as is.
+/**
+ * Menu actions and enum values come as snake_case identifiers ("add_point"); show them
+ * as words. Anything else (versions, data types like "float32") is shown as is.
+ * @param {unknown} option
+ */
 function optionLabel(option) {
   const text = String(option);
   return /^[a-z]+(_[a-z]+)+$/.test(text) ? humanize(text) : text;

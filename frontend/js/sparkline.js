@@ -1,9 +1,17 @@
+// @ts-check
 // A small SVG trend line of recent values ({t, v} points, oldest first).
 
 const SVG = "http://www.w3.org/2000/svg";
 const WIDTH = 100;
 const HEIGHT = 30;
 
+/** @typedef {{t: number, v: number}} Point  a value and when it came (epoch seconds) */
+
+/**
+ * A new trend line of `points`.
+ * @param {Point[]} points
+ * @returns {SVGSVGElement}
+ */
 export function sparkline(points) {
   const svg = document.createElementNS(SVG, "svg");
   svg.setAttribute("class", "sparkline");
@@ -15,8 +23,13 @@ export function sparkline(points) {
   return svg;
 }
 
+/**
+ * Redraw `svg` (made by sparkline()) with `points`.
+ * @param {SVGSVGElement} svg
+ * @param {Point[]} points
+ */
 export function updateSparkline(svg, points) {
-  const line = svg.firstChild;
+  const line = /** @type {SVGPolylineElement} */ (svg.firstChild);
   if (points.length < 2) {
     line.setAttribute("points", "");
     svg.setAttribute("aria-label", "Trend: not enough values yet");

@@ -1,3 +1,4 @@
+// @ts-check
 // Every entity's current state, kept live by one `subscribe_entities` subscription,
 // plus a short history of each numeric entity for the sparklines (client-side only:
 // it starts when the page loads and keeps the last HISTORY_POINTS values).
@@ -9,19 +10,45 @@
 
 export const HISTORY_POINTS = 60;
 
+/** @typedef {import("./types.js").EntityState} EntityState */
+/** @typedef {import("./sparkline.js").Point} Point */
+
+/**
+ * A compressed state: state, attributes, last changed, last updated (if not the same).
+ * @typedef {{s: string, a?: Record<string, unknown>, lc: number, lu?: number}} CompressedState
+ */
+/**
+ * A change: what was added or changed ("+", attributes included), which attributes went ("-").
+ * @typedef {{"+"?: Partial<CompressedState>, "-"?: {a?: string[]}}} StateDiff
+ */
+/**
+ * @typedef {object} EntitiesMessage
+ * @property {Record<string, CompressedState>} [a]
+ * @property {Record<string, StateDiff>} [c]
+ * @property {string[]} [r]
+ */
+/** @typedef {{changed: Set<string>, removed: Set<string>}} ChangeDetail */
+
 export class EntityStore extends EventTarget {
   constructor() {
     super();
-    this.states = new Map(); // entity_id → {entity_id, state, attributes, last_changed, last_updated}
-    this.history = new Map(); // entity_id → [{t, v}], oldest first
+    /** @type {Map<string, EntityState>} */
+    this.states = new Map();
+    /** @type {Map<string, Point[]>} entity_id → its last values, oldest first */
+    this.history = new Map();
   }
 
-  /** Subscribe on `connection`; resolves after the first snapshot arrived. */
+  /**
+   * Subscribe on `connection`; resolves after the first snapshot arrived.
+   * @param {import("./ws.js").Connection} connection
+   * @returns {Promise<void>}
+   */
   start(connection) {
     return new Promise((resolve) => {
       let first = true;
       connection.subscribe(
         { type: "subscribe_entities" },
+        /** @param {EntitiesMessage} message */
         (message) => {
           this.apply(message);
           if (first) {
@@ -34,8 +61,14 @@ export class EntityStore extends EventTarget {
     });
   }
 
+  /**
+   * Apply one message; then a `change` event (a CustomEvent with a ChangeDetail).
+   * @param {EntitiesMessage} message
+   */
   apply(message) {
+    /** @type {Set<string>} */
     const changed = new Set();
+    /** @type {Set<string>} */
     const removed = new Set();
     for (const [id, compressed] of Object.entries(message.a || {})) {
       this.states.set(id, expand(id, compressed));
@@ -57,8 +90,10 @@ export class EntityStore extends EventTarget {
     this.dispatchEvent(new CustomEvent("change", { detail: { changed, removed } }));
   }
 
+  /** @param {string} id */
   record(id) {
     const state = this.states.get(id);
+    if (!state) return;
     const value = numeric(state.state);
     if (value === null) return;
     const points = this.history.get(id) || [];
@@ -67,6 +102,7 @@ export class EntityStore extends EventTarget {
     this.history.set(id, points);
   }
 
+  /** @param {string} id */
   get(id) {
     return this.states.get(id);
   }
@@ -76,13 +112,21 @@ export class EntityStore extends EventTarget {
   }
 }
 
-/** The number a state string holds, or null ("on", "unknown", ""). */
+/**
+ * The number a state string holds, or null ("on", "unknown", "").
+ * @param {unknown} value
+ */
 export function numeric(value) {
   if (typeof value !== "string" || value.trim() === "") return null;
   const number = Number(value);
   return Number.isFinite(number) ? number : null;
 }
 
+/**
+ * @param {string} id
+ * @param {CompressedState} c
+ * @returns {EntityState}
+ */
 function expand(id, c) {
   return {
     entity_id: id,
@@ -93,15 +137,20 @@ function expand(id, c) {
   };
 }
 
+/**
+ * @param {EntityState} state
+ * @param {StateDiff} diff
+ * @returns {EntityState}
+ */
 function applyDiff(state, diff) {
   const next = { ...state, attributes: { ...state.attributes } };
   const add = diff["+"] || {};
-  if ("s" in add) next.state = add.s;
-  if ("lc" in add) {
+  if (add.s !== undefined) next.state = add.s;
+  if (add.lc !== undefined) {
     next.last_changed = add.lc;
     next.last_updated = add.lc;
   }
-  if ("lu" in add) next.last_updated = add.lu;
+  if (add.lu !== undefined) next.last_updated = add.lu;
   Object.assign(next.attributes, add.a || {});
   for (const name of diff["-"]?.a || []) delete next.attributes[name];
   return next;

@@ -1,11 +1,19 @@
+// @ts-check
 // Entities and devices: search both registries, rename, change entity ids, disable.
 
-import { api } from "../api.js";
-import { h, pageHead, table, uniqueId } from "../dom.js";
+import { api } from "../../public/js/api.js";
+import { h, pageHead, table, uniqueId } from "../../public/js/dom.js";
 import { formDialog } from "../forms.js";
+
+/** @typedef {import("../types.js").EntityRegistryEntry} EntityRegistryEntry */
+/** @typedef {import("../types.js").DeviceRegistryEntry} DeviceRegistryEntry */
 
 const BASE = "/api/config";
 
+/**
+ * @param {HTMLElement} root
+ * @param {import("../types.js").Context} ctx
+ */
 export async function render(root, { store }) {
   const search = h("input", {
     type: "search", class: "search", placeholder: "Search", "aria-label": "Search entities and devices",
@@ -21,27 +29,35 @@ export async function render(root, { store }) {
     h("section", { class: "panel", "aria-labelledby": devicesId },
       h("h2", { id: devicesId }, "Devices"), deviceBody));
 
+  /** @type {EntityRegistryEntry[]} */
   let entities = [];
+  /** @type {DeviceRegistryEntry[]} */
   let devices = [];
-  const stateCells = new Map(); // entity_id → <td> showing the live state
+  /** @type {Map<string, HTMLTableCellElement>} entity_id → the cell showing its live state */
+  const stateCells = new Map();
 
   async function load() {
-    [entities, devices] = await Promise.all([
+    const [entityList, deviceList] = await Promise.all([
       api.get(`${BASE}/entity_registry`), api.get(`${BASE}/device_registry`),
     ]);
+    entities = /** @type {EntityRegistryEntry[]} */ (entityList);
+    devices = /** @type {DeviceRegistryEntry[]} */ (deviceList);
     draw();
   }
 
   function draw() {
     const wanted = search.value.trim().toLowerCase();
+    /** @param {...(string | null | undefined)} texts */
     const match = (...texts) => !wanted || texts.some((t) => (t || "").toLowerCase().includes(wanted));
     const deviceById = new Map(devices.map((d) => [d.id, d]));
+    /** @param {EntityRegistryEntry} e */
+    const deviceOf = (e) => (e.device_id ? deviceById.get(e.device_id) : undefined);
     const shownEntities = entities.filter((e) => match(e.entity_id, entityName(e), e.platform,
-      deviceName(deviceById.get(e.device_id))));
+      deviceName(deviceOf(e))));
     stateCells.clear();
     entityBody.replaceChildren(shownEntities.length
       ? table(["Name", "Entity ID", "Integration", "Device", "State", "Status", ""],
-        shownEntities.map((e) => entityRow(e, deviceById.get(e.device_id))))
+        shownEntities.map((e) => entityRow(e, deviceOf(e))))
       : h("p", { class: "empty" }, "No entity matches."));
     const shownDevices = devices.filter((d) => match(deviceName(d), d.manufacturer, d.model));
     deviceBody.replaceChildren(shownDevices.length
@@ -49,6 +65,10 @@ export async function render(root, { store }) {
       : h("p", { class: "empty" }, "No device matches."));
   }
 
+  /**
+   * @param {EntityRegistryEntry} entry
+   * @param {DeviceRegistryEntry | undefined} device
+   */
   function entityRow(entry, device) {
     const stateCell = h("td", { class: "mono" }, store.get(entry.entity_id)?.state ?? "—");
     stateCells.set(entry.entity_id, stateCell);
@@ -62,6 +82,7 @@ export async function render(root, { store }) {
       }, "Edit")));
   }
 
+  /** @param {DeviceRegistryEntry} device */
   function deviceRow(device) {
     const count = entities.filter((e) => e.device_id === device.id).length;
     return h("tr", { dataset: { deviceId: device.id } },
@@ -74,6 +95,7 @@ export async function render(root, { store }) {
       }, "Edit")));
   }
 
+  /** @param {EntityRegistryEntry} entry */
   async function editEntity(entry) {
     const saved = await formDialog({
       title: `Edit ${entityName(entry)}`,
@@ -87,6 +109,7 @@ export async function render(root, { store }) {
       ],
       values: { name: entry.name, new_entity_id: entry.entity_id, disabled: Boolean(entry.disabled_by) },
       onSubmit: (data) => {
+        /** @type {Record<string, unknown>} */
         const body = { name: data.name ?? null };
         if (data.new_entity_id !== entry.entity_id) body.new_entity_id = data.new_entity_id;
         if (data.disabled !== Boolean(entry.disabled_by)) body.disabled = data.disabled;
@@ -96,6 +119,7 @@ export async function render(root, { store }) {
     if (saved) await reportSaved(`Saved ${entityName(entry)}.`);
   }
 
+  /** @param {DeviceRegistryEntry} device */
   async function editDevice(device) {
     const saved = await formDialog({
       title: `Edit ${deviceName(device)}`,
@@ -106,6 +130,7 @@ export async function render(root, { store }) {
       ],
       values: { name_by_user: device.name_by_user, disabled: Boolean(device.disabled_by) },
       onSubmit: (data) => {
+        /** @type {Record<string, unknown>} */
         const body = { name_by_user: data.name_by_user ?? null };
         if (data.disabled !== Boolean(device.disabled_by)) body.disabled = data.disabled;
         return api.post(`${BASE}/device_registry/${device.id}`, body);
@@ -114,16 +139,20 @@ export async function render(root, { store }) {
     if (saved) await reportSaved(`Saved ${deviceName(device)}.`);
   }
 
+  /** @param {string} message */
   async function reportSaved(message) {
     status.textContent = message;
     status.hidden = false;
     await load();
   }
 
+  /** @param {Event} event */
   const onChange = (event) => {
-    for (const id of event.detail.changed) {
+    const { changed } = /** @type {CustomEvent<import("../store.js").ChangeDetail>} */ (event).detail;
+    for (const id of changed) {
       const cell = stateCells.get(id);
-      if (cell) cell.textContent = store.get(id).state;
+      const state = store.get(id);
+      if (cell && state) cell.textContent = state.state;
     }
   };
   store.addEventListener("change", onChange);
@@ -132,14 +161,17 @@ export async function render(root, { store }) {
   return () => store.removeEventListener("change", onChange);
 }
 
+/** @param {EntityRegistryEntry} entry */
 function entityName(entry) {
   return entry.name || entry.original_name || entry.entity_id;
 }
 
+/** @param {DeviceRegistryEntry | undefined} device */
 function deviceName(device) {
   return device ? device.name_by_user || device.name || device.id : "";
 }
 
+/** @param {string | null} disabledBy */
 function statusBadge(disabledBy) {
   return disabledBy
     ? h("span", { class: "badge warn" }, `Disabled (${disabledBy})`)

@@ -1,15 +1,33 @@
+// @ts-check
 // Integrations: config entries with their state, and what can be done with them.
 // The list refreshes itself on `config_entry_changed` events.
 
-import { api } from "../api.js";
+import { api, errorMessage } from "../../public/js/api.js";
+import { h, humanize, pageHead, table } from "../../public/js/dom.js";
 import { confirmDialog, openDialog } from "../dialog.js";
-import { h, humanize, pageHead, table } from "../dom.js";
 import { runFlow } from "../flow.js";
 
+/** @typedef {import("../types.js").ConfigEntryInfo} ConfigEntryInfo */
+/** @typedef {import("../types.js").FlowHandler} FlowHandler */
+/** @typedef {import("../types.js").FlowResult} FlowResult */
+/** @typedef {(label: string, action: () => Promise<unknown>) => Promise<void>} Act */
+/** @typedef {() => Promise<void>} Refresh */
+
 const BASE = "/api/config/config_entries";
+/** @type {Record<string, string>} */
 const STATE_CLASS = { loaded: "ok", setup_error: "error", migration_error: "error",
   failed_unload: "error", setup_retry: "warn", setup_in_progress: "warn" };
 
+/**
+ * A flow call: its answer is a flow result.
+ * @param {Promise<unknown>} request
+ */
+const flowStep = async (request) => /** @type {FlowResult} */ (await request);
+
+/**
+ * @param {HTMLElement} root
+ * @param {import("../types.js").Context} ctx
+ */
 export async function render(root, { connection }) {
   const status = h("p", { class: "notice", role: "status", hidden: true });
   const list = h("div", { class: "panel" });
@@ -20,27 +38,30 @@ export async function render(root, { connection }) {
     status, list,
   );
 
+  /** @param {string} text */
   const say = (text) => {
     status.textContent = text;
     status.hidden = !text;
   };
+  /** @type {Act} */
   const act = async (label, action) => {
     try {
       await action();
       say("");
     } catch (err) {
-      say(`${label} failed: ${err.message}`);
+      say(`${label} failed: ${errorMessage(err)}`);
     }
     await refresh();
   };
 
   async function refresh() {
-    const entries = await api.get(`${BASE}/entry`);
+    const entries = /** @type {ConfigEntryInfo[]} */ (await api.get(`${BASE}/entry`));
     list.replaceChildren(entries.length ? entryTable(entries, act, refresh)
       : h("p", { class: "empty" }, "No integrations yet. Use “Add integration” to add one."));
   }
 
-  let timer = null;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
   const unsubscribe = connection.subscribe(
     { type: "subscribe_events", event_type: "config_entry_changed" },
     () => {
@@ -55,13 +76,28 @@ export async function render(root, { connection }) {
   };
 }
 
+/**
+ * @param {ConfigEntryInfo[]} entries
+ * @param {Act} act
+ * @param {Refresh} refresh
+ */
 function entryTable(entries, act, refresh) {
   return table(["Integration", "State", ""], entries.map((entry) => entryRow(entry, act, refresh)));
 }
 
+/**
+ * @param {ConfigEntryInfo} entry
+ * @param {Act} act
+ * @param {Refresh} refresh
+ */
 function entryRow(entry, act, refresh) {
   const url = `${BASE}/entry/${entry.entry_id}`;
   const state = entry.disabled ? "disabled" : entry.state;
+  /**
+   * @param {string} label
+   * @param {() => unknown} onclick
+   * @param {{class?: string}} [extra]
+   */
   const button = (label, onclick, extra = {}) => h("button", {
     type: "button", class: `small ${extra.class || ""}`, "aria-label": `${label} ${entry.title}`,
     onclick,
@@ -70,8 +106,8 @@ function entryRow(entry, act, refresh) {
   if (entry.supports_options && !entry.disabled) {
     actions.push(button("Options", () => runFlow({
       title: `Options: ${entry.title}`,
-      start: () => api.post(`${BASE}/options/flow`, { handler: entry.entry_id }),
-      submit: (id, data) => api.post(`${BASE}/options/flow/${id}`, data),
+      start: () => flowStep(api.post(`${BASE}/options/flow`, { handler: entry.entry_id })),
+      submit: (id, data) => flowStep(api.post(`${BASE}/options/flow/${id}`, data)),
       abort: (id) => api.del(`${BASE}/options/flow/${id}`),
       doneMessage: (result) => `Options saved. State: ${humanize(result.entry_state || "unknown")}.`,
       onDone: refresh,
@@ -98,17 +134,19 @@ function entryRow(entry, act, refresh) {
     h("td", {}, h("div", { class: "row-actions" }, actions)));
 }
 
+/** @param {Refresh} refresh */
 async function addIntegration(refresh) {
   const { body, close } = openDialog("Add integration");
   const search = h("input", { type: "search", placeholder: "Search", "aria-label": "Search integrations" });
   const choices = h("ul", { class: "choices" });
   body.append(search, choices, h("div", { class: "actions" },
     h("button", { type: "button", onclick: close }, "Cancel")));
+  /** @type {FlowHandler[]} */
   let handlers = [];
   try {
-    handlers = await api.get(`${BASE}/flow_handlers`);
+    handlers = /** @type {FlowHandler[]} */ (await api.get(`${BASE}/flow_handlers`));
   } catch (err) {
-    choices.replaceChildren(h("li", { role: "alert" }, err.message));
+    choices.replaceChildren(h("li", { role: "alert" }, errorMessage(err)));
     return;
   }
   const show = () => {
@@ -129,11 +167,15 @@ async function addIntegration(refresh) {
   search.focus();
 }
 
+/**
+ * @param {FlowHandler} handler
+ * @param {Refresh} refresh
+ */
 function startFlow(handler, refresh) {
   runFlow({
     title: `Add ${handler.name}`,
-    start: () => api.post(`${BASE}/flow`, { handler: handler.domain }),
-    submit: (id, data) => api.post(`${BASE}/flow/${id}`, data),
+    start: () => flowStep(api.post(`${BASE}/flow`, { handler: handler.domain })),
+    submit: (id, data) => flowStep(api.post(`${BASE}/flow/${id}`, data)),
     abort: (id) => api.del(`${BASE}/flow/${id}`),
     onDone: refresh,
   });

@@ -1,17 +1,29 @@
+// @ts-check
 // Overview: a card per entity, updated in place as the store hears of changes.
 // Numeric entities get a sparkline of their recent values; switches a toggle button.
 
-import { h, pageHead, uniqueId } from "../dom.js";
+import { h, pageHead, uniqueId } from "../../public/js/dom.js";
 import { sparkline, updateSparkline } from "../sparkline.js";
 import { numeric } from "../store.js";
 
+/** @typedef {import("../types.js").EntityState} EntityState */
+/** @typedef {import("../types.js").User} User */
+/** @typedef {import("../store.js").EntityStore} EntityStore */
+/** @typedef {import("../ws.js").Connection} Connection */
+/** @typedef {{element: HTMLElement, update(state: EntityState): void}} Card */
+
+/**
+ * @param {HTMLElement} root
+ * @param {import("../types.js").Context} ctx
+ */
 export function render(root, { store, connection, user }) {
   const filter = h("input", {
     type: "search", class: "search", placeholder: "Filter", "aria-label": "Filter entities",
   });
   const content = h("div");
   root.append(pageHead("Overview", filter), content);
-  const cards = new Map(); // entity_id → card controller
+  /** @type {Map<string, Card>} */
+  const cards = new Map();
 
   function rebuild() {
     cards.clear();
@@ -35,12 +47,14 @@ export function render(root, { store, connection, user }) {
     }));
   }
 
+  /** @param {Event} event */
   function onChange(event) {
-    const { changed, removed } = event.detail;
+    const { changed, removed } = /** @type {CustomEvent<import("../store.js").ChangeDetail>} */ (event).detail;
     let structural = removed.size > 0;
     for (const id of changed) {
       const card = cards.get(id);
-      if (card) card.update(store.get(id));
+      const state = store.get(id);
+      if (card && state) card.update(state);
       else structural = true;
     }
     if (structural) rebuild();
@@ -52,6 +66,12 @@ export function render(root, { store, connection, user }) {
   return () => store.removeEventListener("change", onChange);
 }
 
+/**
+ * @param {EntityState} state
+ * @param {EntityStore} store
+ * @param {Connection} connection
+ * @returns {Card}
+ */
 function entityCard(state, store, connection) {
   const id = state.entity_id;
   const domain = id.split(".")[0];
@@ -67,10 +87,12 @@ function entityCard(state, store, connection) {
     name, h("div", { class: "entity-id" }, id), h("div", { class: "value" }, valueText, unit),
     graph, controls, error);
 
+  /** @param {string} service */
   const call = (service) => connection
     .command({ type: "call_service", domain, service, service_data: { entity_id: id } })
     .then(() => { error.hidden = true; })
     .catch((err) => { error.textContent = err.message; error.hidden = false; });
+  /** @type {HTMLButtonElement | null} */
   let toggle = null;
   if (domain === "switch") {
     toggle = h("button", { type: "button", class: "small", onclick: () => call("toggle") });
@@ -80,12 +102,13 @@ function entityCard(state, store, connection) {
       "Press"));
   }
 
+  /** @param {EntityState} current */
   function update(current) {
     name.textContent = displayName(current);
     const number = numeric(current.state);
     valueText.textContent = ["on", "off"].includes(current.state)
       ? current.state.toUpperCase() : current.state;
-    unit.textContent = current.attributes.unit_of_measurement || "";
+    unit.textContent = String(current.attributes.unit_of_measurement || "");
     if (number !== null) {
       const points = store.history.get(id) || [];
       updateSparkline(graph, points);
@@ -100,22 +123,34 @@ function entityCard(state, store, connection) {
   return { element, update };
 }
 
+/** @param {EntityState} state */
 export function displayName(state) {
-  return state.attributes.friendly_name || state.entity_id;
+  return String(state.attributes.friendly_name || state.entity_id);
 }
 
+/**
+ * @param {boolean} filtered
+ * @param {User} user
+ */
 function emptyState(filtered, user) {
   if (filtered) return h("p", { class: "empty" }, "No entity matches the filter.");
   return h("p", { class: "empty" }, "No entities yet. ",
     user.is_admin ? h("a", { href: "#/integrations" }, "Add an integration") : null);
 }
 
+/**
+ * @template T
+ * @param {T[]} items
+ * @param {(item: T) => string} key
+ * @returns {Map<string, T[]>}
+ */
 function groupBy(items, key) {
+  /** @type {Map<string, T[]>} */
   const groups = new Map();
   for (const item of items) {
     const k = key(item);
     if (!groups.has(k)) groups.set(k, []);
-    groups.get(k).push(item);
+    groups.get(k)?.push(item);
   }
   return groups;
 }

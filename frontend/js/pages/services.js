@@ -1,12 +1,23 @@
+// @ts-check
 // Services: pick one, fill the form generated from its schema, call it, see the answer.
 // The chosen service is kept in the address (#/services?service=demo.reset_counter).
 
-import { api } from "../api.js";
-import { h, pageHead, uniqueId } from "../dom.js";
+import { api } from "../../public/js/api.js";
+import { h, pageHead, uniqueId } from "../../public/js/dom.js";
+import { handleSubmit } from "../../public/js/submit.js";
 import { schemaFields } from "../forms.js";
 
+/** @typedef {import("../types.js").ServiceDomain} ServiceDomain */
+/** @typedef {import("../types.js").ServiceInfo} ServiceInfo */
+/** @typedef {{domain: string, name: string, info: ServiceInfo}} Chosen */
+
+/**
+ * @param {HTMLElement} root
+ * @param {import("../types.js").Context} _ctx
+ * @param {URLSearchParams} params
+ */
 export async function render(root, _ctx, params) {
-  const domains = await api.get("/api/services");
+  const domains = /** @type {ServiceDomain[]} */ (await api.get("/api/services"));
   const pickId = uniqueId("service");
   const picker = h("select", { id: pickId, class: "service-pick" },
     h("option", { value: "" }, "Choose a service…"),
@@ -21,6 +32,7 @@ export async function render(root, _ctx, params) {
       formArea),
     resultArea);
 
+  /** @param {string} value @returns {Chosen | null} */
   const find = (value) => {
     const [domain, name] = value.split(".");
     const info = domains.find((d) => d.domain === domain)?.services[name];
@@ -41,6 +53,10 @@ export async function render(root, _ctx, params) {
   }
 }
 
+/**
+ * @param {Chosen} chosen
+ * @param {HTMLElement} resultArea
+ */
 function serviceForm({ domain, name, info }, resultArea) {
   const fields = schemaFields(info.form);
   const baseError = h("p", { class: "form-error", role: "alert" });
@@ -57,29 +73,27 @@ function serviceForm({ domain, name, info }, resultArea) {
     baseError,
     h("div", { class: "actions" }, button));
 
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const { data, problems } = fields.read();
-    fields.showErrors(problems);
-    baseError.textContent = "";
-    if (Object.keys(problems).length > 0) return;
-    const returnResponse = responseKind === "only" || (responseKind === "optional" && wantResponse.checked);
-    button.disabled = true;
-    try {
+  const service = `${domain}.${name}`;
+  handleSubmit(form, {
+    fields, button, baseError,
+    send(data) {
+      const returnResponse = responseKind === "only"
+        || (responseKind === "optional" && wantResponse.checked);
       const query = returnResponse ? "?return_response=1" : "";
-      const answer = await api.post(`/api/services/${domain}/${name}${query}`, data);
-      showResult(resultArea, `${domain}.${name}`, answer, true);
-    } catch (err) {
-      fields.showErrors(err.errors || {});
-      baseError.textContent = err.message;
-      showResult(resultArea, `${domain}.${name}`, { message: err.message }, false);
-    } finally {
-      button.disabled = false;
-    }
+      return api.post(`/api/services/${domain}/${name}${query}`, data);
+    },
+    done: (answer) => showResult(resultArea, service, answer, true),
+    failed: (err) => showResult(resultArea, service, { message: err.message }, false),
   });
   return form;
 }
 
+/**
+ * @param {HTMLElement} area
+ * @param {string} service
+ * @param {unknown} answer
+ * @param {boolean} ok
+ */
 function showResult(area, service, answer, ok) {
   const headingId = uniqueId("result");
   area.replaceChildren(h("section", { class: "panel", "aria-labelledby": headingId },

@@ -1,10 +1,22 @@
+// @ts-check
 // Settings: your account, your password, your long-lived tokens, and (owner) users.
 
-import { api } from "../api.js";
+import { api } from "../../public/js/api.js";
+import { formatTime, h, pageHead, table, uniqueId } from "../../public/js/dom.js";
+import { handleSubmit } from "../../public/js/submit.js";
 import { confirmDialog } from "../dialog.js";
-import { formatTime, h, pageHead, table, uniqueId } from "../dom.js";
 import { schemaFields } from "../forms.js";
 
+/** @typedef {import("../types.js").User} User */
+/** @typedef {import("../types.js").Token} Token */
+/** @typedef {import("../types.js").SchemaField} SchemaField */
+/** @typedef {import("../types.js").FieldErrors} FieldErrors */
+/** @typedef {Record<string, unknown>} FormValues */
+
+/**
+ * @param {HTMLElement} root
+ * @param {import("../types.js").Context} ctx
+ */
 export async function render(root, { user }) {
   root.append(pageHead("Settings"),
     section("Your account", h("dl", { class: "account" },
@@ -16,18 +28,30 @@ export async function render(root, { user }) {
   if (user.is_owner) root.append(await usersSection(user));
 }
 
+/** @param {User} user */
 function roleOf(user) {
   if (user.is_owner) return "Owner";
   return user.is_admin ? "Administrator" : "User";
 }
 
+/**
+ * @param {string} title
+ * @param {...import("../../public/js/dom.js").Child} content
+ */
 function section(title, ...content) {
   const id = uniqueId("settings");
   return h("section", { class: "panel", "aria-labelledby": id }, h("h2", { id }, title), ...content);
 }
 
-/** A form of `fields` whose submit runs `action(data)`; the text it returns is shown. */
-function actionForm(fields, submitLabel, action, { inline = false } = {}) {
+/**
+ * A form of `fields` whose submit runs `action(data)`; the text it returns is shown.
+ * `check(data)` finds problems the fields cannot see alone (a repeated password).
+ * @param {SchemaField[]} fields
+ * @param {string} submitLabel
+ * @param {(data: FormValues) => Promise<string>} action
+ * @param {{inline?: boolean, check?: (data: FormValues) => FieldErrors}} [options]
+ */
+function actionForm(fields, submitLabel, action, { inline = false, check } = {}) {
   const generated = schemaFields(fields);
   const message = h("p", { class: "form-error", role: "alert" });
   const done = h("p", { class: "muted", role: "status" });
@@ -35,28 +59,20 @@ function actionForm(fields, submitLabel, action, { inline = false } = {}) {
   const form = h("form", { novalidate: true, class: inline ? "inline-form" : "" },
     inline ? [...generated.element.children] : generated.element,
     inline ? button : h("div", { class: "actions" }, button));
-  const wrapper = h("div", {}, form, message, done);
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const { data, problems } = generated.read();
-    generated.showErrors(problems);
-    message.textContent = "";
-    done.textContent = "";
-    if (Object.keys(problems).length > 0) return;
-    button.disabled = true;
-    try {
-      done.textContent = (await action(data)) || "";
+  // Added before handleSubmit's listener, so it runs first: every submit clears the
+  // last success message, whether or not the new one gets sent.
+  form.addEventListener("submit", () => { done.textContent = ""; });
+  handleSubmit(form, {
+    fields: generated, button, baseError: message, send: action, check,
+    done(text) {
+      done.textContent = text;
       form.reset();
-    } catch (err) {
-      generated.showErrors(err.errors || {});
-      message.textContent = err.message;
-    } finally {
-      button.disabled = false;
-    }
+    },
   });
-  return wrapper;
+  return h("div", {}, form, message, done);
 }
 
+/** @param {User} user */
 function passwordForm(user) {
   const form = actionForm([
     { name: "current_password", label: "Current password", type: "string", secret: true, required: true },
@@ -64,16 +80,22 @@ function passwordForm(user) {
       min_length: 8, description: "At least 8 characters. Your other sessions are logged out." },
     { name: "confirm", label: "Confirm new password", type: "string", secret: true, required: true },
   ], "Change password", async (data) => {
-    if (data.new_password !== data.confirm) {
-      throw Object.assign(new Error("The new passwords do not match."),
-        { errors: { confirm: "does not match the new password" } });
-    }
     await api.post("/api/auth/password",
       { current_password: data.current_password, new_password: data.new_password });
     return "Password changed.";
+  }, {
+    check(data) {
+      /** @type {FieldErrors} */
+      const problems = {};
+      if (data.new_password !== data.confirm) {
+        problems.confirm = "does not match the new password";
+        problems.base = "The new passwords do not match.";
+      }
+      return problems;
+    },
   });
   // For password managers: which account this password belongs to.
-  form.querySelector("form").prepend(h("input", {
+  form.querySelector("form")?.prepend(h("input", {
     type: "text", name: "username", autocomplete: "username", value: user.username,
     class: "visually-hidden", tabindex: "-1", "aria-hidden": "true", readonly: true,
   }));
@@ -85,7 +107,7 @@ async function tokensSection() {
   const reveal = h("div", { role: "status" });
 
   async function refresh() {
-    const tokens = await api.get("/api/auth/tokens");
+    const tokens = /** @type {Token[]} */ (await api.get("/api/auth/tokens"));
     list.replaceChildren(tokens.length
       ? table(["Name", "Created", "Last used", ""], tokens.map((token) => h("tr", {
         dataset: { tokenId: token.id } },
@@ -109,7 +131,7 @@ async function tokensSection() {
     [{ name: "name", label: "Token name", type: "string", required: true, max_length: 100 }],
     "Create token",
     async (data) => {
-      const made = await api.post("/api/auth/tokens", { name: data.name });
+      const made = /** @type {Token} */ (await api.post("/api/auth/tokens", { name: data.name }));
       showOnce(reveal, made);
       await refresh();
       return "";
@@ -122,15 +144,21 @@ async function tokensSection() {
     create, reveal, list);
 }
 
+/**
+ * The new token's secret, shown this once, with a copy button.
+ * @param {HTMLElement} area
+ * @param {Token} made
+ */
 function showOnce(area, made) {
   const id = uniqueId("token-value");
-  const value = h("input", { id, readonly: true, class: "mono", value: made.token });
+  const secret = made.token || "";
+  const value = h("input", { id, readonly: true, class: "mono", value: secret });
   const copy = h("button", {
     type: "button",
     async onclick() {
       value.select();
       try {
-        await navigator.clipboard.writeText(made.token);
+        await navigator.clipboard.writeText(secret);
         copy.textContent = "Copied";
       } catch {
         copy.textContent = "Press Ctrl+C";
@@ -143,10 +171,11 @@ function showOnce(area, made) {
   value.select();
 }
 
+/** @param {User} me */
 async function usersSection(me) {
   const list = h("div");
   async function refresh() {
-    const users = await api.get("/api/auth/users");
+    const users = /** @type {User[]} */ (await api.get("/api/auth/users"));
     list.replaceChildren(table(["Name", "User name", "Role", ""],
       users.map((u) => h("tr", { dataset: { userId: u.id } },
         h("td", {}, u.name), h("td", {}, u.username),
