@@ -17,12 +17,13 @@ them). The modules, each with one job:
 * ``services.py`` + ``services.yaml``: ``nats.publish`` and ``nats.request``;
   ``flow.py``: the config and options flows; ``errors.py``: the integration's errors.
 
-``setup_entry`` makes the offline half first, in an order that matters: the outbox
-destination (with its sender held until the streams are declared, and the connectivity
-and queue sensors), then the entities, the fleet's forwarding and the services, so that
-messages are accepted from the first second whatever NATS is doing (the helpers'
-store-and-forward rule). Only then does it wait for the first connect: connected within
-``setup_timeout``, it brings the entry online itself (a refused stream fails set-up);
+``setup_entry`` starts the first connect and waits for it at most ``setup_timeout``
+seconds (a refusal of the credentials fails set-up here, before anything is made).
+Then, connected or not, it makes the offline half, in an order that matters: the outbox
+destination (its sender held until the streams are declared) with the connectivity and
+queue sensors, the entities, the fleet's forwarding, the services; so messages are
+accepted from the first second whatever NATS is doing (the helpers' store-and-forward
+rule). Connected, it brings the entry online itself (a refused stream fails set-up);
 otherwise the entry loads offline and comes online when a server answers
 (``runtime.py``).
 
@@ -93,6 +94,8 @@ class NatsIntegration:
 
         client = NatsClient(config)
         entry.on_unload(client.close)
+        connected = await client.start(entry)
+
         routes = StreamRoutes()
         destination = f"nats_{key}"
         sender = JetStreamSender(client, routes, destination, config[CONF_ACK_TIMEOUT])
@@ -119,7 +122,7 @@ class NatsIntegration:
         entry.runtime_data = runtime
         LOADED.add(host, entry, runtime)
 
-        if await client.start(entry):
+        if connected:
             await runtime.go_online(host, entry)
             return
         _LOGGER.warning(

@@ -325,7 +325,7 @@ class NatsClient:
             except (TimeoutError, OSError, nats.errors.Error) as err:
                 cause = self._failure(err)
             with anyio.CancelScope(shield=True):
-                await self._discard()
+                await self._close_nc()
             if is_auth_error(cause):
                 self.refused = cause
                 self._first.set()
@@ -336,23 +336,19 @@ class NatsClient:
                 self._config[CONF_NAME], cause, delay,
             )
             await anyio.sleep(delay)
+            self.nc = NATS()  # a nats-py client is not connected again once closed
 
-    async def _discard(self) -> None:
-        """Close a client that never connected and put a fresh one in its place."""
-        old, self.nc = self.nc, NATS()
-        try:
-            await old.close()
-        except Exception:
-            _LOGGER.debug("Error closing an unconnected NATS client", exc_info=True)
-
-    async def close(self) -> None:
-        """Close the connection (idempotent): nats-py's tasks and socket go with it."""
-        self._closing = True
+    async def _close_nc(self) -> None:
         if not self.nc.is_closed:
             try:
                 await self.nc.close()
             except Exception:
                 _LOGGER.debug("Error closing NATS connection", exc_info=True)
+
+    async def close(self) -> None:
+        """Close the connection (idempotent): nats-py's tasks and socket go with it."""
+        self._closing = True
+        await self._close_nc()
         self.connected = False
         self._listeners.clear()
 
