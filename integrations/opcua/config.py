@@ -91,13 +91,15 @@ def endpoint_url(value: Any) -> str:
 
 
 SECONDS = vol.All(vol.Coerce(float), vol.Range(min=0.0, max=86400))
+ENTRY_NAME = vol.All(str, vol.Length(min=1, max=64))
+NODE_NAME = vol.All(str, vol.Length(min=1, max=100))
 POSITIVE_SECONDS = vol.All(vol.Coerce(float), vol.Range(min=0.01, max=86400))
 
 NODE_SCHEMA = vol.Schema(
     {
         vol.Required(CONF_NODE): node_id,
         vol.Required(CONF_PLATFORM): vol.In(PLATFORMS),
-        vol.Optional(CONF_NAME): vol.All(str, vol.Length(min=1, max=100)),
+        vol.Optional(CONF_NAME): NODE_NAME,
         vol.Optional(CONF_UNIQUE_ID): vol.All(str, vol.Length(min=1)),
         vol.Optional(CONF_ICON): str,
         vol.Optional(CONF_UNIT): str,
@@ -169,7 +171,7 @@ CONNECTION_FIELDS: dict[Any, Any] = {
 }
 
 ENTRY_FIELDS: dict[Any, Any] = {
-    vol.Optional(CONF_NAME, default=DEFAULT_NAME): vol.All(str, vol.Length(min=1, max=64)),
+    vol.Optional(CONF_NAME, default=DEFAULT_NAME): ENTRY_NAME,
     **CONNECTION_FIELDS,
     vol.Optional(CONF_USER_CERTIFICATE): str,
     vol.Optional(CONF_USER_PRIVATE_KEY): str,
@@ -178,7 +180,7 @@ ENTRY_FIELDS: dict[Any, Any] = {
     vol.Optional(CONF_PUBLISHING_INTERVAL, default=DEFAULT_PUBLISHING_INTERVAL): POSITIVE_SECONDS,
     vol.Optional(CONF_RECONNECT_MAX_DELAY, default=DEFAULT_RECONNECT_MAX_DELAY): POSITIVE_SECONDS,
     vol.Optional(CONF_NODES, default=list): vol.All(
-        [vol.All(NODE_SCHEMA, check_node)], unique_nodes
+        [NODE_ITEM_SCHEMA], unique_nodes
     ),
 }
 
@@ -205,7 +207,7 @@ CONFIG_SCHEMA = vol.Any(vol.All([ENTRY_SCHEMA], vol.Length(min=1)), ENTRY_SCHEMA
 
 #: The config flow's form: the connection only; nodes come from YAML or, later, a picker.
 USER_STEP_SCHEMA = vol.Schema(
-    {vol.Optional(CONF_NAME, default=DEFAULT_NAME): vol.All(str, vol.Length(min=1, max=64)),
+    {vol.Optional(CONF_NAME, default=DEFAULT_NAME): ENTRY_NAME,
      **CONNECTION_FIELDS}
 )
 
@@ -214,7 +216,7 @@ USER_STEP_SCHEMA = vol.Schema(
 #: how the node is shown and removed later), platform first.
 NODE_FORM_SCHEMA = vol.Schema(
     {
-        vol.Required(CONF_NAME): vol.All(str, vol.Length(min=1, max=100)),
+        vol.Required(CONF_NAME): NODE_NAME,
         vol.Required(CONF_PLATFORM, default="sensor"): vol.In(PLATFORMS),
         vol.Required(CONF_NODE): node_id,
         **{
