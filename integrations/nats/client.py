@@ -16,7 +16,9 @@ of nats-py is reached around: the loop is its own, the buffering is the outbox's
 nats-py gives up (bounded ``max_reconnect_attempts``) the task starts over with a fresh
 client after a backoff. A refusal of the credentials stops the loop at once: retrying
 cannot fix it, so set-up raises ``ConfigEntryAuthFailed`` (or, when it comes later, the
-entry's owner reloads it to report the same).
+entry's owner reloads it to report the same). A server that answers but fails the TLS
+handshake at set-up (an untrusted certificate) is no outage either: set-up raises
+``ConfigEntryNotReady`` for it, as before.
 
 The config flow's check (``connect``) is one bounded attempt that raises.
 """
@@ -296,14 +298,20 @@ class NatsClient:
 
         True when connected; False when no server answered in time (the task goes on
         trying, see the module docstring, and ``first_outcome`` tells when it ends).
-        Raises ``ConfigEntryAuthFailed`` when a server refused the credentials and
+        Raises ``ConfigEntryAuthFailed`` when a server refused the credentials,
+        ``ConfigEntryNotReady`` when the last try failed in the TLS handshake, and
         ``ConfigEntryError`` for TLS files that cannot be loaded.
         """
         options = await self._options()
         entry.spawn(self._keep_dialing(options), f"nats {self._config[CONF_NAME]} connect")
-        with anyio.move_on_after(float(self._config[CONF_SETUP_TIMEOUT])):
+        timeout = float(self._config[CONF_SETUP_TIMEOUT])
+        with anyio.move_on_after(timeout):
             await self._first.wait()
         self.raise_if_refused()
+        if not self.connected and isinstance(self._last_exc, ssl.SSLError):
+            # A server answers but the TLS handshake fails (an untrusted certificate):
+            # not an outage but a mismatch to mend, reported as set-up always did.
+            raise ConfigEntryNotReady(self.unreachable(timeout))
         return self.connected
 
     def raise_if_refused(self) -> None:
