@@ -24,21 +24,28 @@ import logging
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 import anyio
 from anyio.abc import TaskStatus
-from asyncua import Server, ua
+from asyncua import ua
 from asyncua.common.callback import CallbackType, ServerItemCallback
 from asyncua.crypto import cert_gen, uacrypto
 from asyncua.crypto.permission_rules import User, UserRole
+from asyncua.server.server import Server
+from asyncua.server.user_managers import UserManager
+from asyncua.ua.attribute_ids import AttributeIds
+from asyncua.ua.status_codes import StatusCodes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from .process import ProcessModel
 
 _LOGGER = logging.getLogger(__name__)
+
+#: asyncua's helper has no annotations; typed once here, not at every call.
+_der_from_x509: Callable[[Any], bytes] = uacrypto.der_from_x509
 
 SIM_NAMESPACE = "urn:gatehouse:sim"
 SIM_APPLICATION_URI = "urn:gatehouse:sim:server"
@@ -96,7 +103,7 @@ def bench_var_name(index: int) -> str:
     return f"Bench.V{index:04d}"
 
 
-class _SimUserManager:
+class _SimUserManager(UserManager):
     """Username/password from ``users``; X509 identities whose certificate is in a folder.
 
     Returning ``None`` makes asyncua answer ``BadUserAccessDenied``. asyncua passes the
@@ -126,7 +133,7 @@ class _SimUserManager:
         folder = self._user_certs_dir
         if folder is None or not folder.is_dir():
             return False
-        der = certificate if isinstance(certificate, bytes) else uacrypto.der_from_x509(certificate)
+        der = certificate if isinstance(certificate, bytes) else _der_from_x509(certificate)
         return any(path.read_bytes() == der for path in folder.glob("*.der"))
 
 
@@ -178,7 +185,7 @@ class OpcuaSimulator:
         if status is None:
             self._forced_status.pop(name, None)
         else:
-            getattr(ua.StatusCodes, status)  # fail early on a typo
+            getattr(StatusCodes, status)  # fail early on a typo
             self._forced_status[name] = status
 
     def set_max_subscriptions(self, count: int) -> None:
@@ -281,11 +288,12 @@ class OpcuaSimulator:
             folder = folders.get(folder_name)
             if folder is None:
                 folder = await objects.add_object(
-                    ua.NodeId(folder_name, idx), ua.QualifiedName(folder_name, idx)
+                    ua.NodeId(ua.String(folder_name), ua.Int16(idx)),
+                    ua.QualifiedName(folder_name, idx),
                 )
                 folders[folder_name] = folder
             node = await folder.add_variable(
-                ua.NodeId(name, idx), ua.QualifiedName(leaf, idx), value, vtype
+                ua.NodeId(ua.String(name), ua.Int16(idx)), ua.QualifiedName(leaf, idx), value, vtype
             )
             if writable:
                 await node.set_writable()
@@ -307,7 +315,7 @@ class OpcuaSimulator:
         results = event.response_params or []
         for write, result in zip(event.request_params.NodesToWrite, results, strict=False):
             var = appliers.get(write.NodeId)
-            if var is None or write.AttributeId != ua.AttributeIds.Value or not result.is_good():
+            if var is None or write.AttributeId != AttributeIds.Value or not result.is_good():
                 continue
             value = write.Value.Value.Value if write.Value.Value is not None else None
             assert var.apply is not None
@@ -326,12 +334,12 @@ class OpcuaSimulator:
         server = self.server
         if server is None:
             return
-        now = datetime.now(UTC)
+        now = ua.DateTime.now(UTC)
         for var in MODEL_VARS:
             value, status = var.read(self.process), self._forced_status.get(var.name)
             if self._pushed.get(var.name) == (value, status):
                 continue
-            code = ua.StatusCode(getattr(ua.StatusCodes, status)) if status else ua.StatusCode()
+            code = ua.StatusCode(getattr(StatusCodes, status)) if status else ua.StatusCode()
             await server.write_attribute_value(
                 self._nodes[var.name],
                 ua.DataValue(ua.Variant(value, var.vtype), code, now, now),
@@ -353,7 +361,7 @@ class OpcuaSimulator:
             self._bench_counter += 1
             value = ua.Variant(float(self._bench_counter), _VT.Double)
             for nodeid in nodes:
-                now = datetime.now(UTC)
+                now = ua.DateTime.now(UTC)
                 await self.server.write_attribute_value(
                     nodeid, ua.DataValue(value, ua.StatusCode(), now, now)
                 )
