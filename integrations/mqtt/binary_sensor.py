@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from gatehouse.core import BinarySensorEntity
-from gatehouse.core.helpers import OnOffPayload, PayloadError
+from gatehouse.core.helpers import OnOffPayload
 
 from .api import MqttMessage
 from .entity import MqttEntity, MqttEntityDescription, common_fields
@@ -35,11 +35,7 @@ class MqttBinarySensor(MqttEntity, BinarySensorEntity):
     entity_description: MqttBinarySensorDescription
 
     def _on_state(self, message: MqttMessage) -> None:
-        try:
-            is_on = self.entity_description.payload.parse(self._reader.read(message.payload, None))
-        except PayloadError as err:
-            self._reject(message, str(err))
-            return
-        self._accepted()
-        self._attr_is_on = is_on
-        self._write_value()
+        is_on = self._read_on_off(message, self.entity_description.payload)
+        if is_on is not None:
+            self._attr_is_on = is_on
+            self._write_value()

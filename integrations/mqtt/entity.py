@@ -28,7 +28,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gatehouse.core import Context, DeviceInfo, Entity, EntityDescription
-from gatehouse.core.helpers import BurstLog, TemplateEngine, ValueReader
+from gatehouse.core.helpers import (
+    BurstLog,
+    OnOffPayload,
+    PayloadError,
+    TemplateEngine,
+    ValueReader,
+)
 
 from .api import MqttMessage
 from .const import CONF_QOS, CONF_RETAIN, DOMAIN, PAYLOAD_OFFLINE, PAYLOAD_ONLINE
@@ -293,6 +299,17 @@ class MqttEntity(Entity):
         """A good payload after bad ones ends the burst (one line with the count)."""
         if self._bad.burst:
             self._bad.calm()
+
+    def _read_on_off(self, message: MqttMessage, words: OnOffPayload) -> bool | None:
+        """The on/off state ``message`` says in ``words`` (binary sensors, switches);
+        None for a bad payload (counted)."""
+        try:
+            is_on = words.parse(self._reader.read(message.payload, None))
+        except PayloadError as err:
+            self._reject(message, str(err))
+            return None
+        self._accepted()
+        return is_on
 
     @property
     def bad_payloads(self) -> int:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from gatehouse.core import SwitchEntity
-from gatehouse.core.helpers import OnOffPayload, PayloadError
+from gatehouse.core.helpers import OnOffPayload
 
 from .api import MqttMessage
 from .entity import (
@@ -61,14 +61,10 @@ class MqttSwitch(MqttEntity, SwitchEntity):
         return self.entity_description.optimistic
 
     def _on_state(self, message: MqttMessage) -> None:
-        try:
-            is_on = self.entity_description.state.parse(self._reader.read(message.payload, None))
-        except PayloadError as err:
-            self._reject(message, str(err))
-            return
-        self._accepted()
-        self._attr_is_on = is_on
-        self._write_value()
+        is_on = self._read_on_off(message, self.entity_description.state)
+        if is_on is not None:
+            self._attr_is_on = is_on
+            self._write_value()
 
     async def switch_to(self, on: bool) -> None:
         description = self.entity_description
