@@ -9,6 +9,7 @@ registering the service, so for as long as it stayed in ``setup_retry`` callers 
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import anyio.to_thread
@@ -16,7 +17,14 @@ import pytest
 from mqtt_helpers import Peer, entry_data, loaded
 
 from gatehouse.core import STATE_UNAVAILABLE, Host
-from gatehouse.core.testing import Mosquitto, add_entry, port_is_open, state_of, wait_until
+from gatehouse.core.testing import (
+    LOOPBACK,
+    Mosquitto,
+    add_entry,
+    port_is_open,
+    state_of,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(90)]
 
@@ -71,3 +79,20 @@ async def test_entry_loads_and_queues_while_the_broker_is_down_at_boot(
         if watcher is not None:
             watcher.close()
         broker.stop()
+
+
+async def test_a_broker_that_never_answers_does_not_stop_the_entry(host: Host) -> None:
+    """TCP accepted, no CONNACK (an overloaded or wedged broker): the entry loads and
+    waits like for an unreachable one, instead of retrying set-up."""
+    with socket.create_server((LOOPBACK, 0)) as silent:  # accepts (backlog), never speaks
+        port = silent.getsockname()[1]
+        entry = await add_entry(
+            host, "mqtt", entry_data(port, client_id="silent", connect_timeout=0.5),
+            title="Plant",
+        )
+        assert loaded(entry), (entry.state, entry.reason)
+        assert host.services.has("mqtt", "publish")
+        link = host.states.get(LINK)
+        assert link is not None and link.state == "off"
+        assert "no CONNACK" in str(link.attributes["last_error"])
+        await host.config_entries.unload(entry.entry_id)
