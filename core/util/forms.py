@@ -22,20 +22,41 @@ def _key_name(part: Any) -> str:
     return str(getattr(part, "schema", part))
 
 
-def invalid_problems(err: vol.Invalid) -> list[tuple[tuple[str, ...], str]]:
+def _exclusive_members(keys: Iterable[Any], group: str) -> list[str]:
+    return [
+        str(k.schema)
+        for k in keys
+        if isinstance(k, vol.Exclusive) and k.group_of_exclusion == group
+    ]
+
+
+def invalid_problems(
+    err: vol.Invalid, schema: vol.Schema | None = None
+) -> list[tuple[tuple[str, ...], str]]:
     """Every problem in ``err`` as (path, message), in the order voluptuous found them.
 
     The path is the chain of keys (list indices as strings) from the top of the data;
-    ``()`` is the data as a whole. A missing required key says ``required``.
+    ``()`` is the data as a whole. A missing required key says ``required``. A clash of
+    ``vol.Exclusive`` keys is reported by voluptuous on the *group's* name, which is no
+    field; it is put on the data as a whole, or, when the ``schema`` that was used is
+    given, on the last member of the group, saying which keys exclude each other.
     """
     errors = err.errors if isinstance(err, vol.MultipleInvalid) else [err]
     problems: list[tuple[tuple[str, ...], str]] = []
     for error in errors:
-        path = tuple(_key_name(p) for p in error.path)
+        path = tuple(
+            _key_name(p) for p in error.path if not isinstance(p, vol.VirtualPathComponent)
+        )
         if isinstance(error, vol.RequiredFieldInvalid):
             message = "required"
         else:
             message = str(error.msg) or "invalid"
+        if isinstance(error, vol.ExclusiveInvalid) and error.path:
+            group = error.path[-1][:]  # a str subclass whose str() adds <>
+            members = _exclusive_members(schema.schema, group) if schema is not None else []
+            if len(path) == 0 and members:
+                path = (members[-1],)
+                message = f"{' and '.join(members)} exclude each other"
         problems.append((path, message))
     return problems
 
@@ -67,8 +88,9 @@ def form_errors(
     if fields is not None:
         keys = fields.schema if isinstance(fields, vol.Schema) else fields
         shown = {_key_name(k) for k in keys}
+    schema = fields if isinstance(fields, vol.Schema) else None
     errors: dict[str, str] = {}
-    for path, problem in invalid_problems(err):
+    for path, problem in invalid_problems(err, schema):
         field, message = (path[0] if path else BASE), problem
         if extra_key is not None and message == "extra keys not allowed":
             message = extra_key

@@ -59,3 +59,16 @@ def test_a_problem_with_the_whole_data_has_no_path() -> None:
         vol.Schema(vol.All(dict, vol.Length(min=1)))({})
     assert form_errors(err.value) == {"base": "length of value must be at least 1"}
     assert describe_invalid(err.value) == "length of value must be at least 1"
+
+
+def test_an_exclusive_clash_lands_on_a_field_of_the_form() -> None:
+    form = vol.Schema(
+        {vol.Exclusive("value_template", "value"): str, vol.Exclusive("json_path", "value"): str}
+    )
+    with pytest.raises(vol.Invalid) as err:
+        form({"value_template": "{{ value }}", "json_path": "a"})
+    assert form_errors(err.value, fields=form) == {
+        "json_path": "value_template and json_path exclude each other"
+    }
+    # without the form, the group's name (no field) is not passed off as one
+    assert set(form_errors(err.value)) == {"base"}
