@@ -52,7 +52,7 @@ def invalid_problems(
         else:
             message = str(error.msg) or "invalid"
         if isinstance(error, vol.ExclusiveInvalid) and error.path:
-            group = error.path[-1][:]  # a str subclass whose str() adds <>
+            group = str.__str__(error.path[-1])  # a str subclass whose str() adds <>
             members = _exclusive_members(schema.schema, group) if schema is not None else []
             if len(path) == 0 and members:
                 path = (members[-1],)
