@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
 import voluptuous as vol
@@ -210,6 +210,34 @@ class EntityListOptionsFlow(MenuOptionsFlow):
 
     PLATFORMS: ClassVar[tuple[str, ...]] = ()
     ADD_SCHEMA: ClassVar[vol.Schema]
+
+    @staticmethod
+    def entity_form(
+        platforms: Iterable[str],
+        source: Mapping[Any, Any],
+        extra: Mapping[Any, Any] | None = None,
+    ) -> vol.Schema:
+        """The usual ``ADD_SCHEMA``: platform, name, where the value comes from
+        (``source``: a topic, a subject...), how to read it (``value_template`` or
+        ``json_path``), unit, device class, on/off words, then ``extra`` fields.
+
+        Every field but platform and name is optional here: the platform's own schema
+        (``validate_entity``) decides what it needs and refuses what it does not use.
+        """
+        return vol.Schema(
+            {
+                vol.Required("platform"): vol.In(list(platforms)),
+                vol.Required("name"): vol.All(str, vol.Length(min=1, max=128)),
+                **source,
+                vol.Optional("value_template"): str,
+                vol.Optional("json_path"): str,
+                vol.Optional("unit_of_measurement"): str,
+                vol.Optional("device_class"): str,
+                vol.Optional("payload_on"): str,
+                vol.Optional("payload_off"): str,
+                **(extra or {}),
+            }
+        )
 
     def __init__(self, entry: ConfigEntry[Any]) -> None:
         super().__init__(entry)

@@ -23,6 +23,7 @@ from typing import Any
 
 import voluptuous as vol
 
+from gatehouse.core import EntityListOptionsFlow
 from gatehouse.core.helpers import OptionsLayout, json_path, outbox_schema
 
 from .const import (
@@ -372,20 +373,10 @@ OPTIONS_LAYOUT = OptionsLayout(
 )
 
 #: The add-entity form. Fields a platform does not take are refused by its schema.
-ADD_ENTITY_SCHEMA = vol.Schema(
-    {
-        vol.Required("platform"): vol.In(list(PLATFORMS)),
-        vol.Required("name"): vol.All(str, vol.Length(min=1, max=128)),
-        vol.Optional("state_topic"): str,
-        vol.Optional("command_topic"): str,
-        vol.Optional("value_template"): str,
-        vol.Optional("json_path"): str,
-        vol.Optional("unit_of_measurement"): str,
-        vol.Optional("device_class"): str,
-        vol.Optional("payload_on"): str,
-        vol.Optional("payload_off"): str,
-        vol.Optional(CONF_QOS, default=0): QOS,
-    }
+ADD_ENTITY_SCHEMA = EntityListOptionsFlow.entity_form(
+    PLATFORMS,
+    {vol.Optional("state_topic"): str, vol.Optional("command_topic"): str},
+    {vol.Optional(CONF_QOS, default=0): QOS},
 )
 
 

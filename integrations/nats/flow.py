@@ -108,19 +108,8 @@ PLATFORM_SCHEMAS: Final[dict[str, Any]] = {
 }
 
 #: The add-entity form. Fields a platform does not take are refused by its schema.
-ADD_ENTITY_SCHEMA = vol.Schema(
-    {
-        vol.Required("platform"): vol.In(list(PLATFORM_SCHEMAS)),
-        vol.Required("name"): vol.All(str, vol.Length(min=1, max=128)),
-        vol.Required("subject"): str,
-        vol.Optional("value_template"): str,
-        vol.Optional("json_path"): str,
-        vol.Optional("unit_of_measurement"): str,
-        vol.Optional("device_class"): str,
-        vol.Optional("payload_on"): str,
-        vol.Optional("payload_off"): str,
-        vol.Optional("queue"): str,
-    }
+ADD_ENTITY_SCHEMA = EntityListOptionsFlow.entity_form(
+    PLATFORM_SCHEMAS, {vol.Required("subject"): str}, {vol.Optional("queue"): str}
 )
 
 
