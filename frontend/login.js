@@ -106,7 +106,7 @@ function onboardingForm() {
       if (password !== confirm) problems.base = "The passwords do not match.";
       return problems;
     },
-    send({ name, username, password }) {
+    send({ name = "", username = "", password = "" }) {
       /** @type {Values} */
       const body = { username, password };
       if (name.trim()) body.name = name.trim();
@@ -127,7 +127,7 @@ function loginForm() {
       }),
     ],
     submitLabel: "Log in",
-    send: ({ username, password }) => api.post("/auth/login", { username, password }),
+    send: ({ username = "", password = "" }) => api.post("/auth/login", { username, password }),
   });
 }
 

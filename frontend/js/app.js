@@ -98,7 +98,7 @@ function buildNav(user) {
 
 function parseHash() {
   const raw = location.hash.replace(/^#\/?/, "") || "overview";
-  const [path, query = ""] = raw.split("?");
+  const [path = "", query = ""] = raw.split("?");
   return { path, params: new URLSearchParams(query) };
 }
 

@@ -38,7 +38,7 @@ export function runFlow({ title, start, submit, abort, doneMessage = createdMess
 
   /**
    * @param {FlowResult} result
-   * @param {{step_id?: string, values: Record<string, unknown>} | null} [previous]
+   * @param {{step_id: string | undefined, values: Record<string, unknown>} | null} [previous]
    */
   function show(result, previous = null) {
     flowId = result.flow_id || flowId;

@@ -30,7 +30,9 @@ export function sparkline(points) {
  */
 export function updateSparkline(svg, points) {
   const line = /** @type {SVGPolylineElement} */ (svg.firstChild);
-  if (points.length < 2) {
+  const first = points[0];
+  const last = points[points.length - 1];
+  if (points.length < 2 || !first || !last) {
     line.setAttribute("points", "");
     svg.setAttribute("aria-label", "Trend: not enough values yet");
     return;
@@ -39,8 +41,8 @@ export function updateSparkline(svg, points) {
   const min = Math.min(...values);
   const max = Math.max(...values);
   const span = max - min || 1;
-  const t0 = points[0].t;
-  const tSpan = points[points.length - 1].t - t0 || 1;
+  const t0 = first.t;
+  const tSpan = last.t - t0 || 1;
   const coords = points.map((p) => {
     const x = ((p.t - t0) / tSpan) * WIDTH;
     const y = HEIGHT - 2 - ((p.v - min) / span) * (HEIGHT - 4);

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Locator, Page, expect
+from playwright.async_api import Locator, Page, Route, expect
 
 from gatehouse.core import hookimpl
 from gatehouse.core.http import Panel
@@ -87,6 +87,64 @@ async def test_onboarding_login_logout_and_password_change(
     await page.get_by_role("button", name="Log out").click()
     await log_in(page, owner["username"], "a new passphrase")
     await expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+
+
+@pytest.fixture
+async def logged_out_page(anonymous_page: Page, bare_server: Server, owner: dict[str, str]) -> Page:
+    """A browser without a session, on a host whose owner exists (made without a browser)."""
+    auth = bare_server.host.data[HTTP_SERVER].runtime.auth
+    await auth.create_user(owner["username"], owner["password"], name=owner["name"], is_owner=True)
+    return anonymous_page
+
+
+async def test_login_after_a_wrong_password_goes_to_next(
+    logged_out_page: Page, owner: dict[str, str]
+) -> None:
+    page = logged_out_page
+    await page.goto("/login.html?next=/%23/settings")
+    form = page.get_by_role("form", name="Log in")
+    await expect(form.get_by_label("User name")).to_be_focused()
+    await expect(page.get_by_role("form", name="Welcome")).to_have_count(0)  # onboarded
+
+    await log_in(page, owner["username"], "not the password")
+    await expect(form.get_by_role("alert")).to_have_text("invalid username or password")
+    await expect(form.get_by_role("button", name="Log in")).to_be_enabled()
+    await expect(page).to_have_url(re.compile(r"/login\.html\?next="))
+
+    await log_in(page, owner["username"], owner["password"])
+    await expect(page).to_have_url(re.compile(r"/#/settings$"))
+    await expect(page.get_by_role("heading", name="Settings")).to_be_visible()
+    await expect(live_status(page)).to_have_text("Live")
+
+
+async def test_login_reports_an_unreachable_server_and_a_lockout(
+    logged_out_page: Page, owner: dict[str, str]
+) -> None:
+    page = logged_out_page
+    await page.goto("/login.html")
+    alert = page.get_by_role("form", name="Log in").get_by_role("alert")
+
+    async def unreachable(route: Route) -> None:
+        await route.abort("connectionrefused")
+
+    await page.route("**/auth/login", unreachable)
+    await log_in(page, owner["username"], owner["password"])
+    await expect(alert).to_have_text(re.compile(r"^Cannot reach the server: \S"))
+    await page.unroute("**/auth/login", unreachable)
+
+    # Five failures lock the address out (the default threshold); the lockout holds
+    # even for the right password, and the page stays where it is.
+    answers: list[int] = []
+    for attempt in [*(f"wrong {n}" for n in range(5)), owner["password"]]:
+        async with page.expect_response("**/auth/login") as response:
+            await log_in(page, owner["username"], attempt)
+        answers.append((await response.value).status)
+        await expect(alert).to_have_text(
+            "invalid username or password" if len(answers) < 5
+            else re.compile(r"^too many failed logins; try again in \d+ s$")
+        )
+    assert answers == [401, 401, 401, 401, 429, 429]
+    await expect(page).to_have_url(re.compile(r"/login\.html$"))
 
 
 # -- integrations: config flow, options flow, disable, remove ------------------------

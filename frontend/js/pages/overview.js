@@ -34,7 +34,7 @@ export function render(root, { store, connection, user }) {
       content.replaceChildren(emptyState(store.states.size > 0, user));
       return;
     }
-    const byDomain = groupBy(states, (s) => s.entity_id.split(".")[0]);
+    const byDomain = groupBy(states, (s) => domainOf(s.entity_id));
     content.replaceChildren(...[...byDomain].map(([domain, items]) => {
       const headingId = uniqueId("domain");
       return h("section", { "aria-labelledby": headingId },
@@ -74,7 +74,7 @@ export function render(root, { store, connection, user }) {
  */
 function entityCard(state, store, connection) {
   const id = state.entity_id;
-  const domain = id.split(".")[0];
+  const domain = domainOf(id);
   const nameId = uniqueId("card-name");
   const name = h("h3", { class: "name", id: nameId });
   const valueText = h("span", { class: "state" });
@@ -121,6 +121,15 @@ function entityCard(state, store, connection) {
 
   update(state);
   return { element, update };
+}
+
+/**
+ * "sensor.demo_sine" → "sensor".
+ * @param {string} entityId
+ */
+function domainOf(entityId) {
+  const [domain = ""] = entityId.split(".");
+  return domain;
 }
 
 /** @param {EntityState} state */

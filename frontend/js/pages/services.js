@@ -34,7 +34,7 @@ export async function render(root, _ctx, params) {
 
   /** @param {string} value @returns {Chosen | null} */
   const find = (value) => {
-    const [domain, name] = value.split(".");
+    const [domain = "", name = ""] = value.split(".");
     const info = domains.find((d) => d.domain === domain)?.services[name];
     return info ? { domain, name, info } : null;
   };

@@ -35,9 +35,10 @@ import { ApiError } from "./api.js";
  * @property {HTMLButtonElement} button  disabled while the request is in flight
  * @property {HTMLElement} baseError  the form's general message (an element with role=alert)
  * @property {(data: D) => Promise<T>} send  the request (may throw an ApiError)
- * @property {(data: D) => FieldErrors} [check]  more validation, once the fields' own passed
- * @property {(answer: T, data: D) => void} [done]  after a successful `send`
- * @property {(error: Error) => void} [failed]  after the error is shown
+ * @property {((data: D) => FieldErrors) | undefined} [check]  more validation, once the
+ *   fields' own passed
+ * @property {((answer: T, data: D) => void) | undefined} [done]  after a successful `send`
+ * @property {((error: Error) => void) | undefined} [failed]  after the error is shown
  */
 
 /**
