@@ -6,8 +6,10 @@
 // Public (under public/) because the login page uses it too: the onboarding and login
 // calls are API calls like any other.
 
-/** `{field: message}`; the key `base` is about the data as a whole, not one field. */
-/** @typedef {Record<string, string>} FieldErrors */
+/**
+ * `{field: message}`; the key `base` is about the data as a whole, not one field.
+ * @typedef {Record<string, string>} FieldErrors
+ */
 
 export class ApiError extends Error {
   /**
@@ -78,5 +80,7 @@ export const api = {
   del: (path) => request("DELETE", path),
 };
 
-/** What `api` offers, for modules that get it passed in (page contexts, panels). */
-/** @typedef {typeof api} Api */
+/**
+ * What `api` offers, for modules that get it passed in (page contexts, panels).
+ * @typedef {typeof api} Api
+ */
