@@ -3,7 +3,9 @@
 The public surface is small on purpose: :func:`check_config` for the host (never raises
 for a configuration problem, returns every issue at once), :func:`validate_section` for
 validating one section against a voluptuous schema, :func:`load_config_file` for a
-single YAML file, and the located value types the loader returns.
+single YAML file, and the located value types the loader returns. Positions serve the
+issues only: what validation returns is plain data (``dict``, ``list``, ``str``...),
+since the host keeps it for as long as it runs.
 """
 
 from .errors import ConfigInvalid, ConfigIssue, format_path

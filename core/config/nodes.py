@@ -96,7 +96,8 @@ class NodeDict(dict[Any, Any]):
     after loading (voluptuous output, defaults), which callers must tolerate.
     """
 
-    __slots__ = ("_locations", "_secret_values", "location")
+    # ``__weakref__``: validation checks that the tree is gone once it is done with it.
+    __slots__ = ("__weakref__", "_locations", "_secret_values", "location")
 
     location: Location | None
     _locations: dict[Hashable, tuple[Location, Location]]

@@ -12,12 +12,18 @@ user needs to fix the file in one go:
   came from ``!secret`` is scrubbed from the messages;
 * no follow-up noise: a value the loader could not produce (missing secret, broken
   include) was reported there already, so schema errors about it are dropped.
+
+What validation returns is plain data (``dict``, ``list``, ``str``...; see
+:mod:`.detach`): positions are only needed while there can still be an error, and the
+host keeps the validated configuration for as long as it runs.
 """
 
 from __future__ import annotations
 
 import difflib
+import gc
 import re
+import weakref
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -26,6 +32,7 @@ from typing import Any, Final
 import voluptuous as vol
 
 from ..const import CORE_DOMAIN  # the reserved top-level key for the host's own settings
+from .detach import detach
 from .errors import ConfigIssue, sorted_issues
 from .nodes import (
     UNRESOLVED,
@@ -37,7 +44,7 @@ from .nodes import (
 )
 from .paths import normalize_path, path_kind, real_path
 from .schema_paths import child_of, complete, flatten, known_keys
-from .yaml_loader import CONFIG_FILE, _load_tree
+from .yaml_loader import CONFIG_FILE, _load_tree, _LoadOutcome
 
 __all__ = ["CORE_DOMAIN", "ConfigResult", "check_config", "validate_section"]
 
@@ -50,11 +57,12 @@ _EXTRA_MSG: Final = "extra keys not allowed"
 class ConfigResult:
     """Outcome of :func:`check_config`.
 
-    ``config`` maps each domain whose section validated cleanly to the schema's output;
-    a section with any issue is left out, so callers can still start everything that is
-    fine. ``issues`` lists every problem found, ordered by file and line.
-    ``secret_values`` are the string forms of every ``!secret`` that could be resolved
-    (also from sections with problems), for the host's log redactor.
+    ``config`` maps each domain whose section validated cleanly to the schema's output,
+    as plain data without positions (see :func:`validate_section`); a section with any
+    issue is left out, so callers can still start everything that is fine. ``issues``
+    lists every problem found, ordered by file and line. ``secret_values`` are the
+    string forms of every ``!secret`` that could be resolved (also from sections with
+    problems), for the host's log redactor.
     """
 
     config: dict[str, Any] = field(default_factory=dict)
@@ -92,7 +100,12 @@ def validate_section(
     """Validate one integration's section; return ``(validated, [])`` or ``(None, issues)``.
 
     ``value`` should be the located tree from the loader, so each issue can name its
-    line. ``file_hint`` is the file to name when nothing more precise is known (and its
+    line. ``validated`` is plain data: the loader's located mappings, lists and strings
+    in it are replaced by built-in ones (a secret too: the host's log redactor masks
+    it), so that keeping it does not keep every position alive; whatever else the
+    schema returned is left as it is.
+
+    ``file_hint`` is the file to name when nothing more precise is known (and its
     directory is what file names in messages are shown relative to); ``location``, if
     given, is where the section's key is written, used when the error is about the
     section as a whole and the value carries no position (``demo: 5``).
@@ -126,13 +139,15 @@ def validate_section(
         )
 
     try:
-        return validator(value), []
+        validated = validator(value)
     except vol.Invalid as err:
         errors = complete(validator, value, flatten(err))
     except Exception as err:  # noqa: BLE001 - a broken validator is a config issue too
         detail = _redact(str(err), secrets)
         text = f"validation failed: {type(err).__name__}" + (f": {detail}" if detail else "")
         return None, [make(fallback, (), text)]
+    else:
+        return detach(validated), []
 
     issues: list[ConfigIssue] = []
     for path, error in errors:
@@ -168,6 +183,10 @@ def check_config(
     syntax error, a missing secret and a schema failure all end up in
     ``ConfigResult.issues``, all of them at once. Synchronous and blocking (file I/O):
     call it from a worker thread in async code.
+
+    ``ConfigResult.config`` is plain data, and the located tree the file was loaded
+    into is gone when this returns: positions are for the issues, which carry their
+    own, so nothing else of them is kept.
     """
     config_dir = normalize_path(Path(config_dir))
     path = config_dir / CONFIG_FILE
@@ -187,6 +206,21 @@ def check_config(
         return ConfigResult({}, [missing])
 
     outcome = _load_tree(path, config_dir)
+    tree = weakref.ref(outcome.value) if isinstance(outcome.value, NodeDict) else None
+    result = _check_tree(outcome, path, config_dir, schemas, core_schema)
+    del outcome
+    _release(tree)
+    return result
+
+
+def _check_tree(
+    outcome: _LoadOutcome,
+    path: Path,
+    config_dir: Path,
+    schemas: Mapping[str, Any | None],
+    core_schema: Any | None,
+) -> ConfigResult:
+    """:func:`check_config` once the file is loaded: attribute, validate, detach."""
     issues = list(outcome.issues)
     root = outcome.value
     if root is UNRESOLVED:  # syntax error or unreadable: nothing to validate
@@ -250,7 +284,7 @@ def check_config(
                 continue
         if schema is None:
             if key not in broken and not _contains_unresolved(value):
-                config[key] = value
+                config[key] = detach(value)
             continue
         section = value
         if section is None:
@@ -265,6 +299,26 @@ def check_config(
             continue
         config[key] = validated
     return ConfigResult(config, sorted_issues(issues, outcome.opened), secrets)
+
+
+def _release(tree: weakref.ref[NodeDict] | None) -> None:
+    """Make sure the located tree is gone once the check is done.
+
+    Nothing :func:`check_config` returns refers to it, yet it can outlive the check in
+    a reference cycle: a validator that keeps an exception keeps its traceback, whose
+    frames hold the data being validated and, through ``f_back``, the frames of this
+    module, which hold the whole tree. voluptuous' ``Any`` does so whenever an
+    alternative before the one that matches failed (``mqtt: {...}`` against "a list of
+    brokers, or one"). Only the cyclic collector frees such a cycle, at a time of its
+    choosing, and a host freezes whatever survived start-up (``gc.freeze()``), after
+    which it is never freed at all. So while the tree is still alive here, collect
+    now: the young generations first (cheap, and enough when the check was short),
+    everything if that did not do.
+    """
+    for generation in (1, 2):
+        if tree is None or tree() is None:
+            return
+        gc.collect(generation)
 
 
 # -- walking error paths ---------------------------------------------------------------
