@@ -463,7 +463,8 @@ class MqttConnection:
     # -- connection listeners -------------------------------------------------------------
 
     def add_listener(self, listener: ConnectionListener) -> Unsubscribe:
-        """``listener(connected)`` in the loop after each connect and disconnect."""
+        """``listener(connected)`` in the loop after each connect and disconnect, and
+        when the reason the broker is unreachable changes (``last_error``)."""
         self._listeners.append(listener)
 
         def remove() -> None:
@@ -602,7 +603,7 @@ class MqttConnection:
                 _LOGGER.exception("Error in MQTT subscriber %r for %s", callback, topic)
 
     def _connection_changed(self, change: _ConnectionChange) -> None:
-        was = self.connected
+        was, error_before = self.connected, self.last_error
         where = self.settings.where
         if change.connected:
             self.connected = True
@@ -642,7 +643,9 @@ class MqttConnection:
                 _LOGGER.warning("Lost MQTT broker %s (%s); reconnecting", where, reason)
             if not self._connack.is_set():
                 self._connack.set()  # start() reports why
-        if was != self.connected:
+        # Also when only the reason changed (a broker that refuses us after start-up):
+        # the link sensor shows ``last_error``, which must not go stale.
+        if was != self.connected or error_before != self.last_error:
             for listener in list(self._listeners):
                 try:
                     listener(self.connected)

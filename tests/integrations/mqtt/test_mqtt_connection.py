@@ -252,3 +252,40 @@ async def test_credentials(password_broker: Mosquitto, host: Host) -> None:
         title="Right",
     )
     assert loaded(right), right.reason
+
+
+async def test_a_refusal_after_start_up_shows_on_the_link_sensor(
+    password_broker: Mosquitto, host: Host, tmp_path: Path
+) -> None:
+    """The password changes on the broker while we run: the link sensor says why we are
+    out (not a stale "connected" reason), and recovers when it is changed back."""
+    entry = await add_entry(
+        host, "mqtt",
+        entry_data(password_broker.port, client_id="gw1", username="gw", password="s3cret-pass"),
+        title="Plant",
+    )
+    assert loaded(entry), entry.reason
+    assert state_of(host, "binary_sensor.plant_link") == "on"
+
+    passwords = tmp_path / "passwd"
+
+    def set_password(password: str) -> None:
+        subprocess.run(["mosquitto_passwd", "-b", str(passwords), "gw", password], check=True,
+                       capture_output=True)
+
+    set_password("rotated")
+    password_broker.restart()
+
+    def refused() -> bool:
+        link = host.states.get("binary_sensor.plant_link")
+        return link is not None and link.state == "off" and "authori" in str(
+            link.attributes.get("last_error")).lower()
+
+    await wait_until(refused, 30, "the link sensor naming the refusal")
+    assert entry.state is ConfigEntryState.LOADED  # still loaded: the outbox keeps queuing
+
+    set_password("s3cret-pass")
+    password_broker.restart()
+    await wait_until(lambda: state_of(host, "binary_sensor.plant_link") == "on", 30)
+    link = host.states.get("binary_sensor.plant_link")
+    assert link is not None and link.attributes.get("last_error") is None
