@@ -22,7 +22,7 @@ from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, as
 
 from gatehouse.core import Host
 from gatehouse.core.http.server import HTTP_SERVER
-from hosttools import make_host
+from gatehouse.core.testing import make_host
 
 CHROMIUM = Path("/usr/bin/chromium")
 HAVE_CHROMIUM = CHROMIUM.exists()
