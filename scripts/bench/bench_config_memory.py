@@ -4,7 +4,7 @@
 Plain script, prints figures::
 
     .venv/bin/python scripts/bench/bench_config_memory.py [--entities 10000] [--repeat 3]
-        [--top 12] [--host] [--host-top 15]
+        [--top 12] [--host | --host-only] [--host-top 15]
 
 It writes a config dir whose ``configuration.yaml`` has one ``mqtt:`` entry with N
 entities (a mix of sensors, binary sensors, switches and numbers, with state topics,
@@ -22,17 +22,27 @@ without positions or validation. Figures, after ``gc.collect()``:
   ``peak``: growth of the high-water mark (``VmHWM``) during the load;
 * ``retained``: bytes still allocated (``tracemalloc``, in a separate child, since
   tracing slows loading and costs memory of its own) once only the kept reference is
-  left, with ``/entity``;
+  left, with ``per entity``, and ``traced peak``: the most that was allocated at once
+  during the load (a peak leaves the allocator's arenas fragmented, which is why
+  ``rss`` stays well above ``retained``);
 * ``nodes``: objects of the loader's position-tracking types (``NodeDict``,
   ``NodeList``, ``NodeStr``, ``SecretStr``, ``Location``) still alive anywhere in the
   process, found by a ``gc.get_objects()`` scan: anything but 0 after the load is what
   the host keeps for error reporting it will never do.
 
-**(b) the whole host** (``--host``), started with that configuration against a real
-Mosquitto (``gatehouse.core.testing.Mosquitto``, on loopback) until every entity has a
-state, next to the same host with an ``mqtt:`` entry without entities: RSS growth per
-entity, and the same node scan. This needs a working mqtt integration: anything that
-goes wrong there is reported as "skipped" with the reason and does not stop part (a).
+**(b) the whole host** (``--host``), run with that configuration against a real
+Mosquitto (``gatehouse.core.testing.Mosquitto``, on loopback) by ``Host.run()``, as
+``gatehouse run`` does (so with its ``gc.freeze()`` after start-up), until every entity
+has a state, next to the same host with an ``mqtt:`` entry without entities: RSS growth
+per entity as the process is (no collection of our own), the same node scan (frozen
+objects included), how much of what start-up froze was garbage (found by one full
+collection after ``gc.unfreeze()``) and the RSS after that collection.
+
+Both parts also run ``gatehouse, located``: the same load with the fix switched off
+(see :func:`keep_located`), i.e. the validated configuration kept as the located tree
+and that tree left to the cyclic collector, as before (shown while the fix's two
+functions exist). Part (b) needs a working mqtt integration: anything that goes wrong
+there is reported as "skipped" with the reason and does not stop part (a).
 ``--host-top N`` traces the entity host with ``tracemalloc`` and prints the N source
 lines that hold the most memory, to see what dominates the per-entity cost.
 
@@ -57,6 +67,9 @@ ROOT = Path(__file__).resolve().parents[2]
 #: Type names of the loader's located values, looked up by name so that the scan keeps
 #: working if the module changes shape.
 NODE_TYPES = ("NodeDict", "NodeList", "NodeStr", "SecretStr", "Location")
+
+#: The kind that keeps validated output attached to the located tree (before the fix).
+LOCATED = "gatehouse, located"
 
 _UNITS = ("°C", "%", "W", "kWh", "V", "A", "hPa", "lx")
 _SENSOR_CLASSES = ("temperature", "humidity", "power", "energy", "voltage", "current")
@@ -210,7 +223,33 @@ def _loaders(config_dir: Path) -> dict[str, Callable[[], Any]]:
         host.config = dict(result.config)  # what core/bootstrap.py keeps
         return host
 
-    return {"yaml.safe_load": safe_load, "yaml CSafeLoader": csafe_load, "gatehouse": gatehouse}
+    def located() -> Any:
+        keep_located()
+        return gatehouse()
+
+    kinds = {"yaml.safe_load": safe_load, "yaml CSafeLoader": csafe_load, "gatehouse": gatehouse}
+    if can_keep_located():
+        kinds[LOCATED] = located
+    return kinds
+
+
+def can_keep_located() -> bool:
+    from gatehouse.core.config import validate
+
+    return hasattr(validate, "detach") and hasattr(validate, "_release")
+
+
+def keep_located() -> None:
+    """Switch the fix off: validated output stays located, and nothing collects the tree.
+
+    ``detach`` copies the validated output into plain data; ``_release`` collects the
+    located tree when a validator's reference cycle still holds it after the check.
+    Without both, the check behaves as before the fix.
+    """
+    from gatehouse.core.config import validate
+
+    validate.detach = lambda value: value  # type: ignore[attr-defined]
+    validate._release = lambda tree: None
 
 
 def _warm_imports(config_dir: Path) -> None:
@@ -261,7 +300,7 @@ def child_config(config_dir: Path, kind: str, traced: bool, top: int) -> dict[st
     _reset_hwm()
     kept = load()
     gc.collect()
-    config = kept.config if kind == "gatehouse" else kept
+    config = kept.config if kind.startswith("gatehouse") else kept
     return {
         "rss": (_status_kib("VmRSS") - rss_before) * 1024,
         "peak": (_status_kib("VmHWM") - rss_before) * 1024,
@@ -270,13 +309,17 @@ def child_config(config_dir: Path, kind: str, traced: bool, top: int) -> dict[st
     }
 
 
-def child_host(workdir: Path, entities: int, top: int) -> dict[str, Any]:
+def child_host(workdir: Path, entities: int, top: int, located: bool) -> dict[str, Any]:
     """Part (b): a running host with the mqtt entities against a real Mosquitto."""
     import gc
 
     import anyio
 
+    from gatehouse.core.host import Host
     from gatehouse.core.testing import Mosquitto, make_host, wait_until
+
+    if located:
+        keep_located()
 
     broker = Mosquitto(workdir / "broker")
     broker.start()
@@ -290,30 +333,45 @@ def child_host(workdir: Path, entities: int, top: int) -> dict[str, Any]:
         rss_before = _status_kib("VmRSS")
         out: dict[str, Any] = {}
 
+        async def measure(host: Host) -> None:
+            await wait_until(
+                lambda: sum(".bench_" in e for e in host.states.entity_ids()) >= entities,
+                timeout=900,
+                message=f"{entities} entity states",
+            )
+            # Host.run() freezes what start-up left (gc.freeze) once it is running.
+            await wait_until(gc.get_freeze_count, timeout=60, message="gc.freeze()")
+            entries = host.config_entries.entries("mqtt")
+            out["entry_states"] = [str(e.state) for e in entries]
+            out["states"] = len(host.states.entity_ids())
+            # As the process is: no collection of our own first.
+            out["rss"] = (_status_kib("VmRSS") - rss_before) * 1024
+            gc.disable()
+            try:
+                out["frozen"] = gc.get_freeze_count()
+                gc.unfreeze()  # get_objects() does not list the permanent generation
+                out["nodes"] = node_counts()
+                out["frozen_garbage"] = gc.collect()
+            finally:
+                gc.enable()
+            out["rss_collected"] = (_status_kib("VmRSS") - rss_before) * 1024
+            out["non_plain"] = non_plain(host.config)
+            if top:
+                import tracemalloc
+
+                snapshot = tracemalloc.take_snapshot()
+                out["retained"] = tracemalloc.get_traced_memory()[0]
+                out["top"] = [
+                    (str(stat.traceback[0]), stat.size, stat.count)
+                    for stat in snapshot.statistics("lineno")[:top]
+                ]
+            host.request_stop()
+
         async def run() -> None:
             host = make_host(config_dir, stop_timeout=30)
-            async with host.running():
-                await wait_until(
-                    lambda: len(host.states.entity_ids()) >= entities,
-                    timeout=900,
-                    message=f"{entities} entity states",
-                )
-                entries = host.config_entries.entries("mqtt")
-                out["entry_states"] = [str(e.state) for e in entries]
-                out["states"] = len(host.states.entity_ids())
-                gc.collect()
-                out["rss"] = (_status_kib("VmRSS") - rss_before) * 1024
-                out["nodes"] = node_counts()
-                out["non_plain"] = non_plain(host.config)
-                if top:
-                    import tracemalloc
-
-                    snapshot = tracemalloc.take_snapshot()
-                    out["retained"] = tracemalloc.get_traced_memory()[0]
-                    out["top"] = [
-                        (str(stat.traceback[0]), stat.size, stat.count)
-                        for stat in snapshot.statistics("lineno")[:top]
-                    ]
+            async with anyio.create_task_group() as group:
+                group.start_soon(measure, host)
+                await host.run()  # as `gatehouse run` does, gc.freeze() included
 
         anyio.run(run)
         return out
@@ -367,23 +425,28 @@ def part_config(work: Path, entities: int, repeat: int, top: int) -> None:
         for kind in kinds:
             rss[kind].append(_run_child(["config", str(config_dir), kind], 900))
             traced[kind].append(_run_child(["config", str(config_dir), kind, "--traced"], 1800))
-    header = f"    {'kind':18} {'rss':>18} {'peak':>18} {'retained':>18} {'per entity':>16}"
+    header = (
+        f"    {'kind':19} {'rss':>18} {'peak':>18} {'retained':>18} {'per entity':>16}"
+        f" {'traced peak':>20}"
+    )
     print(header)
     for kind in kinds:
         retained = [t["retained"] for t in traced[kind]]
         print(
-            f"    {kind:18} {_span([r['rss'] for r in rss[kind]], _mib):>18}"
+            f"    {kind:19} {_span([r['rss'] for r in rss[kind]], _mib):>18}"
             f" {_span([r['peak'] for r in rss[kind]], _mib):>18}"
             f" {_span(retained, _mib):>18}"
             f" {_span([r / entities for r in retained], lambda v: f'{v:,.0f} B'):>16}"
+            f" {_span([t['traced_peak'] for t in traced[kind]], _mib):>20}"
         )
     for kind in kinds:
         last = rss[kind][-1]
         print(f"    {kind}: node objects alive: {last['nodes'] or 0}; "
               f"non-plain values kept: {last['non_plain'] or 'none'}")
     base = min(t["retained"] for t in traced["yaml.safe_load"])
-    ours = min(t["retained"] for t in traced["gatehouse"])
-    print(f"    gatehouse retains {ours / base:.2f}x what yaml.safe_load's result holds")
+    for kind in kinds[2:]:
+        ours = min(t["retained"] for t in traced[kind])
+        print(f"    {kind} retains {ours / base:.2f}x what yaml.safe_load's result holds")
     if top:
         again = _run_child(["config", str(config_dir), "gatehouse", "--traced", "--top", str(top)],
                            1800)
@@ -392,23 +455,32 @@ def part_config(work: Path, entities: int, repeat: int, top: int) -> None:
 
 def part_host(work: Path, entities: int, repeat: int, top: int) -> None:
     print(f"(b) host running with {entities} mqtt entities against Mosquitto")
+    kinds = ["gatehouse", LOCATED] if can_keep_located() else ["gatehouse"]
+    runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
+    bases = []
     try:
-        runs = []
-        bases = []
         for index in range(repeat):
             bases.append(_run_child(["host", str(work / f"h0-{index}"), "0"], 600))
-            runs.append(_run_child(["host", str(work / f"hn-{index}"), str(entities)], 1800))
+            for kind in kinds:
+                args = ["host", str(work / f"hn-{index}"), str(entities)]
+                runs[kind].append(_run_child([*args, "--located"] if kind == LOCATED else args,
+                                             1800))
     except Exception as err:  # noqa: BLE001 - part (b) depends on the mqtt integration
         print("    skipped: " + " ".join(str(err).split())[:600])
         return
-    print(f"    mqtt entry states: {runs[-1]['entry_states']}, states: {runs[-1]['states']}")
-    print(f"    rss, no entities:      {_span([b['rss'] for b in bases], _mib)}")
-    print(f"    rss, {entities} entities: {_span([r['rss'] for r in runs], _mib)}")
-    growth = [r["rss"] - min(b["rss"] for b in bases) for r in runs]
-    per_entity = _span([g / entities for g in growth], lambda v: f"{v:,.0f} B")
-    print(f"    per entity:            {per_entity}")
-    print(f"    node objects alive:    {runs[-1]['nodes'] or 0}")
-    print(f"    non-plain in config:   {runs[-1]['non_plain'] or 'none'}")
+    last = runs["gatehouse"][-1]
+    print(f"    mqtt entry states: {last['entry_states']}, states: {last['states']}")
+    base = min(b["rss"] for b in bases)
+    print(f"    {'no entities':19} rss {_span([b['rss'] for b in bases], _mib)}")
+    for kind in kinds:
+        rss = [r["rss"] for r in runs[kind]]
+        per_entity = _span([(r - base) / entities for r in rss], lambda v: f"{v:,.0f} B")
+        print(f"    {kind:19} rss {_span(rss, _mib)}, {per_entity} per entity over no entities")
+        last = runs[kind][-1]
+        print(f"    {'':19} node objects alive: {last['nodes'] or 0}; garbage frozen at"
+              f" start-up: {_span([r['frozen_garbage'] for r in runs[kind]], str)} objects"
+              f" (of {last['frozen']}); rss once collected"
+              f" {_span([r['rss_collected'] for r in runs[kind]], _mib)}")
     if top:
         traced = _run_child(["host", str(work / "ht"), str(entities), "--top", str(top)], 3600)
         print(f"    traced: {_mib(traced['retained'])} retained "
@@ -422,23 +494,26 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--top", type=int, default=0, help="show the N largest allocations")
     parser.add_argument("--host", action="store_true", help="also run part (b)")
+    parser.add_argument("--host-only", action="store_true", help="run part (b) only")
     parser.add_argument("--host-top", type=int, default=0)
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument("--traced", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--located", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         mode, target, *rest = args.child
         if mode == "config":
             out = child_config(Path(target), rest[0], args.traced, args.top)
         else:
-            out = child_host(Path(target), int(rest[0]), args.top)
+            out = child_host(Path(target), int(rest[0]), args.top, args.located)
         print(json.dumps(out))
         return
     with tempfile.TemporaryDirectory(prefix="gh-bench-config-") as tmp:
         work = Path(tmp)
         print(f"python {sys.version.split()[0]}, pid {os.getpid()}, repeat {args.repeat}")
-        part_config(work, args.entities, args.repeat, args.top)
-        if args.host or args.host_top:
+        if not args.host_only:
+            part_config(work, args.entities, args.repeat, args.top)
+        if args.host or args.host_only or args.host_top:
             part_host(work, args.entities, args.repeat, args.host_top)
 
 
