@@ -169,6 +169,10 @@ class Host:
                 # out of the collector's reach so later collections scan only new
                 # objects (MQTT ingest p99 is dominated by collection pauses otherwise).
                 # Only here, in the process's one host: tests start hundreds of hosts.
+                # Collect first: a reference cycle made during start-up (a validation
+                # traceback holding a whole YAML tree, say) would otherwise be frozen
+                # for the life of the process instead of freed.
+                gc.collect()
                 gc.freeze()
                 await self._stop_requested.wait()
             outer.cancel_scope.cancel()

@@ -137,8 +137,12 @@ class MqttConnection:
         self.entry_id = entry_id
         self.connected = False
         self.router: TopicRouter[MessageCallback] = TopicRouter()
-        #: Filter → QoS subscribed at the broker. Replaced, never mutated, so the
-        #: network thread can iterate the dict it read while the loop changes filters.
+        #: Filter → QoS we want at the broker: the loop's own, changed in place.
+        self._filters: dict[str, int] = {}
+        #: A snapshot of ``_filters`` for the network thread (it re-subscribes them on
+        #: connect). Replaced, never mutated, so the thread can iterate the dict it read;
+        #: taken once per batch of changes (``_publish_filters``), not per subscription,
+        #: which would copy the whole dict for each of ten thousand entities.
         self._broker_filters: dict[str, int] = {}
         self._pending_subscribe: set[str] = set()
         self._suback_pending: set[int] = set()
@@ -366,10 +370,10 @@ class MqttConnection:
         entry adding a thousand entities) go out together right after it.
         """
         remove = self.router.add(topic_filter, callback)
-        current = self._broker_filters.get(topic_filter)
+        current = self._filters.get(topic_filter)
         self._unsubscribe_later.discard(topic_filter)
         if current is None or qos > current:
-            self._broker_filters = {**self._broker_filters, topic_filter: qos}
+            self._filters[topic_filter] = qos
             self._pending_subscribe.add(topic_filter)
             self._schedule_flush()
         done = False
@@ -380,9 +384,7 @@ class MqttConnection:
                 return
             done = True
             if remove():
-                filters = dict(self._broker_filters)
-                filters.pop(topic_filter, None)
-                self._broker_filters = filters
+                self._filters.pop(topic_filter, None)
                 self._pending_subscribe.discard(topic_filter)
                 self._unsubscribe_later.add(topic_filter)
                 self._schedule_flush()
@@ -394,13 +396,19 @@ class MqttConnection:
             self._flush_scheduled = True
             self._call_soon(self._flush_subscriptions)
 
+    def _publish_filters(self) -> None:
+        """Hand the network thread a fresh snapshot if the filters changed."""
+        if self._broker_filters != self._filters:
+            self._broker_filters = dict(self._filters)
+
     def _flush_subscriptions(self) -> None:
         self._flush_scheduled = False
+        self._publish_filters()
         subscribe, self._pending_subscribe = self._pending_subscribe, set()
         unsubscribe, self._unsubscribe_later = self._unsubscribe_later, set()
         if self._closed or not self.connected:
             return  # the next connect subscribes every filter in _broker_filters
-        filters = self._broker_filters
+        filters = self._filters
         self._suback_pending.update(
             self._send_subscribe(self._client, [(f, filters[f]) for f in subscribe if f in filters])
         )
@@ -440,6 +448,7 @@ class MqttConnection:
 
     def _catch_up(self, restored: dict[str, int]) -> None:
         """Fix up filters that changed between the network thread's restore and now."""
+        self._publish_filters()
         current = self._broker_filters
         if current is restored:
             return
@@ -669,7 +678,7 @@ class MqttConnection:
             "disconnects": self.disconnects,
             "last_error": self.last_error,
             "items_from_network_thread": self._bridge.items_total,
-            "subscriptions": len(self._broker_filters),
+            "subscriptions": len(self._filters),
             "bridge_drains": self._bridge.drains,
             "bridge_items": self._bridge.items_total,
         }

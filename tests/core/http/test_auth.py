@@ -140,7 +140,10 @@ async def test_browser_without_session_is_sent_to_login(anon: ClientSession) -> 
     assert parse_qs(location.query) == {"next": ["/config/entries?tab=1&x=2"]}
     login_page = await anon.get("/login.html")
     assert login_page.status == 200
-    assert "<form" in await login_page.text()
+    assert '<script type="module" src="/login.js">' in await login_page.text()
+    # ... and what the page needs is public too (it builds its form with the app's modules)
+    for path in ("/login.js", "/public/js/api.js", "/public/js/dom.js", "/public/js/submit.js"):
+        assert (await anon.get(path)).status == 200, path
 
 
 # -- lockout ---------------------------------------------------------------------------
