@@ -82,13 +82,10 @@ async def wait_until(
     run while the test waits.
     """
     deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s: {message or predicate}")
+    # Polling is the point: the kit waits for states no event announces.
+    while not (value := _check(predicate, deadline, timeout, message)):  # noqa: ASYNC110
         await anyio.sleep(0.01)
+    return value
 
 
 def wait_until_sync(
@@ -96,13 +93,17 @@ def wait_until_sync(
 ) -> T:
     """``wait_until`` for tests with no event loop (a host in a subprocess, a CLI)."""
     deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s: {message or predicate}")
+    while not (value := _check(predicate, deadline, timeout, message)):
         time.sleep(0.02)
+    return value
+
+
+def _check(predicate: Callable[[], T], deadline: float, timeout: float, message: str) -> T:
+    """The predicate's value; past the deadline a falsy one fails the test."""
+    value = predicate()
+    if not value and time.monotonic() > deadline:
+        raise AssertionError(f"timed out after {timeout} s: {message or predicate}")
+    return value
 
 
 def state_of(host: Host, entity_id: str) -> str | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import pytest
 
@@ -68,6 +69,24 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     return make_pki(tmp_path_factory.mktemp("pki"))
 
 
+class _Peer(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+P = TypeVar("P", bound=_Peer)
+
+
+def _running(peer: P) -> Iterator[P]:
+    """Start ``peer``, hand it to the test, stop it after, even when starting failed
+    half-way (a process that began but never became healthy is stopped too)."""
+    try:
+        peer.start()
+        yield peer
+    finally:
+        peer.stop()
+
+
 def _workdir(tmp_path: Path, name: str) -> Path:
     path = tmp_path / name
     path.mkdir(parents=True, exist_ok=True)
@@ -77,12 +96,7 @@ def _workdir(tmp_path: Path, name: str) -> Path:
 @pytest.fixture
 def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
     """A plain (anonymous, no TLS) mosquitto on ``mosquitto.host:mosquitto.port``."""
-    broker = Mosquitto(_workdir(tmp_path, "mosquitto"))
-    try:
-        broker.start()
-        yield broker
-    finally:
-        broker.stop()
+    yield from _running(Mosquitto(_workdir(tmp_path, "mosquitto")))
 
 
 @pytest.fixture
@@ -90,31 +104,16 @@ def mosquitto_tls(tmp_path: Path, pki: Pki) -> Iterator[Mosquitto]:
     """Mosquitto with a TLS 1.3-only listener on ``tls_port`` that requires a client
     certificate signed by ``.certs.ca_cert`` (the CN becomes the MQTT username); the
     plain listener on ``port`` stays available for health checks and setup."""
-    broker = Mosquitto(_workdir(tmp_path, "mosquitto-tls"), certs=pki)
-    try:
-        broker.start()
-        yield broker
-    finally:
-        broker.stop()
+    yield from _running(Mosquitto(_workdir(tmp_path, "mosquitto-tls"), certs=pki))
 
 
 @pytest.fixture
 def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
     """A single JetStream-enabled nats-server; connect to ``nats_server.url``."""
-    server = NatsServer(_workdir(tmp_path, "nats"))
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
+    yield from _running(NatsServer(_workdir(tmp_path, "nats")))
 
 
 @pytest.fixture
 def nats_cluster(tmp_path: Path) -> Iterator[NatsCluster]:
     """Three routed JetStream nodes with an elected meta leader; use ``.urls``."""
-    cluster = NatsCluster(_workdir(tmp_path, "nats-cluster"))
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.stop()
+    yield from _running(NatsCluster(_workdir(tmp_path, "nats-cluster")))
