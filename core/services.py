@@ -26,6 +26,7 @@ from .exceptions import (
     ServiceResponseError,
     ServiceValidationError,
 )
+from .permissions import Permissions, Unauthorized, target_entities
 from .util.forms import describe_invalid
 
 _LOGGER = logging.getLogger(__name__)
@@ -77,6 +78,13 @@ class Service:
     supports_response: SupportsResponse
     is_coroutine: bool
     description: Mapping[str, Any] = field(default_factory=dict)
+    #: Refused to non-admin users whatever their policy (see ``core/permissions.py``).
+    admin_only: bool = False
+
+
+#: Maps the user of a call's context to what that user may do; ``None`` means the user
+#: is unknown (a deleted account): refused.
+PermissionsResolver: TypeAlias = Callable[[str], "Permissions | None"]
 
 
 class ServiceRegistry:
@@ -87,10 +95,17 @@ class ServiceRegistry:
         self._spawner = spawner
         self._services: dict[str, dict[str, Service]] = {}
         self._descriptions: dict[str, dict[str, Any]] = {}
+        self._permissions: PermissionsResolver | None = None
         self.call_count = 0
 
     def set_spawner(self, spawner: Spawner) -> None:
         self._spawner = spawner
+
+    def set_permissions(self, resolver: PermissionsResolver | None) -> None:
+        """Check every call made on behalf of a user (``context.user_id``) with what
+        ``resolver`` says that user may do. The web server installs it; calls without a
+        user (automations, integrations: the system) are not limited."""
+        self._permissions = resolver
 
     def register(
         self,
@@ -101,11 +116,14 @@ class ServiceRegistry:
         *,
         supports_response: SupportsResponse = SupportsResponse.NONE,
         description: Mapping[str, Any] | None = None,
+        admin_only: bool = False,
     ) -> Unsubscribe:
         """Register a service; returns the undo that removes it again.
 
         ``schema`` may be a ``vol.Schema`` or a plain dict (wrapped in one). Registering
         the same name twice replaces the first, as in Home Assistant, with a warning.
+        ``admin_only``: only admins may call it (a service that acts on a device or a
+        broker with no entity in between, whose reach a per-entity policy cannot limit).
         """
         domain, service = domain.lower(), service.lower()
         if schema is not None and not isinstance(schema, vol.Schema):
@@ -119,6 +137,7 @@ class ServiceRegistry:
             supports_response=supports_response,
             is_coroutine=inspect.iscoroutinefunction(target),
             description=MappingProxyType(dict(description or {})),
+            admin_only=admin_only,
         )
         services = self._services.setdefault(domain, {})
         if service in services:
@@ -208,6 +227,8 @@ class ServiceRegistry:
             )
         validated = self._validate(svc, data or {})
         ctx = context if context is not None else Context()
+        if ctx.user_id is not None and self._permissions is not None:
+            self._authorize(svc, validated, ctx.user_id)
         call = ServiceCall(svc.domain, svc.name, validated, ctx, return_response)
         self.call_count += 1
         self._bus.fire(
@@ -229,6 +250,15 @@ class ServiceRegistry:
                 "expected a dict"
             )
         return response
+
+    def _authorize(self, svc: Service, data: Mapping[str, Any], user_id: str) -> None:
+        assert self._permissions is not None
+        permissions = self._permissions(user_id)
+        if permissions is None:
+            raise Unauthorized(f"{svc.domain}.{svc.name} (unknown user)", user_id)
+        permissions.check_call(
+            svc.domain, svc.name, admin_only=svc.admin_only, entity_ids=target_entities(data)
+        )
 
     @staticmethod
     def _validate(svc: Service, data: Mapping[str, Any]) -> Mapping[str, Any]:
