@@ -77,13 +77,19 @@ WRITE_COIL_SCHEMA = vol.Schema(
 
 
 def _register_services(host: Host) -> list[Callable[[], None]]:
-    """Registered with the first loaded hub, removed with the last (``LOADED``)."""
+    """Registered with the first loaded hub, removed with the last (``LOADED``).
+
+    Both are admin-only: they write any register of any slave, past the entities a user's
+    policy names.
+    """
     return [
         host.services.register(
-            DOMAIN, SERVICE_WRITE_REGISTER, _handler(host, _write_register), WRITE_REGISTER_SCHEMA
+            DOMAIN, SERVICE_WRITE_REGISTER, _handler(host, _write_register), WRITE_REGISTER_SCHEMA,
+            admin_only=True,
         ),
         host.services.register(
-            DOMAIN, SERVICE_WRITE_COIL, _handler(host, _write_coil), WRITE_COIL_SCHEMA
+            DOMAIN, SERVICE_WRITE_COIL, _handler(host, _write_coil), WRITE_COIL_SCHEMA,
+            admin_only=True,
         ),
     ]
 

@@ -46,7 +46,10 @@ PUBLISH_SCHEMA = vol.Schema(
 def _register_services(host: Host) -> list[Unsubscribe]:
     """Registered with the first loaded entry, removed with the last (``LOADED``)."""
     return [
-        host.services.register(DOMAIN, SERVICE_PUBLISH, _publish_handler(host), PUBLISH_SCHEMA)
+        # Admin-only: it reaches any topic, past the entities a user's policy names.
+        host.services.register(
+            DOMAIN, SERVICE_PUBLISH, _publish_handler(host), PUBLISH_SCHEMA, admin_only=True
+        )
     ]
 
 

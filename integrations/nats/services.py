@@ -68,12 +68,17 @@ REQUEST_SCHEMA = vol.Schema(
 
 
 def _register_services(host: Host) -> list[Callable[[], None]]:
-    """Registered with the first loaded entry, removed with the last (``LOADED``)."""
+    """Registered with the first loaded entry, removed with the last (``LOADED``).
+
+    Both are admin-only: they reach any subject, past the entities a user's policy names.
+    """
     return [
-        host.services.register(DOMAIN, "publish", _publish(host), PUBLISH_SCHEMA),
+        host.services.register(
+            DOMAIN, "publish", _publish(host), PUBLISH_SCHEMA, admin_only=True
+        ),
         host.services.register(
             DOMAIN, "request", _request(host), REQUEST_SCHEMA,
-            supports_response=SupportsResponse.ONLY,
+            supports_response=SupportsResponse.ONLY, admin_only=True,
         ),
     ]
 

@@ -47,16 +47,22 @@ BROWSE_SCHEMA = vol.Schema(
 
 
 def _register_services(host: Host) -> list[Callable[[], None]]:
-    """Registered with the first loaded entry, removed with the last (``LOADED``)."""
+    """Registered with the first loaded entry, removed with the last (``LOADED``).
+
+    All three are admin-only: they reach any node of the server, past the entities a
+    user's policy names (read and browse would show what the policy hides).
+    """
     return [
-        host.services.register(DOMAIN, "write", _handler(host, _write), WRITE_SCHEMA),
+        host.services.register(
+            DOMAIN, "write", _handler(host, _write), WRITE_SCHEMA, admin_only=True
+        ),
         host.services.register(
             DOMAIN, "read", _handler(host, _read), READ_SCHEMA,
-            supports_response=SupportsResponse.ONLY,
+            supports_response=SupportsResponse.ONLY, admin_only=True,
         ),
         host.services.register(
             DOMAIN, "browse", _handler(host, _browse), BROWSE_SCHEMA,
-            supports_response=SupportsResponse.ONLY,
+            supports_response=SupportsResponse.ONLY, admin_only=True,
         ),
     ]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 import voluptuous as vol
@@ -96,3 +97,33 @@ async def test_entity_services_check_the_targets(host: Host) -> None:
         await host.services.call("switch", "turn_off", {"entity_id": "switch.lab_switch"},
                                  context=Context(user_id="u"))
     assert state_of(host, "switch.lab_switch") == "on"
+
+
+@pytest.mark.parametrize(
+    ("domain", "admin_only", "for_users"),
+    [
+        ("mqtt", {"publish"}, set()),
+        ("nats", {"publish", "request"}, set()),
+        ("modbus", {"write_register", "write_coil"}, set()),
+        ("opcua", {"write", "read", "browse"}, set()),
+        ("demo", set(), {"reset_counter"}),
+    ],
+)
+def test_raw_device_services_are_admin_only(
+    tmp_path: Path, domain: str, admin_only: set[str], for_users: set[str]
+) -> None:
+    """Services that reach a broker or a device with no entity in between are refused
+    to non-admins whatever their policy; entity-shaped ones are not."""
+    import importlib
+
+    from gatehouse.core import Host
+
+    loaded = importlib.import_module(f"gatehouse.integrations.{domain}.services").LOADED
+    host = Host(tmp_path)
+    undos = loaded.register_services(host)
+    try:
+        flags = {name: svc.admin_only for name, svc in host.services.services()[domain].items()}
+    finally:
+        for undo in undos:
+            undo()
+    assert flags == {**dict.fromkeys(admin_only, True), **dict.fromkeys(for_users, False)}
