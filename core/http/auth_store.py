@@ -49,6 +49,10 @@ class AuthError(GatehouseError):
     """A user, token or password request was refused (the message says why)."""
 
 
+class WrongPassword(AuthError):
+    """A password given to prove who you are was wrong (counts against the budget)."""
+
+
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
@@ -124,6 +128,8 @@ class AuthStore:
         self._tokens: dict[str, AccessToken] = {}  # by digest
         self._sessions: dict[str, Session] = {}  # by digest
         self._lock = anyio.Lock()
+        #: Passwords checked against a hash (scrypt runs); tests and the lockout read it.
+        self.password_checks = 0
 
     # -- persistence -----------------------------------------------------------------
 
@@ -211,21 +217,30 @@ class AuthStore:
         self._sessions = {k: s for k, s in self._sessions.items() if s.user_id != user_id}
         await self._save()
 
+    async def _verify(self, password: str, record: dict[str, Any]) -> bool:
+        self.password_checks += 1
+        return await anyio.to_thread.run_sync(
+            verify_password, password[:MAX_PASSWORD_LENGTH], record
+        )
+
     async def authenticate(self, username: str, password: str) -> User | None:
         """The user if the password is right; as slow for a wrong name as a wrong password."""
         user = self._by_username(username)
         record = user.password if user is not None else dummy_record()
-        ok = await anyio.to_thread.run_sync(verify_password, password[:MAX_PASSWORD_LENGTH],
-                                            record)
+        ok = await self._verify(password, record)
         return user if ok and user is not None else None
 
     async def change_password(
         self, user: User, current: str, new: str, *, keep_session: str | None = None
     ) -> None:
-        """Change a password; every other session of the user is logged out."""
+        """Change a password; every other session of the user is logged out.
+
+        Raises ``WrongPassword`` if ``current`` is wrong (a guess: the caller counts it),
+        ``AuthError`` if ``new`` breaks the rules (checked first: no guess was made).
+        """
         check_password_rules(new)
-        if not await anyio.to_thread.run_sync(verify_password, current, user.password):
-            raise AuthError("current_password is wrong")
+        if not await self._verify(current, user.password):
+            raise WrongPassword("current_password is wrong")
         user.password = await anyio.to_thread.run_sync(hash_password, new)
         self._sessions = {
             k: s for k, s in self._sessions.items()

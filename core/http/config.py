@@ -17,9 +17,10 @@ HTTP_DOMAIN: Final = "http"
 DEFAULT_PORT: Final = 8123
 #: Every interface: an appliance is reached over the LAN.
 DEFAULT_HOST: Final = "0.0.0.0"
-#: Failed logins from one client address before it is locked out.
+#: Password checks (logins, password changes) per window, per client address and per
+#: user name; the one that uses the budget up is refused (429) like every later one.
 DEFAULT_LOGIN_THRESHOLD: Final = 5
-#: Seconds a locked-out address must wait; also the window failures are counted in.
+#: The window (seconds) attempts are counted in: a slot frees when it leaves the window.
 DEFAULT_LOGIN_LOCKOUT: Final = 300.0
 #: Seconds a browser session lives without being used.
 DEFAULT_SESSION_LIFETIME: Final = 14 * 24 * 3600.0

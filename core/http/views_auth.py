@@ -3,8 +3,9 @@
 The browser UI logs in with ``POST /auth/login`` and from then on sends the session
 cookie (HttpOnly: page scripts cannot read it; SameSite=Strict: other sites cannot make
 the browser send it; Secure over HTTPS). Scripts and Prometheus use long-lived tokens
-made under ``/api/auth/tokens``. Failed logins are counted per client address and lock
-it out for a while (429 with ``Retry-After``).
+made under ``/api/auth/tokens``. Every password check (a login, the current password of
+a password change) draws on a budget per client address and per user name, reserved
+before the slow hash (``ratelimit``); a used budget answers 429 with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import voluptuous as vol
 from aiohttp import web
 
 from .auth import SESSION_COOKIE, check_origin, public
-from .auth_store import AuthError, Session, User
+from .auth_store import AuthError, Session, User, WrongPassword
 from .body import read_body
 from .errors import HttpError, json_response
+from .ratelimit import Attempt, Throttled, address_key, user_key
 from .runtime import SESSION_KEY, current_user, rt
 
 _LOGGER = logging.getLogger(__name__)
@@ -92,24 +94,40 @@ _LOGIN = vol.Schema({
 async def login(request: web.Request) -> web.Response:
     runtime = rt(request)
     check_origin(request, required=False)
-    address = _client(request)
-    retry = runtime.limiter.retry_after(address)
-    if retry is not None:
-        raise HttpError(429, f"too many failed logins; try again in {retry} s",
-                        headers={"Retry-After": str(retry)})
     body = await read_body(request, _LOGIN)
+    address = _client(request)
+    attempt = _reserve(request, body["username"])
     user = await runtime.auth.authenticate(body["username"], body["password"])
     if user is None:
-        locked = runtime.limiter.failed(address)
         _LOGGER.warning("Failed login for user %r from %s", body["username"][:64], address)
-        if locked is not None:
-            _LOGGER.warning("Locking out %s for %d s after repeated failed logins",
-                            address, locked)
-            raise HttpError(429, f"too many failed logins; try again in {locked} s",
-                            headers={"Retry-After": str(locked)})
+        _failed(attempt, address)
         raise HttpError(401, "invalid username or password")
-    runtime.limiter.succeeded(address)
+    attempt.succeeded()
     return await _start_session(request, user, {"user": user.public()})
+
+
+def _reserve(request: web.Request, username: str) -> Attempt:
+    """A slot of the guessing budget of this address and user, or 429 (see ratelimit)."""
+    try:
+        return rt(request).limiter.reserve(
+            (address_key(_client(request)), user_key(username))
+        )
+    except Throttled as err:
+        raise _too_many(err.retry_after) from None
+
+
+def _too_many(retry: int) -> HttpError:
+    return HttpError(429, f"too many failed logins; try again in {retry} s",
+                     headers={"Retry-After": str(retry)})
+
+
+def _failed(attempt: Attempt, address: str) -> None:
+    """Count a wrong password; 429 instead of the caller's error if that used the budget."""
+    locked = attempt.failed()
+    if locked is not None:
+        _LOGGER.warning("Locking out %s for %d s after repeated failed password checks "
+                        "(%s)", address, locked, ", ".join(attempt.keys))
+        raise _too_many(locked)
 
 
 @routes.post("/auth/logout")
@@ -140,13 +158,29 @@ _PASSWORD = vol.Schema({
 
 @routes.post("/api/auth/password")
 async def change_password(request: web.Request) -> web.Response:
-    """Change your password; your other sessions are logged out, this one is kept."""
+    """Change your password; your other sessions are logged out, this one is kept.
+
+    The current password is a password check like a login's, so it draws on the same
+    budget (a stolen session must not become a password oracle).
+    """
     body = await read_body(request, _PASSWORD)
+    user = current_user(request)
     session: Session | None = request.get(SESSION_KEY)
-    await rt(request).auth.change_password(
-        current_user(request), body["current_password"], body["new_password"],
-        keep_session=session.id if session is not None else None,
-    )
+    attempt = _reserve(request, user.username)
+    try:
+        await rt(request).auth.change_password(
+            user, body["current_password"], body["new_password"],
+            keep_session=session.id if session is not None else None,
+        )
+    except WrongPassword:
+        _LOGGER.warning("Wrong current password for user %r from %s", user.username,
+                        _client(request))
+        _failed(attempt, _client(request))
+        raise
+    except AuthError:
+        attempt.cancelled()  # refused before the check (the new password breaks a rule)
+        raise
+    attempt.succeeded()
     return json_response({"message": "password changed"})
 
 
