@@ -73,8 +73,10 @@ async def create_app(host: Host, config: dict[str, Any] | None = None) -> web.Ap
         _add_plugin_route(app, route)
     app.add_routes(static.routes)
     _add_http_metrics(app, runtime)
+    stop_revoking = auth.on_revoke(lambda: websocket.close_revoked(runtime))
 
     async def flush(_app: web.Application) -> None:
+        stop_revoking()
         await auth.flush()
 
     app.on_cleanup.append(flush)

@@ -99,6 +99,18 @@ class AccessToken:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """What a long-lived connection (a WebSocket) authenticated with: checked again later.
+
+    ``kind`` is ``"token"`` or ``"session"``; ``id`` the token's or the session's id.
+    """
+
+    kind: str
+    id: str
+    user_id: str
+
+
 @dataclass(slots=True)
 class Session:
     """A browser login; the cookie holds the secret, we hold its digest."""
@@ -130,6 +142,7 @@ class AuthStore:
         self._lock = anyio.Lock()
         #: Passwords checked against a hash (scrypt runs); tests and the lockout read it.
         self.password_checks = 0
+        self._revoke_listeners: list[Callable[[], None]] = []
 
     # -- persistence -----------------------------------------------------------------
 
@@ -157,6 +170,41 @@ class AuthStore:
 
     async def flush(self) -> None:
         await self._store.flush()
+
+    # -- revocation ------------------------------------------------------------------
+
+    def on_revoke(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` whenever a token, session or user is taken away.
+
+        The web server closes the WebSockets whose ``Credential`` is no longer
+        ``is_live``: a connection authenticated once must not outlive its credential.
+        """
+        self._revoke_listeners.append(listener)
+
+        def remove() -> None:
+            if listener in self._revoke_listeners:
+                self._revoke_listeners.remove(listener)
+
+        return remove
+
+    def _revoked(self) -> None:
+        for listener in list(self._revoke_listeners):
+            try:
+                listener()
+            except Exception:
+                _LOGGER.exception("Error in a revocation listener")
+
+    def is_live(self, credential: Credential) -> bool:
+        """Whether ``credential`` still authenticates its user (not revoked or expired)."""
+        if credential.user_id not in self._users:
+            return False
+        if credential.kind == "token":
+            return any(t.id == credential.id for t in self._tokens.values())
+        now = self.clock()
+        return any(
+            s.id == credential.id and self._session_alive(s, now)
+            for s in self._sessions.values()
+        )
 
     # -- users -----------------------------------------------------------------------
 
@@ -215,6 +263,7 @@ class AuthStore:
         del self._users[user_id]
         self._tokens = {k: t for k, t in self._tokens.items() if t.user_id != user_id}
         self._sessions = {k: s for k, s in self._sessions.items() if s.user_id != user_id}
+        self._revoked()
         await self._save()
 
     async def _verify(self, password: str, record: dict[str, Any]) -> bool:
@@ -246,6 +295,7 @@ class AuthStore:
             k: s for k, s in self._sessions.items()
             if s.user_id != user.id or s.id == keep_session
         }
+        self._revoked()
         await self._save()
 
     # -- long-lived access tokens ----------------------------------------------------
@@ -273,21 +323,28 @@ class AuthStore:
         for digest, token in list(self._tokens.items()):
             if token.id == token_id and token.user_id == user_id:
                 del self._tokens[digest]
+                self._revoked()
                 await self._save()
                 return True
         return False
 
     def user_for_token(self, value: str) -> User | None:
+        found = self.token_for(value)
+        return found[1] if found is not None else None
+
+    def token_for(self, value: str) -> tuple[AccessToken, User] | None:
+        """The token of a bearer value and its user (its last use noted), or None."""
         token = self._tokens.get(_digest(value))
         if token is None:
             return None
         user = self._users.get(token.user_id)
-        if user is not None:
-            now = self.clock()
-            if token.last_used_at is None or now - token.last_used_at > _TOUCH_GRANULARITY:
-                token.last_used_at = now
-                self._save_later()
-        return user
+        if user is None:
+            return None
+        now = self.clock()
+        if token.last_used_at is None or now - token.last_used_at > _TOUCH_GRANULARITY:
+            token.last_used_at = now
+            self._save_later()
+        return token, user
 
     # -- sessions --------------------------------------------------------------------
 
@@ -309,7 +366,7 @@ class AuthStore:
         if session is None:
             return None
         now = self.clock()
-        if session.expires_at <= now:
+        if not self._session_alive(session, now):
             del self._sessions[digest]
             self._save_later()
             return None
@@ -323,7 +380,11 @@ class AuthStore:
 
     async def end_session(self, session_id: str) -> None:
         self._sessions = {k: s for k, s in self._sessions.items() if s.id != session_id}
+        self._revoked()
         await self._save()
+
+    def _session_alive(self, session: Session, now: float) -> bool:
+        return session.expires_at > now
 
     def session_count(self, user_id: str | None = None) -> int:
         return sum(1 for s in self._sessions.values() if user_id in (None, s.user_id))

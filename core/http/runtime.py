@@ -39,6 +39,9 @@ class HttpRuntime:
     stopping: bool = False
     #: Whether the server's listener is HTTPS (shown by ``GET /api/config``).
     https: bool = False
+    #: Seconds between checks that an idle WebSocket's credential is still live (an
+    #: expired session); revocations close sockets at once without waiting for it.
+    ws_recheck_interval: float = 60.0
 
 
 RUNTIME_KEY: web.AppKey[HttpRuntime] = web.AppKey("gatehouse_http", HttpRuntime)

@@ -19,6 +19,12 @@ sends the cookie with the upgrade request. ``{"type": "auth", "session": true}``
 that cookie, only if the upgrade carried an ``Origin`` of this server (or a trusted
 one): that is what stops another site's page from riding on the cookie.
 
+A socket lives no longer than its credential: it is closed (1008, with the reason) as
+soon as the token it authenticated with is deleted, its session ends (logout, a password
+change, expiry) or its user is removed. The auth store signals revocations
+(``close_revoked`` runs at once); the credential is also checked before each command and
+every ``ws_recheck_interval`` seconds for a socket that only listens.
+
 Back-pressure: every message to a client goes through a queue of at most
 ``ws_max_pending`` messages (the ``http:`` option). A client that lets it fill up is
 disconnected with close code 1013 and the reason in the close message, instead of the
@@ -46,7 +52,7 @@ from aiohttp import WSCloseCode, WSMsgType, hdrs, web
 from anyio.abc import TaskGroup
 
 from .auth import SESSION_COOKIE, allowed_origin, in_band_auth
-from .auth_store import User
+from .auth_store import Credential, User
 from .errors import HttpError, invalid_details, message_for, status_for
 from .jsonutil import dumpb, dumps
 from .runtime import HttpRuntime, rt
@@ -74,12 +80,15 @@ class Connection:
 
     def __init__(
         self, runtime: HttpRuntime, request: web.Request, ws: web.WebSocketResponse,
-        user: User,
+        user: User, credential: Credential,
     ) -> None:
         self.runtime = runtime
         self.host = runtime.host
         self.ws = ws
         self.user = user
+        #: What the client authenticated with; checked again on every command, every
+        #: ``ws_recheck_interval`` and whenever the auth store revokes something.
+        self.credential = credential
         self.remote = request.remote or "unknown"
         self._transport = request.transport
         self.max_pending = runtime.ws_max_pending
@@ -130,6 +139,7 @@ class Connection:
         async with anyio.create_task_group() as tg:
             self._tg = tg
             tg.start_soon(self._writer)
+            tg.start_soon(self._recheck)
             try:
                 await self._reader()
                 if self._close_finished is not None:  # our close is under way: let it end
@@ -170,9 +180,34 @@ class Connection:
             else:
                 return
 
+    async def _recheck(self) -> None:
+        """Close the socket once its credential is gone, even if the client sends nothing."""
+        while True:
+            await anyio.sleep(self.runtime.ws_recheck_interval)
+            if not self.check_credential():
+                return
+
+    def check_credential(self) -> bool:
+        """False (and the socket closing) if the credential was revoked or expired."""
+        if self._closing:
+            return False
+        if self.runtime.auth.is_live(self.credential):
+            return True
+        if self.runtime.auth.get_user(self.credential.user_id) is None:
+            reason = "credentials revoked: the user was removed"
+        elif self.credential.kind == "token":
+            reason = "credentials revoked: the access token was deleted"
+        else:
+            reason = "session ended: log in again"
+        _LOGGER.info("WebSocket client %s (%s): %s", self.remote, self.user.username, reason)
+        self.close_soon(WSCloseCode.POLICY_VIOLATION, reason)
+        return False
+
     def _handle_text(self, text: str) -> None:
         from .ws_commands import COMMANDS
 
+        if not self.check_credential():
+            return
         try:
             msg = json.loads(text)
         except ValueError:
@@ -221,17 +256,23 @@ class Connection:
 
     # -- closing ---------------------------------------------------------------------
 
-    def _too_slow(self) -> None:
+    def close_soon(self, code: int, reason: str) -> None:
+        """Stop at once (nothing more is handled or sent) and close in the background."""
+        if self._closing:
+            return
         self._closing = True
-        dropped = len(self._queue)
         self._queue.clear()
+        if self._tg is not None:
+            self._tg.start_soon(self.close, code, reason)
+
+    def _too_slow(self) -> None:
+        dropped = len(self._queue)
         _LOGGER.warning(
             "WebSocket client %s (%s) fell behind: %d messages waiting (limit %d); "
             "disconnecting it", self.remote, self.user.username, dropped, self.max_pending,
         )
         reason = f"too slow: more than {self.max_pending} messages waiting"
-        if self._tg is not None:
-            self._tg.start_soon(self.close, WSCloseCode.TRY_AGAIN_LATER, reason)
+        self.close_soon(WSCloseCode.TRY_AGAIN_LATER, reason)
 
     async def close(self, code: int, reason: str) -> None:
         """Stop writing and close with ``code`` and ``reason`` (bounded in time)."""
@@ -255,6 +296,12 @@ class Connection:
         self.subscriptions.clear()
 
 
+def close_revoked(runtime: HttpRuntime) -> None:
+    """Close every connection whose credential the auth store no longer accepts."""
+    for connection in list(runtime.connections):
+        connection.check_credential()
+
+
 def _code_for_status(status: int) -> str:
     return {400: "invalid_format", 401: "unauthorized", 403: "unauthorized",
             404: "not_found", 409: "not_allowed"}.get(status, "unknown_error")
@@ -273,10 +320,10 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=55, compress=False, max_msg_size=MAX_MESSAGE)
     await ws.prepare(request)
     remote = request.remote or "unknown"
-    user = await _authenticate(request, ws, runtime, origin_ok, remote)
-    if user is None:
+    found = await _authenticate(request, ws, runtime, origin_ok, remote)
+    if found is None:
         return ws
-    connection = Connection(runtime, request, ws, user)
+    connection = Connection(runtime, request, ws, *found)
     runtime.connections.add(connection)
     try:
         await connection.run()
@@ -295,7 +342,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
 async def _authenticate(
     request: web.Request, ws: web.WebSocketResponse, runtime: HttpRuntime,
     origin_ok: bool, remote: str,
-) -> User | None:
+) -> tuple[User, Credential] | None:
     """The auth phase; None (and a closed socket) if the client did not authenticate."""
     await ws.send_str(dumps({"type": "auth_required", "ha_version": HA_PROTOCOL_VERSION}))
     msg = None
@@ -314,23 +361,27 @@ async def _authenticate(
     # Not counted towards the login lockout: tokens and session cookies are 256-bit
     # random values that cannot be guessed, and a UI reconnecting with an expired
     # session must not lock its own address out of the login page.
-    user: User | None = None
+    found: tuple[User, Credential] | None = None
     token = data.get("access_token")
     if isinstance(token, str) and token:
-        user = runtime.auth.user_for_token(token)
+        by_token = runtime.auth.token_for(token)
+        if by_token is not None:
+            found = by_token[1], Credential("token", by_token[0].id, by_token[1].id)
     elif data.get("session") is True:
         cookie = request.cookies.get(SESSION_COOKIE)
         if not origin_ok:
             await _refuse(ws, "session auth needs an Origin header of this server")
             return None
-        found = runtime.auth.session_for(cookie) if cookie else None
-        user = found[1] if found is not None else None
-    if user is None:
+        by_session = runtime.auth.session_for(cookie) if cookie else None
+        if by_session is not None:
+            session, user = by_session
+            found = user, Credential("session", session.id, user.id)
+    if found is None:
         _LOGGER.info("WebSocket auth from %s refused", remote)
         await _refuse(ws, "Invalid access token or password")
         return None
     await ws.send_str(dumps({"type": "auth_ok", "ha_version": HA_PROTOCOL_VERSION}))
-    return user
+    return found
 
 
 async def _refuse(ws: web.WebSocketResponse, message: str) -> None:
