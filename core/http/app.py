@@ -60,6 +60,7 @@ async def create_app(host: Host, config: dict[str, Any] | None = None) -> web.Ap
         frontend_dir=_frontend_dir(host, settings),
         trusted_origins=frozenset(settings["trusted_origins"]),
         ws_max_pending=settings["ws_max_pending"],
+        ws_max_pending_bytes=settings["ws_max_pending_bytes"],
     )
     app = web.Application(
         middlewares=[headers_middleware, error_middleware, auth_middleware],

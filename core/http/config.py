@@ -26,6 +26,9 @@ DEFAULT_LOGIN_LOCKOUT: Final = 300.0
 DEFAULT_SESSION_LIFETIME: Final = 14 * 24 * 3600.0
 #: Messages a WebSocket client may have waiting before it is disconnected as too slow.
 DEFAULT_WS_MAX_PENDING: Final = 4096
+#: Bytes a WebSocket client may have waiting: one slow client costs at most this (plus
+#: one message larger than it on its own, such as a snapshot of many thousand states).
+DEFAULT_WS_MAX_PENDING_BYTES: Final = 4 << 20
 
 
 def origin(value: Any) -> str:
@@ -81,6 +84,9 @@ HTTP_SCHEMA: Final = vol.Schema(
         ),
         vol.Optional("ws_max_pending", default=DEFAULT_WS_MAX_PENDING): vol.All(
             vol.Coerce(int), vol.Range(min=1, max=1_000_000)
+        ),
+        vol.Optional("ws_max_pending_bytes", default=DEFAULT_WS_MAX_PENDING_BYTES): vol.All(
+            vol.Coerce(int), vol.Range(min=1024, max=1 << 30)
         ),
         # Where the web UI's files are; default: the frontend/ folder of the source tree.
         vol.Optional("frontend_dir"): vol.All(str, vol.Length(min=1)),

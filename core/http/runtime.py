@@ -33,6 +33,7 @@ class HttpRuntime:
     frontend_dir: Path | None
     trusted_origins: frozenset[str]
     ws_max_pending: int
+    ws_max_pending_bytes: int
     #: Open WebSocket connections, closed when the server stops.
     connections: set[Connection] = field(default_factory=set)
     #: Set when the server begins to stop: health answers 503, new sockets are refused.

@@ -25,10 +25,15 @@ change, expiry) or its user is removed. The auth store signals revocations
 (``close_revoked`` runs at once); the credential is also checked before each command and
 every ``ws_recheck_interval`` seconds for a socket that only listens.
 
-Back-pressure: every message to a client goes through a queue of at most
-``ws_max_pending`` messages (the ``http:`` option). A client that lets it fill up is
-disconnected with close code 1013 and the reason in the close message, instead of the
-server buffering without bound for a phone that went to sleep. With the HA feature
+Bounds (what one client can make the host hold): every message to a client goes through
+a queue of at most ``ws_max_pending`` messages and ``ws_max_pending_bytes`` bytes (the
+``http:`` options; one message bigger than the byte bound on its own still goes out). A
+client that lets it fill up, by reading too slowly or not at all, is disconnected with
+close code 1013 and the reason, instead of the server buffering without bound for a
+phone that went to sleep. A client's message may be ``MAX_MESSAGE`` bytes (1009 beyond);
+at most ``MAX_IN_FLIGHT`` of its commands run at once (then its socket is not read until
+one ends, so TCP pushes back); and an error never echoes more than ``MAX_ERROR_TEXT``
+characters of anything, since error text often quotes what the client sent. With the HA feature
 ``coalesce_messages`` (``supported_features`` command), the writer sends everything
 waiting as one JSON array frame: with many small events this is what keeps fan-out
 cheap.
@@ -72,7 +77,26 @@ routes = web.RouteTableDef()
 
 AUTH_TIMEOUT: Final = 10.0
 CLOSE_TIMEOUT: Final = 5.0
+#: Largest message a client may send (aiohttp closes with 1009 beyond): commands are
+#: small, the largest being config flow input and service data.
 MAX_MESSAGE: Final = 1 << 20
+#: Commands of one client running at once; more wait, unread, in the socket.
+MAX_IN_FLIGHT: Final = 32
+#: Longest error message sent (characters); longer ones are cut.
+MAX_ERROR_TEXT: Final = 200
+#: How much of a client's value an error message quotes.
+_QUOTE: Final = 40
+
+
+def quote(value: str) -> str:
+    """``value`` for an error message: repr'd, and only its start if it is long."""
+    if len(value) <= _QUOTE:
+        return repr(value)
+    return f"{value[:_QUOTE]!r}... ({len(value)} characters)"
+
+
+def _clip(message: str) -> str:
+    return message if len(message) <= MAX_ERROR_TEXT else message[: MAX_ERROR_TEXT - 3] + "..."
 
 
 class Connection:
@@ -92,11 +116,14 @@ class Connection:
         self.remote = request.remote or "unknown"
         self._transport = request.transport
         self.max_pending = runtime.ws_max_pending
+        self.max_pending_bytes = runtime.ws_max_pending_bytes
         self.subscriptions: dict[int, Callable[[], None]] = {}
         self.coalesce = False
         self.last_id = 0
         self.sent = 0
         self._queue: deque[bytes] = deque()
+        self._queued_bytes = 0
+        self._in_flight = anyio.Semaphore(MAX_IN_FLIGHT)
         self._wakeup = asyncio.Event()
         self._closing = False
         self._tg: TaskGroup | None = None
@@ -107,14 +134,28 @@ class Connection:
 
     # -- sending (sync: called from bus listeners) -----------------------------------
 
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes of the messages waiting for the writer."""
+        return self._queued_bytes
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
     def send(self, payload: bytes) -> None:
         """Queue one message; a full queue disconnects the client (it is too slow)."""
         if self._closing:
             return
-        if len(self._queue) >= self.max_pending:
+        queue = self._queue
+        if queue and (
+            len(queue) >= self.max_pending
+            or self._queued_bytes + len(payload) > self.max_pending_bytes
+        ):
             self._too_slow()
             return
-        self._queue.append(payload)
+        queue.append(payload)
+        self._queued_bytes += len(payload)
         self._wakeup.set()
 
     def send_result(self, msg_id: int, result: Any = None) -> None:
@@ -127,7 +168,7 @@ class Connection:
     def send_error(self, msg_id: int | None, code: str, message: str) -> None:
         self.send(dumpb({
             "id": msg_id, "type": "result", "success": False,
-            "error": {"code": code, "message": message},
+            "error": {"code": code, "message": _clip(message)},
         }))
 
     def send_event(self, msg_id: int, event: bytes) -> None:
@@ -161,8 +202,10 @@ class Connection:
                             count = len(queue)
                             frame = b"[" + b",".join(queue) + b"]"
                             queue.clear()
+                            self._queued_bytes = 0
                         else:
                             count, frame = 1, queue.popleft()
+                            self._queued_bytes -= len(frame)
                         await ws.send_frame(frame, WSMsgType.TEXT)
                         self.sent += count
             except (ConnectionError, RuntimeError) as err:
@@ -173,7 +216,11 @@ class Connection:
     async def _reader(self) -> None:
         async for msg in self.ws:
             if msg.type is WSMsgType.TEXT:
-                self._handle_text(msg.data)
+                # A slot for the command this may start: with MAX_IN_FLIGHT running,
+                # stop reading (aiohttp then stops reading the socket: TCP pushes back).
+                await self._in_flight.acquire()
+                if not self._handle_text(msg.data):
+                    self._in_flight.release()
             elif msg.type is WSMsgType.BINARY:
                 await self.close(WSCloseCode.UNSUPPORTED_DATA, "binary messages are not supported")
                 return
@@ -203,45 +250,55 @@ class Connection:
         self.close_soon(WSCloseCode.POLICY_VIOLATION, reason)
         return False
 
-    def _handle_text(self, text: str) -> None:
+    def _handle_text(self, text: str) -> bool:
+        """Handle one message; True if it started a command (which holds a slot)."""
         from .ws_commands import COMMANDS
 
         if not self.check_credential():
-            return
+            return False
         try:
             msg = json.loads(text)
         except ValueError:
             self.send_error(None, "invalid_format", "message is not valid JSON")
-            return
+            return False
         if not isinstance(msg, dict):
             self.send_error(None, "invalid_format", "message must be a JSON object")
-            return
+            return False
         msg_id, kind = msg.get("id"), msg.get("type")
         if not isinstance(msg_id, int) or isinstance(msg_id, bool) or not isinstance(kind, str):
             self.send_error(msg_id if isinstance(msg_id, int) else None, "invalid_format",
                             "message needs an integer 'id' and a string 'type'")
-            return
+            return False
         if msg_id <= self.last_id:
             self.send_error(msg_id, "id_reuse", "Identifier values have to increase.")
-            return
+            return False
         self.last_id = msg_id
         command = COMMANDS.get(kind)
         if command is None:
-            self.send_error(msg_id, "unknown_command", f"Unknown command {kind!r}.")
-            return
+            self.send_error(msg_id, "unknown_command", f"Unknown command {quote(kind)}.")
+            return False
         if command.admin and not self.user.is_admin:
             self.send_error(msg_id, "unauthorized", "admin rights required")
-            return
+            return False
         payload = {k: v for k, v in msg.items() if k not in ("id", "type")}
         try:
             args = command.schema(payload)
         except vol.Invalid as err:
             self.send_error(msg_id, "invalid_format", invalid_details(err)[0])
-            return
+            return False
         assert self._tg is not None
         self._tg.start_soon(self._run, command, msg_id, args, name=f"ws {kind}")
+        return True
 
     async def _run(self, command: CommandDef, msg_id: int, args: dict[str, Any]) -> None:
+        try:
+            await self._run_command(command, msg_id, args)
+        finally:
+            self._in_flight.release()
+
+    async def _run_command(
+        self, command: CommandDef, msg_id: int, args: dict[str, Any]
+    ) -> None:
         try:
             await command.handler(self, msg_id, args)
         except HttpError as err:
@@ -262,16 +319,20 @@ class Connection:
             return
         self._closing = True
         self._queue.clear()
+        self._queued_bytes = 0
         if self._tg is not None:
             self._tg.start_soon(self.close, code, reason)
 
     def _too_slow(self) -> None:
-        dropped = len(self._queue)
         _LOGGER.warning(
-            "WebSocket client %s (%s) fell behind: %d messages waiting (limit %d); "
-            "disconnecting it", self.remote, self.user.username, dropped, self.max_pending,
+            "WebSocket client %s (%s) fell behind: %d messages, %d bytes waiting (limits "
+            "%d, %d); disconnecting it", self.remote, self.user.username, len(self._queue),
+            self._queued_bytes, self.max_pending, self.max_pending_bytes,
         )
-        reason = f"too slow: more than {self.max_pending} messages waiting"
+        if len(self._queue) >= self.max_pending:
+            reason = f"too slow: more than {self.max_pending} messages waiting"
+        else:
+            reason = f"too slow: more than {self.max_pending_bytes} bytes waiting"
         self.close_soon(WSCloseCode.TRY_AGAIN_LATER, reason)
 
     async def close(self, code: int, reason: str) -> None:
