@@ -3,9 +3,10 @@
 Tests build the same application the server runs (``create_app``) and drive it with
 aiohttp's test client, so there is exactly one way routes and security get wired.
 
-Middlewares, outermost first: security headers on every answer; errors as JSON;
-authentication and request checks. Routes: the core's, then the plugins'
-(``gatehouse_http_routes``), then the UI's catch-all for files, which must come last.
+Middlewares, outermost first: security headers on every answer; errors as JSON; the
+real client address behind a trusted proxy; authentication and request checks. Routes:
+the core's, then the plugins' (``gatehouse_http_routes``), then the UI's catch-all for
+files, which must come last.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from . import origins
 from .auth import admin_only, auth_middleware, headers_middleware
 from .auth_store import AuthStore
 from .body import MAX_BODY
 from .config import HTTP_SCHEMA
 from .errors import Handler, error_middleware
 from .extensions import RouteDef, collect_routes
+from .forwarded import forwarded_middleware, networks
 from .jsoncache import JsonCache
 from .metrics import get_metrics
 from .ratelimit import LoginLimiter
@@ -58,12 +61,18 @@ async def create_app(host: Host, config: dict[str, Any] | None = None) -> web.Ap
         cache=JsonCache(),
         metrics=get_metrics(host),
         frontend_dir=_frontend_dir(host, settings),
-        trusted_origins=frozenset(settings["trusted_origins"]),
+        trusted_origins=origins.trusted_origins(settings),
+        allowed_hosts=origins.allowed_hosts(settings),
         ws_max_pending=settings["ws_max_pending"],
         ws_max_pending_bytes=settings["ws_max_pending_bytes"],
+        trusted_proxies=networks(settings.get("trusted_proxies") or ()),
+        use_x_forwarded_for=bool(settings.get("use_x_forwarded_for")),
+        onboarding_networks=networks(settings["onboarding_networks"]),
     )
     app = web.Application(
-        middlewares=[headers_middleware, error_middleware, auth_middleware],
+        middlewares=[
+            headers_middleware, error_middleware, forwarded_middleware, auth_middleware
+        ],
         client_max_size=MAX_BODY,
     )
     app[RUNTIME_KEY] = runtime

@@ -10,10 +10,10 @@ Every route requires an authenticated user unless its handler is marked otherwis
 A request authenticates with ``Authorization: Bearer <long-lived token>`` or with the
 session cookie set by ``POST /auth/login``. Requests that change something
 (POST/PUT/PATCH/DELETE) on a cookie session must carry an ``Origin`` header naming this
-server (or one of ``trusted_origins``): a cookie is sent by the browser whatever page
-made the request, a bearer token only by code that holds it, so token clients are
-exempt. Unknown paths answer 401 too without credentials, so that the route table
-cannot be probed anonymously.
+server by one of its own names, or a configured origin (``origins``): a cookie is sent
+by the browser whatever page made the request, a bearer token only by code that holds
+it, so token clients are exempt. Unknown paths answer 401 too without credentials, so
+that the route table cannot be probed anonymously.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from urllib.parse import quote
 
 from aiohttp import hdrs, web
 
-from .config import normalize_origin
+from . import origins
 from .errors import Handler, HttpError
 from .runtime import SESSION_KEY, USER_KEY, HttpRuntime, rt
 
@@ -70,13 +70,24 @@ def is_admin_only(handler: object) -> bool:
 
 
 def allowed_origin(runtime: HttpRuntime, request: web.Request, origin: str) -> bool:
-    """``origin`` is this server as the browser reached it, or a trusted one."""
-    try:
-        wanted = normalize_origin(origin)
-    except ValueError:
-        return False
-    own = normalize_origin(f"{request.scheme}://{request.host}")
-    return wanted == own or wanted in runtime.trusted_origins
+    """``origin`` is a configured one, or this server reached by one of its own names.
+
+    Not merely "equal to the Host header": a DNS-rebinding page controls both (see
+    ``origins``).
+    """
+    return origins.origin_allowed(
+        origin, f"{request.scheme}://{request.host}",
+        trusted=runtime.trusted_origins, allowed=runtime.allowed_hosts,
+    )
+
+
+def check_host(request: web.Request) -> None:
+    """Refuse (403) a request that reached this server by a name that is not its own."""
+    runtime = rt(request)
+    name = origins.host_of(request.host)
+    if not origins.host_allowed(runtime.allowed_hosts, name):
+        raise HttpError(403, f"this server was reached as {name!r}, which is not one of "
+                             "its names; add it to http: allowed_hosts if it is")
 
 
 def check_origin(request: web.Request, *, required: bool) -> None:
@@ -88,7 +99,9 @@ def check_origin(request: web.Request, *, required: bool) -> None:
                                  "Origin header naming this server")
         return
     if not allowed_origin(rt(request), request, origin):
-        raise HttpError(403, f"origin {origin!r} is not allowed")
+        raise HttpError(403, f"origin {origin[:100]!r} is not allowed (not this server by "
+                             "one of its names: see http: allowed_hosts, external_url, "
+                             "trusted_origins)")
 
 
 def authenticate(request: web.Request) -> None:

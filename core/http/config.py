@@ -6,6 +6,8 @@ a machine where the web server's optional dependencies are not installed.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -22,6 +24,13 @@ DEFAULT_HOST: Final = "0.0.0.0"
 DEFAULT_LOGIN_THRESHOLD: Final = 5
 #: The window (seconds) attempts are counted in: a slot frees when it leaves the window.
 DEFAULT_LOGIN_LOCKOUT: Final = 300.0
+#: Where onboarding (creating the owner while no user exists) may come from: loopback
+#: and the private and link-local networks, so a host reachable from the internet
+#: before it is set up cannot be claimed from there.
+DEFAULT_ONBOARDING_NETWORKS: Final = (
+    "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+    "169.254.0.0/16", "fc00::/7", "fe80::/10",
+)
 #: Seconds a browser session lives without being used.
 DEFAULT_SESSION_LIFETIME: Final = 14 * 24 * 3600.0
 #: Messages a WebSocket client may have waiting before it is disconnected as too slow.
@@ -43,6 +52,38 @@ def origin(value: Any) -> str:
     if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
         raise vol.Invalid("an origin has no path, query or user part")
     return normalize_origin(value.strip())
+
+
+def external_url(value: Any) -> str:
+    """``https://gate.example[:port][/path]``: how browsers reach the UI (behind a proxy)."""
+    if not isinstance(value, str):
+        raise vol.Invalid(f"expected a URL like 'https://host', got {type(value).__name__}")
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise vol.Invalid("expected a URL like 'https://host[:port][/path]'")
+    if parts.query or parts.fragment or parts.username:
+        raise vol.Invalid("an external URL has no query, fragment or user part")
+    return value.strip()
+
+
+_HOSTNAME: Final = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$"
+)
+
+
+def host_name(value: Any) -> str:
+    """A DNS name this server is reached by (``gate.example``): no scheme, no port."""
+    if not isinstance(value, str) or not _HOSTNAME.match(value.strip().lower().rstrip(".")):
+        raise vol.Invalid("expected a host name like 'gate.example' (no scheme or port)")
+    return value.strip().lower().rstrip(".")
+
+
+def ip_network(value: Any) -> str:
+    """An address or network (``192.168.1.0/24``, ``::1``), normalised."""
+    try:
+        return str(ipaddress.ip_network(str(value).strip(), strict=False))
+    except ValueError as err:
+        raise vol.Invalid(f"expected an IP address or network: {err}") from None
 
 
 def normalize_origin(value: str) -> str:
@@ -73,6 +114,20 @@ HTTP_SCHEMA: Final = vol.Schema(
         vol.Inclusive("ssl_key", "ssl", msg="ssl_certificate and ssl_key go together"):
             vol.All(str, vol.Length(min=1)),
         vol.Optional("trusted_origins", default=list): [origin],
+        # The URL browsers use (a reverse proxy's); its origin is trusted, its host allowed.
+        vol.Optional("external_url"): external_url,
+        # Further names this server is reached by (IP addresses, localhost and this
+        # machine's name always are): an Origin is only trusted by one of these names.
+        vol.Optional("allowed_hosts", default=list): [host_name],
+        # As in Home Assistant: the X-Forwarded-For of a request from one of
+        # trusted_proxies names the real client (logins, onboarding); from anyone else it
+        # is ignored.
+        vol.Inclusive("use_x_forwarded_for", "proxy",
+                      msg="use_x_forwarded_for and trusted_proxies go together"): bool,
+        vol.Inclusive("trusted_proxies", "proxy",
+                      msg="use_x_forwarded_for and trusted_proxies go together"): [ip_network],
+        vol.Optional("onboarding_networks", default=list(DEFAULT_ONBOARDING_NETWORKS)):
+            vol.All([ip_network], vol.Length(min=1)),
         vol.Optional("login_attempts_threshold", default=DEFAULT_LOGIN_THRESHOLD): vol.All(
             vol.Coerce(int), vol.Range(min=1, max=1000)
         ),

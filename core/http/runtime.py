@@ -6,6 +6,7 @@ and mypy knows every attribute's type.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,10 @@ class HttpRuntime:
     cache: JsonCache
     metrics: MetricsRegistry
     frontend_dir: Path | None
+    #: Origins always allowed: ``trusted_origins`` and ``external_url``'s (``origins``).
     trusted_origins: frozenset[str]
+    #: Names (besides IP addresses and localhost) this server is reached by.
+    allowed_hosts: frozenset[str]
     ws_max_pending: int
     ws_max_pending_bytes: int
     #: Open WebSocket connections, closed when the server stops.
@@ -40,6 +44,13 @@ class HttpRuntime:
     stopping: bool = False
     #: Whether the server's listener is HTTPS (shown by ``GET /api/config``).
     https: bool = False
+    #: ``trusted_proxies`` and ``use_x_forwarded_for`` (``forwarded``).
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    use_x_forwarded_for: bool = False
+    #: Whether an ignored X-Forwarded-For was logged already (it is logged once).
+    warned_untrusted_forward: bool = False
+    #: Client networks onboarding is allowed from.
+    onboarding_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     #: Seconds between checks that an idle WebSocket's credential is still live (an
     #: expired session); revocations close sockets at once without waiting for it.
     ws_recheck_interval: float = 60.0
@@ -50,6 +61,8 @@ RUNTIME_KEY: web.AppKey[HttpRuntime] = web.AppKey("gatehouse_http", HttpRuntime)
 USER_KEY: web.RequestKey[User] = web.RequestKey("gatehouse_user", User)
 #: The browser session behind a request authenticated by cookie (absent for tokens).
 SESSION_KEY: web.RequestKey[Session] = web.RequestKey("gatehouse_session", Session)
+#: Set on a request that carried an X-Forwarded-For we did not honour (``forwarded``).
+UNVERIFIED_FORWARD_KEY: web.RequestKey[bool] = web.RequestKey("gatehouse_unverified_fwd", bool)
 
 
 def rt(request: web.Request) -> HttpRuntime:

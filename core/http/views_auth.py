@@ -16,12 +16,13 @@ from typing import Any
 import voluptuous as vol
 from aiohttp import web
 
-from .auth import SESSION_COOKIE, check_origin, public
+from .auth import SESSION_COOKIE, check_host, check_origin, public
 from .auth_store import AuthError, Session, User, WrongPassword
 from .body import read_body
 from .errors import HttpError, json_response
+from .forwarded import address_in, parse_address
 from .ratelimit import Attempt, Throttled, address_key, user_key
-from .runtime import SESSION_KEY, current_user, rt
+from .runtime import SESSION_KEY, UNVERIFIED_FORWARD_KEY, current_user, rt
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -66,6 +67,8 @@ async def onboarding_create_owner(request: web.Request) -> web.Response:
     if runtime.auth.has_users:
         raise HttpError(403, "onboarding is done: log in instead")
     check_origin(request, required=False)
+    check_host(request)
+    _check_onboarding_client(request)
     body = await read_body(request, _CREDENTIALS)
     try:
         user = await runtime.auth.create_user(
@@ -78,6 +81,26 @@ async def onboarding_create_owner(request: web.Request) -> web.Response:
         raise
     _LOGGER.info("Onboarding: created the owner %s", user.username)
     return await _start_session(request, user, {"user": user.public()})
+
+
+def _check_onboarding_client(request: web.Request) -> None:
+    """Onboarding only from ``onboarding_networks`` (by default: local networks).
+
+    Whoever onboards becomes the owner, so a fresh host that the internet can reach must
+    not be claimable from there. Behind a proxy that is not in ``trusted_proxies`` the
+    real client is unknown (the proxy is often on loopback): refused too.
+    """
+    runtime = rt(request)
+    if request.get(UNVERIFIED_FORWARD_KEY):
+        _LOGGER.warning("Onboarding through an untrusted proxy (%s) refused", _client(request))
+        raise HttpError(403, "onboarding through a proxy needs it in http: trusted_proxies "
+                             "(with use_x_forwarded_for: true), so that the real client "
+                             "address is known")
+    if not address_in(parse_address(request.remote), runtime.onboarding_networks):
+        _LOGGER.warning("Onboarding from %s refused: not in onboarding_networks",
+                        _client(request))
+        raise HttpError(403, "onboarding is only possible from a local network (http: "
+                             "onboarding_networks); create the owner from there")
 
 
 # -- login and logout ------------------------------------------------------------------
