@@ -68,6 +68,7 @@ async def create_app(host: Host, config: dict[str, Any] | None = None) -> web.Ap
         trusted_proxies=networks(settings.get("trusted_proxies") or ()),
         use_x_forwarded_for=bool(settings.get("use_x_forwarded_for")),
         onboarding_networks=networks(settings["onboarding_networks"]),
+        client_timeout=settings["client_timeout"],
     )
     app = web.Application(
         middlewares=[

@@ -1,31 +1,63 @@
-"""Reading request bodies: JSON only, validated by a voluptuous schema, errors per field."""
+"""Reading request bodies: JSON only, validated by a voluptuous schema, errors per field.
+
+A body is read to its end however the network splits it (a read returns only what has
+arrived so far), within ``MAX_BODY`` bytes and the ``client_timeout`` (a client sending
+its body a byte at a time must not hold a request open for ever). JSON nested deeper
+than ``jsonutil.MAX_JSON_DEPTH`` is refused like invalid JSON: a 400 and one log line,
+never a 500 with a traceback.
+"""
 
 from __future__ import annotations
 
-import json
+import logging
 from typing import Any, Final
 
+import anyio
 import voluptuous as vol
 from aiohttp import web
 
 from .errors import HttpError, invalid_details
+from .jsonutil import NestingError, loads
+from .runtime import rt
+
+_LOGGER = logging.getLogger(__name__)
 
 #: API request bodies are small; a bigger one is a mistake or an attack.
 MAX_BODY: Final = 1 << 20
 
 
-async def read_json(request: web.Request, *, allow_empty: bool = True) -> Any:
+async def read_raw(request: web.Request) -> bytes:
+    """The whole body (at most ``MAX_BODY`` bytes: 413 beyond; 408 if it is too slow)."""
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise HttpError(413, f"request body larger than {MAX_BODY} bytes")
-    raw = await request.content.read(MAX_BODY + 1)
-    if len(raw) > MAX_BODY:
-        raise HttpError(413, f"request body larger than {MAX_BODY} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    with anyio.move_on_after(rt(request).client_timeout) as scope:
+        while chunk := await request.content.read(MAX_BODY + 1 - size):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise HttpError(413, f"request body larger than {MAX_BODY} bytes")
+    if scope.cancelled_caught:
+        _LOGGER.info("Request body from %s too slow: gave up after %.0f s",
+                     request.remote, rt(request).client_timeout)
+        raise HttpError(408, "the request body did not arrive in time",
+                        headers={"Connection": "close"})
+    return b"".join(chunks)
+
+
+async def read_json(request: web.Request, *, allow_empty: bool = True) -> Any:
+    raw = await read_raw(request)
     if not raw.strip():
         if allow_empty:
             return None
         raise HttpError(400, "a JSON body is required")
     try:
-        return json.loads(raw)
+        return loads(raw)
+    except NestingError as err:
+        _LOGGER.info("Refused a request body from %s to %s: %s", request.remote,
+                     request.path, err)
+        raise HttpError(400, f"invalid JSON: {err}") from None
     except (ValueError, UnicodeDecodeError) as err:
         raise HttpError(400, f"invalid JSON: {err}") from None
 

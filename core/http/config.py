@@ -33,6 +33,10 @@ DEFAULT_ONBOARDING_NETWORKS: Final = (
 )
 #: Seconds a browser session lives without being used.
 DEFAULT_SESSION_LIFETIME: Final = 14 * 24 * 3600.0
+#: Seconds a client has to send a request's head (from connecting, or from the previous
+#: answer on a kept-alive connection, which is then closed as idle) and again its body:
+#: a slow-loris client cannot hold a connection open for longer.
+DEFAULT_CLIENT_TIMEOUT: Final = 30.0
 #: Messages a WebSocket client may have waiting before it is disconnected as too slow.
 DEFAULT_WS_MAX_PENDING: Final = 4096
 #: Bytes a WebSocket client may have waiting: one slow client costs at most this (plus
@@ -136,6 +140,9 @@ HTTP_SCHEMA: Final = vol.Schema(
         ),
         vol.Optional("session_lifetime", default=DEFAULT_SESSION_LIFETIME): vol.All(
             vol.Coerce(float), vol.Range(min=60, max=366 * 86400)
+        ),
+        vol.Optional("client_timeout", default=DEFAULT_CLIENT_TIMEOUT): vol.All(
+            vol.Coerce(float), vol.Range(min=0.1, max=3600)
         ),
         vol.Optional("ws_max_pending", default=DEFAULT_WS_MAX_PENDING): vol.All(
             vol.Coerce(int), vol.Range(min=1, max=1_000_000)

@@ -13,10 +13,19 @@ listener of one event runs inside the same ``bus.fire``, so only the newest few 
 are ever asked for again.
 
 ``serialisations`` counts actual encodings; tests and benchmarks read it.
+
+One state that cannot be encoded (an attribute nested past the encoder's recursion
+limit, say, written by an integration) must not break ``GET /api/states`` or a snapshot
+for everyone: it is encoded with ``{"error": ...}`` in place of its attributes, and
+logged once per state object (its encoding is cached like any other). Refusing such
+attributes when they are written would be the other choice, but states are written by
+every integration through the state machine, and this is the one place they all pass
+on their way out. Events whose data cannot be encoded get the same treatment.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -40,6 +49,24 @@ ENTITY_CHANGED: Final = "c"
 ENTITY_REMOVED: Final = "r"
 
 _EVENT_CACHE_SIZE: Final = 128
+_LOGGER = logging.getLogger(__name__)
+#: What encoding a value can raise for data an integration made (besides our bugs).
+_UNENCODABLE: Final = (RecursionError, ValueError, TypeError)
+
+
+def _why(err: BaseException) -> str:
+    if isinstance(err, RecursionError):
+        return "nested too deeply"
+    return type(err).__name__
+
+
+def placeholder(state: State, err: BaseException) -> State:
+    """``state`` with its attributes replaced by an error that says why."""
+    return State(
+        state.entity_id, state.state,
+        {"error": f"attributes could not be serialised: {_why(err)}"},
+        state.last_changed, state.last_updated, state.context,
+    )
 
 
 def compressed_context(context: Context) -> str | dict[str, Any]:
@@ -139,30 +166,45 @@ class JsonCache:
 
     # -- states ------------------------------------------------------------------------
 
+    def _encode(self, state: State, encode: Callable[[State], bytes]) -> bytes:
+        """``encode(state)``, or of its placeholder if it cannot be encoded (logged)."""
+        self.serialisations += 1
+        try:
+            return encode(state)
+        except _UNENCODABLE as err:
+            _LOGGER.warning("State of %s cannot be serialised (%s); it is sent with an "
+                            "error in place of its attributes", state.entity_id, _why(err))
+            return encode(placeholder(state, err))
+
     def full(self, state: State) -> bytes:
         """``State.as_dict`` as JSON (REST, ``get_states``, ``state_changed`` events)."""
         record = self._record(state)
         if record.full is None:
-            self.serialisations += 1
-            record.full = dumpb(state.as_dict())
+            record.full = self._encode(state, lambda s: dumpb(s.as_dict()))
         return record.full
 
     def added(self, state: State) -> bytes:
         """``{"a": {entity_id: compressed}}``: a new entity for ``subscribe_entities``."""
         record = self._record(state)
         if record.compressed is None:
-            self.serialisations += 1
-            record.compressed = dumpb(
-                {ENTITY_ADDED: {state.entity_id: compressed_state(state)}}
+            record.compressed = self._encode(
+                state, lambda s: dumpb({ENTITY_ADDED: {s.entity_id: compressed_state(s)}})
             )
         return record.compressed
 
     def changed(self, old: State, new: State) -> bytes:
-        """``{"c": {entity_id: diff}}`` from ``old`` to ``new`` (``new``'s one predecessor)."""
+        """``{"c": {entity_id: diff}}`` from ``old`` to ``new`` (``new``'s one predecessor).
+
+        If the diff cannot be made or encoded, the entity is sent whole instead
+        (``{"a": ...}``, which HA's clients take as a replacement).
+        """
         record = self._record(new)
         if record.diff is None:
             self.serialisations += 1
-            record.diff = dumpb({ENTITY_CHANGED: {new.entity_id: state_diff(old, new)}})
+            try:
+                record.diff = dumpb({ENTITY_CHANGED: {new.entity_id: state_diff(old, new)}})
+            except _UNENCODABLE:
+                record.diff = self.added(new)
         return record.diff
 
     def removed(self, old: State) -> bytes:
@@ -215,5 +257,11 @@ class JsonCache:
                 b"},",
                 tail[1:],
             ))
-        head = dumpb({"event_type": str(event.event_type), "data": event.data})
+        try:
+            head = dumpb({"event_type": str(event.event_type), "data": event.data})
+        except _UNENCODABLE as err:
+            _LOGGER.warning("Data of a %s event cannot be serialised (%s); it is sent with "
+                            "an error instead", event.event_type, _why(err))
+            head = dumpb({"event_type": str(event.event_type),
+                          "data": {"error": f"data could not be serialised: {_why(err)}"}})
         return head[:-1] + b"," + tail[1:]

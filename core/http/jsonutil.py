@@ -16,7 +16,7 @@ import json
 import math
 from collections.abc import Mapping
 from pathlib import PurePath
-from typing import Any
+from typing import Any, Final
 
 from ..context import Context
 from ..states import State
@@ -74,3 +74,45 @@ def _sanitise(value: Any) -> Any:
     if isinstance(value, list):
         return [_sanitise(v) for v in value]
     return value
+
+
+#: Deepest nesting accepted in what clients send (REST bodies, WebSocket messages):
+#: far beyond any real service data, far below what the encoder or a recursive
+#: consumer (validation, comparison of attributes) could choke on.
+MAX_JSON_DEPTH: Final = 64
+
+
+class NestingError(ValueError):
+    """JSON from a client nested deeper than ``MAX_JSON_DEPTH``."""
+
+
+def loads(raw: str | bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """Parse JSON from a client: ``ValueError`` if invalid, ``NestingError`` if too deep.
+
+    The parser itself recurses, so a document nested beyond the interpreter's recursion
+    limit raises ``RecursionError`` inside it: that is a client error too, not a bug.
+    """
+    try:
+        value = json.loads(raw)
+    except RecursionError:
+        raise NestingError(f"JSON nested deeper than {max_depth} levels") from None
+    if _deeper_than(value, max_depth):
+        raise NestingError(f"JSON nested deeper than {max_depth} levels")
+    return value
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether containers nest more than ``limit`` deep (iterative: no recursion)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth >= limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False

@@ -51,6 +51,8 @@ class HttpRuntime:
     warned_untrusted_forward: bool = False
     #: Client networks onboarding is allowed from.
     onboarding_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    #: ``client_timeout``: for a request's head (aiohttp's keep-alive timeout) and body.
+    client_timeout: float = 30.0
     #: Seconds between checks that an idle WebSocket's credential is still live (an
     #: expired session); revocations close sockets at once without waiting for it.
     ws_recheck_interval: float = 60.0

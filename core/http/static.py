@@ -11,6 +11,8 @@ reach other files.
 
 from __future__ import annotations
 
+import logging
+import re
 from pathlib import Path
 from typing import Final
 
@@ -21,7 +23,13 @@ from .errors import HttpError
 from .extensions import collect_panels
 from .runtime import current_user, rt
 
+_LOGGER = logging.getLogger(__name__)
+
 routes = web.RouteTableDef()
+
+#: No file of ours has a control character (NUL, tab, newline...) or a backslash in
+#: its name; the file system calls would choke on a NUL (a 500 before this check).
+_BAD_PATH: Final = re.compile(r"[\x00-\x1f\x7f\\]")
 
 PUBLIC_FILES: Final = frozenset({"login.html", "login.js", "login.css", "favicon.ico"})
 PUBLIC_DIR: Final = "public/"
@@ -34,8 +42,17 @@ def is_public_file(path: str) -> bool:
     return rel in PUBLIC_FILES or (rel.startswith(PUBLIC_DIR) and ".." not in rel)
 
 
+def check_path(request: web.Request, rel: str) -> None:
+    """400 (and one log line) for a path no file can have: control characters."""
+    if _BAD_PATH.search(rel):
+        _LOGGER.info("Refused an invalid path from %s: %r", request.remote, rel[:100])
+        raise HttpError(400, "invalid path")
+
+
 def safe_join(root: Path, rel: str) -> Path | None:
     """``root/rel`` if it exists as a file inside ``root`` (a folder gives index.html)."""
+    if _BAD_PATH.search(rel):
+        return None
     base = root.resolve()
     target = (base / rel.lstrip("/")).resolve()
     if target != base and base not in target.parents:
@@ -53,6 +70,7 @@ def _file_response(path: Path) -> web.FileResponse:
 @routes.get("/panels/{name}/{path:.*}")
 async def panel_file(request: web.Request) -> web.FileResponse:
     name = request.match_info["name"]
+    check_path(request, request.match_info["path"])
     panel = collect_panels(rt(request).host).get(name)
     if panel is None or (panel.require_admin and not current_user(request).is_admin):
         raise HttpError(404, f"no panel {name!r}")
@@ -67,6 +85,7 @@ async def panel_file(request: web.Request) -> web.FileResponse:
 async def frontend_file(request: web.Request) -> web.StreamResponse:
     """A UI file; registered last, so it only sees paths no other route took."""
     rel = request.match_info["path"]
+    check_path(request, rel)
     if rel in ("api", "auth") or rel.startswith(("api/", "auth/")):
         raise HttpError(404, "not found")
     root = rt(request).frontend_dir

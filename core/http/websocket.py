@@ -45,7 +45,6 @@ shared bytes with its own subscription id spliced in.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -59,7 +58,7 @@ from anyio.abc import TaskGroup
 from .auth import SESSION_COOKIE, allowed_origin, in_band_auth
 from .auth_store import Credential, User
 from .errors import HttpError, invalid_details, message_for, status_for
-from .jsonutil import dumpb, dumps
+from .jsonutil import NestingError, dumpb, dumps, loads
 from .runtime import HttpRuntime, rt
 
 if TYPE_CHECKING:
@@ -257,7 +256,11 @@ class Connection:
         if not self.check_credential():
             return False
         try:
-            msg = json.loads(text)
+            msg = loads(text)
+        except NestingError as err:
+            _LOGGER.info("WebSocket client %s (%s): %s", self.remote, self.user.username, err)
+            self.send_error(None, "invalid_format", f"message refused: {err}")
+            return False
         except ValueError:
             self.send_error(None, "invalid_format", "message is not valid JSON")
             return False
@@ -413,7 +416,11 @@ async def _authenticate(
         await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"auth required")
         return None
     try:
-        data = json.loads(msg.data)
+        data = loads(msg.data)
+    except NestingError as err:
+        _LOGGER.info("WebSocket auth from %s refused: %s", remote, err)
+        await _refuse(ws, f"auth message refused: {err}")
+        return None
     except ValueError:
         data = None
     if not isinstance(data, dict) or data.get("type") != "auth":
