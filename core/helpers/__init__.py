@@ -7,7 +7,8 @@ themselves, each written once here, tested once, and documented in the README's
 
 =============================  ========================================================
 payload → value                ``ValueReader`` (``value_template``/``json_path``),
-                               ``OnOffPayload``, ``PayloadError``, ``JsonPath``,
+                               ``OnOffPayload``, ``PayloadError`` (``ValueTemplateError``
+                               when the template failed), ``JsonPath``,
                                ``json_path`` (schema validator), ``loads``
 retry pacing                   ``Backoff`` (one policy for entry retry, the outbox and
                                every reconnect loop), ``BackoffCounter``
@@ -19,7 +20,9 @@ the durable outbox             ``OUTBOX_SCHEMA``/``outbox_schema``, ``attach_out
                                ``DeliveryOutcome``, ``TransientDeliveryError``,
                                ``PermanentDeliveryError``, ``OutboxError``, ``OutboxFull``
 templates                      ``template_engine`` (one per host), ``check_template``,
-                               ``TemplateEngine``, ``TemplateError``
+                               ``TemplateEngine``, ``TemplateError``; every render has a
+                               budget: ``TemplateLimits``, ``configure_templates``,
+                               ``TemplateBudgetError``, ``TEMPLATE_LIMITS_SCHEMA``
 quiet logs                     ``BurstLog``
 text                           ``slugify``
 =============================  ========================================================
@@ -37,7 +40,13 @@ from ..outbox import (
     Sender,
     TransientDeliveryError,
 )
-from ..template import TemplateEngine, TemplateError
+from ..template import (
+    TEMPLATE_LIMITS_SCHEMA,
+    TemplateBudgetError,
+    TemplateEngine,
+    TemplateError,
+    TemplateLimits,
+)
 from ..util import slugify
 from ..util.backoff import Backoff, BackoffCounter
 from ..util.burstlog import BurstLog
@@ -52,11 +61,18 @@ from .outbox import (
     attach_outbox,
     outbox_schema,
 )
-from .payload import OnOffPayload, ValueReader, payload_json, payload_text
-from .template import check_template, template_engine
+from .payload import (
+    OnOffPayload,
+    ValueReader,
+    ValueTemplateError,
+    payload_json,
+    payload_text,
+)
+from .template import check_template, configure_templates, template_engine
 
 __all__ = [
     "OUTBOX_SCHEMA",
+    "TEMPLATE_LIMITS_SCHEMA",
     "Backoff",
     "BackoffCounter",
     "BurstLog",
@@ -73,12 +89,16 @@ __all__ = [
     "PayloadError",
     "PermanentDeliveryError",
     "Sender",
+    "TemplateBudgetError",
     "TemplateEngine",
     "TemplateError",
+    "TemplateLimits",
     "TransientDeliveryError",
     "ValueReader",
+    "ValueTemplateError",
     "attach_outbox",
     "check_template",
+    "configure_templates",
     "describe_invalid",
     "form_errors",
     "json_path",

@@ -10,6 +10,13 @@ the house, whatever the transport::
 
 Paths are compiled once (``JsonPath.compile``) and walked per message; a path that is not
 in the data raises ``PayloadError`` with what was found instead.
+
+Payloads come from devices and brokers, not from us: ``loads`` refuses JSON nested deeper
+than ``MAX_DEPTH`` (64) with a ``PayloadError``. Without that, about 1,000 levels made the
+decoder raise ``RecursionError`` (logged as a traceback for every message, past the
+bad-payload accounting), and a few hundred levels that did decode broke whoever
+serialised the value later (a state attribute made ``GET /api/states`` fail). Real
+device payloads are a handful of levels deep.
 """
 
 from __future__ import annotations
@@ -27,8 +34,39 @@ _PATH_TOKEN: Final = re.compile(
     r"""\.?(?P<name>[^.\[\]'"]+)|\[(?P<index>-?\d+)\]|\[(?:'(?P<sq>[^']*)'|"(?P<dq>[^"]*)")\]"""
 )
 
+#: Deepest nesting of objects and arrays a payload may have.
+MAX_DEPTH: Final = 64
+
 _make_scanner: Any = getattr(json.scanner, "c_make_scanner", None) or json.scanner.make_scanner
 _scan: Any = _make_scanner(json.JSONDecoder())
+
+
+def _too_deep() -> PayloadError:
+    return PayloadError(f"not JSON we accept: nested deeper than {MAX_DEPTH} levels")
+
+
+def check_depth(value: Any) -> Any:
+    """``value`` (decoded JSON) if it is nested at most ``MAX_DEPTH`` levels deep, else
+    ``PayloadError``. Iterative, and it stops at the first level too deep."""
+    cls = value.__class__
+    if cls is not dict and cls is not list:
+        return value
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise _too_deep()
+        for child in node.values() if node.__class__ is dict else node:
+            if child.__class__ is dict or child.__class__ is list:
+                stack.append((child, depth + 1))
+    return value
+
+
+def _slow_loads(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise _too_deep() from None
 
 
 def loads(payload: bytes | str) -> Any:
@@ -37,15 +75,24 @@ def loads(payload: bytes | str) -> Any:
     ``json.loads`` sniffs the encoding of bytes and wraps the scanner in two layers;
     here the payload is decoded as UTF-8 and scanned directly. Anything unusual
     (leading or trailing whitespace, an error) goes through ``json.loads`` for its
-    exact behaviour and messages. Raises ``ValueError`` for non-JSON and non-UTF-8.
+    exact behaviour and messages. Raises ``ValueError`` for non-JSON and non-UTF-8, and
+    ``PayloadError`` (a ``ValueError``) for nesting deeper than ``MAX_DEPTH``; the depth
+    is only walked when the text has that many brackets at all.
     """
-    text = payload.decode("utf-8") if payload.__class__ is bytes else payload
+    text: str = payload.decode("utf-8") if isinstance(payload, bytes) else payload
     try:
         value, end = _scan(text, 0)
     except (StopIteration, ValueError):
-        return json.loads(text)
-    if end != len(text):
-        return json.loads(text)
+        value = _slow_loads(text)
+    except RecursionError:
+        raise _too_deep() from None
+    else:
+        if end != len(text):
+            value = _slow_loads(text)
+    if (value.__class__ is dict or value.__class__ is list) and (
+        text.count("[") + text.count("{") > MAX_DEPTH
+    ):
+        check_depth(value)
     return value
 
 

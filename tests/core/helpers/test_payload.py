@@ -11,7 +11,9 @@ from gatehouse.core import Host
 from gatehouse.core.helpers import (
     OnOffPayload,
     PayloadError,
+    TemplateBudgetError,
     ValueReader,
+    ValueTemplateError,
     payload_json,
     payload_text,
     template_engine,
@@ -115,3 +117,80 @@ def test_text_and_json_helpers() -> None:
     assert payload_json(b'{"a": [1]}') == {"a": [1]}
     with pytest.raises(PayloadError):
         payload_json(b"{")
+
+
+# -- issue 9: deep JSON, templates over budget ----------------------------------------
+
+DEEP = b"[" * 1000 + b"1" + b"]" * 1000
+
+
+@pytest.mark.parametrize(
+    ("path", "template"),
+    [
+        ("temp", None),
+        ("a.b", None),
+        (None, "{{ value_json }}"),
+        (None, "{{ value }}"),
+        (None, None),
+    ],
+)
+def test_deep_json_is_a_payload_error_on_every_path(
+    idle_host: Host, path: str | None, template: str | None
+) -> None:
+    engine = template_engine(idle_host)
+    reader = ValueReader(engine, value_template=template, json_path=path)
+    if path is None and template in (None, "{{ value }}"):
+        assert reader.read(DEEP).startswith("[[[")  # the text is not parsed at all
+        return
+    with pytest.raises(PayloadError, match="nested deeper than 64"):
+        reader.read(DEEP)
+    # Also inside an object, for the single-key fast path.
+    with pytest.raises(PayloadError, match="nested deeper than 64"):
+        reader.read(b'{"temp": ' + DEEP + b', "a": {"b": 1}}')
+
+
+def test_a_deep_value_under_a_shallow_key_is_refused(idle_host: Host) -> None:
+    deep_value = b'{"temp": ' + b"[" * 70 + b"1" + b"]" * 70 + b"}"
+    with pytest.raises(PayloadError, match="nested deeper than 64"):
+        ValueReader(None, json_path="temp").read(deep_value)
+    with pytest.raises(PayloadError, match="nested deeper than 64"):
+        payload_json(deep_value)
+
+
+def test_from_json_in_a_template_refuses_deep_json(idle_host: Host) -> None:
+    reader = ValueReader(template_engine(idle_host), value_template="{{ (value | from_json) }}")
+    with pytest.raises(PayloadError, match="nested deeper than 64"):
+        reader.read(DEEP)
+    assert reader.read(b"[[1]]") == "[[1]]"
+
+
+def test_a_template_over_budget_is_a_value_template_error_and_is_suspended(
+    idle_host: Host,
+) -> None:
+    engine = template_engine(idle_host)
+    reader = ValueReader(
+        engine,
+        value_template="{% for i in range(6000) %}{% for j in range(6000) %}{% endfor %}"
+        "{% endfor %}{{ value }}",
+        name="sensor.attack value_template",
+    )
+    with pytest.raises(ValueTemplateError) as first:
+        reader.read(b"1")
+    assert isinstance(first.value.error, TemplateBudgetError)
+    assert first.value.error.limit == "steps"
+    assert "sensor.attack value_template" in str(first.value)
+    assert "not rendered again for 1 s" in str(first.value)
+    # Within the pause the template is not run at all: the same error, at once.
+    with pytest.raises(ValueTemplateError) as second:
+        reader.read(b"2")
+    assert second.value.error is first.value.error
+    assert "suspended" in str(second.value)
+    assert reader.suspended
+
+
+def test_an_ordinary_template_error_is_a_value_template_error_too(idle_host: Host) -> None:
+    reader = ValueReader(template_engine(idle_host), value_template="{{ value_json.missing }}")
+    with pytest.raises(ValueTemplateError) as info:
+        reader.read(b'{"a": 1}')
+    assert not isinstance(info.value.error, TemplateBudgetError)
+    assert not reader.suspended  # only budget overruns pause a template

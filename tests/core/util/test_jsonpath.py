@@ -68,3 +68,34 @@ def test_loads_agrees_with_json(payload: bytes | str) -> None:
 def test_loads_refuses_what_json_refuses(payload: bytes) -> None:
     with pytest.raises(ValueError):
         loads(payload)
+
+
+# -- nesting depth (issue 9: 1,000-deep JSON raised RecursionError per message) ---------
+
+
+def nested(depth: int, leaf: str = "1") -> str:
+    return "[" * depth + leaf + "]" * depth
+
+
+@pytest.mark.parametrize("depth", [65, 900, 1000, 100_000])
+def test_absurdly_nested_json_is_a_payload_error(depth: int) -> None:
+    for payload in (nested(depth), nested(depth).encode(), " " + nested(depth) + " "):
+        with pytest.raises(PayloadError, match="nested deeper than 64"):
+            loads(payload)
+
+
+def test_nesting_up_to_the_limit_loads() -> None:
+    assert loads(nested(64)) == json.loads(nested(64))
+    # Many brackets side by side are not depth.
+    wide = "[" + ",".join(["[[1]]"] * 500) + "]"
+    assert loads(wide) == json.loads(wide)
+    mixed = '{"a": ' * 32 + "[" * 32 + "1" + "]" * 32 + "}" * 32
+    assert loads(mixed) == json.loads(mixed)
+    with pytest.raises(PayloadError):
+        loads('{"a": ' * 33 + "[" * 32 + "1" + "]" * 32 + "}" * 33)  # 65 levels
+
+
+def test_one_past_the_limit_in_objects_is_refused() -> None:
+    deep = '{"a": ' * 65 + "1" + "}" * 65
+    with pytest.raises(PayloadError, match="nested deeper than 64"):
+        loads(deep)
