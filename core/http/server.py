@@ -3,7 +3,14 @@
 The server task lives in the host's task group (``host.task_group.start``), so it
 cannot outlive the host; ``host.on_shutdown`` stops it in order: health turns 503,
 WebSocket clients get a "going away" close, in-flight requests get a few seconds, then
-the listener closes. A failure to listen (port taken, bad certificate) is logged and
+the listener closes.
+
+Slow clients: a connection has ``client_timeout`` seconds to complete a request's head,
+from connecting or from its previous answer (an idle kept-alive connection is closed
+after as long), and again to send the body (``body``). aiohttp offers no cap on the
+number of connections; the operating system's limit on open files is the one there is.
+
+A failure to listen (port taken, bad certificate) is logged and
 the host runs on without its web server: the devices it serves matter more.
 """
 
@@ -75,8 +82,11 @@ class HttpServer:
         context = await _ssl_context(self._host.config_dir, config)
         self.app = await create_app(self._host, config)
         self.runtime.https = context is not None
+        # aiohttp's keep-alive timeout also runs from the moment a connection is made
+        # until its first request's head is complete: it is the header timeout too.
         runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
-                               shutdown_timeout=SHUTDOWN_TIMEOUT)
+                               shutdown_timeout=SHUTDOWN_TIMEOUT,
+                               keepalive_timeout=config["client_timeout"])
         await runner.setup()
         try:
             site = web.TCPSite(runner, config["server_host"], config["server_port"],

@@ -111,6 +111,27 @@ async def test_a_body_in_two_tcp_segments_is_read_whole(
     assert seen == [{"text": "a" * 3000, "n": 1}]
 
 
+@pytest.mark.parametrize("http_config", [{"client_timeout": 1}])
+async def test_a_body_that_never_ends_is_given_up_on(
+    owner: Client, token: str, http_config: Any
+) -> None:
+    head = (
+        f"POST /api/events/slow_probe HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: 1000\r\n\r\n{{\"a\": "
+    ).encode()
+    port = owner.make_url("/").port
+    assert port is not None
+
+    def exchange() -> bytes:
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+            sock.sendall(head)  # and never the rest
+            return sock.recv(65536)
+
+    answer = await anyio.to_thread.run_sync(exchange)
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+
+
 # -- paths -------------------------------------------------------------------------------
 
 

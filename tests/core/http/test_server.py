@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
+import time
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import anyio
+import anyio.to_thread
 import pytest
 from aiohttp import ClientSession, WSMsgType
 
@@ -147,3 +149,56 @@ def test_check_config_knows_the_http_section(config_dir: Path) -> None:
     assert "did you mean 'server_port'" in messages
     assert "trusted_origins" in messages
     assert all(i.domain == "http" for i in issues)
+
+
+# -- slow clients (issue 9: 300 slow-loris connections were still open after 600 s) ----
+
+
+def _trickle_until_closed(port: int, data: bytes, pause: float, deadline: float) -> float:
+    """Send ``data`` a byte at a time; seconds until the server closed the connection."""
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=deadline) as sock:
+        sock.settimeout(pause)
+        for byte in data:
+            try:
+                sock.sendall(bytes([byte]))
+            except OSError:  # reset: closed
+                return time.monotonic() - started
+            try:
+                if sock.recv(65536) == b"":
+                    return time.monotonic() - started
+            except TimeoutError:  # nothing yet: the pause between two bytes
+                pass
+            except OSError:
+                return time.monotonic() - started
+            if time.monotonic() - started > deadline:
+                break
+    raise AssertionError(f"still open after {deadline} s")
+
+
+async def test_a_slow_loris_is_closed_within_the_client_timeout(config_dir: Path) -> None:
+    _write(config_dir, "  server_host: 127.0.0.1\n  server_port: 0\n  client_timeout: 1\n")
+    host = make_host(config_dir)
+    async with host.running():
+        port = host.data[HTTP_SERVER].port
+        head = b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: " + b"p" * 200
+        # A byte every half second never completes the head: closed after ~1 s.
+        elapsed = await anyio.to_thread.run_sync(_trickle_until_closed, port, head, 0.5, 20)
+        assert elapsed < 15  # far below the 20 s it would trickle for (1 s in theory)
+
+
+async def test_an_idle_kept_alive_connection_is_closed(config_dir: Path) -> None:
+    _write(config_dir, "  server_host: 127.0.0.1\n  server_port: 0\n  client_timeout: 1\n")
+    host = make_host(config_dir)
+
+    def idle(port: int) -> bytes:
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+            sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            received = b""
+            while chunk := sock.recv(65536):  # the answer, then EOF once idle too long
+                received += chunk
+            return received
+
+    async with host.running():
+        answer = await anyio.to_thread.run_sync(idle, host.data[HTTP_SERVER].port)
+    assert answer.startswith(b"HTTP/1.1 200")
