@@ -51,7 +51,8 @@ async def create_app(host: Host, config: dict[str, Any] | None = None) -> web.Ap
     from . import static, views_api, views_auth, views_config, websocket, ws_commands
 
     settings: dict[str, Any] = HTTP_SCHEMA(dict(config or {}))
-    auth = AuthStore(host.storage_dir, session_lifetime=settings["session_lifetime"])
+    auth = AuthStore(host.storage_dir, session_lifetime=settings["session_lifetime"],
+                     session_max_age=settings["session_max_age"])
     await auth.load()
     runtime = HttpRuntime(
         host=host,

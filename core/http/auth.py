@@ -194,9 +194,16 @@ async def headers_middleware(request: web.Request, handler: Handler) -> web.Stre
     return response
 
 
+#: Sent over HTTPS only: browsers then refuse plain HTTP to this name for a year. Not
+#: ``includeSubDomains``: other hosts under the same domain are not ours to decide.
+HSTS: Final = "max-age=31536000"
+
+
 def _apply_headers(request: web.Request, response: web.StreamResponse) -> None:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    if rt(request).https:
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     if request.path.startswith("/panels/"):
         response.headers.update(_PANEL_FRAMING)
     if request.path.startswith(("/api/", "/auth/")) or request.path == "/metrics":

@@ -25,6 +25,7 @@ import anyio.to_thread
 from ..context import new_id
 from ..exceptions import GatehouseError
 from ..storage import Store
+from .config import DEFAULT_SESSION_MAX_AGE
 from .passwords import (
     MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
@@ -130,10 +131,14 @@ class AuthStore:
         storage_dir: Path,
         *,
         session_lifetime: float,
+        session_max_age: float = DEFAULT_SESSION_MAX_AGE,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store: Store[dict[str, Any]] = Store(storage_dir, STORAGE_KEY, STORAGE_VERSION)
+        #: Seconds a session lives unused (its expiry slides forward on use) ...
         self.session_lifetime = session_lifetime
+        #: ... and at most after its login, however much it is used.
+        self.session_max_age = session_max_age
         #: Wall clock (sessions outlive restarts); tests replace it to expire sessions.
         self.clock = clock
         self._users: dict[str, User] = {}
@@ -151,9 +156,8 @@ class AuthStore:
         self._users = {u["id"]: User(**u) for u in raw.get("users", [])}
         self._tokens = {t["hash"]: AccessToken(**t) for t in raw.get("tokens", [])}
         now = self.clock()
-        self._sessions = {
-            s["hash"]: Session(**s) for s in raw.get("sessions", []) if s["expires_at"] > now
-        }
+        sessions = (Session(**s) for s in raw.get("sessions", []))
+        self._sessions = {s.hash: s for s in sessions if self._session_alive(s, now)}
 
     def _data(self) -> dict[str, Any]:
         return {
@@ -353,7 +357,7 @@ class AuthStore:
         now = self.clock()
         session = Session(
             id=new_id(), user_id=user.id, hash=_digest(value), created_at=now,
-            expires_at=now + self.session_lifetime,
+            expires_at=now + self.cookie_lifetime,
         )
         self._sessions[session.hash] = session
         await self._save()
@@ -373,8 +377,9 @@ class AuthStore:
         user = self._users.get(session.user_id)
         if user is None:
             return None
-        if now + self.session_lifetime - session.expires_at > _TOUCH_GRANULARITY:
-            session.expires_at = now + self.session_lifetime
+        slid = min(now + self.session_lifetime, session.created_at + self.session_max_age)
+        if slid - session.expires_at > _TOUCH_GRANULARITY:
+            session.expires_at = slid
             self._save_later()
         return session, user
 
@@ -384,7 +389,12 @@ class AuthStore:
         await self._save()
 
     def _session_alive(self, session: Session, now: float) -> bool:
-        return session.expires_at > now
+        return session.expires_at > now and now < session.created_at + self.session_max_age
+
+    @property
+    def cookie_lifetime(self) -> float:
+        """How long a new session (and its cookie) may live at most from now."""
+        return min(self.session_lifetime, self.session_max_age)
 
     def session_count(self, user_id: str | None = None) -> int:
         return sum(1 for s in self._sessions.values() if user_id in (None, s.user_id))

@@ -33,6 +33,9 @@ DEFAULT_ONBOARDING_NETWORKS: Final = (
 )
 #: Seconds a browser session lives without being used.
 DEFAULT_SESSION_LIFETIME: Final = 14 * 24 * 3600.0
+#: Seconds a browser session lives after its login at most, however much it is used: a
+#: stolen cookie does not work for ever.
+DEFAULT_SESSION_MAX_AGE: Final = 30 * 24 * 3600.0
 #: Seconds a client has to send a request's head (from connecting, or from the previous
 #: answer on a kept-alive connection, which is then closed as idle) and again its body:
 #: a slow-loris client cannot hold a connection open for longer.
@@ -139,6 +142,9 @@ HTTP_SCHEMA: Final = vol.Schema(
             vol.Coerce(float), vol.Range(min=1, max=7 * 86400)
         ),
         vol.Optional("session_lifetime", default=DEFAULT_SESSION_LIFETIME): vol.All(
+            vol.Coerce(float), vol.Range(min=60, max=366 * 86400)
+        ),
+        vol.Optional("session_max_age", default=DEFAULT_SESSION_MAX_AGE): vol.All(
             vol.Coerce(float), vol.Range(min=60, max=366 * 86400)
         ),
         vol.Optional("client_timeout", default=DEFAULT_CLIENT_TIMEOUT): vol.All(

@@ -45,7 +45,7 @@ async def _start_session(request: web.Request, user: User, body: dict[str, Any])
     response = json_response(body)
     response.set_cookie(
         SESSION_COOKIE, value, httponly=True, samesite="Strict", secure=request.secure,
-        path="/", max_age=int(runtime.auth.session_lifetime),
+        path="/", max_age=int(runtime.auth.cookie_lifetime),
     )
     return response
 

@@ -132,6 +132,30 @@ async def test_session_expires(owner: Client, runtime: HttpRuntime) -> None:
     assert (await owner.get("/api/states")).status == 401
 
 
+async def test_a_session_has_an_absolute_maximum_age(owner: Client, runtime: HttpRuntime
+                                                     ) -> None:
+    """Used every day, a session still ends ``session_max_age`` after the login."""
+    auth = runtime.auth
+    start = auth.clock()
+    day = 86400.0
+    assert auth.session_max_age == 30 * day  # the default
+    used = 0
+    while used * day < auth.session_max_age - day:
+        used += 1
+        auth.clock = lambda t=start + used * day: t
+        assert (await owner.get("/api/states")).status == 200, used
+    auth.clock = lambda: start + auth.session_max_age + 1
+    assert (await owner.get("/api/states")).status == 401
+
+
+@pytest.mark.parametrize("http_config", [{"session_max_age": 3600}])
+async def test_the_cookie_lives_no_longer_than_the_session_may(
+    client: Client, http_config: dict[str, Any]
+) -> None:
+    response = await client.post("/api/onboarding/users", json=OWNER)
+    assert _set_cookie(response)[SESSION_COOKIE]["max-age"] == "3600"
+
+
 async def test_browser_without_session_is_sent_to_login(anon: ClientSession) -> None:
     response = await anon.get("/config/entries?tab=1&x=2", allow_redirects=False)
     assert response.status == 302

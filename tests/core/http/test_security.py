@@ -125,6 +125,7 @@ async def test_security_headers_everywhere(owner: Client, anon: ClientSession) -
         assert headers["X-Frame-Options"] == "DENY"
         assert headers["X-Content-Type-Options"] == "nosniff"
         assert headers["Referrer-Policy"] == "same-origin"
+        assert "Strict-Transport-Security" not in headers  # plain HTTP: meaningless
     assert responses[1].headers["Cache-Control"] == "no-store"
 
 

@@ -85,6 +85,9 @@ async def test_https_listener_with_secure_cookies(config_dir: Path, pki: Pki) ->
         async with ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
             health = await session.get(f"{base}/api/health", ssl=trust)
             assert health.status == 200
+            # Browsers are told to come back over HTTPS only (not in plain HTTP answers:
+            # see test_security_headers_everywhere).
+            assert health.headers["Strict-Transport-Security"] == "max-age=31536000"
             made = await session.post(f"{base}/api/onboarding/users", json=OWNER, ssl=trust)
             cookie: SimpleCookie = SimpleCookie()
             cookie.load(made.headers["Set-Cookie"])
