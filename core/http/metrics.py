@@ -14,12 +14,18 @@ outbox, an integration) add their own with::
 A callback returns one number, or ``{(label values...): number}`` when ``labels`` were
 declared. The registry lives in ``host.data`` whether or not the web server runs, so a
 component never has to care; prometheus-client is imported only when rendering.
+
+Labels are bounded: an API client may subscribe to any event type it likes, so listeners
+that exist only because clients asked for them (``client_listening``) do not get an
+``event_type`` label of their own; they are counted under ``other``. Event types the
+house itself listens to keep theirs.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -50,6 +56,19 @@ class MetricsRegistry:
     def __init__(self, host: Host) -> None:
         self._host = host
         self._metrics: dict[str, _Metric] = {}
+        #: Bus listeners added on behalf of API clients, by event type.
+        self.client_listeners: Counter[str] = Counter()
+
+    def client_listening(self, event_type: str) -> Callable[[], None]:
+        """Note a listener an API client asked for; returns the undo (call on removal)."""
+        self.client_listeners[event_type] += 1
+
+        def done() -> None:
+            self.client_listeners[event_type] -= 1
+            if self.client_listeners[event_type] <= 0:
+                del self.client_listeners[event_type]
+
+        return done
 
     def gauge(
         self, name: str, documentation: str, read: Callable[[], Sample],
@@ -90,7 +109,7 @@ class MetricsRegistry:
         return generate_latest(registry), CONTENT_TYPE_LATEST
 
     def collect(self) -> Iterator[Any]:
-        yield from _core_families(self._host)
+        yield from _core_families(self._host, self.client_listeners)
         for metric in list(self._metrics.values()):
             try:
                 value = metric.read()
@@ -162,7 +181,27 @@ _OUTBOX_FIGURES: Final = (
 )
 
 
-def _core_families(host: Host) -> Iterator[Any]:
+#: The label under which listeners only API clients asked for are counted.
+OTHER_EVENTS: Final = "other"
+
+
+def _listener_labels(
+    listeners: Mapping[str, int], clients: Mapping[str, int]
+) -> dict[tuple[str, ...], int]:
+    """Listener counts by event type, client-only types folded into ``other``."""
+    out: dict[tuple[str, ...], int] = {}
+    other = 0
+    for event_type, count in listeners.items():
+        if count > clients.get(event_type, 0) and event_type != OTHER_EVENTS:
+            out[(event_type,)] = count
+        else:
+            other += count
+    if other:
+        out[(OTHER_EVENTS,)] = other
+    return out
+
+
+def _core_families(host: Host, client_listeners: Mapping[str, int]) -> Iterator[Any]:
     from prometheus_client.core import InfoMetricFamily
 
     from ..config_entries import ConfigEntryState
@@ -173,7 +212,7 @@ def _core_families(host: Host) -> Iterator[Any]:
                   host.bus.fired_count)
     yield _family(
         "gauge", "gatehouse_bus_listeners", "Bus listeners by event type",
-        ("event_type",), {(k,): v for k, v in host.bus.listeners().items()},
+        ("event_type",), _listener_labels(host.bus.listeners(), client_listeners),
     )
     yield _family("gauge", "gatehouse_states", "Entity states held", (), len(host.states))
     yield _family("counter", "gatehouse_service_calls", "Service calls made", (),

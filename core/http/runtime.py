@@ -42,6 +42,9 @@ class HttpRuntime:
     connections: set[Connection] = field(default_factory=set)
     #: Set when the server begins to stop: health answers 503, new sockets are refused.
     stopping: bool = False
+    #: Messages written to WebSocket clients since the server started (a counter: it
+    #: does not go down when a client leaves).
+    ws_messages_sent: int = 0
     #: Whether the server's listener is HTTPS (shown by ``GET /api/config``).
     https: bool = False
     #: ``trusted_proxies`` and ``use_x_forwarded_for`` (``forwarded``).

@@ -207,6 +207,7 @@ class Connection:
                             self._queued_bytes -= len(frame)
                         await ws.send_frame(frame, WSMsgType.TEXT)
                         self.sent += count
+                        self.runtime.ws_messages_sent += count
             except (ConnectionError, RuntimeError) as err:
                 _LOGGER.debug("WebSocket %s: writer stopped: %s", self.remote, err)
                 if self._tg is not None:

@@ -123,7 +123,15 @@ async def subscribe_events(conn: Connection, msg_id: int, args: dict[str, Any]) 
     def forward(event: Event[Any]) -> None:
         conn.send_event(msg_id, cache.event(event))
 
-    conn.subscriptions[msg_id] = conn.host.bus.listen(args["event_type"], forward)
+    stop_listening = conn.host.bus.listen(args["event_type"], forward)
+    # Counted as a client's listener: it must not add a label to /metrics (see metrics).
+    uncount = conn.runtime.metrics.client_listening(args["event_type"])
+
+    def unsubscribe() -> None:
+        stop_listening()
+        uncount()
+
+    conn.subscriptions[msg_id] = unsubscribe
     conn.send_result(msg_id)
 
 
