@@ -42,7 +42,7 @@ _scan: Any = _make_scanner(json.JSONDecoder())
 
 
 def _too_deep() -> PayloadError:
-    return PayloadError(f"not JSON we accept: nested deeper than {MAX_DEPTH} levels")
+    return PayloadError(f"JSON nested deeper than {MAX_DEPTH} levels")
 
 
 def check_depth(value: Any) -> Any:

@@ -30,7 +30,7 @@ import voluptuous as vol
 
 from gatehouse.core import EVENT_STATE_CHANGED, ConfigEntry, Event, Host, StateChangedData
 from gatehouse.core import __version__ as gatehouse_version
-from gatehouse.core.helpers import slugify
+from gatehouse.core.helpers import PayloadError, loads, slugify
 
 from .api import MqttMessage
 from .config import DISCOVERY_SCHEMAS
@@ -133,7 +133,9 @@ def expand(raw: Mapping[str, Any]) -> dict[str, Any]:
 def parse_config(component: str, payload: bytes) -> dict[str, Any]:
     """Decode, expand and validate one discovery payload; raises ``DiscoveryError``."""
     try:
-        raw = json.loads(payload)
+        raw = loads(payload)
+    except PayloadError as err:  # nested absurdly deep
+        raise DiscoveryError(str(err)) from None
     except ValueError as err:
         raise DiscoveryError(f"not JSON: {err}") from None
     if not isinstance(raw, dict):

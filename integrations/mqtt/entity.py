@@ -15,9 +15,22 @@ path: read the value, write the state, nothing else.
 Availability: an entity is available while the broker connection is up and, if it has
 availability topics, the latest availability message said ``payload_available``.
 
-Bad payloads (not JSON, missing path, template errors, unknown on/off payloads) are
-counted per entity (``bad_payloads``; also in the integration's diagnostics) and logged
-once per burst (``BurstLog``); the entity keeps its last good state.
+Bad payloads (not JSON, JSON nested absurdly deep, missing path, template errors,
+unknown on/off payloads) are counted per entity (``bad_payloads``; also in the
+integration's diagnostics) and logged once per burst (``BurstLog``); the entity keeps
+its last good state.
+
+A value template that runs over its render budget (``TemplateBudgetError``: too many
+steps, too long, too large) is a bad payload too, and more: it is a fault of the
+template, not of one message, and it will run over again. So the entity also carries
+the error in its ``template_error`` attribute until a payload renders within budget:
+the last good value stays (a value that was right is more use than "unknown", and a
+host that was briefly too busy should not blank a sensor), and the attribute says why
+it stopped changing. The reader pauses such a template (``ValueReader``), so a device
+sending a message every millisecond cannot turn the budget into a stalled loop.
+Ordinary template failures (``value_json`` undefined for a payload that is not JSON)
+are about one payload and are only counted, so a device that sends the odd bad message
+does not make the attribute flicker.
 """
 
 from __future__ import annotations
@@ -32,8 +45,10 @@ from gatehouse.core.helpers import (
     BurstLog,
     OnOffPayload,
     PayloadError,
+    TemplateBudgetError,
     TemplateEngine,
     ValueReader,
+    ValueTemplateError,
 )
 
 from .api import MqttMessage
@@ -49,6 +64,9 @@ _BAD_START = (
     "payloads are counted, not logged, until a good one arrives"
 )
 _BAD_END = "%(name)s: payloads readable again after %(count)d bad ones"
+
+#: Attribute naming the budget a value template ran over (module docstring).
+ATTR_TEMPLATE_ERROR = "template_error"
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +221,8 @@ class MqttEntity(Entity):
         self._topic_available: bool | None = None
         self._fast_attrs: Mapping[str, Any] | None = None
         self._undos: list[Callable[[], None]] = []
+        #: The budget error of the value template, shown until a render succeeds.
+        self._template_error: str | None = None
 
     # -- availability -------------------------------------------------------------------
 
@@ -230,6 +250,12 @@ class MqttEntity(Entity):
                 self._topic_available = value
                 self.write_state()
             return
+
+    @property
+    def extra_state_attributes(self) -> Mapping[str, Any] | None:
+        if self._template_error is None:
+            return None
+        return {ATTR_TEMPLATE_ERROR: self._template_error}
 
     # -- writing -------------------------------------------------------------------------
 
@@ -271,6 +297,7 @@ class MqttEntity(Entity):
         connection = self._runtime.connection
         description = self.entity_description
         self._bad.fields["name"] = self.entity_id or str(self.name)
+        self._reader.name = f"{self.entity_id} value_template"
         for topic in {item.topic for item in description.availability}:
             self._undos.append(
                 connection.subscribe(topic, self._on_availability, description.qos)
@@ -291,14 +318,27 @@ class MqttEntity(Entity):
     def _on_state(self, message: MqttMessage) -> None:
         raise NotImplementedError
 
-    def _reject(self, message: MqttMessage, reason: str) -> None:
-        """Count a payload that could not be used (logged at the start of a burst)."""
-        self._bad.hit(topic=message.topic, reason=reason, payload=message.payload[:200])
+    def _reject(self, message: MqttMessage, reason: str | PayloadError) -> None:
+        """Count a payload that could not be used (logged at the start of a burst); a
+        value template over budget also marks the entity (module docstring)."""
+        self._bad.hit(topic=message.topic, reason=str(reason), payload=message.payload[:200])
+        if isinstance(reason, ValueTemplateError) and isinstance(
+            reason.error, TemplateBudgetError
+        ):
+            text = str(reason.error)
+            if text != self._template_error:
+                self._template_error = text
+                if self.entity_id is not None:
+                    self.write_state()
 
     def _accepted(self) -> None:
-        """A good payload after bad ones ends the burst (one line with the count)."""
+        """A good payload after bad ones ends the burst (one line with the count) and
+        clears a budget mark (the next write is a full one, without it)."""
         if self._bad.burst:
             self._bad.calm()
+        if self._template_error is not None:
+            self._template_error = None
+            self._fast_attrs = None
 
     def _read_on_off(self, message: MqttMessage, words: OnOffPayload) -> bool | None:
         """The on/off state ``message`` says in ``words`` (binary sensors, switches);
@@ -306,7 +346,7 @@ class MqttEntity(Entity):
         try:
             is_on = words.parse(self._reader.read(message.payload, None))
         except PayloadError as err:
-            self._reject(message, str(err))
+            self._reject(message, err)
             return None
         self._accepted()
         return is_on
@@ -322,6 +362,7 @@ class MqttEntity(Entity):
             "unique_id": self.unique_id,
             "discovery_id": self.discovery_id,
             "bad_payloads": self._bad.total,
+            "template_error": self._template_error,
         }
 
     async def _send(self, command: Command, payload: str) -> None:

@@ -73,7 +73,7 @@ class MqttNumber(MqttEntity, NumberEntity):
         try:
             value = float(self._reader.read(message.payload, None))
         except PayloadError as err:
-            self._reject(message, str(err))
+            self._reject(message, err)
             return
         except (TypeError, ValueError):
             self._reject(message, "not a number")

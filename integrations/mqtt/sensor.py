@@ -45,7 +45,7 @@ class MqttSensor(MqttEntity, SensorEntity):
         try:
             value = self._reader.read(message.payload, None)
         except PayloadError as err:
-            self._reject(message, str(err))
+            self._reject(message, err)
             return
         cls = value.__class__
         if cls is not float and cls is not int:
