@@ -10,7 +10,9 @@ Order matters and is kept here in one readable function:
 4. every enabled entry is set up, dependencies first; failures stay contained in their
    entry;
 5. the web server starts if ``http:`` is configured (last, so that plugins loaded for
-   the entries above can add their routes).
+   the entries above can add their routes); if it cannot listen (port taken, bad
+   certificate) the start fails: a host must not run on without the UI it is
+   configured with.
 """
 
 from __future__ import annotations
@@ -194,11 +196,15 @@ async def async_setup_host(host: Host) -> None:
 
 async def _start_http(host: Host, config: dict[str, Any]) -> None:
     try:
-        from .http.server import async_start_http
+        from .http.server import HttpStartError, async_start_http
     except ImportError as err:  # the optional dependencies (gatehouse[http]) are missing
         _LOGGER.error("Web server not started: %s (install gatehouse[http])", err)
         return
-    await async_start_http(host, config)
+    try:
+        await async_start_http(host, config)
+    except HttpStartError as err:
+        _LOGGER.error("Not starting: %s", err)
+        raise
 
 
 def _domains_with_issues(issues: list[ConfigIssue]) -> tuple[set[str], bool]:

@@ -10,8 +10,10 @@ from connecting or from its previous answer (an idle kept-alive connection is cl
 after as long), and again to send the body (``body``). aiohttp offers no cap on the
 number of connections; the operating system's limit on open files is the one there is.
 
-A failure to listen (port taken, bad certificate) is logged and
-the host runs on without its web server: the devices it serves matter more.
+A configured web server that cannot start (port taken, bad certificate) fails the
+host's start with ``HttpStartError`` naming the address and the reason: a host that ran
+on without its UI would look fine until someone needed it (and a second instance on the
+same port is usually a mistake worth stopping for).
 """
 
 from __future__ import annotations
@@ -139,14 +141,22 @@ def _resolve(config_dir: Path, name: str) -> Path:
 HTTP_SERVER: Final[HostKey[HttpServer]] = HostKey("http.server")
 
 
-async def async_start_http(host: Host, config: dict[str, Any]) -> HttpServer | None:
-    """Start the web server in the host's task group; None (logged) if it cannot listen."""
+class HttpStartError(GatehouseError):
+    """The configured web server could not start; the message says where and why."""
+
+
+async def async_start_http(host: Host, config: dict[str, Any]) -> HttpServer:
+    """Start the web server in the host's task group, or raise ``HttpStartError``."""
     server = HttpServer(host, config)
     try:
         await host.task_group.start(server.run)
-    except (OSError, GatehouseError) as err:
-        _LOGGER.error("Web server not started: %s", err)
-        return None
+    except OSError as err:
+        where = f"{config['server_host']}:{config['server_port']}"
+        raise HttpStartError(
+            f"the web server cannot listen on {where}: {err.strerror or err}"
+        ) from err
+    except GatehouseError as err:
+        raise HttpStartError(f"the web server cannot start: {err}") from err
     host.on_shutdown(server.stop)
     host.data[HTTP_SERVER] = server
     return server

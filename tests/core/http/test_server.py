@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
+import subprocess
+import sys
 import time
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -18,7 +20,8 @@ from aiohttp import ClientSession, WSMsgType
 
 from gatehouse.core import Host
 from gatehouse.core.bootstrap import load_configuration
-from gatehouse.core.http.server import HTTP_SERVER
+from gatehouse.core.host import HostState
+from gatehouse.core.http.server import HTTP_SERVER, HttpStartError
 from gatehouse.core.plugins import PluginManager
 from gatehouse.core.testing import Pki, make_host
 from httpkit import OWNER
@@ -100,20 +103,42 @@ async def test_https_listener_with_secure_cookies(config_dir: Path, pki: Pki) ->
                 await session.get(f"{base}/api/health")
 
 
-async def test_port_in_use_leaves_the_host_running_without_a_server(
+async def test_port_in_use_fails_the_start_naming_the_port(
     config_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """A configured web server that cannot listen fails the host's start (it used to
+    run on without its UI, which nobody would notice until they needed it)."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         _write(config_dir, f"  server_host: 127.0.0.1\n  server_port: {port}\n")
         host = make_host(config_dir)
-        with caplog.at_level(logging.ERROR):
+        with caplog.at_level(logging.ERROR), pytest.raises(HttpStartError) as caught:
             async with host.running():
-                assert HTTP_SERVER not in host.data
-                assert "switch.demo_switch" in host.states
-    assert "Web server not started" in caplog.text
+                pytest.fail("the host started without its web server")
+    assert f"127.0.0.1:{port}" in str(caught.value)
+    assert f"127.0.0.1:{port}" in caplog.text
+    # Stopped cleanly: entries unloaded, nothing left running.
+    assert host.state is HostState.STOPPED
+    assert not [e for e in host.config_entries.entries() if str(e.state) == "loaded"]
+
+
+def test_gatehouse_run_exits_non_zero_when_its_port_is_taken(config_dir: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        _write(config_dir, f"  server_host: 127.0.0.1\n  server_port: {port}\n")
+        gatehouse = str(Path(sys.executable).parent / "gatehouse")
+        proc = subprocess.run(
+            [gatehouse, "run", "-c", str(config_dir), "--log-level", "INFO"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert f"cannot listen on 127.0.0.1:{port}" in output
+    assert "Address already in use" in output or "address already in use" in output
 
 
 async def test_invalid_http_section_starts_no_server(
@@ -128,13 +153,14 @@ async def test_invalid_http_section_starts_no_server(
     assert "http: configuration is invalid" in caplog.text
 
 
-async def test_missing_certificate_is_reported(config_dir: Path,
-                                               caplog: pytest.LogCaptureFixture) -> None:
+async def test_missing_certificate_fails_the_start(config_dir: Path,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """Like a taken port: the configured server cannot run, so the host does not start."""
     _write(config_dir, "  server_port: 0\n  ssl_certificate: nope.pem\n  ssl_key: nope.key\n")
     host: Host = make_host(config_dir)
-    with caplog.at_level(logging.ERROR):
+    with caplog.at_level(logging.ERROR), pytest.raises(HttpStartError):
         async with host.running():
-            assert HTTP_SERVER not in host.data
+            pytest.fail("the host started without its web server")
     assert "cannot load ssl_certificate/ssl_key" in caplog.text
 
 
