@@ -1,6 +1,7 @@
 // @ts-check
 // The public login page: onboarding on first start (no user yet), login otherwise.
-// Both answers set the session cookie; then we go back to ?next= (a local path only).
+// Both answers set the session cookie; then we go back to ?next= (a path of this site
+// only: see nextPath).
 // It uses the app's own modules from public/ (the only folder a browser without a
 // session may load): api.js for the calls, dom.js for the form, submit.js for sending.
 
@@ -13,10 +14,28 @@ import { handleSubmit } from "./public/js/submit.js";
 
 const box = /** @type {HTMLElement} */ (document.getElementById("login-box"));
 
+/** A backslash or a control character: browsers read a backslash as "/" and drop tabs
+ * and newlines, so "/<BACKSLASH>evil.example" or "/<TAB>/evil.example" would leave
+ * the site. */
+const UNSAFE = /[\\\u0000-\u001f\u007f]/;
+
+/**
+ * Where to go after logging in: `?next=` if it is a path of this site, else "/". A
+ * "starts with one slash" test alone is an open redirect (see UNSAFE); the path must
+ * also resolve to this very origin.
+ * @returns {string}
+ */
 function nextPath() {
   const next = new URLSearchParams(location.search).get("next") || "/";
-  // Only a local path: "//evil.example" or "https://..." would be an open redirect.
-  return next.startsWith("/") && !next.startsWith("//") ? next : "/";
+  if (!next.startsWith("/") || next.startsWith("//") || UNSAFE.test(next)) return "/";
+  let url;
+  try {
+    url = new URL(next, location.origin);
+  } catch {
+    return "/";
+  }
+  if (url.origin !== location.origin) return "/";
+  return url.pathname + url.search + url.hash;
 }
 
 /**

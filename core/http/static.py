@@ -3,7 +3,8 @@
 Only the login page and its assets are public: ``login.html``, ``login.js``,
 ``login.css``, ``favicon.ico`` and anything under ``public/``. Every other UI file needs
 a session; a browser without one is redirected to ``/login.html?next=<where it was>``
-(the login page must only follow a ``next`` that starts with a single ``/``).
+(the login page follows ``next`` only if it resolves to a path of this same origin: a
+single leading ``/``, no backslash, no control character; see ``frontend/login.js``).
 
 Paths are resolved and must stay inside their folder, so ``..`` or a symlink cannot
 reach other files.
