@@ -7,7 +7,11 @@ and started by bootstrap after the configured entries are set up. Modules, one j
 * ``server`` — listening (HTTP or HTTPS) as a component of the host;
 * ``app`` — the aiohttp application: middlewares and routes;
 * ``auth`` — who is calling (bearer token or session cookie), Origin checks, headers;
-* ``auth_store``, ``passwords``, ``ratelimit`` — users, tokens, sessions, lockout;
+* ``origins`` — which names and origins are this server's (against DNS rebinding);
+* ``forwarded`` — the real client address behind a trusted reverse proxy;
+* ``auth_store``, ``passwords``, ``ratelimit`` — users, tokens, sessions, the budget of
+  password guesses;
+* ``body``, ``jsonutil`` — reading bounded JSON from clients, writing JSON to them;
 * ``views_api``, ``views_config``, ``views_auth`` — the REST API;
 * ``websocket``, ``ws_commands`` — Home Assistant's WebSocket protocol;
 * ``jsoncache`` — each state and event serialised once for every client;

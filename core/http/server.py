@@ -102,6 +102,11 @@ class HttpServer:
         scheme = "https" if context is not None else "http"
         for address, port in self.addresses:
             _LOGGER.info("Web server listening on %s://%s:%d", scheme, address, port)
+        if not self.runtime.auth.has_users:
+            _LOGGER.warning(
+                "No user exists yet: open the web UI from a local network (http: "
+                "onboarding_networks) and create the owner account"
+            )
 
     async def _cleanup(self) -> None:
         if self.app is not None:

@@ -36,7 +36,9 @@ def _write(config_dir: Path, http: str) -> None:
     )
 
 
-async def test_real_listener_serves_and_stops_with_the_host(config_dir: Path) -> None:
+async def test_real_listener_serves_and_stops_with_the_host(
+    config_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     _write(config_dir, "  server_host: 127.0.0.1\n  server_port: 0\n")
     host = make_host(config_dir)
     closes: list[Any] = []
@@ -55,6 +57,8 @@ async def test_real_listener_serves_and_stops_with_the_host(config_dir: Path) ->
             base = f"http://127.0.0.1:{server.port}"
             health = await session.get(f"{base}/api/health")
             assert health.status == 200
+            # A fresh host says how it is claimed (and from where).
+            assert "No user exists yet" in caplog.text
             made = await session.post(f"{base}/api/onboarding/users", json=OWNER)
             assert made.status == 200
             token = await session.post(f"{base}/api/auth/tokens", json={"name": "ws"},
