@@ -33,10 +33,11 @@ close code 1013 and the reason, instead of the server buffering without bound fo
 phone that went to sleep. A client's message may be ``MAX_MESSAGE`` bytes (1009 beyond);
 at most ``MAX_IN_FLIGHT`` of its commands run at once (then its socket is not read until
 one ends, so TCP pushes back); and an error never echoes more than ``MAX_ERROR_TEXT``
-characters of anything, since error text often quotes what the client sent. With the HA feature
-``coalesce_messages`` (``supported_features`` command), the writer sends everything
-waiting as one JSON array frame: with many small events this is what keeps fan-out
-cheap.
+characters of anything, since error text often quotes what the client sent.
+
+With the HA feature ``coalesce_messages`` (``supported_features`` command), the writer
+sends everything waiting as one JSON array frame: with many small events this is what
+keeps fan-out cheap.
 
 Each message is encoded once for all clients (``jsoncache``): a client's frame is the
 shared bytes with its own subscription id spliced in.
