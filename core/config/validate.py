@@ -230,7 +230,7 @@ def _check_tree(
         issues.append(
             ConfigIssue(
                 file=path,
-                line=_line(node_location(root)),
+                line=_line(node_location(root)) or outcome.root_line or 1,
                 path=(),
                 message=(
                     "expected a mapping of integration domains at the top level, "

@@ -17,6 +17,14 @@ in C, so all construction below is shared). What it adds:
 * Error texts are built from the parser's ``problem``/``context`` and marks only, never
   from ``str(error)``: that would include a snippet of the offending line, which in
   ``secrets.yaml`` is a password.
+* Aliases are limited (``MAX_ALIAS_NODES``). An alias shares its anchor's value, so
+  loading nine levels of nine aliases each takes microseconds, but the value stands
+  for 9**9 nodes, and the first validator that copies or stringifies it
+  (``vol.Coerce(str)``) ran for 51 s into a ``MemoryError`` at 3.4 GB. As hardened
+  YAML libraries do, every alias use counts the nodes of what it refers to; past the
+  limit the file is refused at once with the place of the alias that crossed it (the
+  alias and any later one become :data:`UNRESOLVED`). Anchors used as real configs use
+  them, for shared defaults and ``<<`` merges, stay far below it.
 """
 
 from __future__ import annotations
@@ -66,6 +74,9 @@ __all__ = [
 CONFIG_FILE = "configuration.yaml"
 SECRETS_FILE = "secrets.yaml"
 
+#: Nodes that alias uses may add to one file (each use counts the nodes it stands for).
+MAX_ALIAS_NODES = 100_000
+
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -92,6 +103,7 @@ class _LoadContext:
     root: Path
     loader: _LoaderClass
     issues: list[ConfigIssue] = field(default_factory=list)
+    root_lines: dict[Path, int] = field(default_factory=dict)
     stack: list[Path] = field(default_factory=list)
     secrets: dict[Path, NodeDict | None] = field(default_factory=dict)
     include_sites: dict[Path, Location] = field(default_factory=dict)
@@ -117,12 +129,15 @@ class _LoadOutcome:
     """What :func:`_load_tree` produced; ``value`` may contain :data:`UNRESOLVED`.
 
     ``opened`` lists the files in the order they were opened, for sorting issues.
+    ``root_line`` is the line the top file's value starts on (a scalar has no location
+    of its own, and "configuration.yaml: expected a mapping" without a line is no help).
     """
 
     value: Any
     issues: list[ConfigIssue]
     include_sites: dict[Path, Location]
     opened: list[Path]
+    root_line: int | None = None
 
 
 def _scalar_strings(value: Any, seen: set[int] | None = None) -> set[str]:
@@ -159,6 +174,10 @@ class _LocatingConstructor(SafeConstructor):
     gh_file: Path
     gh_context: _LoadContext
     gh_in_secrets: bool
+    #: Nodes added by alias uses so far in this file, and whether the limit was hit.
+    gh_alias_nodes: int = 0
+    gh_alias_refused: bool = False
+    gh_node_sizes: dict[Node, int]
 
     # -- helpers ---------------------------------------------------------------------
 
@@ -181,6 +200,61 @@ class _LocatingConstructor(SafeConstructor):
             self._fail(node, f"{_tag(node)} needs an argument")
             return None
         return argument
+
+    def construct_document(self, node: Node) -> Any:
+        """Remember where the document's value starts (see ``_LoadOutcome.root_line``)."""
+        self.gh_context.root_lines.setdefault(self.gh_file, node.start_mark.line + 1)
+        return super().construct_document(node)
+
+    # -- alias expansion ------------------------------------------------------------------
+
+    def _nodes_in(self, root: Node) -> int:
+        """How many nodes ``root`` stands for, aliases expanded (a cycle counts once);
+        stops counting past the limit. Remembered per node, so a whole document costs
+        one pass over its distinct nodes."""
+        sizes = self.gh_node_sizes
+        if root in sizes:
+            return sizes[root]
+        limit = MAX_ALIAS_NODES
+        open_nodes: set[Node] = set()
+        stack: list[tuple[Node, bool]] = [(root, False)]
+        while stack:
+            node, closing = stack.pop()
+            children = _child_nodes(node)
+            if closing:
+                total = 1 + sum(sizes.get(child, 1) for child in children)
+                sizes[node] = min(total, limit + 1)
+                open_nodes.discard(node)
+                continue
+            if node in sizes or node in open_nodes:
+                continue
+            open_nodes.add(node)
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if child not in sizes)
+        return sizes[root]
+
+    def _alias_allowed(self, node: Node, site: Node, key: Any = None, index: int = 0) -> bool:
+        """Count a use of ``node`` when it is an alias (constructed before); False once
+        the file's aliases stand for more than ``MAX_ALIAS_NODES`` nodes. ``site`` is
+        where it is reported: the key it is the value of, or its list (``index``)."""
+        if node not in self.constructed_objects:
+            return True  # the anchor itself, or no anchor at all
+        if self.gh_alias_refused:
+            return False
+        size = self._nodes_in(node)
+        self.gh_alias_nodes += size
+        if self.gh_alias_nodes <= MAX_ALIAS_NODES:
+            return True
+        self.gh_alias_refused = True
+        where = f"at {_quote(key)}" if key is not None else f"at item {index + 1} of the list"
+        self._fail(
+            site,
+            f"YAML aliases in this file stand for more than {MAX_ALIAS_NODES} values "
+            f"(an alias bomb?); the alias {where} of the anchor on line "
+            f"{node.start_mark.line + 1} alone stands for "
+            f"{size if size <= MAX_ALIAS_NODES else f'more than {MAX_ALIAS_NODES}'}",
+        )
+        return False
 
     # -- error containment ------------------------------------------------------------
 
@@ -281,7 +355,10 @@ class _LocatingConstructor(SafeConstructor):
             key = key_of(key_node)
             if key is _UNHASHABLE or key is UNRESOLVED:
                 continue
-            value = self.construct_object(value_node, deep=False)
+            if self._alias_allowed(value_node, key_node, key=key):
+                value = self.construct_object(value_node, deep=False)
+            else:
+                value = UNRESOLVED
             data[key] = value
             data.set_location(key, self._location(key_node), self._location(value_node))
             if key_node.tag == _SECRET_TAG:
@@ -295,8 +372,11 @@ class _LocatingConstructor(SafeConstructor):
         if not isinstance(node, SequenceNode):
             raise ConstructorError(None, None, f"expected a list for {_tag(node)}", node.start_mark)
         yield data
-        for child in node.value:
-            value = self.construct_object(child, deep=False)
+        for index, child in enumerate(node.value):
+            if self._alias_allowed(child, node, index=index):
+                value = self.construct_object(child, deep=False)
+            else:
+                value = UNRESOLVED
             data.append_located(value, self._location(child))
             if child.tag == _SECRET_TAG:
                 data.add_secret_values(_scalar_strings(value))
@@ -428,6 +508,14 @@ _LoaderClass = type[_PyLoader] | type[_CLoader]
 _DEFAULT_LOADER: _LoaderClass = _CLoader if yaml.__with_libyaml__ else _PyLoader
 
 
+def _child_nodes(node: Node) -> list[Node]:
+    if isinstance(node, MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    return []
+
+
 def _tag(node: Node) -> str:
     """A node's tag as written: ``!!float`` rather than ``tag:yaml.org,2002:float``."""
     prefix = "tag:yaml.org,2002:"
@@ -535,6 +623,7 @@ def _load_file(path: Path, ctx: _LoadContext, *, in_secrets: bool) -> Any:
         instance.gh_file = path
         instance.gh_context = ctx
         instance.gh_in_secrets = in_secrets
+        instance.gh_node_sizes = {}
         data = instance.get_single_data()
     except yaml.YAMLError as err:
         _yaml_error_issue(path, err, text, ctx)
@@ -566,7 +655,7 @@ def _load_tree(
         return _LoadOutcome(UNRESOLVED, ctx.issues, ctx.include_sites, [path])
     value = _load_file(path, ctx, in_secrets=False)
     issues = sorted_issues(ctx.issues, ctx.opened)
-    return _LoadOutcome(value, issues, ctx.include_sites, ctx.opened)
+    return _LoadOutcome(value, issues, ctx.include_sites, ctx.opened, ctx.root_lines.get(path))
 
 
 def load_config_file(path: Path | str, *, config_dir: Path | str | None = None) -> Any:

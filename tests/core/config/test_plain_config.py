@@ -278,3 +278,33 @@ def test_values_a_validator_made_are_left_as_they_are(tmp_path: Path) -> None:
     assert type(demo["topic"]) is Topic and demo["topic"] == "a/b"
     assert demo["handle"] is marker
     assert demo["pair"] == (1, "y") and type(demo["pair"][1]) is str
+
+
+def test_the_host_start_up_path_refuses_an_alias_bomb_at_once(tmp_path: Path) -> None:
+    """Issue 9: the bomb under mqtt's ``protocol`` (``vol.Coerce(str)``) ran check-config
+    and the host's start-up for 51 s into a MemoryError at 3.4 GB."""
+    import time
+    import tracemalloc
+
+    items = [f"    - &l0 [{', '.join(['lol'] * 9)}]"] + [
+        f"    - &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]" for n in range(1, 9)
+    ]
+    path = tmp_path / "configuration.yaml"
+    path.write_text(
+        "mqtt:\n  broker: 127.0.0.1\n  protocol:\n" + "\n".join(items) + "\n",
+        encoding="utf-8",
+    )
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        result = load_configuration(tmp_path, PluginManager())
+        elapsed = time.perf_counter() - started
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert elapsed < 1.0
+    assert peak < 64 * 1024 * 1024
+    refused = [i for i in result.issues if "alias" in i.message]
+    assert [(i.file, i.line, i.domain) for i in refused] == [(path, 9, "mqtt")]
+    assert str(refused[0]).startswith("configuration.yaml:9: mqtt")
+    assert "mqtt" not in result.config

@@ -308,6 +308,72 @@ def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
     assert issue.line == 1
 
 
+@pytest.mark.parametrize(
+    ("text", "line", "kind"),
+    [
+        ("42\n", 1, "int"),
+        ("# a comment first\n\n42\n", 3, "int"),
+        ("true\n", 1, "bool"),
+        ("3.5\n", 1, "float"),
+        ("just text\n", 1, "str"),
+        ("# nothing but\n!!null null\n", None, None),  # null is an empty configuration
+    ],
+)
+def test_a_top_level_scalar_is_reported_with_file_and_line(
+    tmp_path: Path, text: str, line: int | None, kind: str | None
+) -> None:
+    """Issue 9: ``42`` as the whole configuration.yaml had no line number."""
+    path = write(tmp_path, "configuration.yaml", text)
+    result = check_config(tmp_path, SCHEMAS)
+    if kind is None:
+        assert result.issues == []
+        return
+    (issue,) = result.issues
+    assert (issue.file, issue.line) == (path, line)
+    assert str(issue) == (
+        f"configuration.yaml:{line}: expected a mapping of integration domains at the "
+        f"top level, got {kind}"
+    )
+
+
+def alias_bomb_items(indent: str) -> str:
+    """Nine anchors as list items, each nine aliases of the one before (9**9 values)."""
+    lines = [f"{indent}- &l0 [{', '.join(['lol'] * 9)}]"]
+    for level in range(1, 9):
+        lines.append(f"{indent}- &l{level} [{', '.join([f'*l{level - 1}'] * 9)}]")
+    return "\n".join(lines) + "\n"
+
+
+def test_an_alias_bomb_in_a_str_coerced_field_is_refused_at_once(tmp_path: Path) -> None:
+    """Issue 9: the bomb in a field a validator stringifies ran 51 s to a MemoryError."""
+    import time
+    import tracemalloc
+
+    path = tmp_path / "configuration.yaml"
+    path.write_text(
+        "demo:\n  host: x\nmqtt:\n  broker: 127.0.0.1\n  password:\n"
+        + alias_bomb_items("    "),
+        encoding="utf-8",
+    )
+    schemas = {**SCHEMAS, "mqtt": vol.Schema({"broker": str, "password": vol.Coerce(str)})}
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        result = check_config(tmp_path, schemas)
+        elapsed = time.perf_counter() - started
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert elapsed < 1.0
+    assert peak < 64 * 1024 * 1024
+    alias_issues = [i for i in result.issues if "alias" in i.message]
+    assert len(alias_issues) == 1
+    assert (alias_issues[0].file, alias_issues[0].line) == (path, 11)  # l5: the crossing
+    assert alias_issues[0].domain == "mqtt"
+    assert "mqtt" not in result.config  # refused...
+    assert result.config["demo"]["host"] == "x"  # ...alone
+
+
 def test_syntax_error_is_an_issue_not_a_crash(tmp_path: Path) -> None:
     write(tmp_path, "configuration.yaml", "demo:\n  host: [a\nmqtt: {}\n")
     result = check_config(tmp_path, SCHEMAS)

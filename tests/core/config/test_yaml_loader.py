@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import pickle
 import textwrap
+import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ from gatehouse.core.config import (
     location_of,
     node_location,
 )
-from gatehouse.core.config.yaml_loader import _CLoader, _load_tree, _PyLoader
+from gatehouse.core.config.yaml_loader import UNRESOLVED, _CLoader, _load_tree, _PyLoader
 
 SECRET = "correct-horse-battery-staple"
 
@@ -435,3 +437,75 @@ def test_missing_file_raises_config_invalid(tmp_path: Path) -> None:
     (issue,) = load_issues(tmp_path / "configuration.yaml")
     assert issue.line is None
     assert str(issue) == "configuration.yaml: configuration.yaml not found"
+
+
+# -- aliases (issue 9: a nine-level alias bomb ran check-config for 51 s, 3.4 GB) -------
+
+
+def alias_bomb(levels: int = 9, width: int = 9, *, indent: str = "") -> str:
+    """``levels`` anchors, each a list of ``width`` aliases of the one before."""
+    lines = [f'{indent}l0: &l0 [{", ".join(["lol"] * width)}]']
+    for level in range(1, levels):
+        items = ", ".join([f"*l{level - 1}"] * width)
+        lines.append(f"{indent}l{level}: &l{level} [{items}]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("use", "line", "anchor_line"),
+    [
+        # Used by a later key: that alias is counted first (lists are filled after the
+        # mapping that holds them) and alone stands for 9**8 nodes.
+        ("  name: *l8\n", 11, 10),
+        # Only built: 9 + 90 + 819 + 7380 + 66429 nodes through the aliases of l1..l5,
+        # and the first alias of l6 crosses 100 000.
+        ("", 7, 6),
+    ],
+)
+def test_an_alias_bomb_is_refused_at_once_with_its_place(
+    tmp_path: Path, loader: Any, use: str, line: int, anchor_line: int
+) -> None:
+    path = tmp_path / "configuration.yaml"
+    path.write_text("demo:\n" + alias_bomb(indent="  ") + use, encoding="utf-8")
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        outcome = _load_tree(path, loader=loader)
+        elapsed = time.perf_counter() - started
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert elapsed < 1.0
+    assert peak < 32 * 1024 * 1024
+    (issue,) = outcome.issues
+    assert (issue.file, issue.line) == (path, line)
+    assert "aliases in this file stand for more than 100000 values" in issue.message
+    assert f"anchor on line {anchor_line}" in issue.message
+    demo = outcome.value["demo"]
+    assert demo["l8"][0] is UNRESOLVED  # refused, not expanded
+    assert demo.get("name", UNRESOLVED) is UNRESOLVED
+
+
+def test_normal_anchors_merges_and_recursion_still_load(tmp_path: Path, loader: Any) -> None:
+    registers = "\n".join(
+        f"  - <<: *defaults\n    name: r{n}\n    address: {n}" for n in range(2000)
+    )
+    path = write(
+        tmp_path,
+        "configuration.yaml",
+        "defaults: &defaults {unit: V, scale: 1, precision: 2, slave: 1, type: holding}\n"
+        "shared: &shared [a, b, c]\n"
+        "again: *shared\n"
+        "loop: &loop [1, *loop]\n"
+        "registers:\n" + registers + "\n",
+    )
+    outcome = _load_tree(path, loader=loader)
+    assert outcome.issues == []
+    data = outcome.value
+    assert len(data["registers"]) == 2000
+    assert data["registers"][1999] == {
+        "unit": "V", "scale": 1, "precision": 2, "slave": 1, "type": "holding",
+        "name": "r1999", "address": 1999,
+    }
+    assert data["again"] is data["shared"]
+    assert data["loop"][1] is data["loop"]
