@@ -22,6 +22,7 @@ from .const import (
     STATE_UNKNOWN,
 )
 from .device_registry import DeviceInfo
+from .entity_registry import cap_name
 from .exceptions import GatehouseError
 
 if TYPE_CHECKING:
@@ -177,10 +178,11 @@ class Entity:
         )
 
     def friendly_name(self) -> str | None:
-        """The user's name from the registry, else the entity's own name."""
+        """The user's name from the registry, else the entity's own name (cut to
+        ``MAX_NAME_LENGTH``: names come from devices)."""
         if self.registry_entry is not None and self.registry_entry.name:
             return self.registry_entry.name
-        return self.name
+        return cap_name(self.name)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.entity_id or self.unique_id or self.name}>"

@@ -4,7 +4,8 @@
 entities live: it resolves the entity_id through the entity registry (stable across
 restarts), creates the device, skips disabled entities, writes the first state, and
 registers the undo that removes the state when the entry unloads. Entity services
-(``switch.turn_on``...) find entity objects here by entity_id.
+(``switch.turn_on``...) find entity objects here by entity_id. Ids and names are capped
+in length on the way (see ``entity_registry``).
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from .entity import Entity
 from .entity_registry import (
     DISABLED_INTEGRATION,
     EVENT_ENTITY_REGISTRY_UPDATED,
+    cap_name,
 )
 from .exceptions import GatehouseError
-from .util import slugify
 
 if TYPE_CHECKING:
     from .config_entries import ConfigEntry
@@ -76,7 +77,7 @@ class EntityManager:
                     suggested_object_id=f"{_device_prefix(entity)}{suggested}",
                     config_entry_id=entry.entry_id,
                     device_id=device_id,
-                    original_name=entity.name,
+                    original_name=cap_name(entity.name),
                     disabled_by=(
                         DISABLED_INTEGRATION
                         if description is not None and not description.enabled_by_default
@@ -88,7 +89,7 @@ class EntityManager:
                 entity.registry_entry = reg
                 entity_id = reg.entity_id
             else:
-                entity_id = host.entity_registry.free_entity_id(domain, slugify(suggested))
+                entity_id = host.entity_registry.free_entity_id(domain, suggested)
             if entity_id in self._entities:
                 _LOGGER.error(
                     "%s: entity %s exists already (duplicate unique_id?); skipping",

@@ -4,17 +4,31 @@ An entity with a ``unique_id`` gets an entry here the first time it is added; fr
 on the same (platform, unique_id) always gets the same entity_id, even if the device's
 name changes, so dashboards and automations keep working. Users rename entities and
 disable them here; the change is announced on the bus so loaded entities follow it.
+
+Lengths are capped where ids and names are made, because names come from devices (an
+MQTT discovery config named with 100,000 characters made a 100,016-character entity id,
+stored, logged and sent to every client): object ids made from names are at most
+``MAX_OBJECT_ID_LENGTH`` (200) characters, cut deterministically with a hash of the
+whole slug (``object_id_for``) so two long names that differ only at the end stay
+apart and the same name always gives the same id; entity ids at most
+``states.MAX_ENTITY_ID_LENGTH`` (255, with room for a ``_2`` suffix); names (an entity's
+own, the registry's ``original_name``) are cut to ``MAX_NAME_LENGTH`` (255,
+``cap_name``), and a user name longer than that is refused. Entries stored before the
+caps existed with an id that is no longer valid are dropped at load (the entity gets
+a capped id when it is added again).
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Final
 
 from .bus import EventType
 from .exceptions import GatehouseError, InvalidEntityId
-from .states import split_entity_id, valid_entity_id
+from .states import MAX_ENTITY_ID_LENGTH, split_entity_id, valid_entity_id
 from .storage import Store
 from .util import UNSET, Unset, slugify
 
@@ -30,6 +44,34 @@ EVENT_ENTITY_REGISTRY_UPDATED: Final[EventType[dict[str, Any]]] = EventType(
 
 DISABLED_USER: Final = "user"
 DISABLED_INTEGRATION: Final = "integration"
+
+#: Longest object id made from a name (the part after ``domain.``).
+MAX_OBJECT_ID_LENGTH: Final = 200
+#: Longest entity name (an integration's is cut, a user's refused).
+MAX_NAME_LENGTH: Final = 255
+#: Room kept for the ``_2``, ``_3``... that tells equal names apart.
+_SUFFIX_ROOM: Final = 8
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def object_id_for(text: str, domain: str = "") -> str:
+    """The object id for a name: its slug, cut to ``MAX_OBJECT_ID_LENGTH`` characters
+    (less for a domain so long that ``domain.object_id_N`` would not fit) with the first
+    eight hex digits of the whole slug's SHA-256 at the end."""
+    slug = slugify(text)
+    limit = min(MAX_OBJECT_ID_LENGTH, MAX_ENTITY_ID_LENGTH - len(domain) - 1 - _SUFFIX_ROOM)
+    if len(slug) <= limit:
+        return slug
+    digest = hashlib.sha256(slug.encode("ascii")).hexdigest()[:8]
+    return f"{slug[: limit - 9].rstrip('_')}_{digest}"
+
+
+def cap_name(name: str | None) -> str | None:
+    """``name`` cut to ``MAX_NAME_LENGTH`` characters (the last one an ellipsis)."""
+    if name is None or len(name) <= MAX_NAME_LENGTH:
+        return name
+    return name[: MAX_NAME_LENGTH - 1] + "…"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +109,22 @@ class EntityRegistry:
 
     async def load(self) -> None:
         raw = await self._store.load()
+        dropped = 0
         for item in (raw or {}).get("entities", []):
             entry = RegistryEntry(**item)
+            if not valid_entity_id(entry.entity_id):
+                dropped += 1  # stored before the length caps: made again when added
+                continue
+            if entry.name is not None and len(entry.name) > MAX_NAME_LENGTH:
+                entry = replace(entry, name=cap_name(entry.name))
             self._index(entry)
+        if dropped:
+            _LOGGER.warning(
+                "Dropped %d entity registry entries whose entity id is not valid (longer "
+                "than %d characters?); their entities get new ids", dropped,
+                MAX_ENTITY_ID_LENGTH,
+            )
+            self._save()
 
     async def flush(self) -> None:
         await self._store.flush()
@@ -104,8 +159,9 @@ class EntityRegistry:
     # -- changes -------------------------------------------------------------------
 
     def free_entity_id(self, domain: str, suggested_object_id: str) -> str:
-        """``domain.slug``, with ``_2``, ``_3``... if taken by another entity."""
-        base = f"{domain}.{slugify(suggested_object_id)}"
+        """``domain.slug`` (``object_id_for``: capped), with ``_2``, ``_3``... if taken by
+        another entity."""
+        base = f"{domain}.{object_id_for(suggested_object_id, domain)}"
         candidate, n = base, 2
         while candidate in self._entries or candidate in self._host.states:
             candidate = f"{base}_{n}"
@@ -136,7 +192,7 @@ class EntityRegistry:
                 entry,
                 config_entry_id=config_entry_id,
                 device_id=device_id,
-                original_name=original_name,
+                original_name=cap_name(original_name),
             )
             if updated != entry:
                 self._index(updated)
@@ -148,7 +204,7 @@ class EntityRegistry:
             platform=platform,
             config_entry_id=config_entry_id,
             device_id=device_id,
-            original_name=original_name,
+            original_name=cap_name(original_name),
             disabled_by=disabled_by,
         )
         self._index(entry)
@@ -176,6 +232,8 @@ class EntityRegistry:
             raise GatehouseError(f"entity {entity_id} is not in the registry")
         changes: dict[str, Any] = {}
         if name is not UNSET:
+            if name is not None and len(name) > MAX_NAME_LENGTH:
+                raise GatehouseError(f"an entity name longer than {MAX_NAME_LENGTH} characters")
             changes["name"] = name
         if disabled_by is not UNSET:
             changes["disabled_by"] = disabled_by

@@ -21,6 +21,11 @@ from .const import MAX_STATE_LENGTH
 from .context import Context
 from .exceptions import InvalidEntityId, InvalidStateError
 
+#: Longest entity id (``domain.object_id``), as in Home Assistant. Ids are made from
+#: names, and names come from devices (a discovery config named with 100,000 characters
+#: made an id of 100,016): ``entity_registry`` cuts object ids to fit, this refuses the rest.
+MAX_ENTITY_ID_LENGTH: Final = 255
+
 _ENTITY_ID_RE: Final = re.compile(r"^(?!_)[a-z0-9_]+(?<!_)\.(?!_)[a-z0-9_]+(?<!_)$")
 _EMPTY_ATTRS: Mapping[str, Any] = MappingProxyType({})
 #: States are immutable to the outside; inside, slots are filled through this.
@@ -28,8 +33,13 @@ _setattr = object.__setattr__
 
 
 def valid_entity_id(entity_id: str) -> bool:
-    """True if ``entity_id`` looks like ``sensor.kitchen_temperature``."""
-    return isinstance(entity_id, str) and _ENTITY_ID_RE.match(entity_id) is not None
+    """True if ``entity_id`` looks like ``sensor.kitchen_temperature`` (and is at most
+    ``MAX_ENTITY_ID_LENGTH`` characters)."""
+    return (
+        isinstance(entity_id, str)
+        and len(entity_id) <= MAX_ENTITY_ID_LENGTH
+        and _ENTITY_ID_RE.match(entity_id) is not None
+    )
 
 
 def split_entity_id(entity_id: str) -> tuple[str, str]:

@@ -254,3 +254,99 @@ async def test_loaded_entries_keeps_domain_services_until_the_last_entry(host: H
         await host.services.call("demo", "reset_counter")
     await host.config_entries.setup(first.entry_id)
     assert host.services.has("demo", "reset_counter")
+
+
+# -- length caps (issue 9: a 100,000-character discovery name made a 100,016-character id)
+
+
+class Named(SensorEntity):
+    _attr_native_value = 1
+
+    def __init__(self, name: str, unique_id: str | None) -> None:
+        self._attr_name = name
+        self._attr_unique_id = unique_id
+
+
+async def test_long_names_make_capped_distinct_deterministic_ids(config_dir: Path) -> None:
+    from gatehouse.core.entity_registry import MAX_NAME_LENGTH, MAX_OBJECT_ID_LENGTH
+    from gatehouse.core.states import MAX_ENTITY_ID_LENGTH
+
+    long_a = "Very long name " + "x" * 100_000 + " a"
+    long_b = "Very long name " + "x" * 100_000 + " b"
+    host = make_host(config_dir)
+    async with host.running():
+        entry = await _entry(host)
+        added = await host.entities.add(
+            entry,
+            [Named(long_a, "a"), Named(long_b, "b"), Named(long_a, None), Named(long_a, None)],
+        )
+        ids = [e.entity_id for e in added]
+        assert all(i is not None and len(i) <= MAX_ENTITY_ID_LENGTH for i in ids), ids
+        assert len(set(ids)) == 4  # the cut keeps them apart (hash suffix, then _2)
+        first = ids[0]
+        assert first is not None
+        assert len(first.partition(".")[2]) == MAX_OBJECT_ID_LENGTH
+        assert first.startswith("sensor.very_long_name_xxx")
+        state = host.states.get(first)
+        assert state is not None
+        friendly = state.attributes["friendly_name"]
+        assert len(friendly) == MAX_NAME_LENGTH and friendly.startswith("Very long name xx")
+        reg = host.entity_registry.get(first)
+        assert reg is not None and reg.original_name is not None
+        assert len(reg.original_name) == MAX_NAME_LENGTH
+        entry_id = entry.entry_id
+    stored = (config_dir / ".storage" / "core.entity_registry").stat().st_size
+    assert stored < 10_000  # not 100 KB per entity
+
+    # The same long name gives the same id again (deterministic, not random).
+    again = make_host(config_dir)
+    async with again.running():
+        entry2 = again.config_entries.get(entry_id)
+        assert entry2 is not None
+        (same,) = await again.entities.add(entry2, [Named(long_a + " ", "a2")])
+        expected = first + "_2"  # the capped slug is taken by "a" in the registry
+        assert same.entity_id == expected
+
+
+async def test_entity_ids_and_user_names_longer_than_the_caps_are_refused(host: Host) -> None:
+    from gatehouse.core.entity_registry import MAX_NAME_LENGTH
+    from gatehouse.core.exceptions import InvalidEntityId
+    from gatehouse.core.states import MAX_ENTITY_ID_LENGTH, valid_entity_id
+
+    longest = "sensor." + "a" * (MAX_ENTITY_ID_LENGTH - len("sensor."))
+    assert valid_entity_id(longest)
+    assert not valid_entity_id(longest + "a")
+    host.states.set(longest, "1")
+    with pytest.raises(InvalidEntityId):
+        host.states.set(longest + "a", "1")
+    entry = await _entry(host)
+    await host.entities.add(entry, [Pump()])
+    with pytest.raises(InvalidEntityId):
+        host.entity_registry.update("switch.pump", new_entity_id="switch." + "p" * 300)
+    with pytest.raises(GatehouseError, match=f"longer than {MAX_NAME_LENGTH}"):
+        host.entity_registry.update("switch.pump", name="P" * (MAX_NAME_LENGTH + 1))
+    host.entity_registry.update("switch.pump", name="P" * MAX_NAME_LENGTH)
+    assert len(host.states.get("switch.pump").attributes["friendly_name"]) == MAX_NAME_LENGTH  # type: ignore[union-attr]
+
+
+async def test_an_overlong_id_stored_before_the_cap_is_replaced_at_load(config_dir: Path) -> None:
+    from gatehouse.core.states import MAX_ENTITY_ID_LENGTH
+
+    storage = config_dir / ".storage"
+    storage.mkdir(parents=True, exist_ok=True)
+    long_id = "sensor." + "x" * 100_009
+    (storage / "core.entity_registry").write_text(json.dumps({
+        "version": 1, "minor_version": 1, "key": "core.entity_registry",
+        "data": {"entities": [
+            {"entity_id": long_id, "unique_id": "a", "platform": "demo",
+             "name": "N" * 100_000, "original_name": "x" * 100_000},
+            {"entity_id": "sensor.kept", "unique_id": "k", "platform": "demo"},
+        ]},
+    }))
+    host = make_host(config_dir)
+    async with host.running():
+        assert host.entity_registry.get(long_id) is None
+        assert host.entity_registry.get("sensor.kept") is not None
+        entry = await _entry(host)
+        (entity,) = await host.entities.add(entry, [Named("x" * 100_000, "a")])
+        assert entity.entity_id is not None and len(entity.entity_id) <= MAX_ENTITY_ID_LENGTH

@@ -214,3 +214,32 @@ async def test_a_deep_discovery_config_is_an_invalid_config_not_a_traceback(
     await wait_until(lambda: entry.runtime_data.parts["discovery"].invalid == 1)
     assert not [r for r in caplog.records if r.exc_info is not None or r.levelno >= logging.ERROR]
     assert any("nested deeper than 64" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_discovered_100000_character_name_makes_a_capped_entity(
+    host: Host, mosquitto: Mosquitto, peer: Peer
+) -> None:
+    from gatehouse.core.entity_registry import MAX_NAME_LENGTH
+    from gatehouse.core.states import MAX_ENTITY_ID_LENGTH
+
+    entry = await add_entry(host, "mqtt", entry_data(mosquitto.port))
+    assert loaded(entry), entry.reason
+    for suffix in ("a", "b"):
+        peer.publish(
+            f"homeassistant/sensor/long_{suffix}/config",
+            json.dumps({"name": "N" * 100_000 + suffix, "uniq_id": f"long_{suffix}",
+                        "stat_t": f"long/{suffix}"}),
+            qos=1,
+        )
+    made = await wait_until(
+        lambda: len(entry.runtime_data.parts["discovery"].entities) == 2 and [
+            e.entity_id for _, e in entry.runtime_data.parts["discovery"].entities.values()
+        ]
+    )
+    assert all(len(entity_id) <= MAX_ENTITY_ID_LENGTH for entity_id in made), made
+    assert len(set(made)) == 2
+    for entity_id in made:
+        friendly = attributes(host, entity_id)["friendly_name"]
+        assert len(friendly) == MAX_NAME_LENGTH
+    peer.publish("long/a", "5", qos=1)
+    await wait_until(lambda: "5" in [state_of(host, e) for e in made])
