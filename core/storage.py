@@ -19,6 +19,12 @@ A reader therefore always sees either the complete old file or the complete new 
 
 All file I/O runs in a worker thread (``anyio.to_thread.run_sync``) so a slow disk never
 stalls the event loop, which on an edge appliance is also serving devices.
+
+Storage holds secrets (tokens, password hashes, the outbox's pending payloads), so the
+directory is the owner's alone (``DIR_MODE``, 0700) and every file in it 0600
+(``FILE_MODE``). ``make_private_dir`` creates the directory so, and tightens one that an
+earlier version (or a ``mkdir`` under a loose umask) left open to other local users;
+a store does that on every load and save, and tightens its own file when it reads it.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import json
 import logging
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -52,6 +59,33 @@ FILE_MODE = 0o600
 """Storage may hold secrets (tokens, passwords), so only the owner may read it."""
 
 DIR_MODE = 0o700
+
+
+def _tighten(path: Path, mode: int) -> None:
+    """Take group and other permissions off ``path`` (to ``mode``) if it has any."""
+    try:
+        current = stat.S_IMODE(os.stat(path).st_mode)
+        if current & 0o077:
+            os.chmod(path, mode)
+            _LOGGER.info("Made %s private (mode %o was %o)", path, mode, current)
+    except FileNotFoundError:
+        pass
+    except OSError as err:  # not ours to change: say so, do not fail the load
+        _LOGGER.warning("Cannot make %s private: %s", path, err.strerror or err)
+
+
+def make_private_dir(path: Path, *, create: bool = True) -> None:
+    """``path`` as a directory only its owner may enter: created 0700 (parents as the
+    umask says), or tightened to 0700 if it exists with group or other permissions.
+    Blocking: call it from a worker thread in async code."""
+    if create:
+        path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    _tighten(path, DIR_MODE)
+
+
+def make_private_file(path: Path) -> None:
+    """Tighten an existing file to 0600 (no-op if it is missing or already private)."""
+    _tighten(path, FILE_MODE)
 
 PRETTY_LIMIT = 64 * 1024
 """Files whose compact form is below this many characters are written with ``indent=2``.
@@ -179,6 +213,8 @@ class Store(Generic[T]):
         # would pile up (each as big as the data) after repeated crashes; no write of
         # ours is in flight while we hold the lock, so any that exist are stale.
         self._sweep_temp_files()
+        make_private_dir(self.storage_dir, create=False)
+        make_private_file(self.path)
         try:
             return self.path.read_bytes()
         except FileNotFoundError:
@@ -412,7 +448,7 @@ class Store(Generic[T]):
         page cache; then the directory is fsynced so the rename itself survives a power
         cut. At every instant the target is either the complete old or new content.
         """
-        self.storage_dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        make_private_dir(self.storage_dir)
         # mkstemp creates the file 0o600 and O_EXCL, so no other user ever sees a
         # readable window, even briefly.
         fd, tmp_name = tempfile.mkstemp(

@@ -26,11 +26,12 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..storage import FILE_MODE, make_private_dir, make_private_file
 from .models import DeadLetter, OutboxError, OutboxFull, OutboxMessage
 
 SCHEMA_VERSION = 1
@@ -145,9 +146,24 @@ class OutboxStore:
 
     # ----------------------------------------------------------------- lifecycle
 
+    def _make_private(self) -> None:
+        """The database and its ``-wal``/``-shm`` files, 0600 (see ``open``)."""
+        for path in (self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm")):
+            make_private_file(path)
+
     def open(self) -> None:
-        """Open (creating if needed) the database and load every destination's tally."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Open (creating if needed) the database and load every destination's tally.
+
+        The queue holds pending payloads, so its files are the owner's only: a new
+        database file is created 0600 before SQLite opens it (SQLite gives the ``-wal``
+        and ``-shm`` files the database's mode), a missing directory is made 0700, and
+        the files of an existing installation are tightened to 0600 if they were not.
+        """
+        if not self.path.parent.exists():
+            make_private_dir(self.path.parent)
+        with suppress(FileExistsError):
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+        self._make_private()
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
             if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
@@ -171,6 +187,7 @@ class OutboxStore:
                 )
             conn.executescript(_SCHEMA)
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self._make_private()  # -wal and -shm exist now
         except BaseException:
             conn.close()
             raise

@@ -509,3 +509,34 @@ def test_sigkill_during_saves_never_corrupts(tmp_path: Path) -> None:
     loaded = load_in_new_loop(tmp_path, key)
     assert check_payload(loaded) == last_on_disk
     assert os.listdir(tmp_path) == [key]
+
+
+# ---------------------------------------------------------------- file modes (issue 9)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.mark.anyio
+async def test_a_loose_storage_dir_and_file_are_made_private_at_load(tmp_path: Path) -> None:
+    storage = tmp_path / ".storage"
+    write_raw(storage / "secret", {"version": 1, "data": "old"})
+    storage.chmod(0o755)
+    (storage / "secret").chmod(0o644)
+    store: Store[str] = Store(storage, "secret", 1)
+    assert await store.load() == "old"
+    assert _mode(storage) == 0o700
+    assert _mode(storage / "secret") == 0o600
+
+
+@pytest.mark.anyio
+async def test_a_new_storage_dir_is_private_under_a_loose_umask(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        store: Store[int] = Store(tmp_path / "config" / ".storage", "k", 1)
+        await store.save(1)
+    finally:
+        os.umask(old)
+    assert _mode(tmp_path / "config" / ".storage") == 0o700
+    assert _mode(tmp_path / "config" / ".storage" / "k") == 0o600
