@@ -6,12 +6,15 @@ in the event loop. Jinja's sandbox stops escapes, not work: two nested ``range(6
 loops blocked the loop for 1.8 s per message, ``'a' * 10**9`` allocates a gigabyte.
 So every render runs on a ``RenderBudget`` made from the host's ``TemplateLimits``:
 
-``steps``    loop iterations and calls (macros, methods, globals, ``loop()``). They are
-             counted where they happen, inside the render, so the render stops itself
-             at the step that crosses the line: nothing interrupts it from outside.
-``seconds``  wall time, read every 64 steps. A render with fewer steps cannot be slow,
-             because each single operation is bounded by ``size``; typical templates
-             (a dozen steps) never read the clock, so a busy machine cannot fail them.
+``steps``    loop iterations, calls (macros, methods, globals, ``loop()``) and filter
+             applications. They are counted where they happen, inside the render, so
+             the render stops itself at the step that crosses the line: nothing
+             interrupts it from outside.
+``seconds``  wall time (what the event loop feels), read at every call and filter and
+             every 64 loop iterations. Between two readings there is one operation,
+             bounded by ``size`` and by jinja's 100,000-item ``range``, so a render
+             stops within the limit plus one operation (tens of milliseconds at the
+             defaults, measured in ``test_template_budget.py``).
 ``size``     characters. No operation may build a value heavier than this (see
              ``weight``), and everything a render writes counts against it once more:
              its output, and the text written into macros and ``{% set %}`` blocks.
@@ -20,8 +23,11 @@ A render over budget raises ``TemplateBudgetError`` (a ``TemplateError``) naming
 template and the limit. The defaults are far above what a Home-Assistant-style template
 needs (a few dozen steps, microseconds, a few characters: see the test
 ``test_typical_templates_use_a_tiny_part_of_the_budget``) and far below what stalls an
-appliance: 100,000 empty loop iterations take about 3 ms here, 100,000 sandboxed method
-calls about 250 ms, which is why the clock is a limit of its own.
+appliance: 100,000 counted loop iterations take 10-20 ms on the development machine,
+100,000 sandboxed method calls 350-650 ms, which is why the clock is a limit of its own.
+``size`` (256 Ki characters) is what the slowest single operations need to stay in the
+tens of milliseconds (``title`` over 800,000 characters took 110 ms) while leaving
+room for a payload template of a few hundred kilobytes.
 
 The budget of the render in progress is held in a ``ContextVar``: renders are
 synchronous and a nested render (a plugin global rendering another template) shares
@@ -71,7 +77,7 @@ class TemplateLimits:
 
     steps: int = 100_000
     seconds: float = 0.05
-    size: int = 1_048_576
+    size: int = 262_144
 
     def __post_init__(self) -> None:
         if self.steps < 1:
@@ -123,15 +129,30 @@ class RenderBudget:
     def over(self, limit: str, detail: str) -> TemplateBudgetError:
         return TemplateBudgetError(self.template, limit, detail)
 
+    def _too_many(self) -> TemplateBudgetError:
+        return self.over(
+            "steps",
+            f"more than {self.limits.steps} steps (loop iterations, calls and filters)",
+        )
+
+    def _too_long(self) -> TemplateBudgetError:
+        return self.over("time", f"ran longer than {self.limits.seconds * 1000:g} ms")
+
     def step(self) -> None:
-        """One loop iteration or call."""
+        """One loop iteration (cheap and many: the clock is read every 64)."""
         steps = self.steps = self.steps + 1
         if steps > self.limits.steps:
-            raise self.over(
-                "steps", f"more than {self.limits.steps} steps (loop iterations and calls)"
-            )
+            raise self._too_many()
         if not steps % CLOCK_EVERY and time.perf_counter() > self.deadline:
-            raise self.over("time", f"ran longer than {self.limits.seconds * 1000:g} ms")
+            raise self._too_long()
+
+    def call(self) -> None:
+        """One call or filter application (may be expensive: the clock is read)."""
+        steps = self.steps = self.steps + 1
+        if steps > self.limits.steps:
+            raise self._too_many()
+        if time.perf_counter() > self.deadline:
+            raise self._too_long()
 
     def allow(self, size: int, what: str = "a value") -> None:
         """Refuse before building ``what`` of ``size`` characters if that is too much."""

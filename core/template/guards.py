@@ -255,12 +255,13 @@ def _join_filter(
     budget = active_budget()
     if attribute is not None:
         value = map(jf.make_attrgetter(eval_ctx.environment, attribute), value)
-    items = list(value)
-    separator = text_of(budget, d)
-    total = len(separator) * max(len(items) - 1, 0)
-    for item in items:
-        total += len(text_of(budget, item))
+    separator = len(text_of(budget, d))
+    items: list[Any] = []
+    total = 0
+    for item in value:  # lazily: a refusal stops the iteration, not after it
+        total += len(text_of(budget, item)) + (separator if items else 0)
         budget.allow(total)
+        items.append(item)
     return budget.allow_value(jf.sync_do_join(eval_ctx, items, d))  # type: ignore[no-any-return]
 
 
@@ -307,6 +308,30 @@ def _sum(
     return total
 
 
+def _keep_marker(wrapper: Callable[..., Any], wrapped: Callable[..., Any]) -> None:
+    """Give ``wrapper`` the ``pass_context``-style marker, name and doc of ``wrapped``."""
+    marker = getattr(wrapped, "jinja_pass_arg", None)
+    if marker is not None:
+        wrapper.jinja_pass_arg = marker  # type: ignore[attr-defined]
+    wrapper.__name__ = getattr(wrapped, "__name__", "filter")
+    wrapper.__doc__ = wrapped.__doc__
+
+
+def counted(filter_function: Callable[..., Any]) -> Callable[..., Any]:
+    """A filter whose every application is a step (and a reading of the clock)."""
+    if getattr(filter_function, "gh_counted", False):
+        return filter_function
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        active_budget().call()
+        return filter_function(*args, **kwargs)
+
+    _keep_marker(counting, filter_function)
+    counting.gh_counted = True  # type: ignore[attr-defined]
+    counting.gh_weighed = getattr(filter_function, "gh_weighed", False)  # type: ignore[attr-defined]
+    return counting
+
+
 def _weighing(filter_function: Callable[..., Any]) -> Callable[..., Any]:
     """A filter that turns its input into text: the input is weighed first (``[l, l]``
     nested forty deep is tiny in memory and 2**40 characters as text), the result
@@ -320,11 +345,8 @@ def _weighing(filter_function: Callable[..., Any]) -> Callable[..., Any]:
             budget.allow_value(args[position])
         return budget.allow_value(filter_function(*args, **kwargs))
 
-    if marker is not None:
-        weighed.jinja_pass_arg = marker  # type: ignore[attr-defined]
+    _keep_marker(weighed, filter_function)
     weighed.gh_weighed = True  # type: ignore[attr-defined]
-    weighed.__name__ = getattr(filter_function, "__name__", "filter")
-    weighed.__doc__ = filter_function.__doc__
     return weighed
 
 
@@ -337,7 +359,8 @@ TEXT_FILTERS: Final = (
 
 
 def guarded_filters(filters: Mapping[str, Callable[..., Any]]) -> dict[str, Callable[..., Any]]:
-    """Replacements for ``filters`` (an environment's table, plugins' included)."""
+    """Replacements for ``filters`` (an environment's table): the guarded ones, and
+    every filter counted (``counted``)."""
     replaced: dict[str, Callable[..., Any]] = {
         "center": _center,
         "indent": _indent,
@@ -352,7 +375,8 @@ def guarded_filters(filters: Mapping[str, Callable[..., Any]]) -> dict[str, Call
     for name in TEXT_FILTERS:
         if name in filters and not getattr(filters[name], "gh_weighed", False):
             replaced[name] = _weighing(filters[name])
-    return replaced
+    table = {**filters, **replaced}
+    return {name: counted(function) for name, function in table.items()}
 
 
 def lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:

@@ -10,10 +10,11 @@ source in four places, through the compiler's own visitor methods:
 * ``~`` goes through ``environment.gh_concat(...)`` and list, tuple and dict literals
   through ``environment.gh_built(...)``, which weigh what they build.
 
-The rest uses the sandbox's documented hooks: ``call()`` (every call is a step; ``str``
-methods that grow text are guarded), ``call_binop()`` with ``intercepted_binops`` for
-``*``, ``**``, ``+`` and ``%``, ``wrap_str_format()`` for ``str.format``, and the filter
-table (``guards.guarded_filters``). ``BudgetedTemplate`` makes even a plain
+The rest uses the sandbox's documented hooks: ``call()`` (every call is a step and a
+reading of the clock; ``str`` methods that grow text are guarded), ``call_binop()``
+with ``intercepted_binops`` for ``*``, ``**``, ``+`` and ``%``, ``wrap_str_format()``
+for ``str.format``, and the filter table (``guards.guarded_filters``: every filter
+application is a step, as a call is). ``BudgetedTemplate`` makes even a plain
 ``template.render()`` run on a budget.
 """
 
@@ -259,7 +260,7 @@ class BudgetedEnvironment(ImmutableSandboxedEnvironment):
         **kwargs: Any,
     ) -> Any:
         budget = active_budget()
-        budget.step()
+        budget.call()
         if not __self.is_safe_callable(__obj):
             raise SecurityError(f"{__obj!r} is not safely callable")
         if isinstance(__obj, LoopContext) and args:

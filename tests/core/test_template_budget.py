@@ -93,6 +93,22 @@ def test_slow_steps_stop_at_the_time_limit(idle_host: Host) -> None:
     assert time.perf_counter() - started < 2.0
 
 
+def test_a_few_heavy_filters_stop_at_the_time_limit(engine: TemplateEngine) -> None:
+    # ~120 steps in all, each filter bounded on its own (jinja's range is at most
+    # 100,000 items): only the clock, read at every filter, stops the sum of them.
+    heavy = " + ".join(["(range(100000) | sort | list | length)"] * 60)
+    started = time.perf_counter()
+    refused(engine, "{{ " + heavy + " }}", "time")
+    assert time.perf_counter() - started < 1.0
+
+
+def test_filters_count_as_steps(idle_host: Host) -> None:
+    engine = TemplateEngine(idle_host, limits=TemplateLimits(steps=1000))
+    assert engine.render("{{ range(900) | map('string') | list | length }}") == "900"
+    with pytest.raises(TemplateBudgetError, match="more than 1000 steps"):
+        engine.render("{{ range(2000) | map('string') | list | length }}")
+
+
 def test_limits_are_per_host_and_change_an_existing_engine(idle_host: Host) -> None:
     engine = template_engine(idle_host)
     assert engine.render("{% for i in range(50) %}.{% endfor %}") == "." * 50
