@@ -118,6 +118,16 @@ def test_limits_are_per_host_and_change_an_existing_engine(idle_host: Host) -> N
         engine.render("{% for i in range(50) %}.{% endfor %}")
 
 
+def test_limits_come_from_the_core_configuration_when_it_has_them(idle_host: Host) -> None:
+    from gatehouse.core.helpers import TEMPLATE_LIMITS_SCHEMA
+
+    idle_host.config = {"gatehouse": {"templates": TEMPLATE_LIMITS_SCHEMA({"steps": 500})}}
+    engine = template_engine(idle_host)
+    assert engine.limits == TemplateLimits(steps=500)
+    with pytest.raises(TemplateBudgetError, match="more than 500 steps"):
+        engine.render("{% for i in range(600) %}{% endfor %}")
+
+
 def test_limits_are_validated() -> None:
     with pytest.raises(ValueError):
         TemplateLimits(steps=0)
