@@ -36,6 +36,8 @@ from .http.config import HTTP_DOMAIN, HTTP_SCHEMA
 from .lockfile import ConfigDirLock
 from .logging_setup import REDACTOR
 from .platforms import register_platform_services
+from .storage import make_private_dir
+from .template.budget import TEMPLATE_LIMITS_SCHEMA
 
 if TYPE_CHECKING:
     from .host import Host
@@ -63,6 +65,8 @@ CORE_SCHEMA = vol.Schema(
             }
         ),
         vol.Optional("control_socket", default=True): bool,
+        # The budget of every template render (steps, seconds, size): see SECURITY.md.
+        vol.Optional("templates"): TEMPLATE_LIMITS_SCHEMA,
     }
 )
 
@@ -125,7 +129,7 @@ def _no_yaml(domain: str) -> Any:
 
 async def async_setup_host(host: Host) -> None:
     """Bring a host from constructed to running (see the module docstring)."""
-    host.storage_dir.mkdir(parents=True, exist_ok=True)
+    await anyio.to_thread.run_sync(make_private_dir, host.storage_dir)
     lock = ConfigDirLock(host.config_dir)
     lock.acquire()
     host.on_shutdown(lock.release)  # registered first, so released last

@@ -157,6 +157,7 @@ def _run(config_dir: Path, log_level: str) -> int:
     import anyio
 
     from .bootstrap import ensure_config_dir
+    from .exceptions import GatehouseError
     from .host import Host
     from .logging_setup import setup_logging
 
@@ -165,6 +166,10 @@ def _run(config_dir: Path, log_level: str) -> int:
     host = Host(config_dir)
     try:
         return int(anyio.run(host.run))
+    except GatehouseError as err:
+        # A known reason (a port in use, a bad certificate): one line says it all.
+        logging.getLogger("gatehouse").error("The host could not run: %s", err)
+        return EXIT_FAILED
     except Exception:
         logging.getLogger("gatehouse").exception("The host stopped on an unexpected error")
         return EXIT_FAILED

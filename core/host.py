@@ -161,7 +161,17 @@ class Host:
         Signals are watched from before start-up, so a SIGTERM while entries are still
         being set up still ends in a graceful stop (start finishes, then everything
         unloads and storage is flushed) instead of killing the process mid-write.
+        A failure to start is raised as itself, as ``running`` does.
         """
+        try:
+            await self._run_until_stopped()
+        except BaseExceptionGroup as group:
+            if len(group.exceptions) == 1:
+                raise group.exceptions[0] from None
+            raise
+        return self.exit_code
+
+    async def _run_until_stopped(self) -> None:
         async with anyio.create_task_group() as outer:
             outer.start_soon(self._watch_signals)
             async with self.running():
@@ -176,7 +186,6 @@ class Host:
                 gc.freeze()
                 await self._stop_requested.wait()
             outer.cancel_scope.cancel()
-        return self.exit_code
 
     def request_stop(self, exit_code: int = 0) -> None:
         """Ask ``run`` to stop the host (safe to call from the loop, any time)."""

@@ -12,8 +12,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import anyio
+import anyio.to_thread
 
 from ..keys import HostKey
+from ..storage import make_private_dir
 from .outbox import Outbox
 
 if TYPE_CHECKING:
@@ -35,7 +37,7 @@ async def get_outbox(host: Host) -> Outbox:
         existing = host.data.get(OUTBOX)
         if existing is not None:
             return existing
-        host.storage_dir.mkdir(parents=True, exist_ok=True)
+        await anyio.to_thread.run_sync(make_private_dir, host.storage_dir)
         outbox = Outbox(host.storage_dir / OUTBOX_FILE)
         await outbox.start(host.task_group)
         host.data[OUTBOX] = outbox

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -292,3 +293,14 @@ def test_typical_templates_use_a_tiny_part_of_the_budget(engine: TemplateEngine)
         budget = engine.measure(source, variables)
         assert budget.steps < DEFAULT_LIMITS.steps // 100, (source, budget.steps)
         assert budget.output < DEFAULT_LIMITS.size // 1000, (source, budget.output)
+
+
+@pytest.mark.anyio
+async def test_the_core_configuration_accepts_a_templates_block(
+    config_dir: Path, write_config: Any
+) -> None:
+    """``gatehouse: templates:`` is a documented option: the core schema takes it and the
+    host's engine renders with it."""
+    write_config("gatehouse:\n  templates:\n    steps: 500\n")
+    async with make_host(config_dir).running() as host:
+        assert template_engine(host).limits.steps == 500

@@ -143,6 +143,7 @@ def test_gatehouse_run_exits_non_zero_when_its_port_is_taken(config_dir: Path) -
     assert proc.returncode != 0, output
     assert f"cannot listen on 127.0.0.1:{port}" in output
     assert "Address already in use" in output or "address already in use" in output
+    assert "Traceback" not in output  # a known reason is one line, not a stack
 
 
 async def test_invalid_http_section_starts_no_server(
