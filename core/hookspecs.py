@@ -110,7 +110,8 @@ def gatehouse_http_routes(host: Host) -> list[RouteDef]:  # type: ignore[empty-b
     next start. The lists of all plugins are collected into one router; a route whose
     path does not start with ``/api/``, or that clashes with an existing route, is
     logged and skipped. Every plugin route requires an authenticated user: the handler
-    reads it from ``request[gatehouse.core.http.USER_KEY]``. Not called when the
+    reads it from ``request[gatehouse.core.http.USER_KEY]``, and what it may do from
+    ``request[gatehouse.core.http.PERMISSIONS_KEY]``. Not called when the
     ``http:`` section is absent.
     """
 

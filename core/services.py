@@ -107,6 +107,11 @@ class ServiceRegistry:
         user (automations, integrations: the system) are not limited."""
         self._permissions = resolver
 
+    @property
+    def permissions(self) -> PermissionsResolver | None:
+        """The resolver in force (so its installer removes only its own)."""
+        return self._permissions
+
     def register(
         self,
         domain: str,

@@ -6,7 +6,8 @@ and started by bootstrap after the configured entries are set up. Modules, one j
 * ``config`` — the ``http:`` schema (no aiohttp: check_config works without it);
 * ``server`` — listening (HTTP or HTTPS) as a component of the host;
 * ``app`` — the aiohttp application: middlewares and routes;
-* ``auth`` — who is calling (bearer token or session cookie), Origin checks, headers;
+* ``auth`` — who is calling (bearer token or session cookie), who may call each route,
+  Origin checks, headers;
 * ``origins`` — which names and origins are this server's (against DNS rebinding);
 * ``forwarded`` — the real client address behind a trusted reverse proxy;
 * ``auth_store``, ``passwords``, ``ratelimit`` — users, tokens, sessions, the budget of
@@ -21,7 +22,11 @@ and started by bootstrap after the configured entries are set up. Modules, one j
 
 Importing this package does not import aiohttp: plugins may import ``Panel`` and
 ``RouteDef`` from here in any installation. ``USER_KEY`` (the authenticated user of a
-request, for plugin route handlers) is loaded on first use, with aiohttp.
+request) and ``PERMISSIONS_KEY`` (what that user may do: ``can_read(entity_id)``,
+``can_control``, ``check_call``...; see ``gatehouse.core.permissions``), for plugin
+route handlers, are loaded on first use, with aiohttp. A plugin route that is not
+``require_admin`` serves every user, read-only ones included: filter what it answers
+with ``request[PERMISSIONS_KEY]``.
 """
 
 from __future__ import annotations
@@ -31,12 +36,12 @@ from typing import Any
 from .config import HTTP_DOMAIN, HTTP_SCHEMA
 from .extensions import Panel, RouteDef
 
-__all__ = ["HTTP_DOMAIN", "HTTP_SCHEMA", "USER_KEY", "Panel", "RouteDef"]
+__all__ = ["HTTP_DOMAIN", "HTTP_SCHEMA", "PERMISSIONS_KEY", "USER_KEY", "Panel", "RouteDef"]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "USER_KEY":
-        from .runtime import USER_KEY
+    if name in ("USER_KEY", "PERMISSIONS_KEY"):
+        from . import runtime
 
-        return USER_KEY
+        return getattr(runtime, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,6 +7,12 @@ Middlewares, outermost first: security headers on every answer; errors as JSON; 
 real client address behind a trusted proxy; authentication and request checks. Routes:
 the core's, then the plugins' (``gatehouse_http_routes``), then the UI's catch-all for
 files, which must come last.
+
+While the application runs it is the host's authority on users, so it installs the
+service registry's permissions resolver (user id → ``Permissions``; ``None`` for a user
+that does not exist, which the registry refuses): every service call made for a user,
+through REST, the WebSocket or anything a call leads to, is checked there. It is
+removed when the application stops.
 """
 
 from __future__ import annotations
@@ -17,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from ..permissions import Permissions
 from . import origins
-from .auth import admin_only, auth_middleware, headers_middleware
+from .auth import admin_only, any_user, auth_middleware, headers_middleware
 from .auth_store import AuthStore
 from .body import MAX_BODY
 from .config import HTTP_SCHEMA
@@ -87,10 +94,20 @@ async def create_app(host: Host, config: dict[str, Any] | None = None) -> web.Ap
     _add_http_metrics(app, runtime)
     stop_revoking = auth.on_revoke(lambda: websocket.close_revoked(runtime))
 
+    def resolve(user_id: str) -> Permissions | None:
+        user = auth.get_user(user_id)
+        return user.permissions if user is not None else None
+
+    async def install(_app: web.Application) -> None:
+        host.services.set_permissions(resolve)
+
     async def flush(_app: web.Application) -> None:
         stop_revoking()
+        if host.services.permissions is resolve:  # not a later app's
+            host.services.set_permissions(None)
         await auth.flush()
 
+    app.on_startup.append(install)
     app.on_cleanup.append(flush)
     return app
 
@@ -102,8 +119,9 @@ def _add_plugin_route(app: web.Application, route: RouteDef) -> None:
         response: web.StreamResponse = await plugin_handler(request)
         return response
 
-    if route.require_admin:
-        admin_only(handler)
+    # A plugin route is for any user unless it asks for admins; the handler finds the
+    # user's permissions in request[PERMISSIONS_KEY] to filter what it answers.
+    (admin_only if route.require_admin else any_user)(handler)
     wrapped: Handler = handler
     method = route.method.upper()
     taken = {

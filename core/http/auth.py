@@ -1,14 +1,22 @@
 """Who is calling, and may they: the authentication and request-checking middleware.
 
-Every route requires an authenticated user unless its handler is marked otherwise:
+Every route declares who may call it, with one of the markers below (``access_of``
+reads it back; the route walk in ``tests/core/http`` checks each route against its own
+table). A route without a marker is for admins only, so a route added in a hurry is
+closed rather than open:
 
 * ``@public`` — health, onboarding (which refuses once a user exists), login;
 * ``@in_band_auth`` — the WebSocket, which authenticates inside its protocol;
 * ``@frontend`` — UI files: public ones (the login page) are served to anyone, the rest
-  redirect a browser without a session to ``/login.html?next=...``.
+  redirect a browser without a session to ``/login.html?next=...``;
+* ``@any_user`` — every logged-in user, read-only ones included; what the handler
+  answers is filtered by the user's permissions (``PERMISSIONS_KEY``);
+* ``@admin_only`` — admins (and the owner); others get 403;
+* ``@metrics_access`` — ``/metrics``: admins, and tokens with the ``metrics`` scope.
 
 A request authenticates with ``Authorization: Bearer <long-lived token>`` or with the
-session cookie set by ``POST /auth/login``. Requests that change something
+session cookie set by ``POST /auth/login``. A token with the ``metrics`` scope is
+refused (403) by every route but ``/metrics``. Requests that change something
 (POST/PUT/PATCH/DELETE) on a cookie session must carry an ``Origin`` header naming this
 server by one of its own names, or a configured origin (``origins``): a cookie is sent
 by the browser whatever page made the request, a bearer token only by code that holds
@@ -19,6 +27,7 @@ that the route table cannot be probed anonymously.
 from __future__ import annotations
 
 import contextlib
+import enum
 from collections.abc import Callable
 from typing import Final, TypeVar
 from urllib.parse import quote
@@ -26,47 +35,59 @@ from urllib.parse import quote
 from aiohttp import hdrs, web
 
 from . import origins
+from .auth_store import SCOPE_METRICS
 from .errors import Handler, HttpError
-from .runtime import SESSION_KEY, USER_KEY, HttpRuntime, rt
+from .runtime import PERMISSIONS_KEY, SESSION_KEY, TOKEN_KEY, USER_KEY, HttpRuntime, rt
 
 SESSION_COOKIE: Final = "gatehouse_session"
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 LOGIN_PAGE: Final = "/login.html"
 
-_POLICY: Final = "__gatehouse_auth__"
-_ADMIN: Final = "__gatehouse_admin__"
-POLICY_REQUIRED: Final = "required"
-POLICY_PUBLIC: Final = "public"
-POLICY_IN_BAND: Final = "in_band"
-POLICY_FRONTEND: Final = "frontend"
+
+class Access(enum.StrEnum):
+    """Who may call a route (see the module docstring)."""
+
+    PUBLIC = "public"
+    IN_BAND = "in_band"
+    FRONTEND = "frontend"
+    USER = "user"
+    ADMIN = "admin"
+    METRICS = "metrics"
+
+
+_ACCESS: Final = "__gatehouse_access__"
+#: What a route without a marker requires.
+DEFAULT_ACCESS: Final = Access.ADMIN
 
 F = TypeVar("F", bound=Callable[..., object])
 
 
-def _mark(name: str, value: object) -> Callable[[F], F]:
+def require(access: Access) -> Callable[[F], F]:
+    """Mark a route handler with who may call it."""
+
     def mark(handler: F) -> F:
-        setattr(handler, name, value)
+        setattr(handler, _ACCESS, access)
         return handler
 
     return mark
 
 
 #: No credentials needed (the handler guards itself where it must).
-public = _mark(_POLICY, POLICY_PUBLIC)
+public = require(Access.PUBLIC)
 #: Authenticates inside its own protocol (the WebSocket).
-in_band_auth = _mark(_POLICY, POLICY_IN_BAND)
+in_band_auth = require(Access.IN_BAND)
 #: UI files: redirect to the login page instead of answering 401.
-frontend = _mark(_POLICY, POLICY_FRONTEND)
+frontend = require(Access.FRONTEND)
+#: Any logged-in user; the handler filters by ``PERMISSIONS_KEY``.
+any_user = require(Access.USER)
 #: Only admins (the owner and users made admin) may call it: others get 403.
-admin_only = _mark(_ADMIN, True)
+admin_only = require(Access.ADMIN)
+#: Admins, and tokens with the ``metrics`` scope.
+metrics_access = require(Access.METRICS)
 
 
-def policy_of(handler: object) -> str:
-    return str(getattr(handler, _POLICY, POLICY_REQUIRED))
-
-
-def is_admin_only(handler: object) -> bool:
-    return bool(getattr(handler, _ADMIN, False))
+def access_of(handler: object) -> Access:
+    return Access(getattr(handler, _ACCESS, DEFAULT_ACCESS))
 
 
 def allowed_origin(runtime: HttpRuntime, request: web.Request, origin: str) -> bool:
@@ -105,7 +126,8 @@ def check_origin(request: web.Request, *, required: bool) -> None:
 
 
 def authenticate(request: web.Request) -> None:
-    """Set ``USER_KEY`` (and ``SESSION_KEY``) from a bearer token or the session cookie.
+    """Set ``USER_KEY`` (and ``TOKEN_KEY`` or ``SESSION_KEY``) from a bearer token or
+    the session cookie.
 
     A bearer header that is present but wrong is an error (401) rather than a fall-back
     to the cookie: a client that sends a token means to use it.
@@ -116,16 +138,16 @@ def authenticate(request: web.Request) -> None:
         scheme, _, value = header.partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
             raise HttpError(401, "unsupported authorization: use 'Bearer <token>'")
-        user = runtime.auth.user_for_token(value.strip())
-        if user is None:
+        by_token = runtime.auth.token_for(value.strip())
+        if by_token is None:
             raise HttpError(401, "invalid access token")
-        request[USER_KEY] = user
+        request[TOKEN_KEY], request[USER_KEY] = by_token
         return
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
-        found = runtime.auth.session_for(cookie)
-        if found is not None:
-            request[SESSION_KEY], request[USER_KEY] = found
+        by_session = runtime.auth.session_for(cookie)
+        if by_session is not None:
+            request[SESSION_KEY], request[USER_KEY] = by_session
 
 
 def login_redirect(request: web.Request) -> web.HTTPFound:
@@ -135,15 +157,14 @@ def login_redirect(request: web.Request) -> web.HTTPFound:
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    route_handler = request.match_info.handler
-    policy = policy_of(route_handler)
-    if policy in (POLICY_PUBLIC, POLICY_IN_BAND):
+    access = access_of(request.match_info.handler)
+    if access in (Access.PUBLIC, Access.IN_BAND):
         # Optional here (a handler may look at who calls), and a stale token must not
         # break the health check or the login page.
         with contextlib.suppress(HttpError):
             authenticate(request)
         return await handler(request)
-    if policy == POLICY_FRONTEND and not request.path.startswith(("/api/", "/auth/")):
+    if access is Access.FRONTEND and not request.path.startswith(("/api/", "/auth/")):
         from .static import is_public_file
 
         if is_public_file(request.match_info.get("path", "")):
@@ -151,15 +172,26 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         authenticate(request)
         if USER_KEY not in request:
             raise login_redirect(request)
+        _authorize(request, access)
         return await handler(request)
     authenticate(request)
     if USER_KEY not in request:
         raise HttpError(401, "authentication required")
     if SESSION_KEY in request and request.method not in SAFE_METHODS:
         check_origin(request, required=True)
-    if is_admin_only(route_handler) and not request[USER_KEY].is_admin:
-        raise HttpError(403, "admin rights required")
+    _authorize(request, access)
     return await handler(request)
+
+
+def _authorize(request: web.Request, access: Access) -> None:
+    """Refuse (403) what the authenticated caller may not do; note what it may."""
+    token = request.get(TOKEN_KEY)
+    if token is not None and token.scope == SCOPE_METRICS and access is not Access.METRICS:
+        raise HttpError(403, "this token may only read /metrics")
+    user = request[USER_KEY]
+    if access in (Access.ADMIN, Access.METRICS) and not user.is_admin:
+        raise HttpError(403, "admin rights required")
+    request[PERMISSIONS_KEY] = user.permissions
 
 
 #: Served on every response; the UI must not use inline scripts or styles (CSP).

@@ -7,6 +7,18 @@ written by ``Store`` with mode 0600.
 
 A token or session value is shown exactly once, when it is made; afterwards only its
 id, name and dates are listed.
+
+Each user has a ``role`` (owner, admin, user, read_only) and a ``policy`` (what a
+non-admin may read, control and call: ``core/permissions.py``). The rules about who may
+change whom live here, not in the views, so every way in (REST, a future WebSocket
+command, the CLI) applies the same ones: there is one owner, made at onboarding, who
+cannot be removed, demoted or given a policy; only the owner changes the owner's
+account; nobody changes their own role or policy. A token may carry a ``scope``: a
+``metrics`` token reads ``/metrics`` and nothing else (for a Prometheus scraper, whose
+credential sits in a config file), and only while its user is an admin.
+
+Storage version 2 added roles, policies and scopes; version 1 files (``is_owner`` /
+``is_admin`` flags) are migrated on load: owner → owner, admin → admin, else user.
 """
 
 from __future__ import annotations
@@ -21,9 +33,11 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio.to_thread
+import voluptuous as vol
 
 from ..context import new_id
 from ..exceptions import GatehouseError
+from ..permissions import Permissions, Policy, Role, Unauthorized
 from ..storage import Store
 from .config import DEFAULT_SESSION_MAX_AGE
 from .passwords import (
@@ -40,10 +54,13 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 STORAGE_KEY: Final = "auth"
-STORAGE_VERSION: Final = 1
+STORAGE_VERSION: Final = 2
 _USERNAME: Final = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 #: A session's expiry is pushed forward on use, but written at most this often.
 _TOUCH_GRANULARITY: Final = 3600.0
+#: The scope of a token that may read ``/metrics`` and nothing else.
+SCOPE_METRICS: Final = "metrics"
+TOKEN_SCOPES: Final = frozenset({SCOPE_METRICS})
 
 
 class AuthError(GatehouseError):
@@ -64,20 +81,64 @@ class User:
     username: str
     name: str
     password: dict[str, Any]
-    is_owner: bool = False
-    is_admin: bool = False
+    role: Role = Role.USER
+    #: Narrows what a user or read-only user may do; inert for admins (kept if demoted).
+    policy: Policy = field(default_factory=Policy)
     created_at: float = field(default_factory=time.time)
 
+    @property
+    def is_owner(self) -> bool:
+        return self.role is Role.OWNER
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role.is_admin
+
+    @property
+    def permissions(self) -> Permissions:
+        """What this user may do now (made afresh: a role change applies at once)."""
+        return Permissions(self.role, self.policy, self.id)
+
     def public(self) -> dict[str, Any]:
-        """What the API shows: never the password record."""
+        """What the API shows: never the password record. ``is_owner``/``is_admin`` are
+        derived from the role, for clients written for Home Assistant."""
         return {
             "id": self.id,
             "username": self.username,
             "name": self.name,
+            "role": str(self.role),
+            "policy": self.policy.as_dict(),
             "is_owner": self.is_owner,
             "is_admin": self.is_admin,
             "created_at": self.created_at,
         }
+
+    def stored(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "username": self.username,
+            "name": self.name,
+            "password": self.password,
+            "role": str(self.role),
+            "policy": self.policy.as_dict(),
+            "created_at": self.created_at,
+        }
+
+    @classmethod
+    def from_stored(cls, raw: dict[str, Any]) -> User:
+        try:
+            role = Role(raw["role"])
+            policy = Policy.from_dict(raw.get("policy"))
+        except (ValueError, vol.Invalid) as err:
+            raise AuthError(
+                f"stored user {raw.get('username')!r} has an invalid role or policy "
+                f"({err}); correct it in .storage/auth"
+            ) from err
+        return cls(
+            id=raw["id"], username=raw["username"], name=raw["name"],
+            password=raw["password"], role=role, policy=policy,
+            created_at=raw.get("created_at", 0.0),
+        )
 
 
 @dataclass(slots=True)
@@ -90,11 +151,14 @@ class AccessToken:
     hash: str
     created_at: float
     last_used_at: float | None = None
+    #: ``None``: everything its user may do; ``"metrics"``: ``/metrics`` only.
+    scope: str | None = None
 
     def public(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "name": self.name,
+            "scope": self.scope,
             "created_at": self.created_at,
             "last_used_at": self.last_used_at,
         }
@@ -134,7 +198,9 @@ class AuthStore:
         session_max_age: float = DEFAULT_SESSION_MAX_AGE,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._store: Store[dict[str, Any]] = Store(storage_dir, STORAGE_KEY, STORAGE_VERSION)
+        self._store: Store[dict[str, Any]] = Store(
+            storage_dir, STORAGE_KEY, STORAGE_VERSION, migrate=_migrate
+        )
         #: Seconds a session lives unused (its expiry slides forward on use) ...
         self.session_lifetime = session_lifetime
         #: ... and at most after its login, however much it is used.
@@ -153,7 +219,7 @@ class AuthStore:
 
     async def load(self) -> None:
         raw = await self._store.load() or {}
-        self._users = {u["id"]: User(**u) for u in raw.get("users", [])}
+        self._users = {u["id"]: User.from_stored(u) for u in raw.get("users", [])}
         self._tokens = {t["hash"]: AccessToken(**t) for t in raw.get("tokens", [])}
         now = self.clock()
         sessions = (Session(**s) for s in raw.get("sessions", []))
@@ -161,7 +227,7 @@ class AuthStore:
 
     def _data(self) -> dict[str, Any]:
         return {
-            "users": [asdict(u) for u in self._users.values()],
+            "users": [u.stored() for u in self._users.values()],
             "tokens": [asdict(t) for t in self._tokens.values()],
             "sessions": [asdict(s) for s in self._sessions.values()],
         }
@@ -178,10 +244,12 @@ class AuthStore:
     # -- revocation ------------------------------------------------------------------
 
     def on_revoke(self, listener: Callable[[], None]) -> Callable[[], None]:
-        """Call ``listener`` whenever a token, session or user is taken away.
+        """Call ``listener`` whenever a token, session or user is taken away, or a
+        user's role or policy changes.
 
         The web server closes the WebSockets whose ``Credential`` is no longer
-        ``is_live``: a connection authenticated once must not outlive its credential.
+        ``is_live`` (a connection authenticated once must not outlive its credential),
+        and those whose user's rights changed (they reconnect under the new ones).
         """
         self._revoke_listeners.append(listener)
 
@@ -235,11 +303,14 @@ class AuthStore:
         password: str,
         *,
         name: str | None = None,
-        is_owner: bool = False,
-        is_admin: bool = False,
+        role: Role | str = Role.USER,
         only_if_first: bool = False,
     ) -> User:
-        """Add a user. ``only_if_first``: refuse if any user exists (onboarding)."""
+        """Add a user. ``only_if_first``: refuse if any user exists (onboarding).
+
+        There is one owner: ``role="owner"`` only for the first user.
+        """
+        role = Role(role)
         if not _USERNAME.match(username):
             raise AuthError("username: 1 to 64 letters, digits or . _ @ -")
         check_password_rules(password)
@@ -247,23 +318,84 @@ class AuthStore:
         async with self._lock:  # two onboarding requests at once: only one may win
             if only_if_first and self._users:
                 raise AuthError("onboarding is done: a user exists already")
+            if role is Role.OWNER and self._users:
+                raise AuthError(_ONE_OWNER)
             if self._by_username(username) is not None:
                 raise AuthError(f"username {username!r} is taken")
             user = User(
                 id=new_id(), username=username, name=name or username, password=record,
-                is_owner=is_owner, is_admin=is_admin or is_owner,
+                role=role,
             )
             self._users[user.id] = user
             await self._save()
-        _LOGGER.info("Created user %s", username)
+        _LOGGER.info("Created user %s (%s)", username, role)
         return user
 
-    async def remove_user(self, user_id: str) -> None:
+    def _get(self, user_id: str) -> User:
         user = self._users.get(user_id)
         if user is None:
-            raise AuthError(f"no user {user_id!r}")
+            raise UnknownUser(f"no user {user_id!r}")
+        return user
+
+    @staticmethod
+    def _check_actor(by: User | None, target: User, what: str) -> None:
+        """``by`` (None: the system) may act on ``target``'s account: an admin, and the
+        owner's account only the owner."""
+        if by is None:
+            return
+        by.permissions.check_admin(what)
+        if target.is_owner and not by.is_owner:
+            raise Unauthorized(f"{what} of the owner", by.id)
+
+    async def update_user(
+        self,
+        user_id: str,
+        *,
+        by: User | None,
+        name: str | None = None,
+        role: Role | str | None = None,
+        policy: Policy | None = None,
+    ) -> User:
+        """Change a user's name, role or policy (``None``: unchanged) as ``by`` asks.
+
+        Raises ``UnknownUser``, ``Unauthorized`` (``by`` may not: see the module
+        docstring) or ``AuthError`` (the change itself is impossible).
+        """
+        target = self._get(user_id)
+        new_role = Role(role) if role is not None and Role(role) is not target.role else None
+        new_policy = policy if policy is not None and policy != target.policy else None
+        self._check_actor(by, target, "changing the account")
+        if by is not None and by.id == target.id and (new_role or new_policy):
+            raise Unauthorized("changing your own role or policy", by.id)
+        if new_role is Role.OWNER:
+            raise AuthError(_ONE_OWNER)
+        if new_role is not None and target.is_owner:
+            raise AuthError("the owner's role cannot change")
+        if new_policy is not None and target.is_owner:
+            raise AuthError("the owner has no policy: the owner may do everything")
+        if name is not None:
+            if not name.strip() or len(name) > 128:
+                raise AuthError("name: 1 to 128 characters")
+            target.name = name
+        if new_role is not None:
+            target.role = new_role
+        if new_policy is not None:
+            target.policy = new_policy
+        await self._save()
+        if new_role is not None or new_policy is not None:
+            _LOGGER.info("User %s is now %s with policy %s", target.username, target.role,
+                         target.policy.as_dict())
+            self._revoked()
+        return target
+
+    async def remove_user(self, user_id: str, *, by: User | None = None) -> None:
+        """Remove a user with its tokens and sessions (``by``: who asks; None: the system)."""
+        user = self._get(user_id)
         if user.is_owner:
             raise AuthError("the owner cannot be removed")
+        self._check_actor(by, user, "removing the account")
+        if by is not None and by.id == user.id:
+            raise Unauthorized("removing your own account", by.id)
         del self._users[user_id]
         self._tokens = {k: t for k, t in self._tokens.items() if t.user_id != user_id}
         self._sessions = {k: s for k, s in self._sessions.items() if s.user_id != user_id}
@@ -304,15 +436,26 @@ class AuthStore:
 
     # -- long-lived access tokens ----------------------------------------------------
 
-    async def create_token(self, user: User, name: str) -> tuple[AccessToken, str]:
-        """A new token; returns it and its secret value (shown to the user once)."""
+    async def create_token(
+        self, user: User, name: str, *, scope: str | None = None
+    ) -> tuple[AccessToken, str]:
+        """A new token; returns it and its secret value (shown to the user once).
+
+        ``scope="metrics"``: a token that reads ``/metrics`` only; only admins make one
+        (``/metrics`` is theirs to read).
+        """
         if not name.strip() or len(name) > 100:
             raise AuthError("name: 1 to 100 characters")
+        if scope is not None:
+            if scope not in TOKEN_SCOPES:
+                raise AuthError(f"scope: one of {sorted(TOKEN_SCOPES)} (or none)")
+            user.permissions.check_admin("a metrics token")
         if any(t.user_id == user.id and t.name == name for t in self._tokens.values()):
             raise AuthError(f"a token named {name!r} exists already")
         value = secrets.token_urlsafe(32)
         token = AccessToken(
-            id=new_id(), user_id=user.id, name=name, hash=_digest(value), created_at=self.clock()
+            id=new_id(), user_id=user.id, name=name, hash=_digest(value),
+            created_at=self.clock(), scope=scope,
         )
         self._tokens[token.hash] = token
         await self._save()
@@ -323,7 +466,12 @@ class AuthStore:
             (t for t in self._tokens.values() if t.user_id == user_id), key=lambda t: t.created_at
         )
 
-    async def revoke_token(self, user_id: str, token_id: str) -> bool:
+    async def revoke_token(self, user_id: str, token_id: str, *, by: User | None = None
+                           ) -> bool:
+        """Revoke a token of ``user_id``; False if it has no such token. ``by``: who
+        asks, if not that user itself (an admin; the owner's tokens only the owner)."""
+        if by is not None and by.id != user_id:
+            self._check_actor(by, self._get(user_id), "revoking the tokens")
         for digest, token in list(self._tokens.items()):
             if token.id == token_id and token.user_id == user_id:
                 del self._tokens[digest]
@@ -398,6 +546,34 @@ class AuthStore:
 
     def session_count(self, user_id: str | None = None) -> int:
         return sum(1 for s in self._sessions.values() if user_id in (None, s.user_id))
+
+
+_ONE_OWNER: Final = ("there is one owner, made at onboarding: make this user an admin "
+                     "instead")
+
+
+class UnknownUser(AuthError):
+    """No user has this id (404 in the API)."""
+
+
+def _migrate(old_version: int, old_minor: int, data: Any) -> dict[str, Any]:
+    """Version 1 → 2: roles from the ``is_owner``/``is_admin`` flags, default policies,
+    tokens without a scope (they keep every right their user has)."""
+    if old_version != 1:
+        raise ValueError(f"no migration from version {old_version}")
+    users = []
+    for old in data.get("users", []):
+        user = {k: v for k, v in old.items() if k not in ("is_owner", "is_admin")}
+        if old.get("is_owner"):
+            user["role"] = str(Role.OWNER)
+        elif old.get("is_admin"):
+            user["role"] = str(Role.ADMIN)
+        else:
+            user["role"] = str(Role.USER)
+        user["policy"] = Policy().as_dict()
+        users.append(user)
+    tokens = [{**t, "scope": None} for t in data.get("tokens", [])]
+    return {**data, "users": users, "tokens": tokens}
 
 
 def check_password_rules(password: str) -> None:

@@ -28,8 +28,9 @@ from ..exceptions import (
     UnknownEntry,
     UnknownFlow,
 )
+from ..permissions import Unauthorized
 from ..util.forms import describe_invalid, invalid_problems
-from .auth_store import AuthError
+from .auth_store import AuthError, UnknownUser
 from .jsonutil import dumps
 
 _LOGGER = logging.getLogger(__name__)
@@ -73,6 +74,8 @@ _TABLE: tuple[tuple[type[BaseException], int, str], ...] = (
     (UnknownEntry, 404, "not_found"),
     (UnknownFlow, 404, "not_found"),
     (IntegrationNotFound, 404, "not_found"),
+    (UnknownUser, 404, "not_found"),
+    (Unauthorized, 403, "unauthorized"),
     (ServiceValidationError, 400, "invalid_format"),
     (ServiceResponseError, 400, "invalid_format"),
     (InvalidEntityId, 400, "invalid_format"),

@@ -5,8 +5,9 @@ Plugins return these from the ``gatehouse_http_routes`` and ``gatehouse_panels``
 its additions without importing aiohttp at module level.
 
 Security is not optional for plugin additions: every plugin route lives under ``/api/``
-and requires an authenticated user (the same middleware as the core routes), and panel
-files are only served to a logged-in browser. A plugin cannot declare a public route.
+and requires an authenticated user (the same middleware as the core routes; admins only
+with ``require_admin``), and panel files are only served to a logged-in browser. A
+plugin cannot declare a public route.
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ class RouteDef:
 
     ``path`` must start with ``/api/`` and may hold aiohttp placeholders
     (``/api/echo/{name}``); ``handler`` gets the aiohttp request, whose authenticated
-    user is ``request[gatehouse.core.http.USER_KEY]``.
+    user is ``request[gatehouse.core.http.USER_KEY]`` and what that user may do
+    ``request[gatehouse.core.http.PERMISSIONS_KEY]``. Without ``require_admin`` every
+    logged-in user reaches it, read-only ones included: filter by the permissions.
     """
 
     method: str

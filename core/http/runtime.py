@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from .auth_store import AuthStore, Session, User
+from ..permissions import Permissions
+from .auth_store import AccessToken, AuthStore, Session, User
 from .jsoncache import JsonCache
 from .metrics import MetricsRegistry
 from .ratelimit import LoginLimiter
@@ -64,8 +65,16 @@ class HttpRuntime:
 RUNTIME_KEY: web.AppKey[HttpRuntime] = web.AppKey("gatehouse_http", HttpRuntime)
 #: The authenticated user of a request (absent on public routes without credentials).
 USER_KEY: web.RequestKey[User] = web.RequestKey("gatehouse_user", User)
+#: What the authenticated user of a request may do (``core/permissions.py``): set with
+#: ``USER_KEY``, so a plugin's route handler can filter what it answers
+#: (``request[PERMISSIONS_KEY].can_read(entity_id)``).
+PERMISSIONS_KEY: web.RequestKey[Permissions] = web.RequestKey(
+    "gatehouse_permissions", Permissions
+)
 #: The browser session behind a request authenticated by cookie (absent for tokens).
 SESSION_KEY: web.RequestKey[Session] = web.RequestKey("gatehouse_session", Session)
+#: The long-lived token a request authenticated with (absent for sessions).
+TOKEN_KEY: web.RequestKey[AccessToken] = web.RequestKey("gatehouse_token", AccessToken)
 #: Set on a request that carried an X-Forwarded-For we did not honour (``forwarded``).
 UNVERIFIED_FORWARD_KEY: web.RequestKey[bool] = web.RequestKey("gatehouse_unverified_fwd", bool)
 
@@ -78,3 +87,9 @@ def current_user(request: web.Request) -> User:
     """The user of an authenticated request (the middleware guarantees there is one)."""
     user: User = request[USER_KEY]
     return user
+
+
+def current_permissions(request: web.Request) -> Permissions:
+    """What the user of an authenticated request may do."""
+    permissions: Permissions = request[PERMISSIONS_KEY]
+    return permissions

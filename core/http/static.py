@@ -19,7 +19,7 @@ from typing import Final
 
 from aiohttp import web
 
-from .auth import frontend
+from .auth import any_user, frontend
 from .errors import HttpError
 from .extensions import collect_panels
 from .runtime import current_user, rt
@@ -69,6 +69,7 @@ def _file_response(path: Path) -> web.FileResponse:
 
 
 @routes.get("/panels/{name}/{path:.*}")
+@any_user
 async def panel_file(request: web.Request) -> web.FileResponse:
     name = request.match_info["name"]
     check_path(request, request.match_info["path"])

@@ -3,7 +3,14 @@
 Shapes follow Home Assistant's REST API where one exists (``GET /api/states`` returns
 HA's state objects, a service call returns the states it changed), so existing HA
 tooling mostly just works. Every call made through the API carries a ``Context`` with
-the caller's user id, so the audit trail can say who switched what.
+the caller's user id, so the audit trail can say who switched what, and so the service
+registry checks the call against the caller's permissions.
+
+What a user sees is filtered by its policy: states it may not read are left out of
+``GET /api/states`` (and of a service call's changed states) and refused (403) one by
+one, whether they exist or not (a refusal must not tell which ids exist). Setting or
+deleting a state and firing an event are for admins, as in Home Assistant. The service
+list shows every service (names are not secret), each marked ``admin_only`` or not.
 """
 
 from __future__ import annotations
@@ -16,15 +23,16 @@ from aiohttp import web
 from ..const import CORE_DOMAIN, __version__
 from ..context import Context
 from ..host import HostState
+from ..permissions import Unauthorized
 from ..schema_json import serialize_schema
 from ..services import Service, SupportsResponse
 from ..states import EVENT_STATE_CHANGED, State, valid_entity_id
-from .auth import admin_only, public
+from .auth import admin_only, any_user, metrics_access, public
 from .body import read_body, read_json
 from .errors import HttpError, json_response, raw_json_response
 from .extensions import collect_panels
 from .jsonutil import dumpb
-from .runtime import current_user, rt
+from .runtime import current_permissions, current_user, rt
 
 routes = web.RouteTableDef()
 
@@ -54,11 +62,13 @@ async def health(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/")
+@any_user
 async def api_running(request: web.Request) -> web.Response:
     return json_response({"message": "API running."})
 
 
 @routes.get("/api/config")
+@any_user
 async def core_config(request: web.Request) -> web.Response:
     runtime = rt(request)
     host = runtime.host
@@ -77,10 +87,15 @@ async def core_config(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/states")
+@any_user
 async def get_states(request: web.Request) -> web.Response:
     runtime = rt(request)
     cache = runtime.cache
-    body = b"[" + b",".join(cache.full(s) for s in runtime.host.states.all()) + b"]"
+    permissions = current_permissions(request)
+    readable = runtime.host.states.all()
+    if not permissions.is_admin:
+        readable = [s for s in readable if permissions.can_read(s.entity_id)]
+    body = b"[" + b",".join(cache.full(s) for s in readable) + b"]"
     states = runtime.host.states
     cache.prune(states.get, above=2 * len(states) + 64)
     return raw_json_response(body)
@@ -88,6 +103,8 @@ async def get_states(request: web.Request) -> web.Response:
 
 def _state_or_404(request: web.Request) -> State:
     entity_id = request.match_info["entity_id"]
+    if not current_permissions(request).can_read(entity_id):
+        raise Unauthorized(f"reading {entity_id}", current_user(request).id)
     state = rt(request).host.states.get(entity_id)
     if state is None:
         raise HttpError(404, f"entity {entity_id} not found")
@@ -95,6 +112,7 @@ def _state_or_404(request: web.Request) -> State:
 
 
 @routes.get("/api/states/{entity_id}")
+@any_user
 async def get_state(request: web.Request) -> web.Response:
     return raw_json_response(rt(request).cache.full(_state_or_404(request)))
 
@@ -160,6 +178,8 @@ def describe_service(host: Any, svc: Service) -> dict[str, Any]:
         "fields": {field["name"]: _ha_field(field) for field in fields},
         "form": fields,
         "supports_response": str(svc.supports_response),
+        # Refused to non-admins whatever their policy (the UI says so next to its name).
+        "admin_only": svc.admin_only,
     }
     if svc.supports_response is not SupportsResponse.NONE:
         out["response"] = {"optional": svc.supports_response is SupportsResponse.OPTIONAL}
@@ -205,6 +225,7 @@ def describe_services(host: Any) -> list[dict[str, Any]]:
 
 
 @routes.get("/api/services")
+@any_user
 async def list_services(request: web.Request) -> web.Response:
     return json_response(describe_services(rt(request).host))
 
@@ -215,8 +236,13 @@ def _flag(request: web.Request, name: str) -> bool:
 
 
 @routes.post("/api/services/{domain}/{service}")
+@any_user
 async def call_service(request: web.Request) -> web.Response:
-    """Call a service; answers the states it changed (and its response if asked)."""
+    """Call a service; answers the states it changed (and its response if asked).
+
+    The registry checks the call against the caller's permissions (``Unauthorized``:
+    403); of the states it changed, only those the caller may read are answered.
+    """
     host = rt(request).host
     domain, service = request.match_info["domain"], request.match_info["service"]
     data = await read_json(request)
@@ -225,11 +251,13 @@ async def call_service(request: web.Request) -> web.Response:
     host.services.get(domain, service)  # 404 before anything else
     want_response = _flag(request, "return_response")
     context = _context(request)
+    permissions = current_permissions(request)
     changed: list[State] = []
 
     def collect(event: Any) -> None:
         new = event.data.get("new_state")
-        if isinstance(new, State) and event.context == context:
+        if (isinstance(new, State) and event.context == context
+                and permissions.can_read(new.entity_id)):
             changed.append(new)
 
     undo = host.bus.listen(EVENT_STATE_CHANGED, collect)
@@ -252,6 +280,7 @@ async def call_service(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/events")
+@any_user
 async def list_events(request: web.Request) -> web.Response:
     listeners = rt(request).host.bus.listeners()
     return json_response(
@@ -276,6 +305,7 @@ async def fire_event(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/panels")
+@any_user
 async def list_panels(request: web.Request) -> web.Response:
     user = current_user(request)
     panels = collect_panels(rt(request).host)
@@ -285,7 +315,9 @@ async def list_panels(request: web.Request) -> web.Response:
 
 
 @routes.get("/metrics")
+@metrics_access
 async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text: for admins, and for tokens made with the ``metrics`` scope."""
     body, content_type = rt(request).metrics.render()
     response = web.Response(body=body)
     response.headers["Content-Type"] = content_type

@@ -3,9 +3,15 @@
 The browser UI logs in with ``POST /auth/login`` and from then on sends the session
 cookie (HttpOnly: page scripts cannot read it; SameSite=Strict: other sites cannot make
 the browser send it; Secure over HTTPS). Scripts and Prometheus use long-lived tokens
-made under ``/api/auth/tokens``. Every password check (a login, the current password of
-a password change) draws on a budget per client address and per user name, reserved
-before the slow hash (``ratelimit``); a used budget answers 429 with ``Retry-After``.
+made under ``/api/auth/tokens`` (with ``"scope": "metrics"``, an admin makes a token
+that reads ``/metrics`` and nothing else). Every password check (a login, the current
+password of a password change) draws on a budget per client address and per user name,
+reserved before the slow hash (``ratelimit``); a used budget answers 429 with
+``Retry-After``.
+
+Every user manages its own password and tokens. Users (their role and policy) and other
+users' tokens are for admins; the rules about the owner's account and one's own role are
+the auth store's (``auth_store``), so they hold however a change arrives.
 """
 
 from __future__ import annotations
@@ -16,9 +22,10 @@ from typing import Any
 import voluptuous as vol
 from aiohttp import web
 
-from .auth import SESSION_COOKIE, check_host, check_origin, public
-from .auth_store import AuthError, Session, User, WrongPassword
-from .body import read_body
+from ..permissions import Policy, Role
+from .auth import SESSION_COOKIE, admin_only, any_user, check_host, check_origin, public
+from .auth_store import TOKEN_SCOPES, AuthError, Session, User, WrongPassword
+from .body import read_body, read_json
 from .errors import HttpError, json_response
 from .forwarded import address_in, parse_address
 from .ratelimit import Attempt, Throttled, address_key, user_key
@@ -72,7 +79,7 @@ async def onboarding_create_owner(request: web.Request) -> web.Response:
     body = await read_body(request, _CREDENTIALS)
     try:
         user = await runtime.auth.create_user(
-            body["username"], body["password"], name=body.get("name"), is_owner=True,
+            body["username"], body["password"], name=body.get("name"), role=Role.OWNER,
             only_if_first=True,
         )
     except AuthError as err:
@@ -154,6 +161,7 @@ def _failed(attempt: Attempt, address: str) -> None:
 
 
 @routes.post("/auth/logout")
+@any_user
 async def logout(request: web.Request) -> web.Response:
     session: Session | None = request.get(SESSION_KEY)
     if session is None:
@@ -168,6 +176,7 @@ async def logout(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/auth/current_user")
+@any_user
 async def get_current_user(request: web.Request) -> web.Response:
     user = current_user(request)
     return json_response({**user.public(), "session": SESSION_KEY in request})
@@ -180,6 +189,7 @@ _PASSWORD = vol.Schema({
 
 
 @routes.post("/api/auth/password")
+@any_user
 async def change_password(request: web.Request) -> web.Response:
     """Change your password; your other sessions are logged out, this one is kept.
 
@@ -207,70 +217,158 @@ async def change_password(request: web.Request) -> web.Response:
     return json_response({"message": "password changed"})
 
 
-# -- users (owner only) ----------------------------------------------------------------
+# -- users (admins) --------------------------------------------------------------------
 
 
-def _owner(request: web.Request) -> User:
-    user = current_user(request)
-    if not user.is_owner:
-        raise HttpError(403, "only the owner may manage users")
-    return user
+def _role(value: object) -> Role:
+    """A role an admin may give: not ``owner`` (there is one, made at onboarding)."""
+    try:
+        role = Role(str(value))
+    except ValueError:
+        role = None
+    if role is None or role is Role.OWNER:
+        raise vol.Invalid("expected one of admin, user, read_only (the owner is made at "
+                          "onboarding)")
+    return role
 
 
 @routes.get("/api/auth/users")
+@admin_only
 async def list_users(request: web.Request) -> web.Response:
-    _owner(request)
     return json_response([u.public() for u in rt(request).auth.users()])
 
 
-_NEW_USER = _CREDENTIALS.extend({vol.Optional("is_admin", default=False): bool})
+_NEW_USER = _CREDENTIALS.extend({
+    vol.Exclusive("role", "role"): _role,
+    # Before roles: {"is_admin": true} made an admin. Still understood.
+    vol.Exclusive("is_admin", "role"): bool,
+})
 
 
 @routes.post("/api/auth/users")
+@admin_only
 async def create_user(request: web.Request) -> web.Response:
-    _owner(request)
     body = await read_body(request, _NEW_USER)
+    role = body.get("role") or (Role.ADMIN if body.get("is_admin") else Role.USER)
     user = await rt(request).auth.create_user(
-        body["username"], body["password"], name=body.get("name"), is_admin=body["is_admin"]
+        body["username"], body["password"], name=body.get("name"), role=role
     )
+    _LOGGER.info("%s created user %s (%s)", current_user(request).username, user.username,
+                 user.role)
     return json_response(user.public(), status=201)
 
 
+_UPDATE_USER = vol.Schema({
+    vol.Optional("name"): vol.All(str, vol.Length(min=1, max=128)),
+    vol.Optional("role"): _role,
+})
+
+
+@routes.post("/api/auth/users/{user_id}")
+@admin_only
+async def update_user(request: web.Request) -> web.Response:
+    """Change a user's name or role (not the owner's role, not your own)."""
+    body = await read_body(request, _UPDATE_USER)
+    user = await rt(request).auth.update_user(
+        request.match_info["user_id"], by=current_user(request),
+        name=body.get("name"), role=body.get("role"),
+    )
+    return json_response(user.public())
+
+
+@routes.post("/api/auth/users/{user_id}/policy")
+@admin_only
+async def set_policy(request: web.Request) -> web.Response:
+    """Replace a user's policy: ``{"read", "control"?, "services"}`` glob lists (a key
+    left out: everything, ``control``: the same as ``read``). Errors name the field and
+    the line (the UI edits one glob per line)."""
+    policy = _policy(await read_json(request))
+    user = await rt(request).auth.update_user(
+        request.match_info["user_id"], by=current_user(request), policy=policy
+    )
+    return json_response(user.public())
+
+
+def _policy(data: Any) -> Policy:
+    if not isinstance(data, dict):
+        raise HttpError(400, "the policy must be a JSON object")
+    try:
+        return Policy.from_dict(data)
+    except vol.Invalid as err:
+        problems = err.errors if isinstance(err, vol.MultipleInvalid) else [err]
+        errors: dict[str, str] = {}
+        for problem in problems:
+            path = [str(p) for p in problem.path]
+            field = path[0] if path else "base"
+            where = (f"line {int(path[1]) + 1}: "
+                     if len(path) > 1 and path[1].isdigit() else "")
+            errors.setdefault(field, f"{where}{problem.msg}")
+        message = "invalid policy: " + "; ".join(f"{k}: {v}" for k, v in errors.items())
+        raise HttpError(400, message, errors=errors) from err
+
+
 @routes.delete("/api/auth/users/{user_id}")
+@admin_only
 async def delete_user(request: web.Request) -> web.Response:
-    _owner(request)
     user_id = request.match_info["user_id"]
-    if rt(request).auth.get_user(user_id) is None:
-        raise HttpError(404, f"no user {user_id!r}")
-    await rt(request).auth.remove_user(user_id)
+    await rt(request).auth.remove_user(user_id, by=current_user(request))
     return json_response({"removed": user_id})
+
+
+@routes.get("/api/auth/users/{user_id}/tokens")
+@admin_only
+async def list_user_tokens(request: web.Request) -> web.Response:
+    """Another user's tokens (names and dates: never a value)."""
+    auth = rt(request).auth
+    user_id = request.match_info["user_id"]
+    if auth.get_user(user_id) is None:
+        raise HttpError(404, f"no user {user_id!r}")
+    return json_response([t.public() for t in auth.tokens(user_id)])
+
+
+@routes.delete("/api/auth/users/{user_id}/tokens/{token_id}")
+@admin_only
+async def revoke_user_token(request: web.Request) -> web.Response:
+    """Revoke another user's token (a leaked one) without removing the user."""
+    user_id, token_id = request.match_info["user_id"], request.match_info["token_id"]
+    if not await rt(request).auth.revoke_token(user_id, token_id, by=current_user(request)):
+        raise HttpError(404, f"no token {token_id!r}")
+    return json_response({"revoked": token_id})
 
 
 # -- long-lived access tokens ----------------------------------------------------------
 
 
 @routes.get("/api/auth/tokens")
+@any_user
 async def list_tokens(request: web.Request) -> web.Response:
     user = current_user(request)
     return json_response([t.public() for t in rt(request).auth.tokens(user.id)])
 
 
-_NEW_TOKEN = vol.Schema({vol.Required("name"): vol.All(str, vol.Length(min=1, max=100))})
+_NEW_TOKEN = vol.Schema({
+    vol.Required("name"): vol.All(str, vol.Length(min=1, max=100)),
+    vol.Optional("scope"): vol.Any(None, vol.In(sorted(TOKEN_SCOPES))),
+})
 
 
 @routes.post("/api/auth/tokens")
+@any_user
 async def create_token(request: web.Request) -> web.Response:
-    """Make a token; its value is in this answer only, never again."""
+    """Make a token; its value is in this answer only, never again. ``"scope":
+    "metrics"`` (admins): a token that reads ``/metrics`` and nothing else."""
     body = await read_body(request, _NEW_TOKEN)
-    token, value = await rt(request).auth.create_token(current_user(request), body["name"])
+    token, value = await rt(request).auth.create_token(
+        current_user(request), body["name"], scope=body.get("scope")
+    )
     return json_response({**token.public(), "token": value}, status=201)
 
 
 @routes.delete("/api/auth/tokens/{token_id}")
+@any_user
 async def revoke_token(request: web.Request) -> web.Response:
     user = current_user(request)
     token_id = request.match_info["token_id"]
     if not await rt(request).auth.revoke_token(user.id, token_id):
         raise HttpError(404, f"no token {token_id!r}")
     return json_response({"revoked": token_id})
-

@@ -1,6 +1,7 @@
 """Configuration through the API: config entries and their flows, registries, check.
 
-Everything here changes how the house is set up, so every route is admin-only. Entry
+Everything here shows or changes how the house is set up (entry data, registries, the
+configuration's problems), so every route is admin-only, reading included. Entry
 data and options are returned with secrets masked (``secrets_mask``); flows are the same
 two calls the CLI makes (``init`` then ``configure``), answered with the flow result
 whose ``data_schema`` the UI renders as a form (``schema_json``).

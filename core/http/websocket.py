@@ -25,6 +25,15 @@ change, expiry) or its user is removed. The auth store signals revocations
 (``close_revoked`` runs at once); the credential is also checked before each command and
 every ``ws_recheck_interval`` seconds for a socket that only listens.
 
+Permissions (``core/permissions.py``): a command marked admin answers ``unauthorized``
+to other users; what the others get is filtered by their policy (states, entity
+subscriptions, ``state_changed`` events per entity they may read; event types other than
+``USER_EVENTS`` refused), and their service calls are checked by the service registry
+(the call carries their user id). A change of the user's role or policy closes its
+sockets (1008, "permissions changed"): a client reconnects and gets a snapshot under its
+new rights, instead of keeping subscriptions made under the old ones. A token with the
+``metrics`` scope cannot open a socket.
+
 Bounds (what one client can make the host hold): every message to a client goes through
 a queue of at most ``ws_max_pending`` messages and ``ws_max_pending_bytes`` bytes (the
 ``http:`` options; one message bigger than the byte bound on its own still goes out). A
@@ -56,6 +65,7 @@ import voluptuous as vol
 from aiohttp import WSCloseCode, WSMsgType, hdrs, web
 from anyio.abc import TaskGroup
 
+from ..permissions import Permissions
 from .auth import SESSION_COOKIE, allowed_origin, in_band_auth
 from .auth_store import Credential, User
 from .errors import HttpError, invalid_details, message_for, status_for
@@ -113,6 +123,8 @@ class Connection:
         #: What the client authenticated with; checked again on every command, every
         #: ``ws_recheck_interval`` and whenever the auth store revokes something.
         self.credential = credential
+        #: The rights the subscriptions were made under: a change closes the socket.
+        self._rights = (user.role, user.policy)
         self.remote = request.remote or "unknown"
         self._transport = request.transport
         self.max_pending = runtime.ws_max_pending
@@ -131,6 +143,11 @@ class Connection:
         #: Set once the connection is over and its subscriptions are gone.
         self.done = anyio.Event()
         self._close_finished: anyio.Event | None = None
+
+    @property
+    def permissions(self) -> Permissions:
+        """What the user may do now (the filters of its subscriptions ask this)."""
+        return self.user.permissions
 
     # -- sending (sync: called from bus listeners) -----------------------------------
 
@@ -236,12 +253,16 @@ class Connection:
                 return
 
     def check_credential(self) -> bool:
-        """False (and the socket closing) if the credential was revoked or expired."""
+        """False (and the socket closing) if the credential was revoked or expired, or
+        the user's role or policy changed since the socket authenticated."""
         if self._closing:
             return False
-        if self.runtime.auth.is_live(self.credential):
+        live = self.runtime.auth.is_live(self.credential)
+        if live and (self.user.role, self.user.policy) == self._rights:
             return True
-        if self.runtime.auth.get_user(self.credential.user_id) is None:
+        if live:
+            reason = "permissions changed: reconnect"
+        elif self.runtime.auth.get_user(self.credential.user_id) is None:
             reason = "credentials revoked: the user was removed"
         elif self.credential.kind == "token":
             reason = "credentials revoked: the access token was deleted"
@@ -282,7 +303,7 @@ class Connection:
         if command is None:
             self.send_error(msg_id, "unknown_command", f"Unknown command {quote(kind)}.")
             return False
-        if command.admin and not self.user.is_admin:
+        if command.admin and not self.permissions.is_admin:
             self.send_error(msg_id, "unauthorized", "admin rights required")
             return False
         payload = {k: v for k, v in msg.items() if k not in ("id", "type")}
@@ -435,6 +456,11 @@ async def _authenticate(
     token = data.get("access_token")
     if isinstance(token, str) and token:
         by_token = runtime.auth.token_for(token)
+        if by_token is not None and by_token[0].scope is not None:
+            _LOGGER.info("WebSocket auth from %s with a %s token refused", remote,
+                         by_token[0].scope)
+            await _refuse(ws, "this token may only read /metrics")
+            return None
         if by_token is not None:
             found = by_token[1], Credential("token", by_token[0].id, by_token[1].id)
     elif data.get("session") is True:

@@ -6,15 +6,20 @@ Home Assistant's commands, same names and shapes:
 * ``supported_features`` ``{"features": {"coalesce_messages": 1}}``
 * ``subscribe_events`` ``{"event_type"?}`` (all events when left out); each event as
   ``{"id", "type": "event", "event": {"event_type", "data", "origin", "time_fired",
-  "context"}}``
+  "context"}}``. Non-admins: only the types in ``USER_EVENTS`` (``call_service``
+  carries every caller's data), and events about an entity they may not read are left
+  out
 * ``subscribe_entities`` ``{"entity_ids"?}``: first ``{"a": {entity_id: compressed}}``
   with every (wanted) entity, then ``{"a": ...}`` for new entities, ``{"c": {entity_id:
   {"+": {...}, "-": {"a": [names]}}}}`` for changes and ``{"r": [entity_id]}`` for
   removals; compressed states use HA's keys ``s``, ``a``, ``c``, ``lc``, ``lu``
 * ``unsubscribe_events`` ``{"subscription": id}`` (ends either kind of subscription)
-* ``get_states``, ``get_services``, ``get_config``, ``get_panels``
+* ``get_states``, ``get_services``, ``get_config``, ``get_panels`` (states and entity
+  subscriptions hold only the entities the user may read; every service is listed,
+  marked ``admin_only`` or not)
 * ``call_service`` ``{"domain", "service", "service_data"?, "target"?,
-  "return_response"?}`` → ``{"context", "response"}``
+  "return_response"?}`` → ``{"context", "response"}`` (checked by the service registry
+  against the user's permissions)
 * ``fire_event`` ``{"event_type", "event_data"?}`` (admin)
 
 Gatehouse's own (admin only), the config flows of the UI over the socket:
@@ -42,6 +47,7 @@ import voluptuous as vol
 
 from ..bus import MATCH_ALL, Event
 from ..context import Context
+from ..permissions import Unauthorized
 from ..states import EVENT_STATE_CHANGED, State
 from .extensions import collect_panels
 from .views_api import describe_services
@@ -116,14 +122,31 @@ async def get_panels(conn: Connection, msg_id: int, args: dict[str, Any]) -> Non
 # -- events and states -----------------------------------------------------------------
 
 
+def _readable(conn: Connection) -> Callable[[Mapping[str, Any]], bool]:
+    """An event filter: the event is about no entity, or one the user may read now."""
+
+    def readable(data: Mapping[str, Any]) -> bool:
+        permissions = conn.permissions
+        if permissions.is_admin:
+            return True
+        entity_id = data.get("entity_id")
+        return not isinstance(entity_id, str) or permissions.can_read(entity_id)
+
+    return readable
+
+
 @command("subscribe_events", {vol.Optional("event_type", default=MATCH_ALL): str})
 async def subscribe_events(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
     cache = conn.runtime.cache
+    event_type = args["event_type"]
+    if not conn.permissions.can_subscribe(None if event_type == MATCH_ALL else event_type):
+        what = "every event" if event_type == MATCH_ALL else f"{event_type} events"
+        raise Unauthorized(f"subscribing to {what}", conn.user.id)
 
     def forward(event: Event[Any]) -> None:
         conn.send_event(msg_id, cache.event(event))
 
-    stop_listening = conn.host.bus.listen(args["event_type"], forward)
+    stop_listening = conn.host.bus.listen(event_type, forward, _readable(conn))
     # Counted as a client's listener: it must not add a label to /metrics (see metrics).
     uncount = conn.runtime.metrics.client_listening(args["event_type"])
 
@@ -154,20 +177,28 @@ async def subscribe_entities(conn: Connection, msg_id: int, args: dict[str, Any]
             payload = cache.changed(old, new)
         conn.send_event(msg_id, payload)
 
-    event_filter = None
-    if wanted is not None:
-        def event_filter(data: Mapping[str, Any]) -> bool:
-            return data["entity_id"] in wanted
+    readable = _readable(conn)
+
+    def event_filter(data: Mapping[str, Any]) -> bool:
+        return (wanted is None or data["entity_id"] in wanted) and readable(data)
 
     # Listen, answer and snapshot in one step: no change can fall between them.
     conn.subscriptions[msg_id] = conn.host.bus.listen(
         EVENT_STATE_CHANGED, forward, event_filter
     )
     conn.send_result(msg_id)
-    states = conn.host.states.all()
+    states = _readable_states(conn)
     if wanted is not None:
         states = [s for s in states if s.entity_id in wanted]
     conn.send_event(msg_id, cache.snapshot(states))
+
+
+def _readable_states(conn: Connection) -> list[State]:
+    states = conn.host.states.all()
+    permissions = conn.permissions
+    if permissions.is_admin:
+        return states
+    return [s for s in states if permissions.can_read(s.entity_id)]
 
 
 @command("unsubscribe_events", {vol.Required("subscription"): int})
@@ -184,7 +215,7 @@ async def unsubscribe_events(conn: Connection, msg_id: int, args: dict[str, Any]
 async def get_states(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
     cache = conn.runtime.cache
     conn.send_raw_result(
-        msg_id, b"[" + b",".join(cache.full(s) for s in conn.host.states.all()) + b"]"
+        msg_id, b"[" + b",".join(cache.full(s) for s in _readable_states(conn)) + b"]"
     )
 
 

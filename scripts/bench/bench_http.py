@@ -126,7 +126,7 @@ def _client_process(url: str, token: str, clients: int, expected: int, coalesce:
 
 async def _owner_token(host: Host) -> str:
     runtime = host.data[HTTP_SERVER].runtime
-    user = await runtime.auth.create_user("bench", "bench password", is_owner=True)
+    user = await runtime.auth.create_user("bench", "bench password", role="owner")
     _token, value = await runtime.auth.create_token(user, "bench")
     return value
 

@@ -48,7 +48,7 @@ async def test_next_never_leaves_the_site(
     anonymous_page: Page, bare_server: Server, owner: dict[str, str]
 ) -> None:
     auth = bare_server.host.data[HTTP_SERVER].runtime.auth
-    await auth.create_user(owner["username"], owner["password"], is_owner=True)
+    await auth.create_user(owner["username"], owner["password"], role="owner")
     page = anonymous_page
     left: list[str] = []
 
@@ -70,7 +70,7 @@ async def test_a_local_next_is_followed(
     anonymous_page: Page, bare_server: Server, owner: dict[str, str]
 ) -> None:
     auth = bare_server.host.data[HTTP_SERVER].runtime.auth
-    await auth.create_user(owner["username"], owner["password"], is_owner=True)
+    await auth.create_user(owner["username"], owner["password"], role="owner")
     page = anonymous_page
     await page.goto("/login.html?next=/%3Ftab%3D1%23/settings")
     await log_in(page, owner["username"], owner["password"])

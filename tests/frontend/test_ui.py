@@ -93,7 +93,7 @@ async def test_onboarding_login_logout_and_password_change(
 async def logged_out_page(anonymous_page: Page, bare_server: Server, owner: dict[str, str]) -> Page:
     """A browser without a session, on a host whose owner exists (made without a browser)."""
     auth = bare_server.host.data[HTTP_SERVER].runtime.auth
-    await auth.create_user(owner["username"], owner["password"], name=owner["name"], is_owner=True)
+    await auth.create_user(owner["username"], owner["password"], name=owner["name"], role="owner")
     return anonymous_page
 
 

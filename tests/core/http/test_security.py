@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from gatehouse.core import Host, hookimpl
 from gatehouse.core.http import Panel, RouteDef
 from gatehouse.core.http.app import create_app
-from gatehouse.core.http.auth import POLICY_FRONTEND, POLICY_IN_BAND, POLICY_PUBLIC, policy_of
+from gatehouse.core.http.auth import Access, access_of
 from gatehouse.core.http.runtime import RUNTIME_KEY
 from httpkit import OWNER
 
@@ -55,20 +55,20 @@ async def test_route_walk_every_route_refuses_anonymous_callers(
     walked: list[tuple[str, str]] = []
     for method, canonical, handler in _routes(app):
         key = (method if method != "HEAD" else "GET", canonical)
-        policy = policy_of(handler)
+        access = access_of(handler)
         if key in PUBLIC:
-            assert policy == POLICY_PUBLIC, key
+            assert access is Access.PUBLIC, key
             continue
         if key in IN_BAND:
-            assert policy == POLICY_IN_BAND, key
+            assert access is Access.IN_BAND, key
             continue
         if key in FRONTEND:
-            assert policy == POLICY_FRONTEND, key
+            assert access is Access.FRONTEND, key
             response = await anon.request(method, "/index.html", allow_redirects=False)
             assert response.status == 302, key
             assert response.headers["Location"].startswith("/login.html?next=")
             continue
-        assert policy not in (POLICY_PUBLIC, POLICY_IN_BAND, POLICY_FRONTEND), key
+        assert access not in (Access.PUBLIC, Access.IN_BAND, Access.FRONTEND), key
         response = await anon.request(method, _concrete(canonical), json={},
                                       allow_redirects=False)
         assert response.status == 401, (method, canonical, response.status)
