@@ -132,7 +132,10 @@ def _add_plugin_route(app: web.Application, route: RouteDef) -> None:
         _LOGGER.error("Ignoring plugin route %s %s: the path is taken", method, route.path)
         return
     try:
-        app.router.add_route(method, route.path, wrapped)
+        if method == "GET":  # with HEAD, as the core's GET routes (same checks)
+            app.router.add_get(route.path, wrapped)
+        else:
+            app.router.add_route(method, route.path, wrapped)
     except (RuntimeError, ValueError) as err:
         _LOGGER.error("Ignoring plugin route %s %s: %s", method, route.path, err)
 
