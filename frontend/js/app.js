@@ -2,9 +2,13 @@
 // The application shell: who is logged in, the live connection, navigation and routing.
 //
 // Routes are hashes: #/overview, #/integrations, #/entities, #/services?service=d.s,
-// #/settings and #/panel/<name> for plugin panels. Each page is a module with
+// #/users, #/settings and #/panel/<name> for plugin panels. Each page is a module with
 // `render(main, ctx, params)`, which may return a cleanup function for when the user
 // leaves the page. ctx = {api, connection, store, user, config}.
+//
+// Pages for admins are left out of the navigation for other users, and say so instead
+// of loading if such a user goes there anyway (the server refuses their calls with 403
+// whatever the UI shows).
 
 import { api, errorMessage } from "../public/js/api.js";
 import { h } from "../public/js/dom.js";
@@ -28,6 +32,7 @@ const PAGES = [
   { path: "integrations", title: "Integrations", module: "./pages/integrations.js", admin: true },
   { path: "entities", title: "Entities & devices", module: "./pages/entities.js", admin: true },
   { path: "services", title: "Services", module: "./pages/services.js" },
+  { path: "users", title: "Users", module: "./pages/users.js", admin: true },
   { path: "settings", title: "Settings", module: "./pages/settings.js" },
 ];
 
@@ -147,6 +152,11 @@ async function renderPage(view, ctx, path, params) {
   const page = PAGES.find((p) => p.path === path);
   if (page) {
     document.title = `${page.title} · Gatehouse`;
+    if (page.admin && !ctx.user.is_admin) {
+      view.append(h("h1", {}, page.title),
+        h("p", { class: "notice", role: "status" }, "This page is for administrators."));
+      return null;
+    }
     const module = /** @type {PageModule} */ (await import(page.module));
     return (await module.render(view, ctx, params)) || null;
   }

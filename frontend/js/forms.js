@@ -120,12 +120,15 @@ function makeInput(field, id, initial) {
       });
     case "select": {
       const options = field.options || [];
+      const chosen = options.findIndex((option) => option === initial);
+      // defaultSelected, not just the value: form.reset() goes back to it (else to the
+      // first option, which may be a choice nobody made).
       const select = h("select", common,
         field.required ? null : h("option", { value: "" }, "—"),
-        options.map((option, index) =>
-          h("option", { value: String(index) }, optionLabel(option))));
-      const index = options.findIndex((option) => option === initial);
-      select.value = index >= 0 ? String(index) : "";
+        options.map((option, index) => h("option", {
+          value: String(index), defaultSelected: index === chosen,
+        }, field.option_labels?.[index] ?? optionLabel(option))));
+      select.value = chosen >= 0 ? String(chosen) : "";
       return select;
     }
     case "list":

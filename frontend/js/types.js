@@ -14,6 +14,7 @@
  * @property {boolean} [required]
  * @property {unknown} [default]
  * @property {unknown[]} [options]  a select's choices
+ * @property {string[]} [option_labels]  the UI's own forms name a select's choices
  * @property {number} [min]
  * @property {number} [max]
  * @property {number} [min_length]
@@ -39,12 +40,23 @@
  */
 
 /**
+ * What a user or read-only user may touch (core/permissions.py): entity-id globs to
+ * read and control (control left out: the same as read), `domain.service` globs to call.
+ * @typedef {object} Policy
+ * @property {string[]} read
+ * @property {string[]} [control]
+ * @property {string[]} services
+ */
+
+/**
  * @typedef {object} User
  * @property {string} id
  * @property {string} name
  * @property {string} username
- * @property {boolean} is_owner
- * @property {boolean} is_admin
+ * @property {string} role  owner | admin | user | read_only
+ * @property {Policy} policy
+ * @property {boolean} is_owner  derived from the role (Home Assistant's clients read it)
+ * @property {boolean} is_admin  derived from the role
  */
 
 /**
@@ -113,6 +125,7 @@
  * @property {string} [description]
  * @property {SchemaField[]} form
  * @property {string} supports_response  none | optional | only
+ * @property {boolean} [admin_only]  refused to non-admins whatever their policy
  */
 
 /**
@@ -128,6 +141,7 @@
  * @property {string} name
  * @property {number | null} created_at
  * @property {number | null} last_used_at
+ * @property {string | null} [scope]  "metrics": reads /metrics and nothing else
  * @property {string} [token]
  */
 

@@ -76,7 +76,7 @@ async def test_settings_forms_show_field_and_base_errors(
     bare_owner_page: Page, bare_server: Server, owner: dict[str, str]
 ) -> None:
     page = bare_owner_page
-    await page.goto("/#/settings")
+    await page.goto("/#/users")  # users moved from Settings to their own page (issue 9)
 
     # The server refuses (400 with per-field errors): the field's message at the field,
     # the whole answer as the general message; nothing is made.
@@ -103,6 +103,7 @@ async def test_settings_forms_show_field_and_base_errors(
     assert sorted(u.username for u in auth.users()) == ["guest", owner["username"]]
 
     # The page's own check (the repeated password) shows both kinds without sending.
+    await page.get_by_role("link", name="Settings").click()
     password = page.get_by_role("region", name="Change password")
     await password.get_by_label("Current password").fill(owner["password"])
     await password.get_by_label("New password", exact=True).fill("a new passphrase")

@@ -23,7 +23,8 @@ export async function render(root, _ctx, params) {
     h("option", { value: "" }, "Choose a service…"),
     domains.map(({ domain, services }) => h("optgroup", { label: domain },
       Object.entries(services).map(([name, info]) =>
-        h("option", { value: `${domain}.${name}` }, `${domain}.${name} — ${info.name}`)))));
+        h("option", { value: `${domain}.${name}` },
+          `${domain}.${name} — ${info.name}${info.admin_only ? " (admin only)" : ""}`)))));
   const formArea = h("div");
   const resultArea = h("div");
   root.append(pageHead("Services"),
@@ -65,6 +66,7 @@ function serviceForm({ domain, name, info }, resultArea) {
   const button = h("button", { type: "submit", class: "primary" }, "Call service");
   const form = h("form", { novalidate: true, "aria-label": `Call ${domain}.${name}` },
     info.description ? h("p", { class: "muted" }, info.description) : null,
+    info.admin_only ? h("p", { class: "muted" }, "Only administrators may call this service.") : null,
     info.form.length ? fields.element : h("p", { class: "muted" }, "This service takes no data."),
     responseKind === "optional"
       ? h("div", { class: "field check" }, h("label", { for: wantResponse.id }, wantResponse,

@@ -1,17 +1,15 @@
 // @ts-check
-// Settings: your account, your password, your long-lived tokens, and (owner) users.
+// Settings: your account, your password and your long-lived tokens. Users are managed
+// on the Users page (admins).
 
 import { api } from "../../public/js/api.js";
-import { formatTime, h, pageHead, table, uniqueId } from "../../public/js/dom.js";
-import { handleSubmit } from "../../public/js/submit.js";
+import { formatTime, h, pageHead, table } from "../../public/js/dom.js";
+import { actionForm, roleLabel, section, showOnce } from "../account.js";
 import { confirmDialog } from "../dialog.js";
-import { schemaFields } from "../forms.js";
 
 /** @typedef {import("../types.js").User} User */
 /** @typedef {import("../types.js").Token} Token */
-/** @typedef {import("../types.js").SchemaField} SchemaField */
 /** @typedef {import("../types.js").FieldErrors} FieldErrors */
-/** @typedef {Record<string, unknown>} FormValues */
 
 /**
  * @param {HTMLElement} root
@@ -22,54 +20,9 @@ export async function render(root, { user }) {
     section("Your account", h("dl", { class: "account" },
       h("dt", {}, "Name"), h("dd", {}, user.name),
       h("dt", {}, "User name"), h("dd", {}, user.username),
-      h("dt", {}, "Role"), h("dd", {}, roleOf(user)))),
+      h("dt", {}, "Role"), h("dd", {}, roleLabel(user.role)))),
     section("Change password", passwordForm(user)),
     await tokensSection());
-  if (user.is_owner) root.append(await usersSection(user));
-}
-
-/** @param {User} user */
-function roleOf(user) {
-  if (user.is_owner) return "Owner";
-  return user.is_admin ? "Administrator" : "User";
-}
-
-/**
- * @param {string} title
- * @param {...import("../../public/js/dom.js").Child} content
- */
-function section(title, ...content) {
-  const id = uniqueId("settings");
-  return h("section", { class: "panel", "aria-labelledby": id }, h("h2", { id }, title), ...content);
-}
-
-/**
- * A form of `fields` whose submit runs `action(data)`; the text it returns is shown.
- * `check(data)` finds problems the fields cannot see alone (a repeated password).
- * @param {SchemaField[]} fields
- * @param {string} submitLabel
- * @param {(data: FormValues) => Promise<string>} action
- * @param {{inline?: boolean, check?: (data: FormValues) => FieldErrors}} [options]
- */
-function actionForm(fields, submitLabel, action, { inline = false, check } = {}) {
-  const generated = schemaFields(fields);
-  const message = h("p", { class: "form-error", role: "alert" });
-  const done = h("p", { class: "muted", role: "status" });
-  const button = h("button", { type: "submit", class: "primary" }, submitLabel);
-  const form = h("form", { novalidate: true, class: inline ? "inline-form" : "" },
-    inline ? [...generated.element.children] : generated.element,
-    inline ? button : h("div", { class: "actions" }, button));
-  // Added before handleSubmit's listener, so it runs first: every submit clears the
-  // last success message, whether or not the new one gets sent.
-  form.addEventListener("submit", () => { done.textContent = ""; });
-  handleSubmit(form, {
-    fields: generated, button, baseError: message, send: action, check,
-    done(text) {
-      done.textContent = text;
-      form.reset();
-    },
-  });
-  return h("div", {}, form, message, done);
 }
 
 /** @param {User} user */
@@ -109,9 +62,11 @@ async function tokensSection() {
   async function refresh() {
     const tokens = /** @type {Token[]} */ (await api.get("/api/auth/tokens"));
     list.replaceChildren(tokens.length
-      ? table(["Name", "Created", "Last used", ""], tokens.map((token) => h("tr", {
+      ? table(["Name", "Access", "Created", "Last used", ""], tokens.map((token) => h("tr", {
         dataset: { tokenId: token.id } },
-        h("td", {}, token.name), h("td", {}, formatTime(token.created_at)),
+        h("td", {}, token.name),
+        h("td", {}, token.scope === "metrics" ? "/metrics only" : "Full"),
+        h("td", {}, formatTime(token.created_at)),
         h("td", {}, formatTime(token.last_used_at)),
         h("td", {}, h("button", {
           type: "button", class: "small danger", "aria-label": `Revoke ${token.name}`,
@@ -140,68 +95,8 @@ async function tokensSection() {
   );
   await refresh();
   return section("Long-lived access tokens",
-    h("p", { class: "muted" }, "For scripts and Prometheus: send “Authorization: Bearer <token>”."),
+    h("p", { class: "muted" }, "For scripts: send “Authorization: Bearer <token>”. A token "
+      + "acts with your rights. For Prometheus, an administrator makes a scrape token on the "
+      + "Users page: it reads /metrics and nothing else."),
     create, reveal, list);
-}
-
-/**
- * The new token's secret, shown this once, with a copy button.
- * @param {HTMLElement} area
- * @param {Token} made
- */
-function showOnce(area, made) {
-  const id = uniqueId("token-value");
-  const secret = made.token || "";
-  const value = h("input", { id, readonly: true, class: "mono", value: secret });
-  const copy = h("button", {
-    type: "button",
-    async onclick() {
-      value.select();
-      try {
-        await navigator.clipboard.writeText(secret);
-        copy.textContent = "Copied";
-      } catch {
-        copy.textContent = "Press Ctrl+C";
-      }
-    },
-  }, "Copy");
-  area.replaceChildren(h("div", { class: "notice ok" },
-    h("label", { for: id }, `Token “${made.name}”: copy it now, it is not shown again.`),
-    h("div", { class: "secret-once" }, value, copy)));
-  value.select();
-}
-
-/** @param {User} me */
-async function usersSection(me) {
-  const list = h("div");
-  async function refresh() {
-    const users = /** @type {User[]} */ (await api.get("/api/auth/users"));
-    list.replaceChildren(table(["Name", "User name", "Role", ""],
-      users.map((u) => h("tr", { dataset: { userId: u.id } },
-        h("td", {}, u.name), h("td", {}, u.username),
-        h("td", {}, roleOf(u)),
-        h("td", {}, u.is_owner || u.id === me.id ? "" : h("button", {
-          type: "button", class: "small danger", "aria-label": `Remove ${u.username}`,
-          async onclick() {
-            const sure = await confirmDialog("Remove user?",
-              `Remove “${u.username}”? Their sessions and tokens stop working.`,
-              { confirmLabel: "Remove" });
-            if (!sure) return;
-            await api.del(`/api/auth/users/${u.id}`);
-            await refresh();
-          },
-        }, "Remove"))))));
-  }
-  const create = actionForm([
-    { name: "username", label: "User name", type: "string", required: true },
-    { name: "name", label: "Display name", type: "string" },
-    { name: "password", label: "Password", type: "string", secret: true, required: true, min_length: 8 },
-    { name: "is_admin", label: "Administrator", type: "boolean" },
-  ], "Add user", async (data) => {
-    await api.post("/api/auth/users", data);
-    await refresh();
-    return `Added ${data.username}.`;
-  });
-  await refresh();
-  return section("Users", list, h("h3", {}, "Add a user"), create);
 }
