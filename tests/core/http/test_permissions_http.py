@@ -339,6 +339,27 @@ async def test_service_calls_are_checked_for_the_caller(
     assert uma.id not in calls
 
 
+async def test_a_service_called_for_a_user_calls_on_as_that_user(
+    anon: ClientSession, bearer: dict[str, str], runtime: HttpRuntime, host: Host
+) -> None:
+    """A handler passing its call's context on (as a plugin publishing through
+    ``mqtt.publish`` does) cannot lend its caller an admin-only service."""
+    raw: list[str | None] = []
+    host.services.register("probe", "raw", lambda call: raw.append(call.context.user_id),
+                           admin_only=True)
+
+    async def relay(call: Any) -> None:
+        await host.services.call("probe", "raw", context=call.context)
+
+    host.services.register("probe", "relay", relay)
+    _, as_uma = await make_user(runtime, "uma")
+    refused = await anon.post("/api/services/probe/relay", headers=as_uma, json={})
+    assert refused.status == 403 and "probe.raw (admin only)" in (await refused.json())["message"]
+    assert raw == []
+    assert (await anon.post("/api/services/probe/relay", headers=bearer, json={})).status == 200
+    assert len(raw) == 1
+
+
 async def test_admin_only_services_are_listed_and_marked(
     client: Client, anon: ClientSession, runtime: HttpRuntime, host: Host
 ) -> None:
