@@ -381,11 +381,11 @@ class AuthStore:
             target.role = new_role
         if new_policy is not None:
             target.policy = new_policy
-        await self._save()
         if new_role is not None or new_policy is not None:
             _LOGGER.info("User %s is now %s with policy %s", target.username, target.role,
                          target.policy.as_dict())
-            self._revoked()
+            self._revoked()  # before the save's await: no event slips out under old rights
+        await self._save()
         return target
 
     async def remove_user(self, user_id: str, *, by: User | None = None) -> None:

@@ -126,11 +126,11 @@ def _readable(conn: Connection) -> Callable[[Mapping[str, Any]], bool]:
     """An event filter: the event is about no entity, or one the user may read now."""
 
     def readable(data: Mapping[str, Any]) -> bool:
-        permissions = conn.permissions
-        if permissions.is_admin:
+        user = conn.user  # asked per event: it runs for every state change and client
+        if user.is_admin:
             return True
         entity_id = data.get("entity_id")
-        return not isinstance(entity_id, str) or permissions.can_read(entity_id)
+        return not isinstance(entity_id, str) or user.permissions.can_read(entity_id)
 
     return readable
 
