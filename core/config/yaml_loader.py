@@ -39,6 +39,7 @@ import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from ..util.expansion import expanded_size
 from .errors import ConfigInvalid, ConfigIssue, sorted_issues
 from .nodes import (
     UNRESOLVED,
@@ -212,26 +213,7 @@ class _LocatingConstructor(SafeConstructor):
         """How many nodes ``root`` stands for, aliases expanded (a cycle counts once);
         stops counting past the limit. Remembered per node, so a whole document costs
         one pass over its distinct nodes."""
-        sizes = self.gh_node_sizes
-        if root in sizes:
-            return sizes[root]
-        limit = MAX_ALIAS_NODES
-        open_nodes: set[Node] = set()
-        stack: list[tuple[Node, bool]] = [(root, False)]
-        while stack:
-            node, closing = stack.pop()
-            children = _child_nodes(node)
-            if closing:
-                total = 1 + sum(sizes.get(child, 1) for child in children)
-                sizes[node] = min(total, limit + 1)
-                open_nodes.discard(node)
-                continue
-            if node in sizes or node in open_nodes:
-                continue
-            open_nodes.add(node)
-            stack.append((node, True))
-            stack.extend((child, False) for child in children if child not in sizes)
-        return sizes[root]
+        return expanded_size(root, _child_nodes, cap=MAX_ALIAS_NODES, memo=self.gh_node_sizes)
 
     def _alias_allowed(self, node: Node, site: Node, key: Any = None, index: int = 0) -> bool:
         """Count a use of ``node`` when it is an alias (constructed before); False once

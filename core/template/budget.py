@@ -46,6 +46,7 @@ from typing import Any, Final
 import voluptuous as vol
 
 from ..exceptions import GatehouseError
+from ..util.expansion import expanded_size
 
 #: Integers may not grow beyond this many bits (``2 ** 10**9`` would take minutes).
 MAX_INT_BITS: Final = 16_384
@@ -260,32 +261,6 @@ def weight(value: Any, cap: int) -> int:
     are remembered), so it costs what the value occupies in memory, not its weight, and
     it stops as soon as the weight passes ``cap`` (the answer is then ``cap + 1``).
     """
-    simple = _scalar_weight(value)
-    if simple is not None:
-        return simple
-    known: dict[int, int] = {}
-    open_: set[int] = set()
-    stack: list[tuple[Any, bool]] = [(value, False)]
-    while stack:
-        node, closing = stack.pop()
-        key = id(node)
-        if closing:
-            total = 2
-            for child in _children(node):
-                child_weight = _scalar_weight(child)
-                if child_weight is None:
-                    child_weight = known.get(id(child), 1)  # 1: a cycle (not from templates)
-                total += child_weight + 2
-                if total > cap:
-                    return cap + 1
-            known[key] = total
-            open_.discard(key)
-            continue
-        if key in known or key in open_:
-            continue
-        open_.add(key)
-        stack.append((node, True))
-        for child in _children(node):
-            if _scalar_weight(child) is None and id(child) not in known:
-                stack.append((child, False))
-    return known[id(value)]
+    return expanded_size(
+        value, _children, cap=cap, own=2, per_child=2, leaf=_scalar_weight, key=id
+    )
