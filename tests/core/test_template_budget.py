@@ -159,6 +159,19 @@ def test_output_written_into_macros_and_set_blocks_counts(engine: TemplateEngine
 # -- values built ----------------------------------------------------------------------
 
 
+def refused_cheaply(engine: TemplateEngine, source: str) -> TemplateBudgetError:
+    """Render ``source``, expect the budget to refuse it before 64 MiB were allocated."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(TemplateBudgetError) as info:
+            engine.render(source, name="attack")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 1024 * 1024, f"{peak} bytes allocated before the refusal"
+    return info.value
+
+
 @pytest.mark.parametrize(
     "source",
     [
@@ -190,15 +203,8 @@ def test_output_written_into_macros_and_set_blocks_counts(engine: TemplateEngine
     ],
 )
 def test_string_growth_is_refused(engine: TemplateEngine, source: str) -> None:
-    tracemalloc.start()
-    try:
-        with pytest.raises(TemplateBudgetError) as info:
-            engine.render(source, name="attack")
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert info.value.limit in ("size", "output"), str(info.value)
-    assert peak < 64 * 1024 * 1024, f"{peak} bytes allocated before the refusal"
+    error = refused_cheaply(engine, source)
+    assert error.limit in ("size", "output"), str(error)
 
 
 @pytest.mark.parametrize(
@@ -220,15 +226,8 @@ def test_string_growth_is_refused(engine: TemplateEngine, source: str) -> None:
     ],
 )
 def test_list_growth_is_refused(engine: TemplateEngine, source: str) -> None:
-    tracemalloc.start()
-    try:
-        with pytest.raises(TemplateBudgetError) as info:
-            engine.render(source, name="attack")
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert info.value.limit == "size", str(info.value)
-    assert peak < 64 * 1024 * 1024, f"{peak} bytes allocated before the refusal"
+    error = refused_cheaply(engine, source)
+    assert error.limit == "size", str(error)
 
 
 @pytest.mark.parametrize(
