@@ -71,6 +71,21 @@ StatusListener = Callable[[], None]
 FIRST_CONNECT_RETRY: Final = Backoff(initial=1.0, maximum=60.0)
 
 
+async def flush_in_order(nc: NATS, timeout: int) -> None:
+    """Return once the server has processed every command sent on ``nc`` before the call.
+
+    ``nc.flush()`` alone does not promise that: nats-py (2.15 and 2.16 checked) writes
+    flush's PING straight to the socket, ahead of SUB/PUB commands still waiting in its
+    pending buffer for the flusher task, so the PONG can come back before an earlier
+    publish or subscription reached the server (a request then meets "no responders"
+    under load). The first round trip wakes the flusher, which writes the whole pending
+    buffer before the first PONG can be read; the second PING therefore follows those
+    commands on the wire, and its PONG proves the server has them.
+    """
+    await nc.flush(timeout=timeout)
+    await nc.flush(timeout=timeout)
+
+
 def is_auth_error(err: BaseException) -> bool:
     """nats-py reports a refused CONNECT as a plain error with the server's text."""
     if isinstance(err, nats.errors.AuthorizationError):

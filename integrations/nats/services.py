@@ -24,7 +24,7 @@ import voluptuous as vol
 from gatehouse.core import Host, LoadedEntries, ServiceCall, SupportsResponse
 from gatehouse.core.helpers import OutboxError, slugify
 
-from .client import json_or_none
+from .client import flush_in_order, json_or_none
 from .config import publish_subject
 from .const import DOMAIN, HDR_STREAM, HDR_SUBJECT
 from .errors import NatsPublishError, NatsRequestError
@@ -135,7 +135,7 @@ def _publish(host: Host) -> Callable[[ServiceCall], Any]:
             )
             # A round trip: when the call returns, the server has the message (a plain
             # publish is otherwise only buffered in this process).
-            await runtime.client.nc.flush(timeout=PUBLISH_CONFIRM_TIMEOUT)
+            await flush_in_order(runtime.client.nc, PUBLISH_CONFIRM_TIMEOUT)
         except (nats.errors.Error, TimeoutError) as err:
             raise NatsPublishError(
                 f"nats.publish to {subject!r} failed: {err or type(err).__name__}"

@@ -12,6 +12,7 @@ from natstools import add_nats, assert_loaded, jdump, raw_client
 
 from gatehouse.core import Host
 from gatehouse.core.testing import NatsServer, free_port, make_host, state_of, wait_until
+from gatehouse.integrations.nats.client import flush_in_order
 
 pytestmark = pytest.mark.anyio
 
@@ -52,7 +53,7 @@ async def test_subjects_feed_sensors_from_yaml(
             await nc.publish("plant.boiler.b1.status", jdump(status))
             await nc.publish("plant.boiler.raw", b"hello")
             await nc.publish("plant.pump", b"1")
-            await nc.flush()
+            await flush_in_order(nc, 5)
             await wait_until(lambda: state_of(host, "binary_sensor.pump_running") == "on")
             await wait_until(lambda: state_of(host, "sensor.boiler_temperature") == "71.5")
             temperature = host.states.get("sensor.boiler_temperature")
@@ -65,7 +66,7 @@ async def test_subjects_feed_sensors_from_yaml(
             await nc.publish("plant.boiler.b2.status", b"not json")
             await nc.publish("plant.pump", b"maybe")
             await nc.publish("plant.pump", b"0")
-            await nc.flush()
+            await flush_in_order(nc, 5)
             await wait_until(lambda: state_of(host, "binary_sensor.pump_running") == "off")
             # Subscriptions run in their own tasks: wait for the other subject too.
             await wait_until(

@@ -12,6 +12,7 @@ from natstools import add_nats, assert_loaded, jdump, raw_client
 
 from gatehouse.core import ConfigEntry, ConfigEntryState, Host
 from gatehouse.core.testing import NatsServer, make_host, state_of, wait_until
+from gatehouse.integrations.nats.client import flush_in_order
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
@@ -52,7 +53,7 @@ async def test_add_sensor_then_remove_it(nats_server: NatsServer, host: Host) ->
 
     async with raw_client(nats_server.url) as nc:
         await nc.publish("plant.tank.level", jdump({"level": 42}))
-        await nc.flush()
+        await flush_in_order(nc, 5)
         await wait_until(lambda: state_of(host, "sensor.tank_level") == "42")
 
         result = await start(host, entry, "remove_entity")
@@ -63,7 +64,7 @@ async def test_add_sensor_then_remove_it(nats_server: NatsServer, host: Host) ->
         assert "sensor" not in entry.options
         assert host.states.get("sensor.tank_level") is None
         await nc.publish("plant.tank.level", jdump({"level": 50}))
-        await nc.flush()
+        await flush_in_order(nc, 5)
         await anyio.sleep(0.3)
         assert host.states.get("sensor.tank_level") is None
 
@@ -133,6 +134,6 @@ async def test_options_of_a_yaml_entry_survive_a_restart(
         async with raw_client(nats_server.url) as nc:
             await nc.publish("plant.tank.level", jdump({"level": 7}))
             await nc.publish("plant.pump", b"ON")
-            await nc.flush()
+            await flush_in_order(nc, 5)
             await wait_until(lambda: state_of(host, "sensor.tank_level") == "7")
             await wait_until(lambda: state_of(host, "binary_sensor.pump_running") == "on")

@@ -15,6 +15,7 @@ from natstools import FAST_RECONNECT, add_nats, assert_loaded, raw_client, strea
 
 from gatehouse.core import ConfigEntryState, GatehouseError, Host
 from gatehouse.core.testing import NatsServer, add_entry, port_is_open, state_of, wait_until
+from gatehouse.integrations.nats.client import flush_in_order
 from gatehouse.integrations.nats.config import CONFIG_SCHEMA, ENTRY_SCHEMA
 
 pytestmark = pytest.mark.anyio
@@ -68,7 +69,7 @@ async def test_jetstream_messages_wait_on_disk_for_a_server_down_at_boot(
         assert runtime.sender.atomic_batches >= 1
         # The rest of the entry came online too.
         await nc.publish("late.value", b"7")
-        await nc.flush()
+        await flush_in_order(nc, 5)
         await wait_until(lambda: state_of(host, "sensor.late_value") == "7")
     assert entry.state is ConfigEntryState.LOADED
 
