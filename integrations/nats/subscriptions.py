@@ -12,22 +12,27 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from typing import Final
 
 from nats.aio.msg import Msg
 
 from gatehouse.core.helpers import PayloadError
 
-from .client import NatsClient
+from .client import NatsClient, flush_in_order
 from .entity import MessageEntity
 
 _LOGGER = logging.getLogger(__name__)
+
+#: Seconds to wait for the server to confirm the subscriptions (a round trip).
+SUBSCRIBE_CONFIRM_TIMEOUT: Final = 5
 
 
 async def subscribe(
     client: NatsClient, entities: Iterable[MessageEntity], on_malformed: Callable[[str], None]
 ) -> None:
     """Subscribe for the live entities fed by a core subject (the subscriptions end
-    with the connection)."""
+    with the connection); return once the server has them, so an entry that reports
+    itself online misses no message published after that."""
     groups: dict[tuple[str, str], list[MessageEntity]] = defaultdict(list)
     for entity in entities:
         description = entity.entity_description
@@ -47,3 +52,5 @@ async def subscribe(
                     on_malformed(source)
 
         await client.nc.subscribe(subject, queue=queue, cb=deliver)
+    if groups:
+        await flush_in_order(client.nc, SUBSCRIBE_CONFIRM_TIMEOUT)
