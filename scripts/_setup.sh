@@ -59,6 +59,10 @@ if [ "$MODE" = test ]; then
     apt_install mosquitto chromium socat
     # Mosquitto's Debian service is not needed: the tests start their own brokers.
     if command -v systemctl >/dev/null 2>&1; then systemctl disable --now mosquitto >/dev/null 2>&1 || true; fi
+    # InfluxDB 1.x (influxd) for tests/integrations/influxdb: the fixture starts its own
+    # server on loopback ports with a generated config, so Debian's service is not needed.
+    apt_install influxdb
+    if command -v systemctl >/dev/null 2>&1; then systemctl disable --now influxdb >/dev/null 2>&1 || true; fi
     # The npm test tools of tests/js_client (pinned in its package-lock.json): Home
     # Assistant's client library (test_ha_js_client.py) and TypeScript, which type-checks
     # frontend/ (test_typecheck.py). Installed outside frontend/, which the server serves.
