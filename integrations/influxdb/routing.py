@@ -1,0 +1,83 @@
+"""Which states are exported, and at which outbox priority.
+
+Both come from the shared helpers (``ENTITY_FILTER_FIELDS``/``entity_filter`` and
+``PRIORITY_FIELDS``/``priority_rules`` in ``gatehouse.core.helpers``), so ``include``,
+``exclude`` and ``priority`` mean the same here as for every other exporter. They are
+looked up by name at import time: while the shared filter is not in the helpers yet,
+a minimal stand-in with the same keys (``domains``, ``entities``, ``entity_globs``)
+keeps the integration usable, and every state leaves at priority 0.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+import voluptuous as vol
+
+import gatehouse.core.helpers as _helpers
+from gatehouse.core import Host, State
+
+_SELECTOR: Final = vol.Schema(
+    {
+        vol.Optional("domains", default=list): [str],
+        vol.Optional("entities", default=list): [str],
+        vol.Optional("entity_globs", default=list): [str],
+    }
+)
+
+_shared_fields: Any = getattr(_helpers, "ENTITY_FILTER_FIELDS", None)
+_shared_filter: Any = getattr(_helpers, "entity_filter", None)
+_shared_priority_fields: Any = getattr(_helpers, "PRIORITY_FIELDS", None)
+_shared_priority: Any = getattr(_helpers, "priority_rules", None)
+
+#: ``include``/``exclude`` keys to splice into the entry's schema.
+FILTER_FIELDS: Final[dict[Any, Any]] = (
+    dict(_shared_fields)
+    if _shared_fields is not None
+    else {vol.Optional("include"): _SELECTOR, vol.Optional("exclude"): _SELECTOR}
+)
+#: ``priority`` rules (nothing while the shared helper is missing).
+PRIORITY_FIELDS: Final[dict[Any, Any]] = (
+    dict(_shared_priority_fields) if _shared_priority_fields is not None else {}
+)
+
+
+def _matches(selector: Mapping[str, Any], entity_id: str) -> bool:
+    domain = entity_id.partition(".")[0]
+    return (
+        domain in selector.get("domains", ())
+        or entity_id in selector.get("entities", ())
+        or any(fnmatch.fnmatchcase(entity_id, g) for g in selector.get("entity_globs", ()))
+    )
+
+
+def _local_filter(config: Mapping[str, Any]) -> Callable[[State], bool]:
+    include, exclude = config.get("include"), config.get("exclude")
+    if not include and not exclude:
+        return lambda _state: True
+
+    def accept(state: State) -> bool:
+        entity_id = state.entity_id
+        if exclude and _matches(exclude, entity_id):
+            return False
+        return not include or _matches(include, entity_id)
+
+    return accept
+
+
+def state_filter(host: Host, config: Mapping[str, Any]) -> Callable[[State], bool]:
+    """The entry's filter over states."""
+    if _shared_filter is not None:
+        chosen: Callable[[State], bool] = _shared_filter(host, config)
+        return chosen
+    return _local_filter(config)
+
+
+def state_priority(host: Host, config: Mapping[str, Any]) -> Callable[[State], int] | None:
+    """The entry's priority rules, or None when it has none (every state at 0)."""
+    if _shared_priority is None or not config.get("priority"):
+        return None
+    rules: Callable[[State], int] = _shared_priority(host, config)
+    return rules

@@ -1,0 +1,306 @@
+"""The outbox ``Sender``: points from the durable queue to InfluxDB's write API.
+
+**One outbox message is one point** (one line). Measured against one message per
+encoded batch (``scripts/bench/bench_influxdb.py``), it costs a row per point in the
+outbox's SQLite (group-committed, so cheap) and buys what matters here: a point
+InfluxDB refuses can be dead-lettered *alone* while the rest of its request is
+delivered, and a point is durable from the moment the group commit holding it is on
+disk (no in-memory batch that a kill -9 would lose).
+
+A write request is one outbox batch (up to ``batch_size`` points: the outbox's batch
+size is set to it). **Batching by time**: when the outbox hands over fewer than
+``batch_size`` points and the oldest is younger than ``flush_interval``, the sender
+waits until it is that old before writing, so a trickle of states makes one request
+per interval instead of one per state; the points that arrive meanwhile stay queued
+for the next request. (``flush_interval: 0``: write at once.)
+
+What each answer means:
+
+* **204**: every point is written.
+* **400** (also 422): InfluxDB refused some points: a ``partial write`` (1.x writes the
+  others and says ``dropped=N``), a field type conflict, a parse error, points beyond
+  the retention policy. The points the error names (``unable to parse '<line>'``, or
+  ``input field "f" on measurement "m" is type t``) are set aside and the others written
+  again; whatever is still refused is **bisected**: halves are written until the
+  refused points are alone. A point refused alone is dead-lettered with the server's
+  reason; every other point is delivered. Writing a point again is harmless (same
+  measurement, tags and time: InfluxDB overwrites it with itself), which is what makes
+  the re-writes safe.
+* **413**: the request was too large: it is split in halves (a single point refused as
+  too large is dead-lettered).
+* **401/403**: the credentials (or the right to write) were refused: retrying cannot fix
+  that. The points stay queued, the sender stops writing, and ``on_refused`` has the
+  entry reloaded, whose set-up then fails with the reason (``setup_error``), as NATS
+  does with a refused login.
+* **429/503** with ``Retry-After``: no request before that many seconds (an HTTP date
+  is understood too); other 5xx, 404 (database or bucket missing), timeouts and refused
+  connections: the batch is retried by the outbox with its backoff.
+
+Bodies are gzipped when ``gzip`` is on (the default; large bodies are compressed in a
+worker thread so the loop keeps running).
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import math
+import re
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+import aiohttp
+import anyio
+import anyio.to_thread
+
+from gatehouse.core.helpers import (
+    BurstLog,
+    DeliveryOutcome,
+    OutboxMessage,
+    TransientDeliveryError,
+)
+
+from .client import InfluxClient
+from .errors import WriteStopped
+from .lineprotocol import escape_key, escape_measurement
+
+_LOGGER = logging.getLogger(__name__)
+
+#: Bodies larger than this are gzipped in a worker thread.
+THREAD_GZIP_BYTES: Final = 64 * 1024
+#: The longest wait a ``Retry-After`` imposes inside one send (longer waits are served
+#: across sends: the batch is retried after the rest).
+MAX_RETRY_AFTER: Final = 300.0
+_PARSE_RE: Final = re.compile(r"unable to parse '(.*?)': ", re.DOTALL)
+_CONFLICT_RE: Final = re.compile(
+    r'input field "((?:[^"\\]|\\.)*)" on measurement "((?:[^"\\]|\\.)*)" is type (\w+)'
+)
+_REFUSED_STATUSES: Final = frozenset({401, 403})
+_REJECTING_STATUSES: Final = frozenset({400, 422})
+
+
+def _unquote(text: str) -> str:
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+def _value_type(value: str) -> str:
+    if value.startswith('"'):
+        return "string"
+    if value.endswith("i") and value[:-1].lstrip("-").isdigit():
+        return "integer"
+    if value in ("true", "false", "t", "f", "True", "False", "T", "F", "TRUE", "FALSE"):
+        return "boolean"
+    return "float"
+
+
+def named_lines(reason: str, lines: Sequence[str]) -> set[int]:
+    """Indexes of ``lines`` the server's error names (see the module docstring)."""
+    found: set[int] = set()
+    for quoted in _PARSE_RE.findall(reason):
+        found.update(i for i, line in enumerate(lines) if line == quoted)
+    for field, measurement, kind in _CONFLICT_RE.findall(reason):
+        head = escape_measurement(_unquote(measurement))
+        key = escape_key(_unquote(field)) + "="
+        for index, line in enumerate(lines):
+            if not line.startswith((head + ",", head + " ")):
+                continue
+            at = line.find(" " + key)
+            at = at if at >= 0 else line.find("," + key)
+            if at < 0:
+                continue
+            value = line[at + 1 + len(key):]
+            if value.startswith('"'):
+                if kind == "string":
+                    found.add(index)
+                continue
+            value = value.split(",", 1)[0].split(" ", 1)[0]
+            if _value_type(value) == kind:
+                found.add(index)
+    return found
+
+
+class InfluxSender:
+    """Writes outbox batches to one InfluxDB (see the module docstring)."""
+
+    def __init__(
+        self,
+        client: InfluxClient,
+        name: str,
+        *,
+        use_gzip: bool,
+        batch_size: int,
+        flush_interval: float,
+        on_refused: Callable[[str], None],
+        on_link: Callable[[], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.name = name
+        self.use_gzip = use_gzip
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self._on_refused = on_refused
+        self._on_link = on_link
+        self.refused: str | None = None
+        self.up = False
+        self.last_error: str | None = None
+        self._not_before = 0.0
+        self.requests = 0
+        self.points_written = 0
+        self.points_rejected = 0
+        self.bisections = 0
+        self.splits_413 = 0
+        self.bytes_sent = 0
+        self._errors = BurstLog(
+            _LOGGER,
+            "InfluxDB %(name)s: cannot write (%(detail)s); points stay queued",
+            "InfluxDB %(name)s: writing again after %(count)d failed attempts",
+            name=name,
+        )
+
+    # -- the outbox's call ---------------------------------------------------------------
+
+    async def send(self, batch: Sequence[OutboxMessage]) -> Sequence[DeliveryOutcome]:
+        if self.refused is not None:
+            raise TransientDeliveryError(f"credentials refused: {self.refused}")
+        await self._linger(batch)
+        await self._respect_retry_after()
+        outcomes: list[DeliveryOutcome | None] = [None] * len(batch)
+        lines: list[str] = []
+        indexes: list[int] = []
+        for index, message in enumerate(batch):
+            if message.payload:
+                lines.append(message.payload.decode("utf-8", "replace"))
+                indexes.append(index)
+            else:  # a barrier (see ``Exporter.barrier``): nothing to write
+                outcomes[index] = DeliveryOutcome.ACKED
+        try:
+            await self._deliver(lines, list(range(len(lines))), outcomes, indexes)
+        except WriteStopped as stop:
+            if all(o is None for o in outcomes):  # nothing settled: the whole batch waits
+                raise TransientDeliveryError(str(stop)) from None
+        return [DeliveryOutcome.RETRY if o is None else o for o in outcomes]
+
+    async def _linger(self, batch: Sequence[OutboxMessage]) -> None:
+        if self.flush_interval <= 0 or len(batch) >= self.batch_size:
+            return
+        oldest = min(message.created for message in batch)
+        wait = oldest + self.flush_interval - time.time()
+        if wait > 0:
+            await anyio.sleep(min(wait, self.flush_interval))
+
+    async def _respect_retry_after(self) -> None:
+        wait = self._not_before - time.monotonic()
+        if wait > 0:
+            await anyio.sleep(wait)
+
+    # -- one request, and what to do with its answer --------------------------------------
+
+    async def _deliver(
+        self,
+        lines: list[str],
+        subset: list[int],
+        outcomes: list[DeliveryOutcome | None],
+        indexes: list[int],
+    ) -> None:
+        """Write ``subset`` (positions in ``lines``), isolating what the server refuses."""
+        if not subset:
+            return
+        status, reason = await self._post([lines[i] for i in subset])
+        if status in (200, 204):
+            self.points_written += len(subset)
+            for i in subset:
+                outcomes[indexes[i]] = DeliveryOutcome.ACKED
+            return
+        if len(subset) == 1:
+            i = subset[0]
+            self.points_rejected += 1
+            outcomes[indexes[i]] = DeliveryOutcome.rejected(f"HTTP {status}: {reason}")
+            _LOGGER.debug("InfluxDB %s: point refused (%s): %s", self.name, reason, lines[i])
+            return
+        if status == 413:
+            self.splits_413 += 1
+        else:
+            named = named_lines(reason, [lines[i] for i in subset])
+            if named and len(named) < len(subset):
+                # The others first (one request), then the named ones, each to be
+                # refused alone before it is dead-lettered (a name is a hint, not proof).
+                suspects = [subset[k] for k in sorted(named)]
+                rest = [subset[k] for k in range(len(subset)) if k not in named]
+                await self._deliver(lines, rest, outcomes, indexes)
+                for i in suspects:
+                    await self._deliver(lines, [i], outcomes, indexes)
+                return
+            self.bisections += 1
+        half = len(subset) // 2
+        await self._deliver(lines, subset[:half], outcomes, indexes)
+        await self._deliver(lines, subset[half:], outcomes, indexes)
+
+    async def _post(self, lines: list[str]) -> tuple[int, str]:
+        """One write request; the status and error text of an answer that rejects
+        points (2xx, 400, 413, 422), or ``WriteStopped`` for everything else."""
+        body = ("\n".join(lines) + "\n").encode()
+        if self.use_gzip:
+            if len(body) > THREAD_GZIP_BYTES:
+                body = await anyio.to_thread.run_sync(_gzip, body)
+            else:
+                body = _gzip(body)
+        self.requests += 1
+        try:
+            result = await self.client.write(body, gzipped=self.use_gzip)
+        except (aiohttp.ClientError, TimeoutError, OSError) as err:
+            self._link(False, f"no answer from {self.client.base}: "
+                              f"{err or type(err).__name__}")
+            raise WriteStopped(self.last_error) from None
+        self._link(True, None)
+        self.bytes_sent += len(body)
+        status = result.status
+        if status in (200, 204) or status in _REJECTING_STATUSES or status == 413:
+            self._errors.calm()
+            return status, result.error
+        self.last_error = f"HTTP {status}: {result.error}"
+        if status in _REFUSED_STATUSES:
+            self.refused = self.last_error
+            _LOGGER.error(
+                "InfluxDB %s refused the credentials (%s); points stay queued, the entry "
+                "is stopped until they are fixed", self.name, self.last_error,
+            )
+            self._on_refused(self.last_error)
+            raise WriteStopped(self.last_error)
+        if result.retry_after is not None and status in (429, 503):
+            wait = min(result.retry_after, MAX_RETRY_AFTER)
+            self._not_before = time.monotonic() + wait
+            self._errors.hit(detail=f"{self.last_error}; retrying after {wait:g} s")
+        else:
+            self._errors.hit(detail=self.last_error)
+        raise WriteStopped(self.last_error)
+
+    def _link(self, up: bool, error: str | None) -> None:
+        if error is not None:
+            self.last_error = error
+            self._errors.hit(detail=error)
+        if up != self.up:
+            self.up = up
+            if up:
+                _LOGGER.info("InfluxDB %s: writing to %s", self.name, self.client.target)
+            if self._on_link is not None:
+                self._on_link()
+
+    def diagnostics(self) -> dict[str, Any]:
+        return {
+            "up": self.up,
+            "refused": self.refused,
+            "last_error": self.last_error,
+            "requests": self.requests,
+            "points_written": self.points_written,
+            "points_rejected": self.points_rejected,
+            "bisections": self.bisections,
+            "splits_413": self.splits_413,
+            "bytes_sent": self.bytes_sent,
+            "retry_after_left": max(0.0, math.ceil(self._not_before - time.monotonic())),
+        }
+
+
+def _gzip(body: bytes) -> bytes:
+    # Level 1: most of the size win for line protocol at a fraction of the CPU.
+    return gzip.compress(body, compresslevel=1, mtime=0)
