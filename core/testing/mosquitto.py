@@ -31,6 +31,9 @@ class Mosquitto:
     ``certs`` enables the TLS listener (``tls_port``). ``autosave_on_change`` makes the
     broker write its persistence file after every change, so even :meth:`kill` (a crash)
     keeps queued QoS 1 messages; the default only saves on graceful :meth:`stop`.
+    ``tls_version`` is the TLS listener's minimum version (Mosquitto 2's ``tls_version``
+    is a floor): ``"tlsv1.3"`` by default, ``"tlsv1.2"`` for peers that emulate services
+    accepting TLS 1.2 and up (AWS IoT Core does).
     """
 
     def __init__(
@@ -40,12 +43,14 @@ class Mosquitto:
         *,
         autosave_on_change: bool = False,
         extra_config: str = "",
+        tls_version: str = "tlsv1.3",
     ) -> None:
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._certs = certs
         self._autosave_on_change = autosave_on_change
         self._extra_config = extra_config
+        self._tls_version = tls_version
         # Ports are chosen once so restart() reuses them and clients can reconnect.
         plain, tls = free_ports(2)
         self._port = plain
@@ -74,7 +79,8 @@ class Mosquitto:
 
     @property
     def tls_port(self) -> int:
-        """TLS 1.3 listener requiring a client certificate; only with ``certs``."""
+        """TLS listener (1.3 unless ``tls_version`` says otherwise) requiring a client
+        certificate; only with ``certs``."""
         if self._tls_port is None:
             raise AttributeError("this broker was started without TLS (no certs given)")
         return self._tls_port
@@ -171,7 +177,7 @@ class Mosquitto:
                 f"cafile {self._certs.ca_cert}",
                 f"certfile {self._certs.server_cert}",
                 f"keyfile {self._certs.server_key}",
-                "tls_version tlsv1.3",
+                f"tls_version {self._tls_version}",
                 "require_certificate true",
                 "use_identity_as_username true",
             ]

@@ -1,0 +1,426 @@
+"""What the aws_iot tests need beside the kit (``import awstools``; not a conftest, so
+the name cannot collide with the suite's other conftest modules).
+
+Fixtures: a test module registers them with ``pytest_plugins = ["awstools"]`` (and may
+also import helpers from here: the PYTEST_DONT_REWRITE marker in this docstring keeps
+pytest from warning that the plugin module was imported before it was registered;
+nothing here asserts):
+
+* ``aws_certs`` (session): the test PKI as an AWS account would hand it out: the
+  "Amazon root CA" bundle, the device certificate and key of thing ``gh-thing-1``, a
+  fleet-provisioning CLAIM certificate and key, an expired certificate (with its key)
+  and a key that does not match the device certificate.
+* ``aws_broker``: Mosquitto with a TLS 1.2+ listener that requires a client certificate
+  from that CA (``aws_broker.tls_port``; the server certificate is for ``localhost`` and
+  127.0.0.1), persistence saved on every change so a kill -9 loses nothing queued.
+* ``aws_fake``: a running :class:`awsfake.FakeAwsIot` on that broker (shadow, fleet
+  provisioning with template ``gh-fleet``, jobs).
+
+Helpers: :func:`aws_entry_data` (the integration's entry data), :func:`device_client`
+(a plain paho client with mTLS that can ``request`` like a device) and
+:func:`duplicate_client` (another connection with a taken client id, reconnecting
+forever: the "duplicate client id" storm AWS causes).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import shutil
+import ssl
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+from awsfake import FakeAwsIot, ProvisioningTemplate
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from paho.mqtt.enums import CallbackAPIVersion
+
+from gatehouse.core.testing import ClientCert, Mosquitto, Pki, issue_client_cert, make_pki
+
+THING = "gh-thing-1"
+ENDPOINT = "localhost"
+TEMPLATE = "gh-fleet"
+#: RegisterThing parameters the integration's tests send (the template needs SerialNumber).
+PARAMETERS = {"SerialNumber": "SN-0001"}
+#: The thing name template ``gh-fleet`` gives: ``gh-SN-0001`` for PARAMETERS.
+PROVISIONED_THING = "gh-{SerialNumber}"
+BACKEND = "aws-iot-core-fake"
+CLAIM = "gh-claim"
+REQUEST_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class AwsCerts:
+    """Paths of the files a device gets from an AWS account (all PEM)."""
+
+    pki: Pki
+    directory: Path
+    root_ca: Path
+    certificate: Path
+    private_key: Path
+    claim_certificate: Path
+    claim_private_key: Path
+    expired_certificate: Path
+    expired_private_key: Path
+    mismatched_private_key: Path
+    backend: ClientCert
+
+    def device(self) -> ClientCert:
+        return ClientCert(THING, self.certificate, self.private_key)
+
+    def claim(self) -> ClientCert:
+        return ClientCert(CLAIM, self.claim_certificate, self.claim_private_key)
+
+
+def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    path.chmod(0o600)
+
+
+def issue_expired_cert(pki: Pki, common_name: str, directory: Path) -> ClientCert:
+    """A client certificate from ``pki``'s CA whose validity ended yesterday."""
+    ca_cert = x509.load_pem_x509_certificate(pki.ca_cert.read_bytes())
+    ca_key = serialization.load_pem_private_key(pki.ca_key.read_bytes(), password=None)
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+        raise TypeError("test CA key is not an EC key")
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=30))
+        .not_valid_after(now - datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    cert_path = directory / f"{common_name}.cert.pem"
+    key_path = directory / f"{common_name}.private.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    _write_key(key, key_path)
+    return ClientCert(common_name, cert_path, key_path)
+
+
+def make_aws_certs(directory: Path) -> AwsCerts:
+    """Generate the PKI and copy its files under AWS's usual download names."""
+    pki = make_pki(directory / "pki", client_names=(THING, CLAIM, BACKEND))
+    out = directory / "aws"
+    out.mkdir(parents=True, exist_ok=True)
+
+    def copy(src: Path, name: str) -> Path:
+        target = out / name
+        shutil.copyfile(src, target)
+        target.chmod(src.stat().st_mode & 0o777)
+        return target
+
+    expired = issue_expired_cert(pki, "gh-expired", out)
+    mismatched = out / "mismatched.private.key"
+    _write_key(ec.generate_private_key(ec.SECP256R1()), mismatched)
+    return AwsCerts(
+        pki=pki,
+        directory=out,
+        root_ca=copy(pki.ca_cert, "AmazonRootCA1.pem"),
+        certificate=copy(pki.client(THING).cert, f"{THING}.cert.pem"),
+        private_key=copy(pki.client(THING).key, f"{THING}.private.key"),
+        claim_certificate=copy(pki.client(CLAIM).cert, "claim.cert.pem"),
+        claim_private_key=copy(pki.client(CLAIM).key, "claim.private.key"),
+        expired_certificate=expired.cert,
+        expired_private_key=expired.key,
+        mismatched_private_key=mismatched,
+        backend=pki.client(BACKEND),
+    )
+
+
+# -- fixtures ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def aws_certs(tmp_path_factory: pytest.TempPathFactory) -> AwsCerts:
+    """The AWS-shaped PKI, once per session (certificates are immutable)."""
+    return make_aws_certs(tmp_path_factory.mktemp("aws-certs"))
+
+
+@pytest.fixture
+def aws_broker(tmp_path: Path, aws_certs: AwsCerts) -> Iterator[Mosquitto]:
+    """Mosquitto as the AWS IoT Core endpoint: mTLS, TLS 1.2 minimum."""
+    broker = Mosquitto(
+        tmp_path / "aws-broker", aws_certs.pki, autosave_on_change=True, tls_version="tlsv1.2", extra_config="set_tcp_nodelay true"
+    )
+    try:
+        broker.start()
+        yield broker
+    finally:
+        broker.stop()
+
+
+def default_templates() -> dict[str, ProvisioningTemplate]:
+    return {
+        TEMPLATE: ProvisioningTemplate(
+            thing_name=PROVISIONED_THING,
+            required=("SerialNumber",),
+            device_configuration={"Fleet": "gatehouse"},
+        )
+    }
+
+
+@pytest.fixture
+def aws_fake(aws_broker: Mosquitto, aws_certs: AwsCerts) -> Iterator[FakeAwsIot]:
+    """The AWS IoT Core services, subscribed and answering before the test starts."""
+    fake = FakeAwsIot(aws_broker, aws_certs.backend, things=(THING,), templates=default_templates())
+    fake.start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+def aws_entry_data(
+    aws_broker: Mosquitto, aws_certs: AwsCerts, *, provisioning: bool = False, **overrides: Any
+) -> dict[str, Any]:
+    """Config-entry data for the aws_iot integration against ``aws_broker``.
+
+    With ``provisioning=True`` the entry has no device certificate yet, only the claim
+    (an appliance's first boot). Keys follow integrations/aws_iot/config.py.
+    """
+    data: dict[str, Any] = {
+        "endpoint": ENDPOINT,
+        "port": aws_broker.tls_port,
+        "thing_name": THING,
+        "root_ca": str(aws_certs.root_ca),
+        "certificate": str(aws_certs.certificate),
+        "private_key": str(aws_certs.private_key),
+    }
+    if provisioning:
+        del data["certificate"], data["private_key"]
+        data["provisioning"] = {
+            "claim_certificate": str(aws_certs.claim_certificate),
+            "claim_private_key": str(aws_certs.claim_private_key),
+            "template_name": TEMPLATE,
+            "parameters": dict(PARAMETERS),
+        }
+    data.update(overrides)
+    return data
+
+
+# -- plain paho clients -----------------------------------------------------------------
+
+
+def tls_context(
+    root_ca: Path, cert: Path | None, key: Path | None, *, maximum: ssl.TLSVersion | None = None
+) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(cafile=str(root_ca))
+    if cert is not None and key is not None:
+        ctx.load_cert_chain(str(cert), str(key))
+    if maximum is not None:
+        ctx.maximum_version = maximum
+    return ctx
+
+
+class DeviceClient:
+    """A plain paho (MQTT 3.1.1, like AWS's SDKs) client speaking as a device.
+
+    ``request(topic, body)`` subscribes to ``topic/accepted`` and ``topic/rejected``
+    first (as AWS asks) and returns ``(suffix, json)`` of the first answer; ``watch``
+    collects what arrives on other topics (deltas, notify-next) for ``next_message``.
+    """
+
+    def __init__(self, client: mqtt.Client) -> None:
+        self.client = client
+        self._cond = threading.Condition()
+        self._inbox: list[tuple[str, bytes]] = []
+        self._subscribed: set[str] = set()
+        client.on_message = self._on_message
+
+    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        with self._cond:
+            self._inbox.append((msg.topic, bytes(msg.payload)))
+            self._cond.notify_all()
+
+    def subscribe(self, *topics: str) -> None:
+        new = [t for t in topics if t not in self._subscribed]
+        if not new:
+            return
+        done = threading.Event()
+
+        def on_subscribe(*_: object) -> None:
+            done.set()
+
+        self.client.on_subscribe = on_subscribe
+        self.client.subscribe([(t, 1) for t in new])
+        if not done.wait(REQUEST_TIMEOUT):
+            raise TimeoutError(f"no SUBACK for {new}")
+        self._subscribed.update(new)
+
+    def publish(self, topic: str, payload: bytes | str | dict[str, Any], qos: int = 1) -> None:
+        data = json.dumps(payload) if isinstance(payload, dict) else payload
+        info = self.client.publish(topic, data, qos=qos)
+        info.wait_for_publish(REQUEST_TIMEOUT)
+
+    def next_message(self, topic: str, timeout: float = REQUEST_TIMEOUT) -> Any:
+        """Remove and return (as JSON) the first message received on ``topic``."""
+        with self._cond:
+            found = self._cond.wait_for(lambda: any(t == topic for t, _ in self._inbox), timeout)
+            if not found:
+                raise TimeoutError(f"nothing on {topic}; got {[t for t, _ in self._inbox]}")
+            index = next(i for i, (t, _) in enumerate(self._inbox) if t == topic)
+            return json.loads(self._inbox.pop(index)[1])
+
+    def messages(self, topic: str) -> list[Any]:
+        with self._cond:
+            return [json.loads(p) for t, p in self._inbox if t == topic]
+
+    def request(
+        self,
+        topic: str,
+        body: bytes | str | dict[str, Any] | None = None,
+        timeout: float = REQUEST_TIMEOUT,
+    ) -> tuple[str, Any]:
+        """Publish a request and return ``("accepted" | "rejected", body)`` of its answer.
+
+        Shadow and jobs requests (``$aws/things/...``) given as a dict get a
+        ``clientToken`` unless they carry one, and only the answer with that token is
+        taken: every subscriber sees every ``/accepted``, including those of updates
+        the cloud side made meanwhile. Other requests take the first answer.
+        """
+        expected: str | None = None
+        if isinstance(body, dict) and topic.startswith("$aws/things/"):
+            body = {"clientToken": unique_token(), **body}
+            token = body["clientToken"]
+            if isinstance(token, str) and len(token.encode()) <= 64:
+                expected = token
+        answers = (f"{topic}/accepted", f"{topic}/rejected")
+        self.subscribe(*answers)
+
+        def match(item: tuple[str, bytes]) -> bool:
+            if item[0] not in answers:
+                return False
+            if expected is None:
+                return True
+            try:
+                return bool(json.loads(item[1]).get("clientToken") == expected)
+            except ValueError:
+                return False
+
+        with self._cond:
+            self._inbox = [m for m in self._inbox if m[0] not in answers]
+        self.publish(topic, body if body is not None else b"")
+        with self._cond:
+            if not self._cond.wait_for(lambda: any(match(m) for m in self._inbox), timeout):
+                raise TimeoutError(f"no answer to {topic}")
+            index = next(i for i, m in enumerate(self._inbox) if match(m))
+            answer_topic, payload = self._inbox.pop(index)
+        return answer_topic.rsplit("/", 1)[1], json.loads(payload)
+
+
+@contextmanager
+def device_client(
+    broker: Mosquitto,
+    root_ca: Path,
+    cert: ClientCert | None,
+    client_id: str = THING,
+    *,
+    maximum_tls: ssl.TLSVersion | None = None,
+    timeout: float = REQUEST_TIMEOUT,
+) -> Iterator[DeviceClient]:
+    """A connected :class:`DeviceClient` (raises ConnectionError if refused)."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311)
+    client.tls_set_context(
+        tls_context(
+            root_ca, cert.cert if cert else None, cert.key if cert else None, maximum=maximum_tls
+        )
+    )
+    connected = threading.Event()
+    outcome: list[str] = []
+
+    def on_connect(c: mqtt.Client, u: object, flags: Any, reason: Any, props: Any) -> None:
+        outcome.append(str(reason))
+        if not reason.is_failure:
+            connected.set()
+
+    client.on_connect = on_connect
+    device = DeviceClient(client)
+    try:
+        client.connect(ENDPOINT, broker.tls_port, keepalive=30)
+    except OSError as exc:
+        raise ConnectionError(f"TLS/TCP connect refused: {exc!r}") from exc
+    client.loop_start()
+    try:
+        if not connected.wait(timeout):
+            raise ConnectionError(f"not connected within {timeout}s: {outcome}")
+        yield device
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+class DuplicateClient:
+    """A connection that uses a taken client id and reconnects whenever it is kicked,
+    so each side keeps kicking the other (what a cloned certificate does on AWS)."""
+
+    def __init__(self, broker: Mosquitto, root_ca: Path, cert: ClientCert, client_id: str) -> None:
+        self.connects = 0
+        self.kicked = 0
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311
+        )
+        self._client.tls_set_context(tls_context(root_ca, cert.cert, cert.key))
+        # int in paho's annotations, float seconds in its loop: a storm, not one a second
+        self._client.reconnect_delay_set(min_delay=0.05, max_delay=0.2)  # type: ignore[arg-type]
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._broker = broker
+
+    def _on_connect(self, *_: object) -> None:
+        self.connects += 1
+
+    def _on_disconnect(self, *_: object) -> None:
+        self.kicked += 1
+
+    def start(self) -> None:
+        self._client.connect_async(ENDPOINT, self._broker.tls_port, keepalive=30)
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
+@contextmanager
+def duplicate_client(
+    broker: Mosquitto, aws_certs: AwsCerts, client_id: str = THING
+) -> Iterator[DuplicateClient]:
+    """Run a :class:`DuplicateClient` with the device's certificate for the block."""
+    dup = DuplicateClient(broker, aws_certs.root_ca, aws_certs.device(), client_id)
+    dup.start()
+    try:
+        yield dup
+    finally:
+        dup.stop()
+
+
+def unique_token() -> str:
+    return uuid.uuid4().hex
+
+
+def issue_device_cert(aws_certs: AwsCerts, thing: str) -> ClientCert:
+    """Another device certificate from the same CA (per-test identities)."""
+    return issue_client_cert(aws_certs.pki, thing)
