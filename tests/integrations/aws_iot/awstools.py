@@ -353,24 +353,37 @@ def device_client(
             root_ca, cert.cert if cert else None, cert.key if cert else None, maximum=maximum_tls
         )
     )
-    connected = threading.Event()
     outcome: list[str] = []
+    answered = threading.Event()
 
     def on_connect(c: mqtt.Client, u: object, flags: Any, reason: Any, props: Any) -> None:
-        outcome.append(str(reason))
-        if not reason.is_failure:
-            connected.set()
+        outcome.append("ok" if not reason.is_failure else f"CONNACK {reason}")
+        answered.set()
+
+    def on_closed(*args: Any) -> None:
+        # TLS 1.3 reports a missing or rejected client certificate only after the
+        # handshake, as a closed connection: fail at once instead of timing out.
+        outcome.append(f"connection closed before CONNACK {args[-2:]!r}")
+        answered.set()
 
     client.on_connect = on_connect
+    client.on_disconnect = on_closed
+    client.on_connect_fail = on_closed
+    # Quick reconnects after a kick (int in paho's annotations, float seconds in its loop).
+    client.reconnect_delay_set(min_delay=0.05, max_delay=0.2)  # type: ignore[arg-type]
     device = DeviceClient(client)
     try:
         client.connect(ENDPOINT, broker.tls_port, keepalive=30)
-    except OSError as exc:
-        raise ConnectionError(f"TLS/TCP connect refused: {exc!r}") from exc
+    except OSError as exc:  # ssl.SSLError included
+        raise ConnectionError(f"TLS/TCP connection refused: {exc!r}") from exc
     client.loop_start()
     try:
-        if not connected.wait(timeout):
-            raise ConnectionError(f"not connected within {timeout}s: {outcome}")
+        if not answered.wait(timeout):
+            raise ConnectionError(f"no CONNACK within {timeout}s")
+        if outcome[0] != "ok":
+            raise ConnectionError(outcome[0])
+        client.on_disconnect = None
+        client.on_connect_fail = None
         yield device
     finally:
         client.disconnect()

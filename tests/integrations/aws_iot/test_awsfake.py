@@ -8,14 +8,28 @@ service documents", "Device Shadow error messages", "Device provisioning MQTT AP
 
 from __future__ import annotations
 
+import re
+import ssl
+import threading
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
 from awsfake import FakeAwsIot
-from awstools import THING, AwsCerts, DeviceClient, device_client
+from awstools import (
+    PARAMETERS,
+    TEMPLATE,
+    THING,
+    AwsCerts,
+    DeviceClient,
+    device_client,
+    duplicate_client,
+    tls_context,
+)
 
-from gatehouse.core.testing import Mosquitto
+from gatehouse.core.testing import ClientCert, Mosquitto, make_pki, wait_until_sync
 
 pytest_plugins = ["awstools"]
 
@@ -146,7 +160,7 @@ def test_too_large_is_413_and_counts_the_merged_document(device: DeviceClient) -
 def test_bad_update_is_400(
     device: DeviceClient, payload: bytes | dict[str, object], message: str
 ) -> None:
-    kind, body = device.request(f"{SHADOW}/update", payload)  # type: ignore[arg-type]
+    kind, body = device.request(f"{SHADOW}/update", payload)
     assert (kind, body["code"], body["message"]) == ("rejected", 400, message)
 
 
@@ -239,6 +253,286 @@ async def test_wait_for_wakes_on_device_traffic(
     async with anyio.create_task_group() as tg:
         tg.start_soon(report)
         shadow = await aws_fake.wait_for(lambda: aws_fake.shadow(THING), timeout=5)
+    assert shadow is not None
     assert shadow["state"]["reported"] == {"ready": True}
     with pytest.raises(TimeoutError, match="never"):
         await aws_fake.wait_for(lambda: aws_fake.shadow("nope"), timeout=0.05, what="never")
+
+
+# -- fleet provisioning ----------------------------------------------------------------
+
+CREATE = "$aws/certificates/create/json"
+PROVISION = f"$aws/provisioning-templates/{TEMPLATE}/provision/json"
+
+
+def test_provisioning_by_claim_then_reconnect_with_the_new_certificate(
+    aws_fake: FakeAwsIot, aws_broker: Mosquitto, aws_certs: AwsCerts, tmp_path: Path
+) -> None:
+    with device_client(aws_broker, aws_certs.root_ca, aws_certs.claim(), "claim-boot") as dev:
+        kind, created = device_request_ok(dev, CREATE, {})
+        assert set(created) == {
+            "certificateId",
+            "certificatePem",
+            "privateKey",
+            "certificateOwnershipToken",
+        }
+        assert re.fullmatch(r"[0-9a-f]{64}", created["certificateId"])
+        kind, registered = dev.request(
+            PROVISION,
+            {
+                "certificateOwnershipToken": created["certificateOwnershipToken"],
+                "parameters": dict(PARAMETERS),
+            },
+        )
+        assert kind == "accepted", registered
+        assert registered == {
+            "thingName": "gh-SN-0001",
+            "deviceConfiguration": {"Fleet": "gatehouse"},
+        }
+        # The token is single-use.
+        kind, again = dev.request(
+            PROVISION,
+            {
+                "certificateOwnershipToken": created["certificateOwnershipToken"],
+                "parameters": dict(PARAMETERS),
+            },
+        )
+        assert kind == "rejected"
+        assert set(again) == {"statusCode", "errorCode", "errorMessage"}
+        assert again["statusCode"] == 400
+    assert (aws_fake.create_calls, aws_fake.provision_calls) == (1, 2)
+    assert [p.thing_name for p in aws_fake.provisioned] == ["gh-SN-0001"]
+    assert aws_fake.provisioned[0].certificate_id == created["certificateId"]
+    cert = tmp_path / "new.cert.pem"
+    key = tmp_path / "new.private.key"
+    cert.write_text(created["certificatePem"])
+    key.write_text(created["privateKey"])
+    new_identity = ClientCert("gh-SN-0001", cert, key)
+    with device_client(aws_broker, aws_certs.root_ca, new_identity, "gh-SN-0001") as dev:
+        kind, _ = dev.request(
+            "$aws/things/gh-SN-0001/shadow/update", {"state": {"reported": {"up": True}}}
+        )
+        assert kind == "accepted"
+    assert aws_fake.shadow("gh-SN-0001") is not None
+
+
+def device_request_ok(dev: DeviceClient, topic: str, body: dict[str, object]) -> tuple[str, Any]:
+    kind, answer = dev.request(topic, body)
+    assert kind == "accepted", answer
+    return kind, answer
+
+
+@pytest.mark.parametrize(
+    ("topic", "body", "status", "error_code"),
+    [
+        (
+            "$aws/provisioning-templates/nope/provision/json",
+            {"certificateOwnershipToken": "x", "parameters": {}},
+            404,
+            "ResourceNotFound",
+        ),
+        (
+            PROVISION,
+            {"certificateOwnershipToken": "forged", "parameters": dict(PARAMETERS)},
+            400,
+            "InvalidCertificateOwnershipToken",
+        ),
+    ],
+)
+def test_provision_rejections(
+    device: DeviceClient, topic: str, body: dict[str, object], status: int, error_code: str
+) -> None:
+    kind, answer = device.request(topic, body)
+    assert kind == "rejected"
+    assert (answer["statusCode"], answer["errorCode"]) == (status, error_code)
+    assert answer["errorMessage"]
+
+
+def test_provision_missing_parameter_and_injected_failure(
+    device: DeviceClient, aws_fake: FakeAwsIot
+) -> None:
+    _, created = device_request_ok(device, CREATE, {})
+    token = created["certificateOwnershipToken"]
+    kind, answer = device.request(PROVISION, {"certificateOwnershipToken": token, "parameters": {}})
+    assert (kind, answer["statusCode"], answer["errorCode"]) == (
+        "rejected",
+        400,
+        "InvalidParameters",
+    )
+    aws_fake.fail_next("create_certificate", 503, "ServiceUnavailable try later")
+    kind, answer = device.request(CREATE, {})
+    assert (kind, answer["statusCode"], answer["errorCode"]) == (
+        "rejected",
+        503,
+        "ServiceUnavailable",
+    )
+    assert aws_fake.create_calls == 2
+
+
+# -- jobs --------------------------------------------------------------------------------
+
+JOBS = f"$aws/things/{THING}/jobs"
+
+
+def test_jobs_lifecycle(device: DeviceClient, aws_fake: FakeAwsIot) -> None:
+    device.subscribe(f"{JOBS}/notify-next", f"{JOBS}/notify")
+    document = {"service": "light.turn_on", "data": {"entity_id": "light.porch"}}
+    aws_fake.add_job(THING, "job-1", document)
+    aws_fake.add_job(THING, "job-2", {"service": "noop"})
+    nxt = device.next_message(f"{JOBS}/notify-next")
+    assert nxt["execution"]["jobId"] == "job-1"
+    assert nxt["execution"]["status"] == "QUEUED"
+    assert nxt["execution"]["jobDocument"] == document
+    listing = device.next_message(f"{JOBS}/notify")
+    assert [j["jobId"] for j in listing["jobs"]["QUEUED"]] == ["job-1"]
+
+    kind, got = device.request(f"{JOBS}/get", {})
+    assert kind == "accepted"
+    assert [j["jobId"] for j in got["queuedJobs"]] == ["job-1", "job-2"]
+    assert got["inProgressJobs"] == []
+
+    kind, started = device.request(f"{JOBS}/start-next", {"statusDetails": {"step": "begin"}})
+    assert kind == "accepted"
+    execution = started["execution"]
+    assert (execution["jobId"], execution["status"], execution["versionNumber"]) == (
+        "job-1",
+        "IN_PROGRESS",
+        2,
+    )
+    assert execution["jobDocument"] == document
+    assert execution["statusDetails"] == {"step": "begin"}
+
+    kind, rejected = device.request(
+        f"{JOBS}/job-1/update", {"status": "SUCCEEDED", "expectedVersion": 1}
+    )
+    assert (kind, rejected["code"]) == ("rejected", "VersionMismatch")
+    assert rejected["executionState"]["versionNumber"] == 2
+
+    kind, updated = device.request(
+        f"{JOBS}/job-1/update",
+        {
+            "status": "SUCCEEDED",
+            "statusDetails": {"result": "ok"},
+            "expectedVersion": 2,
+            "includeJobExecutionState": True,
+        },
+    )
+    assert kind == "accepted", updated
+    assert updated["executionState"] == {
+        "status": "SUCCEEDED",
+        "statusDetails": {"result": "ok"},
+        "versionNumber": 3,
+    }
+    # The next pending execution changed: notify-next names job-2.
+    assert device.next_message(f"{JOBS}/notify-next")["execution"]["jobId"] == "job-2"
+    job = aws_fake.job(THING, "job-1")
+    assert job is not None
+    assert job.status == "SUCCEEDED"
+    assert [status for status, _ in job.history] == ["IN_PROGRESS", "SUCCEEDED"]
+
+    kind, again = device.request(f"{JOBS}/job-1/update", {"status": "FAILED"})
+    assert (kind, again["code"]) == ("rejected", "InvalidStateTransition")
+
+    kind, failed = device.request(
+        f"{JOBS}/job-2/update", {"status": "FAILED", "statusDetails": {"error": "boom"}}
+    )
+    assert kind == "accepted"
+    assert "executionState" not in failed  # only when includeJobExecutionState
+    empty = device.next_message(f"{JOBS}/notify-next")
+    assert "execution" not in empty and isinstance(empty["timestamp"], int)
+    kind, none_left = device.request(f"{JOBS}/start-next", {})
+    assert kind == "accepted" and "execution" not in none_left
+
+
+@pytest.mark.parametrize(
+    ("topic", "body", "code"),
+    [
+        (f"{JOBS}/missing/update", {"status": "SUCCEEDED"}, "ResourceNotFound"),
+        (f"{JOBS}/missing/get", {}, "ResourceNotFound"),
+        (f"{JOBS}/job-1/update", {"status": "DONE"}, "InvalidRequest"),
+        (
+            f"{JOBS}/job-1/update",
+            {"status": "IN_PROGRESS", "statusDetails": {"n": 1}},
+            "InvalidRequest",
+        ),
+        (f"{JOBS}/job-1/update", b"{oops", "InvalidJson"),
+    ],
+)
+def test_jobs_rejections(
+    device: DeviceClient, aws_fake: FakeAwsIot, topic: str, body: Any, code: str
+) -> None:
+    aws_fake.add_job(THING, "job-1", {"service": "noop"})
+    kind, answer = device.request(topic, body)
+    assert (kind, answer["code"]) == ("rejected", code)
+    assert answer["message"]
+
+
+def test_job_describe_next(device: DeviceClient, aws_fake: FakeAwsIot) -> None:
+    aws_fake.add_job(THING, "job-9", {"service": "noop"})
+    kind, answer = device.request(f"{JOBS}/$next/get", {})
+    assert kind == "accepted"
+    assert answer["execution"]["jobId"] == "job-9"
+
+
+# -- connection: mTLS, TLS versions, duplicate client ids, rates --------------------------
+
+
+def test_connection_without_client_certificate_is_refused(
+    aws_broker: Mosquitto, aws_certs: AwsCerts
+) -> None:
+    with pytest.raises(ConnectionError), device_client(aws_broker, aws_certs.root_ca, None):
+        pass
+
+
+def test_certificate_from_another_ca_is_refused(
+    aws_broker: Mosquitto, aws_certs: AwsCerts, tmp_path: Path
+) -> None:
+    stranger = make_pki(tmp_path / "other", client_names=(THING,)).client(THING)
+    with pytest.raises(ConnectionError), device_client(aws_broker, aws_certs.root_ca, stranger):
+        pass
+
+
+def test_expired_certificate_is_refused(aws_broker: Mosquitto, aws_certs: AwsCerts) -> None:
+    expired = ClientCert("gh-expired", aws_certs.expired_certificate, aws_certs.expired_private_key)
+    with pytest.raises(ConnectionError), device_client(aws_broker, aws_certs.root_ca, expired):
+        pass
+
+
+def test_tls_1_2_and_1_3_are_accepted(aws_broker: Mosquitto, aws_certs: AwsCerts) -> None:
+    """AWS IoT Core takes TLS 1.2 and 1.3; the kit's default listener is 1.3-only."""
+    for maximum, expected in ((ssl.TLSVersion.TLSv1_2, "TLSv1.2"), (None, "TLSv1.3")):
+        with device_client(
+            aws_broker, aws_certs.root_ca, aws_certs.device(), maximum_tls=maximum
+        ) as dev:
+            sock = dev.client.socket()
+            assert isinstance(sock, ssl.SSLSocket)
+            assert sock.version() == expected
+    assert "tls_version tlsv1.2" in aws_broker.config_path.read_text()
+
+
+def test_mismatched_key_cannot_be_loaded(aws_certs: AwsCerts) -> None:
+    with pytest.raises(ssl.SSLError):
+        tls_context(aws_certs.root_ca, aws_certs.certificate, aws_certs.mismatched_private_key)
+
+
+def test_duplicate_client_id_kicks_and_is_counted(
+    aws_fake: FakeAwsIot, aws_broker: Mosquitto, aws_certs: AwsCerts
+) -> None:
+    kicked = threading.Event()
+    with device_client(aws_broker, aws_certs.root_ca, aws_certs.device()) as dev:
+        dev.client.on_disconnect = lambda *_: kicked.set()
+        with duplicate_client(aws_broker, aws_certs) as dup:
+            assert kicked.wait(5)
+            wait_until_sync(lambda: dup.connects >= 1)
+    wait_until_sync(lambda: aws_fake.takeovers(THING) >= 1)
+
+
+def test_publish_rate_is_measured_per_client(device: DeviceClient, aws_fake: FakeAwsIot) -> None:
+    for i in range(30):
+        device.client.publish(f"gatehouse/{THING}/sensor/t", str(i), qos=1)
+    aws_fake.wait_for_sync(lambda: len(aws_fake.messages(THING, "gatehouse/")) == 30)
+    assert aws_fake.max_rate(THING, topic_prefix="gatehouse/") == 30
+    assert aws_fake.max_rate(THING, window=0.0001, topic_prefix="gatehouse/") >= 1
+    assert aws_fake.max_rate("someone-else") == 0
+    per_second = aws_fake.broker_publishes_per_second(THING)
+    assert sum(per_second.values()) == 30
