@@ -8,7 +8,13 @@ What the spec asks, and what this module does with what it cannot write:
 * **tag keys, tag values, field keys**: commas, equals signs and spaces are escaped;
 * **string field values**: in double quotes, with ``"`` and ``\\`` escaped;
 * a backslash anywhere else is literal and written as it is, never doubled (the
-  parser reads ``a\\b`` as ``a\\b``; doubling it would store two backslashes);
+  parser reads ``a\\b`` as ``a\\b``; doubling it would store two backslashes).
+  A backslash right *before* a character the server unescapes is where InfluxDB 1.x
+  differs per part of the line (measured against the real server, and tested):
+  in tags ``\\`` + escaped character reads back right as it is; in a measurement 1.x
+  also unescapes ``\\"`` and ``\\=``, and ``\\\\\\X`` reads as ``\\X``, so that is written;
+  in a field key ``\\\\"`` reads as ``\\"``, but a backslash before ``,``, ``=`` or space
+  cannot be written at all: it is dropped and counted;
 * integers end in ``i`` (64-bit signed: others are dropped and counted), booleans are
   ``true``/``false``, floats are Python's shortest round-trip ``repr``;
 * **NaN and ±inf** cannot be stored: the field is dropped and counted, never sent;
@@ -30,6 +36,7 @@ escaped forms are memoised in a bounded dict: escaping is then a dict lookup.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
@@ -47,13 +54,18 @@ NEWLINE_IN_NAME: Final = "newline_in_name"
 TRAILING_BACKSLASH: Final = "trailing_backslash"
 NO_FIELDS: Final = "no_fields"
 BAD_TYPE: Final = "unsupported_type"
+FIELD_KEY_BACKSLASH: Final = "field_key_backslash"
 REASONS: Final = (
     NON_FINITE, INT_RANGE, STRING_TOO_LONG, EMPTY_TAG, NEWLINE_IN_NAME,
-    TRAILING_BACKSLASH, NO_FIELDS, BAD_TYPE,
+    TRAILING_BACKSLASH, NO_FIELDS, BAD_TYPE, FIELD_KEY_BACKSLASH,
 )
 
 _MEASUREMENT: Final = str.maketrans({",": "\\,", " ": "\\ "})
 _KEY: Final = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ "})
+#: What each kind of name escapes, with the backslashes InfluxDB 1.x would eat (see the
+#: module docstring): a backslash before an escaped character in a measurement.
+_MEASUREMENT_RE: Final = re.compile(r'\\[,= "]|[, ]')
+_FIELD_KEY_RE: Final = re.compile(r'\\[,= "]|[,= ]')
 _NEWLINES: Final = str.maketrans({"\n": " ", "\r": " "})
 _CACHE_LIMIT: Final = 20_000
 
@@ -90,6 +102,36 @@ def _clean_name(text: str, counts: Counts | None) -> str:
     return text
 
 
+def _measurement(text: str) -> str:
+    if "\\" not in text:
+        return text.translate(_MEASUREMENT)
+
+    def one(match: re.Match[str]) -> str:
+        found = match.group()
+        # "\\" + escaped char: InfluxDB 1.x reads a backslash, then the character.
+        return "\\\\\\" + found[1] if len(found) == 2 else "\\" + found
+
+    return _MEASUREMENT_RE.sub(one, text)
+
+
+def _field_key(text: str, counts: Counts | None) -> str:
+    if "\\" not in text:
+        return text.translate(_KEY)
+
+    def one(match: re.Match[str]) -> str:
+        found = match.group()
+        if len(found) == 1:
+            return "\\" + found
+        if found[1] == '"':
+            return '\\\\"'
+        # A backslash before , = or space cannot be written in a 1.x field key.
+        if counts is not None:
+            counts.add(FIELD_KEY_BACKSLASH)
+        return "\\" + found[1]
+
+    return _FIELD_KEY_RE.sub(one, text)
+
+
 class Escaper:
     """Escapes names with a bounded memo (names repeat: entity ids, units, keys).
 
@@ -98,41 +140,56 @@ class Escaper:
     an operator needs to find them (values are counted every time).
     """
 
-    __slots__ = ("_keys", "_measurements", "counts")
+    __slots__ = ("_fields", "_measurements", "_tags", "counts")
 
     def __init__(self, counts: Counts) -> None:
         self.counts = counts
         self._measurements: dict[str, str] = {}
-        self._keys: dict[str, str] = {}
+        self._tags: dict[str, str] = {}
+        self._fields: dict[str, str] = {}
 
     def measurement(self, name: str) -> str:
         cached = self._measurements.get(name)
         if cached is None:
-            cached = _clean_name(name, self.counts).translate(_MEASUREMENT)
+            cached = _measurement(_clean_name(name, self.counts))
             if len(self._measurements) >= _CACHE_LIMIT:
                 self._measurements.clear()
             self._measurements[name] = cached
         return cached
 
-    def key(self, name: str) -> str:
-        """A tag key, tag value or field key."""
-        cached = self._keys.get(name)
+    def tag(self, name: str) -> str:
+        """A tag key or tag value."""
+        cached = self._tags.get(name)
         if cached is None:
             cached = _clean_name(name, self.counts).translate(_KEY)
-            if len(self._keys) >= _CACHE_LIMIT:
-                self._keys.clear()
-            self._keys[name] = cached
+            if len(self._tags) >= _CACHE_LIMIT:
+                self._tags.clear()
+            self._tags[name] = cached
+        return cached
+
+    def field_key(self, name: str) -> str:
+        cached = self._fields.get(name)
+        if cached is None:
+            cached = _field_key(_clean_name(name, self.counts), self.counts)
+            if len(self._fields) >= _CACHE_LIMIT:
+                self._fields.clear()
+            self._fields[name] = cached
         return cached
 
 
 def escape_measurement(name: str, counts: Counts | None = None) -> str:
     """The measurement as written on the line (no memo; see ``Escaper``)."""
-    return _clean_name(name, counts).translate(_MEASUREMENT)
+    return _measurement(_clean_name(name, counts))
 
 
-def escape_key(name: str, counts: Counts | None = None) -> str:
-    """A tag key, tag value or field key as written on the line."""
+def escape_tag(name: str, counts: Counts | None = None) -> str:
+    """A tag key or tag value as written on the line."""
     return _clean_name(name, counts).translate(_KEY)
+
+
+def escape_field_key(name: str, counts: Counts | None = None) -> str:
+    """A field key as written on the line."""
+    return _field_key(_clean_name(name, counts), counts)
 
 
 def escape_string(value: str) -> str:
@@ -191,7 +248,8 @@ def encode(
     precision, or None for the server's clock.
     """
     counts = escaper.counts
-    key = escaper.key
+    tag_text = escaper.tag
+    field_key = escaper.field_key
     head = escaper.measurement(measurement)
     if not head:
         counts.add(NO_FIELDS)
@@ -201,7 +259,7 @@ def encode(
         if not tag or not value:
             counts.add(EMPTY_TAG)
             continue
-        k, v = key(tag), key(value)
+        k, v = tag_text(tag), tag_text(value)
         if not k or not v:  # only backslashes
             counts.add(EMPTY_TAG)
             continue
@@ -211,7 +269,7 @@ def encode(
         text = field_value(value, counts)
         if text is None:
             continue
-        k = key(name)
+        k = field_key(name)
         if not k:
             counts.add(BAD_TYPE)
             continue

@@ -27,6 +27,7 @@ from gatehouse.core import (
     ConfigEntryAuthFailed,
     ConfigEntryError,
     Host,
+    State,
 )
 from gatehouse.core.helpers import LinkSensor, OutboxLink, attach_outbox, template_engine
 
@@ -160,9 +161,15 @@ async def build(
     )
     counts = Counts()
     maker = PointMaker(host, config, counts)
-    exporter = Exporter(
-        name, maker, outbox, state_filter(host, config), state_priority(host, config)
-    )
+    # The entry's own queue and link sensors are not exported: each point written
+    # would change them, and their change make another point.
+    own = {e.entity_id for e in [*outbox.sensors, link] if e.entity_id is not None}
+    selected = state_filter(host, config)
+
+    def accept(state: State) -> bool:
+        return state.entity_id not in own and selected(state)
+
+    exporter = Exporter(name, maker, outbox, accept, state_priority(host, config))
     entry.on_unload(host.bus.listen(EVENT_STATE_CHANGED, exporter))
     sensors = query_sensors(config, key, client, template_engine(host), device)
     if sensors:

@@ -63,7 +63,7 @@ from gatehouse.core.helpers import (
 
 from .client import InfluxClient
 from .errors import WriteStopped
-from .lineprotocol import escape_key, escape_measurement
+from .lineprotocol import escape_field_key, escape_measurement
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def named_lines(reason: str, lines: Sequence[str]) -> set[int]:
         found.update(i for i, line in enumerate(lines) if line == quoted)
     for field, measurement, kind in _CONFLICT_RE.findall(reason):
         head = escape_measurement(_unquote(measurement))
-        key = escape_key(_unquote(field)) + "="
+        key = escape_field_key(_unquote(field)) + "="
         for index, line in enumerate(lines):
             if not line.startswith((head + ",", head + " ")):
                 continue
