@@ -101,7 +101,7 @@ class InfluxServer:
     def start(self) -> None:
         need_influxd()
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen(  # noqa: S603 - our own binary and config
+            self.process = subprocess.Popen(
                 [INFLUXD, "-config", str(self.conf)], stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
@@ -201,7 +201,9 @@ def v1_data(server: InfluxServer, database: str, **extra: Any) -> dict[str, Any]
     return data
 
 
-async def add_influx(host: Host, data: Mapping[str, Any], title: str = "Influx") -> ConfigEntry[Any]:
+async def add_influx(
+    host: Host, data: Mapping[str, Any], title: str = "Influx"
+) -> ConfigEntry[Any]:
     return await add_entry(
         host, "influxdb", {"name": title, **data}, title=title, unique_id=slugify(title),
     )
@@ -273,7 +275,8 @@ class V2Server:
             return refused
         params = dict(request.query)
         if params.get("org") != self.org:
-            return self._error(404, "not found", f'organization name "{params.get("org")}" not found')
+            org = params.get("org")
+            return self._error(404, "not found", f'organization name "{org}" not found')
         if params.get("bucket") != self.bucket:
             return self._error(404, "not found", f'bucket "{params.get("bucket")}" not found')
         if params.get("precision", "ns") not in ("ns", "us", "ms", "s"):

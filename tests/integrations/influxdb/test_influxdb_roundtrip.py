@@ -10,7 +10,6 @@ line protocol cannot carry).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
