@@ -293,15 +293,17 @@ def encode_point(
     return encode(escaper, measurement, sorted(tags.items()), fields.items(), time)
 
 
-#: Multipliers from seconds to each precision's integer unit.
-PRECISION_FACTOR: Final[Mapping[str, int]] = {
-    "ns": 1_000_000_000, "us": 1_000_000, "ms": 1_000, "s": 1,
-}
+#: Divisors from microseconds to each precision's integer unit (ns multiplies).
+_FROM_MICROS: Final[Mapping[str, int]] = {"us": 1, "ms": 1_000, "s": 1_000_000}
 
 
 def timestamp(seconds: float, precision: str) -> int:
-    """POSIX seconds → an integer in ``precision`` (ns keeps the float's microseconds:
-    a float cannot hold more)."""
+    """POSIX seconds → an integer in ``precision``, truncated as InfluxDB truncates.
+
+    Through whole microseconds first: a float timestamp holds no more (so ``ns`` ends
+    in 000), and rounding there keeps ``x.5`` s from becoming ``x.499999``.
+    """
+    micros = round(seconds * 1_000_000)
     if precision == "ns":
-        return round(seconds * 1_000_000) * 1000
-    return round(seconds * PRECISION_FACTOR[precision])
+        return micros * 1000
+    return micros // _FROM_MICROS[precision]
