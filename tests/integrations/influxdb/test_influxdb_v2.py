@@ -19,7 +19,7 @@ from influxtools import (
 )
 
 from gatehouse.core import ConfigEntryState, Host
-from gatehouse.core.testing import wait_until
+from gatehouse.core.testing import state_of, wait_until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
@@ -218,11 +218,10 @@ async def test_flux_query_sensor_and_failure_is_unavailable(
     ]))
     assert_loaded(entry)
     await wait_until(lambda: v2.queries, timeout=5)
-    await wait_until(lambda: (s := host.states.get("sensor.influx_flux_temp")) and s.state == "43.0",
-                     message=str(host.states.all()))
+    await wait_until(lambda: state_of(host, "sensor.influx_flux_temp") == "43.0")
     assert v2.queries[0]["type"] == "flux"
-    await wait_until(lambda: (s := host.states.get("sensor.influx_broken")) and s.state == "unavailable")
-    broken = [s for s in entry.runtime_data.sensors if s.name == "Broken"][0]
+    await wait_until(lambda: state_of(host, "sensor.influx_broken") == "unavailable")
+    broken = next(s for s in entry.runtime_data.sensors if s.name == "Broken")
     await wait_until(lambda: broken.failures >= 3)
     lines = [r for r in caplog.records if "Broken unavailable" in r.getMessage()]
     assert len(lines) == 1  # once per burst, not once per interval
