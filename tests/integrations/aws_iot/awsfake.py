@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import datetime
 import hashlib
 import json
 import re
@@ -49,11 +50,10 @@ from typing import Any, TypeVar
 
 import paho.mqtt.client as mqtt
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from gatehouse.core.testing import ClientCert, Mosquitto, issue_client_cert
 
@@ -66,8 +66,11 @@ SHADOW_MAX_BYTES = 8 * 1024
 SHADOW_MAX_DEPTH = 6
 #: "Device Shadow error messages": a client token longer than 64 bytes is "Invalid clientToken".
 CLIENT_TOKEN_MAX = 64
-#: The MQTT message size AWS IoT Core accepts ("AWS IoT Core message broker quotas").
+#: "AWS IoT Core message broker and protocol limits and quotas": payload size, topic
+#: size in bytes and forward slashes in a topic.
 MESSAGE_MAX_BYTES = 128 * 1024
+TOPIC_MAX_BYTES = 256
+TOPIC_MAX_SLASHES = 7
 
 BACKEND_CLIENT_ID = "aws-iot-core-fake"
 CONNECT_TIMEOUT = 10.0
@@ -103,8 +106,18 @@ _JOBS_TOPIC = re.compile(
 )
 _PROVISION_TOPIC = re.compile(r"^\$aws/provisioning-templates/(?P<template>[^/]+)/provision/json$")
 _CREATE_TOPIC = "$aws/certificates/create/json"
+_CSR_TOPIC = "$aws/certificates/create-from-csr/json"
 _LOG_PUBLISH = re.compile(r"^(\d\d):(\d\d):(\d\d): Received PUBLISH from (\S+) ")
 _LOG_TAKEOVER = re.compile(r"Client (\S+) already connected, closing old connection\.")
+
+
+def stop_paho(client: mqtt.Client) -> None:
+    """Disconnect, join the network thread and close the wake-up socket pair
+    ``loop_start`` made: paho only closes it when the client is collected, which shows
+    up later as a ResourceWarning in some other test (integrations/mqtt does the same)."""
+    client.disconnect()
+    client.loop_stop()
+    client._reset_sockets()
 
 
 def now() -> int:
@@ -206,6 +219,35 @@ def project_metadata(meta: Mapping[str, JSON], shape: Mapping[str, JSON]) -> dic
     return out
 
 
+def certificate_id(cert_pem: bytes) -> str:
+    """AWS's certificate id: the SHA-256 of the DER certificate, 64 hex digits."""
+    der = x509.load_pem_x509_certificate(cert_pem).public_bytes(serialization.Encoding.DER)
+    return hashlib.sha256(der).hexdigest()
+
+
+def sign_csr(ca_cert_path: Path, ca_key_path: Path, csr: x509.CertificateSigningRequest) -> bytes:
+    """A client certificate for the CSR's key, signed by the test CA (subject as AWS
+    writes it: "AWS IoT Certificate")."""
+    ca_cert = x509.load_pem_x509_certificate(ca_cert_path.read_bytes())
+    ca_key = serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None)
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+        raise TypeError("test CA key is not an EC key")
+    now_dt = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "AWS IoT Certificate")]))
+        .issuer_name(ca_cert.subject)
+        .public_key(csr.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now_dt - datetime.timedelta(minutes=5))
+        .not_valid_after(now_dt + datetime.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
 def compact_size(value: JSON) -> int:
     return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
 
@@ -261,6 +303,16 @@ class ShadowDocument:
             "metadata": self.metadata(),
             "version": self.version,
         }
+
+
+def state_size(doc: ShadowDocument) -> int:
+    """The size AWS limits to 8 KB, as this fake counts it: the compact UTF-8 JSON of
+    ``{"desired": ..., "reported": ...}`` with the sections the shadow has (metadata,
+    version and the rest are not counted, "Diagnosing problems with shadows")."""
+    sections = {
+        k: v for k, v in (("desired", doc.desired), ("reported", doc.reported)) if v is not None
+    }
+    return compact_size(sections)
 
 
 def parse_request(payload: bytes, *, allow_empty: bool) -> dict[str, JSON]:
@@ -333,7 +385,7 @@ def apply_update(shadow: ShadowDocument, body: Mapping[str, JSON], ts: int) -> S
             current = {}
             setattr(new, section, current)
         merge(current, getattr(new, f"meta_{section}"), patch, ts)
-    if compact_size({"desired": new.desired, "reported": new.reported}) > SHADOW_MAX_BYTES:
+    if state_size(new) > SHADOW_MAX_BYTES:
         raise ShadowRejected(413, TOO_LARGE)
     new.version += 1
     new.exists = True
@@ -452,9 +504,12 @@ class ProvisioningTemplate:
 
 @dataclass(frozen=True)
 class IssuedCertificate:
+    """A certificate the fake issued; ``key`` is None when the device sent a CSR (its
+    private key never left it)."""
+
     certificate_id: str
     cert: Path
-    key: Path
+    key: Path | None
     ownership_token: str
 
 
@@ -506,6 +561,7 @@ class FakeAwsIot:
         self._next_job: dict[str, str | None] = {}
         self.received: deque[Received] = deque(maxlen=history)
         self.updates: list[ShadowUpdate] = []
+        self.requests: list[tuple[str, str | None, str]] = []  # (thing, shadow, op)
         self.responses: list[tuple[str, JSON]] = []
         self.issued: list[IssuedCertificate] = []
         self.provisioned: list[Provisioned] = []
@@ -516,8 +572,13 @@ class FakeAwsIot:
 
     # -- lifecycle ---------------------------------------------------------------------
     def _make_client(self) -> mqtt.Client:
+        # MQTT 3.1.1 with a persistent session: Mosquitto 2.0.11 restores those after a
+        # restart, but drops MQTT 5 sessions (session expiry) then.
         client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=BACKEND_CLIENT_ID, protocol=mqtt.MQTTv5
+            CallbackAPIVersion.VERSION2,
+            client_id=BACKEND_CLIENT_ID,
+            protocol=mqtt.MQTTv311,
+            clean_session=False,
         )
         ctx = ssl.create_default_context(cafile=str(self.broker.certs.ca_cert))
         ctx.load_cert_chain(str(self._identity.cert), str(self._identity.key))
@@ -534,12 +595,10 @@ class FakeAwsIot:
     def start(self, timeout: float = CONNECT_TIMEOUT) -> None:
         """Connect and return once every service topic is subscribed.
 
-        The session persists (expiry "never", Mosquitto persistence in the fixture), so
-        after a broker restart requests that arrive before this client is back are
-        queued for it instead of lost."""
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = 0xFFFFFFFF
-        self._client.connect("localhost", self.broker.tls_port, keepalive=30, properties=props)
+        The session persists (Mosquitto persistence in the fixture), so after a broker
+        restart requests that arrive before this client is back are queued for it
+        instead of lost."""
+        self._client.connect("localhost", self.broker.tls_port, keepalive=30)
         self._client.loop_start()
         if not self._subscribed.wait(timeout):
             self.stop()
@@ -548,8 +607,22 @@ class FakeAwsIot:
             )
 
     def stop(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
+        stop_paho(self._client)
+
+    def pause(self) -> None:
+        """Take the service offline (its session and subscriptions stay on the broker,
+        so requests sent meanwhile queue for it): a slow or unavailable AWS."""
+        stop_paho(self._client)
+        with self._lock:
+            self._connected.clear()
+            self._changed()
+
+    def resume(self, timeout: float = CONNECT_TIMEOUT) -> None:
+        """Reconnect after :meth:`pause`; queued requests are answered then."""
+        self._client.reconnect()
+        self._client.loop_start()
+        if not self._connected.wait(timeout):
+            raise TimeoutError(f"FakeAwsIot did not reconnect within {timeout}s")
 
     def __enter__(self) -> FakeAwsIot:
         self.start()
@@ -574,16 +647,22 @@ class FakeAwsIot:
     ) -> None:
         if reason.is_failure:
             return
-        opts = SubscribeOptions(qos=1, noLocal=True)
+        # Request topics only, level by level: none of them matches a response topic
+        # this client publishes, so it never hears itself (MQTT 3.1.1 has no noLocal).
+        # "#" does not match "$" topics; "$aws/rules/#" is Basic Ingest.
         client.subscribe(
             [
-                ("$aws/things/+/shadow/+", opts),
-                ("$aws/things/+/shadow/name/+/+", opts),
-                ("$aws/things/+/jobs/+", opts),
-                ("$aws/things/+/jobs/+/+", opts),
-                (_CREATE_TOPIC, opts),
-                ("$aws/provisioning-templates/+/provision/json", opts),
-                ("#", opts),
+                ("$aws/things/+/shadow/+", 1),
+                ("$aws/things/+/shadow/name/+/+", 1),
+                ("$aws/things/+/jobs/get", 1),
+                ("$aws/things/+/jobs/start-next", 1),
+                ("$aws/things/+/jobs/+/get", 1),
+                ("$aws/things/+/jobs/+/update", 1),
+                (_CREATE_TOPIC, 1),
+                (_CSR_TOPIC, 1),
+                ("$aws/provisioning-templates/+/provision/json", 1),
+                ("$aws/rules/#", 1),
+                ("#", 1),
             ]
         )
         with self._lock:
@@ -740,6 +819,11 @@ class FakeAwsIot:
                 if u.thing == thing and u.name == name and (u.code == 200 or not accepted_only)
             ]
 
+    def requests_for(self, thing: str, op: str, name: str | None = None) -> int:
+        """How many shadow ``op`` (get/update/delete) requests ``thing`` sent."""
+        with self._lock:
+            return self.requests.count((thing, name, op))
+
     def responses_on(self, suffix: str) -> list[JSON]:
         """Payloads the fake published on topics ending with ``suffix``."""
         with self._lock:
@@ -785,6 +869,20 @@ class FakeAwsIot:
                 lo += 1
             best = max(best, hi - lo + 1)
         return best
+
+    def limit_violations(self) -> list[tuple[str, Received]]:
+        """Messages AWS IoT Core would not have taken: payload over 128 KB, topic over
+        256 bytes or with more than 7 slashes. Each with the reason."""
+        out: list[tuple[str, Received]] = []
+        with self._lock:
+            for r in self.received:
+                if len(r.payload) > MESSAGE_MAX_BYTES:
+                    out.append((f"payload {len(r.payload)} bytes > {MESSAGE_MAX_BYTES}", r))
+                if len(r.topic.encode()) > TOPIC_MAX_BYTES:
+                    out.append((f"topic over {TOPIC_MAX_BYTES} bytes", r))
+                if r.topic.count("/") > TOPIC_MAX_SLASHES:
+                    out.append((f"topic with more than {TOPIC_MAX_SLASHES} slashes", r))
+        return out
 
     def broker_publishes_per_second(self, client_id: str) -> dict[int, int]:
         """Per wall-clock second (seconds of the day), the PUBLISH packets Mosquitto
@@ -834,6 +932,8 @@ class FakeAwsIot:
             self._jobs_request(match["thing"], match["job"], match["op"], payload)
         elif topic == _CREATE_TOPIC:
             self._create_certificate(payload)
+        elif topic == _CSR_TOPIC:
+            self._create_from_csr(payload)
         elif match := _PROVISION_TOPIC.match(topic):
             self._provision(match["template"], payload)
 
@@ -849,6 +949,7 @@ class FakeAwsIot:
         return f"$aws/things/{thing}/shadow/name/{name}"
 
     def _shadow_request(self, thing: str, name: str | None, op: str, payload: bytes) -> None:
+        self.requests.append((thing, name, op))
         base = f"{self._shadow_prefix(thing, name)}/{op}"
         token: str | None = None
         body: JSON = None
@@ -959,11 +1060,8 @@ class FakeAwsIot:
             return
         issued = issue_client_cert(self.broker.certs, f"aws-iot-{uuid.uuid4().hex[:12]}")
         cert_pem = issued.cert.read_text()
-        der = x509.load_pem_x509_certificate(cert_pem.encode()).public_bytes(
-            serialization.Encoding.DER
-        )
         record = IssuedCertificate(
-            certificate_id=hashlib.sha256(der).hexdigest(),
+            certificate_id=certificate_id(cert_pem.encode()),
             cert=issued.cert,
             key=issued.key,
             ownership_token=secrets.token_urlsafe(96),
@@ -976,6 +1074,46 @@ class FakeAwsIot:
                 "certificateId": record.certificate_id,
                 "certificatePem": cert_pem,
                 "privateKey": issued.key.read_text(),
+                "certificateOwnershipToken": record.ownership_token,
+            },
+        )
+
+    def _create_from_csr(self, payload: bytes) -> None:
+        """CreateCertificateFromCsr: the device keeps its key; the CSR is signed by the
+        broker's test CA. Accepted: ``certificateId``, ``certificatePem``,
+        ``certificateOwnershipToken`` (no ``privateKey``)."""
+        self.create_calls += 1
+        rejected = f"{_CSR_TOPIC}/rejected"
+        failure = self._take_failure("create_certificate")
+        if failure is not None:
+            self._provisioning_error(
+                rejected, int(failure.code), failure.message.split()[0], failure.message
+            )
+            return
+        try:
+            body = json.loads(payload)
+            csr = x509.load_pem_x509_csr(str(body["certificateSigningRequest"]).encode())
+        except (ValueError, KeyError, TypeError):
+            self._provisioning_error(
+                rejected, 400, "InvalidCsr", "Invalid certificate signing request"
+            )
+            return
+        if not csr.is_signature_valid:
+            self._provisioning_error(rejected, 400, "InvalidCsr", "CSR signature is not valid")
+            return
+        cert_pem = sign_csr(self.broker.certs.ca_cert, self.broker.certs.ca_key, csr)
+        cert_path = self.broker.certs.directory / f"csr-{uuid.uuid4().hex[:12]}.crt"
+        cert_path.write_bytes(cert_pem)
+        record = IssuedCertificate(
+            certificate_id(cert_pem), cert_path, None, secrets.token_urlsafe(96)
+        )
+        self.issued.append(record)
+        self._tokens[record.ownership_token] = record
+        self._publish(
+            f"{_CSR_TOPIC}/accepted",
+            {
+                "certificateId": record.certificate_id,
+                "certificatePem": cert_pem.decode(),
                 "certificateOwnershipToken": record.ownership_token,
             },
         )

@@ -38,14 +38,21 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
-from awsfake import FakeAwsIot, ProvisioningTemplate
+from awsfake import FakeAwsIot, ProvisioningTemplate, stop_paho
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from paho.mqtt.enums import CallbackAPIVersion
 
-from gatehouse.core.testing import ClientCert, Mosquitto, Pki, issue_client_cert, make_pki
+from gatehouse.core.testing import (
+    ClientCert,
+    Mosquitto,
+    Pki,
+    issue_client_cert,
+    make_pki,
+    wait_until_sync,
+)
 
 THING = "gh-thing-1"
 ENDPOINT = "localhost"
@@ -167,8 +174,10 @@ def aws_broker(tmp_path: Path, aws_certs: AwsCerts) -> Iterator[Mosquitto]:
         aws_certs.pki,
         autosave_on_change=True,
         tls_version="tlsv1.2",
-        # Without it Nagle and delayed ACKs add ~40 ms to every request/response pair.
-        extra_config="set_tcp_nodelay true",
+        # set_tcp_nodelay: without it Nagle and delayed ACKs add ~40 ms to every
+        # request/response pair. max_qos 1: AWS IoT Core has no QoS 2; a client that
+        # publishes with QoS 2 is disconnected (Mosquitto does this for MQTT 3.1.1).
+        extra_config="set_tcp_nodelay true\nmax_qos 1",
     )
     try:
         broker.start()
@@ -373,11 +382,11 @@ def device_client(
     client.reconnect_delay_set(min_delay=0.05, max_delay=0.2)  # type: ignore[arg-type]
     device = DeviceClient(client)
     try:
-        client.connect(ENDPOINT, broker.tls_port, keepalive=30)
-    except OSError as exc:  # ssl.SSLError included
-        raise ConnectionError(f"TLS/TCP connection refused: {exc!r}") from exc
-    client.loop_start()
-    try:
+        try:
+            client.connect(ENDPOINT, broker.tls_port, keepalive=30)
+        except OSError as exc:  # ssl.SSLError included
+            raise ConnectionError(f"TLS/TCP connection refused: {exc!r}") from exc
+        client.loop_start()
         if not answered.wait(timeout):
             raise ConnectionError(f"no CONNACK within {timeout}s")
         if outcome[0] != "ok":
@@ -386,8 +395,7 @@ def device_client(
         client.on_connect_fail = None
         yield device
     finally:
-        client.disconnect()
-        client.loop_stop()
+        stop_paho(client)
 
 
 class DuplicateClient:
@@ -418,8 +426,7 @@ class DuplicateClient:
         self._client.loop_start()
 
     def stop(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
+        stop_paho(self._client)
 
 
 @contextmanager
@@ -433,6 +440,22 @@ def duplicate_client(
         yield dup
     finally:
         dup.stop()
+
+
+def wait_persisted(broker: Mosquitto, marker: bytes, timeout: float = 5.0) -> None:
+    """Wait until ``marker`` (a payload's bytes) is in the broker's persistence file.
+
+    Mosquitto acknowledges a QoS 1 PUBLISH before its autosave writes the file, so a
+    kill -9 in between loses an acknowledged message; a test that kills the broker
+    waits for this first. The file is written aside and renamed, so seeing the marker
+    means the save is complete.
+    """
+    db = broker.persistence_dir / "mosquitto.db"
+    wait_until_sync(
+        lambda: db.exists() and marker in db.read_bytes(),
+        timeout,
+        f"{marker!r} never reached {db}",
+    )
 
 
 def unique_token() -> str:

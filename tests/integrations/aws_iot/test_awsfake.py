@@ -27,7 +27,12 @@ from awstools import (
     device_client,
     duplicate_client,
     tls_context,
+    wait_persisted,
 )
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from gatehouse.core.testing import ClientCert, Mosquitto, make_pki, wait_until_sync
 
@@ -536,3 +541,123 @@ def test_publish_rate_is_measured_per_client(device: DeviceClient, aws_fake: Fak
     assert aws_fake.max_rate("someone-else") == 0
     per_second = aws_fake.broker_publishes_per_second(THING)
     assert sum(per_second.values()) == 30
+
+
+def test_provisioning_from_csr_keeps_the_key_on_the_device(
+    aws_fake: FakeAwsIot, aws_broker: Mosquitto, aws_certs: AwsCerts, tmp_path: Path
+) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "device")]))
+        .sign(key, hashes.SHA256())
+    )
+    with device_client(aws_broker, aws_certs.root_ca, aws_certs.claim(), "claim-csr") as dev:
+        _, created = device_request_ok(
+            dev,
+            "$aws/certificates/create-from-csr/json",
+            {"certificateSigningRequest": csr.public_bytes(serialization.Encoding.PEM).decode()},
+        )
+        assert set(created) == {"certificateId", "certificatePem", "certificateOwnershipToken"}
+        kind, bad = dev.request(
+            "$aws/certificates/create-from-csr/json", {"certificateSigningRequest": "junk"}
+        )
+        assert (kind, bad["statusCode"]) == ("rejected", 400)
+        device_request_ok(
+            dev,
+            PROVISION,
+            {
+                "certificateOwnershipToken": created["certificateOwnershipToken"],
+                "parameters": {"SerialNumber": "CSR-1"},
+            },
+        )
+    cert = tmp_path / "csr.cert.pem"
+    key_path = tmp_path / "csr.private.key"
+    cert.write_text(created["certificatePem"])
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    with device_client(
+        aws_broker, aws_certs.root_ca, ClientCert("gh-CSR-1", cert, key_path), "gh-CSR-1"
+    ) as dev:
+        kind, _ = dev.request("$aws/things/gh-CSR-1/shadow/get", {})
+        assert kind == "rejected"  # 404: connected and answered with the new identity
+    assert aws_fake.issued[0].key is None
+
+
+def test_qos2_publish_is_refused_like_aws(aws_broker: Mosquitto, aws_certs: AwsCerts) -> None:
+    with device_client(aws_broker, aws_certs.root_ca, aws_certs.device()) as dev:
+        closed = threading.Event()
+        dev.client.on_disconnect = lambda *_: closed.set()
+        dev.client.publish(f"gatehouse/{THING}/x", b"1", qos=2)
+        assert closed.wait(5)
+
+
+def test_limit_violations_are_reported(device: DeviceClient, aws_fake: FakeAwsIot) -> None:
+    device.publish("a/b/c/d/e/f/g/h/i", b"1")
+    device.publish(f"gatehouse/{THING}/big", b"x" * (128 * 1024 + 1))
+    device.publish(f"gatehouse/{THING}/ok", b"1")
+    aws_fake.wait_for_sync(lambda: len(aws_fake.messages(topic_prefix="gatehouse/")) == 2)
+    reasons = sorted(reason for reason, _ in aws_fake.limit_violations())
+    assert reasons == ["payload 131073 bytes > 131072", "topic with more than 7 slashes"]
+
+
+def test_requests_queue_while_the_service_is_paused(
+    device: DeviceClient, aws_fake: FakeAwsIot
+) -> None:
+    aws_fake.pause()
+    device.subscribe(f"{SHADOW}/update/accepted", f"{SHADOW}/update/rejected")
+    device.publish(f"{SHADOW}/update", {"state": {"reported": {"a": 1}}, "clientToken": "q"})
+    assert aws_fake.shadow(THING) is None
+    aws_fake.resume()
+    assert device.next_message(f"{SHADOW}/update/accepted")["clientToken"] == "q"
+    assert aws_fake.requests_for(THING, "update") == 1
+
+
+@pytest.mark.parametrize("crash", [False, True], ids=["restart", "kill-9"])
+def test_queued_requests_survive_a_broker_restart(
+    aws_fake: FakeAwsIot, aws_broker: Mosquitto, aws_certs: AwsCerts, crash: bool
+) -> None:
+    aws_fake.pause()
+    with device_client(aws_broker, aws_certs.root_ca, aws_certs.device()) as dev:
+        dev.publish(f"{SHADOW}/update", {"state": {"reported": {"b": 2}}})
+    if crash:
+        # Mosquitto saves (autosave_on_change) after it has sent the PUBACK, so a kill
+        # right after the ack can lose the message: wait until it is in the file.
+        wait_persisted(aws_broker, b'"reported": {"b": 2}')
+        aws_broker.kill()
+        aws_broker.start()
+    else:
+        aws_broker.restart()
+    aws_fake.resume()
+    shadow = aws_fake.wait_for_sync(lambda: aws_fake.shadow(THING), timeout=5)
+    assert shadow is not None
+    assert shadow["state"]["reported"] == {"b": 2}
+
+
+def test_service_reconnects_after_a_broker_restart(
+    aws_fake: FakeAwsIot, aws_broker: Mosquitto, aws_certs: AwsCerts
+) -> None:
+    aws_broker.restart()
+    aws_fake.wait_for_sync(lambda: aws_fake.connected and aws_fake.connects >= 2, timeout=10)
+    with device_client(aws_broker, aws_certs.root_ca, aws_certs.device()) as dev:
+        kind, _ = dev.request(f"{SHADOW}/update", {"state": {"reported": {"c": 3}}})
+        assert kind == "accepted"
+
+
+def test_jobs_fail_next(device: DeviceClient, aws_fake: FakeAwsIot) -> None:
+    aws_fake.add_job(THING, "job-1", {"service": "noop"})
+    aws_fake.fail_next("start_next", "RequestThrottled", "slow down")
+    kind, answer = device.request(f"{JOBS}/start-next", {})
+    assert (kind, answer["code"], answer["message"]) == (
+        "rejected",
+        "RequestThrottled",
+        "slow down",
+    )
+    kind, answer = device.request(f"{JOBS}/start-next", {})
+    assert kind == "accepted"
+    assert answer["execution"]["jobId"] == "job-1"
