@@ -534,6 +534,13 @@ class FakeAwsIot:
     ``things`` are the thing names used to attribute non-``$aws`` topics to a client
     (a topic with the thing name as one of its levels counts for that thing; things
     created by provisioning are added).
+
+    ``delta_on_reported``: "Device Shadow MQTT topics" says ``/update/delta`` is
+    published when an update is accepted and desired and reported differ, with every
+    differing desired attribute. By default that includes an update that only reports
+    (a device that reports a value other than the desired one gets the delta again: the
+    harder case for a device, which must not loop on it); False publishes deltas only
+    for updates that carry ``desired``.
     """
 
     def __init__(
@@ -544,8 +551,10 @@ class FakeAwsIot:
         things: tuple[str, ...] = (),
         templates: Mapping[str, ProvisioningTemplate] | None = None,
         history: int = 200_000,
+        delta_on_reported: bool = True,
     ) -> None:
         self.broker = broker
+        self.delta_on_reported = delta_on_reported
         self._identity = identity
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
@@ -562,7 +571,7 @@ class FakeAwsIot:
         self.received: deque[Received] = deque(maxlen=history)
         self.updates: list[ShadowUpdate] = []
         self.requests: list[tuple[str, str | None, str]] = []  # (thing, shadow, op)
-        self.responses: list[tuple[str, JSON]] = []
+        self.responses: deque[tuple[str, JSON]] = deque(maxlen=history)
         self.issued: list[IssuedCertificate] = []
         self.provisioned: list[Provisioned] = []
         self.create_calls = 0
@@ -997,9 +1006,9 @@ class FakeAwsIot:
     def _update(
         self, thing: str, name: str | None, body: Mapping[str, JSON], *, device: bool
     ) -> None:
-        """Apply an update and publish accepted, delta (when the update touched desired
-        and a difference remains: "/update/delta" carries every differing desired
-        attribute, not only the updated ones) and documents."""
+        """Apply an update and publish accepted, delta (when a difference remains; see
+        ``delta_on_reported``: it carries every differing desired attribute, not only
+        the updated ones) and documents."""
         ts = now()
         old = self._shadows.get((thing, name)) or ShadowDocument()
         new = apply_update(old, body, ts)  # raises ShadowRejected
@@ -1021,7 +1030,7 @@ class FakeAwsIot:
         prefix = self._shadow_prefix(thing, name)
         self._publish(f"{prefix}/update/accepted", accepted)
         delta = new.delta()
-        if "desired" in state and delta:
+        if delta and ("desired" in state or self.delta_on_reported):
             message: dict[str, JSON] = {
                 "version": new.version,
                 "timestamp": ts,

@@ -110,6 +110,21 @@ def test_desired_from_cloud_publishes_delta_and_documents(
     assert device.messages(f"{SHADOW}/update/delta") == []
 
 
+def test_partial_report_gets_the_remaining_delta(
+    device: DeviceClient, aws_fake: FakeAwsIot
+) -> None:
+    aws_fake.set_desired(THING, {"on": True, "level": 5})
+    device.subscribe(f"{SHADOW}/update/delta")
+    device.request(f"{SHADOW}/update", {"state": {"reported": {"on": True, "level": 2}}})
+    assert device.next_message(f"{SHADOW}/update/delta")["state"] == {"level": 5}
+    aws_fake.delta_on_reported = False
+    device.request(f"{SHADOW}/update", {"state": {"reported": {"level": 3}}})
+    device.request(f"{SHADOW}/update", {"state": {"desired": {"on": False}}})
+    # Only the update with desired published one; it names every differing attribute.
+    assert device.next_message(f"{SHADOW}/update/delta")["state"] == {"on": False, "level": 5}
+    assert device.messages(f"{SHADOW}/update/delta") == []
+
+
 def test_bool_and_number_differ_in_delta(device: DeviceClient, aws_fake: FakeAwsIot) -> None:
     device.request(f"{SHADOW}/update", {"state": {"reported": {"on": 1}}})
     aws_fake.set_desired(THING, {"on": True})
