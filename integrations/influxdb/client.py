@@ -60,6 +60,21 @@ class WriteResult:
     retry_after: float | None
 
 
+async def read_capped(
+    response: aiohttp.ClientResponse, limit: int, *, truncate: bool = False
+) -> bytes | None:
+    """The whole body, or None once it grows past ``limit`` bytes (``truncate``: its
+    first ``limit`` bytes): a server cannot make us hold more."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return b"".join(chunks)[:limit] if truncate else None
+    return b"".join(chunks)
+
+
 def retry_after(value: str | None, now: float | None = None) -> float | None:
     """``Retry-After`` as seconds from now: delta-seconds or an HTTP date."""
     if not value:
@@ -162,7 +177,7 @@ class InfluxClient:
         ) as response:
             if response.status in (200, 204):
                 return WriteResult(response.status, "", None)
-            content = await response.content.read(MAX_ERROR_TEXT * 2)
+            content = await read_capped(response, MAX_ERROR_TEXT * 2, truncate=True) or b""
             return WriteResult(
                 response.status, error_text(content),
                 retry_after(response.headers.get("Retry-After")),
@@ -182,8 +197,8 @@ class InfluxClient:
         return await self._influxql(text, database or self.config[CONF_DATABASE])
 
     async def _read(self, response: aiohttp.ClientResponse) -> bytes:
-        body = await response.content.read(MAX_QUERY_BYTES + 1)
-        if len(body) > MAX_QUERY_BYTES:
+        body = await read_capped(response, MAX_QUERY_BYTES)
+        if body is None:
             raise InfluxQueryError(f"answer longer than {MAX_QUERY_BYTES} bytes")
         if response.status >= 300:
             raise InfluxQueryError(f"HTTP {response.status}: {error_text(body)}")
