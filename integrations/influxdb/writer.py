@@ -10,9 +10,13 @@ disk (no in-memory batch that a kill -9 would lose).
 A write request is one outbox batch (up to ``batch_size`` points: the outbox's batch
 size is set to it). **Batching by time**: when the outbox hands over fewer than
 ``batch_size`` points and the oldest is younger than ``flush_interval``, the sender
-waits until it is that old before writing, so a trickle of states makes one request
-per interval instead of one per state; the points that arrive meanwhile stay queued
-for the next request. (``flush_interval: 0``: write at once.)
+waits until it is that old before writing; the points that arrive meanwhile stay
+queued (durable) and leave together in the next request, right after. So a trickle
+of states makes about two requests per interval (the waiting batch, usually small, and
+everything that came meanwhile) instead of one per state, and no point waits much
+longer than ``flush_interval``. Holding points in memory instead would make one
+request per interval but lose them to a crash; durability wins. (``flush_interval:
+0``: write at once; under load batches fill up by themselves while a request is out.)
 
 What each answer means:
 
