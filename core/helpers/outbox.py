@@ -194,17 +194,25 @@ class OutboxLink:
 
     async def enqueue(
         self, payload: bytes, headers: Mapping[str, str] | None = None,
-        *, ttl: float | None = None,
+        *, ttl: float | None = None, priority: int = 0,
     ) -> None:
-        """Store ``payload`` durably; returns once it is on disk (see ``Outbox.enqueue``)."""
-        await self.outbox.enqueue(self.destination, payload, headers=headers, ttl=ttl)
+        """Store ``payload`` durably; returns once it is on disk (see ``Outbox.enqueue``).
+
+        A higher ``priority`` leaves before this destination's lower ones (alarms 10,
+        telemetry 0, bulk -10: ``PriorityRules`` gives them per state).
+        """
+        await self.outbox.enqueue(
+            self.destination, payload, headers=headers, ttl=ttl, priority=priority
+        )
 
     def enqueue_nowait(
         self, payload: bytes, headers: Mapping[str, str] | None = None,
-        *, ttl: float | None = None,
+        *, ttl: float | None = None, priority: int = 0,
     ) -> None:
         """Accept ``payload`` without waiting for its commit (see ``Outbox.enqueue_nowait``)."""
-        self.outbox.enqueue_nowait(self.destination, payload, headers=headers, ttl=ttl)
+        self.outbox.enqueue_nowait(
+            self.destination, payload, headers=headers, ttl=ttl, priority=priority
+        )
 
     def stats(self) -> DestinationStats:
         return self.outbox.stats(self.destination)
@@ -214,6 +222,7 @@ class OutboxLink:
         return {
             "destination": self.destination,
             "depth": stats.depth,
+            "high_priority_depth": stats.high_priority_depth,
             "oldest_age": stats.oldest_age,
             "delivered": stats.delivered,
             "dropped": stats.dropped,

@@ -1,7 +1,9 @@
 """One task per destination that moves its queue to the destination's :class:`Sender`.
 
 The loop is fetch → send → settle, strictly one batch at a time: a destination's order
-is only kept if batch n+1 is not handed over before batch n is settled. Throughput
+is only kept if batch n+1 is not handed over before batch n is settled. A fetch takes
+the queue's head in (priority DESC, id) order, so an alarm committed while a batch is
+in flight goes into the next batch, ahead of the telemetry still queued. Throughput
 comes from the batch size (the sender may pipeline inside a batch), not from
 overlapping batches.
 """
@@ -53,16 +55,16 @@ class DispatchSettings:
 
 
 Fetch = Callable[[str, int], Awaitable[tuple[list[OutboxMessage], int]]]
-Settle = Callable[[str, int, int, Sequence[tuple[int, str]]], Awaitable[int]]
+Settle = Callable[[str, Sequence[int], Sequence[tuple[int, str]]], Awaitable[int]]
 
 
 @dataclass(slots=True)
 class _Verdict:
-    """How one attempt went: ``last_settled`` is the id of the last removed message."""
+    """How one attempt went: ``settled`` are the ids of the batch's settled prefix."""
 
     acked: int = 0
     rejects: list[tuple[int, str]] = field(default_factory=list)
-    last_settled: int | None = None
+    settled: list[int] = field(default_factory=list)
     retry: bool = False
 
 
@@ -154,7 +156,7 @@ class Dispatcher:
                 self._succeeded()
                 continue
             self.counters.retries += 1
-            if verdict.last_settled is not None:
+            if verdict.settled:
                 # Partial progress: the destination is alive, only the rest must wait.
                 self._succeeded()
                 self._failures = 1
@@ -205,11 +207,11 @@ class Dispatcher:
             _LOGGER.exception("Outbox %s: sender raised unexpectedly", self.name)
             outcomes = None
         verdict = self._judge(batch, outcomes)
-        if verdict.last_settled is not None:
+        if verdict.settled:
             # Shielded: once the sender has reported, the bookkeeping must happen even if
             # the dispatcher is being stopped, or the counters would drift from the disk.
             with anyio.CancelScope(shield=True):
-                await self._settle(self.name, batch[0].id, verdict.last_settled, verdict.rejects)
+                await self._settle(self.name, verdict.settled, verdict.rejects)
             self.counters.delivered += verdict.acked
             if verdict.rejects:
                 self.counters.dead_lettered += len(verdict.rejects)
@@ -250,7 +252,7 @@ class Dispatcher:
             else:
                 verdict.retry = True
                 break
-            verdict.last_settled = message.id
+            verdict.settled.append(message.id)
         return verdict
 
     def _log_failure(self, template: str, detail: object) -> None:

@@ -85,8 +85,9 @@ class OutboxMessage:
 
     ``id`` is the store's row id: strictly increasing per destination, so a sender may use
     it as an idempotency key to suppress the duplicates that at-least-once delivery
-    allows. ``attempts`` counts earlier hand-overs to a sender (0 on the first), which
-    lets a sender set e.g. MQTT's DUP flag.
+    allows (it is *not* the sending order once priorities differ: an alarm enqueued
+    after a backlog has a higher id and leaves first). ``attempts`` counts earlier
+    hand-overs to a sender (0 on the first), which lets a sender set e.g. MQTT's DUP flag.
     """
 
     id: int
@@ -97,6 +98,8 @@ class OutboxMessage:
     """Wall-clock time (``time.time()``) of the enqueue; wall clock because it must keep
     its meaning across restarts."""
     attempts: int = 0
+    priority: int = 0
+    """Higher leaves first (alarms 10, telemetry 0, bulk -10 by convention)."""
 
     @property
     def redelivery(self) -> bool:
@@ -140,9 +143,11 @@ DeliveryOutcome.RETRY = DeliveryOutcome(OutcomeKind.RETRY)
 class Sender(Protocol):
     """What an integration provides to move messages off the box.
 
-    ``send`` receives up to ``batch_size`` messages in queue order and returns one outcome
-    per message, in the same order. Batching exists so that protocols with pipelining
-    (MQTT QoS 1 with many PUBACKs in flight, HTTP bulk writes) can amortise round trips.
+    ``send`` receives up to ``batch_size`` messages in queue order (highest priority
+    first, FIFO within a priority; one batch may span priorities) and returns one
+    outcome per message, in the same order; a sender delivers them in that order.
+    Batching exists so that protocols with pipelining (MQTT QoS 1 with many PUBACKs in
+    flight, HTTP bulk writes) can amortise round trips.
     A missing outcome counts as ``RETRY``. Raise :class:`TransientDeliveryError` when the
     whole batch failed (broker down); any other exception is treated the same way, so a
     bug in a sender can delay messages but never lose them.
@@ -160,8 +165,10 @@ class OverflowPolicy(enum.Enum):
     """What to do when a destination reaches its size bound.
 
     ``DROP_OLDEST`` suits telemetry, where the newest reading is worth more than an old
-    one and producers must never stall. ``REFUSE`` suits commands and audit records,
-    where silently losing an accepted message is worse than pushing back on the producer.
+    one and producers must never stall; it evicts the lowest priority first (oldest
+    first within it), so an alarm is never dropped while telemetry is queued.
+    ``REFUSE`` suits commands and audit records, where silently losing an accepted
+    message is worse than pushing back on the producer; it refuses any priority.
     """
 
     DROP_OLDEST = "drop_oldest"
@@ -191,6 +198,8 @@ class DestinationStats:
     registered: bool
     depth: int
     """Messages accepted and not yet removed (stored plus awaiting their group commit)."""
+    high_priority_depth: int
+    """Those of them with a priority above 0 (alarms): what overtakes the backlog."""
     bytes: int
     """Payload bytes of those messages."""
     oldest_age: float | None
@@ -235,3 +244,5 @@ class DeadLetter:
     attempts: int
     reason: str
     dead_at: float
+    priority: int = 0
+    """Kept from the message, and kept again when it is requeued."""

@@ -6,11 +6,25 @@ latency, never data. The outbox guarantees:
 
 * **durability**: when ``enqueue()`` returns, the message is fsynced to SQLite (WAL,
   synchronous=FULL) and survives kill -9 and power loss;
-* **at-least-once, in order**: a message is deleted only after its destination
-  acknowledged it; after a failure or a restart, delivery resumes at the first
-  unacknowledged message (duplicates possible, counted as redeliveries);
+* **at-least-once, in order per priority**: a message is deleted only after its
+  destination acknowledged it; after a failure or a restart, delivery resumes at the
+  first unacknowledged message (duplicates possible, counted as redeliveries);
+* **priorities**: ``enqueue(..., priority=n)`` (alarms 10, telemetry 0, bulk -10 by
+  convention; any 32-bit int). A destination's queue is served highest priority first,
+  strictly FIFO within one priority, so an alarm overtakes a backlog of telemetry
+  queued during an outage. "In order" means per priority: two messages of the same
+  priority reach the sender in enqueue order; a higher one may overtake. A batch is a
+  prefix of that order, so it may span priorities (alarms first) but never reorders
+  one priority, and a retry resumes at the first unsettled message. An alarm waits at
+  most for the batch already in flight. Strict priority can starve lower ones while
+  higher ones keep coming: meant for rare, urgent messages, not a second data stream;
 * **bounded disk use**: per destination, by message count and/or bytes, with an
-  explicit overflow policy (``drop_oldest`` or ``refuse``);
+  explicit overflow policy: ``drop_oldest`` evicts the lowest priority first (oldest
+  first within it), so no alarm is dropped while telemetry is queued; ``refuse``
+  turns away any message at the bound, whatever its priority (the bound protects the
+  disk, and the caller hears ``OutboxFull`` before anything is stored);
+* **TTL** per message, whatever its priority; dead letters keep their priority and
+  get it back when requeued;
 * **no busy work**: dispatchers sleep on an event while their queue is empty, and
   back off (exponential, jittered, behind a circuit breaker) while a destination fails.
 """
@@ -46,7 +60,16 @@ from .models import (
 )
 from .policy import Backoff, BreakerPolicy
 from .queue import CommitTicket, GroupCommitWriter
-from .store import Bound, InsertResult, OutboxStore, Row, Tally, encode_headers
+from .store import (
+    PRIORITY_MAX,
+    PRIORITY_MIN,
+    Bound,
+    InsertResult,
+    OutboxStore,
+    Row,
+    Tally,
+    encode_headers,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -277,9 +300,9 @@ class Outbox:
             return await self._call(store.fetch, dest, limit, time.time())
 
         async def settle(
-            dest: str, first: int, last: int, rejects: Sequence[tuple[int, str]]
+            dest: str, ids: Sequence[int], rejects: Sequence[tuple[int, str]]
         ) -> int:
-            return await self._call(store.settle, dest, first, last, rejects, time.time())
+            return await self._call(store.settle, dest, ids, rejects, time.time())
 
         config = destination.config
         dispatcher = Dispatcher(
@@ -319,17 +342,19 @@ class Outbox:
         *,
         headers: Mapping[str, str] | None = None,
         ttl: float | None = None,
+        priority: int = 0,
     ) -> None:
         """Store a message durably for ``destination``; return once it is on disk.
 
-        Concurrent calls share one fsync (group commit). Messages keep the order in
-        which the calls were made. ``ttl`` overrides the destination's TTL.
+        Concurrent calls share one fsync (group commit). Messages of one priority keep
+        the order in which the calls were made; a higher ``priority`` (an int,
+        32-bit) leaves before a lower one. ``ttl`` overrides the destination's TTL.
         Raises :class:`OutboxFull` (``refuse`` policy, at the bound, nothing stored),
         :class:`UnknownDestination`, :class:`OutboxClosed`, or :class:`OutboxError`
         if the commit failed (the message is then *not* stored). If the caller is
         cancelled while waiting, the message may or may not be stored.
         """
-        ticket = self._accept(destination, payload, headers, ttl)
+        ticket = self._accept(destination, payload, headers, ttl, priority)
         await ticket.done.wait()
         error = ticket.error
         if error is not None:
@@ -346,6 +371,7 @@ class Outbox:
         *,
         headers: Mapping[str, str] | None = None,
         ttl: float | None = None,
+        priority: int = 0,
     ) -> None:
         """Accept a message without waiting for its commit (fire and forget).
 
@@ -353,7 +379,7 @@ class Outbox:
         a crash before then loses it. For producers that would rather not wait (a
         sensor callback) and can afford that window. Bound checks still apply.
         """
-        self._accept(destination, payload, headers, ttl)
+        self._accept(destination, payload, headers, ttl, priority)
 
     def _accept(
         self,
@@ -361,7 +387,14 @@ class Outbox:
         payload: bytes | bytearray | memoryview,
         headers: Mapping[str, str] | None,
         ttl: float | None,
+        priority: int,
     ) -> CommitTicket:
+        # Checked first: a bad value must fail this call alone, not the group commit
+        # it would share with other callers (SQLite refuses ints beyond 64 bits).
+        if type(priority) is not int:
+            raise TypeError(f"outbox priority must be an int, not {type(priority).__name__}")
+        if not PRIORITY_MIN <= priority <= PRIORITY_MAX:
+            raise ValueError(f"outbox priority {priority} is outside the 32-bit range")
         if self._closing:
             raise OutboxClosed("outbox is closed")
         if not self._ready:
@@ -386,6 +419,7 @@ class Outbox:
             size,
             now,
             None if ttl is None else now + ttl,
+            priority,
         )
         store = self._store
         refuse = False
@@ -402,6 +436,7 @@ class Outbox:
             if not refuse:
                 tally.pending += 1
                 tally.pending_bytes += size
+                tally.pending_high += priority > 0
                 if tally.pending_since is None:
                     tally.pending_since = now
         if refuse:
@@ -469,6 +504,7 @@ class Outbox:
                     continue
                 tally.pending = max(0, tally.pending - 1)
                 tally.pending_bytes = max(0, tally.pending_bytes - row[3])
+                tally.pending_high = max(0, tally.pending_high - (row[6] > 0))
                 if tally.pending == 0:
                     tally.pending_since = None
 
@@ -482,10 +518,11 @@ class Outbox:
         with store.lock:
             tally = store.tallies.get(destination)
             if tally is None:
-                depth = nbytes = dead = 0
+                depth = nbytes = dead = high = 0
                 oldest: float | None = None
             else:
                 depth = tally.count + tally.pending
+                high = tally.high + tally.pending_high
                 nbytes = tally.nbytes + tally.pending_bytes
                 dead = tally.dead
                 candidates = [
@@ -504,6 +541,7 @@ class Outbox:
             destination=destination,
             registered=registered is not None,
             depth=depth,
+            high_priority_depth=high,
             bytes=nbytes,
             oldest_age=None if oldest is None else max(0.0, time.time() - oldest),
             dead_letter_depth=dead,
@@ -558,6 +596,7 @@ class Outbox:
     ) -> int:
         """Move dead letters back to the tail of their queues; returns how many.
 
+        Each keeps its priority, so a requeued alarm overtakes queued telemetry again.
         Selects by ``ids`` and/or ``destination`` (neither: all). Each gets a fresh TTL.
         A ``refuse`` destination that would overflow raises :class:`OutboxFull` and
         nothing is requeued; a ``drop_oldest`` one evicts as usual.

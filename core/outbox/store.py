@@ -17,6 +17,16 @@ Durability choices:
   only means a message is delivered again, which at-least-once allows, and it saves an
   fsync per delivered batch. Because the WAL is append-only, the next FULL commit
   fsyncs these frames too, so ordering on disk is never violated.
+
+Priorities (schema version 2): each row has a ``priority``; a destination's queue is
+read in ``(priority DESC, id)`` order through the ``messages_by_priority`` index, whose
+columns are declared in that order so the fetch is a plain index scan (no sort, however
+long the backlog). Eviction walks the priority levels upwards, oldest first in each,
+with index seeks on the same index. ``messages_by_destination`` stays for the oldest
+message's age, which is about time, not rank.
+
+Upgrades run inside one transaction at open (``_MIGRATIONS``): a kill -9 during one
+leaves the previous version intact, and the next open runs it again.
 """
 
 from __future__ import annotations
@@ -34,7 +44,12 @@ from typing import Any
 from ..storage import FILE_MODE, make_private_dir, make_private_file
 from .models import DeadLetter, OutboxError, OutboxFull, OutboxMessage
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+PRIORITY_MIN = -(2**31)
+PRIORITY_MAX = 2**31 - 1
+"""Priorities are 32-bit signed: anything wider is a caller's bug, refused at enqueue
+before it could fail a group commit shared with other callers' messages."""
 
 _RECLAIM_THRESHOLD_PAGES = 256  # 1 MiB with the default page size
 _RECLAIM_CHUNK_PAGES = 4096
@@ -50,9 +65,11 @@ CREATE TABLE IF NOT EXISTS messages (
     size        INTEGER NOT NULL,
     created     REAL    NOT NULL,
     expires     REAL,
-    attempts    INTEGER NOT NULL DEFAULT 0
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    priority    INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS messages_by_destination ON messages (destination, id);
+CREATE INDEX IF NOT EXISTS messages_by_priority ON messages (destination, priority DESC, id);
 CREATE INDEX IF NOT EXISTS messages_by_expiry ON messages (destination, expires)
     WHERE expires IS NOT NULL;
 CREATE TABLE IF NOT EXISTS dead_letters (
@@ -64,14 +81,44 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     created     REAL    NOT NULL,
     attempts    INTEGER NOT NULL,
     reason      TEXT    NOT NULL,
-    dead_at     REAL    NOT NULL
+    dead_at     REAL    NOT NULL,
+    priority    INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS dead_letters_by_destination ON dead_letters (destination, id);
 """
 
-Row = tuple[str, bytes, str | None, int, float, float | None]
+# From version n to n + 1; run in the transaction that also applies _SCHEMA. Adding a
+# column with a constant default does not rewrite the table, so this is quick even
+# with a large backlog; building the new index reads it once.
+_MIGRATIONS: Mapping[int, str] = {
+    1: """
+ALTER TABLE messages ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE dead_letters ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+""",
+}
+
+_FETCH = (
+    "SELECT id, payload, headers, created, attempts, priority FROM messages "
+    "WHERE destination = ? ORDER BY priority DESC, id LIMIT ?"
+)
+_LOWEST_LEVEL_ABOVE = (
+    "SELECT priority FROM messages WHERE destination = ? AND priority > ? "
+    "ORDER BY priority LIMIT 1"
+)
+_LEVEL_OLDEST_FIRST = (
+    "SELECT id, size FROM messages WHERE destination = ? AND priority = ? ORDER BY id"
+)
+
+HOT_QUERIES: Mapping[str, str] = {
+    "fetch": _FETCH,
+    "evict: next level": _LOWEST_LEVEL_ABOVE,
+    "evict: rows of a level": _LEVEL_OLDEST_FIRST,
+}
+"""The queries that run per batch or per commit; a test checks each is an index scan."""
+
+Row = tuple[str, bytes, str | None, int, float, float | None, int]
 """An enqueued message as inserted: destination, payload, headers JSON, size, created,
-expires."""
+expires, priority."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,19 +140,22 @@ class Bound:
 class Tally:
     """Size of one destination's queue, kept in memory so stats never touch the disk.
 
-    ``count``/``nbytes``/``head_created`` describe committed rows and are changed only
-    by the store, inside the same thread call as the transaction that changed the rows.
-    ``pending``/``pending_bytes``/``pending_since`` describe messages accepted by
-    ``enqueue`` and waiting for their group commit; the event loop adds to them and the
-    commit moves them over. Both halves change under :attr:`OutboxStore.lock`, so
+    ``count``/``nbytes``/``high``/``head_created`` describe committed rows (``high``:
+    those with a priority above 0, for the stats) and are changed only by the store,
+    inside the same thread call as the transaction that changed the rows.
+    ``pending``/``pending_bytes``/``pending_high``/``pending_since`` describe messages
+    accepted by ``enqueue`` and waiting for their group commit; the event loop adds to
+    them and the commit moves them over. Both halves change under :attr:`OutboxStore.lock`, so
     ``count + pending`` is exact at every instant, which the ``refuse`` policy relies on.
     """
 
     count: int = 0
     nbytes: int = 0
     head_created: float | None = None
+    high: int = 0
     pending: int = 0
     pending_bytes: int = 0
+    pending_high: int = 0
     pending_since: float | None = None
     dead: int = 0
 
@@ -122,6 +172,11 @@ def encode_headers(headers: Mapping[str, str] | None) -> str | None:
     if not headers:
         return None
     return json.dumps(dict(headers), separators=(",", ":"))
+
+
+def _id_list(ids: Iterable[int]) -> str:
+    """Row ids as one JSON parameter (``json_each``): no limit on how many, one plan."""
+    return json.dumps(list(ids))
 
 
 def _decode_headers(raw: str | None) -> Mapping[str, str]:
@@ -185,8 +240,16 @@ class OutboxStore:
                     f"{self.path}: schema version {version} is newer than this "
                     f"Gatehouse understands ({SCHEMA_VERSION})"
                 )
-            conn.executescript(_SCHEMA)
-            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            conn.execute("PRAGMA synchronous=FULL")
+            if version != SCHEMA_VERSION:
+                # A new file (version 0) gets _SCHEMA as it is; an older one is upgraded.
+                upgrades = range(version, SCHEMA_VERSION) if version else range(0)
+                steps = "".join(_MIGRATIONS[v] for v in upgrades)
+                # One transaction: the upgrade is all there or not at all after a crash.
+                conn.executescript(
+                    f"BEGIN IMMEDIATE;{steps}{_SCHEMA}"
+                    f"PRAGMA user_version={SCHEMA_VERSION};COMMIT;"
+                )
             self._make_private()  # -wal and -shm exist now
         except BaseException:
             conn.close()
@@ -226,8 +289,8 @@ class OutboxStore:
     def _load_tallies(self) -> None:
         conn = self.conn
         rows = conn.execute(
-            "SELECT destination, count(*), coalesce(sum(size), 0) FROM messages "
-            "GROUP BY destination"
+            "SELECT destination, count(*), coalesce(sum(size), 0), "
+            "coalesce(sum(priority > 0), 0) FROM messages GROUP BY destination"
         ).fetchall()
         dead = dict(
             conn.execute(
@@ -235,9 +298,9 @@ class OutboxStore:
             ).fetchall()
         )
         with self.lock:
-            for destination, count, nbytes in rows:
+            for destination, count, nbytes, high in rows:
                 tally = self.tallies.setdefault(destination, Tally())
-                tally.count, tally.nbytes = count, nbytes
+                tally.count, tally.nbytes, tally.high = count, nbytes, high
             for destination, count in dead.items():
                 self.tallies.setdefault(destination, Tally()).dead = count
         for destination, *_ in rows:
@@ -277,39 +340,49 @@ class OutboxStore:
             )
 
     def _trim(self, conn: sqlite3.Connection, destination: str, bound: Bound) -> tuple[int, int]:
-        """Evict the oldest rows until ``destination`` is within ``bound``.
+        """Evict rows until ``destination`` is within ``bound``: lowest priority first,
+        oldest first within a priority.
 
-        Runs inside the caller's transaction, after the new rows were inserted, so the
-        eviction and the insert that caused it commit (or vanish) together.
+        So an alarm is never evicted while telemetry is queued, and when the queue is
+        all alarms the oldest alarm goes (a new telemetry message arriving at a queue
+        full of alarms is itself the one evicted). Runs inside the caller's
+        transaction, after the new rows were inserted, so the eviction and the insert
+        that caused it commit (or vanish) together.
         """
         with self.lock:
             tally = self.tallies.setdefault(destination, Tally())
             count, nbytes = tally.count, tally.nbytes
         excess_n, excess_b = bound.excess(count, nbytes)
-        if excess_n == 0 and excess_b == 0:
-            return 0, 0
-        removed = removed_bytes = 0
-        last_id: int | None = None
-        cursor = conn.execute(
-            "SELECT id, size FROM messages WHERE destination = ? ORDER BY id",
-            (destination,),
-        )
-        for row_id, size in cursor:
-            if removed >= excess_n and removed_bytes >= excess_b:
+        removed = removed_bytes = removed_high = 0
+        level = PRIORITY_MIN - 1
+        while removed < excess_n or removed_bytes < excess_b:
+            row = conn.execute(_LOWEST_LEVEL_ABOVE, (destination, level)).fetchone()
+            if row is None:
                 break
-            removed += 1
-            removed_bytes += size
-            last_id = row_id
-        cursor.close()
-        if last_id is None:
-            return 0, 0
-        conn.execute(
-            "DELETE FROM messages WHERE destination = ? AND id <= ?",
-            (destination, last_id),
-        )
-        with self.lock:
-            tally.count -= removed
-            tally.nbytes -= removed_bytes
+            level = row[0]
+            in_level = 0
+            last_id: int | None = None
+            cursor = conn.execute(_LEVEL_OLDEST_FIRST, (destination, level))
+            for row_id, size in cursor:
+                if removed >= excess_n and removed_bytes >= excess_b:
+                    break
+                removed += 1
+                in_level += 1
+                removed_bytes += size
+                last_id = row_id
+            cursor.close()
+            if last_id is not None:
+                conn.execute(
+                    "DELETE FROM messages WHERE destination = ? AND priority = ? AND id <= ?",
+                    (destination, level, last_id),
+                )
+            if level > 0:
+                removed_high += in_level
+        if removed:
+            with self.lock:
+                tally.count -= removed
+                tally.nbytes -= removed_bytes
+                tally.high -= removed_high
         return removed, removed_bytes
 
     # ----------------------------------------------------------------- enqueue
@@ -320,17 +393,17 @@ class OutboxStore:
         On success the rows move from the tallies' pending half to their stored half;
         on failure nothing changes here and the caller un-counts the pending rows.
         """
-        per_destination: dict[str, tuple[int, int]] = {}
+        per_destination: dict[str, tuple[int, int, int]] = {}
         for row in rows:
-            n, b = per_destination.get(row[0], (0, 0))
-            per_destination[row[0]] = (n + 1, b + row[3])
+            n, b, h = per_destination.get(row[0], (0, 0, 0))
+            per_destination[row[0]] = (n + 1, b + row[3], h + (row[6] > 0))
         dropped: dict[str, int] = {}
         moved = False
         try:
             with self._transaction(durable=True) as conn:
                 conn.executemany(
                     "INSERT INTO messages (destination, payload, headers, size, created, "
-                    "expires) VALUES (?, ?, ?, ?, ?, ?)",
+                    "expires, priority) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     rows,
                 )
                 # Move the rows from pending to stored now, in one step under the lock,
@@ -338,14 +411,16 @@ class OutboxStore:
                 # row twice (a refuse check racing this commit must not see a phantom).
                 moved = True
                 with self.lock:
-                    for destination, (n, b) in per_destination.items():
+                    for destination, (n, b, h) in per_destination.items():
                         tally = self.tallies.setdefault(destination, Tally())
                         tally.count += n
                         tally.nbytes += b
+                        tally.high += h
                         tally.pending -= n
                         tally.pending_bytes -= b
+                        tally.pending_high -= h
                         if tally.pending <= 0:
-                            tally.pending = tally.pending_bytes = 0
+                            tally.pending = tally.pending_bytes = tally.pending_high = 0
                             tally.pending_since = None
                 for destination, bound in bounds.items():
                     if bound.drop_oldest and destination in per_destination:
@@ -357,10 +432,11 @@ class OutboxStore:
             self._reload_counts(per_destination)
             if moved:
                 with self.lock:
-                    for destination, (n, b) in per_destination.items():
+                    for destination, (n, b, h) in per_destination.items():
                         tally = self.tallies[destination]
                         tally.pending += n
                         tally.pending_bytes += b
+                        tally.pending_high += h
             raise
         self.enqueue_transactions += 1
         self.enqueued_rows += len(rows)
@@ -373,8 +449,9 @@ class OutboxStore:
         """Re-read stored counts after a failed transaction left the tallies unsure."""
         try:
             for destination in destinations:
-                count, nbytes = self.conn.execute(
-                    "SELECT count(*), coalesce(sum(size), 0) FROM messages WHERE destination = ?",
+                count, nbytes, high = self.conn.execute(
+                    "SELECT count(*), coalesce(sum(size), 0), coalesce(sum(priority > 0), 0) "
+                    "FROM messages WHERE destination = ?",
                     (destination,),
                 ).fetchone()
                 (dead,) = self.conn.execute(
@@ -383,7 +460,8 @@ class OutboxStore:
                 ).fetchone()
                 with self.lock:
                     tally = self.tallies.setdefault(destination, Tally())
-                    tally.count, tally.nbytes, tally.dead = count, nbytes, dead
+                    tally.count, tally.nbytes, tally.high = count, nbytes, high
+                    tally.dead = dead
         except sqlite3.Error:
             # The connection itself is failing; the original error is the one to report.
             pass
@@ -391,34 +469,37 @@ class OutboxStore:
     # ----------------------------------------------------------------- delivery
 
     def fetch(self, destination: str, limit: int, now: float) -> tuple[list[OutboxMessage], int]:
-        """Drop expired rows, then return the oldest ``limit`` messages, marked as sent.
+        """Drop expired rows, then return the first ``limit`` messages, marked as sent.
 
-        The attempt counter is bumped *before* the sender sees the batch, so that after
-        a crash mid-send the next process knows these are redeliveries.
-        Returns the batch and the number of rows that expired.
+        First means highest priority, then lowest id: the batch may span priorities
+        but is in queue order, so every priority's messages are a FIFO prefix of that
+        priority's queue. The attempt counter is bumped *before* the sender sees the
+        batch, so that after a crash mid-send the next process knows these are
+        redeliveries. Returns the batch and the number of rows that expired.
         """
         with self._transaction(durable=False) as conn:
             expired = conn.execute(
                 "DELETE FROM messages WHERE destination = ? AND expires IS NOT NULL "
-                "AND expires <= ? RETURNING size",
+                "AND expires <= ? RETURNING size, priority",
                 (destination, now),
             ).fetchall()
-            rows = conn.execute(
-                "SELECT id, payload, headers, created, attempts FROM messages "
-                "WHERE destination = ? ORDER BY id LIMIT ?",
-                (destination, limit),
-            ).fetchall()
+            rows = conn.execute(_FETCH, (destination, limit)).fetchall()
             if rows:
                 conn.execute(
                     "UPDATE messages SET attempts = attempts + 1 "
-                    "WHERE destination = ? AND id BETWEEN ? AND ?",
-                    (destination, rows[0][0], rows[-1][0]),
+                    "WHERE id IN (SELECT value FROM json_each(?))",
+                    (_id_list(row[0] for row in rows),),
                 )
-        with self.lock:
-            tally = self.tallies.setdefault(destination, Tally())
-            tally.count -= len(expired)
-            tally.nbytes -= sum(size for (size,) in expired)
-            tally.head_created = float(rows[0][3]) if rows else None
+        if expired:
+            with self.lock:
+                tally = self.tallies.setdefault(destination, Tally())
+                tally.count -= len(expired)
+                tally.nbytes -= sum(size for size, _ in expired)
+                tally.high -= sum(1 for _, priority in expired if priority > 0)
+            self._refresh_head(destination)
+        elif not rows:
+            with self.lock:
+                self.tallies.setdefault(destination, Tally()).head_created = None
         batch = [
             OutboxMessage(
                 id=row_id,
@@ -427,41 +508,45 @@ class OutboxStore:
                 headers=_decode_headers(headers),
                 created=created,
                 attempts=attempts,
+                priority=priority,
             )
-            for row_id, payload, headers, created, attempts in rows
+            for row_id, payload, headers, created, attempts, priority in rows
         ]
         return batch, len(expired)
 
     def settle(
         self,
         destination: str,
-        first_id: int,
-        last_id: int,
+        ids: Sequence[int],
         rejects: Sequence[tuple[int, str]],
         now: float,
     ) -> int:
-        """Remove the settled prefix ``first_id..last_id``; move ``rejects`` to dead letters.
+        """Remove the settled messages ``ids``; move ``rejects`` (among them) to dead letters.
 
-        Returns how many rows were actually removed (fewer than the batch when the
-        overflow policy evicted some of them while they were in flight).
+        By id, not by id range: a batch that spans priorities is not a contiguous id
+        range (an alarm has a higher id than the telemetry it overtook). Returns how
+        many rows were actually removed (fewer than ``ids`` when the overflow policy
+        evicted some of them while they were in flight).
         """
         with self._transaction(durable=False) as conn:
             dead = 0
             for row_id, reason in rejects:
                 dead += conn.execute(
                     "INSERT INTO dead_letters (destination, payload, headers, size, created, "
-                    "attempts, reason, dead_at) SELECT destination, payload, headers, size, "
-                    "created, attempts, ?, ? FROM messages WHERE id = ?",
+                    "attempts, reason, dead_at, priority) SELECT destination, payload, "
+                    "headers, size, created, attempts, ?, ?, priority FROM messages WHERE id = ?",
                     (reason, now, row_id),
                 ).rowcount
             removed = conn.execute(
-                "DELETE FROM messages WHERE destination = ? AND id BETWEEN ? AND ? RETURNING size",
-                (destination, first_id, last_id),
+                "DELETE FROM messages WHERE id IN (SELECT value FROM json_each(?)) "
+                "RETURNING size, priority",
+                (_id_list(ids),),
             ).fetchall()
         with self.lock:
             tally = self.tallies.setdefault(destination, Tally())
             tally.count -= len(removed)
-            tally.nbytes -= sum(size for (size,) in removed)
+            tally.nbytes -= sum(size for size, _ in removed)
+            tally.high -= sum(1 for _, priority in removed if priority > 0)
             tally.dead += dead
             emptied = tally.count == 0
         self._refresh_head(destination)
@@ -508,8 +593,8 @@ class OutboxStore:
         """Dead letters, oldest first."""
         where, params = self._filter(None, destination)
         rows = self.conn.execute(
-            "SELECT id, destination, payload, headers, created, attempts, reason, dead_at "
-            f"FROM dead_letters{where} ORDER BY id LIMIT ?",
+            "SELECT id, destination, payload, headers, created, attempts, reason, dead_at, "
+            f"priority FROM dead_letters{where} ORDER BY id LIMIT ?",
             (*params, limit),
         ).fetchall()
         return [
@@ -522,8 +607,9 @@ class OutboxStore:
                 attempts=attempts,
                 reason=reason,
                 dead_at=dead_at,
+                priority=priority,
             )
-            for row_id, dest, payload, headers, created, attempts, reason, dead_at in rows
+            for row_id, dest, payload, headers, created, attempts, reason, dead_at, priority in rows
         ]
 
     def requeue(
@@ -536,39 +622,41 @@ class OutboxStore:
     ) -> tuple[int, dict[str, int], set[str]]:
         """Move dead letters back to the tail of their queues (durably).
 
-        They get new ids (so they sort after everything queued meanwhile) and a fresh
-        TTL from the destination's current setting. A ``refuse`` bound that would be
+        They keep their priority, get new ids (so they sort after everything of their
+        priority queued meanwhile) and a fresh TTL from the destination's current
+        setting. A ``refuse`` bound that would be
         exceeded raises :class:`OutboxFull` and requeues nothing.
         Returns (requeued count, evictions per destination, destinations touched).
         """
         where, params = self._filter(ids, destination)
-        added: dict[str, tuple[int, int]] = {}
+        added: dict[str, tuple[int, int, int]] = {}
         dropped: dict[str, int] = {}
         try:
             with self._transaction(durable=True) as conn:
                 rows = conn.execute(
-                    "SELECT id, destination, payload, headers, size, created, attempts "
-                    f"FROM dead_letters{where} ORDER BY id",
+                    "SELECT id, destination, payload, headers, size, created, attempts, "
+                    f"priority FROM dead_letters{where} ORDER BY id",
                     params,
                 ).fetchall()
-                for _, dest, _, _, size, _, _ in rows:
-                    n, b = added.get(dest, (0, 0))
-                    added[dest] = (n + 1, b + size)
+                for _, dest, _, _, size, _, _, priority in rows:
+                    n, b, h = added.get(dest, (0, 0, 0))
+                    added[dest] = (n + 1, b + size, h + (priority > 0))
                 self._check_refuse(added, bounds)
-                for _, dest, payload, headers, size, created, attempts in rows:
+                for _, dest, payload, headers, size, created, attempts, priority in rows:
                     ttl = ttls.get(dest)
                     expires = None if ttl is None else now + ttl
                     conn.execute(
                         "INSERT INTO messages (destination, payload, headers, size, created, "
-                        "expires, attempts) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (dest, payload, headers, size, created, expires, attempts),
+                        "expires, attempts, priority) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (dest, payload, headers, size, created, expires, attempts, priority),
                     )
                 conn.execute(f"DELETE FROM dead_letters{where}", params)
                 with self.lock:
-                    for dest, (n, b) in added.items():
+                    for dest, (n, b, h) in added.items():
                         tally = self.tallies.setdefault(dest, Tally())
                         tally.count += n
                         tally.nbytes += b
+                        tally.high += h
                         tally.dead -= n
                 for dest in added:
                     bound = bounds.get(dest)
@@ -584,9 +672,9 @@ class OutboxStore:
         return len(rows), dropped, set(added)
 
     def _check_refuse(
-        self, added: Mapping[str, tuple[int, int]], bounds: Mapping[str, Bound]
+        self, added: Mapping[str, tuple[int, int, int]], bounds: Mapping[str, Bound]
     ) -> None:
-        for dest, (n, b) in added.items():
+        for dest, (n, b, _) in added.items():
             bound = bounds.get(dest)
             if bound is None or bound.drop_oldest:
                 continue

@@ -1,0 +1,174 @@
+"""Schema upgrades: an ``outbox.db`` written before priorities still delivers everything.
+
+The outbox database outlives upgrades (a backlog queued by the old version is delivered
+by the new one), so the DDL below is a frozen copy of schema version 1 as the store
+created it, never to be edited: it is what is on disk in the field.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import anyio
+import pytest
+from outbox_fakes import ScriptedSender
+
+from gatehouse.core.outbox import Outbox, OutboxError
+from gatehouse.core.outbox.store import HOT_QUERIES, SCHEMA_VERSION, OutboxStore
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
+
+SCHEMA_V1 = """
+CREATE TABLE IF NOT EXISTS messages (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    destination TEXT    NOT NULL,
+    payload     BLOB    NOT NULL,
+    headers     TEXT,
+    size        INTEGER NOT NULL,
+    created     REAL    NOT NULL,
+    expires     REAL,
+    attempts    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS messages_by_destination ON messages (destination, id);
+CREATE INDEX IF NOT EXISTS messages_by_expiry ON messages (destination, expires)
+    WHERE expires IS NOT NULL;
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    destination TEXT    NOT NULL,
+    payload     BLOB    NOT NULL,
+    headers     TEXT,
+    size        INTEGER NOT NULL,
+    created     REAL    NOT NULL,
+    attempts    INTEGER NOT NULL,
+    reason      TEXT    NOT NULL,
+    dead_at     REAL    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dead_letters_by_destination ON dead_letters (destination, id);
+"""
+
+
+def write_v1_database(path: Path) -> None:
+    """An outbox.db as version 1 left it: three queued messages and a dead letter."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.executescript(SCHEMA_V1)
+        conn.execute("PRAGMA user_version=1")
+        conn.executemany(
+            "INSERT INTO messages (destination, payload, headers, size, created, expires, "
+            "attempts) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                ("d", b"old0", '{"topic":"a"}', 4, 1000.0, None, 2),
+                ("d", b"old1", None, 4, 1001.0, None, 0),
+                ("d", b"old2", None, 4, 1002.0, None, 0),
+            ],
+        )
+        conn.execute(
+            "INSERT INTO dead_letters (destination, payload, headers, size, created, "
+            "attempts, reason, dead_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            ("d", b"dead0", None, 5, 999.0, 1, "HTTP 400", 999.5),
+        )
+    finally:
+        conn.close()
+
+
+def columns(path: Path, table: str) -> dict[str, tuple[str, int, str | None]]:
+    conn = sqlite3.connect(path)
+    try:
+        return {
+            name: (kind, notnull, default)
+            for _, name, kind, notnull, default, _ in conn.execute(f"PRAGMA table_info({table})")
+        }
+    finally:
+        conn.close()
+
+
+def user_version(path: Path) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+    finally:
+        conn.close()
+
+
+async def test_a_version_1_database_is_migrated_and_delivered(db_path: Path) -> None:
+    write_v1_database(db_path)
+    assert "priority" not in columns(db_path, "messages")
+
+    sender = ScriptedSender()
+    async with Outbox.open(db_path) as outbox:
+        stats = outbox.stats("d")
+        assert (stats.depth, stats.high_priority_depth, stats.dead_letter_depth) == (3, 0, 1)
+        outbox.register_destination("d", sender, batch_size=10)
+        with anyio.fail_after(5):
+            await outbox.wait_drained("d")
+        dead = await outbox.dead_letters("d")
+        assert [(d.payload, d.priority, d.reason) for d in dead] == [(b"dead0", 0, "HTTP 400")]
+
+    assert sender.accepted == [b"old0", b"old1", b"old2"]
+    assert [(m.priority, m.attempts) for m in sender.calls[0]] == [(0, 2), (0, 0), (0, 0)]
+    assert user_version(db_path) == SCHEMA_VERSION == 2
+    assert columns(db_path, "messages")["priority"] == ("INTEGER", 1, "0")
+    assert columns(db_path, "dead_letters")["priority"] == ("INTEGER", 1, "0")
+
+
+async def test_migrated_messages_keep_their_fields_and_rank_as_normal(db_path: Path) -> None:
+    write_v1_database(db_path)
+    sender = ScriptedSender()
+    async with Outbox.open(db_path) as outbox:
+        assert await outbox.requeue_dead_letters(destination="d") == 1
+        outbox.register_destination("d", ScriptedSender(_never), batch_size=10)
+        await outbox.enqueue("d", b"alarm", priority=10)
+        await outbox.enqueue("d", b"low", priority=-10)
+    async with Outbox.open(db_path) as outbox:
+        outbox.register_destination("d", sender, batch_size=10)
+        with anyio.fail_after(5):
+            await outbox.wait_drained("d")
+    first = sender.calls[0]
+    assert [m.payload for m in first] == [b"alarm", b"old0", b"old1", b"old2", b"dead0", b"low"]
+    assert [m.priority for m in first] == [10, 0, 0, 0, 0, -10]
+    assert first[1].headers == {"topic": "a"}
+    assert first[1].created == 1000.0
+    assert first[1].attempts >= 3  # two from version 1, one per hand-over since
+
+
+async def _never(batch: object, call: int) -> list[object]:
+    await anyio.sleep_forever()
+    raise AssertionError("unreachable")
+
+
+def test_the_hot_queries_are_index_scans_on_a_migrated_database(db_path: Path) -> None:
+    write_v1_database(db_path)
+    store = OutboxStore(db_path)
+    store.open()
+    store.close()
+    conn = sqlite3.connect(db_path)
+    try:
+        for name, sql in HOT_QUERIES.items():
+            params = (0,) * sql.count("?")
+            plan = " | ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
+            assert "TEMP B-TREE" not in plan, (name, plan)
+            assert "SCAN messages" not in plan, (name, plan)
+            assert "INDEX messages_by_priority" in plan, (name, plan)
+    finally:
+        conn.close()
+
+
+def test_opening_twice_migrates_once_and_a_newer_schema_is_refused(db_path: Path) -> None:
+    write_v1_database(db_path)
+    for _ in range(2):
+        store = OutboxStore(db_path)
+        store.open()
+        assert store.tally("d").count == 3
+        store.close()
+    assert user_version(db_path) == SCHEMA_VERSION
+    conn = sqlite3.connect(db_path)
+    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    conn.close()
+    store = OutboxStore(db_path)
+    with pytest.raises(OutboxError, match="newer"):
+        store.open()
+    store.close()
