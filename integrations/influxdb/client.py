@@ -14,6 +14,7 @@ means for the queue is the writer's business (``writer.py``). Queries: InfluxQL 
 
 from __future__ import annotations
 
+import base64
 import csv
 import email.utils
 import io
@@ -128,7 +129,6 @@ class InfluxClient:
         self.base = f"{scheme}://{config[CONF_HOST]}:{config[CONF_PORT]}{config.get(CONF_PATH, '')}"
         self._ssl = ssl_option
         self._headers: dict[str, str] = {"Content-Type": "text/plain; charset=utf-8"}
-        self._auth: aiohttp.BasicAuth | None = None
         if self.v2:
             self._headers["Authorization"] = f"Token {config[CONF_TOKEN]}"
             self.write_url = f"{self.base}/api/v2/write"
@@ -138,7 +138,8 @@ class InfluxClient:
             }
         else:
             if config.get(CONF_USERNAME):
-                self._auth = aiohttp.BasicAuth(config[CONF_USERNAME], config[CONF_PASSWORD])
+                pair = f"{config[CONF_USERNAME]}:{config[CONF_PASSWORD]}".encode()
+                self._headers["Authorization"] = f"Basic {base64.b64encode(pair).decode()}"
             self.write_url = f"{self.base}/write"
             self.write_params = {"db": config[CONF_DATABASE], "precision": config[CONF_PRECISION]}
             if config.get(CONF_RETENTION_POLICY):
@@ -158,7 +159,7 @@ class InfluxClient:
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                timeout=self._timeout, headers=self._headers, auth=self._auth,
+                timeout=self._timeout, headers=self._headers,
                 connector=aiohttp.TCPConnector(ssl=self._ssl, limit=4),
             )
         return self._session

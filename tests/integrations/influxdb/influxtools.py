@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -152,15 +153,16 @@ class InfluxServer:
         params = {"q": q, "epoch": "ns"}
         if db:
             params["db"] = db
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
         if credentials is not None and self.auth:
-            params["u"], params["p"] = credentials
+            token = base64.b64encode(":".join(credentials).encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
         encoded = urllib.parse.urlencode(params)
         if method == "GET":
-            request = urllib.request.Request(f"{self.url}/query?{encoded}")
+            request = urllib.request.Request(f"{self.url}/query?{encoded}", headers=headers)
         else:
             request = urllib.request.Request(
-                f"{self.url}/query", data=encoded.encode(), method="POST",
-                headers={"Content-Type": "application/x-www-form-urlencoded"},
+                f"{self.url}/query", data=encoded.encode(), method="POST", headers=headers,
             )
         with urllib.request.urlopen(request, timeout=30) as response:
             document: dict[str, Any] = json.loads(response.read())
