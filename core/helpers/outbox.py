@@ -141,7 +141,11 @@ class OutboxStatSensor(SensorEntity):
         stats = self._outbox.stats(self._destination)
         value: Any = getattr(stats, self._stat)
         self._attr_native_value = round(value, 1) if isinstance(value, float) else value
-        self._attr_extra_state_attributes = {"breaker": str(stats.breaker_state)}
+        attributes: dict[str, Any] = {"breaker": str(stats.breaker_state)}
+        if self._stat == "depth":
+            # Of the queued messages, those that overtake the rest (alarms).
+            attributes["high_priority"] = stats.high_priority_depth
+        self._attr_extra_state_attributes = attributes
         self.write_state()
 
 

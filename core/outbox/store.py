@@ -246,10 +246,18 @@ class OutboxStore:
                 upgrades = range(version, SCHEMA_VERSION) if version else range(0)
                 steps = "".join(_MIGRATIONS[v] for v in upgrades)
                 # One transaction: the upgrade is all there or not at all after a crash.
-                conn.executescript(
-                    f"BEGIN IMMEDIATE;{steps}{_SCHEMA}"
-                    f"PRAGMA user_version={SCHEMA_VERSION};COMMIT;"
-                )
+                try:
+                    conn.executescript(
+                        f"BEGIN IMMEDIATE;{steps}{_SCHEMA}"
+                        f"PRAGMA user_version={SCHEMA_VERSION};COMMIT;"
+                    )
+                except sqlite3.Error as exc:
+                    if not version:
+                        raise
+                    raise OutboxError(
+                        f"{self.path}: cannot upgrade the outbox from schema version "
+                        f"{version} to {SCHEMA_VERSION} (the file is left as it was): {exc}"
+                    ) from exc
             self._make_private()  # -wal and -shm exist now
         except BaseException:
             conn.close()

@@ -172,3 +172,26 @@ def test_opening_twice_migrates_once_and_a_newer_schema_is_refused(db_path: Path
     with pytest.raises(OutboxError, match="newer"):
         store.open()
     store.close()
+
+
+def test_a_failed_upgrade_leaves_version_1_untouched(db_path: Path) -> None:
+    write_v1_database(db_path)
+    # A file some other tool already half-changed: the second ALTER fails, after the
+    # first one ran. The upgrade is one transaction, so the first is rolled back too.
+    conn = sqlite3.connect(db_path)
+    conn.execute("ALTER TABLE dead_letters ADD COLUMN priority INTEGER")
+    conn.commit()
+    conn.close()
+    store = OutboxStore(db_path)
+    with pytest.raises(OutboxError, match=r"outbox\.db: cannot upgrade .* 1 to 2 .*duplicate"):
+        store.open()
+    store.close()
+    assert user_version(db_path) == 1
+    assert "priority" not in columns(db_path, "messages")
+    conn = sqlite3.connect(db_path)
+    try:
+        assert conn.execute("SELECT count(*) FROM messages").fetchone()[0] == 3
+        indexes = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+    finally:
+        conn.close()
+    assert "messages_by_priority" not in indexes
