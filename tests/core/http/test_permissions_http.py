@@ -525,3 +525,22 @@ async def test_metrics_for_admins_and_scrape_tokens(
     assert (await anon.get("/metrics", headers=adam_scrape)).status == 200
     await anon.post(f"/api/auth/users/{adam.id}", headers=bearer, json={"role": "user"})
     assert (await anon.get("/metrics", headers=adam_scrape)).status == 403
+
+
+async def test_influxdb_write_is_admin_only_over_rest(
+    anon: ClientSession, bearer: dict[str, str], runtime: HttpRuntime, host: Host
+) -> None:
+    """``influxdb.write`` (issue 10) writes anything to the database, past every entity
+    a policy names: a user whose policy lists it is still refused."""
+    from gatehouse.integrations.influxdb.services import LOADED
+
+    undos = LOADED.register_services(host)
+    try:
+        _, as_uma = await make_user(runtime, "uma", policy={"services": ["influxdb.*"]})
+        refused = await anon.post("/api/services/influxdb/write", headers=as_uma,
+                                  json={"measurement": "m", "fields": {"f": 1}})
+        assert refused.status == 403
+        assert "influxdb.write (admin only)" in (await refused.json())["message"]
+    finally:
+        for undo in undos:
+            undo()
