@@ -4,9 +4,11 @@ Run as ``python outbox_kill_child.py --db PATH --port PORT --count N --destinati
 For each destination it enqueues ``<dest>:<n>`` for n in 0..N-1 (minus the keys listed
 in ``--skip``, a JSON file), many enqueues in flight at once, and prints
 ``E <dest>:<n>`` on stdout the moment that message's ``enqueue()`` returned, i.e. when
-the outbox acknowledged it to its caller. Meanwhile the outbox delivers to the TCP line
-sink at ``--port``. Once everything is enqueued it prints ``ENQUEUED``; once every queue
-is drained it prints ``STATS <json>`` and exits. The test may SIGKILL it at any point.
+the outbox acknowledged it to its caller. With ``--alarm-every K`` every K-th message
+(n % K == 0) is enqueued with priority 10, the others with 0. Meanwhile the outbox
+delivers to the TCP line sink at ``--port``. Once everything is enqueued it prints
+``ENQUEUED``; once every queue is drained it prints ``STATS <json>`` and exits. The
+test may SIGKILL it at any point.
 """
 
 from __future__ import annotations
@@ -47,9 +49,11 @@ async def run(args: argparse.Namespace, skip: set[str]) -> None:
             )
         say("READY")
 
-        async def enqueue_one(destination: str, key: str, window: anyio.Semaphore) -> None:
+        async def enqueue_one(
+            destination: str, key: str, priority: int, window: anyio.Semaphore
+        ) -> None:
             try:
-                await outbox.enqueue(destination, key.encode())
+                await outbox.enqueue(destination, key.encode(), priority=priority)
             finally:
                 window.release()
             say(f"E {key}")
@@ -63,8 +67,9 @@ async def run(args: argparse.Namespace, skip: set[str]) -> None:
                     key = f"{destination}:{n}"
                     if key in skip:
                         continue
+                    priority = 10 if args.alarm_every and n % args.alarm_every == 0 else 0
                     await window.acquire()
-                    task_group.start_soon(enqueue_one, destination, key, window)
+                    task_group.start_soon(enqueue_one, destination, key, priority, window)
 
         async with anyio.create_task_group() as task_group:
             for destination in destinations:
@@ -92,6 +97,7 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=500)
     parser.add_argument("--batch-size", type=int, default=200)
     parser.add_argument("--ack-timeout", type=float, default=60.0)
+    parser.add_argument("--alarm-every", type=int, default=0)
     args = parser.parse_args()
     skip: set[str] = set()
     if args.skip:

@@ -38,6 +38,8 @@ class LineSink:
 
     def __init__(self, *, gate_after: int | None = None, cut_after: int | None = None) -> None:
         self.received: list[bytes] = []
+        self.origins: list[int] = []
+        """For each received line, the number of the connection it came on (from 1)."""
         self.port = 0
         self.connections = 0
         self._gate_after = gate_after
@@ -75,8 +77,9 @@ class LineSink:
         self._waiters.append((count, event))
         await event.wait()
 
-    def _record(self, line: bytes) -> None:
+    def _record(self, line: bytes, connection: int) -> None:
         self.received.append(line)
+        self.origins.append(connection)
         if self._gate_after is not None and len(self.received) >= self._gate_after:
             self._gate_after = None
         total = len(self.received)
@@ -87,6 +90,7 @@ class LineSink:
 
     async def _handle(self, stream: anyio.abc.SocketStream) -> None:
         self.connections += 1
+        connection = self.connections
         cut_after = self._cut_after
         self._cut_after = None
         seen = 0
@@ -97,7 +101,7 @@ class LineSink:
                     line = await reader.receive_until(b"\n", 1 << 20)
                 except (anyio.EndOfStream, anyio.IncompleteRead, anyio.BrokenResourceError):
                     return
-                self._record(line)
+                self._record(line, connection)
                 seen += 1
                 if cut_after is not None and seen >= cut_after:
                     return  # drop the link without acking this line

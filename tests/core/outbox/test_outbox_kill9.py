@@ -6,7 +6,8 @@ mid-stream: the sink has seen some messages but not all, group commits are in fl
 A second child on the same database enqueues the keys that were *not* acknowledged
 (some of which did reach the disk: those become duplicates, which at-least-once
 allows) and drains everything. Every acknowledged key must reach the sink, and each
-destination's first arrivals must be in enqueue order.
+destination's first arrivals must be in enqueue order within each priority (every
+``ALARM_EVERY``-th message is an alarm, priority 10, which may overtake telemetry).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +32,7 @@ CHILD = Path(__file__).with_name("outbox_kill_child.py")
 PER_DESTINATION = 10_000
 DESTINATIONS = ("a", "b")
 GATE = 3_000
+ALARM_EVERY = 7
 
 
 class ChildOutput:
@@ -77,10 +80,27 @@ def child_command(db_path: Path, port: int, skip: Path | None = None) -> list[st
         str(PER_DESTINATION),
         "--destinations",
         ",".join(DESTINATIONS),
+        "--alarm-every",
+        str(ALARM_EVERY),
     ]
     if skip is not None:
         command += ["--skip", str(skip)]
     return command
+
+
+def queued_alarms(db_path: Path) -> dict[str, list[str]]:
+    """Per destination, the alarms a killed child left on disk, in queue order."""
+    conn = sqlite3.connect(db_path)
+    try:
+        rows = conn.execute(
+            "SELECT destination, payload FROM messages WHERE priority > 0 ORDER BY id"
+        ).fetchall()
+    finally:
+        conn.close()
+    found: dict[str, list[str]] = {d: [] for d in DESTINATIONS}
+    for destination, payload in rows:
+        found[destination].append(payload.decode())
+    return found
 
 
 def child_env() -> dict[str, str]:
@@ -118,6 +138,8 @@ async def test_sigkill_mid_stream_loses_no_acknowledged_message(
             process.send_signal(signal.SIGKILL)
             assert await process.wait() == -signal.SIGKILL
         seen_before_kill = len(sink.received)
+        first_connections = sink.connections
+        backlog_alarms = queued_alarms(db_path)
         sink.open_gate()
 
         acked_first = set(first.acked)
@@ -137,6 +159,11 @@ async def test_sigkill_mid_stream_loses_no_acknowledged_message(
                 code = await process.wait()
         assert code == 0, (tmp_path / "child2.err").read_text()
         history = [line.decode() for line in sink.received]
+        second_traffic = [
+            line.decode()
+            for line, origin in zip(sink.received, sink.origins, strict=True)
+            if origin > first_connections
+        ]
 
     # The second child enqueued exactly what the first had not acknowledged.
     assert second.enqueued_all
@@ -150,8 +177,19 @@ async def test_sigkill_mid_stream_loses_no_acknowledged_message(
 
     for destination in DESTINATIONS:
         numbers = [int(k.split(":")[1]) for k in history if k.startswith(destination + ":")]
-        first_arrivals = list(dict.fromkeys(numbers))
-        assert first_arrivals == sorted(first_arrivals), f"{destination}: order broken"
+        for alarm in (True, False):
+            first_arrivals = [
+                n for n in dict.fromkeys(numbers) if (n % ALARM_EVERY == 0) is alarm
+            ]
+            assert first_arrivals == sorted(first_arrivals), (destination, alarm, "order")
+
+    # The alarms the first child left queued are what the second one sends first, in
+    # their order: the priority is on disk, not in the dead process's memory.
+    for destination in DESTINATIONS:
+        alarms = backlog_alarms[destination]
+        assert alarms, f"{destination}: the kill left no alarm queued; nothing was checked"
+        sent = list(dict.fromkeys(k for k in second_traffic if k.startswith(destination + ":")))
+        assert sent[: len(alarms)] == alarms, destination
 
     duplicates = len(history) - len(arrived)
     redeliveries = sum(s["redeliveries"] for s in second.stats.values())
