@@ -855,9 +855,22 @@ class FakeAwsIot:
             self._jobs_changed(thing)
 
     def job(self, thing: str, job_id: str) -> JobExecution | None:
+        """A copy of the execution (status, statusDetails, versionNumber, history)."""
         with self._lock:
             found = self._jobs.get(thing, {}).get(job_id)
             return copy.deepcopy(found)
+
+    def cancel_job(self, thing: str, job_id: str) -> None:
+        """Cancel an execution from the cloud side (CancelJobExecution): it leaves the
+        pending list, ``notify``/``notify-next`` follow, a device's later update of it is
+        rejected with InvalidStateTransition."""
+        with self._lock:
+            job = self._jobs[thing][job_id]
+            job.status = "CANCELED"
+            job.last_updated_at = now()
+            job.version_number += 1
+            job.history.append((job.status, dict(job.status_details)))
+            self._jobs_changed(thing)
 
     # -- test control: observation ----------------------------------------------------------
     def messages(self, client: str | None = None, topic_prefix: str = "") -> list[Received]:

@@ -80,8 +80,11 @@ def test_update_then_get(device: DeviceClient, aws_fake: FakeAwsIot) -> None:
 def test_desired_from_cloud_publishes_delta_and_documents(
     device: DeviceClient, aws_fake: FakeAwsIot
 ) -> None:
-    device.request(f"{SHADOW}/update", {"state": {"reported": {"on": False, "level": 3}}})
     device.subscribe(f"{SHADOW}/update/delta", f"{SHADOW}/update/documents")
+    device.request(f"{SHADOW}/update", {"state": {"reported": {"on": False, "level": 3}}})
+    first = device.next_message(f"{SHADOW}/update/documents")
+    assert "previous" not in first
+    assert first["current"]["version"] == 1
     version = aws_fake.set_desired(THING, {"on": True, "level": 3, "mode": {"a": 1}})
     assert version == 2
     delta = device.next_message(f"{SHADOW}/update/delta")
@@ -113,8 +116,9 @@ def test_desired_from_cloud_publishes_delta_and_documents(
 def test_partial_report_gets_the_remaining_delta(
     device: DeviceClient, aws_fake: FakeAwsIot
 ) -> None:
-    aws_fake.set_desired(THING, {"on": True, "level": 5})
     device.subscribe(f"{SHADOW}/update/delta")
+    aws_fake.set_desired(THING, {"on": True, "level": 5})
+    assert device.next_message(f"{SHADOW}/update/delta")["state"] == {"on": True, "level": 5}
     device.request(f"{SHADOW}/update", {"state": {"reported": {"on": True, "level": 2}}})
     assert device.next_message(f"{SHADOW}/update/delta")["state"] == {"level": 5}
     aws_fake.delta_on_reported = False
@@ -487,6 +491,19 @@ def test_jobs_rejections(
     assert answer["message"]
 
 
+def test_cancelled_job_leaves_the_queue(device: DeviceClient, aws_fake: FakeAwsIot) -> None:
+    device.subscribe(f"{JOBS}/notify-next")
+    aws_fake.add_job(THING, "job-1", {"service": "noop"})
+    assert device.next_message(f"{JOBS}/notify-next")["execution"]["jobId"] == "job-1"
+    aws_fake.cancel_job(THING, "job-1")
+    assert "execution" not in device.next_message(f"{JOBS}/notify-next")
+    kind, answer = device.request(f"{JOBS}/job-1/update", {"status": "SUCCEEDED"})
+    assert (kind, answer["code"]) == ("rejected", "InvalidStateTransition")
+    job = aws_fake.job(THING, "job-1")
+    assert job is not None
+    assert job.status == "CANCELED"
+
+
 def test_job_describe_next(device: DeviceClient, aws_fake: FakeAwsIot) -> None:
     aws_fake.add_job(THING, "job-9", {"service": "noop"})
     kind, answer = device.request(f"{JOBS}/$next/get", {})
@@ -530,6 +547,16 @@ def test_tls_1_2_and_1_3_are_accepted(aws_broker: Mosquitto, aws_certs: AwsCerts
     assert "tls_version tlsv1.2" in aws_broker.config_path.read_text()
 
 
+def test_other_root_ca_does_not_trust_the_broker(
+    aws_broker: Mosquitto, aws_certs: AwsCerts
+) -> None:
+    with (
+        pytest.raises(ConnectionError, match="CERTIFICATE_VERIFY_FAILED"),
+        device_client(aws_broker, aws_certs.other_root_ca, aws_certs.device()),
+    ):
+        pass
+
+
 def test_mismatched_key_cannot_be_loaded(aws_certs: AwsCerts) -> None:
     with pytest.raises(ssl.SSLError):
         tls_context(aws_certs.root_ca, aws_certs.certificate, aws_certs.mismatched_private_key)
@@ -545,6 +572,27 @@ def test_duplicate_client_id_kicks_and_is_counted(
             assert kicked.wait(5)
             wait_until_sync(lambda: dup.connects >= 1)
     wait_until_sync(lambda: aws_fake.takeovers(THING) >= 1)
+
+
+def test_duplicate_client_makes_a_storm_with_a_reconnecting_device(
+    aws_fake: FakeAwsIot, aws_broker: Mosquitto, aws_certs: AwsCerts
+) -> None:
+    """Both sides reconnect when kicked, so the takeovers go on until one gives up:
+    what the integration has to detect instead of joining in."""
+    with (
+        device_client(aws_broker, aws_certs.root_ca, aws_certs.device()),
+        duplicate_client(aws_broker, aws_certs) as dup,
+    ):
+        wait_until_sync(lambda: aws_fake.takeovers(THING) >= 6, timeout=10)
+        assert dup.connects >= 3
+        assert dup.kicked >= 2
+
+
+@pytest.mark.anyio
+async def test_async_context_manager(aws_broker: Mosquitto, aws_certs: AwsCerts) -> None:
+    async with FakeAwsIot(aws_broker, aws_certs.backend) as fake:
+        assert fake.connected
+    assert not fake.connected
 
 
 def test_publish_rate_is_measured_per_client(device: DeviceClient, aws_fake: FakeAwsIot) -> None:
