@@ -7,6 +7,10 @@ Import everything from here; the sub-modules are implementation detail::
     async with Outbox.open(config_dir / "outbox.db") as outbox:
         outbox.register_destination("mqtt", sender, max_messages=50_000)
         await outbox.enqueue("mqtt", b"payload", headers={"topic": "t"})
+        await outbox.enqueue("mqtt", b"alarm", priority=10)  # overtakes the backlog
+
+A destination's queue is served highest priority first and FIFO within a priority;
+``outbox.py``'s docstring says what that means for order, overflow, TTL and dead letters.
 """
 
 from .host import OUTBOX, get_outbox
