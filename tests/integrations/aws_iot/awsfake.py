@@ -11,22 +11,41 @@ each docstring:
   "Device Shadow error messages", "Interacting with shadows", "Diagnosing problems with
   shadows" (the 8 KB limit counts the desired and reported data only).
 * Fleet provisioning: "Device provisioning MQTT API" (CreateKeysAndCertificate,
-  RegisterThing).
+  CreateCertificateFromCsr, RegisterThing), JSON payload format only (not CBOR).
 * Jobs: "Jobs device MQTT API operations" (notify, notify-next, get, start-next,
-  ``{jobId}/get``, ``{jobId}/update``).
+  ``{jobId}/get``, ``{jobId}/update``) and their error codes.
+
+Where the documents give a shape but not the values, the values are this fake's choice
+and tests should not pin them: provisioning ``errorCode``/``errorMessage`` texts, jobs
+``message`` texts, the 404 text's quoting. Where they are ambiguous, the fake takes the
+reading that is harder for a device: ``/update/delta`` also follows a report that leaves
+a difference (``delta_on_reported``).
 
 What it cannot be: AWS answers on the requesting connection only, Mosquitto delivers a
-response to every subscriber of the response topic; there are no IoT policies (any
-certificate from the test CA may publish anywhere) and a certificate is usable as soon
-as it is issued (AWS keeps it PENDING_ACTIVATION until RegisterThing). A second
+response to every subscriber of the response topic (so match answers by
+``clientToken``); there are no IoT policies (any certificate from the test CA may
+publish anywhere) and a certificate is usable as soon as it is issued (AWS keeps it
+PENDING_ACTIVATION until RegisterThing); the 10-in-flight limit (429) and throttling
+are not enforced, only injectable (:meth:`FakeAwsIot.fail_next`) and observable
+(:meth:`FakeAwsIot.max_rate`, :meth:`FakeAwsIot.limit_violations`). A second
 connection with the same client id closes the first one, as on AWS: Mosquitto does that
 by itself ("Client X already connected, closing old connection." in its log,
-:meth:`FakeAwsIot.takeovers`).
+:meth:`FakeAwsIot.takeovers`). QoS 2 is refused by the broker (``max_qos 1`` in
+awstools' fixture), as AWS does.
 
 Threading: paho runs the responder on its own thread (``loop_start``); every piece of
 state is guarded by one lock; tests wait with :meth:`FakeAwsIot.wait_for` (asyncio) or
 :meth:`FakeAwsIot.wait_for_sync` (threads), which are woken by each change, never by
-sleeping.
+sleeping. The responder is an MQTT 3.1.1 persistent session (Mosquitto 2.0.11 restores
+those after a restart but not MQTT 5 ones), so a request sent while it is away
+(:meth:`FakeAwsIot.pause`, a broker restart) is answered when it is back.
+
+Typical use in an integration test (fixtures from awstools)::
+
+    entry = await add_entry(host, "aws_iot", aws_entry_data(aws_broker, aws_certs))
+    await aws_fake.wait_for(lambda: aws_fake.requests_for(THING, "get"))
+    aws_fake.set_desired(THING, {"light.porch": "on"})
+    await aws_fake.wait_for(lambda: not aws_fake.shadow(THING)["state"].get("delta"))
 """
 
 from __future__ import annotations
@@ -118,6 +137,14 @@ def stop_paho(client: mqtt.Client) -> None:
     client.disconnect()
     client.loop_stop()
     client._reset_sockets()
+
+
+def loads(payload: bytes) -> JSON:
+    """json.loads where nesting too deep for Python is a ValueError like bad JSON."""
+    try:
+        return json.loads(payload)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 
 def now() -> int:
@@ -327,6 +354,8 @@ def parse_request(payload: bytes, *, allow_empty: bool) -> dict[str, JSON]:
         body = json.loads(text)
     except ValueError:
         raise ShadowRejected(400, INVALID_JSON) from None
+    except RecursionError:
+        raise ShadowRejected(400, TOO_DEEP) from None
     if not isinstance(body, dict):
         raise ShadowRejected(400, INVALID_JSON)
     token = body.get("clientToken")
@@ -573,6 +602,7 @@ class FakeAwsIot:
         self.requests: list[tuple[str, str | None, str]] = []  # (thing, shadow, op)
         self.responses: deque[tuple[str, JSON]] = deque(maxlen=history)
         self.issued: list[IssuedCertificate] = []
+        self.errors: list[str] = []  # requests the fake itself failed on (its bugs)
         self.provisioned: list[Provisioned] = []
         self.create_calls = 0
         self.provision_calls = 0
@@ -933,6 +963,10 @@ class FakeAwsIot:
             self.received.append(Received(topic, payload, time.monotonic(), self._client_of(topic)))
             try:
                 self._dispatch(topic, payload)
+            except Exception as exc:  # noqa: BLE001 - a fake's bug must not kill its thread
+                # paho lets a callback's exception end the network thread, which would
+                # leave a silent fake; record it instead (the fixture fails the test).
+                self.errors.append(f"{topic}: {exc!r}")
             finally:
                 self._changed()
 
@@ -1076,7 +1110,7 @@ class FakeAwsIot:
             )
             return
         try:
-            json.loads(payload or b"{}")
+            loads(payload or b"{}")
         except ValueError:
             self._provisioning_error(rejected, 400, "InvalidPayload", "Invalid JSON payload")
             return
@@ -1113,7 +1147,7 @@ class FakeAwsIot:
             )
             return
         try:
-            body = json.loads(payload)
+            body = loads(payload)
             csr = x509.load_pem_x509_csr(str(body["certificateSigningRequest"]).encode())
         except (ValueError, KeyError, TypeError):
             self._provisioning_error(
@@ -1160,7 +1194,7 @@ class FakeAwsIot:
             )
             return
         try:
-            body = json.loads(payload)
+            body = loads(payload)
         except ValueError:
             self._provisioning_error(
                 f"{base}/rejected", 400, "InvalidPayload", "Invalid JSON payload"
@@ -1197,7 +1231,13 @@ class FakeAwsIot:
         if template.reject is not None and (reason := template.reject(params)):
             self._provisioning_error(f"{base}/rejected", 403, "AccessDenied", reason)
             return
-        thing = template.thing_name.format(**params)
+        try:
+            thing = template.thing_name.format(**params)
+        except (KeyError, IndexError, ValueError) as exc:
+            self._provisioning_error(
+                f"{base}/rejected", 400, "InvalidParameters", f"Thing name needs {exc}"
+            )
+            return
         self._things.add(thing)
         self.provisioned.append(
             Provisioned(thing, record.certificate_id, template_name, dict(params))
@@ -1244,7 +1284,11 @@ class FakeAwsIot:
         )
         token: str | None = None
         try:
-            body = json.loads(payload or b"{}")
+            body = loads(payload or b"{}")
+        except ValueError:
+            self._publish(f"{base}/rejected", self._job_error("InvalidJson", "Invalid JSON", token))
+            return
+        try:
             if not isinstance(body, dict):
                 raise JobRejected("InvalidJson", "request is not a JSON object")
             token = body.get("clientToken") if isinstance(body.get("clientToken"), str) else None
@@ -1258,9 +1302,6 @@ class FakeAwsIot:
                 response = self._job_update(thing, job_id, body)
             else:
                 raise JobRejected("InvalidTopic", f"unknown jobs topic {base}")
-        except ValueError:
-            self._publish(f"{base}/rejected", self._job_error("InvalidJson", "Invalid JSON", token))
-            return
         except JobRejected as exc:
             error = self._job_error(exc.code, exc.message, token)
             if exc.execution_state is not None:

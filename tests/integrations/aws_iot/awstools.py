@@ -212,6 +212,7 @@ def aws_fake(aws_broker: Mosquitto, aws_certs: AwsCerts) -> Iterator[FakeAwsIot]
         yield fake
     finally:
         fake.stop()
+    assert not fake.errors, f"the AWS IoT fake failed on requests: {fake.errors}"
 
 
 def aws_entry_data(

@@ -724,3 +724,33 @@ def test_jobs_fail_next(device: DeviceClient, aws_fake: FakeAwsIot) -> None:
     kind, answer = device.request(f"{JOBS}/start-next", {})
     assert kind == "accepted"
     assert answer["execution"]["jobId"] == "job-1"
+
+
+HOSTILE_TOPICS = [
+    f"{SHADOW}/update",
+    f"{SHADOW}/get",
+    f"{JOBS}/get",
+    f"{JOBS}/job-1/update",
+    CREATE,
+    "$aws/certificates/create-from-csr/json",
+    PROVISION,
+]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"[" * 100_000, b"\xff\xfe", b"null", b"[]", b'{"state": null, "parameters": [1]}'],
+    ids=["deep", "not-utf8", "null", "list", "odd-types"],
+)
+def test_hostile_requests_get_an_answer(
+    device: DeviceClient, aws_fake: FakeAwsIot, payload: bytes
+) -> None:
+    """Whatever a device sends, the fake answers (rejected, or accepted where AWS would
+    be lenient, as create/json is) and its thread lives on; the fixture also checks
+    that the fake recorded no failure of its own."""
+    for topic in HOSTILE_TOPICS:
+        kind, _ = device.request(topic, payload)
+        assert kind in ("accepted", "rejected"), topic
+    kind, _ = device.request(f"{SHADOW}/get", {})
+    assert kind == "rejected"  # still answering: 404, nothing was created
+    assert aws_fake.errors == []
