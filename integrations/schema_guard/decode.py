@@ -1,0 +1,100 @@
+"""Payload bytes → a value, refusing what a device should never make us spend time on.
+
+Checks run cheapest first, and each one bounds the cost of the next:
+
+1. size (``len``, before anything else): a 10 MB payload costs nothing;
+2. UTF-8 (one C pass);
+3. nesting depth, *before* parsing: ``json.loads`` and the validator both recurse, so a
+   payload of 100,000 ``[`` must be refused without being parsed. Strings are removed
+   with one linear regular expression (possessive, so an unterminated string cannot
+   make it quadratic), then the innermost ``[]``/``{}`` pairs are removed one level per
+   pass; brackets left after ``max_depth`` passes mean "too deep". Documents with at most
+   ``max_depth`` brackets in all skip this (the typical telemetry document);
+4. strict JSON: ``NaN``/``Infinity`` are not JSON (refused), a key twice in one object is
+   refused naming the key (the last one would silently win otherwise), and integers
+   with more than 4,300 digits are refused by Python itself.
+
+Every refusal is a ``Violation`` with a JSON pointer (``""``: the whole payload) and the
+check that failed as its keyword, so the quarantine can count them like schema errors.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Final
+
+from .errors import PayloadRefused
+from .violation import Violation
+
+__all__ = ["PayloadRefused", "check_size", "depth_exceeds", "strict_json", "text"]
+
+_STRINGS: Final = re.compile(rb'"(?:[^"\\]|\\[\s\S])*+(?:"|\\?\Z)')
+_PAIRS: Final = re.compile(rb"\[\]|\{\}")
+_KEEP_BRACKETS: Final = bytes(range(256)).translate(None, b"[]{}")
+
+
+def _refuse(keyword: str, message: str, path: str = "") -> PayloadRefused:
+    return PayloadRefused(Violation(path, keyword, message))
+
+
+def check_size(payload: bytes, max_bytes: int) -> None:
+    if len(payload) > max_bytes:
+        raise _refuse("size", f"payload of {len(payload)} bytes exceeds {max_bytes}")
+
+
+def text(payload: bytes) -> str:
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise _refuse("utf8", f"invalid UTF-8 at byte {err.start}") from None
+
+
+def depth_exceeds(payload: bytes, max_depth: int) -> bool:
+    """True if objects/arrays nest deeper than ``max_depth`` (see the module docstring)."""
+    if payload.count(b"[") + payload.count(b"{") <= max_depth:
+        return False
+    brackets = _STRINGS.sub(b"", payload).translate(None, _KEEP_BRACKETS)
+    for _ in range(max_depth):
+        if not brackets:
+            return False
+        brackets, removed = _PAIRS.subn(b"", brackets)
+        if not removed:
+            # Unbalanced, so not JSON; refuse it here if it is long enough to be deep,
+            # else let the parser name the error.
+            return len(brackets) > max_depth
+    return bool(brackets)
+
+
+def _no_constant(name: str) -> Any:
+    raise _refuse("json", f"{name} is not JSON")
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _refuse("duplicate_key", f"key {key!r} appears twice in one object")
+            seen.add(key)
+    return result
+
+
+_DECODER: Final = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_no_constant)
+
+
+def strict_json(payload: bytes, max_depth: int) -> Any:
+    """Decode ``payload`` as strict JSON (size is the caller's first check)."""
+    source = text(payload)
+    if depth_exceeds(payload, max_depth):
+        raise _refuse("depth", f"JSON nested deeper than {max_depth} levels")
+    try:
+        return _DECODER.decode(source)
+    except PayloadRefused:
+        raise
+    except RecursionError:
+        raise _refuse("depth", f"JSON nested deeper than {max_depth} levels") from None
+    except ValueError as err:
+        # JSONDecodeError (with position) or int digit limit
+        raise _refuse("json", f"not JSON: {err}") from None
