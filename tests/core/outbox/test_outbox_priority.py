@@ -23,6 +23,7 @@ from gatehouse.core.outbox import (
     BreakerState,
     DeliveryOutcome,
     Outbox,
+    OutboxFull,
     OutboxMessage,
     TransientDeliveryError,
 )
@@ -307,3 +308,36 @@ async def test_link_passes_priority_and_bad_priorities_are_refused(db_path: Path
             await outbox.wait_drained("d")
     assert sender.accepted == [b"edge", b"a0", b"a1", b"t0"]
     assert sender.calls[0][2].headers == {"k": "v"}
+
+
+async def test_ttl_applies_to_every_priority_and_expiry_keeps_the_counts_exact(
+    db_path: Path,
+) -> None:
+    sender = ScriptedSender()
+    async with Outbox.open(db_path) as outbox:
+        outbox.register_destination("d", sender)
+        # A TTL of a nanosecond has run out by the time the dispatcher fetches (after
+        # an fsync): expiry without waiting for a clock.
+        await outbox.enqueue("d", b"a0", priority=HIGH, ttl=1e-9)
+        await outbox.enqueue("d", b"a1", priority=HIGH)
+        await outbox.enqueue("d", b"low0", priority=LOW, ttl=1e-9)
+        with anyio.fail_after(5):
+            await outbox.wait_drained("d")
+        stats = outbox.stats("d")
+    assert sender.accepted == [b"a1"]
+    assert (stats.expired, stats.delivered) == (2, 1)
+    assert (stats.depth, stats.high_priority_depth, stats.bytes) == (0, 0, 0)
+
+
+async def test_refuse_turns_away_an_alarm_too(db_path: Path) -> None:
+    """The bound protects the disk; ``refuse`` never evicts, so it refuses any priority."""
+    async with Outbox.open(db_path) as outbox:
+        outbox.register_destination(
+            "commands", Switch(), max_messages=2, overflow="refuse", backoff=FROZEN
+        )
+        await outbox.enqueue("commands", b"c0")
+        await outbox.enqueue("commands", b"c1")
+        with pytest.raises(OutboxFull):
+            await outbox.enqueue("commands", b"alarm", priority=HIGH)
+        stats = outbox.stats("commands")
+        assert (stats.depth, stats.high_priority_depth, stats.refused) == (2, 0, 1)
