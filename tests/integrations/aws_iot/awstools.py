@@ -25,6 +25,7 @@ forever: the "duplicate client id" storm AWS causes).
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import shutil
@@ -49,6 +50,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from paho.mqtt.enums import CallbackAPIVersion
 
 from gatehouse.core.testing import (
+    LOOPBACK,
     ClientCert,
     Mosquitto,
     Pki,
@@ -62,8 +64,10 @@ ENDPOINT = "localhost"
 TEMPLATE = "gh-fleet"
 #: RegisterThing parameters the integration's tests send (the template needs SerialNumber).
 PARAMETERS = {"SerialNumber": "SN-0001"}
-#: The thing name template ``gh-fleet`` gives: ``gh-SN-0001`` for PARAMETERS.
-PROVISIONED_THING = "gh-{SerialNumber}"
+#: How template ``gh-fleet`` names the thing (``str.format`` over the parameters) ...
+THING_NAME_TEMPLATE = "gh-{SerialNumber}"
+#: ... so RegisterThing with PARAMETERS answers this thingName.
+PROVISIONED_THING = "gh-SN-0001"
 BACKEND = "aws-iot-core-fake"
 CLAIM = "gh-claim"
 REQUEST_TIMEOUT = 5.0
@@ -196,7 +200,7 @@ def aws_broker(tmp_path: Path, aws_certs: AwsCerts) -> Iterator[Mosquitto]:
 def default_templates() -> dict[str, ProvisioningTemplate]:
     return {
         TEMPLATE: ProvisioningTemplate(
-            thing_name=PROVISIONED_THING,
+            thing_name=THING_NAME_TEMPLATE,
             required=("SerialNumber",),
             device_configuration={"Fleet": "gatehouse"},
         )
@@ -362,14 +366,20 @@ def device_client(
     *,
     maximum_tls: ssl.TLSVersion | None = None,
     timeout: float = REQUEST_TIMEOUT,
+    port: int | None = None,
+    alpn: list[str] | None = None,
 ) -> Iterator[DeviceClient]:
-    """A connected :class:`DeviceClient` (raises ConnectionError if refused)."""
+    """A connected :class:`DeviceClient` (raises ConnectionError if refused).
+
+    ``port`` overrides the broker's TLS port (a :class:`HelloTap` in front of it);
+    ``alpn`` offers ALPN protocols, as AWS's port 443 needs ``["x-amzn-mqtt-ca"]``."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311)
-    client.tls_set_context(
-        tls_context(
-            root_ca, cert.cert if cert else None, cert.key if cert else None, maximum=maximum_tls
-        )
+    ctx = tls_context(
+        root_ca, cert.cert if cert else None, cert.key if cert else None, maximum=maximum_tls
     )
+    if alpn:
+        ctx.set_alpn_protocols(alpn)
+    client.tls_set_context(ctx)
     outcome: list[str] = []
     answered = threading.Event()
 
@@ -391,7 +401,7 @@ def device_client(
     device = DeviceClient(client)
     try:
         try:
-            client.connect(ENDPOINT, broker.tls_port, keepalive=30)
+            client.connect(ENDPOINT, port or broker.tls_port, keepalive=30)
         except OSError as exc:  # ssl.SSLError included
             close_leaked_sockets(exc)
             raise ConnectionError(f"TLS/TCP connection refused: {exc!r}") from exc
@@ -487,3 +497,180 @@ def unique_token() -> str:
 def issue_device_cert(aws_certs: AwsCerts, thing: str) -> ClientCert:
     """Another device certificate from the same CA (per-test identities)."""
     return issue_client_cert(aws_certs.pki, thing)
+
+
+# -- what the device says in its TLS ClientHello ------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClientHello:
+    """What a TLS client announced before encryption: the SNI host name, the ALPN
+    protocols (AWS needs ``x-amzn-mqtt-ca`` for MQTT on port 443) and the TLS versions
+    it offers (``supported_versions``, e.g. ``("TLSv1.3", "TLSv1.2")``)."""
+
+    sni: str | None
+    alpn: tuple[str, ...]
+    versions: tuple[str, ...]
+
+
+_TLS_NAMES = {0x0304: "TLSv1.3", 0x0303: "TLSv1.2", 0x0302: "TLSv1.1", 0x0301: "TLSv1"}
+
+
+def parse_client_hello(record: bytes) -> ClientHello | None:
+    """Parse the first TLS record if it is a ClientHello (RFC 8446 4.1.2); None if not.
+
+    Extensions cut off by the end of the record are ignored (a ClientHello this size
+    fits one record with the key shares Python's OpenSSL sends)."""
+    if len(record) < 9 or record[0] != 0x16 or record[5] != 0x01:
+        return None
+    body = record[9:]
+    pos = 2 + 32  # legacy_version, random
+    try:
+        pos += 1 + body[pos]  # session id
+        pos += 2 + int.from_bytes(body[pos : pos + 2], "big")  # cipher suites
+        pos += 1 + body[pos]  # compression methods
+        end = min(len(body), pos + 2 + int.from_bytes(body[pos : pos + 2], "big"))
+        pos += 2
+    except IndexError:
+        return None
+    sni: str | None = None
+    alpn: list[str] = []
+    versions: list[str] = []
+    while pos + 4 <= end:
+        kind = int.from_bytes(body[pos : pos + 2], "big")
+        size = int.from_bytes(body[pos + 2 : pos + 4], "big")
+        data = body[pos + 4 : pos + 4 + size]
+        pos += 4 + size
+        if kind == 0 and len(data) >= 5 and data[2] == 0:  # server_name, host_name
+            sni = data[5 : 5 + int.from_bytes(data[3:5], "big")].decode("ascii", "replace")
+        elif kind == 16:  # application_layer_protocol_negotiation
+            i = 2
+            while i < len(data):
+                alpn.append(data[i + 1 : i + 1 + data[i]].decode("ascii", "replace"))
+                i += 1 + data[i]
+        elif kind == 43:  # supported_versions
+            for i in range(1, len(data) - 1, 2):
+                code = int.from_bytes(data[i : i + 2], "big")
+                versions.append(_TLS_NAMES.get(code, hex(code)))
+    if not versions:
+        versions.append(_TLS_NAMES.get(int.from_bytes(body[0:2], "big"), "?"))
+    return ClientHello(sni, tuple(alpn), tuple(versions))
+
+
+class HelloTap:
+    """A TCP relay in front of the broker's TLS port that records every connection's
+    ClientHello and then passes the bytes through untouched (TLS still ends at
+    Mosquitto). Point the device at ``tap.port`` to check its SNI and ALPN: Mosquitto
+    neither needs nor logs them, AWS does."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self._upstream = upstream_port
+        self._listener = socket.create_server((LOOPBACK, 0))
+        self.port: int = self._listener.getsockname()[1]
+        self.hellos: list[ClientHello | None] = []
+        self._cond = threading.Condition()
+        self._sockets: list[socket.socket] = []
+        self._closed = False
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        self._spawn(self._accept_loop)
+
+    def _spawn(self, target: Any, *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True, name="hello-tap")
+        self._threads.append(thread)
+        thread.start()
+
+    def _accept_loop(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            with self._cond:
+                if self._closed:
+                    conn.close()
+                    return
+                self._sockets.append(conn)
+            self._spawn(self._relay, conn)
+
+    def _relay(self, conn: socket.socket) -> None:
+        try:
+            upstream = socket.create_connection((LOOPBACK, self._upstream))
+        except OSError:
+            conn.close()
+            return
+        with self._cond:
+            self._sockets.append(upstream)
+        first = self._read_record(conn)
+        with self._cond:
+            self.hellos.append(parse_client_hello(first))
+            self._cond.notify_all()
+        try:
+            upstream.sendall(first)
+        except OSError:
+            return
+        self._spawn(self._pump, upstream, conn)
+        self._pump(conn, upstream)
+
+    @staticmethod
+    def _read_record(conn: socket.socket) -> bytes:
+        """The first TLS record (5-byte header plus its length), or what came."""
+        data = b""
+        want = 5
+        while len(data) < want:
+            try:
+                chunk = conn.recv(want - len(data))
+            except OSError:
+                break
+            if not chunk:
+                break
+            data += chunk
+            if len(data) == 5 and want == 5:
+                want = 5 + int.from_bytes(data[3:5], "big")
+        return data
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while chunk := src.recv(65536):
+                dst.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def wait_hello(self, count: int = 1, timeout: float = REQUEST_TIMEOUT) -> ClientHello | None:
+        """The ``count``-th ClientHello seen (1-based), waiting for it."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: len(self.hellos) >= count, timeout):
+                raise TimeoutError(f"no ClientHello #{count} within {timeout}s")
+            return self.hellos[count - 1]
+
+    def stop(self) -> None:
+        with self._cond:
+            self._closed = True
+            sockets = list(self._sockets)
+        # close() alone does not wake a thread blocked in accept() on Linux.
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        for thread in self._threads:
+            thread.join(timeout=2)
+
+
+@pytest.fixture
+def aws_hello_tap(aws_broker: Mosquitto) -> Iterator[HelloTap]:
+    """A :class:`HelloTap` in front of ``aws_broker``'s TLS port (``.port``)."""
+    tap = HelloTap(aws_broker.tls_port)
+    tap.start()
+    try:
+        yield tap
+    finally:
+        tap.stop()

@@ -23,9 +23,12 @@ from awstools import (
     TEMPLATE,
     THING,
     AwsCerts,
+    ClientHello,
     DeviceClient,
+    HelloTap,
     device_client,
     duplicate_client,
+    parse_client_hello,
     tls_context,
     wait_persisted,
 )
@@ -754,3 +757,37 @@ def test_hostile_requests_get_an_answer(
     kind, _ = device.request(f"{SHADOW}/get", {})
     assert kind == "rejected"  # still answering: 404, nothing was created
     assert aws_fake.errors == []
+
+
+def test_hello_tap_sees_sni_alpn_and_versions(
+    aws_fake: FakeAwsIot, aws_broker: Mosquitto, aws_certs: AwsCerts, aws_hello_tap: HelloTap
+) -> None:
+    with device_client(
+        aws_broker,
+        aws_certs.root_ca,
+        aws_certs.device(),
+        port=aws_hello_tap.port,
+        alpn=["x-amzn-mqtt-ca"],
+    ) as dev:
+        kind, _ = dev.request(f"{SHADOW}/update", {"state": {"reported": {"via": "tap"}}})
+        assert kind == "accepted"
+    assert aws_hello_tap.wait_hello(1) == ClientHello(
+        sni="localhost", alpn=("x-amzn-mqtt-ca",), versions=("TLSv1.3", "TLSv1.2")
+    )
+    with device_client(
+        aws_broker,
+        aws_certs.root_ca,
+        aws_certs.device(),
+        port=aws_hello_tap.port,
+        maximum_tls=ssl.TLSVersion.TLSv1_2,
+    ):
+        pass
+    assert aws_hello_tap.wait_hello(2) == ClientHello(
+        sni="localhost", alpn=(), versions=("TLSv1.2",)
+    )
+
+
+def test_parse_client_hello_refuses_other_records() -> None:
+    assert parse_client_hello(b"") is None
+    assert parse_client_hello(b"\x10\x00\x00\x00\x05hello") is None  # MQTT CONNECT
+    assert parse_client_hello(b"\x16\x03\x01\x00\x04\x01\x00\x00") is None  # cut short
