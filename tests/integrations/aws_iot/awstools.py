@@ -1,10 +1,10 @@
 """What the aws_iot tests need beside the kit (``import awstools``; not a conftest, so
 the name cannot collide with the suite's other conftest modules).
 
-Fixtures: a test module registers them with ``pytest_plugins = ["awstools"]`` (and may
-also import helpers from here: the PYTEST_DONT_REWRITE marker in this docstring keeps
-pytest from warning that the plugin module was imported before it was registered;
-nothing here asserts):
+Fixtures: a test module registers them with ``pytest_plugins = ["awstools"]`` and may
+also import helpers from here (the PYTEST_DONT_REWRITE marker in this docstring keeps
+pytest from warning that the plugin module was imported before it was registered; the
+one assert here carries its own message):
 
 * ``aws_certs`` (session): the test PKI as an AWS account would hand it out: the
   "Amazon root CA" bundle, the device certificate and key of thing ``gh-thing-1``, a
@@ -13,12 +13,16 @@ nothing here asserts):
   (``other_root_ca``) that the broker's certificate does not chain to.
 * ``aws_broker``: Mosquitto with a TLS 1.2+ listener that requires a client certificate
   from that CA (``aws_broker.tls_port``; the server certificate is for ``localhost`` and
-  127.0.0.1), persistence saved on every change so a kill -9 loses nothing queued.
+  127.0.0.1), QoS 2 refused as on AWS, persistence saved after every change (Mosquitto
+  acknowledges before it saves: see :func:`wait_persisted` before a kill -9).
 * ``aws_fake``: a running :class:`awsfake.FakeAwsIot` on that broker (shadow, fleet
-  provisioning with template ``gh-fleet``, jobs).
+  provisioning with template ``gh-fleet``, jobs); the test fails if the fake itself
+  failed on a request.
+* ``aws_hello_tap``: a :class:`HelloTap` relay in front of the TLS port recording each
+  connection's SNI, ALPN and offered TLS versions.
 
 Helpers: :func:`aws_entry_data` (the integration's entry data), :func:`device_client`
-(a plain paho client with mTLS that can ``request`` like a device) and
+(a plain paho client with mTLS that can ``request`` like a device or an app) and
 :func:`duplicate_client` (another connection with a taken client id, reconnecting
 forever: the "duplicate client id" storm AWS causes).
 """
