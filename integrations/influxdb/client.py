@@ -146,6 +146,7 @@ class InfluxClient:
                 self.write_params["rp"] = config[CONF_RETENTION_POLICY]
         self._timeout = aiohttp.ClientTimeout(total=float(config[CONF_TIMEOUT]))
         self._session: aiohttp.ClientSession | None = None
+        self._closed = False
 
     @property
     def target(self) -> str:
@@ -157,6 +158,8 @@ class InfluxClient:
         return f"{self.base} {where}"
 
     def session(self) -> aiohttp.ClientSession:
+        if self._closed:  # unloading: a late send or query must not open a new session
+            raise aiohttp.ClientConnectionError("the entry is unloading")
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 timeout=self._timeout, headers=self._headers,
@@ -165,6 +168,7 @@ class InfluxClient:
         return self._session
 
     async def close(self) -> None:
+        self._closed = True
         if self._session is not None:
             await self._session.close()
             self._session = None

@@ -66,3 +66,9 @@ TAG_ENTITY_ID: Final = "entity_id"
 TAG_DOMAIN: Final = "domain"
 TAG_DEVICE: Final = "device"
 TAG_AREA: Final = "area"
+
+#: Outbox header of a point InfluxDB refused, queued again alone so that the dead
+#: letters hold exactly the refused points (its value: the server's reason).
+HDR_REFUSED: Final = "influxdb-refused"
+#: At most this many points share one outbox message (see ``exporter.py``).
+MAX_POINTS_PER_MESSAGE: Final = 64

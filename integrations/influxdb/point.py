@@ -53,7 +53,7 @@ from .const import (
     TAG_DOMAIN,
     TAG_ENTITY_ID,
 )
-from .lineprotocol import Counts, Escaper, encode, timestamp
+from .lineprotocol import Counts, Escaper, encode, encode_tagged, tag_string, timestamp
 
 _SKIPPED: Final = frozenset({STATE_UNKNOWN, STATE_UNAVAILABLE, ""})
 #: Binary states written as 1.0/0.0 in ``value`` besides the text in ``state``.
@@ -73,6 +73,9 @@ class EntityPart:
 
     domain: str
     tags: tuple[tuple[str, str], ...]
+    #: ``tags`` with the entry's ``tags`` laid over, sorted, escaped, each after a comma:
+    #: what every point of the entity carries when no ``tags_attributes`` add to it.
+    tag_text: str
     measurement: str | None
     ignore: frozenset[str]
 
@@ -136,9 +139,13 @@ class PointMaker:
         overrides = self.overrides(entity_id)
         tags = [(TAG_DOMAIN, domain), (TAG_ENTITY_ID, object_id)]
         tags.extend(self._registry_tags(entity_id))
+        static = dict(tags)
+        static.update(self._tags)
+        tag_text = tag_string(self.escaper, sorted(static.items()))
         part = EntityPart(
             domain=domain,
             tags=tuple(tags),
+            tag_text=tag_text,
             measurement=overrides.get(CONF_OVERRIDE_MEASUREMENT) or None,
             ignore=self._ignore | frozenset(overrides.get(CONF_IGNORE_ATTRIBUTES, ())),
         )
@@ -195,13 +202,15 @@ class PointMaker:
             if not measurement:
                 measurement = self._default_measurement or state.entity_id
 
-        tags = list(part.tags)
+        tags: list[tuple[str, str]] | None = None
         tag_attributes = self._tags_attributes
         ignore = part.ignore
         for attribute, value in attributes.items():
             key = attribute
             if key in tag_attributes:
                 if value is not None:
+                    if tags is None:
+                        tags = list(part.tags)
                     tags.append((key, str(value)))
                 continue
             if key in ignore or (key == "unit_of_measurement" and not include_unit) or (
@@ -223,10 +232,10 @@ class PointMaker:
             match = _ONE_NUMBER.match(as_text) if len(as_text) < 64 else None
             if match is not None:
                 fields[key] = float(match.group(1))
+        stamp = timestamp(state.last_updated, self.precision)
+        if tags is None:  # the common case: the entity's tags, escaped once
+            return encode_tagged(self.escaper, measurement, part.tag_text, fields.items(), stamp)
         merged = dict(tags)  # one value per key: a tag given twice is refused
         if self._tags:
             merged.update(self._tags)
-        return encode(
-            self.escaper, measurement, sorted(merged.items()), fields.items(),
-            timestamp(state.last_updated, self.precision),
-        )
+        return encode(self.escaper, measurement, sorted(merged.items()), fields.items(), stamp)

@@ -85,6 +85,7 @@ class InfluxdbRuntime:
             "writer": self.sender.diagnostics(),
             "outbox": self.outbox.diagnostics(),
             "points_queued": self.exporter.points,
+            "messages_queued": self.exporter.messages,
             "states_filtered": self.exporter.filtered,
             "states_skipped": self.maker.skipped,
             "left_out": self.counts.as_dict(),
@@ -150,7 +151,9 @@ async def build(
         on_link=link.refresh,
     )
     settings = dict(config[CONF_OUTBOX])
-    settings["batch_size"] = config[CONF_BATCH_SIZE]
+    # A message holds up to MAX_POINTS_PER_MESSAGE points (a burst) or one (a trickle);
+    # the sender cuts what it is handed into requests of batch_size points.
+    settings["batch_size"] = max(1, config[CONF_BATCH_SIZE] // 8)
     # A send may linger for flush_interval and then write a few times (bisection).
     settings["send_timeout"] = max(
         settings["send_timeout"], config[CONF_FLUSH_INTERVAL] + 4 * config[CONF_TIMEOUT]
@@ -170,6 +173,9 @@ async def build(
         return state.entity_id not in own and selected(state)
 
     exporter = Exporter(name, maker, outbox, accept, state_priority(host, config))
+    sender.requeue = outbox.enqueue_nowait
+    # Undone in reverse: stop listening, then queue what the last loop turn made.
+    entry.on_unload(exporter.flush)
     entry.on_unload(host.bus.listen(EVENT_STATE_CHANGED, exporter))
     sensors = query_sensors(config, key, client, template_engine(host), device)
     if sensors:

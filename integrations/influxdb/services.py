@@ -21,7 +21,7 @@ import voluptuous as vol
 from gatehouse.core import Host, LoadedEntries, ServiceCall
 from gatehouse.core.helpers import OutboxError, slugify
 
-from .const import DOMAIN
+from .const import DOMAIN, MAX_POINTS_PER_MESSAGE
 from .errors import InfluxWriteError
 from .lineprotocol import encode, timestamp
 
@@ -120,11 +120,13 @@ def _write(host: Host) -> Callable[[ServiceCall], Any]:
                 )
             lines.append(line.encode())
         link = runtime.exporter.link
+        size = MAX_POINTS_PER_MESSAGE
+        messages = [b"\n".join(lines[i:i + size]) for i in range(0, len(lines), size)]
         try:
             # Commits keep their order: once the last is on disk, so is every other.
-            for payload in lines[:-1]:
+            for payload in messages[:-1]:
                 link.enqueue_nowait(payload)
-            await link.enqueue(lines[-1])
+            await link.enqueue(messages[-1])
         except OutboxError as err:
             raise InfluxWriteError(f"influxdb.write: not queued: {err}") from err
 

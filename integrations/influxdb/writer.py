@@ -51,7 +51,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 import aiohttp
@@ -61,11 +61,13 @@ import anyio.to_thread
 from gatehouse.core.helpers import (
     BurstLog,
     DeliveryOutcome,
+    OutboxError,
     OutboxMessage,
     TransientDeliveryError,
 )
 
 from .client import InfluxClient
+from .const import HDR_REFUSED
 from .errors import WriteStopped
 from .lineprotocol import escape_field_key, escape_measurement
 
@@ -144,6 +146,8 @@ class InfluxSender:
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self._on_refused = on_refused
+        #: Queues a refused point alone (set once the outbox link exists).
+        self.requeue: Callable[[bytes, Mapping[str, str]], None] = _no_requeue
         self._on_link = on_link
         self.refused: str | None = None
         self.up = False
@@ -167,26 +171,69 @@ class InfluxSender:
     async def send(self, batch: Sequence[OutboxMessage]) -> Sequence[DeliveryOutcome]:
         if self.refused is not None:
             raise TransientDeliveryError(f"credentials refused: {self.refused}")
-        await self._linger(batch)
-        await self._respect_retry_after()
         outcomes: list[DeliveryOutcome | None] = [None] * len(batch)
-        lines: list[str] = []
-        indexes: list[int] = []
+        lines: list[bytes] = []
+        owners: list[int] = []
         for index, message in enumerate(batch):
-            if message.payload:
-                lines.append(message.payload.decode("utf-8", "replace"))
-                indexes.append(index)
-            else:  # a barrier (see ``Exporter.barrier``): nothing to write
+            refusal = message.headers.get(HDR_REFUSED)
+            if refusal is not None:  # a point refused earlier: straight to the dead letters
+                outcomes[index] = DeliveryOutcome.rejected(refusal)
+            elif not message.payload:  # a barrier (see ``Exporter.barrier``)
                 outcomes[index] = DeliveryOutcome.ACKED
+            else:
+                for line in message.payload.split(b"\n"):
+                    lines.append(line)
+                    owners.append(index)
+        await self._linger(batch, len(lines))
+        await self._respect_retry_after()
+        done: list[bool | str | None] = [None] * len(lines)
+        stopped: WriteStopped | None = None
         try:
-            await self._deliver(lines, list(range(len(lines))), outcomes, indexes)
-        except WriteStopped as stop:
-            if all(o is None for o in outcomes):  # nothing settled: the whole batch waits
-                raise TransientDeliveryError(str(stop)) from None
+            for start in range(0, len(lines), self.batch_size):
+                chunk = list(range(start, min(start + self.batch_size, len(lines))))
+                await self._deliver(lines, chunk, done)
+        except WriteStopped as err:
+            stopped = err
+        self._settle(batch, lines, owners, done, outcomes)
+        if stopped is not None and all(o is None for o in outcomes):
+            raise TransientDeliveryError(str(stopped)) from None  # the whole batch waits
         return [DeliveryOutcome.RETRY if o is None else o for o in outcomes]
 
-    async def _linger(self, batch: Sequence[OutboxMessage]) -> None:
-        if self.flush_interval <= 0 or len(batch) >= self.batch_size:
+    def _settle(
+        self,
+        batch: Sequence[OutboxMessage],
+        lines: list[bytes],
+        owners: list[int],
+        done: list[bool | str | None],
+        outcomes: list[DeliveryOutcome | None],
+    ) -> None:
+        """Message outcomes from line outcomes: a message is settled when each of its
+        lines is written or refused; a refused line of a message with several is queued
+        again alone, marked (``HDR_REFUSED``), so the dead letters hold exactly the
+        refused points and the written ones are not dead-lettered with them."""
+        by_message: dict[int, list[int]] = {}
+        for position, owner in enumerate(owners):
+            by_message.setdefault(owner, []).append(position)
+        for index, positions in by_message.items():
+            states = [done[p] for p in positions]
+            if any(state is None for state in states):
+                continue  # retried (its written lines are written again: harmless)
+            refused = [(p, state) for p, state in zip(positions, states, strict=True)
+                       if isinstance(state, str)]
+            if not refused:
+                outcomes[index] = DeliveryOutcome.ACKED
+            elif len(positions) == 1:
+                outcomes[index] = DeliveryOutcome.rejected(str(refused[0][1]))
+            else:
+                try:
+                    for position, reason in refused:
+                        self.requeue(lines[position], {HDR_REFUSED: str(reason)})
+                except OutboxError:
+                    continue  # not stored: the message is retried and found again
+                outcomes[index] = DeliveryOutcome.ACKED
+
+    async def _linger(self, batch: Sequence[OutboxMessage], points: int) -> None:
+        if self.flush_interval <= 0 or points >= self.batch_size or not points:
             return
         oldest = min(message.created for message in batch)
         wait = oldest + self.flush_interval - time.time()
@@ -201,49 +248,46 @@ class InfluxSender:
     # -- one request, and what to do with its answer --------------------------------------
 
     async def _deliver(
-        self,
-        lines: list[str],
-        subset: list[int],
-        outcomes: list[DeliveryOutcome | None],
-        indexes: list[int],
+        self, lines: list[bytes], subset: list[int], done: list[bool | str | None]
     ) -> None:
-        """Write ``subset`` (positions in ``lines``), isolating what the server refuses."""
+        """Write ``subset`` (positions in ``lines``), isolating what the server refuses:
+        ``done[i]`` becomes True (written) or the refusal's reason."""
         if not subset:
             return
         status, reason = await self._post([lines[i] for i in subset])
         if status in (200, 204):
             self.points_written += len(subset)
             for i in subset:
-                outcomes[indexes[i]] = DeliveryOutcome.ACKED
+                done[i] = True
             return
         if len(subset) == 1:
             i = subset[0]
             self.points_rejected += 1
-            outcomes[indexes[i]] = DeliveryOutcome.rejected(f"HTTP {status}: {reason}")
-            _LOGGER.debug("InfluxDB %s: point refused (%s): %s", self.name, reason, lines[i])
+            done[i] = f"HTTP {status}: {reason}"
+            _LOGGER.debug("InfluxDB %s: point refused (%s): %r", self.name, reason, lines[i])
             return
         if status == 413:
             self.splits_413 += 1
         else:
-            named = named_lines(reason, [lines[i] for i in subset])
+            named = named_lines(reason, [lines[i].decode("utf-8", "replace") for i in subset])
             if named and len(named) < len(subset):
                 # The others first (one request), then the named ones, each to be
                 # refused alone before it is dead-lettered (a name is a hint, not proof).
                 suspects = [subset[k] for k in sorted(named)]
                 rest = [subset[k] for k in range(len(subset)) if k not in named]
-                await self._deliver(lines, rest, outcomes, indexes)
+                await self._deliver(lines, rest, done)
                 for i in suspects:
-                    await self._deliver(lines, [i], outcomes, indexes)
+                    await self._deliver(lines, [i], done)
                 return
             self.bisections += 1
         half = len(subset) // 2
-        await self._deliver(lines, subset[:half], outcomes, indexes)
-        await self._deliver(lines, subset[half:], outcomes, indexes)
+        await self._deliver(lines, subset[:half], done)
+        await self._deliver(lines, subset[half:], done)
 
-    async def _post(self, lines: list[str]) -> tuple[int, str]:
+    async def _post(self, lines: list[bytes]) -> tuple[int, str]:
         """One write request; the status and error text of an answer that rejects
         points (2xx, 400, 413, 422), or ``WriteStopped`` for everything else."""
-        body = ("\n".join(lines) + "\n").encode()
+        body = b"\n".join(lines) + b"\n"
         if self.use_gzip:
             if len(body) > THREAD_GZIP_BYTES:
                 body = await anyio.to_thread.run_sync(_gzip, body)
@@ -303,6 +347,10 @@ class InfluxSender:
             "bytes_sent": self.bytes_sent,
             "retry_after_left": max(0.0, math.ceil(self._not_before - time.monotonic())),
         }
+
+
+def _no_requeue(payload: bytes, headers: Mapping[str, str]) -> None:
+    raise OutboxError("no outbox link yet")
 
 
 def _gzip(body: bytes) -> bytes:

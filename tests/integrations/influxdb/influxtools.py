@@ -335,7 +335,9 @@ class V2Server:
 
 
 async def drained(entry: ConfigEntry[Any], timeout: float = 20.0) -> None:
-    """Wait until the entry's outbox destination is empty (delivered or dead)."""
+    """Wait until the entry's outbox destination is empty (delivered or dead), the
+    points of the current loop turn included."""
+    entry.runtime_data.exporter.flush()
     link = entry.runtime_data.outbox
     with anyio.fail_after(timeout):
         await link.outbox.wait_drained(link.destination)

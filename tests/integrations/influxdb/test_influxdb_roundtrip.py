@@ -14,10 +14,9 @@ from typing import Any
 
 import anyio.to_thread
 import pytest
-from influxtools import InfluxServer, add_influx, assert_loaded, v1_data
+from influxtools import InfluxServer, add_influx, assert_loaded, drained, v1_data
 
 from gatehouse.core import Host
-from gatehouse.core.testing import wait_until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
@@ -70,7 +69,7 @@ async def test_tricky_values_tags_and_field_keys_round_trip(
             {text: index, "note": text, "tagged": text, "level": index + 0.5},
         )
         expected.append({"text": text, "time": state.last_updated})
-    await wait_until(lambda: entry.runtime_data.outbox.stats().depth == 0, timeout=10)
+    await drained(entry)
     rows = await influx.rows(db, 'SELECT * FROM "tricky"')
     by_entity = {row["entity_id"]: row for row in rows}
     assert sorted(by_entity) == [f"tricky_{i}" for i in range(len(TRICKY))]
@@ -97,7 +96,7 @@ async def test_tricky_measurement_names_round_trip(
     assert_loaded(entry)
     for index, text in enumerate(TRICKY):
         host.states.set(f"sensor.unit_{index}", str(index), {"unit_of_measurement": text})
-    await wait_until(lambda: entry.runtime_data.outbox.stats().depth == 0, timeout=10)
+    await drained(entry)
     document = await anyio.to_thread.run_sync(
         lambda: influx.query_sync("SHOW MEASUREMENTS", db=db)
     )
@@ -117,7 +116,7 @@ async def test_tags_from_config_and_attributes_round_trip(
     ))
     assert_loaded(entry)
     host.states.set("sensor.room_t", "21.5", {"room": "living room, east", "friendly_name": "T"})
-    await wait_until(lambda: entry.runtime_data.outbox.stats().depth == 0, timeout=10)
+    await drained(entry)
     rows = await influx.rows(db, 'SELECT * FROM "no unit"')
     assert len(rows) == 1
     row = rows[0]
