@@ -8,6 +8,7 @@ in-memory state).
 
 from __future__ import annotations
 
+import random
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -341,3 +342,80 @@ async def test_refuse_turns_away_an_alarm_too(db_path: Path) -> None:
             await outbox.enqueue("commands", b"alarm", priority=HIGH)
         stats = outbox.stats("commands")
         assert (stats.depth, stats.high_priority_depth, stats.refused) == (2, 0, 1)
+
+
+async def test_counts_kept_in_memory_match_the_disk_after_a_mixed_workload(
+    db_path: Path,
+) -> None:
+    """Evictions, expiry, rejects, retries and requeues at mixed priorities: the
+    in-memory figures (depth, bytes, high-priority depth, dead letters) before close
+    equal the ones counted from disk after reopening, and FIFO holds per priority."""
+    rng = random.Random(10)
+    levels = (LOW, NORMAL, NORMAL, NORMAL, 3, HIGH)
+    down = False
+    seq_of: dict[bytes, int] = {}
+    priority_of: dict[bytes, int] = {}
+    requeued: set[bytes] = set()
+    outcomes = [DeliveryOutcome.ACKED] * 6 + [DeliveryOutcome.RETRY, DeliveryOutcome.rejected("no")]
+
+    settled: list[bytes] = []  # acks the outbox takes: the batch's prefix up to a RETRY
+
+    async def react(batch: Sequence[OutboxMessage], call: int) -> Sequence[DeliveryOutcome]:
+        if down:
+            raise TransientDeliveryError("down")
+        answer = [rng.choice(outcomes) for _ in batch]
+        for message, outcome in zip(batch, answer, strict=True):
+            if outcome is DeliveryOutcome.RETRY:
+                break
+            if outcome is DeliveryOutcome.ACKED:
+                settled.append(message.payload)
+        return answer
+
+    sender = ScriptedSender(react)
+    async with Outbox.open(db_path) as outbox:
+        outbox.register_destination(
+            "d", sender, batch_size=7, max_messages=45, overflow="drop_oldest",
+            backoff=Backoff(initial=0.001, maximum=0.001, jitter=0.0),
+            breaker=BreakerPolicy(failure_threshold=1000),
+        )
+        for round_no in range(10):
+            down = round_no == 9  # the last burst stays queued
+            async with anyio.create_task_group() as task_group:
+                for i in range(50):
+                    payload = b"m%04d" % (round_no * 50 + i)
+                    seq_of[payload] = round_no * 50 + i
+                    priority_of[payload] = rng.choice(levels)
+                    ttl = 1e-9 if rng.random() < 0.05 else None
+                    task_group.start_soon(_enqueue_ttl, outbox, payload, priority_of[payload], ttl)
+            if round_no % 3 == 2:
+                requeued |= {d.payload for d in await outbox.dead_letters("d", limit=10_000)}
+                await outbox.requeue_dead_letters(destination="d")
+            if not down:
+                await wait_until(lambda: outbox.stats("d").depth <= 5)
+        # Two failed attempts after the last commit: its expired rows are gone too.
+        with anyio.fail_after(5):
+            await sender.wait_calls(len(sender.calls) + 2)
+        before = outbox.stats("d")
+        dead = await outbox.dead_letters("d", limit=10_000)
+
+    async with Outbox.open(db_path) as outbox:
+        after = outbox.stats("d")
+    assert before.depth > 0 and before.dead_letter_depth > 0 and before.dropped > 0
+    assert before.expired > 0 and before.high_priority_depth > 0
+    figures = ("depth", "bytes", "high_priority_depth", "dead_letter_depth")
+    assert {f: getattr(after, f) for f in figures} == {f: getattr(before, f) for f in figures}
+    assert len(dead) == before.dead_letter_depth
+
+    # Per priority, first acknowledgements follow enqueue order (requeued messages
+    # rejoin their priority's queue at the tail, so they are left out).
+    by_level: dict[int, list[int]] = {}
+    assert len(settled) == len(set(settled)) == before.delivered
+    for payload in settled:
+        if payload not in requeued:
+            by_level.setdefault(priority_of[payload], []).append(seq_of[payload])
+    assert set(by_level) == set(levels)
+    assert all(seqs == sorted(seqs) for seqs in by_level.values()), by_level
+
+
+async def _enqueue_ttl(outbox: Outbox, payload: bytes, priority: int, ttl: float | None) -> None:
+    await outbox.enqueue("d", payload, priority=priority, ttl=ttl)
