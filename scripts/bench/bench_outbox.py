@@ -13,8 +13,9 @@ Plain script, prints figures::
 * drain: a pre-filled queue delivered to an in-process TCP sink that acks every line;
 * mixed: 100 producers enqueueing while the same outbox drains to the sink;
 * priorities (issue 10): durable enqueue and drain with mixed priorities (every 10th
-  message an alarm, priority 10, every 10th low, -10, the rest 0), where the alarms
-  arrived in the drain, and the latency of one alarm enqueued behind a backlog.
+  message an alarm, priority 10, every 10th low, -10, the rest 0), the same enqueues
+  into a full ``drop_oldest`` queue (every commit evicts), where the alarms arrived in
+  the drain, and the latency of one alarm enqueued behind a backlog.
 
 The database lives in a temporary directory on the same file system as ``--dir``
 (default: the system temp dir), so all figures share one disk.
@@ -292,6 +293,29 @@ async def mixed_enqueue_rate(base: Path, producers: int, count: int) -> float:
     return per_producer * producers / elapsed
 
 
+async def bounded_enqueue_rate(base: Path, producers: int, count: int, bound: int) -> float:
+    """Durable mixed-priority enqueues/s into a full ``drop_oldest`` queue: every commit
+    evicts (lowest priority first where the outbox has priorities)."""
+    path = fresh_db(base, "bounded.db")
+    per_producer = max(1, count // producers)
+    async with Outbox.open(path) as outbox:
+        outbox.register_destination("bench", ParkedSender(), max_messages=bound, max_bytes=None)
+        for i in range(bound):
+            enqueue_nowait(outbox, "bench", *mixed(i))
+
+        async def produce(k: int) -> None:
+            for i in range(per_producer):
+                await enqueue(outbox, "bench", *mixed(k * per_producer + i))
+
+        start = time.perf_counter()
+        async with anyio.create_task_group() as task_group:
+            for k in range(producers):
+                task_group.start_soon(produce, k)
+        elapsed = time.perf_counter() - start
+        assert outbox.stats("bench").dropped >= per_producer * producers
+    return per_producer * producers / elapsed
+
+
 async def serve_sink(sink: Sink) -> tuple[anyio.abc.Listener[Any], int]:
     listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
     return listener, listener.extra(anyio.abc.SocketAttribute.local_port)
@@ -373,7 +397,7 @@ async def measure(args: argparse.Namespace) -> dict[str, float]:
 
     def show(key: str, label: str, value: float, unit: str, extra: str = "") -> None:
         figures[key] = value
-        print(f"  {label:<44}{value:12,.{3 if unit == 's' else 0}f} {unit}{extra}", flush=True)
+        print(f"  {label:<46}{value:12,.{3 if unit == 's' else 0}f} {unit}{extra}", flush=True)
 
     with tempfile.TemporaryDirectory(dir=args.dir, prefix="bench-outbox-") as tmp:
         base = Path(tmp)
@@ -401,6 +425,8 @@ async def measure(args: argparse.Namespace) -> dict[str, float]:
         show("mixed_e2e", "100 producers while draining: end-to-end", e2e, "msg/s")
         show("prio_enqueue_100", "mixed priorities, durable enqueue, 100 prod.",
              await mixed_enqueue_rate(base, 100, n), "msg/s")
+        show("prio_bounded_100", "mixed priorities at a 10,000 bound, 100 prod.",
+             await bounded_enqueue_rate(base, 100, n, 10_000), "msg/s")
         rate, last_alarm = await mixed_drain(base, n, 500)
         show("prio_drain_500", "mixed priorities, drain, batch 500", rate, "msg/s")
         show("prio_last_alarm_pct", "  ... share of the drain before the last alarm",
