@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from gatehouse.core import Event, State, StateChangedData
 from gatehouse.core.helpers import BurstLog, OutboxError, OutboxLink
@@ -53,8 +52,6 @@ class Exporter:
         self.link = link
         self.accept = accept
         self.priority = priority
-        # Typed loosely on purpose: ``priority=`` is the outbox's newer keyword.
-        self._enqueue: Any = link.enqueue_nowait
         self._pending: dict[int, list[bytes]] = {}
         self._scheduled = False
         self.points = 0
@@ -92,10 +89,7 @@ class Exporter:
     def _send(self, priority: int, lines: list[bytes]) -> None:
         del self._pending[priority]
         try:
-            if priority == 0:
-                self._enqueue(b"\n".join(lines))
-            else:
-                self._enqueue(b"\n".join(lines), priority=priority)
+            self.link.enqueue_nowait(b"\n".join(lines), priority=priority)
         except OutboxError as err:
             self._refused.hit(len(lines), reason=str(err))
             return

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio.lowlevel
 import pytest
 from influxtools import (
     Answer,
@@ -226,3 +227,25 @@ async def test_flux_query_sensor_and_failure_is_unavailable(
     lines = [r for r in caplog.records if "Broken unavailable" in r.getMessage()]
     assert len(lines) == 1  # once per burst, not once per interval
     assert "compilation failed" in lines[0].getMessage()
+
+
+async def test_high_priority_points_leave_before_the_backlog(host: Host, v2: V2Server) -> None:
+    """Priority rules (the shared ``priority:`` routes) give a message an outbox
+    priority; an alarm queued behind a backlog is written first once the server is
+    back. The rule here stands in for the helpers' ``priority_rules``."""
+    blocked = True
+    v2.decide = lambda request: Answer(503, {"code": "unavailable", "message": "down"}) \
+        if blocked else None
+    entry = await add_influx(host, v2.data(batch_size=64))
+    entry.runtime_data.exporter.priority = lambda state: 10 if "alarm" in state.entity_id else 0
+    burst(host, 200)
+    await wait_until(lambda: len(v2.requests) >= 1)  # the backlog is refused
+    host.states.set("binary_sensor.alarm", "on")
+    await anyio.lowlevel.checkpoint()
+    entry.runtime_data.exporter.flush()
+    await wait_until(lambda: entry.runtime_data.outbox.stats().depth == 5)
+    blocked = False
+    await drained(entry)
+    written = v2.points
+    assert len(written) == 201
+    assert written[0].startswith("binary_sensor.alarm,")
