@@ -68,6 +68,7 @@ class SchemaGuardIntegration:
         except QuarantineError as err:
             raise ConfigEntryError(str(err)) from err
         entry.on_unload(runtime.store.close)
+        entry.on_unload(runtime.writer.drain)  # runs before the close (undos reverse)
         try:
             entry.on_unload(guard_for(host).attach(runtime.guard, runtime.writer))
         except SchemaGuardError as err:

@@ -135,8 +135,11 @@ class QuarantineWriter:
                 batch, current, durable = self._pending, self._round, self._durable
                 self._pending, self._round, self._durable = [], Round(), False
                 try:
-                    current.ids = await anyio.to_thread.run_sync(
-                        self._write, batch, durable, limiter=self.limiter)
+                    # Shielded: a cancellation (unload) while the round waits for the
+                    # limiter or the disk must not lose the rows it took off the list.
+                    with anyio.CancelScope(shield=True):
+                        current.ids = await anyio.to_thread.run_sync(
+                            self._write, batch, durable, limiter=self.limiter)
                 except Exception as err:  # noqa: BLE001 - reported to waiters and the log
                     self.failed += len(batch)
                     _LOGGER.error("schema_guard: quarantine commit of %d messages failed: %s",
@@ -146,20 +149,26 @@ class QuarantineWriter:
                 if self._overflow_log.burst and not self._pending:
                     self._overflow_log.calm()
         finally:
-            # Unloading cancels this task: what was accepted is still committed, in one
-            # last round shielded from the cancellation.
-            self._closing = True
-            if self._pending:
-                batch, current, self._pending = self._pending, self._round, []
-                with anyio.CancelScope(shield=True):
-                    try:
-                        current.ids = await anyio.to_thread.run_sync(
-                            self._write, batch, True, limiter=self.limiter)
-                    except Exception as err:  # noqa: BLE001 - logged, waiters told
-                        self.failed += len(batch)
-                        current.error = err
-                        _LOGGER.error("schema_guard: last quarantine commit failed: %s", err)
-                current.done.set()
+            with anyio.CancelScope(shield=True):
+                await self.drain()
+
+    async def drain(self) -> None:
+        """Refuse new messages and commit what was accepted, in one last round shielded
+        from cancellation. Run when the writer task ends and again by the entry's unload
+        (a task cancelled before it first ran never reaches its ``finally``)."""
+        self._closing = True
+        if not self._pending:
+            return
+        batch, current, self._pending = self._pending, self._round, []
+        with anyio.CancelScope(shield=True):
+            try:
+                current.ids = await anyio.to_thread.run_sync(
+                    self._write, batch, True, limiter=self.limiter)
+            except Exception as err:  # noqa: BLE001 - logged, waiters told
+                self.failed += len(batch)
+                current.error = err
+                _LOGGER.error("schema_guard: last quarantine commit failed: %s", err)
+        current.done.set()
 
     # -- worker thread ------------------------------------------------------------------
 
