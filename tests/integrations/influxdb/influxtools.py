@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import textwrap
 import time
@@ -314,14 +315,14 @@ class V2Server:
             return self._error(400, "invalid", "compilation failed: error in query")
         return web.Response(text=self.flux_csv, content_type="text/csv")
 
-    async def start(self) -> None:
+    async def start(self, ssl_context: ssl.SSLContext | None = None) -> None:
         app = web.Application(client_max_size=self.max_body * 4)
         app.router.add_post("/api/v2/write", self._write)
         app.router.add_post("/api/v2/query", self._query)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         self.port = free_ports(1)[0]
-        site = web.TCPSite(self._runner, LOOPBACK, self.port)
+        site = web.TCPSite(self._runner, LOOPBACK, self.port, ssl_context=ssl_context)
         await site.start()
 
     async def stop(self) -> None:

@@ -4,6 +4,7 @@ gzip, and each error answer the writer must handle."""
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,7 +21,7 @@ from influxtools import (
 )
 
 from gatehouse.core import ConfigEntryState, Host
-from gatehouse.core.testing import state_of, wait_until
+from gatehouse.core.testing import Pki, state_of, wait_until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
@@ -249,3 +250,37 @@ async def test_high_priority_points_leave_before_the_backlog(host: Host, v2: V2S
     written = v2.points
     assert len(written) == 201
     assert written[0].startswith("binary_sensor.alarm,")
+
+
+async def test_https_with_the_ca_without_it_and_unverified(host: Host, pki: Pki) -> None:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(pki.server_cert, pki.server_key)
+    v2 = V2Server()
+    await v2.start(ssl_context=context)
+    try:
+        trusted = await add_influx(host, v2.data(ssl=True, ssl_ca_cert=str(pki.ca_cert)),
+                                   title="Trusted")
+        assert_loaded(trusted)
+        host.states.set("sensor.tls", "1")
+        await drained(trusted)
+        assert any("entity_id=tls" in p for p in v2.points)
+        assert trusted.runtime_data.client.base.startswith("https://")
+
+        untrusted = await add_influx(host, v2.data(ssl=True), title="Untrusted")
+        assert_loaded(untrusted)  # points wait; the link says why
+        untrusted.runtime_data.exporter.flush()
+        sender = untrusted.runtime_data.sender
+        await wait_until(lambda: "certificate" in (sender.last_error or "").lower())
+
+        unverified = await add_influx(host, v2.data(ssl=True, verify_ssl=False),
+                                      title="Unverified")
+        host.states.set("sensor.tls2", "1")
+        await drained(unverified)
+        assert any("entity_id=tls2" in p for p in v2.points)
+
+        missing = await add_influx(host, v2.data(ssl=True, ssl_ca_cert="/nowhere/ca.pem"),
+                                   title="Missing")
+        assert missing.state is ConfigEntryState.SETUP_ERROR
+        assert "/nowhere/ca.pem" in (missing.reason or "")
+    finally:
+        await v2.stop()
