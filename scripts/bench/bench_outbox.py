@@ -28,8 +28,8 @@ has, so the previous commit can be measured as the baseline::
     .venv/bin/python scripts/bench/bench_outbox.py \
         --baseline-python /work/baseline-outbox/.venv/bin/python --rounds 3
 
-runs the two alternately (baseline first each round, each in a fresh process) and
-prints every figure's range for both and the ratio of the medians (new / baseline).
+runs the two alternately (each in a fresh process, who goes first swapping every round)
+and prints every figure's range for both and the ratio of the medians (new / baseline).
 """
 
 from __future__ import annotations
@@ -445,8 +445,11 @@ def compare(args: argparse.Namespace) -> None:
     if args.dir:
         command += ["--dir", args.dir]
     runs: dict[str, list[dict[str, float]]] = {"baseline": [], "new": []}
+    pair = [("baseline", args.baseline_python), ("new", sys.executable)]
     for round_no in range(1, args.rounds + 1):
-        for label, python in (("baseline", args.baseline_python), ("new", sys.executable)):
+        # Who goes first swaps every round, so a drift (disk cache, another process)
+        # does not always land on the same side.
+        for label, python in pair if round_no % 2 else pair[::-1]:
             print(f"round {round_no}: {label} ({python})", flush=True)
             done = subprocess.run(
                 [python, *command], check=True, capture_output=True, text=True
