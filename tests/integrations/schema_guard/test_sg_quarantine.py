@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 from sgtools import TELEMETRY, dumps, make_guard, rescan, write_schema
 
@@ -196,7 +197,7 @@ async def test_unload_commits_what_was_accepted(tmp_path: Path) -> None:
     with anyio.CancelScope() as scope:
         async with anyio.create_task_group() as tg:
             tg.start_soon(bench.writer.run)
-            await anyio.sleep(0)
+            await anyio.lowlevel.checkpoint()
             for i in range(100):
                 bench.guard.check("t/d", bad(i))
             scope.cancel()
@@ -226,7 +227,7 @@ async def test_replay_dry_run_then_in_order(tmp_path: Path) -> None:
         received: list[tuple[Accepted, bytes]] = []
 
         async def target(verdict: Accepted, payload: bytes) -> None:
-            await anyio.sleep(0)
+            await anyio.lowlevel.checkpoint()
             received.append((verdict, payload))
 
         done = await replay(b.writer, b.guard, Filters(), target, dry_run=False, batch=3)
