@@ -85,6 +85,8 @@ THREAD_GZIP_BYTES: Final = 64 * 1024
 #: The longest wait a ``Retry-After`` imposes inside one send (longer waits are served
 #: across sends: the batch is retried after the rest).
 MAX_RETRY_AFTER: Final = 300.0
+#: The longest part of a ``Retry-After`` one send waits out.
+MAX_WAIT_IN_SEND: Final = 20.0
 _PARSE_RE: Final = re.compile(r"unable to parse '(.*?)': ", re.DOTALL)
 _CONFLICT_RE: Final = re.compile(
     r'input field "((?:[^"\\]|\\.)*)" on measurement "((?:[^"\\]|\\.)*)" is type (\w+)'
@@ -248,9 +250,16 @@ class InfluxSender:
             await anyio.sleep(min(wait, self.flush_interval))
 
     async def _respect_retry_after(self) -> None:
+        """Wait out a ``Retry-After`` within one send, up to ``MAX_WAIT_IN_SEND``
+        seconds (well inside the outbox's send timeout); a longer one is served across
+        sends: the batch is given back and the next send waits again."""
         wait = self._not_before - time.monotonic()
-        if wait > 0:
-            await anyio.sleep(wait)
+        if wait <= 0:
+            return
+        await anyio.sleep(min(wait, MAX_WAIT_IN_SEND))
+        left = self._not_before - time.monotonic()
+        if left > 0:
+            raise TransientDeliveryError(f"the server asked to wait {left:.0f} s more")
 
     # -- one request, and what to do with its answer --------------------------------------
 

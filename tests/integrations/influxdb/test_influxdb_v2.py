@@ -284,3 +284,21 @@ async def test_https_with_the_ca_without_it_and_unverified(host: Host, pki: Pki)
         assert "/nowhere/ca.pem" in (missing.reason or "")
     finally:
         await v2.stop()
+
+
+async def test_a_long_retry_after_is_served_across_sends(
+    host: Host, v2: V2Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wait longer than one send may hold is given back to the outbox (retried
+    later) instead of running into the send timeout; nothing is written before it."""
+    from gatehouse.integrations.influxdb import writer
+
+    monkeypatch.setattr(writer, "MAX_WAIT_IN_SEND", 0.2)
+    v2.script = [Answer(429, {"code": "too many requests", "message": "later"},
+                        {"Retry-After": "1"})]
+    entry = await add_influx(host, v2.data())
+    burst(host, 3)
+    await drained(entry)
+    assert len(v2.requests) == 2
+    assert v2.requests[1].at - v2.requests[0].at >= 0.95
+    assert entry.runtime_data.outbox.stats().retries >= 1
