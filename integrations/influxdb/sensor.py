@@ -31,6 +31,9 @@ from .errors import InfluxQueryError
 
 _LOGGER = logging.getLogger(__name__)
 
+#: The longest state the core takes (its ``MAX_STATE_LENGTH``).
+MAX_STATE_CHARS = 255
+
 
 def _quote_identifier(name: str) -> str:
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -92,6 +95,11 @@ class QuerySensor(SensorEntity):
             if self._template is not None and raw is not None:
                 value = self._engine.render(
                     self._template, {"value": raw}, name=f"{self._attr_name} value_template"
+                )
+            if isinstance(value, str) and len(value) > MAX_STATE_CHARS:
+                raise InfluxQueryError(
+                    f"value of {len(value)} characters; a state holds {MAX_STATE_CHARS} "
+                    "(use value_template to pick a part)"
                 )
         except (InfluxQueryError, TemplateError) as err:
             self.failures += 1

@@ -302,3 +302,18 @@ async def test_a_long_retry_after_is_served_across_sends(
     assert len(v2.requests) == 2
     assert v2.requests[1].at - v2.requests[0].at >= 0.95
     assert entry.runtime_data.outbox.stats().retries >= 1
+
+
+async def test_query_answer_too_long_for_a_state_is_unavailable_then_recovers(
+    host: Host, v2: V2Server
+) -> None:
+    """Regression: a 300-character answer raised from write_state and ended the
+    sensor's task for good (the core refuses states over 255 characters)."""
+    v2.flux_csv = ",result,table,_value\n,_result,0," + "x" * 300 + "\n"
+    entry = await add_influx(host, v2.data(queries=[
+        {"name": "Text", "query": "from(bucket: \"home\")", "scan_interval": 0.05}]))
+    sensor = entry.runtime_data.sensors[0]
+    await wait_until(lambda: state_of(host, "sensor.influx_text") == "unavailable")
+    assert "300 characters" in (sensor.last_error or "")
+    v2.flux_csv = ",result,table,_value\n,_result,0,short\n"
+    await wait_until(lambda: state_of(host, "sensor.influx_text") == "short")
