@@ -115,9 +115,16 @@ class QuerySensor(SensorEntity):
             self.write_state()
 
     async def run(self) -> None:
-        """An entry task: update now, then every ``scan_interval`` seconds."""
+        """An entry task: update now, then every ``scan_interval`` seconds. Nothing a
+        server answers may end it: an unforeseen error is logged (once per burst) and
+        the next interval tries again."""
         while True:
-            await self.update()
+            try:
+                await self.update()
+            except Exception as err:  # noqa: BLE001 - the loop must outlive a bad answer
+                self.failures += 1
+                self.last_error = f"{type(err).__name__}: {err}"
+                self._errors.hit(reason=self.last_error)
             await anyio.sleep(self.interval)
 
 
