@@ -23,10 +23,13 @@ read in ``(priority DESC, id)`` order through the ``messages_by_priority`` index
 columns are declared in that order so the fetch is a plain index scan (no sort, however
 long the backlog). Eviction walks the priority levels upwards, oldest first in each,
 with index seeks on the same index. ``messages_by_destination`` stays for the oldest
-message's age, which is about time, not rank. Serving rows out of their physical (id)
-order costs locality: draining a backlog in which alarms and low-priority messages
-are interleaved with telemetry touches each page once per priority, about 1.7 µs more
-per message than a one-priority backlog (``scripts/bench/bench_outbox.py``).
+message's age, which is about time, not rank: without it, finding a destination's
+oldest row after each batch means a seek per priority level, or a scan past other
+destinations' backlogs. Measured costs (``scripts/bench/bench_outbox.py`` and the
+store alone): the second index and settling by id list add about 1 µs per message
+to a drain; serving rows out of their physical (id) order costs locality, so a
+backlog with alarms and low-priority messages interleaved in telemetry drains about
+1.7 µs per message slower still (each page is touched once per priority).
 
 Upgrades run inside one transaction at open (``_MIGRATIONS``): a kill -9 during one
 leaves the previous version intact, and the next open runs it again.
