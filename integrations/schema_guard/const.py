@@ -38,8 +38,9 @@ FORMAT_PROTOBUF: Final = "protobuf"
 
 DEFAULT_NAME: Final = "Schema guard"
 DEFAULT_SCHEMA_DIR: Final = "schemas"
-#: 256 KiB: far above a telemetry document, far below what would stall the loop.
-DEFAULT_MAX_BYTES: Final = 262_144
+#: 64 KiB: far above a telemetry document; bounds the worst hostile payload's decode
+#: checks to about a millisecond (linear in the size: bench_schema_guard.py).
+DEFAULT_MAX_BYTES: Final = 65_536
 #: Real device documents are a handful of levels deep (the helpers' loads allows 64).
 DEFAULT_MAX_DEPTH: Final = 32
 DEFAULT_RELOAD_INTERVAL: Final = 2.0

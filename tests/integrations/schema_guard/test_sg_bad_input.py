@@ -109,3 +109,22 @@ def test_a_good_document_passes_and_is_decoded(guard: Rig) -> None:
     verdict = guard.check("t/dev1", dumps(GOOD))
     assert verdict.accepted and verdict.value == GOOD and verdict.source == "dev1"
     assert guard.stored == []
+
+
+@pytest.mark.parametrize(
+    ("payload", "depth"),
+    [
+        (b'{"a": [{"b": [1]}]}', 4),
+        (b"[[], [[]], []]", 3),
+        (b'[{"x": "]]]]"}, {"y": {"z": "[[[["}}]', 3),
+        (b'{"a": {"b": {"c": {}}}, "d": [[[[[]]]]]}', 6),
+        (b'"[[[[[[[[[[[[[["', 0),
+    ],
+)
+def test_depth_is_counted_exactly(payload: bytes, depth: int) -> None:
+    """Mixed brackets, brackets in strings, siblings: the pre-scan's depth is the real
+    nesting depth (one level removed per pass, never two)."""
+    for limit in range(0, 8):
+        if payload.count(b"[") + payload.count(b"{") <= limit:
+            continue  # the fast path needs no count
+        assert depth_exceeds(payload, limit) is (depth > limit), limit
