@@ -124,7 +124,7 @@ def test_a_good_document_passes_and_is_decoded(guard: Rig) -> None:
 def test_depth_is_counted_exactly(payload: bytes, depth: int) -> None:
     """Mixed brackets, brackets in strings, siblings: the pre-scan's depth is the real
     nesting depth (one level removed per pass, never two)."""
-    for limit in range(0, 8):
+    for limit in range(8):
         if payload.count(b"[") + payload.count(b"{") <= limit:
             continue  # the fast path needs no count
         assert depth_exceeds(payload, limit) is (depth > limit), limit
