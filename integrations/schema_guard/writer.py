@@ -73,6 +73,7 @@ class QuarantineWriter:
         self._max_depth = max_depth
         self._pending: list[_Pending] = []
         self._round = Round()
+        self._inflight: Round | None = None
         self._wake = anyio.Event()
         self._durable = False
         self._closing = False
@@ -113,10 +114,12 @@ class QuarantineWriter:
         return current.ids
 
     async def flush(self) -> None:
-        """Wait until everything submitted so far is committed."""
+        """Wait until everything submitted so far is committed (the round still filling
+        and the round on its way to the disk)."""
         if self._pending:
-            current = self._round
-            await current.done.wait()
+            await self._round.done.wait()
+        elif self._inflight is not None:
+            await self._inflight.done.wait()
 
     def close(self) -> None:
         self._closing = True
@@ -134,6 +137,7 @@ class QuarantineWriter:
                     continue
                 batch, current, durable = self._pending, self._round, self._durable
                 self._pending, self._round, self._durable = [], Round(), False
+                self._inflight = current
                 try:
                     # Shielded: a cancellation (unload) while the round waits for the
                     # limiter or the disk must not lose the rows it took off the list.
@@ -146,6 +150,7 @@ class QuarantineWriter:
                                   len(batch), err)
                     current.error = err
                 current.done.set()
+                self._inflight = None
                 if self._overflow_log.burst and not self._pending:
                     self._overflow_log.calm()
         finally:

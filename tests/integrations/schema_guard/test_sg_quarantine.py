@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -306,3 +307,44 @@ def test_pii_mask_covers_pointers_inside_fields() -> None:
     assert mask.covers("/users/3/ssn")
     assert not mask.covers("/owner") and not mask.covers("/users/3/name")
     assert not mask.covers("")
+
+
+class _SlowStore(QuarantineStore):
+    """A store whose commit waits for the test (a slow disk, deterministically)."""
+
+    def __init__(self, path: Path, release: threading.Event) -> None:
+        super().__init__(path)
+        self.release = release
+        self.entered = threading.Event()
+
+    def insert(self, entries: Any, *, durable: bool = False) -> list[int]:
+        self.entered.set()
+        self.release.wait(10)
+        return super().insert(entries, durable=durable)
+
+
+async def test_flush_waits_for_the_round_on_its_way_to_disk(tmp_path: Path) -> None:
+    """Regression: flush returned at once when the only round was already taken by the
+    writer (nothing pending) but not yet committed."""
+    bench = Bench(tmp_path, [PII_RULE])
+    release = threading.Event()
+    slow = _SlowStore(tmp_path / "slow.db", release)
+    slow.open()
+    bench.store, bench.writer = slow, QuarantineWriter(slow, bench.guard.mask_for)
+    bench.guard.sink = bench.writer.submit
+    async with running(bench) as b:
+        b.guard.check("t/d", bad())
+        await anyio.to_thread.run_sync(slow.entered.wait, 10)
+        assert b.writer.pending == 0  # taken, in flight
+        flushed = anyio.Event()
+
+        async def flush() -> None:
+            await b.writer.flush()
+            flushed.set()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(flush)
+            await anyio.lowlevel.checkpoint()
+            assert not flushed.is_set() and slow.totals.count == 0
+            release.set()
+        assert flushed.is_set() and slow.totals.count == 1
