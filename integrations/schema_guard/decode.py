@@ -11,9 +11,11 @@ Checks run cheapest first, and each one bounds the cost of the next:
    for a few passes, and what is left is walked run by run. Linear in the size (about
    2 ms for 64 KiB of the worst inputs measured in ``bench_schema_guard.py``).
    Documents with at most ``max_depth`` brackets in all skip this (typical telemetry);
-4. strict JSON: ``NaN``/``Infinity`` are not JSON (refused), a key twice in one object is
-   refused naming the key (the last one would silently win otherwise), and integers
-   with more than 4,300 digits are refused by Python itself.
+4. strict JSON: ``NaN``/``Infinity`` are not JSON and ``1e400`` overflows to infinity
+   (refused), a key twice in one object is refused naming the key (the last one would
+   silently win otherwise), a ``\\ud800`` escape without its pair is refused with its
+   path (the validator raised on such strings), and integers with more than 4,300
+   digits are refused by Python itself.
 
 Every refusal is a ``Violation`` with a JSON pointer (``""``: the whole payload) and the
 check that failed as its keyword, so the quarantine can count them like schema errors.
@@ -102,7 +104,41 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-_DECODER: Final = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_no_constant)
+def _finite(literal: str) -> float:
+    value = float(literal)
+    if value - value != 0:  # inf - inf is nan: 1e400 overflows to infinity
+        raise _refuse("json", f"number {literal[:40]} is out of range")
+    return value
+
+
+_DECODER: Final = json.JSONDecoder(
+    object_pairs_hook=_pairs, parse_constant=_no_constant, parse_float=_finite)
+#: A \u escape of a UTF-16 surrogate: legal JSON text, but a lone one decodes to a
+#: string no UTF-8 consumer can take (the validator itself raised on it).
+_SURROGATE_ESCAPE: Final = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _lone_surrogate(value: Any) -> str | None:
+    """The JSON pointer of the first string (or key) with a lone surrogate, if any."""
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, str):
+            try:
+                node.encode("utf-8")
+            except UnicodeEncodeError:
+                return path
+        elif isinstance(node, dict):
+            for key, child in node.items():
+                escaped = key.replace("~", "~0").replace("/", "~1")
+                try:
+                    key.encode("utf-8")
+                except UnicodeEncodeError:
+                    return path
+                stack.append((child, f"{path}/{escaped}"))
+        elif isinstance(node, list):
+            stack.extend((child, f"{path}/{index}") for index, child in enumerate(node))
+    return None
 
 
 def strict_json(payload: bytes, max_depth: int) -> Any:
@@ -111,7 +147,7 @@ def strict_json(payload: bytes, max_depth: int) -> Any:
     if depth_exceeds(payload, max_depth):
         raise _refuse("depth", f"JSON nested deeper than {max_depth} levels")
     try:
-        return _DECODER.decode(source)
+        value = _DECODER.decode(source)
     except PayloadRefused:
         raise
     except RecursionError:
@@ -119,3 +155,8 @@ def strict_json(payload: bytes, max_depth: int) -> Any:
     except ValueError as err:
         # JSONDecodeError (with position) or int digit limit
         raise _refuse("json", f"not JSON: {err}") from None
+    if _SURROGATE_ESCAPE.search(payload) is not None:
+        where = _lone_surrogate(value)
+        if where is not None:
+            raise _refuse("utf8", "a \\u escape of a lone UTF-16 surrogate", where)
+    return value

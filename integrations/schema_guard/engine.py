@@ -49,6 +49,13 @@ Sink = Callable[[Rejected, bytes], object]
 """Where rejected messages to quarantine go: (verdict, raw payload)."""
 
 
+def _failed(err: Exception) -> Violation:
+    """A validator that raised (it should not: each case found became a decode check)
+    refuses the message rather than letting the exception reach the transport."""
+    _LOGGER.debug("schema_guard: validator raised", exc_info=err)
+    return Violation("", "validator", f"validation failed: {type(err).__name__}")
+
+
 @dataclass(frozen=True, slots=True)
 class RuleConfig:
     """One configured rule (validated by ``config.py``)."""
@@ -203,10 +210,13 @@ class Guard:
             errors = [Violation("", "size", f"payload of {len(payload)} bytes exceeds "
                                 f"{rule.max_bytes}")]
         elif schema is not None:
-            value, errors = schema.validate(
-                payload, self.settings.max_depth, rule.mask.message if rule.mask else None)
-            if rule.shadow is not None:
-                self._shadow(rule, payload, value, errors)
+            try:
+                value, errors = schema.validate(
+                    payload, self.settings.max_depth, rule.mask.message if rule.mask else None)
+                if rule.shadow is not None:
+                    self._shadow(rule, payload, value, errors)
+            except Exception as err:  # noqa: BLE001 - a device must not break the loop
+                value, errors = None, [_failed(err)]
         elif cfg.schema is not None:
             errors = [Violation("", "schema", rule.problem or "schema unavailable")]
         else:
@@ -298,7 +308,10 @@ class Guard:
             errors = [Violation("", "size", "payload too large")]
             value = None
         elif rule.schema is not None:
-            value, errors = rule.schema.validate(payload, self.settings.max_depth)
+            try:
+                value, errors = rule.schema.validate(payload, self.settings.max_depth)
+            except Exception as err:  # noqa: BLE001 - one message must not end a replay
+                value, errors = None, [_failed(err)]
         elif cfg.schema is not None:
             value, errors = None, [Violation("", "schema", "schema unavailable")]
         else:

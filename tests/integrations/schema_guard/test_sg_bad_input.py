@@ -46,6 +46,9 @@ def guard(tmp_path: Path) -> Rig:
         (b'{"temp": 1, "temp": 2}', "duplicate_key", "key 'temp' appears twice"),
         (b'{"a": {"x": 1, "x": 1}}', "duplicate_key", "key 'x' appears twice"),
         (b"9" * 5000, "json", "not JSON"),  # Python's int digit limit, not a crash
+        # overflows to infinity, which the validator saw as null
+        (b'{"temp": 1e400}', "json", "number 1e400 is out of range"),
+        (b'{"temp": -1e400}', "json", "number -1e400 is out of range"),
         (b"x" * 10_000_000, "size", "10000000 bytes exceeds 65536"),
     ],
 )
@@ -128,3 +131,43 @@ def test_depth_is_counted_exactly(payload: bytes, depth: int) -> None:
         if payload.count(b"[") + payload.count(b"{") <= limit:
             continue  # the fast path needs no count
         assert depth_exceeds(payload, limit) is (depth > limit), limit
+
+
+@pytest.mark.parametrize(
+    ("payload", "path"),
+    [
+        (b'{"device": "\\ud800"}', "/device"),
+        (b'{"readings": [{"k": "x\\udfff"}]}', "/readings/0/k"),
+        (b'{"\\udbff": 1}', ""),
+    ],
+)
+def test_lone_surrogate_escapes_are_refused_with_their_path(
+    guard: Rig, payload: bytes, path: str
+) -> None:
+    """Regression: jsonschema-rs raised UnicodeEncodeError on a lone surrogate (legal
+    JSON text decoding to a string UTF-8 cannot carry): the exception went to the caller."""
+    for topic in ("t/dev1", "plain/x"):
+        verdict = guard.check(topic, payload)
+        assert not verdict.accepted
+        assert (verdict.errors[0].keyword, verdict.errors[0].path) == ("utf8", path)
+
+
+def test_paired_surrogate_escapes_are_fine(guard: Rig) -> None:
+    verdict = guard.check("plain/x", b'{"emoji": "\\ud83d\\ude00"}')
+    assert verdict.accepted and verdict.value == {"emoji": "\U0001F600"}
+
+
+def test_a_validator_that_raises_refuses_the_message(guard: Rig) -> None:
+    """Whatever a validator does, the verdict is a refusal, never an exception."""
+    class Exploding:
+        kind = "json"
+        name, version, file = "x", 9, "x.v9.json"
+
+        def validate(self, *args: object) -> None:
+            raise RuntimeError("boom")
+
+    bound = guard.guard.bound()[0]
+    bound.schema = Exploding()  # type: ignore[assignment]
+    verdict = guard.check("t/dev1", b"{}")
+    assert not verdict.accepted and verdict.errors[0].keyword == "validator"
+    assert guard.stored[-1][0] is verdict
