@@ -544,3 +544,25 @@ async def test_influxdb_write_is_admin_only_over_rest(
     finally:
         for undo in undos:
             undo()
+
+
+async def test_schema_guard_services_are_admin_only_over_rest(
+    anon: ClientSession, bearer: dict[str, str], runtime: HttpRuntime, host: Host
+) -> None:
+    """schema_guard (issue 11): replay and purge change what the house ingests and
+    holds, query and export hand out quarantined device payloads; a user whose policy
+    lists them is still refused."""
+    from gatehouse.integrations.schema_guard.services import LOADED
+
+    undos = LOADED.register_services(host)
+    try:
+        _, as_uma = await make_user(runtime, "uma", policy={"services": ["schema_guard.*"]})
+        for service, data in (("replay", {}), ("purge", {"all": True}), ("query", {}),
+                              ("export", {})):
+            refused = await anon.post(f"/api/services/schema_guard/{service}",
+                                      headers=as_uma, json=data)
+            assert refused.status == 403, service
+            assert f"schema_guard.{service} (admin only)" in (await refused.json())["message"]
+    finally:
+        for undo in undos:
+            undo()
