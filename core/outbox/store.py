@@ -22,14 +22,13 @@ Priorities (schema version 2): each row has a ``priority``; a destination's queu
 read in ``(priority DESC, id)`` order through the ``messages_by_priority`` index, whose
 columns are declared in that order so the fetch is a plain index scan (no sort, however
 long the backlog). Eviction walks the priority levels upwards, oldest first in each,
-with index seeks on the same index. ``messages_by_destination`` stays for the oldest
-message's age, which is about time, not rank: without it, finding a destination's
-oldest row after each batch means a seek per priority level, or a scan past other
-destinations' backlogs. Measured costs (``scripts/bench/bench_outbox.py`` and the
-store alone): the second index and settling by id list add about 1 µs per message
-to a drain; serving rows out of their physical (id) order costs locality, so a
-backlog with alarms and low-priority messages interleaved in telemetry drains about
-1.7 µs per message slower still (each page is touched once per priority).
+and the oldest message (for its age) is the oldest of each level's head, one seek per
+level present: the same index serves everything, so ``messages_by_destination``
+(destination, id) of version 1 is dropped rather than kept up to date on every insert
+and delete. Serving rows out of their physical (id) order costs locality: a backlog
+with alarms and low-priority messages interleaved in telemetry drains about 1.7 µs
+per message slower than a one-priority one (each page is touched once per priority;
+``scripts/bench/bench_outbox.py``).
 
 Upgrades run inside one transaction at open (``_MIGRATIONS``): a kill -9 during one
 leaves the previous version intact, and the next open runs it again.
@@ -74,7 +73,6 @@ CREATE TABLE IF NOT EXISTS messages (
     attempts    INTEGER NOT NULL DEFAULT 0,
     priority    INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS messages_by_destination ON messages (destination, id);
 CREATE INDEX IF NOT EXISTS messages_by_priority ON messages (destination, priority DESC, id);
 CREATE INDEX IF NOT EXISTS messages_by_expiry ON messages (destination, expires)
     WHERE expires IS NOT NULL;
@@ -100,6 +98,7 @@ _MIGRATIONS: Mapping[int, str] = {
     1: """
 ALTER TABLE messages ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE dead_letters ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+DROP INDEX IF EXISTS messages_by_destination;
 """,
 }
 
@@ -114,11 +113,17 @@ _LOWEST_LEVEL_ABOVE = (
 _LEVEL_OLDEST_FIRST = (
     "SELECT id, size FROM messages WHERE destination = ? AND priority = ? ORDER BY id"
 )
+# Downwards, in index order: the next level below ``?`` and its first (oldest) row.
+_NEXT_LEVEL_HEAD = (
+    "SELECT priority, id, created FROM messages WHERE destination = ? AND priority < ? "
+    "ORDER BY priority DESC, id LIMIT 1"
+)
 
 HOT_QUERIES: Mapping[str, str] = {
     "fetch": _FETCH,
     "evict: next level": _LOWEST_LEVEL_ABOVE,
     "evict: rows of a level": _LEVEL_OLDEST_FIRST,
+    "oldest: next level's head": _NEXT_LEVEL_HEAD,
 }
 """The queries that run per batch or per commit; a test checks each is an index scan."""
 
@@ -343,14 +348,24 @@ class OutboxStore:
         self.transactions += 1
 
     def _refresh_head(self, destination: str) -> None:
-        """Re-read the creation time of the destination's oldest stored message."""
-        row = self.conn.execute(
-            "SELECT created FROM messages WHERE destination = ? ORDER BY id LIMIT 1",
-            (destination,),
-        ).fetchone()
+        """Re-read the creation time of the destination's oldest stored message.
+
+        The oldest is the lowest id, found as the lowest of each priority level's first
+        row: one index seek per level present (usually one to three).
+        """
+        conn = self.conn
+        oldest: tuple[int, float] | None = None
+        level = PRIORITY_MAX + 1
+        while True:
+            row = conn.execute(_NEXT_LEVEL_HEAD, (destination, level)).fetchone()
+            if row is None:
+                break
+            level, row_id, created = row
+            if oldest is None or row_id < oldest[0]:
+                oldest = (row_id, created)
         with self.lock:
             self.tallies.setdefault(destination, Tally()).head_created = (
-                None if row is None else float(row[0])
+                None if oldest is None else float(oldest[1])
             )
 
     def _trim(self, conn: sqlite3.Connection, destination: str, bound: Bound) -> tuple[int, int]:

@@ -197,3 +197,59 @@ def test_a_failed_upgrade_leaves_version_1_untouched(db_path: Path) -> None:
     finally:
         conn.close()
     assert "messages_by_priority" not in indexes
+
+
+def schema_of(path: Path) -> dict[str, object]:
+    """Tables' columns and indexes' keys, as SQLite reports them (not the DDL text,
+    which ALTER TABLE edits in place rather than rewrites)."""
+    conn = sqlite3.connect(path)
+    try:
+        shape: dict[str, object] = {}
+        for kind, name in conn.execute(
+            "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name"
+        ):
+            if kind == "table":
+                shape[name] = [row[1:] for row in conn.execute(f"PRAGMA table_info({name})")]
+            else:
+                shape[name] = [
+                    (row[2], row[3]) for row in conn.execute(f"PRAGMA index_xinfo({name})")
+                ]
+        return shape
+    finally:
+        conn.close()
+
+
+def test_an_upgraded_file_has_exactly_the_schema_of_a_new_one(tmp_path: Path) -> None:
+    upgraded, new = tmp_path / "upgraded.db", tmp_path / "new.db"
+    write_v1_database(upgraded)
+    for path in (upgraded, new):
+        store = OutboxStore(path)
+        store.open()
+        store.close()
+    assert schema_of(upgraded) == schema_of(new)
+    assert "messages_by_destination" not in schema_of(new)  # the priority index serves
+
+
+def test_the_oldest_message_is_found_across_priority_levels(db_path: Path) -> None:
+    store = OutboxStore(db_path)
+    store.open()
+    try:
+        store.insert(
+            [
+                ("d", b"t0", None, 2, 1000.0, None, 0),
+                ("d", b"l0", None, 2, 1500.0, None, -10),
+                ("d", b"a0", None, 2, 2000.0, None, 10),
+                ("e", b"x", None, 1, 10.0, None, 0),
+            ],
+            {},
+        )
+        assert store.tally("d").head_created == 1000.0
+        batch, _ = store.fetch("d", 2, now=3000.0)
+        assert [m.payload for m in batch] == [b"a0", b"t0"]
+        store.settle("d", [batch[1].id], [], now=3000.0)  # t0 leaves: l0 is oldest
+        assert store.tally("d").head_created == 1500.0
+        store.settle("d", [m.id for m in store.fetch("d", 5, now=3000.0)[0]], [], now=3000.0)
+        assert store.tally("d").head_created is None
+        assert store.tally("e").head_created == 10.0
+    finally:
+        store.close()
