@@ -12,7 +12,14 @@ from sgtools import GOOD, TELEMETRY, dumps, write_schema
 
 from gatehouse.core import ConfigEntryState, Host
 from gatehouse.core.testing import add_entry, state_of, wait_until
-from gatehouse.integrations.schema_guard.api import EVENT_REPLAYED, guard_for
+from gatehouse.integrations.schema_guard.api import (
+    EVENT_REPLAYED,
+    GuardUnavailable,
+    Rejected,
+    guard_for,
+)
+from gatehouse.integrations.schema_guard.services import LOADED, json_line
+from gatehouse.integrations.schema_guard.store import Filters
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
@@ -180,3 +187,39 @@ async def test_two_rules_with_one_name_are_refused(host: Host) -> None:
         "rules": [{"topic": "a/+", "name": "x"}, {"topic": "b/+", "name": "x"}]})
     assert entry.state is ConfigEntryState.SETUP_ERROR
     assert "used twice" in (entry.reason or "")
+
+
+async def test_quarantine_is_durable_when_the_caller_waits(host: Host, config_dir: Path) -> None:
+    """The proxy's path: check without storing, then await the durable commit."""
+    guard = guard_for(host)
+    with pytest.raises(GuardUnavailable):
+        await guard.quarantine(guard.check(TOPIC, b"x", store=False), b"x")  # type: ignore[arg-type]
+    await _loaded(host, config_dir)
+    verdict = guard.check(TOPIC, bad(1), store=False)
+    assert isinstance(verdict, Rejected)
+    runtime = LOADED.runtimes(host)[next(iter(LOADED.runtimes(host)))]
+    assert runtime.writer.pending == 0  # store=False left it to us
+    ids = await guard.quarantine(verdict, bad(1))
+    assert len(ids) == 1
+    [row] = await runtime.writer.query(Filters(ids=tuple(ids)))
+    assert row["topic"] == TOPIC and row["errors"][0]["path"] == "/temp"
+
+
+async def test_config_flow_makes_one_guard(host: Host) -> None:
+    form = await host.config_entries.flow.init("schema_guard")
+    assert form["type"] == "form"
+    done = await host.config_entries.flow.configure(
+        form["flow_id"], {"name": "Gate", "unmatched": "quarantine"})
+    assert done["type"] == "create_entry", done
+    entry = host.config_entries.get(done["entry_id"])
+    assert entry is not None and entry.state is ConfigEntryState.LOADED
+    verdict = guard_for(host).check("any/topic", b"{}")
+    assert not verdict.accepted and verdict.action == "quarantine"
+    again = await host.config_entries.flow.init("schema_guard")
+    assert again["type"] == "abort"
+
+
+def test_export_lines_carry_text_or_base64() -> None:
+    line = json.loads(json_line({"id": 1, "payload": b"\xff\x00"}))
+    assert line == {"id": 1, "payload_base64": "/wA="}
+    assert json.loads(json_line({"id": 2, "payload": "é".encode()}))["payload"] == "é"
