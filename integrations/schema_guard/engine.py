@@ -29,6 +29,8 @@ from . import decode
 from .catalog import Catalog, Need, Schema
 from .const import (
     ALLOW,
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_DEPTH,
     DROP,
     FORMAT_BINARY,
     FORMAT_JSON,
@@ -94,8 +96,8 @@ class BoundRule:
 @dataclass(slots=True)
 class GuardSettings:
     unmatched: str = ALLOW
-    max_bytes: int = 262_144
-    max_depth: int = 32
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_depth: int = DEFAULT_MAX_DEPTH
     pii: tuple[str, ...] = ()
 
 

@@ -28,6 +28,7 @@ import anyio
 from gatehouse.core.helpers import BurstLog
 
 from . import decode
+from .const import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH, DEFAULT_MAX_PENDING
 from .errors import QuarantineFull
 from .pii import PiiMask
 from .store import Entry, Filters, QuarantineStore, make_entry
@@ -61,9 +62,9 @@ class QuarantineWriter:
         store: QuarantineStore,
         mask_for: Callable[[str | None], PiiMask],
         *,
-        max_pending: int = 10_000,
-        max_bytes: int = 262_144,
-        max_depth: int = 32,
+        max_pending: int = DEFAULT_MAX_PENDING,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        max_depth: int = DEFAULT_MAX_DEPTH,
     ) -> None:
         self.store = store
         self.limiter = anyio.CapacityLimiter(1)
