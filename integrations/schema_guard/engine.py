@@ -215,10 +215,10 @@ class Guard:
             try:
                 value, errors = schema.validate(
                     payload, self.settings.max_depth, rule.mask.message if rule.mask else None)
-                if rule.shadow is not None:
-                    self._shadow(rule, payload, value, errors)
             except Exception as err:  # noqa: BLE001 - a device must not break the loop
                 value, errors = None, [_failed(err)]
+            if rule.shadow is not None:
+                self._shadow(rule, payload, value, errors)
         elif cfg.schema is not None:
             errors = [Violation("", "schema", rule.problem or "schema unavailable")]
         else:
@@ -247,12 +247,15 @@ class Guard:
         shadow = rule.shadow
         assert shadow is not None
         rule.metrics.shadow_validated += 1
-        if value is not None and shadow.kind == "json":
-            _, shadow_errors = shadow.validate_value(value)
-        elif errors and errors[0].keyword in ("json", "utf8", "depth", "duplicate_key"):
-            shadow_errors = errors  # the same decoder would refuse it again
-        else:
-            _, shadow_errors = shadow.validate(payload, self.settings.max_depth)
+        try:
+            if value is not None and shadow.kind == "json":
+                _, shadow_errors = shadow.validate_value(value)
+            elif errors and errors[0].keyword in ("json", "utf8", "depth", "duplicate_key"):
+                shadow_errors = errors  # the same decoder would refuse it again
+            else:
+                _, shadow_errors = shadow.validate(payload, self.settings.max_depth)
+        except Exception as err:  # noqa: BLE001 - the shadow never affects the verdict
+            shadow_errors = [_failed(err)]
         if shadow_errors:
             rule.metrics.shadow_rejected += 1
 

@@ -165,3 +165,22 @@ def test_shadow_on_a_missing_version_is_a_problem(tmp_path: Path) -> None:
     guard, _ = make_guard(tmp_path, [rule])
     assert "shadow version v7" in guard.problems["t"]
     assert guard.check("plant/a/t", temp(60)).accepted
+
+
+def test_a_shadow_that_raises_never_changes_the_verdict(tmp_path: Path) -> None:
+    write_schema(tmp_path, "telemetry", 1, schema(100))
+    write_schema(tmp_path, "telemetry", 2, schema(50))
+    rule = RuleConfig("t", "plant/+/t", schema="telemetry", version=1, shadow=2)
+    guard, _ = make_guard(tmp_path, [rule])
+
+    class Exploding:
+        kind = "json"
+        version = 2
+
+        def validate_value(self, value: object) -> None:
+            raise RuntimeError("boom")
+
+    guard.bound()[0].shadow = Exploding()  # type: ignore[assignment]
+    verdict = guard.check("plant/a/t", temp(60))
+    assert verdict.accepted and verdict.version == 1
+    assert guard.metrics()["t"].shadow_rejected == 1
