@@ -223,3 +223,14 @@ def test_export_lines_carry_text_or_base64() -> None:
     line = json.loads(json_line({"id": 1, "payload": b"\xff\x00"}))
     assert line == {"id": 1, "payload_base64": "/wA="}
     assert json.loads(json_line({"id": 2, "payload": "é".encode()}))["payload"] == "é"
+
+
+async def test_diagnostics_have_figures_and_no_payloads(host: Host, config_dir: Path) -> None:
+    from gatehouse.integrations.schema_guard import gatehouse_diagnostics
+
+    await _loaded(host, config_dir)
+    guard_for(host).check(TOPIC, bad(1))
+    [figures] = gatehouse_diagnostics(host).values()
+    assert figures["rules"]["telemetry"]["quarantined"] == 1
+    assert figures["schemas"] == {"telemetry": [1]}
+    assert "x@example.com" not in json.dumps(figures, default=str)
