@@ -129,3 +129,31 @@ async def test_tags_from_config_and_attributes_round_trip(
     assert row["bs"] == "x\\y"
     assert row["friendly_name_str"] == "T"
     assert entry.runtime_data.counts.as_dict()["trailing_backslash"] >= 1
+
+
+async def test_what_line_protocol_cannot_carry_is_left_out_counted_rest_written(
+    host: Host, influx: InfluxServer, db: str
+) -> None:
+    entry = await add_influx(host, v1_data(influx, db, override_measurement="edge"))
+    host.states.set("sensor.edge", "5", {
+        "huge": "z" * (64 * 1024 + 1),      # over InfluxDB's string limit
+        "fits": "y" * (64 * 1024),          # exactly the limit
+        "nan": float("nan"), "inf": float("-inf"),
+        "multi\nline key": 1,               # newline in a field key
+        "text": "two\nlines",               # newline in a string value: kept
+    })
+    host.states.set("sensor.empty_state", "", {"a": 1})  # not written (as HA)
+    await drained(entry)
+    rows = await influx.rows(db, 'SELECT * FROM "edge"')
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["value"] == 5.0
+    assert row["fits_str"] == "y" * (64 * 1024)
+    assert row["text_str"] == "two\nlines"
+    assert row["multi line key"] == 1.0
+    assert "huge_str" not in row and "nan" not in row and "inf" not in row
+    counts = entry.runtime_data.counts.as_dict()
+    assert counts["string_too_long"] == 1
+    assert counts["non_finite_float"] == 2
+    assert counts["newline_in_name"] == 1
+    assert entry.runtime_data.maker.skipped == 1
