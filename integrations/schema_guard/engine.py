@@ -87,6 +87,7 @@ class BoundRule:
     schema: Schema | None = None
     shadow: Schema | None = None
     problem: str | None = None
+    rejected_seen: int = 0
 
     def key(self) -> Any:
         return self.config.message if self.config.format == FORMAT_PROTOBUF else (
@@ -227,8 +228,6 @@ class Guard:
         version = schema.version if schema is not None else None
         if not errors:
             metrics.accepted += 1
-            if rule.log.burst:
-                rule.log.calm()
             return Accepted(topic, value, cfg.name, cfg.schema, version, source)
         verdict = Rejected(topic, cfg.name, cfg.schema, version, source, cfg.on_invalid,
                            tuple(errors), time.time())
@@ -294,6 +293,16 @@ class Guard:
         else:
             metrics.dropped += 1
         return verdict
+
+    def calm(self) -> None:
+        """End the log bursts of rules that rejected nothing since the last call (the
+        stats loop calls this). Not per accepted message: with valid and invalid
+        messages interleaved, that logged every rejection again."""
+        for rule in self.bound():
+            rejected = rule.metrics.quarantined + rule.metrics.dropped
+            if rule.log.burst and rejected == rule.rejected_seen:
+                rule.log.calm()
+            rule.rejected_seen = rejected
 
     # -- replay -------------------------------------------------------------------------
 

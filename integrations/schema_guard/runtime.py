@@ -192,6 +192,7 @@ class SchemaGuardRuntime:
             await self.writer.expire()
 
     def refresh(self) -> None:
+        self.guard.calm()
         for sensor in self.sensors:
             sensor.refresh()
         if self.problem is not None:

@@ -6,6 +6,7 @@ Each case went through ``Guard.check`` (the inline path) and must come back as a
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -171,3 +172,19 @@ def test_a_validator_that_raises_refuses_the_message(guard: Rig) -> None:
     verdict = guard.check("t/dev1", b"{}")
     assert not verdict.accepted and verdict.errors[0].keyword == "validator"
     assert guard.stored[-1][0] is verdict
+
+
+def test_interleaved_rejections_log_once_per_burst(
+    guard: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Regression: every accepted message ended the burst, so with 1 message in 10
+    invalid every rejection was logged again (a log flood). Now a burst ends only when
+    a stats tick finds no rejection since the previous one."""
+    with caplog.at_level(logging.INFO, logger="gatehouse.integrations.schema_guard"):
+        for i in range(200):
+            guard.check("t/dev1", b"nope" if i % 10 == 0 else dumps(GOOD))
+        guard.guard.calm()  # a tick during the burst: rejections happened, no calm
+        assert len([r for r in caplog.records if "rejecting" in r.getMessage()]) == 1
+        guard.guard.calm()  # a quiet tick: the burst ends with its count
+    ends = [r.getMessage() for r in caplog.records if "valid again" in r.getMessage()]
+    assert ends == ["schema_guard rule t: messages valid again after 20 rejected"]
