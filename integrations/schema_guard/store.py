@@ -28,10 +28,12 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
 
-from .errors import QuarantineError
+from .errors import QuarantineError, RuleError
+from .rules import TopicPattern
 from .violation import Violation
 
 SCHEMA_VERSION: Final = 1
@@ -68,6 +70,20 @@ CREATE INDEX IF NOT EXISTS errors_by_path ON errors (path, message_id);
 """
 
 
+def _topic_matches(pattern: str, topic: str) -> bool:
+    """SQL ``topic_matches(filter, topic)``: MQTT wildcards in queries (a bad filter
+    matches nothing rather than failing the query)."""
+    try:
+        return _pattern(pattern).match(topic.split("/"))
+    except RuleError:
+        return False
+
+
+@lru_cache(maxsize=64)
+def _pattern(text: str) -> TopicPattern:
+    return TopicPattern.parse(text)
+
+
 @dataclass(slots=True)
 class Entry:
     """A rejected message as it is written (payload already masked if it must be)."""
@@ -102,7 +118,10 @@ class Filters:
         clauses: list[str] = []
         params: list[Any] = []
         if self.topic is not None:
-            clauses.append("m.topic = ?")
+            if "+" in self.topic or "#" in self.topic or "{" in self.topic:
+                clauses.append("topic_matches(?, m.topic)")
+            else:
+                clauses.append("m.topic = ?")
             params.append(self.topic)
         if self.rule is not None:
             clauses.append("m.rule = ?")
@@ -172,6 +191,7 @@ class QuarantineStore:
                 raise QuarantineError(f"{self.path}: schema version {version} is newer than "
                                       f"this Gatehouse understands ({SCHEMA_VERSION})")
             conn.executescript(_SCHEMA)
+            conn.create_function("topic_matches", 2, _topic_matches, deterministic=True)
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             self.totals.count, self.totals.nbytes = conn.execute(
                 "SELECT count(*), coalesce(sum(stored), 0) FROM messages").fetchone()

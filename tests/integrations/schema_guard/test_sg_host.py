@@ -62,6 +62,8 @@ async def test_the_inline_path_and_its_entities(host: Host, config_dir: Path) ->
     assert guard.active
     ok = guard.check(TOPIC, dumps(GOOD))
     assert ok.accepted and ok.value == GOOD and ok.source == "pump-1" and ok.version == 1
+    # a transport that knows the sender (an MQTT client id) names the source itself
+    assert guard.check(TOPIC, dumps(GOOD), source="client-9").source == "client-9"
     for n in range(3):
         assert not guard.check(TOPIC, bad(n)).accepted
     dropped = guard.check("site/x/device/y/log", b"\xff")
@@ -71,8 +73,8 @@ async def test_the_inline_path_and_its_entities(host: Host, config_dir: Path) ->
     assert guard.check("site/x/device/y/log", b"ok").accepted
 
     await wait_until(lambda: state_of(host, "sensor.guard_telemetry_quarantined") == "3")
-    assert state_of(host, "sensor.guard_telemetry_accepted") == "1"
-    assert state_of(host, "sensor.guard_telemetry_validated") == "4"
+    assert state_of(host, "sensor.guard_telemetry_accepted") == "2"
+    assert state_of(host, "sensor.guard_telemetry_validated") == "5"
     assert state_of(host, "sensor.guard_log_dropped") == "1"
     assert state_of(host, "sensor.guard_unmatched_topics_dropped") == "1"
     await wait_until(lambda: state_of(host, "sensor.guard_quarantine_messages") == "3")

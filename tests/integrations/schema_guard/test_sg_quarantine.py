@@ -155,6 +155,9 @@ async def test_queries_by_topic_rule_path_and_time(tmp_path: Path) -> None:
             return [r["topic"] for r in await w.query(Filters(**kw))]
 
         assert await topics(topic="t/a") == ["t/a"]
+        assert await topics(topic="t/+") == ["t/a", "t/b"]
+        assert await topics(topic="#") == ["t/a", "t/b", "u/x", "u/x"]
+        assert await topics(topic="u/#/x") == []  # not a filter: matches nothing
         assert await topics(rule="u") == ["u/x", "u/x"]
         assert await topics(path="/ts") == ["t/b", "u/x"]
         assert await topics(since=middle) == ["u/x"]
