@@ -15,6 +15,10 @@ poll runs in a worker thread.)
 nothing: a new broken version is not considered, an edited version that breaks keeps
 its previous compiled form, and a deleted file keeps its version if it was the schema's
 last one. Never accept-all, never reject-all.
+
+``$ref`` between files goes by ``$id`` (give each version its own). A file is compiled
+with the other files as they were when it changed: editing a referenced file does not
+recompile the files that reference it until they change too (phase 2: a dependency map).
 """
 
 from __future__ import annotations
