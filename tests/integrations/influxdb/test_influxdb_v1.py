@@ -6,6 +6,7 @@ One ``influxd`` for the module; each test writes to its own database.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 
@@ -117,11 +118,12 @@ async def test_flush_interval_gathers_a_trickle_into_few_requests(
     first = time.time()
     for i in range(10):
         host.states.set("sensor.trickle", str(i))
-        if i == 5:
+        if time.time() - first < 0.35:  # (a loaded machine may pace slower)
             assert sender.requests == 0
         await anyio.sleep(0.05)  # the trickle itself (pacing, not synchronisation)
     await drained(entry)
-    assert sender.requests <= 3  # 0.5 s of trickle: about two per interval
+    intervals = math.ceil((time.time() - first) / 0.4)
+    assert sender.requests <= 2 * intervals  # about two per interval, not one per state
     assert time.time() - first >= 0.4
     assert await influx.count(db, "sensor.trickle") == 10
 
