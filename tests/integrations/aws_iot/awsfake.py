@@ -550,6 +550,26 @@ class Provisioned:
     parameters: dict[str, str]
 
 
+@dataclass(eq=False)
+class _AsyncWaiter:
+    """One ``wait_for`` call: woken from paho's thread at most once per loop turn, so a
+    stream of 50,000 messages does not queue 50,000 callbacks (and predicate runs)."""
+
+    loop: asyncio.AbstractEventLoop
+    event: asyncio.Event = field(default_factory=asyncio.Event)
+    pending: bool = False
+
+    def wake(self) -> None:
+        # A stale True only skips a wake-up whose predicate check is still to come.
+        if not self.pending:
+            self.pending = True
+            self.loop.call_soon_threadsafe(self._set)
+
+    def _set(self) -> None:
+        self.pending = False
+        self.event.set()
+
+
 # --------------------------------------------------------------------------------------
 # The responder
 # --------------------------------------------------------------------------------------
@@ -587,7 +607,7 @@ class FakeAwsIot:
         self._identity = identity
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
-        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        self._waiters: set[_AsyncWaiter] = set()
         self._connected = threading.Event()
         self._subscribed = threading.Event()
         self._shadows: dict[tuple[str, str | None], ShadowDocument] = {}
@@ -598,6 +618,7 @@ class FakeAwsIot:
         self._jobs: dict[str, dict[str, JobExecution]] = {}
         self._next_job: dict[str, str | None] = {}
         self.received: deque[Received] = deque(maxlen=history)
+        self._counts: dict[str | None, int] = {}
         self.updates: list[ShadowUpdate] = []
         self.requests: list[tuple[str, str | None, str]] = []  # (thing, shadow, op)
         self.responses: deque[tuple[str, JSON]] = deque(maxlen=history)
@@ -725,8 +746,8 @@ class FakeAwsIot:
     def _changed(self) -> None:
         """Wake every waiter (called with the lock held, after each change)."""
         self._cond.notify_all()
-        for loop, event in list(self._waiters):
-            loop.call_soon_threadsafe(event.set)
+        for waiter in self._waiters:
+            waiter.wake()
 
     async def wait_for(
         self, predicate: Callable[[], T], timeout: float = 10.0, what: str = ""
@@ -735,10 +756,10 @@ class FakeAwsIot:
         sees) and return its value; TimeoutError names ``what`` and the last traffic."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        event = asyncio.Event()
-        key = (loop, event)
+        waiter = _AsyncWaiter(loop)
+        event = waiter.event
         with self._lock:
-            self._waiters.add(key)
+            self._waiters.add(waiter)
         try:
             while True:
                 event.clear()
@@ -755,7 +776,7 @@ class FakeAwsIot:
                     continue
         finally:
             with self._lock:
-                self._waiters.discard(key)
+                self._waiters.discard(waiter)
 
     def wait_for_sync(self, predicate: Callable[[], T], timeout: float = 10.0, what: str = "") -> T:
         """:meth:`wait_for` for threads (plain paho tests)."""
@@ -911,6 +932,12 @@ class FakeAwsIot:
                 if (client is None or r.client == client) and r.topic.startswith(topic_prefix)
             ]
 
+    def count(self, client: str | None) -> int:
+        """Messages seen from ``client`` (None: unattributed) since start, beyond the
+        ``history`` bound too; O(1), for predicates polled on every message."""
+        with self._lock:
+            return self._counts.get(client, 0)
+
     def max_rate(self, client: str, window: float = 1.0, topic_prefix: str = "") -> int:
         """Most messages from ``client`` seen within any ``window`` seconds (receive
         times here, so a burst the broker smoothed is not hidden, only delayed)."""
@@ -960,7 +987,9 @@ class FakeAwsIot:
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         topic, payload = msg.topic, bytes(msg.payload)
         with self._lock:
-            self.received.append(Received(topic, payload, time.monotonic(), self._client_of(topic)))
+            client_id = self._client_of(topic)
+            self.received.append(Received(topic, payload, time.monotonic(), client_id))
+            self._counts[client_id] = self._counts.get(client_id, 0) + 1
             try:
                 self._dispatch(topic, payload)
             except Exception as exc:  # noqa: BLE001 - a fake's bug must not kill its thread

@@ -277,6 +277,20 @@ async def test_wait_for_wakes_on_device_traffic(
 
         await anyio.to_thread.run_sync(run)
 
+    async def stream() -> None:
+        def run() -> None:
+            with device_client(aws_broker, aws_certs.root_ca, aws_certs.device(), "streamer") as d:
+                infos = [
+                    d.client.publish(f"gatehouse/{THING}/s/n", str(i), qos=1) for i in range(1000)
+                ]
+                for info in infos:
+                    info.wait_for_publish(10)
+
+        await anyio.to_thread.run_sync(run)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(stream)
+        await aws_fake.wait_for(lambda: aws_fake.count(THING) >= 1000, timeout=10)
     async with anyio.create_task_group() as tg:
         tg.start_soon(report)
         shadow = await aws_fake.wait_for(lambda: aws_fake.shadow(THING), timeout=5)
@@ -601,7 +615,8 @@ async def test_async_context_manager(aws_broker: Mosquitto, aws_certs: AwsCerts)
 def test_publish_rate_is_measured_per_client(device: DeviceClient, aws_fake: FakeAwsIot) -> None:
     for i in range(30):
         device.client.publish(f"gatehouse/{THING}/sensor/t", str(i), qos=1)
-    aws_fake.wait_for_sync(lambda: len(aws_fake.messages(THING, "gatehouse/")) == 30)
+    aws_fake.wait_for_sync(lambda: aws_fake.count(THING) == 30)
+    assert len(aws_fake.messages(THING, "gatehouse/")) == 30
     assert aws_fake.max_rate(THING, topic_prefix="gatehouse/") == 30
     assert aws_fake.max_rate(THING, window=0.0001, topic_prefix="gatehouse/") >= 1
     assert aws_fake.max_rate("someone-else") == 0
