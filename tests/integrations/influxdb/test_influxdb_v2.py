@@ -268,6 +268,7 @@ async def test_https_with_the_ca_without_it_and_unverified(host: Host, pki: Pki)
 
         untrusted = await add_influx(host, v2.data(ssl=True), title="Untrusted")
         assert_loaded(untrusted)  # points wait; the link says why
+        host.states.set("sensor.tls_untrusted", "1")
         untrusted.runtime_data.exporter.flush()
         sender = untrusted.runtime_data.sender
         await wait_until(lambda: "certificate" in (sender.last_error or "").lower())
