@@ -205,10 +205,14 @@ def merge(
             target.pop(key, None)
             meta.pop(key, None)
         elif isinstance(value, dict):
-            if not isinstance(target.get(key), dict):
+            created = not isinstance(target.get(key), dict)
+            if created:
                 target[key] = {}
                 meta[key] = {}
             merge(target[key], meta[key], value, ts)
+            if created and value and not target[key]:
+                # {"b": {"c": null}} on a shadow without "b" deletes nothing, creates nothing.
+                del target[key], meta[key]
         else:
             target[key] = copy.deepcopy(value)
             meta[key] = metadata_of(value, ts)

@@ -206,10 +206,11 @@ def test_null_deletes_keys_and_sections(device: DeviceClient, aws_fake: FakeAwsI
     device.request(f"{SHADOW}/update", {"state": {"reported": {"a": 1, "b": {"c": 2, "d": 3}}}})
     aws_fake.set_desired(THING, {"x": 1})
     kind, body = device.request(
-        f"{SHADOW}/update", {"state": {"reported": {"a": None, "b": {"c": None}}}}
+        f"{SHADOW}/update",
+        {"state": {"reported": {"a": None, "b": {"c": None}, "new": {"x": None}}}},
     )
     assert kind == "accepted"
-    assert body["state"] == {"reported": {"a": None, "b": {"c": None}}}
+    assert body["state"] == {"reported": {"a": None, "b": {"c": None}, "new": {"x": None}}}
     shadow = aws_fake.shadow(THING)
     assert shadow is not None
     assert shadow["state"]["reported"] == {"b": {"d": 3}}
