@@ -6,7 +6,9 @@ Each case went through ``Guard.check`` (the inline path) and must come back as a
 
 from __future__ import annotations
 
+import json
 import logging
+import random
 import time
 from pathlib import Path
 
@@ -123,6 +125,9 @@ def test_a_good_document_passes_and_is_decoded(guard: Rig) -> None:
         (b'[{"x": "]]]]"}, {"y": {"z": "[[[["}}]', 3),
         (b'{"a": {"b": {"c": {}}}, "d": [[[[[]]]]]}', 6),
         (b'"[[[[[[[[[[[[[["', 0),
+        (b'["a\\\\", [[1]]]', 3),  # an escaped backslash ends before the quote
+        (b'["\\"[[[[", [1], "\\u005b"]', 2),  # an escaped quote stays in the string
+        (b'[["", "", ""], "", [[""]], ""]', 3),  # empty strings between brackets
     ],
 )
 def test_depth_is_counted_exactly(payload: bytes, depth: int) -> None:
@@ -188,3 +193,33 @@ def test_interleaved_rejections_log_once_per_burst(
         guard.guard.calm()  # a quiet tick: the burst ends with its count
     ends = [r.getMessage() for r in caplog.records if "valid again" in r.getMessage()]
     assert ends == ["schema_guard rule t: messages valid again after 20 rejected"]
+
+
+def _random_json(rng: random.Random, depth: int) -> object:
+    alphabet = '[]{}"\\\\ab/u0'
+    if depth == 0 or rng.random() < 0.25:
+        return "".join(rng.choice(alphabet) for _ in range(rng.randrange(6)))
+    if rng.random() < 0.5:
+        return [_random_json(rng, depth - 1) for _ in range(rng.randrange(4))]
+    return {"".join(rng.choice(alphabet) for _ in range(rng.randrange(4))) + str(i):
+            _random_json(rng, depth - 1) for i in range(rng.randrange(4))}
+
+
+def _depth(value: object) -> int:
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    return 0
+
+
+def test_depth_prescan_agrees_with_the_parsed_depth_on_random_documents() -> None:
+    """Random documents with quotes, backslashes and brackets inside strings and keys:
+    the pre-scan's answer is the decoded document's real depth, at every limit."""
+    rng = random.Random(11)
+    for _ in range(400):
+        value = _random_json(rng, rng.randrange(1, 9))
+        payload = json.dumps(value, ensure_ascii=rng.random() < 0.5).encode()
+        depth = _depth(value)
+        for limit in range(9):
+            assert depth_exceeds(payload, limit) is (depth > limit), (payload, limit)
