@@ -191,15 +191,40 @@ class InfluxClient:
     # -- queries -------------------------------------------------------------------
 
     async def query(self, text: str, *, database: str | None = None,
-                    bucket: str | None = None) -> Any:
+                    bucket: str | None = None, language: str | None = None) -> Any:
         """The value a query sensor shows: the last row's value column.
 
         InfluxQL: the first series' last row, its first column after ``time``. Flux:
-        the last record's ``_value``. None when the query returned nothing.
+        the last record's ``_value``. SQL (InfluxDB 3.x, ``/api/v3/query_sql`` on the
+        entry's ``bucket`` as database): the last row's first column other than
+        ``time``. None when the query returned nothing.
         """
         if self.v2:
+            if language == "sql":
+                return await self._sql(text, bucket or self.config[CONF_BUCKET])
             return await self._flux(text)
         return await self._influxql(text, database or self.config[CONF_DATABASE])
+
+    async def _sql(self, text: str, database: str) -> Any:
+        payload = json.dumps({"db": database, "q": text, "format": "json"})
+        try:
+            async with self.session().post(
+                f"{self.base}/api/v3/query_sql", data=payload,
+                headers={"Content-Type": "application/json"},
+            ) as response:
+                body = await self._read(response)
+        except (aiohttp.ClientError, TimeoutError) as err:
+            raise InfluxQueryError(f"no answer: {err or type(err).__name__}") from err
+        try:
+            rows = json.loads(body)
+        except ValueError as err:
+            raise InfluxQueryError("unexpected answer (not JSON rows)") from err
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise InfluxQueryError("unexpected answer (not JSON rows)")
+        if not rows:
+            return None
+        values = [v for k, v in rows[-1].items() if k != "time"]
+        return values[0] if values else None
 
     async def _read(self, response: aiohttp.ClientResponse) -> bytes:
         body = await read_capped(response, MAX_QUERY_BYTES)

@@ -189,6 +189,7 @@ QUERY_SCHEMA: Final = vol.All(
             vol.Optional(CONF_DATABASE): str,
             vol.Optional(CONF_BUCKET): str,
             vol.Optional("value_template"): str,
+            vol.Optional("language"): vol.In(["influxql", "flux", "sql"]),
             vol.Optional("unit_of_measurement"): str,
             vol.Optional("device_class"): str,
             vol.Optional("state_class"): str,
@@ -199,8 +200,26 @@ QUERY_SCHEMA: Final = vol.All(
 )
 
 
+def _check_languages(config: dict[str, Any]) -> None:
+    """InfluxQL on 1.x; Flux (default) or SQL (3.x) on 2.x."""
+    v2 = config[CONF_API_VERSION] == API_V2
+    for index, item in enumerate(config.get(CONF_QUERIES) or ()):
+        language = item.get("language")
+        if language is None:
+            continue
+        allowed = ("flux", "sql") if v2 else ("influxql",)
+        if language not in allowed:
+            raise vol.Invalid(f"language {language!r}: with api_version "
+                              f"{config[CONF_API_VERSION]} use {' or '.join(allowed)}",
+                              path=[CONF_QUERIES, index, "language"])
+        if language != "influxql" and "query" not in item:
+            raise vol.Invalid("a flux or sql sensor needs query",
+                              path=[CONF_QUERIES, index, "query"])
+
+
 def check_version(config: dict[str, Any]) -> dict[str, Any]:
     """Fields of the other API version are refused by name; 2.x needs its three."""
+    _check_languages(config)
     if config[CONF_API_VERSION] == API_V2:
         wrong = [k for k in _V1_ONLY if k in config]
         if wrong:

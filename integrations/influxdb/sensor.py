@@ -1,7 +1,8 @@
 """Query sensors: a value read from InfluxDB at an interval, as Home Assistant has them.
 
 A sensor runs its ``query`` every ``scan_interval`` seconds: InfluxQL on 1.x (its
-``database``, else the entry's), Flux on 2.x. Instead of a whole query, the InfluxQL
+``database``, else the entry's), Flux on 2.x, or SQL on 3.x (``language: sql``; its
+``bucket``, else the entry's, is the database). Instead of a whole query, the InfluxQL
 parts Home Assistant users know may be given (``measurement``, ``field``, ``where``,
 ``group_function``): they make ``SELECT <group_function>("<field>") AS value FROM
 "<measurement>" WHERE <where>``. The value is the last row's value (InfluxQL: the first
@@ -73,6 +74,7 @@ class QuerySensor(SensorEntity):
         self.interval = float(item["scan_interval"])
         self._database: str | None = item.get(CONF_DATABASE)
         self._bucket: str | None = item.get(CONF_BUCKET)
+        self._language: str | None = item.get("language")
         self._template: str | None = item.get("value_template")
         self._client = client
         self._engine = engine
@@ -89,7 +91,8 @@ class QuerySensor(SensorEntity):
         """Run the query once and write the state (unavailable on failure)."""
         try:
             raw = await self._client.query(
-                self.query, database=self._database, bucket=self._bucket
+                self.query, database=self._database, bucket=self._bucket,
+                language=self._language,
             )
             value = raw
             if self._template is not None and raw is not None:

@@ -256,6 +256,11 @@ class V2Server:
         self.decide: Callable[[Request], Answer | None] | None = None
         self.flux_csv = ",result,table,_time,_value\n,_result,0,2026-12-04T00:00:00Z,21.5\n"
         self.queries: list[dict[str, Any]] = []
+        #: ``/api/v3/query_sql`` (InfluxDB 3.x) answers these rows (``format: json``).
+        self.sql_rows: list[dict[str, Any]] = [
+            {"time": "2026-12-04T00:00:00", "temp": 19.0},
+            {"time": "2026-12-04T00:01:00", "temp": 19.5},
+        ]
         self.port = 0
         self._runner: web.AppRunner | None = None
 
@@ -315,10 +320,21 @@ class V2Server:
             return self._error(400, "invalid", "compilation failed: error in query")
         return web.Response(text=self.flux_csv, content_type="text/csv")
 
+    async def _sql(self, request: web.Request) -> web.Response:
+        refused = self._auth(request)
+        if refused is not None:
+            return refused
+        document = await request.json()
+        self.queries.append(document)
+        if document.get("db") != self.bucket:
+            return self._error(404, "not found", f"database not found: {document.get('db')}")
+        return web.json_response(self.sql_rows)
+
     async def start(self, ssl_context: ssl.SSLContext | None = None) -> None:
         app = web.Application(client_max_size=self.max_body * 4)
         app.router.add_post("/api/v2/write", self._write)
         app.router.add_post("/api/v2/query", self._query)
+        app.router.add_post("/api/v3/query_sql", self._sql)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         self.port = free_ports(1)[0]

@@ -318,3 +318,29 @@ async def test_query_answer_too_long_for_a_state_is_unavailable_then_recovers(
     assert "300 characters" in (sensor.last_error or "")
     v2.flux_csv = ",result,table,_value\n,_result,0,short\n"
     await wait_until(lambda: state_of(host, "sensor.influx_text") == "short")
+
+
+async def test_sql_query_sensor_for_influxdb_3(host: Host, v2: V2Server) -> None:
+    entry = await add_influx(host, v2.data(queries=[
+        {"name": "SQL temp", "language": "sql", "scan_interval": 0.1,
+         "query": "SELECT time, temp FROM home ORDER BY time"},
+        {"name": "Other db", "language": "sql", "bucket": "nope", "scan_interval": 0.1,
+         "query": "SELECT 1"},
+    ]))
+    assert_loaded(entry)
+    await wait_until(lambda: state_of(host, "sensor.influx_sql_temp") == "19.5")
+    assert {"db": "home", "q": "SELECT time, temp FROM home ORDER BY time",
+            "format": "json"} in v2.queries
+    await wait_until(lambda: state_of(host, "sensor.influx_other_db") == "unavailable")
+
+
+def test_query_language_must_suit_the_api_version() -> None:
+    import voluptuous as vol
+
+    from gatehouse.integrations.influxdb.config import ENTRY_SCHEMA
+
+    with pytest.raises(vol.Invalid, match="use influxql"):
+        ENTRY_SCHEMA({"queries": [{"name": "q", "query": "x", "language": "sql"}]})
+    with pytest.raises(vol.Invalid, match="use flux or sql"):
+        ENTRY_SCHEMA({"api_version": 2, "org": "o", "bucket": "b", "token": "t",
+                      "queries": [{"name": "q", "query": "x", "language": "influxql"}]})
