@@ -1,8 +1,7 @@
 """Schema upgrades: an ``outbox.db`` written before priorities still delivers everything.
 
 The outbox database outlives upgrades (a backlog queued by the old version is delivered
-by the new one), so the DDL below is a frozen copy of schema version 1 as the store
-created it, never to be edited: it is what is on disk in the field.
+by the new one); ``outboxtools.SCHEMA_V1`` is a frozen copy of version 1's DDL.
 """
 
 from __future__ import annotations
@@ -13,67 +12,12 @@ from pathlib import Path
 import anyio
 import pytest
 from outbox_fakes import ScriptedSender
+from outboxtools import write_v1_database
 
 from gatehouse.core.outbox import Outbox, OutboxError
 from gatehouse.core.outbox.store import HOT_QUERIES, SCHEMA_VERSION, OutboxStore
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
-
-SCHEMA_V1 = """
-CREATE TABLE IF NOT EXISTS messages (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    destination TEXT    NOT NULL,
-    payload     BLOB    NOT NULL,
-    headers     TEXT,
-    size        INTEGER NOT NULL,
-    created     REAL    NOT NULL,
-    expires     REAL,
-    attempts    INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS messages_by_destination ON messages (destination, id);
-CREATE INDEX IF NOT EXISTS messages_by_expiry ON messages (destination, expires)
-    WHERE expires IS NOT NULL;
-CREATE TABLE IF NOT EXISTS dead_letters (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    destination TEXT    NOT NULL,
-    payload     BLOB    NOT NULL,
-    headers     TEXT,
-    size        INTEGER NOT NULL,
-    created     REAL    NOT NULL,
-    attempts    INTEGER NOT NULL,
-    reason      TEXT    NOT NULL,
-    dead_at     REAL    NOT NULL
-);
-CREATE INDEX IF NOT EXISTS dead_letters_by_destination ON dead_letters (destination, id);
-"""
-
-
-def write_v1_database(path: Path) -> None:
-    """An outbox.db as version 1 left it: three queued messages and a dead letter."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.executescript(SCHEMA_V1)
-        conn.execute("PRAGMA user_version=1")
-        conn.executemany(
-            "INSERT INTO messages (destination, payload, headers, size, created, expires, "
-            "attempts) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                ("d", b"old0", '{"topic":"a"}', 4, 1000.0, None, 2),
-                ("d", b"old1", None, 4, 1001.0, None, 0),
-                ("d", b"old2", None, 4, 1002.0, None, 0),
-            ],
-        )
-        conn.execute(
-            "INSERT INTO dead_letters (destination, payload, headers, size, created, "
-            "attempts, reason, dead_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            ("d", b"dead0", None, 5, 999.0, 1, "HTTP 400", 999.5),
-        )
-    finally:
-        conn.close()
-
 
 def columns(path: Path, table: str) -> dict[str, tuple[str, int, str | None]]:
     conn = sqlite3.connect(path)
