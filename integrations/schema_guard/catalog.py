@@ -16,9 +16,9 @@ nothing: a new broken version is not considered, an edited version that breaks k
 its previous compiled form, and a deleted file keeps its version if it was the schema's
 last one. Never accept-all, never reject-all.
 
-``$ref`` between files goes by ``$id`` (give each version its own). A file is compiled
-with the other files as they were when it changed: editing a referenced file does not
-recompile the files that reference it until they change too (phase 2: a dependency map).
+``$ref`` between files goes by ``$id`` (give each version its own). A file with such a
+``$ref`` is compiled again whenever any JSON file changes, so it follows the referenced
+file (if the new combination does not compile, its previous form stays, reported).
 """
 
 from __future__ import annotations
@@ -118,8 +118,12 @@ class Catalog:
         versions = {name: dict(v) for name, v in self.versions.items()}
         problems = {f: r for f, r in self.problems.items() if f in current}
         known = self._known_documents(current)
+        changed_json = any(
+            f.endswith(".json") and self._seen.get(f) != sig for f, sig in current.items())
         for file, signature in sorted(current.items()):
-            if self._seen.get(file) == signature:
+            if self._seen.get(file) == signature and not (
+                changed_json and self._refers_out(versions, file)
+            ):
                 continue
             match = FILE_NAME.match(file)
             assert match is not None
@@ -147,6 +151,17 @@ class Catalog:
         self.versions, self.problems, self._seen = versions, problems, current
         self.generation += 1
         return True
+
+    @staticmethod
+    def _refers_out(versions: Mapping[str, Mapping[int, _Version]], file: str) -> bool:
+        """True if ``file`` (loaded) has a ``$ref`` to another document: it is compiled
+        again whenever a JSON file changes, so it sees the referenced file's new form."""
+        for name_versions in versions.values():
+            for loaded in name_versions.values():
+                if loaded.file == file:
+                    return any(isinstance(c, JsonSchema) and c.refers_out
+                               for c in loaded.compiled.values())
+        return False
 
     def _known_documents(self, current: Mapping[str, tuple[int, int]]) -> dict[str, Any]:
         """Every JSON schema's ``$id`` → document, for ``$ref`` between files."""

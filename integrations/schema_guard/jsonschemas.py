@@ -80,8 +80,11 @@ class JsonSchema:
         self.document = document
         self.assert_formats = assert_formats
         shared = dict(known or {})
+        #: True once the compiler asked for another document (a cross-file ``$ref``).
+        self.refers_out = False
 
         def retrieve(uri: str) -> Any:
+            self.refers_out = True
             found = shared.get(uri.rstrip("#"))
             if found is None:
                 raise ValueError(f"$ref {uri!r} is not a schema of the schema directory")

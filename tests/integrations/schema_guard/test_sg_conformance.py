@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sgtools import D07, D2020, make_guard, write_schema
+from sgtools import D07, D2020, make_guard, rescan, write_schema
 
 from gatehouse.integrations.schema_guard.engine import RuleConfig
 from gatehouse.integrations.schema_guard.errors import SchemaLoadError
@@ -144,3 +144,25 @@ def test_ref_between_files_of_the_schema_directory(tmp_path: Path) -> None:
     assert guard.check("t", b'{"temp": 20}').accepted
     bad = guard.check("t", b'{"temp": 200}', store=False)
     assert not bad.accepted and bad.errors[0].path == "/temp"
+
+
+def test_a_referencing_file_follows_the_file_it_refers_to(tmp_path: Path) -> None:
+    common = {"$schema": D2020, "$id": "urn:plant:common",
+              "$defs": {"temp": {"type": "number", "maximum": 150}}}
+    write_schema(tmp_path, "common", 1, common)
+    write_schema(tmp_path, "telemetry", 1, {
+        "$schema": D2020, "properties": {"temp": {"$ref": "urn:plant:common#/$defs/temp"}}})
+    guard, catalog = make_guard(tmp_path, [RuleConfig("t", "t", schema="telemetry")])
+    assert guard.check("t", b'{"temp": 120}').accepted
+    common["$defs"]["temp"]["maximum"] = 100  # type: ignore[index]
+    write_schema(tmp_path, "common", 1, common)
+    rescan(guard, catalog)
+    assert not guard.check("t", b'{"temp": 120}', store=False).accepted
+    # a schema without a cross-file $ref is not recompiled for it
+    assert JsonSchema("s", 1, "f", REF_DEFS).refers_out is False
+    # the referenced file breaks: the referencing one keeps its last good form
+    write_schema(tmp_path, "common", 1, None, raw=b"{")
+    rescan(guard, catalog)
+    assert "common.v1.json" in catalog.problems
+    assert guard.check("t", b'{"temp": 90}').accepted
+    assert not guard.check("t", b'{"temp": 120}', store=False).accepted
