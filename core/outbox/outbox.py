@@ -251,9 +251,9 @@ class Outbox:
         ``backoff`` and ``breaker`` pace retries; a ``send`` call running longer than
         ``send_timeout`` seconds is cancelled and counts as a transient failure.
         Messages already on disk for ``name`` (from before a restart) are delivered
-        first. Returns a callable that unregisters the destination: its dispatcher
-        stops and its queue stays on disk until the name is registered again.
-        May be called before :meth:`start`.
+        before newer ones of the same priority. Returns a callable that unregisters
+        the destination: its dispatcher stops and its queue stays on disk until the
+        name is registered again. May be called before :meth:`start`.
         """
         if self._closing:
             raise OutboxClosed("outbox is closed")
