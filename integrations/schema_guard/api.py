@@ -23,13 +23,16 @@ hook of a transport is then a few lines::
 * ``set_replay_target(target) -> undo``: who receives replayed messages (a transport
   re-ingests them as if they had just arrived); without one, replay fires the
   ``schema_guard_replayed`` bus event per message.
-* ``await replay(dry_run=True, rule=None, topic=None)``: see ``replay.py``.
+* ``await replay(dry_run=True, rule=None, topic=None, path=None, since=None,
+  until=None)``: see ``replay.py``; one at a time (a second waits for the first).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, Final
+
+import anyio
 
 from gatehouse.core import EventType, Host, HostKey
 
@@ -69,6 +72,8 @@ class SchemaGuardApi:
         self._guard: Guard | None = None
         self._writer: QuarantineWriter | None = None
         self._target: ReplayTarget | None = None
+        # One replay at a time: two at once would both deliver the unmarked messages.
+        self._replaying = anyio.Lock()
 
     # -- used by the integration ------------------------------------------------------
 
@@ -120,11 +125,12 @@ class SchemaGuardApi:
     ) -> ReplayResult:
         if self._guard is None or self._writer is None:
             raise GuardUnavailable("no schema_guard entry is loaded")
-        return await replay(
-            self._writer, self._guard,
-            Filters(topic=topic, rule=rule, path=path, since=since, until=until),
-            self._target or self._fire_replayed, dry_run=dry_run,
-        )
+        async with self._replaying:
+            return await replay(
+                self._writer, self._guard,
+                Filters(topic=topic, rule=rule, path=path, since=since, until=until),
+                self._target or self._fire_replayed, dry_run=dry_run,
+            )
 
     def _fire_replayed(self, verdict: Accepted, payload: bytes) -> None:
         self._host.bus.fire(EVENT_REPLAYED, {

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 from sgtools import GOOD, TELEMETRY, dumps, write_schema
 
@@ -236,3 +237,32 @@ async def test_diagnostics_have_figures_and_no_payloads(host: Host, config_dir: 
     assert figures["rules"]["telemetry"]["quarantined"] == 1
     assert figures["schemas"] == {"telemetry": [1]}
     assert "x@example.com" not in json.dumps(figures, default=str)
+
+
+async def test_two_replays_at_once_deliver_each_message_once(
+    host: Host, config_dir: Path
+) -> None:
+    await _loaded(host, config_dir, unmatched="quarantine")
+    guard = guard_for(host)
+    for n in range(30):
+        guard.check(f"other/{n}", dumps({"n": n}))
+    runtime = next(iter(LOADED.runtimes(host).values()))
+    await runtime.writer.flush()
+    runtime.guard.settings.unmatched = "allow"  # these topics are allowed now
+    delivered: list[int] = []
+
+    async def target(verdict: Any, payload: bytes) -> None:
+        await anyio.lowlevel.checkpoint()
+        delivered.append(json.loads(payload)["n"])
+
+    undo = guard.set_replay_target(target)
+    results: list[int] = []
+
+    async def one() -> None:
+        results.append((await guard.replay(dry_run=False)).replayed)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(one)
+        tg.start_soon(one)
+    undo()
+    assert sorted(results) == [0, 30] and delivered == list(range(30))
