@@ -266,3 +266,15 @@ async def test_two_replays_at_once_deliver_each_message_once(
         tg.start_soon(one)
     undo()
     assert sorted(results) == [0, 30] and delivered == list(range(30))
+
+
+async def test_options_flow_changes_the_unmatched_policy(host: Host, config_dir: Path) -> None:
+    entry = await _loaded(host, config_dir)
+    assert guard_for(host).check("elsewhere", b"{}").action == "drop"  # type: ignore[union-attr]
+    flow = await host.config_entries.options.init(entry.entry_id)
+    assert flow["type"] == "form"
+    done = await host.config_entries.options.configure(flow["flow_id"],
+                                                       {"unmatched": "allow"})
+    assert done["type"] == "create_entry", done
+    await wait_until(lambda: entry.state is ConfigEntryState.LOADED
+                     and guard_for(host).check("elsewhere", b"{}").accepted)
