@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -351,3 +352,17 @@ async def test_flush_waits_for_the_round_on_its_way_to_disk(tmp_path: Path) -> N
             assert not flushed.is_set() and slow.totals.count == 0
             release.set()
         assert flushed.is_set() and slow.totals.count == 1
+
+
+def test_pii_values_never_reach_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    bench = Bench(tmp_path, [PII_RULE])
+    with caplog.at_level(logging.DEBUG, logger="gatehouse.integrations.schema_guard"):
+        verdict = bench.guard.check("t/d", dumps({"device": "d-1", "ts": 1, "temp": 1,
+                                                  "owner": {"email": 987654321}}))
+    assert not verdict.accepted
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "/owner/email: value masked (PII)" in logged
+    assert "987654321" not in logged
+    bench.store.close()
