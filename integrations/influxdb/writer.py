@@ -223,10 +223,15 @@ class InfluxSender:
         by_message: dict[int, list[int]] = {}
         for position, owner in enumerate(owners):
             by_message.setdefault(owner, []).append(position)
-        for index, positions in by_message.items():
+        for index in sorted(by_message):
+            positions = by_message[index]
             states = [done[p] for p in positions]
             if any(state is None for state in states):
-                continue  # retried (its written lines are written again: harmless)
+                # Retried, with every message after it: the outbox settles a prefix
+                # only, so a later message must not queue its refused points now (they
+                # would be queued again when it comes back). Written lines are simply
+                # written again then: harmless.
+                break
             refused = [(p, state) for p, state in zip(positions, states, strict=True)
                        if isinstance(state, str)]
             if not refused:
