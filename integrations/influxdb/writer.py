@@ -243,7 +243,10 @@ class InfluxSender:
                     for position, reason in refused:
                         self.requeue(lines[position], {HDR_REFUSED: str(reason)})
                 except OutboxError:
-                    continue  # not stored: the message is retried and found again
+                    # Not stored (a full queue that refuses): the message is retried and
+                    # its refused points found again (one stored before may then be
+                    # dead-lettered twice: the price of never losing one).
+                    break
                 outcomes[index] = DeliveryOutcome.ACKED
 
     async def _linger(self, batch: Sequence[OutboxMessage], points: int) -> None:
