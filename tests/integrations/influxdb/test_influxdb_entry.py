@@ -104,6 +104,9 @@ async def test_diagnostics_hold_no_secret(host: Host, v2: V2Server) -> None:
     await drained(entry)
     text = json.dumps(collect_diagnostics(host), default=str)
     assert "sekrit-token-value-123" not in text
+    from gatehouse.core.secrets import secret_keys
+
+    assert {"password", "token"} <= secret_keys(host, "influxdb")  # masked in the API
     influx = collect_diagnostics(host)["plugins"]["influxdb"][entry.entry_id]
     assert influx["writer"]["points_written"] == 1
     assert influx["left_out"]["non_finite_float"] == 0
