@@ -9,7 +9,8 @@ One config entry is one InfluxDB target: 1.x (``database``, ``retention_policy``
   priority from ``routing.py``, which wraps the helpers' shared entity filter);
 * ``lineprotocol.py``: the line protocol, exactly to the spec (pure);
 * ``point.py``: a state → measurement, tags, fields and time, as Home Assistant does;
-* ``exporter.py``: the ``state_changed`` listener that queues one point per state;
+* ``exporter.py``: the ``state_changed`` listener that queues a point per state (the
+  points of one loop turn share an outbox message);
 * ``client.py``: HTTP (the write request, InfluxQL and Flux queries);
 * ``writer.py``: the outbox ``Sender`` (batches, gzip, partial writes, bisection,
   413 splits, ``Retry-After``, refused credentials);

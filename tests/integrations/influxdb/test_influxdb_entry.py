@@ -90,6 +90,10 @@ async def test_reload_releases_everything_and_keeps_queued_points(
     assert host.bus.listener_count("state_changed") == listeners + 1
     host.states.set("sensor.after_reloads", "1")
     await drained(entry)
+    # The queue's sensors from attach_outbox, and the link.
+    await wait_until(lambda: state_of(host, "sensor.influx_outbox_queued_messages") == "0")
+    assert state_of(host, "sensor.influx_outbox_oldest_message_age") is not None
+    assert state_of(host, "binary_sensor.influx_connected") == "on"
     assert any("after_reloads" in p for p in v2.points)
     assert await host.config_entries.unload(entry.entry_id)
     assert host.bus.listener_count("state_changed") == listeners
