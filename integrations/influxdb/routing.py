@@ -4,8 +4,10 @@ Both come from the shared helpers (``ENTITY_FILTER_FIELDS``/``entity_filter`` an
 ``PRIORITY_FIELDS``/``priority_rules`` in ``gatehouse.core.helpers``), so ``include``,
 ``exclude`` and ``priority`` mean the same here as for every other exporter. They are
 looked up by name at import time: while the shared filter is not in the helpers yet,
-a minimal stand-in with the same keys (``domains``, ``entities``, ``entity_globs``)
-keeps the integration usable, and every state leaves at priority 0.
+a stand-in with the same keys (``domains``, ``entities``, ``entity_globs``,
+``devices``, ``attributes``: ``{attribute: value or [values]}``; no ``areas``, which
+the registries do not hold yet) keeps the integration usable, and every state leaves
+at priority 0.
 """
 
 from __future__ import annotations
@@ -19,11 +21,18 @@ import voluptuous as vol
 import gatehouse.core.helpers as _helpers
 from gatehouse.core import Host, State
 
+
+def _values(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else [value]
+
+
 _SELECTOR: Final = vol.Schema(
     {
         vol.Optional("domains", default=list): [str],
         vol.Optional("entities", default=list): [str],
         vol.Optional("entity_globs", default=list): [str],
+        vol.Optional("devices", default=list): [str],
+        vol.Optional("attributes", default=dict): {str: _values},
     }
 )
 
@@ -44,25 +53,35 @@ PRIORITY_FIELDS: Final[dict[Any, Any]] = (
 )
 
 
-def _matches(selector: Mapping[str, Any], entity_id: str) -> bool:
-    domain = entity_id.partition(".")[0]
-    return (
-        domain in selector.get("domains", ())
+def _matches(host: Host, selector: Mapping[str, Any], state: State) -> bool:
+    entity_id = state.entity_id
+    if (
+        entity_id.partition(".")[0] in selector.get("domains", ())
         or entity_id in selector.get("entities", ())
         or any(fnmatch.fnmatchcase(entity_id, g) for g in selector.get("entity_globs", ()))
-    )
+    ):
+        return True
+    attributes = selector.get("attributes") or {}
+    if attributes and all(state.attributes.get(k) in v for k, v in attributes.items()):
+        return True
+    devices = selector.get("devices")
+    if devices:
+        entry = host.entity_registry.get(entity_id)
+        device = host.device_registry.get(entry.device_id) if entry and entry.device_id else None
+        if device is not None and (device.id in devices or device.name in devices):
+            return True
+    return False
 
 
-def _local_filter(config: Mapping[str, Any]) -> Callable[[State], bool]:
+def _local_filter(host: Host, config: Mapping[str, Any]) -> Callable[[State], bool]:
     include, exclude = config.get("include"), config.get("exclude")
     if not include and not exclude:
         return lambda _state: True
 
     def accept(state: State) -> bool:
-        entity_id = state.entity_id
-        if exclude and _matches(exclude, entity_id):
+        if exclude and _matches(host, exclude, state):
             return False
-        return not include or _matches(include, entity_id)
+        return not include or _matches(host, include, state)
 
     return accept
 
@@ -72,7 +91,7 @@ def state_filter(host: Host, config: Mapping[str, Any]) -> Callable[[State], boo
     if _shared_filter is not None:
         chosen: Callable[[State], bool] = _shared_filter(host, config)
         return chosen
-    return _local_filter(config)
+    return _local_filter(host, config)
 
 
 def state_priority(host: Host, config: Mapping[str, Any]) -> Callable[[State], int] | None:

@@ -166,3 +166,22 @@ async def test_device_tag_from_registries(host: Host) -> None:
     maker = PointMaker(host, ENTRY_SCHEMA({}), Counts())
     got = maker.line(host.states.get(thing.entity_id))  # type: ignore[arg-type]
     assert got is not None and ",device=Boiler\\ room," in got
+
+
+@pytest.mark.anyio
+async def test_include_exclude_by_attribute_and_device(host: Host) -> None:
+    from gatehouse.integrations.influxdb.routing import state_filter
+
+    entry = await add_entry(host, "demo", {})
+    thing = _Thing()
+    await host.entities.add(entry, [thing])
+    config = ENTRY_SCHEMA({
+        "include": {"attributes": {"device_class": ["temperature", "humidity"]},
+                    "devices": ["Boiler room"]},
+        "exclude": {"entity_globs": ["sensor.*_raw"]},
+    })
+    accept = state_filter(host, config)
+    assert accept(State("sensor.a", "1", {"device_class": "humidity"}))
+    assert not accept(State("sensor.a_raw", "1", {"device_class": "humidity"}))
+    assert not accept(State("sensor.b", "1", {"device_class": "power"}))
+    assert accept(host.states.get(str(thing.entity_id)))  # type: ignore[arg-type]
