@@ -4,10 +4,10 @@ Both come from the shared helpers (``ENTITY_FILTER_FIELDS``/``entity_filter`` an
 ``PRIORITY_FIELDS``/``priority_rules`` in ``gatehouse.core.helpers``), so ``include``,
 ``exclude`` and ``priority`` mean the same here as for every other exporter. They are
 looked up by name at import time: while the shared filter is not in the helpers yet,
-a stand-in with the same keys (``domains``, ``entities``, ``entity_globs``,
-``devices``, ``attributes``: ``{attribute: value or [values]}``; no ``areas``, which
-the registries do not hold yet) keeps the integration usable, and every state leaves
-at priority 0.
+a stand-in with the same keys (``domains``, ``entities``, ``entity_globs``, device
+ids in ``devices``, and ``attributes`` as conditions: ``{attribute: value or
+[values]}``; no ``areas``) keeps the integration usable, with a simpler precedence
+(an exclude selector always wins), and every state leaves at priority 0.
 """
 
 from __future__ import annotations
@@ -53,35 +53,46 @@ PRIORITY_FIELDS: Final[dict[Any, Any]] = (
 )
 
 
-def _matches(host: Host, selector: Mapping[str, Any], state: State) -> bool:
-    entity_id = state.entity_id
+def _selects(host: Host, selector: Mapping[str, Any], entity_id: str) -> bool:
     if (
         entity_id.partition(".")[0] in selector.get("domains", ())
         or entity_id in selector.get("entities", ())
         or any(fnmatch.fnmatchcase(entity_id, g) for g in selector.get("entity_globs", ()))
     ):
         return True
-    attributes = selector.get("attributes") or {}
-    if attributes and all(state.attributes.get(k) in v for k, v in attributes.items()):
-        return True
     devices = selector.get("devices")
     if devices:
         entry = host.entity_registry.get(entity_id)
-        device = host.device_registry.get(entry.device_id) if entry and entry.device_id else None
-        if device is not None and (device.id in devices or device.name in devices):
+        if entry is not None and entry.device_id in devices:
             return True
     return False
 
 
+def _has(selector: Mapping[str, Any]) -> bool:
+    return any(selector.get(k) for k in ("domains", "entities", "entity_globs", "devices"))
+
+
+def _attributes_match(selector: Mapping[str, Any], state: State) -> bool:
+    wanted = selector.get("attributes") or {}
+    return all(state.attributes.get(k) in v for k, v in wanted.items())
+
+
 def _local_filter(host: Host, config: Mapping[str, Any]) -> Callable[[State], bool]:
-    include, exclude = config.get("include"), config.get("exclude")
+    include = config.get("include") or {}
+    exclude = config.get("exclude") or {}
     if not include and not exclude:
         return lambda _state: True
 
     def accept(state: State) -> bool:
-        if exclude and _matches(host, exclude, state):
+        entity_id = state.entity_id
+        if _has(exclude) and _selects(host, exclude, entity_id):
             return False
-        return not include or _matches(host, include, state)
+        if _has(include) and not _selects(host, include, entity_id):
+            return False
+        # Attribute conditions, as the shared filter has them: all must hold.
+        if include.get("attributes") and not _attributes_match(include, state):
+            return False
+        return not (exclude.get("attributes") and _attributes_match(exclude, state))
 
     return accept
 

@@ -169,19 +169,31 @@ async def test_device_tag_from_registries(host: Host) -> None:
 
 
 @pytest.mark.anyio
-async def test_include_exclude_by_attribute_and_device(host: Host) -> None:
+@pytest.mark.parametrize("shared", [True, False], ids=["shared", "stand-in"])
+async def test_include_exclude_by_attribute_and_device(
+    host: Host, shared: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rules that read the same with the shared filter and the stand-in."""
+    from gatehouse.integrations.influxdb import routing
     from gatehouse.integrations.influxdb.routing import state_filter
+
+    if not shared:
+        monkeypatch.setattr(routing, "_shared_filter", None)
 
     entry = await add_entry(host, "demo", {})
     thing = _Thing()
     await host.entities.add(entry, [thing])
-    config = ENTRY_SCHEMA({
-        "include": {"attributes": {"device_class": ["temperature", "humidity"]},
-                    "devices": ["Boiler room"]},
+    accept = state_filter(host, ENTRY_SCHEMA({
+        "include": {"domains": ["sensor"],
+                    "attributes": {"device_class": ["temperature", "humidity"]}},
         "exclude": {"entity_globs": ["sensor.*_raw"]},
-    })
-    accept = state_filter(host, config)
+    }))
     assert accept(State("sensor.a", "1", {"device_class": "humidity"}))
     assert not accept(State("sensor.a_raw", "1", {"device_class": "humidity"}))
     assert not accept(State("sensor.b", "1", {"device_class": "power"}))
-    assert accept(host.states.get(str(thing.entity_id)))  # type: ignore[arg-type]
+    assert not accept(State("light.c", "on", {"device_class": "humidity"}))
+    registered = host.entity_registry.get(str(thing.entity_id))
+    assert registered is not None and registered.device_id is not None
+    by_device = state_filter(host, ENTRY_SCHEMA({"include": {"devices": [registered.device_id]}}))
+    assert by_device(host.states.get(str(thing.entity_id)))  # type: ignore[arg-type]
+    assert not by_device(State("sensor.a", "1"))
