@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Final, TypedDict
 
+from .bus import EventType
 from .context import new_id
 from .exceptions import GatehouseError
 from .storage import Store
@@ -22,6 +23,11 @@ if TYPE_CHECKING:
 
 STORAGE_KEY: Final = "core.device_registry"
 STORAGE_VERSION: Final = 1
+
+#: Fired with ``{"action": "create" | "update" | "remove", "device_id": ...}``.
+EVENT_DEVICE_REGISTRY_UPDATED: Final[EventType[dict[str, Any]]] = EventType(
+    "device_registry_updated"
+)
 
 
 class DeviceInfo(TypedDict, total=False):
@@ -50,6 +56,9 @@ class DeviceEntry:
     name_by_user: str | None = None
     disabled_by: str | None = None
     created_at: float = field(default_factory=time.time)
+    #: Where the device is (a free-form id such as ``boiler_room``); its entities are
+    #: there too unless they name their own area.
+    area_id: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +74,7 @@ class DeviceEntry:
             "name_by_user": self.name_by_user,
             "disabled_by": self.disabled_by,
             "created_at": self.created_at,
+            "area_id": self.area_id,
         }
 
     @classmethod
@@ -82,6 +92,7 @@ class DeviceEntry:
             name_by_user=raw.get("name_by_user"),
             disabled_by=raw.get("disabled_by"),
             created_at=raw.get("created_at", time.time()),
+            area_id=raw.get("area_id"),
         )
 
 
@@ -159,7 +170,13 @@ class DeviceRegistry:
                 return existing
         self._devices[device.id] = device
         self._save()
+        self._fire("create" if existing is None else "update", device.id)
         return device
+
+    def _fire(self, action: str, device_id: str) -> None:
+        self._host.bus.fire(
+            EVENT_DEVICE_REGISTRY_UPDATED, {"action": action, "device_id": device_id}
+        )
 
     def update(
         self,
@@ -167,6 +184,7 @@ class DeviceRegistry:
         *,
         name_by_user: str | Unset | None = UNSET,
         disabled_by: str | Unset | None = UNSET,
+        area_id: str | Unset | None = UNSET,
     ) -> DeviceEntry:
         device = self._devices.get(device_id)
         if device is None:
@@ -176,10 +194,15 @@ class DeviceRegistry:
             changes["name_by_user"] = name_by_user
         if disabled_by is not UNSET:
             changes["disabled_by"] = disabled_by
-        device = replace(device, **changes)
-        self._devices[device_id] = device
+        if area_id is not UNSET:
+            changes["area_id"] = area_id
+        updated = replace(device, **changes)
+        if updated == device:
+            return device
+        self._devices[device_id] = updated
         self._save()
-        return device
+        self._fire("update", device_id)
+        return updated
 
     def remove_config_entry(self, config_entry_id: str) -> int:
         """Detach a removed entry; devices left with no entry are removed. Returns count."""
@@ -193,5 +216,6 @@ class DeviceRegistry:
             else:
                 del self._devices[device.id]
                 removed += 1
+                self._fire("remove", device.id)
         self._save()
         return removed

@@ -85,6 +85,9 @@ class RegistryEntry:
     original_name: str | None = None
     disabled_by: str | None = None
     created_at: float = field(default_factory=time.time)
+    #: The entity's own area (a free-form id such as ``boiler_room``); when unset, the
+    #: entity is in its device's area. Read by the exporters' entity filters.
+    area_id: str | None = None
 
     @property
     def domain(self) -> str:
@@ -221,8 +224,9 @@ class EntityRegistry:
         new_entity_id: str | None = None,
         name: str | Unset | None = UNSET,
         disabled_by: str | Unset | None = UNSET,
+        area_id: str | Unset | None = UNSET,
     ) -> RegistryEntry:
-        """Rename (``name``, ``new_entity_id``) or (dis)able an entity.
+        """Rename (``name``, ``new_entity_id``), (dis)able an entity or set its area.
 
         ``name=None`` clears a user name, going back to the integration's name; an
         argument left out is unchanged.
@@ -237,6 +241,8 @@ class EntityRegistry:
             changes["name"] = name
         if disabled_by is not UNSET:
             changes["disabled_by"] = disabled_by
+        if area_id is not UNSET:
+            changes["area_id"] = area_id
         if new_entity_id is not None and new_entity_id != entity_id:
             if not valid_entity_id(new_entity_id):
                 raise InvalidEntityId(new_entity_id)

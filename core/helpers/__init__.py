@@ -23,6 +23,11 @@ templates                      ``template_engine`` (one per host), ``check_templ
                                ``TemplateEngine``, ``TemplateError``; every render has a
                                budget: ``TemplateLimits``, ``configure_templates``,
                                ``TemplateBudgetError``, ``TEMPLATE_LIMITS_SCHEMA``
+what an exporter sends         ``ENTITY_FILTER_FIELDS``/``ENTITY_FILTER_SCHEMA``,
+                               ``entity_filter`` → ``EntityFilter`` (include/exclude by
+                               domain, entity, glob, device, area; attribute conditions);
+                               ``PRIORITY_FIELDS``, ``priority_rules`` →
+                               ``PriorityRules``, ``PRIORITY_HIGH``/``NORMAL``/``LOW``
 quiet logs                     ``BurstLog``
 text                           ``slugify``
 =============================  ========================================================
@@ -52,6 +57,18 @@ from ..util.backoff import Backoff, BackoffCounter
 from ..util.burstlog import BurstLog
 from ..util.forms import describe_invalid, form_errors
 from ..util.jsonpath import JsonPath, json_path, loads
+from .entityfilter import (
+    ENTITY_FILTER_FIELDS,
+    ENTITY_FILTER_SCHEMA,
+    PRIORITY_FIELDS,
+    PRIORITY_HIGH,
+    PRIORITY_LOW,
+    PRIORITY_NORMAL,
+    EntityFilter,
+    PriorityRules,
+    entity_filter,
+    priority_rules,
+)
 from .options import OptionsLayout
 from .outbox import (
     OUTBOX_SCHEMA,
@@ -71,12 +88,19 @@ from .payload import (
 from .template import check_template, configure_templates, template_engine
 
 __all__ = [
+    "ENTITY_FILTER_FIELDS",
+    "ENTITY_FILTER_SCHEMA",
     "OUTBOX_SCHEMA",
+    "PRIORITY_FIELDS",
+    "PRIORITY_HIGH",
+    "PRIORITY_LOW",
+    "PRIORITY_NORMAL",
     "TEMPLATE_LIMITS_SCHEMA",
     "Backoff",
     "BackoffCounter",
     "BurstLog",
     "DeliveryOutcome",
+    "EntityFilter",
     "JsonPath",
     "LinkSensor",
     "OnOffPayload",
@@ -88,6 +112,7 @@ __all__ = [
     "OutboxStatSensor",
     "PayloadError",
     "PermanentDeliveryError",
+    "PriorityRules",
     "Sender",
     "TemplateBudgetError",
     "TemplateEngine",
@@ -100,12 +125,14 @@ __all__ = [
     "check_template",
     "configure_templates",
     "describe_invalid",
+    "entity_filter",
     "form_errors",
     "json_path",
     "loads",
     "outbox_schema",
     "payload_json",
     "payload_text",
+    "priority_rules",
     "slugify",
     "template_engine",
 ]

@@ -215,10 +215,14 @@ async def list_entities(request: web.Request) -> web.Response:
     return json_response([e.as_dict() for e in registry.entities()])
 
 
+#: An area id as Home Assistant makes them (``boiler_room``); ``None`` clears it.
+_AREA_ID = vol.Any(None, vol.All(str, vol.Length(min=1, max=64), vol.Match(r"^[a-z0-9_]+$")))
+
 _ENTITY_UPDATE = vol.Schema({
     vol.Optional("name"): vol.Any(None, vol.All(str, vol.Length(max=128))),
     vol.Optional("new_entity_id"): str,
     vol.Optional("disabled"): bool,
+    vol.Optional("area_id"): _AREA_ID,
 })
 
 
@@ -235,7 +239,8 @@ async def update_entity(request: web.Request) -> web.Response:
     if "disabled" in body:
         disabled_by = DISABLED_USER if body["disabled"] else None
     updated = host.entity_registry.update(
-        entity_id, new_entity_id=body.get("new_entity_id"), name=name, disabled_by=disabled_by
+        entity_id, new_entity_id=body.get("new_entity_id"), name=name, disabled_by=disabled_by,
+        area_id=body.get("area_id", UNSET),
     )
     return json_response(updated.as_dict())
 
@@ -250,6 +255,7 @@ async def list_devices(request: web.Request) -> web.Response:
 _DEVICE_UPDATE = vol.Schema({
     vol.Optional("name_by_user"): vol.Any(None, vol.All(str, vol.Length(max=128))),
     vol.Optional("disabled"): bool,
+    vol.Optional("area_id"): _AREA_ID,
 })
 
 
@@ -265,7 +271,8 @@ async def update_device(request: web.Request) -> web.Response:
     if "disabled" in body:
         disabled_by = "user" if body["disabled"] else None
     device = host.device_registry.update(
-        device_id, name_by_user=body.get("name_by_user", UNSET), disabled_by=disabled_by
+        device_id, name_by_user=body.get("name_by_user", UNSET), disabled_by=disabled_by,
+        area_id=body.get("area_id", UNSET),
     )
     return json_response(device.as_dict())
 

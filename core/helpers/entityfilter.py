@@ -1,0 +1,342 @@
+"""Which entities an exporter sends, and with which priority: one filter for all of them.
+
+influxdb, aws_iot, mqtt statestream, nats KV (and the recorder to come) select entities
+with the same block, in the shape Home Assistant users know::
+
+    include:
+      domains: [sensor]
+      entity_globs: ["sensor.tank_*"]
+      entities: [switch.pump]
+      devices: [<device id>]          # ours: every entity of these devices
+      areas: [boiler_room]            # ours: an entity's area, else its device's
+      attributes: {device_class: [temperature, pressure]}   # ours: a condition
+    exclude:
+      entity_globs: ["sensor.*_debug"]
+      attributes: {quality: bad}
+
+**Precedence** is Home Assistant's (``homeassistant/helpers/entityfilter.py``), with our
+two selectors placed between its entity ids, globs and domains, from the most specific
+to the broadest: *entity ids, devices, globs, areas, domains*.
+
+1. Nothing selected: every entity passes.
+2. Only ``include``: an entity passes if any include selector names it.
+3. Only ``exclude``: an entity passes unless an exclude selector names it.
+4. Both, with a broad include (devices, globs, areas or domains): walk the levels from
+   the most specific; at each, an include match passes and an exclude match fails (so
+   an excluded glob beats an included domain, an included entity beats an excluded
+   glob); an entity no level names fails.
+5. Both, with broad excludes but only entity ids included: an included entity id
+   passes, any exclude match fails, the rest pass.
+6. Both, with entity ids only on each side: only the included entity ids pass.
+
+``attributes`` are conditions on the state, not selectors, and apply after the choice
+above: with ``include: attributes`` a state passes only if every listed attribute has
+one of the listed values; with ``exclude: attributes`` a state that matches every
+listed attribute is left out. They change with each state, so they are checked per
+state (a few dictionary lookups); the choice by id, device and area is cached per
+entity and forgotten when the entity or device registry changes.
+
+``priority:`` rules (``PRIORITY_FIELDS``) reuse the same selectors to give routes an
+outbox priority: the first rule whose filter takes the state wins, alarms leave first.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+import voluptuous as vol
+
+from ..device_registry import EVENT_DEVICE_REGISTRY_UPDATED
+from ..entity_registry import EVENT_ENTITY_REGISTRY_UPDATED
+from ..keys import HostKey
+
+if TYPE_CHECKING:
+    from ..host import Host
+    from ..states import State
+
+CONF_INCLUDE: Final = "include"
+CONF_EXCLUDE: Final = "exclude"
+
+#: Outbox priorities a route can name (any int works too; higher leaves first).
+PRIORITY_HIGH: Final = 10
+PRIORITY_NORMAL: Final = 0
+PRIORITY_LOW: Final = -10
+_PRIORITY_NAMES: Final = {"high": PRIORITY_HIGH, "normal": PRIORITY_NORMAL, "low": PRIORITY_LOW}
+
+#: Decisions cached per filter before the cache starts over (entity ids are unbounded
+#: when devices announce themselves; the memory is not).
+MAX_CACHED_DECISIONS: Final = 20_000
+
+
+def _string_list(value: Any) -> list[str]:
+    """A string or a list of strings (a lone string is a list of one, as in HA)."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise vol.Invalid("expected a string or a list of strings")
+    return list(value)
+
+
+def _entity_ids(value: Any) -> list[str]:
+    ids = _string_list(value)
+    for entity_id in ids:
+        domain, dot, object_id = entity_id.partition(".")
+        if not dot or not domain or not object_id:
+            raise vol.Invalid(f"{entity_id!r} is not an entity id (domain.object_id)")
+    return [i.lower() for i in ids]
+
+
+def _attribute_conditions(value: Any) -> dict[str, list[Any]]:
+    if not isinstance(value, Mapping):
+        raise vol.Invalid("expected a mapping of attribute name to value(s)")
+    conditions: dict[str, list[Any]] = {}
+    for name, wanted in value.items():
+        if not isinstance(name, str):
+            raise vol.Invalid(f"attribute name {name!r} is not a string")
+        values = wanted if isinstance(wanted, list) else [wanted]
+        for item in values:
+            if isinstance(item, (dict, list)):
+                raise vol.Invalid(f"attribute {name}: compare with plain values, not {item!r}")
+        conditions[name] = values
+    return conditions
+
+
+SELECTOR_SCHEMA: Final = vol.Schema(
+    {
+        vol.Optional("domains", default=list): _string_list,
+        vol.Optional("entities", default=list): _entity_ids,
+        vol.Optional("entity_globs", default=list): _string_list,
+        vol.Optional("devices", default=list): _string_list,
+        vol.Optional("areas", default=list): _string_list,
+        vol.Optional("attributes", default=dict): _attribute_conditions,
+    }
+)
+
+#: The two keys to splice into an integration's schema:
+#: ``vol.Schema({..., **ENTITY_FILTER_FIELDS})``.
+ENTITY_FILTER_FIELDS: Final[dict[Any, Any]] = {
+    vol.Optional(CONF_INCLUDE, default=dict): SELECTOR_SCHEMA,
+    vol.Optional(CONF_EXCLUDE, default=dict): SELECTOR_SCHEMA,
+}
+ENTITY_FILTER_SCHEMA: Final = vol.Schema(ENTITY_FILTER_FIELDS)
+
+
+def _priority(value: Any) -> int:
+    if isinstance(value, bool):
+        raise vol.Invalid("expected high, normal, low or an integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.lower() in _PRIORITY_NAMES:
+        return _PRIORITY_NAMES[value.lower()]
+    raise vol.Invalid("expected high, normal, low or an integer")
+
+
+PRIORITY_RULE_SCHEMA: Final = vol.Schema(
+    {vol.Required("priority"): _priority, **ENTITY_FILTER_FIELDS}
+)
+#: ``priority:`` — a list of rules, the first whose filter takes a state gives its priority.
+PRIORITY_FIELDS: Final[dict[Any, Any]] = {
+    vol.Optional("priority", default=list): [PRIORITY_RULE_SCHEMA],
+}
+
+
+# -- matching -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Where:
+    """What is known about an entity beyond its id."""
+
+    device_id: str | None
+    area_id: str | None
+
+
+class _Selector:
+    """One side (include or exclude) of a filter, by level."""
+
+    __slots__ = ("areas", "attributes", "devices", "domains", "entities", "globs")
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        self.entities = frozenset(spec.get("entities", ()))
+        self.devices = frozenset(spec.get("devices", ()))
+        globs = spec.get("entity_globs", ())
+        self.globs = (
+            re.compile("|".join(f"(?:{fnmatch.translate(g)})" for g in globs)) if globs else None
+        )
+        self.areas = frozenset(spec.get("areas", ()))
+        self.domains = frozenset(spec.get("domains", ()))
+        self.attributes: tuple[tuple[str, tuple[Any, ...]], ...] = tuple(
+            (name, tuple(values) if isinstance(values, list) else (values,))
+            for name, values in (spec.get("attributes") or {}).items()
+        )
+
+    @property
+    def broad(self) -> bool:
+        return bool(self.devices or self.globs or self.areas or self.domains)
+
+    @property
+    def any(self) -> bool:
+        return bool(self.entities) or self.broad
+
+    def levels(self, entity_id: str, where: _Where) -> tuple[bool, bool, bool, bool, bool]:
+        """Match per level, most specific first: entity, device, glob, area, domain."""
+        return (
+            entity_id in self.entities,
+            where.device_id is not None and where.device_id in self.devices,
+            self.globs is not None and self.globs.match(entity_id) is not None,
+            where.area_id is not None and where.area_id in self.areas,
+            entity_id.partition(".")[0] in self.domains,
+        )
+
+    def broad_match(self, entity_id: str, where: _Where) -> bool:
+        return any(self.levels(entity_id, where)[1:])
+
+    def attributes_match(self, attributes: Mapping[str, Any]) -> bool:
+        missing = object()
+        return all(attributes.get(name, missing) in values for name, values in self.attributes)
+
+
+def decide(include: _Selector, exclude: _Selector, entity_id: str, where: _Where) -> bool:
+    """The choice by id, device and area (cases 1-6 of the module docstring)."""
+    if not include.any and not exclude.any:
+        return True
+    if not exclude.any:
+        return any(include.levels(entity_id, where))
+    if not include.any:
+        return not any(exclude.levels(entity_id, where))
+    if include.broad:
+        for took, left in zip(
+            include.levels(entity_id, where), exclude.levels(entity_id, where), strict=True
+        ):
+            if took:
+                return True
+            if left:
+                return False
+        return False
+    if entity_id in include.entities:
+        return True
+    if exclude.broad:
+        return not any(exclude.levels(entity_id, where))
+    return False
+
+
+# -- bound to a host ------------------------------------------------------------------------
+
+
+class _Generation:
+    """Counts entity and device registry changes, so cached decisions know they are stale.
+
+    One listener per host (not one per filter): filters come and go with entries and
+    would otherwise each have to be unsubscribed.
+    """
+
+    def __init__(self, host: Host) -> None:
+        self.value = 0
+        host.bus.listen(EVENT_ENTITY_REGISTRY_UPDATED, self._bump)
+        host.bus.listen(EVENT_DEVICE_REGISTRY_UPDATED, self._bump)
+
+    def _bump(self, _event: Any) -> None:
+        self.value += 1
+
+
+_GENERATION: Final[HostKey[_Generation]] = HostKey("core.entity_filter_generation")
+
+
+def _generation(host: Host) -> _Generation:
+    generation = host.data.get(_GENERATION)
+    if generation is None:
+        generation = host.data[_GENERATION] = _Generation(host)
+    return generation
+
+
+class EntityFilter:
+    """``filter(state) -> bool``: whether an exporter sends this state."""
+
+    def __init__(self, host: Host | None, config: Mapping[str, Any]) -> None:
+        self._host = host
+        self._include = _Selector(config.get(CONF_INCLUDE) or {})
+        self._exclude = _Selector(config.get(CONF_EXCLUDE) or {})
+        self._needs_registry = bool(
+            self._include.devices or self._include.areas
+            or self._exclude.devices or self._exclude.areas
+        )
+        self._generation = _generation(host) if host is not None else None
+        self._seen = -1
+        self._cache: dict[str, bool] = {}
+
+    @property
+    def empty(self) -> bool:
+        """Nothing selected or excluded: every state passes."""
+        return not (
+            self._include.any or self._exclude.any
+            or self._include.attributes or self._exclude.attributes
+        )
+
+    def _where(self, entity_id: str) -> _Where:
+        if not self._needs_registry or self._host is None:
+            return _Where(None, None)
+        entry = self._host.entity_registry.get(entity_id)
+        if entry is None:
+            return _Where(None, None)
+        area_id = entry.area_id
+        if area_id is None and entry.device_id is not None:
+            device = self._host.device_registry.get(entry.device_id)
+            area_id = device.area_id if device is not None else None
+        return _Where(entry.device_id, area_id)
+
+    def selects(self, entity_id: str) -> bool:
+        """The cached choice by entity id, device and area (no attribute conditions)."""
+        generation = self._generation.value if self._generation is not None else 0
+        if generation != self._seen or len(self._cache) >= MAX_CACHED_DECISIONS:
+            self._cache.clear()
+            self._seen = generation
+        decision = self._cache.get(entity_id)
+        if decision is None:
+            decision = decide(self._include, self._exclude, entity_id, self._where(entity_id))
+            self._cache[entity_id] = decision
+        return decision
+
+    def __call__(self, state: State) -> bool:
+        if not self.selects(state.entity_id):
+            return False
+        attributes = state.attributes
+        if self._include.attributes and not self._include.attributes_match(attributes):
+            return False
+        return not (self._exclude.attributes and self._exclude.attributes_match(attributes))
+
+    def select(self, states: Iterable[State]) -> list[State]:
+        """The states this filter takes, in order."""
+        return [state for state in states if self(state)]
+
+
+def entity_filter(host: Host, config: Mapping[str, Any]) -> EntityFilter:
+    """The filter described by ``config``'s ``include``/``exclude`` (validated by
+    ``ENTITY_FILTER_FIELDS``), bound to ``host``'s registries for devices and areas."""
+    return EntityFilter(host, config)
+
+
+class PriorityRules:
+    """``rules(state) -> int``: the outbox priority of a state (first matching rule)."""
+
+    def __init__(self, host: Host, rules: Sequence[Mapping[str, Any]]) -> None:
+        self._rules: tuple[tuple[EntityFilter, int], ...] = tuple(
+            (EntityFilter(host, rule), int(rule["priority"])) for rule in rules
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self._rules)
+
+    def __call__(self, state: State) -> int:
+        for chosen, priority in self._rules:
+            if chosen(state):
+                return priority
+        return PRIORITY_NORMAL
+
+
+def priority_rules(host: Host, config: Mapping[str, Any]) -> PriorityRules:
+    """The rules of ``config``'s ``priority:`` list (validated by ``PRIORITY_FIELDS``)."""
+    return PriorityRules(host, config.get("priority") or ())

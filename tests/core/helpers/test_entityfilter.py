@@ -1,0 +1,212 @@
+"""The shared entity filter and priority rules (``gatehouse.core.helpers``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import voluptuous as vol
+
+from gatehouse.core import Host, State
+from gatehouse.core.helpers import (
+    ENTITY_FILTER_SCHEMA,
+    PRIORITY_FIELDS,
+    PRIORITY_HIGH,
+    PRIORITY_LOW,
+    PRIORITY_NORMAL,
+    EntityFilter,
+    entity_filter,
+    priority_rules,
+)
+from gatehouse.core.helpers.entityfilter import MAX_CACHED_DECISIONS
+
+pytestmark = pytest.mark.anyio
+
+
+def make(config: dict[str, Any], host: Host | None = None) -> EntityFilter:
+    return EntityFilter(host, ENTITY_FILTER_SCHEMA(config))
+
+
+def passes(flt: EntityFilter, entity_id: str, **attributes: Any) -> bool:
+    return flt(State(entity_id, "1", attributes))
+
+
+# Home Assistant's cases (homeassistant/helpers/entityfilter.py), entity id -> expected.
+CASES: list[tuple[str, dict[str, Any], dict[str, bool]]] = [
+    ("1 no filter", {}, {"sensor.a": True, "light.b": True}),
+    (
+        "2 include only",
+        {"include": {"domains": ["light", "sensor"], "entities": ["binary_sensor.working"]}},
+        {"sensor.a": True, "light.b": True, "binary_sensor.working": True,
+         "binary_sensor.other": False, "sun.sun": False},
+    ),
+    (
+        "3 exclude only",
+        {"exclude": {"domains": ["switch"], "entities": ["sensor.secret"],
+                     "entity_globs": ["*_debug"]}},
+        {"sensor.a": True, "switch.x": False, "sensor.secret": False, "light.b_debug": False},
+    ),
+    (
+        "4 broad include with excludes",
+        {
+            "include": {"domains": ["sensor"], "entity_globs": ["binary_sensor.tank_*"],
+                        "entities": ["switch.pump"]},
+            "exclude": {"entity_globs": ["sensor.*_debug"], "entities": ["sensor.old"],
+                        "domains": ["binary_sensor"]},
+        },
+        {
+            "sensor.level": True,
+            "sensor.level_debug": False,  # excluded glob beats included domain
+            "sensor.old": False,  # excluded entity beats included domain
+            "binary_sensor.tank_full": True,  # included glob beats excluded domain
+            "binary_sensor.door": False,
+            "switch.pump": True,
+            "switch.fan": False,  # named by no level
+        },
+    ),
+    (
+        "4 included entity beats excluded glob",
+        {"include": {"entities": ["sensor.keep_debug"], "domains": ["sensor"]},
+         "exclude": {"entity_globs": ["*_debug"]}},
+        {"sensor.keep_debug": True, "sensor.drop_debug": False, "sensor.x": True},
+    ),
+    (
+        "5 broad excludes, entity includes",
+        {"include": {"entities": ["light.keep"]}, "exclude": {"domains": ["light"]}},
+        {"light.keep": True, "light.other": False, "sensor.a": True},
+    ),
+    (
+        "6 entity lists only",
+        {"include": {"entities": ["sensor.a"]}, "exclude": {"entities": ["sensor.b"]}},
+        {"sensor.a": True, "sensor.b": False, "sensor.c": False},
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "config", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_home_assistant_precedence(
+    case: str, config: dict[str, Any], expected: dict[str, bool]
+) -> None:
+    flt = make(config)
+    assert {e: passes(flt, e) for e in expected} == expected
+
+
+def test_attribute_conditions_apply_after_the_choice() -> None:
+    flt = make({
+        "include": {
+            "domains": ["sensor"], "attributes": {"device_class": ["temperature", "pressure"]},
+        },
+        "exclude": {"attributes": {"quality": "bad"}},
+    })
+    assert passes(flt, "sensor.t", device_class="temperature")
+    assert passes(flt, "sensor.p", device_class="pressure", quality="good")
+    assert not passes(flt, "sensor.p", device_class="pressure", quality="bad")
+    assert not passes(flt, "sensor.h", device_class="humidity")
+    assert not passes(flt, "sensor.none")  # a missing attribute is not a match
+    assert not passes(flt, "light.t", device_class="temperature")  # not chosen at all
+
+
+def test_attribute_condition_alone_narrows_every_entity() -> None:
+    flt = make({"include": {"attributes": {"alarm": True}}})
+    assert not flt.empty
+    assert passes(flt, "binary_sensor.high", alarm=True)
+    assert not passes(flt, "binary_sensor.high", alarm=False)
+    assert make({}).empty
+
+
+def test_schema_errors_name_the_key() -> None:
+    with pytest.raises(vol.Invalid, match="entities"):
+        ENTITY_FILTER_SCHEMA({"include": {"entities": ["not_an_id"]}})
+    with pytest.raises(vol.Invalid, match="domain"):
+        ENTITY_FILTER_SCHEMA({"include": {"domain": ["sensor"]}})  # the key is "domains"
+    with pytest.raises(vol.Invalid, match="attributes"):
+        ENTITY_FILTER_SCHEMA({"exclude": {"attributes": ["quality"]}})
+    with pytest.raises(vol.Invalid, match="entity_globs"):
+        ENTITY_FILTER_SCHEMA({"exclude": {"entity_globs": [3]}})
+    # A lone string is a list of one, as in Home Assistant.
+    assert ENTITY_FILTER_SCHEMA({"include": {"domains": "sensor"}})["include"]["domains"] == [
+        "sensor"
+    ]
+
+
+async def test_devices_and_areas_follow_the_registries(host: Host) -> None:
+    devices, entities = host.device_registry, host.entity_registry
+    boiler = devices.get_or_create("entry", {"identifiers": {("t", "boiler")}, "name": "Boiler"})
+    pump = devices.get_or_create("entry", {"identifiers": {("t", "pump")}, "name": "Pump"})
+    temp = entities.get_or_create(
+        "sensor", "t", "temp", suggested_object_id="boiler_temp", device_id=boiler.id
+    )
+    flow = entities.get_or_create(
+        "sensor", "t", "flow", suggested_object_id="pump_flow", device_id=pump.id
+    )
+    lone = entities.get_or_create("sensor", "t", "lone", suggested_object_id="lone")
+
+    by_device = entity_filter(host, ENTITY_FILTER_SCHEMA({"include": {"devices": [boiler.id]}}))
+    by_area = entity_filter(host, ENTITY_FILTER_SCHEMA({"include": {"areas": ["plant_room"]}}))
+    assert [passes(by_device, e.entity_id) for e in (temp, flow, lone)] == [True, False, False]
+    assert [passes(by_area, e.entity_id) for e in (temp, flow, lone)] == [False, False, False]
+
+    # A device's area is its entities' area; an entity's own area wins over it.
+    # The cached decisions are forgotten when either registry changes.
+    devices.update(boiler.id, area_id="plant_room")
+    assert [passes(by_area, e.entity_id) for e in (temp, flow, lone)] == [True, False, False]
+    entities.update(temp.entity_id, area_id="office")
+    entities.update(lone.entity_id, area_id="plant_room")
+    assert [passes(by_area, e.entity_id) for e in (temp, flow, lone)] == [False, False, True]
+
+    # Excluding a device beats including its domain; including an area beats excluding
+    # the domain (areas are more specific than domains).
+    mixed = entity_filter(host, ENTITY_FILTER_SCHEMA({
+        "include": {"domains": ["sensor"], "areas": ["plant_room"]},
+        "exclude": {"devices": [pump.id], "domains": ["light"]},
+    }))
+    assert passes(mixed, temp.entity_id)
+    assert not passes(mixed, flow.entity_id)
+    assert passes(mixed, lone.entity_id)
+
+
+async def test_area_ids_survive_a_restart(host: Host) -> None:
+    device = host.device_registry.get_or_create("entry", {"identifiers": {("t", "d")}})
+    entry = host.entity_registry.get_or_create("sensor", "t", "x", suggested_object_id="x")
+    host.device_registry.update(device.id, area_id="yard")
+    host.entity_registry.update(entry.entity_id, area_id="shed")
+    await host.device_registry.flush()
+    await host.entity_registry.flush()
+    from gatehouse.core.device_registry import DeviceRegistry
+    from gatehouse.core.entity_registry import EntityRegistry
+
+    devices, entities = DeviceRegistry(host), EntityRegistry(host)
+    await devices.load()
+    await entities.load()
+    reloaded_device = devices.get(device.id)
+    reloaded_entity = entities.get(entry.entity_id)
+    assert reloaded_device is not None and reloaded_device.area_id == "yard"
+    assert reloaded_entity is not None and reloaded_entity.area_id == "shed"
+
+
+def test_decision_cache_is_bounded() -> None:
+    flt = make({"include": {"entity_globs": ["sensor.keep_*"]}})
+    for i in range(MAX_CACHED_DECISIONS + 10):
+        passes(flt, f"sensor.n{i}")
+    assert len(flt._cache) <= MAX_CACHED_DECISIONS
+    assert passes(flt, "sensor.keep_1") and not passes(flt, "sensor.other")
+
+
+async def test_priority_rules_first_match_wins(host: Host) -> None:
+    config = vol.Schema(PRIORITY_FIELDS)({
+        "priority": [
+            {"priority": "high", "include": {"attributes": {"alarm": True}}},
+            {"priority": "low", "include": {"entity_globs": ["sensor.debug_*"]}},
+            {"priority": 5, "include": {"domains": ["binary_sensor"]}},
+        ]
+    })
+    rules = priority_rules(host, config)
+    assert rules(State("sensor.debug_x", "1", {"alarm": True})) == PRIORITY_HIGH
+    assert rules(State("sensor.debug_x", "1")) == PRIORITY_LOW
+    assert rules(State("binary_sensor.door", "on")) == 5
+    assert rules(State("sensor.level", "3")) == PRIORITY_NORMAL
+    assert not priority_rules(host, vol.Schema(PRIORITY_FIELDS)({}))
+    with pytest.raises(vol.Invalid, match="priority"):
+        vol.Schema(PRIORITY_FIELDS)({"priority": [{"priority": "urgent"}]})
+    with pytest.raises(vol.Invalid, match="priority"):
+        vol.Schema(PRIORITY_FIELDS)({"priority": [{"priority": True}]})
