@@ -245,6 +245,8 @@ async def test_high_priority_points_leave_before_the_backlog(host: Host, v2: V2S
     await anyio.lowlevel.checkpoint()
     entry.runtime_data.exporter.flush()
     await wait_until(lambda: entry.runtime_data.outbox.stats().depth == 5)
+    refused = len(v2.requests)  # one more refusal: the next fetch has the alarm first
+    await wait_until(lambda: len(v2.requests) > refused)
     blocked = False
     await drained(entry)
     written = v2.points
@@ -344,3 +346,28 @@ def test_query_language_must_suit_the_api_version() -> None:
     with pytest.raises(vol.Invalid, match="use flux or sql"):
         ENTRY_SCHEMA({"api_version": 2, "org": "o", "bucket": "b", "token": "t",
                       "queries": [{"name": "q", "query": "x", "language": "influxql"}]})
+
+
+async def test_priority_route_from_the_configuration(host: Host, v2: V2Server) -> None:
+    """``priority:`` rules (the helpers' shared routes) put alarms ahead of the backlog."""
+    from gatehouse.integrations.influxdb import routing
+
+    if routing._shared_priority is None:
+        pytest.skip("the shared priority rules are not in gatehouse.core.helpers yet")
+    blocked = True
+    v2.decide = lambda request: Answer(503, {"code": "unavailable", "message": "down"}) \
+        if blocked else None
+    entry = await add_influx(host, v2.data(batch_size=64, priority=[
+        {"priority": "high", "include": {"entity_globs": ["binary_sensor.alarm*"]}}]))
+    assert_loaded(entry)
+    burst(host, 200)
+    await wait_until(lambda: len(v2.requests) >= 1)
+    host.states.set("binary_sensor.alarm_door", "on")
+    entry.runtime_data.exporter.flush()
+    await wait_until(lambda: entry.runtime_data.outbox.stats().depth == 5)
+    refused = len(v2.requests)  # one more refusal: the next fetch has the alarm first
+    await wait_until(lambda: len(v2.requests) > refused)
+    blocked = False
+    await drained(entry)
+    assert len(v2.points) == 201
+    assert v2.points[0].startswith("binary_sensor.alarm_door,")
