@@ -28,3 +28,8 @@ class AwsIotConfigError(AwsIotError):
 
 class CertificateProblem(AwsIotConfigError):
     """A certificate/key/CA file that is missing, unreadable, expired or mismatched."""
+
+
+class PayloadTooLarge(AwsIotPublishError):
+    """A payload over AWS's 128 KB message limit: refused here (and counted), since AWS
+    would drop the connection for it."""
