@@ -223,13 +223,23 @@ def aws_fake(aws_broker: Mosquitto, aws_certs: AwsCerts) -> Iterator[FakeAwsIot]
     assert not fake.errors, f"the AWS IoT fake failed on requests: {fake.errors}"
 
 
+#: Quick reconnects for tests, so a broker restart costs a fraction of a second.
+FAST: dict[str, Any] = {"reconnect_min_delay": 0.1, "connect_timeout": 2.0}
+
+
 def aws_entry_data(
-    aws_broker: Mosquitto, aws_certs: AwsCerts, *, provisioning: bool = False, **overrides: Any
+    aws_broker: Mosquitto,
+    aws_certs: AwsCerts,
+    *,
+    provisioning: bool = False,
+    fast: bool = False,
+    **overrides: Any,
 ) -> dict[str, Any]:
     """Config-entry data for the aws_iot integration against ``aws_broker``.
 
     With ``provisioning=True`` the entry has no device certificate yet, only the claim
-    (an appliance's first boot). Keys follow integrations/aws_iot/config.py.
+    (an appliance's first boot); ``fast`` adds :data:`FAST`. Keys follow
+    integrations/aws_iot/config.py (test_entry_data_fits_the_integration checks it).
     """
     data: dict[str, Any] = {
         "endpoint": ENDPOINT,
@@ -247,6 +257,8 @@ def aws_entry_data(
             "template_name": TEMPLATE,
             "parameters": dict(PARAMETERS),
         }
+    if fast:
+        data.update(FAST)
     data.update(overrides)
     return data
 
@@ -567,9 +579,11 @@ class HelloTap:
     Mosquitto). Point the device at ``tap.port`` to check its SNI and ALPN: Mosquitto
     neither needs nor logs them, AWS does."""
 
-    def __init__(self, upstream_port: int) -> None:
+    def __init__(self, upstream_port: int, port: int = 0) -> None:
+        """``port``: where to listen (0: any free one; 443 as root to exercise a
+        device's port-443 ALPN path)."""
         self._upstream = upstream_port
-        self._listener = socket.create_server((LOOPBACK, 0))
+        self._listener = socket.create_server((LOOPBACK, port))
         self.port: int = self._listener.getsockname()[1]
         self.hellos: list[ClientHello | None] = []
         self._cond = threading.Condition()

@@ -26,6 +26,7 @@ from awstools import (
     ClientHello,
     DeviceClient,
     HelloTap,
+    aws_entry_data,
     device_client,
     duplicate_client,
     parse_client_hello,
@@ -807,3 +808,14 @@ def test_parse_client_hello_refuses_other_records() -> None:
     assert parse_client_hello(b"") is None
     assert parse_client_hello(b"\x10\x00\x00\x00\x05hello") is None  # MQTT CONNECT
     assert parse_client_hello(b"\x16\x03\x01\x00\x04\x01\x00\x00") is None  # cut short
+
+
+def test_entry_data_fits_the_integration(aws_broker: Mosquitto, aws_certs: AwsCerts) -> None:
+    """The keys aws_entry_data writes are the integration's (its check-config too)."""
+    config = pytest.importorskip("gatehouse.integrations.aws_iot.config")
+    for data in (
+        aws_entry_data(aws_broker, aws_certs, fast=True),
+        aws_entry_data(aws_broker, aws_certs, provisioning=True),
+    ):
+        validated = config.CONFIG_SCHEMA(data)
+        assert validated["port"] == aws_broker.tls_port
