@@ -23,7 +23,8 @@ templates                      ``template_engine`` (one per host), ``check_templ
                                ``TemplateEngine``, ``TemplateError``; every render has a
                                budget: ``TemplateLimits``, ``configure_templates``,
                                ``TemplateBudgetError``, ``TEMPLATE_LIMITS_SCHEMA``
-what an exporter sends         ``ENTITY_FILTER_FIELDS``/``ENTITY_FILTER_SCHEMA``,
+what an exporter sends         ``ENTITY_FILTER_FIELDS``/``ENTITY_FILTER_SCHEMA`` (one
+                               side: ``SELECTOR_SCHEMA``),
                                ``entity_filter`` → ``EntityFilter`` (include/exclude by
                                domain, entity, glob, device, area; attribute conditions);
                                ``PRIORITY_FIELDS``, ``priority_rules`` →
@@ -64,6 +65,7 @@ from .entityfilter import (
     PRIORITY_HIGH,
     PRIORITY_LOW,
     PRIORITY_NORMAL,
+    SELECTOR_SCHEMA,
     EntityFilter,
     PriorityRules,
     entity_filter,
@@ -95,6 +97,7 @@ __all__ = [
     "PRIORITY_HIGH",
     "PRIORITY_LOW",
     "PRIORITY_NORMAL",
+    "SELECTOR_SCHEMA",
     "TEMPLATE_LIMITS_SCHEMA",
     "Backoff",
     "BackoffCounter",

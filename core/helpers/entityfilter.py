@@ -105,6 +105,7 @@ def _attribute_conditions(value: Any) -> dict[str, list[Any]]:
     return conditions
 
 
+#: One side of a filter (what ``include:`` or ``exclude:`` holds).
 SELECTOR_SCHEMA: Final = vol.Schema(
     {
         vol.Optional("domains", default=list): _string_list,

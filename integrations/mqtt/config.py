@@ -24,7 +24,7 @@ from typing import Any
 import voluptuous as vol
 
 from gatehouse.core import EntityListOptionsFlow
-from gatehouse.core.helpers import OptionsLayout, json_path, outbox_schema
+from gatehouse.core.helpers import ENTITY_FILTER_FIELDS, OptionsLayout, json_path, outbox_schema
 
 from .const import (
     CONF_BIRTH,
@@ -226,22 +226,13 @@ DISCOVERY_SCHEMAS: dict[str, Any] = {p: platform_schema(p, discovery=True) for p
 
 # -- statestream and subscriptions -------------------------------------------------------
 
-FILTER_SCHEMA = vol.Schema(
-    {
-        vol.Optional("domains", default=list): [str],
-        vol.Optional("entities", default=list): [str],
-        vol.Optional("entity_globs", default=list): [str],
-    }
-)
-
 STATESTREAM_SCHEMA = vol.Schema(
     {
         vol.Optional("base_topic", default=DEFAULT_STATESTREAM_BASE_TOPIC): valid_topic,
         vol.Optional("publish_attributes", default=True): bool,
         vol.Optional(CONF_QOS, default=0): QOS,
         vol.Optional(CONF_RETAIN, default=True): bool,
-        vol.Optional("include", default=dict): FILTER_SCHEMA,
-        vol.Optional("exclude", default=dict): FILTER_SCHEMA,
+        **ENTITY_FILTER_FIELDS,
     }
 )
 

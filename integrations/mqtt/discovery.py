@@ -286,7 +286,7 @@ class DiscoveryPublisher:
 
     def _wanted(self, entity_id: str) -> bool:
         domain = entity_id.partition(".")[0]
-        if domain not in PLATFORMS or not self._stream.included(entity_id):
+        if domain not in PLATFORMS or not self._stream.included.selects(entity_id):
             return False
         reg = self._host.entity_registry.get(entity_id)
         return reg is None or reg.platform != "mqtt"

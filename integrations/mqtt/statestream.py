@@ -3,10 +3,12 @@
 Like Home Assistant's ``mqtt_statestream``: the state of ``sensor.kitchen`` goes to
 ``<base_topic>/sensor/kitchen/state`` (the entity id with ``.`` as a topic level), and,
 with ``publish_attributes``, its attributes as one JSON object to
-``<base_topic>/sensor/kitchen/attributes``. ``include``/``exclude`` select entities by
-``domains``, ``entities`` and ``entity_globs`` (fnmatch): with an include list only
-included entities are published, exclusions always win. Decisions are cached per
-entity id, since the listener runs for every state change of the host.
+``<base_topic>/sensor/kitchen/attributes``. ``include``/``exclude`` are the house's
+entity filter (``gatehouse.core.helpers.entity_filter``: domains, entities, globs,
+devices, areas, attribute conditions, with Home Assistant's precedence); its choice by
+id is cached per entity, since the listener runs for every state change of the host.
+Discovery announces the entities the filter chooses by id (attribute conditions, which
+change with each state, decide only what is streamed).
 
 All included states are published again on every (re)connect, so retained topics are
 fresh after a broker restart. QoS 0 goes straight to paho (dropped while disconnected);
@@ -15,13 +17,13 @@ QoS 1/2 through the outbox without waiting for its commit (``publish_nowait``).
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from gatehouse.core import EVENT_STATE_CHANGED, ConfigEntry, Event, Host, State, StateChangedData
+from gatehouse.core.helpers import entity_filter
 
 from .const import CONF_QOS, CONF_RETAIN, DEFAULT_STATESTREAM_BASE_TOPIC
 
@@ -35,44 +37,9 @@ DEFAULTS: dict[str, Any] = {
     "publish_attributes": True,
     CONF_QOS: 0,
     CONF_RETAIN: True,
-    "include": {"domains": [], "entities": [], "entity_globs": []},
-    "exclude": {"domains": [], "entities": [], "entity_globs": []},
+    "include": {},
+    "exclude": {},
 }
-
-
-class EntityFilter:
-    """include/exclude by domain, entity id and glob (see the module docstring)."""
-
-    def __init__(self, include: Mapping[str, Any], exclude: Mapping[str, Any]) -> None:
-        self._include = _Selector(include)
-        self._exclude = _Selector(exclude)
-        self._cache: dict[str, bool] = {}
-
-    def __call__(self, entity_id: str) -> bool:
-        decision = self._cache.get(entity_id)
-        if decision is None:
-            decision = self._cache[entity_id] = self._decide(entity_id)
-        return decision
-
-    def _decide(self, entity_id: str) -> bool:
-        if self._exclude.matches(entity_id):
-            return False
-        return self._include.empty or self._include.matches(entity_id)
-
-
-class _Selector:
-    def __init__(self, raw: Mapping[str, Any]) -> None:
-        self.domains = frozenset(raw.get("domains") or ())
-        self.entities = frozenset(raw.get("entities") or ())
-        self.globs = tuple(raw.get("entity_globs") or ())
-        self.empty = not (self.domains or self.entities or self.globs)
-
-    def matches(self, entity_id: str) -> bool:
-        return (
-            entity_id in self.entities
-            or entity_id.partition(".")[0] in self.domains
-            or any(fnmatch.fnmatchcase(entity_id, glob) for glob in self.globs)
-        )
 
 
 class StateStream:
@@ -93,7 +60,7 @@ class StateStream:
         self.publish_attributes = bool(merged["publish_attributes"])
         self._qos = int(merged[CONF_QOS])
         self._retain = bool(merged[CONF_RETAIN])
-        self.included = EntityFilter(merged["include"], merged["exclude"])
+        self.included = entity_filter(host, merged)
         self.published = 0
 
     def start(self) -> None:
@@ -109,7 +76,7 @@ class StateStream:
 
     def _state_changed(self, event: Event[StateChangedData]) -> None:
         new_state = event.data["new_state"]
-        if new_state is not None and self.included(new_state.entity_id):
+        if new_state is not None and self.included(new_state):
             self._publish(new_state)
 
     def _connection_changed(self, connected: bool) -> None:
@@ -118,7 +85,7 @@ class StateStream:
 
     def publish_all(self) -> None:
         for state in self._host.states.all():
-            if self.included(state.entity_id):
+            if self.included(state):
                 self._publish(state)
 
     def _publish(self, state: State) -> None:

@@ -28,7 +28,13 @@ from urllib.parse import urlparse
 
 import voluptuous as vol
 
-from gatehouse.core.helpers import OptionsLayout, json_path, outbox_schema, slugify
+from gatehouse.core.helpers import (
+    SELECTOR_SCHEMA,
+    OptionsLayout,
+    json_path,
+    outbox_schema,
+    slugify,
+)
 
 from .const import (
     CONF_ACK_TIMEOUT,
@@ -148,6 +154,36 @@ def _globs(value: Any) -> list[str]:
     if not isinstance(items, list) or not all(isinstance(i, str) and i for i in items):
         raise vol.Invalid("expected an entity id glob or a list of them")
     return list(items)
+
+
+def _selection(value: Any) -> Any:
+    """An entity filter selector (``domains``, ``entities``, ``entity_globs``, ``devices``,
+    ``areas``, ``attributes``) or, the older form, a list of entity id globs."""
+    if isinstance(value, str | list):
+        return _globs(value)
+    return SELECTOR_SCHEMA(value)
+
+
+def _given(side: Any) -> bool:
+    """A side that selects something (a validated selector has every key, maybe empty)."""
+    if isinstance(side, Mapping):
+        return any(side.values())
+    return bool(side)
+
+
+def _same_form(block: dict[str, Any]) -> dict[str, Any]:
+    """``include`` and ``exclude`` both lists of globs (the older form) or both selectors."""
+    include, exclude = block.get("include"), block.get("exclude")
+    if _given(include) and _given(exclude) and isinstance(include, list) != isinstance(
+        exclude, list
+    ):
+        raise vol.Invalid(
+            "write include and exclude both as lists of entity id globs (the older form) "
+            "or both as entity filter mappings (domains, entities, entity_globs, devices, "
+            "areas, attributes)",
+            path=["exclude"],
+        )
+    return block
 
 
 def _local_host() -> str:
@@ -292,18 +328,18 @@ CONSUMER_SCHEMA = _message_schema(
     }
 )
 
-KV_SCHEMA = vol.Schema(
+KV_SCHEMA = vol.All(vol.Schema(
     {
         vol.Required("bucket"): name_token,
-        vol.Optional("include", default=["*"]): _globs,
-        vol.Optional("exclude", default=list): _globs,
+        vol.Optional("include", default=dict): _selection,
+        vol.Optional("exclude", default=dict): _selection,
         vol.Optional("replicas", default=1): vol.All(vol.Coerce(int), vol.Range(min=1, max=5)),
         vol.Optional("history", default=1): vol.All(vol.Coerce(int), vol.Range(min=1, max=64)),
         vol.Optional("storage", default="file"): vol.In(["file", "memory"]),
     }
-)
+), _same_form)
 
-FLEET_SCHEMA = vol.Schema(
+FLEET_SCHEMA = vol.All(vol.Schema(
     {
         vol.Required("site"): subject_token,
         vol.Optional("host", default=_local_host): subject_token,
@@ -311,14 +347,14 @@ FLEET_SCHEMA = vol.Schema(
         vol.Optional("replicas", default=1): vol.All(vol.Coerce(int), vol.Range(min=1, max=5)),
         vol.Optional("max_age", default=7 * 86400.0): AGE,
         vol.Optional("forward_states", default=True): bool,
-        vol.Optional("include", default=["*"]): _globs,
-        vol.Optional("exclude", default=list): _globs,
+        vol.Optional("include", default=dict): _selection,
+        vol.Optional("exclude", default=dict): _selection,
         vol.Optional("events", default=list): [vol.All(str, vol.Length(min=1))],
         vol.Optional("import", default=True): bool,
         vol.Optional("hosts"): [subject_token],
         vol.Optional("durable"): name_token,
     }
-)
+), _same_form)
 
 #: The shared ``outbox:`` block with the defaults this integration always had (a quick
 #: first retry, a breaker that opens after 5 failures and probes every 10 s); an atomic

@@ -42,7 +42,7 @@ from .binary_sensor import RemoteBinarySensor
 from .client import NatsClient
 from .const import EVENT_FLEET_EVENT, HDR_STREAM, HDR_SUBJECT
 from .consumer import ConsumerSpec, Delivery, DurableConsumer, MalformedListener
-from .kv import GlobFilter, encode, state_document
+from .kv import EntitySelection, encode, state_document
 from .sensor import RemoteSensor
 
 _LOGGER = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ class FleetBridge:
         self.me: str = spec["host"]
         self.stream: str = spec.get("stream") or fleet_stream_name(self.site)
         self.prefix = f"{SUBJECT_ROOT}.{self.site}.{self.me}"
-        self.selects = GlobFilter(spec["include"], spec["exclude"])
+        self.selection = EntitySelection(host, spec)
         self._hosts = frozenset(spec.get("hosts") or ())
         self._remote: dict[str, RemoteEntity] = {}
         self.consumer: DurableConsumer | None = None
@@ -129,7 +129,7 @@ class FleetBridge:
 
     def _wanted(self, data: Mapping[str, Any]) -> bool:
         entity_id = data["entity_id"]
-        if not self.selects(entity_id):
+        if not self.selection.selects(entity_id):
             return False
         return not isinstance(self._host.entities.get(entity_id), RemoteSensor | RemoteBinarySensor)
 

@@ -10,10 +10,9 @@ per entity and writes it once the connection is back — no backlog to replay.
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import anyio
@@ -32,6 +31,7 @@ from gatehouse.core import (
     State,
     StateChangedData,
 )
+from gatehouse.core.helpers import EntityFilter, entity_filter
 
 from .client import NatsClient
 
@@ -41,22 +41,42 @@ _CHUNK = 64  # concurrent puts per round
 _MAX_RETRY_DELAY = 10.0
 
 
-class GlobFilter:
-    """Entity id include/exclude globs, with the answer cached per entity id."""
+class EntitySelection:
+    """Which entities the KV mirror and the fleet forward: the house's entity filter
+    (``include``/``exclude`` mappings, Home Assistant's precedence).
 
-    def __init__(self, include: Sequence[str], exclude: Sequence[str]) -> None:
-        self._include = tuple(include)
-        self._exclude = tuple(exclude)
-        self._cache: dict[str, bool] = {}
+    The older form, ``include``/``exclude`` as lists of entity id globs, keeps its
+    meaning: a state passes if any include glob matches and no exclude glob does (under
+    Home Assistant's rules an included glob would beat an excluded one).
+    """
 
-    def __call__(self, entity_id: str) -> bool:
-        cached = self._cache.get(entity_id)
-        if cached is None:
-            cached = any(fnmatch.fnmatchcase(entity_id, g) for g in self._include) and not any(
-                fnmatch.fnmatchcase(entity_id, g) for g in self._exclude
+    def __init__(self, host: Host, spec: Mapping[str, Any]) -> None:
+        include, exclude = spec.get("include"), spec.get("exclude")
+        self._filter: EntityFilter | None = None
+        self._legacy: tuple[EntityFilter, EntityFilter | None] | None = None
+        if isinstance(include, list) or isinstance(exclude, list):
+            globs = include if isinstance(include, list) else ["*"]
+            left = exclude if isinstance(exclude, list) and exclude else None
+            self._legacy = (
+                EntityFilter(None, {"include": {"entity_globs": globs}}),
+                EntityFilter(None, {"include": {"entity_globs": left}}) if left else None,
             )
-            self._cache[entity_id] = cached
-        return cached
+        else:
+            self._filter = entity_filter(host, spec)
+
+    def selects(self, entity_id: str) -> bool:
+        """The (cached) choice by entity id, device and area."""
+        if self._legacy is not None:
+            taken, left = self._legacy
+            return taken.selects(entity_id) and not (left is not None and left.selects(entity_id))
+        assert self._filter is not None
+        return self._filter.selects(entity_id)
+
+    def __call__(self, state: State) -> bool:
+        """The choice for this state (attribute conditions included)."""
+        if self._filter is not None:
+            return self._filter(state)
+        return self.selects(state.entity_id)
 
 
 def state_document(state: State) -> dict[str, Any]:
@@ -82,7 +102,7 @@ class KvMirror:
         self._host = host
         self._client = client
         self._spec = spec
-        self.selects = GlobFilter(spec["include"], spec["exclude"])
+        self.selection = EntitySelection(host, spec)
         self._pending: dict[str, State | None] = {}
         self._wake = anyio.Event()
         self.writes = 0
@@ -92,11 +112,12 @@ class KvMirror:
         """Open (or create) the bucket, queue every selected state, follow changes."""
         kv = await self._bucket()
         for state in self._host.states.all():
-            if self.selects(state.entity_id):
+            if self.selection(state):
                 self._pending[state.entity_id] = state
         entry.on_unload(
             self._host.bus.listen(
-                EVENT_STATE_CHANGED, self._changed, lambda data: self.selects(data["entity_id"])
+                EVENT_STATE_CHANGED, self._changed,
+                lambda data: self.selection.selects(data["entity_id"]),
             )
         )
         entry.spawn(self._writer(kv), f"nats kv mirror {self._spec['bucket']}")
@@ -123,7 +144,10 @@ class KvMirror:
             raise ConfigEntryNotReady(f"KV bucket {spec['bucket']}: {err}") from err
 
     def _changed(self, event: Event[StateChangedData]) -> None:
-        self._pending[event.data["entity_id"]] = event.data["new_state"]
+        new_state = event.data["new_state"]
+        if new_state is not None and not self.selection(new_state):
+            return  # fails an attribute condition: the bucket keeps the last state that passed
+        self._pending[event.data["entity_id"]] = new_state
         self._wake.set()
 
     async def _writer(self, kv: KeyValue) -> None:

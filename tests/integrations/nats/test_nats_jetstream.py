@@ -9,11 +9,13 @@ from typing import Any
 import anyio
 import nats.js.errors
 import pytest
+import voluptuous as vol
 from nats.js.api import RetentionPolicy, StorageType
 from natstools import add_nats, assert_loaded, jdump, raw_client, stream_payloads
 
 from gatehouse.core import EVENT_STATE_CHANGED, Event, Host
 from gatehouse.core.testing import NatsServer, make_host, state_of, wait_until
+from gatehouse.integrations.nats.config import KV_SCHEMA
 
 pytestmark = pytest.mark.anyio
 
@@ -229,6 +231,42 @@ async def test_kv_mirror_follows_selected_states(
         with anyio.fail_after(10):
             while await _kv_value(nc, "site_states", "sensor.power") is not None:  # noqa: ASYNC110
                 await anyio.sleep(0.02)
+
+
+async def test_kv_mirror_takes_the_house_entity_filter(
+    nats_server: NatsServer, host: Host
+) -> None:
+    """The mapping form: Home Assistant's precedence (an excluded glob beats an included
+    domain) and attribute conditions, which hold back a state that fails them."""
+    kv = {"bucket": "filtered", "include": {"domains": ["sensor"], "attributes": {"ok": True}},
+          "exclude": {"entity_globs": ["sensor.secret_*"]}}
+    async with raw_client(nats_server.url) as nc:
+        entry = await add_nats(host, servers=[nats_server.url], kv=kv)
+        assert_loaded(entry)
+        host.states.set("sensor.secret_key", "x", {"ok": True})
+        host.states.set("sensor.bad", "1", {"ok": False})
+        host.states.set("switch.pump", "on", {"ok": True})
+        host.states.set("sensor.level", "1", {"ok": True})
+        host.states.set("sensor.level", "2", {"ok": False})  # held back: the bucket keeps 1
+        host.states.set("sensor.last", "9", {"ok": True})
+        bucket = await nc.jetstream().key_value("filtered")
+        wanted = {"sensor.level", "sensor.last"}
+        with anyio.fail_after(10):
+            while not wanted <= set(await bucket.keys()):  # noqa: ASYNC110 - the server
+                await anyio.sleep(0.02)
+        # Written in one round with the others: anything else would be there by now.
+        assert set(await bucket.keys()) == wanted
+        level = await _kv_value(nc, "filtered", "sensor.level")
+        assert level is not None and level["state"] == "1"
+
+
+def test_kv_filter_forms_cannot_be_mixed() -> None:
+    with pytest.raises(vol.Invalid, match="both as lists of entity id globs"):
+        KV_SCHEMA({"bucket": "b", "include": ["sensor.*"], "exclude": {"domains": ["light"]}})
+    with pytest.raises(vol.Invalid, match=r"extra keys not allowed @ data\['include'\]\['domain"):
+        KV_SCHEMA({"bucket": "b", "include": {"domain": ["sensor"]}})
+    # The older form alone still validates to itself.
+    assert KV_SCHEMA({"bucket": "b", "include": "sensor.*"})["include"] == ["sensor.*"]
 
 
 async def test_a_lost_delivery_is_read_from_the_stream_in_order(
