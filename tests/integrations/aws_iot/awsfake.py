@@ -824,6 +824,16 @@ class FakeAwsIot:
             self._update(thing, name, body, device=False)
             return self._shadows[(thing, name)].version
 
+    def bump_version(self, thing: str, name: str | None = None, by: int = 1) -> int:
+        """Advance the shadow's version without publishing anything: changes made on
+        the cloud side that the device has not seen (its next update with the old
+        ``version`` is a 409). Returns the new version."""
+        with self._lock:
+            doc = self._shadows[(thing, name)]
+            doc.version += by
+            self._changed()
+            return doc.version
+
     def delete_shadow(self, thing: str, name: str | None = None) -> None:
         with self._lock:
             doc = self._shadows.get((thing, name))

@@ -224,7 +224,7 @@ def aws_fake(aws_broker: Mosquitto, aws_certs: AwsCerts) -> Iterator[FakeAwsIot]
 
 
 #: Quick reconnects for tests, so a broker restart costs a fraction of a second.
-FAST: dict[str, Any] = {"reconnect_min_delay": 0.1, "connect_timeout": 2.0}
+FAST: dict[str, Any] = {"reconnect_min_delay": 0.1}
 
 
 def aws_entry_data(

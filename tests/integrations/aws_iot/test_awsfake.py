@@ -156,6 +156,17 @@ def test_version_conflict_is_409(device: DeviceClient) -> None:
     assert doc["version"] == 1
 
 
+def test_bump_version_makes_the_next_versioned_update_conflict(
+    device: DeviceClient, aws_fake: FakeAwsIot
+) -> None:
+    device.request(f"{SHADOW}/update", {"state": {"reported": {"a": 1}}})
+    assert aws_fake.bump_version(THING, by=5) == 6
+    kind, body = device.request(f"{SHADOW}/update", {"state": {"reported": {"a": 2}}, "version": 1})
+    assert (kind, body["code"]) == ("rejected", 409)
+    kind, body = device.request(f"{SHADOW}/update", {"state": {"reported": {"a": 2}}, "version": 6})
+    assert (kind, body["version"]) == ("accepted", 7)
+
+
 def test_too_large_is_413_and_counts_the_merged_document(device: DeviceClient) -> None:
     # Each update alone is under 8 KB; together they are over it (AWS merges first).
     kind, _ = device.request(f"{SHADOW}/update", {"state": {"reported": {"a": "x" * 5000}}})
