@@ -21,9 +21,14 @@ from .config_flow import (
 )
 from .const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN, __version__
 from .context import Context
-from .device_registry import DeviceEntry, DeviceInfo, DeviceRegistry
+from .device_registry import (
+    EVENT_DEVICE_REGISTRY_UPDATED,
+    DeviceEntry,
+    DeviceInfo,
+    DeviceRegistry,
+)
 from .entity import Entity, EntityDescription
-from .entity_registry import EntityRegistry, RegistryEntry
+from .entity_registry import EVENT_ENTITY_REGISTRY_UPDATED, EntityRegistry, RegistryEntry
 from .exceptions import (
     AbortFlow,
     ConfigEntryAuthFailed,
@@ -51,6 +56,8 @@ from .services import ServiceCall, ServiceRegistry, SupportsResponse
 from .states import EVENT_STATE_CHANGED, State, StateChangedData, StateMachine
 
 __all__ = [
+    "EVENT_DEVICE_REGISTRY_UPDATED",
+    "EVENT_ENTITY_REGISTRY_UPDATED",
     "EVENT_STATE_CHANGED",
     "MATCH_ALL",
     "STATE_OFF",

@@ -6,7 +6,7 @@ One config entry is one InfluxDB target: 1.x (``database``, ``retention_policy``
 
 * ``const.py``, ``config.py``: names and the voluptuous schemas (YAML, forms, query
   sensors, per-entity overrides, the shared ``outbox:`` block, include/exclude and
-  priority from ``routing.py``, which wraps the helpers' shared entity filter);
+  priority from the helpers' shared entity filter and priority rules);
 * ``lineprotocol.py``: the line protocol, exactly to the spec (pure);
 * ``point.py``: a state → measurement, tags, fields and time, as Home Assistant does;
 * ``exporter.py``: the ``state_changed`` listener that queues a point per state (the

@@ -21,7 +21,13 @@ from typing import Any, Final
 
 import voluptuous as vol
 
-from gatehouse.core.helpers import OptionsLayout, outbox_schema, slugify
+from gatehouse.core.helpers import (
+    ENTITY_FILTER_FIELDS,
+    PRIORITY_FIELDS,
+    OptionsLayout,
+    outbox_schema,
+    slugify,
+)
 
 from .const import (
     API_V1,
@@ -71,7 +77,6 @@ from .const import (
     MEASUREMENT_ATTRS,
     PRECISIONS,
 )
-from .routing import FILTER_FIELDS, PRIORITY_FIELDS
 
 _SECRET = {"secret": True}
 _V1_ONLY: Final = (CONF_DATABASE, CONF_RETENTION_POLICY, CONF_USERNAME, CONF_PASSWORD)
@@ -258,7 +263,7 @@ ENTRY_FIELDS: dict[Any, Any] = {
     **CONNECTION_FIELDS,
     **POINT_FIELDS,
     **WRITER_FIELDS,
-    **FILTER_FIELDS,
+    **ENTITY_FILTER_FIELDS,
     **PRIORITY_FIELDS,
     vol.Optional(CONF_PATH): vol.Match(r"^/[^?#\s]*$"),
     vol.Optional(CONF_QUERIES, default=list): vol.All([QUERY_SCHEMA], _unique_names),

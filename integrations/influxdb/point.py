@@ -113,21 +113,22 @@ class PointMaker:
         return merged
 
     def _registry_tags(self, entity_id: str) -> list[tuple[str, str]]:
+        """The device's name and the area (the entity's own, else its device's)."""
         host = self._host
         if host is None:
             return []
         entry = host.entity_registry.get(entity_id)
-        if entry is None or entry.device_id is None:
+        if entry is None:
             return []
-        device = host.device_registry.get(entry.device_id)
-        if device is None:
-            return []
+        device = (
+            host.device_registry.get(entry.device_id) if entry.device_id is not None else None
+        )
         found = []
-        name = device.name_by_user or device.name
+        name = (device.name_by_user or device.name) if device is not None else None
         if name:
             found.append((TAG_DEVICE, name))
-        area = getattr(device, "area_id", None)  # when the registries know areas
-        if isinstance(area, str) and area:
+        area = entry.area_id or (device.area_id if device is not None else None)
+        if area:
             found.append((TAG_AREA, area))
         return found
 

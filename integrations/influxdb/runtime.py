@@ -22,6 +22,8 @@ from typing import Any
 import aiohttp
 
 from gatehouse.core import (
+    EVENT_DEVICE_REGISTRY_UPDATED,
+    EVENT_ENTITY_REGISTRY_UPDATED,
     EVENT_STATE_CHANGED,
     ConfigEntry,
     ConfigEntryAuthFailed,
@@ -29,7 +31,14 @@ from gatehouse.core import (
     Host,
     State,
 )
-from gatehouse.core.helpers import LinkSensor, OutboxLink, attach_outbox, template_engine
+from gatehouse.core.helpers import (
+    LinkSensor,
+    OutboxLink,
+    attach_outbox,
+    entity_filter,
+    priority_rules,
+    template_engine,
+)
 
 from .client import InfluxClient, ssl_context
 from .const import (
@@ -45,7 +54,6 @@ from .entity import entry_device
 from .exporter import Exporter
 from .lineprotocol import Counts
 from .point import PointMaker
-from .routing import state_filter, state_priority
 from .sensor import QuerySensor, query_sensors
 from .writer import InfluxSender
 
@@ -167,16 +175,20 @@ async def build(
     # The entry's own queue and link sensors are not exported: each point written
     # would change them, and their change make another point.
     own = {e.entity_id for e in [*outbox.sensors, link] if e.entity_id is not None}
-    selected = state_filter(host, config)
+    selected = entity_filter(host, config)
 
     def accept(state: State) -> bool:
         return state.entity_id not in own and selected(state)
 
-    exporter = Exporter(name, maker, outbox, accept, state_priority(host, config))
+    rules = priority_rules(host, config)
+    exporter = Exporter(name, maker, outbox, accept, rules if rules else None)
     sender.requeue = outbox.enqueue_nowait
     # Undone in reverse: stop listening, then queue what the last loop turn made.
     entry.on_unload(exporter.flush)
     entry.on_unload(host.bus.listen(EVENT_STATE_CHANGED, exporter))
+    # Device names and areas are tags: made again after a registry change.
+    for registry_event in (EVENT_ENTITY_REGISTRY_UPDATED, EVENT_DEVICE_REGISTRY_UPDATED):
+        entry.on_unload(host.bus.listen(registry_event, lambda _event: maker.forget()))
     sensors = query_sensors(config, key, client, template_engine(host), device)
     if sensors:
         await host.entities.add(entry, list(sensors))

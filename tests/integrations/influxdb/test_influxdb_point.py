@@ -9,6 +9,7 @@ import pytest
 import voluptuous as vol
 
 from gatehouse.core import DeviceInfo, Host, SensorEntity, State
+from gatehouse.core.helpers import entity_filter
 from gatehouse.core.testing import add_entry
 from gatehouse.integrations.influxdb.config import CONFIG_SCHEMA, ENTRY_SCHEMA
 from gatehouse.integrations.influxdb.lineprotocol import Counts
@@ -169,21 +170,37 @@ async def test_device_tag_from_registries(host: Host) -> None:
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("shared", [True, False], ids=["shared", "stand-in"])
-async def test_include_exclude_by_attribute_and_device(
-    host: Host, shared: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Rules that read the same with the shared filter and the stand-in."""
-    from gatehouse.integrations.influxdb import routing
-    from gatehouse.integrations.influxdb.routing import state_filter
-
-    if not shared:
-        monkeypatch.setattr(routing, "_shared_filter", None)
-
+async def test_area_tag_follows_the_registries(host: Host) -> None:
+    """The entity's own area, else its device's; made again after a registry change."""
     entry = await add_entry(host, "demo", {})
     thing = _Thing()
     await host.entities.add(entry, [thing])
-    accept = state_filter(host, ENTRY_SCHEMA({
+    entity_id = str(thing.entity_id)
+    registered = host.entity_registry.get(entity_id)
+    assert registered is not None and registered.device_id is not None
+    maker = PointMaker(host, ENTRY_SCHEMA({}), Counts())
+
+    def line() -> str:
+        got = maker.line(host.states.get(entity_id))  # type: ignore[arg-type]
+        assert got is not None
+        return got
+
+    assert ",area=" not in line()
+    host.device_registry.update(registered.device_id, area_id="plant_room")
+    maker.forget()
+    assert ",area=plant_room," in line()
+    host.entity_registry.update(entity_id, area_id="office")
+    maker.forget()
+    assert ",area=office," in line()
+
+
+@pytest.mark.anyio
+async def test_include_exclude_by_attribute_and_device(host: Host) -> None:
+    """The helpers' shared filter over the entry's own schema."""
+    entry = await add_entry(host, "demo", {})
+    thing = _Thing()
+    await host.entities.add(entry, [thing])
+    accept = entity_filter(host, ENTRY_SCHEMA({
         "include": {"domains": ["sensor"],
                     "attributes": {"device_class": ["temperature", "humidity"]}},
         "exclude": {"entity_globs": ["sensor.*_raw"]},
@@ -194,6 +211,6 @@ async def test_include_exclude_by_attribute_and_device(
     assert not accept(State("light.c", "on", {"device_class": "humidity"}))
     registered = host.entity_registry.get(str(thing.entity_id))
     assert registered is not None and registered.device_id is not None
-    by_device = state_filter(host, ENTRY_SCHEMA({"include": {"devices": [registered.device_id]}}))
+    by_device = entity_filter(host, ENTRY_SCHEMA({"include": {"devices": [registered.device_id]}}))
     assert by_device(host.states.get(str(thing.entity_id)))  # type: ignore[arg-type]
     assert not by_device(State("sensor.a", "1"))
