@@ -384,6 +384,25 @@ async def test_device_registry_list_and_rename(api: Client, host: Host) -> None:
     assert (await api.post("/api/config/device_registry/nope", json={})).status == 404
 
 
+async def test_areas_are_set_on_devices_and_entities(api: Client, host: Host) -> None:
+    devices = await (await api.get("/api/config/device_registry")).json()
+    demo = next(d for d in devices if d["name"] == "Demo")
+    placed = await api.post(f"/api/config/device_registry/{demo['id']}",
+                            json={"area_id": "test_bench"})
+    assert (await placed.json())["area_id"] == "test_bench"
+    own = await api.post("/api/config/entity_registry/sensor.demo_sine",
+                         json={"area_id": "yard"})
+    assert (await own.json())["area_id"] == "yard"
+    entry = host.entity_registry.get("sensor.demo_sine")
+    assert entry is not None and entry.area_id == "yard"
+    cleared = await api.post("/api/config/entity_registry/sensor.demo_sine",
+                             json={"area_id": None})
+    assert (await cleared.json())["area_id"] is None
+    bad = await api.post(f"/api/config/device_registry/{demo['id']}",
+                         json={"area_id": "Boiler Room!"})
+    assert bad.status == 400 and "area_id" in (await bad.json())["message"]
+
+
 # -- check_config ------------------------------------------------------------------------
 
 
