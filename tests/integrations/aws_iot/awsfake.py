@@ -824,6 +824,13 @@ class FakeAwsIot:
             self._update(thing, name, body, device=False)
             return self._shadows[(thing, name)].version
 
+    def shadow_size(self, thing: str, name: str | None = None) -> int | None:
+        """The bytes the 8 KB limit counts for this shadow (:func:`state_size`), or None
+        when it does not exist."""
+        with self._lock:
+            doc = self._shadows.get((thing, name))
+            return state_size(doc) if doc is not None and doc.exists else None
+
     def bump_version(self, thing: str, name: str | None = None, by: int = 1) -> int:
         """Advance the shadow's version without publishing anything: changes made on
         the cloud side that the device has not seen (its next update with the old

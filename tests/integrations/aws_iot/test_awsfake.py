@@ -167,7 +167,9 @@ def test_bump_version_makes_the_next_versioned_update_conflict(
     assert (kind, body["version"]) == ("accepted", 7)
 
 
-def test_too_large_is_413_and_counts_the_merged_document(device: DeviceClient) -> None:
+def test_too_large_is_413_and_counts_the_merged_document(
+    device: DeviceClient, aws_fake: FakeAwsIot
+) -> None:
     # Each update alone is under 8 KB; together they are over it (AWS merges first).
     kind, _ = device.request(f"{SHADOW}/update", {"state": {"reported": {"a": "x" * 5000}}})
     assert kind == "accepted"
@@ -177,6 +179,8 @@ def test_too_large_is_413_and_counts_the_merged_document(device: DeviceClient) -
     assert body["message"] == "The payload exceeds the maximum size allowed"
     _, doc = device.request(f"{SHADOW}/get")
     assert set(doc["state"]["reported"]) == {"a"}
+    assert aws_fake.shadow_size(THING) == len(b'{"reported":{"a":""}}') + 5000
+    assert aws_fake.shadow_size("nobody") is None
 
 
 @pytest.mark.parametrize(
