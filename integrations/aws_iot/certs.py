@@ -55,7 +55,8 @@ def check_validity(cert: x509.Certificate, path: str, field: str,
     now = now or datetime.datetime.now(datetime.UTC)
     if now < cert.not_valid_before_utc:
         raise CertificateProblem(
-            f"{field}: {path} is not valid yet (from {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC)"
+            f"{field}: {path} is not valid yet "
+            f"(from {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC)"
         )
     if now > cert.not_valid_after_utc:
         raise CertificateProblem(

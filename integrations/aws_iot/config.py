@@ -18,7 +18,7 @@ the disk; set-up runs ``check_files`` in a worker thread.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from typing import Any, Final
 
 import voluptuous as vol
@@ -97,10 +97,15 @@ def _template(*fields: str) -> Any:
     return check
 
 
+#: Earlier spellings of the telemetry modes.
+_MODE_ALIASES: Final = {"per_state": "per_entity", "batch": "batched"}
+
 TELEMETRY_SCHEMA: Final = vol.Schema(
     {
         vol.Optional("enabled", default=True): bool,
-        vol.Optional("mode", default="per_state"): vol.In(["per_state", "batch"]),
+        vol.Optional("mode", default="per_entity"): vol.All(
+            vol.Any(str), lambda v: _MODE_ALIASES.get(v, v), vol.In(["per_entity", "batched"])
+        ),
         vol.Optional("topic", default=DEFAULT_TOPIC): _template("thing", "domain", "object_id"),
         vol.Optional("batch_topic", default=DEFAULT_BATCH_TOPIC): _template("thing"),
         vol.Optional("interval", default=10.0): _SECONDS,
@@ -110,18 +115,33 @@ TELEMETRY_SCHEMA: Final = vol.Schema(
     }
 )
 
-SHADOW_SCHEMA: Final = vol.Schema(
+_MAPPING: Final = {str: vol.All(str, vol.Match(r"^\w+\.\w+$"))}
+
+_SHADOW_FIELDS: Final = vol.Schema(
     {
         vol.Optional("enabled", default=True): bool,
         #: None: the classic (unnamed) shadow.
         vol.Optional("name"): vol.Any(None, vol.All(str, vol.Length(min=1, max=64))),
         #: shadow key → entity id: desired values of these keys call the entity's services.
-        vol.Optional("mapping", default=dict): {str: vol.All(str, vol.Match(r"^\w+\.\w+$"))},
+        vol.Optional("mapping", default=dict): _MAPPING,
+        #: The same as ``mapping`` (the name the shadow module first used); merged into it.
+        vol.Optional("desired"): _MAPPING,
         #: Seconds changes are gathered before one update (AWS bills per update).
         vol.Optional("report_delay", default=0.2): _SECONDS,
         **ENTITY_FILTER_FIELDS,
     }
 )
+
+
+def _merge_desired(block: dict[str, Any]) -> dict[str, Any]:
+    alias = block.pop("desired", None)
+    if alias:
+        block["mapping"] = {**alias, **block["mapping"]}
+    return block
+
+
+SHADOW_SCHEMA: Final = vol.All(_SHADOW_FIELDS, _merge_desired)
+
 
 PROVISIONING_SCHEMA: Final = vol.Schema(
     {
@@ -220,7 +240,7 @@ def _files(config: dict[str, Any]) -> dict[str, Any]:
     try:
         check_files(config)
     except CertificateProblem as err:
-        field = str(err).split(":", 1)[0].split(".")
+        field: list[Hashable] = list(str(err).split(":", 1)[0].split("."))
         raise vol.Invalid(str(err), path=field) from None
     return config
 

@@ -42,6 +42,8 @@ DEFAULT_PUBLISH_RATE: Final = 100.0
 #: Outbox headers of a telemetry message.
 HDR_TOPIC: Final = "topic"
 HDR_QOS: Final = "qos"
+#: Left in a queued topic; the sender puts the connection's thing name there.
+THING_FIELD: Final = "{thing}"
 
 #: Storm: this many disconnects, each within ``window`` s of its connect, within ``window``.
 DEFAULT_STORM_DISCONNECTS: Final = 3
