@@ -89,12 +89,36 @@ class Endpoint:
         return f"{self.host}:{self.port}"
 
 
-def tls_context(endpoint: Endpoint, credentials: Credentials) -> ssl.SSLContext:
+class TrackingContext(ssl.SSLContext):
+    """An SSL context that remembers the last socket it wrapped.
+
+    paho does not close the TLS socket when the handshake fails (a server the root CA
+    does not trust, a refused client certificate), so it would linger until garbage
+    collection, once per reconnect attempt; with it at hand it is closed at once.
+    """
+
+    last_socket: ssl.SSLSocket | None = None
+
+    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
+        sock = super().wrap_socket(*args, **kwargs)
+        self.last_socket = sock
+        return sock
+
+    def close_failed(self, current: object) -> None:
+        """Close the last socket if it is not ``current`` (paho's live one)."""
+        sock = self.last_socket
+        if sock is not None and sock is not current:
+            self.last_socket = None
+            with contextlib.suppress(OSError):
+                sock.close()
+
+
+def tls_context(endpoint: Endpoint, credentials: Credentials) -> TrackingContext:
     """TLS 1.2+, server verified against ``root_ca``, our certificate; ALPN on request.
 
     Blocking (reads files). Errors name the file, never its contents.
     """
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED + check_hostname
+    context = TrackingContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED + check_hostname
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
         context.load_verify_locations(cafile=endpoint.root_ca)
@@ -143,7 +167,7 @@ class AwsConnection:
     """One connection (see the module docstring); implements ``link.MqttLink``."""
 
     def __init__(self, endpoint: Endpoint, credentials: Credentials,
-                 context: ssl.SSLContext) -> None:
+                 context: TrackingContext) -> None:
         self.endpoint = endpoint
         self.credentials = credentials
         self.connected = False
@@ -168,6 +192,7 @@ class AwsConnection:
         self._closed = False
         self._loop_started = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._context = context
         client = paho.Client(
             CallbackAPIVersion.VERSION2,
             client_id=credentials.client_id,
@@ -177,7 +202,8 @@ class AwsConnection:
         client.suppress_exceptions = True
         client.max_inflight_messages_set(MAX_INFLIGHT)
         client.max_queued_messages_set(0)
-        client.reconnect_delay_set(max(1, round(endpoint.reconnect_min_delay)),
+        # Annotated int, but paho waits float seconds (tests reconnect in 0.1 s).
+        client.reconnect_delay_set(endpoint.reconnect_min_delay,  # type: ignore[arg-type]
                                    RECONNECT_MAX_DELAY)
         client.connect_timeout = endpoint.connect_timeout
         client.tls_set_context(context)
@@ -225,6 +251,7 @@ class AwsConnection:
         reset = getattr(client, "_reset_sockets", None)
         if reset is not None:
             reset()
+        self._context.close_failed(None)
 
     def add_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
         """``listener()`` on the loop after each connection change (link sensors)."""
@@ -308,6 +335,7 @@ class AwsConnection:
                    str(reason) if reason.is_failure else mids)
 
     def _thread_connect_fail(self, client: paho.Client, userdata: Any) -> None:
+        self._context.close_failed(client.socket())
         self._post(self._connect_failed)
 
     def _thread_disconnect(self, client: paho.Client, userdata: Any, flags: Any,
@@ -514,5 +542,9 @@ async def connect_once(endpoint: Endpoint, credentials: Credentials, timeout: fl
             if sock is not None:
                 with contextlib.suppress(OSError):
                     sock.close()
+            context.close_failed(None)
+            reset = getattr(client, "_reset_sockets", None)
+            if reset is not None:
+                reset()
 
     await anyio.to_thread.run_sync(attempt)
