@@ -29,6 +29,10 @@ what an exporter sends         ``ENTITY_FILTER_FIELDS``/``ENTITY_FILTER_SCHEMA``
                                domain, entity, glob, device, area; attribute conditions);
                                ``PRIORITY_FIELDS``, ``priority_rules`` →
                                ``PriorityRules``, ``PRIORITY_HIGH``/``NORMAL``/``LOW``
+what may come in               ``ingress_guard`` → ``IngressHook`` (``check`` →
+                               ``IngressVerdict``, ``PASS`` without a guard; ``install``
+                               an ``IngressGuard``; per-transport replay feeds,
+                               ``ReplayFeed``): transports ask, schema_guard answers
 quiet logs                     ``BurstLog``
 text                           ``slugify``
 =============================  ========================================================
@@ -71,6 +75,14 @@ from .entityfilter import (
     entity_filter,
     priority_rules,
 )
+from .ingress import (
+    PASS,
+    IngressGuard,
+    IngressHook,
+    IngressVerdict,
+    ReplayFeed,
+    ingress_guard,
+)
 from .options import OptionsLayout
 from .outbox import (
     OUTBOX_SCHEMA,
@@ -93,6 +105,7 @@ __all__ = [
     "ENTITY_FILTER_FIELDS",
     "ENTITY_FILTER_SCHEMA",
     "OUTBOX_SCHEMA",
+    "PASS",
     "PRIORITY_FIELDS",
     "PRIORITY_HIGH",
     "PRIORITY_LOW",
@@ -104,6 +117,9 @@ __all__ = [
     "BurstLog",
     "DeliveryOutcome",
     "EntityFilter",
+    "IngressGuard",
+    "IngressHook",
+    "IngressVerdict",
     "JsonPath",
     "LinkSensor",
     "OnOffPayload",
@@ -116,6 +132,7 @@ __all__ = [
     "PayloadError",
     "PermanentDeliveryError",
     "PriorityRules",
+    "ReplayFeed",
     "Sender",
     "TemplateBudgetError",
     "TemplateEngine",
@@ -130,6 +147,7 @@ __all__ = [
     "describe_invalid",
     "entity_filter",
     "form_errors",
+    "ingress_guard",
     "json_path",
     "loads",
     "outbox_schema",
