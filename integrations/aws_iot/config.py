@@ -184,6 +184,8 @@ CONNECTION_FIELDS: Final[dict[Any, Any]] = {
     vol.Optional(CONF_PORT, default=DEFAULT_PORT): vol.All(
         vol.Coerce(int), vol.Range(min=1, max=65535)
     ),
+    #: ALPN ``x-amzn-mqtt-ca``: None (default) = on for port 443, where AWS needs it.
+    vol.Optional("alpn"): vol.Any(None, bool),
     vol.Required(CONF_THING): _thing_name,
     vol.Required(CONF_ROOT_CA): str,
     vol.Optional(CONF_CERTIFICATE): str,

@@ -114,7 +114,9 @@ def test_a_file_that_is_not_pem_is_named_without_its_contents(
     aws_certs: AwsCerts, tmp_path: Path
 ) -> None:
     garbage = tmp_path / "key.pem"
-    garbage.write_text("-----BEGIN PRIVATE KEY-----\nc2VjcmV0LXNlY3JldA==\n-----END PRIVATE KEY-----\n")
+    garbage.write_text(
+        "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LXNlY3JldA==\n-----END PRIVATE KEY-----\n"
+    )
     text = refusal(base(aws_certs, private_key=str(garbage)))
     assert f"private_key: {garbage} is not an unencrypted PEM private key" in text
     assert "c2VjcmV0" not in text
