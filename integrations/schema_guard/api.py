@@ -20,9 +20,16 @@ hook of a transport is then a few lines::
 * ``await quarantine(verdict, payload)``: store a rejected message and return once it
   is durably committed (for a proxy that acknowledges the inbound message only then);
   raises ``QuarantineFull`` when too many wait, ``GuardUnavailable`` when not loaded.
-* ``set_replay_target(target) -> undo``: who receives replayed messages (a transport
-  re-ingests them as if they had just arrived); without one, replay fires the
-  ``schema_guard_replayed`` bus event per message.
+* ``set_replay_target(target) -> undo``: who receives replayed messages that have no
+  transport of their own; without one, replay fires the ``schema_guard_replayed`` bus
+  event per message.
+
+The transports (mqtt, nats) do not import this module: they ask the core's ingress
+hook (``gatehouse.core.helpers.ingress_guard``), which ``attach`` installs this guard
+into (``_IngressAdapter``), and register their replay feeds there. Every quarantined
+message records the transport it came by (``transport`` column); a replayed message
+that now passes goes back to that transport's feed (``_route``), so an MQTT sensor gets
+its replayed readings as if they had just arrived, in their original order.
 * ``await replay(dry_run=True, rule=None, topic=None, path=None, since=None,
   until=None)``: see ``replay.py``; one at a time (a second waits for the first).
 """
@@ -34,7 +41,8 @@ from typing import Any, Final
 
 import anyio
 
-from gatehouse.core import EventType, Host, HostKey
+from gatehouse.core import EventType, GatehouseError, Host, HostKey
+from gatehouse.core.helpers import PASS, IngressVerdict, ingress_guard
 
 from .engine import Guard
 from .errors import GuardUnavailable, QuarantineFull, SchemaGuardError
@@ -64,6 +72,21 @@ __all__ = [
 EVENT_REPLAYED: Final[EventType[dict[str, Any]]] = EventType("schema_guard_replayed")
 
 
+class _IngressAdapter:
+    """The guard as the core ingress hook sees it (``IngressGuard``)."""
+
+    __slots__ = ("_guard",)
+
+    def __init__(self, guard: Guard) -> None:
+        self._guard = guard
+
+    def check(self, topic: str, payload: bytes, *, transport: str) -> IngressVerdict:
+        verdict = self._guard.check(topic, payload, None, transport=transport)
+        if verdict.accepted:
+            return PASS
+        return IngressVerdict(False, verdict.reason)
+
+
 class SchemaGuardApi:
     """One per host (``guard_for``); the loaded entry attaches its guard to it."""
 
@@ -80,9 +103,14 @@ class SchemaGuardApi:
     def attach(self, guard: Guard, writer: QuarantineWriter) -> Callable[[], None]:
         if self._guard is not None:
             raise SchemaGuardError("a schema_guard entry is already attached")
+        try:
+            uninstall = ingress_guard(self._host).install(_IngressAdapter(guard))
+        except GatehouseError as err:
+            raise SchemaGuardError(f"cannot govern ingress: {err}") from err
         self._guard, self._writer = guard, writer
 
         def detach() -> None:
+            uninstall()
             if self._guard is guard:
                 self._guard = self._writer = None
 
@@ -129,13 +157,31 @@ class SchemaGuardApi:
             return await replay(
                 self._writer, self._guard,
                 Filters(topic=topic, rule=rule, path=path, since=since, until=until),
-                self._target or self._fire_replayed, dry_run=dry_run,
+                self._route, dry_run=dry_run,
             )
+
+    async def _route(self, verdict: Accepted, payload: bytes) -> None:
+        """A replayed message goes back to the transport it came by, else to the
+        target set here, else to the bus."""
+        if verdict.transport is not None:
+            feed = ingress_guard(self._host).replay_target(verdict.transport)
+            if feed is not None:
+                outcome = feed(verdict.topic, payload)
+                if outcome is not None:
+                    await outcome
+                return
+        if self._target is not None:
+            result = self._target(verdict, payload)
+            if result is not None:
+                await result
+            return
+        self._fire_replayed(verdict, payload)
 
     def _fire_replayed(self, verdict: Accepted, payload: bytes) -> None:
         self._host.bus.fire(EVENT_REPLAYED, {
             "topic": verdict.topic, "payload": payload, "value": verdict.value,
             "rule": verdict.rule, "version": verdict.version, "source": verdict.source,
+            "transport": verdict.transport,
         })
 
 

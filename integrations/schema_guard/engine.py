@@ -194,14 +194,15 @@ class Guard:
     # -- the hot path -----------------------------------------------------------------
 
     def check(
-        self, topic: str, payload: bytes, source: str | None = None, *, store: bool = True
+        self, topic: str, payload: bytes, source: str | None = None, *, store: bool = True,
+        transport: str | None = None,
     ) -> Verdict:
         """The verdict on one message (see the module docstring); ``store`` False leaves
         a rejected message to the caller (``SchemaGuardApi.quarantine``)."""
         start = time.perf_counter_ns()
         match = self.table.lookup(topic)
         if match is None:
-            return self._unmatched(topic, payload, source, start, store)
+            return self._unmatched(topic, payload, source, start, store, transport)
         rule = match.rule
         if source is None:
             source = match.source
@@ -230,7 +231,7 @@ class Guard:
             metrics.accepted += 1
             return Accepted(topic, value, cfg.name, cfg.schema, version, source)
         verdict = Rejected(topic, cfg.name, cfg.schema, version, source, cfg.on_invalid,
-                           tuple(errors), time.time())
+                           tuple(errors), time.time(), transport)
         rule.log.hit(topic=topic, reason=verdict.reason)
         if cfg.on_invalid == QUARANTINE:
             metrics.quarantined += 1
@@ -270,7 +271,8 @@ class Guard:
         return payload, []
 
     def _unmatched(
-        self, topic: str, payload: bytes, source: str | None, start: int, store: bool
+        self, topic: str, payload: bytes, source: str | None, start: int, store: bool,
+        transport: str | None,
     ) -> Verdict:
         policy = self.settings.unmatched
         metrics = self.unmatched
@@ -285,7 +287,8 @@ class Guard:
             metrics.accepted += 1
             return Accepted(topic, None, None, None, None, source)
         action: Action = "drop" if policy == DROP else "quarantine"
-        verdict = Rejected(topic, None, None, None, source, action, tuple(errors), time.time())
+        verdict = Rejected(topic, None, None, None, source, action, tuple(errors), time.time(),
+                           transport)
         if action == QUARANTINE:
             metrics.quarantined += 1
             if store and self.sink is not None:
@@ -306,16 +309,17 @@ class Guard:
 
     # -- replay -------------------------------------------------------------------------
 
-    def revalidate(self, topic: str, payload: bytes) -> Verdict:
-        """``check`` without metrics or storage: would this message pass now?"""
+    def revalidate(self, topic: str, payload: bytes, transport: str | None = None) -> Verdict:
+        """``check`` without metrics or storage: would this message pass now?
+        (``transport``: where it came from, carried into the verdict for the replay.)"""
         match = self.table.lookup(topic)
         if match is None:
             ok = self.settings.unmatched == ALLOW and len(payload) <= self.settings.max_bytes
             if ok:
-                return Accepted(topic, None, None, None, None, None)
+                return Accepted(topic, None, None, None, None, None, transport=transport)
             return Rejected(topic, None, None, None, None, "quarantine",
                             (Violation("", "unmatched", "no rule governs this topic"),),
-                            time.time())
+                            time.time(), transport)
         rule = match.rule
         cfg = rule.config
         if len(payload) > rule.max_bytes:
@@ -333,8 +337,9 @@ class Guard:
         version = rule.schema.version if rule.schema is not None else None
         if errors:
             return Rejected(topic, cfg.name, cfg.schema, version, match.source,
-                            cfg.on_invalid, tuple(errors), time.time())
-        return Accepted(topic, value, cfg.name, cfg.schema, version, match.source)
+                            cfg.on_invalid, tuple(errors), time.time(), transport)
+        return Accepted(topic, value, cfg.name, cfg.schema, version, match.source,
+                        transport=transport)
 
     def mask_for(self, rule: str | None) -> PiiMask:
         for bound in self.bound():

@@ -72,7 +72,8 @@ async def replay(
             if payload is None or row["truncated"]:
                 judged.append((row["id"], None, None))
             else:
-                judged.append((row["id"], guard.revalidate(row["topic"], payload), payload))
+                judged.append((row["id"], guard.revalidate(row["topic"], payload,
+                                                           row.get("transport")), payload))
         return judged
 
     while True:

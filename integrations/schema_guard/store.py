@@ -36,7 +36,7 @@ from .errors import QuarantineError, RuleError
 from .rules import TopicPattern
 from .violation import Violation
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -54,7 +54,8 @@ CREATE TABLE IF NOT EXISTS messages (
     payload     BLOB,
     file        TEXT,
     note        TEXT,
-    replayed    REAL
+    replayed    REAL,
+    transport   TEXT
 );
 CREATE INDEX IF NOT EXISTS messages_by_topic ON messages (topic, id);
 CREATE INDEX IF NOT EXISTS messages_by_rule ON messages (rule, id);
@@ -100,6 +101,7 @@ class Entry:
     sha256: str
     payload: bytes | None
     note: str | None = None
+    transport: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +193,10 @@ class QuarantineStore:
                 raise QuarantineError(f"{self.path}: schema version {version} is newer than "
                                       f"this Gatehouse understands ({SCHEMA_VERSION})")
             conn.executescript(_SCHEMA)
+            if version == 1:  # before the transport column (phase 2: where it acts)
+                columns = {r[1] for r in conn.execute("PRAGMA table_info(messages)")}
+                if "transport" not in columns:
+                    conn.execute("ALTER TABLE messages ADD COLUMN transport TEXT")
             conn.create_function("topic_matches", 2, _topic_matches, deterministic=True)
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             self.totals.count, self.totals.nbytes = conn.execute(
@@ -248,11 +254,11 @@ class QuarantineStore:
                 added += stored
                 cursor = conn.execute(
                     "INSERT INTO messages (received, topic, rule, schema, version, source, "
-                    "action, size, stored, sha256, payload, file, note) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "action, size, stored, sha256, payload, file, note, transport) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (entry.received, entry.topic, entry.rule, entry.schema, entry.version,
                      entry.source, entry.action, entry.size, stored, entry.sha256, inline,
-                     file, entry.note),
+                     file, entry.note, entry.transport),
                 )
                 row_id = cursor.lastrowid
                 assert row_id is not None
@@ -361,7 +367,8 @@ class QuarantineStore:
         glue = " AND " if where else " WHERE "
         rows = self.conn.execute(
             "SELECT m.id, m.received, m.topic, m.rule, m.schema, m.version, m.source, "
-            "m.action, m.size, m.stored, m.sha256, m.payload, m.file, m.note, m.replayed "
+            "m.action, m.size, m.stored, m.sha256, m.payload, m.file, m.note, m.replayed, "
+            "m.transport "
             f"FROM messages m{where}{glue}m.id > ? ORDER BY m.id LIMIT ?",
             [*params, after_id, limit],
         ).fetchall()
@@ -377,14 +384,14 @@ class QuarantineStore:
                 {"path": path, "keyword": keyword, "message": message})
         found = []
         for (row_id, received, topic, rule, schema, version, source, action, size, stored,
-             sha256, inline, file, note, replayed) in rows:
+             sha256, inline, file, note, replayed, transport) in rows:
             item: dict[str, Any] = {
                 "id": row_id, "received": received, "topic": topic, "rule": rule,
                 "schema": schema, "version": version, "source": source, "action": action,
                 "size": size, "stored": stored,
                 "truncated": bool(note and note.startswith("truncated")),
                 "sha256": sha256, "note": note, "replayed": replayed,
-                "errors": errors.get(row_id, []),
+                "errors": errors.get(row_id, []), "transport": transport,
             }
             if payloads:
                 item["payload"] = self.payload_of(inline, file)
@@ -416,8 +423,9 @@ def make_entry(
     *, received: float, topic: str, rule: str | None, schema: str | None,
     version: int | None, source: str | None, action: str, errors: Sequence[Violation],
     payload: bytes, stored: bytes | None, note: str | None = None,
+    transport: str | None = None,
 ) -> Entry:
     """An ``Entry``: ``payload`` is what arrived (sized and hashed), ``stored`` what is
     kept of it (masked, truncated, or None when withheld)."""
     return Entry(received, topic, rule, schema, version, source, action, errors,
-                 len(payload), hashlib.sha256(payload).hexdigest(), stored, note)
+                 len(payload), hashlib.sha256(payload).hexdigest(), stored, note, transport)

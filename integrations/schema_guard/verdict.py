@@ -31,6 +31,8 @@ class Accepted:
     version: int | None
     source: str | None
     governed: bool = True
+    #: The ingest path it came by ("mqtt", "nats", "proxy"; None: asked directly).
+    transport: str | None = None
 
     accepted = True
 
@@ -51,6 +53,8 @@ class Rejected:
     action: Action
     errors: tuple[Violation, ...]
     received: float
+    #: The ingest path it came by (stored, so a replay hands it back to that path).
+    transport: str | None = None
 
     accepted = False
 

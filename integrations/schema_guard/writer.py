@@ -206,7 +206,7 @@ class QuarantineWriter:
             received=verdict.received, topic=verdict.topic, rule=verdict.rule,
             schema=verdict.schema, version=verdict.version, source=verdict.source,
             action=verdict.action, errors=verdict.errors, payload=payload, stored=stored,
-            note=note,
+            note=note, transport=verdict.transport,
         )
 
     # -- other store calls, serialised with the rounds ----------------------------------
