@@ -190,3 +190,49 @@ async def test_kill9_of_the_host_during_a_telemetry_stream_loses_nothing_acknowl
         f"ones all there), {duplicates} duplicates; second run redelivered "
         f"{second.stats['redeliveries']}"
     )
+
+
+async def test_states_queued_while_offline_survive_a_kill9_and_leave_in_order(
+    aws_broker: Mosquitto, aws_certs: AwsCerts, aws_fake: FakeAwsIot, config_dir: Path,
+    tmp_path: Path,
+) -> None:
+    """Boot with the endpoint down (the entry loads and buffers), queue a stream, crash;
+    the next run, with the endpoint up, sends all of it, in order."""
+    total = 600
+    (config_dir / "configuration.yaml").write_text(
+        "gatehouse:\n  control_socket: false\n", encoding="utf-8"
+    )
+    entry_file = tmp_path / "entry.json"
+    entry_file.write_text(json.dumps(telemetry_data(aws_broker, aws_certs, 1000)))
+    await anyio.to_thread.run_sync(aws_broker.stop)
+    first, second = ChildOutput(), ChildOutput()
+    process = await run_child(
+        [str(config_dir), "--entry", str(entry_file), "--count", str(total)],
+        first, tmp_path / "child1.err",
+    )
+    async with process, anyio.create_task_group() as group:
+        assert process.stdout is not None
+        group.start_soon(first.read, process.stdout)
+        with anyio.fail_after(30):
+            await first.ready.wait()
+            await wait_until(lambda: first.enqueued_all, timeout=30)
+        process.send_signal(signal.SIGKILL)
+        assert await process.wait() == -signal.SIGKILL
+    assert first.acknowledged == list(range(total))
+    assert received(aws_fake) == []
+
+    await anyio.to_thread.run_sync(aws_broker.start)
+    await aws_fake.wait_for(lambda: aws_fake.connected, what="the fake back on the broker")
+    process = await run_child([str(config_dir), "--drain"], second, tmp_path / "child2.err")
+    async with process, anyio.create_task_group() as group:
+        assert process.stdout is not None
+        group.start_soon(second.read, process.stdout)
+        with anyio.fail_after(60):
+            code = await process.wait()
+    assert code == 0, (tmp_path / "child2.err").read_text()
+    await aws_fake.wait_for(lambda: len(set(received(aws_fake))) >= total, timeout=20,
+                            what="the queued stream at the fake")
+    distinct, duplicates = check_stream(received(aws_fake), set(range(total)))
+    assert distinct == total
+    print(f"\noffline + kill -9: {total} queued offline, all delivered by the next run, "
+          f"{duplicates} duplicates")
