@@ -76,8 +76,11 @@ class AwsIotIntegration:
             host, entry, runtime.sender, config[CONF_OUTBOX],
             destination=f"aws_iot_{key}", name=name, device_info=device, link=runtime.link,
         )
+        own = [e.entity_id for e in (*runtime.outbox.sensors, runtime.link, runtime.problem_sensor)
+               if e.entity_id is not None]
         runtime.telemetry = Telemetry(
-            host, config[CONF_TELEMETRY], config[CONF_THING], config[CONF_QOS], runtime.outbox
+            host, config[CONF_TELEMETRY], config[CONF_THING], config[CONF_QOS], runtime.outbox,
+            own,
         )
         runtime.telemetry.start(entry)
         LOADED.add(host, entry, runtime)

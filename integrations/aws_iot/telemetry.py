@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import anyio
@@ -56,7 +56,7 @@ class Telemetry:
     """One entry's telemetry (see the module docstring)."""
 
     def __init__(self, host: Host, config: Mapping[str, Any], thing: str, qos: int,
-                 outbox: OutboxLink) -> None:
+                 outbox: OutboxLink, own: Collection[str] = ()) -> None:
         self._host = host
         self._thing = thing
         self._outbox = outbox
@@ -69,6 +69,9 @@ class Telemetry:
         self._attributes = bool(config["attributes"])
         self._filter = entity_filter(host, config)
         self._priority = priority_rules(host, config)
+        #: The entry's own entities (queue figures, link): never sent, since each
+        #: message sent would change them and send them again, for ever.
+        self._own = frozenset(own)
         self._pending: dict[str, State] = {}
         self.queued = 0
         self.too_large = 0
@@ -87,7 +90,7 @@ class Telemetry:
 
     def _changed(self, event: Event[StateChangedData]) -> None:
         state = event.data["new_state"]
-        if state is None or not self._filter(state):
+        if state is None or state.entity_id in self._own or not self._filter(state):
             return
         if self.mode == "batched":
             self._pending[state.entity_id] = state

@@ -1,0 +1,149 @@
+"""Telemetry (telemetry.py, sender.py) through the outbox to the AWS IoT fake: the shared
+entity filter selects, the topic template or the batched document shapes, the entry
+loads with the endpoint down and replays in order once it is up, alarms (priority
+rules) overtake the backlog, ``aws_iot.publish`` goes through the outbox too."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from awsfake import FakeAwsIot
+from awstools import THING, AwsCerts, aws_entry_data
+
+from gatehouse.core import ConfigEntry, ConfigEntryState, Host
+from gatehouse.core.testing import Mosquitto, add_entry, make_host, state_of, wait_until
+from gatehouse.integrations.aws_iot.runtime import AwsIotRuntime
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
+pytest_plugins = ["awstools"]
+
+PACKAGES = {"aws_iot": "gatehouse.integrations.aws_iot"}
+NO_SHADOW: dict[str, Any] = {"shadow": {"enabled": False}, "jobs": {"enabled": False}}
+PREFIX = f"gatehouse/{THING}/"
+
+
+@pytest.fixture
+async def aws_host(config_dir: Path, aws_broker: Mosquitto) -> AsyncIterator[Host]:
+    """A host that stops before the broker does (set up after it)."""
+    host = make_host(config_dir, packages=PACKAGES)
+    async with host.running():
+        yield host
+
+
+async def load(host: Host, data: dict[str, Any]) -> tuple[ConfigEntry[Any], AwsIotRuntime]:
+    entry = await add_entry(host, "aws_iot", data)
+    assert entry.state is ConfigEntryState.LOADED, entry.reason
+    runtime: AwsIotRuntime = entry.runtime_data
+    return entry, runtime
+
+
+def bodies(fake: FakeAwsIot, topic: str) -> list[Any]:
+    return [json.loads(m.payload) for m in fake.messages(THING, topic)]
+
+
+async def test_selected_states_go_to_the_topic_template(
+    aws_host: Host, aws_broker: Mosquitto, aws_certs: AwsCerts, aws_fake: FakeAwsIot
+) -> None:
+    await load(aws_host, aws_entry_data(aws_broker, aws_certs, fast=True, telemetry={
+        "include": {"domains": ["sensor"]}, "exclude": {"entities": ["sensor.private"]},
+        "attributes": True,
+    }, **NO_SHADOW))
+    aws_host.states.set("switch.pump", "on")
+    aws_host.states.set("sensor.private", "1")
+    aws_host.states.set("sensor.temp", "21.5", {"unit_of_measurement": "°C"})
+    await aws_fake.wait_for(lambda: bodies(aws_fake, f"{PREFIX}sensor/temp"))
+    [body] = bodies(aws_fake, f"{PREFIX}sensor/temp")
+    assert body["entity_id"] == "sensor.temp" and body["state"] == "21.5"
+    assert body["attributes"] == {"unit_of_measurement": "°C"}
+    assert not aws_fake.messages(THING, f"{PREFIX}sensor/private")
+    assert not aws_fake.messages(THING, f"{PREFIX}switch/")
+
+
+async def test_a_custom_topic_template(
+    aws_host: Host, aws_broker: Mosquitto, aws_certs: AwsCerts, aws_fake: FakeAwsIot
+) -> None:
+    await load(aws_host, aws_entry_data(aws_broker, aws_certs, fast=True, telemetry={
+        "include": {"entities": ["sensor.flow"]}, "topic": "dt/{thing}/{object_id}",
+    }, **NO_SHADOW))
+    aws_host.states.set("sensor.flow", "3")
+    await aws_fake.wait_for(lambda: aws_fake.messages(THING, f"dt/{THING}/flow"))
+
+
+async def test_batched_mode_sends_one_document_per_interval(
+    aws_host: Host, aws_broker: Mosquitto, aws_certs: AwsCerts, aws_fake: FakeAwsIot
+) -> None:
+    await load(aws_host, aws_entry_data(aws_broker, aws_certs, fast=True, telemetry={
+        "include": {"domains": ["sensor"]}, "mode": "batched", "interval": 0.3,
+    }, **NO_SHADOW))
+    for n in range(50):
+        aws_host.states.set(f"sensor.s{n % 5}", n)
+    topic = f"{PREFIX}telemetry"
+    await aws_fake.wait_for(lambda: bodies(aws_fake, topic))
+    documents = bodies(aws_fake, topic)
+    assert len(documents) <= 2  # 50 changes, one interval (two if it fell on a tick)
+    latest: dict[str, str] = {}
+    for document in documents:
+        assert document["thing"] == THING
+        latest.update({k: v["state"] for k, v in document["states"].items()})
+    assert latest == {f"sensor.s{i}": str(45 + i) for i in range(5)}
+
+
+async def test_loads_with_the_endpoint_down_and_replays_in_order(
+    aws_host: Host, aws_broker: Mosquitto, aws_certs: AwsCerts, aws_fake: FakeAwsIot
+) -> None:
+    aws_broker.stop()
+    entry, runtime = await load(aws_host, aws_entry_data(aws_broker, aws_certs, fast=True,
+                                                         telemetry={
+        "include": {"domains": ["sensor", "binary_sensor"]},
+        "priority": [{"priority": "high", "include": {"domains": ["binary_sensor"]}}],
+    }, **NO_SHADOW))
+    assert not runtime.connected
+    assert state_of(aws_host, "binary_sensor.aws_iot_connected") == "off"
+    for n in range(30):
+        aws_host.states.set("sensor.count", n)
+    aws_host.states.set("binary_sensor.smoke", "on")
+    assert runtime.outbox is not None
+    outbox = runtime.outbox
+    await wait_until(lambda: outbox.stats().depth == 31, timeout=5)
+    assert outbox.stats().high_priority_depth == 1
+
+    aws_broker.start()
+    await aws_fake.wait_for(
+        lambda: len(aws_fake.messages(THING, f"{PREFIX}sensor/count")) >= 30, timeout=20
+    )
+    counts = [int(b["state"]) for b in bodies(aws_fake, f"{PREFIX}sensor/count")]
+    assert list(dict.fromkeys(counts)) == list(range(30))  # first arrivals in order
+    everything = [m.topic for m in aws_fake.messages(THING, PREFIX)]
+    # The alarm queued last left first.
+    assert everything[0] == f"{PREFIX}binary_sensor/smoke"
+    await wait_until(lambda: state_of(aws_host, "binary_sensor.aws_iot_connected") == "on",
+                     timeout=5)
+    assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_the_publish_service_goes_through_the_outbox(
+    aws_host: Host, aws_broker: Mosquitto, aws_certs: AwsCerts, aws_fake: FakeAwsIot
+) -> None:
+    _, runtime = await load(aws_host, aws_entry_data(aws_broker, aws_certs, fast=True,
+                                                     **NO_SHADOW))
+    await aws_host.services.call("aws_iot", "publish",
+                                 {"topic": f"{PREFIX}events", "payload": '{"door":"open"}'})
+    await aws_fake.wait_for(lambda: aws_fake.messages(THING, f"{PREFIX}events"))
+    assert aws_fake.messages(THING, f"{PREFIX}events")[0].payload == b'{"door":"open"}'
+    assert runtime.sender.acked >= 1
+
+
+async def test_nothing_is_sent_without_a_selection(
+    aws_host: Host, aws_broker: Mosquitto, aws_certs: AwsCerts, aws_fake: FakeAwsIot
+) -> None:
+    _, runtime = await load(aws_host, aws_entry_data(aws_broker, aws_certs, fast=True,
+                                                     **NO_SHADOW))
+    aws_host.states.set("sensor.temp", "1")
+    await aws_host.services.call("aws_iot", "publish", {"topic": f"{PREFIX}marker"})
+    await aws_fake.wait_for(lambda: aws_fake.messages(THING, f"{PREFIX}marker"))
+    assert not aws_fake.messages(THING, f"{PREFIX}sensor/")
+    assert runtime.telemetry is not None and runtime.telemetry.queued == 0
