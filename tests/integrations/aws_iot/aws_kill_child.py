@@ -38,6 +38,7 @@ from gatehouse.core.testing import add_entry, make_host, wait_until
 
 DOMAIN = "aws_iot"
 ENTITY = "sensor.seq"
+ALARM = "binary_sensor.fire"
 PROBE = "aws_kill_probe"
 #: States between two barriers (one probe commit each).
 GROUP = 25
@@ -68,10 +69,12 @@ def outbox_link(entry: ConfigEntry[Any]) -> OutboxLink:
 
 
 async def stream(
-    host: Host, link: OutboxLink, count: int, rate: float, acknowledged: Callable[[int], None]
+    host: Host, link: OutboxLink, count: int, rate: float, acknowledged: Callable[[int], None],
+    *, alarm: bool = False,
 ) -> None:
     """Set ``sensor.seq`` to ``0..count-1`` at about ``rate`` per second (0: at once),
-    calling ``acknowledged(n)`` once state ``n``'s telemetry is on disk."""
+    calling ``acknowledged(n)`` once state ``n``'s telemetry is on disk. With ``alarm``,
+    then set ``binary_sensor.fire`` on (``acknowledged(-1)`` once on disk)."""
     outbox = link.outbox
     unregister = outbox.register_destination(PROBE, HeldSender())
     started = time.monotonic()
@@ -90,6 +93,11 @@ async def stream(
                     ahead = started + (n + 1) / rate - time.monotonic()
                     if ahead > 0:
                         await anyio.sleep(ahead)
+        if alarm:
+            host.states.set(ALARM, "on")
+            await anyio.lowlevel.checkpoint()
+            await outbox.enqueue(PROBE, b"alarm")
+            acknowledged(-1)
     finally:
         unregister()
 
@@ -117,7 +125,10 @@ async def main(args: argparse.Namespace) -> None:
         link = outbox_link(entry)
         say("READY")
         if not args.drain:
-            await stream(host, link, args.count, args.rate, lambda n: say(f"E {n}"))
+            await stream(
+                host, link, args.count, args.rate,
+                lambda n: say(f"E {n}" if n >= 0 else "ALARM"), alarm=args.alarm,
+            )
             say("ENQUEUED")
         with anyio.fail_after(60):
             await link.outbox.wait_drained(link.destination)
@@ -133,4 +144,5 @@ if __name__ == "__main__":
     parser.add_argument("--count", type=int, default=5000)
     parser.add_argument("--rate", type=float, default=0.0)
     parser.add_argument("--drain", action="store_true")
+    parser.add_argument("--alarm", action="store_true", help=f"then set {ALARM} on")
     anyio.run(main, parser.parse_args())

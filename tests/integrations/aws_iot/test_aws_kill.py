@@ -25,7 +25,7 @@ import anyio
 import anyio.abc
 import anyio.to_thread
 import pytest
-from aws_kill_child import ENTITY, outbox_link, stream
+from aws_kill_child import ALARM, ENTITY, outbox_link, stream
 from awsfake import FakeAwsIot
 from awstools import THING, AwsCerts, aws_entry_data
 
@@ -37,6 +37,7 @@ pytest_plugins = ["awstools"]
 
 CHILD = Path(__file__).with_name("aws_kill_child.py")
 TOPIC = f"gatehouse/{THING}/sensor/seq"
+ALARM_TOPIC = f"gatehouse/{THING}/binary_sensor/fire"
 
 
 def telemetry_data(aws_broker: Mosquitto, aws_certs: AwsCerts, rate: float) -> dict[str, Any]:
@@ -108,6 +109,7 @@ class ChildOutput:
         self.acknowledged: list[int] = []
         self.stats: dict[str, Any] | None = None
         self.enqueued_all = False
+        self.alarm = False
         self.other: list[str] = []
         self.ready = anyio.Event()
 
@@ -122,6 +124,8 @@ class ChildOutput:
                     self.acknowledged.append(int(line[2:]))
                 elif line == "READY":
                     self.ready.set()
+                elif line == "ALARM":
+                    self.alarm = True
                 elif line == "ENQUEUED":
                     self.enqueued_all = True
                 elif line.startswith("STATS "):
@@ -196,18 +200,24 @@ async def test_states_queued_while_offline_survive_a_kill9_and_leave_in_order(
     aws_broker: Mosquitto, aws_certs: AwsCerts, aws_fake: FakeAwsIot, config_dir: Path,
     tmp_path: Path,
 ) -> None:
-    """Boot with the endpoint down (the entry loads and buffers), queue a stream, crash;
-    the next run, with the endpoint up, sends all of it, in order."""
+    """Boot with the endpoint down (the entry loads and buffers), queue a stream and then
+    an alarm, crash; the next run, with the endpoint up, sends the alarm first (its
+    priority is on disk too), then the whole stream in order."""
     total = 600
     (config_dir / "configuration.yaml").write_text(
         "gatehouse:\n  control_socket: false\n", encoding="utf-8"
     )
     entry_file = tmp_path / "entry.json"
-    entry_file.write_text(json.dumps(telemetry_data(aws_broker, aws_certs, 1000)))
+    data = telemetry_data(aws_broker, aws_certs, 1000)
+    data["telemetry"] = {
+        "include": {"entities": [ENTITY, ALARM]},
+        "priority": [{"priority": "high", "include": {"entities": [ALARM]}}],
+    }
+    entry_file.write_text(json.dumps(data))
     await anyio.to_thread.run_sync(aws_broker.stop)
     first, second = ChildOutput(), ChildOutput()
     process = await run_child(
-        [str(config_dir), "--entry", str(entry_file), "--count", str(total)],
+        [str(config_dir), "--entry", str(entry_file), "--count", str(total), "--alarm"],
         first, tmp_path / "child1.err",
     )
     async with process, anyio.create_task_group() as group:
@@ -218,7 +228,7 @@ async def test_states_queued_while_offline_survive_a_kill9_and_leave_in_order(
             await wait_until(lambda: first.enqueued_all, timeout=30)
         process.send_signal(signal.SIGKILL)
         assert await process.wait() == -signal.SIGKILL
-    assert first.acknowledged == list(range(total))
+    assert first.acknowledged == list(range(total)) and first.alarm
     assert received(aws_fake) == []
 
     await anyio.to_thread.run_sync(aws_broker.start)
@@ -234,5 +244,7 @@ async def test_states_queued_while_offline_survive_a_kill9_and_leave_in_order(
                             what="the queued stream at the fake")
     distinct, duplicates = check_stream(received(aws_fake), set(range(total)))
     assert distinct == total
-    print(f"\noffline + kill -9: {total} queued offline, all delivered by the next run, "
-          f"{duplicates} duplicates")
+    topics = [r.topic for r in aws_fake.messages(topic_prefix=f"gatehouse/{THING}/")]
+    assert topics[0] == ALARM_TOPIC, f"the alarm left at position {topics.index(ALARM_TOPIC)}"
+    print(f"\noffline + kill -9: {total} queued offline, then an alarm; the next run sent "
+          f"the alarm first, then all {total} in order ({duplicates} duplicates)")
