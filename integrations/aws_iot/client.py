@@ -253,6 +253,11 @@ class AwsConnection:
             reset()
         self._context.close_failed(None)
 
+    @property
+    def closed(self) -> bool:
+        """True once ``close`` ran (the entry unloaded): nothing runs any more."""
+        return self._closed and not self._loop_started
+
     def add_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
         """``listener()`` on the loop after each connection change (link sensors)."""
         self._listeners.append(listener)

@@ -5,7 +5,8 @@ with its sender, the link and problem sensors, the telemetry listener. Telemetry
 therefore queued from the first second (store-and-forward at boot). Then it starts the
 connection (``AwsConnection.start`` waits at most ``connect_timeout``; paho keeps trying
 in the background) and the protocol modules, which only see the ``MqttLink``: the shadow
-sync now, and they ask the link for what they need on each (re)connect.
+sync and the jobs runner (only with a non-empty ``allowed_services``), which ask the link
+for what they need on each (re)connect.
 
 Credentials: the entry's ``certificate``/``private_key``, or the ones fleet provisioning
 stored under ``.storage/aws_iot/<entry_id>/`` (``Provisioned``); with neither, the entry
@@ -45,6 +46,7 @@ from .const import (
     CONF_THING,
     DOMAIN,
 )
+from .jobs import JobRunner
 from .provisioning import ProvisioningError, provision, stored_identity
 from .sender import TelemetrySender
 from .shadow import ShadowSync
@@ -109,6 +111,7 @@ class AwsIotRuntime:
         self.outbox: OutboxLink | None = None
         self.telemetry: Telemetry | None = None
         self.shadow: ShadowSync | None = None
+        self.jobs: JobRunner | None = None
         self.link: LinkSensor | None = None
         self.problem_sensor: ProblemSensor | None = None
         self.provisioning_error: str | None = None
@@ -155,14 +158,24 @@ class AwsIotRuntime:
         self.connection = connection
         self.entry.on_unload(connection.close)
         self.entry.on_unload(connection.add_listener(self.refresh))
-        shadow_config = self.config["shadow"]
-        if shadow_config["enabled"] and (
-            shadow_config["mapping"]
-            or not _empty(shadow_config.get("include"))
-        ):
+        shadow_config = dict(self.config["shadow"])
+        if _empty(shadow_config.get("include")):
+            # As for telemetry, nothing is selected without an include: only the mapped
+            # keys are reported (the schema's empty defaults would read as "all").
+            shadow_config.pop("include", None)
+            shadow_config.pop("exclude", None)
+        if shadow_config["enabled"] and (shadow_config["mapping"] or "include" in shadow_config):
             self.shadow = ShadowSync(connection, self.host, credentials.client_id, shadow_config)
             await self.shadow.start()
             self.entry.on_unload(self.shadow.stop)
+        jobs_config = self.config["jobs"]
+        if jobs_config["enabled"] and jobs_config["allowed_services"]:
+            # Without an approved service there is nothing this host may run, and
+            # jobs meant for another agent on the thing must not be REJECTED by us.
+            self.jobs = JobRunner(connection, self.host, credentials.client_id,
+                                  jobs_config["allowed_services"])
+            await self.jobs.start()
+            self.entry.on_unload(self.jobs.stop)
         connected = await connection.start()
         self.refresh()
         return connected
@@ -211,6 +224,7 @@ class AwsIotRuntime:
             "outbox": self.outbox.diagnostics() if self.outbox else None,
             "telemetry": self.telemetry.diagnostics() if self.telemetry else None,
             "shadow": dict(self.shadow.stats) if self.shadow else None,
+            "jobs": dict(self.jobs.stats) if self.jobs else None,
             "problem": self.problem(),
         }
 
