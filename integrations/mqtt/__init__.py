@@ -48,10 +48,10 @@ from gatehouse.core import (
     YamlEntry,
     hookimpl,
 )
-from gatehouse.core.helpers import LinkSensor, attach_outbox, describe_invalid
+from gatehouse.core.helpers import LinkSensor, attach_outbox, describe_invalid, ingress_guard
 
 from .api import MQTT_API, MqttApi
-from .client import MqttConnection
+from .client import TRANSPORT, MqttConnection
 from .config import (
     CONFIG_SCHEMA,
     OPTIONS_LAYOUT,
@@ -118,6 +118,7 @@ class MqttIntegration:
                 raise ConfigEntryAuthFailed(str(err)) from err
             raise ConfigEntryNotReady(str(err)) from err
         entry.on_unload(connection.close)
+        entry.on_unload(ingress_guard(host).set_replay_target(TRANSPORT, connection.replay))
 
         # On while the broker link is up: at boot with the broker away, it shows why
         # messages are queued rather than delivered.

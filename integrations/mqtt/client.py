@@ -16,6 +16,15 @@ On every (re)connect the network thread itself re-subscribes every filter in use
 publishes the birth message, before any queued publish goes out; the loop learns of the
 connect afterwards.
 
+Governed subscriptions (``subscribe(..., governed=True)``: entity state topics) pass
+each message through the core ingress hook (``gatehouse.core.helpers.ingress_guard``;
+schema_guard installs itself there) once per message, before any governed callback
+runs; a message the guard refuses reaches none of them (counted: ``rejected``), while
+the other subscribers of the topic (availability, discovery, the API) still get it.
+Without a guard the check is one method call returning a constant. ``replay`` is the
+way back in for a quarantined message that passes after a schema fix: to the governed
+callbacks only (the others had it when it arrived), without a second check.
+
 Boot while the broker is down: an entry must load anyway, so that ``mqtt.publish`` exists
 and QoS 1/2 messages are queued in the outbox instead of refused. ``start(keep_trying=
 True)`` therefore treats "nobody answers" (connection refused, no route, DNS, no CONNACK
@@ -44,6 +53,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from gatehouse.core import Host
+from gatehouse.core.helpers import ingress_guard
 
 from .api import MessageCallback, MqttMessage, Unsubscribe
 from .bridge import ThreadBridge
@@ -118,6 +128,25 @@ class _SubAck:
         self.mid = mid
 
 
+class _Governed:
+    """A subscriber whose messages pass the ingress guard first (see the module
+    docstring); the router holds this wrapper instead of the bare callback."""
+
+    __slots__ = ("callback",)
+
+    def __init__(self, callback: MessageCallback) -> None:
+        self.callback = callback
+
+    def __call__(self, message: MqttMessage) -> None:
+        self.callback(message)
+
+    def __repr__(self) -> str:
+        return f"<governed {self.callback!r}>"
+
+
+#: The transport name quarantined MQTT messages are recorded with.
+TRANSPORT: Final = "mqtt"
+
 AckHandler = Callable[[int, "ReasonCode | None"], None]
 ConnectionListener = Callable[[bool], None]
 
@@ -137,6 +166,9 @@ class MqttConnection:
         self.entry_id = entry_id
         self.connected = False
         self.router: TopicRouter[MessageCallback] = TopicRouter()
+        self._ingress = ingress_guard(host)
+        #: Messages on governed subscriptions the ingress guard refused.
+        self.rejected = 0
         #: Filter → QoS we want at the broker: the loop's own, changed in place.
         self._filters: dict[str, int] = {}
         #: A snapshot of ``_filters`` for the network thread (it re-subscribes them on
@@ -363,13 +395,17 @@ class MqttConnection:
 
     # -- subscriptions -------------------------------------------------------------------
 
-    def subscribe(self, topic_filter: str, callback: MessageCallback, qos: int = 0) -> Unsubscribe:
-        """Route messages matching ``topic_filter`` to ``callback`` (in the loop).
+    def subscribe(
+        self, topic_filter: str, callback: MessageCallback, qos: int = 0, *,
+        governed: bool = False,
+    ) -> Unsubscribe:
+        """Route messages matching ``topic_filter`` to ``callback`` (in the loop);
+        ``governed``: only messages the ingress guard passes (module docstring).
 
         Broker SUBSCRIBE packets are batched: filters added in one loop iteration (an
         entry adding a thousand entities) go out together right after it.
         """
-        remove = self.router.add(topic_filter, callback)
+        remove = self.router.add(topic_filter, _Governed(callback) if governed else callback)
         current = self._filters.get(topic_filter)
         self._unsubscribe_later.discard(topic_filter)
         if current is None or qos > current:
@@ -605,7 +641,29 @@ class MqttConnection:
             return
         # tuple.__new__ skips the NamedTuple's Python-level __new__ (hot path).
         message = _new_tuple(MqttMessage, (topic, raw.payload, raw.qos, raw.retain, self.entry_id))
+        admitted: bool | None = None
         for callback in callbacks:
+            if callback.__class__ is _Governed:
+                if admitted is None:
+                    verdict = self._ingress.check(topic, message.payload, transport=TRANSPORT)
+                    admitted = verdict.passed
+                    if not admitted:
+                        self.rejected += 1
+                        _LOGGER.debug("%s: refused by the ingress guard: %s", topic,
+                                      verdict.reason)
+                if not admitted:
+                    continue
+            try:
+                callback(message)
+            except Exception:
+                _LOGGER.exception("Error in MQTT subscriber %r for %s", callback, topic)
+
+    def replay(self, topic: str, payload: bytes) -> None:
+        """A replayed message (it passed the guard again): to the governed callbacks."""
+        message = _new_tuple(MqttMessage, (topic, payload, 0, False, self.entry_id))
+        for callback in self.router.match(topic):
+            if callback.__class__ is not _Governed:
+                continue
             try:
                 callback(message)
             except Exception:
@@ -681,5 +739,6 @@ class MqttConnection:
             "subscriptions": len(self._filters),
             "bridge_drains": self._bridge.drains,
             "bridge_items": self._bridge.items_total,
+            "rejected_by_ingress_guard": self.rejected,
         }
 

@@ -12,6 +12,10 @@ removed (``will_remove_from_host``), so discovery can remove single entities whi
 entry stays loaded. Message callbacks run in the loop; the sensor's is the ingest hot
 path: read the value, write the state, nothing else.
 
+State messages are *governed*: they pass the ingress guard (schema_guard, when one is
+loaded) before ``_on_state`` sees them; a refused message never reaches the entity
+(see ``client.py``).
+
 Availability: an entity is available while the broker connection is up and, if it has
 availability topics, the latest availability message said ``payload_available``.
 
@@ -304,7 +308,8 @@ class MqttEntity(Entity):
             )
         if description.state_topic:
             self._undos.append(
-                connection.subscribe(description.state_topic, self._on_state, description.qos)
+                connection.subscribe(description.state_topic, self._on_state, description.qos,
+                                     governed=True)
             )
         self._runtime.entities.add(self)
 

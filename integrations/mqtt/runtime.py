@@ -55,8 +55,11 @@ class MqttRuntime:
     def connected(self) -> bool:
         return self.connection.connected
 
-    def subscribe(self, topic_filter: str, callback: MessageCallback, qos: int = 0) -> Unsubscribe:
-        return self.connection.subscribe(topic_filter, callback, qos)
+    def subscribe(
+        self, topic_filter: str, callback: MessageCallback, qos: int = 0, *,
+        governed: bool = False,
+    ) -> Unsubscribe:
+        return self.connection.subscribe(topic_filter, callback, qos, governed=governed)
 
     async def publish(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
         """QoS 0 now (dropped while disconnected); QoS 1/2 durably through the outbox."""

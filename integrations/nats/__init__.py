@@ -48,7 +48,13 @@ from gatehouse.core import (
     entries_by_name,
     hookimpl,
 )
-from gatehouse.core.helpers import LinkSensor, attach_outbox, slugify, template_engine
+from gatehouse.core.helpers import (
+    LinkSensor,
+    attach_outbox,
+    ingress_guard,
+    slugify,
+    template_engine,
+)
 
 from .client import NatsClient
 from .config import CONFIG_SCHEMA, ENTRY_SCHEMA, OPTIONS_LAYOUT
@@ -67,6 +73,7 @@ from .jetstream import JetStreamSender, StreamRoutes
 from .runtime import NatsRuntime, message_entities
 from .sensor import MalformedCounter
 from .services import LOADED
+from .subscriptions import TRANSPORT
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -121,6 +128,9 @@ class NatsIntegration:
         )
         entry.runtime_data = runtime
         LOADED.add(host, entry, runtime)
+        # Governed ingest (schema_guard, when loaded): see subscriptions.py.
+        runtime.ingress = ingress_guard(host)
+        entry.on_unload(runtime.ingress.set_replay_target(TRANSPORT, runtime.replay))
 
         if connected:
             await runtime.go_online(host, entry)

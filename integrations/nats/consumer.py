@@ -37,7 +37,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
 from nats.js.client import JetStreamContext
 
 from gatehouse.core import ConfigEntry, ConfigEntryError, ConfigEntryNotReady, Host
-from gatehouse.core.helpers import PayloadError, payload_text, slugify
+from gatehouse.core.helpers import IngressHook, PayloadError, payload_text, slugify
 
 from .client import NatsClient, json_or_none
 
@@ -317,10 +317,20 @@ def consumer_spec(item: Mapping[str, Any]) -> ConsumerSpec:
     )
 
 
-def entity_handler(entity: MessageEntity) -> Handler:
-    """Each message sets the entity's state (``target: sensor``/``binary_sensor``)."""
+def entity_handler(entity: MessageEntity, ingress: IngressHook | None = None) -> Handler:
+    """Each message sets the entity's state (``target: sensor``/``binary_sensor``).
+
+    With an ingress guard installed (schema_guard), a message it refuses is a
+    ``PayloadError``: counted as malformed and terminated (the guard quarantined it;
+    a redelivery would only be refused again).
+    """
 
     async def to_entity(item: Delivery) -> None:
+        if ingress is not None and ingress.guard is not None:
+            verdict = ingress.check(item.subject.replace(".", "/"), item.data,
+                                    transport="nats")
+            if not verdict.passed:
+                raise PayloadError(f"refused by the ingress guard: {verdict.reason}")
         entity.apply(item.data, item.subject)
 
     return to_entity

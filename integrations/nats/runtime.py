@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gatehouse.core import ConfigEntry, Host
-from gatehouse.core.helpers import OutboxLink, TemplateEngine
+from gatehouse.core.helpers import IngressHook, OutboxLink, PayloadError, TemplateEngine
 
 from . import binary_sensor, sensor
 from .client import NatsClient
@@ -37,7 +37,7 @@ from .fleet import FleetBridge
 from .jetstream import JetStreamSender, StreamRoutes, declare_streams, stream_config
 from .kv import KvMirror
 from .sensor import MalformedCounter
-from .subscriptions import subscribe
+from .subscriptions import as_subject, subject_matches, subscribe
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -84,6 +84,7 @@ class NatsRuntime:
         self.fleet = fleet
         self.consumers: list[DurableConsumer] = []
         self.kv: KvMirror | None = None
+        self.ingress: IngressHook | None = None
 
     @property
     def destination(self) -> str:
@@ -98,7 +99,7 @@ class NatsRuntime:
             streams.append(self.fleet.stream_config())
         await declare_streams(entry, client, streams, self.routes)
 
-        await subscribe(client, self.entities, self.malformed.count)
+        await subscribe(client, self.entities, self.malformed.count, self.ingress)
         by_consumer = {
             e.entity_description.consumer: e
             for e in self.entities
@@ -107,7 +108,7 @@ class NatsRuntime:
         for item in config[CONF_CONSUMERS]:
             entity = by_consumer.get(item["name"])
             handler = (
-                entity_handler(entity)
+                entity_handler(entity, self.ingress)
                 if entity is not None
                 else event_handler(host, item["event_type"], item["name"])
             )
@@ -137,6 +138,27 @@ class NatsRuntime:
             return
         _LOGGER.info("NATS %s: connected to %s; set-up finished", self.name,
                      self.client.connected_url)
+
+    def replay(self, topic: str, payload: bytes) -> None:
+        """A quarantined message that passes after a schema fix (schema_guard's replay,
+        through the ingress hook): to the entities its subject feeds, as on arrival
+        (a core subject's entities, or a consumer's entity by its filter subject)."""
+        subject = as_subject(topic)
+        filters = {item["name"]: item.get("filter_subject")
+                   for item in self.config[CONF_CONSUMERS]}
+        for entity in self.entities:
+            description = entity.entity_description
+            pattern = description.subject
+            if pattern is None and description.consumer is not None:
+                pattern = filters.get(description.consumer)
+            if pattern is None or entity.entity_id is None:
+                continue
+            if subject_matches(pattern, subject):
+                try:
+                    entity.apply(payload, subject)
+                except PayloadError as err:
+                    _LOGGER.debug("%s: replayed message unusable: %s", entity.entity_id, err)
+                    self.malformed.count(f"subject {subject}")
 
     def diagnostics(self) -> dict[str, Any]:
         return {
