@@ -34,6 +34,7 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 import anyio
@@ -41,6 +42,7 @@ import anyio
 from gatehouse.core import Context, Host
 from gatehouse.core.helpers import Backoff, BackoffCounter
 
+from .errors import JobDocumentError
 from .link import MqttLink
 
 _LOGGER = logging.getLogger(__name__)
@@ -54,10 +56,6 @@ TRANSIENT: Final = frozenset({"RequestThrottled", "ServiceUnavailable", "Interna
 TERMINAL: Final = frozenset({"SUCCEEDED", "FAILED", "REJECTED", "CANCELED", "REMOVED", "TIMED_OUT"})
 #: statusDetails values are strings; keep them short (AWS limits the whole map).
 DETAIL_MAX: Final = 200
-
-
-class JobDocumentError(ValueError):
-    """A job document this runner will not execute (the reason goes to AWS)."""
 
 
 def parse_document(document: Any, allowed: frozenset[str]) -> tuple[str, str, dict[str, Any]]:
@@ -82,15 +80,18 @@ def _detail(text: str) -> str:
     return text if len(text) <= DETAIL_MAX else text[: DETAIL_MAX - 1] + "…"
 
 
-class _Rejected(Exception):
-    def __init__(self, code: str, message: str, body: Mapping[str, Any]) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.body = body
+@dataclass(frozen=True)
+class _Answer:
+    """How a request ended: ``accepted``/``rejected`` (with AWS's body), ``timeout``
+    (no answer in time) or ``offline`` (the link could not send it)."""
 
+    kind: str
+    body: Mapping[str, Any]
 
-class _Offline(Exception):
-    pass
+    @property
+    def code(self) -> str:
+        """AWS's error code of a rejection; ``timeout``/``offline`` otherwise."""
+        return str(self.body.get("code")) if self.kind == "rejected" else self.kind
 
 
 class JobRunner:
@@ -118,6 +119,9 @@ class JobRunner:
         self._answers: dict[str, tuple[anyio.Event, list[tuple[str, Any]]]] = {}
         self._wake = anyio.Event()
         self._connected = anyio.Event()
+        #: Set (and replaced) on each connect: answers to requests sent before it are
+        #: lost with the old session, so those requests are sent again.
+        self._reconnected = anyio.Event()
         self._scope: anyio.CancelScope | None = None
         self._unsubs: list[Callable[[], None]] = []
         #: job id of the execution running now (None: idle).
@@ -159,6 +163,8 @@ class JobRunner:
     # -- inputs ----------------------------------------------------------------------
     async def _on_connect(self) -> None:
         self._connected.set()
+        self._reconnected.set()
+        self._reconnected = anyio.Event()
         self._wake.set()
 
     def _on_notify(self, topic: str, payload: bytes) -> None:
@@ -180,42 +186,48 @@ class JobRunner:
             event.set()
 
     # -- requests --------------------------------------------------------------------
-    async def _request(self, topic: str, body: dict[str, Any]) -> dict[str, Any]:
-        """Send and await the answer with our clientToken; _Rejected / _Offline."""
+    async def _request(self, topic: str, body: dict[str, Any]) -> _Answer:
+        """Send and await the answer that carries our clientToken."""
         token = uuid.uuid4().hex
         event = anyio.Event()
         slot: list[tuple[str, Any]] = []
         self._answers[token] = (event, slot)
+        reconnected = self._reconnected
         try:
             try:
                 await self._link.publish(topic, json.dumps({**body, "clientToken": token}).encode())
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any link failure: offline
+                _LOGGER.debug("%s not sent: %s", topic, exc)
                 self._connected = anyio.Event()
-                raise _Offline(str(exc)) from exc
+                return _Answer("offline", {})
             with anyio.move_on_after(self._request_timeout):
-                await event.wait()
+                async with anyio.create_task_group() as tg:
+
+                    async def cancel_on_reconnect() -> None:
+                        await reconnected.wait()
+                        tg.cancel_scope.cancel()
+
+                    tg.start_soon(cancel_on_reconnect)
+                    await event.wait()
+                    tg.cancel_scope.cancel()
         finally:
             del self._answers[token]
         if not slot:
-            raise _Rejected("timeout", f"no answer on {topic}", {})
+            return _Answer("offline" if reconnected.is_set() else "timeout", {})
         kind, answer = slot[0]
-        if kind != "accepted":
-            raise _Rejected(str(answer.get("code")), str(answer.get("message", "")), answer)
-        return dict(answer)
+        return _Answer(kind, answer)
 
-    async def _retrying(self, topic: str, body: dict[str, Any]) -> dict[str, Any]:
-        """``_request`` until it is answered (transient errors and offline wait)."""
+    async def _retrying(self, topic: str, body: dict[str, Any]) -> _Answer:
+        """``_request`` until AWS accepts it or refuses it for good (transient errors
+        wait for the backoff, offline waits for the next connect)."""
         while True:
-            try:
-                answer = await self._request(topic, body)
-            except _Offline:
+            answer = await self._request(topic, body)
+            if answer.kind == "offline":
                 await self._connected.wait()
                 continue
-            except _Rejected as exc:
-                if exc.code not in TRANSIENT:
-                    raise
+            if answer.code in TRANSIENT:
                 delay = self._pacing.failed()
-                _LOGGER.warning("%s: %s (retrying in %.1f s)", topic, exc, delay)
+                _LOGGER.warning("%s: %s (retrying in %.1f s)", topic, answer.code, delay)
                 await anyio.sleep(delay)
                 continue
             self._pacing.succeeded()
@@ -232,14 +244,13 @@ class JobRunner:
                     await self._execute(execution)
 
     async def _start_next(self) -> dict[str, Any] | None:
-        try:
-            answer = await self._retrying(
-                f"{self.prefix}/start-next", {"statusDetails": {"step": "started"}}
-            )
-        except _Rejected as exc:
-            _LOGGER.warning("%s: start-next refused: %s", self.prefix, exc)
+        answer = await self._retrying(
+            f"{self.prefix}/start-next", {"statusDetails": {"step": "started"}}
+        )
+        if answer.kind != "accepted":
+            _LOGGER.warning("%s: start-next refused: %s", self.prefix, dict(answer.body))
             return None
-        execution = answer.get("execution")
+        execution = answer.body.get("execution")
         return execution if isinstance(execution, dict) else None
 
     async def _execute(self, execution: dict[str, Any]) -> None:
@@ -302,32 +313,40 @@ class JobRunner:
             }
             if isinstance(version, int):
                 body["expectedVersion"] = version
-            try:
-                answer = await self._retrying(f"{self.prefix}/{job_id}/update", body)
-            except _Rejected as exc:
-                if exc.code == "VersionMismatch":
-                    state = exc.body.get("executionState")
-                    if not isinstance(state, dict):
-                        state = await self._describe(job_id)
-                    if state is None or state.get("status") in TERMINAL:
-                        return None
-                    version = state.get("versionNumber")
-                    continue
+            answer = await self._retrying(f"{self.prefix}/{job_id}/update", body)
+            if answer.code == "VersionMismatch":
+                state = answer.body.get("executionState")
+                if not isinstance(state, dict):
+                    state = await self._describe(job_id)
+                if (
+                    state is not None
+                    and state.get("status") == status
+                    and state.get("statusDetails") == details
+                ):
+                    # our own update, sent again after a reconnect: it did arrive
+                    new = state.get("versionNumber")
+                    return new if isinstance(new, int) else 0
+                if state is None or state.get("status") in TERMINAL:
+                    return None
+                version = state.get("versionNumber")
+                continue
+            if answer.kind != "accepted":
                 _LOGGER.warning(
-                    "%s: job %s not updated to %s: %s", self.prefix, job_id, status, exc
+                    "%s: job %s not updated to %s: %s",
+                    self.prefix,
+                    job_id,
+                    status,
+                    dict(answer.body),
                 )
                 return None
-            state = answer.get("executionState") or {}
+            state = answer.body.get("executionState") or {}
             new = state.get("versionNumber") if isinstance(state, dict) else None
             return new if isinstance(new, int) else (version + 1 if isinstance(version, int) else 0)
         return None
 
     async def _describe(self, job_id: str) -> dict[str, Any] | None:
-        try:
-            answer = await self._retrying(
-                f"{self.prefix}/{job_id}/get", {"includeJobDocument": False}
-            )
-        except _Rejected:
+        answer = await self._retrying(f"{self.prefix}/{job_id}/get", {"includeJobDocument": False})
+        if answer.kind != "accepted":
             return None
-        execution = answer.get("execution")
+        execution = answer.body.get("execution")
         return execution if isinstance(execution, dict) else None

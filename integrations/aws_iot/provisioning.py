@@ -33,8 +33,10 @@ from typing import Any, Final
 
 import anyio
 
-from .errors import AwsIotError
+from .errors import ProvisioningError
 from .link import MqttLink
+
+__all__ = ["ProvisionedIdentity", "ProvisioningError", "provision", "stored_identity"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -43,18 +45,6 @@ IDENTITY_FILE: Final = "identity.json"
 CERT_FILE: Final = "certificate.pem.crt"
 KEY_FILE: Final = "private.pem.key"
 REQUEST_TIMEOUT: Final = 10.0
-
-
-class ProvisioningError(AwsIotError):
-    """Fleet provisioning failed: AWS refused (``error_code`` set), no answer came, or
-    the stored identity cannot be read (the message names the file)."""
-
-    def __init__(
-        self, message: str, *, status_code: int | None = None, error_code: str | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.error_code = error_code
 
 
 @dataclass(frozen=True)

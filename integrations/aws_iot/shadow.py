@@ -67,6 +67,7 @@ from gatehouse.core import (
 )
 from gatehouse.core.helpers import Backoff, BackoffCounter, BurstLog
 
+from .errors import DeltaRefused
 from .link import MqttLink
 
 _LOGGER = logging.getLogger(__name__)
@@ -192,10 +193,6 @@ def _on_off(value: JSON) -> bool | None:
 
 def _token() -> str:
     return uuid.uuid4().hex
-
-
-class DeltaRefused(Exception):
-    """A desired value that maps to no service call of its entity."""
 
 
 def service_for(host: Host, entity_id: str, value: JSON) -> tuple[str, str, dict[str, JSON]]:
