@@ -388,8 +388,11 @@ async def test_counts_kept_in_memory_match_the_disk_after_a_mixed_workload(
                     ttl = 1e-9 if rng.random() < 0.05 else None
                     task_group.start_soon(_enqueue_ttl, outbox, payload, priority_of[payload], ttl)
             if round_no % 3 == 2:
-                requeued |= {d.payload for d in await outbox.dead_letters("d", limit=10_000)}
-                await outbox.requeue_dead_letters(destination="d")
+                # Requeue exactly the letters looked at: the sender keeps rejecting while
+                # this runs, and a letter made in between must not rejoin unnoticed.
+                letters = await outbox.dead_letters("d", limit=10_000)
+                requeued |= {d.payload for d in letters}
+                await outbox.requeue_dead_letters([d.id for d in letters])
             if not down:
                 await wait_until(lambda: outbox.stats("d").depth <= 5)
         # Two failed attempts after the last commit: its expired rows are gone too.
