@@ -80,6 +80,7 @@ class Endpoint:
     keepalive: int = 30
     connect_timeout: float = 5.0
     reconnect_min_delay: float = 1.0
+    reconnect_max_delay: float = RECONNECT_MAX_DELAY
     max_publish_rate: float = 100.0
     storm_disconnects: int = 3
     storm_window: float = 30.0
@@ -204,7 +205,7 @@ class AwsConnection:
         client.max_queued_messages_set(0)
         # Annotated int, but paho waits float seconds (tests reconnect in 0.1 s).
         client.reconnect_delay_set(endpoint.reconnect_min_delay,  # type: ignore[arg-type]
-                                   RECONNECT_MAX_DELAY)
+                                   endpoint.reconnect_max_delay)  # type: ignore[arg-type]
         client.connect_timeout = endpoint.connect_timeout
         client.tls_set_context(context)
         client.on_connect = self._thread_connect
@@ -409,6 +410,9 @@ class AwsConnection:
         self._notify()
 
     def _connect_failed(self) -> None:
+        # A refused TCP connection or failed handshake is an answer: set-up need not
+        # wait out connect_timeout to learn the endpoint is down (paho keeps trying).
+        self._first.set()
         if self.last_error is None or not self.last_error.startswith("cannot connect"):
             self.last_error = f"cannot connect to {self.endpoint.where} (TLS or network)"
             self._notify()

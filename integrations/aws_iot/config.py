@@ -44,6 +44,7 @@ from .const import (
     CONF_PROVISIONING,
     CONF_PUBLISH_RATE,
     CONF_QOS,
+    CONF_RECONNECT_MAX,
     CONF_RECONNECT_MIN,
     CONF_ROOT_CA,
     CONF_SHADOW,
@@ -198,6 +199,7 @@ ENTRY_FIELDS: Final[dict[Any, Any]] = {
     vol.Optional(CONF_KEEPALIVE, default=30): vol.All(vol.Coerce(int), vol.Range(min=5)),
     vol.Optional(CONF_CONNECT_TIMEOUT, default=5.0): _SECONDS,
     vol.Optional(CONF_RECONNECT_MIN, default=1.0): _SECONDS,
+    vol.Optional(CONF_RECONNECT_MAX, default=30.0): _SECONDS,
     vol.Optional(CONF_PUBLISH_RATE, default=DEFAULT_PUBLISH_RATE): vol.All(
         vol.Coerce(float), vol.Range(min=1, max=10_000)
     ),
