@@ -174,9 +174,10 @@ def _given(side: Any) -> bool:
 def _same_form(block: dict[str, Any]) -> dict[str, Any]:
     """``include`` and ``exclude`` both lists of globs (the older form) or both selectors."""
     include, exclude = block.get("include"), block.get("exclude")
-    if _given(include) and _given(exclude) and isinstance(include, list) != isinstance(
-        exclude, list
-    ):
+    # A list beside a mapping that selects something (even an empty list: it selects
+    # nothing, and the mapping would be ignored).
+    listed, other = (include, exclude) if isinstance(include, list) else (exclude, include)
+    if isinstance(listed, list) and not isinstance(other, list) and _given(other):
         raise vol.Invalid(
             "write include and exclude both as lists of entity id globs (the older form) "
             "or both as entity filter mappings (domains, entities, entity_globs, devices, "

@@ -53,12 +53,13 @@ class EntitySelection:
     def __init__(self, host: Host, spec: Mapping[str, Any]) -> None:
         include, exclude = spec.get("include"), spec.get("exclude")
         self._filter: EntityFilter | None = None
-        self._legacy: tuple[EntityFilter, EntityFilter | None] | None = None
+        self._legacy: tuple[EntityFilter | None, EntityFilter | None] | None = None
         if isinstance(include, list) or isinstance(exclude, list):
+            # An empty list selects nothing here (an empty filter would select all).
             globs = include if isinstance(include, list) else ["*"]
-            left = exclude if isinstance(exclude, list) and exclude else None
+            left = exclude if isinstance(exclude, list) else []
             self._legacy = (
-                EntityFilter(None, {"include": {"entity_globs": globs}}),
+                EntityFilter(None, {"include": {"entity_globs": globs}}) if globs else None,
                 EntityFilter(None, {"include": {"entity_globs": left}}) if left else None,
             )
         else:
@@ -68,7 +69,11 @@ class EntitySelection:
         """The (cached) choice by entity id, device and area."""
         if self._legacy is not None:
             taken, left = self._legacy
-            return taken.selects(entity_id) and not (left is not None and left.selects(entity_id))
+            return (
+                taken is not None
+                and taken.selects(entity_id)
+                and not (left is not None and left.selects(entity_id))
+            )
         assert self._filter is not None
         return self._filter.selects(entity_id)
 
