@@ -583,7 +583,9 @@ class ShadowSync:
         if not patch:
             self._first_dirty = None
             return math.inf
-        gathered = (self._first_dirty or now) + self._report_delay
+        if self._first_dirty is None:  # dirty from a get or a retry, not a state change
+            self._first_dirty = now
+        gathered = self._first_dirty + self._report_delay
         if now < gathered:
             return gathered - now  # coalesce: AWS bills (and throttles) per update
         self._first_dirty = None

@@ -8,19 +8,20 @@ tests need nothing of the integration's connection.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from awsfake import SHADOW_MAX_BYTES, FakeAwsIot, state_size
 from awslink import PahoLink, paho_link
-from awstools import THING, AwsCerts, device_client, issue_device_cert
+from awstools import THING, AwsCerts, aws_entry_data, device_client, issue_device_cert
 
-from gatehouse.core import Host, ServiceCall
+from gatehouse.core import ConfigEntryState, Host, ServiceCall
 from gatehouse.core.helpers import Backoff
-from gatehouse.core.testing import Mosquitto, wait_until
+from gatehouse.core.testing import Mosquitto, add_entry, make_host, state_of, wait_until
+from gatehouse.integrations.aws_iot.errors import DeltaRefused
 from gatehouse.integrations.aws_iot.shadow import (
     SHADOW_MAX_DEPTH,
-    DeltaRefused,
     ShadowSync,
     document_size,
     fit_update,
@@ -174,10 +175,13 @@ async def test_a_delta_the_entity_cannot_follow_is_applied_once(
     await sync.stop()
 
 
+@pytest.mark.parametrize("report_delay", [0.0, 0.05])
 async def test_version_conflict_gets_again_and_retries(
-    link: PahoLink, host: Host, devices: Devices, aws_fake: FakeAwsIot
+    link: PahoLink, host: Host, devices: Devices, aws_fake: FakeAwsIot, report_delay: float
 ) -> None:
-    sync = await started(link, host)
+    """With a report delay too: the retry after the re-read is not a state change, and
+    it waited for one forever (found by the end-to-end test)."""
+    sync = await started(link, host, report_delay=report_delay)
     await aws_fake.wait_for(lambda: reported(aws_fake))
     aws_fake.fail_next("update", 409, thing=THING)
     host.states.set("sensor.temp", "25")
@@ -369,3 +373,50 @@ def test_service_rule() -> None:
         service_for(host, "sensor.x", 3)
     with pytest.raises(DeltaRefused):
         service_for(host, "switch.x", "maybe")
+
+
+# -- through the real integration (its own connection, config and runtime) --------------
+
+
+@pytest.fixture
+async def aws_host(config_dir: Path, aws_broker: Mosquitto) -> AsyncIterator[Host]:
+    """A host that stops before the broker does (set up after it)."""
+    running = make_host(config_dir, packages={"aws_iot": "gatehouse.integrations.aws_iot"})
+    async with running.running():
+        yield running
+
+
+async def test_end_to_end_named_shadow_through_the_entry(
+    aws_host: Host, aws_broker: Mosquitto, aws_certs: AwsCerts, aws_fake: FakeAwsIot
+) -> None:
+    Devices(aws_host)
+    shadow = {
+        "name": "house",
+        "desired": {"porch": "switch.porch"},  # the lead's key name (config: "mapping" too)
+        "include": {"entities": ["sensor.temp"]},
+    }
+    entry = await add_entry(
+        aws_host, "aws_iot", aws_entry_data(aws_broker, aws_certs, fast=True, shadow=shadow)
+    )
+    assert entry.state is ConfigEntryState.LOADED, entry.reason
+    await aws_fake.wait_for(
+        lambda: reported(aws_fake, "house") == {"porch": False, "sensor.temp": 21.5}
+    )
+    assert aws_fake.shadow(THING) is None
+    # a version conflict and a delta through the integration's own connection
+    aws_fake.fail_next("update", 409, thing=THING, name="house")
+    aws_fake.set_desired(THING, {"porch": "on"}, name="house")
+    await aws_fake.wait_for(lambda: reported(aws_fake, "house").get("porch") == "on")
+    assert state_of(aws_host, "switch.porch") == "on"
+    assert aws_fake.requests_for(THING, "get", "house") == 2
+    # AWS refusing the device is the entry's problem, not a retry loop
+    aws_fake.fail_next("update", 403, thing=THING, name="house")
+    aws_host.states.set("sensor.temp", "19")
+    runtime = entry.runtime_data
+    await wait_until(lambda: "403" in (runtime.problem() or ""))
+    updates = len(aws_fake.updates_for(THING, "house"))
+    aws_host.states.set("sensor.temp", "18")
+    assert runtime.shadow._wake.is_set()
+    # the loop woke for the change (and replaced its event) but sent nothing
+    await wait_until(lambda: not runtime.shadow._wake.is_set())
+    assert len(aws_fake.updates_for(THING, "house")) == updates
