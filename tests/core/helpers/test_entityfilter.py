@@ -1,4 +1,4 @@
-"""The shared entity filter and priority rules (``gatehouse.core.helpers``)."""
+"""The shared entity filter (``gatehouse.core.helpers``); priority rules: test_priority_rules.py."""
 
 from __future__ import annotations
 
@@ -10,13 +10,8 @@ import voluptuous as vol
 from gatehouse.core import Host, State
 from gatehouse.core.helpers import (
     ENTITY_FILTER_SCHEMA,
-    PRIORITY_FIELDS,
-    PRIORITY_HIGH,
-    PRIORITY_LOW,
-    PRIORITY_NORMAL,
     EntityFilter,
     entity_filter,
-    priority_rules,
 )
 from gatehouse.core.helpers.entityfilter import MAX_CACHED_DECISIONS
 
@@ -71,9 +66,27 @@ CASES: list[tuple[str, dict[str, Any], dict[str, bool]]] = [
         {"sensor.keep_debug": True, "sensor.drop_debug": False, "sensor.x": True},
     ),
     (
+        "4 included domain beats the same domain excluded",
+        {"include": {"domains": ["sensor"]}, "exclude": {"domains": ["sensor", "light"]}},
+        {"sensor.a": True, "light.b": False, "switch.c": False},
+    ),
+    (
+        "4 excluded entity beats included glob",
+        {"include": {"entity_globs": ["sensor.tank_*"]},
+         "exclude": {"entities": ["sensor.tank_old"], "entity_globs": ["sensor.tank_*"]}},
+        {"sensor.tank_1": True, "sensor.tank_old": False, "sensor.pipe": False},
+    ),
+    (
         "5 broad excludes, entity includes",
         {"include": {"entities": ["light.keep"]}, "exclude": {"domains": ["light"]}},
         {"light.keep": True, "light.other": False, "sensor.a": True},
+    ),
+    (
+        "5 glob excludes, entity excludes, entity includes",
+        {"include": {"entities": ["sensor.keep_debug"]},
+         "exclude": {"entity_globs": ["*_debug"], "entities": ["sensor.gone"]}},
+        {"sensor.keep_debug": True, "sensor.x_debug": False, "sensor.gone": False,
+         "sensor.other": True},
     ),
     (
         "6 entity lists only",
@@ -192,21 +205,14 @@ def test_decision_cache_is_bounded() -> None:
     assert passes(flt, "sensor.keep_1") and not passes(flt, "sensor.other")
 
 
-async def test_priority_rules_first_match_wins(host: Host) -> None:
-    config = vol.Schema(PRIORITY_FIELDS)({
-        "priority": [
-            {"priority": "high", "include": {"attributes": {"alarm": True}}},
-            {"priority": "low", "include": {"entity_globs": ["sensor.debug_*"]}},
-            {"priority": 5, "include": {"domains": ["binary_sensor"]}},
-        ]
-    })
-    rules = priority_rules(host, config)
-    assert rules(State("sensor.debug_x", "1", {"alarm": True})) == PRIORITY_HIGH
-    assert rules(State("sensor.debug_x", "1")) == PRIORITY_LOW
-    assert rules(State("binary_sensor.door", "on")) == 5
-    assert rules(State("sensor.level", "3")) == PRIORITY_NORMAL
-    assert not priority_rules(host, vol.Schema(PRIORITY_FIELDS)({}))
-    with pytest.raises(vol.Invalid, match="priority"):
-        vol.Schema(PRIORITY_FIELDS)({"priority": [{"priority": "urgent"}]})
-    with pytest.raises(vol.Invalid, match="priority"):
-        vol.Schema(PRIORITY_FIELDS)({"priority": [{"priority": True}]})
+async def test_filters_add_no_bus_listeners(host: Host) -> None:
+    """The registry-change subscription is one per host, shared by every filter, so a
+    filter that goes away with its entry leaves nothing subscribed behind it."""
+    entity_filter(host, ENTITY_FILTER_SCHEMA({"include": {"areas": ["a"]}}))
+    before = host.bus.listener_count()
+    filters = [
+        entity_filter(host, ENTITY_FILTER_SCHEMA({"include": {"devices": [f"d{i}"]}}))
+        for i in range(50)
+    ]
+    assert host.bus.listener_count() == before
+    assert not any(passes(f, "sensor.x") for f in filters)
