@@ -54,7 +54,6 @@ from typing import Any, Final
 
 import anyio
 
-import gatehouse.core.helpers as _helpers
 from gatehouse.core import (
     EVENT_STATE_CHANGED,
     STATE_UNAVAILABLE,
@@ -65,7 +64,7 @@ from gatehouse.core import (
     State,
     StateChangedData,
 )
-from gatehouse.core.helpers import Backoff, BackoffCounter, BurstLog
+from gatehouse.core.helpers import Backoff, BackoffCounter, BurstLog, entity_filter
 
 from .errors import DeltaRefused
 from .link import MqttLink
@@ -215,37 +214,6 @@ def service_for(host: Host, entity_id: str, value: JSON) -> tuple[str, str, dict
     raise DeltaRefused(f"no service sets {entity_id} to {compact(value)[:100]}")
 
 
-def _entity_filter(host: Host, config: Mapping[str, Any]) -> Callable[[State], bool]:
-    """The shared filter when the helpers have it; else include/exclude by domains,
-    entities and entity_globs (the keys every exporter shares)."""
-    shared: Any = getattr(_helpers, "entity_filter", None)
-    if shared is not None:
-        chosen: Callable[[State], bool] = shared(host, config)
-        return chosen
-    import fnmatch
-
-    def matches(selector: Mapping[str, Any] | None, state: State) -> bool:
-        if not selector:
-            return False
-        return (
-            state.domain in selector.get("domains", ())
-            or state.entity_id in selector.get("entities", ())
-            or any(
-                fnmatch.fnmatchcase(state.entity_id, g) for g in selector.get("entity_globs", ())
-            )
-        )
-
-    include = config.get("include")
-    exclude = config.get("exclude")
-
-    def selected(state: State) -> bool:
-        if exclude and matches(exclude, state):
-            return False
-        return matches(include, state) if include else False
-
-    return selected
-
-
 class ShadowSync:
     """Keeps one shadow (classic when ``config["name"]`` is None) in step with the house.
 
@@ -281,10 +249,10 @@ class ShadowSync:
         self._report_delay = float(config.get("report_delay", 0.0))
         self._first_dirty: float | None = None
         self._key_of: dict[str, str] = {e: k for k, e in self._keys.items()}  # entity -> key
-        has_filter = bool(config.get("include") or config.get("exclude"))
-        self._selected: Callable[[State], bool] = (
-            _entity_filter(host, config) if has_filter else (lambda _state: False)
-        )
+        chosen = entity_filter(host, config)
+        # An empty filter passes every state; here it means "only the mapped keys" (a
+        # shadow of every entity would not fit AWS's 8 KB anyway).
+        self._selected: Callable[[State], bool] = (lambda _state: False) if chosen.empty else chosen
         self._pacing: BackoffCounter = backoff.counter()
         self._request_timeout = request_timeout
         # What AWS holds, as far as we know (get, /update/documents, our accepted updates).

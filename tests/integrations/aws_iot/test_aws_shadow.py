@@ -290,6 +290,29 @@ async def test_limits_are_enforced_before_sending(
     assert len(reported(aws_fake)) + sync.stats["left_out"] == 60
 
 
+async def test_the_shared_entity_filter_selects_what_is_reported(
+    link: PahoLink, host: Host, devices: Devices, aws_fake: FakeAwsIot
+) -> None:
+    host.states.set("sensor.kitchen", "20", {"device_class": "temperature"})
+    host.states.set("sensor.secret_vault", "19", {"device_class": "temperature"})
+    host.states.set("sensor.power", "300", {"device_class": "power"})
+    sync = await started(
+        link,
+        host,
+        include={"domains": ["sensor"], "attributes": {"device_class": "temperature"}},
+        exclude={"entity_globs": ["sensor.secret_*"]},
+        mapping={},
+    )
+    await aws_fake.wait_for(lambda: reported(aws_fake))
+    assert reported(aws_fake) == {"sensor.kitchen": 20}
+    host.states.set("sensor.power", "310", {"device_class": "power"})
+    host.states.set("sensor.kitchen", "21", {"device_class": "temperature"})
+    await aws_fake.wait_for(lambda: reported(aws_fake) == {"sensor.kitchen": 21})
+    host.states.remove("sensor.kitchen")  # removed: null deletes the key
+    await aws_fake.wait_for(lambda: reported(aws_fake) == {})
+    await sync.stop()
+
+
 def test_fit_update_leaves_out_too_deep_and_too_big() -> None:
     deep: Any = 1
     for _ in range(SHADOW_MAX_DEPTH):
