@@ -33,6 +33,7 @@ import voluptuous as vol
 
 from gatehouse.core import ConfigEntry, ConfigEntryError, Host, YamlEntry, hookimpl
 from gatehouse.core.helpers import slugify
+from gatehouse.core.http import RouteDef
 
 from .api import guard_for
 from .config import CONFIG_SCHEMA, ENTRY_SCHEMA, OPTIONS_LAYOUT
@@ -98,3 +99,11 @@ def gatehouse_integration() -> SchemaGuardIntegration:
 def gatehouse_diagnostics(host: Host) -> Mapping[str, Any]:
     """Per rule: counters and latency; schema problems; quarantine size (no payloads)."""
     return {entry_id: rt.diagnostics() for entry_id, rt in LOADED.runtimes(host).items()}
+
+
+@hookimpl
+def gatehouse_http_routes(host: Host) -> list[RouteDef]:
+    """The quarantine's REST API (admins only; ``views.py``), imported with aiohttp."""
+    from .views import routes
+
+    return routes(host)

@@ -149,6 +149,15 @@ REST: dict[tuple[str, str], list[Case]] = {
     ("GET", "/api/echo/last"): [c("/api/echo/last", "read_only")],
     ("GET", "/api/walk/mine"): [c("/api/walk/mine", "read_only")],
     ("GET", "/api/walk/admin"): [c("/api/walk/admin", "admin")],
+    # schema_guard's quarantine (loaded as a plugin, no entry: admins get 404/400)
+    ("GET", "/api/schema_guard/quarantine"): [
+        c("/api/schema_guard/quarantine?limit=5", "admin")],
+    ("GET", "/api/schema_guard/quarantine/{message_id}"): [
+        c("/api/schema_guard/quarantine/1", "admin")],
+    ("GET", "/api/schema_guard/paths"): [c("/api/schema_guard/paths", "admin")],
+    ("GET", "/api/schema_guard/export"): [c("/api/schema_guard/export", "admin")],
+    ("POST", "/api/schema_guard/replay"): [
+        c("/api/schema_guard/replay", "admin", {"dry_run": False})],
     # files
     ("GET", "/panels/{name}/{path}"): [c("/panels/echo/index.html", "read_only")],
     ("GET", "/{path}"): [c("/index.html", UI)],
@@ -216,6 +225,7 @@ class WalkPlugin:
 @pytest.fixture
 async def app(host: Host, http_config: dict[str, Any]) -> web.Application:
     host.plugins.register(WalkPlugin(), "walk_plugin")
+    host.plugins.load("schema_guard")  # its routes (and WebSocket commands), no entry
     host.services.register("walk", "raw", lambda call: None, admin_only=True)
     return await create_app(host, http_config)
 
