@@ -105,6 +105,7 @@ async def test_entity_services_check_the_targets(host: Host) -> None:
         ("mqtt", {"publish"}, set()),
         ("nats", {"publish", "request"}, set()),
         ("influxdb", {"write"}, set()),
+        ("aws_iot", {"publish"}, set()),
         ("schema_guard", {"replay", "purge", "query", "export"}, set()),
         ("modbus", {"write_register", "write_coil"}, set()),
         ("opcua", {"write", "read", "browse"}, set()),
