@@ -566,3 +566,22 @@ async def test_schema_guard_services_are_admin_only_over_rest(
     finally:
         for undo in undos:
             undo()
+
+
+async def test_aws_iot_publish_is_admin_only_over_rest(
+    anon: ClientSession, bearer: dict[str, str], runtime: HttpRuntime, host: Host
+) -> None:
+    """``aws_iot.publish`` (issue 10) sends anything to AWS IoT Core, past every entity a
+    policy names: a user whose policy lists it is still refused."""
+    from gatehouse.integrations.aws_iot.services import LOADED
+
+    undos = LOADED.register_services(host)
+    try:
+        _, as_uma = await make_user(runtime, "uma", policy={"services": ["aws_iot.*"]})
+        refused = await anon.post("/api/services/aws_iot/publish", headers=as_uma,
+                                  json={"topic": "gatehouse/x", "payload": "y"})
+        assert refused.status == 403
+        assert "aws_iot.publish (admin only)" in (await refused.json())["message"]
+    finally:
+        for undo in undos:
+            undo()
