@@ -368,6 +368,50 @@ async def test_answers_to_other_clients_tokens_are_ignored(
     await sync.stop()
 
 
+async def test_an_unanswered_request_is_given_up_and_its_late_answer_ignored(
+    link: PahoLink, host: Host, devices: Devices, aws_fake: FakeAwsIot
+) -> None:
+    sync = ShadowSync(link, host, THING, config(), backoff=QUICK, request_timeout=0.3)
+    await sync.start()
+    await aws_fake.wait_for(lambda: reported(aws_fake))
+    await wait_until(lambda: sync.version is not None and not sync._inflight)
+    aws_fake.pause()  # AWS slow: requests queue on the broker
+    host.states.set("sensor.temp", "33")
+    await wait_until(lambda: sync.stats["timeouts"] >= 1)  # the update, then a re-read
+    aws_fake.resume()  # the queued requests are answered now, late
+    await aws_fake.wait_for(lambda: reported(aws_fake)["sensor.temp"] == 33)
+    await wait_until(lambda: sync.stats["stale_answers"] >= 1 and not sync._inflight)
+    assert sync.rejections == {404: 1}
+    await sync.stop()
+
+
+async def test_garbage_on_the_shadow_topics_is_survived(
+    link: PahoLink,
+    host: Host,
+    devices: Devices,
+    aws_fake: FakeAwsIot,
+    aws_broker: Mosquitto,
+    aws_certs: AwsCerts,
+) -> None:
+    sync = await started(link, host)
+    await aws_fake.wait_for(lambda: reported(aws_fake))
+    prefix = f"$aws/things/{THING}/shadow"
+    app = issue_device_cert(aws_certs, "gh-noise")
+    with device_client(aws_broker, aws_certs.root_ca, app, client_id="gh-noise") as noise:
+        for payload in (b"not json", b"[1]", b'{"state": "x"}', b'{"state": [1]}', b"[" * 5000):
+            noise.publish(f"{prefix}/update/delta", payload)
+            noise.publish(f"{prefix}/get/accepted", payload)
+        noise.publish(f"{prefix}/update/documents", b'{"current": 7}')
+    host.states.set("sensor.temp", "34")
+    await aws_fake.wait_for(lambda: reported(aws_fake)["sensor.temp"] == 34)
+    assert devices.calls == []
+    # the broker delivers in order: this delta comes after all the garbage
+    aws_fake.set_desired(THING, {"porch": True})
+    await aws_fake.wait_for(lambda: reported(aws_fake)["porch"] is True)
+    assert devices.calls == [("switch", "turn_on", {"entity_id": "switch.porch"})]
+    await sync.stop()
+
+
 async def test_reconnect_gets_again(
     link: PahoLink, host: Host, devices: Devices, aws_fake: FakeAwsIot
 ) -> None:
