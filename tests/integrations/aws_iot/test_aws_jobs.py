@@ -10,7 +10,7 @@ import anyio.lowlevel
 import pytest
 from awsfake import FakeAwsIot
 from awslink import PahoLink, paho_link
-from awstools import THING, AwsCerts
+from awstools import THING, AwsCerts, device_client, issue_device_cert
 
 from gatehouse.core import Host, ServiceCall
 from gatehouse.core.helpers import Backoff
@@ -272,6 +272,41 @@ async def test_reconnect_asks_for_the_next_job(
     await aws_fake.wait_for(
         lambda: len(aws_fake.messages(THING, f"$aws/things/{THING}/jobs/start-next")) == 2
     )
+    await runner.stop()
+
+
+async def test_a_service_call_over_its_time_fails_the_job(
+    link: PahoLink, host: Host, services: Services, aws_fake: FakeAwsIot
+) -> None:
+    runner = JobRunner(link, host, THING, ALLOWED, backoff=QUICK, service_timeout=0.2)
+    await runner.start()
+    aws_fake.add_job(THING, "slow", doc("script.hold"))
+    aws_fake.add_job(THING, "next", doc("light.turn_on"))
+    result = await aws_fake.wait_for(lambda: final(aws_fake, "slow"))
+    assert result is not None and result[0] == "FAILED"
+    assert result[1]["reason"].startswith("TimeoutError")
+    assert (await aws_fake.wait_for(lambda: final(aws_fake, "next")))[0] == "SUCCEEDED"
+    await runner.stop()
+
+
+async def test_garbage_on_the_jobs_topics_is_survived(
+    link: PahoLink,
+    host: Host,
+    services: Services,
+    aws_fake: FakeAwsIot,
+    aws_broker: Mosquitto,
+    aws_certs: AwsCerts,
+) -> None:
+    runner = await started(link, host)
+    prefix = f"$aws/things/{THING}/jobs"
+    app = issue_device_cert(aws_certs, "gh-noise")
+    with device_client(aws_broker, aws_certs.root_ca, app, client_id="gh-noise") as noise:
+        for payload in (b"not json", b"[1]", b'{"clientToken": 5}', b"[" * 5000):
+            for topic in ("notify-next", "start-next/accepted", "x/update/rejected"):
+                noise.publish(f"{prefix}/{topic}", payload)
+    aws_fake.add_job(THING, "after-noise", doc("light.turn_on"))
+    assert (await aws_fake.wait_for(lambda: final(aws_fake, "after-noise")))[0] == "SUCCEEDED"
+    assert len(services.calls) == 1
     await runner.stop()
 
 
