@@ -34,7 +34,10 @@ above: with ``include: attributes`` a state passes only if every listed attribut
 one of the listed values; with ``exclude: attributes`` a state that matches every
 listed attribute is left out. They change with each state, so they are checked per
 state (a few dictionary lookups); the choice by id, device and area is cached per
-entity and forgotten when the entity or device registry changes.
+entity (bounded: ``MAX_CACHED_DECISIONS``) and, for a filter that names devices or
+areas, forgotten when the entity or device registry changes (one bus listener per host
+counts those changes, so a filter holds no subscription to release when its entry
+unloads). ``scripts/bench/bench_entityfilter.py`` measures the cost per decision.
 
 ``priority:`` rules (``PRIORITY_FIELDS``) reuse the same selectors to give routes an
 outbox priority: the first rule whose filter takes the state wins, alarms leave first.
@@ -45,8 +48,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import voluptuous as vol
 
@@ -148,12 +150,15 @@ PRIORITY_FIELDS: Final[dict[Any, Any]] = {
 # -- matching -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Where:
-    """What is known about an entity beyond its id."""
+class _Where(NamedTuple):
+    """What is known about an entity beyond its id (a tuple: made for every uncached
+    decision, and a frozen dataclass costs several times as much to build)."""
 
     device_id: str | None
     area_id: str | None
+
+
+_NOWHERE: Final = _Where(None, None)
 
 
 class _Selector:
@@ -197,8 +202,17 @@ class _Selector:
         return any(self.levels(entity_id, where)[1:])
 
     def attributes_match(self, attributes: Mapping[str, Any]) -> bool:
-        missing = object()
-        return all(attributes.get(name, missing) in values for name, values in self.attributes)
+        """Every listed attribute has one of its listed values (a missing one never does).
+
+        A plain loop: this runs for every state, and ``all()`` over a generator costs
+        about twice as much for the one or two conditions a filter has."""
+        for name, values in self.attributes:  # noqa: SIM110 - measured, see above
+            if attributes.get(name, _MISSING) not in values:
+                return False
+        return True
+
+
+_MISSING: Final = object()
 
 
 def decide(include: _Selector, exclude: _Selector, entity_id: str, where: _Where) -> bool:
@@ -265,8 +279,13 @@ class EntityFilter:
             self._include.devices or self._include.areas
             or self._exclude.devices or self._exclude.areas
         )
-        self._generation = _generation(host) if host is not None else None
-        self._seen = -1
+        self._conditions = bool(self._include.attributes or self._exclude.attributes)
+        # Only a choice by device or area can change with the registries; one by id,
+        # glob and domain never goes stale.
+        self._generation = (
+            _generation(host) if host is not None and self._needs_registry else None
+        )
+        self._seen = self._generation.value if self._generation is not None else 0
         self._cache: dict[str, bool] = {}
 
     @property
@@ -279,35 +298,52 @@ class EntityFilter:
 
     def _where(self, entity_id: str) -> _Where:
         if not self._needs_registry or self._host is None:
-            return _Where(None, None)
+            return _NOWHERE
         entry = self._host.entity_registry.get(entity_id)
         if entry is None:
-            return _Where(None, None)
+            return _NOWHERE
         area_id = entry.area_id
         if area_id is None and entry.device_id is not None:
             device = self._host.device_registry.get(entry.device_id)
             area_id = device.area_id if device is not None else None
         return _Where(entry.device_id, area_id)
 
-    def selects(self, entity_id: str) -> bool:
-        """The cached choice by entity id, device and area (no attribute conditions)."""
-        generation = self._generation.value if self._generation is not None else 0
-        if generation != self._seen or len(self._cache) >= MAX_CACHED_DECISIONS:
+    def _decide(self, entity_id: str) -> bool:
+        """Decide afresh and cache it (the cache starts over at its bound)."""
+        if len(self._cache) >= MAX_CACHED_DECISIONS:
             self._cache.clear()
-            self._seen = generation
-        decision = self._cache.get(entity_id)
-        if decision is None:
-            decision = decide(self._include, self._exclude, entity_id, self._where(entity_id))
-            self._cache[entity_id] = decision
+        decision = decide(self._include, self._exclude, entity_id, self._where(entity_id))
+        self._cache[entity_id] = decision
         return decision
 
+    def selects(self, entity_id: str) -> bool:
+        """The cached choice by entity id, device and area (no attribute conditions)."""
+        generation = self._generation
+        if generation is not None and generation.value != self._seen:
+            self._cache.clear()
+            self._seen = generation.value
+        decision = self._cache.get(entity_id)
+        return self._decide(entity_id) if decision is None else decision
+
     def __call__(self, state: State) -> bool:
-        if not self.selects(state.entity_id):
+        # selects() inlined: this runs for every state change, per exporter.
+        generation = self._generation
+        if generation is not None and generation.value != self._seen:
+            self._cache.clear()
+            self._seen = generation.value
+        entity_id = state.entity_id
+        decision = self._cache.get(entity_id)
+        if decision is None:
+            decision = self._decide(entity_id)
+        if not decision:
             return False
-        attributes = state.attributes
-        if self._include.attributes and not self._include.attributes_match(attributes):
-            return False
-        return not (self._exclude.attributes and self._exclude.attributes_match(attributes))
+        if self._conditions:
+            attributes = state.attributes
+            include, exclude = self._include, self._exclude
+            if include.attributes and not include.attributes_match(attributes):
+                return False
+            return not (exclude.attributes and exclude.attributes_match(attributes))
+        return True
 
     def select(self, states: Iterable[State]) -> list[State]:
         """The states this filter takes, in order."""
