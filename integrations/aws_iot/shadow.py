@@ -35,7 +35,8 @@ Protocol points (AWS IoT Core Developer Guide, "Device Shadow MQTT topics", "Dev
 Shadow error messages"): ``get`` on every connect (404 → the shadow is created by the
 first update); updates carry the known ``version`` and a ``clientToken``; an answer is
 taken only with the token of the request in flight (stale and other clients' answers
-only advance the version); ``/update/rejected`` codes: 400 and 413 drop that update,
+only advance the version; a ``/delete/accepted`` from anyone means the next report
+re-creates the shadow whole); ``/update/rejected`` codes: 400 and 413 drop that update,
 401/403 stop the sync with a ``problem`` (retrying cannot help), 404 re-creates, 409
 re-reads (``get``) and retries, 429 and 5xx retry after a backoff. The 8 KB limit on
 desired + reported and the nesting limit (6 levels) are checked before sending: keys
@@ -312,6 +313,7 @@ class ShadowSync:
             "update/rejected",
             "update/delta",
             "update/documents",
+            "delete/accepted",
         ):
             await self._link.subscribe(f"{self.prefix}/{suffix}", self._on_message)
         self._unsubs.append(self._link.on_connect(self._on_connect))
@@ -418,6 +420,12 @@ class ShadowSync:
                 if key in self._keys:
                     self._deltas[key] = (value, meta.get(key))
             return
+        if suffix == "delete/accepted":
+            # Deleted from the cloud side (whoever asked): the next report re-creates
+            # it, whole; a patch of the changed keys only would leave the rest out.
+            if self._advance(body.get("version")):
+                self._shadow_gone()
+            return
         if suffix == "update/documents":
             current = body.get("current") or {}
             if self._advance(current.get("version")):
@@ -460,6 +468,16 @@ class ShadowSync:
             if key in self._keys:
                 self._deltas[key] = (value, meta.get(key))
 
+    def _shadow_gone(self) -> None:
+        """No shadow (never made, or deleted): the next update creates it with every
+        key (without a version: there is none to match)."""
+        self.version = None
+        self._desired, self._reported = {}, {}
+        self._synced = True
+        self._need_get = False
+        self._dirty = set(self._current)
+        self._first_dirty = None
+
     def _reencode(self) -> None:
         """Values whose shape follows the desired value (on/off as bool or string)."""
         for key, entity_id in self._keys.items():
@@ -479,12 +497,7 @@ class ShadowSync:
             _LOGGER.error("%s: %s; shadow sync stopped", self.prefix, self.problem)
             return
         if code == 404:
-            # No shadow (never made, or deleted): the next update creates it.
-            self.version = None
-            self._desired, self._reported = {}, {}
-            self._synced = True
-            self._need_get = False
-            self._dirty = set(self._current)
+            self._shadow_gone()
             return
         if code == 409:
             self._need_get = True

@@ -275,6 +275,26 @@ async def test_404_on_update_recreates_a_deleted_shadow(
     await sync.stop()
 
 
+async def test_a_shadow_deleted_by_the_cloud_is_recreated_whole(
+    link: PahoLink,
+    host: Host,
+    devices: Devices,
+    aws_fake: FakeAwsIot,
+    aws_broker: Mosquitto,
+    aws_certs: AwsCerts,
+) -> None:
+    sync = await started(link, host)
+    await aws_fake.wait_for(lambda: reported(aws_fake))
+    app = issue_device_cert(aws_certs, "gh-app")
+    with device_client(aws_broker, aws_certs.root_ca, app, client_id="gh-app") as other:
+        assert other.request(f"$aws/things/{THING}/shadow/delete", {})[0] == "accepted"
+    await aws_fake.wait_for(lambda: reported(aws_fake))  # re-created at once, whole
+    host.states.set("sensor.temp", "35")
+    await aws_fake.wait_for(lambda: reported(aws_fake).get("sensor.temp") == 35)
+    assert reported(aws_fake) == {"sensor.temp": 35, "porch": False, "setpoint": 18}
+    await sync.stop()
+
+
 async def test_limits_are_enforced_before_sending(
     link: PahoLink, host: Host, devices: Devices, aws_fake: FakeAwsIot
 ) -> None:
