@@ -100,6 +100,8 @@ def _attribute_conditions(value: Any) -> dict[str, list[Any]]:
         if not isinstance(name, str):
             raise vol.Invalid(f"attribute name {name!r} is not a string")
         values = wanted if isinstance(wanted, list) else [wanted]
+        if not values:
+            raise vol.Invalid(f"attribute {name}: list at least one accepted value")
         for item in values:
             if isinstance(item, (dict, list)):
                 raise vol.Invalid(f"attribute {name}: compare with plain values, not {item!r}")

@@ -136,6 +136,11 @@ def test_schema_errors_name_the_key() -> None:
         ENTITY_FILTER_SCHEMA({"exclude": {"attributes": ["quality"]}})
     with pytest.raises(vol.Invalid, match="entity_globs"):
         ENTITY_FILTER_SCHEMA({"exclude": {"entity_globs": [3]}})
+    # An attribute with no accepted value would silently drop (or keep) every state.
+    with pytest.raises(vol.Invalid, match=r"device_class.*@ data\['include'\]\['attributes'\]"):
+        ENTITY_FILTER_SCHEMA({"include": {"attributes": {"device_class": []}}})
+    with pytest.raises(vol.Invalid, match=r"@ data\['include'\]"):
+        ENTITY_FILTER_SCHEMA({"include": ["sensor.*"]})  # the older nats form is nats' own
     # A lone string is a list of one, as in Home Assistant.
     assert ENTITY_FILTER_SCHEMA({"include": {"domains": "sensor"}})["include"]["domains"] == [
         "sensor"
