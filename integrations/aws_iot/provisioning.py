@@ -4,7 +4,8 @@ The appliance ships with a CLAIM certificate that may only provision. Over a
 connection made with it, AWS's "Device provisioning MQTT API" is called:
 
 1. ``$aws/certificates/create/json`` (CreateKeysAndCertificate) answers a new
-   certificate, its private key and a ``certificateOwnershipToken``;
+   certificate, its private key and a ``certificateOwnershipToken`` (or, with
+   ``csr=True``, ``$aws/certificates/create-from-csr/json`` signs a key made here);
 2. ``$aws/provisioning-templates/<template>/provision/json`` (RegisterThing) with that
    token and the template's ``parameters`` answers the ``thingName`` (and the
    template's ``deviceConfiguration``) and activates the certificate.
@@ -41,6 +42,7 @@ __all__ = ["ProvisionedIdentity", "ProvisioningError", "provision", "stored_iden
 _LOGGER = logging.getLogger(__name__)
 
 CREATE_TOPIC: Final = "$aws/certificates/create/json"
+CSR_TOPIC: Final = "$aws/certificates/create-from-csr/json"
 IDENTITY_FILE: Final = "identity.json"
 CERT_FILE: Final = "certificate.pem.crt"
 KEY_FILE: Final = "private.pem.key"
@@ -91,6 +93,27 @@ def stored_identity(store_dir: Path | str) -> ProvisionedIdentity | None:
         if not file.is_file():
             raise ProvisioningError(f"{file}: missing, but {path} says it was provisioned")
     return identity
+
+
+def _key_and_csr() -> tuple[str, str]:
+    """A new P-256 key (PKCS#8 PEM) and a CSR for it (PEM). Blocking (key generation)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    request = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gatehouse")]))
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return key_pem.decode(), request.public_bytes(serialization.Encoding.PEM).decode()
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -170,24 +193,39 @@ async def provision(
     template_name: str,
     parameters: Mapping[str, str],
     store_dir: Path | str,
+    csr: bool = False,
     timeout: float = REQUEST_TIMEOUT,
 ) -> ProvisionedIdentity:
     """Provision once over ``link`` (connected with the claim certificate).
 
     Returns the stored identity without any request when ``store_dir`` already has one.
+    ``csr=True`` makes the key pair here and asks CreateCertificateFromCsr instead, so
+    the private key never crosses the network (AWS's recommendation where the device
+    can make keys; both are in the "Device provisioning MQTT API").
     """
     directory = Path(store_dir)
     existing = stored_identity(directory)
     if existing is not None:
         return existing
-    created = await _request(link, CREATE_TOPIC, {}, "CreateKeysAndCertificate", timeout)
+    if csr:
+        key, request = await anyio.to_thread.run_sync(_key_and_csr)
+        created = await _request(
+            link,
+            CSR_TOPIC,
+            {"certificateSigningRequest": request},
+            "CreateCertificateFromCsr",
+            timeout,
+        )
+    else:
+        created = await _request(link, CREATE_TOPIC, {}, "CreateKeysAndCertificate", timeout)
     try:
         cert = str(created["certificatePem"])
-        key = str(created["privateKey"])
+        if not csr:
+            key = str(created["privateKey"])
         token = str(created["certificateOwnershipToken"])
         certificate_id = str(created.get("certificateId", ""))
     except KeyError as exc:
-        raise ProvisioningError(f"CreateKeysAndCertificate answer lacks {exc}") from exc
+        raise ProvisioningError(f"the new certificate's answer lacks {exc}") from exc
     registered = await _request(
         link,
         f"$aws/provisioning-templates/{template_name}/provision/json",

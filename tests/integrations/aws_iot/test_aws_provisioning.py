@@ -16,6 +16,8 @@ import pytest
 from awsfake import FakeAwsIot, certificate_id
 from awslink import PahoLink, paho_link
 from awstools import CLAIM, PARAMETERS, PROVISIONED_THING, TEMPLATE, AwsCerts
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from gatehouse.core.testing import Mosquitto
 from gatehouse.integrations.aws_iot.provisioning import (
@@ -152,3 +154,27 @@ def test_broken_stored_identity_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "identity.json").write_text(json.dumps({"thing_name": "gh-x"}))
     with pytest.raises(ProvisioningError, match=r"certificate\.pem\.crt"):
         stored_identity(tmp_path)
+
+
+async def test_provision_with_a_csr_keeps_the_key_here(
+    claim_link: PahoLink,
+    aws_fake: FakeAwsIot,
+    aws_broker: Mosquitto,
+    aws_certs: AwsCerts,
+    tmp_path: Path,
+) -> None:
+    store = tmp_path / "csr-store"
+    identity = await provision(
+        claim_link, template_name=TEMPLATE, parameters=PARAMETERS, store_dir=store, csr=True
+    )
+    assert identity.thing_name == PROVISIONED_THING
+    assert aws_fake.issued[0].key is None  # AWS never saw (nor sent) a private key
+    assert not aws_fake.messages(topic_prefix="$aws/certificates/create/json")
+    cert = x509.load_pem_x509_certificate(identity.cert_path.read_bytes())
+    key = serialization.load_pem_private_key(identity.key_path.read_bytes(), password=None)
+    assert cert.public_key() == key.public_key()
+    assert mode(identity.key_path) == 0o600
+    async with paho_link(
+        aws_broker, aws_certs.root_ca, identity.cert_path, identity.key_path, identity.thing_name
+    ) as device:
+        assert device.connected.is_set()
