@@ -22,8 +22,12 @@ AWS specifics, each enforced here so no caller can break them:
 * a *storm*: AWS closes a connection when another one connects with the same client id,
   and two devices with one thing name then take turns for ever. ``disconnects``
   connections that each died within ``window`` seconds of their CONNACK, within
-  ``window``, stop the reconnecting and set ``problem`` (shown on the entry and on a
-  problem binary sensor) instead of looping.
+  ``window``, with every reconnect in between accepted at once, stop the reconnecting
+  for ``pause`` seconds and set ``problem`` (shown on the entry and on a problem binary
+  sensor) instead of looping; then one more try, and the problem clears once a
+  connection has held for ``window`` seconds. A failed connect attempt starts the count
+  again (an endpoint that restarts slowly or a network that flaps refuses us in between,
+  a duplicate client id never does); a false alarm (fast restarts) costs one pause.
 
 Boot while the endpoint is down: ``start`` hands the first connect to paho's thread
 (``connect_async``) and waits at most ``connect_timeout``; the entry loads anyway and
@@ -84,6 +88,7 @@ class Endpoint:
     max_publish_rate: float = 100.0
     storm_disconnects: int = 3
     storm_window: float = 30.0
+    storm_pause: float = 300.0
 
     @property
     def where(self) -> str:
@@ -178,6 +183,7 @@ class AwsConnection:
         #: Set when a reconnect storm stopped the connection (see the module docstring).
         self.problem: str | None = None
         self.too_large = 0
+        self.storms = 0
         self.published = 0
         self.pacer = RatePacer(endpoint.max_publish_rate)
         self._loop = asyncio.get_running_loop()
@@ -384,6 +390,8 @@ class AwsConnection:
         self._first.set()
         _LOGGER.info("AWS IoT: connected to %s as %s", self.endpoint.where,
                      self.credentials.client_id)
+        if self.problem is not None:
+            self._loop.call_later(self.endpoint.storm_window, self._held, self.connects)
         waits = [self._subacks.setdefault(mid, self._loop.create_future()) for mid in mids]
         task = self._loop.create_task(self._after_connect(waits))
         self._tasks.add(task)
@@ -405,6 +413,7 @@ class AwsConnection:
                 _LOGGER.exception("AWS IoT: error in an on-connect callback")
 
     def _refused(self, reason: str) -> None:
+        self._short_lived.clear()  # not a takeover: see the module docstring
         self.last_error = f"{self.endpoint.where} refused the connection: {reason}"
         self._first.set()
         self._notify()
@@ -413,6 +422,7 @@ class AwsConnection:
         # A refused TCP connection or failed handshake is an answer: set-up need not
         # wait out connect_timeout to learn the endpoint is down (paho keeps trying).
         self._first.set()
+        self._short_lived.clear()  # not a takeover: see the module docstring
         if self.last_error is None or not self.last_error.startswith("cannot connect"):
             self.last_error = f"cannot connect to {self.endpoint.where} (TLS or network)"
             self._notify()
@@ -437,16 +447,37 @@ class AwsConnection:
             self.problem = (
                 f"reconnect storm: {len(self._short_lived)} disconnects within "
                 f"{window:g} s, each right after connecting: another client is probably "
-                f"using client id {self.credentials.client_id!r}; stopped reconnecting "
-                "(fix the duplicate, then reload the entry)"
+                f"using client id {self.credentials.client_id!r}; reconnecting paused for "
+                f"{self.endpoint.storm_pause:g} s"
             )
             _LOGGER.error("AWS IoT %s: %s", self.endpoint.where, self.problem)
-            task = self._loop.create_task(self._stop_network())
+            self.storms += 1
+            self._short_lived.clear()
+            task = self._loop.create_task(self._pause_then_resume())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         else:
             _LOGGER.warning("AWS IoT: lost %s (%s); reconnecting", self.endpoint.where, reason)
         self._notify()
+
+    async def _pause_then_resume(self) -> None:
+        await self._stop_network()
+        await asyncio.sleep(self.endpoint.storm_pause)
+        if self._closed:
+            return
+        e = self.endpoint
+        self._client.connect_async(e.host, e.port, e.keepalive)
+        self._client.loop_start()
+        self._loop_started = True
+
+    def _held(self, connects: int) -> None:
+        """``window`` seconds after a connect: if it is still the same connection, the
+        storm (if any) is over."""
+        if self.connected and self.connects == connects and self.problem is not None:
+            _LOGGER.info("AWS IoT %s: the connection holds again; storm over",
+                         self.endpoint.where)
+            self.problem = None
+            self._notify()
 
     def _fail_pending(self, reason: str) -> None:
         pending, self._pending = self._pending, {}
@@ -504,6 +535,7 @@ class AwsConnection:
             "disconnects": self.disconnects,
             "last_error": self.last_error,
             "problem": self.problem,
+            "storms": self.storms,
             "published": self.published,
             "payloads_too_large": self.too_large,
             "max_publish_rate": e.max_publish_rate,

@@ -174,6 +174,8 @@ STORM_SCHEMA: Final = vol.Schema(
             vol.Coerce(int), vol.Range(min=2)
         ),
         vol.Optional("window", default=DEFAULT_STORM_WINDOW): _SECONDS,
+        #: Seconds without reconnecting after a storm, before one more try.
+        vol.Optional("pause", default=300.0): _SECONDS,
     }
 )
 

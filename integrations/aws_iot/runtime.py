@@ -89,6 +89,7 @@ def endpoint_of(config: Mapping[str, Any]) -> Endpoint:
         max_publish_rate=float(config[CONF_PUBLISH_RATE]),
         storm_disconnects=int(config[CONF_STORM]["disconnects"]),
         storm_window=float(config[CONF_STORM]["window"]),
+        storm_pause=float(config[CONF_STORM]["pause"]),
     )
 
 
@@ -118,6 +119,8 @@ class AwsIotRuntime:
         self.link: LinkSensor | None = None
         self.problem_sensor: ProblemSensor | None = None
         self.provisioning_error: str | None = None
+        #: The entry reason this runtime set (cleared with the problem, not another's).
+        self._reason: str | None = None
 
     @property
     def thing_name(self) -> str:
@@ -152,7 +155,9 @@ class AwsIotRuntime:
             self.problem_sensor.refresh()
         problem = self.problem()
         if problem is not None:
-            self.entry.reason = problem
+            self.entry.reason = self._reason = problem
+        elif self._reason is not None and self.entry.reason == self._reason:
+            self.entry.reason = self._reason = None
 
     async def connect(self, credentials: Credentials) -> bool:
         """Make the connection with ``credentials`` and start the protocols on it."""

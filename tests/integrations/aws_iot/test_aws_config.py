@@ -160,7 +160,8 @@ def test_a_list_of_entries_in_yaml(aws_certs: AwsCerts) -> None:
 
 
 @pytest.fixture
-async def aws_host(config_dir: Path) -> AsyncIterator[Host]:
+async def aws_host(config_dir: Path, aws_broker: Mosquitto) -> AsyncIterator[Host]:
+    """A host that stops before the broker does (set up after it)."""
     host = make_host(config_dir, packages=PACKAGES)
     async with host.running():
         yield host

@@ -129,19 +129,19 @@ async def test_payloads_over_128_kb_and_qos_2_are_refused(
 async def test_publishes_are_paced_under_the_rate(
     aws_host: Host, aws_broker: Mosquitto, aws_certs: AwsCerts, aws_fake: FakeAwsIot
 ) -> None:
-    rate = 25
+    rate = 40
     _, runtime = await load(aws_host, aws_entry_data(
         aws_broker, aws_certs, fast=True, max_publish_rate=rate,
         telemetry={"include": {"domains": ["sensor"]}}, **NO_SHADOW))
-    for n in range(3 * rate):
+    for n in range(2 * rate):
         aws_host.states.set("sensor.load", n)
     await aws_fake.wait_for(
-        lambda: len(aws_fake.messages(THING, f"gatehouse/{THING}/sensor/load")) >= 3 * rate,
+        lambda: len(aws_fake.messages(THING, f"gatehouse/{THING}/sensor/load")) >= 2 * rate,
         timeout=20,
     )
     # Receive times at the fake: a burst the broker smoothed is still seen here.
     assert aws_fake.max_rate(THING, 1.0, f"gatehouse/{THING}/") <= rate + 1
-    assert runtime.connection is not None and runtime.connection.pacer.waited > 1.0
+    assert runtime.connection is not None and runtime.connection.pacer.waited > 0.5
 
 
 def test_the_pacer_gives_slots_one_interval_apart() -> None:
@@ -166,12 +166,30 @@ async def test_a_duplicate_client_id_storm_is_reported_not_looped(
     await wait_until(lambda: state_of(aws_host, "binary_sensor.aws_iot_problem") == "on",
                      timeout=5)
     assert entry.reason is not None and "reconnect storm" in entry.reason
-    # Stopped: no more connects once reported (the duplicate is gone now, too).
+    # Paused: no more connects once reported (the duplicate is gone now, too).
     connects = connection.connects
     await wait_until(lambda: not connection.connected, timeout=5)
     assert connection.connects == connects
     state = aws_host.states.get("binary_sensor.aws_iot_problem")
     assert state is not None and "reconnect storm" in state.attributes["reason"]
+
+
+async def test_after_the_pause_one_more_try_and_the_problem_clears_once_it_holds(
+    aws_host: Host, aws_broker: Mosquitto, aws_certs: AwsCerts, aws_fake: FakeAwsIot
+) -> None:
+    _, runtime = await load(aws_host, aws_entry_data(
+        aws_broker, aws_certs, fast=True, storm={"disconnects": 3, "window": 1, "pause": 0.5},
+        **NO_SHADOW))
+    connection = runtime.connection
+    assert connection is not None
+    with duplicate_client(aws_broker, aws_certs):
+        await wait_until(lambda: connection.problem is not None, timeout=20)
+    storms = connection.storms
+    await wait_until(lambda: connection.connected, timeout=10)  # after the pause
+    await wait_until(lambda: connection.problem is None, timeout=5)  # held for 1 s
+    assert connection.storms == storms
+    assert runtime.entry.reason is None
+    assert state_of(aws_host, "binary_sensor.aws_iot_problem") == "off"
 
 
 async def test_diagnostics_have_key_paths_never_key_contents(
