@@ -13,6 +13,8 @@ after a schema fix) or dropped. The modules, each with one job:
 * ``engine.py``: the guard (verdicts, shadow versions, metrics in ``metrics.py``);
 * ``store.py`` (SQLite), ``writer.py`` (group commit), ``pii.py`` (masking),
   ``replay.py``: the quarantine;
+* ``proxy.py``: proxy mode, ingress broker → egress broker, valid messages only,
+  each inbound message acknowledged only once forwarded or quarantined;
 * ``runtime.py``, ``sensor.py``, ``binary_sensor.py``, ``entity.py``: the loaded entry
   and its entities; ``services.py`` + ``services.yaml``: replay, purge, query, export;
 * ``config.py``, ``flow.py``, ``const.py``, ``errors.py``, ``verdict.py``,
@@ -32,12 +34,18 @@ import anyio
 import voluptuous as vol
 
 from gatehouse.core import ConfigEntry, ConfigEntryError, Host, YamlEntry, hookimpl
-from gatehouse.core.helpers import slugify
+from gatehouse.core.helpers import ingress_guard, slugify
 from gatehouse.core.http import RouteDef
 
 from .api import guard_for
 from .config import CONFIG_SCHEMA, ENTRY_SCHEMA, OPTIONS_LAYOUT
-from .const import CONF_NAME, CONF_RELOAD_INTERVAL, CONF_STATS_INTERVAL, DOMAIN
+from .const import (
+    CONF_NAME,
+    CONF_RELOAD_INTERVAL,
+    CONF_STATS_INTERVAL,
+    DOMAIN,
+    PROXY_TRANSPORT,
+)
 from .errors import QuarantineError, SchemaGuardError
 from .flow import SchemaGuardConfigFlow, SchemaGuardOptionsFlow
 from .runtime import SchemaGuardRuntime
@@ -78,6 +86,10 @@ class SchemaGuardIntegration:
         await host.entities.add(entry, runtime.make_entities())
         LOADED.add(host, entry, runtime)
         entry.spawn(runtime.writer.run(), f"schema_guard {key} quarantine writer")
+        if runtime.proxy is not None:
+            entry.on_unload(ingress_guard(host).set_replay_target(PROXY_TRANSPORT,
+                                                                  runtime.proxy.replay))
+            entry.spawn(runtime.proxy.run(), f"schema_guard {key} proxy")
         entry.spawn(runtime.poll_schemas(float(config[CONF_RELOAD_INTERVAL])),
                     f"schema_guard {key} schema reload")
         entry.spawn(runtime.run_stats(float(config[CONF_STATS_INTERVAL])),

@@ -82,9 +82,9 @@ class _IngressAdapter:
 
     def check(self, topic: str, payload: bytes, *, transport: str) -> IngressVerdict:
         verdict = self._guard.check(topic, payload, None, transport=transport)
-        if verdict.accepted:
-            return PASS
-        return IngressVerdict(False, verdict.reason)
+        if isinstance(verdict, Rejected):
+            return IngressVerdict(False, verdict.reason)
+        return PASS
 
 
 class SchemaGuardApi:

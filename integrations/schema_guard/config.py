@@ -18,25 +18,46 @@ from gatehouse.core.helpers import OptionsLayout, json_path, slugify
 from .const import (
     ALLOW,
     CONF_ASSERT_FORMATS,
+    CONF_BROKER,
+    CONF_CA_CERTS,
+    CONF_CERTFILE,
+    CONF_CLIENT_ID,
+    CONF_EGRESS,
     CONF_FORMAT,
+    CONF_FROM,
+    CONF_INGRESS,
     CONF_INLINE_MAX,
+    CONF_KEEPALIVE,
+    CONF_KEYFILE,
     CONF_MAX_AGE,
     CONF_MAX_BYTES,
     CONF_MAX_DEPTH,
+    CONF_MAX_INFLIGHT,
     CONF_MAX_PENDING,
     CONF_MESSAGE,
     CONF_NAME,
     CONF_ON_INVALID,
+    CONF_PASSWORD,
     CONF_PII,
+    CONF_PORT,
+    CONF_PROXY,
+    CONF_QOS,
     CONF_QUARANTINE,
+    CONF_RECEIVE_MAXIMUM,
     CONF_RELOAD_INTERVAL,
+    CONF_REWRITE,
     CONF_RULES,
     CONF_SCHEMA,
     CONF_SCHEMA_DIR,
+    CONF_SESSION_EXPIRY,
     CONF_SHADOW,
     CONF_STATS_INTERVAL,
+    CONF_TLS,
+    CONF_TO,
     CONF_TOPIC,
+    CONF_TOPICS,
     CONF_UNMATCHED,
+    CONF_USERNAME,
     CONF_VERSION,
     DEFAULT_INLINE_MAX,
     DEFAULT_MAX_AGE_DAYS,
@@ -131,6 +152,95 @@ def _unique(config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
+def _filter(value: Any) -> str:
+    """An MQTT subscription filter (``+`` a whole level, ``#`` last)."""
+    if not isinstance(value, str) or not value or len(value.encode()) > 65535:
+        raise vol.Invalid("expected an MQTT topic filter")
+    levels = value.split("/")
+    for i, level in enumerate(levels):
+        if ("+" in level and level != "+") or ("#" in level and (
+                level != "#" or i != len(levels) - 1)):
+            raise vol.Invalid(f"invalid MQTT topic filter {value!r}")
+    return value
+
+
+def _prefix(value: Any) -> str:
+    if not isinstance(value, str) or "+" in value or "#" in value or "\0" in value:
+        raise vol.Invalid("expected a topic prefix (no wildcards)")
+    return value
+
+
+_TLS_SCHEMA: Final = vol.Schema({
+    vol.Optional(CONF_CA_CERTS): str,
+    vol.Optional(CONF_CERTFILE): str,
+    vol.Optional(CONF_KEYFILE): str,
+})
+
+_ENDPOINT_FIELDS: Final[Mapping[Any, Any]] = {
+    vol.Required(CONF_BROKER): vol.All(str, vol.Length(min=1)),
+    vol.Optional(CONF_PORT): vol.All(int, vol.Range(min=1, max=65535)),
+    vol.Optional(CONF_USERNAME): str,
+    vol.Optional(CONF_PASSWORD): str,
+    vol.Optional(CONF_CLIENT_ID): vol.All(str, vol.Length(min=1, max=128)),
+    vol.Optional(CONF_KEEPALIVE, default=30): vol.All(int, vol.Range(min=5, max=3600)),
+    vol.Optional(CONF_TLS): vol.Any(bool, _TLS_SCHEMA),
+}
+
+INGRESS_SCHEMA: Final = vol.Schema({
+    **_ENDPOINT_FIELDS,
+    vol.Required(CONF_TOPICS): vol.All([_filter], vol.Length(min=1)),
+    vol.Optional(CONF_QOS, default=1): vol.In([0, 1, 2]),
+    vol.Optional(CONF_SESSION_EXPIRY, default=86400): vol.All(int, vol.Range(min=1)),
+    vol.Optional(CONF_RECEIVE_MAXIMUM, default=1000): vol.All(int, vol.Range(min=1,
+                                                                              max=65535)),
+})
+
+EGRESS_SCHEMA: Final = vol.Schema({
+    **_ENDPOINT_FIELDS,
+    vol.Optional(CONF_MAX_INFLIGHT, default=1000): vol.All(int, vol.Range(min=1,
+                                                                          max=65535)),
+})
+
+REWRITE_SCHEMA: Final = vol.Schema({
+    vol.Required(CONF_FROM): _prefix,
+    vol.Required(CONF_TO): _prefix,
+})
+
+
+def _proxy(proxy: dict[str, Any]) -> dict[str, Any]:
+    """Without ``egress`` the proxy writes back to the ingress broker (topic prefix
+    mode, with the ingress credentials and TLS); then a rewrite must move every message
+    away from what the proxy subscribes, or it would read its own output."""
+    ingress = proxy[CONF_INGRESS]
+    if CONF_EGRESS in proxy:
+        return proxy
+    egress = EGRESS_SCHEMA({k: ingress[k] for k in (
+        CONF_BROKER, CONF_PORT, CONF_USERNAME, CONF_PASSWORD, CONF_KEEPALIVE, CONF_TLS,
+    ) if k in ingress})
+    if not proxy[CONF_REWRITE]:
+        raise vol.Invalid("without an egress broker the proxy writes back to the ingress "
+                          "broker: a rewrite is required", [CONF_REWRITE])
+    for rule in proxy[CONF_REWRITE]:
+        target = (rule[CONF_TO] + "x").split("/")
+        for topic_filter in ingress[CONF_TOPICS]:
+            if TopicPattern.parse(topic_filter).match(target):
+                raise vol.Invalid(
+                    f"rewrite to {rule[CONF_TO]!r} lands on the ingress filter "
+                    f"{topic_filter!r} of the same broker (the proxy would read its own "
+                    "output)", [CONF_REWRITE])
+    return {**proxy, CONF_EGRESS: egress}
+
+
+PROXY_SCHEMA: Final = vol.All(
+    vol.Schema({
+        vol.Required(CONF_INGRESS): INGRESS_SCHEMA,
+        vol.Optional(CONF_EGRESS): EGRESS_SCHEMA,
+        vol.Optional(CONF_REWRITE, default=list): [REWRITE_SCHEMA],
+    }),
+    _proxy,
+)
+
+
 ENTRY_FIELDS: Final[Mapping[Any, Any]] = {
     vol.Optional(CONF_NAME, default=DEFAULT_NAME): vol.All(str, vol.Length(min=1, max=64)),
     vol.Optional(CONF_SCHEMA_DIR, default=DEFAULT_SCHEMA_DIR): vol.All(str, vol.Length(min=1)),
@@ -146,6 +256,7 @@ ENTRY_FIELDS: Final[Mapping[Any, Any]] = {
     vol.Optional(CONF_PII, default=list): [json_path],
     vol.Optional(CONF_RULES, default=list): [RULE_SCHEMA],
     vol.Optional(CONF_QUARANTINE, default=dict): QUARANTINE_SCHEMA,
+    vol.Optional(CONF_PROXY): PROXY_SCHEMA,
 }
 
 #: ``schema_guard:`` in configuration.yaml: one mapping (one guard per host).

@@ -31,6 +31,7 @@ from .const import (
     CONF_NAME,
     CONF_ON_INVALID,
     CONF_PII,
+    CONF_PROXY,
     CONF_QUARANTINE,
     CONF_RULES,
     CONF_SCHEMA,
@@ -44,6 +45,7 @@ from .const import (
 from .engine import BoundRule, Guard, GuardSettings, RuleConfig
 from .entity import guard_device
 from .metrics import RuleMetrics
+from .proxy import Proxy
 from .sensor import GuardSensor
 from .store import QuarantineStore, Retention
 from .writer import QuarantineWriter
@@ -115,6 +117,9 @@ class SchemaGuardRuntime:
         self.guard.sink = self.writer.submit
         self.sensors: list[GuardSensor] = []
         self.problem: SchemaProblem | None = None
+        #: Proxy mode (``proxy:``): run as an entry task by ``setup_entry``.
+        self.proxy = (Proxy(config[CONF_PROXY], self.guard, self.writer, key)
+                      if config.get(CONF_PROXY) else None)
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -154,6 +159,18 @@ class SchemaGuardRuntime:
                 f"{name} {bound.config.name} shadow rejected", device,
                 _counter(bound.metrics, "shadow_rejected"), unit="messages",
                 attrs=partial(_shadow_attributes, bound),
+            ))
+        proxy = self.proxy
+        if proxy is not None:
+            self.sensors.append(GuardSensor(
+                f"{self.key}_proxy_forwarded", f"{name} proxy forwarded", device,
+                lambda: proxy.stats.forwarded, unit="messages", icon="mdi:transfer-right",
+                attrs=proxy.diagnostics,
+            ))
+            self.sensors.append(GuardSensor(
+                f"{self.key}_proxy_unacknowledged", f"{name} proxy unacknowledged", device,
+                lambda: proxy.diagnostics()["unacknowledged"], unit="messages",
+                state_class="measurement", icon="mdi:timer-sand",
             ))
         totals = self.store.totals
         self.sensors.append(GuardSensor(
@@ -205,4 +222,5 @@ class SchemaGuardRuntime:
             "schemas": {name: self.catalog.available(name) for name in self.catalog.versions},
             "quarantine": {"count": self.store.totals.count, "bytes": self.store.totals.nbytes,
                            "overflow": self.writer.overflow},
+            "proxy": self.proxy.diagnostics() if self.proxy is not None else None,
         }

@@ -103,6 +103,14 @@ class QuarantineWriter:
             self._wake.set()
         return self._round
 
+    def submit_durable(self, verdict: Rejected, payload: bytes) -> Round | None:
+        """``submit``, and make the round FULL-synced: its ``done`` means on disk (the
+        proxy acknowledges the inbound message only then, without waiting in line)."""
+        current = self.submit(verdict, payload)
+        if current is not None:
+            self._durable = True
+        return current
+
     async def commit(self, verdict: Rejected, payload: bytes) -> list[int]:
         """Submit and wait until this message is durably on disk (a FULL-synced round)."""
         current = self.submit(verdict, payload)

@@ -122,3 +122,32 @@ class Rig:
 
     def check(self, topic: str, payload: bytes, source: str | None = None) -> Any:
         return self.guard.check(topic, payload, source)
+
+
+#: A reading as the proxy tests send it (and its schema, ``reading.v1.json``).
+READING_SCHEMA: dict[str, Any] = {
+    "$schema": D2020,
+    "type": "object",
+    "required": ["n", "temp"],
+    "properties": {"n": {"type": "integer"},
+                   "temp": {"type": "number", "minimum": -50, "maximum": 150}},
+}
+
+
+def proxy_yaml(ingress_port: int, egress_port: int | None, *, client_id: str = "sg-proxy-in",
+               qos: int = 2) -> str:
+    """configuration.yaml of a host whose schema_guard proxies ``plant/#`` of one broker
+    to ``clean/...`` of another (``egress_port`` None: the same broker)."""
+    egress = "" if egress_port is None else (
+        f"    egress:\n      broker: 127.0.0.1\n      port: {egress_port}\n"
+        "      client_id: sg-proxy-out\n")
+    return (
+        "gatehouse:\n  control_socket: false\n"
+        "schema_guard:\n  name: Guard\n  reload_interval: 0.05\n  stats_interval: 0.05\n"
+        "  rules:\n    - topic: plant/+/reading\n      name: reading\n      schema: reading\n"
+        "  proxy:\n"
+        f"    ingress:\n      broker: 127.0.0.1\n      port: {ingress_port}\n"
+        f"      client_id: {client_id}\n      qos: {qos}\n      topics: ['plant/#']\n"
+        f"{egress}"
+        "    rewrite:\n      - {from: 'plant/', to: 'clean/'}\n"
+    )
