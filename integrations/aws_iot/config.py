@@ -150,6 +150,9 @@ PROVISIONING_SCHEMA: Final = vol.Schema(
         vol.Required("claim_private_key"): str,
         vol.Required("template_name"): vol.All(str, vol.Length(min=1)),
         vol.Optional("parameters", default=dict): {str: vol.Coerce(str)},
+        #: Make the key here and send a CSR (CreateCertificateFromCsr): the private key
+        #: never crosses the network. False: CreateKeysAndCertificate (AWS makes it).
+        vol.Optional("csr", default=False): bool,
     }
 )
 

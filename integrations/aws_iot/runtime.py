@@ -209,6 +209,7 @@ class AwsIotRuntime:
                 identity = await provision(
                     link, template_name=block["template_name"],
                     parameters=block["parameters"], store_dir=directory,
+                    csr=bool(block.get("csr", False)),
                 )
             except ProvisioningError as err:
                 self.provisioning_error = f"fleet provisioning: {err}"

@@ -84,6 +84,19 @@ async def test_fleet_provisioning_once_then_the_stored_identity(
     assert provisions(aws_fake) == 1  # the fake saw no second provisioning
 
 
+async def test_fleet_provisioning_with_a_csr_keeps_the_key_here(
+    aws_host: Host, aws_broker: Mosquitto, aws_certs: AwsCerts, aws_fake: FakeAwsIot
+) -> None:
+    data = aws_entry_data(aws_broker, aws_certs, provisioning=True, fast=True)
+    data["provisioning"]["csr"] = True
+    entry = await add_entry(aws_host, "aws_iot", data)
+    runtime = runtime_of(entry)
+    await wait_until(lambda: runtime.connected, timeout=15)
+    assert runtime.thing_name == PROVISIONED_THING
+    assert aws_fake.messages(topic_prefix="$aws/certificates/create-from-csr/json")
+    assert provisions(aws_fake) == 0  # CreateKeysAndCertificate never asked
+
+
 async def test_a_refused_provisioning_is_the_entrys_problem(
     aws_host: Host, aws_broker: Mosquitto, aws_certs: AwsCerts, aws_fake: FakeAwsIot
 ) -> None:
