@@ -209,3 +209,26 @@ async def test_set_up_refuses_a_key_that_does_not_match(
     entry = await add_entry(aws_host, "aws_iot", data)
     assert entry.state is ConfigEntryState.SETUP_ERROR
     assert entry.reason is not None and str(aws_certs.mismatched_private_key) in entry.reason
+
+
+def test_check_config_of_configuration_yaml_names_the_file(
+    config_dir: Path, aws_certs: AwsCerts
+) -> None:
+    """The YAML path (``gatehouse check-config`` and boot): the issue is on the
+    aws_iot section and names the key file that does not belong to the certificate."""
+    from gatehouse.core.bootstrap import load_configuration
+
+    (config_dir / "configuration.yaml").write_text(
+        "aws_iot:\n"
+        "  endpoint: localhost\n"
+        f"  thing_name: {THING}\n"
+        f"  root_ca: {aws_certs.root_ca}\n"
+        f"  certificate: {aws_certs.certificate}\n"
+        f"  private_key: {aws_certs.mismatched_private_key}\n"
+    )
+    host = make_host(config_dir, packages=PACKAGES)
+    result = load_configuration(config_dir, host.plugins)
+    [issue] = result.issues
+    assert issue.path[0] == "aws_iot"
+    assert f"{aws_certs.mismatched_private_key} is not the private key" in issue.message
+    assert "aws_iot" not in result.config
