@@ -26,13 +26,18 @@ import { Connection } from "./ws.js";
  *   Cleanup | void | Promise<Cleanup | void>}} PageModule
  */
 
-/** @type {{path: string, title: string, module: string, admin?: boolean}[]} */
+/**
+ * `component`: shown only while that integration is loaded (GET /api/config components).
+ * @type {{path: string, title: string, module: string, admin?: boolean, component?: string}[]}
+ */
 const PAGES = [
   { path: "overview", title: "Overview", module: "./pages/overview.js" },
   { path: "integrations", title: "Integrations", module: "./pages/integrations.js", admin: true },
   { path: "entities", title: "Entities & devices", module: "./pages/entities.js", admin: true },
   { path: "services", title: "Services", module: "./pages/services.js" },
   { path: "users", title: "Users", module: "./pages/users.js", admin: true },
+  { path: "quarantine", title: "Quarantine", module: "./pages/quarantine.js", admin: true,
+    component: "schema_guard" },
   { path: "settings", title: "Settings", module: "./pages/settings.js" },
 ];
 
@@ -69,7 +74,7 @@ async function start() {
 
   /** @type {Context} */
   const ctx = { api, connection, store, user: me, config };
-  buildNav(me);
+  buildNav(me, config);
   window.addEventListener("hashchange", () => route(ctx));
   await route(ctx);
 }
@@ -84,11 +89,26 @@ function showLiveState(connection) {
   });
 }
 
-/** @param {User} user */
-function buildNav(user) {
+/**
+ * Whether an integration is loaded, by GET /api/config.
+ * @param {unknown} config
+ * @param {string | undefined} component
+ */
+function hasComponent(config, component) {
+  if (component === undefined) return true;
+  const components = /** @type {{components?: unknown}} */ (config).components;
+  return Array.isArray(components) && components.includes(component);
+}
+
+/**
+ * @param {User} user
+ * @param {unknown} config
+ */
+function buildNav(user, config) {
   const nav = byId("nav");
   for (const page of PAGES) {
     if (page.admin && !user.is_admin) continue;
+    if (!hasComponent(config, page.component)) continue;
     nav.append(h("li", {}, h("a", { href: `#/${page.path}`, dataset: { route: page.path } },
       page.title)));
   }
@@ -155,6 +175,11 @@ async function renderPage(view, ctx, path, params) {
     if (page.admin && !ctx.user.is_admin) {
       view.append(h("h1", {}, page.title),
         h("p", { class: "notice", role: "status" }, "This page is for administrators."));
+      return null;
+    }
+    if (!hasComponent(ctx.config, page.component)) {
+      view.append(h("h1", {}, page.title),
+        h("p", { class: "notice", role: "status" }, `This page needs the ${page.component} integration.`));
       return null;
     }
     const module = /** @type {PageModule} */ (await import(page.module));
