@@ -118,6 +118,7 @@ class JobRunner:
         self._service_timeout = service_timeout
         self._answers: dict[str, tuple[anyio.Event, list[tuple[str, Any]]]] = {}
         self._wake = anyio.Event()
+        self._stopped = False
         self._connected = anyio.Event()
         #: Set (and replaced) on each connect: answers to requests sent before it are
         #: lost with the old session, so those requests are sent again.
@@ -153,6 +154,8 @@ class JobRunner:
         self._host.spawn(self._run(self._scope), f"aws_iot jobs {self.thing_name}")
 
     async def stop(self) -> None:
+        # The link has no unsubscribe: its callbacks stay, and are ignored from now on.
+        self._stopped = True
         for unsub in self._unsubs:
             unsub()
         self._unsubs.clear()
@@ -168,7 +171,8 @@ class JobRunner:
         self._wake.set()
 
     def _on_notify(self, topic: str, payload: bytes) -> None:
-        self._wake.set()
+        if not self._stopped:
+            self._wake.set()
 
     def _on_answer(self, topic: str, payload: bytes) -> None:
         try:

@@ -285,6 +285,7 @@ class ShadowSync:
         }
         self.rejections: dict[int, int] = {}
         self._wake = anyio.Event()
+        self._stopped = False
         self._scope: anyio.CancelScope | None = None
         self._unsubs: list[Callable[[], None]] = []
         self._too_big = BurstLog(
@@ -327,6 +328,8 @@ class ShadowSync:
         self._host.spawn(self._run(self._scope), f"aws_iot shadow {self.prefix}")
 
     async def stop(self) -> None:
+        # The link has no unsubscribe: its callbacks stay, and are ignored from now on.
+        self._stopped = True
         for unsub in self._unsubs:
             unsub()
         self._unsubs.clear()
@@ -385,6 +388,8 @@ class ShadowSync:
     def _on_message(self, topic: str, payload: bytes) -> None:
         """Every answer and push on the shadow's topics; never raises (bad input is
         logged and dropped, as anything a peer sends)."""
+        if self._stopped:
+            return
         suffix = topic[len(self.prefix) + 1 :]
         try:
             body = json.loads(payload)

@@ -296,7 +296,11 @@ async def test_a_shadow_deleted_by_the_cloud_is_recreated_whole(
 
 
 async def test_limits_are_enforced_before_sending(
-    link: PahoLink, host: Host, devices: Devices, aws_fake: FakeAwsIot
+    link: PahoLink,
+    host: Host,
+    devices: Devices,
+    aws_fake: FakeAwsIot,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     for i in range(60):
         host.states.set(f"sensor.long_{i:02d}", f"{i:02d}" + "x" * 200)
@@ -308,6 +312,21 @@ async def test_limits_are_enforced_before_sending(
     assert state_size(doc) <= SHADOW_MAX_BYTES
     assert 0 < sync.stats["left_out"] < 60
     assert len(reported(aws_fake)) + sync.stats["left_out"] == 60
+    # More of the same burst: counted, not logged again; what fits still goes out.
+    left_out = sorted(set(host.states.entity_ids("sensor")) - set(reported(aws_fake)))
+    left_out = [e for e in left_out if e.startswith("sensor.long_")]
+    before = sync.stats["left_out"]
+    # The room left is less than one entry (the trim stopped as soon as it fitted):
+    # a same-size replacement fits, one more entry of that size does not.
+    kept = sorted(reported(aws_fake))[0]
+    host.states.set(left_out[0], "y" * 210)
+    host.states.set(kept, kept[-2:] + "z" * 200)
+    await aws_fake.wait_for(lambda: reported(aws_fake)[kept].endswith("z"))
+    assert sync.stats["left_out"] == before + 1
+    assert left_out[0] not in reported(aws_fake)
+    logged = [r for r in caplog.records if "left out of the report" in r.getMessage()]
+    assert len(logged) == 1
+    assert all(u.code == 200 for u in aws_fake.updates_for(THING))
 
 
 async def test_the_shared_entity_filter_selects_what_is_reported(
