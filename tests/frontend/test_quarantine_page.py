@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from playwright.async_api import Page, expect
 
@@ -152,7 +153,7 @@ async def test_filter_by_failing_field_then_dry_run_and_replay(
         await page.get_by_role("link", name="Export").click()
     download = await info.value
     saved = await download.path()
-    lines = Path(saved).read_text(encoding="utf-8").splitlines()
+    lines = (await anyio.Path(saved).read_text(encoding="utf-8")).splitlines()
     assert [json.loads(json.loads(line)["payload"])["temp"] for line in lines] == [
         200, 201, 202, 203]
 
@@ -189,4 +190,5 @@ async def test_hidden_without_schema_guard(bare_owner_page: Page) -> None:
     await expect(nav.get_by_role("link", name="Users")).to_be_visible()
     await expect(nav.get_by_role("link", name="Quarantine")).to_have_count(0)
     await page.goto("/#/quarantine")
-    await expect(page.get_by_role("status").filter(has_text="needs the schema_guard")).to_be_visible()
+    await expect(page.get_by_role("status").filter(
+        has_text="needs the schema_guard")).to_be_visible()
