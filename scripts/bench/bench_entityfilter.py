@@ -124,9 +124,9 @@ def rate(decide: Callable[[Any], object], items: list[Any], rounds: int) -> floa
 
 async def run(args: argparse.Namespace) -> None:
     from gatehouse.core import State
-    from gatehouse.core.helpers import ENTITY_FILTER_SCHEMA, entity_filter
-    from gatehouse.core.helpers import entityfilter as ef
+    from gatehouse.core.helpers import ENTITY_FILTER_SCHEMA, EntityFilter, entity_filter
     from gatehouse.core.testing import make_host
+    from gatehouse.core.util import entityfilter as ef
 
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "configuration.yaml").write_text("{}\n")
@@ -169,7 +169,7 @@ async def run(args: argparse.Namespace) -> None:
             chosen_ha = sum(shared_ha(s) for s in states)
             chosen_full = sum(shared_full(s) for s in states)
 
-            def uncached(flt: ef.EntityFilter) -> Callable[[State], bool]:
+            def uncached(flt: EntityFilter) -> Callable[[State], bool]:
                 include, exclude = flt._include, flt._exclude
                 where, decide = flt._where, ef.decide
 
