@@ -23,6 +23,11 @@ PRIORITY_HIGH: Final = 10
 PRIORITY_NORMAL: Final = 0
 PRIORITY_LOW: Final = -10
 _PRIORITY_NAMES: Final = {"high": PRIORITY_HIGH, "normal": PRIORITY_NORMAL, "low": PRIORITY_LOW}
+#: The outbox's range (``core/outbox/store.py``, a 32-bit column); repeated here because
+#: util stays below the outbox, and a test holds the two equal. Checked at config time:
+#: the outbox would refuse the value in the exporter's loop, state after state.
+PRIORITY_MIN: Final = -(2**31)
+PRIORITY_MAX: Final = 2**31 - 1
 
 
 def _string_list(value: Any) -> list[str]:
@@ -85,6 +90,8 @@ def _priority(value: Any) -> int:
     if isinstance(value, bool):
         raise vol.Invalid("expected high, normal, low or an integer")
     if isinstance(value, int):
+        if not PRIORITY_MIN <= value <= PRIORITY_MAX:
+            raise vol.Invalid(f"expected a priority between {PRIORITY_MIN} and {PRIORITY_MAX}")
         return value
     if isinstance(value, str) and value.lower() in _PRIORITY_NAMES:
         return _PRIORITY_NAMES[value.lower()]

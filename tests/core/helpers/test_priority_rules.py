@@ -106,6 +106,10 @@ async def test_no_rules(host: Host) -> None:
         ({"priority": "urgent"}, r"expected high, normal, low or an integer.*\['priority'\]"),
         ({"priority": True}, r"expected high, normal, low or an integer"),
         ({"priority": 2.5}, r"expected high, normal, low or an integer"),
+        # The outbox refuses priorities outside 32 bits at enqueue time, in the exporter's
+        # loop: refused at config time instead.
+        ({"priority": 2**31}, r"between -2147483648 and 2147483647.*\['priority'\]"),
+        ({"priority": -(2**31) - 1}, r"between -2147483648 and 2147483647"),
         ({"include": {"domains": ["sensor"]}}, r"required key not provided.*\['priority'\]"),
         ({"priority": "high", "inclde": {}}, r"extra keys not allowed.*\['inclde'\]"),
         ({"priority": "high", "include": {"entity_globs": [1]}}, r"\['entity_globs'\]"),
@@ -114,6 +118,16 @@ async def test_no_rules(host: Host) -> None:
 def test_bad_rules_are_named(rule: dict[str, Any], message: str) -> None:
     with pytest.raises(vol.Invalid, match=message):
         ROUTE_SCHEMA({"name": "r", "priority": [rule]})
+
+
+def test_the_priority_range_is_the_outboxs() -> None:
+    from gatehouse.core.outbox import store
+    from gatehouse.core.util import entityfilter
+
+    assert (entityfilter.PRIORITY_MIN, entityfilter.PRIORITY_MAX) == (
+        store.PRIORITY_MIN, store.PRIORITY_MAX,
+    )
+    ROUTE_SCHEMA({"name": "r", "priority": [{"priority": store.PRIORITY_MAX}]})
 
 
 def test_priority_is_a_list() -> None:
