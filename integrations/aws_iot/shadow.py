@@ -356,12 +356,11 @@ class ShadowSync:
         """Note the value to report for ``entity_id``; True if it is reported at all."""
         key = self._key_of.get(entity_id)
         if key is None:
-            if state is None:
-                if entity_id not in self._current:
-                    return False
-            elif not self._selected(state):
-                return False
             key = entity_id
+            if state is None or not self._selected(state):
+                if key not in self._current:
+                    return False
+                state = None  # removed, or left the selection: null removes the key
         value = self._encode(key, state)
         if key in self._current and json_same(self._current[key], value):
             return False
@@ -453,6 +452,11 @@ class ShadowSync:
             self._advance(body.get("version"))
             self._reported = merged(self._reported, sent)
             self._dirty -= {k for k, v in sent.items() if json_same(self._current.get(k), v)}
+            for key, value in sent.items():
+                # A removed entity is forgotten once the shadow dropped it (entity churn
+                # must not grow memory); a mapped key stays, it may come back.
+                if value is None and key not in self._keys and self._current.get(key, 0) is None:
+                    del self._current[key]
             self.stats["updates_accepted"] += 1
             self._pacing.succeeded()
         elif suffix in ("get/rejected", "update/rejected"):

@@ -347,8 +347,17 @@ async def test_the_shared_entity_filter_selects_what_is_reported(
     host.states.set("sensor.power", "310", {"device_class": "power"})
     host.states.set("sensor.kitchen", "21", {"device_class": "temperature"})
     await aws_fake.wait_for(lambda: reported(aws_fake) == {"sensor.kitchen": 21})
+    # leaving the selection (an attribute condition) removes the key, as removal does
+    host.states.set("sensor.power", "300", {"device_class": "temperature"})
+    await aws_fake.wait_for(
+        lambda: reported(aws_fake) == {"sensor.kitchen": 21, "sensor.power": 300}
+    )
+    host.states.set("sensor.power", "300", {"device_class": "power"})
+    await aws_fake.wait_for(lambda: reported(aws_fake) == {"sensor.kitchen": 21})
     host.states.remove("sensor.kitchen")  # removed: null deletes the key
     await aws_fake.wait_for(lambda: reported(aws_fake) == {})
+    await wait_until(lambda: not sync._inflight)
+    assert sync._current == {}  # forgotten once the shadow dropped them
     await sync.stop()
 
 
