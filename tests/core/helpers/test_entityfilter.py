@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fnmatch
+import random
 from typing import Any
 
 import pytest
@@ -221,3 +223,66 @@ async def test_filters_add_no_bus_listeners(host: Host) -> None:
     ]
     assert host.bus.listener_count() == before
     assert not any(passes(f, "sensor.x") for f in filters)
+
+
+def home_assistant_reference(config: dict[str, Any], entity_id: str) -> bool:
+    """Home Assistant's documented cases, step by step as its docstring lists them
+    (domains, entities, entity_globs only): an independent statement of the rule to
+    hold our level walk against."""
+    inc, exc = config.get("include", {}), config.get("exclude", {})
+    domain = entity_id.split(".", maxsplit=1)[0]
+
+    def named(side: dict[str, Any], key: str) -> bool:
+        if key == "entities":
+            return entity_id in side.get("entities", [])
+        if key == "domains":
+            return domain in side.get("domains", [])
+        return any(fnmatch.fnmatchcase(entity_id, g) for g in side.get("entity_globs", []))
+
+    have_inc = any(inc.get(k) for k in ("domains", "entities", "entity_globs"))
+    have_exc = any(exc.get(k) for k in ("domains", "entities", "entity_globs"))
+    if not have_inc and not have_exc:  # case 1
+        return True
+    if not have_exc:  # case 2
+        return any(named(inc, k) for k in ("entities", "domains", "entity_globs"))
+    if not have_inc:  # case 3
+        return not any(named(exc, k) for k in ("entities", "domains", "entity_globs"))
+    if inc.get("domains") or inc.get("entity_globs"):  # case 4
+        if named(inc, "entities"):
+            return True
+        if named(exc, "entities"):
+            return False
+        if named(inc, "entity_globs"):
+            return True
+        if named(exc, "entity_globs"):
+            return False
+        return named(inc, "domains")
+    if exc.get("domains") or exc.get("entity_globs"):  # case 5
+        if named(inc, "entities"):
+            return True
+        return not any(named(exc, k) for k in ("entities", "entity_globs", "domains"))
+    return named(inc, "entities")  # case 6
+
+
+def test_home_assistant_cases_on_random_filters() -> None:
+    """3,000 random filters over a small alphabet (so selectors overlap a lot), each
+    entity decided by our filter and by the reference above."""
+    rng = random.Random(20261204)
+    domains = ["sensor", "light", "switch"]
+    entity_ids = [f"{d}.{n}" for d in domains for n in ("a", "b", "a_debug", "tank_1")]
+    globs = ["*_debug", "sensor.*", "*.tank_*", "light.?", "*a*"]
+
+    def side() -> dict[str, list[str]]:
+        return {
+            "domains": rng.sample(domains, rng.choice([0, 0, 1, 2])),
+            "entities": rng.sample(entity_ids, rng.choice([0, 0, 1, 2])),
+            "entity_globs": rng.sample(globs, rng.choice([0, 0, 1, 2])),
+        }
+
+    for _ in range(3000):
+        config = {"include": side(), "exclude": side()}
+        flt = make(config)
+        for entity_id in entity_ids:
+            assert passes(flt, entity_id) == home_assistant_reference(config, entity_id), (
+                config, entity_id,
+            )
