@@ -104,10 +104,13 @@ class TrackingContext(ssl.SSLContext):
     """
 
     last_socket: ssl.SSLSocket | None = None
+    #: Sockets wrapped so far: a failed attempt that wrapped one failed in TLS, not TCP.
+    wrapped = 0
 
     def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
         sock = super().wrap_socket(*args, **kwargs)
         self.last_socket = sock
+        self.wrapped += 1
         return sock
 
     def close_failed(self, current: object) -> None:
@@ -200,6 +203,7 @@ class AwsConnection:
         self._loop_started = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._context = context
+        self._wrapped_seen = context.wrapped
         client = paho.Client(
             CallbackAPIVersion.VERSION2,
             client_id=credentials.client_id,
@@ -335,6 +339,7 @@ class AwsConnection:
     def _thread_connect(self, client: paho.Client, userdata: Any, flags: Any,
                         reason: ReasonCode, properties: Properties | None) -> None:
         mids: list[int] = []
+        self._wrapped_seen = self._context.wrapped
         if not reason.is_failure:
             # Restore every filter before anything queued goes out (packets leave in
             # order); the loop runs the on_connect callbacks once these are acknowledged.
@@ -347,8 +352,10 @@ class AwsConnection:
                    str(reason) if reason.is_failure else mids)
 
     def _thread_connect_fail(self, client: paho.Client, userdata: Any) -> None:
+        tls = self._context.wrapped != self._wrapped_seen
+        self._wrapped_seen = self._context.wrapped
         self._context.close_failed(client.socket())
-        self._post(self._connect_failed)
+        self._post(self._connect_failed, tls)
 
     def _thread_disconnect(self, client: paho.Client, userdata: Any, flags: Any,
                            reason: ReasonCode, properties: Properties | None) -> None:
@@ -418,13 +425,18 @@ class AwsConnection:
         self._first.set()
         self._notify()
 
-    def _connect_failed(self) -> None:
+    def _connect_failed(self, tls: bool) -> None:
         # A refused TCP connection or failed handshake is an answer: set-up need not
         # wait out connect_timeout to learn the endpoint is down (paho keeps trying).
         self._first.set()
         self._short_lived.clear()  # not a takeover: see the module docstring
-        if self.last_error is None or not self.last_error.startswith("cannot connect"):
-            self.last_error = f"cannot connect to {self.endpoint.where} (TLS or network)"
+        where = self.endpoint.where
+        error = (
+            f"TLS handshake with {where} refused (certificate not accepted, or the "
+            "server not trusted by root_ca)" if tls else f"cannot connect to {where}"
+        )
+        if error != self.last_error:
+            self.last_error = error
             self._notify()
 
     def _connection_down(self, reason: str) -> None:
@@ -432,8 +444,15 @@ class AwsConnection:
         self.connected = False
         self._fail_pending(reason)
         if not was:
-            if self.last_error is None:
-                self.last_error = f"connection closed before CONNACK ({reason})"
+            error = (
+                f"connection closed before CONNACK ({reason}): a client certificate the "
+                "endpoint does not accept looks like this"
+            )
+            # A CONNACK refusal (``_refused``, just before) says more: keep it.
+            refused = f"{self.endpoint.where} refused the connection"
+            if error != self.last_error and not (self.last_error or "").startswith(refused):
+                self.last_error = error
+                self._notify()
             return
         self.disconnects += 1
         self.last_error = reason

@@ -47,8 +47,9 @@ from .const import (
     CONF_THING,
     DOMAIN,
 )
+from .errors import AwsIotError
 from .jobs import JobRunner
-from .provisioning import ProvisioningError, provision, stored_identity
+from .provisioning import provision, stored_identity
 from .sender import TelemetrySender
 from .shadow import ShadowSync
 from .telemetry import Telemetry
@@ -119,6 +120,7 @@ class AwsIotRuntime:
         self.link: LinkSensor | None = None
         self.problem_sensor: ProblemSensor | None = None
         self.provisioning_error: str | None = None
+        self._claim: AwsConnection | None = None
         #: The entry reason this runtime set (cleared with the problem, not another's).
         self._reason: str | None = None
 
@@ -141,11 +143,23 @@ class AwsIotRuntime:
 
     def link_attributes(self) -> dict[str, Any]:
         c = self.connection
-        return {
-            "endpoint": self.endpoint.where,
-            "thing_name": self.thing_name,
-            "last_error": c.last_error if c is not None else "waiting for credentials",
-        }
+        if c is not None:
+            error = c.last_error
+        elif self._claim is not None:
+            error = f"provisioning: {self._claim.last_error or 'connecting with the claim'}"
+        else:
+            error = "waiting for credentials"
+        return {"endpoint": self.endpoint.where, "thing_name": self.thing_name,
+                "last_error": error}
+
+    def _claim_changed(self) -> None:
+        """The claim connection: a refusal (not an endpoint that is down) is a problem
+        retrying cannot fix, so it is shown at once."""
+        claim = self._claim
+        error = claim.last_error if claim is not None else None
+        if error is not None and ("refused" in error or "before CONNACK" in error):
+            self.provisioning_error = f"fleet provisioning: the claim certificate: {error}"
+        self.refresh()
 
     def refresh(self) -> None:
         """Connection or problem changed: sensors and the entry's reason follow."""
@@ -200,9 +214,10 @@ class AwsIotRuntime:
         pacing = PROVISION_RETRY.counter()
         while True:
             context = await anyio.to_thread.run_sync(tls_context, self.endpoint, claim)
-            link = AwsConnection(self.endpoint, claim, context)
+            link = self._claim = AwsConnection(self.endpoint, claim, context)
             up = anyio.Event()
             link.add_listener(_when_connected(link, up))
+            link.add_listener(self._claim_changed)
             try:
                 if not await link.start():
                     await up.wait()
@@ -211,13 +226,14 @@ class AwsIotRuntime:
                     parameters=block["parameters"], store_dir=directory,
                     csr=bool(block.get("csr", False)),
                 )
-            except ProvisioningError as err:
+            except AwsIotError as err:  # refused, no answer, or the link dropped
                 self.provisioning_error = f"fleet provisioning: {err}"
                 _LOGGER.error("AWS IoT %s: %s", self.name, self.provisioning_error)
                 self.refresh()
                 await anyio.sleep(pacing.failed())
                 continue
             finally:
+                self._claim = None
                 await link.close()
             break
         self.provisioning_error = None

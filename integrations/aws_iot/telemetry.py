@@ -83,6 +83,9 @@ class Telemetry:
         entry.on_unload(self._host.bus.listen(EVENT_STATE_CHANGED, self._changed))
         if self.mode == "batched":
             entry.spawn(self._batches(), "aws_iot telemetry batches")
+            # What the last interval gathered is queued, not lost, at unload (this undo
+            # runs before the outbox destination's, which was registered earlier).
+            entry.on_unload(self.flush)
 
     def topic(self, entity_id: str) -> str:
         domain, _, object_id = entity_id.partition(".")

@@ -15,7 +15,14 @@ from awsfake import FakeAwsIot
 from awstools import PROVISIONED_THING, THING, AwsCerts, aws_entry_data
 
 from gatehouse.core import ConfigEntry, ConfigEntryState, Host, ServiceCall
-from gatehouse.core.testing import Mosquitto, add_entry, make_host, state_of, wait_until
+from gatehouse.core.testing import (
+    Mosquitto,
+    add_entry,
+    make_host,
+    make_pki,
+    state_of,
+    wait_until,
+)
 from gatehouse.integrations.aws_iot.runtime import AwsIotRuntime, store_dir
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
@@ -170,3 +177,23 @@ async def test_reload_and_unload_leave_nothing_behind(
     await aws_host.config_entries.unload(entry.entry_id)
     assert second.connection is not None and second.connection.closed
     assert not aws_host.services.has("aws_iot", "publish")
+
+
+async def test_a_claim_the_endpoint_refuses_is_the_entrys_problem(
+    aws_host: Host, aws_broker: Mosquitto, aws_certs: AwsCerts, aws_fake: FakeAwsIot,
+    tmp_path: Path,
+) -> None:
+    """A claim certificate from a CA the endpoint does not know: TLS is refused on every
+    try, which waiting cannot fix, so it is shown at once (not only in the log)."""
+    rogue = make_pki(tmp_path / "rogue", client_names=("rogue",)).client("rogue")
+    data = aws_entry_data(aws_broker, aws_certs, provisioning=True, fast=True)
+    data["provisioning"].update(claim_certificate=str(rogue.cert),
+                                claim_private_key=str(rogue.key))
+    entry = await add_entry(aws_host, "aws_iot", data)
+    runtime = runtime_of(entry)
+    await wait_until(lambda: runtime.problem() is not None, timeout=10)
+    problem = runtime.problem() or ""
+    assert "claim certificate" in problem
+    assert "refused" in problem or "before CONNACK" in problem
+    assert state_of(aws_host, "binary_sensor.aws_iot_problem") == "on"
+    assert provisions(aws_fake) == 0
