@@ -127,8 +127,14 @@ def merged(base: Mapping[str, JSON], patch: Mapping[str, JSON]) -> dict[str, JSO
     for key, value in patch.items():
         if value is None:
             out.pop(key, None)
-        elif isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merged(out[key], value)
+        elif isinstance(value, dict):
+            current = out.get(key)
+            created = not isinstance(current, dict)
+            sub = merged(current if isinstance(current, dict) else {}, value)
+            if created and value and not sub:
+                out.pop(key, None)  # only nulls under a new key: creates nothing
+            else:
+                out[key] = sub
         else:
             out[key] = value
     return out
@@ -142,6 +148,12 @@ def document_size(desired: Mapping[str, JSON] | None, reported: Mapping[str, JSO
     return len(compact(sections).encode())
 
 
+def _entry_size(key: str, value: JSON) -> int:
+    """Bytes ``"key":value,`` takes in compact JSON (the comma is the object's
+    separator, one per entry: at most a byte off, which the final check absorbs)."""
+    return len(compact(key).encode()) + len(compact(value).encode()) + 2
+
+
 def fit_update(
     desired: Mapping[str, JSON] | None,
     reported: Mapping[str, JSON],
@@ -152,14 +164,36 @@ def fit_update(
 ) -> tuple[dict[str, JSON], list[str]]:
     """The part of ``update`` (a ``reported`` patch) AWS would accept, and the keys left
     out: first values nested deeper than the limit, then, while the resulting document
-    is over ``max_bytes``, the largest value (removals never are: they only shrink it)."""
+    is over ``max_bytes``, the keys that grow it most (removals never are: they only
+    shrink it).
+
+    Each key's growth is computed once (its entry in the merged document minus its
+    entry before), so a patch of a thousand long states costs a sort, not a thousand
+    serialisations of the document (1.3 s before, on this machine)."""
     kept = {k: v for k, v in update.items() if 1 + json_depth(v) <= max_depth}
     left_out = [k for k in update if k not in kept]
-    while kept and document_size(desired, merged(reported, kept)) > max_bytes:
-        growing = [k for k, v in kept.items() if v is not None]
-        if not growing:
+    after = merged(reported, kept)
+    size = document_size(desired, after)
+    if size <= max_bytes:
+        return kept, left_out
+
+    def growth(key: str) -> int:
+        before = _entry_size(key, reported[key]) if key in reported else 0
+        return (_entry_size(key, after[key]) if key in after else 0) - before
+
+    growing = sorted((k for k, v in kept.items() if v is not None), key=growth, reverse=True)
+    for key in growing:
+        if size <= max_bytes:
             break
-        biggest = max(growing, key=lambda k: len(compact({k: kept[k]}).encode()))
+        size -= growth(key)
+        del kept[key]
+        left_out.append(key)
+    # Exact check (the estimate may be a comma off); rarely drops one more.
+    while kept and document_size(desired, merged(reported, kept)) > max_bytes:
+        rest = [k for k, v in kept.items() if v is not None]
+        if not rest:
+            break
+        biggest = max(rest, key=lambda k: _entry_size(k, kept[k]))
         del kept[biggest]
         left_out.append(biggest)
     return kept, left_out

@@ -7,6 +7,7 @@ tests need nothing of the integration's connection.
 
 from __future__ import annotations
 
+import random
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -376,6 +377,54 @@ def test_fit_update_leaves_out_too_deep_and_too_big() -> None:
     # a removal always fits (it only shrinks the document)
     kept, out = fit_update(None, {"a": "v" * 9000}, {"a": None})
     assert kept == {"a": None} and out == []
+
+
+def test_fit_update_agrees_with_the_fake_on_random_documents() -> None:
+    """Whatever it keeps, the fake (AWS's rules) accepts; it leaves out only when it must."""
+    from awsfake import ShadowDocument, ShadowRejected, apply_update
+
+    rng = random.Random(7)
+    trimmed = fitted = 0
+
+    def value(level: int) -> Any:
+        roll = rng.random()
+        if level < 3 and roll < 0.2:
+            return {f"n{i}": value(level + 1) for i in range(rng.randint(0, 3))}
+        if roll < 0.3:
+            return None
+        if roll < 0.6:
+            return "é" * rng.randint(0, 500)  # multi-byte: bytes, not characters
+        return rng.choice([True, 1, 2.5, "on"])
+
+    for _ in range(300):
+        desired = {f"d{i}": value(1) for i in range(rng.randint(0, 5))} or None
+        reported = {f"k{i}": value(1) for i in range(rng.randint(0, 30))}
+        reported = {k: v for k, v in reported.items() if v is not None}
+        if document_size(desired, reported) > SHADOW_MAX_BYTES:
+            continue
+        sections: dict[str, Any] = {"reported": reported}
+        if desired is not None:
+            sections["desired"] = desired
+        doc = apply_update(ShadowDocument(), {"state": sections}, 0)  # as AWS holds it
+        update = {f"k{rng.randint(0, 60)}": value(1) for _ in range(rng.randint(1, 40))}
+        kept, out = fit_update(doc.desired, doc.reported or {}, update)
+        assert set(kept) | set(out) == set(update) and not set(kept) & set(out)
+        if kept:
+            try:
+                apply_update(doc, {"state": {"reported": kept}}, 0)
+            except ShadowRejected as exc:  # pragma: no cover - the assertion's message
+                raise AssertionError(f"fake refused what fit_update kept: {exc}") from exc
+        if not out:
+            fitted += 1
+            continue
+        trimmed += 1
+        try:
+            apply_update(doc, {"state": {"reported": dict(update)}}, 0)
+        except ShadowRejected:
+            pass  # the whole did not fit: leaving out was needed
+        else:
+            raise AssertionError("left keys out of an update AWS would have taken")
+    assert trimmed > 30 and fitted > 30, (trimmed, fitted)  # both paths exercised
 
 
 async def test_named_shadow(
