@@ -70,6 +70,8 @@ class PahoLink:
         self.connected = asyncio.Event()
         self.connects = 0
         self.published: list[tuple[str, bytes]] = []
+        #: Topics of the publishes the broker acknowledged, in order.
+        self.delivered: list[str] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- lifecycle ---------------------------------------------------------------
@@ -99,6 +101,7 @@ class PahoLink:
         self.published.append((topic, payload))
         if qos:
             await self._acked_mid(info.mid)
+        self.delivered.append(topic)
 
     async def subscribe(self, topic_filter: str, callback: MessageCallback, qos: int = 1) -> None:
         self._subs[topic_filter] = (callback, qos)

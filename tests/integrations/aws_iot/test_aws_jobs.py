@@ -310,6 +310,29 @@ async def test_garbage_on_the_jobs_topics_is_survived(
     await runner.stop()
 
 
+async def test_an_update_sent_again_after_a_reconnect_is_not_a_failure(
+    link: PahoLink, host: Host, services: Services, aws_fake: FakeAwsIot
+) -> None:
+    """The answer to the final update dies with the old session; the runner sends it
+    again, AWS (which got the first) answers VersionMismatch with the execution already
+    SUCCEEDED with our details: that is our own update, not a job given up."""
+    runner = await started(link, host)
+    aws_fake.add_job(THING, "again", doc("script.hold"))
+    await wait_until(lambda: services.calls)
+    aws_fake.pause()  # AWS slow: the update waits on the broker, unanswered
+    update = f"$aws/things/{THING}/jobs/again/update"
+    services.release.set()
+    await wait_until(lambda: link.delivered.count(update) == 2)  # running, then SUCCEEDED
+    link.kick()
+    await wait_until(lambda: link.delivered.count(update) == 3)  # sent again after it
+    aws_fake.resume()
+    assert (await aws_fake.wait_for(lambda: final(aws_fake, "again")))[0] == "SUCCEEDED"
+    await wait_until(lambda: runner.current is None)
+    assert runner.stats["given_up"] == 0 and runner.stats["succeeded"] == 1
+    assert statuses(aws_fake, "again") == ["IN_PROGRESS", "IN_PROGRESS", "SUCCEEDED"]
+    await runner.stop()
+
+
 def test_parse_document() -> None:
     allowed = frozenset({"light.turn_on"})
     assert parse_document(doc("light.turn_on", brightness=3), allowed) == (
