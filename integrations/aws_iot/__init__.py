@@ -76,11 +76,13 @@ class AwsIotIntegration:
             host, entry, runtime.sender, config[CONF_OUTBOX],
             destination=f"aws_iot_{key}", name=name, device_info=device, link=runtime.link,
         )
-        own = [e.entity_id for e in (*runtime.outbox.sensors, runtime.link, runtime.problem_sensor)
-               if e.entity_id is not None]
+        runtime.own_entities = [
+            e.entity_id for e in (*runtime.outbox.sensors, runtime.link, runtime.problem_sensor)
+            if e.entity_id is not None
+        ]
         runtime.telemetry = Telemetry(
-            host, config[CONF_TELEMETRY], config[CONF_THING], config[CONF_QOS], runtime.outbox,
-            own,
+            host, config[CONF_TELEMETRY], lambda: runtime.thing_name, config[CONF_QOS],
+            runtime.outbox, runtime.own_entities,
         )
         runtime.telemetry.start(entry)
         LOADED.add(host, entry, runtime)

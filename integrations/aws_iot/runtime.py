@@ -121,6 +121,8 @@ class AwsIotRuntime:
         self.problem_sensor: ProblemSensor | None = None
         self.provisioning_error: str | None = None
         self._claim: AwsConnection | None = None
+        #: The entry's own entities (link, problem, queue figures): never exported.
+        self.own_entities: list[str] = []
         #: The entry reason this runtime set (cleared with the problem, not another's).
         self._reason: str | None = None
 
@@ -186,6 +188,12 @@ class AwsIotRuntime:
             # keys are reported (the schema's empty defaults would read as "all").
             shadow_config.pop("include", None)
             shadow_config.pop("exclude", None)
+        else:
+            # Never the entry's own entities: each report would change them (queue
+            # figures) and make another report.
+            exclude = dict(shadow_config.get("exclude") or {})
+            exclude["entities"] = [*exclude.get("entities", ()), *self.own_entities]
+            shadow_config["exclude"] = exclude
         if shadow_config["enabled"] and (shadow_config["mapping"] or "include" in shadow_config):
             self.shadow = ShadowSync(connection, self.host, credentials.client_id, shadow_config)
             await self.shadow.start()

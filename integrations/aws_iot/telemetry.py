@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import anyio
@@ -55,7 +55,7 @@ def _dumps(value: Any) -> bytes:
 class Telemetry:
     """One entry's telemetry (see the module docstring)."""
 
-    def __init__(self, host: Host, config: Mapping[str, Any], thing: str, qos: int,
+    def __init__(self, host: Host, config: Mapping[str, Any], thing: Callable[[], str], qos: int,
                  outbox: OutboxLink, own: Collection[str] = ()) -> None:
         self._host = host
         self._thing = thing
@@ -129,7 +129,7 @@ class Telemetry:
         states, self._pending = list(self._pending.values()), {}
         priority = max(self._priority(s) for s in states)
         bodies = [(s.entity_id, _state_json(s, self._attributes)) for s in states]
-        head = {"thing": self._thing, "ts": round(time.time(), 3)}
+        head = {"thing": self._thing(), "ts": round(time.time(), 3)}
         chunk: dict[str, Any] = {}
         size = len(_dumps({**head, "states": {}}))
         for entity_id, body in bodies:

@@ -197,3 +197,19 @@ async def test_a_claim_the_endpoint_refuses_is_the_entrys_problem(
     assert "refused" in problem or "before CONNACK" in problem
     assert state_of(aws_host, "binary_sensor.aws_iot_problem") == "on"
     assert provisions(aws_fake) == 0
+
+
+async def test_the_shadow_include_selects_but_never_the_entrys_own_entities(
+    aws_host: Host, aws_broker: Mosquitto, aws_certs: AwsCerts, aws_fake: FakeAwsIot
+) -> None:
+    aws_host.states.set("sensor.temp", "21")
+    entry = await add_entry(aws_host, "aws_iot", aws_entry_data(
+        aws_broker, aws_certs, fast=True, shadow={"include": {"domains": ["sensor"]}}))
+    runtime = runtime_of(entry)
+    assert any(e.startswith("sensor.aws_iot_outbox") for e in runtime.own_entities)
+    await aws_fake.wait_for(
+        lambda: (aws_fake.shadow(THING) or {}).get("state", {}).get("reported")
+    )
+    shadow = aws_fake.shadow(THING)
+    assert shadow is not None
+    assert shadow["state"]["reported"] == {"sensor.temp": 21}
