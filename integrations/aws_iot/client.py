@@ -363,7 +363,11 @@ class AwsConnection:
 
     def _thread_message(self, client: paho.Client, userdata: Any,
                         message: paho.MQTTMessage) -> None:
-        self._post(self._dispatch, message.topic, bytes(message.payload))
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:  # a topic that is not UTF-8 matches no filter of ours
+            return
+        self._post(self._dispatch, topic, bytes(message.payload))
 
     def _thread_publish(self, client: paho.Client, userdata: Any, mid: int,
                         reason: ReasonCode, properties: Properties | None) -> None:
