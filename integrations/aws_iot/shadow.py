@@ -48,6 +48,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -67,7 +68,7 @@ from gatehouse.core import (
 )
 from gatehouse.core.helpers import Backoff, BackoffCounter, BurstLog, entity_filter
 
-from .errors import DeltaRefused
+from .errors import AwsIotConfigError, DeltaRefused
 from .link import MqttLink
 
 _LOGGER = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ TEXT_DOMAINS: Final = frozenset({"text", "input_text"})
 SELECT_DOMAINS: Final = frozenset({"select", "input_select"})
 _TRUE: Final = frozenset({"on", "true", "1"})
 _FALSE: Final = frozenset({"off", "false", "0"})
+_SHADOW_NAME: Final = re.compile(r"[a-zA-Z0-9:_-]{1,64}")
 #: Codes after which the same update is sent again (after the backoff).
 RETRY_CODES: Final = frozenset({429, 500, 502, 503, 504})
 
@@ -273,6 +275,13 @@ class ShadowSync:
         self._host = host
         self.thing_name = thing_name
         self.shadow_name: str | None = config.get("name")
+        if self.shadow_name is not None and not _SHADOW_NAME.fullmatch(self.shadow_name):
+            # "Device Shadow service": names are [a-zA-Z0-9:_-], up to 64; a "/", "+"
+            # or "#" would address other topics (or none).
+            raise AwsIotConfigError(
+                f"shadow.name: {self.shadow_name!r} is not a shadow name "
+                "(letters, digits, ':', '_', '-'; at most 64)"
+            )
         self.enabled: bool = bool(config.get("enabled", True))
         self.prefix = (
             f"$aws/things/{thing_name}/shadow"

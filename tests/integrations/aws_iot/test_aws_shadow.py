@@ -20,7 +20,7 @@ from awstools import THING, AwsCerts, aws_entry_data, device_client, issue_devic
 from gatehouse.core import ConfigEntryState, Host, ServiceCall
 from gatehouse.core.helpers import Backoff
 from gatehouse.core.testing import Mosquitto, add_entry, make_host, state_of, wait_until
-from gatehouse.integrations.aws_iot.errors import DeltaRefused
+from gatehouse.integrations.aws_iot.errors import AwsIotConfigError, DeltaRefused
 from gatehouse.integrations.aws_iot.shadow import (
     SHADOW_MAX_DEPTH,
     ShadowSync,
@@ -519,6 +519,14 @@ async def test_reconnect_gets_again(
     host.states.set("sensor.temp", "32")
     await aws_fake.wait_for(lambda: reported(aws_fake)["sensor.temp"] == 32)
     await sync.stop()
+
+
+@pytest.mark.parametrize("name", ["a/b", "+", "#", "x" * 65, ""])
+def test_a_bad_shadow_name_is_refused_naming_the_field(name: str) -> None:
+    from gatehouse.core.testing import make_host
+
+    with pytest.raises(AwsIotConfigError, match=r"shadow\.name"):
+        ShadowSync(None, make_host("/nonexistent"), THING, config(name=name))  # type: ignore[arg-type]
 
 
 def test_service_rule() -> None:
