@@ -152,3 +152,32 @@ async def test_nothing_is_sent_without_a_selection(
     await aws_fake.wait_for(lambda: aws_fake.messages(THING, f"{PREFIX}marker"))
     assert not aws_fake.messages(THING, f"{PREFIX}sensor/")
     assert runtime.telemetry is not None and runtime.telemetry.queued == 0
+
+
+async def test_over_128_kb_is_never_queued_and_batches_split_under_it(
+    aws_host: Host, aws_broker: Mosquitto, aws_certs: AwsCerts, aws_fake: FakeAwsIot
+) -> None:
+    _, runtime = await load(aws_host, aws_entry_data(aws_broker, aws_certs, fast=True,
+                                                     telemetry={
+        "include": {"domains": ["sensor"]}, "attributes": True,
+    }, **NO_SHADOW))
+    assert runtime.telemetry is not None
+    aws_host.states.set("sensor.huge", "1", {"blob": "x" * (130 * 1024)})
+    assert runtime.telemetry.too_large == 1
+    assert runtime.outbox is not None and runtime.outbox.stats().depth == 0
+
+    batched = await add_entry(aws_host, "aws_iot", aws_entry_data(
+        aws_broker, aws_certs, fast=True, name="Batched", thing_name="gh-batched",
+        telemetry={"include": {"entity_globs": ["sensor.part_*"]}, "attributes": True,
+                   "mode": "batched", "interval": 0.2}, **NO_SHADOW))
+    assert batched.state is ConfigEntryState.LOADED, batched.reason
+    for n in range(12):  # 12 x 30 KB: three documents at least
+        aws_host.states.set(f"sensor.part_{n}", n, {"blob": "y" * (30 * 1024)})
+    topic = "gatehouse/gh-batched/telemetry"
+    await aws_fake.wait_for(
+        lambda: sum(len(json.loads(m.payload)["states"])
+                    for m in aws_fake.messages(topic_prefix=topic)) >= 12, timeout=10)
+    documents = aws_fake.messages(topic_prefix=topic)
+    assert len(documents) >= 3
+    assert all(len(m.payload) <= 128 * 1024 for m in documents)
+    assert not aws_fake.limit_violations()
