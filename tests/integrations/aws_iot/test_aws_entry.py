@@ -213,3 +213,19 @@ async def test_the_shadow_include_selects_but_never_the_entrys_own_entities(
     shadow = aws_fake.shadow(THING)
     assert shadow is not None
     assert shadow["state"]["reported"] == {"sensor.temp": 21}
+
+
+async def test_a_yaml_section_makes_a_loaded_entry(
+    aws_host: Host, aws_broker: Mosquitto, aws_certs: AwsCerts, aws_fake: FakeAwsIot
+) -> None:
+    """What boot does with ``aws_iot:`` in configuration.yaml (bootstrap's sync_yaml)."""
+    from gatehouse.integrations.aws_iot import INTEGRATION
+    from gatehouse.integrations.aws_iot.config import CONFIG_SCHEMA
+
+    section = CONFIG_SCHEMA([aws_entry_data(aws_broker, aws_certs, fast=True, name="Plant")])
+    await aws_host.config_entries.sync_yaml("aws_iot", INTEGRATION.entries_from_yaml(section))
+    [entry] = [e for e in aws_host.config_entries.entries() if e.domain == "aws_iot"]
+    assert await aws_host.config_entries.setup(entry.entry_id)  # boot's setup_all
+    runtime = runtime_of(entry)
+    await wait_until(lambda: runtime.connected, timeout=5)
+    assert state_of(aws_host, "binary_sensor.plant_connected") == "on"
