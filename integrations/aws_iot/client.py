@@ -166,6 +166,10 @@ class RatePacer:
         self.waited += delay
         return delay
 
+    def pending(self) -> float:
+        """Seconds the next publish would wait for its slot now."""
+        return max(0.0, self._next - time.monotonic())
+
     async def wait(self) -> None:
         delay = self.reserve()
         if delay > 0:

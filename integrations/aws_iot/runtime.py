@@ -112,7 +112,9 @@ class AwsIotRuntime:
         self.key = key
         self.endpoint = endpoint_of(config)
         self.connection: AwsConnection | None = None
-        self.sender = TelemetrySender(lambda: self.connection)
+        self.sender = TelemetrySender(
+            lambda: self.connection, budget=float(config["outbox"]["send_timeout"]) / 2
+        )
         self.outbox: OutboxLink | None = None
         self.telemetry: Telemetry | None = None
         self.shadow: ShadowSync | None = None

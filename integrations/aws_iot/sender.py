@@ -9,10 +9,16 @@ the broker took: a broker restart or a host kill loses nothing acknowledged.
 
 A payload over 128 KB is rejected (dead-lettered, counted by the connection) rather than
 retried for ever; a lost connection stops the batch (the rest ``RETRY``, in order).
+
+A batch is cut where the publish slots would run past ``budget`` seconds (half the
+outbox's ``send_timeout``): at a low rate a full batch would take longer than the
+outbox waits, the whole batch (acknowledged messages too) would be retried, and the
+same happen again, for ever. The cut messages are ``RETRY`` and lead the next batch.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from gatehouse.core.helpers import DeliveryOutcome, OutboxMessage, TransientDeliveryError
@@ -26,8 +32,11 @@ class TelemetrySender:
     """Sends outbox messages over whatever connection ``connection()`` returns now
     (None before provisioning finished or while the entry has none)."""
 
-    def __init__(self, connection: Callable[[], AwsConnection | None]) -> None:
+    def __init__(self, connection: Callable[[], AwsConnection | None],
+                 budget: float = 30.0) -> None:
         self._connection = connection
+        self._budget = budget
+        self.cut = 0
         self.acked = 0
         self.rejected = 0
 
@@ -39,7 +48,12 @@ class TelemetrySender:
         thing = connection.credentials.client_id
         outcomes = [DeliveryOutcome.RETRY] * len(batch)
         waiting: list[tuple[int, Awaitable[None]]] = []
+        deadline = time.monotonic() + self._budget
+        pacer = connection.pacer
         for index, message in enumerate(batch):
+            if waiting and time.monotonic() + pacer.pending() > deadline:
+                self.cut += 1
+                break  # the rest leads the next batch (see the module docstring)
             topic = message.headers.get(HDR_TOPIC)
             if not topic:
                 outcomes[index] = DeliveryOutcome.rejected("no topic header")
