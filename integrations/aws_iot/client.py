@@ -53,7 +53,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersi
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from .const import ALPN_PROTOCOL, MAX_PAYLOAD
+from .const import ALPN_PROTOCOL, MAX_PAYLOAD, MAX_TOPIC_BYTES
 from .errors import AwsIotNotConnected, AwsIotPublishError, PayloadTooLarge
 from .link import MessageCallback
 
@@ -288,6 +288,8 @@ class AwsConnection:
         PUBACK (QoS 1) or at once (QoS 0). Pipelining callers await it later."""
         if qos not in (0, 1):
             raise AwsIotPublishError(f"qos {qos}: AWS IoT Core takes QoS 0 and 1 only")
+        if len(topic.encode("utf-8")) > MAX_TOPIC_BYTES:
+            raise AwsIotPublishError(f"topic over AWS's {MAX_TOPIC_BYTES} bytes: {topic[:80]}...")
         if len(payload) > MAX_PAYLOAD:
             self.too_large += 1
             raise PayloadTooLarge(

@@ -58,6 +58,7 @@ from .const import (
     DEFAULT_STORM_DISCONNECTS,
     DEFAULT_STORM_WINDOW,
     DEFAULT_TOPIC,
+    MAX_TOPIC_SLASHES,
 )
 from .errors import CertificateProblem
 
@@ -93,6 +94,13 @@ def _template(*fields: str) -> Any:
             raise vol.Invalid(
                 f"bad topic template {text!r} ({err}); fields: {', '.join(fields)}"
             ) from None
+        # AWS limits (the fields never hold a slash): at most 7 slashes, no reserved
+        # "$" topics, no wildcards.
+        if text.count("/") > MAX_TOPIC_SLASHES:
+            raise vol.Invalid(f"topic template {text!r}: AWS allows at most "
+                              f"{MAX_TOPIC_SLASHES} '/' in a topic")
+        if text.startswith("$") or "+" in text or "#" in text:
+            raise vol.Invalid(f"topic template {text!r}: no '$' start, no wildcards")
         return text
 
     return check

@@ -37,6 +37,9 @@ DEFAULT_BATCH_TOPIC: Final = "gatehouse/{thing}/telemetry"
 # AWS IoT Core quotas ("AWS IoT Core message broker and protocol limits and quotas").
 #: Largest PUBLISH payload AWS takes.
 MAX_PAYLOAD: Final = 128 * 1024
+#: Topic size in bytes and forward slashes in a topic.
+MAX_TOPIC_BYTES: Final = 256
+MAX_TOPIC_SLASHES: Final = 7
 #: Publishes per second per connection.
 DEFAULT_PUBLISH_RATE: Final = 100.0
 

@@ -152,6 +152,21 @@ def test_without_certificate_or_provisioning_the_certificate_is_asked_for(
     assert "private_key is required" in refusal(only_cert)
 
 
+@pytest.mark.parametrize(
+    ("template", "problem"),
+    [
+        ("a/b/c/d/e/f/g/h/{object_id}", "at most 7 '/'"),
+        ("$aws/{thing}/x", "no '$' start"),
+        ("dt/+/{object_id}", "no wildcards"),
+        ("dt/{nope}", "fields: thing, domain, object_id"),
+    ],
+)
+def test_topic_templates_aws_would_refuse_are_refused_here(
+    aws_certs: AwsCerts, template: str, problem: str
+) -> None:
+    assert problem in refusal(base(aws_certs, telemetry={"topic": template}))
+
+
 def test_a_list_of_entries_in_yaml(aws_certs: AwsCerts) -> None:
     assert len(CONFIG_SCHEMA([base(aws_certs), base(aws_certs, name="Second")])) == 2
 

@@ -116,6 +116,8 @@ async def test_payloads_over_128_kb_and_qos_2_are_refused(
         await connection.publish(f"gatehouse/{THING}/big", b"x" * (200 * 1024))
     with pytest.raises(AwsIotPublishError, match="QoS 0 and 1 only"):
         await connection.publish(f"gatehouse/{THING}/q2", b"x", qos=2)
+    with pytest.raises(AwsIotPublishError, match="topic over AWS's 256 bytes"):
+        await connection.publish("t/" + "x" * 255, b"x")
     await connection.publish(f"gatehouse/{THING}/fits", b"x" * (128 * 1024))
     assert connection.diagnostics()["payloads_too_large"] == 2
     with pytest.raises(ServiceValidationError, match="over AWS's 131072"):
