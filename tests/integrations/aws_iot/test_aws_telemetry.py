@@ -207,3 +207,32 @@ async def test_a_low_rate_cuts_batches_instead_of_timing_out(
     states = [int(b["state"]) for b in bodies(aws_fake, f"{PREFIX}sensor/slow")]
     assert states == list(range(10))  # each once, in order: nothing sent twice
     assert runtime.sender.cut >= 1
+
+
+async def test_an_endpoint_name_that_does_not_resolve_still_loads_and_queues(
+    aws_host: Host, aws_broker: Mosquitto, aws_certs: AwsCerts
+) -> None:
+    entry, runtime = await load(aws_host, aws_entry_data(
+        aws_broker, aws_certs, fast=True, endpoint="no-such-endpoint.invalid",
+        telemetry={"include": {"entities": ["sensor.kept"]}}, **NO_SHADOW))
+    assert not runtime.connected
+    aws_host.states.set("sensor.kept", "1")
+    assert runtime.outbox is not None
+    outbox = runtime.outbox
+    await wait_until(lambda: outbox.stats().depth == 1, timeout=5)
+    await wait_until(lambda: "cannot connect" in str(runtime.link_attributes()["last_error"]),
+                     timeout=5)
+    assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_qos_0_telemetry(
+    aws_host: Host, aws_broker: Mosquitto, aws_certs: AwsCerts, aws_fake: FakeAwsIot
+) -> None:
+    _, runtime = await load(aws_host, aws_entry_data(aws_broker, aws_certs, fast=True, qos=0,
+                                                     telemetry={
+        "include": {"entities": ["sensor.q0"]}}, **NO_SHADOW))
+    aws_host.states.set("sensor.q0", "1")
+    await aws_fake.wait_for(lambda: aws_fake.messages(THING, f"{PREFIX}sensor/q0"))
+    assert runtime.outbox is not None
+    outbox = runtime.outbox
+    await wait_until(lambda: outbox.stats().depth == 0, timeout=5)
