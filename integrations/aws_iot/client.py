@@ -40,6 +40,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
+import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -62,6 +63,9 @@ _LOGGER = logging.getLogger(__name__)
 RECONNECT_MAX_DELAY: Final = 30
 SUBACK_TIMEOUT: Final = 10.0
 MAX_INFLIGHT: Final = 100
+#: Received messages waiting for the loop; more are dropped (and counted). AWS answers
+#: only what we ask (shadow, jobs, provisioning): a backlog this deep is a flood.
+MAX_INBOUND: Final = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +211,10 @@ class AwsConnection:
         self._loop_started = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._context = context
+        self._inbound = 0
+        self._inbound_lock = threading.Lock()
+        #: Received messages dropped because the loop had MAX_INBOUND waiting.
+        self.inbound_dropped = 0
         self._wrapped_seen = context.wrapped
         client = paho.Client(
             CallbackAPIVersion.VERSION2,
@@ -373,6 +381,12 @@ class AwsConnection:
             topic = message.topic
         except UnicodeDecodeError:  # a topic that is not UTF-8 matches no filter of ours
             return
+        with self._inbound_lock:
+            if self._inbound >= MAX_INBOUND:
+                # The loop is behind: never let a flood grow its queue without bound.
+                self.inbound_dropped += 1
+                return
+            self._inbound += 1
         self._post(self._dispatch, topic, bytes(message.payload))
 
     def _thread_publish(self, client: paho.Client, userdata: Any, mid: int,
@@ -533,6 +547,8 @@ class AwsConnection:
             future.set_result(None)
 
     def _dispatch(self, topic: str, payload: bytes) -> None:
+        with self._inbound_lock:
+            self._inbound -= 1
         for topic_filter, callbacks in list(self._callbacks.items()):
             if topic_filter == topic or paho.topic_matches_sub(topic_filter, topic):
                 for callback in list(callbacks):
@@ -567,6 +583,7 @@ class AwsConnection:
             "storms": self.storms,
             "published": self.published,
             "payloads_too_large": self.too_large,
+            "inbound_dropped": self.inbound_dropped,
             "max_publish_rate": e.max_publish_rate,
             "pacing_wait_s": round(self.pacer.waited, 3),
             "subscriptions": len(self._filters),

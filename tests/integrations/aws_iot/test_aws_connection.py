@@ -207,3 +207,28 @@ async def test_diagnostics_have_key_paths_never_key_contents(
     for line in key_lines:
         assert line not in diagnostics
         assert line not in caplog.text
+
+
+async def test_a_flood_the_loop_cannot_keep_up_with_is_bounded(
+    aws_host: Host, aws_broker: Mosquitto, aws_certs: AwsCerts, aws_fake: FakeAwsIot
+) -> None:
+    """Messages paho hands over while the loop is busy wait in the loop's queue; beyond
+    MAX_INBOUND they are dropped and counted instead of growing it without bound."""
+    import paho.mqtt.client as paho
+
+    from gatehouse.integrations.aws_iot.client import MAX_INBOUND
+
+    _, runtime = await load(aws_host, aws_entry_data(aws_broker, aws_certs, fast=True,
+                                                     **NO_SHADOW))
+    connection = runtime.connection
+    assert connection is not None
+    seen: list[bytes] = []
+    await connection.subscribe("flood/#", lambda _topic, payload: seen.append(payload))
+    message = paho.MQTTMessage(topic=b"flood/x")
+    message.payload = b"1"
+    for _ in range(MAX_INBOUND + 500):  # the loop runs none of them meanwhile
+        connection._thread_message(connection._client, None, message)
+    assert connection.inbound_dropped == 500
+    await wait_until(lambda: len(seen) == MAX_INBOUND, timeout=10)
+    connection._thread_message(connection._client, None, message)  # room again
+    await wait_until(lambda: len(seen) == MAX_INBOUND + 1, timeout=5)
