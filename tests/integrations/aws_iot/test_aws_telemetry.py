@@ -236,3 +236,15 @@ async def test_qos_0_telemetry(
     assert runtime.outbox is not None
     outbox = runtime.outbox
     await wait_until(lambda: outbox.stats().depth == 0, timeout=5)
+
+
+async def test_the_publish_service_refuses_qos_2_and_wildcards(
+    aws_host: Host, aws_broker: Mosquitto, aws_certs: AwsCerts, aws_fake: FakeAwsIot
+) -> None:
+    from gatehouse.core import ServiceValidationError
+
+    await load(aws_host, aws_entry_data(aws_broker, aws_certs, fast=True, **NO_SHADOW))
+    with pytest.raises(ServiceValidationError, match="qos 2 is not supported"):
+        await aws_host.services.call("aws_iot", "publish", {"topic": "a/b", "qos": 2})
+    with pytest.raises(ServiceValidationError, match="no wildcards"):
+        await aws_host.services.call("aws_iot", "publish", {"topic": "a/#"})
