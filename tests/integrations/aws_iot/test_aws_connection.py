@@ -131,19 +131,20 @@ async def test_payloads_over_128_kb_and_qos_2_are_refused(
 async def test_publishes_are_paced_under_the_rate(
     aws_host: Host, aws_broker: Mosquitto, aws_certs: AwsCerts, aws_fake: FakeAwsIot
 ) -> None:
-    rate = 40
+    rate = 50
     _, runtime = await load(aws_host, aws_entry_data(
         aws_broker, aws_certs, fast=True, max_publish_rate=rate,
         telemetry={"include": {"domains": ["sensor"]}}, **NO_SHADOW))
-    for n in range(2 * rate):
+    total = rate * 3 // 2
+    for n in range(total):
         aws_host.states.set("sensor.load", n)
     await aws_fake.wait_for(
-        lambda: len(aws_fake.messages(THING, f"gatehouse/{THING}/sensor/load")) >= 2 * rate,
+        lambda: len(aws_fake.messages(THING, f"gatehouse/{THING}/sensor/load")) >= total,
         timeout=20,
     )
     # Receive times at the fake: a burst the broker smoothed is still seen here.
     assert aws_fake.max_rate(THING, 1.0, f"gatehouse/{THING}/") <= rate + 1
-    assert runtime.connection is not None and runtime.connection.pacer.waited > 0.5
+    assert runtime.connection is not None and runtime.connection.pacer.waited > 0.3
 
 
 def test_the_pacer_gives_slots_one_interval_apart() -> None:

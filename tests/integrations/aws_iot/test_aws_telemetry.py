@@ -186,14 +186,14 @@ async def test_over_128_kb_is_never_queued_and_batches_split_under_it(
 async def test_a_low_rate_cuts_batches_instead_of_timing_out(
     aws_host: Host, aws_broker: Mosquitto, aws_certs: AwsCerts, aws_fake: FakeAwsIot
 ) -> None:
-    """At 4 publishes/s a batch of 10 takes 2.5 s, past a 2 s send_timeout: the whole
+    """At 10 publishes/s a batch of 10 takes 1 s, past a 0.8 s send_timeout: the whole
     batch was retried (acknowledged messages sent again) and timed out again, for ever.
     Now the sender stops at half the timeout and the rest leads the next batch."""
     aws_broker.stop()
     _, runtime = await load(aws_host, aws_entry_data(aws_broker, aws_certs, fast=True,
-                                                     max_publish_rate=4, telemetry={
+                                                     max_publish_rate=10, telemetry={
         "include": {"entities": ["sensor.slow"]},
-    }, outbox={"send_timeout": 2, "batch_size": 100, "retry_initial": 0.05,
+    }, outbox={"send_timeout": 0.8, "batch_size": 100, "retry_initial": 0.05,
                "retry_max": 0.2}, reconnect_max_delay=0.3, **NO_SHADOW))
     for n in range(10):
         aws_host.states.set("sensor.slow", n)
