@@ -78,6 +78,17 @@ def qos(value: Any) -> int:
     return number
 
 
+def _host_name(value: str) -> str:
+    """The endpoint is a host name: what the console shows, often pasted with more."""
+    text = value.strip()
+    if "://" in text or "/" in text or ":" in text or " " in text:
+        raise vol.Invalid(
+            f"endpoint {text!r}: the host name only (like "
+            "abc123-ats.iot.eu-west-1.amazonaws.com), without https://, a path or a port"
+        )
+    return text
+
+
 def _thing_name(value: Any) -> str:
     text = vol.All(str, vol.Length(min=1, max=128))(value)
     if not all(c.isalnum() or c in "_-:" for c in text):
@@ -194,7 +205,7 @@ OUTBOX_SCHEMA: Final = outbox_schema(batch_size=100, retry_initial=0.2, retry_ma
 
 CONNECTION_FIELDS: Final[dict[Any, Any]] = {
     vol.Optional(CONF_NAME, default=DEFAULT_NAME): str,
-    vol.Required(CONF_ENDPOINT): vol.All(str, vol.Length(min=1, max=253)),
+    vol.Required(CONF_ENDPOINT): vol.All(str, vol.Length(min=1, max=253), _host_name),
     vol.Optional(CONF_PORT, default=DEFAULT_PORT): vol.All(
         vol.Coerce(int), vol.Range(min=1, max=65535)
     ),

@@ -167,6 +167,15 @@ def test_topic_templates_aws_would_refuse_are_refused_here(
     assert problem in refusal(base(aws_certs, telemetry={"topic": template}))
 
 
+@pytest.mark.parametrize(
+    "endpoint", ["https://abc-ats.iot.eu-west-1.amazonaws.com", "abc-ats.iot:8883", "a/b"]
+)
+def test_an_endpoint_with_a_scheme_port_or_path_is_named(
+    aws_certs: AwsCerts, endpoint: str
+) -> None:
+    assert "the host name only" in refusal(base(aws_certs, endpoint=endpoint))
+
+
 def test_a_list_of_entries_in_yaml(aws_certs: AwsCerts) -> None:
     assert len(CONFIG_SCHEMA([base(aws_certs), base(aws_certs, name="Second")])) == 2
 
