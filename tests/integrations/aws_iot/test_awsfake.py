@@ -827,8 +827,7 @@ def test_parse_client_hello_refuses_other_records() -> None:
 
 def test_entry_data_fits_the_integration(aws_broker: Mosquitto, aws_certs: AwsCerts) -> None:
     """The keys aws_entry_data writes are the integration's (its check-config too)."""
-    # Skipped while the integration is absent or mid-change (its own tests import it).
-    config = pytest.importorskip("gatehouse.integrations.aws_iot.config", exc_type=ImportError)
+    from gatehouse.integrations.aws_iot import config
     for data in (
         aws_entry_data(aws_broker, aws_certs, fast=True),
         aws_entry_data(aws_broker, aws_certs, provisioning=True),
