@@ -38,7 +38,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from .host import Host
-    from .http.extensions import Panel, RouteDef
+    from .http.extensions import Panel, RouteDef, WsCommand
     from .integration import Integration
 
 PROJECT_NAME = "gatehouse"
@@ -117,6 +117,19 @@ def gatehouse_http_routes(host: Host) -> list[RouteDef]:  # type: ignore[empty-b
 
 
 @hookspec
+def gatehouse_ws_commands(host: Host) -> list[WsCommand]:  # type: ignore[empty-body]
+    """Return WebSocket commands this plugin adds (``WsCommand`` objects).
+
+    ``host`` is the running host. Called once, when the HTTP server starts (after the
+    configured entries are set up), like ``gatehouse_http_routes``. The lists of all
+    plugins are collected by command name (``<domain>/<command>``); a second command
+    with a name already taken, or a name that is not ``<domain>/<command>``, is logged
+    and skipped. Every command needs an authenticated socket; the handler gets the
+    caller's permissions. Not called when the ``http:`` section is absent.
+    """
+
+
+@hookspec
 def gatehouse_panels(host: Host) -> list[Panel]:  # type: ignore[empty-body]
     """Return UI panels (pages) this plugin adds to the web UI (``Panel`` objects).
 
@@ -137,6 +150,7 @@ HOOK_NAMES: tuple[str, ...] = (
     "gatehouse_template_globals",
     "gatehouse_diagnostics",
     "gatehouse_http_routes",
+    "gatehouse_ws_commands",
     "gatehouse_panels",
 )
 

@@ -17,14 +17,15 @@ and started by bootstrap after the configured entries are set up. Modules, one j
 * ``websocket``, ``ws_commands`` — Home Assistant's WebSocket protocol;
 * ``jsoncache`` — each state and event serialised once for every client;
 * ``metrics`` — ``/metrics`` and the registry other components add gauges to;
-* ``extensions`` — what plugins add: ``RouteDef`` and ``Panel``;
+* ``extensions`` — what plugins add: ``RouteDef``, ``WsCommand`` and ``Panel``;
 * ``static`` — the UI's files and the panels' files.
 
-Importing this package does not import aiohttp: plugins may import ``Panel`` and
-``RouteDef`` from here in any installation. ``USER_KEY`` (the authenticated user of a
-request) and ``PERMISSIONS_KEY`` (what that user may do: ``can_read(entity_id)``,
-``can_control``, ``check_call``...; see ``gatehouse.core.permissions``), for plugin
-route handlers, are loaded on first use, with aiohttp. A plugin route that is not
+Importing this package does not import aiohttp: plugins may import ``Panel``,
+``RouteDef`` and ``WsCommand`` from here in any installation. ``USER_KEY`` (the
+authenticated user of a request) and ``PERMISSIONS_KEY`` (what that user may do:
+``can_read(entity_id)``, ``can_control``, ``check_call``...; see
+``gatehouse.core.permissions``), for plugin route handlers, are loaded on first use,
+with aiohttp. A plugin route that is not
 ``require_admin`` serves every user, read-only ones included: filter what it answers
 with ``request[PERMISSIONS_KEY]``.
 """
@@ -34,9 +35,10 @@ from __future__ import annotations
 from typing import Any
 
 from .config import HTTP_DOMAIN, HTTP_SCHEMA
-from .extensions import Panel, RouteDef
+from .extensions import Panel, RouteDef, WsCommand
 
-__all__ = ["HTTP_DOMAIN", "HTTP_SCHEMA", "PERMISSIONS_KEY", "USER_KEY", "Panel", "RouteDef"]
+__all__ = ["HTTP_DOMAIN", "HTTP_SCHEMA", "PERMISSIONS_KEY", "USER_KEY", "Panel", "RouteDef",
+           "WsCommand"]
 
 
 def __getattr__(name: str) -> Any:

@@ -88,6 +88,7 @@ async def create_app(host: Host, config: dict[str, Any] | None = None) -> web.Ap
     for module in (views_api, views_config, views_auth, websocket):
         app.add_routes(module.routes)
     assert ws_commands.COMMANDS  # importing it registered the WebSocket commands
+    runtime.plugin_commands = ws_commands.plugin_commands(host)
     for route in collect_routes(host):
         _add_plugin_route(app, route)
     app.add_routes(static.routes)

@@ -1,13 +1,15 @@
-"""What plugins add to the web server: API routes and UI panels.
+"""What plugins add to the web server: API routes, WebSocket commands and UI panels.
 
-Plugins return these from the ``gatehouse_http_routes`` and ``gatehouse_panels`` hooks
-(see ``gatehouse.core.hookspecs``). Both are plain data so that a plugin can describe
-its additions without importing aiohttp at module level.
+Plugins return these from the ``gatehouse_http_routes``, ``gatehouse_ws_commands`` and
+``gatehouse_panels`` hooks (see ``gatehouse.core.hookspecs``). All are plain data so
+that a plugin can describe its additions without importing aiohttp at module level.
 
 Security is not optional for plugin additions: every plugin route lives under ``/api/``
 and requires an authenticated user (the same middleware as the core routes; admins only
-with ``require_admin``), and panel files are only served to a logged-in browser. A
-plugin cannot declare a public route.
+with ``require_admin``), every plugin WebSocket command runs on an authenticated socket
+(admins only with ``require_admin``) under a ``<domain>/...`` name that cannot shadow a
+core command, and panel files are only served to a logged-in browser. A plugin cannot
+declare a public route.
 """
 
 from __future__ import annotations
@@ -27,8 +29,16 @@ _LOGGER = logging.getLogger(__name__)
 #: ``async def handler(request: aiohttp.web.Request) -> aiohttp.web.StreamResponse``.
 Handler = Callable[[Any], Awaitable[Any]]
 
+#: ``async def handler(permissions, args) -> result`` of a plugin WebSocket command.
+WsHandler = Callable[[Any, dict[str, Any]], Awaitable[Any]]
+
 _METHODS: Final = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 _PANEL_NAME: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+#: ``<domain>/<command>[/...]``: at least one slash, so never a core command's name
+#: (the core's own slashed names are reserved in ``problem``).
+_WS_NAME: Final = re.compile(r"^[a-z0-9_]{1,64}(/[a-z0-9_]{1,64}){1,4}$")
+_WS_RESERVED: Final = frozenset({"auth", "config_entries", "config", "frontend", "get",
+                                 "subscribe", "unsubscribe"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +64,37 @@ class RouteDef:
             return f"method {self.method!r} is not one of {sorted(_METHODS)}"
         if not self.path.startswith("/api/") or ".." in self.path:
             return f"path {self.path!r} must start with /api/"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class WsCommand:
+    """One WebSocket command of a plugin, in Home Assistant's protocol.
+
+    A client sends ``{"id": 5, "type": name, ...fields}``; ``schema`` (a voluptuous
+    schema, or a dict for one; None: no fields) validates the fields (a failure answers
+    ``invalid_format`` with the field); ``handler(permissions, args)`` is awaited with
+    the caller's permissions (``gatehouse.core.permissions.Permissions``) and the
+    validated fields, and what it returns (JSON-able) is the answer's ``result``. An
+    error the core knows (``ServiceValidationError``, ``Unauthorized``...) is answered
+    with its code and message; any other is ``unknown_error`` and logged. ``name`` is
+    ``<domain>/<command>`` (``schema_guard/paths``). Without ``require_admin`` every
+    user's socket may send it, read-only ones included: filter by the permissions.
+    """
+
+    name: str
+    handler: WsHandler
+    schema: Any = None
+    #: Only admins may send it (others get ``unauthorized``).
+    require_admin: bool = False
+
+    def problem(self) -> str | None:
+        """Why this command cannot be added, or None."""
+        if not _WS_NAME.match(self.name):
+            return (f"command name {self.name!r} must be <domain>/<command> in lower-case "
+                    "letters, digits and _")
+        if self.name.split("/", 1)[0] in _WS_RESERVED:
+            return f"command name {self.name!r} uses a prefix the core reserves"
         return None
 
 
@@ -114,6 +155,21 @@ def collect_routes(host: Host) -> list[RouteDef]:
                 continue
             found.append(route)
     return found
+
+
+def collect_ws_commands(host: Host) -> dict[str, WsCommand]:
+    """Every valid WebSocket command by name; a name already taken is logged and skipped."""
+    commands: dict[str, WsCommand] = {}
+    for plugin, results in _call(host, "gatehouse_ws_commands"):
+        for command in results:
+            problem = command.problem() if isinstance(command, WsCommand) else "not a WsCommand"
+            if problem is None and command.name in commands:
+                problem = f"command name {command.name!r} is already used"
+            if problem is not None:
+                _log_once(f"Plugin {plugin}: ignoring WebSocket command {command!r}: {problem}")
+                continue
+            commands[command.name] = command
+    return commands
 
 
 def collect_panels(host: Host) -> dict[str, Panel]:

@@ -22,6 +22,7 @@ from .ratelimit import LoginLimiter
 if TYPE_CHECKING:
     from ..host import Host
     from .websocket import Connection
+    from .ws_commands import CommandDef
 
 
 @dataclass(eq=False)
@@ -39,6 +40,8 @@ class HttpRuntime:
     allowed_hosts: frozenset[str]
     ws_max_pending: int
     ws_max_pending_bytes: int
+    #: The plugins' WebSocket commands (``gatehouse_ws_commands``), made with the app.
+    plugin_commands: dict[str, CommandDef] = field(default_factory=dict)
     #: Open WebSocket connections, closed when the server stops.
     connections: set[Connection] = field(default_factory=set)
     #: Set when the server begins to stop: health answers 503, new sockets are refused.

@@ -299,7 +299,7 @@ class Connection:
             self.send_error(msg_id, "id_reuse", "Identifier values have to increase.")
             return False
         self.last_id = msg_id
-        command = COMMANDS.get(kind)
+        command = COMMANDS.get(kind) or self.runtime.plugin_commands.get(kind)
         if command is None:
             self.send_error(msg_id, "unknown_command", f"Unknown command {quote(kind)}.")
             return False

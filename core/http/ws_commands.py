@@ -35,6 +35,10 @@ Gatehouse's own (admin only), the config flows of the UI over the socket:
 * ``config_entries/reload``, ``config_entries/remove`` ``{"entry_id"}``;
   ``config_entries/disable`` ``{"entry_id", "disabled": bool}``
 * ``auth/current_user``
+
+Plugins add theirs with the ``gatehouse_ws_commands`` hook (``WsCommand``, named
+``<domain>/<command>``): ``plugin_commands`` turns them into ``CommandDef`` once, when
+the app is made; the socket looks a type up in ``COMMANDS`` first, then in those.
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ from ..bus import MATCH_ALL, Event
 from ..context import Context
 from ..permissions import Unauthorized
 from ..states import EVENT_STATE_CHANGED, State
-from .extensions import collect_panels
+from .extensions import WsCommand, collect_panels, collect_ws_commands
 from .views_api import describe_services
 from .views_config import entry_json, flow_json
 from .websocket import Connection
@@ -76,6 +80,32 @@ def command(
         return handler
 
     return register
+
+
+def plugin_commands(host: Any) -> dict[str, CommandDef]:
+    """The plugins' WebSocket commands (``gatehouse_ws_commands``) as ``CommandDef``;
+    a name the core uses is never taken from it (``WsCommand.problem`` reserves them)."""
+    found: dict[str, CommandDef] = {}
+    for name, plugin_command in collect_ws_commands(host).items():
+        if name in COMMANDS:
+            continue
+        schema = plugin_command.schema
+        if schema is None:
+            schema = {}
+        if not isinstance(schema, vol.Schema):
+            schema = vol.Schema(dict(schema))
+        found[name] = CommandDef(name, _plugin_handler(plugin_command), schema,
+                                 plugin_command.require_admin)
+    return found
+
+
+def _plugin_handler(plugin_command: WsCommand) -> Handler:
+    run = plugin_command.handler
+
+    async def handler(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
+        conn.send_result(msg_id, await run(conn.permissions, args))
+
+    return handler
 
 
 # -- basics ----------------------------------------------------------------------------

@@ -35,7 +35,7 @@ import voluptuous as vol
 
 from gatehouse.core import ConfigEntry, ConfigEntryError, Host, YamlEntry, hookimpl
 from gatehouse.core.helpers import ingress_guard, slugify
-from gatehouse.core.http import RouteDef
+from gatehouse.core.http import RouteDef, WsCommand
 
 from .api import guard_for
 from .config import CONFIG_SCHEMA, ENTRY_SCHEMA, OPTIONS_LAYOUT
@@ -119,3 +119,11 @@ def gatehouse_http_routes(host: Host) -> list[RouteDef]:
     from .views import routes
 
     return routes(host)
+
+
+@hookimpl
+def gatehouse_ws_commands(host: Host) -> list[WsCommand]:
+    """The quarantine over the WebSocket API (admins only; ``wscommands.py``)."""
+    from .wscommands import commands
+
+    return commands(host)

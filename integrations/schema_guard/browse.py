@@ -41,6 +41,7 @@ EXPORT_BATCH: Final = 500
 TEXT_MAX: Final = 1024
 
 FILTER_NAMES: Final = ("topic", "rule", "path", "since", "until")
+NOT_LOADED: Final = "no schema_guard entry is loaded"
 
 # A parameter that cannot be used raises ValueError naming it; the callers answer it
 # as 400 (REST) or invalid_format (WebSocket).
@@ -220,3 +221,23 @@ async def export_lines(writer: QuarantineWriter, filters: Filters) -> AsyncItera
             return
         after = rows[-1]["id"]
         yield "".join(json_line(row) + "\n" for row in rows).encode("utf-8")
+
+
+def replay_args(body: Any) -> tuple[bool, Filters]:
+    """(dry_run, filters) of a replay request: ``{"dry_run"?, "filters"?}``."""
+    if not isinstance(body, dict):
+        raise ValueError("expected a JSON object {dry_run, filters}")
+    unknown = sorted(set(body) - {"dry_run", "filters"})
+    if unknown:
+        raise ValueError(f"unknown field {unknown[0]!r} (known: dry_run, filters)")
+    dry_run = body.get("dry_run", True)
+    if not isinstance(dry_run, bool):
+        raise ValueError("dry_run: expected true or false")
+    raw = body.get("filters") or {}
+    if not isinstance(raw, dict):
+        raise ValueError("filters: expected an object")
+    filters = parse_filters(raw)
+    if filters.replayed is not None:
+        raise ValueError("filters: replayed is not a replay filter (replay takes only "
+                         "messages not replayed yet)")
+    return dry_run, filters

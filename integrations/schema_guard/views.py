@@ -32,12 +32,10 @@ from gatehouse.core.http import RouteDef
 from . import browse
 from .api import guard_for
 from .errors import GuardUnavailable
-from .store import Filters
 
 PREFIX: Final = "/api/schema_guard"
 #: The largest replay request body read (filters only).
 BODY_MAX: Final = 16 * 1024
-NOT_LOADED: Final = "no schema_guard entry is loaded"
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -45,7 +43,7 @@ def _error(status: int, message: str) -> web.Response:
 
 
 def _not_loaded() -> web.Response:
-    return _error(404, NOT_LOADED)
+    return _error(404, browse.NOT_LOADED)
 
 
 def routes(host: Host) -> list[RouteDef]:
@@ -120,7 +118,7 @@ def routes(host: Host) -> list[RouteDef]:
             return _not_loaded()
         try:
             body = await _json_body(request)
-            dry_run, filters = replay_args(body)
+            dry_run, filters = browse.replay_args(body)
         except ValueError as err:
             return _error(400, str(err))
         try:
@@ -152,23 +150,3 @@ async def _json_body(request: web.Request) -> Any:
         return json.loads(raw)
     except (ValueError, RecursionError):
         raise ValueError("the request body is not JSON") from None
-
-
-def replay_args(body: Any) -> tuple[bool, Filters]:
-    """(dry_run, filters) of a replay request: ``{"dry_run"?, "filters"?}``."""
-    if not isinstance(body, dict):
-        raise ValueError("expected a JSON object {dry_run, filters}")
-    unknown = sorted(set(body) - {"dry_run", "filters"})
-    if unknown:
-        raise ValueError(f"unknown field {unknown[0]!r} (known: dry_run, filters)")
-    dry_run = body.get("dry_run", True)
-    if not isinstance(dry_run, bool):
-        raise ValueError("dry_run: expected true or false")
-    raw = body.get("filters") or {}
-    if not isinstance(raw, dict):
-        raise ValueError("filters: expected an object")
-    filters = browse.parse_filters(raw)
-    if filters.replayed is not None:
-        raise ValueError("filters: replayed is not a replay filter (replay takes only "
-                         "messages not replayed yet)")
-    return dry_run, filters

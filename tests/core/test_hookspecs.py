@@ -103,6 +103,12 @@ def _http_routes(host: Host) -> None:
     assert any(route.path.startswith("/api/echo") for route in collect_routes(host))
 
 
+def _ws_commands(host: Host) -> None:
+    from gatehouse.core.http.ws_commands import plugin_commands
+
+    assert "echo/last" in plugin_commands(host)
+
+
 def _panels(host: Host) -> None:
     from gatehouse.core.http.extensions import collect_panels
 
@@ -116,6 +122,7 @@ EXERCISERS: dict[str, Callable[[Host], None]] = {
     "gatehouse_template_globals": _template_globals,
     "gatehouse_diagnostics": _diagnostics,
     "gatehouse_http_routes": _http_routes,
+    "gatehouse_ws_commands": _ws_commands,
     "gatehouse_panels": _panels,
 }
 

@@ -289,3 +289,90 @@ async def test_without_a_loaded_entry_the_routes_say_so(rig: Rig, http: ClientSe
     assert status == 404 and "no schema_guard entry" in body["message"]
     async with http.post(f"{API}/replay", json={}, headers=rig.headers()) as response:
         assert response.status == 404
+
+
+# -- the WebSocket commands (wscommands.py) ----------------------------------------------
+
+
+class Socket:
+    """One authenticated WebSocket with increasing ids."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.next_id = 0
+
+    async def call(self, type_: str, **fields: Any) -> dict[str, Any]:
+        self.next_id += 1
+        await self.ws.send_json({"id": self.next_id, "type": type_, **fields})
+        while True:
+            answer: dict[str, Any] = await self.ws.receive_json(timeout=10)
+            if answer.get("id") == self.next_id and answer["type"] == "result":
+                return answer
+
+
+@pytest.fixture
+async def socket(rig: Rig, http: ClientSession) -> AsyncIterator[Socket]:
+    async with http.ws_connect("/api/websocket") as ws:
+        assert (await ws.receive_json(timeout=10))["type"] == "auth_required"
+        await ws.send_json({"type": "auth", "access_token": rig.tokens["admin"]})
+        assert (await ws.receive_json(timeout=10))["type"] == "auth_ok"
+        yield Socket(ws)
+
+
+async def test_websocket_list_get_and_paths(rig: Rig, socket: Socket) -> None:
+    await quarantine(rig)
+    answer = await socket.call("schema_guard/quarantine/list", path="/temp", limit=3)
+    assert answer["success"], answer
+    page = answer["result"]
+    assert len(page["messages"]) == 3
+    assert {m["errors"][0]["path"] for m in page["messages"]} == {"/temp"}
+    rest = await socket.call("schema_guard/quarantine/list", path="/temp",
+                             before=page["next_before"])
+    assert len(rest["result"]["messages"]) == 1 and rest["result"]["next_before"] is None
+
+    one = await socket.call("schema_guard/quarantine/get",
+                            message_id=page["messages"][0]["id"])
+    assert json.loads(one["result"]["payload"])["owner"]["email"] == "***"
+    missing = await socket.call("schema_guard/quarantine/get", message_id=999999)
+    assert missing["success"] is False and "999999" in missing["error"]["message"]
+
+    counts = await socket.call("schema_guard/paths", topic="site/+/device/+/telemetry")
+    assert [(p["path"], p["count"]) for p in counts["result"]["paths"]] == [
+        ("/temp", 4), ("/device", 2), ("", 1)]
+
+
+async def test_websocket_replay_dry_run(rig: Rig, socket: Socket) -> None:
+    await quarantine(rig)
+    answer = await socket.call("schema_guard/replay", filters={"topic": OTHER})
+    assert answer["result"]["dry_run"] is True
+    assert (answer["result"]["examined"], answer["result"]["passing"]) == (2, 0)
+    assert answer["result"]["still_failing"] == {"/device pattern": 2}
+
+
+@pytest.mark.parametrize(("type_", "fields", "named"), [
+    ("schema_guard/quarantine/list", {"limit": 0}, "limit"),
+    ("schema_guard/quarantine/list", {"since": "soon"}, "since"),
+    ("schema_guard/quarantine/list", {"colour": "red"}, "colour"),
+    ("schema_guard/paths", {"until": "nan"}, "until"),
+    ("schema_guard/quarantine/get", {}, "message_id"),
+    ("schema_guard/replay", {"dry_run": "no"}, "dry_run"),
+    ("schema_guard/replay", {"filters": {"replayed": True}}, "replayed"),
+])
+async def test_websocket_bad_fields_are_named(rig: Rig, socket: Socket, type_: str,
+                                              fields: dict[str, Any], named: str) -> None:
+    answer = await socket.call(type_, **fields)
+    assert answer["success"] is False
+    assert answer["error"]["code"] == "invalid_format" and named in answer["error"]["message"]
+
+
+async def test_websocket_commands_are_for_admins(rig: Rig, http: ClientSession) -> None:
+    for role in ("user", "read_only"):
+        async with http.ws_connect("/api/websocket") as ws:
+            await ws.receive_json(timeout=10)
+            await ws.send_json({"type": "auth", "access_token": rig.tokens[role]})
+            assert (await ws.receive_json(timeout=10))["type"] == "auth_ok"
+            sock = Socket(ws)
+            for type_ in ("schema_guard/quarantine/list", "schema_guard/paths",
+                          "schema_guard/replay"):
+                answer = await sock.call(type_)
+                assert answer["error"]["code"] == "unauthorized", (role, type_)

@@ -99,6 +99,21 @@ def gatehouse_http_routes(host: Host) -> list[Any]:
 
 
 @hookimpl
+def gatehouse_ws_commands(host: Host) -> list[Any]:
+    CALLS.append("gatehouse_ws_commands")
+    from gatehouse.core.http import WsCommand
+
+    async def last_message(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
+        entity_id = "sensor.echo_last_message"
+        state = host.states.get(entity_id)
+        if state is None or not permissions.can_read(entity_id):
+            return {"text": None}
+        return {"text": state.state}
+
+    return [WsCommand("echo/last", last_message)]
+
+
+@hookimpl
 def gatehouse_panels(host: Host) -> list[Any]:
     CALLS.append("gatehouse_panels")
     from gatehouse.core.http import Panel
