@@ -4,6 +4,13 @@
 Plain script, prints figures::
 
     .venv/bin/python scripts/bench/bench_schema_guard.py [--n 20000] [--dir /path]
+        [--mode engine|hook|proxy|all]
+
+``--mode proxy`` runs ``bench_schema_guard_proxy.py`` (two real Mosquitto listeners,
+the proxy against a bare paho forwarder; see there). ``--mode hook`` measures the core
+ingress hook that mqtt and nats call per governed message: with no guard installed
+(what every install without schema_guard pays) against a bare function call, and with
+schema_guard's guard installed.
 
 * **validators** on a typical ~300-byte telemetry document (valid, and an invalid one
   with three errors): jsonschema-rs (chosen; ``RegexOptions``: Rust's linear-time regex
@@ -103,9 +110,10 @@ def percentiles(fn: Callable[[], Any], n: int) -> tuple[float, float, float]:
     return samples[n // 2] / 1000, samples[int(n * 0.99)] / 1000, n / total
 
 
-def row(label: str, figures: tuple[float, float, float], baseline: float | None = None) -> None:
+def row(label: str, figures: tuple[float, float, float], baseline: float | None = None,
+        against: str = "json.loads") -> None:
     p50, p99, rate = figures
-    ratio = f"  {p50 / baseline:5.1f}x json.loads" if baseline else ""
+    ratio = f"  {p50 / baseline:5.1f}x {against}" if baseline else ""
     print(f"  {label:<52}p50 {p50:8.2f} µs  p99 {p99:8.2f} µs  {rate:>11,.0f}/s{ratio}",
           flush=True)
 
@@ -397,11 +405,56 @@ async def quarantine_figures(n: int, base: Path) -> None:
               f"{count / elapsed:>11,.0f} msgs/s", flush=True)
 
 
+def hook_figures(n: int, base: Path) -> None:
+    """The ingress hook's cost per message (module docstring)."""
+    from gatehouse.core.helpers import IngressHook
+    from gatehouse.integrations.schema_guard.api import _IngressAdapter
+    from gatehouse.integrations.schema_guard.catalog import Catalog
+    from gatehouse.integrations.schema_guard.engine import Guard, GuardSettings, RuleConfig
+
+    def bare(topic: str, payload: bytes, *, transport: str) -> bool:
+        return True
+
+    hook = IngressHook()
+    topic = "site/north/device/pump-0042/telemetry"
+    n = max(n, 200_000)
+    plain = percentiles(lambda: bare(topic, VALID_BYTES, transport="mqtt"), n)
+    row("a bare function call (baseline)", plain)
+    row("hook.check, no guard installed", percentiles(
+        lambda: hook.check(topic, VALID_BYTES, transport="mqtt"), n), plain[0], "bare call")
+    (base / "schemas").mkdir(parents=True, exist_ok=True)
+    (base / "schemas" / "telemetry.v1.json").write_text(json.dumps(SCHEMA_2020))
+    guard = Guard(GuardSettings(), [RuleConfig("telemetry", "site/+/device/{source}/telemetry",
+                                               schema="telemetry")])
+    catalog = Catalog(base / "schemas", guard.needs())
+    catalog.scan()
+    guard.bind(catalog)
+    hook.install(_IngressAdapter(guard))
+    row("hook.check, schema_guard installed (valid)", percentiles(
+        lambda: hook.check(topic, VALID_BYTES, transport="mqtt"), n // 10), plain[0],
+        "bare call")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000, help="calls per figure")
     parser.add_argument("--dir", default=None, help="where the databases go")
+    parser.add_argument("--mode", choices=["engine", "hook", "proxy", "all"],
+                        default="engine")
+    parser.add_argument("--runs", type=int, default=3, help="proxy mode: runs")
     args = parser.parse_args()
+    if args.mode in ("hook", "all"):
+        print("ingress hook (per governed message; percentiles include the timer):")
+        with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+            hook_figures(args.n, Path(tmp))
+    if args.mode in ("proxy", "all"):
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import bench_schema_guard_proxy
+
+        bench_schema_guard_proxy.run(max(args.n, 20_000), args.runs, 5000.0,
+                                     Path(args.dir) if args.dir else None)
+    if args.mode not in ("engine", "all"):
+        return
     from importlib.metadata import version
 
     print(f"schema_guard benchmark: python {sys.version.split()[0]}, cpus {os.cpu_count()}, "
