@@ -17,6 +17,9 @@ after a schema fix) or dropped. The modules, each with one job:
   each inbound message acknowledged only once forwarded or quarantined;
 * ``runtime.py``, ``sensor.py``, ``binary_sensor.py``, ``entity.py``: the loaded entry
   and its entities; ``services.py`` + ``services.yaml``: replay, purge, query, export;
+* ``browse.py`` (pages, counts, export for people), ``views.py`` (REST) and
+  ``wscommands.py`` (WebSocket): the quarantine's admin API, also behind the UI's
+  Quarantine page;
 * ``config.py``, ``flow.py``, ``const.py``, ``errors.py``, ``verdict.py``,
   ``violation.py``.
 
