@@ -36,6 +36,14 @@ _INVALID = {"ServiceValidationError", "ValueError", "MultipleInvalid", "Invalid"
 
 DEFAULT_CONFIG_DIR = os.environ.get("GATEHOUSE_CONFIG", "config")
 
+#: Commands an integration provides: name -> (module, function, help). The function
+#: takes the rest of the command line (``list[str]``) and returns the exit code; the
+#: module is imported only when its command runs (start-up time, optional extras).
+INTEGRATION_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "audit": ("gatehouse.integrations.audit.verify", "cli_main",
+              "audit log tools: 'gatehouse audit verify [--from FILE] [--key PUBKEY] DIR|FILE'"),
+}
+
 
 def _config_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -98,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     diag = sub.add_parser("diagnostics", help="print diagnostics of the running host (JSON)")
     _config_arg(diag)
 
+    for name, (_module, _function, text) in INTEGRATION_COMMANDS.items():
+        # add_help=False: '--help' belongs to the integration's own parser.
+        command = sub.add_parser(name, help=text, add_help=False)
+        command.add_argument("args", nargs=argparse.REMAINDER)
+
     sub.add_parser("version", help="print the version")
     return parser
 
@@ -137,6 +150,11 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
                                      "service": service, "data": data}, _print_json)
     if args.command == "entries":
         return _entries(parser, args)
+    if args.command in INTEGRATION_COMMANDS:
+        import importlib
+
+        module, function, _text = INTEGRATION_COMMANDS[args.command]
+        return int(getattr(importlib.import_module(module), function)(args.args))
     parser.error(f"unknown command {args.command}")
 
 

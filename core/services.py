@@ -54,6 +54,12 @@ class CallServiceData(TypedDict):
 EVENT_CALL_SERVICE: Final[EventType[CallServiceData]] = EventType("call_service")
 EVENT_SERVICE_REGISTERED: Final[EventType[dict[str, Any]]] = EventType("service_registered")
 EVENT_SERVICE_REMOVED: Final[EventType[dict[str, Any]]] = EventType("service_removed")
+#: Fired once a call made on behalf of a user (``context.user_id``) has ended, with
+#: ``domain``, ``service``, ``service_data`` (as given), ``result`` (``ok``,
+#: ``scheduled`` for a non-blocking call, ``denied``, ``invalid``, ``not_found``,
+#: ``error``) and ``error`` (the exception's text, or None). The audit log records it;
+#: calls by the system (no user) do not fire it, so they pay nothing.
+EVENT_SERVICE_CALL_RESULT: Final[EventType[dict[str, Any]]] = EventType("service_call_result")
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +223,38 @@ class ServiceRegistry:
         Non-blocking calls return at once; their errors are logged. Asking for a
         response requires a blocking call to a service that supports responses.
         """
+        if context is None or context.user_id is None:
+            return await self._call(domain, service, data, blocking, context, return_response)
+        try:
+            response = await self._call(domain, service, data, blocking, context,
+                                        return_response)
+        except Exception as err:
+            self._call_result(domain, service, data, context, _result_of(err), err)
+            raise
+        self._call_result(domain, service, data, context, "ok" if blocking else "scheduled")
+        return response
+
+    def _call_result(
+        self, domain: str, service: str, data: Mapping[str, Any] | None, context: Context,
+        result: str, error: BaseException | None = None,
+    ) -> None:
+        self._bus.fire(
+            EVENT_SERVICE_CALL_RESULT,
+            {"domain": domain.lower(), "service": service.lower(),
+             "service_data": dict(data or {}), "result": result,
+             "error": None if error is None else str(error)},
+            context,
+        )
+
+    async def _call(
+        self,
+        domain: str,
+        service: str,
+        data: Mapping[str, Any] | None,
+        blocking: bool,
+        context: Context | None,
+        return_response: bool,
+    ) -> ServiceResponse:
         svc = self.get(domain, service)
         if return_response:
             if not blocking:
@@ -274,6 +312,17 @@ class ServiceRegistry:
         except vol.Invalid as err:
             raise ServiceValidationError(svc.domain, svc.name, describe_invalid(err)) from err
         return MappingProxyType(dict(validated)) if isinstance(validated, dict) else validated
+
+
+def _result_of(err: BaseException) -> str:
+    """The ``result`` of a failed call, as ``EVENT_SERVICE_CALL_RESULT`` reports it."""
+    if isinstance(err, Unauthorized):
+        return "denied"
+    if isinstance(err, (ServiceValidationError, ServiceResponseError)):
+        return "invalid"
+    if isinstance(err, ServiceNotFound):
+        return "not_found"
+    return "error"
 
 
 async def _run(svc: Service, call: ServiceCall) -> Any:

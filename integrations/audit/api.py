@@ -1,0 +1,135 @@
+"""The audit surface for the rest of Gatehouse: the events it records and the query.
+
+**Events core/http must fire** (TODO core/http: fire these; nothing does yet). One
+event type, ``audit_security``, fired on the host's bus with this data::
+
+    {"action": "auth.login",            # see SECURITY_ACTIONS
+     "result": "ok" | "failed" | "denied" | "locked",
+     "user_id": "abc123" | None,        # the account acted on or logging in
+     "name": "alice" | None,            # the user name given (also on failures)
+     "ip": "192.0.2.7" | None,          # the client address
+     "target": "user:bob" | None,       # what was changed (user, token, group)
+     "details": {...}}                  # optional, small, never secrets/tokens
+
+and the context of the event carries the user who did it (``context.user_id``) where
+that differs from ``user_id`` (an admin changing another user). Actions:
+``auth.login`` (result ok/failed), ``auth.lockout`` (an account or address locked
+out), ``auth.logout``, ``token.create``, ``token.revoke``, ``user.create``,
+``user.update``, ``user.remove``, ``permission.change``, and for later integrations
+``key.operation`` and ``cert.operation``. An unknown action is still recorded (as
+``security.other``, the action kept in details) rather than lost.
+
+**Events the core fires that are recorded** (see ``listeners.py``): ``host_started``,
+``host_stopping``, ``config_entry_changed`` (added, removed, updated: which of title,
+data, options, disabled changed), ``service_call_result`` (core/services.py, calls
+with a user only: who, ``domain.service``, target entities, result ``ok``, ``denied``,
+``invalid``, ``not_found``, ``error``; the field names of the data, not the values,
+which may be secrets), and schema_guard's rejection counters summarised per interval.
+
+**Query** (for the REST/WS API and the UI page, admin only: the caller checks):
+``await query(host, actor=..., action=..., since=..., until=..., limit=...)``.
+
+**Writing** from another integration: ``record(host, action, ...)`` (False when no
+audit entry is loaded or the queue is full).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from functools import partial
+from pathlib import Path
+from typing import Any, Final
+
+import anyio.to_thread
+
+from gatehouse.core import Host
+
+from .const import EVENT_AUDIT_SECURITY
+from .services import LOADED
+from .writer import log_files
+
+__all__ = ["EVENT_AUDIT_SECURITY", "SECURITY_ACTIONS", "query", "query_files", "record"]
+
+SECURITY_ACTIONS: Final = frozenset({
+    "auth.login", "auth.lockout", "auth.logout", "token.create", "token.revoke",
+    "user.create", "user.update", "user.remove", "permission.change",
+    "key.operation", "cert.operation",
+})
+
+
+def record(
+    host: Host, action: str, *, actor: dict[str, str | None] | None = None,
+    target: str | None = None, result: str = "ok", details: dict[str, Any] | None = None,
+) -> bool:
+    """Append one record to the loaded audit log (non-blocking)."""
+    for runtime in LOADED.runtimes(host).values():
+        return runtime.log.append(action, actor=actor, target=target, result=result,
+                                  details=details)
+    return False
+
+
+def _stamp(value: dt.datetime | str | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def query_files(
+    directory: Path, *, actor: str | None = None, action: str | None = None,
+    since: dt.datetime | str | None = None, until: dt.datetime | str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """Newest first, at most ``limit`` records matching every filter given (blocking).
+
+    ``actor`` matches ``user_id`` or ``name``; ``action`` an exact action or a prefix
+    ending in ``.`` (``"auth."``); ``since``/``until`` are inclusive (datetime or ISO
+    text, UTC when naive). Checkpoint records are left out. A partly written last line
+    is skipped.
+    """
+    low, high = _stamp(since), _stamp(until)
+    found: list[dict[str, Any]] = []
+    for path in reversed(log_files(directory)):
+        lines = path.read_bytes().split(b"\n")[:-1]
+        for line in reversed(lines):
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if "time" not in rec:
+                continue
+            if high is not None and rec["time"] > high:
+                continue
+            if low is not None and rec["time"] < low:
+                continue  # not a stop: the clock may have been set back
+            if action is not None and not (
+                rec["action"] == action or (action.endswith(".")
+                                            and rec["action"].startswith(action))
+            ):
+                continue
+            who = rec.get("actor") or {}
+            if actor is not None and actor not in (who.get("user_id"), who.get("name")):
+                continue
+            found.append(rec)
+            if len(found) >= limit:
+                return found
+    return found
+
+
+async def query(
+    host: Host, *, actor: str | None = None, action: str | None = None,
+    since: dt.datetime | str | None = None, until: dt.datetime | str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """``query_files`` on the loaded log, in a worker thread (after a flush)."""
+    runtimes = list(LOADED.runtimes(host).values())
+    if not runtimes:
+        return []
+    await runtimes[0].log.flush()
+    search = partial(query_files, runtimes[0].directory, actor=actor, action=action,
+                     since=since, until=until, limit=limit)
+    return await anyio.to_thread.run_sync(search)

@@ -1,0 +1,45 @@
+"""Names of the audit integration: configuration keys, defaults, files, bus events.
+
+The bus events here are the contract with the code that fires them (see ``api.py`` for
+the payload shapes): ``audit_security`` is fired by ``core/http`` (logins, tokens,
+users, permissions), the others by the core itself.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+DOMAIN: Final = "audit"
+
+CONF_NAME: Final = "name"
+CONF_CHECKPOINT_RECORDS: Final = "checkpoint_records"
+CONF_CHECKPOINT_INTERVAL: Final = "checkpoint_interval"
+CONF_MAX_FILE_SIZE: Final = "max_file_size"
+CONF_QUEUE_SIZE: Final = "queue_size"
+CONF_SUMMARY_INTERVAL: Final = "summary_interval"
+
+DEFAULT_NAME: Final = "Audit log"
+DEFAULT_CHECKPOINT_RECORDS: Final = 1000
+DEFAULT_CHECKPOINT_INTERVAL: Final = 300.0
+DEFAULT_MAX_FILE_SIZE: Final = 16 * 1024 * 1024
+DEFAULT_QUEUE_SIZE: Final = 10_000
+DEFAULT_SUMMARY_INTERVAL: Final = 300.0
+
+#: Under the host's storage dir (``<config>/.storage/audit``), mode 0700.
+AUDIT_DIR: Final = "audit"
+LOG_PREFIX: Final = "audit-"
+LOG_SUFFIX: Final = ".jsonl"
+CHECKPOINTS_FILE: Final = "checkpoints.jsonl"
+PRIVATE_KEY_FILE: Final = "audit_ed25519.key"
+PUBLIC_KEY_FILE: Final = "audit_ed25519.pub"
+
+# -- bus events audited ----------------------------------------------------------------
+#: Fired by core/http (TODO there): ``{action, result, user_id?, name?, ip?, target?,
+#: details?}``; see ``api.py`` for the actions.
+EVENT_AUDIT_SECURITY: Final = "audit_security"
+#: Fired by core/services.py for every call made on behalf of a user, once it ended.
+EVENT_SERVICE_CALL_RESULT: Final = "service_call_result"
+EVENT_CONFIG_ENTRY_CHANGED: Final = "config_entry_changed"
+EVENT_HOST_STARTED: Final = "host_started"
+EVENT_HOST_STOPPING: Final = "host_stopping"
+EVENT_STATE_CHANGED: Final = "state_changed"

@@ -1,0 +1,22 @@
+"""The audit integration's errors, each a ``GatehouseError``."""
+
+from __future__ import annotations
+
+from gatehouse.core import GatehouseError
+
+
+class AuditError(GatehouseError):
+    """Base of the errors below."""
+
+
+class AuditKeyError(AuditError):
+    """The signing or verification key is missing, unreadable or malformed."""
+
+
+
+class AuditFormatError(AuditError):
+    """A record or checkpoint does not follow the documented format (says which field)."""
+
+
+class VerifyFailed(AuditError):
+    """The first bad place a verification found (file and line, and why)."""

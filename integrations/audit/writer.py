@@ -1,0 +1,232 @@
+"""The files of the log: append, chain, rotate, checkpoint and fsync (blocking, one thread).
+
+Only ``AuditLog``'s writer task calls :meth:`LogWriter.write_batch`, in a worker
+thread, one round at a time, so the chain state (``seq``, ``head``) needs no lock.
+
+Layout of ``<config>/.storage/audit/`` (dir 0700, files 0600)::
+
+    audit-000001.jsonl   records, one per line (record.py); a new file is started
+    audit-000002.jsonl   when the next line would take a file past max_file_size,
+    ...                  and its first record chains to the previous file's last
+    checkpoints.jsonl    every checkpoint note again, {"file", "line", "note"} a line
+    audit_ed25519.key    signing key (0600); audit_ed25519.pub: its verifier key
+
+On open, a last line without its newline (a crash in the middle of a write: never
+acknowledged, since a round returns only after fsync) is cut off and the cut is
+recorded in the next record written (``audit.repaired``). A last complete line that is
+not a valid record is refused: that log needs ``gatehouse audit verify``, not a new
+record chained onto damage.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from .const import CHECKPOINTS_FILE, LOG_PREFIX, LOG_SUFFIX
+from .errors import AuditFormatError
+from .note import Verifier, sign
+from .record import ACTION_CHECKPOINT, VERSION, encode, genesis, line_hash, parse
+
+_LOG_NAME = re.compile(re.escape(LOG_PREFIX) + r"(\d{6})" + re.escape(LOG_SUFFIX))
+
+
+def log_files(directory: Path) -> list[Path]:
+    """The log's files in chain order."""
+    found = [(int(m.group(1)), p) for p in directory.iterdir()
+             if (m := _LOG_NAME.fullmatch(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def file_name(number: int) -> str:
+    return f"{LOG_PREFIX}{number:06d}{LOG_SUFFIX}"
+
+
+def utc_stamp(when: float) -> str:
+    return dt.datetime.fromtimestamp(when, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def ensure_dir(directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(directory, 0o700)
+
+
+def _open_append(path: Path) -> BinaryIO:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    return os.fdopen(fd, "ab", buffering=0)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@dataclass(slots=True)
+class Pending:
+    """A record before the writer gives it a place in the chain."""
+
+    action: str
+    actor: dict[str, str | None]
+    target: str | None
+    result: str
+    details: dict[str, Any]
+    time: float = field(default_factory=time.time)
+
+
+class LogWriter:
+    """Appends records to the current file and keeps the chain across files."""
+
+    def __init__(
+        self, directory: Path, private: Ed25519PrivateKey, verifier: Verifier,
+        *, max_file_size: int,
+    ) -> None:
+        self.directory = directory
+        self.origin = verifier.name
+        self._private = private
+        self.max_file_size = max_file_size
+        self.seq = 0
+        self.head = genesis(self.origin)
+        self.since_checkpoint = 0
+        self.checkpoints = 0
+        self.repaired = 0
+        self._number = 1
+        self._size = 0
+        self._line = 0
+        self._file: BinaryIO | None = None
+
+    # -- open -----------------------------------------------------------------------
+
+    def open(self) -> None:
+        ensure_dir(self.directory)
+        files = log_files(self.directory)
+        for path in reversed(files):
+            data = path.read_bytes()
+            end = data.rfind(b"\n") + 1
+            if end < len(data):
+                self.repaired += len(data) - end
+                with path.open("r+b") as f:
+                    f.truncate(end)
+                    os.fsync(f.fileno())
+                data = data[:end]
+            if not data:
+                continue
+            last = data[:-1].rsplit(b"\n", 1)[-1]
+            try:
+                record = parse(last)
+            except AuditFormatError as err:
+                line_no = data.count(b"\n")
+                raise AuditFormatError(
+                    f"{path} line {line_no}: {err}; check the log with "
+                    "'gatehouse audit verify' before writing to it again"
+                ) from None
+            self.seq, self.head = record["seq"], line_hash(last)
+            if record["action"] != ACTION_CHECKPOINT:
+                self.since_checkpoint = 1  # at least the last one is not signed yet
+            break
+        if files:
+            last_path = files[-1]
+            self._number = int(_LOG_NAME.fullmatch(last_path.name).group(1))  # type: ignore[union-attr]
+            self._size = last_path.stat().st_size
+            self._line = last_path.read_bytes().count(b"\n")
+        self._file = _open_append(self.directory / file_name(self._number))
+        _fsync_dir(self.directory)
+
+    def reopen(self) -> None:
+        """Read the chain state from disk again (after a failed write)."""
+        self.close()
+        self.seq, self.head, self.since_checkpoint = 0, genesis(self.origin), 0
+        self._number, self._size, self._line = 1, 0, 0
+        self.open()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    @property
+    def current_file(self) -> str:
+        return file_name(self._number)
+
+    # -- write ----------------------------------------------------------------------
+
+    def write_batch(self, batch: Sequence[Pending], checkpoint: bool) -> int:
+        """Append ``batch`` (and a checkpoint when asked), fsync; the records written."""
+        assert self._file is not None, "open() first"
+        buffer: list[bytes] = []
+        written = 0
+        if self.repaired:
+            batch = [Pending("audit.repaired", _SYSTEM, None, "ok",
+                             {"bytes_dropped": self.repaired}), *batch]
+            self.repaired = 0
+        for pending in batch:
+            record = {
+                "v": VERSION, "seq": self.seq + 1, "time": utc_stamp(pending.time),
+                "actor": pending.actor, "action": pending.action, "target": pending.target,
+                "result": pending.result, "details": pending.details, "prev": self.head,
+            }
+            buffer = self._append(buffer, record)
+            self.since_checkpoint += 1
+            written += 1
+        if checkpoint and self.since_checkpoint:
+            buffer = self._checkpoint(buffer)
+        self._flush(buffer)
+        return written
+
+    def _append(self, buffer: list[bytes], record: dict[str, Any]) -> list[bytes]:
+        line = encode(record)
+        if self._size and self._size + len(line) + 1 > self.max_file_size:
+            self._flush(buffer)
+            buffer = []
+            self._rotate()
+        buffer.append(line + b"\n")
+        self._size += len(line) + 1
+        self._line += 1
+        self.seq, self.head = record["seq"], line_hash(line)
+        return buffer
+
+    def _checkpoint(self, buffer: list[bytes]) -> list[bytes]:
+        note = sign(self._private, self.origin, self.seq, bytes.fromhex(self.head),
+                    int(time.time()))
+        record = {"v": VERSION, "seq": self.seq + 1, "action": ACTION_CHECKPOINT,
+                  "checkpoint": note, "prev": self.head}
+        buffer = self._append(buffer, record)
+        # The log's copy must be on disk before the separate file claims it.
+        self._flush(buffer)
+        entry = {"file": self.current_file, "line": self._line, "note": note}
+        with _open_append(self.directory / CHECKPOINTS_FILE) as f:
+            f.write(json.dumps(entry, sort_keys=True).encode() + b"\n")
+            os.fsync(f.fileno())
+        self.since_checkpoint = 0
+        self.checkpoints += 1
+        return []
+
+    def _flush(self, buffer: list[bytes]) -> None:
+        if not buffer:
+            return
+        assert self._file is not None
+        self._file.write(b"".join(buffer))
+        os.fsync(self._file.fileno())
+
+    def _rotate(self) -> None:
+        assert self._file is not None
+        self._file.close()
+        self._number += 1
+        self._size = 0
+        self._line = 0
+        self._file = _open_append(self.directory / file_name(self._number))
+        _fsync_dir(self.directory)
+
+
+_SYSTEM: dict[str, str | None] = {"user_id": None, "name": None, "ip": None}
