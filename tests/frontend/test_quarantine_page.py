@@ -192,3 +192,35 @@ async def test_hidden_without_schema_guard(bare_owner_page: Page) -> None:
     await page.goto("/#/quarantine")
     await expect(page.get_by_role("status").filter(
         has_text="needs the schema_guard")).to_be_visible()
+
+
+async def test_load_older_and_time_search(owner_page: Page, server: Server) -> None:
+    page, host = owner_page, server.host
+    guard = guard_for(host)
+    for n in range(55):
+        guard.check(TOPIC, dumps({"device": "pump-1", "temp": 1000 + n}))
+    await wait_until(lambda: state_of(host, "sensor.guard_quarantine_messages") == "55")
+    await page.goto("/#/quarantine")
+    messages = page.get_by_role("region", name="Messages")
+    rows = messages.locator("tbody tr")
+    await expect(rows).to_have_count(50)
+    await expect(rows.first).to_contain_text("1054 is greater")
+    await messages.get_by_role("button", name="Load older").click()
+    await expect(rows).to_have_count(55)
+    await expect(rows.last).to_contain_text("1000 is greater")
+    await expect(messages.get_by_role("button", name="Load older")).to_be_hidden()
+    await expect(messages.get_by_role("status")).to_have_text("Showing the newest 55.")
+
+    # From: a minute from now (the browser's local time) matches nothing
+    later = await page.evaluate("""() => {
+        const d = new Date(Date.now() + 60000);
+        const p = (n) => String(n).padStart(2, "0");
+        return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T`
+            + `${p(d.getHours())}:${p(d.getMinutes())}`;
+    }""")
+    await page.get_by_label("From").fill(later)
+    await page.get_by_role("button", name="Search").click()
+    await expect(messages.get_by_role("status")).to_have_text("No quarantined message matches.")
+    await expect(rows).to_have_count(0)
+    await page.get_by_role("button", name="Clear").click()
+    await expect(rows).to_have_count(50)
