@@ -35,8 +35,10 @@ PATHS_DEFAULT: Final = 50
 PATHS_MAX: Final = 500
 #: The most payload bytes one message's detail carries (the rest is cut, and said so).
 DETAIL_PAYLOAD_MAX: Final = 256 * 1024
-#: Messages read from SQLite per step of the export.
+#: Messages read from SQLite per step of the export (ids and sizes only)...
 EXPORT_BATCH: Final = 500
+#: ... and the most payload bytes held at once while writing them out.
+EXPORT_CHUNK_BYTES: Final = 4 * 1024 * 1024
 #: The longest filter text accepted (a topic, a rule name, a JSON pointer).
 TEXT_MAX: Final = 1024
 
@@ -212,15 +214,40 @@ async def message(writer: QuarantineWriter, message_id: int) -> dict[str, Any] |
 
 
 async def export_lines(writer: QuarantineWriter, filters: Filters) -> AsyncIterator[bytes]:
-    """The matching messages oldest first, one JSON line each, a batch at a time
-    (memory stays one batch however large the quarantine)."""
+    """The matching messages oldest first, one JSON line each.
+
+    Memory stays bounded however large the quarantine and its payloads: ids are read a
+    batch at a time without payloads, then the payloads in groups of at most
+    ``EXPORT_CHUNK_BYTES`` stored bytes (a payload larger than that alone).
+    """
     after = 0
     while True:
-        rows = await writer.query(filters, limit=EXPORT_BATCH, after_id=after)
-        if not rows:
+        heads = await writer.query(filters, limit=EXPORT_BATCH, after_id=after,
+                                   payloads=False)
+        if not heads:
             return
-        after = rows[-1]["id"]
-        yield "".join(json_line(row) + "\n" for row in rows).encode("utf-8")
+        after = heads[-1]["id"]
+        for group in _groups(heads):
+            rows = await writer.query(Filters(ids=tuple(group)), limit=len(group))
+            yield "".join(json_line(row) + "\n" for row in rows).encode("utf-8")
+
+
+def _groups(heads: list[dict[str, Any]]) -> list[list[int]]:
+    """Ids in order, grouped so that each group's stored payloads stay within
+    ``EXPORT_CHUNK_BYTES`` (one over it goes alone)."""
+    groups: list[list[int]] = []
+    current: list[int] = []
+    size = 0
+    for head in heads:
+        stored = int(head["stored"] or 0)
+        if current and size + stored > EXPORT_CHUNK_BYTES:
+            groups.append(current)
+            current, size = [], 0
+        current.append(int(head["id"]))
+        size += stored
+    if current:
+        groups.append(current)
+    return groups
 
 
 def replay_args(body: Any) -> tuple[bool, Filters]:

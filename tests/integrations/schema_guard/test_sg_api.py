@@ -24,6 +24,7 @@ from sgtools import GOOD, TELEMETRY, dumps, write_schema
 from gatehouse.core import Host
 from gatehouse.core.http.server import HTTP_SERVER
 from gatehouse.core.testing import make_host, state_of, wait_until
+from gatehouse.integrations.schema_guard import browse
 from gatehouse.integrations.schema_guard.api import EVENT_REPLAYED, guard_for
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
@@ -376,3 +377,18 @@ async def test_websocket_commands_are_for_admins(rig: Rig, http: ClientSession) 
                           "schema_guard/replay"):
                 answer = await sock.call(type_)
                 assert answer["error"]["code"] == "unauthorized", (role, type_)
+
+
+async def test_export_holds_a_bounded_payload_volume(rig: Rig, http: ClientSession,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Payloads are read in groups of at most EXPORT_CHUNK_BYTES stored bytes (one
+    bigger payload alone), so big payloads never pile up a whole batch in memory; the
+    export is still every message once, in order."""
+    await quarantine(rig)
+    sizes = [{"id": i, "stored": s} for i, s in enumerate([60, 60, 60, 500, 10, 0, 90], 1)]
+    monkeypatch.setattr(browse, "EXPORT_CHUNK_BYTES", 130)
+    assert browse._groups(sizes) == [[1, 2], [3], [4], [5, 6, 7]]
+    async with http.get(f"{API}/export", headers=rig.headers()) as response:
+        lines = (await response.text()).splitlines()
+    ids = [json.loads(line)["id"] for line in lines]
+    assert len(ids) == 7 and ids == sorted(ids)
