@@ -392,3 +392,15 @@ async def test_export_holds_a_bounded_payload_volume(rig: Rig, http: ClientSessi
         lines = (await response.text()).splitlines()
     ids = [json.loads(line)["id"] for line in lines]
     assert len(ids) == 7 and ids == sorted(ids)
+
+
+def test_payload_fields_text_cut_and_binary() -> None:
+    assert browse.payload_fields(b'{"a":1}') == {"payload_cut": False, "payload": '{"a":1}'}
+    assert browse.payload_fields(None) == {"payload": None}
+    # a cut inside a character keeps the text before it
+    cut = browse.payload_fields("aé".encode() * 3, limit=4)
+    assert cut == {"payload_cut": True, "payload": "aéa"}
+    split = browse.payload_fields("aéé".encode(), limit=4)
+    assert split == {"payload_cut": True, "payload": "aé"}
+    binary = browse.payload_fields(b"\xff\x00\x01")
+    assert binary == {"payload_cut": False, "payload": None, "payload_base64": "/wAB"}
