@@ -257,3 +257,24 @@ async def test_kill9_with_unacknowledged_messages_redelivers_them(
     finally:
         out.close()
         src.close()
+
+
+async def test_prefix_mode_on_one_broker(config_dir: Path, mosquitto: Mosquitto) -> None:
+    _setup(config_dir, mosquitto, None)
+    watch = Peer(mosquitto.port, "sg-prefix-watch")
+    watch.subscribe("clean/#", qos=1)
+    src = Peer(mosquitto.port, "sg-prefix-pub")
+    try:
+        async with make_host(config_dir).running() as host:
+            proxy = _proxy(host)
+            await wait_until(lambda: proxy.subscribed and proxy.egress_connected)
+            src.publish("plant/a/reading", reading(7), qos=1)
+            src.publish("plant/a/reading", reading(8, temp=999), qos=1)
+            src.publish("plant/a/reading", reading(9), qos=1)
+            await wait_until(lambda: len(watch.snapshot()) == 2)
+            assert watch.payloads("clean/a/reading") == [reading(7), reading(9)]
+            await wait_until(lambda: proxy.stats.acked == 3)
+            assert proxy.stats.received == 3  # its own output is not read back
+    finally:
+        watch.close()
+        src.close()
