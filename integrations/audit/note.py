@@ -77,7 +77,7 @@ class Verifier:
 
     @classmethod
     def parse(cls, text: str) -> Verifier:
-        parts = text.strip().split("+")
+        parts = text.strip().split("+", 2)  # base64 may hold "+", a name may not
         if len(parts) != 3 or not _NAME.fullmatch(parts[0]):
             raise AuditKeyError("verifier key: expected <name>+<key id hex>+<base64 key>")
         name, hex_id, b64 = parts

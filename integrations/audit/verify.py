@@ -98,7 +98,7 @@ class VerifyCache:
     def __init__(self) -> None:
         self.lines: dict[bytes, tuple[dict[str, Any], str] | AuditFormatError] = {}
         self.notes: dict[str, Checkpoint | AuditFormatError] = {}
-        self.files: dict[_FileKey, _FileResult | VerifyFailed] = {}
+        self.files: dict[_FileKey, _FileResult] = {}
         self.checkpoints: dict[tuple[str, bytes], list[_Note] | VerifyFailed] = {}
 
 
@@ -116,8 +116,8 @@ def verify_bytes(
     cache = cache if cache is not None else VerifyCache()
     report = Report()
     try:
-        notes = _checkpoints(checkpoints, checkpoints_name, verifier, cache)
         marks = _walk(files, verifier, report, start_anywhere, cache)
+        notes = _checkpoints(checkpoints, checkpoints_name, verifier, cache)
         _match_checkpoints(notes, marks, report, checkpoints_name)
     except VerifyFailed as bad:
         report.problem = str(bad)
@@ -145,14 +145,11 @@ def _walk(
         key = (name, data, expected_seq, expected_prev, report.records > 0)
         result = cache.files.get(key)
         if result is None:
-            try:
-                result = _walk_file(name, data, verifier, expected_seq, expected_prev,
-                                    report.records > 0, cache)
-            except VerifyFailed as bad:
-                result = bad
+            # Only intact files are kept: a failure ends the walk anyway, and keeping
+            # every damaged variant would grow the cache by a file per call.
+            result = _walk_file(name, data, verifier, expected_seq, expected_prev,
+                                report.records > 0, cache)
             cache.files[key] = result
-        if isinstance(result, VerifyFailed):
-            raise result
         if result.records:
             if report.first_seq is None:
                 report.first_seq = result.first_seq
