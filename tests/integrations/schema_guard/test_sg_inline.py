@@ -202,3 +202,45 @@ async def test_transports_work_without_schema_guard(
             await wait_until(lambda: state_of(host, "sensor.boiler") == "500")
     finally:
         peer.close()
+
+
+async def test_inline_nats_jetstream_consumer(
+    config_dir: Path, nats_server: NatsServer, write_config: Callable[[str], Path]
+) -> None:
+    """A consumer-fed entity: a refused message is terminated (never redelivered),
+    counted as malformed and quarantined; the stream keeps flowing behind it."""
+    write_schema(config_dir / "schemas", "reading", 1, READING)
+    write_config(GUARD_YAML + textwrap.dedent(f"""\
+        nats:
+          name: Plant bus
+          servers: {nats_server.url}
+          reconnect_time_wait: 0.1
+          streams:
+            - name: PLANT
+              subjects: ["plant.>"]
+          consumers:
+            - name: Boiler
+              stream: PLANT
+              filter_subject: plant.boiler.reading
+              json_path: temp
+              fetch_timeout: 0.5
+        """))
+    async with make_host(config_dir).running() as host:
+        seen = _recorder(host, "sensor.boiler")
+        async with raw_client(nats_server.url) as nc:
+            js = nc.jetstream()
+            for payload in (b'{"temp": 21.5}', b"{not json", b'{"temp": 500}',
+                            b'{"temp": 600}', b'{"temp": 22}'):
+                await js.publish("plant.boiler.reading", payload)
+            await wait_until(lambda: state_of(host, "sensor.boiler") == "22")
+            assert seen == ["21.5", "22"]
+            await wait_until(
+                lambda: state_of(host, "sensor.plant_bus_malformed_messages") == "3")
+            info = await js.consumer_info("PLANT", "boiler")
+            assert info.num_ack_pending == 0 and info.num_pending == 0
+        rows = await _flushed(host)
+        assert [(r["payload"], r["transport"]) for r in rows] == [
+            (b"{not json", "nats"), (b'{"temp": 500}', "nats"), (b'{"temp": 600}', "nats")]
+        await _replay_after_fix(host, config_dir)
+        await wait_until(lambda: state_of(host, "sensor.boiler") == "600")
+        assert seen == ["21.5", "22", "500", "600"]
