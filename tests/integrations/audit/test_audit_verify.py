@@ -97,11 +97,11 @@ def test_deleted_inserted_and_reordered_records(log_dir: Path) -> None:
     problem = verify_path(log_dir).problem or ""
     assert problem.startswith("audit-000002.jsonl line 4: seq") and "deleted" in problem
 
-    path.write_bytes(b"".join(original[:3] + [original[2]] + original[3:]))
+    path.write_bytes(b"".join([*original[:3], original[2], *original[3:]]))
     problem = verify_path(log_dir).problem or ""
     assert problem.startswith("audit-000002.jsonl line 4: seq") and "inserted" in problem
 
-    path.write_bytes(b"".join(original[:3] + [original[4], original[3]] + original[5:]))
+    path.write_bytes(b"".join([*original[:3], original[4], original[3], *original[5:]]))
     problem = verify_path(log_dir).problem or ""
     assert problem.startswith("audit-000002.jsonl line 4: seq")
 
