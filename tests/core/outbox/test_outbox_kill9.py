@@ -13,18 +13,17 @@ destination's first arrivals must be in enqueue order within each priority (ever
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
-import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import anyio
 import anyio.abc
 import pytest
 from outbox_tcp_peer import LineSink
+
+from gatehouse.core.testing import ChildOutput, start_child
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
@@ -33,39 +32,6 @@ PER_DESTINATION = 10_000
 DESTINATIONS = ("a", "b")
 GATE = 3_000
 ALARM_EVERY = 7
-
-
-class ChildOutput:
-    """Reads a child's stdout as it comes, collecting acknowledged keys."""
-
-    def __init__(self) -> None:
-        self.acked: list[str] = []
-        self.lines: list[str] = []
-        self.stats: dict[str, dict[str, Any]] | None = None
-        self.enqueued_all = False
-        self._ready = anyio.Event()
-
-    async def read(self, stream: anyio.abc.ByteReceiveStream) -> None:
-        buffer = b""
-        async for chunk in stream:
-            buffer += chunk
-            *complete, buffer = buffer.split(b"\n")
-            for raw in complete:
-                line = raw.decode()
-                if line.startswith("E "):
-                    self.acked.append(line[2:])
-                elif line == "READY":
-                    self._ready.set()
-                elif line == "ENQUEUED":
-                    self.enqueued_all = True
-                elif line.startswith("STATS "):
-                    self.stats = json.loads(line[6:])
-                else:
-                    self.lines.append(line)
-        # A trailing partial line (cut by SIGKILL) is not an acknowledgement.
-
-    async def wait_ready(self) -> None:
-        await self._ready.wait()
 
 
 def child_command(db_path: Path, port: int, skip: Path | None = None) -> list[str]:
@@ -103,22 +69,6 @@ def queued_alarms(db_path: Path) -> dict[str, list[str]]:
     return found
 
 
-def child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
-async def run_child(
-    command: list[str], output: ChildOutput, errors_path: Path
-) -> anyio.abc.Process:
-    """Start the child with its stdout read into ``output`` by the caller's task group."""
-    with errors_path.open("wb") as errors:
-        return await anyio.open_process(
-            command, stdout=subprocess.PIPE, stderr=errors, env=child_env()
-        )
-
-
 async def test_sigkill_mid_stream_loses_no_acknowledged_message(
     tmp_path: Path, db_path: Path
 ) -> None:
@@ -128,7 +78,7 @@ async def test_sigkill_mid_stream_loses_no_acknowledged_message(
     # One sink for both lives: what it acked before the kill was legitimately deleted
     # from the outbox, so only the sink's whole history can show nothing was lost.
     async with LineSink.serve(gate_after=GATE) as sink:
-        process = await run_child(child_command(db_path, sink.port), first, tmp_path / "child1.err")
+        process = await start_child(child_command(db_path, sink.port), [], tmp_path / "child1.err")
         async with process, anyio.create_task_group() as task_group:
             assert process.stdout is not None
             task_group.start_soon(first.read, process.stdout)
@@ -149,8 +99,8 @@ async def test_sigkill_mid_stream_loses_no_acknowledged_message(
 
         skip = tmp_path / "acked.json"
         skip.write_text(json.dumps(sorted(acked_first)))
-        process = await run_child(
-            child_command(db_path, sink.port, skip), second, tmp_path / "child2.err"
+        process = await start_child(
+            child_command(db_path, sink.port, skip), [], tmp_path / "child2.err"
         )
         async with process, anyio.create_task_group() as task_group:
             assert process.stdout is not None

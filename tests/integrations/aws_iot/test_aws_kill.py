@@ -13,10 +13,7 @@ Duplicates are allowed (at least once) and counted.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -30,7 +27,15 @@ from awsfake import FakeAwsIot
 from awstools import THING, AwsCerts, aws_entry_data
 
 from gatehouse.core import ConfigEntryState
-from gatehouse.core.testing import Mosquitto, add_entry, make_host, wait_until
+from gatehouse.core.testing import (
+    ChildOutput,
+    Mosquitto,
+    add_entry,
+    check_stream,
+    make_host,
+    start_child,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(90)]
 pytest_plugins = ["awstools"]
@@ -51,16 +56,6 @@ def telemetry_data(aws_broker: Mosquitto, aws_certs: AwsCerts, rate: float) -> d
 def received(fake: FakeAwsIot) -> list[int]:
     """The ``sensor.seq`` values the fake received, in arrival order."""
     return [int(json.loads(r.payload)["state"]) for r in fake.messages(topic_prefix=TOPIC)]
-
-
-def check_stream(values: list[int], acknowledged: set[int]) -> tuple[int, int]:
-    """Assert nothing acknowledged is missing and first arrivals are in order; return
-    (distinct, duplicates)."""
-    first_arrivals = list(dict.fromkeys(values))
-    missing = acknowledged - set(first_arrivals)
-    assert not missing, f"{len(missing)} acknowledged states lost, e.g. {sorted(missing)[:5]}"
-    assert first_arrivals == sorted(first_arrivals), "first arrivals out of order"
-    return len(first_arrivals), len(values) - len(first_arrivals)
 
 
 async def test_broker_restart_during_a_telemetry_stream_loses_nothing_acknowledged(
@@ -104,47 +99,6 @@ async def test_broker_restart_during_a_telemetry_stream_loses_nothing_acknowledg
     )
 
 
-class ChildOutput:
-    """The child's stdout, read as it comes."""
-
-    def __init__(self) -> None:
-        self.acknowledged: list[int] = []
-        self.stats: dict[str, Any] | None = None
-        self.enqueued_all = False
-        self.alarm = False
-        self.other: list[str] = []
-        self.ready = anyio.Event()
-
-    async def read(self, stream: anyio.abc.ByteReceiveStream) -> None:
-        buffer = b""
-        async for chunk in stream:
-            buffer += chunk
-            *lines, buffer = buffer.split(b"\n")
-            for raw in lines:
-                line = raw.decode()
-                if line.startswith("E "):
-                    self.acknowledged.append(int(line[2:]))
-                elif line == "READY":
-                    self.ready.set()
-                elif line == "ALARM":
-                    self.alarm = True
-                elif line == "ENQUEUED":
-                    self.enqueued_all = True
-                elif line.startswith("STATS "):
-                    self.stats = json.loads(line[6:])
-                else:
-                    self.other.append(line)
-        # A partial last line (cut by SIGKILL) is not an acknowledgement.
-
-
-async def run_child(args: list[str], output: ChildOutput, errors: Path) -> anyio.abc.Process:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with errors.open("wb") as stderr:
-        return await anyio.open_process(
-            [sys.executable, str(CHILD), *args], stdout=subprocess.PIPE, stderr=stderr, env=env
-        )
-
-
 async def test_kill9_of_the_host_during_a_telemetry_stream_loses_nothing_acknowledged(
     aws_broker: Mosquitto, aws_certs: AwsCerts, aws_fake: FakeAwsIot, config_dir: Path,
     tmp_path: Path,
@@ -157,9 +111,10 @@ async def test_kill9_of_the_host_during_a_telemetry_stream_loses_nothing_acknowl
     # Publishing paced below production: a backlog builds up in the outbox.
     entry_file.write_text(json.dumps(telemetry_data(aws_broker, aws_certs, 400)))
     first, second = ChildOutput(), ChildOutput()
-    process = await run_child(
+    process = await start_child(
+        CHILD,
         [str(config_dir), "--entry", str(entry_file), "--count", str(total), "--rate", "1000"],
-        first, tmp_path / "child1.err",
+        tmp_path / "child1.err",
     )
     async with process, anyio.create_task_group() as group:
         assert process.stdout is not None
@@ -179,7 +134,7 @@ async def test_kill9_of_the_host_during_a_telemetry_stream_loses_nothing_acknowl
     assert 1500 <= len(acknowledged) < total
     assert seen_at_kill < len(acknowledged), "no backlog at the kill: nothing was proved"
 
-    process = await run_child([str(config_dir), "--drain"], second, tmp_path / "child2.err")
+    process = await start_child(CHILD, [str(config_dir), "--drain"], tmp_path / "child2.err")
     async with process, anyio.create_task_group() as group:
         assert process.stdout is not None
         group.start_soon(second.read, process.stdout)
@@ -218,9 +173,10 @@ async def test_states_queued_while_offline_survive_a_kill9_and_leave_in_order(
     entry_file.write_text(json.dumps(data))
     await anyio.to_thread.run_sync(aws_broker.stop)
     first, second = ChildOutput(), ChildOutput()
-    process = await run_child(
+    process = await start_child(
+        CHILD,
         [str(config_dir), "--entry", str(entry_file), "--count", str(total), "--alarm"],
-        first, tmp_path / "child1.err",
+        tmp_path / "child1.err",
     )
     async with process, anyio.create_task_group() as group:
         assert process.stdout is not None
@@ -230,12 +186,12 @@ async def test_states_queued_while_offline_survive_a_kill9_and_leave_in_order(
             await wait_until(lambda: first.enqueued_all, timeout=30)
         process.send_signal(signal.SIGKILL)
         assert await process.wait() == -signal.SIGKILL
-    assert first.acknowledged == list(range(total)) and first.alarm
+    assert first.acknowledged == list(range(total)) and "ALARM" in first.flags
     assert received(aws_fake) == []
 
     await anyio.to_thread.run_sync(aws_broker.start)
     await aws_fake.wait_for(lambda: aws_fake.connected, what="the fake back on the broker")
-    process = await run_child([str(config_dir), "--drain"], second, tmp_path / "child2.err")
+    process = await start_child(CHILD, [str(config_dir), "--drain"], tmp_path / "child2.err")
     async with process, anyio.create_task_group() as group:
         assert process.stdout is not None
         group.start_soon(second.read, process.stdout)

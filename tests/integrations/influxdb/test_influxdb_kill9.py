@@ -9,22 +9,17 @@ dir delivers what the first left. Every acknowledged number must then be in Infl
 
 from __future__ import annotations
 
-import json
-import os
 import signal
-import subprocess
-import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import anyio
 import anyio.abc
 import pytest
 from influxtools import InfluxServer
 
-from gatehouse.core.testing import wait_until
+from gatehouse.core.testing import ChildOutput, start_child, wait_until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
 
@@ -40,41 +35,6 @@ def influx(tmp_path: Path) -> Iterator[InfluxServer]:
         yield server
     finally:
         server.stop()
-
-
-class ChildOutput:
-    """The child's stdout, read as it comes."""
-
-    def __init__(self) -> None:
-        self.acknowledged: list[int] = []
-        self.stats: dict[str, Any] | None = None
-        self.enqueued_all = False
-        self.ready = anyio.Event()
-
-    async def read(self, stream: anyio.abc.ByteReceiveStream) -> None:
-        buffer = b""
-        async for chunk in stream:
-            buffer += chunk
-            *lines, buffer = buffer.split(b"\n")
-            for raw in lines:
-                line = raw.decode()
-                if line.startswith("E "):
-                    self.acknowledged.append(int(line[2:]))
-                elif line == "READY":
-                    self.ready.set()
-                elif line == "ENQUEUED":
-                    self.enqueued_all = True
-                elif line.startswith("STATS "):
-                    self.stats = json.loads(line[6:])
-        # A partial last line (cut by SIGKILL) is not an acknowledgement.
-
-
-async def run_child(args: list[str], errors: Path) -> anyio.abc.Process:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with errors.open("wb") as stderr:
-        return await anyio.open_process(
-            [sys.executable, str(CHILD), *args], stdout=subprocess.PIPE, stderr=stderr, env=env
-        )
 
 
 async def test_kill9_of_the_exporting_host_loses_nothing_on_disk(
@@ -97,7 +57,7 @@ async def test_kill9_of_the_exporting_host_loses_nothing_on_disk(
         encoding="utf-8",
     )
     first, second = ChildOutput(), ChildOutput()
-    process = await run_child([str(config_dir), "--count", str(total), "--rate", "10000"],
+    process = await start_child(CHILD, [str(config_dir), "--count", str(total), "--rate", "10000"],
                               tmp_path / "child1.err")
     async with process, anyio.create_task_group() as group:
         assert process.stdout is not None
@@ -115,7 +75,7 @@ async def test_kill9_of_the_exporting_host_loses_nothing_on_disk(
     at_kill = await influx.count("kill", "seq")
     assert at_kill < len(acknowledged), "nothing was waiting in the outbox at the kill"
 
-    process = await run_child([str(config_dir), "--drain"], tmp_path / "child2.err")
+    process = await start_child(CHILD, [str(config_dir), "--drain"], tmp_path / "child2.err")
     async with process, anyio.create_task_group() as group:
         assert process.stdout is not None
         group.start_soon(second.read, process.stdout)

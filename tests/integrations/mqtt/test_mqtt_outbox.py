@@ -10,16 +10,11 @@ the *first* arrivals come in publish order.
 
 from __future__ import annotations
 
-import json
-import os
 import signal
-import subprocess
-import sys
 import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import anyio
 import anyio.abc
@@ -27,7 +22,15 @@ import anyio.to_thread
 import pytest
 from mqtt_helpers import Peer, entry_data, loaded
 
-from gatehouse.core.testing import Mosquitto, add_entry, make_host, wait_until
+from gatehouse.core.testing import (
+    ChildOutput,
+    Mosquitto,
+    add_entry,
+    check_stream,
+    make_host,
+    start_child,
+    wait_until,
+)
 from gatehouse.integrations.mqtt.api import MQTT_API
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
@@ -46,17 +49,6 @@ def broker(tmp_path: Path) -> Iterator[Mosquitto]:
         yield server
     finally:
         server.stop()
-
-
-def check_stream(payloads: list[bytes], acknowledged: set[int]) -> tuple[int, int]:
-    """Assert nothing acknowledged is missing and first arrivals are in order; return
-    (distinct, duplicates)."""
-    numbers = [int(p) for p in payloads]
-    first_arrivals = list(dict.fromkeys(numbers))
-    missing = acknowledged - set(first_arrivals)
-    assert not missing, f"{len(missing)} acknowledged messages lost, e.g. {sorted(missing)[:5]}"
-    assert first_arrivals == sorted(first_arrivals), "first arrivals out of order"
-    return len(first_arrivals), len(numbers) - len(first_arrivals)
 
 
 async def test_20000_qos1_through_a_broker_restart(
@@ -113,51 +105,13 @@ async def test_20000_qos1_through_a_broker_restart(
             assert connection.disconnects >= 1 and connection.connects >= 2
     finally:
         subscriber.close()
-    distinct, duplicates = check_stream(subscriber.payloads(TOPIC), acknowledged)
+    distinct, duplicates = check_stream(map(int, subscriber.payloads(TOPIC)), acknowledged)
     assert distinct == total
     print(
         f"\nbroker restart: {total} acknowledged, {distinct} distinct received, "
         f"{duplicates} duplicates; outbox retries {stats.retries}, redeliveries "
         f"{stats.redeliveries}; sender {sender}"
     )
-
-
-class ChildOutput:
-    """The child's stdout, read as it comes."""
-
-    def __init__(self) -> None:
-        self.acknowledged: list[int] = []
-        self.stats: dict[str, Any] | None = None
-        self.enqueued_all = False
-        self.other: list[str] = []
-        self.ready = anyio.Event()
-
-    async def read(self, stream: anyio.abc.ByteReceiveStream) -> None:
-        buffer = b""
-        async for chunk in stream:
-            buffer += chunk
-            *lines, buffer = buffer.split(b"\n")
-            for raw in lines:
-                line = raw.decode()
-                if line.startswith("E "):
-                    self.acknowledged.append(int(line[2:]))
-                elif line == "READY":
-                    self.ready.set()
-                elif line == "ENQUEUED":
-                    self.enqueued_all = True
-                elif line.startswith("STATS "):
-                    self.stats = json.loads(line[6:])
-                else:
-                    self.other.append(line)
-        # A partial last line (cut by SIGKILL) is not an acknowledgement.
-
-
-async def run_child(args: list[str], output: ChildOutput, errors: Path) -> anyio.abc.Process:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with errors.open("wb") as stderr:
-        return await anyio.open_process(
-            [sys.executable, str(CHILD), *args], stdout=subprocess.PIPE, stderr=stderr, env=env
-        )
 
 
 async def test_kill9_of_the_publishing_host_loses_nothing_acknowledged(
@@ -182,8 +136,8 @@ async def test_kill9_of_the_publishing_host_loses_nothing_acknowledged(
     subscriber.subscribe(TOPIC, qos=1)
     first, second = ChildOutput(), ChildOutput()
     try:
-        process = await run_child(
-            [str(config_dir), "--count", str(total), "--rate", "4000"], first,
+        process = await start_child(
+            CHILD, [str(config_dir), "--count", str(total), "--rate", "4000"],
             tmp_path / "child1.err",
         )
         async with process, anyio.create_task_group() as group:
@@ -206,9 +160,7 @@ async def test_kill9_of_the_publishing_host_loses_nothing_acknowledged(
         assert 6000 <= len(acknowledged) < total
         assert 1000 <= seen_at_kill < total
 
-        process = await run_child(
-            [str(config_dir), "--drain"], second, tmp_path / "child2.err"
-        )
+        process = await start_child(CHILD, [str(config_dir), "--drain"], tmp_path / "child2.err")
         async with process, anyio.create_task_group() as group:
             assert process.stdout is not None
             group.start_soon(second.read, process.stdout)
@@ -219,7 +171,7 @@ async def test_kill9_of_the_publishing_host_loses_nothing_acknowledged(
         await wait_until(lambda: acknowledged <= set(map(int, subscriber.payloads(TOPIC))))
     finally:
         subscriber.close()
-    distinct, duplicates = check_stream(subscriber.payloads(TOPIC), acknowledged)
+    distinct, duplicates = check_stream(map(int, subscriber.payloads(TOPIC)), acknowledged)
     print(
         f"\nkill -9: {len(acknowledged)} acknowledged before the kill, subscriber had "
         f"{seen_at_kill}; after the restart {distinct} distinct arrived (acknowledged "
