@@ -55,6 +55,8 @@ class AuditLog:
         self.checkpoint_interval = checkpoint_interval
         self._pending: list[Pending] = []
         self._ticket = _Ticket()
+        #: The ticket of the round being written (its records are no longer pending).
+        self._inflight: _Ticket | None = None
         self._wake = anyio.Event()
         self._closing = False
         self._stopped = anyio.Event()
@@ -91,10 +93,13 @@ class AuditLog:
 
     async def flush(self) -> None:
         """Return once every record offered before the call is on disk (fsynced)."""
-        if not self._pending and not self._dropped_unreported:
+        if self._pending or self._dropped_unreported:
+            ticket = self._ticket
+            self._wake.set()
+        elif self._inflight is not None:
+            ticket = self._inflight  # taken by the writer, not yet fsynced
+        else:
             return
-        ticket = self._ticket
-        self._wake.set()
         await ticket.done.wait()
         if ticket.error is not None:
             raise ticket.error
@@ -155,11 +160,13 @@ class AuditLog:
             self.writer.since_checkpoint + len(batch) >= self.checkpoint_records
         )
         self._force_checkpoint = False
+        self._inflight = ticket
         try:
             written = await anyio.to_thread.run_sync(self.writer.write_batch, batch, due)
         except Exception as exc:  # noqa: BLE001 - the waiters must hear, the task go on
             _LOGGER.error("Audit log: writing %d records failed: %s", len(batch), exc)
             self.failures += 1
+            self._inflight = None
             ticket.error = exc
             ticket.done.set()
             try:  # back in step with the disk: a half-written line is cut on reopen
@@ -169,6 +176,7 @@ class AuditLog:
             return
         self.rounds += 1
         self.written += written
+        self._inflight = None
         ticket.done.set()
         if self.writer.since_checkpoint == 0:
             self._unsigned_since = None

@@ -37,12 +37,15 @@ def _write_private(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def load_or_create(directory: Path) -> tuple[Ed25519PrivateKey, Verifier]:
+def load_or_create(
+    directory: Path, *, log_exists: bool = False
+) -> tuple[Ed25519PrivateKey, Verifier]:
     """The signing key of the log in ``directory`` and its verifier (blocking I/O).
 
     A new key also starts a new log identity: the origin ``gatehouse-audit/<random>``
     is stored as the key's name in the ``.pub`` file, so a checkpoint of one log can
-    never pass for another's.
+    never pass for another's. ``log_exists``: the directory holds log files, so a
+    missing key is an error, not a reason to make a new one.
     """
     key_path, pub_path = directory / PRIVATE_KEY_FILE, directory / PUBLIC_KEY_FILE
     if key_path.exists():
@@ -61,6 +64,13 @@ def load_or_create(directory: Path) -> tuple[Ed25519PrivateKey, Verifier]:
         if raw_public(verifier.public) != raw_public(private.public_key()):
             raise AuditKeyError(f"{pub_path}: does not match {key_path}")
         return private, verifier
+    if log_exists:
+        # A new key would start a new origin in the middle of the old chain: neither
+        # key could verify the result. A lost key is the operator's decision to make.
+        raise AuditKeyError(
+            f"{key_path} is missing but the log in {directory} exists: restore the key, "
+            "or move the old log away (verify it first with its public key)"
+        )
     private = Ed25519PrivateKey.generate()
     name = f"{ORIGIN_PREFIX}{secrets.token_hex(8)}"
     public = raw_public(private.public_key())

@@ -43,6 +43,8 @@ _LOGGER = logging.getLogger(__name__)
 _SHORT = re.compile(r"[a-z][a-z0-9_]{0,31}(\.[a-z0-9_]{1,32}){0,3}")
 _REJECTION_SUFFIXES = ("_quarantined", "_dropped", "_shadow_rejected")
 _TARGET_KEYS = ("entity_id", "device_id", "area_id")
+#: Bytes of JSON an ``audit_security`` event may bring as details (more: only the size).
+MAX_DETAILS = 4096
 
 
 def _text(value: Any, limit: int = 200) -> str | None:
@@ -151,9 +153,12 @@ class AuditListeners:
         details = data.get("details")
         details = dict(details) if isinstance(details, Mapping) else {}
         try:
-            json.dumps(details, allow_nan=False)
+            size = len(json.dumps(details, allow_nan=False))
         except (TypeError, ValueError):
             details = {"unserializable": _text(repr(details), 500)}
+        else:
+            if size > MAX_DETAILS:
+                details = {"too_large": size}
         if not isinstance(action, str) or action not in SECURITY_ACTIONS:
             details["action"] = _text(action, 64)
             action = "security.other"

@@ -25,12 +25,12 @@ from .const import (
 )
 from .keystore import load_or_create
 from .listeners import AuditListeners
-from .writer import LogWriter, ensure_dir
+from .writer import LogWriter, ensure_dir, log_files
 
 
 def _open_writer(directory: Path, max_file_size: int) -> LogWriter:
     ensure_dir(directory)
-    private, verifier = load_or_create(directory)
+    private, verifier = load_or_create(directory, log_exists=bool(log_files(directory)))
     writer = LogWriter(directory, private, verifier, max_file_size=max_file_size)
     writer.open()
     return writer

@@ -183,3 +183,33 @@ async def test_a_second_entry_is_refused_by_the_flow(host: Host) -> None:
     result = await host.config_entries.flow.configure(  # type: ignore[attr-defined]
         result["flow_id"], {})
     assert result["type"] == "abort"
+
+
+async def test_every_kind_of_call_result_and_system_calls_are_not_recorded(
+    host: Host,
+) -> None:
+    import voluptuous as vol
+
+    await add_entry(host, "audit")
+    host.services.register("test", "strict", lambda call: None, {vol.Required("n"): int})
+    user = Context(user_id="u1")
+    with pytest.raises(Exception, match="n"):
+        await host.services.call("test", "strict", {"n": "x"}, context=user)
+    with pytest.raises(Exception, match="nothing"):
+        await host.services.call("test", "nothing", {}, context=user)
+    await host.services.call("test", "strict", {"n": 1}, context=user, blocking=False)
+    await host.services.call("test", "strict", {"n": 2})
+    await host.services.call("test", "strict", {"n": 3}, context=Context())
+    await _flush(host)
+    assert [(c["result"], c["details"]["service"]) for c in _by_action(host, "service.call")] \
+        == [("invalid", "test.strict"), ("not_found", "test.nothing"),
+            ("scheduled", "test.strict")]
+
+
+async def test_oversized_security_details_keep_only_their_size(host: Host) -> None:
+    await add_entry(host, "audit")
+    host.bus.fire("audit_security", {"action": "user.update", "result": "ok",
+                                     "details": {"blob": "x" * 10_000}})
+    await _flush(host)
+    (found,) = _by_action(host, "user.update")
+    assert found["details"] == {"too_large": 10_012}

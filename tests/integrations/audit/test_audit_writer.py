@@ -4,9 +4,12 @@ commit, overflow, timed checkpoints, crash repair and restart."""
 from __future__ import annotations
 
 import stat
+import threading
 from pathlib import Path
+from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 from auditools import ALICE, actions, make_log, open_writer, records, sample_log
 
@@ -159,3 +162,49 @@ def test_a_restart_continues_the_chain(tmp_path: Path) -> None:
     found = records(directory)
     assert [r["seq"] for r in found] == list(range(1, 103))
     assert verify_path(directory, strict=True).ok
+
+
+async def test_flush_waits_for_a_round_already_taken_by_the_writer(tmp_path: Path) -> None:
+    """Regression: flush() returned at once when the writer had taken the records (the
+    list was empty) but not yet fsynced them."""
+    directory = tmp_path / "audit"
+    writer = open_writer(directory)
+    gate = threading.Event()
+    write_batch = writer.write_batch
+
+    def held(batch: Any, checkpoint: bool) -> int:
+        gate.wait(10)
+        return write_batch(batch, checkpoint)
+
+    writer.write_batch = held  # type: ignore[method-assign]
+    log = make_log(writer)
+    flushed = anyio.Event()
+
+    async def flush() -> None:
+        await log.flush()
+        flushed.set()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(log.run)
+        log.append("host.start")
+        await wait_until(lambda: log.pending == 0, 5, "round taken by the writer")
+        tg.start_soon(flush)
+        for _ in range(20):
+            await anyio.lowlevel.checkpoint()
+        assert not flushed.is_set() and log.written == 0
+        gate.set()
+        with anyio.fail_after(5):
+            await flushed.wait()
+        assert log.written == 1
+        await log.close()
+
+
+def test_a_log_whose_key_is_gone_is_not_continued_with_a_new_key(tmp_path: Path) -> None:
+    from gatehouse.integrations.audit.errors import AuditKeyError
+    from gatehouse.integrations.audit.runtime import _open_writer
+
+    directory = tmp_path / "audit"
+    sample_log(directory, records=5)
+    (directory / PRIVATE_KEY_FILE).unlink()
+    with pytest.raises(AuditKeyError, match="missing but the log"):
+        _open_writer(directory, 1 << 20)
