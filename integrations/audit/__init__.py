@@ -16,11 +16,14 @@ The modules, each with one job:
 The log lives in ``<config>/.storage/audit``. Set-up opens it (a damaged last record
 refuses set-up: verify first), starts the writer task, then listens; unload writes what
 is queued and signs a last checkpoint, so a clean stop leaves a fully signed log.
+Each checkpoint, once on disk, is also fired as the bus event ``audit_checkpoint``
+(``{origin, size, note}``), for whatever copies it off the box.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import voluptuous as vol
@@ -28,7 +31,7 @@ import voluptuous as vol
 from gatehouse.core import ConfigEntry, ConfigEntryError, Host, YamlEntry, hookimpl
 
 from .config import CONFIG_SCHEMA, ENTRY_SCHEMA
-from .const import AUDIT_DIR, CONF_NAME, DOMAIN
+from .const import AUDIT_DIR, CONF_NAME, DOMAIN, EVENT_AUDIT_CHECKPOINT
 from .errors import AuditError
 from .flow import AuditConfigFlow
 from .listeners import AuditListeners
@@ -53,7 +56,9 @@ class AuditIntegration:
         except vol.Invalid as err:
             raise ConfigEntryError(f"invalid audit settings: {err}") from err
         try:
-            runtime = await AuditRuntime.open(config, host.storage_dir / AUDIT_DIR)
+            runtime = await AuditRuntime.open(
+                config, host.storage_dir / AUDIT_DIR, partial(_announce, host)
+            )
         except (AuditError, OSError) as err:
             raise ConfigEntryError(f"audit log: {err}") from err
         entry.runtime_data = runtime
@@ -67,6 +72,12 @@ class AuditIntegration:
     async def unload_entry(self, host: Host, entry: ConfigEntry[AuditRuntime]) -> None:
         """Write what is queued and sign a last checkpoint before the task is cancelled."""
         await entry.runtime_data.log.close()
+
+
+def _announce(host: Host, note: str) -> None:
+    """Fire ``audit_checkpoint`` (origin, size, note): a copy can then leave the box."""
+    origin, size = note.split("\n", 2)[:2]
+    host.bus.fire(EVENT_AUDIT_CHECKPOINT, {"origin": origin, "size": int(size), "note": note})
 
 
 INTEGRATION = AuditIntegration()

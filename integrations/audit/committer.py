@@ -14,7 +14,8 @@ bounded whatever floods the bus. The count itself is recorded (``audit.overflow`
 again, so the log says where it has a gap.
 
 Checkpoints are signed every ``checkpoint_records`` records, ``checkpoint_interval``
-seconds after the first unsigned record, and when the log closes.
+seconds after the first unsigned record, and when the log closes; ``on_checkpoint``
+gets each new note once it is on disk (the integration fires ``audit_checkpoint``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -48,8 +50,10 @@ class AuditLog:
     def __init__(
         self, writer: LogWriter, *, queue_size: int, checkpoint_records: int,
         checkpoint_interval: float,
+        on_checkpoint: Callable[[str], None] | None = None,
     ) -> None:
         self.writer = writer
+        self._on_checkpoint = on_checkpoint
         self.queue_size = queue_size
         self.checkpoint_records = checkpoint_records
         self.checkpoint_interval = checkpoint_interval
@@ -161,6 +165,7 @@ class AuditLog:
         )
         self._force_checkpoint = False
         self._inflight = ticket
+        checkpoints = self.writer.checkpoints
         try:
             written = await anyio.to_thread.run_sync(self.writer.write_batch, batch, due)
         except Exception as exc:  # noqa: BLE001 - the waiters must hear, the task go on
@@ -178,6 +183,13 @@ class AuditLog:
         self.written += written
         self._inflight = None
         ticket.done.set()
+        if self.writer.checkpoints != checkpoints and self._on_checkpoint is not None:
+            note = self.writer.last_note
+            if note is not None:
+                try:
+                    self._on_checkpoint(note)
+                except Exception:
+                    _LOGGER.exception("Audit log: checkpoint callback failed")
         if self.writer.since_checkpoint == 0:
             self._unsigned_since = None
         elif self._unsigned_since is None:

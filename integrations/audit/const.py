@@ -43,3 +43,5 @@ EVENT_CONFIG_ENTRY_CHANGED: Final = "config_entry_changed"
 EVENT_HOST_STARTED: Final = "host_started"
 EVENT_HOST_STOPPING: Final = "host_stopping"
 EVENT_STATE_CHANGED: Final = "state_changed"
+#: Fired by this integration for every checkpoint once on disk: {origin, size, note}.
+EVENT_AUDIT_CHECKPOINT: Final = "audit_checkpoint"

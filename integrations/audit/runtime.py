@@ -8,7 +8,7 @@ what is queued and signs a final checkpoint before the task is cancelled.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,10 @@ class AuditRuntime:
         self.listeners: AuditListeners | None = None
 
     @classmethod
-    async def open(cls, config: Mapping[str, Any], directory: Path) -> AuditRuntime:
+    async def open(
+        cls, config: Mapping[str, Any], directory: Path,
+        on_checkpoint: Callable[[str], None] | None = None,
+    ) -> AuditRuntime:
         writer = await anyio.to_thread.run_sync(
             _open_writer, directory, int(config[CONF_MAX_FILE_SIZE])
         )
@@ -54,6 +57,7 @@ class AuditRuntime:
             writer, queue_size=int(config[CONF_QUEUE_SIZE]),
             checkpoint_records=int(config[CONF_CHECKPOINT_RECORDS]),
             checkpoint_interval=float(config[CONF_CHECKPOINT_INTERVAL]),
+            on_checkpoint=on_checkpoint,
         )
         return cls(config, directory, log)
 

@@ -101,6 +101,8 @@ class LogWriter:
         self.since_checkpoint = 0
         self.checkpoints = 0
         self.repaired = 0
+        #: The newest checkpoint note this writer signed (None: none yet).
+        self.last_note: str | None = None
         self._number = 1
         self._size = 0
         self._line = 0
@@ -210,6 +212,7 @@ class LogWriter:
             os.fsync(f.fileno())
         self.since_checkpoint = 0
         self.checkpoints += 1
+        self.last_note = note
         return []
 
     def _flush(self, buffer: list[bytes]) -> None:

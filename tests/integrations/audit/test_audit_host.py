@@ -213,3 +213,20 @@ async def test_oversized_security_details_keep_only_their_size(host: Host) -> No
     await _flush(host)
     (found,) = _by_action(host, "user.update")
     assert found["details"] == {"too_large": 10_012}
+
+
+async def test_each_checkpoint_is_fired_on_the_bus_once_on_disk(host: Host) -> None:
+    from gatehouse.integrations.audit.note import Verifier, verify
+
+    notes: list[dict[str, Any]] = []
+    host.bus.listen("audit_checkpoint", lambda event: notes.append(dict(event.data)))
+    await add_entry(host, "audit")
+    api.record(host, "host.start")
+    await host.services.call("audit", "checkpoint", {})
+    assert len(notes) == 1
+    verifier = Verifier.parse((_audit_dir(host) / "audit_ed25519.pub").read_text())
+    checkpoint = verify(notes[0]["note"], verifier)
+    assert (notes[0]["origin"], notes[0]["size"]) == (verifier.name, checkpoint.size)
+    assert checkpoint.size == _runtime(host).log.writer.seq - 1
+    assert notes[0]["note"] in (_audit_dir(host) / "checkpoints.jsonl").read_text().replace(
+        "\\n", "\n").replace("\\u2014", "\u2014")
