@@ -26,7 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,7 +103,7 @@ class VerifyCache:
 
 
 def verify_bytes(
-    files: Sequence[tuple[str, bytes]],
+    files: Iterable[tuple[str, bytes]],
     checkpoints: bytes | None,
     verifier: Verifier,
     *,
@@ -112,8 +112,12 @@ def verify_bytes(
     checkpoints_name: str = CHECKPOINTS_FILE,
     cache: VerifyCache | None = None,
 ) -> Report:
-    """Verify a log given as ``(name, bytes)`` files in chain order (pure, in memory)."""
-    cache = cache if cache is not None else VerifyCache()
+    """Verify a log given as ``(name, bytes)`` files in chain order (pure, in memory).
+
+    ``files`` is walked once, so a generator reading one file at a time keeps memory
+    at one file. ``cache`` (optional) memoises results for repeated calls; without it
+    nothing is kept.
+    """
     report = Report()
     try:
         marks = _walk(files, verifier, report, start_anywhere, cache)
@@ -135,21 +139,22 @@ def verify_bytes(
 
 
 def _walk(
-    files: Sequence[tuple[str, bytes]], verifier: Verifier, report: Report,
-    start_anywhere: bool, cache: VerifyCache,
+    files: Iterable[tuple[str, bytes]], verifier: Verifier, report: Report,
+    start_anywhere: bool, cache: VerifyCache | None,
 ) -> dict[int, _Mark]:
     expected_seq: int | None = None if start_anywhere else 1
     expected_prev: str | None = None if start_anywhere else genesis(verifier.name)
     marks: dict[int, _Mark] = {}
     for name, data in files:
         key = (name, data, expected_seq, expected_prev, report.records > 0)
-        result = cache.files.get(key)
+        result = cache.files.get(key) if cache is not None else None
         if result is None:
             # Only intact files are kept: a failure ends the walk anyway, and keeping
             # every damaged variant would grow the cache by a file per call.
             result = _walk_file(name, data, verifier, expected_seq, expected_prev,
                                 report.records > 0, cache)
-            cache.files[key] = result
+            if cache is not None:
+                cache.files[key] = result
         if result.records:
             if report.first_seq is None:
                 report.first_seq = result.first_seq
@@ -162,7 +167,9 @@ def _walk(
     return marks
 
 
-def _parse(line: bytes, cache: VerifyCache) -> tuple[dict[str, Any], str]:
+def _parse(line: bytes, cache: VerifyCache | None) -> tuple[dict[str, Any], str]:
+    if cache is None:
+        return parse(line), line_hash(line)
     found = cache.lines.get(line)
     if found is None:
         try:
@@ -175,7 +182,9 @@ def _parse(line: bytes, cache: VerifyCache) -> tuple[dict[str, Any], str]:
     return found
 
 
-def _note(text: str, verifier: Verifier, cache: VerifyCache) -> Checkpoint:
+def _note(text: str, verifier: Verifier, cache: VerifyCache | None) -> Checkpoint:
+    if cache is None:
+        return verify(text, verifier)
     found = cache.notes.get(text)
     if found is None:
         try:
@@ -190,7 +199,7 @@ def _note(text: str, verifier: Verifier, cache: VerifyCache) -> Checkpoint:
 
 def _walk_file(
     name: str, data: bytes, verifier: Verifier, expected_seq: int | None,
-    expected_prev: str | None, seen_before: bool, cache: VerifyCache,
+    expected_prev: str | None, seen_before: bool, cache: VerifyCache | None,
 ) -> _FileResult:
     lines = data.split(b"\n")
     if lines[-1]:
@@ -240,10 +249,12 @@ def _walk_file(
 
 
 def _checkpoints(
-    data: bytes | None, name: str, verifier: Verifier, cache: VerifyCache
+    data: bytes | None, name: str, verifier: Verifier, cache: VerifyCache | None
 ) -> list[_Note]:
     if not data:
         return []
+    if cache is None:
+        return _read_checkpoints(data, name, verifier, None)
     found = cache.checkpoints.get((name, data))
     if found is None:
         try:
@@ -257,7 +268,7 @@ def _checkpoints(
 
 
 def _read_checkpoints(
-    data: bytes, name: str, verifier: Verifier, cache: VerifyCache
+    data: bytes, name: str, verifier: Verifier, cache: VerifyCache | None
 ) -> list[_Note]:
     lines = data.split(b"\n")
     if lines[-1]:
@@ -323,7 +334,7 @@ def verify_path(
         if start.name not in names:
             raise AuditError(f"--from {start}: not a log file of {directory}")
         chosen = chosen[names.index(start.name):]
-    files = [(p.name, p.read_bytes()) for p in chosen]
+    files = ((p.name, p.read_bytes()) for p in chosen)  # one file in memory at a time
     cp_path = directory / CHECKPOINTS_FILE
     checkpoints = cp_path.read_bytes() if cp_path.exists() else None
     if checkpoints is not None and not path.is_dir():
@@ -369,7 +380,7 @@ def cli_main(argv: Sequence[str]) -> int:
         return EXIT_NOT_FOUND
     try:
         report = verify_path(args.path, key=args.key, start=args.start, strict=args.strict)
-    except AuditError as err:
+    except (AuditError, OSError) as err:
         sys.stderr.write(f"error: {err}\n")
         return EXIT_NOT_FOUND
     for warning in report.warnings:

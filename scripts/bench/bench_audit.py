@@ -11,6 +11,7 @@ Plain script, prints figures::
 * durable append: ``AuditLog.append`` from the loop, 1 producer flushing after every
   record, and bursts of 10/100/1000 records then ``flush()`` (group commit: one fsync
   per round, in the writer thread) — records/s once on disk;
+* verify: ``verify_path`` over the largest of those logs, records/s;
 * service calls: a trivial service called by a user (``Context(user_id=...)``, the
   calls the log records) and by the system (not recorded), on a host with an audit
   entry and on one without, in the same run: calls/s and the added cost per call in
@@ -146,6 +147,14 @@ async def main_async(args: argparse.Namespace) -> None:
         medians[burst] = statistics.median(rates)
         print(f"durable append, bursts of {burst:>4} then flush(): {_range(rates, 'records/s')}"
               f"  = {medians[burst] / statistics.median(baseline):.1f}x baseline")
+    verify_rates = []
+    for run in range(args.runs):
+        started = time.perf_counter()
+        report = verify_path(base / f"group1000_{run}")
+        assert report.ok, report.problem
+        verify_rates.append(report.records / (time.perf_counter() - started))
+    print(f"gatehouse audit verify (in-process, {report.records} records): "
+          f"{_range(verify_rates, 'records/s')}")
     print()
     results: dict[bool, list[dict[str, float]]] = {False: [], True: []}
     for run in range(args.runs):
