@@ -123,6 +123,8 @@ def verify_bytes(
         marks = _walk(files, verifier, report, start_anywhere, cache)
         notes = _checkpoints(checkpoints, checkpoints_name, verifier, cache)
         _match_checkpoints(notes, marks, report, checkpoints_name)
+        if checkpoints is not None:
+            _all_listed(notes, marks, report, checkpoints_name)
     except VerifyFailed as bad:
         report.problem = str(bad)
         return report
@@ -313,6 +315,23 @@ def _match_checkpoints(
             raise VerifyFailed(f"{where}: names {entry['file']} line {entry['line']}, but the log "
                        f"differs ({there})")
         report.signed_through = max(report.signed_through, size)
+
+
+def _all_listed(notes: list[_Note], marks: dict[int, _Mark], report: Report,
+                name: str) -> None:
+    """Every checkpoint of the log is in the checkpoints file too (entries removed from
+    it would hide a later truncation). Only the newest may be missing: the log's copy is
+    written first, so a crash between the two writes leaves exactly that."""
+    listed = {checkpoint.size + 1 for _, _, checkpoint in notes}
+    missing = sorted(seq for seq in marks if seq not in listed)
+    if not missing:
+        return
+    first = marks[missing[0]]
+    if missing[0] != max(marks):
+        raise VerifyFailed(f"{name}: lacks the checkpoint at {first.file} line {first.line} "
+                           "(entries removed)")
+    report.warnings.append(f"{name} lacks the newest checkpoint ({first.file} line "
+                           f"{first.line}): a crash between the two writes?")
 
 
 # -- files and the command line -------------------------------------------------------

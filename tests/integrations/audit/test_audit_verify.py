@@ -223,3 +223,22 @@ def test_the_command_line(log_dir: Path, tmp_path: Path, capsys: pytest.CaptureF
     with pytest.raises(SystemExit) as exit_info:
         main(["audit", "verify"])
     assert exit_info.value.code == 2
+
+
+def test_entries_removed_from_the_checkpoints_file_are_found(log_dir: Path) -> None:
+    path = log_dir / CHECKPOINTS_FILE
+    lines = path.read_bytes().splitlines(keepends=True)
+    first = json.loads(lines[0])
+    path.write_bytes(b"".join(lines[1:]))
+    assert verify_path(log_dir).problem == (
+        f"checkpoints.jsonl: lacks the checkpoint at {first['file']} line {first['line']} "
+        "(entries removed)"
+    )
+    # Only the newest missing: what a crash between the log and the file leaves.
+    last = json.loads(lines[-1])
+    path.write_bytes(b"".join(lines[:-1]))
+    report = verify_path(log_dir)
+    assert report.ok
+    assert report.warnings == [f"checkpoints.jsonl lacks the newest checkpoint "
+                               f"({last['file']} line {last['line']}): a crash between "
+                               "the two writes?"]
