@@ -136,6 +136,8 @@ class LogWriter:
             self.seq, self.head = record["seq"], line_hash(last)
             if record["action"] != ACTION_CHECKPOINT:
                 self.since_checkpoint = 1  # at least the last one is not signed yet
+            else:
+                self._list_checkpoint(path.name, data.count(b"\n"), record["checkpoint"])
             break
         if files:
             last_path = files[-1]
@@ -144,6 +146,18 @@ class LogWriter:
             self._line = last_path.read_bytes().count(b"\n")
         self._file = _open_append(self.directory / file_name(self._number))
         _fsync_dir(self.directory)
+
+    def _list_checkpoint(self, file: str, line: int, note: str) -> None:
+        """Add the log's newest checkpoint to the checkpoints file if a crash between
+        the two writes left it out (the log's copy is always written first)."""
+        path = self.directory / CHECKPOINTS_FILE
+        existing = path.read_bytes().rstrip(b"\n").rsplit(b"\n", 1)[-1] if path.exists() \
+            else b""
+        entry = json.dumps({"file": file, "line": line, "note": note}, sort_keys=True).encode()
+        if existing != entry:
+            with _open_append(path) as f:
+                f.write(entry + b"\n")
+                os.fsync(f.fileno())
 
     def reopen(self) -> None:
         """Read the chain state from disk again (after a failed write)."""

@@ -230,3 +230,16 @@ async def test_each_checkpoint_is_fired_on_the_bus_once_on_disk(host: Host) -> N
     assert checkpoint.size == _runtime(host).log.writer.seq - 1
     assert notes[0]["note"] in (_audit_dir(host) / "checkpoints.jsonl").read_text().replace(
         "\\n", "\n").replace("\\u2014", "\u2014")
+
+
+async def test_a_damaged_log_fails_set_up_naming_the_file(host: Host) -> None:
+    from auditools import sample_log
+
+    directory = _audit_dir(host)
+    sample_log(directory, records=3, max_file_size=1 << 20)
+    path = directory / "audit-000001.jsonl"
+    path.write_bytes(path.read_bytes()[:-3] + b"}x\n")
+    entry = await add_entry(host, "audit")
+    assert entry.state.value == "setup_error"
+    assert "audit-000001.jsonl line 4" in str(entry.reason)
+    assert "gatehouse audit verify" in str(entry.reason)

@@ -208,3 +208,19 @@ def test_a_log_whose_key_is_gone_is_not_continued_with_a_new_key(tmp_path: Path)
     (directory / PRIVATE_KEY_FILE).unlink()
     with pytest.raises(AuditKeyError, match="missing but the log"):
         _open_writer(directory, 1 << 20)
+
+
+def test_a_checkpoint_missing_from_the_checkpoints_file_is_listed_on_reopen(
+    tmp_path: Path,
+) -> None:
+    directory = tmp_path / "audit"
+    sample_log(directory, records=20, checkpoint_every=10)
+    path = directory / CHECKPOINTS_FILE
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[:-1]))  # a crash after the log's copy was written
+    assert verify_path(directory).warnings
+    open_writer(directory).close()
+    assert path.read_bytes() == b"".join(lines)
+    assert verify_path(directory, strict=True).ok
+    open_writer(directory).close()  # nothing to add the second time
+    assert path.read_bytes() == b"".join(lines)
