@@ -13,6 +13,10 @@ bounded whatever floods the bus. The count itself is recorded (``audit.overflow`
 ``details.dropped``) as the first record of the next round, i.e. when there is space
 again, so the log says where it has a gap.
 
+A round that cannot be written (disk full, I/O error) is lost: its waiters get the
+error, ``write_failures`` counts it, and the writer re-reads the chain from disk (a
+half-written line is cut and recorded), so the next round continues an intact chain.
+
 Checkpoints are signed every ``checkpoint_records`` records, ``checkpoint_interval``
 seconds after the first unsigned record, and when the log closes; ``on_checkpoint``
 gets each new note once it is on disk (the integration fires ``audit_checkpoint``).

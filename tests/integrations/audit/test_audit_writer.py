@@ -224,3 +224,32 @@ def test_a_checkpoint_missing_from_the_checkpoints_file_is_listed_on_reopen(
     assert verify_path(directory, strict=True).ok
     open_writer(directory).close()  # nothing to add the second time
     assert path.read_bytes() == b"".join(lines)
+
+
+async def test_a_failed_write_fails_its_waiters_and_the_chain_stays_whole(
+    tmp_path: Path,
+) -> None:
+    directory = tmp_path / "audit"
+    writer = open_writer(directory)
+    flush = writer._flush
+    failures = [OSError(28, "No space left on device")]
+
+    def flaky(buffer: list[bytes]) -> None:
+        if failures and buffer:
+            raise failures.pop()
+        flush(buffer)
+
+    writer._flush = flaky  # type: ignore[method-assign]
+    log = make_log(writer)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(log.run)
+        log.append("host.start")
+        with pytest.raises(OSError, match="No space"):
+            await log.flush()
+        assert log.failures == 1
+        log.append("host.stop")
+        await log.flush()
+        await log.close()
+    assert actions(directory) == ["host.stop", "audit.checkpoint"]
+    assert [r["seq"] for r in records(directory)] == [1, 2]
+    assert verify_path(directory, strict=True).ok
