@@ -12,7 +12,11 @@ event type, ``audit_security``, fired on the host's bus with this data::
      "details": {...}}                  # optional, small, never secrets/tokens
 
 and the context of the event carries the user who did it (``context.user_id``) where
-that differs from ``user_id`` (an admin changing another user). Actions:
+that differs from ``user_id`` (an admin changing another user); it is recorded as
+``details.by_user_id``. TODO core/http: refuse ``audit_security``,
+``service_call_result`` and ``audit_checkpoint`` in ``POST /api/events`` and the
+WebSocket ``fire_event``, or an admin could write made-up records (they would carry
+the admin as ``by_user_id``, but look real otherwise). Actions:
 ``auth.login`` (result ok/failed), ``auth.lockout`` (an account or address locked
 out), ``auth.logout``, ``token.create``, ``token.revoke``, ``user.create``,
 ``user.update``, ``user.remove``, ``permission.change``, and for later integrations
@@ -93,6 +97,8 @@ def query_files(
     """
     low, high = _stamp(since), _stamp(until)
     found: list[dict[str, Any]] = []
+    if limit <= 0:
+        return found
     for path in reversed(log_files(directory)):
         lines = path.read_bytes().split(b"\n")[:-1]
         for line in reversed(lines):
