@@ -127,6 +127,8 @@ class AuditLog:
 
     async def run(self) -> None:
         """Commit rounds until closed; on cancellation the rest is still written."""
+        if self.writer.since_checkpoint and self._unsigned_since is None:
+            self._unsigned_since = time.monotonic()  # left unsigned by the last run
         try:
             while True:
                 if not self._pending and not self._dropped_unreported \

@@ -243,3 +243,17 @@ async def test_a_damaged_log_fails_set_up_naming_the_file(host: Host) -> None:
     assert entry.state.value == "setup_error"
     assert "audit-000001.jsonl line 4" in str(entry.reason)
     assert "gatehouse audit verify" in str(entry.reason)
+
+
+async def test_an_empty_yaml_section_turns_the_log_on(
+    config_dir: Path, write_config: Callable[..., Path]
+) -> None:
+    from gatehouse.core.cli import main
+
+    write_config("audit:\n")
+    assert main(["check-config", str(config_dir)]) == 0
+    host = make_host(config_dir)
+    async with host.running():
+        (entry,) = host.config_entries.entries("audit")
+        assert entry.state.value == "loaded"
+        assert entry.runtime_data.log.checkpoint_records == 1000

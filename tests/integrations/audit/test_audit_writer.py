@@ -253,3 +253,16 @@ async def test_a_failed_write_fails_its_waiters_and_the_chain_stays_whole(
     assert actions(directory) == ["host.stop", "audit.checkpoint"]
     assert [r["seq"] for r in records(directory)] == [1, 2]
     assert verify_path(directory, strict=True).ok
+
+
+async def test_records_left_unsigned_by_the_last_run_are_signed_after_the_interval(
+    tmp_path: Path,
+) -> None:
+    directory = tmp_path / "audit"
+    sample_log(directory, records=5, final_checkpoint=False)
+    log = make_log(open_writer(directory), checkpoint_interval=0.05)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(log.run)
+        await wait_until(lambda: log.writer.checkpoints == 1, 5, "checkpoint of the old tail")
+        assert verify_path(directory, strict=True).ok
+        await log.close()
