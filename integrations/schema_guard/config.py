@@ -189,7 +189,8 @@ _ENDPOINT_FIELDS: Final[Mapping[Any, Any]] = {
 INGRESS_SCHEMA: Final = vol.Schema({
     **_ENDPOINT_FIELDS,
     vol.Required(CONF_TOPICS): vol.All([_filter], vol.Length(min=1)),
-    vol.Optional(CONF_QOS, default=1): vol.In([0, 1, 2]),
+    # 2: QoS kept as published (see proxy.py for its one crash window)
+    vol.Optional(CONF_QOS, default=2): vol.In([0, 1, 2]),
     vol.Optional(CONF_SESSION_EXPIRY, default=86400): vol.All(int, vol.Range(min=1)),
     vol.Optional(CONF_RECEIVE_MAXIMUM, default=1000): vol.All(int, vol.Range(min=1,
                                                                               max=65535)),

@@ -14,7 +14,10 @@ rule. A crash, a kill -9 or an unload in between leaves the message unacknowledg
 the broker's session, which redelivers it on the next connect: at least once, never
 lost (a message forwarded but not yet acknowledged when the process died comes again:
 the egress can see duplicates). QoS 2 has one window paho does not cover: between
-its PUBREC and the broker's PUBREL the message lives only in paho's memory.
+its PUBREC and the broker's PUBREL the message lives only in paho's memory. The
+ingress ``qos`` (default 2) caps what is kept, as MQTT delivers the lower of the
+published and the subscribed QoS: ``qos: 1`` closes that window and forwards QoS 2
+messages as QoS 1.
 
 Acknowledgements leave in the order the messages arrived (MQTT 3.1.1 §4.6 asks it of
 QoS 1): a FIFO of pending messages is acknowledged from its head while the head is

@@ -29,7 +29,7 @@ def test_egress_defaults_to_the_ingress_broker_with_its_credentials() -> None:
     proxy = PROXY_SCHEMA({"ingress": INGRESS, "rewrite": [{"from": "plant/", "to": "ok/"}]})
     assert proxy["egress"]["broker"] == "in.local" and proxy["egress"]["password"] == "p"
     assert "client_id" not in proxy["egress"]
-    assert proxy["ingress"]["qos"] == 1 and proxy["ingress"]["receive_maximum"] == 1000
+    assert proxy["ingress"]["qos"] == 2 and proxy["ingress"]["receive_maximum"] == 1000
 
 
 def test_prefix_mode_needs_a_rewrite_that_leaves_the_ingress_filters() -> None:
