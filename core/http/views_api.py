@@ -33,14 +33,17 @@ from .errors import HttpError, json_response, raw_json_response
 from .extensions import collect_panels
 from .jsonutil import dumpb
 from .runtime import current_permissions, current_user, rt
+from .security_events import AUDIT_EVENTS
 
 routes = web.RouteTableDef()
 
-#: Core events whose data hold live objects; faking them through the API would hand
-#: listeners plain dicts where they expect ``State`` objects.
+#: Core events whose data hold live objects (faking them through the API would hand
+#: listeners plain dicts where they expect ``State`` objects), and the events the audit
+#: log records as facts (faked, they would forge its records).
 PROTECTED_EVENTS = frozenset({
     str(EVENT_STATE_CHANGED), "call_service", "service_registered", "service_removed",
     "host_started", "host_stopping", "config_entry_changed", "entity_registry_updated",
+    "device_registry_updated", *AUDIT_EVENTS,
 })
 
 

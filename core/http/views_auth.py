@@ -30,6 +30,7 @@ from .errors import HttpError, json_response
 from .forwarded import address_in, parse_address
 from .ratelimit import Attempt, Throttled, address_key, user_key
 from .runtime import SESSION_KEY, UNVERIFIED_FORWARD_KEY, current_user, rt
+from .security_events import fire_security_event
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -87,6 +88,8 @@ async def onboarding_create_owner(request: web.Request) -> web.Response:
             raise HttpError(403, "onboarding is done: log in instead") from err
         raise
     _LOGGER.info("Onboarding: created the owner %s", user.username)
+    fire_security_event(request, "user.create", "ok", user_id=user.id, name=user.username,
+                        target=f"user:{user.username}", details={"role": "owner"})
     return await _start_session(request, user, {"user": user.public()})
 
 
@@ -126,13 +129,16 @@ async def login(request: web.Request) -> web.Response:
     check_origin(request, required=False)
     body = await read_body(request, _LOGIN)
     address = _client(request)
+    name = body["username"][:64]
     attempt = _reserve(request, body["username"])
     user = await runtime.auth.authenticate(body["username"], body["password"])
     if user is None:
-        _LOGGER.warning("Failed login for user %r from %s", body["username"][:64], address)
-        _failed(attempt, address)
+        _LOGGER.warning("Failed login for user %r from %s", name, address)
+        fire_security_event(request, "auth.login", "failed", name=name)
+        _failed(request, attempt, address, name)
         raise HttpError(401, "invalid username or password")
     attempt.succeeded()
+    fire_security_event(request, "auth.login", "ok", user_id=user.id, name=user.username)
     return await _start_session(request, user, {"user": user.public()})
 
 
@@ -143,6 +149,8 @@ def _reserve(request: web.Request, username: str) -> Attempt:
             (address_key(_client(request)), user_key(username))
         )
     except Throttled as err:
+        # Not audited one by one (a flood of refused guesses would flood the log): the
+        # lockout itself was, when it began (``_failed``).
         raise _too_many(err.retry_after) from None
 
 
@@ -151,12 +159,14 @@ def _too_many(retry: int) -> HttpError:
                      headers={"Retry-After": str(retry)})
 
 
-def _failed(attempt: Attempt, address: str) -> None:
+def _failed(request: web.Request, attempt: Attempt, address: str, name: str) -> None:
     """Count a wrong password; 429 instead of the caller's error if that used the budget."""
     locked = attempt.failed()
     if locked is not None:
         _LOGGER.warning("Locking out %s for %d s after repeated failed password checks "
                         "(%s)", address, locked, ", ".join(attempt.keys))
+        fire_security_event(request, "auth.lockout", "locked", name=name,
+                            details={"retry_after": locked})
         raise _too_many(locked)
 
 
@@ -167,6 +177,8 @@ async def logout(request: web.Request) -> web.Response:
     if session is None:
         raise HttpError(400, "not logged in with a session (tokens are revoked instead)")
     await rt(request).auth.end_session(session.id)
+    user = current_user(request)
+    fire_security_event(request, "auth.logout", "ok", user_id=user.id, name=user.username)
     response = json_response({"message": "logged out"})
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
@@ -208,12 +220,16 @@ async def change_password(request: web.Request) -> web.Response:
     except WrongPassword:
         _LOGGER.warning("Wrong current password for user %r from %s", user.username,
                         _client(request))
-        _failed(attempt, _client(request))
+        fire_security_event(request, "user.password", "failed", user_id=user.id,
+                            name=user.username, target=f"user:{user.username}")
+        _failed(request, attempt, _client(request), user.username)
         raise
     except AuthError:
         attempt.cancelled()  # refused before the check (the new password breaks a rule)
         raise
     attempt.succeeded()
+    fire_security_event(request, "user.password", "ok", user_id=user.id, name=user.username,
+                        target=f"user:{user.username}")
     return json_response({"message": "password changed"})
 
 
@@ -253,8 +269,10 @@ async def create_user(request: web.Request) -> web.Response:
     user = await rt(request).auth.create_user(
         body["username"], body["password"], name=body.get("name"), role=role
     )
-    _LOGGER.info("%s created user %s (%s)", current_user(request).username, user.username,
-                 user.role)
+    by = current_user(request)
+    _LOGGER.info("%s created user %s (%s)", by.username, user.username, user.role)
+    fire_security_event(request, "user.create", "ok", user_id=by.id, name=by.username,
+                        target=f"user:{user.username}", details={"role": str(user.role)})
     return json_response(user.public(), status=201)
 
 
@@ -271,10 +289,14 @@ _UPDATE_USER = vol.Schema({
 async def update_user(request: web.Request) -> web.Response:
     """Change a user's name or role (not the owner's role, not your own)."""
     body = await read_body(request, _UPDATE_USER)
+    by = current_user(request)
     user = await rt(request).auth.update_user(
-        request.match_info["user_id"], by=current_user(request),
-        name=body.get("name"), role=body.get("role"),
+        request.match_info["user_id"], by=by, name=body.get("name"), role=body.get("role"),
     )
+    action = "permission.change" if "role" in body else "user.update"
+    fire_security_event(request, action, "ok", user_id=by.id, name=by.username,
+                        target=f"user:{user.username}",
+                        details={"changed": sorted(body), "role": str(user.role)})
     return json_response(user.public())
 
 
@@ -285,9 +307,12 @@ async def set_policy(request: web.Request) -> web.Response:
     left out: everything, ``control``: the same as ``read``). Errors name the field and
     the line (the UI edits one glob per line)."""
     policy = _policy(await read_json(request))
+    by = current_user(request)
     user = await rt(request).auth.update_user(
-        request.match_info["user_id"], by=current_user(request), policy=policy
+        request.match_info["user_id"], by=by, policy=policy
     )
+    fire_security_event(request, "permission.change", "ok", user_id=by.id, name=by.username,
+                        target=f"user:{user.username}", details={"changed": ["policy"]})
     return json_response(user.public())
 
 
@@ -313,7 +338,12 @@ def _policy(data: Any) -> Policy:
 @admin_only
 async def delete_user(request: web.Request) -> web.Response:
     user_id = request.match_info["user_id"]
-    await rt(request).auth.remove_user(user_id, by=current_user(request))
+    by = current_user(request)
+    removed = rt(request).auth.get_user(user_id)
+    await rt(request).auth.remove_user(user_id, by=by)
+    target = f"user:{removed.username}" if removed is not None else f"user_id:{user_id}"
+    fire_security_event(request, "user.remove", "ok", user_id=by.id, name=by.username,
+                        target=target)
     return json_response({"removed": user_id})
 
 
@@ -333,8 +363,11 @@ async def list_user_tokens(request: web.Request) -> web.Response:
 async def revoke_user_token(request: web.Request) -> web.Response:
     """Revoke another user's token (a leaked one) without removing the user."""
     user_id, token_id = request.match_info["user_id"], request.match_info["token_id"]
-    if not await rt(request).auth.revoke_token(user_id, token_id, by=current_user(request)):
+    by = current_user(request)
+    if not await rt(request).auth.revoke_token(user_id, token_id, by=by):
         raise HttpError(404, f"no token {token_id!r}")
+    fire_security_event(request, "token.revoke", "ok", user_id=by.id, name=by.username,
+                        target=f"user_id:{user_id}", details={"token_id": token_id})
     return json_response({"revoked": token_id})
 
 
@@ -360,9 +393,12 @@ async def create_token(request: web.Request) -> web.Response:
     """Make a token; its value is in this answer only, never again. ``"scope":
     "metrics"`` (admins): a token that reads ``/metrics`` and nothing else."""
     body = await read_body(request, _NEW_TOKEN)
+    user = current_user(request)
     token, value = await rt(request).auth.create_token(
-        current_user(request), body["name"], scope=body.get("scope")
+        user, body["name"], scope=body.get("scope")
     )
+    fire_security_event(request, "token.create", "ok", user_id=user.id, name=user.username,
+                        details={"token_name": body["name"], "scope": body.get("scope")})
     return json_response({**token.public(), "token": value}, status=201)
 
 
@@ -373,4 +409,6 @@ async def revoke_token(request: web.Request) -> web.Response:
     token_id = request.match_info["token_id"]
     if not await rt(request).auth.revoke_token(user.id, token_id):
         raise HttpError(404, f"no token {token_id!r}")
+    fire_security_event(request, "token.revoke", "ok", user_id=user.id, name=user.username,
+                        details={"token_id": token_id})
     return json_response({"revoked": token_id})

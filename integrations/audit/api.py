@@ -1,26 +1,26 @@
 """The audit surface for the rest of Gatehouse: the events it records and the query.
 
-**Events core/http must fire** (TODO core/http: fire these; nothing does yet). One
-event type, ``audit_security``, fired on the host's bus with this data::
+**The web server's events** (``core/http/security_events.py`` fires them). One event
+type, ``audit_security``, fired on the host's bus with this data::
 
     {"action": "auth.login",            # see SECURITY_ACTIONS
      "result": "ok" | "failed" | "denied" | "locked",
-     "user_id": "abc123" | None,        # the account acted on or logging in
+     "user_id": "abc123" | None,        # who acted (or logged in); None: unknown
      "name": "alice" | None,            # the user name given (also on failures)
      "ip": "192.0.2.7" | None,          # the client address
      "target": "user:bob" | None,       # what was changed (user, token, group)
      "details": {...}}                  # optional, small, never secrets/tokens
 
 and the context of the event carries the user who did it (``context.user_id``) where
-that differs from ``user_id`` (an admin changing another user); it is recorded as
-``details.by_user_id``. TODO core/http: refuse ``audit_security``,
-``service_call_result`` and ``audit_checkpoint`` in ``POST /api/events`` and the
-WebSocket ``fire_event``, or an admin could write made-up records (they would carry
-the admin as ``by_user_id``, but look real otherwise). Actions:
+that differs from ``user_id``; it is recorded as ``details.by_user_id``. The web
+server refuses ``audit_security``, ``service_call_result`` and ``audit_checkpoint`` in
+``POST /api/events`` and the WebSocket ``fire_event``, so nobody can write made-up
+records. Actions:
 ``auth.login`` (result ok/failed), ``auth.lockout`` (an account or address locked
-out), ``auth.logout``, ``token.create``, ``token.revoke``, ``user.create``,
-``user.update``, ``user.remove``, ``permission.change``, and for later integrations
-``key.operation`` and ``cert.operation``. An unknown action is still recorded (as
+out), ``auth.logout``, ``user.password`` (ok/failed: a password change),
+``token.create``, ``token.revoke``, ``user.create``, ``user.update``, ``user.remove``,
+``permission.change``, and for later integrations ``key.operation`` and
+``cert.operation``. An unknown action is still recorded (as
 ``security.other``, the action kept in details) rather than lost.
 
 **Events the core fires that are recorded** (see ``listeners.py``): ``host_started``,
@@ -57,7 +57,7 @@ __all__ = ["EVENT_AUDIT_SECURITY", "SECURITY_ACTIONS", "query", "query_files", "
 
 SECURITY_ACTIONS: Final = frozenset({
     "auth.login", "auth.lockout", "auth.logout", "token.create", "token.revoke",
-    "user.create", "user.update", "user.remove", "permission.change",
+    "user.create", "user.update", "user.password", "user.remove", "permission.change",
     "key.operation", "cert.operation",
 })
 

@@ -34,7 +34,7 @@ PRIVATE_KEY_FILE: Final = "audit_ed25519.key"
 PUBLIC_KEY_FILE: Final = "audit_ed25519.pub"
 
 # -- bus events audited ----------------------------------------------------------------
-#: Fired by core/http (TODO there): ``{action, result, user_id?, name?, ip?, target?,
+#: Fired by core/http (``security_events.py``): ``{action, result, user_id?, name?, ip?, target?,
 #: details?}``; see ``api.py`` for the actions.
 EVENT_AUDIT_SECURITY: Final = "audit_security"
 #: Fired by core/services.py for every call made on behalf of a user, once it ended.
