@@ -7,6 +7,18 @@ is "run the integration's unload, cancel the entry's tasks, run the undos in rev
 nothing the entry made outlives it, which is what makes ``reload`` safe to call forever.
 
 The entry object and its states live in ``config_entry.py`` (re-exported here).
+
+Invariants (``tests/core/test_entry_start_race.py``):
+
+* one object per entry id for the life of the host: storage is read once, before
+  anything is added or written (``add`` reads it first if bootstrap has not yet), so a
+  stored entry never replaces a live one and ``add`` never writes a file it has not
+  read (that would drop the stored entries from disk);
+* one set-up per entry at a time: every attempt runs under the entry's ``lock``;
+* an entry added while the host is starting is set up once: by ``add`` (the host is
+  already ``is_running``), and ``setup_all`` sets up only entries nobody has tried yet;
+* an attempt that fails releases what it made (``entry.teardown``: tasks, then undos
+  such as an outbox destination's unregistration), so the next attempt starts clean.
 """
 
 from __future__ import annotations
@@ -68,6 +80,8 @@ class ConfigEntries:
         #: one dead switch must not retry in lock-step, nor more often than every 5 min.
         self.retry_policy = DEFAULT_RETRY
         self._setup_order: list[str] = []
+        self._loaded = False
+        self._load_lock = anyio.Lock()
         from .config_flow import FlowManager, OptionsFlowManager
 
         self.flow: FlowManager = FlowManager(host, self)
@@ -81,11 +95,24 @@ class ConfigEntries:
         return self._store
 
     async def load(self) -> None:
-        """Read stored entries (does not set them up)."""
-        raw = await self._get_store().load()
-        for item in (raw or {}).get("entries", []):
-            entry = ConfigEntry.from_storage(item)
-            self._entries[entry.entry_id] = entry
+        """Read stored entries (does not set them up); only the first call reads.
+
+        Idempotent because ``add`` may come first (an entry added while the host is
+        starting, before bootstrap got here): reading again would replace that live,
+        maybe loaded, entry with a second object of the same id and its own lock, and
+        ``setup_all`` would set the entry up a second time alongside the first.
+        """
+        await self._load_once()
+
+    async def _load_once(self) -> None:
+        async with self._load_lock:
+            if self._loaded:
+                return
+            raw = await self._get_store().load()
+            for item in (raw or {}).get("entries", []):
+                entry = ConfigEntry.from_storage(item)
+                self._entries.setdefault(entry.entry_id, entry)
+            self._loaded = True
 
     def _schedule_save(self) -> None:
         self._get_store().delay_save(self._data_to_save, 0.5)
@@ -120,7 +147,12 @@ class ConfigEntries:
     # -- changes -------------------------------------------------------------------
 
     async def add(self, entry: ConfigEntry[Any], *, setup: bool = True) -> ConfigEntry[Any]:
-        """Store a new entry and (unless disabled or ``setup=False``) set it up."""
+        """Store a new entry and (unless disabled or ``setup=False``) set it up.
+
+        Storage is read first if it has not been (see ``load``): the duplicate checks
+        need the stored entries, and the save below must not drop them from disk.
+        """
+        await self._load_once()
         if entry.entry_id in self._entries:
             raise OperationNotAllowed(f"entry {entry.entry_id} exists already")
         if entry.unique_id is not None and self.find_unique_id(entry.domain, entry.unique_id):
@@ -193,6 +225,10 @@ class ConfigEntries:
 
     async def setup(self, entry_id: str) -> bool:
         """Set up an entry; True if it ended ``loaded``.
+
+        One attempt per entry at a time: the attempt holds ``entry.lock``, so a second
+        caller (a retry timer, ``setup_all``, a reload) waits and then finds the entry
+        ``loaded`` (and returns) or in a state it may set up from.
 
         Failures never raise here: they move the entry to ``setup_error``,
         ``setup_retry`` or ``migration_error`` with a ``reason``, because one broken
@@ -386,18 +422,31 @@ class ConfigEntries:
         """Set up every enabled entry, domain by domain in dependency order.
 
         Entries of one domain are set up concurrently: one slow device does not hold
-        up its siblings.
+        up its siblings. Only entries nobody has tried yet (``not_loaded``) are set up:
+        one added while the host was starting was set up by ``add``, and if that attempt
+        failed, its retry timer (or the user) tries again, not a second attempt here.
         """
         self._setup_order = list(domains_order)
         rank = {domain: i for i, domain in enumerate(domains_order)}
         by_domain: dict[str, list[ConfigEntry[Any]]] = {}
         for entry in self._entries.values():
-            if not entry.disabled and entry.state.can_setup:
+            if not entry.disabled and entry.state is ConfigEntryState.NOT_LOADED:
                 by_domain.setdefault(entry.domain, []).append(entry)
         for domain in sorted(by_domain, key=lambda d: rank.get(d, len(rank))):
             async with anyio.create_task_group() as tg:
                 for entry in by_domain[domain]:
-                    tg.start_soon(self.setup, entry.entry_id)
+                    tg.start_soon(self._setup_untried, entry)
+
+    async def _setup_untried(self, entry: ConfigEntry[Any]) -> None:
+        async with entry.lock:
+            # again under the lock: an ``add`` may have set it up while we waited, or a
+            # ``remove`` taken it away
+            if (
+                self._entries.get(entry.entry_id) is entry
+                and not entry.disabled
+                and entry.state is ConfigEntryState.NOT_LOADED
+            ):
+                await self._setup_locked(entry)
 
     async def unload_all(self) -> None:
         """Unload every entry, dependents before their dependencies (host stop)."""
