@@ -106,7 +106,7 @@ async def main(args: argparse.Namespace) -> None:
     host = make_host(Path(args.config_dir), stop_timeout=10)
     async with anyio.create_task_group() as group:
         group.start_soon(host.run)
-        # Entries added while the host is still starting would be set up twice.
+        # The entry is added once the host runs, so its set-up is this script's own.
         await wait_until(lambda: host.state is HostState.RUNNING, timeout=30)
         if not args.drain:
             text = await anyio.Path(args.entry).read_text(encoding="utf-8")
