@@ -23,7 +23,7 @@ import anyio.abc
 import pytest
 from outbox_tcp_peer import LineSink
 
-from gatehouse.core.testing import ChildOutput, start_child
+from gatehouse.core.testing import ChildOutput, start_child, wait_until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
@@ -85,6 +85,12 @@ async def test_sigkill_mid_stream_loses_no_acknowledged_message(
             with anyio.fail_after(20):
                 await first.wait_ready()
                 await sink.wait_for(GATE)
+            # Behind the closed gate nothing more is deleted: wait until each destination
+            # has an alarm queued, or the check of what the second child sends first has
+            # nothing to check (both destinations' alarms overtake their telemetry, so all
+            # of one's alarms may have left before the gate closed).
+            await wait_until(lambda: all(queued_alarms(db_path).values()), timeout=20,
+                             message="an alarm queued behind the gate for each destination")
             process.send_signal(signal.SIGKILL)
             assert await process.wait() == -signal.SIGKILL
         seen_before_kill = len(sink.received)
