@@ -83,6 +83,34 @@ def make_private_dir(path: Path, *, create: bool = True) -> None:
     _tighten(path, DIR_MODE)
 
 
+def write_private_file(path: Path, data: bytes) -> None:
+    """Atomically replace ``path`` with ``data``, readable by its owner only (0600).
+
+    Writing the target in place would leave a truncated, unparsable file if the process
+    dies or power fails mid-write. Instead the bytes go to a temp file in the *same*
+    directory (``os.replace`` is only atomic within one filesystem), made by ``mkstemp``
+    (0600 and ``O_EXCL``: no other user ever sees a readable window, even briefly), which
+    is fsynced before the rename so the rename can never point at data still in the page
+    cache; then the directory is fsynced so the rename itself survives a power cut. At
+    every instant the target is either the complete old or new content. The directory
+    must exist. Blocking: call it from a worker thread in async code.
+    """
+    directory = path.parent
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as tmp:
+            os.fchmod(tmp.fileno(), FILE_MODE)
+            tmp.write(data)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+    _fsync_dir(directory)
+
+
 def make_private_file(path: Path) -> None:
     """Tighten an existing file to 0600 (no-op if it is missing or already private)."""
     _tighten(path, FILE_MODE)
@@ -439,33 +467,8 @@ class Store(Generic[T]):
         self.write_count += 1
 
     def _write_sync(self, payload: bytes) -> None:
-        """Atomically replace the file with ``payload``.
-
-        Writing the target in place would leave a truncated, unparsable file if the
-        process dies or power fails mid-write. Instead the bytes go to a temp file in
-        the *same* directory (``os.replace`` is only atomic within one filesystem), which
-        is fsynced before the rename so the rename can never point at data still in the
-        page cache; then the directory is fsynced so the rename itself survives a power
-        cut. At every instant the target is either the complete old or new content.
-        """
         make_private_dir(self.storage_dir)
-        # mkstemp creates the file 0o600 and O_EXCL, so no other user ever sees a
-        # readable window, even briefly.
-        fd, tmp_name = tempfile.mkstemp(
-            prefix=f".{self.key}.", suffix=".tmp", dir=self.storage_dir
-        )
-        try:
-            with os.fdopen(fd, "wb") as tmp:
-                os.fchmod(tmp.fileno(), FILE_MODE)
-                tmp.write(payload)
-                tmp.flush()
-                os.fsync(tmp.fileno())
-            os.replace(tmp_name, self.path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp_name)
-            raise
-        _fsync_dir(self.storage_dir)
+        write_private_file(self.path, payload)
 
 
 def _envelope_problem(envelope: Any) -> str | None:

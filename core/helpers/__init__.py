@@ -35,6 +35,7 @@ what may come in               ``ingress_guard`` → ``IngressHook`` (``check`` 
                                ``ReplayFeed``): transports ask, schema_guard answers
 quiet logs                     ``BurstLog``
 text                           ``slugify``
+secrets on disk                ``write_private_file`` (atomic, 0600 from creation, fsynced)
 =============================  ========================================================
 
 Import from here, never from the modules behind it: those are internal and may move.
@@ -50,6 +51,7 @@ from ..outbox import (
     Sender,
     TransientDeliveryError,
 )
+from ..storage import write_private_file
 from ..template import (
     TEMPLATE_LIMITS_SCHEMA,
     TemplateBudgetError,
@@ -156,4 +158,5 @@ __all__ = [
     "priority_rules",
     "slugify",
     "template_engine",
+    "write_private_file",
 ]

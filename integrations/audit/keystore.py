@@ -21,20 +21,11 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
+from gatehouse.core.helpers import write_private_file
+
 from .const import PRIVATE_KEY_FILE, PUBLIC_KEY_FILE
 from .errors import AuditKeyError
 from .note import ORIGIN_PREFIX, Verifier, key_id, raw_public
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
 
 
 def load_or_create(
@@ -78,5 +69,5 @@ def load_or_create(
     pem = private.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
     # The public half first: a crash between the two leaves no private key without it.
     pub_path.write_text(verifier.text() + "\n", encoding="ascii")
-    _write_private(key_path, pem)
+    write_private_file(key_path, pem)
     return private, verifier

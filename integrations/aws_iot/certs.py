@@ -11,8 +11,6 @@ Key contents are never put in a message: only paths.
 from __future__ import annotations
 
 import datetime
-import os
-import stat
 from pathlib import Path
 
 from cryptography import x509
@@ -93,16 +91,3 @@ def check_root_ca(path: str, field: str) -> None:
     now = datetime.datetime.now(datetime.UTC)
     if not any(c.not_valid_before_utc <= now <= c.not_valid_after_utc for c in certs):
         raise CertificateProblem(f"{field}: no certificate in {path} is valid now")
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` readable by the owner only (0600 from creation, never wider)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, stat.S_IRUSR | stat.S_IWUSR)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)

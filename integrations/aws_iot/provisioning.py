@@ -23,7 +23,6 @@ and ``errorMessage``; nothing is stored then.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -33,6 +32,8 @@ from pathlib import Path
 from typing import Any, Final
 
 import anyio
+
+from gatehouse.core.helpers import write_private_file
 
 from .errors import ProvisioningError
 from .link import MqttLink
@@ -116,28 +117,11 @@ def _key_and_csr() -> tuple[str, str]:
     return key_pem.decode(), request.public_bytes(serialization.Encoding.PEM).decode()
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` with mode 0600 from the first byte, atomically."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.fchmod(fd, 0o600)  # whatever the umask
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-
-
 def _store(directory: Path, identity: dict[str, Any], cert: str, key: str) -> None:
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    _write_private(directory / KEY_FILE, key.encode())
-    _write_private(directory / CERT_FILE, cert.encode())
-    _write_private(directory / IDENTITY_FILE, json.dumps(identity, indent=2).encode())
+    write_private_file(directory / KEY_FILE, key.encode())
+    write_private_file(directory / CERT_FILE, cert.encode())
+    write_private_file(directory / IDENTITY_FILE, json.dumps(identity, indent=2).encode())
     dir_fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(dir_fd)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime
 import hashlib
 import logging
-import os
 import socket
 import threading
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from gatehouse.core.helpers import slugify
+from gatehouse.core.helpers import slugify, write_private_file
 
 from .const import CLIENT_CERT_FILE, CLIENT_KEY_FILE, PKI_DIR, REJECTED_DIR, TRUSTED_DIR
 from .errors import OpcuaCertificateChangedError, OpcuaSecurityError, OpcuaUntrustedCertificateError
@@ -108,7 +107,7 @@ def _load_or_create(paths: PkiPaths) -> ClientIdentity:
                 serialization.PrivateFormat.PKCS8,
                 serialization.NoEncryption(),
             )
-            _write_private(paths.client_key, key_pem)
+            write_private_file(paths.client_key, key_pem)
             paths.client_cert.unlink(missing_ok=True)  # a new key needs a new certificate
         if paths.client_cert.exists():
             cert = x509.load_der_x509_certificate(paths.client_cert.read_bytes())
@@ -119,19 +118,6 @@ def _load_or_create(paths: PkiPaths) -> ClientIdentity:
         return ClientIdentity(
             cert.public_bytes(serialization.Encoding.DER), key_pem, _application_uri(cert)
         )
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Write a secret: created 0600 (never world-readable, not even briefly), atomically."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
 
 
 def _self_signed(key: rsa.RSAPrivateKey) -> x509.Certificate:
