@@ -33,7 +33,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -43,7 +43,7 @@ from gatehouse.core import Context, Host
 from gatehouse.core.helpers import Backoff, BackoffCounter
 
 from .errors import JobDocumentError
-from .link import MqttLink
+from .link import LinkProtocol, MqttLink
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class _Answer:
         return str(self.body.get("code")) if self.kind == "rejected" else self.kind
 
 
-class JobRunner:
+class JobRunner(LinkProtocol):
     """Runs the thing's job executions one after the other (see the module docstring)."""
 
     def __init__(
@@ -108,6 +108,7 @@ class JobRunner:
         request_timeout: float = REQUEST_TIMEOUT,
         service_timeout: float = SERVICE_TIMEOUT,
     ) -> None:
+        super().__init__()
         self._link = link
         self._host = host
         self.thing_name = thing_name
@@ -118,13 +119,10 @@ class JobRunner:
         self._service_timeout = service_timeout
         self._answers: dict[str, tuple[anyio.Event, list[tuple[str, Any]]]] = {}
         self._wake = anyio.Event()
-        self._stopped = False
         self._connected = anyio.Event()
         #: Set (and replaced) on each connect: answers to requests sent before it are
         #: lost with the old session, so those requests are sent again.
         self._reconnected = anyio.Event()
-        self._scope: anyio.CancelScope | None = None
-        self._unsubs: list[Callable[[], None]] = []
         #: job id of the execution running now (None: idle).
         self.current: str | None = None
         self.stats: dict[str, int] = {
@@ -150,18 +148,7 @@ class JobRunner:
         self._unsubs.append(self._link.on_connect(self._on_connect))
         self._connected.set()  # optimistic: a failed publish says otherwise
         self._wake.set()
-        self._scope = anyio.CancelScope()
-        self._host.spawn(self._run(self._scope), f"aws_iot jobs {self.thing_name}")
-
-    async def stop(self) -> None:
-        # The link has no unsubscribe: its callbacks stay, and are ignored from now on.
-        self._stopped = True
-        for unsub in self._unsubs:
-            unsub()
-        self._unsubs.clear()
-        if self._scope is not None:
-            self._scope.cancel()
-            self._scope = None
+        self._spawn_run(self._host, f"aws_iot jobs {self.thing_name}")
 
     # -- inputs ----------------------------------------------------------------------
     async def _on_connect(self) -> None:

@@ -69,7 +69,7 @@ from gatehouse.core import (
 from gatehouse.core.helpers import Backoff, BackoffCounter, BurstLog, entity_filter
 
 from .errors import AwsIotConfigError, DeltaRefused
-from .link import MqttLink
+from .link import LinkProtocol, MqttLink
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -251,7 +251,7 @@ def service_for(host: Host, entity_id: str, value: JSON) -> tuple[str, str, dict
     raise DeltaRefused(f"no service sets {entity_id} to {compact(value)[:100]}")
 
 
-class ShadowSync:
+class ShadowSync(LinkProtocol):
     """Keeps one shadow (classic when ``config["name"]`` is None) in step with the house.
 
     ``config`` is the entry's ``shadow:`` block: ``enabled``, ``name``, ``include``/
@@ -271,6 +271,7 @@ class ShadowSync:
         backoff: Backoff = DEFAULT_BACKOFF,
         request_timeout: float = REQUEST_TIMEOUT,
     ) -> None:
+        super().__init__()
         self._link = link
         self._host = host
         self.thing_name = thing_name
@@ -328,9 +329,6 @@ class ShadowSync:
         }
         self.rejections: dict[int, int] = {}
         self._wake = anyio.Event()
-        self._stopped = False
-        self._scope: anyio.CancelScope | None = None
-        self._unsubs: list[Callable[[], None]] = []
         self._too_big = BurstLog(
             _LOGGER,
             "%(shadow)s: left out of the report (over AWS's 8 KB / 6-level shadow limits): "
@@ -367,18 +365,7 @@ class ShadowSync:
         for key, entity_id in self._keys.items():
             if key not in self._current:
                 self._track(entity_id, self._host.states.get(entity_id))
-        self._scope = anyio.CancelScope()
-        self._host.spawn(self._run(self._scope), f"aws_iot shadow {self.prefix}")
-
-    async def stop(self) -> None:
-        # The link has no unsubscribe: its callbacks stay, and are ignored from now on.
-        self._stopped = True
-        for unsub in self._unsubs:
-            unsub()
-        self._unsubs.clear()
-        if self._scope is not None:
-            self._scope.cancel()
-            self._scope = None
+        self._spawn_run(self._host, f"aws_iot shadow {self.prefix}")
 
     # -- inputs (on the loop) -------------------------------------------------------
     def _kick(self) -> None:
