@@ -24,6 +24,10 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import voluptuous as vol
+
+from ..exceptions import ConfigEntryError
+
 if TYPE_CHECKING:
     from ..config_entry import ConfigEntry
 
@@ -94,3 +98,17 @@ class OptionsLayout:
             )
 
         return self.merge(entry.data, entry.options, clash)
+
+    def validated(
+        self, entry: ConfigEntry[Any], schema: Callable[[Any], Any], what: str
+    ) -> dict[str, Any]:
+        """The merged settings validated by ``schema`` (what ``setup_entry`` runs with).
+
+        Invalid settings are the entry's set-up error, ``ConfigEntryError("invalid <what>
+        settings: ...")``, naming the key: retrying cannot fix them.
+        """
+        try:
+            config: dict[str, Any] = schema(self.merged(entry))
+        except vol.Invalid as err:
+            raise ConfigEntryError(f"invalid {what} settings: {err}") from err
+        return config

@@ -23,7 +23,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import anyio.to_thread
-import voluptuous as vol
 
 from gatehouse.core import ConfigEntry, ConfigEntryError, Host, YamlEntry, entries_by_name, hookimpl
 from gatehouse.core.helpers import LinkSensor, attach_outbox, slugify
@@ -52,10 +51,7 @@ class AwsIotIntegration:
         return entries_by_name(config, CONF_NAME)
 
     async def setup_entry(self, host: Host, entry: ConfigEntry[AwsIotRuntime]) -> None:
-        try:
-            config: dict[str, Any] = ENTRY_SCHEMA(OPTIONS_LAYOUT.merged(entry))
-        except vol.Invalid as err:
-            raise ConfigEntryError(f"invalid AWS IoT settings: {err}") from err
+        config = OPTIONS_LAYOUT.validated(entry, ENTRY_SCHEMA, "AWS IoT")
         try:
             await anyio.to_thread.run_sync(check_files, config)
         except CertificateProblem as err:

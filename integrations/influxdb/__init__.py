@@ -30,11 +30,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import voluptuous as vol
-
 from gatehouse.core import (
     ConfigEntry,
-    ConfigEntryError,
     Host,
     YamlEntry,
     entries_by_name,
@@ -62,10 +59,7 @@ class InfluxdbIntegration:
         return InfluxOptionsFlow(entry)
 
     async def setup_entry(self, host: Host, entry: ConfigEntry[InfluxdbRuntime]) -> None:
-        try:
-            config: dict[str, Any] = ENTRY_SCHEMA(OPTIONS_LAYOUT.merged(entry))
-        except vol.Invalid as err:
-            raise ConfigEntryError(f"invalid InfluxDB settings: {err}") from err
+        config = OPTIONS_LAYOUT.validated(entry, ENTRY_SCHEMA, "InfluxDB")
         key = slugify(entry.unique_id or entry.entry_id)
         runtime = await build(host, entry, config, key)
         entry.runtime_data = runtime

@@ -38,11 +38,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-import voluptuous as vol
-
 from gatehouse.core import (
     ConfigEntry,
-    ConfigEntryError,
     Host,
     YamlEntry,
     entries_by_name,
@@ -91,10 +88,7 @@ class NatsIntegration:
         return NatsOptionsFlow(entry)
 
     async def setup_entry(self, host: Host, entry: ConfigEntry[NatsRuntime]) -> None:
-        try:
-            config: dict[str, Any] = ENTRY_SCHEMA(OPTIONS_LAYOUT.merged(entry))
-        except vol.Invalid as err:
-            raise ConfigEntryError(f"invalid NATS settings: {err}") from err
+        config = OPTIONS_LAYOUT.validated(entry, ENTRY_SCHEMA, "NATS")
         name = config[CONF_NAME]
         key = slugify(entry.unique_id or entry.entry_id)
         device = entry_device(key, name)

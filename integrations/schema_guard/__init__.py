@@ -34,7 +34,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import anyio
-import voluptuous as vol
 
 from gatehouse.core import ConfigEntry, ConfigEntryError, Host, YamlEntry, hookimpl
 from gatehouse.core.helpers import ingress_guard, slugify
@@ -68,10 +67,7 @@ class SchemaGuardIntegration:
         return SchemaGuardOptionsFlow(entry)
 
     async def setup_entry(self, host: Host, entry: ConfigEntry[SchemaGuardRuntime]) -> None:
-        try:
-            config: dict[str, Any] = ENTRY_SCHEMA(OPTIONS_LAYOUT.merged(entry))
-        except vol.Invalid as err:
-            raise ConfigEntryError(f"invalid schema_guard settings: {err}") from err
+        config = OPTIONS_LAYOUT.validated(entry, ENTRY_SCHEMA, "schema_guard")
         key = slugify(entry.unique_id or entry.entry_id)
         runtime = SchemaGuardRuntime(config, key, host.config_dir, host.storage_dir)
         await runtime.load_schemas()

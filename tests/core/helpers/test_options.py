@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+import voluptuous as vol
 
-from gatehouse.core import ConfigEntry
+from gatehouse.core import ConfigEntry, ConfigEntryError
 from gatehouse.core.helpers import OptionsLayout
 
 LAYOUT = OptionsLayout(
@@ -71,3 +72,16 @@ def test_merged_entry_logs_a_clash_naming_the_entry(caplog: pytest.LogCaptureFix
         merged = LAYOUT.merged(entry)
     assert merged["sensors"] == [{"name": "a"}]
     assert "Boiler room: sensors 'a' added in the UI clashes" in caplog.text
+
+
+def test_validated_settings_or_the_set_up_error_naming_the_key() -> None:
+    schema = vol.Schema({"host": str, "discovery": bool}, extra=vol.ALLOW_EXTRA)
+    good: ConfigEntry[Any] = ConfigEntry(
+        domain="x", title="X", data=DATA, options={"discovery": False}
+    )
+    assert LAYOUT.validated(good, schema, "X")["discovery"] is False  # options laid over
+    bad: ConfigEntry[Any] = ConfigEntry(
+        domain="x", title="X", data=DATA, options={"discovery": "maybe"}
+    )
+    with pytest.raises(ConfigEntryError, match=r"invalid X settings: .*\['discovery'\]"):
+        LAYOUT.validated(bad, schema, "X")
