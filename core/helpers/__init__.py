@@ -36,6 +36,8 @@ what may come in               ``ingress_guard`` → ``IngressHook`` (``check`` 
 quiet logs                     ``BurstLog``
 text                           ``slugify``
 secrets on disk                ``write_private_file`` (atomic, 0600 from creation, fsynced)
+paho TLS                       ``TrackingContext`` (closes the socket paho abandons
+                               after a failed handshake)
 =============================  ========================================================
 
 Import from here, never from the modules behind it: those are internal and may move.
@@ -102,6 +104,7 @@ from .payload import (
     payload_text,
 )
 from .template import check_template, configure_templates, template_engine
+from .tls import TrackingContext
 
 __all__ = [
     "ENTITY_FILTER_FIELDS",
@@ -140,6 +143,7 @@ __all__ = [
     "TemplateEngine",
     "TemplateError",
     "TemplateLimits",
+    "TrackingContext",
     "TransientDeliveryError",
     "ValueReader",
     "ValueTemplateError",

@@ -54,6 +54,8 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersi
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from gatehouse.core.helpers import TrackingContext
+
 from .const import ALPN_PROTOCOL, MAX_PAYLOAD, MAX_TOPIC_BYTES
 from .errors import AwsIotNotConnected, AwsIotPublishError, PayloadTooLarge
 from .link import MessageCallback
@@ -97,33 +99,6 @@ class Endpoint:
     @property
     def where(self) -> str:
         return f"{self.host}:{self.port}"
-
-
-class TrackingContext(ssl.SSLContext):
-    """An SSL context that remembers the last socket it wrapped.
-
-    paho does not close the TLS socket when the handshake fails (a server the root CA
-    does not trust, a refused client certificate), so it would linger until garbage
-    collection, once per reconnect attempt; with it at hand it is closed at once.
-    """
-
-    last_socket: ssl.SSLSocket | None = None
-    #: Sockets wrapped so far: a failed attempt that wrapped one failed in TLS, not TCP.
-    wrapped = 0
-
-    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
-        sock = super().wrap_socket(*args, **kwargs)
-        self.last_socket = sock
-        self.wrapped += 1
-        return sock
-
-    def close_failed(self, current: object) -> None:
-        """Close the last socket if it is not ``current`` (paho's live one)."""
-        sock = self.last_socket
-        if sock is not None and sock is not current:
-            self.last_socket = None
-            with contextlib.suppress(OSError):
-                sock.close()
 
 
 def tls_context(endpoint: Endpoint, credentials: Credentials) -> TrackingContext:

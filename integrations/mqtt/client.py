@@ -53,12 +53,11 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from gatehouse.core import Host
-from gatehouse.core.helpers import ingress_guard
+from gatehouse.core.helpers import TrackingContext, ingress_guard
 
 from .api import MessageCallback, MqttMessage, Unsubscribe
 from .bridge import ThreadBridge
 from .errors import ConnectError
-from .tls import TrackingContext
 from .topics import TopicRouter
 from .transport import FastClient
 
@@ -344,10 +343,7 @@ class MqttConnection:
         """Close a TLS socket paho abandoned after a failed handshake (any thread)."""
         context = self._tls_context
         if isinstance(context, TrackingContext):
-            sock = context.last_socket
-            if sock is not None and sock is not self._client.socket():
-                context.last_socket = None
-                sock.close()
+            context.close_failed(self._client.socket())
 
     async def close(self) -> None:
         """Say ``offline`` (if a will is set), disconnect, stop the network thread.

@@ -9,28 +9,14 @@ something to retry.
 from __future__ import annotations
 
 import ssl
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from gatehouse.core.helpers import TrackingContext
 
 from .errors import ConnectError
 
 if TYPE_CHECKING:
     from .config import ConnectionSettings
-
-
-class TrackingContext(ssl.SSLContext):
-    """An SSL context that remembers the last socket it wrapped.
-
-    paho does not close the TLS socket when the handshake fails (a certificate that
-    does not verify), so it would linger until garbage collection; with the socket at
-    hand the connection closes it right away.
-    """
-
-    last_socket: ssl.SSLSocket | None = None
-
-    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
-        sock = super().wrap_socket(*args, **kwargs)
-        self.last_socket = sock
-        return sock
 
 
 def build_tls_context(settings: ConnectionSettings) -> ssl.SSLContext | None:
