@@ -9,6 +9,7 @@ explicitly; there is no global or thread-local way to find it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import gc
 import logging
@@ -40,6 +41,13 @@ EVENT_HOST_STOPPING: Final[EventType[dict[str, Any]]] = EventType("host_stopping
 
 #: Seconds the host gives entries to unload on stop before it cancels what is left.
 DEFAULT_STOP_TIMEOUT: Final = 20.0
+
+#: Event types that mark a set-up wave (an entry loaded, entities or devices registered).
+_SETUP_WAVE_EVENTS: Final = (
+    "config_entry_changed",
+    "entity_registry_updated",
+    "device_registry_updated",
+)
 
 
 class HostState(enum.StrEnum):
@@ -78,6 +86,15 @@ class Host:
         self._stopped = anyio.Event()
         self._shutdown_callbacks: list[Callable[[], Awaitable[None] | None]] = []
         self.exit_code = 0
+        #: Seconds without a set-up event before the heap is frozen again, and the least
+        #: time between two freezes (see ``freeze_gc_after_setup_waves``).
+        self.gc_settle_quiet = 3.0
+        self.gc_settle_interval = 60.0
+        self.gc_freezes = 0
+        self._gc_timer: asyncio.TimerHandle | None = None
+        self._gc_last_freeze = float("-inf")
+        self._gc_wave_started = 0.0
+        self._gc_wave_listeners: list[Callable[[], None]] = []
 
         from .config_entries import ConfigEntries
         from .device_registry import DeviceRegistry
@@ -182,10 +199,73 @@ class Host:
                 # Collect first: a reference cycle made during start-up (a validation
                 # traceback holding a whole YAML tree, say) would otherwise be frozen
                 # for the life of the process instead of freed.
-                gc.collect()
-                gc.freeze()
+                self.settle_gc()
+                self.freeze_gc_after_setup_waves()
                 await self._stop_requested.wait()
             outer.cancel_scope.cancel()
+
+    # -- garbage collector -------------------------------------------------------
+
+    def settle_gc(self) -> None:
+        """Collect, then move every object alive now out of the collector's reach.
+
+        A full collection scans every tracked object: 27-29 ms idle and 30-73 ms under
+        MQTT load for a host with 1,000 entities, a pause every few seconds that was
+        most of the ingest p99. Objects made while setting up live as long as their
+        entry, so scanning them again is pure cost; frozen, later collections see only
+        what is new. Collecting first keeps a start-up reference cycle (a validation
+        traceback holding a YAML tree) from being frozen instead of freed. Costs one
+        collection of the unfrozen objects: call it when set-up is done, not per message.
+        """
+        gc.collect()
+        gc.freeze()
+        self.gc_freezes += 1
+        with contextlib.suppress(RuntimeError):  # called outside the loop
+            self._gc_last_freeze = asyncio.get_running_loop().time()
+
+    def freeze_gc_after_setup_waves(self) -> Callable[[], None]:
+        """From now on, ``settle_gc`` after every set-up wave; returns the undo.
+
+        Entries loaded after start (a retry that succeeds, a flow), entities made by
+        discovery and devices that appear later would otherwise sit in the oldest
+        generation and be scanned by every full collection again. A wave is a burst of
+        config entry, entity or device registry events; the freeze comes
+        ``gc_settle_quiet`` seconds after its last event, at most once every
+        ``gc_settle_interval`` seconds (a device that keeps appearing and vanishing
+        cannot make the host collect all the time). ``Host.run`` turns this on; tests
+        and other embedders that start many hosts in one process leave it off.
+        """
+        for event_type in _SETUP_WAVE_EVENTS:
+            self._gc_wave_listeners.append(self.bus.listen(event_type, self._on_setup_event))
+
+        def undo() -> None:
+            while self._gc_wave_listeners:
+                self._gc_wave_listeners.pop()()
+            if self._gc_timer is not None:
+                self._gc_timer.cancel()
+                self._gc_timer = None
+
+        return undo
+
+    def _on_setup_event(self, event: Any) -> None:
+        if self.state is not HostState.RUNNING:
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if self._gc_timer is None:
+            self._gc_wave_started = now
+        else:
+            self._gc_timer.cancel()
+        # Quiet for a moment after the last event, but a wave that never ends (events
+        # every second) is frozen after ten quiet periods anyway.
+        at = min(now + self.gc_settle_quiet, self._gc_wave_started + 10 * self.gc_settle_quiet)
+        at = max(at, self._gc_last_freeze + self.gc_settle_interval)
+        self._gc_timer = loop.call_at(at, self._settle_from_timer)
+
+    def _settle_from_timer(self) -> None:
+        self._gc_timer = None
+        if self.state is HostState.RUNNING:
+            self.settle_gc()
 
     def request_stop(self, exit_code: int = 0) -> None:
         """Ask ``run`` to stop the host (safe to call from the loop, any time)."""
