@@ -29,6 +29,7 @@ from typing import Any
 import voluptuous as vol
 
 from gatehouse.core import ConfigEntry, ConfigEntryError, Host, YamlEntry, hookimpl
+from gatehouse.core.http import RouteDef, WsCommand
 
 from .config import CONFIG_SCHEMA, ENTRY_SCHEMA
 from .const import AUDIT_DIR, CONF_NAME, DOMAIN, EVENT_AUDIT_CHECKPOINT
@@ -92,3 +93,19 @@ def gatehouse_integration() -> AuditIntegration:
 def gatehouse_diagnostics(host: Host) -> Mapping[str, Any]:
     """Per loaded entry: origin, seq, file, queue and checkpoint figures (no key)."""
     return {entry_id: rt.diagnostics() for entry_id, rt in LOADED.runtimes(host).items()}
+
+
+@hookimpl
+def gatehouse_http_routes(host: Host) -> list[RouteDef]:
+    """The log's REST API (admins only; ``views.py``), imported with aiohttp."""
+    from .views import routes
+
+    return routes(host)
+
+
+@hookimpl
+def gatehouse_ws_commands(host: Host) -> list[WsCommand]:
+    """The log over the WebSocket API (admins only; ``wscommands.py``)."""
+    from .wscommands import commands
+
+    return commands(host)

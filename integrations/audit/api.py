@@ -19,9 +19,21 @@ records. Actions:
 ``auth.login`` (result ok/failed), ``auth.lockout`` (an account or address locked
 out), ``auth.logout``, ``user.password`` (ok/failed: a password change),
 ``token.create``, ``token.revoke``, ``user.create``, ``user.update``, ``user.remove``,
-``permission.change``, and for later integrations ``key.operation`` and
-``cert.operation``. An unknown action is still recorded (as
-``security.other``, the action kept in details) rather than lost.
+``permission.change``. Other components name their own actions in three families,
+``cert.<verb>``, ``key.<verb>`` and ``device.<verb>`` (one lower-case word), e.g. the
+certificate authority and the keyring (``gatehouse certs`` / ``gatehouse keys``)::
+
+    {"action": "cert.issue", "result": "ok", "name": "<OS user or UI user>",
+     "target": "cert:<serial>", "details": {"kind": "device", "cn": "pump-7",
+                                           "not_after": "2029-03-09T00:00:00Z"}}
+    cert.init_ca, cert.issue, cert.revoke (target cert:<serial>), cert.crl;
+    key.create, key.rotate (target key:<kid>, details {"purpose": "tag"}), key.delete;
+    device.provision, device.revoke (target device:<name>)
+
+Never a private key, a passphrase or a certificate's PEM in ``details``. With no host
+running (a CLI on a stopped appliance) they call ``append_offline(config_dir, data)``
+(``offline.py``) with the same dict. An action outside the list and the families is
+still recorded (as ``security.other``, the action kept in details) rather than lost.
 
 **Events the core fires that are recorded** (see ``listeners.py``): ``host_started``,
 ``host_stopping``, ``config_entry_changed`` (added, removed, updated: which of title,
@@ -31,7 +43,8 @@ with a user only: who, ``domain.service``, target entities, result ``ok``, ``den
 which may be secrets), and schema_guard's rejection counters summarised per interval.
 
 **Query** (for the REST/WS API and the UI page, admin only: the caller checks):
-``await query(host, actor=..., action=..., since=..., until=..., limit=...)``.
+``await query(host, actor=..., action=..., since=..., until=..., text=..., before=...,
+limit=...)``, newest first (``browse.py`` pages it for ``views.py``/``wscommands.py``).
 
 **Writing** from another integration: ``record(host, action, ...)`` (False when no
 audit entry is loaded or the queue is full).
@@ -43,24 +56,24 @@ import datetime as dt
 import json
 from functools import partial
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import anyio.to_thread
 
 from gatehouse.core import Host
 
-from .const import EVENT_AUDIT_SECURITY
+from .const import (
+    EVENT_AUDIT_SECURITY,
+    SECURITY_ACTIONS,
+    SECURITY_FAMILIES,
+    is_security_action,
+)
+from .offline import append_offline
 from .services import LOADED
 from .writer import log_files
 
-__all__ = ["EVENT_AUDIT_SECURITY", "SECURITY_ACTIONS", "query", "query_files", "record"]
-
-SECURITY_ACTIONS: Final = frozenset({
-    "auth.login", "auth.lockout", "auth.logout", "token.create", "token.revoke",
-    "user.create", "user.update", "user.password", "user.remove", "permission.change",
-    "key.operation", "cert.operation",
-})
-
+__all__ = ["EVENT_AUDIT_SECURITY", "SECURITY_ACTIONS", "SECURITY_FAMILIES",
+           "append_offline", "is_security_action", "query", "query_files", "record"]
 
 def record(
     host: Host, action: str, *, actor: dict[str, str | None] | None = None,
@@ -73,40 +86,67 @@ def record(
     return False
 
 
-def _stamp(value: dt.datetime | str | None) -> str | None:
+def _stamp(value: dt.datetime | str | float | None) -> str | None:
     if value is None:
         return None
-    if isinstance(value, str):
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = dt.datetime.fromtimestamp(float(value), dt.UTC)
+    elif isinstance(value, str):
         value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if not isinstance(value, dt.datetime):
+        raise TypeError(f"not a time: {value!r}")
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _haystack(rec: dict[str, Any]) -> str:
+    """What ``text`` searches: the values people read (not the field names, which every
+    record has, nor ``prev``)."""
+    who = rec.get("actor") or {}
+    parts = [rec.get("action"), rec.get("target"), rec.get("result"),
+             *(who.get(k) for k in ("user_id", "name", "ip")),
+             json.dumps(rec.get("details"), sort_keys=True)]
+    return "\n".join(str(p) for p in parts if p is not None).casefold()
+
+
 def query_files(
     directory: Path, *, actor: str | None = None, action: str | None = None,
-    since: dt.datetime | str | None = None, until: dt.datetime | str | None = None,
-    limit: int = 100,
+    since: dt.datetime | str | float | None = None,
+    until: dt.datetime | str | float | None = None,
+    text: str | None = None, before: int | None = None, limit: int = 100,
 ) -> list[dict[str, Any]]:
     """Newest first, at most ``limit`` records matching every filter given (blocking).
 
     ``actor`` matches ``user_id`` or ``name``; ``action`` an exact action or a prefix
-    ending in ``.`` (``"auth."``); ``since``/``until`` are inclusive (datetime or ISO
-    text, UTC when naive). Checkpoint records are left out. A partly written last line
-    is skipped.
+    ending in ``.`` (``"auth."``); ``since``/``until`` are inclusive (datetime, ISO
+    text or seconds since 1970; UTC when naive); ``text`` a case-insensitive substring
+    of the action, target, result, actor or details (ciphertext stays ciphertext);
+    ``before`` only records with a smaller ``seq`` (the next page: pass the last seq
+    of this one). Checkpoint records are left out. A partly written last line is
+    skipped.
     """
     low, high = _stamp(since), _stamp(until)
+    needle = text.casefold() if text else None
     found: list[dict[str, Any]] = []
     if limit <= 0:
         return found
     for path in reversed(log_files(directory)):
         lines = path.read_bytes().split(b"\n")[:-1]
+        if before is not None and lines:
+            try:
+                if json.loads(lines[0]).get("seq", 0) >= before:
+                    continue  # the whole file is newer than the page asked for
+            except ValueError:
+                pass
         for line in reversed(lines):
             try:
                 rec = json.loads(line)
             except ValueError:
                 continue
-            if "time" not in rec:
+            if not isinstance(rec, dict) or "time" not in rec:
+                continue
+            if before is not None and rec.get("seq", 0) >= before:
                 continue
             if high is not None and rec["time"] > high:
                 continue
@@ -120,6 +160,8 @@ def query_files(
             who = rec.get("actor") or {}
             if actor is not None and actor not in (who.get("user_id"), who.get("name")):
                 continue
+            if needle is not None and needle not in _haystack(rec):
+                continue
             found.append(rec)
             if len(found) >= limit:
                 return found
@@ -128,8 +170,9 @@ def query_files(
 
 async def query(
     host: Host, *, actor: str | None = None, action: str | None = None,
-    since: dt.datetime | str | None = None, until: dt.datetime | str | None = None,
-    limit: int = 100,
+    since: dt.datetime | str | float | None = None,
+    until: dt.datetime | str | float | None = None,
+    text: str | None = None, before: int | None = None, limit: int = 100,
 ) -> list[dict[str, Any]]:
     """``query_files`` on the loaded log, in a worker thread (after a flush)."""
     runtimes = list(LOADED.runtimes(host).values())
@@ -137,5 +180,5 @@ async def query(
         return []
     await runtimes[0].log.flush()
     search = partial(query_files, runtimes[0].directory, actor=actor, action=action,
-                     since=since, until=until, limit=limit)
+                     since=since, until=until, text=text, before=before, limit=limit)
     return await anyio.to_thread.run_sync(search)

@@ -7,6 +7,7 @@ users, permissions), the others by the core itself.
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 DOMAIN: Final = "audit"
@@ -45,3 +46,18 @@ EVENT_HOST_STOPPING: Final = "host_stopping"
 EVENT_STATE_CHANGED: Final = "state_changed"
 #: Fired by this integration for every checkpoint once on disk: {origin, size, note}.
 EVENT_AUDIT_CHECKPOINT: Final = "audit_checkpoint"
+
+SECURITY_ACTIONS: Final = frozenset({
+    "auth.login", "auth.lockout", "auth.logout", "token.create", "token.revoke",
+    "user.create", "user.update", "user.password", "user.remove", "permission.change",
+    "key.operation", "cert.operation",
+})
+#: Families of actions other components name themselves (``cert.issue``, ``key.rotate``,
+#: ``device.provision``): the prefix, then one lower-case word.
+SECURITY_FAMILIES: Final = re.compile(r"(cert|key|device)\.[a-z][a-z0-9_]{0,31}")
+
+
+def is_security_action(action: object) -> bool:
+    """Recorded under its own name (else as ``security.other``)."""
+    return isinstance(action, str) and (
+        action in SECURITY_ACTIONS or SECURITY_FAMILIES.fullmatch(action) is not None)

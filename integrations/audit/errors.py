@@ -13,6 +13,9 @@ class AuditKeyError(AuditError):
     """The signing or verification key is missing, unreadable or malformed."""
 
 
+class AuditLogBusy(AuditError):
+    """Another process holds the log's write lock (``append_offline`` while a host runs)."""
+
 
 class AuditFormatError(AuditError):
     """A record or checkpoint does not follow the documented format (says which field)."""

@@ -10,7 +10,8 @@ What is recorded and how (the payloads are documented in ``api.py``):
   options, disabled changed (compared with what the entry was: the event does not say);
 * ``service_call_result`` → ``service.call``, only for calls made by a user (the core
   fires it only for those): ``target`` the entity/device/area ids, ``details`` the
-  service and the *names* of its data fields (values may be passwords);
+  service and the *names* of its data fields (values may be passwords); a call on a
+  sensitive entity also records the values, sealed with the tag cipher (``sealed.py``);
 * ``audit_security`` (core/http) → its action, result and actor;
 * schema_guard's rejection counters (its ``quarantined``, ``dropped`` and
   ``shadow_rejected`` sensors) → one ``schema_guard.rejections`` record per interval
@@ -28,7 +29,6 @@ from typing import Any
 
 from gatehouse.core import ConfigEntry, Event, Host, Unsubscribe
 
-from .api import SECURITY_ACTIONS
 from .committer import AuditLog
 from .const import (
     EVENT_AUDIT_SECURITY,
@@ -37,7 +37,9 @@ from .const import (
     EVENT_HOST_STOPPING,
     EVENT_SERVICE_CALL_RESULT,
     EVENT_STATE_CHANGED,
+    is_security_action,
 )
+from .sealed import SEALED_KEY, cipher_of, seal
 
 _LOGGER = logging.getLogger(__name__)
 _SHORT = re.compile(r"[a-z][a-z0-9_]{0,31}(\.[a-z0-9_]{1,32}){0,3}")
@@ -69,7 +71,7 @@ def _fingerprint(entry: ConfigEntry[Any]) -> dict[str, str]:
             "options": digest(dict(entry.options)), "disabled": digest(entry.disabled)}
 
 
-def _targets(data: Mapping[str, Any]) -> str | None:
+def _target_list(data: Mapping[str, Any]) -> list[str]:
     found: list[str] = []
     for key in _TARGET_KEYS:
         value = data.get(key)
@@ -77,7 +79,40 @@ def _targets(data: Mapping[str, Any]) -> str | None:
             found.append(value)
         elif isinstance(value, list | tuple):
             found.extend(str(v) for v in value)
+    return found
+
+
+def _targets(found: list[str]) -> str | None:
     return _text(",".join(found), 500) if found else None
+
+
+def security_record(
+    data: Mapping[str, Any], *, by: str | None,
+) -> tuple[str, dict[str, str | None], str | None, str, dict[str, Any]]:
+    """``audit_security`` data → (action, actor, target, result, details), bounded.
+
+    ``by``: the user of the event's context (recorded as ``details.by_user_id`` when it
+    is not the ``user_id`` the event names). Also used by ``append_offline``.
+    """
+    action = data.get("action")
+    details = data.get("details")
+    details = dict(details) if isinstance(details, Mapping) else {}
+    try:
+        size = len(json.dumps(details, allow_nan=False))
+    except (TypeError, ValueError):
+        details = {"unserializable": _text(repr(details), 500)}
+    else:
+        if size > MAX_DETAILS:
+            details = {"too_large": size}
+    if not is_security_action(action):
+        details["action"] = _text(action, 64)
+        action = "security.other"
+    if by is not None and by != data.get("user_id"):
+        details["by_user_id"] = _text(by)
+    actor = {"user_id": _text(data.get("user_id")), "name": _text(data.get("name")),
+             "ip": _text(data.get("ip"))}
+    return (str(action), actor, _text(data.get("target")),
+            _text(data.get("result"), 32) or "ok", details)
 
 
 class AuditListeners:
@@ -142,36 +177,22 @@ class AuditListeners:
         }
         if data.get("error"):
             details["error"] = _text(data.get("error"))
+        targets = _target_list(service_data)
+        if targets and isinstance(service_data, Mapping):
+            cipher = cipher_of(self._host)
+            if cipher is not None:
+                sealed = seal(cipher, targets, service_data)
+                if sealed is not None:
+                    details[SEALED_KEY] = sealed
         self._log.append(
-            "service.call", actor=actor_of(event), target=_targets(service_data),
+            "service.call", actor=actor_of(event), target=_targets(targets),
             result=_text(data.get("result"), 32) or "ok", details=details,
         )
 
     def _security(self, event: Event[Any]) -> None:
-        data = event.data
-        action = data.get("action")
-        details = data.get("details")
-        details = dict(details) if isinstance(details, Mapping) else {}
-        try:
-            size = len(json.dumps(details, allow_nan=False))
-        except (TypeError, ValueError):
-            details = {"unserializable": _text(repr(details), 500)}
-        else:
-            if size > MAX_DETAILS:
-                details = {"too_large": size}
-        if not isinstance(action, str) or action not in SECURITY_ACTIONS:
-            details["action"] = _text(action, 64)
-            action = "security.other"
-        by = event.context.user_id
-        if by is not None and by != data.get("user_id"):
-            details["by_user_id"] = _text(by)
-        self._log.append(
-            action,
-            actor={"user_id": _text(data.get("user_id")), "name": _text(data.get("name")),
-                   "ip": _text(data.get("ip"))},
-            target=_text(data.get("target")), result=_text(data.get("result"), 32) or "ok",
-            details=details,
-        )
+        action, actor, target, result, details = security_record(
+            event.data, by=event.context.user_id)
+        self._log.append(action, actor=actor, target=target, result=result, details=details)
 
     # -- schema_guard summaries -------------------------------------------------------
 

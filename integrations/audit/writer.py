@@ -10,6 +10,8 @@ Layout of ``<config>/.storage/audit/`` (dir 0700, files 0600)::
     ...                  and its first record chains to the previous file's last
     checkpoints.jsonl    every checkpoint note again, {"file", "line", "note"} a line
     audit_ed25519.key    signing key (0600); audit_ed25519.pub: its verifier key
+    audit.lock           flock'ed by whoever writes (the host's writer from open()
+                         to close(), or ``append_offline`` for one record)
 
 On open, a last line without its newline (a crash in the middle of a write: never
 acknowledged, since a round returns only after fsync) is cut off and the cut is
@@ -21,6 +23,7 @@ record chained onto damage.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import os
 import re
@@ -33,7 +36,7 @@ from typing import Any, BinaryIO
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from .const import CHECKPOINTS_FILE, LOG_PREFIX, LOG_SUFFIX
-from .errors import AuditFormatError
+from .errors import AuditFormatError, AuditLogBusy
 from .note import Verifier, sign
 from .record import ACTION_CHECKPOINT, VERSION, encode, genesis, line_hash, parse
 
@@ -58,6 +61,35 @@ def utc_stamp(when: float) -> str:
 def ensure_dir(directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(directory, 0o700)
+
+
+LOCK_FILE = "audit.lock"
+
+
+def acquire_lock(directory: Path, *, wait: float = 0.0) -> int:
+    """Hold the log's write lock (an flock, released by the kernel if we die).
+
+    ``wait``: seconds to keep trying (an offline append holds it for milliseconds);
+    then ``AuditLogBusy``. Returns the descriptor to pass to ``release_lock``.
+    """
+    fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise AuditLogBusy(
+                    f"the audit log in {directory} is open for writing by another "
+                    "process (a running host?)") from None
+            time.sleep(0.05)  # polling a lock another process holds: no event to wait on
+
+
+def release_lock(fd: int) -> None:
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    os.close(fd)
 
 
 def _open_append(path: Path) -> BinaryIO:
@@ -107,11 +139,23 @@ class LogWriter:
         self._size = 0
         self._line = 0
         self._file: BinaryIO | None = None
+        self._lock: int | None = None
+        #: Seconds ``open`` waits for the write lock (an offline append may hold it).
+        self.lock_wait = 5.0
 
     # -- open -----------------------------------------------------------------------
 
     def open(self) -> None:
         ensure_dir(self.directory)
+        if self._lock is None:
+            self._lock = acquire_lock(self.directory, wait=self.lock_wait)
+        try:
+            self._open()
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self) -> None:
         files = log_files(self.directory)
         for path in reversed(files):
             data = path.read_bytes()
@@ -160,8 +204,10 @@ class LogWriter:
                 os.fsync(f.fileno())
 
     def reopen(self) -> None:
-        """Read the chain state from disk again (after a failed write)."""
-        self.close()
+        """Read the chain state from disk again (after a failed write; the lock is kept)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
         self.seq, self.head, self.since_checkpoint = 0, genesis(self.origin), 0
         self._number, self._size, self._line = 1, 0, 0
         self.open()
@@ -170,6 +216,9 @@ class LogWriter:
         if self._file is not None:
             self._file.close()
             self._file = None
+        if self._lock is not None:
+            release_lock(self._lock)
+            self._lock = None
 
     @property
     def current_file(self) -> str:

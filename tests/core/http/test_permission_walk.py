@@ -158,6 +158,10 @@ REST: dict[tuple[str, str], list[Case]] = {
     ("GET", "/api/schema_guard/export"): [c("/api/schema_guard/export", "admin")],
     ("POST", "/api/schema_guard/replay"): [
         c("/api/schema_guard/replay", "admin", {"dry_run": False})],
+    # the audit log (loaded as a plugin, no entry: admins get 404)
+    ("GET", "/api/audit/records"): [c("/api/audit/records?actor=x&limit=5", "admin")],
+    ("GET", "/api/audit/status"): [c("/api/audit/status", "admin")],
+    ("GET", "/api/audit/verify"): [c("/api/audit/verify", "admin")],
     # files
     ("GET", "/panels/{name}/{path}"): [c("/panels/echo/index.html", "read_only")],
     ("GET", "/{path}"): [c("/index.html", UI)],
@@ -205,6 +209,9 @@ WS: dict[str, list[tuple[dict[str, Any], str]]] = {
     "schema_guard/quarantine/get": [({"message_id": 1}, "admin")],
     "schema_guard/paths": [({}, "admin")],
     "schema_guard/replay": [({"dry_run": False}, "admin")],
+    "audit/records": [({"limit": 5}, "admin")],
+    "audit/status": [({}, "admin")],
+    "audit/verify": [({}, "admin")],
 }
 
 
@@ -232,6 +239,7 @@ class WalkPlugin:
 async def app(host: Host, http_config: dict[str, Any]) -> web.Application:
     host.plugins.register(WalkPlugin(), "walk_plugin")
     host.plugins.load("schema_guard")  # its routes (and WebSocket commands), no entry
+    host.plugins.load("audit")  # the same
     host.services.register("walk", "raw", lambda call: None, admin_only=True)
     return await create_app(host, http_config)
 

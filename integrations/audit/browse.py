@@ -1,0 +1,238 @@
+"""Reading the log for people: filters, newest-first pages, and the verify status, shared
+by the REST routes (``views.py``) and the WebSocket commands (``wscommands.py``).
+
+People read an audit log from the newest record back ("who did that just now?"), so
+pages go backwards by ``seq`` (``before``). Every read runs in a worker thread after a
+flush, so what was offered before the request is in the answer.
+
+The verify status runs the offline verifier on a *snapshot* of the running log, so a
+round being written meanwhile cannot look like damage: the checkpoints file's size is
+taken first, then the log files and their sizes (the writer puts a checkpoint in the
+log before it lists it), and each file is read only up to its last complete line at
+that size. Records written after the snapshot are simply not in it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import anyio.to_thread
+
+from gatehouse.core import Host
+
+from .api import query
+from .const import CHECKPOINTS_FILE, PUBLIC_KEY_FILE
+from .errors import AuditError
+from .note import Verifier, verify
+from .sealed import cipher_of, reveal
+from .services import LOADED
+from .verify import Report, verify_bytes
+from .writer import log_files
+
+if TYPE_CHECKING:
+    from .runtime import AuditRuntime
+
+PAGE_DEFAULT: Final = 50
+PAGE_MAX: Final = 500
+TEXT_MAX: Final = 200
+FILTER_NAMES: Final = ("actor", "action", "since", "until", "text")
+NOT_LOADED: Final = "no audit entry is loaded"
+
+
+class AuditUnavailable(AuditError):
+    """No audit entry is loaded (REST: 404; WebSocket: the error's message)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    actor: str | None = None
+    action: str | None = None
+    since: float | None = None
+    until: float | None = None
+    text: str | None = None
+
+
+def runtime_of(host: Host) -> AuditRuntime:
+    runtimes = LOADED.runtimes(host)
+    if not runtimes:
+        raise AuditUnavailable(NOT_LOADED)
+    return next(iter(runtimes.values()))
+
+
+def parse_time(name: str, value: Any) -> float:
+    """Seconds since 1970, or ISO 8601 (a time without a zone is UTC)."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name}: expected a time (seconds since 1970 or ISO 8601)")
+    if isinstance(value, int | float):
+        number = float(value)
+    else:
+        text = str(value).strip()
+        try:
+            number = float(text)
+        except ValueError:
+            try:
+                moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+            except ValueError:
+                raise ValueError(f"{name}: {text[:64]!r} is not a time (seconds since "
+                                 "1970 or ISO 8601)") from None
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=dt.UTC)
+            return moment.timestamp()
+    if not math.isfinite(number) or not 0 <= number < 1e11:
+        raise ValueError(f"{name}: expected seconds since 1970")
+    return number
+
+
+def parse_int(name: str, value: Any, *, low: int, high: int) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"{name}: expected a whole number")
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected a whole number") from None
+    if not low <= number <= high:
+        raise ValueError(f"{name}: expected {low} to {high}, got {number}")
+    return number
+
+
+def parse_bool(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no", ""):
+        return False
+    raise ValueError(f"{name}: expected true or false")
+
+
+def parse_filters(raw: Mapping[str, Any]) -> Filters:
+    """``Filters`` from query parameters or a JSON object; empty values are no filter.
+
+    Raises ValueError naming the parameter (answered as 400 / ``invalid_format``).
+    """
+    unknown = sorted(set(raw) - set(FILTER_NAMES))
+    if unknown:
+        raise ValueError(f"unknown filter {unknown[0]!r} (known: {', '.join(FILTER_NAMES)})")
+    found: dict[str, Any] = {}
+    for name in ("actor", "action", "text"):
+        value = raw.get(name)
+        if value in (None, ""):
+            continue
+        if not isinstance(value, str):
+            raise ValueError(f"{name}: expected text")
+        if len(value) > TEXT_MAX:
+            raise ValueError(f"{name}: longer than {TEXT_MAX} characters")
+        found[name] = value
+    for name in ("since", "until"):
+        value = raw.get(name)
+        if value not in (None, ""):
+            found[name] = parse_time(name, value)
+    return Filters(**found)
+
+
+def split_query(raw: Mapping[str, Any], own: tuple[str, ...]) -> tuple[dict[str, Any],
+                                                                     dict[str, Any]]:
+    """(the request's own parameters such as ``limit``, the filters)."""
+    mine = {k: v for k, v in raw.items() if k in own}
+    rest = {k: v for k, v in raw.items() if k not in own}
+    return mine, rest
+
+
+async def page(host: Host, filters: Filters, *, limit: int, before: int | None,
+               decrypt: bool = False) -> dict[str, Any]:
+    """``{"records": [...], "next_before": seq | None}``, newest first.
+
+    ``decrypt``: sealed values are opened with the tag cipher where the key is here
+    (``sealed.reveal``); otherwise they are returned as stored (ciphertext).
+    """
+    runtime_of(host)
+    found = await query(host, actor=filters.actor, action=filters.action,
+                        since=filters.since, until=filters.until, text=filters.text,
+                        before=before, limit=limit + 1)
+    more = len(found) > limit
+    found = found[:limit]
+    if decrypt:
+        cipher = cipher_of(host)
+        found = [reveal(cipher, rec) for rec in found]
+    return {"records": found,
+            "next_before": found[-1]["seq"] if more and found else None}
+
+
+def status(host: Host) -> dict[str, Any]:
+    """The running log at a glance (no I/O): origin, seq, last checkpoint, counters."""
+    runtime = runtime_of(host)
+    writer = runtime.log.writer
+    return {
+        "origin": writer.origin, "seq": writer.seq, "file": writer.current_file,
+        "last_checkpoint": _last_checkpoint(runtime.directory),
+        "unsigned": writer.since_checkpoint, **_counters(runtime),
+    }
+
+
+def _counters(runtime: AuditRuntime) -> dict[str, Any]:
+    log = runtime.log
+    return {"dropped": log.dropped, "write_failures": log.failures, "pending": log.pending}
+
+
+def _last_checkpoint(directory: Path) -> dict[str, Any] | None:
+    """The newest checkpoint listed (size, time, note), checked against the key."""
+    path = directory / CHECKPOINTS_FILE
+    try:
+        data = path.read_bytes()
+        verifier = Verifier.parse((directory / PUBLIC_KEY_FILE).read_text(encoding="ascii"))
+    except (OSError, UnicodeDecodeError, AuditError):
+        return None
+    for line in reversed(data.split(b"\n")[:-1]):
+        try:
+            entry = json.loads(line)
+            checkpoint = verify(entry["note"], verifier)
+        except (ValueError, KeyError, TypeError, AuditError):
+            return {"problem": "the newest entry of checkpoints.jsonl does not verify"}
+        return {"seq": checkpoint.size, "time": checkpoint.time, "file": entry.get("file"),
+                "line": entry.get("line"), "note": checkpoint.text}
+    return None
+
+
+def _snapshot(directory: Path) -> tuple[list[tuple[Path, int]], bytes | None]:
+    cp_path = directory / CHECKPOINTS_FILE
+    checkpoints = cp_path.read_bytes() if cp_path.exists() else None
+    files = [(p, p.stat().st_size) for p in log_files(directory)]
+    return files, checkpoints
+
+
+def _complete_lines(path: Path, size: int) -> bytes:
+    with path.open("rb") as f:
+        data = f.read(size)
+    return data[:data.rfind(b"\n") + 1]
+
+
+def verify_snapshot(directory: Path) -> Report:
+    """Verify the log as it is now (blocking), immune to a concurrent round."""
+    verifier = Verifier.parse((directory / PUBLIC_KEY_FILE).read_text(encoding="ascii"))
+    files, checkpoints = _snapshot(directory)
+
+    def read() -> Iterator[tuple[str, bytes]]:
+        for path, size in files:
+            yield path.name, _complete_lines(path, size)
+
+    return verify_bytes(read(), checkpoints, verifier)
+
+
+async def verify_now(host: Host) -> dict[str, Any]:
+    """Run the verifier (public key only) over the running log; the outcome for people."""
+    runtime = runtime_of(host)
+    await runtime.log.flush()
+    report = await anyio.to_thread.run_sync(verify_snapshot, runtime.directory)
+    return {
+        "ok": report.ok, "problem": report.problem, "records": report.records,
+        "first_seq": report.first_seq, "last_seq": report.last_seq,
+        "signed_through": report.signed_through, "checkpoints": report.checkpoints,
+        "warnings": report.warnings, "checked_at": dt.datetime.now(dt.UTC).timestamp(),
+    }

@@ -1,0 +1,98 @@
+"""Encrypted fields: what a record says about a sensitive entity, sealed with the tag cipher.
+
+A service call that targets an entity configured as sensitive (tag encryption,
+``tag_cipher(host)`` from ``gatehouse.core.helpers``) is recorded with its data
+*values* too, but only as the cipher's envelope (``details.values``:
+``{"enc", "kid", "nonce", "ct", "entity_id", "seq"}``, AES-256-GCM, the AAD binding
+the entity id and sequence number). Calls on other entities keep recording field
+names only, as before: values may be passwords, and only the sensitive ones have a key.
+
+The envelope is what is stored and hashed: the chain and the checkpoints cover the
+ciphertext, so ``gatehouse audit verify`` checks such a log with the public key
+alone, and whoever holds the log without the keyring learns the entity and the
+field names, not the values. ``reveal`` decrypts for an admin's query when the
+keyring is at hand; a lost key shows as an error in that field, not as garbage.
+
+Sealing never records plaintext on failure: a cipher error records only its type.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+import gatehouse.core.helpers as _helpers
+from gatehouse.core import GatehouseError, Host
+
+_LOGGER = logging.getLogger(__name__)
+
+#: The key of the sealed values in a ``service.call`` record's details.
+SEALED_KEY: Final = "values"
+#: The most bytes of JSON sealed; a larger call records only its size.
+MAX_SEALED: Final = 4096
+
+
+def cipher_of(host: Host) -> Any | None:
+    """The host's tag cipher, or None (no sensitive entity, or no tag encryption).
+
+    Looked up by name so this integration also loads on a core without tag
+    encryption; the cipher's API is the one named in ``gatehouse.core.helpers``.
+    """
+    factory = getattr(_helpers, "tag_cipher", None)
+    if factory is None:
+        return None
+    try:
+        return factory(host)
+    except GatehouseError as err:
+        _LOGGER.warning("Audit log: tag encryption unavailable: %s", err)
+        return None
+
+
+def seal(cipher: Any, targets: Sequence[str], data: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The envelope of ``data`` if one of ``targets`` is sensitive, else None.
+
+    Sealed under the first sensitive target (the envelope names it; its AAD binds it).
+    """
+    sensitive = next((t for t in targets if cipher.is_sensitive(t)), None)
+    if sensitive is None:
+        return None
+    try:
+        plain = json.dumps(dict(data), sort_keys=True, default=str).encode()
+    except (TypeError, ValueError):
+        plain = b'{"unserializable": true}'
+    if len(plain) > MAX_SEALED:
+        return {"too_large": len(plain), "entity_id": sensitive}
+    try:
+        envelope = cipher.encrypt(sensitive, plain)
+    except Exception as err:  # noqa: BLE001 - never the plaintext instead
+        _LOGGER.error("Audit log: sealing the values of a call on %s failed: %s",
+                      sensitive, err)
+        return {"seal_error": type(err).__name__, "entity_id": sensitive}
+    return dict(envelope)
+
+
+def is_envelope(value: Any) -> bool:
+    return isinstance(value, Mapping) and "enc" in value and "ct" in value
+
+
+def reveal(cipher: Any | None, record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` with its sealed values decrypted (``{"decrypted": ...}``) or the reason
+    they cannot be (``{"error": ...}``); records without any are returned as they are."""
+    details = record.get("details")
+    if not isinstance(details, dict) or not is_envelope(details.get(SEALED_KEY)):
+        return record
+    envelope = details[SEALED_KEY]
+    opened: dict[str, Any]
+    if cipher is None:
+        opened = {"error": "tag encryption is not configured here (no keyring)",
+                  "sealed": envelope}
+    else:
+        try:
+            opened = {"decrypted": json.loads(cipher.decrypt(envelope))}
+        except GatehouseError as err:
+            opened = {"error": str(err), "sealed": envelope}
+        except ValueError as err:
+            opened = {"error": f"not JSON after decryption: {err}", "sealed": envelope}
+    return {**record, "details": {**details, SEALED_KEY: opened}}
