@@ -106,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     diag = sub.add_parser("diagnostics", help="print diagnostics of the running host (JSON)")
     _config_arg(diag)
 
+    from .pki.cli import add_certs_parser  # the CA: works on <config>/pki/, no host needed
+
+    add_certs_parser(sub, _config_arg)
+
     for name, (_module, _function, text) in INTEGRATION_COMMANDS.items():
         # add_help=False: '--help' belongs to the integration's own parser.
         command = sub.add_parser(name, help=text, add_help=False)
@@ -150,6 +154,10 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
                                      "service": service, "data": data}, _print_json)
     if args.command == "entries":
         return _entries(parser, args)
+    if args.command == "certs":
+        from .pki.cli import run_certs
+
+        return run_certs(args)
     if args.command in INTEGRATION_COMMANDS:
         import importlib
 
