@@ -38,6 +38,14 @@ text                           ``slugify``
 secrets on disk                ``write_private_file`` (atomic, 0600 from creation, fsynced)
 paho TLS                       ``TrackingContext`` (closes the socket paho abandons
                                after a failed handshake)
+certificates                   ``certificate_authority(config_dir)`` →
+                               ``CertificateAuthority`` (init, ``issue_server``,
+                               ``issue_device``, ``revoke``, ``crl_pem``, ``list``) in
+                               ``<config>/pki/``; ``IssuedCert``, ``CertInfo``,
+                               ``PkiError`` (``CaMissingError``, ``UnknownSerialError``,
+                               ``NameClashError``, ``PkiInputError``...);
+                               ``read_certificate_expiry``, ``read_crl_expiry`` →
+                               ``CertExpiry``
 =============================  ========================================================
 
 Import from here, never from the modules behind it: those are internal and may move.
@@ -52,6 +60,22 @@ from ..outbox import (
     PermanentDeliveryError,
     Sender,
     TransientDeliveryError,
+)
+from ..pki import (
+    CaExistsError,
+    CaMissingError,
+    CertExpiry,
+    CertificateAuthority,
+    CertInfo,
+    IssuedCert,
+    NameClashError,
+    PkiError,
+    PkiIndexError,
+    PkiInputError,
+    UnknownSerialError,
+    certificate_authority,
+    read_certificate_expiry,
+    read_crl_expiry,
 )
 from ..storage import write_private_file
 from ..template import (
@@ -120,13 +144,20 @@ __all__ = [
     "Backoff",
     "BackoffCounter",
     "BurstLog",
+    "CaExistsError",
+    "CaMissingError",
+    "CertExpiry",
+    "CertInfo",
+    "CertificateAuthority",
     "DeliveryOutcome",
     "EntityFilter",
     "IngressGuard",
     "IngressHook",
     "IngressVerdict",
+    "IssuedCert",
     "JsonPath",
     "LinkSensor",
+    "NameClashError",
     "OnOffPayload",
     "OptionsLayout",
     "OutboxError",
@@ -136,6 +167,9 @@ __all__ = [
     "OutboxStatSensor",
     "PayloadError",
     "PermanentDeliveryError",
+    "PkiError",
+    "PkiIndexError",
+    "PkiInputError",
     "PriorityRules",
     "ReplayFeed",
     "Sender",
@@ -145,9 +179,11 @@ __all__ = [
     "TemplateLimits",
     "TrackingContext",
     "TransientDeliveryError",
+    "UnknownSerialError",
     "ValueReader",
     "ValueTemplateError",
     "attach_outbox",
+    "certificate_authority",
     "check_template",
     "configure_templates",
     "describe_invalid",
@@ -160,6 +196,8 @@ __all__ = [
     "payload_json",
     "payload_text",
     "priority_rules",
+    "read_certificate_expiry",
+    "read_crl_expiry",
     "slugify",
     "template_engine",
     "write_private_file",
