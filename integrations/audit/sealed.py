@@ -91,8 +91,9 @@ def reveal(cipher: Any | None, record: dict[str, Any]) -> dict[str, Any]:
     else:
         try:
             opened = {"decrypted": json.loads(cipher.decrypt(envelope))}
-        except GatehouseError as err:
+        except GatehouseError as err:  # KeyMissingError, DecryptError: say which
             opened = {"error": str(err), "sealed": envelope}
-        except ValueError as err:
-            opened = {"error": f"not JSON after decryption: {err}", "sealed": envelope}
+        except Exception as err:  # noqa: BLE001 - one bad record must not fail the page
+            opened = {"error": f"cannot decrypt: {type(err).__name__}: {err}",
+                      "sealed": envelope}
     return {**record, "details": {**details, SEALED_KEY: opened}}
