@@ -16,8 +16,7 @@ from auditools import records
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-import gatehouse.core.helpers as helpers
-from gatehouse.core import Context, GatehouseError, Host, ServiceCall
+from gatehouse.core import Context, GatehouseError, Host, helpers
 from gatehouse.core.testing import add_entry
 from gatehouse.integrations.audit import browse
 from gatehouse.integrations.audit.verify import verify_path
