@@ -31,6 +31,7 @@ import voluptuous as vol
 from .config import ConfigIssue, ConfigResult, check_config
 from .const import CORE_DOMAIN
 from .control import ControlServer
+from .crypto.hostcipher import ENCRYPTION_SCHEMA
 from .exceptions import GatehouseError
 from .http.config import HTTP_DOMAIN, HTTP_SCHEMA
 from .lockfile import ConfigDirLock
@@ -67,6 +68,8 @@ CORE_SCHEMA = vol.Schema(
         vol.Optional("control_socket", default=True): bool,
         # The budget of every template render (steps, seconds, size): see SECURITY.md.
         vol.Optional("templates"): TEMPLATE_LIMITS_SCHEMA,
+        # Tag encryption of sensitive entities (README "Tag encryption").
+        vol.Optional("encryption"): ENCRYPTION_SCHEMA,
     }
 )
 

@@ -45,6 +45,13 @@ INTEGRATION_COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+#: Core tools with their own parser, dispatched like ``INTEGRATION_COMMANDS``.
+TOOL_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "keys": ("gatehouse.core.crypto.cli", "cli_main",
+             "tag encryption keys: 'gatehouse keys list|rotate|export|decrypt'"),
+}
+
+
 def _config_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-c", "--config", type=Path, default=Path(DEFAULT_CONFIG_DIR), metavar="DIR",
@@ -110,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_certs_parser(sub, _config_arg)
 
-    for name, (_module, _function, text) in INTEGRATION_COMMANDS.items():
+    for name, (_module, _function, text) in {**INTEGRATION_COMMANDS, **TOOL_COMMANDS}.items():
         # add_help=False: '--help' belongs to the integration's own parser.
         command = sub.add_parser(name, help=text, add_help=False)
         command.add_argument("args", nargs=argparse.REMAINDER)
@@ -158,10 +165,11 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from .pki.cli import run_certs
 
         return run_certs(args)
-    if args.command in INTEGRATION_COMMANDS:
+    commands = {**INTEGRATION_COMMANDS, **TOOL_COMMANDS}
+    if args.command in commands:
         import importlib
 
-        module, function, _text = INTEGRATION_COMMANDS[args.command]
+        module, function, _text = commands[args.command]
         return int(getattr(importlib.import_module(module), function)(args.args))
     parser.error(f"unknown command {args.command}")
 

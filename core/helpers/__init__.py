@@ -36,6 +36,11 @@ what may come in               ``ingress_guard`` → ``IngressHook`` (``check`` 
 quiet logs                     ``BurstLog``
 text                           ``slugify``
 secrets on disk                ``write_private_file`` (atomic, 0600 from creation, fsynced)
+tag encryption                 ``tag_cipher`` → ``TagCipher`` or None (``is_sensitive``,
+                               ``encrypt``/``decrypt`` envelopes, ``seal``/``open``
+                               as JSON bytes), ``decrypting_cipher``, ``Keyring``,
+                               ``KeyMissingError``, ``DecryptError``,
+                               ``ENCRYPTION_SCHEMA``, ``configure_encryption``
 paho TLS                       ``TrackingContext`` (closes the socket paho abandons
                                after a failed handshake)
 certificates                   ``certificate_authority(config_dir)`` →
@@ -51,6 +56,16 @@ certificates                   ``certificate_authority(config_dir)`` →
 Import from here, never from the modules behind it: those are internal and may move.
 """
 
+from ..crypto import (
+    ENCRYPTION_SCHEMA,
+    DecryptError,
+    KeyMissingError,
+    Keyring,
+    TagCipher,
+    configure_encryption,
+    decrypting_cipher,
+    tag_cipher,
+)
 from ..exceptions import PayloadError
 from ..outbox import (
     DeliveryOutcome,
@@ -131,6 +146,7 @@ from .template import check_template, configure_templates, template_engine
 from .tls import TrackingContext
 
 __all__ = [
+    "ENCRYPTION_SCHEMA",
     "ENTITY_FILTER_FIELDS",
     "ENTITY_FILTER_SCHEMA",
     "OUTBOX_SCHEMA",
@@ -149,6 +165,7 @@ __all__ = [
     "CertExpiry",
     "CertInfo",
     "CertificateAuthority",
+    "DecryptError",
     "DeliveryOutcome",
     "EntityFilter",
     "IngressGuard",
@@ -156,6 +173,8 @@ __all__ = [
     "IngressVerdict",
     "IssuedCert",
     "JsonPath",
+    "KeyMissingError",
+    "Keyring",
     "LinkSensor",
     "NameClashError",
     "OnOffPayload",
@@ -173,6 +192,7 @@ __all__ = [
     "PriorityRules",
     "ReplayFeed",
     "Sender",
+    "TagCipher",
     "TemplateBudgetError",
     "TemplateEngine",
     "TemplateError",
@@ -185,7 +205,9 @@ __all__ = [
     "attach_outbox",
     "certificate_authority",
     "check_template",
+    "configure_encryption",
     "configure_templates",
+    "decrypting_cipher",
     "describe_invalid",
     "entity_filter",
     "form_errors",
@@ -199,6 +221,7 @@ __all__ = [
     "read_certificate_expiry",
     "read_crl_expiry",
     "slugify",
+    "tag_cipher",
     "template_engine",
     "write_private_file",
 ]
