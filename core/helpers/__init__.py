@@ -22,7 +22,11 @@ the durable outbox             ``OUTBOX_SCHEMA``/``outbox_schema``, ``attach_out
 templates                      ``template_engine`` (one per host), ``check_template``,
                                ``TemplateEngine``, ``TemplateError``; every render has a
                                budget: ``TemplateLimits``, ``configure_templates``,
-                               ``TemplateBudgetError``, ``TEMPLATE_LIMITS_SCHEMA``
+                               ``TemplateBudgetError``, ``TEMPLATE_LIMITS_SCHEMA``;
+                               Home Assistant's way: ``render_template`` (native
+                               values), ``render_info`` → ``RenderInfo`` (what it
+                               read), ``track_template`` → ``TemplateTracker``
+                               (re-rendered when a state it read changes)
 what an exporter sends         ``ENTITY_FILTER_FIELDS``/``ENTITY_FILTER_SCHEMA`` (one
                                side: ``SELECTOR_SCHEMA``),
                                ``entity_filter`` → ``EntityFilter`` (include/exclude by
@@ -95,10 +99,12 @@ from ..pki import (
 from ..storage import write_private_file
 from ..template import (
     TEMPLATE_LIMITS_SCHEMA,
+    RenderInfo,
     TemplateBudgetError,
     TemplateEngine,
     TemplateError,
     TemplateLimits,
+    TemplateTracker,
 )
 from ..util import slugify
 from ..util.backoff import Backoff, BackoffCounter
@@ -142,7 +148,14 @@ from .payload import (
     payload_json,
     payload_text,
 )
-from .template import check_template, configure_templates, template_engine
+from .template import (
+    check_template,
+    configure_templates,
+    render_info,
+    render_template,
+    template_engine,
+    track_template,
+)
 from .tls import TrackingContext
 
 __all__ = [
@@ -190,6 +203,7 @@ __all__ = [
     "PkiIndexError",
     "PkiInputError",
     "PriorityRules",
+    "RenderInfo",
     "ReplayFeed",
     "Sender",
     "TagCipher",
@@ -197,6 +211,7 @@ __all__ = [
     "TemplateEngine",
     "TemplateError",
     "TemplateLimits",
+    "TemplateTracker",
     "TrackingContext",
     "TransientDeliveryError",
     "UnknownSerialError",
@@ -220,8 +235,11 @@ __all__ = [
     "priority_rules",
     "read_certificate_expiry",
     "read_crl_expiry",
+    "render_info",
+    "render_template",
     "slugify",
     "tag_cipher",
     "template_engine",
+    "track_template",
     "write_private_file",
 ]

@@ -55,7 +55,17 @@ CLOCK_EVERY: Final = 64
 
 
 class TemplateError(GatehouseError):
-    """A template failed to compile or render; the message says where and why."""
+    """A template failed to compile or render; the message says where and why.
+
+    ``template`` names the template (None until the engine knows it), ``line`` is the
+    template line where it failed (None when unknown).
+    """
+
+    def __init__(self, message: str, *, template: str | None = None,
+                 line: int | None = None) -> None:
+        super().__init__(message)
+        self.template = template
+        self.line = line
 
 
 class TemplateBudgetError(TemplateError):
@@ -67,8 +77,7 @@ class TemplateBudgetError(TemplateError):
     """
 
     def __init__(self, template: str, limit: str, detail: str) -> None:
-        super().__init__(f"template {template!r} stopped: {detail}")
-        self.template = template
+        super().__init__(f"template {template!r} stopped: {detail}", template=template)
         self.limit = limit
 
 
@@ -114,14 +123,45 @@ def limits_from_config(config: Mapping[str, Any]) -> TemplateLimits:
     )
 
 
+class Collector:
+    """What a render read: the entities, domains, whether all states, whether the clock.
+
+    Filled by the template functions (``states``, ``is_state``, ``now``...) through the
+    active budget, so tracking costs nothing for a render that nobody tracks.
+    """
+
+    __slots__ = ("all_states", "domains", "entities", "has_time")
+
+    def __init__(self) -> None:
+        self.entities: set[str] = set()
+        self.domains: set[str] = set()
+        self.all_states = False
+        self.has_time = False
+
+
 class RenderBudget:
     """What one render has used so far, and the checks against its limits."""
 
-    __slots__ = ("deadline", "limits", "output", "started", "steps", "template")
+    __slots__ = (
+        "collect", "deadline", "limits", "output", "started", "steps", "strict", "template",
+    )
 
-    def __init__(self, limits: TemplateLimits, template: str) -> None:
+    def __init__(
+        self,
+        limits: TemplateLimits,
+        template: str,
+        *,
+        collect: Collector | None = None,
+        strict: bool = True,
+    ) -> None:
         self.limits = limits
         self.template = template
+        #: What the render reads (states, domains, the clock), for tracking; None when
+        #: nobody asked (``render_info``, ``track_template`` ask).
+        self.collect = collect
+        #: Undefined values raise (True) or render empty with a warning (Home
+        #: Assistant's default for automations and template entities).
+        self.strict = strict
         self.steps = 0
         self.output = 0
         self.started = time.perf_counter()

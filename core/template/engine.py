@@ -13,27 +13,27 @@ Plugins add globals through the ``gatehouse_template_globals`` hook.
 
 from __future__ import annotations
 
-import json
 import logging
-import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import jinja2
 
-from ..const import STATE_UNKNOWN
-from ..util.jsonpath import loads
 from .budget import (
     DEFAULT_LIMITS,
+    Collector,
     RenderBudget,
     TemplateBudgetError,
     TemplateError,
     TemplateLimits,
     spending,
 )
+from .homeapi import install_home_api
+from .info import RenderInfo
+from .native import parse_result
 from .sandbox import BudgetedEnvironment, render
+from .undefined import HomeUndefined
 
 if TYPE_CHECKING:
     from ..host import Host
@@ -44,18 +44,34 @@ _LOGGER = logging.getLogger(__name__)
 _NAME_LENGTH = 40
 
 
-def _to_float(value: Any, default: Any = 0.0) -> Any:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return default
+def is_template(source: str) -> bool:
+    """Whether ``source`` has any jinja in it (else it is its own result)."""
+    return "{{" in source or "{%" in source or "{#" in source
 
 
-def _to_int(value: Any, default: Any = 0) -> Any:
-    try:
-        return int(float(value))
-    except (TypeError, ValueError):
-        return default
+def template_line(err: BaseException, template: jinja2.Template) -> int | None:
+    """The template line where ``err`` was raised (the innermost template frame)."""
+    line = None
+    trace = err.__traceback__
+    while trace is not None:
+        if trace.tb_frame.f_code.co_filename == "<template>":
+            line = template.get_corresponding_lineno(trace.tb_lineno)
+        trace = trace.tb_next
+    return line
+
+
+def locate(err: TemplateError, template: jinja2.Template, label: str) -> TemplateError:
+    """``err`` with the template's name and line, if it had neither."""
+    if err.line is not None:
+        return err
+    line = err.line = template_line(err, template)
+    if err.template is None:  # raised by a function: its message names neither
+        err.template = label
+        where = f", line {line}" if line is not None else ""
+        err.args = (f"template {label!r}{where}: {err}",)
+    elif line is not None:
+        err.args = (f"{err} (line {line})",)
+    return err
 
 
 def template_name(source: str) -> str:
@@ -70,18 +86,8 @@ class TemplateEngine:
 
     def __init__(self, host: Host, *, limits: TemplateLimits = DEFAULT_LIMITS) -> None:
         self._host = host
-        env = BudgetedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, limits=limits)
-        env.globals.update(
-            states=self._states,
-            state_attr=self._state_attr,
-            is_state=self._is_state,
-            now=lambda: datetime.now(UTC),
-            as_timestamp=lambda dt: dt.timestamp() if isinstance(dt, datetime) else _to_float(dt),
-            time=time.time,
-        )
-        # from_json: the house's JSON reader, which refuses absurd nesting (PayloadError,
-        # a ValueError) instead of raising RecursionError.
-        env.filters.update(float=_to_float, int=_to_int, to_json=json.dumps, from_json=loads)
+        env = BudgetedEnvironment(undefined=HomeUndefined, autoescape=False, limits=limits)
+        install_home_api(env, host)
         # pluggy returns the last registered plugin first; walk in registration order so
         # that a later plugin's name replaces an earlier one, as the hookspec says.
         for contributed in reversed(host.plugins.hook.gatehouse_template_globals(host=host)):
@@ -102,50 +108,83 @@ class TemplateEngine:
     def limits(self, limits: TemplateLimits) -> None:
         self._env.limits = limits
 
-    def _states(self, entity_id: str) -> str:
-        state = self._host.states.get(entity_id)
-        return state.state if state is not None else STATE_UNKNOWN
-
-    def _state_attr(self, entity_id: str, name: str) -> Any:
-        state = self._host.states.get(entity_id)
-        return state.attributes.get(name) if state is not None else None
-
-    def _is_state(self, entity_id: str, value: str) -> bool:
-        return self._states(entity_id) == value
-
     def _compile_uncached(self, source: str) -> jinja2.Template:
         try:
             return self._env.from_string(source)
         except jinja2.TemplateSyntaxError as err:
+            label = template_name(source)
             raise TemplateError(
-                f"template syntax error at line {err.lineno}: {err.message}"
+                f"template {label!r}, line {err.lineno}: syntax error: {err.message}",
+                template=label, line=err.lineno,
             ) from err
 
     def compile(self, source: str) -> jinja2.Template:
-        """Compile (cached); raises ``TemplateError`` with the line of a syntax error.
+        """Compile (cached); raises ``TemplateError`` naming the template and the line of
+        a syntax error.
 
         The template renders on this engine's budget however it is rendered.
         """
         return self._compile(source)
 
     def render(
-        self, source: str, variables: Mapping[str, Any] | None = None, *, name: str | None = None
+        self,
+        source: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        name: str | None = None,
+        strict: bool = True,
+        collect: Collector | None = None,
     ) -> str:
-        """Render ``source``; errors (undefined names, sandbox refusals) → ``TemplateError``,
-        a render over budget → ``TemplateBudgetError`` naming ``name`` (default: the start
-        of the source) and the limit."""
+        """Render ``source``.
+
+        Errors (undefined names in a ``strict`` render, sandbox refusals, a function
+        given what it cannot convert) → ``TemplateError`` naming ``name`` (default: the
+        start of the source) and the template line where it happened; a render over
+        budget → ``TemplateBudgetError`` naming the limit as well. Not ``strict``: an
+        undefined value renders empty, with a warning (Home Assistant's way).
+        ``collect`` records what the render reads (``render_info``).
+        """
         template = self.compile(source)
         label = name if name is not None else template_name(source)
         try:
-            return render(template, variables or {}, self._env.limits, label)
-        except TemplateError:
-            raise
+            return render(
+                template, variables or {}, self._env.limits, label, collect=collect,
+                strict=strict,
+            )
+        except TemplateError as err:
+            raise locate(err, template, label) from None
         except RecursionError:
             raise TemplateBudgetError(label, "depth", "nested too deeply") from None
-        except jinja2.TemplateError as err:
-            raise TemplateError(f"template error: {err}") from err
-        except (TypeError, ValueError, ArithmeticError, KeyError) as err:
-            raise TemplateError(f"template error: {type(err).__name__}: {err}") from err
+        except Exception as err:
+            line = template_line(err, template)
+            kind = "" if isinstance(err, jinja2.TemplateError) else f"{type(err).__name__}: "
+            where = f", line {line}" if line is not None else ""
+            raise TemplateError(
+                f"template {label!r}{where}: {kind}{err}", template=label, line=line
+            ) from err
+
+    def render_info(
+        self,
+        source: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        name: str | None = None,
+        native: bool = True,
+        strict: bool = False,
+    ) -> RenderInfo:
+        """Render ``source`` recording what it reads; the result Home Assistant's way:
+        stripped, and read back as a Python value when ``native``. An error is in
+        ``error`` (``result`` is then None), never raised."""
+        collector = Collector()
+        if not is_template(source):
+            return RenderInfo.from_collector(parse_result(source) if native else source,
+                                             collector)
+        try:
+            text = self.render(source, variables, name=name, strict=strict,
+                               collect=collector).strip()
+        except TemplateError as err:
+            return RenderInfo.from_collector(None, collector, err)
+        return RenderInfo.from_collector(parse_result(text) if native else text, collector)
 
     def measure(self, source: str, variables: Mapping[str, Any] | None = None) -> RenderBudget:
         """Render ``source`` and return the budget it used (steps, output, elapsed):

@@ -37,6 +37,7 @@ from markupsafe import EscapeFormatter, Markup
 from . import guards
 from .budget import (
     DEFAULT_LIMITS,
+    Collector,
     RenderBudget,
     TemplateLimits,
     active_budget,
@@ -167,14 +168,22 @@ class BudgetedTemplate(jinja2.Template):
 
 
 def render(
-    template: jinja2.Template, variables: Mapping[str, Any], limits: TemplateLimits, name: str
+    template: jinja2.Template,
+    variables: Mapping[str, Any],
+    limits: TemplateLimits,
+    name: str,
+    *,
+    collect: Collector | None = None,
+    strict: bool = True,
 ) -> str:
     """Render ``template`` on a budget of ``limits``, or within the render in progress
-    (a nested render shares the outer budget)."""
+    (a nested render shares the outer budget, its collector and its strictness).
+    ``collect`` records what the render reads; ``strict`` makes undefined values
+    errors (else they render empty, as in Home Assistant)."""
     context = template.new_context(dict(variables))
     if current_budget() is not None:
         return "".join(template.root_render_func(context))
-    with spending(RenderBudget(limits, name)):
+    with spending(RenderBudget(limits, name, collect=collect, strict=strict)):
         return "".join(template.root_render_func(context))
 
 
