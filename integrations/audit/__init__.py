@@ -17,7 +17,10 @@ The log lives in ``<config>/.storage/audit``. Set-up opens it (a damaged last re
 refuses set-up: verify first), starts the writer task, then listens; unload writes what
 is queued and signs a last checkpoint, so a clean stop leaves a fully signed log.
 Each checkpoint, once on disk, is also fired as the bus event ``audit_checkpoint``
-(``{origin, size, note}``), for whatever copies it off the box.
+(``{origin, size, note}``) and, with ``publish_checkpoints``, queued in the outbox for
+an MQTT/NATS topic (``publish.py``). ``views.py``/``wscommands.py``/``browse.py``: the
+admin-only queries; ``sealed.py``: values of sensitive entities encrypted;
+``offline.py``: ``append_offline`` for CLI commands with no host running.
 """
 
 from __future__ import annotations
@@ -32,10 +35,17 @@ from gatehouse.core import ConfigEntry, ConfigEntryError, Host, YamlEntry, hooki
 from gatehouse.core.http import RouteDef, WsCommand
 
 from .config import CONFIG_SCHEMA, ENTRY_SCHEMA
-from .const import AUDIT_DIR, CONF_NAME, DOMAIN, EVENT_AUDIT_CHECKPOINT
+from .const import (
+    AUDIT_DIR,
+    CONF_NAME,
+    CONF_PUBLISH_CHECKPOINTS,
+    DOMAIN,
+    EVENT_AUDIT_CHECKPOINT,
+)
 from .errors import AuditError
 from .flow import AuditConfigFlow
 from .listeners import AuditListeners
+from .publish import start_publisher
 from .runtime import AuditRuntime
 from .services import LOADED
 
@@ -57,12 +67,15 @@ class AuditIntegration:
         except vol.Invalid as err:
             raise ConfigEntryError(f"invalid audit settings: {err}") from err
         try:
-            runtime = await AuditRuntime.open(
-                config, host.storage_dir / AUDIT_DIR, partial(_announce, host)
-            )
+            runtime = await AuditRuntime.open(config, host.storage_dir / AUDIT_DIR)
         except (AuditError, OSError) as err:
             raise ConfigEntryError(f"audit log: {err}") from err
         entry.runtime_data = runtime
+        entry.on_unload(runtime.log.writer.close)  # the lock, if the task never ran
+        publish = config.get(CONF_PUBLISH_CHECKPOINTS)
+        if publish is not None:
+            runtime.publisher = await start_publisher(host, entry, publish, entry.title)
+        runtime.log.on_checkpoint = partial(_announce, host, runtime)
         entry.spawn(runtime.log.run(), "audit writer")
         listeners = runtime.listeners = AuditListeners(host, runtime.log, entry.entry_id)
         for undo in listeners.start():
@@ -75,10 +88,12 @@ class AuditIntegration:
         await entry.runtime_data.log.close()
 
 
-def _announce(host: Host, note: str) -> None:
-    """Fire ``audit_checkpoint`` (origin, size, note): a copy can then leave the box."""
+def _announce(host: Host, runtime: AuditRuntime, note: str) -> None:
+    """Fire ``audit_checkpoint`` (origin, size, note) and queue it for publication."""
     origin, size = note.split("\n", 2)[:2]
     host.bus.fire(EVENT_AUDIT_CHECKPOINT, {"origin": origin, "size": int(size), "note": note})
+    if runtime.publisher is not None:
+        runtime.publisher.offer(note, origin, int(size))
 
 
 INTEGRATION = AuditIntegration()

@@ -57,7 +57,8 @@ class AuditLog:
         on_checkpoint: Callable[[str], None] | None = None,
     ) -> None:
         self.writer = writer
-        self._on_checkpoint = on_checkpoint
+        #: Called with each new note once it is on disk (the integration sets it).
+        self.on_checkpoint = on_checkpoint
         self.queue_size = queue_size
         self.checkpoint_records = checkpoint_records
         self.checkpoint_interval = checkpoint_interval
@@ -189,11 +190,11 @@ class AuditLog:
         self.written += written
         self._inflight = None
         ticket.done.set()
-        if self.writer.checkpoints != checkpoints and self._on_checkpoint is not None:
+        if self.writer.checkpoints != checkpoints and self.on_checkpoint is not None:
             note = self.writer.last_note
             if note is not None:
                 try:
-                    self._on_checkpoint(note)
+                    self.on_checkpoint(note)
                 except Exception:
                     _LOGGER.exception("Audit log: checkpoint callback failed")
         if self.writer.since_checkpoint == 0:

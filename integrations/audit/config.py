@@ -6,13 +6,18 @@ second entry. Every field is optional; ``audit: {}`` turns the log on with defau
 
 from __future__ import annotations
 
+from typing import Any, Final
+
 import voluptuous as vol
+
+from gatehouse.core.helpers import outbox_schema
 
 from .const import (
     CONF_CHECKPOINT_INTERVAL,
     CONF_CHECKPOINT_RECORDS,
     CONF_MAX_FILE_SIZE,
     CONF_NAME,
+    CONF_PUBLISH_CHECKPOINTS,
     CONF_QUEUE_SIZE,
     CONF_SUMMARY_INTERVAL,
     DEFAULT_CHECKPOINT_INTERVAL,
@@ -37,7 +42,35 @@ ENTRY_FIELDS = {
         vol.Coerce(float), vol.Range(min=0.01, max=86400)),
 }
 
-ENTRY_SCHEMA = vol.Schema(ENTRY_FIELDS)
+#: Checkpoint publishing targets (``publish.py``).
+PUBLISH_INTEGRATIONS: Final = ("mqtt", "nats")
+
+
+def _topic(value: Any) -> str:
+    """A concrete MQTT topic or NATS subject: no wildcards, no empty levels."""
+    if not isinstance(value, str) or not value or len(value) > 512:
+        raise vol.Invalid("topic: expected 1 to 512 characters")
+    if any(c in value for c in "+#*>\0 \t\r\n"):
+        raise vol.Invalid(f"topic: {value!r} holds a wildcard or white space")
+    return value
+
+
+PUBLISH_SCHEMA: Final = vol.Schema({
+    vol.Required("integration"): vol.In(PUBLISH_INTEGRATIONS),
+    vol.Required("topic"): _topic,
+    vol.Optional("qos", default=1): vol.In([1, 2]),
+    vol.Optional("retain", default=False): bool,
+    vol.Optional("jetstream", default=False): bool,
+    vol.Optional("entry", default=None): vol.Any(None, vol.All(str, vol.Length(min=1))),
+    vol.Optional("outbox", default=dict): outbox_schema(
+        max_messages=10_000, max_bytes=16 * 1024 * 1024, stats_interval=60.0),
+})
+
+ENTRY_SCHEMA = vol.Schema({
+    **ENTRY_FIELDS,
+    vol.Optional(CONF_PUBLISH_CHECKPOINTS, default=None): vol.Any(None, PUBLISH_SCHEMA),
+})
 #: ``audit:`` in configuration.yaml (``audit:`` with nothing under it is ``{}``).
 CONFIG_SCHEMA = vol.All(lambda v: {} if v is None else v, ENTRY_SCHEMA)
+#: The form: the flat settings (publication is set in YAML or by entry data).
 USER_STEP_SCHEMA = vol.Schema(ENTRY_FIELDS)

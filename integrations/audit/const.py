@@ -18,6 +18,7 @@ CONF_CHECKPOINT_INTERVAL: Final = "checkpoint_interval"
 CONF_MAX_FILE_SIZE: Final = "max_file_size"
 CONF_QUEUE_SIZE: Final = "queue_size"
 CONF_SUMMARY_INTERVAL: Final = "summary_interval"
+CONF_PUBLISH_CHECKPOINTS: Final = "publish_checkpoints"
 
 DEFAULT_NAME: Final = "Audit log"
 DEFAULT_CHECKPOINT_RECORDS: Final = 1000

@@ -8,7 +8,7 @@ what is queued and signs a final checkpoint before the task is cancelled.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from .const import (
 )
 from .keystore import load_or_create
 from .listeners import AuditListeners
+from .publish import CheckpointPublisher
 from .writer import LogWriter, ensure_dir, log_files
 
 
@@ -44,12 +45,10 @@ class AuditRuntime:
         self.directory = directory
         self.log = log
         self.listeners: AuditListeners | None = None
+        self.publisher: CheckpointPublisher | None = None
 
     @classmethod
-    async def open(
-        cls, config: Mapping[str, Any], directory: Path,
-        on_checkpoint: Callable[[str], None] | None = None,
-    ) -> AuditRuntime:
+    async def open(cls, config: Mapping[str, Any], directory: Path) -> AuditRuntime:
         writer = await anyio.to_thread.run_sync(
             _open_writer, directory, int(config[CONF_MAX_FILE_SIZE])
         )
@@ -57,7 +56,6 @@ class AuditRuntime:
             writer, queue_size=int(config[CONF_QUEUE_SIZE]),
             checkpoint_records=int(config[CONF_CHECKPOINT_RECORDS]),
             checkpoint_interval=float(config[CONF_CHECKPOINT_INTERVAL]),
-            on_checkpoint=on_checkpoint,
         )
         return cls(config, directory, log)
 
@@ -70,4 +68,7 @@ class AuditRuntime:
                 self.listeners.summarise()
 
     def diagnostics(self) -> dict[str, Any]:
-        return {"directory": str(self.directory), **self.log.diagnostics()}
+        found = {"directory": str(self.directory), **self.log.diagnostics()}
+        if self.publisher is not None:
+            found["publish"] = self.publisher.diagnostics()
+        return found
