@@ -38,6 +38,8 @@ const PAGES = [
   { path: "users", title: "Users", module: "./pages/users.js", admin: true },
   { path: "quarantine", title: "Quarantine", module: "./pages/quarantine.js", admin: true,
     component: "schema_guard" },
+  { path: "audit", title: "Audit log", module: "./pages/audit.js", admin: true,
+    component: "audit" },
   { path: "settings", title: "Settings", module: "./pages/settings.js" },
 ];
 
