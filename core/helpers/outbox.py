@@ -198,24 +198,28 @@ class OutboxLink:
 
     async def enqueue(
         self, payload: bytes, headers: Mapping[str, str] | None = None,
-        *, ttl: float | None = None, priority: int = 0,
+        *, ttl: float | None = None, priority: int = 0, entity_id: str | None = None,
     ) -> None:
         """Store ``payload`` durably; returns once it is on disk (see ``Outbox.enqueue``).
 
         A higher ``priority`` leaves before this destination's lower ones (alarms 10,
-        telemetry 0, bulk -10: ``PriorityRules`` gives them per state).
+        telemetry 0, bulk -10: ``PriorityRules`` gives them per state). Name the
+        ``entity_id`` whose value the payload carries: a sensitive one (the host's
+        ``gatehouse: encryption:``) is then stored encrypted, and decrypted for the sender.
         """
         await self.outbox.enqueue(
-            self.destination, payload, headers=headers, ttl=ttl, priority=priority
+            self.destination, payload, headers=headers, ttl=ttl, priority=priority,
+            entity_id=entity_id,
         )
 
     def enqueue_nowait(
         self, payload: bytes, headers: Mapping[str, str] | None = None,
-        *, ttl: float | None = None, priority: int = 0,
+        *, ttl: float | None = None, priority: int = 0, entity_id: str | None = None,
     ) -> None:
         """Accept ``payload`` without waiting for its commit (see ``Outbox.enqueue_nowait``)."""
         self.outbox.enqueue_nowait(
-            self.destination, payload, headers=headers, ttl=ttl, priority=priority
+            self.destination, payload, headers=headers, ttl=ttl, priority=priority,
+            entity_id=entity_id,
         )
 
     def stats(self) -> DestinationStats:

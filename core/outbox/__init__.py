@@ -31,10 +31,11 @@ from .models import (
     TransientDeliveryError,
     UnknownDestination,
 )
-from .outbox import DestinationConfig, Outbox
+from .outbox import ENCRYPTED_HEADER, DestinationConfig, Outbox
 from .policy import Backoff, BreakerPolicy, CircuitBreaker
 
 __all__ = [
+    "ENCRYPTED_HEADER",
     "OUTBOX",
     "Backoff",
     "BreakerPolicy",

@@ -26,23 +26,34 @@ latency, never data. The outbox guarantees:
 * **TTL** per message, whatever its priority; dead letters keep their priority and
   get it back when requeued;
 * **no busy work**: dispatchers sleep on an event while their queue is empty, and
-  back off (exponential, jittered, behind a circuit breaker) while a destination fails.
+  back off (exponential, jittered, behind a circuit breaker) while a destination fails;
+* **sensitive values encrypted at rest**: ``enqueue(..., entity_id=...)`` with an
+  outbox ``cipher`` (the host's: ``gatehouse.core.crypto``) stores the payload of a
+  sensitive entity as an AES-GCM envelope, marked by the reserved header
+  ``ENCRYPTED_HEADER``, and decrypts it in the worker thread before the sender sees
+  it (the sender never sees the header either). A message whose key is missing, or
+  that does not authenticate, goes to the dead letters still encrypted, with the
+  reason naming the key id: requeue it once the keyring is restored. A header rather
+  than a column: no schema migration, and an older Gatehouse reading the file would
+  deliver the envelope, never the plaintext.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TypeVar, TypeVarTuple, Unpack
+from typing import TYPE_CHECKING, Final, TypeVar, TypeVarTuple, Unpack
 
 import anyio
 import anyio.to_thread
 from anyio.abc import TaskGroup, TaskStatus
 
+from ..exceptions import GatehouseError
 from ..util.burstlog import BurstLog
 from .dispatcher import Counters, Dispatcher, DispatchSettings
 from .models import (
@@ -71,7 +82,14 @@ from .store import (
     encode_headers,
 )
 
+if TYPE_CHECKING:
+    from ..crypto import TagCipher
+
 _LOGGER = logging.getLogger(__name__)
+
+ENCRYPTED_HEADER: Final = "x-gatehouse-encrypted"
+"""Marks a stored payload as an envelope; reserved (an enqueue naming it is refused)
+and removed before a sender sees the message."""
 
 _T = TypeVar("_T")
 _Ts = TypeVarTuple("_Ts")
@@ -136,8 +154,12 @@ class Outbox:
     ``await outbox.close()``. Only one process may use a database file at a time.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, cipher: TagCipher | None = None
+    ) -> None:
         self.path = path
+        self.cipher = cipher
+        """Encrypts sensitive entities' payloads at rest and decrypts them for senders."""
         self._store = OutboxStore(path)
         self._limiter = anyio.CapacityLimiter(1)
         self._destinations: dict[str, _Destination] = {}
@@ -158,9 +180,11 @@ class Outbox:
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, path: str | os.PathLike[str]) -> AsyncIterator[Outbox]:
+    async def open(
+        cls, path: str | os.PathLike[str], *, cipher: TagCipher | None = None
+    ) -> AsyncIterator[Outbox]:
         """Open the outbox for the duration of a block; closing commits pending enqueues."""
-        outbox = cls(path)
+        outbox = cls(path, cipher=cipher)
         async with anyio.create_task_group() as task_group:
             await outbox.start(task_group)
             try:
@@ -297,7 +321,15 @@ class Outbox:
         store = self._store
 
         async def fetch(dest: str, limit: int) -> tuple[list[OutboxMessage], int]:
-            return await self._call(store.fetch, dest, limit, time.time())
+            batch, expired, rejects = await self._call(self._fetch_open, dest, limit)
+            if rejects:
+                self._counters_for(dest).dead_lettered += len(rejects)
+                _LOGGER.error(
+                    "Outbox %s: %d encrypted messages could not be decrypted and were "
+                    "dead-lettered, still encrypted (first: %s); requeue them once the "
+                    "key is back", dest, len(rejects), rejects[0][1],
+                )
+            return batch, expired
 
         async def settle(
             dest: str, ids: Sequence[int], rejects: Sequence[tuple[int, str]]
@@ -318,6 +350,50 @@ class Outbox:
         )
         destination.dispatcher = dispatcher
         self._task_group.start_soon(dispatcher.run, name=f"outbox dispatcher {name}")
+
+    def _fetch_open(
+        self, dest: str, limit: int
+    ) -> tuple[list[OutboxMessage], int, list[tuple[int, str]]]:
+        """``store.fetch``, with encrypted payloads decrypted (worker thread).
+
+        Messages that cannot be decrypted are dead-lettered here, so the sender only
+        ever gets plaintext; a batch of nothing else is followed by the next one.
+        """
+        store, cipher = self._store, self.cipher
+        expired_total = 0
+        all_rejects: list[tuple[int, str]] = []
+        while True:
+            now = time.time()
+            batch, expired = store.fetch(dest, limit, now)
+            expired_total += expired
+            if not any(ENCRYPTED_HEADER in message.headers for message in batch):
+                return batch, expired_total, all_rejects
+            opened: list[OutboxMessage] = []
+            rejects: list[tuple[int, str]] = []
+            for message in batch:
+                if ENCRYPTED_HEADER not in message.headers:
+                    opened.append(message)
+                    continue
+                reason = "encrypted, and this outbox has no keyring"
+                if cipher is not None:
+                    try:
+                        plaintext = cipher.open(message.payload)
+                    except GatehouseError as err:
+                        reason = f"cannot decrypt: {err}"
+                    else:
+                        headers = {
+                            k: v for k, v in message.headers.items() if k != ENCRYPTED_HEADER
+                        }
+                        opened.append(
+                            dataclasses.replace(message, payload=plaintext, headers=headers)
+                        )
+                        continue
+                rejects.append((message.id, reason))
+            if rejects:
+                store.settle(dest, [row_id for row_id, _ in rejects], rejects, now)
+                all_rejects.extend(rejects)
+            if opened or not batch:
+                return opened, expired_total, all_rejects
 
     def destinations(self) -> list[str]:
         """Names with a registration, queued messages or dead letters."""
@@ -343,6 +419,7 @@ class Outbox:
         headers: Mapping[str, str] | None = None,
         ttl: float | None = None,
         priority: int = 0,
+        entity_id: str | None = None,
     ) -> None:
         """Store a message durably for ``destination``; return once it is on disk.
 
@@ -353,8 +430,10 @@ class Outbox:
         :class:`UnknownDestination`, :class:`OutboxClosed`, or :class:`OutboxError`
         if the commit failed (the message is then *not* stored). If the caller is
         cancelled while waiting, the message may or may not be stored.
+        ``entity_id`` names the entity whose value ``payload`` carries: when the
+        outbox's cipher says it is sensitive, the payload is stored encrypted.
         """
-        ticket = self._accept(destination, payload, headers, ttl, priority)
+        ticket = self._accept(destination, payload, headers, ttl, priority, entity_id)
         await ticket.done.wait()
         error = ticket.error
         if error is not None:
@@ -372,6 +451,7 @@ class Outbox:
         headers: Mapping[str, str] | None = None,
         ttl: float | None = None,
         priority: int = 0,
+        entity_id: str | None = None,
     ) -> None:
         """Accept a message without waiting for its commit (fire and forget).
 
@@ -379,7 +459,7 @@ class Outbox:
         a crash before then loses it. For producers that would rather not wait (a
         sensor callback) and can afford that window. Bound checks still apply.
         """
-        self._accept(destination, payload, headers, ttl, priority)
+        self._accept(destination, payload, headers, ttl, priority, entity_id)
 
     def _accept(
         self,
@@ -388,6 +468,7 @@ class Outbox:
         headers: Mapping[str, str] | None,
         ttl: float | None,
         priority: int,
+        entity_id: str | None = None,
     ) -> CommitTicket:
         # Checked first: a bad value must fail this call alone, not the group commit
         # it would share with other callers (SQLite refuses ints beyond 64 bits).
@@ -405,6 +486,14 @@ class Outbox:
             raise UnknownDestination(destination)
         if not isinstance(payload, bytes):
             payload = bytes(payload)
+        if headers is not None and ENCRYPTED_HEADER in headers:
+            raise ValueError(f"outbox header {ENCRYPTED_HEADER!r} is reserved")
+        if entity_id is not None:
+            cipher = self.cipher
+            if cipher is not None and cipher.is_sensitive(entity_id):
+                # Raises (nothing stored) when the keyring is unusable: never plaintext.
+                payload = cipher.seal(entity_id, payload)
+                headers = {**(headers or {}), ENCRYPTED_HEADER: "aes256gcm"}
         config = registered.config
         size = len(payload)
         now = time.time()
