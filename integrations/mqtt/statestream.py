@@ -13,6 +13,12 @@ change with each state, decide only what is streamed).
 All included states are published again on every (re)connect, so retained topics are
 fresh after a broker restart. QoS 0 goes straight to paho (dropped while disconnected);
 QoS 1/2 through the outbox without waiting for its commit (``publish_nowait``).
+
+Sensitive entities (``gatehouse: encryption:``, README "Tag encryption"): with
+``publish: true`` both topics carry an envelope instead of the value (the attributes'
+envelope binds ``<entity_id>/attributes``, so it cannot pass for the state); without,
+the broker gets the value but QoS 1/2 messages are encrypted while they wait in the
+outbox.
 """
 
 from __future__ import annotations
@@ -23,9 +29,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from gatehouse.core import EVENT_STATE_CHANGED, ConfigEntry, Event, Host, State, StateChangedData
-from gatehouse.core.helpers import entity_filter
+from gatehouse.core.helpers import TagCipher, entity_filter, tag_cipher
 
 from .const import CONF_QOS, CONF_RETAIN, DEFAULT_STATESTREAM_BASE_TOPIC
+from .sender import headers_for
 
 if TYPE_CHECKING:
     from .runtime import MqttRuntime
@@ -61,6 +68,7 @@ class StateStream:
         self._qos = int(merged[CONF_QOS])
         self._retain = bool(merged[CONF_RETAIN])
         self.included = entity_filter(host, merged)
+        self._cipher = tag_cipher(host)
         self.published = 0
 
     def start(self) -> None:
@@ -91,7 +99,12 @@ class StateStream:
     def _publish(self, state: State) -> None:
         base = self.topic_base(state.entity_id)
         publish = self._runtime.publish_nowait
+        cipher = self._cipher
         try:
+            if cipher is not None and cipher.is_sensitive(state.entity_id):
+                self._publish_sensitive(cipher, state, base)
+                self.published += 1
+                return
             publish(f"{base}/state", state.state.encode("utf-8"), self._qos, self._retain)
             if self.publish_attributes:
                 attributes = json.dumps(dict(state.attributes), default=str).encode("utf-8")
@@ -100,6 +113,25 @@ class StateStream:
             _LOGGER.warning("Statestream could not publish %s: %s", state.entity_id, err)
             return
         self.published += 1
+
+    def _publish_sensitive(self, cipher: TagCipher, state: State, base: str) -> None:
+        entity_id = state.entity_id
+        parts = [(f"{base}/state", entity_id, state.state.encode("utf-8"))]
+        if self.publish_attributes:
+            attributes = json.dumps(dict(state.attributes), default=str).encode("utf-8")
+            parts.append((f"{base}/attributes", f"{entity_id}/attributes", attributes))
+        for topic, bound_to, payload in parts:
+            if cipher.publish:
+                self._runtime.publish_nowait(
+                    topic, cipher.seal(bound_to, payload), self._qos, self._retain
+                )
+            elif self._qos:
+                # The value goes out in clear, but never waits on disk in clear.
+                self._runtime.outbox.enqueue_nowait(
+                    payload, headers_for(topic, self._qos, self._retain), entity_id=entity_id
+                )
+            else:
+                self._runtime.publish_nowait(topic, payload, 0, self._retain)
 
     def diagnostics(self) -> dict[str, Any]:
         return {"base_topic": self.base_topic, "states_published": self.published}
