@@ -285,7 +285,7 @@ function integrityView(result, status) {
     result.ok
       ? h("p", { class: "notice ok verify-status", role: "status" },
         `Chain intact up to seq ${result.last_seq}; signed through seq ${result.signed_through} `
-        + `(${result.checkpoints} checkpoints).`)
+        + `(${result.checkpoints} ${result.checkpoints === 1 ? "checkpoint" : "checkpoints"}).`)
       : h("p", { class: "notice verify-status", role: "alert" },
         `Chain broken: ${result.problem}`),
     h("p", { class: "muted" }, signed,
