@@ -1,0 +1,161 @@
+"""The Certificates integration in a running host: days-left sensors that follow the CA
+index and watched files, and the problem sensor that warns 30 days ahead."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gatehouse.core import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, ConfigEntryState, Host
+from gatehouse.core.helpers import CertificateAuthority, certificate_authority
+from gatehouse.core.testing import add_entry, make_host, make_pki, state_of, wait_until
+
+pytestmark = pytest.mark.anyio
+
+FAST = "pki:\n  poll_interval: 0.05\n"
+PROBLEM = "binary_sensor.certificates_expiring"
+
+
+@pytest.fixture
+def ca(config_dir: Path) -> CertificateAuthority:
+    authority = certificate_authority(config_dir)
+    authority.init("Plant CA")
+    return authority
+
+
+def _sensor_of(host: Host, serial: int) -> str | None:
+    for state in host.states.all():
+        if state.attributes.get("serial") == f"{serial:X}":
+            return state.entity_id
+    return None
+
+
+def _attrs(host: Host, entity_id: str) -> dict[str, Any]:
+    state = host.states.get(entity_id)
+    assert state is not None, entity_id
+    return dict(state.attributes)
+
+
+async def test_days_left_per_certificate_and_the_warning(
+    config_dir: Path, write_config: Callable[..., Path], ca: CertificateAuthority
+) -> None:
+    server = ca.issue_server(["broker.local"], days=400)
+    write_config(FAST)
+    host = make_host(config_dir)
+    async with host.running():
+        entry = host.config_entries.entries("pki")[0]
+        assert entry.state is ConfigEntryState.LOADED, entry.reason
+        sensor = _sensor_of(host, server.serial)
+        assert sensor == "sensor.certificates_server_broker_local"
+        state = host.states.get(sensor)
+        assert state is not None
+        assert 399.9 <= float(state.state) <= 400.0
+        assert state.attributes["unit_of_measurement"] == "d"
+        assert state.attributes["device_class"] == "duration"
+        assert state.attributes["not_after"] == server.not_after.isoformat()
+        assert state_of(host, "sensor.certificates_ca_plant_ca") is not None
+        crl = _attrs(host, "sensor.certificates_crl_plant_ca_crl")
+        assert crl["kind"] == "crl"
+        assert state_of(host, PROBLEM) == STATE_OFF
+        assert _attrs(host, PROBLEM)["device_class"] == "problem"
+
+        # Issued while running (as 'gatehouse certs' in a shell would): a new sensor
+        # within a poll, and the problem sensor on (10 days < 30).
+        short = ca.issue_device("plc-01", days=10)
+        await wait_until(lambda: _sensor_of(host, short.serial) is not None)
+        short_sensor = _sensor_of(host, short.serial)
+        assert short_sensor is not None
+        assert 9.9 <= float(state_of(host, short_sensor) or "nan") <= 10.0
+        await wait_until(lambda: state_of(host, PROBLEM) == STATE_ON)
+        expiring = _attrs(host, PROBLEM)["certificates_expiring"]
+        assert [e["name"] for e in expiring] == ["device plc-01"]
+        assert 9.9 <= expiring[0]["days_left"] <= 10.0
+
+        # Revoked: its sensor goes, and with it the warning.
+        ca.revoke(short.serial)
+        await wait_until(lambda: state_of(host, short_sensor) is None)
+        await wait_until(lambda: state_of(host, PROBLEM) == STATE_OFF)
+        assert _sensor_of(host, server.serial) == sensor
+
+
+async def test_warn_days_is_an_option(host: Host, ca: CertificateAuthority) -> None:
+    ca.issue_device("plc-02", days=100)
+    entry = await add_entry(host, "pki", {"poll_interval": 0.05})
+    assert state_of(host, PROBLEM) == STATE_OFF
+    host.config_entries.update_entry(entry, options={"warn_days": 120})
+    assert await host.config_entries.reload(entry.entry_id)
+    assert state_of(host, PROBLEM) == STATE_ON
+    assert _attrs(host, PROBLEM)["warn_days"] == 120
+
+
+async def test_watched_files_and_a_missing_one(
+    config_dir: Path, write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    # No CA at all here: only the files of another CA are watched.
+    other = make_pki(tmp_path / "other-ca")
+    write_config(
+        "pki:\n  poll_interval: 0.05\n  watch:\n"
+        f"    - {other.server_cert}\n    - certs/missing.pem\n"
+    )
+    host = make_host(config_dir)
+    async with host.running():
+        states = {s.entity_id: s for s in host.states.all() if s.domain == "sensor"}
+        watched = [s for s in states.values() if s.attributes.get("kind") == "file"]
+        by_path = {s.attributes["path"]: s for s in watched}
+        server = by_path[str(other.server_cert)]
+        assert 1.0 < float(server.state) <= 2.0  # the kit's certificates live two days
+        # Unreadable: unavailable (not dropped), the reason on the problem sensor.
+        missing = "sensor.certificates_file_missing_pem"
+        assert state_of(host, missing) == STATE_UNAVAILABLE
+        # Two days left is under 30: the warning is on, and the unreadable file is named.
+        assert state_of(host, PROBLEM) == STATE_ON
+        problem = _attrs(host, PROBLEM)
+        assert [e for e in problem["errors"] if "missing.pem" in e] == [
+            f"{config_dir / 'certs' / 'missing.pem'}: cannot read: No such file or directory"]
+
+        # The missing file appears (a renewal copied in): read within a poll.
+        (config_dir / "certs").mkdir()
+        (config_dir / "certs" / "missing.pem").write_bytes(other.ca_cert.read_bytes())
+        await wait_until(lambda: state_of(host, missing) not in (None, STATE_UNAVAILABLE))
+        assert _attrs(host, missing)["common_name"] == "Gatehouse Test CA"
+        assert _attrs(host, PROBLEM)["errors"] == []
+
+
+async def test_a_damaged_index_is_reported_not_fatal(
+    host: Host, ca: CertificateAuthority
+) -> None:
+    ca.index_path.write_text("{broken")
+    entry = await add_entry(host, "pki", {"poll_interval": 0.05})
+    assert entry.state is ConfigEntryState.LOADED, entry.reason
+    assert any("index.json" in e for e in _attrs(host, PROBLEM)["errors"])
+    # Repaired (here: a fresh index written by the CA): the sensors come.
+    ca.index_path.unlink()
+    ca.ca_key_path.unlink()
+    ca.ca_cert_path.unlink()
+    ca.init("Second CA")
+    await wait_until(lambda: state_of(host, "sensor.certificates_ca_second_ca") is not None)
+    assert _attrs(host, PROBLEM)["errors"] == []
+
+
+async def test_refresh_service_and_days_move_with_time(
+    host: Host, ca: CertificateAuthority
+) -> None:
+    device = ca.issue_device("plc-03", days=50)
+    entry = await add_entry(host, "pki", {"poll_interval": 3600})
+    sensor = _sensor_of(host, device.serial)
+    assert sensor is not None
+    before = float(state_of(host, sensor) or "nan")
+    # A day later (the daily refresh): computed from not_after, one day less.
+    entity = entry.runtime_data.sensors[f"serial_{device.serial:X}"]
+    entity.update(entity.tracked, dt.datetime.now(dt.UTC) + dt.timedelta(days=1))
+    assert round(before - float(entity.native_value or 0), 1) == 1.0
+    # pki.refresh reads the files now, without waiting for the (hour-long) poll.
+    extra = ca.issue_device("plc-04")
+    assert _sensor_of(host, extra.serial) is None
+    reply = await host.services.call("pki", "refresh", {}, return_response=True)
+    assert reply == {"sensors": {entry.entry_id: 4}}  # the CA, its CRL, plc-03, plc-04
+    assert _sensor_of(host, extra.serial) is not None
