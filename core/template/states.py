@@ -39,6 +39,15 @@ _FIELDS: Final = frozenset(
 )
 
 
+#: Names jinja and the sandbox probe objects for (never domains or entities).
+_PROBES: Final = frozenset(
+    {
+        "unsafe_callable", "alters_data", "jinja_pass_arg", "contextfunction",
+        "evalcontextfunction", "environmentfunction",
+    }
+)
+
+
 def collect_entity(entity_id: str) -> None:
     budget = current_budget()
     if budget is not None and budget.collect is not None:
@@ -182,7 +191,7 @@ class AllStates:
         return TemplateState(state)
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
+        if name.startswith("_") or name in _PROBES:
             raise AttributeError(name)
         if "." in name:
             return self.lookup(name)
@@ -219,7 +228,7 @@ class DomainStates:
         self._domain = domain
 
     def __getattr__(self, name: str) -> TemplateState | None:
-        if name.startswith("_"):
+        if name.startswith("_") or name in _PROBES:
             raise AttributeError(name)
         entity_id = f"{self._domain}.{name}"
         state = self._host.states.get(entity_id)
