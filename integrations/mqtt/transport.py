@@ -1,17 +1,20 @@
-"""Two shortcuts on paho's receive path, for the ingest rate.
+"""Shortcuts on paho's receive path, for the ingest rate, and a polite close.
 
 paho 2.x reads every packet with three ``recv`` calls and, for a QoS 0 subscriber,
 goes back to ``select`` after each packet; every one of those system calls releases
 and re-takes the GIL, in competition with the event loop thread. ``FastClient`` reads
-through a buffer instead and hands received messages straight to the bridge. Both
-rely on paho internals (``_create_socket``, ``_handle_on_message``) in the narrowest
+through a buffer instead and hands received messages straight to the bridge, and
+closes its socket without a TCP reset. These rely on paho internals (``_create_socket``,
+``_handle_on_message``, ``_sock_close``) in the narrowest
 way: should those go away, the overrides are never called and paho works as before.
 """
 
 from __future__ import annotations
 
 import contextlib
+import select
 import socket
+import time
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -23,6 +26,39 @@ TCP_QUICKACK: Final[int | None] = getattr(socket, "TCP_QUICKACK", None)
 
 #: Packets paho reads from its buffer in one go before it returns to select().
 READ_BURST: Final = 1000
+
+#: Longest wait, in seconds, for the broker to close its side after our DISCONNECT.
+CLOSE_LINGER: Final = 1.0
+
+
+def close_gracefully(sock: Any, linger: float = CLOSE_LINGER) -> None:
+    """Half-close ``sock`` and read (and drop) until the broker closes its side.
+
+    Closing a socket with unread data makes the kernel send a reset instead of a FIN.
+    Right after our DISCONNECT the broker often still has something for us (the PUBACK
+    of the ``offline`` message ``close()`` publishes, that message itself when we
+    subscribe its topic, any message of our subscriptions); the reset made its write
+    fail before it read DISCONNECT, so it treated the disconnect as a connection loss
+    and published the will: a second ``offline``. Reading until its EOF lets it read
+    DISCONNECT (which discards the will) first. Bounded by ``linger``; any error means
+    there is nothing left to be polite to. Blocking: paho calls it in its network thread.
+    """
+    try:
+        sock.shutdown(socket.SHUT_WR)
+    except (OSError, ValueError):
+        return
+    deadline = time.monotonic() + linger
+    while (remaining := deadline - time.monotonic()) > 0:
+        try:
+            ready, _, _ = select.select([sock], [], [], remaining)
+            if not ready:
+                return
+            if not sock.recv(65536):
+                return  # the broker's FIN
+        except (BlockingIOError, InterruptedError):
+            continue
+        except (OSError, ValueError):
+            return
 
 
 class BufferedSocket:
@@ -91,7 +127,9 @@ class FastClient(paho.Client):
     * buffered reads of plain TCP sockets (``BufferedSocket``, ``loop_read``);
     * received messages handed straight to ``message_sink`` (the bridge), skipping
       paho's per-message topic decoding, filter matching and two locks, which only
-      serve ``message_callback_add`` (not used here).
+      serve ``message_callback_add`` (not used here);
+    * a socket closed without a TCP reset (``close_gracefully``), so a disconnect is
+      never mistaken for a connection loss (one ``offline``, not two).
 
     ``_create_socket`` and ``_handle_on_message`` are paho internals (2.x); should they
     go away, the overrides are simply never called and paho works as before
@@ -107,6 +145,13 @@ class FastClient(paho.Client):
             super()._handle_on_message(message)
         else:
             sink(message)
+
+    def _sock_close(self) -> None:
+        """Close the connection without a TCP reset (``close_gracefully``)."""
+        sock = getattr(self, "_sock", None)
+        if sock is not None:
+            close_gracefully(sock)
+        super()._sock_close()
 
     def _create_socket(self) -> Any:
         sock = super()._create_socket()
