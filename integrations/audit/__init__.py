@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
+import anyio.to_thread
 import voluptuous as vol
 
 from gatehouse.core import ConfigEntry, ConfigEntryError, Host, YamlEntry, hookimpl
@@ -47,6 +48,7 @@ from .flow import AuditConfigFlow
 from .listeners import AuditListeners
 from .publish import start_publisher
 from .runtime import AuditRuntime
+from .sealed import cipher_of
 from .services import LOADED
 
 
@@ -76,6 +78,9 @@ class AuditIntegration:
         if publish is not None:
             runtime.publisher = await start_publisher(host, entry, publish, entry.title)
         runtime.log.on_checkpoint = partial(_announce, host, runtime)
+        cipher = cipher_of(host)
+        if cipher is not None:  # the keyring read and epoch taken here, not in a listener
+            await anyio.to_thread.run_sync(cipher.prepare)
         entry.spawn(runtime.log.run(), "audit writer")
         listeners = runtime.listeners = AuditListeners(host, runtime.log, entry.entry_id)
         for undo in listeners.start():

@@ -30,7 +30,7 @@ from .api import query
 from .const import CHECKPOINTS_FILE, PUBLIC_KEY_FILE
 from .errors import AuditError
 from .note import Verifier, verify
-from .sealed import cipher_of, reveal
+from .sealed import opening_cipher, reveal
 from .services import LOADED
 from .verify import Report, verify_bytes
 from .writer import log_files
@@ -159,7 +159,7 @@ async def page(host: Host, filters: Filters, *, limit: int, before: int | None,
     more = len(found) > limit
     found = found[:limit]
     if decrypt:
-        cipher = cipher_of(host)
+        cipher = opening_cipher(host)
         found = [reveal(cipher, rec) for rec in found]
     return {"records": found,
             "next_before": found[-1]["seq"] if more and found else None}

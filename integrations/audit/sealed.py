@@ -1,7 +1,7 @@
 """Encrypted fields: what a record says about a sensitive entity, sealed with the tag cipher.
 
 A service call that targets an entity configured as sensitive (tag encryption,
-``tag_cipher(host)`` from ``gatehouse.core.helpers``) is recorded with its data
+``gatehouse: encryption: sensitive:``, ``tag_cipher(host)``) is recorded with its data
 *values* too, but only as the cipher's envelope (``details.values``:
 ``{"enc", "kid", "nonce", "ct", "entity_id", "seq"}``, AES-256-GCM, the AAD binding
 the entity id and sequence number). Calls on other entities keep recording field
@@ -23,8 +23,8 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-import gatehouse.core.helpers as _helpers
 from gatehouse.core import GatehouseError, Host
+from gatehouse.core.helpers import TagCipher, decrypting_cipher, tag_cipher
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -34,23 +34,28 @@ SEALED_KEY: Final = "values"
 MAX_SEALED: Final = 4096
 
 
-def cipher_of(host: Host) -> Any | None:
-    """The host's tag cipher, or None (no sensitive entity, or no tag encryption).
-
-    Looked up by name so this integration also loads on a core without tag
-    encryption; the cipher's API is the one named in ``gatehouse.core.helpers``.
-    """
-    factory = getattr(_helpers, "tag_cipher", None)
-    if factory is None:
-        return None
+def cipher_of(host: Host) -> TagCipher | None:
+    """The host's tag cipher, or None (no entity configured sensitive)."""
     try:
-        return factory(host)
-    except GatehouseError as err:
+        return tag_cipher(host)
+    except (GatehouseError, ValueError) as err:  # a bad encryption block: said elsewhere
         _LOGGER.warning("Audit log: tag encryption unavailable: %s", err)
         return None
 
 
-def seal(cipher: Any, targets: Sequence[str], data: Mapping[str, Any]) -> dict[str, Any] | None:
+def opening_cipher(host: Host) -> TagCipher | None:
+    """A cipher that decrypts whatever the keyring still has keys for (also records
+    sealed before the sensitive entities changed)."""
+    try:
+        return decrypting_cipher(host)
+    except (GatehouseError, ValueError) as err:
+        _LOGGER.warning("Audit log: tag encryption unavailable: %s", err)
+        return None
+
+
+def seal(
+    cipher: TagCipher, targets: Sequence[str], data: Mapping[str, Any],
+) -> dict[str, Any] | None:
     """The envelope of ``data`` if one of ``targets`` is sensitive, else None.
 
     Sealed under the first sensitive target (the envelope names it; its AAD binds it).
@@ -77,7 +82,7 @@ def is_envelope(value: Any) -> bool:
     return isinstance(value, Mapping) and "enc" in value and "ct" in value
 
 
-def reveal(cipher: Any | None, record: dict[str, Any]) -> dict[str, Any]:
+def reveal(cipher: TagCipher | None, record: dict[str, Any]) -> dict[str, Any]:
     """``record`` with its sealed values decrypted (``{"decrypted": ...}``) or the reason
     they cannot be (``{"error": ...}``); records without any are returned as they are."""
     details = record.get("details")
