@@ -36,7 +36,17 @@ from gatehouse.core import (
     Host,
     StateChangedData,
 )
-from gatehouse.core.helpers import OutboxError, OutboxLink, PayloadError, payload_json, slugify
+from gatehouse.core.helpers import (
+    DecryptError,
+    KeyMissingError,
+    OutboxError,
+    OutboxLink,
+    PayloadError,
+    decrypting_cipher,
+    payload_json,
+    slugify,
+    tag_cipher,
+)
 
 from .binary_sensor import RemoteBinarySensor
 from .client import NatsClient
@@ -80,6 +90,7 @@ class FleetBridge:
         self.stream: str = spec.get("stream") or fleet_stream_name(self.site)
         self.prefix = f"{SUBJECT_ROOT}.{self.site}.{self.me}"
         self.selection = EntitySelection(host, spec)
+        self._cipher = tag_cipher(host)
         self._hosts = frozenset(spec.get("hosts") or ())
         self._remote: dict[str, RemoteEntity] = {}
         self.consumer: DurableConsumer | None = None
@@ -133,11 +144,14 @@ class FleetBridge:
             return False
         return not isinstance(self._host.entities.get(entity_id), RemoteSensor | RemoteBinarySensor)
 
-    def _enqueue(self, subject: str, document: Mapping[str, Any]) -> None:
+    def _enqueue(
+        self, subject: str, document: Mapping[str, Any], entity_id: str | None = None
+    ) -> None:
         try:
             self._outbox.enqueue_nowait(
                 encode(document),
                 headers={HDR_SUBJECT: subject, HDR_STREAM: self.stream},
+                entity_id=entity_id,  # a sensitive entity's state waits encrypted
             )
         except OutboxError as err:
             self.dropped += 1
@@ -150,9 +164,10 @@ class FleetBridge:
         entity_id = event.data["entity_id"]
         new = event.data["new_state"]
         document = (
-            state_document(new) if new is not None else {"entity_id": entity_id, "removed": True}
+            state_document(new, self._cipher) if new is not None
+            else {"entity_id": entity_id, "removed": True}
         )
-        self._enqueue(f"{self.prefix}.state.{entity_id}", document)
+        self._enqueue(f"{self.prefix}.state.{entity_id}", document, entity_id)
 
     def _event(self, event: Event[Any]) -> None:
         document = {
@@ -193,6 +208,8 @@ class FleetBridge:
     async def _apply_state(
         self, origin: str, domain: str, object_id: str, document: dict[str, Any], msg: Delivery
     ) -> None:
+        if isinstance(document.get("state"), dict):
+            document = self._opened(document)
         seq = msg.seq
         unique_id = f"fleet_{self.site}_{origin}_{domain}_{object_id}"
         entity = self._remote.get(unique_id)
@@ -213,6 +230,21 @@ class FleetBridge:
         entity.last_seq = seq
         self._remote[unique_id] = entity
         await self._host.entities.add(self._entry, [entity])
+
+    def _opened(self, document: dict[str, Any]) -> dict[str, Any]:
+        """A state published encrypted (``publish: true`` on its host), decrypted with
+        this host's keyring; a key this host lacks makes it a malformed message."""
+        cipher = decrypting_cipher(self._host)
+        try:
+            state = cipher.decrypt(document["state"]).decode()
+            attributes = document.get("attributes")
+            if isinstance(attributes, dict) and "ct" in attributes:
+                attributes = payload_json(cipher.decrypt(attributes))
+        except (KeyMissingError, DecryptError, UnicodeDecodeError) as err:
+            raise PayloadError(f"encrypted state: {err}") from None
+        if not isinstance(attributes, dict):
+            raise PayloadError("encrypted state: attributes are not a JSON object")
+        return {**document, "state": state, "attributes": attributes}
 
     def diagnostics(self) -> dict[str, Any]:
         return {

@@ -31,7 +31,7 @@ from gatehouse.core import (
     State,
     StateChangedData,
 )
-from gatehouse.core.helpers import EntityFilter, entity_filter
+from gatehouse.core.helpers import EntityFilter, TagCipher, entity_filter, tag_cipher
 
 from .client import NatsClient
 
@@ -84,15 +84,26 @@ class EntitySelection:
         return self.selects(state.entity_id)
 
 
-def state_document(state: State) -> dict[str, Any]:
-    """The JSON shape of a state in the KV bucket and on fleet subjects."""
-    return {
+def state_document(state: State, cipher: TagCipher | None = None) -> dict[str, Any]:
+    """The JSON shape of a state in the KV bucket and on fleet subjects.
+
+    For a sensitive entity of a ``cipher`` with ``publish: true``, ``state`` and
+    ``attributes`` are envelopes (README "Tag encryption"); the attributes' one binds
+    ``<entity_id>/attributes`` so it cannot pass for the state.
+    """
+    document: dict[str, Any] = {
         "entity_id": state.entity_id,
         "state": state.state,
         "attributes": dict(state.attributes),
         "last_changed": state.last_changed,
         "last_updated": state.last_updated,
     }
+    if cipher is not None and cipher.publish and cipher.is_sensitive(state.entity_id):
+        entity_id = state.entity_id
+        document["state"] = cipher.encrypt(entity_id, state.state.encode())
+        attributes = json.dumps(document["attributes"], default=str).encode()
+        document["attributes"] = cipher.encrypt(f"{entity_id}/attributes", attributes)
+    return document
 
 
 def encode(document: Mapping[str, Any]) -> bytes:
@@ -108,6 +119,7 @@ class KvMirror:
         self._client = client
         self._spec = spec
         self.selection = EntitySelection(host, spec)
+        self._cipher = tag_cipher(host)
         self._pending: dict[str, State | None] = {}
         self._wake = anyio.Event()
         self.writes = 0
@@ -188,7 +200,7 @@ class KvMirror:
             if state is None:
                 await kv.delete(key)
             else:
-                await kv.put(key, encode(state_document(state)))
+                await kv.put(key, encode(state_document(state, self._cipher)))
         except (TimeoutError, nats.errors.Error) as err:
             _LOGGER.debug("KV mirror: writing %s failed: %s", key, err)
             return False
