@@ -17,7 +17,10 @@ Plain script, prints figures::
   entry and on one without, in the same run: calls/s and the added cost per call in
   microseconds. "no wait": the calls never wait for the log (a flood faster than the
   writer fills the queue: the drops are printed); "flush()/500": every 500 calls wait
-  until the log has them on disk (no drops; the writer's work is in the figure).
+  until the log has them on disk (no drops; the writer's work is in the figure);
+  "sealed": the same with every target a sensitive entity, so each audited call also
+  encrypts its values with the tag cipher (AES-256-GCM, real keyring); without audit
+  the same configuration costs nothing per call (nothing else encrypts a call).
 
 Each figure is measured ``--runs`` times; the range (min..max) is printed. Files are
 written under ``--dir`` (default: the system temp dir), so all figures share one disk.
@@ -26,6 +29,7 @@ written under ``--dir`` (default: the system temp dir), so all figures share one
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -34,8 +38,10 @@ from pathlib import Path
 
 import anyio
 import anyio.lowlevel
+import anyio.to_thread
 
 from gatehouse.core import Context, ServiceCall
+from gatehouse.core.helpers import configure_encryption
 from gatehouse.core.testing import add_entry, make_host
 from gatehouse.integrations.audit.committer import AuditLog
 from gatehouse.integrations.audit.keystore import load_or_create
@@ -43,6 +49,7 @@ from gatehouse.integrations.audit.verify import verify_path
 from gatehouse.integrations.audit.writer import LogWriter, Pending, ensure_dir
 
 ACTOR: dict[str, str | None] = {"user_id": "u-bench", "name": "bench", "ip": "127.0.0.1"}
+SENSITIVE = {"sensitive": {"include": {"entity_globs": ["light.*"]}}}
 
 
 def _writer(directory: Path) -> LogWriter:
@@ -98,8 +105,14 @@ async def service_calls(config_dir: Path, calls: int, audited: bool) -> dict[str
         figures: dict[str, float] = {}
         runs = (("user", Context(user_id="u-bench"), None),
                 ("user_durable", Context(user_id="u-bench"), 500),
-                ("system", None, None))
+                ("system", None, None),
+                ("user_sealed", Context(user_id="u-bench"), 500))
         for label, context, flush_every in runs:
+            if label == "user_sealed":
+                # Every target sensitive: the audited calls carry their values sealed.
+                cipher = configure_encryption(host, SENSITIVE)
+                assert cipher is not None
+                await anyio.to_thread.run_sync(cipher.prepare)
             started = time.perf_counter()
             for index in range(calls):
                 await host.services.call("bench", "noop", {"entity_id": f"light.{index % 50}"},
@@ -123,6 +136,13 @@ def _noop(call: ServiceCall) -> None:
     return None
 
 
+def _cpu_times() -> list[int]:
+    """The aggregate ``cpu`` line of /proc/stat (user nice system idle iowait irq
+    softirq steal ...), for the steal and busy shares printed beside the figures."""
+    with open("/proc/stat", encoding="ascii") as f:
+        return [int(v) for v in f.readline().split()[1:]]
+
+
 def _range(values: list[float], unit: str, digits: int = 0) -> str:
     return (f"{min(values):,.{digits}f}..{max(values):,.{digits}f} {unit} "
             f"(median {statistics.median(values):,.{digits}f})")
@@ -134,7 +154,10 @@ async def _runs(runs: int, make: Callable[[int], Awaitable[float]]) -> list[floa
 
 async def main_async(args: argparse.Namespace) -> None:
     base = Path(tempfile.mkdtemp(prefix="bench-audit-", dir=args.dir))
-    print(f"files under {base}; {args.runs} runs each\n")
+    cpu_before = _cpu_times()
+    load = os.getloadavg()
+    print(f"files under {base}; {args.runs} runs each; load average {load[0]:.2f} "
+          f"{load[1]:.2f} {load[2]:.2f}; {os.cpu_count()} CPUs\n")
     per_record_n = min(args.records, 2000)
     baseline = [fsync_per_record(base / f"fsync{r}", per_record_n) for r in range(args.runs)]
     print(f"baseline, fsync per record ({per_record_n} records): "
@@ -163,7 +186,8 @@ async def main_async(args: argparse.Namespace) -> None:
                 base / f"host{int(audited)}_{run}", args.calls, audited))
     names = {"user": "by a user, no wait",
              "user_durable": "by a user, flush()/500",
-             "system": "by the system"}
+             "system": "by the system",
+             "user_sealed": "sealed, flush()/500"}
     for label, name in names.items():
         plain = [r[label] for r in results[False]]
         audited_rates = [r[label] for r in results[True]]
@@ -172,6 +196,13 @@ async def main_async(args: argparse.Namespace) -> None:
         print(f"service calls {name:<23} without audit: {_range(plain, 'calls/s')}")
         print(f"service calls {name:<23} with audit:    {_range(audited_rates, 'calls/s')}"
               f"; added per call {_range(added, 'us', 1)}; dropped (max) {dropped:.0f}")
+    spent = [b - a for a, b in zip(cpu_before, _cpu_times(), strict=False)]
+    total = sum(spent) or 1
+    idle = spent[3] + spent[4]
+    steal = spent[7] if len(spent) > 7 else 0
+    load = os.getloadavg()
+    print(f"\nduring the run: CPU busy {100 * (total - idle) / total:.0f}% of all cores, "
+          f"steal {100 * steal / total:.1f}%; load average now {load[0]:.2f}")
 
 
 def main() -> None:
