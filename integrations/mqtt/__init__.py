@@ -17,7 +17,9 @@ The modules, each with one job:
 * ``discovery``: Home Assistant discovery in (make entities) and out (announce ours);
 * ``statestream``: state changes out to the broker;
 * ``services``: ``mqtt.publish`` and ``mqtt_message``; ``api``: what other
-  integrations use (``host.data[MQTT_API]``).
+  integrations use (``host.data[MQTT_API]``);
+* ``provisioning``: devices on a Mosquitto with dynamic security (an entry's
+  ``provisioning:`` block) and the live traffic monitor, with their REST/WS API.
 
 Why set-up runs in this order: the connection is started first and its close registered
 first, so it is undone last, after everything that uses it. A broker that cannot be
@@ -49,6 +51,7 @@ from gatehouse.core import (
     hookimpl,
 )
 from gatehouse.core.helpers import LinkSensor, attach_outbox, describe_invalid, ingress_guard
+from gatehouse.core.http import RouteDef, WsCommand
 
 from .api import MQTT_API, MqttApi
 from .client import TRANSPORT, MqttConnection
@@ -73,6 +76,8 @@ from .discovery import DiscoveryConsumer, DiscoveryPublisher
 from .errors import ConnectError
 from .flow import MqttConfigFlow, MqttOptionsFlow
 from .platforms import configured_entities
+from .provisioning import setup_provisioning
+from .provisioning.config import CONF_PROVISIONING
 from .runtime import MqttRuntime, destination_name
 from .sender import MqttSender
 from .services import LOADED, setup_event_forwarding
@@ -155,6 +160,10 @@ class MqttIntegration:
                 )
                 publisher.start()
                 runtime.parts["discovery_publish"] = publisher
+        if data.get(CONF_PROVISIONING) is not None:
+            runtime.parts["provisioning"] = await setup_provisioning(
+                host, entry, runtime, data[CONF_PROVISIONING], settings.broker, settings.port
+            )
         if not await connection.wait_subscribed(settings.connect_timeout):
             _LOGGER.warning("%s: the broker did not acknowledge every subscription", entry.title)
 
@@ -180,3 +189,20 @@ def gatehouse_diagnostics(host: Host) -> dict[str, Any]:
             report[name] = part.diagnostics()
         result[entry_id] = report
     return result
+
+
+@hookimpl
+def gatehouse_http_routes(host: Host) -> list[RouteDef]:
+    """Device provisioning's REST API (admins only; ``provisioning/views.py``)."""
+    from .provisioning.views import routes
+
+    return routes(host)
+
+
+@hookimpl
+def gatehouse_ws_commands(host: Host) -> list[WsCommand]:
+    """Provisioning and the live traffic monitor over the WebSocket (admins only;
+    ``provisioning/wscommands.py``)."""
+    from .provisioning.wscommands import commands
+
+    return commands(host)

@@ -68,6 +68,7 @@ from .const import (
     PROTOCOL_5,
     PROTOCOL_311,
 )
+from .provisioning.config import CONF_PROVISIONING, PROVISIONING_SCHEMA
 from .topics import valid_filter, valid_topic
 
 QOS = vol.All(vol.Coerce(int), vol.In([0, 1, 2]))
@@ -321,6 +322,8 @@ ENTRY_SCHEMA = vol.All(
             vol.Optional(CONF_STATESTREAM): STATESTREAM_SCHEMA,
             vol.Optional(CONF_SUBSCRIBE, default=list): [_subscription],
             vol.Optional(CONF_OUTBOX, default=dict): OUTBOX_SCHEMA,
+            # Device provisioning on a Mosquitto with dynamic security (provisioning/).
+            vol.Optional(CONF_PROVISIONING): PROVISIONING_SCHEMA,
             **{vol.Optional(platform, default=list): [schema]
                for platform, schema in PLATFORM_SCHEMAS.items()},
         }

@@ -27,6 +27,7 @@ from .api import EVENT_MQTT_MESSAGE, MQTT_API, MqttMessage
 from .config import QOS
 from .const import CONF_QOS, CONF_TOPIC, DOMAIN
 from .errors import MqttUnavailable
+from .provisioning.services import register_services as provisioning_services
 from .runtime import MqttRuntime
 from .topics import valid_topic
 
@@ -49,7 +50,9 @@ def _register_services(host: Host) -> list[Unsubscribe]:
         # Admin-only: it reaches any topic, past the entities a user's policy names.
         host.services.register(
             DOMAIN, SERVICE_PUBLISH, _publish_handler(host), PUBLISH_SCHEMA, admin_only=True
-        )
+        ),
+        # provision_device, revoke_device, delete_device (admin-only; provisioning/).
+        *provisioning_services(host),
     ]
 
 

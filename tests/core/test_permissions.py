@@ -102,7 +102,7 @@ async def test_entity_services_check_the_targets(host: Host) -> None:
 @pytest.mark.parametrize(
     ("domain", "admin_only", "for_users"),
     [
-        ("mqtt", {"publish"}, set()),
+        ("mqtt", {"publish", "provision_device", "revoke_device", "delete_device"}, set()),
         ("nats", {"publish", "request"}, set()),
         ("influxdb", {"write"}, set()),
         ("aws_iot", {"publish"}, set()),

@@ -1,0 +1,106 @@
+"""Device provisioning on the broker, and the live traffic monitor.
+
+A part of the mqtt integration for brokers running Mosquitto's dynamic security
+plugin (``mosquitto_dynamic_security.so``). An mqtt entry with a ``provisioning:``
+block (``config.py``) administers the plugin over its own connection, so the entry's
+user must be a dynamic security admin (``mosquitto_ctrl dynsec init`` makes one). The
+modules, one job each:
+
+* ``config.py``: the block's schema and the device-type templates;
+* ``dynsec.py``: the plugin's ``$CONTROL/dynamic-security/v1`` client (commands,
+  answers matched by ``correlationData``, timeouts, the plugin's error strings);
+* ``templates.py``: a template and a device → its topics, role, group and ACLs, and
+  what the broker can and cannot enforce (``max_qos``/``retain``: listener settings,
+  not ACLs);
+* ``certs.py``: the house CA (``gatehouse certs``) for certificate devices, the CRL and
+  the broker's reload; ``registry.py``: the provisioned devices on disk (no secrets);
+* ``provisioner.py``: provision, revoke (one click), delete; ``bundle.py`` the zip,
+  ``qr.py`` the QR code (SVG, made here);
+* ``traffic.py``: the live traffic monitor's sessions (rate-limited, bounded);
+* ``services.py`` (``mqtt.provision_device``, ``mqtt.revoke_device``,
+  ``mqtt.delete_device``: admin-only), ``views.py`` (REST) and ``wscommands.py``
+  (WebSocket) for the UI pages ``devices_provision`` and ``traffic``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
+
+from gatehouse.core import ConfigEntry, ConfigEntryError, Host, HostKey
+
+from ..api import MqttMessage
+from .config import PROVISIONING_SCHEMA, ProvisioningSettings
+from .dynsec import DynsecClient
+from .errors import ProvisioningError
+from .provisioner import Provisioner
+from .registry import DeviceRegistry
+
+if TYPE_CHECKING:
+    from ..client import MqttConnection
+    from ..runtime import MqttRuntime
+
+__all__ = ["PROVISIONING_SCHEMA", "Provisioner", "provisioner_for", "setup_provisioning"]
+
+#: Loaded provisioners by entry id.
+PROVISIONERS: Final[HostKey[dict[str, Provisioner]]] = HostKey("mqtt.provisioners")
+
+
+class _EntryChannel:
+    """The mqtt entry's connection as the dynsec client's ``ControlChannel``."""
+
+    def __init__(self, runtime: MqttRuntime) -> None:
+        self._runtime = runtime
+        self._connection: MqttConnection = runtime.connection
+
+    @property
+    def connected(self) -> bool:
+        return self._connection.connected
+
+    def subscribe(self, topic_filter: str, callback: Callable[[MqttMessage], None],
+                  qos: int) -> Callable[[], None]:
+        return self._runtime.subscribe(topic_filter, callback, qos)
+
+    def publish_now(self, topic: str, payload: bytes) -> None:
+        self._connection.publish(topic, payload, 0, False)
+
+    async def wait_subscribed(self, timeout: float) -> bool:
+        return await self._connection.wait_subscribed(timeout)
+
+
+async def setup_provisioning(host: Host, entry: ConfigEntry[Any], runtime: MqttRuntime,
+                             raw: dict[str, Any], broker: str, port: int) -> Provisioner:
+    """Start provisioning for a loaded entry; every undo is registered with the entry."""
+    settings = ProvisioningSettings.from_config(raw, broker, port)
+    dynsec = DynsecClient(_EntryChannel(runtime), settings.request_timeout)
+    entry.on_unload(dynsec.start())
+    registry = DeviceRegistry(host.storage_dir / "mqtt" / f"provisioning.{entry.entry_id}.json")
+    try:
+        await registry.load()
+    except ValueError as err:
+        raise ConfigEntryError(str(err)) from err
+    provisioner = Provisioner(host.config_dir, entry.entry_id, entry.title, settings,
+                              dynsec, registry)
+    loaded = host.data.setdefault(PROVISIONERS, {})
+    loaded[entry.entry_id] = provisioner
+
+    def forget() -> None:
+        if loaded.get(entry.entry_id) is provisioner:
+            del loaded[entry.entry_id]
+
+    entry.on_unload(forget)
+    return provisioner
+
+
+def provisioner_for(host: Host, entry_id: str | None = None) -> Provisioner:
+    """The provisioner of ``entry_id``, or of the only (first) entry that has one."""
+    loaded = host.data.get(PROVISIONERS) or {}
+    if entry_id:
+        found = loaded.get(entry_id)
+        if found is None:
+            raise ProvisioningError(f"mqtt entry {entry_id} has no provisioning: block "
+                                    "(or is not loaded)")
+        return found
+    if not loaded:
+        raise ProvisioningError("no mqtt entry with a provisioning: block is loaded")
+    return next(iter(loaded.values()))

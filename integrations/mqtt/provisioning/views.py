@@ -1,0 +1,110 @@
+"""Device provisioning's REST API, for admins only (``gatehouse_http_routes``).
+
+* ``GET /api/mqtt/provisioning?entry_id=``: broker address, device-type templates,
+  what the broker enforces, and the provisioned devices;
+* ``POST /api/mqtt/provisioning/devices`` ``{name, type, site, auth?, entry_id?}``:
+  provision; the answer (201) holds the password or key, the QR code and the bundle,
+  once (``Cache-Control: no-store``);
+* ``GET /api/mqtt/provisioning/devices/{name}``: the record and the broker's view of
+  its client;
+* ``POST /api/mqtt/provisioning/devices/{name}/revoke``: the one-click stop;
+* ``DELETE /api/mqtt/provisioning/devices/{name}``: revoke if needed, remove, forget.
+
+Errors: 400 with the reason (a bad name, the plugin's own error string...), 404 for
+an unknown device or no provisioning entry, 504 when the plugin does not answer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+import voluptuous as vol
+from aiohttp import web
+
+from gatehouse.core import Host
+from gatehouse.core.helpers import PkiError, describe_invalid
+from gatehouse.core.http import RouteDef
+
+from . import PROVISIONERS, provisioner_for
+from .errors import DeviceNotFound, DynsecTimeout, ProvisioningError
+from .services import PROVISION_SCHEMA
+
+PREFIX: Final = "/api/mqtt/provisioning"
+BODY_MAX: Final = 16 * 1024
+_NO_STORE: Final = {"Cache-Control": "no-store"}
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"message": message}, status=status, headers=_NO_STORE)
+
+
+def _guard(host: Host, run: Callable[[web.Request], Awaitable[web.StreamResponse]]
+           ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        try:
+            return await run(request)
+        except DeviceNotFound as err:
+            return _error(404, str(err))
+        except DynsecTimeout as err:
+            return _error(504, str(err))
+        except ProvisioningError as err:
+            # No entry with provisioning at all: the routes exist, the thing does not.
+            return _error(400 if host.data.get(PROVISIONERS) else 404, str(err))
+        except PkiError as err:
+            return _error(400, str(err))
+
+    return handler
+
+
+async def _json_body(request: web.Request) -> Any:
+    raw = await request.content.read(BODY_MAX + 1)
+    if len(raw) > BODY_MAX:
+        raise ProvisioningError(f"the request body is larger than {BODY_MAX} bytes")
+    try:
+        return json.loads(raw) if raw.strip() else {}
+    except ValueError:
+        raise ProvisioningError("the request body is not JSON") from None
+
+
+def routes(host: Host) -> list[RouteDef]:
+    """The routes above, bound to ``host``."""
+    async def overview(request: web.Request) -> web.StreamResponse:
+        provisioner = provisioner_for(host, request.query.get("entry_id") or None)
+        return web.json_response({
+            **provisioner.describe(),
+            "devices": [d.as_dict() for d in provisioner.registry.all()],
+        })
+
+    async def provision(request: web.Request) -> web.StreamResponse:
+        body = await _json_body(request)
+        try:
+            args = PROVISION_SCHEMA(body)
+        except vol.Invalid as err:
+            return _error(400, describe_invalid(err))
+        result = await provisioner_for(host, args.get("entry_id")).provision(
+            args["name"], args["type"], args["site"], args["auth"])
+        return web.json_response(result, status=201, headers=_NO_STORE)
+
+    async def device(request: web.Request) -> web.StreamResponse:
+        provisioner = provisioner_for(host, request.query.get("entry_id") or None)
+        return web.json_response(await provisioner.broker_view(request.match_info["name"]))
+
+    async def revoke(request: web.Request) -> web.StreamResponse:
+        provisioner = provisioner_for(host, request.query.get("entry_id") or None)
+        return web.json_response(await provisioner.revoke(request.match_info["name"]))
+
+    async def delete(request: web.Request) -> web.StreamResponse:
+        provisioner = provisioner_for(host, request.query.get("entry_id") or None)
+        await provisioner.delete(request.match_info["name"])
+        return web.Response(status=204)
+
+    return [
+        RouteDef("GET", PREFIX, _guard(host, overview), require_admin=True),
+        RouteDef("POST", f"{PREFIX}/devices", _guard(host, provision), require_admin=True),
+        RouteDef("GET", f"{PREFIX}/devices/{{name}}", _guard(host, device), require_admin=True),
+        RouteDef("POST", f"{PREFIX}/devices/{{name}}/revoke", _guard(host, revoke),
+                 require_admin=True),
+        RouteDef("DELETE", f"{PREFIX}/devices/{{name}}", _guard(host, delete), require_admin=True),
+    ]

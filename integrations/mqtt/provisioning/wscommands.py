@@ -1,0 +1,98 @@
+"""Provisioning and the live traffic monitor over the WebSocket, for admins only.
+
+Home Assistant's protocol (``{"id", "type", ...fields}`` → ``result``):
+
+* ``mqtt/provisioning/info`` ``{entry_id?}`` → templates, broker, enforcement, devices;
+* ``mqtt/provisioning/provision`` ``{name, type, site, auth?, entry_id?}`` → the
+  result with credentials, QR code and bundle (once);
+* ``mqtt/provisioning/revoke`` / ``mqtt/provisioning/delete`` ``{name, entry_id?}``;
+* ``mqtt/traffic/start`` ``{topic_filter, rate?, entry_id?}`` → the first poll
+  (``session_id`` in it); ``mqtt/traffic/poll`` ``{session_id, after}`` → what arrived
+  after sequence number ``after``, counters and per-topic rates;
+  ``mqtt/traffic/pause`` ``{session_id, paused}``; ``mqtt/traffic/stop``
+  ``{session_id}``. See ``traffic.py`` for the limits.
+
+A bad field answers ``invalid_format``; a refusal (``ProvisioningError``,
+``TrafficError``, the CA's ``PkiError``) answers ``gatehouse_error`` with the reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import voluptuous as vol
+
+from gatehouse.core import Host
+from gatehouse.core.http import WsCommand
+
+from ..const import DOMAIN
+from . import provisioner_for
+from .services import PROVISION_SCHEMA
+from .traffic import DEFAULT_RATE, MAX_RATE, POLL_LIMIT, traffic_monitor
+
+ENTRY: dict[Any, Any] = {vol.Optional("entry_id"): vol.Any(None, str)}
+DEVICE: dict[Any, Any] = {vol.Required("name"): str, **ENTRY}
+SESSION: dict[Any, Any] = {vol.Required("session_id"): str}
+START: dict[Any, Any] = {
+    vol.Required("topic_filter"): str,
+    vol.Optional("rate", default=DEFAULT_RATE): vol.All(
+        vol.Coerce(float), vol.Range(min=0.1, max=MAX_RATE)),
+    **ENTRY,
+}
+POLL: dict[Any, Any] = {
+    **SESSION,
+    vol.Optional("after", default=0): vol.All(int, vol.Range(min=0)),
+    vol.Optional("limit", default=POLL_LIMIT): vol.All(int, vol.Range(min=1, max=POLL_LIMIT)),
+}
+PAUSE: dict[Any, Any] = {**SESSION, vol.Required("paused"): bool}
+
+
+def commands(host: Host) -> list[WsCommand]:
+    """The commands above, bound to ``host``."""
+
+    async def info(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
+        provisioner = provisioner_for(host, args.get("entry_id"))
+        return {**provisioner.describe(),
+                "devices": [d.as_dict() for d in provisioner.registry.all()]}
+
+    async def provision(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
+        data = PROVISION_SCHEMA({k: v for k, v in args.items() if v is not None})
+        return await provisioner_for(host, data.get("entry_id")).provision(
+            data["name"], data["type"], data["site"], data["auth"])
+
+    async def revoke(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
+        return await provisioner_for(host, args.get("entry_id")).revoke(args["name"])
+
+    async def delete(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
+        await provisioner_for(host, args.get("entry_id")).delete(args["name"])
+        return {"deleted": args["name"]}
+
+    async def start(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
+        session = traffic_monitor(host).start(args["topic_filter"], rate=args["rate"],
+                                              entry_id=args.get("entry_id"))
+        return session.poll(0)
+
+    async def poll(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
+        return traffic_monitor(host).get(args["session_id"]).poll(args["after"],
+                                                                   args["limit"])
+
+    async def pause(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
+        session = traffic_monitor(host).get(args["session_id"])
+        session.paused = args["paused"]
+        return {"paused": session.paused}
+
+    async def stop(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
+        traffic_monitor(host).stop(args["session_id"])
+        return {"stopped": args["session_id"]}
+
+    return [
+        WsCommand(f"{DOMAIN}/provisioning/info", info, ENTRY, require_admin=True),
+        WsCommand(f"{DOMAIN}/provisioning/provision", provision,
+                  vol.Schema({}, extra=vol.ALLOW_EXTRA), require_admin=True),
+        WsCommand(f"{DOMAIN}/provisioning/revoke", revoke, DEVICE, require_admin=True),
+        WsCommand(f"{DOMAIN}/provisioning/delete", delete, DEVICE, require_admin=True),
+        WsCommand(f"{DOMAIN}/traffic/start", start, START, require_admin=True),
+        WsCommand(f"{DOMAIN}/traffic/poll", poll, POLL, require_admin=True),
+        WsCommand(f"{DOMAIN}/traffic/pause", pause, PAUSE, require_admin=True),
+        WsCommand(f"{DOMAIN}/traffic/stop", stop, SESSION, require_admin=True),
+    ]
