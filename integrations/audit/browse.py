@@ -43,6 +43,8 @@ PAGE_MAX: Final = 500
 TEXT_MAX: Final = 200
 FILTER_NAMES: Final = ("actor", "action", "since", "until", "text")
 NOT_LOADED: Final = "no audit entry is loaded"
+#: Bytes read from the end of checkpoints.jsonl for the newest entry (one is ~400).
+_TAIL: Final = 16 * 1024
 
 
 class AuditUnavailable(AuditError):
@@ -165,14 +167,15 @@ async def page(host: Host, filters: Filters, *, limit: int, before: int | None,
             "next_before": found[-1]["seq"] if more and found else None}
 
 
-def status(host: Host) -> dict[str, Any]:
-    """The running log at a glance (no I/O): origin, seq, last checkpoint, counters."""
+async def status(host: Host) -> dict[str, Any]:
+    """The running log at a glance: origin, seq, the newest checkpoint, counters."""
     runtime = runtime_of(host)
     writer = runtime.log.writer
+    newest = await anyio.to_thread.run_sync(_last_checkpoint, runtime.directory)
     return {
         "origin": writer.origin, "seq": writer.seq, "file": writer.current_file,
-        "last_checkpoint": _last_checkpoint(runtime.directory),
-        "unsigned": writer.since_checkpoint, **_counters(runtime),
+        "last_checkpoint": newest, "unsigned": writer.since_checkpoint,
+        **_counters(runtime),
     }
 
 
@@ -185,11 +188,17 @@ def _last_checkpoint(directory: Path) -> dict[str, Any] | None:
     """The newest checkpoint listed (size, time, note), checked against the key."""
     path = directory / CHECKPOINTS_FILE
     try:
-        data = path.read_bytes()
+        with path.open("rb") as f:  # the tail only: the file grows for ever
+            size = f.seek(0, 2)
+            f.seek(max(0, size - _TAIL))
+            data = f.read()
         verifier = Verifier.parse((directory / PUBLIC_KEY_FILE).read_text(encoding="ascii"))
     except (OSError, UnicodeDecodeError, AuditError):
         return None
-    for line in reversed(data.split(b"\n")[:-1]):
+    lines = data.split(b"\n")[:-1]
+    if size > _TAIL:
+        lines = lines[1:]  # the first one is cut
+    for line in reversed(lines):
         try:
             entry = json.loads(line)
             checkpoint = verify(entry["note"], verifier)
@@ -228,8 +237,9 @@ def verify_snapshot(directory: Path) -> Report:
 async def verify_now(host: Host) -> dict[str, Any]:
     """Run the verifier (public key only) over the running log; the outcome for people."""
     runtime = runtime_of(host)
-    await runtime.log.flush()
-    report = await anyio.to_thread.run_sync(verify_snapshot, runtime.directory)
+    async with runtime.verify_lock:  # one walk of the files at a time, however many ask
+        await runtime.log.flush()
+        report = await anyio.to_thread.run_sync(verify_snapshot, runtime.directory)
     return {
         "ok": report.ok, "problem": report.problem, "records": report.records,
         "first_seq": report.first_seq, "last_seq": report.last_seq,

@@ -46,6 +46,8 @@ class AuditRuntime:
         self.log = log
         self.listeners: AuditListeners | None = None
         self.publisher: CheckpointPublisher | None = None
+        #: Held while ``browse.verify_now`` walks the files.
+        self.verify_lock = anyio.Lock()
 
     @classmethod
     async def open(cls, config: Mapping[str, Any], directory: Path) -> AuditRuntime:

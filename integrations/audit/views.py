@@ -56,7 +56,7 @@ def routes(host: Host) -> list[RouteDef]:
 
     async def status(request: web.Request) -> web.Response:
         try:
-            return web.json_response(browse.status(host))
+            return web.json_response(await browse.status(host))
         except browse.AuditUnavailable as err:
             return _error(404, str(err))
 

@@ -48,7 +48,7 @@ def commands(host: Host) -> list[WsCommand]:
                                  before=args.get("before"), decrypt=args["decrypt"])
 
     async def status(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
-        return browse.status(host)
+        return await browse.status(host)
 
     async def verify(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
         return await browse.verify_now(host)
