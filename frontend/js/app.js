@@ -73,6 +73,7 @@ async function start() {
   showLiveState(connection);
   await connection.connect();
   await store.start(connection);
+  showCertificateWarning(store);
 
   /** @type {Context} */
   const ctx = { api, connection, store, user: me, config };
@@ -89,6 +90,35 @@ function showLiveState(connection) {
     live.dataset.state = connection.state;
     live.textContent = labels[connection.state];
   });
+}
+
+/**
+ * A banner in the top bar while a certificate (or the CRL) expires within the pki
+ * integration's warn_days: its problem sensor is on. The sensor is recognised by its
+ * `certificates_expiring` attribute, so a renamed entity still shows the banner.
+ * @param {EntityStore} store
+ */
+function showCertificateWarning(store) {
+  const banner = h("a", { class: "notice", role: "alert", href: "#/entities", hidden: true,
+    dataset: { banner: "certificates" }, style: "padding: .3rem .7rem; color: #5c4400" });
+  byId("live").before(banner);
+  const update = () => {
+    /** @type {string[]} */
+    const soon = [];
+    for (const state of store.states.values()) {
+      const expiring = state.attributes["certificates_expiring"];
+      if (state.state !== "on" || !Array.isArray(expiring)) continue;
+      for (const item of expiring) {
+        const { name, days_left: days } = /** @type {{name?: unknown, days_left?: unknown}} */ (item);
+        soon.push(`${String(name)} (${String(days)} d)`);
+      }
+    }
+    banner.hidden = soon.length === 0;
+    const more = soon.length > 2 ? ` and ${soon.length - 2} more` : "";
+    banner.textContent = `Certificates expire soon: ${soon.slice(0, 2).join(", ")}${more}`;
+  };
+  store.addEventListener("change", update);
+  update();
 }
 
 /**
