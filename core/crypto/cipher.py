@@ -24,7 +24,7 @@ from typing import Any, Final
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from .envelope import check_seq, dumps, loads, open_parsed, parse, seal
+from .envelope import check_seq, loads, open_parsed, parse, seal, seal_json
 from .errors import KeyMissingError
 from .keyring import EpochsExhausted, Keyring, KeySet
 from .nonces import COUNTER_LIMIT, NonceSequence
@@ -176,6 +176,16 @@ class TagCipher:
             self._last_seq = seq
             return seq
 
+    def _take_nonce(self) -> tuple[_Current, bytes]:
+        """The current key and a fresh nonce for it; a key out of epochs is rotated."""
+        for _ in range(2):
+            current = self._current_key()
+            try:
+                return current, current.nonces.next()
+            except EpochsExhausted:
+                self._rotate_exhausted(current.kid)
+        raise RuntimeError("tag encryption could not rotate away from an exhausted key")
+
     def encrypt(self, entity_id: str, plaintext: bytes, *, seq: int | None = None
                 ) -> dict[str, Any]:
         """The envelope of ``plaintext`` (see ``envelope.py``) under the current key.
@@ -185,15 +195,8 @@ class TagCipher:
         also tell order and replays.
         """
         seq = self._next_seq() if seq is None else check_seq(seq)
-        for _ in range(2):
-            current = self._current_key()
-            try:
-                nonce = current.nonces.next()
-            except EpochsExhausted:
-                self._rotate_exhausted(current.kid)
-                continue
-            return seal(current.aead, current.kid, nonce, entity_id, seq, bytes(plaintext))
-        raise RuntimeError("tag encryption could not rotate away from an exhausted key")
+        current, nonce = self._take_nonce()
+        return seal(current.aead, current.kid, nonce, entity_id, seq, bytes(plaintext))
 
     def decrypt(self, envelope: Mapping[str, Any]) -> bytes:
         """The plaintext of ``envelope``; ``KeyMissingError`` when its key is not in the
@@ -203,7 +206,9 @@ class TagCipher:
 
     def seal(self, entity_id: str, plaintext: bytes, *, seq: int | None = None) -> bytes:
         """``encrypt`` as compact JSON bytes (a payload at rest or on the wire)."""
-        return dumps(self.encrypt(entity_id, plaintext, seq=seq))
+        seq = self._next_seq() if seq is None else check_seq(seq)
+        current, nonce = self._take_nonce()
+        return seal_json(current.aead, current.kid, nonce, entity_id, seq, bytes(plaintext))
 
     def open(self, data: bytes | str) -> bytes:
         """``decrypt`` of a JSON envelope."""

@@ -40,7 +40,6 @@ latency, never data. The outbox guarantees:
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import time
@@ -384,9 +383,10 @@ class Outbox:
                         headers = {
                             k: v for k, v in message.headers.items() if k != ENCRYPTED_HEADER
                         }
-                        opened.append(
-                            dataclasses.replace(message, payload=plaintext, headers=headers)
-                        )
+                        opened.append(OutboxMessage(  # not dataclasses.replace: 3x slower
+                            message.id, message.destination, plaintext, headers,
+                            message.created, message.attempts, message.priority,
+                        ))
                         continue
                 rejects.append((message.id, reason))
             if rejects:
