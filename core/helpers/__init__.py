@@ -39,6 +39,10 @@ what may come in               ``ingress_guard`` → ``IngressHook`` (``check`` 
                                ``ReplayFeed``): transports ask, schema_guard answers
 quiet logs                     ``BurstLog``
 text                           ``slugify``
+YAML beside the config         ``load_yaml`` (one file, tags resolved, located; raises
+                               ``ConfigInvalid``), ``load_section`` → ``LoadedSection``
+                               (a section re-read while running, with its file),
+                               ``describe_location``, ``YamlInput`` (``!input``)
 secrets on disk                ``write_private_file`` (atomic, 0600 from creation, fsynced)
 tag encryption                 ``tag_cipher`` → ``TagCipher`` or None (``is_sensitive``,
                                ``encrypt``/``decrypt`` envelopes, ``seal``/``open``
@@ -55,11 +59,16 @@ certificates                   ``certificate_authority(config_dir)`` →
                                ``NameClashError``, ``PkiInputError``...);
                                ``read_certificate_expiry``, ``read_crl_expiry`` →
                                ``CertExpiry``
+client sockets                 ``QuickAckSocket`` (buffered reads, ``TCP_QUICKACK``
+                               re-armed after each read), ``set_nodelay``
 =============================  ========================================================
 
 Import from here, never from the modules behind it: those are internal and may move.
 """
 
+from ..config import ConfigInvalid, LoadedSection, describe_location, load_section
+from ..config import Input as YamlInput
+from ..config import load_config_file as load_yaml
 from ..crypto import (
     ENCRYPTION_SCHEMA,
     DecryptError,
@@ -148,6 +157,7 @@ from .payload import (
     payload_json,
     payload_text,
 )
+from .sockets import QuickAckSocket, set_nodelay
 from .template import (
     check_template,
     configure_templates,
@@ -178,6 +188,7 @@ __all__ = [
     "CertExpiry",
     "CertInfo",
     "CertificateAuthority",
+    "ConfigInvalid",
     "DecryptError",
     "DeliveryOutcome",
     "EntityFilter",
@@ -189,6 +200,7 @@ __all__ = [
     "KeyMissingError",
     "Keyring",
     "LinkSensor",
+    "LoadedSection",
     "NameClashError",
     "OnOffPayload",
     "OptionsLayout",
@@ -203,6 +215,7 @@ __all__ = [
     "PkiIndexError",
     "PkiInputError",
     "PriorityRules",
+    "QuickAckSocket",
     "RenderInfo",
     "ReplayFeed",
     "Sender",
@@ -217,6 +230,7 @@ __all__ = [
     "UnknownSerialError",
     "ValueReader",
     "ValueTemplateError",
+    "YamlInput",
     "attach_outbox",
     "certificate_authority",
     "check_template",
@@ -224,10 +238,13 @@ __all__ = [
     "configure_templates",
     "decrypting_cipher",
     "describe_invalid",
+    "describe_location",
     "entity_filter",
     "form_errors",
     "ingress_guard",
     "json_path",
+    "load_section",
+    "load_yaml",
     "loads",
     "outbox_schema",
     "payload_json",
@@ -237,6 +254,7 @@ __all__ = [
     "read_crl_expiry",
     "render_info",
     "render_template",
+    "set_nodelay",
     "slugify",
     "tag_cipher",
     "template_engine",

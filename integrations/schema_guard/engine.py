@@ -1,9 +1,10 @@
 """The guard: topic → rule → schema → verdict, synchronous and bounded per message.
 
-``Guard.check`` runs in the event loop for every governed message, so it does only
-bounded work: a cached rule lookup, a size check, the decode checks of ``decode.py``
-(size-bounded, depth pre-scanned) and one validation by a compiled schema (jsonschema-rs:
-linear-time regular expressions, no network; protobuf: upb's C decoder). What it costs
+``Guard.check`` runs in the event loop for every governed message (and, for the proxy,
+in its network thread, under the guard's lock), so it does only bounded work: a cached
+rule lookup, a size check, the decode checks of ``decode.py`` (size-bounded, depth
+pre-scanned) and one validation by a compiled schema (jsonschema-rs: linear-time
+regular expressions, no network; protobuf: upb's C decoder). What it costs
 is measured per rule (``metrics.py``) and in ``scripts/bench/bench_schema_guard.py``.
 
 Storing a rejected message is *not* done here: ``check`` hands it to a sink (the
@@ -18,6 +19,7 @@ to the quarantine, where a replay finds the messages once the schema is fixed.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -113,6 +115,11 @@ class Guard:
     unmatched: RuleMetrics = field(default_factory=RuleMetrics)
     unmatched_mask: PiiMask = field(default_factory=lambda: PiiMask(()))
     problems: dict[str, str] = field(default_factory=dict)
+    #: Held by ``check``, ``bind`` and ``calm``: the proxy checks messages in paho's
+    #: network thread while the inline path (mqtt, nats) checks others in the loop, and
+    #: the counters and log bursts must not lose updates. Held for one validation at
+    #: most (bounded, a few µs), so the loop never waits long for it.
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.unmatched_mask = PiiMask(self.settings.pii)
@@ -152,6 +159,10 @@ class Guard:
 
     def bind(self, catalog: Catalog) -> None:
         """Resolve every rule's versions against the catalog (after each reload)."""
+        with self.lock:
+            self._bind(catalog)
+
+    def _bind(self, catalog: Catalog) -> None:
         problems: dict[str, str] = {}
         for rule in self.bound():
             cfg = rule.config
@@ -199,6 +210,13 @@ class Guard:
     ) -> Verdict:
         """The verdict on one message (see the module docstring); ``store`` False leaves
         a rejected message to the caller (``SchemaGuardApi.quarantine``)."""
+        with self.lock:
+            return self._check(topic, payload, source, store, transport)
+
+    def _check(
+        self, topic: str, payload: bytes, source: str | None, store: bool,
+        transport: str | None,
+    ) -> Verdict:
         start = time.perf_counter_ns()
         match = self.table.lookup(topic)
         if match is None:

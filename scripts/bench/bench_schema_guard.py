@@ -451,7 +451,7 @@ def main() -> None:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         import bench_schema_guard_proxy
 
-        bench_schema_guard_proxy.run(max(args.n, 20_000), args.runs, 5000.0,
+        bench_schema_guard_proxy.run(max(args.n, 20_000), args.runs, [2500.0, 5000.0, 10000.0],
                                      Path(args.dir) if args.dir else None)
     if args.mode not in ("engine", "all"):
         return

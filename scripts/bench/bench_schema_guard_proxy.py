@@ -264,11 +264,74 @@ def _switch_interval() -> None:
         sys.setswitchinterval(float(os.environ["BENCH_SWITCH_INTERVAL"]))
 
 
+class GcWatch:
+    """Counts the collector's pauses (``gc.callbacks``): how many, the longest, the
+    total, per generation. A steady-state process has frozen its start-up objects
+    (``gc.freeze()``, as ``Host.run()`` does), so a full collection only scans what was
+    made since."""
+
+    def __init__(self) -> None:
+        import gc
+        self.started = 0
+        self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self.started = time.perf_counter_ns()
+        else:
+            self.pauses[info["generation"]].append((time.perf_counter_ns() - self.started) / 1e6)
+
+    def reset(self) -> None:
+        for pauses in self.pauses.values():
+            pauses.clear()
+
+    def summary(self) -> dict[str, Any]:
+        every = [p for pauses in self.pauses.values() for p in pauses]
+        return {"gc_count": len(every), "gc_full": len(self.pauses[2]),
+                "gc_max_ms": max(every, default=0.0), "gc_total_ms": sum(every)}
+
+
+def _profile_threads(directory: str) -> None:
+    """``--profile``: every paho network thread (and the proxy's one) runs under its own
+    cProfile, written to ``directory`` when the thread ends (cProfile sees one thread)."""
+    import cProfile
+
+    import paho.mqtt.client as paho
+
+    original = paho.Client._thread_main
+
+    def profiled(self: Any) -> None:
+        profile = cProfile.Profile()
+        try:
+            profile.runcall(original, self)
+        finally:
+            name = self._client_id.decode()
+            profile.dump_stats(str(Path(directory) / f"{name}.pstats"))
+
+    paho.Client._thread_main = profiled  # type: ignore[method-assign]
+
+    from gatehouse.integrations.schema_guard.netloop import NetworkLoop
+    run = NetworkLoop._run
+
+    def profiled_run(self: Any) -> None:
+        profile = cProfile.Profile()
+        try:
+            profile.runcall(run, self)
+        finally:
+            profile.dump_stats(str(Path(directory) / "network.pstats"))
+
+    NetworkLoop._run = profiled_run  # type: ignore[method-assign]
+
+
 def bare_forwarder(in_port: int, out_port: int, ready: Any) -> None:
     """The baseline: subscribe, republish with the same QoS, nothing else."""
+    import gc
     _switch_interval()
     egress = _paho("bench-bare-out")
-    egress.max_inflight_messages_set(1000)
+    # No paho in-flight limit, as the proxy's egress (paho scans every outgoing message
+    # per PUBACK when one is set); the ingress broker's queue is the only bound.
+    egress.max_inflight_messages_set(0)
     egress.max_queued_messages_set(0)
     egress.connect("127.0.0.1", out_port)
     egress.loop_start()
@@ -281,6 +344,8 @@ def bare_forwarder(in_port: int, out_port: int, ready: Any) -> None:
     ingress.on_subscribe = lambda *a: ready.set()
     ingress.connect("127.0.0.1", in_port)
     ingress.subscribe("plant/#", 1)
+    gc.collect()
+    gc.freeze()  # the same steady state as the proxy's host
     ingress.loop_forever()
 
 
@@ -311,17 +376,56 @@ def proxy_host(config_dir: str, in_port: int, out_port: int, ready: Any, stop: A
         "    rewrite: [{from: 'plant/', to: 'clean/'}]\n"
     )
 
+    profile_dir = os.environ.get("BENCH_PROFILE")
+    if profile_dir:
+        _profile_threads(profile_dir)
+
     async def main() -> None:
+        import gc
         async with make_host(directory).running() as host:
             (runtime,) = LOADED.runtimes(host).values()
             proxy = runtime.proxy
             await wait_until(lambda: proxy is not None and proxy.subscribed, timeout=20)
+            # Steady state, as Host.run() leaves a real process after start-up.
+            gc.collect()
+            gc.freeze()
+            watch = GcWatch()
+            profile: Any = None
+            if profile_dir:
+                import cProfile
+                profile = cProfile.Profile()
+                profile.enable()
             ready.set()
             await anyio.to_thread.run_sync(stop.wait)
+            if profile is not None:
+                profile.disable()
+                profile.dump_stats(str(Path(profile_dir) / "loop.pstats"))
             await runtime.writer.flush()
-            out.put({**proxy.diagnostics(), "quarantine": runtime.store.totals.count})
+            out.put({**proxy.diagnostics(), "quarantine": runtime.store.totals.count,
+                     **watch.summary()})
 
     anyio.run(main)
+
+
+class CpuSteal:
+    """Hypervisor CPU steal over a run, from /proc/stat: on a shared machine it moves
+    the tail latencies, so every figure is printed with it."""
+
+    def __init__(self) -> None:
+        self.start = self._read()
+
+    @staticmethod
+    def _read() -> tuple[int, int]:
+        try:
+            first = Path("/proc/stat").read_text().split("\n")[0]
+            fields = [int(f) for f in first.split()[1:]]
+        except (OSError, ValueError):
+            return 0, 0
+        return (fields[7] if len(fields) > 7 else 0), sum(fields)
+
+    def percent(self) -> float:
+        steal, total = self._read()
+        return 100.0 * (steal - self.start[0]) / max(1, total - self.start[1])
 
 
 def one_run(kind: str, count: int, rate: float, workdir: Path, ports: list[int]) -> dict[str, Any]:
@@ -352,10 +456,14 @@ def one_run(kind: str, count: int, rate: float, workdir: Path, ports: list[int])
         recv_ready.wait(20)
         pub = ctx.Process(target=publisher, args=(in_b.port, count, rate, started))
         pub.start()
+        steal = CpuSteal()
+        load = os.getloadavg()[0]
         started.set()
         pub.join(600)
         recv.join(600)
         got = results.get(timeout=10)
+        got["steal"] = steal.percent()
+        got["load"] = max(load, os.getloadavg()[0])
         if kind == "proxy":
             stop.set()
             extra = results.get(timeout=30)
@@ -369,57 +477,102 @@ def one_run(kind: str, count: int, rate: float, workdir: Path, ports: list[int])
         out_b.stop()
 
 
-def run(n: int, runs: int, rate: float, workdir: Path | None = None) -> None:
+def _fmt(row: dict[str, Any]) -> str:
+    return (f"p50 {row['p50']:6.2f}  p99 {row['p99']:6.2f}  max {row['max']:7.2f} ms"
+            f"  steal {row['steal']:4.1f} %{'' if row['complete'] else '  INCOMPLETE'}")
+
+
+def _proxy_note(p: dict[str, Any] | None) -> str:
+    if not p:
+        return ""
+    return (f"  [forwarded {p['forwarded']:,}, quarantined {p['quarantined']:,}, in quarantine "
+            f"{p['quarantine']:,}, unacked {p['unacknowledged']}, gc {p['gc_count']} "
+            f"(full {p['gc_full']}, max {p['gc_max_ms']:.2f} ms)]")
+
+
+def run(n: int, runs: int, rates: list[float], workdir: Path | None = None,
+        profile: Path | None = None) -> None:
     from gatehouse.core.testing import free_ports
 
     switch = os.environ.get("BENCH_SWITCH_INTERVAL") or sys.getswitchinterval()
     print(f"proxy mode: two mosquitto on loopback, {os.cpu_count()} cpus, GIL switch "
-          f"interval {float(switch) * 1000:g} ms, {n:,} messages "
-          f"per throughput run (10 % invalid), {runs} runs; latency paced at {rate:,.0f}/s",
-          flush=True)
+          f"interval {float(switch) * 1000:g} ms, {n:,} messages per throughput run "
+          f"(10 % invalid, QoS 1), {runs} runs; latency paced at "
+          f"{', '.join(f'{r:,.0f}' for r in rates)} msg/s (4 s each); steal = hypervisor "
+          "CPU steal over the run (/proc/stat)", flush=True)
+    if profile is not None:
+        profile.mkdir(parents=True, exist_ok=True)
+        os.environ["BENCH_PROFILE"] = str(profile)
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        figures: dict[str, list[dict[str, Any]]] = {"bare": [], "proxy": []}
+        thr: dict[str, list[dict[str, Any]]] = {"bare": [], "proxy": []}
+        lat: dict[tuple[str, float], list[dict[str, Any]]] = {}
         for i in range(runs):
             for kind in ("bare", "proxy"):
-                thr = one_run(kind, n, 0.0, Path(tmp), free_ports(2))
-                lat = one_run(kind, int(rate * 5), rate, Path(tmp), free_ports(2))
-                figures[kind].append({"rate": thr["rate"], "p50": lat["p50"], "p99": lat["p99"],
-                                      "max": lat["max"], "complete": thr["complete"]
-                                      and lat["complete"], "proxy": thr.get("proxy")})
-                f = figures[kind][-1]
-                note = ""
-                if kind == "proxy" and f["proxy"]:
-                    p = f["proxy"]
-                    note = (f"  (forwarded {p['forwarded']:,}, quarantined {p['quarantined']:,},"
-                            f" in quarantine {p['quarantine']:,}, unacked {p['unacknowledged']})")
-                print(f"  run {i + 1} {kind:<6} {f['rate']:>9,.0f} msg/s forwarded   "
-                      f"at {rate:,.0f}/s: p50 {f['p50']:6.2f} ms  p99 {f['p99']:6.2f} ms  "
-                      f"max {f['max']:7.2f} ms{'' if f['complete'] else '  INCOMPLETE'}{note}",
-                      flush=True)
-        for kind, label in (("bare", "bare paho forwarder (baseline)"),
-                            ("proxy", "schema_guard proxy")):
-            rows = figures[kind]
-            rates = [r["rate"] for r in rows]
-            p99s = [r["p99"] for r in rows]
-            print(f"  {label:<32} throughput {min(rates):>8,.0f} to {max(rates):>8,.0f} msg/s   "
-                  f"p99 {min(p99s):5.2f} to {max(p99s):5.2f} ms")
-        bare = sorted(r["rate"] for r in figures["bare"])[len(figures["bare"]) // 2]
-        guard = sorted(r["rate"] for r in figures["proxy"])[len(figures["proxy"]) // 2]
-        print(f"  proxy / bare throughput (medians): {guard / bare:.2f}")
+                row = one_run(kind, n, 0.0, Path(tmp), free_ports(2))
+                thr[kind].append(row)
+                print(f"  run {i + 1} {kind:<5} throughput {row['rate']:>8,.0f} msg/s  "
+                      f"steal {row['steal']:4.1f} %  load {row['load']:.1f}"
+                      f"{'' if row['complete'] else '  INCOMPLETE'}"
+                      f"{_proxy_note(row.get('proxy'))}", flush=True)
+                if profile is not None and kind == "proxy":
+                    _print_profile(profile)
+                for rate in rates:
+                    row = one_run(kind, int(rate * 4), rate, Path(tmp), free_ports(2))
+                    lat.setdefault((kind, rate), []).append(row)
+                    print(f"  run {i + 1} {kind:<5} at {rate:>6,.0f}/s  {_fmt(row)}"
+                          f"{_proxy_note(row.get('proxy'))}", flush=True)
+                    if profile is not None and kind == "proxy":
+                        _print_profile(profile)
+            bare, guard = thr["bare"][-1]["rate"], thr["proxy"][-1]["rate"]
+            print(f"  run {i + 1} proxy / bare throughput: {guard / max(bare, 1):.2f}",
+                  flush=True)
+        print("summary (ranges over the runs):")
+        for kind, label in (("bare", "bare paho forwarder"), ("proxy", "schema_guard proxy")):
+            seen = [r["rate"] for r in thr[kind]]
+            print(f"  {label:<20} throughput {min(seen):>8,.0f} to {max(seen):>8,.0f} msg/s")
+            for rate in rates:
+                rows = lat[(kind, rate)]
+
+                def span(key: str, rows: list[dict[str, Any]] = rows) -> str:
+                    return f"{min(r[key] for r in rows):.2f}-{max(r[key] for r in rows):.2f}"
+
+                print(f"  {label:<20} at {rate:>6,.0f}/s: p50 {span('p50')}  p99 {span('p99')}"
+                      f"  max {span('max')} ms  (steal {span('steal')} %)")
+        ratios = [g["rate"] / max(b["rate"], 1)
+                  for b, g in zip(thr["bare"], thr["proxy"], strict=True)]
+        print(f"  proxy / bare throughput, same run: {min(ratios):.2f} to {max(ratios):.2f}")
+
+
+def _print_profile(directory: Path) -> None:
+    """The functions that took the most time in each profiled thread."""
+    import pstats
+    for path in sorted(directory.glob("*.pstats")):
+        stats: Any = pstats.Stats(str(path))
+        total = stats.total_tt or 1.0
+        print(f"  --- profile {path.stem}: {total:.2f} s in functions; top 14 by own time")
+        rows = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:14]
+        for (file, line, func), (_, calls, tottime, _, _) in rows:
+            print(f"    {tottime:7.3f} s {100 * tottime / total:5.1f} %  {calls:>8} calls  "
+                  f"{Path(file).name}:{line} {func}")
+        path.unlink()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=50_000, help="messages per throughput run")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--rate", type=float, default=5000.0, help="latency run's pace")
+    parser.add_argument("--rates", default="2500,5000,10000",
+                        help="latency runs' paces, msg/s, comma-separated")
+    parser.add_argument("--profile", default=None,
+                        help="directory: cProfile the proxy's threads (throughput runs)")
     parser.add_argument("--dir", default=None)
     parser.add_argument("--switch-interval", type=float, default=None,
                         help="sys.setswitchinterval for both forwarders (default 5 ms)")
     args = parser.parse_args()
     if args.switch_interval:
         os.environ["BENCH_SWITCH_INTERVAL"] = str(args.switch_interval)
-    run(args.n, args.runs, args.rate, Path(args.dir) if args.dir else None)
+    run(args.n, args.runs, [float(r) for r in args.rates.split(",")],
+        Path(args.dir) if args.dir else None, Path(args.profile) if args.profile else None)
 
 
 if __name__ == "__main__":
