@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,8 @@ from .const import (
 from .offline import append_offline
 from .services import LOADED
 from .writer import log_files
+
+_LOGGER = logging.getLogger(__name__)
 
 __all__ = ["EVENT_AUDIT_SECURITY", "SECURITY_ACTIONS", "SECURITY_FAMILIES",
            "append_offline", "is_security_action", "query", "query_files", "record"]
@@ -178,7 +181,10 @@ async def query(
     runtimes = list(LOADED.runtimes(host).values())
     if not runtimes:
         return []
-    await runtimes[0].log.flush()
+    try:
+        await runtimes[0].log.flush()
+    except Exception as err:  # noqa: BLE001 - a failed round: read what is on disk
+        _LOGGER.warning("Audit log: querying without the last round (%s)", err)
     search = partial(query_files, runtimes[0].directory, actor=actor, action=action,
                      since=since, until=until, text=text, before=before, limit=limit)
     return await anyio.to_thread.run_sync(search)
