@@ -23,12 +23,21 @@ import json
 import logging
 from collections import deque
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 import voluptuous as vol
 
-from gatehouse.core import EVENT_STATE_CHANGED, ConfigEntry, Event, Host, StateChangedData
+from gatehouse.core import (
+    EVENT_STATE_CHANGED,
+    ConfigEntry,
+    Entity,
+    Event,
+    Host,
+    RegistryEntry,
+    StateChangedData,
+)
 from gatehouse.core import __version__ as gatehouse_version
 from gatehouse.core.helpers import PayloadError, loads, slugify
 
@@ -36,6 +45,7 @@ from .api import MqttMessage
 from .config import DISCOVERY_SCHEMAS
 from .const import PLATFORMS
 from .errors import DiscoveryError
+from .naming import entity_name
 from .platforms import make_entity
 
 if TYPE_CHECKING:
@@ -161,6 +171,55 @@ def split_topic(prefix: str, topic: str) -> tuple[str, str] | None:
     return component, f"{component}/{node}/{object_id}" if node else f"{component}/{object_id}"
 
 
+@dataclass(frozen=True, slots=True)
+class OwnMarks:
+    """How our own announcements are recognised: the node id of their topics and the
+    prefix of their unique ids (both made from the client id)."""
+
+    node: str
+    unique_prefix: str
+
+
+def own_marks(client_id: str) -> OwnMarks:
+    node = slugify(client_id)
+    return OwnMarks(node, f"gatehouse_{node}_")
+
+
+#: Who made an announcement (Home Assistant's ``origin``).
+ORIGIN: Final = {"name": "Gatehouse", "sw_version": gatehouse_version}
+
+#: The object id of the host's own status entity in its config topic.
+HOST_OBJECT_ID: Final = "gatehouse_host_status"
+
+
+def _name_under(name: str, device: Mapping[str, Any] | None) -> str | None:
+    """``name`` as Home Assistant wants it under ``device`` (see ``config_for``)."""
+    device_name = (device or {}).get("name")
+    if not device_name:
+        return name
+    if name == device_name:
+        return None
+    if name.startswith(f"{device_name} "):
+        return name[len(device_name) + 1 :]
+    return name
+
+
+def _entity_extras(entity: Entity | None) -> dict[str, Any]:
+    """What only the live entity knows: display precision, category, enabled default."""
+    if entity is None:
+        return {}
+    extras: dict[str, Any] = {}
+    precision = getattr(entity, "suggested_display_precision", None)
+    if isinstance(precision, int):
+        extras["suggested_display_precision"] = precision
+    description = entity.entity_description
+    if description is not None:
+        if description.entity_category:
+            extras["entity_category"] = description.entity_category
+        extras["enabled_by_default"] = description.enabled_by_default
+    return extras
+
+
 class DiscoveryConsumer:
     """Makes, replaces and removes entities from discovery configs (module docstring)."""
 
@@ -176,6 +235,9 @@ class DiscoveryConsumer:
         #: discovery id → (payload it was made from, entity)
         self.entities: dict[str, tuple[bytes, MqttEntity]] = {}
         self.invalid = 0
+        self._own = own_marks(runtime.connection.settings.client_id)
+        #: Our own announcements seen and left alone (``publish_discovery``).
+        self.own_skipped = 0
 
     def start(self) -> None:
         entry, runtime, prefix = self._entry, self._runtime, self._prefix
@@ -188,6 +250,9 @@ class DiscoveryConsumer:
         if found is None:
             return
         component, discovery_id = found
+        if discovery_id.split("/")[1:2] == [self._own.node] and discovery_id.count("/") == 2:
+            self.own_skipped += 1  # our own announcement (DiscoveryPublisher)
+            return
         self._queue.append((component, discovery_id, message.payload))
         self._wake.set()
 
@@ -216,6 +281,10 @@ class DiscoveryConsumer:
             return
         try:
             config = parse_config(component, payload)
+            if str(config.get("unique_id", "")).startswith(self._own.unique_prefix):
+                self.own_skipped += 1  # ours, on a topic without our node id
+                return
+            config["name"] = entity_name(component, config)
             entity = make_entity(
                 self._host, self._runtime, component, config, discovery_id=discovery_id
             )
@@ -233,6 +302,7 @@ class DiscoveryConsumer:
             "prefix": self._prefix,
             "entities": {d: e.entity_id for d, (_, e) in self.entities.items()},
             "invalid_configs": self.invalid,
+            "own_announcements_skipped": self.own_skipped,
         }
 
 
@@ -253,7 +323,8 @@ class DiscoveryPublisher:
         self._prefix = prefix
         self._stream = statestream
         settings = runtime.connection.settings
-        self._node = slugify(settings.client_id)
+        self._own = own_marks(settings.client_id)
+        self._node = self._own.node
         self._availability = settings.will or settings.birth
         self.published = 0
 
@@ -281,6 +352,7 @@ class DiscoveryPublisher:
             self._publish_config(event.data["entity_id"])
 
     def publish_all(self) -> None:
+        self._publish_host_config()  # first: the devices below name it as via_device
         for entity_id in self._host.states.entity_ids():
             self._publish_config(entity_id)
 
@@ -291,8 +363,84 @@ class DiscoveryPublisher:
         reg = self._host.entity_registry.get(entity_id)
         return reg is None or reg.platform != "mqtt"
 
+    @property
+    def host_device(self) -> dict[str, Any]:
+        """The device standing for this host; every published device is ``via`` it."""
+        client_id = self._runtime.connection.settings.client_id
+        return {
+            "identifiers": [f"gatehouse_{self._node}"],
+            "name": f"Gatehouse {client_id}",
+            "manufacturer": "Gatehouse",
+            "model": "Gatehouse host",
+            "sw_version": gatehouse_version,
+        }
+
+    def _device_of(self, reg: RegistryEntry | None) -> dict[str, Any] | None:
+        """The entity's own device as Home Assistant's ``device`` block (None: none)."""
+        if reg is None or reg.device_id is None:
+            return None
+        device = self._host.device_registry.get(reg.device_id)
+        if device is None:
+            return None
+        identifiers = sorted(
+            f"gatehouse_{self._node}_{slugify(domain)}_{value}"
+            for domain, value in device.identifiers
+        ) or [f"gatehouse_{self._node}_{device.id}"]
+        block: dict[str, Any] = {"identifiers": identifiers}
+        name = device.name_by_user or device.name
+        if name:
+            block["name"] = name
+        for key in ("manufacturer", "model", "sw_version", "hw_version"):
+            value = getattr(device, key)
+            if value:
+                block[key] = value
+        block["via_device"] = f"gatehouse_{self._node}"
+        return block
+
+    def _availability_fields(self) -> dict[str, Any]:
+        settings = self._runtime.connection.settings
+        if self._availability is None:
+            return {}
+        fields: dict[str, Any] = {"availability_topic": self._availability.topic}
+        if settings.birth is not None:
+            fields["payload_available"] = settings.birth.payload
+        if settings.will is not None:
+            fields["payload_not_available"] = settings.will.payload
+        return fields
+
+    def host_config(self) -> tuple[str, dict[str, Any]] | None:
+        """The host's own device, announced through a connectivity entity fed by the
+        birth/will topic: Home Assistant only makes devices for entities, and
+        ``via_device`` must name one that exists. None without birth and will."""
+        settings = self._runtime.connection.settings
+        if settings.birth is None or settings.will is None:
+            return None
+        object_id = f"gatehouse_{self._node}_status"
+        config = {
+            "name": "Status",
+            "unique_id": f"{self._own.unique_prefix}host_status",
+            "object_id": object_id,
+            "state_topic": settings.birth.topic,
+            "payload_on": settings.birth.payload,
+            "payload_off": settings.will.payload,
+            "device_class": "connectivity",
+            "entity_category": "diagnostic",
+            "device": self.host_device,
+            "origin": ORIGIN,
+        }
+        return f"{self._prefix}/binary_sensor/{self._node}/{HOST_OBJECT_ID}/config", config
+
     def config_for(self, entity_id: str) -> tuple[str, dict[str, Any]] | None:
-        """The config topic and payload announcing ``entity_id`` (None if not wanted)."""
+        """The config topic and payload announcing ``entity_id`` (None if not wanted).
+
+        Each entity goes under its own device (identifiers, name, maker, model,
+        versions; ``via_device`` the host's device), as our device tree has it; an entity
+        without a device is announced without one. Home Assistant names an entity with
+        a device "<device name> <entity name>", so the published name is our name
+        without the device's name in front (``null`` when it is just the device's
+        name): "Demo sine" under device "Demo" is published as "sine" and shown by
+        Home Assistant as "Demo sine" again, with ``object_id`` keeping the entity id.
+        """
         state = self._host.states.get(entity_id)
         if state is None or not self._wanted(entity_id):
             return None
@@ -301,30 +449,23 @@ class DiscoveryPublisher:
         unique = f"{reg.platform}_{reg.unique_id}" if reg is not None else entity_id
         base = self._stream.topic_base(entity_id)
         attrs = state.attributes
+        device = self._device_of(reg)
         config: dict[str, Any] = {
-            "name": attrs.get("friendly_name") or object_id,
-            "unique_id": f"gatehouse_{self._node}_{slugify(unique)}",
+            "name": _name_under(attrs.get("friendly_name") or object_id, device),
+            "unique_id": f"{self._own.unique_prefix}{slugify(unique)}",
             "object_id": object_id,
             "state_topic": f"{base}/state",
-            "device": {
-                "identifiers": [f"gatehouse_{self._node}"],
-                "name": f"Gatehouse {self._runtime.connection.settings.client_id}",
-                "manufacturer": "Gatehouse",
-                "sw_version": gatehouse_version,
-            },
-            "origin": {"name": "Gatehouse", "sw_version": gatehouse_version},
+            "origin": ORIGIN,
         }
+        if device is not None:
+            config["device"] = device
         if self._stream.publish_attributes:
             config["json_attributes_topic"] = f"{base}/attributes"
-        if self._availability is not None:
-            config["availability_topic"] = self._availability.topic
-            if self._runtime.connection.settings.birth is not None:
-                config["payload_available"] = self._runtime.connection.settings.birth.payload
-            if self._runtime.connection.settings.will is not None:
-                config["payload_not_available"] = self._runtime.connection.settings.will.payload
+        config.update(self._availability_fields())
         for key in ("unit_of_measurement", "device_class", "state_class", "icon"):
             if attrs.get(key) is not None:
                 config[key] = attrs[key]
+        config.update(_entity_extras(self._host.entities.get(entity_id)))
         if domain in ("binary_sensor", "switch"):
             config.update(payload_on="ON", payload_off="OFF", state_on="on", state_off="off")
         if domain in ("switch", "number"):
@@ -334,6 +475,13 @@ class DiscoveryPublisher:
                 if key in attrs:
                     config[key] = attrs[key]
         return f"{self._prefix}/{domain}/{self._node}/{object_id}/config", config
+
+    def _publish_host_config(self) -> None:
+        found = self.host_config()
+        if found is not None and self._runtime.connected:
+            topic, config = found
+            self._runtime.connection.publish(topic, json.dumps(config).encode(), 1, True)
+            self.published += 1
 
     def _publish_config(self, entity_id: str) -> None:
         found = self.config_for(entity_id)
