@@ -21,3 +21,7 @@ DEFAULT_REFRESH_INTERVAL: Final = 86400.0
 DEFAULT_POLL_INTERVAL: Final = 30.0
 
 UNIT_DAYS: Final = "d"
+
+#: Fired (``action: cert.operation``) for certificates issued or revoked while running;
+#: the audit integration records these events (see ``integrations/audit/api.py``).
+EVENT_AUDIT_SECURITY: Final = "audit_security"

@@ -21,7 +21,14 @@ import anyio.to_thread
 from gatehouse.core import ConfigEntry, Host
 
 from .binary_sensor import ExpiringBinarySensor
-from .const import CONF_NAME, CONF_POLL_INTERVAL, CONF_REFRESH_INTERVAL, CONF_WARN_DAYS, CONF_WATCH
+from .const import (
+    CONF_NAME,
+    CONF_POLL_INTERVAL,
+    CONF_REFRESH_INTERVAL,
+    CONF_WARN_DAYS,
+    CONF_WATCH,
+    EVENT_AUDIT_SECURITY,
+)
 from .scan import ScanResult, Signature, scan, signature, watch_paths
 from .sensor import CertificateExpirySensor
 
@@ -45,6 +52,7 @@ class PkiRuntime:
         self._signature: Signature | None = None
         self._last_refresh = 0.0
         self._last_errors: list[str] = []
+        self._index: dict[int, tuple[str, str, bool]] | None = None
 
     async def start(self) -> None:
         """First reading, before set-up returns: the sensors exist once the entry is loaded."""
@@ -75,11 +83,37 @@ class PkiRuntime:
             await self.host.entities.add(self.entry, new)
         self.problem.update(result.tracked, result.errors, now)
         self.problem.write_state()
+        self._announce(result.index)
         if result.errors != self._last_errors:
             for error in result.errors:
                 _LOGGER.warning("Certificates: %s", error)
             self._last_errors = result.errors
         self.refreshes += 1
+
+    def _announce(self, index: dict[int, tuple[str, str, bool]]) -> None:
+        """Fire ``audit_security`` (``cert.operation``) for each certificate issued or
+        revoked since the last reading, so a loaded audit log records it.
+
+        ``gatehouse certs`` works on the files without a host, so the running host learns
+        of an operation only here: what happened while it was down is not announced (the
+        first reading sets the baseline), and the actor is unknown (a shell user).
+        """
+        before, self._index = self._index, dict(index)
+        if before is None:
+            return
+        for serial, (kind, name, revoked) in index.items():
+            old = before.get(serial)
+            if old is None:
+                operation = "revoked" if revoked else "issued"
+            elif revoked and not old[2]:
+                operation = "revoked"
+            else:
+                continue
+            self.host.bus.fire(EVENT_AUDIT_SECURITY, {
+                "action": "cert.operation", "result": "ok", "target": f"cert:{serial:X}",
+                "details": {"operation": operation, "kind": kind, "common_name": name,
+                            "seen_by": "pki"},
+            })
 
     async def run(self) -> None:
         """Poll for changes, refresh when one is seen or the refresh interval passed."""

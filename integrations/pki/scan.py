@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gatehouse.core.helpers import (
@@ -52,6 +52,8 @@ class Tracked:
 class ScanResult:
     tracked: list[Tracked]
     errors: list[str]
+    #: Every certificate of the CA index, revoked ones too: serial -> (kind, CN, revoked).
+    index: dict[int, tuple[str, str, bool]] = field(default_factory=dict)
 
 
 def watch_paths(config_dir: Path, watch: list[str]) -> list[Path]:
@@ -63,10 +65,12 @@ def scan(config_dir: Path, watch: list[Path]) -> ScanResult:
     """Every unrevoked certificate in the CA index, the CA's CRL, and each watched file."""
     tracked: list[Tracked] = []
     errors: list[str] = []
+    index: dict[int, tuple[str, str, bool]] = {}
     ca = certificate_authority(config_dir)
     if ca.exists():
         try:
             for info in ca.list():
+                index[info.serial] = (info.kind, info.common_name, info.revoked)
                 if not info.revoked:
                     tracked.append(Tracked(
                         f"serial_{info.serial_hex}", info.kind, info.common_name, info.path,
@@ -89,7 +93,7 @@ def scan(config_dir: Path, watch: list[Path]) -> ScanResult:
             continue
         tracked.append(Tracked(key, "file", found.common_name, path, found.not_after,
                                found.serial))
-    return ScanResult(tracked, errors)
+    return ScanResult(tracked, errors, index)
 
 
 Signature = tuple[tuple[str, int, int, int] | None, ...]

@@ -4,6 +4,7 @@ index and watched files, and the problem sensor that warns 30 days ahead."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -159,3 +160,31 @@ async def test_refresh_service_and_days_move_with_time(
     reply = await host.services.call("pki", "refresh", {}, return_response=True)
     assert reply == {"sensors": {entry.entry_id: 4}}  # the CA, its CRL, plc-03, plc-04
     assert _sensor_of(host, extra.serial) is not None
+
+
+async def test_issue_and_revoke_seen_while_running_reach_the_audit_log(
+    host: Host, ca: CertificateAuthority
+) -> None:
+    ca.issue_device("before-start")  # the baseline: not announced
+    audit = await add_entry(host, "audit", {"summary_interval": 60})
+    assert audit.state is ConfigEntryState.LOADED, audit.reason
+    seen: list[dict[str, Any]] = []
+    host.bus.listen("audit_security", lambda event: seen.append(dict(event.data)))
+    await add_entry(host, "pki", {"poll_interval": 0.05})
+    device = ca.issue_device("plc-05")
+    await wait_until(lambda: len(seen) == 1)
+    ca.revoke(device.serial)
+    await wait_until(lambda: len(seen) == 2)
+    assert [(e["action"], e["target"], e["details"]["operation"]) for e in seen] == [
+        ("cert.operation", f"cert:{device.serial:X}", "issued"),
+        ("cert.operation", f"cert:{device.serial:X}", "revoked"),
+    ]
+    assert seen[0]["details"]["common_name"] == "plc-05"
+    # And the audit integration wrote them down.
+    await audit.runtime_data.log.flush()
+    lines = [json.loads(line) for path in sorted(
+        (host.storage_dir / "audit").glob("audit-*.jsonl")) for line in
+        path.read_text().splitlines()]
+    certs = [r for r in lines if r.get("action") == "cert.operation"]
+    assert [(r["target"], r["details"]["operation"]) for r in certs] == [
+        (f"cert:{device.serial:X}", "issued"), (f"cert:{device.serial:X}", "revoked")]
