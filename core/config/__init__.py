@@ -10,6 +10,7 @@ since the host keeps it for as long as it runs.
 
 from .errors import ConfigInvalid, ConfigIssue, format_path
 from .nodes import (
+    Input,
     Location,
     NodeDict,
     NodeList,
@@ -19,6 +20,7 @@ from .nodes import (
     location_of,
     node_location,
 )
+from .section import LoadedSection, describe_location, load_section
 from .validate import CORE_DOMAIN, ConfigResult, check_config, validate_section
 from .yaml_loader import CONFIG_FILE, SECRETS_FILE, load_config_file
 
@@ -29,6 +31,8 @@ __all__ = [
     "ConfigInvalid",
     "ConfigIssue",
     "ConfigResult",
+    "Input",
+    "LoadedSection",
     "Location",
     "NodeDict",
     "NodeList",
@@ -36,8 +40,10 @@ __all__ = [
     "SecretStr",
     "check_config",
     "collect_secret_values",
+    "describe_location",
     "format_path",
     "load_config_file",
+    "load_section",
     "location_of",
     "node_location",
     "validate_section",

@@ -21,6 +21,7 @@ from typing import Any, Final, Self
 
 __all__ = [
     "UNRESOLVED",
+    "Input",
     "Location",
     "NodeDict",
     "NodeList",
@@ -52,6 +53,21 @@ class Location:
         if self.column is None:
             return f"{self.file}:{self.line}"
         return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    """A blueprint's ``!input name``: a placeholder the blueprint's instance fills in.
+
+    Not a string (so no schema mistakes it for a value, and ``detach`` keeps it as it
+    is); blueprint code substitutes it, anything else that meets one reports it.
+    """
+
+    name: str
+    location: Location | None = None
+
+    def __repr__(self) -> str:
+        return f"!input {self.name}"
 
 
 class NodeStr(str):

@@ -7,8 +7,8 @@ in C, so all construction below is shared). What it adds:
 * Mappings, sequences and strings come back as :class:`NodeDict`, :class:`NodeList` and
   :class:`NodeStr`, which remember their file, line and column; containers also record
   the position of each key and item so ints, bools and nulls are locatable too.
-* Home-Assistant-style tags: ``!secret``, ``!include``, ``!include_dir_named`` and
-  ``!env_var``.
+* Home-Assistant-style tags: ``!secret``, ``!include``, ``!include_dir_named``,
+  ``!env_var`` and ``!input`` (a blueprint's placeholder, kept as an ``Input``).
 * Duplicate keys are errors (PyYAML silently keeps the last one, which hides typos).
 * Problems are *collected*, not raised at the first one: a missing secret, a broken
   include or an unknown tag is recorded as a located :class:`ConfigIssue`, the value is
@@ -43,6 +43,7 @@ from ..util.expansion import expanded_size
 from .errors import ConfigInvalid, ConfigIssue, sorted_issues
 from .nodes import (
     UNRESOLVED,
+    Input,
     Location,
     NodeDict,
     NodeList,
@@ -465,6 +466,13 @@ class _LocatingConstructor(SafeConstructor):
             value = default
         return NodeStr(value, self._location(node))
 
+    def _construct_input(self, node: Node) -> Any:
+        """``!input name`` (blueprints): kept as an ``Input`` for the blueprint to fill."""
+        name = self._tag_argument(node)
+        if name is None:
+            return UNRESOLVED
+        return Input(name, self._location(node))
+
     yaml_constructors: ClassVar[dict[str | None, Any]] = {
         **SafeConstructor.yaml_constructors,
         _MAP_TAG: _construct_map,
@@ -474,6 +482,7 @@ class _LocatingConstructor(SafeConstructor):
         "!include": _construct_include,
         "!include_dir_named": _construct_include_dir_named,
         "!env_var": _construct_env_var,
+        "!input": _construct_input,
         None: _construct_unknown,
     }
 
