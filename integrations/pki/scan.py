@@ -69,12 +69,19 @@ def scan(config_dir: Path, watch: list[Path]) -> ScanResult:
     ca = certificate_authority(config_dir)
     if ca.exists():
         try:
+            current: dict[str, Tracked] = {}
             for info in ca.list():
                 index[info.serial] = (info.kind, info.common_name, info.revoked)
-                if not info.revoked:
-                    tracked.append(Tracked(
-                        f"serial_{info.serial_hex}", info.kind, info.common_name, info.path,
-                        info.not_after, info.serial))
+                if info.revoked:
+                    continue
+                # Keyed by kind and name, not serial: a renewed certificate keeps its
+                # sensor (and entity id); of two live ones the later-expiring counts.
+                key = f"{info.kind}_{slugify(info.common_name)}"
+                seen = current.get(key)
+                if seen is None or (seen.not_after or info.not_after) <= info.not_after:
+                    current[key] = Tracked(key, info.kind, info.common_name, info.path,
+                                           info.not_after, info.serial)
+            tracked.extend(current.values())
         except PkiError as err:
             errors.append(str(err))
         if ca.crl_path.exists():

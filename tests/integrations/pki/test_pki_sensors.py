@@ -151,7 +151,7 @@ async def test_refresh_service_and_days_move_with_time(
     assert sensor is not None
     before = float(state_of(host, sensor) or "nan")
     # A day later (the daily refresh): computed from not_after, one day less.
-    entity = entry.runtime_data.sensors[f"serial_{device.serial:X}"]
+    entity = entry.runtime_data.sensors["device_plc_03"]
     entity.update(entity.tracked, dt.datetime.now(dt.UTC) + dt.timedelta(days=1))
     assert round(before - float(entity.native_value or 0), 1) == 1.0
     # pki.refresh reads the files now, without waiting for the (hour-long) poll.
@@ -188,3 +188,18 @@ async def test_issue_and_revoke_seen_while_running_reach_the_audit_log(
     certs = [r for r in lines if r.get("action") == "cert.operation"]
     assert [(r["target"], r["details"]["operation"]) for r in certs] == [
         (f"cert:{device.serial:X}", "issued"), (f"cert:{device.serial:X}", "revoked")]
+
+
+async def test_a_renewed_certificate_keeps_its_sensor(
+    host: Host, ca: CertificateAuthority
+) -> None:
+    old = ca.issue_server(["broker.local"], days=20)
+    await add_entry(host, "pki", {"poll_interval": 0.05})
+    sensor = "sensor.certificates_server_broker_local"
+    assert _attrs(host, sensor)["serial"] == f"{old.serial:X}"
+    assert state_of(host, PROBLEM) == STATE_ON
+    new = ca.issue_server(["broker.local"], days=400, replace=True)
+    await wait_until(lambda: _attrs(host, sensor)["serial"] == f"{new.serial:X}")
+    assert 399.9 <= float(state_of(host, sensor) or "nan") <= 400.0
+    await wait_until(lambda: state_of(host, PROBLEM) == STATE_OFF)
+    assert not [s for s in host.states.all() if s.entity_id.startswith(sensor + "_")]
