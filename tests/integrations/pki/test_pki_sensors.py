@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from gatehouse.core import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, ConfigEntryState, Host
 from gatehouse.core.helpers import CertificateAuthority, certificate_authority
@@ -19,6 +20,8 @@ pytestmark = pytest.mark.anyio
 
 FAST = "pki:\n  poll_interval: 0.05\n"
 PROBLEM = "binary_sensor.certificates_expiring"
+DEFAULT_CONFIG = (Path(__file__).resolve().parents[3] / "core" / "default_config"
+                  / "configuration.yaml")
 
 
 @pytest.fixture
@@ -203,3 +206,16 @@ async def test_a_renewed_certificate_keeps_its_sensor(
     assert 399.9 <= float(state_of(host, sensor) or "nan") <= 400.0
     await wait_until(lambda: state_of(host, PROBLEM) == STATE_OFF)
     assert not [s for s in host.states.all() if s.entity_id.startswith(sensor + "_")]
+
+
+async def test_the_default_configuration_section_loads_without_a_ca(
+    config_dir: Path, write_config: Callable[..., Path]
+) -> None:
+    section = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))["pki"]
+    write_config(yaml.safe_dump({"pki": section}))
+    host = make_host(config_dir)
+    async with host.running():
+        entry = host.config_entries.entries("pki")[0]
+        assert entry.state is ConfigEntryState.LOADED, entry.reason
+        assert state_of(host, PROBLEM) == STATE_OFF
+        assert entry.runtime_data.sensors == {}  # no CA yet: nothing to watch
