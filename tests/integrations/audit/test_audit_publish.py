@@ -142,3 +142,39 @@ def test_a_wildcard_topic_is_refused_with_the_configuration() -> None:
         CONFIG_SCHEMA({"publish_checkpoints": {"integration": "kafka", "topic": "x"}})
     found = CONFIG_SCHEMA({"publish_checkpoints": {"integration": "nats", "topic": "a.b"}})
     assert found["publish_checkpoints"]["outbox"]["max_messages"] == 10_000
+
+
+async def test_checkpoints_reach_a_nats_subject_too(config_dir: Path, nats_server: Any) -> None:
+    import nats
+
+    (config_dir / "configuration.yaml").write_text(textwrap.dedent(f"""\
+        gatehouse:
+          control_socket: false
+        nats:
+          name: Plant bus
+          servers: {nats_server.url}
+          reconnect_time_wait: 0.1
+        audit:
+          publish_checkpoints:
+            integration: nats
+            topic: plant.audit.checkpoints
+        """), encoding="utf-8")
+    client = await nats.connect(nats_server.url)
+    got: list[str] = []
+
+    async def on_message(message: Any) -> None:
+        got.append(message.data.decode())
+
+    try:
+        await client.subscribe("plant.audit.checkpoints", cb=on_message)
+        await client.flush()
+        host = make_host(config_dir)
+        async with host.running():
+            host.bus.fire("audit_security", {"action": "key.rotate", "target": "key:k9"})
+            await host.services.call("audit", "checkpoint", {})
+            await wait_until(lambda: len(got) == 1, 10, "the checkpoint on NATS")
+            checkpoint = verify(got[0], _verifier(host))
+            runtime = host.config_entries.entries("audit")[0].runtime_data
+            assert checkpoint.size == runtime.log.writer.seq - 1
+    finally:
+        await client.close()
