@@ -172,12 +172,12 @@ class Client:
         return "connection closed before CONNACK" if self.gone.is_set() else "no CONNACK"
 
     async def publish(self, topic: str, payload: bytes, qos: int = 1) -> str:
-        """Publish at QoS 1 and return the PUBACK's reason (``Success``, ``Not
-        authorized``...)."""
+        """Publish at QoS 1: ``Success`` when accepted (``No matching subscribers`` is
+        accepted too), else the PUBACK's refusal (``Not authorized``...)."""
         info = self.client.publish(topic, payload, qos)
         reasons = await anyio.to_thread.run_sync(self._ack, info.mid)
         assert reasons is not None, f"no PUBACK for {topic}"
-        return str(reasons[0])
+        return str(reasons[0]) if reasons[0].is_failure else "Success"
 
     async def subscribe(self, topic_filter: str, qos: int = 1) -> str:
         """The SUBACK's reason for one filter (``Granted QoS 1``, ``Not authorized``)."""
@@ -197,6 +197,9 @@ class Client:
         with contextlib.suppress(Exception):
             self.client.disconnect()
         self.client.loop_stop()
+        sock = self.client.socket()  # paho keeps it after a connection failed
+        if sock is not None:
+            sock.close()
 
 
 def device_tls(ca_file: Path, cert_pem: str, key_pem: str, workdir: Path) -> ssl.SSLContext:

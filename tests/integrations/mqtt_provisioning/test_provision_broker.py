@@ -18,13 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from provisiontools import ADMIN, ADMIN_PASSWORD, Client, DynsecBroker, dynsec_broker, have_dynsec
 
 from gatehouse.core import ConfigEntryState, Host, ServiceValidationError
 from gatehouse.core.testing import add_entry, make_host
 from gatehouse.integrations.mqtt.provisioning import provisioner_for
 from gatehouse.integrations.mqtt.provisioning.errors import DynsecError
-
-from provisiontools import ADMIN, ADMIN_PASSWORD, Client, DynsecBroker, dynsec_broker, have_dynsec
 
 pytestmark = [
     pytest.mark.anyio,
@@ -190,5 +189,5 @@ async def test_no_answer_is_a_clear_timeout(config_dir: Path, broker: DynsecBrok
         plain = await add_entry(host, "mqtt", data)
         assert plain.state is ConfigEntryState.LOADED
         provisioner = provisioner_for(host, plain.entry_id)
-        with pytest.raises(Exception, match="no answer to createRole .* within 0.5s"):
+        with pytest.raises(Exception, match=r"no answer to createRole .* within 0.5s"):
             await provisioner.provision("x1", "sensor", "north")
