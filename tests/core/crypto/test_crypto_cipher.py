@@ -304,3 +304,18 @@ def test_a_consumer_decrypts_with_plain_cryptography(tmp_path: Path) -> None:
 
 def _listed(keyring: Keyring) -> list[dict[str, Any]]:
     return [{"kid": i.kid, "current": i.current} for i in keyring.load().infos()]
+
+
+def test_the_readme_consumer_snippet_runs_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    readme = (Path(__file__).parents[3] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Tag encryption", 1)[1].split("\n## ", 1)[0]
+    snippet = section.split("```python\n", 1)[1].split("```", 1)[0]
+    keyring = keyring_at(tmp_path)
+    payload = json.dumps(cipher_on(keyring).encrypt("sensor.recipe", b"72.5"))
+    keyring.export(tmp_path / "keyring.json")
+    monkeypatch.chdir(tmp_path)
+    scope: dict[str, Any] = {"payload": payload}
+    exec(snippet, scope)  # our own documentation, run as a consumer would
+    assert scope["value"] == b"72.5"
