@@ -158,7 +158,8 @@ def _revoke(args: argparse.Namespace) -> int:
     info = ca.revoke(parse_serial(args.serial))
     _out(f"revoked {info.serial_hex} ({info.kind} {info.common_name!r}); "
           f"CRL written to {ca.crl_path}")
-    _out("  a broker reads its crlfile at start: restart or reload it to refuse the device")
+    _out("  Mosquitto reads its crlfile at start and on SIGHUP: reload it (kill -HUP <pid>) "
+         "to refuse the device")
     return EXIT_OK
 
 

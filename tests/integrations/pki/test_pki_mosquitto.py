@@ -4,6 +4,8 @@ it reads our CRL, and the mqtt integration connects with a certificate we issued
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -117,3 +119,20 @@ async def test_mqtt_integration_connects_with_our_certificates(
     }, unique_id="old")
     assert refused.state is ConfigEntryState.SETUP_RETRY, refused.reason
     await host.config_entries.unload(refused.entry_id)
+
+
+def test_a_sighup_makes_mosquitto_read_the_new_crl(
+    broker: Mosquitto, ca: CertificateAuthority
+) -> None:
+    # No restart needed: Mosquitto rebuilds a listener's TLS context (CRL included) on
+    # SIGHUP, so connected devices that are still trusted stay connected.
+    device = ca.issue_device("plc-04")
+    assert _connect(broker, ca, device) == (True, "Success"), broker.log_text()
+    ca.revoke(device.serial)
+    # Until told, the broker holds the CRL it read: the revoked device still gets in.
+    assert _connect(broker, ca, device) == (True, "Success")
+    assert broker.pid is not None
+    os.kill(broker.pid, signal.SIGHUP)
+    wait_until_sync(lambda: not _connect(broker, ca, device)[0],
+                    message="the revoked certificate still connects after SIGHUP")
+    assert broker.running
