@@ -1,0 +1,180 @@
+"""WebSocket commands of the engine (admins only), in Home Assistant's names.
+
+* ``trace/list`` ``{domain?, item_id?}`` → run summaries, newest last;
+  ``trace/get`` ``{domain, item_id, run_id}`` → one run with every step. (Home
+  Assistant's names carry no ``<domain>/`` of ours: ``trace`` is the name space.)
+* ``script/list`` → every script (state, editable, error); ``script/config``
+  ``{key}`` → its YAML as written; ``script/save`` ``{key, config}`` and
+  ``script/delete`` ``{key}`` edit ``scripts.yaml`` and reload.
+* ``blueprint/list`` ``{domain}``, ``blueprint/import`` ``{yaml}`` (a preview: the
+  blueprint, its inputs and what this host lacks), ``blueprint/save`` ``{yaml, path?}``
+  (writes ``blueprints/<domain>/<path>``), ``blueprint/delete`` ``{domain, path}``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+import voluptuous as vol
+
+from gatehouse.core import Host
+from gatehouse.core.helpers import ConfigInvalid, load_yaml
+from gatehouse.core.http import WsCommand
+
+from .blueprint import (
+    BLUEPRINT_DOMAINS,
+    list_blueprints,
+    missing_features,
+    parse_blueprint,
+    save_blueprint,
+    user_dir,
+)
+from .const import DOMAIN, SCRIPTS_FILE
+from .errors import BlueprintError, ScriptError
+from .items import check_item, save_item
+from .loader import compile_script
+from .services import LOADED, reload_domain
+from .trace import trace_store
+from .triggers import trigger_platforms
+
+_KEY = vol.All(str, vol.Match(r"^[a-z0-9_]+$", msg="use lower-case letters, digits and _"))
+
+
+def _parse_text(text: str) -> Any:
+    """YAML text from the browser, with our tags (``!input``), without touching disk
+    beyond a temporary file."""
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False,
+                                     encoding="utf-8") as handle:
+        handle.write(text)
+        temp = Path(handle.name)
+    try:
+        return load_yaml(temp)
+    except ConfigInvalid as err:
+        raise BlueprintError(str(err).replace(str(temp), "<pasted>")) from None
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def commands(host: Host) -> list[WsCommand]:
+    async def trace_list(permissions: Any, args: dict[str, Any]) -> list[dict[str, Any]]:
+        return [t.summary() for t in trace_store(host).list(args.get("domain"),
+                                                            args.get("item_id"))]
+
+    async def trace_get(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
+        found = trace_store(host).get(args["domain"], args["item_id"], args["run_id"])
+        if found is None:
+            raise ScriptError(f"no trace {args['run_id']} of {args['domain']}.{args['item_id']}")
+        return found.as_dict()
+
+    def runtime() -> Any:
+        runtimes = LOADED.runtimes(host)
+        if not runtimes:
+            raise ScriptError("scripts are not loaded (add 'script:' to configuration.yaml)")
+        return next(iter(runtimes.values()))
+
+    async def script_list(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
+        rt = runtime()
+        return {
+            "scripts": [
+                {"key": key, "entity_id": s.entity.entity_id, "alias": s.entity.alias,
+                 "state": "on" if s.script.is_running else "off", "mode": s.script.mode,
+                 "editable": s.item.editable, "where": s.item.where,
+                 "last_triggered": s.entity.extra_state_attributes["last_triggered"]}
+                for key, s in rt.scripts.items()
+            ],
+            "invalid": [{"key": i.key, "error": i.error, "editable": i.editable,
+                         "where": i.where} for i in rt.invalid],
+            "problems": rt.problems,
+        }
+
+    async def script_config(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
+        rt = runtime()
+        key = args["key"]
+        item = rt.scripts[key].item if key in rt.scripts else next(
+            (i for i in rt.invalid if i.key == key), None)
+        if item is None:
+            raise ScriptError(f"no script {key}")
+        return {"key": key, "config": item.raw, "editable": item.editable, "where": item.where}
+
+    async def script_save(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
+        key, config = args["key"], args["config"]
+        rt = runtime()
+        existing = rt.scripts[key].item if key in rt.scripts else next(
+            (i for i in rt.invalid if i.key == key), None)
+        if existing is not None and not existing.editable:
+            raise ScriptError(f"script {key} is written in {existing.where}: edit it there")
+        await check_item(host, DOMAIN, key, config, compile_script)
+        await anyio.to_thread.run_sync(save_item, host.config_dir, SCRIPTS_FILE, "mapping",
+                                       key, config)
+        await reload_domain(host, DOMAIN)
+        return {"key": key}
+
+    async def script_delete(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
+        await anyio.to_thread.run_sync(save_item, host.config_dir, SCRIPTS_FILE, "mapping",
+                                       args["key"], None)
+        await reload_domain(host, DOMAIN)
+        return {"key": args["key"]}
+
+    async def blueprint_list(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
+        found = await anyio.to_thread.run_sync(list_blueprints, host, args["domain"])
+        kinds = trigger_platforms()
+        return {
+            path: ({"error": str(bp)} if isinstance(bp, BlueprintError) else
+                   {"metadata": bp.describe(), "missing": missing_features(host, bp, kinds)})
+            for path, bp in found.items()
+        }
+
+    async def blueprint_import(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
+        data = await anyio.to_thread.run_sync(_parse_text, args["yaml"])
+        blueprint = parse_blueprint(data, "<pasted>")
+        return {"metadata": blueprint.describe(),
+                "missing": missing_features(host, blueprint, trigger_platforms())}
+
+    async def blueprint_save(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
+        blueprint = await anyio.to_thread.run_sync(save_blueprint, host, args["yaml"],
+                                                   args.get("path"))
+        return {"path": blueprint.path, "domain": blueprint.domain,
+                "missing": missing_features(host, blueprint, trigger_platforms())}
+
+    async def blueprint_delete(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
+        path = str(args["path"])
+        if ".." in Path(path).parts or Path(path).is_absolute():
+            raise BlueprintError(f"blueprint path {path!r} must be relative")
+        target = user_dir(host.config_dir, args["domain"]) / path
+        if not target.is_file():
+            raise BlueprintError(f"no blueprint {args['domain']}/{path} in the config dir")
+        await anyio.to_thread.run_sync(target.unlink)
+        return {"path": path}
+
+    domain_arg = vol.In(BLUEPRINT_DOMAINS)
+    return [
+        WsCommand("trace/list", trace_list, {vol.Optional("domain"): str,
+                                             vol.Optional("item_id"): str},
+                  require_admin=True),
+        WsCommand("trace/get", trace_get, {vol.Required("domain"): str,
+                                           vol.Required("item_id"): str,
+                                           vol.Required("run_id"): str}, require_admin=True),
+        WsCommand(f"{DOMAIN}/list", script_list, None, require_admin=True),
+        WsCommand(f"{DOMAIN}/config", script_config, {vol.Required("key"): str},
+                  require_admin=True),
+        WsCommand(f"{DOMAIN}/save", script_save, {vol.Required("key"): _KEY,
+                                                  vol.Required("config"): dict},
+                  require_admin=True),
+        WsCommand(f"{DOMAIN}/delete", script_delete, {vol.Required("key"): _KEY},
+                  require_admin=True),
+        WsCommand("blueprint/list", blueprint_list, {vol.Required("domain"): domain_arg},
+                  require_admin=True),
+        WsCommand("blueprint/import", blueprint_import,
+                  {vol.Required("yaml"): vol.All(str, vol.Length(max=256_000))},
+                  require_admin=True),
+        WsCommand("blueprint/save", blueprint_save,
+                  {vol.Required("yaml"): vol.All(str, vol.Length(max=256_000)),
+                   vol.Optional("path"): str}, require_admin=True),
+        WsCommand("blueprint/delete", blueprint_delete,
+                  {vol.Required("domain"): domain_arg, vol.Required("path"): str},
+                  require_admin=True),
+    ]
