@@ -196,9 +196,15 @@ async def async_setup_host(host: Host) -> None:
 
     if HTTP_DOMAIN in host.config:
         await _start_http(host, host.config[HTTP_DOMAIN])
-    elif HTTP_DOMAIN in invalid_domains:
+    elif _section_has_issues(result.issues, HTTP_DOMAIN):
         # Never fall back to defaults: that could serve plain HTTP where HTTPS was meant.
         _LOGGER.error("Web server not started: its http: configuration is invalid")
+    elif misspelt := _misspellings_of(result.issues, HTTP_DOMAIN):
+        # Another section's problem is not the web server's: say what it likely is.
+        _LOGGER.error(
+            "Web server not started: there is no http: section (is %s meant to be http:?)",
+            ", ".join(f"'{key}:'" for key in misspelt),
+        )
 
 
 async def _start_http(host: Host, config: dict[str, Any]) -> None:
@@ -212,6 +218,24 @@ async def _start_http(host: Host, config: dict[str, Any]) -> None:
     except HttpStartError as err:
         _LOGGER.error("Not starting: %s", err)
         raise
+
+
+def _section_has_issues(issues: list[ConfigIssue], domain: str) -> bool:
+    """Whether a problem lies in ``domain``'s own section (not a key that resembles it:
+    an unknown ``htps:`` says nothing about an ``http:`` section, absent or not)."""
+    return any(
+        (issue.domain or (str(issue.path[0]) if issue.path else None)) == domain
+        for issue in issues
+    )
+
+
+def _misspellings_of(issues: list[ConfigIssue], domain: str) -> list[str]:
+    """Unknown top-level keys for which ``domain`` was suggested."""
+    return [
+        str(issue.path[0])
+        for issue in issues
+        if len(issue.path) == 1 and issue.suggestion == domain
+    ]
 
 
 def _domains_with_issues(issues: list[ConfigIssue]) -> tuple[set[str], bool]:
