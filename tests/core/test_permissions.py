@@ -109,7 +109,7 @@ async def test_entity_services_check_the_targets(host: Host) -> None:
         ("schema_guard", {"replay", "purge", "query", "export"}, set()),
         ("modbus", {"write_register", "write_coil"}, set()),
         ("opcua", {"write", "read", "browse"}, set()),
-        ("audit", {"checkpoint"}, set()),
+        ("audit", {"checkpoint", "record"}, set()),
         ("demo", set(), {"reset_counter"}),
     ],
 )

@@ -88,3 +88,30 @@ async def test_while_the_host_runs_the_lock_refuses_an_offline_append(
             append_offline(config_dir, ISSUE, wait=0.1)
     assert append_offline(config_dir, ISSUE) is True
     assert verify_path(audit_dir(config_dir), strict=True).ok
+
+
+async def test_while_the_host_runs_the_cli_records_through_the_control_socket(
+    config_dir: Path, write_config: Callable[..., Path]
+) -> None:
+    """What ``gatehouse certs``/``keys`` do with a host running: ``audit.record`` over
+    the control socket (a system call); a user, even an admin, is refused."""
+    import anyio.to_thread
+
+    from gatehouse.core import Context, ServiceValidationError
+    from gatehouse.core.control import request
+
+    write_config("audit:\n")
+    host = make_host(config_dir)
+    async with host.running():
+        answer = await anyio.to_thread.run_sync(request, config_dir, {
+            "cmd": "call_service", "domain": "audit", "service": "record", "data": ISSUE})
+        assert answer == {"ok": True, "result": {"accepted": True}}
+        with pytest.raises(ServiceValidationError, match="only the host's own processes"):
+            await host.services.call("audit", "record", ISSUE,
+                                     context=Context(user_id="u-admin"))
+        await host.config_entries.entries("audit")[0].runtime_data.log.flush()
+        found = records(audit_dir(config_dir))
+    issued = [r for r in found if r["action"] == "cert.issue"]
+    assert len(issued) == 1 and issued[0]["details"]["via"] == "control"
+    refused = [r for r in found if r["action"] == "service.call"]
+    assert [(r["actor"]["user_id"], r["result"]) for r in refused] == [("u-admin", "invalid")]
