@@ -16,6 +16,22 @@ from cryptography.x509.oid import NameOID
 
 from .errors import PkiIndexError
 
+MAX_FILE_SIZE = 1 << 20
+"""A certificate chain or CRL of our size is a few KiB; a watched path that is bigger
+(a wrong path, a device file such as /dev/zero) is refused rather than read whole."""
+
+
+def _read(path: Path) -> bytes:
+    try:
+        with Path(path).open("rb") as file:
+            data = file.read(MAX_FILE_SIZE + 1)
+    except OSError as err:
+        raise PkiIndexError(Path(path), f"cannot read: {err.strerror or err}") from err
+    if len(data) > MAX_FILE_SIZE:
+        raise PkiIndexError(Path(path), f"larger than {MAX_FILE_SIZE} bytes: not a "
+                                        "certificate or CRL file")
+    return data
+
 
 @dataclass(frozen=True, slots=True)
 class CertExpiry:
@@ -34,10 +50,7 @@ def read_certificate_expiry(path: Path) -> CertExpiry:
     Raises ``PkiIndexError`` naming the file when it is missing or not a certificate.
     Blocking (file read): call it from a worker thread in async code.
     """
-    try:
-        data = Path(path).read_bytes()
-    except OSError as err:
-        raise PkiIndexError(Path(path), f"cannot read: {err.strerror or err}") from err
+    data = _read(path)
     try:
         cert = (x509.load_pem_x509_certificates(data)[0] if b"-----BEGIN" in data
                 else x509.load_der_x509_certificate(data))
@@ -51,10 +64,9 @@ def read_certificate_expiry(path: Path) -> CertExpiry:
 
 def read_crl_expiry(path: Path) -> CertExpiry:
     """The next update of a PEM CRL: past it, OpenSSL-based peers refuse every client."""
+    data = _read(path)
     try:
-        crl = x509.load_pem_x509_crl(Path(path).read_bytes())
-    except OSError as err:
-        raise PkiIndexError(Path(path), f"cannot read: {err.strerror or err}") from err
+        crl = x509.load_pem_x509_crl(data)
     except ValueError as err:
         raise PkiIndexError(Path(path), f"not a PEM CRL: {err}") from err
     next_update = crl.next_update_utc
