@@ -109,6 +109,12 @@ class TagCipher:
 
     def _reload(self, stamp: tuple[int, int, int] | None) -> KeySet:
         keys = self.keyring.load()
+        gone = [kid for kid in self._aeads if kid not in keys.secrets]
+        if gone:
+            # The file is the truth (deleting a key is how data is shredded): what was
+            # encrypted with these keys cannot be decrypted any more, say so once.
+            _LOGGER.warning("Keyring %s no longer holds key(s) %s: data encrypted with "
+                            "them cannot be decrypted", self.keyring.path, ", ".join(gone))
         self._keys, self._stamp = keys, stamp
         self._aeads = {kid: self._aeads.get(kid) or AESGCM(secret)
                        for kid, secret in keys.secrets.items()}

@@ -319,3 +319,19 @@ def test_the_readme_consumer_snippet_runs_as_written(
     scope: dict[str, Any] = {"payload": payload}
     exec(snippet, scope)  # our own documentation, run as a consumer would
     assert scope["value"] == b"72.5"
+
+
+def test_a_keyring_removed_while_running_is_said_and_never_resurrected(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    keyring = keyring_at(tmp_path)
+    cipher = cipher_on(keyring, reload_interval=0)
+    old = cipher.encrypt("sensor.a", b"old")
+    keyring.path.unlink()  # shredded on purpose, or lost
+    with caplog.at_level(logging.WARNING):
+        new = cipher.encrypt("sensor.a", b"new")
+    assert new["kid"] != old["kid"]
+    assert f"no longer holds key(s) {old['kid']}" in caplog.text
+    with pytest.raises(KeyMissingError, match=old["kid"]):
+        cipher.decrypt(old)
+    assert old["kid"] not in keyring.load().secrets
