@@ -123,6 +123,7 @@ def track_template(
     native: bool = True,
     strict: bool = False,
     name: str | None = None,
+    on_batch: Callable[[], None] | None = None,
 ) -> TemplateTracker:
     """Render ``source`` now and call ``action(old, new)`` whenever a change of a state
     it read changes its result (a render error is passed as the ``TemplateError``).
@@ -130,12 +131,14 @@ def track_template(
     Returns the tracker: call it to stop; ``.result`` is the latest result (the first
     render's on return), ``.refresh()`` renders at once. ``rate_limit`` (seconds): at
     most one render per period; default one a minute for a template that reads every
-    state, one a second for a domain, none for entities. Must be called in the loop.
+    state, one a second for a domain, none for entities. ``on_batch``: called once
+    after the trackers sharing it changed on one state change (an entity's
+    ``write_state``). Must be called in the loop.
     """
     hub = host.data.get(_HUB)
     if hub is None:
         hub = host.data[_HUB] = TrackerHub(host)
     return TemplateTracker(
         hub, template_engine(host), source, variables, action, rate_limit=rate_limit,
-        native=native, strict=strict, name=name,
+        native=native, strict=strict, name=name, on_batch=on_batch,
     )

@@ -19,6 +19,12 @@ sensor whose template reads itself would otherwise recurse without end); other t
 follow at once, and a cycle through several trackers stops where it meets one that is
 running.
 
+Batches: trackers given the same ``on_batch`` callable (an entity's ``write_state``)
+have it called once after one state change re-rendered any of them, not once per
+tracker, so an entity whose state and attributes read the same sensor writes one new
+state, never a half-updated one. Changes made by ``on_batch`` do not re-render the
+trackers of that batch (the loop rule above).
+
 The action gets ``(old, new)``; a render error is passed as the ``TemplateError`` (as
 Home Assistant passes it), logged once per distinct message.
 """
@@ -63,6 +69,9 @@ class TrackerHub:
         self._all: set[TemplateTracker] = set()
         self._unlisten: Callable[[], None] | None = None
         self._count = 0
+        self._depth = 0
+        self._dirty: dict[Callable[[], None], None] = {}
+        self.flushing: set[Callable[[], None]] = set()
 
     @property
     def tracker_count(self) -> int:
@@ -111,8 +120,32 @@ class TrackerHub:
                 if group:
                     merged.update(dict.fromkeys(group))
             targets = list(merged)
-        for tracker in targets:
-            tracker.changed()
+        self._depth += 1
+        try:
+            for tracker in targets:
+                tracker.changed()
+        finally:
+            self._depth -= 1
+        if not self._depth and self._dirty:
+            dirty, self._dirty = self._dirty, {}
+            for on_batch in dirty:
+                self._flush(on_batch)
+
+    def touch(self, on_batch: Callable[[], None]) -> None:
+        """A tracker of ``on_batch``'s batch changed its result."""
+        if self._depth:
+            self._dirty[on_batch] = None
+        else:
+            self._flush(on_batch)
+
+    def _flush(self, on_batch: Callable[[], None]) -> None:
+        self.flushing.add(on_batch)
+        try:
+            on_batch()
+        except Exception:
+            _LOGGER.exception("Batch callback %r of tracked templates failed", on_batch)
+        finally:
+            self.flushing.discard(on_batch)
 
 
 def _move(index: dict[str, set[TemplateTracker]], tracker: TemplateTracker,
@@ -146,8 +179,10 @@ class TemplateTracker:
         native: bool = True,
         strict: bool = False,
         name: str | None = None,
+        on_batch: Callable[[], None] | None = None,
     ) -> None:
         self._hub = hub
+        self._on_batch = on_batch
         self._engine = engine
         self._source = source
         self._variables = dict(variables or {})
@@ -197,6 +232,8 @@ class TemplateTracker:
         self._render()
         if not same_result(old, self.result):
             self._act(old, self.result)
+            if self._on_batch is not None:
+                self._hub.touch(self._on_batch)
 
     # -- dispatch ---------------------------------------------------------------------
 
@@ -204,6 +241,8 @@ class TemplateTracker:
         """A state this template read changed (called by the hub)."""
         if self._stopped or self._running or self._limit_timer is not None:
             return  # its own action's change, or a render already scheduled
+        if self._on_batch is not None and self._on_batch in self._hub.flushing:
+            return  # its own batch's write
         limit = self.rate_limit
         if limit > 0:
             wait = self._last_render + limit - time.monotonic()

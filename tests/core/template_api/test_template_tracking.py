@@ -217,3 +217,19 @@ async def test_refresh_renders_at_once(host: Host) -> None:
     tracker.refresh()
     assert calls.seen == [(0, 1)]
     tracker()
+
+
+async def test_trackers_of_one_batch_are_flushed_once_per_change(host: Host) -> None:
+    host.states.set("sensor.a", "1")
+    flushes: list[tuple[Any, Any]] = []
+
+    def flush() -> None:
+        flushes.append((first.result, second.result))
+
+    first = track_template(host, "{{ states('sensor.a') }}", None, Calls(), on_batch=flush)
+    second = track_template(host, "{{ states('sensor.a') | int * 2 }}", None, Calls(),
+                            on_batch=flush)
+    host.states.set("sensor.a", "5")
+    assert flushes == [(5, 10)]  # once, with both results already new
+    first()
+    second()

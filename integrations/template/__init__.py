@@ -1,0 +1,66 @@
+"""The template integration: entities defined by templates, Home Assistant's way.
+
+``template:`` in configuration.yaml (Home Assistant's list of blocks: ``sensor``,
+``binary_sensor``, ``switch``, ``number``, ``button``, optionally with ``trigger:``)
+is one entry; each entity made in the UI (a sensor or binary sensor from a form with a
+live preview, ``template/preview``) is an entry of its own. Modules:
+
+* ``config.py``: the schemas; ``runtime.py``: blocks → entities (``TemplateRuntime``);
+* ``entity.py``: what the entities share (tracking, triggers, ``this``); one module per
+  platform; ``actions.py``: the service calls of switches, numbers and buttons;
+* ``triggers.py``: ``state`` and ``time_pattern`` triggers; ``preview.py``: the
+  WebSocket preview; ``flow.py``: the UI's form.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gatehouse.core import ConfigEntry, Host, YamlEntry, hookimpl
+from gatehouse.core.http import WsCommand
+
+from .config import CONFIG_SCHEMA, block_of_form
+from .const import CONF_BLOCKS, DOMAIN, YAML_UNIQUE_ID
+from .flow import TemplateConfigFlow
+from .runtime import TemplateRuntime
+
+
+class TemplateIntegration:
+    domain = DOMAIN
+    config_schema = CONFIG_SCHEMA
+    config_flow = TemplateConfigFlow
+    entry_version = 1
+
+    def entries_from_yaml(self, config: Any) -> list[YamlEntry]:
+        return [YamlEntry(unique_id=YAML_UNIQUE_ID, title="Templates (YAML)",
+                          data={CONF_BLOCKS: config})]
+
+    async def setup_entry(self, host: Host, entry: ConfigEntry[TemplateRuntime]) -> None:
+        runtime = entry.runtime_data = TemplateRuntime()
+        if CONF_BLOCKS in entry.data:
+            runtime.build(host, list(entry.data[CONF_BLOCKS]))
+        else:
+            runtime.build(host, [block_of_form(dict(entry.data))],
+                          default_unique_id=entry.entry_id)
+        await host.entities.add(entry, runtime.all_entities)
+        for undo in runtime.start_triggers(host):
+            entry.on_unload(undo)
+
+    async def unload_entry(self, host: Host, entry: ConfigEntry[TemplateRuntime]) -> None:
+        """Nothing to do: trackers and triggers are undone with the entities."""
+
+
+INTEGRATION = TemplateIntegration()
+
+
+@hookimpl
+def gatehouse_integration() -> TemplateIntegration:
+    return INTEGRATION
+
+
+@hookimpl
+def gatehouse_ws_commands(host: Host) -> list[WsCommand]:
+    """``template/preview`` (``preview.py``)."""
+    from .preview import commands
+
+    return commands(host)

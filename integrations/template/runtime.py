@@ -1,0 +1,98 @@
+"""What a loaded template entry holds: its entities, built from ``template:`` blocks.
+
+An entry is either the YAML section (``{"blocks": [...]}``, one entry for the whole
+``template:`` list) or one entity made in the UI (the form's fields). Both become
+blocks here. Every template is compiled before anything starts, so a typo fails the
+set-up with the entity and field named instead of rendering errors later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from gatehouse.core import ConfigEntryError, Entity, Host
+from gatehouse.core.helpers import TemplateError, check_template
+
+from .actions import render_complex
+from .binary_sensor import TemplateBinarySensor
+from .button import TemplateButton
+from .const import CONF_NAME, CONF_TRIGGER, CONF_UNIQUE_ID, CONF_VARIABLES, PLATFORMS
+from .entity import TemplateEntity
+from .number import TemplateNumber
+from .sensor import TemplateSensor
+from .switch import TemplateSwitch
+from .triggers import attach_triggers
+
+_CLASSES: dict[str, type[TemplateEntity]] = {
+    "sensor": TemplateSensor,
+    "binary_sensor": TemplateBinarySensor,
+    "switch": TemplateSwitch,
+    "number": TemplateNumber,
+    "button": TemplateButton,
+}
+
+
+class TemplateRuntime:
+    """A loaded entry (``entry.runtime_data``): its entities and trigger groups."""
+
+    def __init__(self) -> None:
+        self.entities: list[TemplateEntity] = []
+        #: (triggers, variables, entities) of each trigger-based block.
+        self.triggered: list[tuple[list[Any], dict[str, Any], list[TemplateEntity]]] = []
+
+    def build(self, host: Host, blocks: list[Mapping[str, Any]], *,
+              default_unique_id: str | None = None) -> None:
+        """Make the entities of ``blocks``; ``ConfigEntryError`` names a bad template."""
+        for number, block in enumerate(blocks, start=1):
+            triggers = list(block.get(CONF_TRIGGER) or [])
+            prefix = block.get(CONF_UNIQUE_ID)
+            made: list[TemplateEntity] = []
+            for platform in PLATFORMS:
+                for index, raw in enumerate(block.get(platform) or [], start=1):
+                    config = dict(raw)
+                    where = f"template block {number}, {platform} {index}"
+                    uid = config.get(CONF_UNIQUE_ID) or default_unique_id
+                    if uid is not None and prefix:
+                        uid = f"{prefix}_{uid}"
+                    if not config.get(CONF_NAME):
+                        config[CONF_NAME] = f"Template {platform} {number}" + (
+                            f" {index}" if index > 1 else "")
+                    entity = _CLASSES[platform](host, config, unique_id=uid,
+                                                triggered=bool(triggers),
+                                                variables=None)
+                    for field, source in entity.templates.items():
+                        problem = check_template(host, source)
+                        if problem is not None:
+                            raise ConfigEntryError(f"{where} ({entity.name}), {field}: "
+                                                   f"{problem}")
+                    made.append(entity)
+            self.entities.extend(made)
+            if triggers:
+                self.triggered.append((triggers, dict(block.get(CONF_VARIABLES) or {}), made))
+
+    def start_triggers(self, host: Host) -> list[Callable[[], None]]:
+        """Attach the triggers of trigger-based blocks; returns their undos."""
+        undos = []
+        for triggers, variables, entities in self.triggered:
+            undos.append(attach_triggers(host, triggers, _firing(host, variables, entities)))
+        return undos
+
+    @property
+    def all_entities(self) -> list[Entity]:
+        return list(self.entities)
+
+
+def _firing(host: Host, variables: Mapping[str, Any],
+            entities: list[TemplateEntity]) -> Callable[[dict[str, Any]], None]:
+    def fire(trigger: dict[str, Any]) -> None:
+        try:
+            rendered = render_complex(host, dict(variables), {"trigger": trigger})
+        except TemplateError as err:
+            rendered = {}
+            for entity in entities:
+                entity.apply("state", err)
+        for entity in entities:
+            entity.triggered(trigger, rendered)
+
+    return fire
