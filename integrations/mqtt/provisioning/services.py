@@ -8,7 +8,7 @@ entry without a ``provisioning:`` block is refused saying so.
 ``provision_device`` only returns response data (``SupportsResponse.ONLY``): its
 answer holds the device's password or key, shown once; a call that did not ask for
 the answer would create a device nobody can use. What the audit log records of a
-call is its input (name, type, site), never this answer.
+call is its input (name, device type, site), never this answer.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ SERVICES = (SERVICE_PROVISION, SERVICE_REVOKE, SERVICE_DELETE)
 
 PROVISION_SCHEMA = vol.Schema({
     vol.Required("name"): valid_name,
-    vol.Required("type"): valid_name,
+    vol.Required("device_type"): valid_name,
     vol.Required("site"): valid_name,
     vol.Optional("auth", default="password"): vol.In(["password", "certificate"]),
     vol.Optional("entry_id"): str,
@@ -65,7 +65,7 @@ def register_services(host: Host) -> list[Unsubscribe]:
     async def provision(call: ServiceCall) -> dict[str, Any]:
         data = call.data
         return await provisioner_for(host, data.get("entry_id")).provision(
-            data["name"], data["type"], data["site"], data["auth"])
+            data["name"], data["device_type"], data["site"], data["auth"])
 
     async def revoke(call: ServiceCall) -> dict[str, Any]:
         return await provisioner_for(host, call.data.get("entry_id")).revoke(call.data["name"])

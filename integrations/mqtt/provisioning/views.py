@@ -2,7 +2,7 @@
 
 * ``GET /api/mqtt/provisioning?entry_id=``: broker address, device-type templates,
   what the broker enforces, and the provisioned devices;
-* ``POST /api/mqtt/provisioning/devices`` ``{name, type, site, auth?, entry_id?}``:
+* ``POST /api/mqtt/provisioning/devices`` ``{name, device_type, site, auth?, entry_id?}``:
   provision; the answer (201) holds the password or key, the QR code and the bundle,
   once (``Cache-Control: no-store``);
 * ``GET /api/mqtt/provisioning/devices/{name}``: the record and the broker's view of
@@ -84,7 +84,7 @@ def routes(host: Host) -> list[RouteDef]:
         except vol.Invalid as err:
             return _error(400, describe_invalid(err))
         result = await provisioner_for(host, args.get("entry_id")).provision(
-            args["name"], args["type"], args["site"], args["auth"])
+            args["name"], args["device_type"], args["site"], args["auth"])
         return web.json_response(result, status=201, headers=_NO_STORE)
 
     async def device(request: web.Request) -> web.StreamResponse:

@@ -3,7 +3,8 @@
 Home Assistant's protocol (``{"id", "type", ...fields}`` → ``result``):
 
 * ``mqtt/provisioning/info`` ``{entry_id?}`` → templates, broker, enforcement, devices;
-* ``mqtt/provisioning/provision`` ``{name, type, site, auth?, entry_id?}`` → the
+* ``mqtt/provisioning/provision`` ``{name, device_type, site, auth?, entry_id?}``
+  (not ``type``: that field names the command) → the
   result with credentials, QR code and bundle (once);
 * ``mqtt/provisioning/revoke`` / ``mqtt/provisioning/delete`` ``{name, entry_id?}``;
 * ``mqtt/traffic/start`` ``{topic_filter, rate?, entry_id?}`` → the first poll
@@ -58,7 +59,7 @@ def commands(host: Host) -> list[WsCommand]:
     async def provision(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
         data = PROVISION_SCHEMA({k: v for k, v in args.items() if v is not None})
         return await provisioner_for(host, data.get("entry_id")).provision(
-            data["name"], data["type"], data["site"], data["auth"])
+            data["name"], data["device_type"], data["site"], data["auth"])
 
     async def revoke(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
         return await provisioner_for(host, args.get("entry_id")).revoke(args["name"])

@@ -52,7 +52,7 @@ async def provisioning_host(config_dir: Path, broker: DynsecBroker) -> AsyncIter
 async def provision(host: Host, name: str, device_type: str = "sensor",
                     site: str = "north") -> dict[str, Any]:
     result = await host.services.call(
-        "mqtt", "provision_device", {"name": name, "type": device_type, "site": site},
+        "mqtt", "provision_device", {"name": name, "device_type": device_type, "site": site},
         return_response=True)
     assert isinstance(result, dict)
     return result

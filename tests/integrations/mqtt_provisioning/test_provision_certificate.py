@@ -57,7 +57,7 @@ async def test_a_certificate_device_is_held_to_its_role_and_locked_out_once_revo
     assert broker.ca_file is not None
     result = await provisioning_host.services.call(
         "mqtt", "provision_device",
-        {"name": "v1", "type": "actuator", "site": "south", "auth": "certificate"},
+        {"name": "v1", "device_type": "actuator", "site": "south", "auth": "certificate"},
         return_response=True)
     assert isinstance(result, dict)
     assert result["password"] is None and "password" not in result["qr_text"]
