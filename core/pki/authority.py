@@ -106,7 +106,8 @@ class CertificateAuthority:
     # -- reading ------------------------------------------------------------------------
 
     def exists(self) -> bool:
-        """Whether ``init`` has made this CA (certificate, key and index are there)."""
+        """Whether ``init`` has made this CA (its certificate and key are there; a lost
+        index is then a ``PkiIndexError`` naming it, not "no CA")."""
         return self.ca_cert_path.exists() and self.ca_key_path.exists()
 
     def ca_cert_pem(self) -> bytes:
@@ -142,9 +143,10 @@ class CertificateAuthority:
         check_days(days)
         make_private_dir(self.directory)
         with self._locked():
-            if self.ca_cert_path.exists() or self.ca_key_path.exists() \
-                    or self.index_path.exists():
-                raise CaExistsError(self.directory)
+            found = [p.name for p in (self.ca_cert_path, self.ca_key_path, self.index_path)
+                     if p.exists()]
+            if found:
+                raise CaExistsError(self.directory, found)
             now = _now()
             key = new_key(rsa_key=rsa)
             cert = make_ca(key, common_name, days, now)

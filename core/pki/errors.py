@@ -29,12 +29,14 @@ class CaMissingError(PkiError):
 class CaExistsError(PkiError):
     """``init`` would overwrite an existing CA (and orphan every certificate it signed)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, found: list[str] | None = None) -> None:
+        files = f" (found {', '.join(found)})" if found else ""
         super().__init__(
-            f"a certificate authority already exists in {directory}; refusing to replace it "
-            "(every certificate it issued would stop being trusted)"
+            f"a certificate authority already exists in {directory}{files}; refusing to "
+            "replace it (every certificate it issued would stop being trusted)"
         )
         self.directory = directory
+        self.found = list(found or ())
 
 
 class UnknownSerialError(PkiError):

@@ -82,7 +82,15 @@ def test_rsa_on_request(tmp_path: Path) -> None:
 
 def test_a_second_init_is_refused_and_changes_nothing(ca: CertificateAuthority) -> None:
     before = ca.ca_key_path.read_bytes()
-    with pytest.raises(CaExistsError, match="already exists"):
+    with pytest.raises(CaExistsError, match="already exists") as caught:
+        ca.init("Another")
+    assert ca.ca_key_path.read_bytes() == before
+    assert caught.value.found == ["ca.crt", "ca.key", "index.json"]
+    # Half a CA (a crash during init, a key restored alone) is named too, not replaced.
+    ca.ca_cert_path.unlink()
+    ca.index_path.unlink()
+    assert not ca.exists()
+    with pytest.raises(CaExistsError, match=r"found ca\.key"):
         ca.init("Another")
     assert ca.ca_key_path.read_bytes() == before
 
