@@ -112,3 +112,17 @@ async def test_rest_api_shows_plaintext_only_after_login_and_never_a_key(
         for path in ("/api/states", "/api/config", "/api/services", "/api/", "/api/panels"):
             body = await (await client.get(path)).text()
             assert not any(key in body for key in keys), path
+
+
+async def test_a_running_host_takes_up_a_key_rotated_by_the_cli(api_host: Host) -> None:
+    from gatehouse.core.testing import wait_until
+
+    cipher = tag_cipher(api_host)
+    assert cipher is not None
+    before = cipher.encrypt("sensor.recipe", b"1")["kid"]
+    rotated = run_cli("keys", "rotate", "-c", str(api_host.config_dir))
+    assert rotated.returncode == 0, rotated.stderr
+    new_kid = rotated.stdout.split()[3].decode()
+    assert new_kid != before
+    # Within the reload interval (2 s), without a restart.
+    await wait_until(lambda: cipher.encrypt("sensor.recipe", b"2")["kid"] == new_kid, 10)
