@@ -29,7 +29,7 @@ from gatehouse.core import Host
 
 from .api import query
 from .const import CHECKPOINTS_FILE, PUBLIC_KEY_FILE
-from .errors import AuditError
+from .errors import AuditError, AuditUnavailable
 from .note import Verifier, verify
 from .sealed import opening_cipher, reveal
 from .services import LOADED
@@ -46,10 +46,6 @@ FILTER_NAMES: Final = ("actor", "action", "since", "until", "text")
 NOT_LOADED: Final = "no audit entry is loaded"
 #: Bytes read from the end of checkpoints.jsonl for the newest entry (one is ~400).
 _TAIL: Final = 16 * 1024
-
-
-class AuditUnavailable(AuditError):
-    """No audit entry is loaded (REST: 404; WebSocket: the error's message)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,10 @@ class AuditLogBusy(AuditError):
     """Another process holds the log's write lock (``append_offline`` while a host runs)."""
 
 
+class AuditUnavailable(AuditError):
+    """No audit entry is loaded (REST: 404; WebSocket: the error's message)."""
+
+
 class AuditFormatError(AuditError):
     """A record or checkpoint does not follow the documented format (says which field)."""
 

@@ -25,6 +25,7 @@ from gatehouse.core import Host
 from gatehouse.core.http import RouteDef
 
 from . import browse
+from .errors import AuditUnavailable
 
 PREFIX = "/api/audit"
 
@@ -50,20 +51,20 @@ def routes(host: Host) -> list[RouteDef]:
         try:
             found = await browse.page(host, filters, limit=limit, before=before,
                                       decrypt=decrypt)
-        except browse.AuditUnavailable as err:
+        except AuditUnavailable as err:
             return _error(404, str(err))
         return web.json_response(found)
 
     async def status(request: web.Request) -> web.Response:
         try:
             return web.json_response(await browse.status(host))
-        except browse.AuditUnavailable as err:
+        except AuditUnavailable as err:
             return _error(404, str(err))
 
     async def verify(request: web.Request) -> web.Response:
         try:
             return web.json_response(await browse.verify_now(host))
-        except browse.AuditUnavailable as err:
+        except AuditUnavailable as err:
             return _error(404, str(err))
 
     return [
