@@ -30,10 +30,20 @@ certificate authority and the keyring (``gatehouse certs`` / ``gatehouse keys``)
     key.create, key.rotate (target key:<kid>, details {"purpose": "tag"}), key.delete;
     device.provision, device.revoke (target device:<name>)
 
-Never a private key, a passphrase or a certificate's PEM in ``details``. With no host
-running (a CLI on a stopped appliance) they call ``append_offline(config_dir, data)``
-(``offline.py``) with the same dict. An action outside the list and the families is
-still recorded (as ``security.other``, the action kept in details) rather than lost.
+Never a private key, a passphrase or a certificate's PEM in ``details``. A CLI with a
+host running sends the same dict through the control socket to the service
+``audit.record`` (``services.py``; system calls only); with no host running it calls
+``append_offline(config_dir, data)`` (``offline.py``)::
+
+    try:
+        control.request(config_dir, {"cmd": "call_service", "domain": "audit",
+                                     "service": "record", "data": data})
+    except HostNotRunning:
+        append_offline(config_dir, data)   # AuditLogBusy: a host started meanwhile
+
+(a ``ServiceNotFound`` answer: the host has no audit log). An action outside the list
+and the families is still recorded (as ``security.other``, the action kept in
+details) rather than lost.
 
 **Events the core fires that are recorded** (see ``listeners.py``): ``host_started``,
 ``host_stopping``, ``config_entry_changed`` (added, removed, updated: which of title,
