@@ -157,9 +157,10 @@ async def page(host: Host, filters: Filters, *, limit: int, before: int | None,
                         before=before, limit=limit + 1)
     more = len(found) > limit
     found = found[:limit]
-    if decrypt:
+    if decrypt:  # in a worker thread: a key not loaded yet is read from the keyring
         cipher = opening_cipher(host)
-        found = [reveal(cipher, rec) for rec in found]
+        found = await anyio.to_thread.run_sync(
+            lambda: [reveal(cipher, rec) for rec in found])
     return {"records": found,
             "next_before": found[-1]["seq"] if more and found else None}
 
