@@ -104,23 +104,38 @@ class _LazySchemas(Mapping[str, Any]):
     def __init__(self, plugins: PluginManager) -> None:
         self._plugins = plugins
         self._available = plugins.available()
+        # Installed but unusable (manifest missing or invalid): known, so that the
+        # section's problem is the reason, not "unknown integration (did you mean...)".
+        self._broken = plugins.broken()
 
     def __getitem__(self, domain: str) -> Any:
         if domain in BUILTIN_SCHEMAS:
             return BUILTIN_SCHEMAS[domain]
+        if domain in self._broken and domain not in self._available:
+            return _unusable(domain, self._broken[domain])
         if domain not in self._available:
             raise KeyError(domain)
         loaded = self._plugins.load(domain)
         return loaded.config_schema or _no_yaml(domain)
 
+    def _known(self) -> dict[str, Any]:
+        return {**self._broken, **self._available, **BUILTIN_SCHEMAS}
+
     def __iter__(self) -> Iterator[str]:
-        return iter({**self._available, **BUILTIN_SCHEMAS})
+        return iter(self._known())
 
     def __len__(self) -> int:
-        return len({**self._available, **BUILTIN_SCHEMAS})
+        return len(self._known())
 
     def __contains__(self, domain: object) -> bool:
-        return domain in self._available or domain in BUILTIN_SCHEMAS
+        return domain in self._available or domain in BUILTIN_SCHEMAS or domain in self._broken
+
+
+def _unusable(domain: str, reason: str) -> Any:
+    def refuse(value: Any) -> Any:
+        raise vol.Invalid(f"integration {domain} is installed but unusable: {reason}")
+
+    return refuse
 
 
 def _no_yaml(domain: str) -> Any:

@@ -107,7 +107,7 @@ class Manifest:
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise ManifestError(expected_domain, [f"{path} is missing"]) from None
+            raise ManifestError(expected_domain, [missing_file_problem(path)]) from None
         except (OSError, ValueError) as err:  # unreadable, not UTF-8, not JSON
             raise ManifestError(expected_domain, [f"{path}: {err}"]) from err
         return cls.from_dict(raw, expected_domain=expected_domain)
@@ -123,3 +123,17 @@ class Manifest:
             "config_flow": self.config_flow,
             "documentation": self.documentation,
         }
+
+
+def missing_file_problem(path: Path) -> str:
+    """What to say when a package's ``manifest.json`` is not there.
+
+    The usual cause is packaging, not the code: a wheel built without package data
+    carries the ``.py`` files only, and an installed plugin then looked like no plugin
+    at all ("unknown integration ... did you mean 'http'?").
+    """
+    return (
+        f"{path.name} is missing from the installed package {path.parent} (was it built "
+        "without its package data? manifest.json and services.yaml must be declared as "
+        "package data; see 'Packaging' under 'Writing an integration' in the README)"
+    )

@@ -104,6 +104,16 @@ class LoadedIntegration:
         return [YamlEntry(unique_id=self.domain, title=self.manifest.name, data=data)]
 
 
+class IntegrationUnusable(IntegrationNotFound):
+    """The plugin for a domain is installed but cannot be used (its manifest is missing
+    or invalid); ``reason`` says why, instead of a bare "not found"."""
+
+    def __init__(self, domain: str, reason: str) -> None:
+        super().__init__(domain)
+        self.args = (f"integration {domain!r} is installed but unusable: {reason}",)
+        self.reason = reason
+
+
 class PluginManager:
     """Owns the pluggy manager and knows which integrations exist and which are loaded."""
 
@@ -198,7 +208,8 @@ class PluginManager:
         available = self.available()
         if domain not in available:
             if domain in self._broken:
-                raise IntegrationNotFound(domain) from ManifestError(domain, [self._broken[domain]])
+                reason = self._broken[domain]
+                raise IntegrationUnusable(domain, reason) from ManifestError(domain, [reason])
             raise IntegrationNotFound(domain, self.suggest(domain))
         info = available[domain]
         module = importlib.import_module(info.module_name)
