@@ -123,6 +123,17 @@ def _haystack(rec: dict[str, Any]) -> str:
     return "\n".join(str(p) for p in parts if p is not None).casefold()
 
 
+def _first_seq(path: Path) -> int:
+    """The seq of a file's first record (0 if unreadable): read one line only."""
+    with path.open("rb") as f:
+        first = f.readline()
+    try:
+        seq = json.loads(first).get("seq", 0)
+    except (ValueError, AttributeError):
+        return 0
+    return seq if isinstance(seq, int) else 0
+
+
 def query_files(
     directory: Path, *, actor: str | None = None, action: str | None = None,
     since: dt.datetime | str | float | None = None,
@@ -145,13 +156,9 @@ def query_files(
     if limit <= 0:
         return found
     for path in reversed(log_files(directory)):
+        if before is not None and _first_seq(path) >= before:
+            continue  # the whole file is newer than the page asked for: not read
         lines = path.read_bytes().split(b"\n")[:-1]
-        if before is not None and lines:
-            try:
-                if json.loads(lines[0]).get("seq", 0) >= before:
-                    continue  # the whole file is newer than the page asked for
-            except ValueError:
-                pass
         for line in reversed(lines):
             try:
                 rec = json.loads(line)
