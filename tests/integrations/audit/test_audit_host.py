@@ -257,3 +257,17 @@ async def test_an_empty_yaml_section_turns_the_log_on(
         (entry,) = host.config_entries.entries("audit")
         assert entry.state.value == "loaded"
         assert entry.runtime_data.log.checkpoint_records == 1000
+
+
+async def test_an_options_flow_is_recorded_as_an_options_update(host: Host) -> None:
+    await add_entry(host, "audit")
+    demo = await add_entry(host, "demo", {"name": "Kitchen"}, unique_id="kitchen")
+    options = host.config_entries.options
+    form = await options.init(demo.entry_id)
+    done = await options.configure(form["flow_id"], {"update_interval": 0.5})
+    assert done["type"] == "create_entry"
+    await _flush(host)
+    updates = [r for r in records(_audit_dir(host))
+               if r["action"] == "config_entry.update" and r["target"] == demo.entry_id]
+    assert [r["details"].get("changed") for r in updates] == [["options"]]
+    assert updates[0]["details"]["domain"] == "demo"
