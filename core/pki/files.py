@@ -63,7 +63,8 @@ def read_certificate_expiry(path: Path) -> CertExpiry:
 
 
 def read_crl_expiry(path: Path) -> CertExpiry:
-    """The next update of a PEM CRL: past it, OpenSSL-based peers refuse every client."""
+    """The next update of a PEM CRL (``common_name``: its issuer): past it, OpenSSL-based
+    peers refuse every client."""
     data = _read(path)
     try:
         crl = x509.load_pem_x509_crl(data)
@@ -74,4 +75,4 @@ def read_crl_expiry(path: Path) -> CertExpiry:
         raise PkiIndexError(Path(path), "the CRL has no next update")
     names = crl.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
     issuer = str(names[0].value) if names else "CA"
-    return CertExpiry(Path(path), f"{issuer} CRL", next_update, kind="crl")
+    return CertExpiry(Path(path), issuer, next_update, kind="crl")

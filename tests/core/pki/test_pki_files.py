@@ -30,7 +30,7 @@ def test_pem_der_and_a_chain_give_the_leaf(tmp_path: Path) -> None:
         assert (found.common_name, found.not_after, found.serial) == (
             "gw.local", issued.not_after, issued.serial)
     crl = read_crl_expiry(ca.crl_path)
-    assert crl.kind == "crl" and crl.common_name == "Plant CA CRL"
+    assert crl.kind == "crl" and crl.common_name == "Plant CA"
 
 
 @pytest.mark.parametrize(

@@ -62,7 +62,7 @@ async def test_days_left_per_certificate_and_the_warning(
         assert state.attributes["device_class"] == "duration"
         assert state.attributes["not_after"] == server.not_after.isoformat()
         assert state_of(host, "sensor.certificates_ca_plant_ca") is not None
-        crl = _attrs(host, "sensor.certificates_crl_plant_ca_crl")
+        crl = _attrs(host, "sensor.certificates_crl_plant_ca")
         assert crl["kind"] == "crl"
         assert state_of(host, PROBLEM) == STATE_OFF
         assert _attrs(host, PROBLEM)["device_class"] == "problem"
