@@ -72,7 +72,11 @@ def acquire_lock(directory: Path, *, wait: float = 0.0) -> int:
     ``wait``: seconds to keep trying (an offline append holds it for milliseconds);
     then ``AuditLogBusy``. Returns the descriptor to pass to ``release_lock``.
     """
-    fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    path = directory / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except PermissionError:  # made by another account (root's CLI): flock needs no write
+        fd = os.open(path, os.O_RDONLY)
     deadline = time.monotonic() + wait
     while True:
         try:
