@@ -35,14 +35,18 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 from ..bus import Event
 from ..states import EVENT_STATE_CHANGED, StateChangedData
 from .budget import TemplateError
+from .engine import is_template
 from .info import RenderInfo
 
 if TYPE_CHECKING:
+    import jinja2
+
     from ..host import Host
     from .engine import TemplateEngine
 
@@ -200,6 +204,9 @@ class TemplateTracker:
         self.info: RenderInfo | None = None
         self.result: Any = None
         self.renders = 0
+        self._compiled: jinja2.Template | None = None
+        with suppress(TemplateError):  # kept here; a compile error is the render's to report
+            self._compiled = engine.compile(source) if is_template(source) else None
         hub.added()
         self._render()
 
@@ -262,7 +269,7 @@ class TemplateTracker:
     def _render(self) -> None:
         info = self._engine.render_info(
             self._source, self._variables, name=self._name, native=self._native,
-            strict=self._strict,
+            strict=self._strict, compiled=self._compiled,
         )
         self.renders += 1
         self._last_render = time.monotonic()
