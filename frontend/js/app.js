@@ -40,6 +40,10 @@ const PAGES = [
     component: "schema_guard" },
   { path: "audit", title: "Audit log", module: "./pages/audit.js", admin: true,
     component: "audit" },
+  { path: "devices_provision", title: "Provision devices", module: "./pages/devices_provision.js",
+    admin: true, component: "mqtt" },
+  { path: "traffic", title: "Live traffic", module: "./pages/traffic.js", admin: true,
+    component: "mqtt" },
   { path: "settings", title: "Settings", module: "./pages/settings.js" },
 ];
 
