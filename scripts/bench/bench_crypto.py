@@ -127,7 +127,9 @@ def show(title: str, runs: dict[str, list[float]], unit: str,
               f"  (median {statistics.median(values):.2f})")
     if ratio is not None:
         on, off = (statistics.median(runs[k]) for k in ratio)
-        print(f"  ratio on/off of the medians: {on / off:.3f}")
+        paired = [a / b for a, b in zip(runs[ratio[0]], runs[ratio[1]], strict=True)]
+        print(f"  ratio on/off of the medians: {on / off:.3f}; per round (same round, "
+              f"order swapped each round): {min(paired):.3f} - {max(paired):.3f}")
 
 
 def main() -> None:
