@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from gatehouse.core import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, ConfigEntryState, Host
+from gatehouse.core.cli import main
 from gatehouse.core.helpers import CertificateAuthority, certificate_authority
 from gatehouse.core.testing import add_entry, make_host, make_pki, state_of, wait_until
 
@@ -219,3 +220,15 @@ async def test_the_default_configuration_section_loads_without_a_ca(
         assert entry.state is ConfigEntryState.LOADED, entry.reason
         assert state_of(host, PROBLEM) == STATE_OFF
         assert entry.runtime_data.sensors == {}  # no CA yet: nothing to watch
+
+
+async def test_bad_settings_name_the_key(host: Host, config_dir: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    entry = await add_entry(host, "pki", {"warn_days": 0})
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    assert "invalid certificates settings" in (entry.reason or "")
+    assert "warn_days" in (entry.reason or "")
+    # The same in configuration.yaml, caught before any host runs.
+    (config_dir / "configuration.yaml").write_text("pki:\n  watch: [a.pem, a.pem]\n")
+    assert main(["check-config", str(config_dir)]) == 3
+    assert "watch names the same file twice" in capsys.readouterr().err
