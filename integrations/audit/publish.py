@@ -29,7 +29,9 @@ is there; the destination's sender hands it to ``mqtt.publish`` / ``nats.publish
 (called by the system: not audited itself). Any failure there (integration not
 loaded yet, broker down) is a retry with the outbox's backoff, never a drop: the
 topic is checked with the configuration (``config.PUBLISH_SCHEMA``), so a message
-cannot fail for good.
+cannot fail for good. Only a queue past its bound (default 10,000 checkpoints, i.e.
+months of a broker gone) drops, oldest first: each newer checkpoint commits to the
+whole log before it, so the newest copy is the one that matters.
 """
 
 from __future__ import annotations
