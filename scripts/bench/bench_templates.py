@@ -36,7 +36,13 @@ from typing import Any
 import anyio
 
 from gatehouse.core import Host
-from gatehouse.core.helpers import render_template, template_engine, track_template
+from gatehouse.core.helpers import (
+    TemplateLimits,
+    configure_templates,
+    render_template,
+    template_engine,
+    track_template,
+)
 from gatehouse.core.testing import make_host
 
 SOURCES = {
@@ -120,6 +126,9 @@ async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         host = make_host(Path(tmp))
         async with host.running():
+            # A shared box steals the CPU for tens of ms at times: measure renders, not
+            # the 50 ms time limit.
+            configure_templates(host, TemplateLimits(seconds=5.0))
             for index in range(100):
                 host.states.set(f"sensor.s{index}", "on" if index % 3 else "off")
             print(f"load average before: {os.getloadavg()}")
