@@ -104,7 +104,9 @@ function showLiveState(connection) {
  */
 function showCertificateWarning(store) {
   const banner = h("a", { class: "notice", role: "alert", href: "#/entities", hidden: true,
-    dataset: { banner: "certificates" }, style: "padding: .3rem .7rem; color: #5c4400" });
+    dataset: { banner: "certificates" } });
+  // Through the CSSOM: the Content-Security-Policy refuses style attributes.
+  Object.assign(banner.style, { padding: ".3rem .7rem", color: "#5c4400" });
   byId("live").before(banner);
   const update = () => {
     /** @type {string[]} */

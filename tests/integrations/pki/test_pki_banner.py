@@ -63,6 +63,9 @@ async def page(configured: Path) -> AsyncIterator[tuple[Page, list[str]]]:
             assert answer.ok, await answer.text()
             opened = await context.new_page()
             opened.on("pageerror", lambda error: errors.append(str(error)))
+            # Console errors too: a Content-Security-Policy refusal is only logged there.
+            opened.on("console", lambda message: errors.append(message.text)
+                      if message.type == "error" else None)
             yield opened, errors
         finally:
             await browser.close()
