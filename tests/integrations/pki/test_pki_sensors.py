@@ -232,3 +232,23 @@ async def test_bad_settings_name_the_key(host: Host, config_dir: Path,
     (config_dir / "configuration.yaml").write_text("pki:\n  watch: [a.pem, a.pem]\n")
     assert main(["check-config", str(config_dir)]) == 3
     assert "watch names the same file twice" in capsys.readouterr().err
+
+
+async def test_config_and_options_flows(host: Host, ca: CertificateAuthority) -> None:
+    ca.issue_device("plc-06", days=60)
+    form = await host.config_entries.flow.init("pki")
+    assert form["type"] == "form"
+    done = await host.config_entries.flow.configure(form["flow_id"], {})
+    assert done["type"] == "create_entry"
+    entry = host.config_entries.get(done["entry_id"])
+    assert entry.state is ConfigEntryState.LOADED and entry.title == "Certificates"
+    assert state_of(host, PROBLEM) == STATE_OFF
+    again = await host.config_entries.flow.init("pki")
+    refused = await host.config_entries.flow.configure(again["flow_id"], {})
+    assert refused["type"] == "abort"  # one Certificates entry per host
+
+    options = await host.config_entries.options.init(entry.entry_id)
+    assert options["type"] == "form"
+    await host.config_entries.options.configure(options["flow_id"], {"warn_days": 90})
+    await wait_until(lambda: state_of(host, PROBLEM) == STATE_ON)  # 60 days < 90
+    assert _attrs(host, PROBLEM)["warn_days"] == 90
