@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import json
+import os
 import stat
 import threading
 from pathlib import Path
@@ -279,3 +280,18 @@ def test_concurrent_issues_all_land_in_the_index(ca: CertificateAuthority) -> No
     assert errors == []
     names = sorted(c.common_name for c in ca.list() if c.kind == "device")
     assert names == [f"dev-{n}" for n in range(8)]
+
+
+def test_keys_stay_private_under_a_permissive_umask(tmp_path: Path) -> None:
+    old = os.umask(0)
+    try:
+        ca = certificate_authority(tmp_path)
+        ca.init()
+        issued = ca.issue_device("plc-01")
+    finally:
+        os.umask(old)
+    assert _mode(ca.ca_key_path) == 0o600 and _mode(issued.key_path) == 0o600
+    assert _mode(ca.directory) == 0o700 and _mode(issued.key_path.parent) == 0o700
+    assert _mode(issued.cert_path) == 0o644  # a certificate is public
+    # The key never shows in a repr (logs, tracebacks).
+    assert "PRIVATE KEY" not in repr(issued) and "key_pem" not in repr(issued)
