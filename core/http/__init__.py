@@ -17,7 +17,8 @@ and started by bootstrap after the configured entries are set up. Modules, one j
 * ``websocket``, ``ws_commands`` — Home Assistant's WebSocket protocol;
 * ``jsoncache`` — each state and event serialised once for every client;
 * ``metrics`` — ``/metrics`` and the registry other components add gauges to;
-* ``extensions`` — what plugins add: ``RouteDef``, ``WsCommand`` and ``Panel``;
+* ``extensions`` — what plugins add: ``RouteDef``, ``WsCommand``, ``Panel`` and
+  ``Webhook`` (``register_webhook``; served by ``views_webhook``);
 * ``static`` — the UI's files and the panels' files.
 
 Importing this package does not import aiohttp: plugins may import ``Panel``,
@@ -35,10 +36,10 @@ from __future__ import annotations
 from typing import Any
 
 from .config import HTTP_DOMAIN, HTTP_SCHEMA
-from .extensions import Panel, RouteDef, WsCommand
+from .extensions import Panel, RouteDef, Webhook, WsCommand, register_webhook
 
 __all__ = ["HTTP_DOMAIN", "HTTP_SCHEMA", "PERMISSIONS_KEY", "USER_KEY", "Panel", "RouteDef",
-           "WsCommand"]
+           "Webhook", "WsCommand", "register_webhook"]
 
 
 def __getattr__(name: str) -> Any:

@@ -55,7 +55,15 @@ def _frontend_dir(host: Host, config: dict[str, Any]) -> Path | None:
 
 async def create_app(host: Host, config: dict[str, Any] | None = None) -> web.Application:
     """The web application of ``host``; ``config`` is the ``http:`` section (validated)."""
-    from . import static, views_api, views_auth, views_config, websocket, ws_commands
+    from . import (
+        static,
+        views_api,
+        views_auth,
+        views_config,
+        views_webhook,
+        websocket,
+        ws_commands,
+    )
 
     settings: dict[str, Any] = HTTP_SCHEMA(dict(config or {}))
     auth = AuthStore(host.storage_dir, session_lifetime=settings["session_lifetime"],
@@ -85,7 +93,7 @@ async def create_app(host: Host, config: dict[str, Any] | None = None) -> web.Ap
         client_max_size=MAX_BODY,
     )
     app[RUNTIME_KEY] = runtime
-    for module in (views_api, views_config, views_auth, websocket):
+    for module in (views_api, views_config, views_auth, views_webhook, websocket):
         app.add_routes(module.routes)
     assert ws_commands.COMMANDS  # importing it registered the WebSocket commands
     runtime.plugin_commands = ws_commands.plugin_commands(host)

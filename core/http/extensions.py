@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from ..keys import HostKey
+
 if TYPE_CHECKING:
     from ..host import Host
 
@@ -142,6 +144,42 @@ class Panel:
             "kind": self.kind,
             "require_admin": self.require_admin,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """A webhook: ``POST /api/webhook/<webhook_id>`` hands ``handler`` the request as
+    ``{"webhook_id", "method", "json", "data", "query"}`` (``json`` when the body is
+    JSON, ``data`` when it is a form), in the loop.
+
+    The only public plugin entry point of the web server, as in Home Assistant: the id
+    is the credential (make it long and random). ``local_only`` (default) ignores
+    callers outside loopback and the private and link-local ranges; ``methods``
+    defaults to POST and PUT. Registered with ``register_webhook``, which returns the
+    undo. Any answer is an empty 200 (an unknown id too), so ids cannot be probed.
+    """
+
+    webhook_id: str
+    handler: Callable[[dict[str, Any]], Any]
+    methods: tuple[str, ...] = ("POST", "PUT")
+    local_only: bool = True
+
+
+WEBHOOKS: Final[HostKey[dict[str, Webhook]]] = HostKey("http.webhooks")
+
+
+def register_webhook(host: Host, webhook: Webhook) -> Callable[[], None]:
+    """Make ``webhook`` reachable; ``ValueError`` if its id is taken."""
+    table = host.data.setdefault(WEBHOOKS, {})
+    if webhook.webhook_id in table:
+        raise ValueError(f"webhook id {webhook.webhook_id!r} is already used")
+    table[webhook.webhook_id] = webhook
+
+    def unregister() -> None:
+        if table.get(webhook.webhook_id) is webhook:
+            del table[webhook.webhook_id]
+
+    return unregister
 
 
 def collect_routes(host: Host) -> list[RouteDef]:

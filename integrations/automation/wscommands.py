@@ -2,11 +2,12 @@
 
 * ``automation/list`` → every automation (entity, state, last_triggered, current,
   editable, where) and the ones that did not load (with why);
-* ``automation/config`` ``{id}`` → the automation as written (``use_blueprint`` kept);
-* ``automation/save`` ``{id?, config}`` → compiled first (a config that would not
+* ``automation/config`` ``{automation_id}`` → the automation as written (``use_blueprint`` kept);
+* ``automation/save`` ``{automation_id?, config}`` → compiled first (a config that would not
   load is refused with the reason), then written to ``automations.yaml`` (a new id is
   made when none is given) and the automations reloaded;
-* ``automation/delete`` ``{id}``.
+* ``automation/delete`` ``{automation_id}``.
+(``automation_id``, not ``id``: ``id`` is the message's own in the WebSocket protocol.)
 An automation written in ``configuration.yaml`` (or another included file) is shown
 read-only: the UI writes only its own file, as Home Assistant's does.
 """
@@ -66,7 +67,7 @@ def commands(host: Host) -> list[WsCommand]:
 
     async def automation_config(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
         _, runtime = _entry_and_runtime(host)
-        item = _item(runtime, args["id"])
+        item = _item(runtime, args["automation_id"])
         if item is None:
             raise AutomationError(f"no automation {args['id']}")
         return {"id": item.key, "config": item.raw, "editable": item.editable,
@@ -75,7 +76,7 @@ def commands(host: Host) -> list[WsCommand]:
     async def automation_save(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
         entry, runtime = _entry_and_runtime(host)
         config = dict(args["config"])
-        key = str(args.get("id") or config.get("id") or new_id())
+        key = str(args.get("automation_id") or config.get("id") or new_id())
         existing = _item(runtime, key)
         if existing is not None and not existing.editable:
             raise AutomationError(f"automation {key} is written in {existing.where}: "
@@ -93,21 +94,21 @@ def commands(host: Host) -> list[WsCommand]:
 
     async def automation_delete(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
         _, runtime = _entry_and_runtime(host)
-        existing = _item(runtime, args["id"])
+        existing = _item(runtime, args["automation_id"])
         if existing is not None and not existing.editable:
             raise AutomationError(f"automation {args['id']} is written in {existing.where}")
         await anyio.to_thread.run_sync(save_item, host.config_dir, AUTOMATIONS_FILE, "list",
-                                       args["id"], None)
+                                       args["automation_id"], None)
         await reload_domain(host, DOMAIN)
-        return {"id": args["id"]}
+        return {"id": args["automation_id"]}
 
     return [
         WsCommand(f"{DOMAIN}/list", automation_list, None, require_admin=True),
-        WsCommand(f"{DOMAIN}/config", automation_config, {vol.Required("id"): str},
+        WsCommand(f"{DOMAIN}/config", automation_config, {vol.Required("automation_id"): str},
                   require_admin=True),
         WsCommand(f"{DOMAIN}/save", automation_save,
-                  {vol.Optional("id"): vol.Any(None, str), vol.Required("config"): dict},
+                  {vol.Optional("automation_id"): vol.Any(None, str), vol.Required("config"): dict},
                   require_admin=True),
-        WsCommand(f"{DOMAIN}/delete", automation_delete, {vol.Required("id"): str},
+        WsCommand(f"{DOMAIN}/delete", automation_delete, {vol.Required("automation_id"): str},
                   require_admin=True),
     ]

@@ -4,7 +4,7 @@ Modules: the engine — ``syntax`` (both spellings → one), ``conditions``,
 ``triggers``/``msgtriggers``/``dispatch`` (trigger platforms; one state listener per
 host), ``actions`` (each action kind, traced), ``runner`` (``Script``: modes),
 ``trace``, ``templating`` (the one door to the template helpers), ``timeparse``,
-``webhooks``, ``blueprint``/``selectors``, ``items`` (YAML in, UI writes out) — and
+``blueprint``/``selectors``, ``items`` (YAML in, UI writes out) — and
 the integration: ``config``, ``loader``, ``entity`` (``script.<key>``), ``services``,
 ``wscommands`` (``trace/*``, ``script/*``, ``blueprint/*``), ``api`` (what other
 integrations import).

@@ -176,10 +176,9 @@ class Run:
         except (RunStopped, anyio.get_cancelled_exc_class()):
             raise
         except Exception as err:
+            self.trace.fail(path, err)
             if action.get("continue_on_error") and _continuable(err):
-                self.trace.step(path, error=err)
                 return
-            self.trace.step(path, error=err)
             raise
 
     # -- the kinds ---------------------------------------------------------------------

@@ -7,8 +7,9 @@
   (``nats_message`` by default, ``event_type:`` to name another) by ``subject``, with
   NATS wildcards (``*`` one token, ``>`` the rest). The nats integration has no public
   subscription api; its events are its public surface.
-* ``webhook`` registers its id with the host's webhook table (``webhooks.py``), which
-  ``POST /api/webhook/<id>`` reads.
+* ``webhook`` registers its id with the web server's webhook table
+  (``gatehouse.core.http.register_webhook``): ``POST /api/webhook/<id>`` (public; the
+  id is the credential; ``local_only`` by default; ``allowed_methods`` POST and PUT).
 * ``homeassistant`` (Home Assistant's name) and ``gatehouse``: ``event: start`` fires
   when the host has started (only for automations set up while it starts, as in Home
   Assistant), ``event: shutdown`` when it begins to stop.
@@ -21,12 +22,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from gatehouse.core import Event, Host, HostState
+from gatehouse.core.http import Webhook, register_webhook
 from gatehouse.integrations.mqtt.api import MQTT_API, MqttApi, MqttMessage
 
 from .errors import ScriptConfigError, ScriptError
 from .syntax import as_list
 from .templating import render
-from .webhooks import register_webhook
 
 Fire = Callable[[dict[str, Any], Any], None]
 Undo = Callable[[], None]
@@ -140,10 +141,13 @@ def _webhook(host: Host, config: Mapping[str, Any], fire: Fire,
     local_only = bool(config.get("local_only", True))
 
     def received(data: dict[str, Any]) -> None:
-        fire(_data(base, webhook_id=webhook_id, **data,
+        fire(_data(base, **data,
                    description=f"webhook {webhook_id}"), None)
 
-    return register_webhook(host, webhook_id, received, methods=methods, local_only=local_only)
+    try:
+        return register_webhook(host, Webhook(webhook_id, received, tuple(methods), local_only))
+    except ValueError as err:
+        raise ScriptConfigError(f"webhook trigger: {err}") from None
 
 
 MESSAGE_PLATFORMS = {

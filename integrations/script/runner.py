@@ -23,10 +23,9 @@ from typing import Any
 
 import anyio
 
-from gatehouse.core import Context, Host
+from gatehouse.core import Context, GatehouseError, Host
 
 from .const import DEFAULT_MAX, DEFAULT_STORED_TRACES, MODE_QUEUED, MODE_RESTART, MODE_SINGLE
-from .errors import ScriptError
 from .syntax import normalize_actions
 from .trace import RunTrace, trace_store
 
@@ -162,7 +161,7 @@ class Script:
         try:
             with running.scope:
                 result = await run.execute()
-        except ScriptError as err:  # a step's error not contained by continue_on_error
+        except GatehouseError as err:  # a step's error not contained by continue_on_error
             result = ScriptResult("error", error=str(err), variables=run.variables)
             trace.finished("error", err)
             _LOGGER.error("%s: %s", self.name, err)

@@ -128,6 +128,14 @@ class RunTrace:
         self.last_step = path
         return step
 
+    def fail(self, path: str, error: BaseException | str) -> None:
+        """Record ``error`` on the step ``path`` just recorded (or a new one)."""
+        steps = self.steps.get(path)
+        if steps and self.last_step == path and steps[-1].error is None:
+            steps[-1].error = _describe(error)
+        else:
+            self.step(path, error=error)
+
     def set_result(self, step: TraceStep, result: Mapping[str, Any]) -> None:
         """Fill in a step's result once it is known (a wait, a service's response)."""
         step.result = jsonable(result)

@@ -69,6 +69,8 @@ REST: dict[tuple[str, str], list[Case]] = {
     ("GET", "/api/onboarding"): [c("/api/onboarding", PUBLIC)],
     ("POST", "/api/onboarding/users"): [c("/api/onboarding/users", PUBLIC)],
     ("POST", "/auth/login"): [c("/auth/login", PUBLIC)],
+    # webhooks: the id is the credential (views_webhook.py; automation's webhook trigger)
+    ("*", "/api/webhook/{webhook_id}"): [c("/api/webhook/an-unknown-id", PUBLIC)],
     # core reads
     ("GET", "/api/"): [c("/api/", "read_only")],
     ("GET", "/api/config"): [c("/api/config", "read_only")],

@@ -87,3 +87,57 @@ async def next_event(host: Host, event_type: str, timeout: float = 5.0) -> Any:
     finally:
         undo()
     return got[0]
+
+
+WEB = """\
+gatehouse:
+  control_socket: false
+http:
+  server_host: 127.0.0.1
+  server_port: 0
+"""
+
+
+class Socket:
+    """One authenticated admin WebSocket with increasing ids."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.next_id = 0
+
+    async def call(self, type_: str, **fields: Any) -> dict[str, Any]:
+        self.next_id += 1
+        await self.ws.send_json({"id": self.next_id, "type": type_, **fields})
+        while True:
+            answer: dict[str, Any] = await self.ws.receive_json(timeout=10)
+            if answer.get("id") == self.next_id and answer["type"] == "result":
+                return answer
+
+    async def result(self, type_: str, **fields: Any) -> Any:
+        answer = await self.call(type_, **fields)
+        assert answer["success"], answer
+        return answer["result"]
+
+
+@asynccontextmanager
+async def web_running(config_dir: Path, configuration: str, **files: str
+                      ) -> AsyncIterator[tuple[Host, Recorder, Socket, str, dict[str, str]]]:
+    """``running`` with the web server: (host, recorder, admin socket, base url, tokens)."""
+    from aiohttp import ClientSession
+
+    from gatehouse.core.http.server import HTTP_SERVER
+
+    async with running(config_dir, WEB + configuration, **files) as (host, rec):
+        server = host.data.get(HTTP_SERVER)
+        assert server is not None
+        auth = server.runtime.auth
+        tokens = {}
+        for role in ("admin", "user"):
+            user = await auth.create_user(f"auto_{role}", "auto password", role=role)
+            tokens[role] = (await auth.create_token(user, "tests"))[1]
+        base = f"http://127.0.0.1:{server.port}"
+        async with ClientSession(base_url=base) as http, http.ws_connect("/api/websocket") as ws:
+            assert (await ws.receive_json(timeout=10))["type"] == "auth_required"
+            await ws.send_json({"type": "auth", "access_token": tokens["admin"]})
+            assert (await ws.receive_json(timeout=10))["type"] == "auth_ok"
+            yield host, rec, Socket(ws), base, tokens

@@ -1,0 +1,111 @@
+"""single, restart, queued, parallel with max and max_exceeded; and the traces they
+leave (``failed_single``, ``failed_max_runs``, ``cancelled``)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import anyio
+import pytest
+from autotools import running
+
+from gatehouse.core.testing import wait_until
+from gatehouse.integrations.script.api import trace_store
+
+pytestmark = pytest.mark.anyio
+
+
+def held(mode: str, extra: str = "") -> str:
+    """An automation whose run records its start, then waits for a 'release' event."""
+    return f"""
+automation:
+  - id: held
+    mode: {mode}
+{extra}
+    triggers:
+      - trigger: event
+        event_type: go
+    actions:
+      - action: test.record
+        data: {{value: "start {{{{ trigger.event.data.n }}}}"}}
+      - wait_for_trigger:
+          - trigger: event
+            event_type: release
+        timeout: 5
+      - action: test.record
+        data: {{value: "end {{{{ trigger.event.data.n }}}}"}}
+"""
+
+
+
+
+async def test_single_refuses_a_second_run(config_dir: Path,
+                                           caplog: pytest.LogCaptureFixture) -> None:
+    async with running(config_dir, held("single")) as (host, rec):
+        host.bus.fire("go", {"n": 1})
+        await rec.wait(1)
+        with caplog.at_level(logging.WARNING):
+            host.bus.fire("go", {"n": 2})
+            await wait_until(lambda: any(t.script_execution == "failed_single"
+                                         for t in trace_store(host).list("automation")))
+        assert "already running" in caplog.text
+        assert host.states.get("automation.held").attributes["current"] == 1
+        host.bus.fire("release")
+        await rec.wait(2)
+        assert rec.values() == ["start 1", "end 1"]
+
+
+async def test_single_silent_logs_nothing(config_dir: Path,
+                                          caplog: pytest.LogCaptureFixture) -> None:
+    async with running(config_dir, held("single", "    max_exceeded: silent")) as (host, rec):
+        host.bus.fire("go", {"n": 1})
+        await rec.wait(1)
+        with caplog.at_level(logging.DEBUG):
+            host.bus.fire("go", {"n": 2})
+            await wait_until(lambda: any(t.script_execution == "failed_single"
+                                         for t in trace_store(host).list("automation")))
+        assert "already running" not in caplog.text
+
+
+async def test_restart_cancels_the_running_one(config_dir: Path) -> None:
+    async with running(config_dir, held("restart")) as (host, rec):
+        host.bus.fire("go", {"n": 1})
+        await rec.wait(1)
+        host.bus.fire("go", {"n": 2})
+        await rec.wait(2)
+        await wait_until(lambda: any(t.script_execution == "cancelled"
+                                     for t in trace_store(host).list("automation")))
+        while len(rec.calls) < 3:
+            host.bus.fire("release")
+            await anyio.lowlevel.checkpoint()
+        assert rec.values() == ["start 1", "start 2", "end 2"]
+
+
+async def test_queued_runs_in_order_up_to_max(config_dir: Path) -> None:
+    async with running(config_dir, held("queued", "    max: 2")) as (host, rec):
+        for n in (1, 2, 3):
+            host.bus.fire("go", {"n": n})
+        await rec.wait(1)
+        await wait_until(lambda: any(t.script_execution == "failed_max_runs"
+                                     for t in trace_store(host).list("automation")))
+        while len(rec.calls) < 4:
+            host.bus.fire("release")
+            await anyio.lowlevel.checkpoint()
+        assert rec.values() == ["start 1", "end 1", "start 2", "end 2"]
+
+
+async def test_parallel_up_to_max(config_dir: Path) -> None:
+    async with running(config_dir, held("parallel", "    max: 2")) as (host, rec):
+        for n in (1, 2, 3):
+            host.bus.fire("go", {"n": n})
+        await rec.wait(2)
+        assert sorted(rec.values()) == ["start 1", "start 2"]
+        await wait_until(lambda: host.states.get("automation.held").attributes["current"] == 2)
+        assert host.states.get("automation.held").attributes["max"] == 2
+        assert any(t.script_execution == "failed_max_runs"
+                   for t in trace_store(host).list("automation"))
+        while len(rec.calls) < 4:
+            host.bus.fire("release")
+            await anyio.lowlevel.checkpoint()
+        assert sorted(rec.values()) == ["end 1", "end 2", "start 1", "start 2"]
