@@ -252,3 +252,17 @@ async def test_config_and_options_flows(host: Host, ca: CertificateAuthority) ->
     await host.config_entries.options.configure(options["flow_id"], {"warn_days": 90})
     await wait_until(lambda: state_of(host, PROBLEM) == STATE_ON)  # 60 days < 90
     assert _attrs(host, PROBLEM)["warn_days"] == 90
+
+
+async def test_days_left_are_recomputed_every_refresh_interval(
+    host: Host, ca: CertificateAuthority
+) -> None:
+    # Nothing changes on disk; the refresh interval alone re-reads and rewrites.
+    ca.issue_device("plc-07", days=30)
+    entry = await add_entry(host, "pki", {"poll_interval": 3600, "refresh_interval": 0.05})
+    runtime = entry.runtime_data
+    first = runtime.refreshes
+    # (The state itself is rewritten but, one decimal moving once in 2.4 hours, is
+    # unchanged here; the count of readings is what shows the timer.)
+    await wait_until(lambda: runtime.refreshes >= first + 2)
+    assert state_of(host, "sensor.certificates_device_plc_07") == "30.0"
