@@ -33,13 +33,13 @@ from gatehouse.core import (
     EVENT_STATE_CHANGED,
     ConfigEntry,
     Event,
+    GatehouseError,
     Host,
     StateChangedData,
 )
 from gatehouse.core.helpers import (
     DecryptError,
     KeyMissingError,
-    OutboxError,
     OutboxLink,
     PayloadError,
     decrypting_cipher,
@@ -153,7 +153,7 @@ class FleetBridge:
                 headers={HDR_SUBJECT: subject, HDR_STREAM: self.stream},
                 entity_id=entity_id,  # a sensitive entity's state waits encrypted
             )
-        except OutboxError as err:
+        except GatehouseError as err:  # OutboxError, or a keyring that cannot encrypt
             self.dropped += 1
             if self.dropped == 1:
                 _LOGGER.warning("Fleet: could not queue %s: %s", subject, err)
