@@ -1,61 +1,42 @@
-"""The tiny action runner of template switches, numbers and buttons: service calls.
+"""The actions of template switches, numbers and buttons, run by the script engine.
 
-An action is Home Assistant's service call, ``{action: domain.name, target: {...},
-data: {...}}`` (``service:`` accepted); string values in ``data`` and ``target`` are
-templates rendered with the caller's variables (``value`` for a number, ``this``).
-The calls run in order, each awaited; one that fails stops the rest with an
-``ActionError`` naming the entity and the service, unless it says
-``continue_on_error: true``. The full script engine (delays, conditions, choose...)
-is the script integration's; template entities only need this.
+``turn_on``, ``turn_off``, ``set_value`` and ``press`` are Home Assistant action
+sequences (service calls with ``action:``/``service:``, ``target``, templated ``data``,
+and everything else a script may do: delays, conditions, ``choose``...). They are
+compiled once, when the entity is made, by the ``script`` integration's engine
+(``gatehouse.integrations.script.api``, a dependency), so a malformed action fails the
+set-up naming the entity and field; a run that fails raises ``ActionError`` naming the
+entity and the engine's reason, so the service call that pressed the button fails too.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from gatehouse.core import Context, Host
-from gatehouse.core.helpers import TemplateError, render_template
+from gatehouse.integrations.script.api import Script, ScriptConfigError
 
-from .errors import ActionError
+from .errors import ActionError, TemplateEntityError
 
-_LOGGER = logging.getLogger(__name__)
-
-
-def render_complex(host: Host, value: Any, variables: Mapping[str, Any]) -> Any:
-    """``value`` with every string in it rendered as a template (native results)."""
-    if isinstance(value, str):
-        return render_template(host, value, variables)
-    if isinstance(value, Mapping):
-        return {key: render_complex(host, item, variables) for key, item in value.items()}
-    if isinstance(value, list):
-        return [render_complex(host, item, variables) for item in value]
-    return value
+#: Concurrent runs of one action list (a switch toggled repeatedly).
+_MAX_RUNS = 100
 
 
-async def run_actions(
-    host: Host,
-    actions: Sequence[Mapping[str, Any]],
-    variables: Mapping[str, Any],
-    *,
-    owner: str,
-    context: Context | None = None,
-) -> None:
-    """Call each service of ``actions`` in turn (module docstring)."""
-    for action in actions:
-        name = str(action.get("action", action.get("service")))
-        domain, _, service = name.partition(".")
+class Actions:
+    """One compiled action sequence of one entity."""
+
+    def __init__(self, host: Host, sequence: Any, owner: str) -> None:
+        self.owner = owner
         try:
-            data = dict(render_complex(host, action.get("data") or {}, variables))
-            target = render_complex(host, action.get("target") or {}, variables)
-            if "entity_id" in action:
-                data["entity_id"] = render_complex(host, action["entity_id"], variables)
-            if isinstance(target, Mapping):
-                data.update(target)
-            await host.services.call(domain, service, data, blocking=True, context=context)
-        except (TemplateError, Exception) as err:
-            if action.get("continue_on_error"):
-                _LOGGER.warning("%s: action %s failed, continuing: %s", owner, name, err)
-                continue
-            raise ActionError(f"{owner}: action {name} failed: {err}") from err
+            self._script = Script(host, sequence, domain="script", item_id=owner, name=owner,
+                                  mode="parallel", max_runs=_MAX_RUNS, stored_traces=0)
+        except ScriptConfigError as err:
+            raise TemplateEntityError(f"{owner}: {err}") from err
+
+    async def run(self, variables: Mapping[str, Any], context: Context | None,
+                  owner: str) -> None:
+        """Run once; ``ActionError`` naming ``owner`` (the entity and field) on failure."""
+        result = await self._script.run(variables, context)
+        if result.error is not None:
+            raise ActionError(f"{owner} failed: {result.error}")

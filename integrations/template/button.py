@@ -7,7 +7,6 @@ from typing import Any
 
 from gatehouse.core import ButtonEntity, Host
 
-from .actions import run_actions
 from .const import CONF_PRESS
 from .entity import TemplateEntity
 
@@ -19,6 +18,4 @@ class TemplateButton(TemplateEntity, ButtonEntity):
         super().__init__(host, config, **kwargs)
 
     async def press(self) -> None:
-        assert self.host is not None
-        await run_actions(self.host, self._config[CONF_PRESS], self.variables(),
-                          owner=self.label, context=self._call_context)
+        await self.run_actions(CONF_PRESS, {})

@@ -9,9 +9,9 @@ for trigger-based entities, ``trigger:`` (or ``triggers:``) with optional
 ``press``... Templates are checked when the entry is set up (``check_template``), where
 the error can name the entity and the field; the schema checks the shape.
 
-Actions (``turn_on``, ``set_value``, ``press``) are Home Assistant service calls:
-``{action: domain.name, target: {...}, data: {...}}`` (``service:`` accepted), one
-or a list.
+Actions (``turn_on``, ``set_value``, ``press``) and triggers are Home Assistant's, run
+and attached by the ``script`` integration's engine (``actions.py``, ``triggers.py``),
+which checks them when the entry is set up.
 """
 
 from __future__ import annotations
@@ -55,44 +55,12 @@ def ensure_list(value: Any) -> list[Any]:
 TEMPLATE = vol.All(vol.Any(str, int, float, bool), vol.Coerce(str), vol.Length(max=65_536))
 
 
-def _service_call(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise vol.Invalid("an action is a mapping with action: domain.service")
-    name = value.get("action", value.get("service"))
-    if not isinstance(name, str) or name.count(".") != 1:
-        raise vol.Invalid("an action needs action: domain.service (or service:)")
-    unknown = set(value) - {"action", "service", "target", "data", "entity_id", "alias",
-                            "continue_on_error"}
-    if unknown:
-        raise vol.Invalid(f"this action runner only calls services; not supported: "
-                          f"{', '.join(sorted(unknown))}")
-    return value
+#: An action sequence (compiled by the script engine at set-up, which names what is
+#: wrong); one action or a list.
+ACTIONS = vol.All(ensure_list, vol.Length(min=1, max=256), [dict])
 
-
-ACTIONS = vol.All(ensure_list, vol.Length(max=64), [_service_call])
-
-_TRIGGER_PLATFORMS = ("state", "time_pattern")
-
-
-def _trigger(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise vol.Invalid("a trigger is a mapping")
-    platform = value.get("trigger", value.get("platform"))
-    if platform not in _TRIGGER_PLATFORMS:
-        raise vol.Invalid(f"trigger platform {platform!r} is not supported here "
-                          f"(supported: {', '.join(_TRIGGER_PLATFORMS)})")
-    if platform == "state":
-        entity_ids = ensure_list(value.get("entity_id"))
-        if not entity_ids or not all(isinstance(e, str) for e in entity_ids):
-            raise vol.Invalid("a state trigger needs entity_id")
-    else:
-        for key in ("hours", "minutes", "seconds"):
-            if key in value and not isinstance(value[key], str | int):
-                raise vol.Invalid(f"time_pattern {key} must be a number, '*' or '/N'")
-    return {**value, "trigger": platform}
-
-
-TRIGGERS = vol.All(ensure_list, vol.Length(min=1, max=64), [_trigger])
+#: Triggers (attached by the script engine, every platform it knows); one or a list.
+TRIGGERS = vol.All(ensure_list, vol.Length(min=1, max=64), [dict])
 
 _BASE: dict[Any, Any] = {
     vol.Optional(CONF_NAME): TEMPLATE,
@@ -149,7 +117,7 @@ def _block(value: Any) -> dict[str, Any]:
         block[CONF_TRIGGER] = block.pop(CONF_TRIGGERS)
     schema = vol.Schema({
         vol.Optional(CONF_TRIGGER): TRIGGERS,
-        vol.Optional(CONF_VARIABLES, default=dict): {str: vol.Any(TEMPLATE, dict, list)},
+        vol.Optional(CONF_VARIABLES, default=dict): {str: object},
         vol.Optional(CONF_UNIQUE_ID): vol.Coerce(str),
         **{vol.Optional(platform): vol.All(ensure_list, vol.Length(max=1000), [schema_])
            for platform, schema_ in PLATFORM_SCHEMAS.items()},

@@ -27,7 +27,21 @@ from typing import TYPE_CHECKING, Any
 from gatehouse.core import Entity, Host
 from gatehouse.core.helpers import TemplateError, render_template, track_template
 
-from .const import CONF_ATTRIBUTES, CONF_AVAILABILITY, CONF_ICON, CONF_NAME, CONF_STATE
+from .actions import Actions
+from .const import (
+    CONF_ATTRIBUTES,
+    CONF_AVAILABILITY,
+    CONF_ICON,
+    CONF_NAME,
+    CONF_PRESS,
+    CONF_SET_VALUE,
+    CONF_STATE,
+    CONF_TURN_OFF,
+    CONF_TURN_ON,
+)
+
+#: The fields that hold action sequences.
+ACTION_FIELDS = (CONF_TURN_ON, CONF_TURN_OFF, CONF_SET_VALUE, CONF_PRESS)
 
 if TYPE_CHECKING:
     from gatehouse.core import State
@@ -120,6 +134,16 @@ class TemplateEntity(Entity):
             self.templates[f"{CONF_ATTRIBUTES}.{key}"] = source
         if CONF_AVAILABILITY in self.templates:
             self._attr_available = True
+        #: Action sequences by field, compiled now (a malformed one fails the set-up).
+        self.actions = {
+            field: Actions(host, config[field], f"{self._attr_name or 'template'} {field}")
+            for field in ACTION_FIELDS if config.get(field)
+        }
+
+    async def run_actions(self, field: str, variables: Mapping[str, Any]) -> None:
+        """Run the ``field`` actions with ``this`` and ``variables``."""
+        await self.actions[field].run({**self.variables(), **variables}, self._call_context,
+                                      f"{self.label} {field}")
 
     @property
     def label(self) -> str:

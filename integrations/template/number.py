@@ -9,7 +9,6 @@ from typing import Any
 from gatehouse.core import Host, NumberEntity
 from gatehouse.core.helpers import TemplateError
 
-from .actions import run_actions
 from .const import CONF_MAX, CONF_MIN, CONF_OPTIMISTIC, CONF_SET_VALUE, CONF_STEP, CONF_UNIT
 from .entity import TemplateEntity
 
@@ -35,10 +34,7 @@ class TemplateNumber(TemplateEntity, NumberEntity):
             self._attr_native_value = None
 
     async def set_native_value(self, value: float) -> None:
-        assert self.host is not None
-        await run_actions(self.host, self._config[CONF_SET_VALUE],
-                          {**self.variables(), "value": value}, owner=self.label,
-                          context=self._call_context)
+        await self.run_actions(CONF_SET_VALUE, {"value": value})
         if self._optimistic:
             self._attr_native_value = value
             self.write_state()

@@ -14,15 +14,15 @@ from typing import Any
 from gatehouse.core import ConfigEntryError, Entity, Host
 from gatehouse.core.helpers import TemplateError, check_template
 
-from .actions import render_complex
 from .binary_sensor import TemplateBinarySensor
 from .button import TemplateButton
 from .const import CONF_NAME, CONF_TRIGGER, CONF_UNIQUE_ID, CONF_VARIABLES, PLATFORMS
 from .entity import TemplateEntity
+from .errors import TemplateEntityError
 from .number import TemplateNumber
 from .sensor import TemplateSensor
 from .switch import TemplateSwitch
-from .triggers import attach_triggers
+from .triggers import attach_block
 
 _CLASSES: dict[str, type[TemplateEntity]] = {
     "sensor": TemplateSensor,
@@ -58,9 +58,11 @@ class TemplateRuntime:
                     if not config.get(CONF_NAME):
                         config[CONF_NAME] = f"Template {platform} {number}" + (
                             f" {index}" if index > 1 else "")
-                    entity = _CLASSES[platform](host, config, unique_id=uid,
-                                                triggered=bool(triggers),
-                                                variables=None)
+                    try:
+                        entity = _CLASSES[platform](host, config, unique_id=uid,
+                                                    triggered=bool(triggers))
+                    except (TemplateEntityError, TemplateError) as err:
+                        raise ConfigEntryError(f"{where}: {err}") from err
                     for field, source in entity.templates.items():
                         problem = check_template(host, source)
                         if problem is not None:
@@ -72,27 +74,20 @@ class TemplateRuntime:
                 self.triggered.append((triggers, dict(block.get(CONF_VARIABLES) or {}), made))
 
     def start_triggers(self, host: Host) -> list[Callable[[], None]]:
-        """Attach the triggers of trigger-based blocks; returns their undos."""
+        """Attach the triggers of trigger-based blocks; returns their undos.
+        ``ConfigEntryError`` names a block whose triggers cannot be attached."""
         undos = []
-        for triggers, variables, entities in self.triggered:
-            undos.append(attach_triggers(host, triggers, _firing(host, variables, entities)))
+        try:
+            for number, (triggers, variables, entities) in enumerate(self.triggered, 1):
+                undos.append(attach_block(host, triggers, variables, entities,
+                                          f"template trigger block {number}"))
+        except TemplateEntityError as err:
+            for undo in undos:
+                undo()
+            raise ConfigEntryError(str(err)) from err
         return undos
 
     @property
     def all_entities(self) -> list[Entity]:
         return list(self.entities)
 
-
-def _firing(host: Host, variables: Mapping[str, Any],
-            entities: list[TemplateEntity]) -> Callable[[dict[str, Any]], None]:
-    def fire(trigger: dict[str, Any]) -> None:
-        try:
-            rendered = render_complex(host, dict(variables), {"trigger": trigger})
-        except TemplateError as err:
-            rendered = {}
-            for entity in entities:
-                entity.apply("state", err)
-        for entity in entities:
-            entity.triggered(trigger, rendered)
-
-    return fire

@@ -9,7 +9,6 @@ from typing import Any
 from gatehouse.core import Host, SwitchEntity
 from gatehouse.core.helpers import TemplateError
 
-from .actions import run_actions
 from .const import CONF_OPTIMISTIC, CONF_STATE, CONF_TURN_OFF, CONF_TURN_ON
 from .entity import TemplateEntity, as_boolean
 
@@ -29,7 +28,4 @@ class TemplateSwitch(TemplateEntity, SwitchEntity):
         self._attr_is_on = None if isinstance(value, TemplateError) else as_boolean(value)
 
     async def switch_to(self, on: bool) -> None:
-        assert self.host is not None
-        actions = self._config[CONF_TURN_ON if on else CONF_TURN_OFF]
-        await run_actions(self.host, actions, self.variables(), owner=self.label,
-                          context=self._call_context)
+        await self.run_actions(CONF_TURN_ON if on else CONF_TURN_OFF, {})

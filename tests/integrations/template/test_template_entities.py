@@ -18,7 +18,11 @@ from gatehouse.core.testing import make_host, state_of, wait_until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
-PACKAGES = {"template": "gatehouse.integrations.template"}
+PACKAGES = {
+    "template": "gatehouse.integrations.template",
+    "script": "gatehouse.integrations.script",  # the engine of actions and triggers
+    "mqtt": "gatehouse.integrations.mqtt",
+}
 
 CONFIG = """\
 gatehouse:
@@ -186,7 +190,7 @@ async def test_a_failing_action_is_an_error_naming_the_entity(
 ) -> None:
     host, _ = running
     host.services.remove("test", "record")
-    with pytest.raises(Exception, match=r"switch\.lamp: action test\.record failed"):
+    with pytest.raises(Exception, match=r"switch\.lamp turn_on failed"):
         await host.services.call("switch", "turn_on", {"entity_id": "switch.lamp"})
 
 
@@ -195,12 +199,15 @@ async def test_trigger_based_sensor_renders_when_a_trigger_fires(
 ) -> None:
     host, _ = running
     assert state_of(host, "sensor.last_trigger") == "unknown"
+    seen: list[str] = []
+    host.bus.listen("state_changed", lambda event: seen.append(event.data["new_state"].state),
+                    lambda data: data["entity_id"] == "sensor.last_trigger")
     host.states.set("sensor.tank_raw", "3000")  # not to 4000: no trigger
-    assert state_of(host, "sensor.last_trigger") == "unknown"
     host.states.set("sensor.tank_raw", "4000")
-    assert state_of(host, "sensor.last_trigger") == "full:40000"
+    await wait_until(lambda: state_of(host, "sensor.last_trigger") == "full:40000")
     host.states.set("input.door", "7")
-    assert state_of(host, "sensor.last_trigger") == "1:70"  # the second trigger's index
+    await wait_until(lambda: state_of(host, "sensor.last_trigger") == "1:70")  # its index
+    assert seen == ["full:40000", "1:70"]
 
 
 async def test_time_pattern_trigger(config_dir: Path) -> None:
@@ -247,9 +254,58 @@ async def test_a_bad_template_fails_set_up_naming_entity_and_field(config_dir: P
         assert "line 1" in str(entry.reason)
 
 
-async def test_an_unsupported_trigger_is_refused_with_its_name(config_dir: Path) -> None:
-    from gatehouse.integrations.template.config import CONFIG_SCHEMA
+async def test_an_unknown_trigger_fails_set_up_naming_the_block(config_dir: Path) -> None:
+    (config_dir / "configuration.yaml").write_text(textwrap.dedent("""\
+        gatehouse:
+          control_socket: false
+        template:
+          - trigger: {trigger: nonsense}
+            sensor:
+              - name: Never
+                state: "{{ 1 }}"
+        """), encoding="utf-8")
+    host = make_host(config_dir, packages=PACKAGES)
+    async with host.running():
+        entry = host.config_entries.entries("template")[0]
+        assert entry.state is ConfigEntryState.SETUP_ERROR
+        assert "template trigger block 1" in str(entry.reason)
+        assert "nonsense" in str(entry.reason)
 
-    with pytest.raises(Exception, match="trigger platform 'mqtt' is not supported"):
-        CONFIG_SCHEMA([{"trigger": {"trigger": "mqtt", "topic": "x"},
-                        "sensor": [{"state": "{{ 1 }}"}]}])
+
+async def test_a_malformed_action_fails_set_up_naming_entity_and_field(
+    config_dir: Path,
+) -> None:
+    (config_dir / "configuration.yaml").write_text(textwrap.dedent("""\
+        gatehouse:
+          control_socket: false
+        template:
+          - button:
+              - name: Odd
+                press: {delay: "not a duration"}
+        """), encoding="utf-8")
+    host = make_host(config_dir, packages=PACKAGES)
+    async with host.running():
+        entry = host.config_entries.entries("template")[0]
+        assert entry.state is ConfigEntryState.SETUP_ERROR
+        assert "button 1" in str(entry.reason) and "Odd press" in str(entry.reason)
+
+
+async def test_a_numeric_state_trigger_from_the_script_engine(config_dir: Path) -> None:
+    (config_dir / "configuration.yaml").write_text(textwrap.dedent("""\
+        gatehouse:
+          control_socket: false
+        template:
+          - triggers:
+              - trigger: numeric_state
+                entity_id: sensor.level
+                above: 90
+            binary_sensor:
+              - name: Overflowed once
+                state: "{{ trigger.to_state.state | float > 90 }}"
+        """), encoding="utf-8")
+    host = make_host(config_dir, packages=PACKAGES)
+    async with host.running():
+        host.states.set("sensor.level", "50")
+        assert state_of(host, "binary_sensor.overflowed_once") == "unknown"
+        host.states.set("sensor.level", "95")
+        await wait_until(lambda: state_of(host, "binary_sensor.overflowed_once") == "on")

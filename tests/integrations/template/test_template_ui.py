@@ -32,7 +32,9 @@ template: []
 @pytest.fixture
 async def web(config_dir: Path) -> AsyncIterator[tuple[Host, str, dict[str, str]]]:
     (config_dir / "configuration.yaml").write_text(CONFIG, encoding="utf-8")
-    host = make_host(config_dir, packages={"template": "gatehouse.integrations.template"})
+    host = make_host(config_dir, packages={"template": "gatehouse.integrations.template",
+                                           "script": "gatehouse.integrations.script",
+                                           "mqtt": "gatehouse.integrations.mqtt"})
     async with host.running():
         server = host.data.get(HTTP_SERVER)
         assert server is not None
