@@ -268,8 +268,9 @@ export async function render(root, _ctx) {
   /** @param {ProvisionResult} result */
   function stepThree(result) {
     const zip = blobUrl(result.bundle.base64, "application/zip");
-    const qr = blobUrl(btoa(result.qr_svg), "image/svg+xml");
-    urls.push(zip, qr);
+    // A data: URL: the page's Content-Security-Policy lets images come from data:, not blob:.
+    const qr = `data:image/svg+xml;base64,${btoa(result.qr_svg)}`;
+    urls.push(zip);
     const secret = result.password !== null
       ? [h("dt", {}, "Password"), h("dd", {}, h("code", { class: "secret" }, result.password))]
       : [h("dt", {}, "Certificate"), h("dd", {}, `serial ${result.certificate?.serial.toString(16)}, `

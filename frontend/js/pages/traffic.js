@@ -56,7 +56,8 @@ const KEEP = 500;
 export async function render(root, ctx, params) {
   const connection = ctx.connection;
   const problem = h("p", { class: "form-error", role: "alert" });
-  const status = h("p", { class: "muted", role: "status" }, "Not monitoring.");
+  const status = h("p", { class: "muted", role: "status", "aria-label": "Monitor status" },
+    "Not monitoring.");
   const rows = h("tbody");
   const rates = h("tbody");
   /** @type {TrafficMessage[]} */
@@ -201,7 +202,7 @@ export async function render(root, ctx, params) {
   });
 
   const form = h("form", {
-    class: "search-form", "aria-label": "Monitor a topic filter", novalidate: true,
+    class: "search-form", "aria-label": "Monitor topics", novalidate: true,
     onsubmit: (/** @type {SubmitEvent} */ event) => {
       event.preventDefault();
       void start();
