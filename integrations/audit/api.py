@@ -65,6 +65,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from collections.abc import Collection
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -135,14 +136,17 @@ def _first_seq(path: Path) -> int:
 
 
 def query_files(
-    directory: Path, *, actor: str | None = None, action: str | None = None,
+    directory: Path, *, actor: str | Collection[str] | None = None,
+    action: str | None = None,
     since: dt.datetime | str | float | None = None,
     until: dt.datetime | str | float | None = None,
     text: str | None = None, before: int | None = None, limit: int = 100,
 ) -> list[dict[str, Any]]:
     """Newest first, at most ``limit`` records matching every filter given (blocking).
 
-    ``actor`` matches ``user_id`` or ``name``; ``action`` an exact action or a prefix
+    ``actor`` matches ``user_id`` or ``name`` (one, or any of several: the UI sends a
+    name with the user id it belongs to, since service calls carry only the id);
+    ``action`` an exact action or a prefix
     ending in ``.`` (``"auth."``); ``since``/``until`` are inclusive (datetime, ISO
     text or seconds since 1970; UTC when naive); ``text`` a case-insensitive substring
     of the action, target, result, actor or details (ciphertext stays ciphertext);
@@ -151,6 +155,8 @@ def query_files(
     skipped.
     """
     low, high = _stamp(since), _stamp(until)
+    actors = None if actor is None else (
+        frozenset((actor,)) if isinstance(actor, str) else frozenset(actor))
     needle = text.casefold() if text else None
     found: list[dict[str, Any]] = []
     if limit <= 0:
@@ -178,7 +184,8 @@ def query_files(
             ):
                 continue
             who = rec.get("actor") or {}
-            if actor is not None and actor not in (who.get("user_id"), who.get("name")):
+            if actors is not None and who.get("user_id") not in actors \
+                    and who.get("name") not in actors:
                 continue
             if needle is not None and needle not in _haystack(rec):
                 continue
@@ -189,7 +196,7 @@ def query_files(
 
 
 async def query(
-    host: Host, *, actor: str | None = None, action: str | None = None,
+    host: Host, *, actor: str | Collection[str] | None = None, action: str | None = None,
     since: dt.datetime | str | float | None = None,
     until: dt.datetime | str | float | None = None,
     text: str | None = None, before: int | None = None, limit: int = 100,

@@ -48,9 +48,13 @@ NOT_LOADED: Final = "no audit entry is loaded"
 _TAIL: Final = 16 * 1024
 
 
+#: The most user names/ids one ``actor`` filter may list (comma-separated).
+ACTORS_MAX: Final = 20
+
+
 @dataclass(frozen=True, slots=True)
 class Filters:
-    actor: str | None = None
+    actor: frozenset[str] | None = None
     action: str | None = None
     since: float | None = None
     until: float | None = None
@@ -113,6 +117,7 @@ def parse_bool(name: str, value: Any) -> bool:
 
 def parse_filters(raw: Mapping[str, Any]) -> Filters:
     """``Filters`` from query parameters or a JSON object; empty values are no filter.
+    ``actor`` may list several names or ids, comma-separated (any of them matches).
 
     Raises ValueError naming the parameter (answered as 400 / ``invalid_format``).
     """
@@ -120,7 +125,7 @@ def parse_filters(raw: Mapping[str, Any]) -> Filters:
     if unknown:
         raise ValueError(f"unknown filter {unknown[0]!r} (known: {', '.join(FILTER_NAMES)})")
     found: dict[str, Any] = {}
-    for name in ("actor", "action", "text"):
+    for name in ("action", "text"):
         value = raw.get(name)
         if value in (None, ""):
             continue
@@ -133,6 +138,15 @@ def parse_filters(raw: Mapping[str, Any]) -> Filters:
         value = raw.get(name)
         if value not in (None, ""):
             found[name] = parse_time(name, value)
+    actor = raw.get("actor")
+    if actor not in (None, ""):
+        if not isinstance(actor, str) or len(actor) > TEXT_MAX:
+            raise ValueError(f"actor: expected text up to {TEXT_MAX} characters")
+        names = frozenset(a.strip() for a in actor.split(",") if a.strip())
+        if len(names) > ACTORS_MAX:
+            raise ValueError(f"actor: more than {ACTORS_MAX} names")
+        if names:
+            found["actor"] = names
     return Filters(**found)
 
 

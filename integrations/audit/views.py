@@ -5,7 +5,8 @@ a map of the plant and its people. The routes:
 
 * ``GET /api/audit/records?actor=&action=&since=&until=&text=&limit=&before=&decrypt=``:
   a page of records, newest first (``{"records", "next_before"}``; pass
-  ``next_before`` as ``before`` for the next). ``actor`` is a user id or name,
+  ``next_before`` as ``before`` for the next). ``actor`` is a user id or name (or a
+  comma-separated few: any matches),
   ``action`` an action or a prefix ending in ``.`` (``auth.``), ``since``/``until``
   seconds since 1970 or ISO 8601, ``text`` a substring of the values; ``decrypt=true``
   opens sealed values where the tag keyring is at hand;

@@ -6,7 +6,8 @@
 // public key only) when the page opens and on "Verify now": "Chain intact up to seq N",
 // how far it is signed and the newest checkpoint; on damage the first bad record, as
 // `gatehouse audit verify` names it. The search filters by who (user name or id), what
-// (an action, or a family ending in "." such as "auth."), time and free text; the table
+// (an action, or a family ending in "." such as "auth."), time and free text (a user
+// name also finds that user's records that carry only the id: service calls); the table
 // lists the newest first and "Load older" pages back by sequence number. Sealed values
 // (calls on sensitive entities) show as "sealed" unless "Decrypt sealed values" is on
 // and the server has the key.
@@ -62,11 +63,14 @@ const ACTIONS = [
 
 /**
  * The filters as query parameters (times from the inputs' local time to seconds).
+ * `ids`: user ids the typed "who" names (service calls carry only the id), sent with it.
  * @param {Filters} filters
+ * @param {string[]} [ids]
  */
-function query(filters) {
+function query(filters, ids = []) {
   const params = new URLSearchParams();
-  for (const name of /** @type {const} */ (["actor", "action", "text"])) {
+  if (filters.actor) params.set("actor", [filters.actor, ...ids].join(","));
+  for (const name of /** @type {const} */ (["action", "text"])) {
     if (filters[name]) params.set(name, filters[name]);
   }
   for (const name of /** @type {const} */ (["since", "until"])) {
@@ -132,6 +136,28 @@ export async function render(root, _ctx, params) {
   /** @type {number | null} */
   let nextBefore = null;
   let generation = 0;
+  /** @type {import("../types.js").User[] | null} */
+  let users = null;
+  /** @type {string[]} */
+  let ids = [];
+
+  /**
+   * The ids of the users whose user name or display name is the typed "who".
+   * @returns {Promise<string[]>}
+   */
+  async function idsOf() {
+    const wanted = filters.actor.toLowerCase();
+    if (!wanted) return [];
+    if (users === null) {
+      try {
+        users = /** @type {import("../types.js").User[]} */ (await api.get("/api/auth/users"));
+      } catch {
+        users = [];
+      }
+    }
+    return users.filter((u) => u.username.toLowerCase() === wanted
+      || u.name.toLowerCase() === wanted).map((u) => u.id);
+  }
 
   /** @param {string} label @param {string} name @param {string} type @param {string} hint */
   const field = (label, name, type, hint) => {
@@ -206,8 +232,9 @@ export async function render(root, _ctx, params) {
     const shown = state.toString();
     history.replaceState(null, "", `#/audit${shown ? `?${shown}` : ""}`);
     try {
+      ids = await idsOf();
       const page = /** @type {AuditPage} */ (await api.get(
-        `${BASE}/records?${query(filters)}&limit=${PAGE_SIZE}`));
+        `${BASE}/records?${query(filters, ids)}&limit=${PAGE_SIZE}`));
       if (mine !== generation) return;
       rows.replaceChildren(...page.records.map(row));
       nextBefore = page.next_before;
@@ -223,7 +250,7 @@ export async function render(root, _ctx, params) {
     const mine = generation;
     try {
       const page = /** @type {AuditPage} */ (await api.get(
-        `${BASE}/records?${query(filters)}&limit=${PAGE_SIZE}&before=${nextBefore}`));
+        `${BASE}/records?${query(filters, ids)}&limit=${PAGE_SIZE}&before=${nextBefore}`));
       if (mine !== generation) return;
       rows.append(...page.records.map(row));
       nextBefore = page.next_before;

@@ -86,6 +86,8 @@ async def test_records_filter_by_who_what_time_and_text_newest_first(rig: Rig) -
                                                       "auth.login"]
     seqs = [r["seq"] for r in page["records"]]
     assert seqs == sorted(seqs, reverse=True)
+    _, page = await rig.get(f"{API}/records", actor="bob, carol")  # any of several
+    assert [r["actor"]["name"] for r in page["records"]] == ["carol", "bob"]
     _, page = await rig.get(f"{API}/records", action="auth.")
     assert [r["actor"]["name"] for r in page["records"]] == ["alice", "bob", "alice"]
     _, page = await rig.get(f"{API}/records", text="192.0.2.2")
@@ -125,7 +127,8 @@ async def test_bad_parameters_are_a_400_naming_them(rig: Rig) -> None:
     for params, word in [({"limit": "0"}, "limit"), ({"limit": "x"}, "limit"),
                          ({"before": "-1"}, "before"), ({"since": "yesterday"}, "since"),
                          ({"colour": "red"}, "colour"), ({"text": "x" * 201}, "text"),
-                         ({"decrypt": "maybe"}, "decrypt")]:
+                         ({"decrypt": "maybe"}, "decrypt"),
+                         ({"actor": ",".join(f"u{n}" for n in range(21))}, "actor")]:
         status, body = await rig.get(f"{API}/records", **params)
         assert status == 400, params
         assert word in body["message"], (params, body)

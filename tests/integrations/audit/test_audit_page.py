@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from gatehouse.core import Host
+from gatehouse.core import Context, Host
 from gatehouse.core.http.server import HTTP_SERVER
 from gatehouse.core.testing import make_host
 
@@ -129,6 +129,15 @@ async def test_filter_the_log_and_see_verify_catch_a_changed_byte(
     await page.get_by_label("From").fill(ahead)
     await page.get_by_role("button", name="Search").click()
     await expect(records.get_by_role("status")).to_have_text("No record matches.")
+    await page.get_by_role("button", name="Clear").click()
+
+    # Who by display name also finds the records that carry only the user id: the
+    # owner's service call (the owner's own onboarding record names "owner").
+    (me,) = [u for u in host.data[HTTP_SERVER].runtime.auth.users() if u.username == "owner"]
+    await host.services.call("audit", "checkpoint", {}, context=Context(user_id=me.id))
+    await page.get_by_label("Who").fill("Olive Owner")
+    await page.get_by_role("button", name="Search").click()
+    await expect(records.locator("tbody tr").filter(has_text="service.call")).to_have_count(1)
     await page.get_by_role("button", name="Clear").click()
 
     # Text from the log is text: the markup in a name stays characters.
