@@ -20,8 +20,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio.to_thread
+
 from gatehouse.core import ConfigEntry, Host, YamlEntry, hookimpl
 from gatehouse.core.http import WsCommand
+from gatehouse.integrations.script.api import install_shipped
 
 from .config import CONFIG_SCHEMA
 from .const import DOMAIN, EVENT_AUTOMATION_RELOADED
@@ -38,6 +41,7 @@ class AutomationIntegration:
         return [YamlEntry(unique_id=DOMAIN, title="Automations", data={})]
 
     async def setup_entry(self, host: Host, entry: ConfigEntry[AutomationRuntime]) -> None:
+        await anyio.to_thread.run_sync(install_shipped, host)
         runtime = entry.runtime_data = await load_automations(host, entry)
         LOADED.add(host, entry, runtime)
         host.bus.fire(EVENT_AUTOMATION_RELOADED, {"loaded": len(runtime.automations),

@@ -31,6 +31,7 @@ from gatehouse.core import Context, Host
 from .blueprint import (
     Blueprint,
     check_inputs,
+    install_shipped,
     list_blueprints,
     missing_features,
     parse_blueprint,
@@ -75,6 +76,7 @@ __all__ = [
     "check_item",
     "compile_condition",
     "compile_conditions",
+    "install_shipped",
     "jsonable",
     "list_blueprints",
     "missing_features",

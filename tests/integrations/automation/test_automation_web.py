@@ -36,7 +36,7 @@ automation:
 
 
 async def test_webhook_trigger(config_dir: Path) -> None:
-    async with web_running(config_dir, HOOKED) as (host, rec, _socket, base, _tokens), \
+    async with web_running(config_dir, HOOKED) as (_host, rec, _socket, base, _tokens), \
             ClientSession(base_url=base) as http:
         for body in ({"level": 1}, {"level": 5}):
             async with http.post("/api/webhook/s3cret-hook-id-0123456789", json=body) as r:
