@@ -38,6 +38,8 @@ template:
         attributes:
           raw: "{{ states('sensor.tank_raw') }}"
           source: tank
+          me: "{{ this.entity_id }}"
+          previous: "{{ this.state if states('sensor.tank_raw') != '' else '' }}"
       - name: Sensors on
         state: "{{ states.sensor | selectattr('state', 'eq', 'on') | list | count }}"
     binary_sensor:
@@ -110,6 +112,8 @@ async def test_sensors_follow_the_states_they_read(running: tuple[Host, Recorder
     assert tank.attributes["unit_of_measurement"] == "%"
     assert tank.attributes["icon"] == "mdi:water"
     assert tank.attributes["raw"] == 2000 and tank.attributes["source"] == "tank"
+    assert tank.attributes["me"] == "sensor.tank_percent"
+    assert tank.attributes["previous"] == "unavailable"  # ``this``: the state before
     assert state_of(host, "binary_sensor.tank_high") == "off"
     host.states.set("sensor.tank_raw", "3700")
     assert state_of(host, "sensor.tank_percent") == "92.5"
