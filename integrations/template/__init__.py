@@ -7,9 +7,10 @@ live preview, ``template/preview``) is an entry of its own. Modules:
 
 * ``config.py``: the schemas; ``runtime.py``: blocks → entities (``TemplateRuntime``);
 * ``entity.py``: what the entities share (tracking, triggers, ``this``); one module per
-  platform; ``actions.py``: the service calls of switches, numbers and buttons;
-* ``triggers.py``: ``state`` and ``time_pattern`` triggers; ``preview.py``: the
-  WebSocket preview; ``flow.py``: the UI's form.
+  platform; ``actions.py``: the actions of switches, numbers and buttons and
+  ``triggers.py``: the triggers of trigger-based blocks, both run by the ``script``
+  integration's engine (a dependency); ``preview.py``: the WebSocket preview;
+  ``flow.py``: the UI's form.
 """
 
 from __future__ import annotations
