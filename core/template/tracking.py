@@ -52,6 +52,10 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
+#: A template that read the clock re-renders at the start of every period (seconds,
+#: aligned on the wall clock: a minute, as in Home Assistant).
+CLOCK_PERIOD = 60.0
+
 #: ``action(old, new)``.
 TrackAction = Callable[[Any, Any], None]
 
@@ -295,7 +299,7 @@ class TemplateTracker:
         if self._clock_timer is None:
             loop = _loop_or_none()
             if loop is not None:
-                wait = 60.0 - time.time() % 60.0
+                wait = CLOCK_PERIOD - time.time() % CLOCK_PERIOD
                 self._clock_timer = loop.call_later(wait, self._on_clock)
 
     def _act(self, old: Any, new: Any) -> None:

@@ -255,3 +255,19 @@ async def test_more_tracked_templates_than_the_cache_holds_are_not_recompiled(
     assert engine.compilations == compiled
     for tracker in trackers:
         tracker()
+
+
+async def test_a_template_reading_the_clock_re_renders_every_period(
+    host: Host, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gatehouse.core.template import tracking
+
+    monkeypatch.setattr(tracking, "CLOCK_PERIOD", 0.2)  # a minute, shortened
+    calls = Calls()
+    tracker = track_template(host, "{{ (now().timestamp() * 5) | int }}", None, calls)
+    await wait_until(lambda: len(calls.seen) >= 2, timeout=5)
+    assert tracker.renders >= 3
+    tracker()
+    renders = tracker.renders
+    await anyio.sleep(0.5)  # absence: stopped, no more periods
+    assert tracker.renders == renders
