@@ -127,12 +127,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
     try:
+        if words and words[0] in {**INTEGRATION_COMMANDS, **TOOL_COMMANDS}:
+            # Handed over before argparse sees them: a REMAINDER argument refuses a first
+            # word that starts with '-', so 'gatehouse audit --help' failed as unrecognised.
+            return _passthrough(words[0], words[1:])
+        parser = build_parser()
+        args = parser.parse_args(words)
         return _dispatch(parser, args)
     except KeyboardInterrupt:
         return 130
+
+
+def _passthrough(command: str, rest: list[str]) -> int:
+    import importlib
+
+    module, function, _text = {**INTEGRATION_COMMANDS, **TOOL_COMMANDS}[command]
+    return int(getattr(importlib.import_module(module), function)(rest))
 
 
 def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -165,12 +177,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from .pki.cli import run_certs
 
         return run_certs(args)
-    commands = {**INTEGRATION_COMMANDS, **TOOL_COMMANDS}
-    if args.command in commands:
-        import importlib
-
-        module, function, _text = commands[args.command]
-        return int(getattr(importlib.import_module(module), function)(args.args))
+    if args.command in {**INTEGRATION_COMMANDS, **TOOL_COMMANDS}:
+        return _passthrough(args.command, args.args)
     parser.error(f"unknown command {args.command}")
 
 

@@ -387,3 +387,12 @@ def test_running_host_session(config: Path, start_host: Callable[[Path], Running
     # and nothing answers any more
     assert gh(config, "states").returncode == 4
 
+
+
+@pytest.mark.parametrize("command", ["audit", "keys"])
+def test_pass_through_commands_take_options_first(command: str) -> None:
+    """Regression: 'gatehouse audit --help' died with 'unrecognized arguments: --help'
+    (argparse's REMAINDER refuses a first word starting with '-')."""
+    proc = gh(None, command, "--help")
+    assert proc.returncode == 0, proc.stderr
+    assert f"usage: gatehouse {command}" in proc.stdout
