@@ -214,6 +214,7 @@ WS: dict[str, list[tuple[dict[str, Any], str]]] = {
     "audit/records": [({"limit": 5}, "admin")],
     "audit/status": [({}, "admin")],
     "audit/verify": [({}, "admin")],
+    "template/preview": [({"state": "{{ 1 }}"}, "admin")],  # reads any state
 }
 
 
@@ -242,6 +243,9 @@ async def app(host: Host, http_config: dict[str, Any]) -> web.Application:
     host.plugins.register(WalkPlugin(), "walk_plugin")
     host.plugins.load("schema_guard")  # its routes (and WebSocket commands), no entry
     host.plugins.load("audit")  # the same
+    for domain in ("mqtt", "script", "template"):  # template/preview (and its dependencies)
+        host.plugins.add_package(domain, f"gatehouse.integrations.{domain}")
+    host.plugins.load("template")
     host.services.register("walk", "raw", lambda call: None, admin_only=True)
     return await create_app(host, http_config)
 
