@@ -102,9 +102,10 @@ def broker_enforcement(templates: Iterable[DeviceType]) -> dict[str, Any]:
     items = list(templates)
     highest = max((t.max_qos for t in items), default=2)
     any_retain = any(t.retain for t in items)
-    lines = [f"max_qos {highest}    # on the devices' listener(s)"]
+    # Comments on their own lines: mosquitto.conf has no trailing comments.
+    lines = ["# on the devices' listener(s):", f"max_qos {highest}"]
     if not any_retain:
-        lines.append("retain_available false    # broker-wide: no template retains")
+        lines += ["# broker-wide (no template retains):", "retain_available false"]
     return {
         "enforced_by_plugin": ["topics (publish, subscribe)"],
         "not_enforced_by_plugin": ["max_qos", "retain"],

@@ -70,9 +70,12 @@ class DynsecBroker:
 
 
 @contextlib.contextmanager
-def dynsec_broker(workdir: Path, config_dir: Path | None = None) -> Iterator[DynsecBroker]:
+def dynsec_broker(workdir: Path, config_dir: Path | None = None, *, extra: str = ""
+                  ) -> Iterator[DynsecBroker]:
     """A running broker with the plugin; with ``config_dir``, also a TLS listener whose
-    certificates come from that config dir's house CA (made here), with its CRL."""
+    certificates come from that config dir's house CA (made here), with its CRL.
+    ``extra``: more mosquitto.conf lines, for the last listener (the plain one without
+    ``config_dir``) or global."""
     workdir.mkdir(parents=True, exist_ok=True)
     dynsec_file = workdir / "dynamic-security.json"
     subprocess.run(["mosquitto_ctrl", "dynsec", "init", str(dynsec_file), ADMIN,
@@ -92,6 +95,8 @@ def dynsec_broker(workdir: Path, config_dir: Path | None = None) -> Iterator[Dyn
         certs = Pki(workdir, ca_file, ca_file, server.cert_path, server.key_path, ())
         # After the kit's TLS listener lines, so it belongs to that listener.
         lines.insert(0, f"crlfile {crl_file}")
+    if extra:
+        lines.append(extra)
     broker = Mosquitto(workdir / "broker", certs, extra_config="\n".join(lines))
     result = DynsecBroker(broker, dynsec_file, crl_file, pid_file, ca_file)
     try:
@@ -178,6 +183,11 @@ class Client:
         reasons = await anyio.to_thread.run_sync(self._ack, info.mid)
         assert reasons is not None, f"no PUBACK for {topic}"
         return str(reasons[0]) if reasons[0].is_failure else "Success"
+
+    def publish_nowait(self, topic: str, payload: bytes, qos: int, *, retain: bool = False
+                       ) -> None:
+        """Hand a publish to paho without waiting for its acknowledgement."""
+        self.client.publish(topic, payload, qos, retain=retain)
 
     async def subscribe(self, topic_filter: str, qos: int = 1) -> str:
         """The SUBACK's reason for one filter (``Granted QoS 1``, ``Not authorized``)."""
