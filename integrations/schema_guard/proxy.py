@@ -76,7 +76,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from gatehouse.core.helpers import BurstLog, QuickAckSocket, set_nodelay
+from gatehouse.core.helpers import BurstLog, QuickAckSocket, TrackingContext, set_nodelay
 
 from .const import (
     CONF_BROKER,
@@ -161,6 +161,8 @@ class _Client(paho.Client):
     """
 
     message_sink: Callable[[paho.MQTTMessage], None] | None = None
+    #: The TLS context, to close the socket paho abandons after a failed handshake.
+    tracking: TrackingContext | None = None
 
     def _handle_on_message(self, message: paho.MQTTMessage) -> None:
         sink = self.message_sink
@@ -170,7 +172,12 @@ class _Client(paho.Client):
             sink(message)
 
     def _create_socket(self) -> Any:
-        sock = super()._create_socket()
+        try:
+            sock = super()._create_socket()
+        except BaseException:
+            if self.tracking is not None:  # the failed handshake's socket, not left open
+                self.tracking.close_failed(None)
+            raise
         if isinstance(sock, socket.socket):  # TCP, TLS over TCP, Unix; not websockets
             # Writes coalesced: the network loop flushes once per turn.
             return QuickAckSocket(sock, coalesce=True)
@@ -194,11 +201,15 @@ class _Client(paho.Client):
         return rc
 
 
-def _tls_context(tls: Any) -> ssl.SSLContext | None:
+def _tls_context(tls: Any) -> TrackingContext | None:
     if not tls:
         return None
     tls = tls if isinstance(tls, Mapping) else {}
-    context = ssl.create_default_context(cafile=tls.get(CONF_CA_CERTS))
+    context = TrackingContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED, check_hostname
+    if tls.get(CONF_CA_CERTS):
+        context.load_verify_locations(cafile=tls[CONF_CA_CERTS])
+    else:
+        context.load_default_certs()
     if tls.get(CONF_CERTFILE):
         context.load_cert_chain(tls[CONF_CERTFILE], tls.get(CONF_KEYFILE))
     return context
@@ -211,6 +222,7 @@ def _client(settings: Mapping[str, Any], client_id: str, **kwargs: Any) -> _Clie
     context = _tls_context(settings.get(CONF_TLS))
     if context is not None:
         client.tls_set_context(context)
+        client.tracking = context
     client.reconnect_delay_set(1, 10)
     client.on_socket_open = _nodelay
     return client

@@ -231,3 +231,37 @@ def test_guard_counts_lose_nothing_across_threads(tmp_path: Path) -> None:
     assert metrics.validated == 4 * per_thread
     assert metrics.accepted + metrics.quarantined == 4 * per_thread
     assert sum(metrics.latency) == 4 * per_thread
+
+
+async def test_tls_ingress_with_client_certificate(
+    config_dir: Path, mosquitto_tls: Mosquitto, egress: Mosquitto
+) -> None:
+    """Reads and coalesced writes through a TLS socket (QuickAckSocket leaves the
+    buffering to TLS, re-arms quick ACKs and flushes once per turn)."""
+    certs = mosquitto_tls.certs
+    client = certs.client()
+    write_schema(config_dir / "schemas", "reading", 1, READING_SCHEMA)
+    yaml = proxy_yaml(mosquitto_tls.tls_port, egress.port).replace(
+        "      client_id: sg-proxy-in\n",
+        "      client_id: sg-proxy-in\n      tls:\n"
+        f"        ca_certs: {certs.ca_cert}\n        certfile: {client.cert}\n"
+        f"        keyfile: {client.key}\n")
+    (config_dir / "configuration.yaml").write_text(yaml)
+    out = Peer(egress.port, "sg-thr-watch4")
+    out.subscribe("#", qos=1)
+    src = Peer(mosquitto_tls.port, "sg-thr-pub4")  # the plain listener, same broker
+    try:
+        async with make_host(config_dir).running() as host:
+            proxy = _proxy(host)
+            await wait_until(lambda: proxy.subscribed and proxy.egress_connected, timeout=20)
+            sock = proxy._ingress.socket()
+            assert "SSLSocket" in repr(sock)
+            for n in range(200):
+                src.client.publish("plant/a/reading",
+                                   reading(n, temp=999 if n % 10 == 9 else 1.0), 1)
+            await wait_until(lambda: proxy.stats.acked == 200, timeout=30)
+            await wait_until(lambda: len(out.payloads("clean/a/reading")) == 180)
+            assert proxy.stats.forwarded == 180 and proxy.stats.quarantined == 20
+    finally:
+        out.close()
+        src.close()
