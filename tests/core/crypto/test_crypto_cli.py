@@ -102,3 +102,14 @@ def test_through_main(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
                  "no-such-kid"]) == 5
     assert "no-such-kid" in capsys.readouterr().err
     assert main(["keys", "bogus"]) == 2
+
+
+def test_a_damaged_keyring_fails_with_the_file_named(tmp_path: Path) -> None:
+    keyring = keyring_at(tmp_path)
+    keyring.path.parent.mkdir(parents=True)
+    keyring.path.write_text("{damaged")
+    for args in (("list",), ("rotate",), ("export", "--out", str(tmp_path / "x.json"))):
+        result = run_cli("keys", *args, "--keyring", str(keyring.path))
+        assert result.returncode == 1, args
+        assert str(keyring.path).encode() in result.stderr and b"not valid JSON" in result.stderr
+    assert keyring.path.read_text() == "{damaged"  # never replaced

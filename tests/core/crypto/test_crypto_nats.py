@@ -8,10 +8,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import anyio
 import nats
+import nats.js.errors
 import pytest
 
 from gatehouse.core import ConfigEntryState, Host
+from gatehouse.core.crypto import tag_cipher
 from gatehouse.core.helpers import slugify
 from gatehouse.core.testing import NatsServer, add_entry, make_host, state_of, wait_until
 
@@ -100,3 +103,47 @@ async def test_fleet_publishes_envelopes_and_a_keyholder_imports_the_value(
     for directory in (a_dir, b_dir):
         raw = b"".join(p.read_bytes() for p in (directory / ".storage").glob("outbox.db*"))
         assert SECRET.encode() not in raw
+
+
+async def kv_document(url: str, bucket: str, key: str) -> dict[str, Any] | None:
+    nc = await nats.connect(url, connect_timeout=2)
+    try:
+        store = await nc.jetstream().key_value(bucket)
+        try:
+            entry = await store.get(key)
+        except nats.js.errors.KeyNotFoundError:
+            return None
+        return json.loads(entry.value) if entry.value else None
+    finally:
+        await nc.close()
+
+
+async def test_kv_mirror_stores_envelopes_for_sensitive_entities(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    a_dir = config_dir(tmp_path, "a", ENCRYPTED)
+    async with make_host(a_dir).running() as host:
+        entry = await add_entry(
+            host, "nats",
+            {"name": "kv", "servers": [nats_server.url], "reconnect_time_wait": 0.1,
+             "kv": {"bucket": "plant_states", "include": ["sensor.*"]}},
+            title="kv", unique_id="kv",
+        )
+        assert entry.state is ConfigEntryState.LOADED, (entry.state, entry.reason)
+        host.states.set("sensor.recipe_temp", SECRET)
+        host.states.set("sensor.tank", "42")
+
+        async def both() -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+            return (await kv_document(nats_server.url, "plant_states", "sensor.recipe_temp"),
+                    await kv_document(nats_server.url, "plant_states", "sensor.tank"))
+
+        with anyio.fail_after(15):
+            secret, plain = await both()
+            while secret is None or plain is None:
+                await anyio.sleep(0.05)  # polling the server, not synchronising
+                secret, plain = await both()
+        assert plain["state"] == "42"
+        assert SECRET not in json.dumps(secret)
+        cipher = tag_cipher(host)
+        assert cipher is not None
+        assert cipher.decrypt(secret["state"]) == SECRET.encode()
