@@ -69,6 +69,9 @@ class Provisioner:
         self.registry = registry
         self.provisioned = 0
         self.revoked = 0
+        # One change at a time: two wizards provisioning the same name must not both
+        # pass the "not provisioned yet" check and race on the broker.
+        self._lock = anyio.Lock()
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -114,6 +117,11 @@ class Provisioner:
     async def provision(self, name: str, device_type: str, site: str,
                         auth: AuthKind = "password") -> dict[str, Any]:
         """See the module docstring; the answer holds the secrets, once."""
+        async with self._lock:
+            return await self._provision(name, device_type, site, auth)
+
+    async def _provision(self, name: str, device_type: str, site: str,
+                         auth: AuthKind) -> dict[str, Any]:
         for label, value in (("name", name), ("site", site), ("type", device_type)):
             try:
                 valid_name(value)
@@ -216,6 +224,10 @@ class Provisioner:
 
     async def revoke(self, name: str) -> dict[str, Any]:
         """Disable the broker client, drop its role, revoke its certificate."""
+        async with self._lock:
+            return await self._revoke(name)
+
+    async def _revoke(self, name: str) -> dict[str, Any]:
         record = self.device(name)
         if record.status == "revoked":
             raise ProvisioningError(f"device {name!r} is already revoked")
@@ -244,12 +256,13 @@ class Provisioner:
 
     async def delete(self, name: str) -> None:
         """Remove the broker client and role and forget the device (revoking first)."""
-        record = self.device(name)
-        if record.status == "active":
-            await self.revoke(name)
-        await self.dynsec.delete_client(record.username, missing_ok=True)
-        await self.dynsec.delete_role(record.role, missing_ok=True)
-        await self.registry.remove(name)
+        async with self._lock:
+            record = self.device(name)
+            if record.status == "active":
+                await self._revoke(name)
+            await self.dynsec.delete_client(record.username, missing_ok=True)
+            await self.dynsec.delete_role(record.role, missing_ok=True)
+            await self.registry.remove(name)
 
     async def _quietly(self, awaitable: Any) -> None:
         """Best-effort clean-up after a failure (the first error is what matters)."""

@@ -17,13 +17,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from provisiontools import ADMIN, ADMIN_PASSWORD, Client, DynsecBroker, dynsec_broker, have_dynsec
 
 from gatehouse.core import ConfigEntryState, Host, ServiceValidationError
 from gatehouse.core.testing import add_entry, make_host
 from gatehouse.integrations.mqtt.provisioning import provisioner_for
-from gatehouse.integrations.mqtt.provisioning.errors import DynsecError
+from gatehouse.integrations.mqtt.provisioning.errors import DynsecError, ProvisioningError
 
 pytestmark = [
     pytest.mark.anyio,
@@ -191,3 +192,26 @@ async def test_no_answer_is_a_clear_timeout(config_dir: Path, broker: DynsecBrok
         provisioner = provisioner_for(host, plain.entry_id)
         with pytest.raises(Exception, match=r"no answer to createRole .* within 0.5s"):
             await provisioner.provision("x1", "sensor", "north")
+
+
+async def test_two_wizards_provisioning_one_name_at_once_get_one_device(
+    provisioning_host: Host, broker: DynsecBroker
+) -> None:
+    """Both calls used to pass the "not provisioned yet" check and race on the broker
+    (the loser saw the plugin's "Role already exists"); now they take turns."""
+    provisioner = provisioner_for(provisioning_host)
+    outcomes: list[str] = []
+
+    async def attempt() -> None:
+        try:
+            await provisioner.provision("twin", "sensor", "north")
+            outcomes.append("made")
+        except ProvisioningError as err:
+            outcomes.append(str(err))
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(attempt)
+        tasks.start_soon(attempt)
+    assert sorted(outcomes) == ["a device named 'twin' is already provisioned", "made"]
+    assert (await provisioner.dynsec.get_client("twin"))["roles"] == [
+        {"rolename": "gatehouse-dev-twin"}]
