@@ -382,6 +382,8 @@ def main() -> None:
     parser.add_argument("--paced-seconds", type=float, default=3.0)
     parser.add_argument("--no-freeze", action="store_true",
                         help="no gc freeze after set-up (the state before issue 16)")
+    parser.add_argument("--no-quickack", action="store_true",
+                        help="do not re-arm TCP_QUICKACK (the state before issue 16)")
     parser.add_argument("--no-outbox", action="store_true", help="skip the outbox part")
     parser.add_argument("--publisher", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -394,6 +396,10 @@ def main() -> None:
 
     from gatehouse.core.testing import Mosquitto
 
+    if args.no_quickack:
+        from gatehouse.integrations.mqtt import transport
+
+        transport.TCP_QUICKACK = None  # type: ignore[misc]
     n, e = args.messages, args.entities
     with tempfile.TemporaryDirectory(prefix="bench-mqtt-") as tmp:
         workdir = Path(tmp)
@@ -401,7 +407,9 @@ def main() -> None:
         broker.start()
         try:
             print(f"MQTT benchmark: {n:,} messages over {e:,} topics/entities, "
-                  f"mosquitto on loopback, {os.cpu_count()} cpus")
+                  f"mosquitto on loopback, {os.cpu_count()} cpus, load "
+                  f"{os.getloadavg()[0]:.2f}; gc freeze {'off' if args.no_freeze else 'on'}, "
+                  f"quickack {'off' if args.no_quickack else 'on'}")
             run: Callable[..., Any] = anyio.run
             # Alternating runs, best of each: the machine's other load moves both alike.
             bares: list[tuple[float, float]] = []
