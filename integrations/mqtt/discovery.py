@@ -7,12 +7,19 @@ the entity it describes (sensor, binary_sensor, switch, number: through the same
 config changes, and remove it when an empty payload arrives. Keys may use Home
 Assistant's abbreviations (``stat_t``, ``dev`` with ``ids``...) and the ``~`` base
 topic. Configs are processed one at a time by a task of the entry, in arrival order,
-because adding an entity awaits the registries.
+because adding an entity awaits the registries. Names follow Home Assistant's rules
+(``naming.py``: device name + entity name, or the device class's name). Our own
+announcements (``publish_discovery``: the topic's node id is our client id's slug, the
+unique ids start ``gatehouse_<node>_``) are never consumed: they would duplicate every
+entity, make a device for ourselves, and stream the duplicates out again.
 
 **Publishing** (``publish_discovery: true``): every Gatehouse entity of those platforms
 (except MQTT's own, which came from the broker) gets a retained config, so a real Home
 Assistant shows it; states come from the statestream topics, switches and numbers get a
 ``.../set`` command topic that calls ``switch.turn_on``/``turn_off``/``number.set_value``.
+Each entity is announced under its own device, ``via_device`` the host's device (which
+a connectivity entity on the birth/will topic announces), so Home Assistant shows our
+device tree and our names (see ``DiscoveryPublisher.config_for``).
 Configs are (re)published on every connect and when Home Assistant announces itself on
 ``<prefix>/status`` with ``online``.
 """
