@@ -3,7 +3,7 @@
 * ``automation/list`` → every automation (entity, state, last_triggered, current,
   editable, where) and the ones that did not load (with why);
 * ``automation/config`` ``{automation_id}`` → the automation as written (``use_blueprint`` kept);
-* ``automation/save`` ``{automation_id?, config}`` → compiled first (a config that would not
+* ``automation/save`` ``{automation_id?, config | yaml}`` → compiled first (a config that would not
   load is refused with the reason), then written to ``automations.yaml`` (a new id is
   made when none is given) and the automations reloaded;
 * ``automation/delete`` ``{automation_id}``.
@@ -21,7 +21,15 @@ import voluptuous as vol
 
 from gatehouse.core import ConfigEntry, Host
 from gatehouse.core.http import WsCommand
-from gatehouse.integrations.script.api import Item, check_item, new_id, reload_domain, save_item
+from gatehouse.integrations.script.api import (
+    Item,
+    check_item,
+    config_from_args,
+    dump_yaml,
+    new_id,
+    reload_domain,
+    save_item,
+)
 
 from .const import AUTOMATIONS_FILE, DOMAIN
 from .errors import AutomationError
@@ -70,12 +78,13 @@ def commands(host: Host) -> list[WsCommand]:
         item = _item(runtime, args["automation_id"])
         if item is None:
             raise AutomationError(f"no automation {args['id']}")
-        return {"id": item.key, "config": item.raw, "editable": item.editable,
+        return {"id": item.key, "config": item.raw, "yaml": dump_yaml(item.raw),
+                "editable": item.editable,
                 "where": item.where, "error": item.error}
 
     async def automation_save(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
         entry, runtime = _entry_and_runtime(host)
-        config = dict(args["config"])
+        config = await config_from_args(args)
         key = str(args.get("automation_id") or config.get("id") or new_id())
         existing = _item(runtime, key)
         if existing is not None and not existing.editable:
@@ -107,7 +116,9 @@ def commands(host: Host) -> list[WsCommand]:
         WsCommand(f"{DOMAIN}/config", automation_config, {vol.Required("automation_id"): str},
                   require_admin=True),
         WsCommand(f"{DOMAIN}/save", automation_save,
-                  {vol.Optional("automation_id"): vol.Any(None, str), vol.Required("config"): dict},
+                  {vol.Optional("automation_id"): vol.Any(None, str),
+                   vol.Exclusive("config", "what"): dict,
+                   vol.Exclusive("yaml", "what"): vol.All(str, vol.Length(max=256_000))},
                   require_admin=True),
         WsCommand(f"{DOMAIN}/delete", automation_delete, {vol.Required("automation_id"): str},
                   require_admin=True),

@@ -41,7 +41,19 @@ from .conditions import Check, compile_condition, compile_conditions
 from .config import RUN_FIELDS
 from .const import DEFAULT_MAX, MODES
 from .errors import BlueprintError, ScriptConfigError, ScriptError, TriggerUnavailable
-from .items import Item, Sources, check_item, new_id, plain, read_sources, resolve, save_item
+from .items import (
+    Item,
+    Sources,
+    check_item,
+    config_from_args,
+    dump_yaml,
+    new_id,
+    parse_yaml_text,
+    plain,
+    read_sources,
+    resolve,
+    save_item,
+)
 from .runner import Script, ScriptResult
 from .services import reload_domain
 from .syntax import (
@@ -76,6 +88,8 @@ __all__ = [
     "check_item",
     "compile_condition",
     "compile_conditions",
+    "config_from_args",
+    "dump_yaml",
     "install_shipped",
     "jsonable",
     "list_blueprints",
@@ -87,6 +101,7 @@ __all__ = [
     "normalize_condition",
     "normalize_trigger",
     "parse_blueprint",
+    "parse_yaml_text",
     "plain",
     "read_sources",
     "reload_domain",

@@ -193,6 +193,63 @@ def _no_inputs_left(value: Any) -> None:
             _no_inputs_left(item)
 
 
+def parse_yaml_text(text: str) -> Any:
+    """YAML text from the browser (our tags, ``!input`` too) through the house's loader
+    (blocking: a temporary file). ``ScriptConfigError`` names the line."""
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False,
+                                     encoding="utf-8") as handle:
+        handle.write(text)
+        temp = Path(handle.name)
+    try:
+        return load_yaml(temp)
+    except ConfigInvalid as err:
+        raise ScriptConfigError(
+            str(err).replace(str(temp), "<pasted>").replace(temp.name, "<pasted>")) from None
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def dump_yaml(value: Any) -> str:
+    """What the editor shows: the item as YAML (``!input`` kept as a tag)."""
+    return yaml.dump(_tagged(value), Dumper=_Dumper, sort_keys=False, allow_unicode=True,
+                     default_flow_style=False)
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+class _Tag(str):
+    __slots__ = ()
+
+
+_Dumper.add_representer(_Tag, lambda d, v: d.represent_scalar("!input", str(v)))
+
+
+def _tagged(value: Any) -> Any:
+    if isinstance(value, YamlInput):
+        return _Tag(value.name)
+    if isinstance(value, Mapping):
+        return {str(k): _tagged(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_tagged(v) for v in value]
+    return value
+
+
+async def config_from_args(args: Mapping[str, Any]) -> dict[str, Any]:
+    """The item an editor command sends: ``config`` (JSON) or ``yaml`` (text)."""
+    if "yaml" in args:
+        parsed = plain(await anyio.to_thread.run_sync(parse_yaml_text, args["yaml"]))
+        if not isinstance(parsed, dict):
+            raise ScriptConfigError("the YAML must be a mapping (one automation or script)")
+        return parsed
+    if "config" in args:
+        return dict(args["config"])
+    raise ScriptConfigError("send 'config' (a mapping) or 'yaml' (text)")
+
+
 # -- writing the UI's file ----------------------------------------------------------------
 
 

@@ -4,7 +4,7 @@
   ``trace/get`` ``{domain, item_id, run_id}`` → one run with every step. (Home
   Assistant's names carry no ``<domain>/`` of ours: ``trace`` is the name space.)
 * ``script/list`` → every script (state, editable, error); ``script/config``
-  ``{key}`` → its YAML as written; ``script/save`` ``{key, config}`` and
+  ``{key}`` → its YAML as written; ``script/save`` ``{key, config | yaml}`` and
   ``script/delete`` ``{key}`` edit ``scripts.yaml`` and reload.
 * ``blueprint/list`` ``{domain}``, ``blueprint/import`` ``{yaml}`` (a preview: the
   blueprint, its inputs and what this host lacks), ``blueprint/save`` ``{yaml, path?}``
@@ -20,7 +20,6 @@ import anyio.to_thread
 import voluptuous as vol
 
 from gatehouse.core import Host
-from gatehouse.core.helpers import ConfigInvalid, load_yaml
 from gatehouse.core.http import WsCommand
 
 from .blueprint import (
@@ -33,30 +32,14 @@ from .blueprint import (
 )
 from .const import DOMAIN, SCRIPTS_FILE
 from .errors import BlueprintError, ScriptError
-from .items import check_item, save_item
+from .items import check_item, config_from_args, dump_yaml, parse_yaml_text, save_item
 from .loader import compile_script
 from .services import LOADED, reload_domain
 from .trace import trace_store
 from .triggers import trigger_platforms
 
+_YAML = vol.All(str, vol.Length(max=256_000))
 _KEY = vol.All(str, vol.Match(r"^[a-z0-9_]+$", msg="use lower-case letters, digits and _"))
-
-
-def _parse_text(text: str) -> Any:
-    """YAML text from the browser, with our tags (``!input``), without touching disk
-    beyond a temporary file."""
-    import tempfile
-
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False,
-                                     encoding="utf-8") as handle:
-        handle.write(text)
-        temp = Path(handle.name)
-    try:
-        return load_yaml(temp)
-    except ConfigInvalid as err:
-        raise BlueprintError(str(err).replace(str(temp), "<pasted>")) from None
-    finally:
-        temp.unlink(missing_ok=True)
 
 
 def commands(host: Host) -> list[WsCommand]:
@@ -98,10 +81,12 @@ def commands(host: Host) -> list[WsCommand]:
             (i for i in rt.invalid if i.key == key), None)
         if item is None:
             raise ScriptError(f"no script {key}")
-        return {"key": key, "config": item.raw, "editable": item.editable, "where": item.where}
+        return {"key": key, "config": item.raw, "yaml": dump_yaml(item.raw),
+                "editable": item.editable, "where": item.where, "error": item.error}
 
     async def script_save(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
-        key, config = args["key"], args["config"]
+        key = args["key"]
+        config = await config_from_args(args)
         rt = runtime()
         existing = rt.scripts[key].item if key in rt.scripts else next(
             (i for i in rt.invalid if i.key == key), None)
@@ -129,7 +114,7 @@ def commands(host: Host) -> list[WsCommand]:
         }
 
     async def blueprint_import(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
-        data = await anyio.to_thread.run_sync(_parse_text, args["yaml"])
+        data = await anyio.to_thread.run_sync(parse_yaml_text, args["yaml"])
         blueprint = parse_blueprint(data, "<pasted>")
         return {"metadata": blueprint.describe(),
                 "missing": missing_features(host, blueprint, trigger_platforms())}
@@ -162,17 +147,18 @@ def commands(host: Host) -> list[WsCommand]:
         WsCommand(f"{DOMAIN}/config", script_config, {vol.Required("key"): str},
                   require_admin=True),
         WsCommand(f"{DOMAIN}/save", script_save, {vol.Required("key"): _KEY,
-                                                  vol.Required("config"): dict},
+                                                  vol.Exclusive("config", "what"): dict,
+                                                  vol.Exclusive("yaml", "what"): _YAML},
                   require_admin=True),
         WsCommand(f"{DOMAIN}/delete", script_delete, {vol.Required("key"): _KEY},
                   require_admin=True),
         WsCommand("blueprint/list", blueprint_list, {vol.Required("domain"): domain_arg},
                   require_admin=True),
         WsCommand("blueprint/import", blueprint_import,
-                  {vol.Required("yaml"): vol.All(str, vol.Length(max=256_000))},
+                  {vol.Required("yaml"): _YAML},
                   require_admin=True),
         WsCommand("blueprint/save", blueprint_save,
-                  {vol.Required("yaml"): vol.All(str, vol.Length(max=256_000)),
+                  {vol.Required("yaml"): _YAML,
                    vol.Optional("path"): str}, require_admin=True),
         WsCommand("blueprint/delete", blueprint_delete,
                   {vol.Required("domain"): domain_arg, vol.Required("path"): str},

@@ -134,6 +134,14 @@ automation:
         assert not bad["success"] and "unknown trigger 'nonsense'" in bad["error"]["message"]
         got = await socket.result("automation/config", automation_id=key)
         assert got["config"]["alias"] == "Made in the UI"
+        assert "alias: Made in the UI" in got["yaml"]
+        edited = got["yaml"].replace("Made in the UI", "Edited as YAML")
+        await socket.result("automation/save", automation_id=key, yaml=edited)
+        # the entity keeps its id (same unique id), its name follows the alias
+        await wait_until(lambda: host.states.get("automation.made_in_the_ui").attributes[
+            "friendly_name"] == "Edited as YAML")
+        broken = await socket.call("automation/save", automation_id=key, yaml="alias: [")
+        assert not broken["success"] and "<pasted>" in broken["error"]["message"]
         await socket.result("automation/delete", automation_id=key)
         await wait_until(lambda: host.states.get("automation.made_in_the_ui") is None)
         assert yaml.safe_load((config_dir / "automations.yaml").read_text()) == []
