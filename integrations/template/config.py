@@ -4,9 +4,10 @@ UI form.
 ``template:`` in configuration.yaml is a list of blocks; a block lists entities by
 platform (``sensor:``, ``binary_sensor:``, ``switch:``, ``number:``, ``button:``) and,
 for trigger-based entities, ``trigger:`` (or ``triggers:``) with optional
-``variables:``. Fields are Home Assistant's: ``state``, ``availability``, ``icon``,
-``attributes``, ``name``, ``unique_id``, ``turn_on``/``turn_off``, ``set_value``,
-``press``... Templates are checked when the entry is set up (``check_template``), where
+``variables:``, ``condition:`` (``conditions:``) and ``action:`` (``actions:``).
+Fields are Home Assistant's: ``state``, ``availability``, ``icon``, ``attributes``,
+``name``, ``unique_id``, ``turn_on``/``turn_off``, ``set_value``, ``press``...
+Templates are checked when the entry is set up (``check_template``), where
 the error can name the entity and the field; the schema checks the shape.
 
 Actions (``turn_on``, ``set_value``, ``press``) and triggers are Home Assistant's, run
@@ -21,8 +22,12 @@ from typing import Any
 import voluptuous as vol
 
 from .const import (
+    CONF_ACTION,
+    CONF_ACTIONS,
     CONF_ATTRIBUTES,
     CONF_AVAILABILITY,
+    CONF_CONDITION,
+    CONF_CONDITIONS,
     CONF_DEVICE_CLASS,
     CONF_ICON,
     CONF_MAX,
@@ -111,12 +116,18 @@ def _block(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise vol.Invalid("a template block is a mapping (sensor:, binary_sensor:, ...)")
     block = dict(value)
-    if CONF_TRIGGERS in block:
-        if CONF_TRIGGER in block:
-            raise vol.Invalid("give trigger: or triggers:, not both")
-        block[CONF_TRIGGER] = block.pop(CONF_TRIGGERS)
+    for plural, singular in ((CONF_TRIGGERS, CONF_TRIGGER), (CONF_CONDITIONS, CONF_CONDITION),
+                             (CONF_ACTIONS, CONF_ACTION)):
+        if plural in block:
+            if singular in block:
+                raise vol.Invalid(f"give {singular}: or {plural}:, not both")
+            block[singular] = block.pop(plural)
+    if (CONF_CONDITION in block or CONF_ACTION in block) and CONF_TRIGGER not in block:
+        raise vol.Invalid("condition: and action: belong to a block with trigger:")
     schema = vol.Schema({
         vol.Optional(CONF_TRIGGER): TRIGGERS,
+        vol.Optional(CONF_CONDITION): vol.All(ensure_list, vol.Length(max=64)),
+        vol.Optional(CONF_ACTION): ACTIONS,
         vol.Optional(CONF_VARIABLES, default=dict): {str: object},
         vol.Optional(CONF_UNIQUE_ID): vol.Coerce(str),
         **{vol.Optional(platform): vol.All(ensure_list, vol.Length(max=1000), [schema_])

@@ -16,13 +16,21 @@ from gatehouse.core.helpers import TemplateError, check_template
 
 from .binary_sensor import TemplateBinarySensor
 from .button import TemplateButton
-from .const import CONF_NAME, CONF_TRIGGER, CONF_UNIQUE_ID, CONF_VARIABLES, PLATFORMS
+from .const import (
+    CONF_ACTION,
+    CONF_CONDITION,
+    CONF_NAME,
+    CONF_TRIGGER,
+    CONF_UNIQUE_ID,
+    CONF_VARIABLES,
+    PLATFORMS,
+)
 from .entity import TemplateEntity
 from .errors import TemplateEntityError
 from .number import TemplateNumber
 from .sensor import TemplateSensor
 from .switch import TemplateSwitch
-from .triggers import attach_block
+from .triggers import TriggerBlock
 
 _CLASSES: dict[str, type[TemplateEntity]] = {
     "sensor": TemplateSensor,
@@ -38,8 +46,8 @@ class TemplateRuntime:
 
     def __init__(self) -> None:
         self.entities: list[TemplateEntity] = []
-        #: (triggers, variables, entities) of each trigger-based block.
-        self.triggered: list[tuple[list[Any], dict[str, Any], list[TemplateEntity]]] = []
+        #: The trigger-based blocks.
+        self.triggered: list[TriggerBlock] = []
 
     def build(self, host: Host, blocks: list[Mapping[str, Any]], *,
               default_unique_id: str | None = None) -> None:
@@ -71,16 +79,20 @@ class TemplateRuntime:
                     made.append(entity)
             self.entities.extend(made)
             if triggers:
-                self.triggered.append((triggers, dict(block.get(CONF_VARIABLES) or {}), made))
+                self.triggered.append(TriggerBlock(
+                    f"template trigger block {len(self.triggered) + 1}", triggers,
+                    variables=dict(block.get(CONF_VARIABLES) or {}),
+                    conditions=list(block.get(CONF_CONDITION) or []),
+                    actions=block.get(CONF_ACTION), entities=made))
 
     def start_triggers(self, host: Host) -> list[Callable[[], None]]:
         """Attach the triggers of trigger-based blocks; returns their undos.
-        ``ConfigEntryError`` names a block whose triggers cannot be attached."""
+        ``ConfigEntryError`` names a block whose triggers, conditions or actions are
+        malformed."""
         undos = []
         try:
-            for number, (triggers, variables, entities) in enumerate(self.triggered, 1):
-                undos.append(attach_block(host, triggers, variables, entities,
-                                          f"template trigger block {number}"))
+            for block in self.triggered:
+                undos.append(block.attach(host))
         except TemplateEntityError as err:
             for undo in undos:
                 undo()

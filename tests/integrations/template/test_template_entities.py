@@ -313,3 +313,38 @@ async def test_a_numeric_state_trigger_from_the_script_engine(config_dir: Path) 
         assert state_of(host, "binary_sensor.overflowed_once") == "unknown"
         host.states.set("sensor.level", "95")
         await wait_until(lambda: state_of(host, "binary_sensor.overflowed_once") == "on")
+
+
+async def test_trigger_block_condition_and_action(config_dir: Path) -> None:
+    (config_dir / "configuration.yaml").write_text(textwrap.dedent("""\
+        gatehouse:
+          control_socket: false
+        template:
+          - triggers:
+              - trigger: state
+                entity_id: sensor.level
+            conditions:
+              - "{{ trigger.to_state.state | int(0) > 10 }}"
+            actions:
+              - variables:
+                  doubled: "{{ trigger.to_state.state | int * 2 }}"
+            sensor:
+              - name: Doubled level
+                state: "{{ doubled }}"
+        """), encoding="utf-8")
+    host = make_host(config_dir, packages=PACKAGES)
+    async with host.running():
+        seen: list[str] = []
+        host.bus.listen("state_changed", lambda event: seen.append(event.data["new_state"].state),
+                        lambda data: data["entity_id"] == "sensor.doubled_level")
+        host.states.set("sensor.level", "5")  # the condition stops it
+        host.states.set("sensor.level", "21")
+        await wait_until(lambda: state_of(host, "sensor.doubled_level") == "42")
+        assert seen == ["42"]
+
+
+def test_condition_without_trigger_is_refused() -> None:
+    from gatehouse.integrations.template.config import CONFIG_SCHEMA
+
+    with pytest.raises(Exception, match="belong to a block with trigger"):
+        CONFIG_SCHEMA([{"condition": "{{ true }}", "sensor": [{"state": "{{ 1 }}"}]}])
