@@ -182,7 +182,10 @@ class Keyring:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        make_private_dir(self.path.parent)
+        if not self.path.parent.exists():
+            # Made 0700; an existing folder is left as it is: with --keyring it may be
+            # any folder (never chmod /tmp). The host tightens its own .storage/.
+            make_private_dir(self.path.parent)
         lock = self.path.with_name(self.path.name + ".lock")
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, FILE_MODE)
         try:

@@ -113,3 +113,12 @@ def test_a_damaged_keyring_fails_with_the_file_named(tmp_path: Path) -> None:
         assert result.returncode == 1, args
         assert str(keyring.path).encode() in result.stderr and b"not valid JSON" in result.stderr
     assert keyring.path.read_text() == "{damaged"  # never replaced
+
+
+def test_a_keyring_in_a_shared_folder_leaves_the_folder_alone(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)  # like /tmp
+    assert run_cli("keys", "rotate", "--keyring", str(shared / "k.json")).returncode == 0
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
+    assert stat.S_IMODE((shared / "k.json").stat().st_mode) == 0o600
