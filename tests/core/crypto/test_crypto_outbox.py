@@ -201,3 +201,26 @@ async def test_the_host_outbox_uses_the_configured_cipher(
     assert SECRET not in file_bytes(db)
     assert PLAIN in file_bytes(db)
     assert (config_dir / ".storage" / "keyring.json").exists()
+
+
+async def test_rows_from_before_and_after_encryption_was_configured_all_leave(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "outbox.db"
+    keyring = keyring_at(tmp_path)
+    async with Outbox.open(db) as outbox:  # before: no cipher at all
+        outbox.register_destination("d", Never())
+        await outbox.enqueue("d", b"before", entity_id="sensor.recipe")
+    async with Outbox.open(db, cipher=sensitive_recipe(keyring)) as outbox:  # configured
+        outbox.register_destination("d", Never())
+        await outbox.enqueue("d", SECRET, entity_id="sensor.recipe")
+    assert SECRET not in file_bytes(db)
+    sender = Recorder()
+    # Then unconfigured: the host's decrypt-only cipher still opens the queued rows.
+    async with Outbox.open(db, cipher=TagCipher(keyring)) as outbox:
+        outbox.register_destination("d", sender)
+        await outbox.enqueue("d", b"after", entity_id="sensor.recipe")
+        with anyio.fail_after(5):
+            await outbox.wait_drained("d")
+    assert [m.payload for m in sender.got] == [b"before", SECRET, b"after"]
+    assert all(m.headers == {} for m in sender.got)
