@@ -94,6 +94,9 @@ async def test_devices_outlive_a_restart_and_can_be_revoked_after_it(
                 assert await device.connect() == "Not authorized"
             finally:
                 device.close()
+            reports = again.plugins.hook.gatehouse_diagnostics(host=again)
+            mqtt = next(r for r in reports if entries[0].entry_id in r)
+            assert mqtt[entries[0].entry_id]["provisioning"]["revoked"] == 1
             reloaded = await again.config_entries.reload(entries[0].entry_id)
             assert reloaded is not False
             assert provisioner_for(again).registry.get("r1") is not None
