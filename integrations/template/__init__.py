@@ -21,8 +21,8 @@ from gatehouse.core import ConfigEntry, Host, YamlEntry, hookimpl
 from gatehouse.core.http import WsCommand
 
 from .config import CONFIG_SCHEMA, block_of_form
-from .const import CONF_BLOCKS, DOMAIN, YAML_UNIQUE_ID
-from .flow import TemplateConfigFlow
+from .const import CONF_BLOCKS, CONF_DEVICE_CLASS, CONF_UNIT, DOMAIN, YAML_UNIQUE_ID
+from .flow import TemplateConfigFlow, TemplateOptionsFlow
 from .runtime import TemplateRuntime
 
 
@@ -36,13 +36,19 @@ class TemplateIntegration:
         return [YamlEntry(unique_id=YAML_UNIQUE_ID, title="Templates (YAML)",
                           data={CONF_BLOCKS: config})]
 
+    def options_flow(self, entry: ConfigEntry[Any]) -> TemplateOptionsFlow:
+        return TemplateOptionsFlow(entry)
+
     async def setup_entry(self, host: Host, entry: ConfigEntry[TemplateRuntime]) -> None:
         runtime = entry.runtime_data = TemplateRuntime()
         if CONF_BLOCKS in entry.data:
             runtime.build(host, list(entry.data[CONF_BLOCKS]))
         else:
-            runtime.build(host, [block_of_form(dict(entry.data))],
-                          default_unique_id=entry.entry_id)
+            form = {**entry.data, **entry.options}
+            for key in (CONF_UNIT, CONF_DEVICE_CLASS):  # cleared in the options
+                if key in entry.data and key not in entry.options and entry.options:
+                    form.pop(key)
+            runtime.build(host, [block_of_form(form)], default_unique_id=entry.entry_id)
         await host.entities.add(entry, runtime.all_entities)
         for undo in runtime.start_triggers(host):
             entry.on_unload(undo)

@@ -15,7 +15,7 @@ from aiohttp import ClientSession
 
 from gatehouse.core import ConfigEntryState, Host
 from gatehouse.core.http.server import HTTP_SERVER
-from gatehouse.core.testing import make_host, state_of
+from gatehouse.core.testing import make_host, state_of, wait_until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
@@ -84,6 +84,33 @@ async def test_the_form_makes_a_live_template_sensor(
     await host.config_entries.unload(entry.entry_id)
     host.states.set("sensor.raw", "1")
     assert state_of(host, "sensor.doubled") != "2"
+
+
+async def test_the_options_change_the_template_and_reload(
+    web: tuple[Host, str, dict[str, str]],
+) -> None:
+    host, _, _ = web
+    host.states.set("sensor.raw", "10")
+    flow = host.config_entries.flow
+    form = await flow.init("template")
+    await flow.configure(form["flow_id"], {
+        "template_type": "sensor", "name": "Scaled", "unit_of_measurement": "W",
+        "state": "{{ states('sensor.raw') | int * 2 }}"})
+    assert state_of(host, "sensor.scaled") == "20"
+    entry = next(e for e in host.config_entries.entries("template") if e.title == "Scaled")
+    options = host.config_entries.options
+    step = await options.init(entry.entry_id)
+    refused = await options.configure(step["flow_id"], {"state": "{{ oops( }}"})
+    assert "line 1" in refused["errors"]["state"]
+    done = await options.configure(step["flow_id"], {
+        "state": "{{ states('sensor.raw') | int * 3 }}", "unit_of_measurement": "kW"})
+    assert done["type"] == "create_entry"
+    await wait_until(lambda: state_of(host, "sensor.scaled") == "30")
+    assert host.states.get("sensor.scaled").attributes["unit_of_measurement"] == "kW"  # type: ignore[union-attr]
+    yaml_entry = next(e for e in host.config_entries.entries("template")
+                      if e.unique_id == "yaml")
+    aborted = await options.init(yaml_entry.entry_id)
+    assert aborted == {**aborted, "type": "abort", "reason": "yaml_managed"}
 
 
 async def test_a_binary_sensor_from_the_form(web: tuple[Host, str, dict[str, str]]) -> None:
