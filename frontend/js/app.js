@@ -35,6 +35,8 @@ const PAGES = [
   { path: "integrations", title: "Integrations", module: "./pages/integrations.js", admin: true },
   { path: "entities", title: "Entities & devices", module: "./pages/entities.js", admin: true },
   { path: "services", title: "Services", module: "./pages/services.js" },
+  { path: "automations", title: "Automations", module: "./pages/automations.js", admin: true,
+    component: "automation" },
   { path: "users", title: "Users", module: "./pages/users.js", admin: true },
   { path: "quarantine", title: "Quarantine", module: "./pages/quarantine.js", admin: true,
     component: "schema_guard" },
