@@ -61,6 +61,14 @@ def close_gracefully(sock: Any, linger: float = CLOSE_LINGER) -> None:
             return
 
 
+def rearm_quickack(sock: Any) -> None:
+    """Ask the kernel to acknowledge what arrives at once (see ``BufferedSocket``)."""
+    if TCP_QUICKACK is not None:
+        # Not TCP after all (a Unix socket), or already closed: nothing to re-arm.
+        with contextlib.suppress(OSError, ValueError):
+            sock.setsockopt(socket.IPPROTO_TCP, TCP_QUICKACK, 1)
+
+
 class BufferedSocket:
     """A plain TCP socket whose ``recv`` serves paho's small reads from one large read.
 
@@ -104,10 +112,8 @@ class BufferedSocket:
             return buffer[start:end]
         sock = self._sock
         data = sock.recv(max(size, self.READ_SIZE))
-        if TCP_QUICKACK is not None and data:
-            # Not TCP after all (a Unix socket): nothing to re-arm.
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, TCP_QUICKACK, 1)
+        if data:
+            rearm_quickack(sock)
         if len(data) <= size:
             return data
         self._buffer = data
@@ -160,9 +166,15 @@ class FastClient(paho.Client):
         return sock
 
     def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
-        """Read on through data already buffered instead of one packet per select()."""
+        """Read on through data already buffered instead of one packet per select().
+
+        A TLS socket is not a ``BufferedSocket``: quick-ACK is re-armed here instead,
+        once per wake-up (paho reads every record that is already decrypted first).
+        """
         rc = super().loop_read(max_packets)
         sock = self.socket()
+        if sock is not None and type(sock) is not BufferedSocket:
+            rearm_quickack(sock)
         pending = getattr(sock, "pending", None)
         burst = 0
         while (

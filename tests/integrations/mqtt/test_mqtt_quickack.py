@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from gatehouse.integrations.mqtt.transport import BufferedSocket
+from gatehouse.integrations.mqtt.transport import BufferedSocket, rearm_quickack
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="TCP_QUICKACK is Linux's"
@@ -70,3 +70,16 @@ def test_buffered_socket_tolerates_sockets_without_tcp() -> None:
     finally:
         left.close()
         right.close()
+
+
+def test_rearm_quickack_for_sockets_paho_reads_itself(
+    tcp_pair: tuple[socket.socket, socket.socket],
+) -> None:
+    """TLS sockets are read by paho (FastClient.loop_read re-arms after each wake-up)."""
+    client, server = tcp_pair
+    _make_interactive(client, server)
+    assert _quickack(client) == 0
+    rearm_quickack(client)
+    assert _quickack(client) == 1
+    client.close()
+    rearm_quickack(client)  # closed: nothing to do, no error
