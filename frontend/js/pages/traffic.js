@@ -76,6 +76,10 @@ export async function render(root, ctx, params) {
     autocomplete: "off", required: true });
   const rate = h("input", { id: rateId, name: "rate", type: "number", min: "1", max: "500",
     value: "20" });
+  const qosId = uniqueId("traffic-qos");
+  const qos = h("select", { id: qosId, name: "qos" },
+    h("option", { value: "0" }, "0 (cheapest)"), h("option", { value: "1" }, "1"),
+    h("option", { value: "2" }, "2 (shows every publisher's QoS)"));
   const search = h("input", { id: searchId, type: "search", placeholder: "topic or payload",
     autocomplete: "off" });
   const startButton = h("button", { type: "submit", class: "primary" }, "Start");
@@ -91,7 +95,8 @@ export async function render(root, ctx, params) {
     await stop();
     try {
       const first = /** @type {Poll} */ (await command({ type: "mqtt/traffic/start",
-        topic_filter: filter.value.trim(), rate: Number(rate.value) || 20 }));
+        topic_filter: filter.value.trim(), rate: Number(rate.value) || 20,
+        qos: Number(qos.value) }));
       session = first.session_id;
       after = 0;
       kept = [];
@@ -210,6 +215,7 @@ export async function render(root, ctx, params) {
   },
   h("div", { class: "field" }, h("label", { for: filterId }, "Topic filter"), filter),
   h("div", { class: "field" }, h("label", { for: rateId }, "Messages per second"), rate),
+  h("div", { class: "field" }, h("label", { for: qosId }, "Subscription QoS"), qos),
   h("div", { class: "search-buttons" }, startButton, pauseButton));
 
   root.append(pageHead("Live traffic"), form, problem, status,
@@ -221,7 +227,9 @@ export async function render(root, ctx, params) {
     h("section", { class: "panel", "aria-labelledby": "traffic-messages" },
       h("h2", { id: "traffic-messages" }, "Messages"),
       h("table", {}, h("thead", {}, h("tr", {},
-        ["Time", "Topic", "QoS", "Bytes", "Payload"].map((t) => h("th", {}, t)))), rows)));
+        ["Time", "Topic", "QoS", "Bytes", "Payload"].map((t) => h("th", {}, t)))), rows),
+      h("p", { class: "hint muted" }, "QoS as delivered: at most the subscription's. "
+        + "R: a retained message (sent when the monitor subscribed).")));
 
   return () => {
     gone = true;

@@ -21,7 +21,8 @@ Nothing a device sends can make a session grow or slow the loop:
 Per-topic rates are exponentially weighted (time constant ``RATE_TAU``): one float and
 a timestamp per topic, updated in O(1), decayed to "now" when read. Searching is done
 by the page over the messages it holds. ``$CONTROL/...`` filters are refused: dynamic
-security requests carry passwords.
+security requests carry passwords. A message's ``qos`` is as delivered: at most the
+monitor's own subscription QoS (``start(qos=...)``).
 """
 
 from __future__ import annotations
@@ -184,8 +185,11 @@ class TrafficMonitor:
         self._wall = wall
         self.sessions: dict[str, TrafficSession] = {}
 
-    def start(self, topic_filter: str, *, rate: float = DEFAULT_RATE,
+    def start(self, topic_filter: str, *, rate: float = DEFAULT_RATE, qos: int = 0,
               entry_id: str | None = None) -> TrafficSession:
+        """Subscribe for a page. ``qos``: the subscription's; a message arrives at the
+        smaller of its publisher's QoS and this, so 2 shows what publishers used (at
+        the price of QoS 2's four packets per message between broker and us)."""
         try:
             valid_filter(topic_filter)
         except vol.Invalid as err:
@@ -193,6 +197,8 @@ class TrafficMonitor:
         if topic_filter.startswith("$CONTROL"):
             raise TrafficError("$CONTROL topics are not shown: they carry broker "
                                "administration, passwords included")
+        if qos not in (0, 1, 2):
+            raise TrafficError("qos must be 0, 1 or 2")
         if not 0 < rate <= MAX_RATE:
             raise TrafficError(f"rate must be above 0 and at most {MAX_RATE:g} messages/s")
         api = self._host.data.get(MQTT_API)
@@ -209,7 +215,7 @@ class TrafficMonitor:
                                  self._clock, self._wall, entry_id=entry_id,
                                  last_poll=now, _tokens=float(rate), _refilled=now)
         session._on_idle = self._end
-        session._unsubscribe = api.subscribe(topic_filter, session.on_message, qos=0,
+        session._unsubscribe = api.subscribe(topic_filter, session.on_message, qos=qos,
                                              entry_id=entry_id)
         self.sessions[session.id] = session
         return session

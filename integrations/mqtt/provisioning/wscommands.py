@@ -7,7 +7,7 @@ Home Assistant's protocol (``{"id", "type", ...fields}`` → ``result``):
   (not ``type``: that field names the command) → the
   result with credentials, QR code and bundle (once);
 * ``mqtt/provisioning/revoke`` / ``mqtt/provisioning/delete`` ``{name, entry_id?}``;
-* ``mqtt/traffic/start`` ``{topic_filter, rate?, entry_id?}`` → the first poll
+* ``mqtt/traffic/start`` ``{topic_filter, rate?, qos?, entry_id?}`` → the first poll
   (``session_id`` in it); ``mqtt/traffic/poll`` ``{session_id, after}`` → what arrived
   after sequence number ``after``, counters and per-topic rates;
   ``mqtt/traffic/pause`` ``{session_id, paused}``; ``mqtt/traffic/stop``
@@ -38,6 +38,7 @@ START: dict[Any, Any] = {
     vol.Required("topic_filter"): str,
     vol.Optional("rate", default=DEFAULT_RATE): vol.All(
         vol.Coerce(float), vol.Range(min=0.1, max=MAX_RATE)),
+    vol.Optional("qos", default=0): vol.In([0, 1, 2]),
     **ENTRY,
 }
 POLL: dict[Any, Any] = {
@@ -70,7 +71,7 @@ def commands(host: Host) -> list[WsCommand]:
 
     async def start(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
         session = traffic_monitor(host).start(args["topic_filter"], rate=args["rate"],
-                                              entry_id=args.get("entry_id"))
+                                              qos=args["qos"], entry_id=args.get("entry_id"))
         return session.poll(0)
 
     async def poll(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:

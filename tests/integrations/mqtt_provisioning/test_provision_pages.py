@@ -102,6 +102,7 @@ async def test_traffic_page_shows_rate_limited_messages_rates_search_and_pause(
                 "link", name="Live traffic").click()
             await page.get_by_label("Topic filter").fill("site/east/#")
             await page.get_by_label("Messages per second").fill("5")
+            await page.get_by_label("Subscription QoS").select_option("2")
             await page.get_by_role("button", name="Start").click()
             monitor = page.get_by_role("status", name="Monitor status")
             await expect(monitor).to_contain_text("Monitoring site/east/#")
@@ -126,6 +127,7 @@ async def test_traffic_page_shows_rate_limited_messages_rates_search_and_pause(
                     f"{20 - kept} over the limit of 5/s")
                 markup = messages.locator("tr", has_text="<img")
                 await expect(markup).to_contain_text(MARKUP)
+                await expect(markup.locator("td").nth(2)).to_have_text("1")  # as published
                 assert await messages.locator("tbody img, tbody b").count() == 0
                 await screenshot(page, "traffic")
 
