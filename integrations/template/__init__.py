@@ -10,7 +10,7 @@ live preview, ``template/preview``) is an entry of its own. Modules:
   platform; ``actions.py``: the actions of switches, numbers and buttons and
   ``triggers.py``: the triggers of trigger-based blocks, both run by the ``script``
   integration's engine (a dependency); ``preview.py``: the WebSocket preview;
-  ``flow.py``: the UI's form.
+  ``flow.py``: the UI's form; ``services.py``: ``template.reload``.
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ from typing import Any
 from gatehouse.core import ConfigEntry, Host, YamlEntry, hookimpl
 from gatehouse.core.http import WsCommand
 
-from .config import CONFIG_SCHEMA, block_of_form
-from .const import CONF_BLOCKS, CONF_DEVICE_CLASS, CONF_UNIT, DOMAIN, YAML_UNIQUE_ID
+from .config import CONFIG_SCHEMA, block_of_form, yaml_entries
+from .const import CONF_BLOCKS, CONF_DEVICE_CLASS, CONF_UNIT, DOMAIN
 from .flow import TemplateConfigFlow, TemplateOptionsFlow
 from .runtime import TemplateRuntime
+from .services import LOADED
 
 
 class TemplateIntegration:
@@ -33,8 +34,7 @@ class TemplateIntegration:
     entry_version = 1
 
     def entries_from_yaml(self, config: Any) -> list[YamlEntry]:
-        return [YamlEntry(unique_id=YAML_UNIQUE_ID, title="Templates (YAML)",
-                          data={CONF_BLOCKS: config})]
+        return yaml_entries(config)
 
     def options_flow(self, entry: ConfigEntry[Any]) -> TemplateOptionsFlow:
         return TemplateOptionsFlow(entry)
@@ -50,6 +50,7 @@ class TemplateIntegration:
                     form.pop(key)
             runtime.build(host, [block_of_form(form)], default_unique_id=entry.entry_id)
         await host.entities.add(entry, runtime.all_entities)
+        LOADED.add(host, entry, runtime)
         for undo in runtime.start_triggers(host):
             entry.on_unload(undo)
 

@@ -21,11 +21,14 @@ from typing import Any
 
 import voluptuous as vol
 
+from gatehouse.core import YamlEntry
+
 from .const import (
     CONF_ACTION,
     CONF_ACTIONS,
     CONF_ATTRIBUTES,
     CONF_AVAILABILITY,
+    CONF_BLOCKS,
     CONF_CONDITION,
     CONF_CONDITIONS,
     CONF_DEVICE_CLASS,
@@ -47,6 +50,7 @@ from .const import (
     CONF_UNIQUE_ID,
     CONF_UNIT,
     CONF_VARIABLES,
+    YAML_UNIQUE_ID,
 )
 
 
@@ -167,3 +171,9 @@ def block_of_form(data: dict[str, Any]) -> dict[str, Any]:
     entity = {key: value for key, value in data.items() if key != CONF_TEMPLATE_TYPE}
     validated: dict[str, Any] = BLOCK_SCHEMA({platform: [entity]})
     return validated
+
+
+def yaml_entries(config: list[Any]) -> list[YamlEntry]:
+    """The one entry of a validated ``template:`` section (all its blocks)."""
+    return [YamlEntry(unique_id=YAML_UNIQUE_ID, title="Templates (YAML)",
+                      data={CONF_BLOCKS: config})]

@@ -111,6 +111,7 @@ async def test_entity_services_check_the_targets(host: Host) -> None:
         ("opcua", {"write", "read", "browse"}, set()),
         ("audit", {"checkpoint", "record"}, set()),
         ("demo", set(), {"reset_counter"}),
+        ("template", {"reload"}, set()),  # re-reads configuration from disk
     ],
 )
 def test_raw_device_services_are_admin_only(

@@ -348,3 +348,30 @@ def test_condition_without_trigger_is_refused() -> None:
 
     with pytest.raises(Exception, match="belong to a block with trigger"):
         CONFIG_SCHEMA([{"condition": "{{ true }}", "sensor": [{"state": "{{ 1 }}"}]}])
+
+
+async def test_reload_applies_the_edited_section_without_a_restart(config_dir: Path) -> None:
+    config = config_dir / "configuration.yaml"
+    config.write_text(textwrap.dedent("""\
+        gatehouse:
+          control_socket: false
+        template:
+          - sensor:
+              - name: Edited
+                state: "{{ 1 }}"
+        """), encoding="utf-8")
+    host = make_host(config_dir, packages=PACKAGES)
+    async with host.running():
+        assert state_of(host, "sensor.edited") == "1"
+        config.write_text(config.read_text(encoding="utf-8").replace("{{ 1 }}", "{{ 2 }}")
+                          + "      - name: Added\n        state: added\n", encoding="utf-8")
+        await host.services.call("template", "reload", {})
+        assert state_of(host, "sensor.edited") == "2"
+        assert state_of(host, "sensor.added") == "added"
+        # a broken edit is refused naming the field, and the entities stay
+        config.write_text(config.read_text(encoding="utf-8").replace("state: added",
+                                                                      "stat: added"),
+                          encoding="utf-8")
+        with pytest.raises(Exception, match="stat"):
+            await host.services.call("template", "reload", {})
+        assert state_of(host, "sensor.added") == "added"
