@@ -161,6 +161,8 @@ async def async_setup_host(host: Host) -> None:
     for issue in result.issues:
         _LOGGER.error("Invalid config: %s", issue)
     host.config = dict(result.config)
+    if CORE_DOMAIN not in host.config and _section_has_issues(result.issues, CORE_DOMAIN):
+        await _encryption_fail_closed(host)
     core = host.config.get(CORE_DOMAIN) or CORE_SCHEMA({})
     # Only what the YAML states overrides the host's own settings (tests tune them).
     if "stop_timeout" in core:
@@ -233,6 +235,22 @@ async def _start_http(host: Host, config: dict[str, Any]) -> None:
     except HttpStartError as err:
         _LOGGER.error("Not starting: %s", err)
         raise
+
+
+async def _encryption_fail_closed(host: Host) -> None:
+    """The ``gatehouse:`` section was dropped as invalid: keep tag encryption on anyway
+    (``encryption_from_raw``: its own valid block, or every entity sensitive)."""
+    from .config.section import load_section
+    from .crypto.hostcipher import encryption_from_raw
+
+    raw = (await anyio.to_thread.run_sync(load_section, host.config_dir, CORE_DOMAIN)).value
+    block = raw.get("encryption") if isinstance(raw, Mapping) else None
+    reason = encryption_from_raw(host, block)
+    if reason is not None:
+        _LOGGER.error(
+            "Tag encryption: the encryption: block is invalid (%s); every entity is treated "
+            "as sensitive and published encrypted until it is fixed", reason,
+        )
 
 
 def _section_has_issues(issues: list[ConfigIssue], domain: str) -> bool:

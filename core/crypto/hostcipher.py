@@ -97,6 +97,27 @@ def _build(host: Host, settings: Mapping[str, Any] | None) -> _Ciphers:
     return _Ciphers(cipher, cipher)
 
 
+def encryption_from_raw(host: Host, block: Any) -> str | None:
+    """Set the host's encryption from the raw ``encryption:`` block of a ``gatehouse:``
+    section that failed validation as a whole (the loader then drops the section).
+
+    Fail closed: a block that validates on its own is used as written (another key's
+    mistake must not switch encryption off); one that does not makes every entity
+    sensitive and published as envelopes, because which values were meant to be
+    secret is unknown. Returns why it failed closed, or None.
+    """
+    if block is None:
+        return None
+    try:
+        settings = ENCRYPTION_SCHEMA(dict(block) if isinstance(block, Mapping) else block)
+    except (vol.Invalid, TypeError, ValueError) as err:
+        cipher = TagCipher(host_keyring(host), sensitive=lambda _entity_id: True, publish=True)
+        host.data[_CIPHERS] = _Ciphers(cipher, cipher)
+        return str(err)
+    host.data[_CIPHERS] = _build(host, settings)
+    return None
+
+
 def tag_cipher(host: Host) -> TagCipher | None:
     """The host's cipher, or None when no entity is configured sensitive."""
     return _ciphers(host).configured
