@@ -397,9 +397,10 @@ def main() -> None:
     from gatehouse.core.testing import Mosquitto
 
     if args.no_quickack:
-        from gatehouse.integrations.mqtt import transport
+        # The helper reads its module constant whenever it wraps a socket.
+        from gatehouse.core.helpers import sockets
 
-        transport.TCP_QUICKACK = None  # type: ignore[misc]
+        sockets._QUICKACK = None  # type: ignore[misc]
     n, e = args.messages, args.entities
     with tempfile.TemporaryDirectory(prefix="bench-mqtt-") as tmp:
         workdir = Path(tmp)
