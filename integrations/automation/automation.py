@@ -126,7 +126,7 @@ class Automation:
         self.host.bus.fire(EVENT_AUTOMATION_TRIGGERED,
                            {"name": self.alias, "entity_id": self.entity.entity_id,
                             "source": trigger.get("description")}, context)
-        self.entity.changed()
+        # no state write here: the run's start writes last_triggered and current at once
         self.entry.spawn(self._run(variables, context, trace), f"automation {self.alias}")
         return True
 

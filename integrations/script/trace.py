@@ -26,6 +26,7 @@ from .const import DEFAULT_STORED_TRACES
 
 #: Longest repr of a value kept in a trace (a trace must stay small).
 _MAX_VALUE = 2000
+_UNSEEN = object()
 
 
 def _iso(stamp: float) -> str:
@@ -68,13 +69,15 @@ class TraceStep:
     changed_variables: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        """JSON-able; values are converted here, when somebody reads the trace, not
+        while the run goes on (a busy house makes far more traces than anyone reads)."""
         out: dict[str, Any] = {"path": self.path, "timestamp": _iso(self.timestamp)}
         if self.result is not None:
-            out["result"] = self.result
+            out["result"] = jsonable(self.result)
         if self.error is not None:
             out["error"] = self.error
         if self.changed_variables:
-            out["changed_variables"] = self.changed_variables
+            out["changed_variables"] = jsonable(self.changed_variables)
         return out
 
 
@@ -112,18 +115,20 @@ class RunTrace:
         error: BaseException | str | None = None,
         variables: Mapping[str, Any] | None = None,
     ) -> TraceStep:
-        """Record a step; ``variables``: the run's variables now (only changes kept)."""
+        """Record a step; ``variables``: the run's variables now (only changes kept).
+
+        Values are kept as they are (the engine never changes a value in place: a
+        rendered template is a new object) and made JSON-able only when read."""
         changed: dict[str, Any] | None = None
         if variables is not None:
             changed = {}
+            seen = self._seen_vars
             for key, value in variables.items():
-                if key not in self._seen_vars or self._seen_vars[key] is not value:
-                    self._seen_vars[key] = value
-                    changed[key] = jsonable(value)
-        step = TraceStep(
-            path, time.time(), jsonable(result) if result is not None else None,
-            _describe(error) if error is not None else None, changed or None,
-        )
+                if seen.get(key, _UNSEEN) is not value:
+                    seen[key] = value
+                    changed[key] = value
+        step = TraceStep(path, time.time(), dict(result) if result is not None else None,
+                         _describe(error) if error is not None else None, changed or None)
         self.steps.setdefault(path, []).append(step)
         self.last_step = path
         return step
@@ -138,7 +143,7 @@ class RunTrace:
 
     def set_result(self, step: TraceStep, result: Mapping[str, Any]) -> None:
         """Fill in a step's result once it is known (a wait, a service's response)."""
-        step.result = jsonable(result)
+        step.result = dict(result)
 
     def finished(self, execution: str, error: BaseException | str | None = None) -> None:
         if self.finish is not None:
