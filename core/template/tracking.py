@@ -25,6 +25,12 @@ tracker, so an entity whose state and attributes read the same sensor writes one
 state, never a half-updated one. Changes made by ``on_batch`` do not re-render the
 trackers of that batch (the loop rule above).
 
+Overruns: a render stopped by the budget cost the loop up to the budget's time, so a
+template that runs over is not rendered again for a pause (1 s, doubling up to 60 s
+while it keeps running over, reset by a render within budget), as ``ValueReader``
+does: a state changing every millisecond cannot turn it into a stalled loop. Changes
+during the pause are rendered once, at its end.
+
 The action gets ``(old, new)``; a render error is passed as the ``TemplateError`` (as
 Home Assistant passes it), logged once per distinct message.
 """
@@ -40,7 +46,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..bus import Event
 from ..states import EVENT_STATE_CHANGED, StateChangedData
-from .budget import TemplateError
+from ..util.backoff import Backoff
+from .budget import TemplateBudgetError, TemplateError
 from .engine import is_template
 from .info import RenderInfo
 
@@ -55,6 +62,9 @@ _LOGGER = logging.getLogger(__name__)
 #: A template that read the clock re-renders at the start of every period (seconds,
 #: aligned on the wall clock: a minute, as in Home Assistant).
 CLOCK_PERIOD = 60.0
+
+#: How long a template that ran over its budget is not rendered again.
+SUSPENSION = Backoff(initial=1.0, maximum=60.0, jitter=0.0)
 
 #: ``action(old, new)``.
 TrackAction = Callable[[Any, Any], None]
@@ -208,6 +218,8 @@ class TemplateTracker:
         self.info: RenderInfo | None = None
         self.result: Any = None
         self.renders = 0
+        self._overruns = SUSPENSION.counter()
+        self._resume_at = 0.0
         self._compiled: jinja2.Template | None = None
         with suppress(TemplateError):  # kept here; a compile error is the render's to report
             self._compiled = engine.compile(source) if is_template(source) else None
@@ -224,6 +236,11 @@ class TemplateTracker:
         self._cancel_timers()
         self._hub.subscribe(self, self.info, None)
         self._hub.removed()
+
+    @property
+    def suspended(self) -> bool:
+        """Whether the last render ran over its budget and the pause is not over."""
+        return time.monotonic() < self._resume_at
 
     @property
     def rate_limit(self) -> float:
@@ -254,12 +271,14 @@ class TemplateTracker:
             return  # its own action's change, or a render already scheduled
         if self._on_batch is not None and self._on_batch in self._hub.flushing:
             return  # its own batch's write
+        now = time.monotonic()
+        wait = self._resume_at - now
         limit = self.rate_limit
         if limit > 0:
-            wait = self._last_render + limit - time.monotonic()
-            if wait > 0:
-                self._limit_timer = _loop().call_later(wait, self._on_limit_timer)
-                return
+            wait = max(wait, self._last_render + limit - now)
+        if wait > 0:
+            self._limit_timer = _loop().call_later(wait, self._on_limit_timer)
+            return
         self.refresh()
 
     def _on_limit_timer(self) -> None:
@@ -279,6 +298,11 @@ class TemplateTracker:
         self._last_render = time.monotonic()
         self._hub.subscribe(self, self.info, info)
         self.info = info
+        if isinstance(info.error, TemplateBudgetError):
+            self._resume_at = time.monotonic() + self._overruns.failed()
+        else:
+            self._overruns.succeeded()
+            self._resume_at = 0.0
         if info.error is not None:
             self.result = info.error
             message = str(info.error)

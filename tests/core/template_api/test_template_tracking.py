@@ -271,3 +271,24 @@ async def test_a_template_reading_the_clock_re_renders_every_period(
     renders = tracker.renders
     await anyio.sleep(0.5)  # absence: stopped, no more periods
     assert tracker.renders == renders
+
+
+async def test_a_template_over_budget_is_paused_not_rendered_per_change(host: Host) -> None:
+    from gatehouse.core.helpers import TemplateBudgetError, TemplateLimits, configure_templates
+
+    configure_templates(host, TemplateLimits(steps=500, seconds=5.0))
+    host.states.set("sensor.n", "100")
+    calls = Calls()
+    tracker = track_template(
+        host, "{% for i in range(states('sensor.n') | int) %}{{ i }}{% endfor %}",
+        None, calls)
+    assert tracker.result == "".join(str(i) for i in range(100))  # within budget
+    host.states.set("sensor.n", "100000")  # now each render runs over
+    assert isinstance(tracker.result, TemplateBudgetError) and tracker.suspended
+    for value in range(100_001, 100_051):
+        host.states.set("sensor.n", str(value))
+    assert tracker.renders == 2  # fifty changes in the pause: not one render
+    host.states.set("sensor.n", "3")  # back to cheap: rendered when the pause ends
+    await wait_until(lambda: tracker.result == "012", timeout=5)  # text: a leading 0
+    assert tracker.renders == 3 and not tracker.suspended
+    tracker()
