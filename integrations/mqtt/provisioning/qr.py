@@ -16,6 +16,7 @@ The per-version block tables are the standard's (Table 9), level M only.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Final
 
@@ -59,14 +60,34 @@ def rs_divisor(degree: int) -> list[int]:
     return result
 
 
+def _tables() -> tuple[list[int], list[int]]:
+    exp, log = [0] * 512, [0] * 256
+    value = 1
+    for power in range(255):
+        exp[power] = value
+        log[value] = power
+        value = _gf_mul(value, 0x02)
+    for power in range(255, 512):
+        exp[power] = exp[power - 255]
+    return exp, log
+
+
+#: Powers of 2 in GF(256) (doubled, so a sum of two logs needs no modulo) and logs.
+_EXP, _LOG = _tables()
+
+
 def rs_remainder(data: bytes | list[int], divisor: list[int]) -> list[int]:
-    """The error-correction codewords of ``data``."""
+    """The error-correction codewords of ``data`` (products by log/antilog tables)."""
+    logs = [_LOG[c] if c else -1 for c in divisor]
     result = [0] * len(divisor)
     for byte in data:
         factor = byte ^ result.pop(0)
         result.append(0)
-        for i, coef in enumerate(divisor):
-            result[i] ^= _gf_mul(coef, factor)
+        if factor:
+            log_factor = _LOG[factor]
+            for i, log_coef in enumerate(logs):
+                if log_coef >= 0:
+                    result[i] ^= _EXP[log_coef + log_factor]
     return result
 
 
@@ -252,47 +273,49 @@ class _Matrix:
                     self.dark[y][x] = not self.dark[y][x]
 
     def penalty(self) -> int:
-        """The standard's four penalty rules (lower is easier to scan)."""
+        """The standard's four penalty rules (lower is easier to scan).
+
+        Rows and columns become strings of 0/1 so runs and the finder-like pattern are
+        found by the regex engine instead of module by module in Python.
+        """
         size, grid = self.size, self.dark
+        rows = ["".join("1" if d else "0" for d in row) for row in grid]
+        cols = ["".join(row[x] for row in rows) for x in range(size)]
         score = 0
-        lines = [list(row) for row in grid] + [[grid[y][x] for y in range(size)]
-                                               for x in range(size)]
-        finder_a = [True, False, True, True, True, False, True, False, False, False, False]
-        finder_b = finder_a[::-1]
-        for line in lines:
-            run = 1
-            for i in range(1, size + 1):
-                if i < size and line[i] == line[i - 1]:
-                    run += 1
-                    continue
-                if run >= 5:
-                    score += 3 + run - 5
-                run = 1
-            for i in range(size - 10):
-                window = line[i:i + 11]
-                if window in (finder_a, finder_b):
-                    score += 40
+        for line in rows + cols:
+            for run in _RUNS.finditer(line):
+                score += len(run.group()) - 2  # 3 for five, one more per module
+            score += 40 * len(_FINDER_LIKE.findall(line))
         for y in range(size - 1):
+            top, bottom = rows[y], rows[y + 1]
             for x in range(size - 1):
-                if grid[y][x] == grid[y][x + 1] == grid[y + 1][x] == grid[y + 1][x + 1]:
+                if top[x] == top[x + 1] == bottom[x] == bottom[x + 1]:
                     score += 3
-        dark = sum(sum(row) for row in grid)
+        dark = sum(row.count("1") for row in rows)
         total = size * size
         score += 10 * (abs(dark * 100 - total * 50) // (total * 5))
         return score
+
+
+#: Five or more modules of one colour in a line.
+_RUNS: Final = re.compile(r"0{5,}|1{5,}")
+#: 1:1:3:1:1 with four light modules on either side (lookahead: overlapping matches).
+_FINDER_LIKE: Final = re.compile(r"(?=10111010000|00001011101)")
 
 
 def qr_matrix(text: str | bytes) -> list[list[bool]]:
     """The modules (True = dark) of the QR code of ``text``, without the quiet zone."""
     data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
     version = _choose_version(len(data))
-    words = _codewords(data, version)
+    base = _Matrix(version)
+    base.draw_function_patterns()
+    base.draw_codewords(_codewords(data, version))
     best: _Matrix | None = None
     best_score = 0
     for mask in range(8):
         matrix = _Matrix(version)
-        matrix.draw_function_patterns()
-        matrix.draw_codewords(words)
+        matrix.function = base.function  # shared: read-only from here on
+        matrix.dark = [list(row) for row in base.dark]
         matrix.apply_mask(mask)
         matrix.draw_format(mask)
         score = matrix.penalty()
