@@ -236,3 +236,13 @@ async def test_a_native_list_is_never_shared_between_callers(home: Host) -> None
     first = render_template(home, "{{ [1, 2] }}")
     first.append(3)
     assert render_template(home, "{{ [1, 2] }}") == [1, 2]
+
+
+async def test_an_undefined_variable_is_warned_once_per_template(
+    home: Host, caplog: pytest.LogCaptureFixture,
+) -> None:
+    for _ in range(3):
+        assert render_template(home, "{{ missing_thing }}", name="warned once") == ""
+    warnings = [r for r in caplog.records if "missing_thing" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "warned once" in warnings[0].getMessage()
