@@ -14,6 +14,7 @@ import enum
 import gc
 import logging
 import signal
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -90,6 +91,10 @@ class Host:
         #: time between two freezes (see ``freeze_gc_after_setup_waves``).
         self.gc_settle_quiet = 3.0
         self.gc_settle_interval = 60.0
+        #: Least seconds between two settles that unfreeze everything first, so cyclic
+        #: garbage frozen by an earlier settle is freed (a bounded leak in between).
+        self.gc_full_interval = 3600.0
+        self._gc_last_full = time.monotonic()
         self.gc_freezes = 0
         self._gc_timer: asyncio.TimerHandle | None = None
         self._gc_last_freeze = float("-inf")
@@ -201,7 +206,15 @@ class Host:
                 # for the life of the process instead of freed.
                 self.settle_gc()
                 self.freeze_gc_after_setup_waves()
+                # Under systemd (Type=notify): READY=1 now, watchdog pings from this loop.
+                from .systemd import SystemdLink
+
+                systemd = SystemdLink.from_environment()
+                if systemd is not None:
+                    systemd.ready(self)
                 await self._stop_requested.wait()
+                if systemd is not None:
+                    systemd.stopping()
             outer.cancel_scope.cancel()
 
     # -- garbage collector -------------------------------------------------------
@@ -217,6 +230,14 @@ class Host:
         traceback holding a YAML tree) from being frozen instead of freed. Costs one
         collection of the unfrozen objects: call it when set-up is done, not per message.
         """
+        now = time.monotonic()
+        if now - self._gc_last_full >= self.gc_full_interval:
+            # Objects frozen earlier that have since become cyclic garbage (an entity
+            # discovery removed, with its undo closures) are never freed while frozen:
+            # once in a while, unfreeze and collect everything. One full pause per
+            # interval at most, and only when set-up waves keep coming.
+            gc.unfreeze()
+            self._gc_last_full = now
         gc.collect()
         gc.freeze()
         self.gc_freezes += 1
