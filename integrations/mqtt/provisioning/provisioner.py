@@ -170,12 +170,21 @@ class Provisioner:
         return await self._result(record, template, topics.as_dict(), password, issued)
 
     async def _ensure_type_group(self, device_type: str) -> None:
+        """The type's deny-all role and group, made if missing: one request of three
+        commands (the plugin runs them in order), their "already" errors ignored."""
         group, confine = group_name(device_type), confine_role_name(device_type)
-        await self.dynsec.create_role(confine, confine_acls(), exist_ok=True,
-                                      textname=f"Gatehouse {device_type}: deny the rest")
-        await self.dynsec.create_group(group, exist_ok=True,
-                                       textname=f"Gatehouse {device_type} devices")
-        await self.dynsec.add_group_role(group, confine, priority=-100, exist_ok=True)
+        responses = await self.dynsec.run([
+            {"command": "createRole", "rolename": confine, "acls": confine_acls(),
+             "textname": f"Gatehouse {device_type}: deny the rest"},
+            {"command": "createGroup", "groupname": group,
+             "textname": f"Gatehouse {device_type} devices"},
+            {"command": "addGroupRole", "groupname": group, "rolename": confine,
+             "priority": -100},
+        ])
+        fine = {"Role already exists", "Group already exists", "Group is already in this role"}
+        for response in responses:
+            if response.error is not None and response.error not in fine:
+                raise DynsecError(response.command, response.error)
 
     async def _result(self, record: DeviceRecord, template: DeviceType,
                       topics: dict[str, Any], password: str | None,

@@ -24,7 +24,11 @@ from provisiontools import ADMIN, ADMIN_PASSWORD, Client, DynsecBroker, dynsec_b
 from gatehouse.core import ConfigEntryState, Host, ServiceValidationError
 from gatehouse.core.testing import add_entry, make_host
 from gatehouse.integrations.mqtt.provisioning import provisioner_for
-from gatehouse.integrations.mqtt.provisioning.errors import DynsecError, ProvisioningError
+from gatehouse.integrations.mqtt.provisioning.errors import (
+    DynsecError,
+    DynsecTimeout,
+    ProvisioningError,
+)
 
 pytestmark = [
     pytest.mark.anyio,
@@ -190,7 +194,8 @@ async def test_no_answer_is_a_clear_timeout(config_dir: Path, broker: DynsecBrok
         plain = await add_entry(host, "mqtt", data)
         assert plain.state is ConfigEntryState.LOADED
         provisioner = provisioner_for(host, plain.entry_id)
-        with pytest.raises(Exception, match=r"no answer to createRole .* within 0.5s"):
+        with pytest.raises(DynsecTimeout, match=r"no answer to createRole, createGroup, "
+                           r"addGroupRole from .* within 0\.5s: is mosquitto_dynamic_security"):
             await provisioner.provision("x1", "sensor", "north")
 
 
