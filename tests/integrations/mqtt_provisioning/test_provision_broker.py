@@ -220,3 +220,49 @@ async def test_two_wizards_provisioning_one_name_at_once_get_one_device(
     assert sorted(outcomes) == ["a device named 'twin' is already provisioned", "made"]
     assert (await provisioner.dynsec.get_client("twin"))["roles"] == [
         {"rolename": "gatehouse-dev-twin"}]
+
+
+async def test_the_client_commands_take_effect_on_the_broker(
+    provisioning_host: Host, broker: DynsecBroker
+) -> None:
+    """setClientPassword, disableClient/enableClient, addRoleACL, createGroup with
+    addGroupRole/addGroupClient, listClients: each observed through a real login."""
+    dynsec = provisioner_for(provisioning_host).dynsec
+    await dynsec.create_role("extra", [])
+    await dynsec.create_client("tool", "first-pw")
+    await dynsec.create_group("tools", exist_ok=True)
+    await dynsec.create_group("tools", exist_ok=True)  # exist_ok: no error the second time
+    await dynsec.add_group_role("tools", "extra")
+    await dynsec.add_group_client("tools", "tool")
+    assert "tool" in await dynsec.list_clients()
+    assert {"groupname": "tools"} in (await dynsec.get_client("tool"))["groups"]
+
+    async def login(password: str, client_id: str) -> tuple[str, Client]:
+        client = Client(broker.port, "tool", password, client_id=client_id)
+        return await client.connect(), client
+
+    await dynsec.set_client_password("tool", "second-pw")
+    outcome, old = await login("first-pw", "a")
+    old.close()
+    assert outcome == "Not authorized"
+    outcome, new = await login("second-pw", "b")
+    try:
+        assert outcome == "Success"
+        assert await new.publish("tools/x", b"1") == "Not authorized"
+        await dynsec.add_role_acl("extra", "publishClientSend", "tools/#")
+        assert await new.publish("tools/x", b"1") == "Success"  # through the group's role
+        await dynsec.disable_client("tool")
+        assert await new.wait_gone()
+    finally:
+        new.close()
+    outcome, disabled = await login("second-pw", "c")
+    disabled.close()
+    assert outcome == "Not authorized"
+    await dynsec.enable_client("tool")
+    outcome, enabled = await login("second-pw", "d")
+    enabled.close()
+    assert outcome == "Success"
+    await dynsec.delete_client("tool")
+    await dynsec.delete_client("tool", missing_ok=True)
+    with pytest.raises(DynsecError, match="Client not found"):
+        await dynsec.delete_client("tool")
