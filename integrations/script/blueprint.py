@@ -17,6 +17,7 @@ so an imported blueprint says what will not work instead of failing later.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from typing import Any
 from gatehouse.core import Host
 from gatehouse.core.helpers import ConfigInvalid, YamlInput, load_yaml
 
-from .errors import BlueprintError
+from .errors import BlueprintError, ScriptConfigError
 from .selectors import check_selector, known_selectors, selector_kind
 from .syntax import as_list
 
@@ -292,12 +293,28 @@ def _triggers_used(body: Mapping[str, Any]) -> list[str]:
     return out
 
 
+_BOX_TAGS = re.compile(r"!(?:include_dir_named|include|secret|env_var)\b")
+
+
+def refuse_box_tags(text: str) -> None:
+    """Text from a browser must not pull files, secrets or the environment into an
+    answer or into the config dir: ``!include``, ``!secret`` and ``!env_var`` are
+    refused (``ScriptConfigError`` with the line); ``!input`` is what blueprints use."""
+    found = _BOX_TAGS.search(text)
+    if found is not None:
+        line = text.count("\n", 0, found.start()) + 1
+        raise ScriptConfigError(f"<pasted>:{line}: {found.group(0)} is not allowed in YAML "
+                                "sent from the web UI")
+
+
 def save_blueprint(host: Host, text: str, path: str | None = None) -> Blueprint:
     """Import a blueprint from YAML text (an upload or a paste) into the config dir.
 
     Blocking (files): call from a worker thread. Refuses to overwrite an existing file.
     """
     import tempfile
+
+    refuse_box_tags(text)
 
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False,
                                      encoding="utf-8") as handle:

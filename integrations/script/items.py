@@ -38,7 +38,13 @@ from gatehouse.core.helpers import (
     slugify,
 )
 
-from .blueprint import Blueprint, find_blueprint_file, instantiate, load_blueprint_file
+from .blueprint import (
+    Blueprint,
+    find_blueprint_file,
+    instantiate,
+    load_blueprint_file,
+    refuse_box_tags,
+)
 from .errors import BlueprintError, ScriptConfigError
 
 
@@ -195,7 +201,11 @@ def _no_inputs_left(value: Any) -> None:
 
 def parse_yaml_text(text: str) -> Any:
     """YAML text from the browser (our tags, ``!input`` too) through the house's loader
-    (blocking: a temporary file). ``ScriptConfigError`` names the line."""
+    (blocking: a temporary file). ``ScriptConfigError`` names the line.
+
+    Tags that read the box (``!include``, ``!secret``, ``!env_var``) are refused: text
+    from a browser must not pull files, secrets or the environment into an answer."""
+    refuse_box_tags(text)
     import tempfile
 
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False,

@@ -295,6 +295,15 @@ async def test_import_preview_save_and_use_over_websocket(config_dir: Path) -> N
         assert not refused["success"] and "input 'high' is required" in \
             refused["error"]["message"]
         await socket.result("blueprint/delete", domain="automation", path="mine/alarm.yaml")
+        # text from the browser cannot read the box (files, secrets, the environment)
+        for tag in ("!include /etc/hostname", "!secret password", "!env_var HOME"):
+            sneaky = text.replace("name: My alarm", f"name: {tag}")
+            for kind in ("blueprint/import", "blueprint/save"):
+                answer = await socket.call(kind, yaml=sneaky)
+                assert not answer["success"] and "is not allowed" in answer["error"][
+                    "message"], (kind, tag)
+            answer = await socket.call("automation/save", yaml=f"alias: {tag}\n")
+            assert not answer["success"] and "is not allowed" in answer["error"]["message"]
 
 
 def _write(directory: Path, text: str) -> Path:
