@@ -37,13 +37,15 @@ SERVICE_REVOKE = "revoke_device"
 SERVICE_DELETE = "delete_device"
 SERVICES = (SERVICE_PROVISION, SERVICE_REVOKE, SERVICE_DELETE)
 
-PROVISION_SCHEMA = vol.Schema({
+#: The fields of a provisioning request (the service, REST and WebSocket alike).
+PROVISION_FIELDS: dict[Any, Any] = {
     vol.Required("name"): valid_name,
     vol.Required("device_type"): valid_name,
     vol.Required("site"): valid_name,
     vol.Optional("auth", default="password"): vol.In(["password", "certificate"]),
-    vol.Optional("entry_id"): str,
-})
+    vol.Optional("entry_id"): vol.Any(None, str),
+}
+PROVISION_SCHEMA = vol.Schema(PROVISION_FIELDS)
 DEVICE_SCHEMA = vol.Schema({vol.Required("name"): valid_name, vol.Optional("entry_id"): str})
 
 Handler = Callable[[ServiceCall], Awaitable[Any]]

@@ -28,7 +28,7 @@ from gatehouse.core.http import WsCommand
 
 from ..const import DOMAIN
 from . import provisioner_for
-from .services import PROVISION_SCHEMA
+from .services import PROVISION_FIELDS
 from .traffic import DEFAULT_RATE, MAX_RATE, POLL_LIMIT, traffic_monitor
 
 ENTRY: dict[Any, Any] = {vol.Optional("entry_id"): vol.Any(None, str)}
@@ -58,9 +58,8 @@ def commands(host: Host) -> list[WsCommand]:
                 "devices": [d.as_dict() for d in provisioner.registry.all()]}
 
     async def provision(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
-        data = PROVISION_SCHEMA({k: v for k, v in args.items() if v is not None})
-        return await provisioner_for(host, data.get("entry_id")).provision(
-            data["name"], data["device_type"], data["site"], data["auth"])
+        return await provisioner_for(host, args.get("entry_id")).provision(
+            args["name"], args["device_type"], args["site"], args["auth"])
 
     async def revoke(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
         return await provisioner_for(host, args.get("entry_id")).revoke(args["name"])
@@ -89,8 +88,8 @@ def commands(host: Host) -> list[WsCommand]:
 
     return [
         WsCommand(f"{DOMAIN}/provisioning/info", info, ENTRY, require_admin=True),
-        WsCommand(f"{DOMAIN}/provisioning/provision", provision,
-                  vol.Schema({}, extra=vol.ALLOW_EXTRA), require_admin=True),
+        WsCommand(f"{DOMAIN}/provisioning/provision", provision, PROVISION_FIELDS,
+                  require_admin=True),
         WsCommand(f"{DOMAIN}/provisioning/revoke", revoke, DEVICE, require_admin=True),
         WsCommand(f"{DOMAIN}/provisioning/delete", delete, DEVICE, require_admin=True),
         WsCommand(f"{DOMAIN}/traffic/start", start, START, require_admin=True),

@@ -198,3 +198,17 @@ async def test_websocket_provisioning_and_a_rate_limited_traffic_monitor(
             assert answer["error"]["code"] == "unauthorized", type_
     finally:
         await user.ws.close()
+
+
+async def test_websocket_refuses_a_bad_field_by_name(rig: Rig, http: ClientSession) -> None:
+    socket = Socket(await login(http, rig.tokens["admin"]))
+    try:
+        answer = await socket.call("mqtt/provisioning/provision", name="a b",
+                                   device_type="sensor", site="x")
+        assert answer["error"]["code"] == "invalid_format"
+        assert "name" in answer["error"]["message"]
+        missing = await socket.call("mqtt/provisioning/revoke", name="nobody")
+        assert missing["error"]["code"] == "gatehouse_error"
+        assert "no provisioned device named 'nobody'" in missing["error"]["message"]
+    finally:
+        await socket.ws.close()
