@@ -371,27 +371,82 @@ def next_time_of_day(now: dt.datetime, at: dt.time) -> dt.datetime:
     return candidate
 
 
-def _time(host: Host, config: Mapping[str, Any], fire: Fire, base: dict[str, Any]) -> Undo:
-    times = [parse_time(t) for t in as_list(config.get("at"))]
-    if not times:
-        raise ScriptConfigError("time trigger needs 'at' (HH:MM:SS)")
-    cancels: dict[int, Undo] = {}
+def _entity_time(state: State | None) -> dt.datetime | dt.time | None:
+    """When an entity says: an ISO date-time (a ``timestamp`` sensor) or a time of day
+    (an ``input_datetime`` with time only); None for anything else."""
+    if state is None:
+        return None
+    text = state.state
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            return parse_time(text)
+        except ScriptConfigError:
+            return None
+    return moment if moment.tzinfo is not None else moment.astimezone()
 
-    def schedule(index: int, at: dt.time) -> None:
+
+def _time(host: Host, config: Mapping[str, Any], fire: Fire, base: dict[str, Any]) -> Undo:
+    """``at``: times of day, or entity ids whose state is a date-time or a time of day
+    (rescheduled when the entity changes), as in Home Assistant."""
+    fixed: list[dt.time] = []
+    entities: list[str] = []
+    for at in as_list(config.get("at")):
+        try:
+            fixed.append(parse_time(at))
+        except ScriptConfigError:
+            if isinstance(at, str) and "." in at:
+                entities.append(at)
+            else:
+                raise
+    if not fixed and not entities:
+        raise ScriptConfigError("time trigger needs 'at' (HH:MM:SS or an entity id)")
+    cancels: dict[str, Undo] = {}
+
+    def schedule(key: str, when: dt.datetime | dt.time, entity_id: str | None) -> None:
+        old = cancels.pop(key, None)
+        if old is not None:
+            old()
         now = dt.datetime.now().astimezone()
-        when = next_time_of_day(now, at)
+        daily = isinstance(when, dt.time)
+        target = next_time_of_day(now, when) if isinstance(when, dt.time) else when
+        if target <= now:
+            return  # a date-time in the past never comes
 
         def ring() -> None:
-            fire(_data(base, now=dt.datetime.now().astimezone(),
-                       description=f"time {at.isoformat()}"), None)
-            schedule(index, at)
+            cancels.pop(key, None)
+            fire(_data(base, now=dt.datetime.now().astimezone(), entity_id=entity_id,
+                       description=f"time {when.isoformat()}"), None)
+            if daily:
+                schedule(key, when, entity_id)
 
-        cancels[index] = call_later((when - now).total_seconds(), ring)
+        cancels[key] = call_later((target - now).total_seconds(), ring)
 
-    for index, at in enumerate(times):
-        schedule(index, at)
+    for at in fixed:
+        schedule(at.isoformat(), at, None)
+
+    def follow(entity_id: str, _old: State | None, new: State | None,
+               _event: Event[Any]) -> None:
+        when = _entity_time(new)
+        if when is None:
+            cancel = cancels.pop(entity_id, None)
+            if cancel is not None:
+                cancel()
+            return
+        schedule(entity_id, when, entity_id)
+
+    untrack: Undo | None = None
+    if entities:
+        for entity_id in entities:
+            when = _entity_time(host.states.get(entity_id))
+            if when is not None:
+                schedule(entity_id, when, entity_id)
+        untrack = state_dispatcher(host).track(entities, follow)
 
     def detach() -> None:
+        if untrack is not None:
+            untrack()
         for cancel in cancels.values():
             cancel()
         cancels.clear()

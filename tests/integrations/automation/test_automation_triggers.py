@@ -211,6 +211,21 @@ async def test_time_trigger_at_the_next_second(config_dir: Path) -> None:
         assert calls[0]["value"] == "time"
 
 
+async def test_time_trigger_at_an_entity(config_dir: Path) -> None:
+    config = automation("""
+      - trigger: time
+        at: [sensor.next_alarm, input_datetime.wake]
+""", "{{ trigger.entity_id }}")
+    async with running(config_dir, config) as (host, rec):
+        soon = dt.datetime.now(dt.UTC) + dt.timedelta(milliseconds=300)
+        host.states.set("sensor.next_alarm", (soon - dt.timedelta(hours=1)).isoformat())
+        host.states.set("sensor.next_alarm", soon.isoformat())  # rescheduled
+        host.states.set("input_datetime.wake", "not a time")     # ignored
+        calls = await rec.wait(1)
+        assert calls[0]["value"] == "sensor.next_alarm"
+        assert len(rec.calls) == 1
+
+
 async def test_host_start_trigger_and_trigger_ids(config_dir: Path) -> None:
     config = automation("""
       - trigger: homeassistant
