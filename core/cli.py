@@ -49,6 +49,10 @@ INTEGRATION_COMMANDS: dict[str, tuple[str, str, str]] = {
 TOOL_COMMANDS: dict[str, tuple[str, str, str]] = {
     "keys": ("gatehouse.core.crypto.cli", "cli_main",
              "tag encryption keys: 'gatehouse keys list|rotate|export|decrypt'"),
+    "backup": ("gatehouse.core.backup.cli", "cli_main",
+               "backups: 'gatehouse backup create [--passphrase] | restore ARCHIVE --config DIR'"),
+    "install-service": ("gatehouse.core.systemd", "cli_main",
+                        "write the hardened systemd unit (Type=notify, watchdog)"),
 }
 
 

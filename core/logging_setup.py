@@ -9,8 +9,11 @@ mistake does not leak a password into the journal.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import IO
 
 MASK = "***"
 #: Values shorter than this are not masked: masking "1" or "on" would ruin every line.
@@ -55,11 +58,60 @@ NOISY_LIBRARIES = ("asyncua", "pymodbus", "aiohttp.access", "nats")
 REDACTOR = SecretRedactor()
 
 
+#: syslog priorities (``sd-daemon(3)``) of the logging levels; in between rounds down.
+_PRIORITIES = ((logging.CRITICAL, 2), (logging.ERROR, 3), (logging.WARNING, 4),
+               (logging.INFO, 6))
+
+
+def syslog_priority(levelno: int) -> int:
+    for level, priority in _PRIORITIES:
+        if levelno >= level:
+            return priority
+    return 7
+
+
+class JournalFormatter(logging.Formatter):
+    """``<N>name: message`` on every line: journald parses the priority from the prefix.
+
+    No timestamp (the journal stamps each line itself) and no level name (the priority
+    says it and ``journalctl -p`` filters on it). A traceback's lines carry the prefix too,
+    since journald reads every line as its own entry.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("%(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        prefix = f"<{syslog_priority(record.levelno)}>"
+        return "\n".join(prefix + line for line in super().format(record).splitlines())
+
+
+def stream_is_journal(stream: IO[str], environ: Mapping[str, str] | None = None) -> bool:
+    """True if ``stream`` is the journal's socket (``$JOURNAL_STREAM`` = ``dev:inode`` of it).
+
+    Compared with the stream's own device and inode, as ``systemd.exec(5)`` asks: a child
+    that inherits the variable but writes to a pipe or a file must keep its timestamps.
+    """
+    env = os.environ if environ is None else environ
+    value = env.get("JOURNAL_STREAM", "")
+    dev, colon, ino = value.partition(":")
+    if not colon:
+        return False
+    try:
+        st = os.fstat(stream.fileno())
+        return (st.st_dev, st.st_ino) == (int(dev), int(ino))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def setup_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
-    )
+    if stream_is_journal(sys.stderr):
+        handler.setFormatter(JournalFormatter())
+    else:
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+        )
     handler.addFilter(REDACTOR)
     root = logging.getLogger()
     root.handlers[:] = [handler]
