@@ -1,0 +1,401 @@
+"""The SQLite file: opening it (moving a corrupt one aside), writing batches, purging.
+
+Used by the writer thread only (``writer.py``); queries open their own read-only
+connections (``queries.py``), which WAL lets run beside the writer.
+
+**Opening.** ``Database.open`` checks that the file is a database of a schema this
+code knows: a newer schema raises ``SchemaTooNewError`` (refused, clearly, never
+touched); an older one is migrated forward; a file SQLite calls corrupt ("file is not
+a database", "malformed") is renamed ``<name>.corrupt-<UTC time>`` (with its -wal and
+-shm) and a new database is started, with one ERROR line naming both files. If even
+the new file cannot be opened, ``DatabaseUnusableError``: the entry fails, the host
+keeps running (no crash loop).
+
+**Writing.** ``write`` takes the ``State``/``Event`` objects the loop queued and
+commits them in one transaction: entity ids, event types, attribute and event-data
+JSON are stored once and referenced (looked up through bounded caches; cleared when a
+transaction fails or a purge may have deleted what they point at). States of a
+sensitive entity are sealed with the tag cipher (state and attributes together).
+
+**Durability.** WAL with ``synchronous=NORMAL``: a committed transaction survives the
+process being killed (it is in the OS's page cache and the WAL); only a power cut can
+lose the last commits. So ``kill -9`` loses what was still queued in memory: at most
+one commit interval.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from gatehouse.core import Event, State
+from gatehouse.core.helpers import TagCipher
+
+from . import schema
+from .errors import DatabaseUnusableError, SchemaTooNewError
+from .statistics import StatisticsCompiler
+
+_LOGGER = logging.getLogger(__name__)
+
+#: Bounded caches (distinct attribute/event-data values remembered by the writer).
+CACHE_SIZE = 16_384
+#: Rows deleted per purge transaction, so a purge never holds the writer long.
+PURGE_CHUNK = 20_000
+
+
+def dumps(value: Any) -> str:
+    """Canonical compact JSON: equal mappings give equal text (de-duplication key)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str,
+                      ensure_ascii=False)
+
+
+def text_hash(text: str) -> int:
+    """A 63-bit hash of the JSON (an index key; equality is checked on the text)."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big") >> 1
+
+
+def is_corruption(err: BaseException) -> bool:
+    message = str(err).lower()
+    return isinstance(err, sqlite3.DatabaseError) and (
+        "not a database" in message or "malformed" in message or "corrupt" in message)
+
+
+def is_disk_full(err: BaseException) -> bool:
+    message = str(err).lower()
+    return "disk is full" in message or "database or disk is full" in message \
+        or (isinstance(err, OSError) and err.errno == 28)
+
+
+def connect(path: Path, *, max_page_count: int | None = None) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                           timeout=30.0)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=OFF")
+    if max_page_count is not None:
+        conn.execute(f"PRAGMA max_page_count={int(max_page_count)}")
+    return conn
+
+
+def move_aside(path: Path) -> Path:
+    """Rename ``path`` (and its -wal/-shm) to ``<name>.corrupt-<UTC time>``."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    os.replace(path, target)
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            os.replace(side, target.with_name(target.name + suffix))
+    return target
+
+
+def _open_checked(path: Path, max_page_count: int | None) -> sqlite3.Connection:
+    conn = connect(path, max_page_count=max_page_count)
+    try:
+        found = schema.current_version(conn)
+        now = time.time()
+        if found is None:
+            schema.create(conn, now)
+        elif found > schema.SCHEMA_VERSION:
+            raise SchemaTooNewError(
+                f"recorder database {path} has schema version {found}, newer than this "
+                f"Gatehouse supports ({schema.SCHEMA_VERSION}); it was left untouched: "
+                "upgrade Gatehouse, or move the file aside to start a new one")
+        elif found < schema.SCHEMA_VERSION:
+            schema.migrate(conn, found, now, lambda line: _LOGGER.warning("%s", line))
+        conn.execute("SELECT COUNT(*) FROM states_meta").fetchone()
+        conn.execute("PRAGMA quick_check(1)").fetchone()
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+class Database:
+    """The writer's connection and what it caches (see the module docstring)."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection,
+                 cipher: TagCipher | None = None, *, moved_aside: Path | None = None) -> None:
+        self.path = path
+        self.conn = conn
+        self.cipher = cipher
+        #: Where a corrupt file was moved when this database was started (or None).
+        self.moved_aside = moved_aside
+        self.statistics = StatisticsCompiler()
+        self._meta: dict[str, int] = {}
+        self._event_types: dict[str, int] = {}
+        self._attrs: dict[str, int] = {}
+        self._data: dict[str, int] = {}
+        #: Per entity: the attributes object last stored and its id (most states keep
+        #: their attributes; an identity or equality test skips the JSON).
+        self._last_attrs: dict[int, tuple[Mapping[str, Any], int]] = {}
+        self._stat_meta: dict[str, int] = {}
+        self._measured: dict[int, int] = {}  # states_meta id -> statistics_meta id
+        self.run_id = 0
+        self.rows_written = 0
+
+    @classmethod
+    def open(cls, path: Path, cipher: TagCipher | None = None, *,
+             max_page_count: int | None = None) -> Database:
+        """Open or create ``path`` (see the module docstring); blocking."""
+        moved: Path | None = None
+        try:
+            conn = _open_checked(path, max_page_count)
+        except sqlite3.DatabaseError as err:
+            if not is_corruption(err):
+                raise DatabaseUnusableError(f"recorder database {path}: {err}") from err
+            moved = move_aside(path)
+            _LOGGER.error(
+                "Recorder database %s is corrupt (%s): moved it aside to %s and started a "
+                "new, empty database", path, err, moved)
+            try:
+                conn = _open_checked(path, max_page_count)
+            except sqlite3.DatabaseError as again:
+                raise DatabaseUnusableError(
+                    f"recorder database {path}: a new database could not be started "
+                    f"either: {again}") from again
+        db = cls(path, conn, cipher, moved_aside=moved)
+        db._start_run()
+        return db
+
+    def _start_run(self) -> None:
+        with self.conn:
+            self.conn.execute("UPDATE recorder_runs SET closed_incorrectly = 1, end_ts = "
+                              "start_ts WHERE end_ts IS NULL")
+            cur = self.conn.execute("INSERT INTO recorder_runs (start_ts) VALUES (?)",
+                                    (time.time(),))
+            self.run_id = int(cur.lastrowid or 0)
+
+    def close(self) -> None:
+        try:
+            with self.conn:
+                self.conn.execute("UPDATE recorder_runs SET end_ts = ? WHERE run_id = ?",
+                                  (time.time(), self.run_id))
+        except sqlite3.Error as err:
+            _LOGGER.warning("Recorder: could not mark the run as closed: %s", err)
+        self.conn.close()
+
+    def forget_caches(self) -> None:
+        """After a failed transaction or a purge: ids in the caches may not exist."""
+        self._meta.clear()
+        self._event_types.clear()
+        self._attrs.clear()
+        self._data.clear()
+        self._last_attrs.clear()
+        self._stat_meta.clear()
+        self._measured.clear()
+
+    # -- ids -------------------------------------------------------------------------
+
+    def _metadata_id(self, entity_id: str) -> int:
+        found = self._meta.get(entity_id)
+        if found is not None:
+            return found
+        row = self.conn.execute("SELECT metadata_id FROM states_meta WHERE entity_id = ?",
+                                (entity_id,)).fetchone()
+        if row is None:
+            cur = self.conn.execute("INSERT INTO states_meta (entity_id) VALUES (?)",
+                                    (entity_id,))
+            found = int(cur.lastrowid or 0)
+        else:
+            found = int(row[0])
+        self._meta[entity_id] = found
+        return found
+
+    def _shared_id(self, cache: dict[str, int], table: str, id_col: str, text_col: str,
+                   text: str) -> int:
+        found = cache.get(text)
+        if found is not None:
+            return found
+        hashed = text_hash(text)
+        row = self.conn.execute(
+            f"SELECT {id_col} FROM {table} WHERE hash = ? AND {text_col} = ?",
+            (hashed, text)).fetchone()
+        if row is None:
+            cur = self.conn.execute(
+                f"INSERT INTO {table} (hash, {text_col}) VALUES (?, ?)", (hashed, text))
+            found = int(cur.lastrowid or 0)
+        else:
+            found = int(row[0])
+        if len(cache) >= CACHE_SIZE:
+            cache.clear()
+        cache[text] = found
+        return found
+
+    def _attributes_id(self, metadata_id: int, attributes: Mapping[str, Any]) -> int:
+        last = self._last_attrs.get(metadata_id)
+        if last is not None and (last[0] is attributes or last[0] == attributes):
+            return last[1]
+        found = self._shared_id(self._attrs, "state_attributes", "attributes_id",
+                                "shared_attrs", dumps(dict(attributes)))
+        self._last_attrs[metadata_id] = (attributes, found)
+        return found
+
+    def _event_type_id(self, event_type: str) -> int:
+        found = self._event_types.get(event_type)
+        if found is not None:
+            return found
+        row = self.conn.execute("SELECT event_type_id FROM event_types WHERE event_type = ?",
+                                (event_type,)).fetchone()
+        if row is None:
+            cur = self.conn.execute("INSERT INTO event_types (event_type) VALUES (?)",
+                                    (event_type,))
+            found = int(cur.lastrowid or 0)
+        else:
+            found = int(row[0])
+        self._event_types[event_type] = found
+        return found
+
+    def _statistic_id(self, entity_id: str, unit: Any) -> int:
+        found = self._stat_meta.get(entity_id)
+        if found is not None:
+            return found
+        row = self.conn.execute("SELECT id FROM statistics_meta WHERE statistic_id = ?",
+                                (entity_id,)).fetchone()
+        unit_text = None if unit is None else str(unit)
+        if row is None:
+            cur = self.conn.execute(
+                "INSERT INTO statistics_meta (statistic_id, unit_of_measurement) VALUES (?, ?)",
+                (entity_id, unit_text))
+            found = int(cur.lastrowid or 0)
+        else:
+            found = int(row[0])
+            self.conn.execute("UPDATE statistics_meta SET unit_of_measurement = ? WHERE id = ?",
+                              (unit_text, found))
+        self._stat_meta[entity_id] = found
+        return found
+
+    # -- writing ---------------------------------------------------------------------
+
+    def write(self, items: Sequence[State | Event[Any]], now: float | None = None) -> int:
+        """Commit ``items`` (and the statistics they close) in one transaction."""
+        conn = self.conn
+        states: list[tuple[Any, ...]] = []
+        events: list[tuple[Any, ...]] = []
+        cipher = self.cipher
+        stats = self.statistics
+        conn.execute("BEGIN")
+        try:
+            for item in items:
+                if isinstance(item, State):
+                    states.append(self._state_row(item, cipher, stats))
+                else:
+                    events.append(self._event_row(item, cipher))
+            if states:
+                conn.executemany(
+                    "INSERT INTO states (metadata_id, state, attributes_id, last_changed_ts,"
+                    " last_updated_ts, context_user_id, enc) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    states)
+            if events:
+                conn.executemany(
+                    "INSERT INTO events (event_type_id, data_id, time_fired_ts,"
+                    " context_user_id, enc) VALUES (?, ?, ?, ?, ?)", events)
+            stats.roll(time.time() if now is None else now)
+            short, hourly = stats.take()
+            if short:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO statistics_short_term (metadata_id, start_ts, mean,"
+                    " min, max) VALUES (?, ?, ?, ?, ?)", short)
+            if hourly:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO statistics (metadata_id, start_ts, mean, min, max)"
+                    " VALUES (?, ?, ?, ?, ?)", hourly)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            self.forget_caches()
+            raise
+        self.rows_written += len(states) + len(events)
+        return len(states) + len(events)
+
+    def _state_row(self, state: State, cipher: TagCipher | None,
+                   stats: StatisticsCompiler) -> tuple[Any, ...]:
+        entity_id = state.entity_id
+        metadata_id = self._metadata_id(entity_id)
+        updated = state.last_updated
+        changed = None if state.last_changed == updated else state.last_changed
+        user = state.context.user_id if state._context is not None else None
+        if cipher is not None and cipher.is_sensitive(entity_id):
+            sealed = cipher.seal(entity_id, dumps({"s": state.state,
+                                                   "a": dict(state.attributes)}).encode())
+            return (metadata_id, sealed.decode(), None, changed, updated, user, 1)
+        attributes = state.attributes
+        if attributes.get("state_class") == "measurement":
+            try:
+                value = float(state.state)
+            except ValueError:
+                pass
+            else:
+                stat = self._measured.get(metadata_id)
+                if stat is None:
+                    stat = self._measured[metadata_id] = self._statistic_id(
+                        entity_id, attributes.get("unit_of_measurement"))
+                stats.add(stat, updated, value)
+        attributes_id = self._attributes_id(metadata_id, attributes) if attributes else None
+        return (metadata_id, state.state, attributes_id, changed, updated, user, 0)
+
+    def _event_row(self, event: Event[Any], cipher: TagCipher | None) -> tuple[Any, ...]:
+        type_id = self._event_type_id(str(event.event_type))
+        data = dict(event.data)
+        user = event.context.user_id
+        entity_id = data.get("entity_id")
+        if data and cipher is not None and isinstance(entity_id, str) \
+                and cipher.is_sensitive(entity_id):
+            text = cipher.seal(entity_id, dumps(data).encode()).decode()
+            sealed_id = self._shared_id(self._data, "event_data", "data_id", "shared_data",
+                                        text)
+            return (type_id, sealed_id, event.time_fired, user, 1)
+        data_id = self._shared_id(self._data, "event_data", "data_id", "shared_data",
+                                  dumps(data)) if data else None
+        return (type_id, data_id, event.time_fired, user, 0)
+
+    # -- purging ---------------------------------------------------------------------
+
+    def purge(self, keep_days: float, statistics_keep_days: float,
+              now: float | None = None, *, pause: Callable[[], None] | None = None) -> int:
+        """Delete states and events older than ``keep_days``, statistics older than
+        ``statistics_keep_days``, then the attributes and data nobody references.
+        Chunked transactions; ``pause`` runs between them (the writer commits there)."""
+        now = time.time() if now is None else now
+        cutoff = now - keep_days * 86400.0
+        stat_cutoff = now - statistics_keep_days * 86400.0
+        deleted = 0
+        for table, column, limit in (("states", "last_updated_ts", cutoff),
+                                     ("events", "time_fired_ts", cutoff),
+                                     ("statistics_short_term", "start_ts", stat_cutoff),
+                                     ("statistics", "start_ts", stat_cutoff)):
+            key = {"states": "state_id", "events": "event_id"}.get(table, "id")
+            while True:
+                with self.conn:
+                    cur = self.conn.execute(
+                        f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} "
+                        f"WHERE {column} < ? LIMIT ?)", (limit, PURGE_CHUNK))
+                deleted += cur.rowcount
+                if cur.rowcount < PURGE_CHUNK:
+                    break
+                if pause is not None:
+                    pause()
+        with self.conn:
+            self.conn.execute(
+                "DELETE FROM state_attributes WHERE attributes_id NOT IN "
+                "(SELECT attributes_id FROM states WHERE attributes_id IS NOT NULL)")
+            self.conn.execute(
+                "DELETE FROM event_data WHERE data_id NOT IN "
+                "(SELECT data_id FROM events WHERE data_id IS NOT NULL)")
+            self.conn.execute("DELETE FROM recorder_runs WHERE end_ts < ?", (cutoff,))
+        self.forget_caches()
+        return deleted
+
+
+def finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None

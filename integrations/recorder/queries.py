@@ -1,0 +1,252 @@
+"""Reading the database: history, logbook rows and statistics (blocking; worker threads).
+
+Each call opens its own read-only connection: WAL lets readers run beside the writer
+thread without waiting for it, and a slow query never holds the writer's connection.
+Rows come back as plain tuples, newest data included up to the last commit; shaping
+them into Home Assistant's JSON is ``history.py``/``logbook.py``'s job.
+
+Sealed rows (sensitive entities) are opened here with the cipher when the caller may
+read the entity; without a key the row's state is ``None`` and it is marked, never
+raised into the API.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gatehouse.core.helpers import DecryptError, KeyMissingError, TagCipher
+
+_LOGGER = logging.getLogger(__name__)
+
+#: Domains whose attribute changes are significant (HA's ``SIGNIFICANT_DOMAINS``).
+SIGNIFICANT_DOMAINS = frozenset({"climate", "device_tracker", "humidifier", "thermostat",
+                                 "water_heater"})
+
+
+@dataclass(slots=True)
+class Row:
+    """One stored state."""
+
+    entity_id: str
+    state: str | None
+    attributes: dict[str, Any] | None
+    last_changed: float
+    last_updated: float
+
+
+def connect_ro(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30.0,
+                           check_same_thread=False)
+    conn.execute("PRAGMA query_only=1")
+    return conn
+
+
+def _chunks(items: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
+    for index in range(0, len(items), size):
+        yield items[index:index + size]
+
+
+def _open_sealed(cipher: TagCipher | None, text: str) -> tuple[str | None, dict[str, Any]]:
+    if cipher is None:
+        return None, {"encrypted": True}
+    try:
+        opened = json.loads(cipher.open(text))
+    except (KeyMissingError, DecryptError, ValueError) as err:
+        _LOGGER.debug("Recorder: a sealed state could not be opened: %s", err)
+        return None, {"encrypted": True}
+    return str(opened["s"]), dict(opened.get("a") or {})
+
+
+def _meta_ids(conn: sqlite3.Connection, entity_ids: Sequence[str]) -> dict[int, str]:
+    found: dict[int, str] = {}
+    for chunk in _chunks(entity_ids):
+        marks = ",".join("?" * len(chunk))
+        for metadata_id, entity_id in conn.execute(
+                f"SELECT metadata_id, entity_id FROM states_meta WHERE entity_id IN ({marks})",
+                tuple(chunk)):
+            found[int(metadata_id)] = str(entity_id)
+    return found
+
+
+def all_entity_ids(path: Path) -> list[str]:
+    conn = connect_ro(path)
+    try:
+        return [str(r[0]) for r in conn.execute("SELECT entity_id FROM states_meta")]
+    finally:
+        conn.close()
+
+
+def states_during(
+    path: Path, entity_ids: Sequence[str], start: float, end: float, *,
+    cipher: TagCipher | None, significant_only: bool, no_attributes: bool,
+    include_start_state: bool = True,
+) -> dict[str, list[Row]]:
+    """Per entity (in the order asked): its states in [start, end), oldest first,
+    preceded (``include_start_state``) by the state it had at ``start``, dated
+    ``start`` as Home Assistant does."""
+    conn = connect_ro(path)
+    try:
+        metas = _meta_ids(conn, entity_ids)
+        out: dict[str, list[Row]] = {}
+        attrs_cache: dict[int, dict[str, Any]] = {}
+        select = ("SELECT s.state, s.last_changed_ts, s.last_updated_ts, s.enc, "
+                  + ("NULL" if no_attributes else "s.attributes_id") + " FROM states s ")
+        for metadata_id, entity_id in sorted(metas.items(),
+                                             key=lambda m: entity_ids.index(m[1])):
+            rows: list[Row] = []
+            significant = significant_only and entity_id.split(".", 1)[0] \
+                not in SIGNIFICANT_DOMAINS
+            if include_start_state:
+                before = conn.execute(
+                    select + "WHERE s.metadata_id = ? AND s.last_updated_ts < ? "
+                    "ORDER BY s.last_updated_ts DESC LIMIT 1", (metadata_id, start)).fetchone()
+                if before is not None:
+                    rows.append(_row(conn, entity_id, before, cipher, attrs_cache,
+                                     no_attributes, at=start))
+            where = "WHERE s.metadata_id = ? AND s.last_updated_ts >= ? AND s.last_updated_ts < ?"
+            if significant:
+                where += " AND s.last_changed_ts IS NULL"
+            for found in conn.execute(select + where + " ORDER BY s.last_updated_ts",
+                                      (metadata_id, start, end)):
+                rows.append(_row(conn, entity_id, found, cipher, attrs_cache, no_attributes))
+            if rows:
+                out[entity_id] = rows
+        return out
+    finally:
+        conn.close()
+
+
+def _row(conn: sqlite3.Connection, entity_id: str, found: tuple[Any, ...],
+         cipher: TagCipher | None, attrs_cache: dict[int, dict[str, Any]],
+         no_attributes: bool, at: float | None = None) -> Row:
+    state, changed, updated, enc, attributes_id = found
+    attributes: dict[str, Any] | None = None
+    if enc:
+        state, opened = _open_sealed(cipher, state)
+        attributes = None if no_attributes else opened
+    elif not no_attributes:
+        if attributes_id is None:
+            attributes = {}
+        else:
+            cached = attrs_cache.get(attributes_id)
+            if cached is None:
+                text = conn.execute(
+                    "SELECT shared_attrs FROM state_attributes WHERE attributes_id = ?",
+                    (attributes_id,)).fetchone()
+                cached = attrs_cache[attributes_id] = json.loads(text[0]) if text else {}
+            attributes = cached
+    if at is not None:
+        return Row(entity_id, state, attributes, at, at)
+    return Row(entity_id, state, attributes, updated if changed is None else changed, updated)
+
+
+@dataclass(slots=True)
+class LogRow:
+    """A state change or an event, for the logbook."""
+
+    when: float
+    entity_id: str | None
+    state: str | None
+    attributes: dict[str, Any]
+    event_type: str | None
+    data: dict[str, Any]
+    user_id: str | None
+
+
+def logbook_rows(path: Path, start: float, end: float, entity_ids: Sequence[str] | None,
+                 event_types: Sequence[str], cipher: TagCipher | None,
+                 limit: int = 100_000) -> list[LogRow]:
+    """State changes (not attribute-only updates) and the given event types in
+    [start, end), oldest first."""
+    conn = connect_ro(path)
+    try:
+        out: list[LogRow] = []
+        params: list[Any] = [start, end]
+        where = ("WHERE s.last_updated_ts >= ? AND s.last_updated_ts < ? "
+                 "AND s.last_changed_ts IS NULL")
+        if entity_ids is not None:
+            metas = _meta_ids(conn, entity_ids)
+            if not metas:
+                where += " AND 0"
+            else:
+                where += f" AND s.metadata_id IN ({','.join('?' * len(metas))})"
+                params.extend(metas)
+        for stored, updated, enc, entity_id, shared in conn.execute(
+                "SELECT s.state, s.last_updated_ts, s.enc, m.entity_id, a.shared_attrs "
+                "FROM states s JOIN states_meta m ON s.metadata_id = m.metadata_id "
+                "LEFT JOIN state_attributes a ON s.attributes_id = a.attributes_id "
+                + where + " ORDER BY s.last_updated_ts LIMIT ?", (*params, limit)):
+            state: str | None = stored
+            if enc:
+                state, attributes = _open_sealed(cipher, stored)
+            else:
+                attributes = json.loads(shared) if shared else {}
+            out.append(LogRow(updated, entity_id, state, attributes, None, {}, None))
+        if event_types:
+            marks = ",".join("?" * len(event_types))
+            for event_type, fired, enc, shared, user in conn.execute(
+                    "SELECT t.event_type, e.time_fired_ts, e.enc, d.shared_data, "
+                    "e.context_user_id FROM events e "
+                    "JOIN event_types t ON e.event_type_id = t.event_type_id "
+                    "LEFT JOIN event_data d ON e.data_id = d.data_id "
+                    f"WHERE e.time_fired_ts >= ? AND e.time_fired_ts < ? "
+                    f"AND t.event_type IN ({marks}) ORDER BY e.time_fired_ts LIMIT ?",
+                    (start, end, *event_types, limit)):
+                data: dict[str, Any] = {}
+                if shared:
+                    if enc:
+                        if cipher is None:
+                            continue
+                        try:
+                            data = json.loads(cipher.open(shared))
+                        except (KeyMissingError, DecryptError, ValueError):
+                            continue
+                    else:
+                        data = json.loads(shared)
+                entity_id = data.get("entity_id")
+                if entity_ids is not None and entity_id not in entity_ids:
+                    continue
+                out.append(LogRow(fired, entity_id if isinstance(entity_id, str) else None,
+                                  None, {}, event_type, data, user))
+        out.sort(key=lambda r: r.when)
+        return out
+    finally:
+        conn.close()
+
+
+def statistics_during(path: Path, statistic_ids: Sequence[str], start: float,
+                      end: float, period: str) -> dict[str, list[tuple[float, float | None,
+                                                                          float | None,
+                                                                          float | None]]]:
+    """``(start_ts, mean, min, max)`` per statistic id; ``period`` is ``5minute`` or
+    ``hour`` (``day``/``week``/``month`` are folded from the hours)."""
+    table = "statistics_short_term" if period == "5minute" else "statistics"
+    conn = connect_ro(path)
+    try:
+        out: dict[str, list[tuple[float, float | None, float | None, float | None]]] = {}
+        for chunk in _chunks(list(statistic_ids)):
+            marks = ",".join("?" * len(chunk))
+            for statistic_id, start_ts, mean, low, high in conn.execute(
+                    f"SELECT m.statistic_id, s.start_ts, s.mean, s.min, s.max FROM {table} s "
+                    "JOIN statistics_meta m ON s.metadata_id = m.id "
+                    f"WHERE m.statistic_id IN ({marks}) AND s.start_ts >= ? AND s.start_ts < ? "
+                    "ORDER BY m.statistic_id, s.start_ts", (*chunk, start, end)):
+                out.setdefault(statistic_id, []).append((start_ts, mean, low, high))
+        return out
+    finally:
+        conn.close()
+
+
+def statistic_units(path: Path) -> dict[str, str | None]:
+    conn = connect_ro(path)
+    try:
+        return {str(s): u for s, u in conn.execute(
+            "SELECT statistic_id, unit_of_measurement FROM statistics_meta")}
+    finally:
+        conn.close()

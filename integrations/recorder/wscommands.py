@@ -1,0 +1,92 @@
+"""The WebSocket commands, as Home Assistant's (``gatehouse_ws_commands``):
+
+* ``history/history_during_period`` ``{start_time, end_time?, entity_ids,
+  include_start_time_state?, significant_changes_only?, minimal_response?,
+  no_attributes?}`` → compressed states per entity (``history.ws_history``);
+* ``recorder/statistics_during_period`` ``{start_time, end_time?, statistic_ids,
+  period: 5minute|hour|day|week|month, types?}`` → ``{statistic_id: [{start, end,
+  mean, min, max}]}`` (ms).
+
+Every user may send them; answers hold only entities the user may read. A bad field
+answers ``invalid_format`` naming it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import voluptuous as vol
+
+from gatehouse.core import Host
+from gatehouse.core.http import WsCommand
+
+from . import access, history
+
+HISTORY_SCHEMA: dict[Any, Any] = {
+    vol.Required("start_time"): str,
+    vol.Optional("end_time"): vol.Any(None, str),
+    vol.Required("entity_ids"): [str],
+    vol.Optional("include_start_time_state", default=True): bool,
+    vol.Optional("significant_changes_only", default=True): bool,
+    vol.Optional("minimal_response", default=False): bool,
+    vol.Optional("no_attributes", default=False): bool,
+}
+STATISTICS_SCHEMA: dict[Any, Any] = {
+    vol.Required("start_time"): str,
+    vol.Optional("end_time"): vol.Any(None, str),
+    vol.Optional("statistic_ids"): vol.Any(None, [str]),
+    vol.Required("period"): vol.In(history.PERIODS),
+    vol.Optional("types", default=list): [str],
+    vol.Optional("units"): dict,
+}
+
+
+def _times(args: dict[str, Any]) -> tuple[float, float]:
+    """HA's WebSocket default end is now (REST's is a day after the start)."""
+    try:
+        start, end = access.period(args["start_time"], args.get("end_time"))
+        if not args.get("end_time"):
+            end = max(start, time.time())
+        return start, end
+    except ValueError as err:
+        raise vol.Invalid(str(err)) from None
+
+
+def commands(host: Host) -> list[WsCommand]:
+    """The commands above, bound to ``host``."""
+
+    async def history_during_period(permissions: Any, args: dict[str, Any]) -> Any:
+        start, end = _times(args)
+        try:
+            entity_ids = access.entity_list(args["entity_ids"], "entity_ids")
+        except ValueError as err:
+            raise vol.Invalid(str(err)) from None
+        runtime = access.runtime_of(host)
+        found = await runtime.states_during(
+            access.readable(permissions, entity_ids), start, end,
+            significant_only=args["significant_changes_only"] or args["minimal_response"],
+            no_attributes=args["no_attributes"],
+            include_start_state=args["include_start_time_state"])
+        return history.ws_history(found, minimal=args["minimal_response"],
+                                  no_attributes=args["no_attributes"])
+
+    async def statistics_during_period(permissions: Any, args: dict[str, Any]) -> Any:
+        start, end = _times(args)
+        runtime = access.runtime_of(host)
+        ids = args.get("statistic_ids")
+        if ids is None:
+            import anyio.to_thread
+
+            from . import queries
+
+            ids = list(await anyio.to_thread.run_sync(queries.statistic_units, runtime.path))
+        found = await runtime.statistics(access.readable(permissions, ids), start, end,
+                                         args["period"])
+        return history.statistics_json(found, args["period"], args["types"])
+
+    return [
+        WsCommand("history/history_during_period", history_during_period, HISTORY_SCHEMA),
+        WsCommand("recorder/statistics_during_period", statistics_during_period,
+                  STATISTICS_SCHEMA),
+    ]
