@@ -113,13 +113,18 @@ class TemplateEngine:
     def _compile_uncached(self, source: str) -> jinja2.Template:
         self.compilations += 1
         try:
-            return self._env.from_string(source)
+            template = self._env.from_string(source)
         except jinja2.TemplateSyntaxError as err:
             label = template_name(source)
             raise TemplateError(
                 f"template {label!r}, line {err.lineno}: syntax error: {err.message}",
                 template=label, line=err.lineno,
             ) from err
+        # jinja copies the globals into every render's context; from a ChainMap that is
+        # a lookup per global (~60), from a dict one C copy. The globals are complete
+        # once the engine is built, so the template keeps a flat copy.
+        template.globals = dict(template.globals)
+        return template
 
     def compile(self, source: str) -> jinja2.Template:
         """Compile (cached); raises ``TemplateError`` naming the template and the line of

@@ -27,17 +27,21 @@ def parse_result(text: str) -> Any:
     """``text`` as a native value (module docstring)."""
     if not text or len(text) > _MAX_LENGTH:
         return text
-    try:
-        if text[0] in "[{(":
-            return _parse.__wrapped__(text)
-        return _parse(text)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return text
+    result = _parse.__wrapped__(text) if text[0] in "[{(" else _parse(text)
+    return text if result is _TEXT else result
+
+
+#: "Not a literal": remembered like a value (``on``, ``off`` come back all the time, and
+#: a failed ``literal_eval`` costs a compilation).
+_TEXT: Final = object()
 
 
 @lru_cache(maxsize=1024)
 def _parse(text: str) -> Any:
-    result = literal_eval(text)
+    try:
+        result = literal_eval(text)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return _TEXT
     if isinstance(result, str | complex):
         return text
     if isinstance(result, bool) or not isinstance(result, int | float):

@@ -171,7 +171,17 @@ def _entity_id(state: State) -> str:
     return state.entity_id
 
 
-class AllStates:
+class _NotProbed:
+    """What jinja asks of every object it calls, answered without ``__getattr__`` (which
+    would take the question for a domain and raise: four exceptions per render)."""
+
+    __slots__ = ()
+    unsafe_callable = False
+    alters_data = False
+    jinja_pass_arg = None
+
+
+class AllStates(_NotProbed):
     """The ``states`` global: callable, an attribute per domain, iterable."""
 
     __slots__ = ("_host",)
@@ -218,7 +228,7 @@ class AllStates:
         return "<template AllStates>"
 
 
-class DomainStates:
+class DomainStates(_NotProbed):
     """``states.sensor``: an attribute per entity of the domain, iterable."""
 
     __slots__ = ("_domain", "_host")
