@@ -145,11 +145,21 @@ class Provisioner:
         try:
             await self.dynsec.create_role(role, device_acls(topics),
                                           textname=f"Gatehouse device {name}")
+            record = DeviceRecord(
+                name=name, site=site, type=device_type, username=username, auth=auth,
+                role=role, group=group, topic_root=topics.root, created=time.time(),
+                serial=None if issued is None else issued.serial)
             try:
                 await self.dynsec.create_client(
                     username, password, textname=name,
                     textdescription=f"{device_type} at {site}, provisioned by Gatehouse",
                     roles=[role], groups=[group])
+                try:
+                    await self.registry.put(record)
+                except Exception:
+                    # Not recorded means not revocable from here: undo the client too.
+                    await self._quietly(self.dynsec.delete_client(username, missing_ok=True))
+                    raise
             except Exception:
                 await self._quietly(self.dynsec.delete_role(role, missing_ok=True))
                 raise
@@ -159,12 +169,6 @@ class Provisioner:
                     certs.revoke, self.config_dir, issued.serial,
                     self.settings.crl_file, self.settings.broker_pid_file))
             raise
-
-        record = DeviceRecord(
-            name=name, site=site, type=device_type, username=username, auth=auth,
-            role=role, group=group, topic_root=topics.root, created=time.time(),
-            serial=None if issued is None else issued.serial)
-        await self.registry.put(record)
         self.provisioned += 1
         _LOGGER.info("Provisioned %s device %s at %s (%s)", device_type, name, site, auth)
         return await self._result(record, template, topics.as_dict(), password, issued)

@@ -23,6 +23,8 @@ import anyio.to_thread
 
 from gatehouse.core.helpers import write_private_file
 
+from .errors import ProvisioningError
+
 _LOGGER = logging.getLogger(__name__)
 
 VERSION = 1
@@ -94,19 +96,33 @@ class DeviceRegistry:
         return any(d.username == username for d in self._devices.values())
 
     async def put(self, record: DeviceRecord) -> None:
+        """Add or replace; if the file cannot be written, memory stays as before."""
         async with self._lock:
+            before = dict(self._devices)
             self._devices[record.name] = record
-            await self._save()
+            try:
+                await self._save()
+            except BaseException:
+                self._devices = before
+                raise
 
     async def remove(self, name: str) -> None:
         async with self._lock:
+            before = dict(self._devices)
             if self._devices.pop(name, None) is not None:
-                await self._save()
+                try:
+                    await self._save()
+                except BaseException:
+                    self._devices = before
+                    raise
 
     async def _save(self) -> None:
         data = json.dumps({"version": VERSION,
                            "devices": [d.as_dict() for d in self.all()]}, indent=1)
-        await anyio.to_thread.run_sync(self._write, data.encode("utf-8"))
+        try:
+            await anyio.to_thread.run_sync(self._write, data.encode("utf-8"))
+        except OSError as err:
+            raise ProvisioningError(f"cannot save the device list {self.path}: {err}") from err
 
     def _write(self, data: bytes) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -266,3 +266,19 @@ async def test_the_client_commands_take_effect_on_the_broker(
     await dynsec.delete_client("tool", missing_ok=True)
     with pytest.raises(DynsecError, match="Client not found"):
         await dynsec.delete_client("tool")
+
+
+async def test_a_device_that_cannot_be_recorded_is_not_left_on_the_broker(
+    provisioning_host: Host, broker: DynsecBroker
+) -> None:
+    """Provisioned on the broker but not in the device list would be a client nobody
+    can revoke from Gatehouse: the client and role are removed again."""
+    provisioner = provisioner_for(provisioning_host)
+    provisioner.registry.path.parent.mkdir(parents=True, exist_ok=True)
+    provisioner.registry.path.mkdir()  # a directory where the file goes: the save fails
+    with pytest.raises(ServiceValidationError, match="cannot save the device list"):
+        await provision(provisioning_host, "lost")
+    assert "lost" not in await provisioner.dynsec.list_clients()
+    with pytest.raises(DynsecError, match="Role not found"):
+        await provisioner.dynsec.get_role("gatehouse-dev-lost")
+    assert provisioner.registry.get("lost") is None
