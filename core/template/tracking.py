@@ -112,6 +112,9 @@ class TrackerHub:
     def subscribe(self, tracker: TemplateTracker, old: RenderInfo | None,
                   new: RenderInfo | None) -> None:
         """Move ``tracker`` from what ``old`` read to what ``new`` read."""
+        if (old is not None and new is not None and old.entities == new.entities
+                and old.domains == new.domains and old.all_states == new.all_states):
+            return  # the usual case: a re-render read what the last one read
         old_entities = old.entities if old is not None else frozenset()
         new_entities = new.entities if new is not None else frozenset()
         _move(self._by_entity, tracker, old_entities - new_entities, new_entities - old_entities)
