@@ -30,7 +30,13 @@ from typing import Any
 import anyio
 
 from gatehouse.core import EVENT_STATE_CHANGED, ConfigEntry, Event, Host, State, StateChangedData
-from gatehouse.core.helpers import OutboxError, OutboxLink, entity_filter, priority_rules
+from gatehouse.core.helpers import (
+    OutboxError,
+    OutboxLink,
+    entity_filter,
+    priority_rules,
+    tag_cipher,
+)
 
 from .const import HDR_QOS, HDR_TOPIC, MAX_PAYLOAD, THING_FIELD
 
@@ -69,6 +75,7 @@ class Telemetry:
         self._attributes = bool(config["attributes"])
         self._filter = entity_filter(host, config)
         self._priority = priority_rules(host, config)
+        self._cipher = tag_cipher(host)
         #: The entry's own entities (queue figures, link): never sent, since each
         #: message sent would change them and send them again, for ever.
         self._own = frozenset(own)
@@ -99,9 +106,10 @@ class Telemetry:
             self._pending[state.entity_id] = state
             return
         self._enqueue(self.topic(state.entity_id), _dumps(_state_json(state, self._attributes)),
-                      self._priority(state))
+                      self._priority(state), state.entity_id)
 
-    def _enqueue(self, topic: str, payload: bytes, priority: int) -> None:
+    def _enqueue(self, topic: str, payload: bytes, priority: int,
+                 entity_id: str | None = None) -> None:
         if len(payload) > MAX_PAYLOAD:
             self.too_large += 1
             _LOGGER.warning("AWS IoT telemetry: %s: %d bytes is over AWS's %d; not sent "
@@ -109,7 +117,8 @@ class Telemetry:
             return
         try:
             self._outbox.enqueue_nowait(
-                payload, {HDR_TOPIC: topic, HDR_QOS: self._headers_qos}, priority=priority
+                payload, {HDR_TOPIC: topic, HDR_QOS: self._headers_qos}, priority=priority,
+                entity_id=entity_id,  # a sensitive entity's document is stored encrypted
             )
         except OutboxError as err:  # a full queue that refuses: count, never break the bus
             self.refused += 1
@@ -127,9 +136,23 @@ class Telemetry:
         if not self._pending:
             return
         states, self._pending = list(self._pending.values()), {}
+        head = {"thing": self._thing(), "ts": round(time.time(), 3)}
+        cipher = self._cipher
+        if cipher is not None:
+            # Tag encryption: a sensitive entity's state leaves in a document of its
+            # own, bound to it, so the outbox stores it encrypted (a shared document
+            # has no one entity to bind the ciphertext to).
+            alone = [s for s in states if cipher.is_sensitive(s.entity_id)]
+            for state in alone:
+                body = {state.entity_id: _state_json(state, self._attributes)}
+                self._enqueue(self._batch_topic, _dumps({**head, "states": body}),
+                              self._priority(state), state.entity_id)
+            if alone:
+                states = [s for s in states if not cipher.is_sensitive(s.entity_id)]
+                if not states:
+                    return
         priority = max(self._priority(s) for s in states)
         bodies = [(s.entity_id, _state_json(s, self._attributes)) for s in states]
-        head = {"thing": self._thing(), "ts": round(time.time(), 3)}
         chunk: dict[str, Any] = {}
         size = len(_dumps({**head, "states": {}}))
         for entity_id, body in bodies:

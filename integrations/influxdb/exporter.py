@@ -47,8 +47,13 @@ class Exporter:
         link: OutboxLink,
         accept: Callable[[State], bool],
         priority: Callable[[State], int] | None,
+        sensitive: Callable[[str], bool] | None = None,
     ) -> None:
         self.maker = maker
+        #: Tag encryption (README "Tag encryption"): a sensitive entity's point is a
+        #: message of its own, queued with its entity id so the outbox stores it
+        #: encrypted (a shared message has no one entity to bind the ciphertext to).
+        self.sensitive = sensitive
         self.link = link
         self.accept = accept
         self.priority = priority
@@ -75,6 +80,9 @@ class Exporter:
         if line is None:
             return
         priority = 0 if self.priority is None else self.priority(state)
+        if self.sensitive is not None and self.sensitive(state.entity_id):
+            self._send_alone(state.entity_id, line.encode(), priority)
+            return
         pending = self._pending.get(priority)
         if pending is None:
             pending = self._pending[priority] = []
@@ -92,6 +100,15 @@ class Exporter:
             self.link.enqueue_nowait(b"\n".join(lines), priority=priority)
         except OutboxError as err:
             self._refused.hit(len(lines), reason=str(err))
+            return
+        self.messages += 1
+
+    def _send_alone(self, entity_id: str, line: bytes, priority: int) -> None:
+        self.points += 1
+        try:
+            self.link.enqueue_nowait(line, priority=priority, entity_id=entity_id)
+        except OutboxError as err:
+            self._refused.hit(1, reason=str(err))
             return
         self.messages += 1
 

@@ -37,6 +37,7 @@ from gatehouse.core.helpers import (
     attach_outbox,
     entity_filter,
     priority_rules,
+    tag_cipher,
     template_engine,
 )
 
@@ -181,7 +182,9 @@ async def build(
         return state.entity_id not in own and selected(state)
 
     rules = priority_rules(host, config)
-    exporter = Exporter(name, maker, outbox, accept, rules if rules else None)
+    cipher = tag_cipher(host)
+    exporter = Exporter(name, maker, outbox, accept, rules if rules else None,
+                        cipher.is_sensitive if cipher is not None else None)
     sender.requeue = outbox.enqueue_nowait
     # Undone in reverse: stop listening, then queue what the last loop turn made.
     entry.on_unload(exporter.flush)
