@@ -143,6 +143,12 @@ def _raw_connect(port: int, client_id: str) -> Any:
     return sock
 
 
+def _invalid(n: int) -> bool:
+    """Every tenth message is invalid (``BENCH_INVALID_EVERY``: every n-th, 0: none)."""
+    every = int(os.environ.get("BENCH_INVALID_EVERY", "10"))
+    return every > 0 and n % every == every - 1
+
+
 def publisher(port: int, count: int, rate: float, started: Any) -> None:
     """QoS 1 PUBLISH packets, 10 % invalid, at most 1,000 unacknowledged; ``rate`` 0:
     as fast as that window allows, else paced message by message."""
@@ -171,7 +177,7 @@ def publisher(port: int, count: int, rate: float, started: Any) -> None:
     for n in range(count):
         pid = (n % 65535) + 1
         body = topics[n % 64] + pid.to_bytes(2, "big") + document(
-            n, time.monotonic_ns(), n % 10 != 9)
+            n, time.monotonic_ns(), not _invalid(n))
         chunk.append(b"\x32" + _varlen(len(body)) + body)
         if rate:
             sock.sendall(chunk[0])
@@ -450,7 +456,7 @@ def one_run(kind: str, count: int, rate: float, workdir: Path, ports: list[int])
         if not ready.wait(60):
             raise SystemExit(f"{kind}: the forwarder did not come up")
         recv_ready = ctx.Event()
-        expect = count - count // 10
+        expect = sum(1 for n in range(count) if not _invalid(n))
         recv = ctx.Process(target=receiver, args=(out_b.port, expect, recv_ready, results))
         recv.start()
         recv_ready.wait(20)
@@ -479,7 +485,8 @@ def one_run(kind: str, count: int, rate: float, workdir: Path, ports: list[int])
 
 def _fmt(row: dict[str, Any]) -> str:
     return (f"p50 {row['p50']:6.2f}  p99 {row['p99']:6.2f}  max {row['max']:7.2f} ms"
-            f"  steal {row['steal']:4.1f} %{'' if row['complete'] else '  INCOMPLETE'}")
+            f"  steal {row['steal']:4.1f} %  load {row['load']:.1f}"
+            f"{'' if row['complete'] else '  INCOMPLETE'}")
 
 
 def _proxy_note(p: dict[str, Any] | None) -> str:
