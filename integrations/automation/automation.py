@@ -1,11 +1,13 @@
 """One automation: its triggers, its conditions and its actions (a ``Script``).
 
 When a trigger fires (in the loop, synchronously) the run's trace is started, the
-trigger recorded (``trigger/<idx>``), the automation's ``variables`` rendered and the
-conditions checked inline (``condition/<i>``). Only when they pass is a task started
-for the actions: in a busy house most triggers end at a condition, and those cost no
-task. ``last_triggered`` is set and ``automation_triggered`` fired when the actions
-start, as in Home Assistant.
+trigger recorded (``trigger/<idx>``), the variables made (``trigger_variables`` as
+rendered when the triggers were attached, ``this``, ``trigger``, the trigger's own
+``variables``, then the automation's ``variables``) and the conditions checked inline
+(``condition/<i>``). Only when they pass is a task started for the actions: in a
+busy house most triggers end at a condition, and those cost no task.
+``last_triggered`` is set and ``automation_triggered`` fired when the actions start,
+as in Home Assistant.
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ class Automation:
         self.enabled = False
         self.last_triggered: dt.datetime | None = None
         self._detach: Callable[[], None] | None = None
+        #: ``trigger_variables`` as rendered when the triggers were attached.
+        self._attach_variables: dict[str, Any] = {}
 
     def __repr__(self) -> str:
         return f"<Automation {self.key} {'on' if self.enabled else 'off'}>"
@@ -72,8 +76,9 @@ class Automation:
     def attach(self) -> None:
         if self._detach is None:
             this = {"entity_id": self.entity.entity_id}
-            variables = {"this": this,
-                         **render_value(self.host, self.trigger_variables, {"this": this})}
+            self._attach_variables = render_value(self.host, self.trigger_variables,
+                                                  {"this": this})
+            variables = {"this": this, **self._attach_variables}
             self._detach = attach_triggers(self.host, self.triggers, self._triggered,
                                            f"automation {self.alias}", variables)
 
@@ -108,10 +113,17 @@ class Automation:
               skip_condition: bool, extra: Mapping[str, Any] | None = None) -> bool:
         """Check the conditions and start the actions in a task; False if they failed."""
         trace = self.script.new_trace(context, trigger=trigger.get("description"))
-        variables: dict[str, Any] = {**(extra or {}), "this": self._this(),
-                                     "trigger": dict(trigger)}
+        variables: dict[str, Any] = {**self._attach_variables, **(extra or {}),
+                                     "this": self._this(), "trigger": dict(trigger)}
         trace.step(f"trigger/{trigger.get('idx', 0)}", variables=variables)
         try:
+            # a trigger's own variables (rendered when it fires), then the automation's
+            idx = str(trigger.get("idx", ""))
+            own = self.triggers[int(idx)].get("variables") if idx.isdigit() and int(
+                idx) < len(self.triggers) else None
+            if isinstance(own, Mapping):
+                for key, value in own.items():
+                    variables[str(key)] = render_value(self.host, value, variables)
             for key, value in self.variables.items():
                 variables[key] = render_value(self.host, value, variables)
         except ScriptError as err:
