@@ -97,6 +97,7 @@ export async function render(root, _ctx) {
   const wizard = h("section", { class: "panel", "aria-label": "Provision a device" });
   const rows = h("tbody");
   const enforcement = h("div", { class: "hint" });
+  const templates = h("tbody");
   /** @type {string[]} */
   const urls = [];
   /** @type {Overview | null} */
@@ -108,6 +109,12 @@ export async function render(root, _ctx) {
       h("table", {}, h("thead", {}, h("tr", {},
         ["Name", "Site", "Type", "Credentials", "Status", "Provisioned"].map((t) => h("th", {}, t)),
         h("th", {}, h("span", { class: "visually-hidden" }, "Actions")))), rows)),
+    h("section", { class: "panel", "aria-labelledby": "types-heading" },
+      h("h2", { id: "types-heading" }, "Device types"),
+      h("p", { class: "hint muted" }, "Templates from the mqtt entry's provisioning: block."),
+      h("table", {}, h("thead", {}, h("tr", {},
+        ["Type", "Publishes under", "Subscribes to", "Max QoS", "Retain"].map((t) => h("th", {}, t)))),
+      templates)),
     h("section", { class: "panel", "aria-labelledby": "enforce-heading" },
       h("h2", { id: "enforce-heading" }, "What the broker enforces"), enforcement));
 
@@ -121,6 +128,14 @@ export async function render(root, _ctx) {
       return;
     }
     showDevices(overview.devices);
+    templates.replaceChildren(...overview.device_types.map((t) => {
+      const topics = topicsOf(t, "{site}", "{device}");
+      return h("tr", { dataset: { type: t.name } },
+        h("td", {}, t.name, t.description ? h("div", { class: "muted" }, t.description) : null),
+        h("td", { class: "mono wrap" }, topics.publish.join(", ")),
+        h("td", { class: "mono wrap" }, topics.subscribe.join(", ") || "nothing"),
+        h("td", {}, String(t.max_qos)), h("td", {}, t.retain ? "allowed" : "no"));
+    }));
     enforcement.replaceChildren(
       h("p", {}, "The dynamic security plugin limits each device to its topics. It does not "
         + `limit ${overview.enforcement.not_enforced_by_plugin.join(" or ")}: those are `
