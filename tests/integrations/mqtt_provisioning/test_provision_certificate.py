@@ -110,3 +110,32 @@ async def test_certificate_without_a_ca_is_refused_clearly(
                 await provisioner_for(host).provision("c1", "sensor", "north", "certificate")
             # Nothing was made on the broker.
             assert "c1" not in await provisioner_for(host).dynsec.list_clients()
+
+
+async def test_without_a_broker_reload_a_revoked_certificate_gets_in_but_may_do_nothing(
+    config_dir: Path, broker: DynsecBroker, tmp_path: Path
+) -> None:
+    """No ``broker_pid_file``: the CRL waits for the broker's next reload, and
+    Mosquitto does not ask the plugin about a certificate identity at CONNECT, so the
+    device still connects; the revocation says so, and without its role the device
+    may neither publish nor subscribe."""
+    assert broker.ca_file is not None
+    data = broker.entry_data()
+    del data["provisioning"]["broker_pid_file"]
+    host = make_host(config_dir)
+    async with host.running():
+        await add_entry(host, "mqtt", data)
+        made = await provisioner_for(host).provision("v2", "actuator", "south", "certificate")
+        cert = made["certificate"]
+        revoked = await provisioner_for(host).revoke("v2")
+        assert "no broker_pid_file: the broker reads the CRL at its next reload" in \
+            revoked["notes"]
+        tls = device_tls(broker.ca_file, cert["cert_pem"], cert["key_pem"], tmp_path)
+        device = Client(broker.mosquitto.tls_port, None, client_id="v2", tls=tls)
+        try:
+            assert await device.connect() == "Success"
+            root = made["topics"]["root"]
+            assert await device.publish(f"{root}/state", b"x") == "Not authorized"
+            assert await device.subscribe(f"{root}/cmd/#") == "Not authorized"
+        finally:
+            device.close()
