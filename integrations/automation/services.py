@@ -93,7 +93,7 @@ def register_services(host: Host) -> list[Unsubscribe]:
         host.services.register(DOMAIN, "turn_on", turn_on, ENTITY_SCHEMA),
         host.services.register(DOMAIN, "turn_off", turn_off, TURN_OFF_SCHEMA),
         host.services.register(DOMAIN, "toggle", toggle, ENTITY_SCHEMA),
-        host.services.register(DOMAIN, "reload", reload, {}),
+        host.services.register(DOMAIN, "reload", reload, {}, admin_only=True),
     ]
 
 

@@ -92,7 +92,7 @@ def register_services(host: Host) -> list[Unsubscribe]:
         host.services.register(DOMAIN, "turn_on", turn_on, TURN_ON_SCHEMA),
         host.services.register(DOMAIN, "turn_off", turn_off, ENTITY_SCHEMA),
         host.services.register(DOMAIN, "toggle", toggle, ENTITY_SCHEMA),
-        host.services.register(DOMAIN, "reload", reload, {}),
+        host.services.register(DOMAIN, "reload", reload, {}, admin_only=True),
     ]
 
 

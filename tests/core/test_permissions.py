@@ -112,6 +112,8 @@ async def test_entity_services_check_the_targets(host: Host) -> None:
         ("audit", {"checkpoint", "record"}, set()),
         ("demo", set(), {"reset_counter"}),
         ("template", {"reload"}, set()),  # re-reads configuration from disk
+        ("automation", {"reload"}, {"trigger", "turn_on", "turn_off", "toggle"}),
+        ("script", {"reload"}, {"turn_on", "turn_off", "toggle"}),
     ],
 )
 def test_raw_device_services_are_admin_only(

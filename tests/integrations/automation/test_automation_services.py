@@ -156,3 +156,35 @@ automation:
                    for t in trace_store(host).list("automation", "slow"))
         await anyio.lowlevel.checkpoint()
         assert rec.values() == ["started"]
+
+
+async def test_a_user_cannot_lend_an_automation_their_missing_rights(config_dir: Path) -> None:
+    """automation.trigger and script.turn_on run with the caller's user in the context:
+    an action the user may not call is refused inside the run (the trace says so);
+    a state trigger runs as the system."""
+    from gatehouse.core import Context
+    from gatehouse.core.permissions import Permissions
+
+    config = """
+automation:
+  - id: publisher
+    triggers: [{trigger: event, event_type: go}]
+    actions:
+      - action: test.raw
+      - action: test.record
+        data: {value: after}
+"""
+    async with running(config_dir, config) as (host, rec):
+        host.services.register("test", "raw", lambda call: None, admin_only=True)
+        host.services.set_permissions({"u": Permissions.of(
+            "user", {"read": ["automation.*"], "control": ["automation.*"],
+                     "services": ["automation.*", "test.*"]}, "u")}.get)
+        await host.services.call("automation", "trigger",
+                                 {"entity_id": "automation.publisher"},
+                                 context=Context(user_id="u"))
+        await wait_until(lambda: any(t.script_execution == "error"
+                                     for t in trace_store(host).list("automation")))
+        (run,) = trace_store(host).list("automation", "publisher")
+        assert "admin" in (run.error or "")
+        host.bus.fire("go")  # the system: allowed
+        await rec.wait(1)
