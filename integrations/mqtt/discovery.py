@@ -221,7 +221,8 @@ def _entity_extras(entity: Entity | None) -> dict[str, Any]:
         extras["suggested_display_precision"] = precision
     description = entity.entity_description
     if description is not None:
-        if description.entity_category:
+        # Home Assistant refuses a whole config whose category is not one of these.
+        if description.entity_category in ("config", "diagnostic"):
             extras["entity_category"] = description.entity_category
         extras["enabled_by_default"] = description.enabled_by_default
     return extras

@@ -126,6 +126,9 @@ def test_entity_extras_carry_category_and_enabled_default() -> None:
         "enabled_by_default": False,
     }
     assert _entity_extras(None) == {}
+    # A category Home Assistant does not know would make it refuse the whole config.
+    sensor.entity_description = _Description(key="x", entity_category="system")
+    assert "entity_category" not in _entity_extras(sensor)
 
 
 @pytest.mark.parametrize(
