@@ -24,6 +24,7 @@ from typing import Any
 import anyio
 
 from gatehouse.core import Context, GatehouseError, Host
+from gatehouse.core.helpers import BurstLog
 
 from .const import DEFAULT_MAX, DEFAULT_STORED_TRACES, MODE_QUEUED, MODE_RESTART, MODE_SINGLE
 from .syntax import normalize_actions
@@ -88,6 +89,17 @@ class Script:
         self._runs: list[_Running] = []
         self._waiting = 0
         self._queue = anyio.Lock()
+        # A device that floods a trigger must not flood the log: the first refusal or
+        # failure of a burst is logged, the rest counted, the end of the burst logged
+        # once with the count (the traces keep every run's details).
+        level = logging.getLevelName(max_exceeded.upper())
+        self._refusals = BurstLog(
+            _LOGGER, "%(name)s: already running (mode %(mode)s, max %(max)s); run refused",
+            "%(name)s: runs accepted again after %(count)d refused", name=name, mode=mode,
+            max=max_runs, level=level if isinstance(level, int) else logging.WARNING)
+        self._failures = BurstLog(
+            _LOGGER, "%(name)s: %(error)s", "%(name)s: runs finish again after %(count)d "
+            "failed (see its traces)", name=name, level=logging.ERROR)
 
     def __repr__(self) -> str:
         return f"<Script {self.domain}.{self.item_id} {self.mode} running={len(self._runs)}>"
@@ -112,10 +124,7 @@ class Script:
     def _refuse(self, trace: RunTrace, execution: str) -> ScriptResult:
         trace.finished(execution)
         if self.max_exceeded.lower() != "silent":
-            level = logging.getLevelName(self.max_exceeded.upper())
-            _LOGGER.log(level if isinstance(level, int) else logging.WARNING,
-                        "%s: already running (mode %s, max %s); run refused",
-                        self.name, self.mode, self.max_runs)
+            self._refusals.hit()
         return ScriptResult(execution)
 
     async def run(
@@ -154,6 +163,8 @@ class Script:
         from .actions import Run
 
         running = _Running(anyio.CancelScope(), anyio.Event())
+        if self._refusals.burst:
+            self._refusals.calm()
         self._runs.append(running)
         self._changed()
         run = Run(self, dict(variables or {}), context, trace)
@@ -164,11 +175,15 @@ class Script:
         except GatehouseError as err:  # a step's error not contained by continue_on_error
             result = ScriptResult("error", error=str(err), variables=run.variables)
             trace.finished("error", err)
-            _LOGGER.error("%s: %s", self.name, err)
+            self._failures.hit(error=str(err))
         except Exception as err:
             result = ScriptResult("error", error=str(err), variables=run.variables)
             trace.finished("error", err)
-            _LOGGER.exception("%s: failed", self.name)
+            if self._failures.hit(error=f"{type(err).__name__}: {err}"):
+                _LOGGER.error("%s: where it failed", self.name, exc_info=True)
+        else:
+            if self._failures.burst and result.execution == "finished":
+                self._failures.calm()
         finally:
             if running.scope.cancelled_caught:
                 trace.finished("cancelled")

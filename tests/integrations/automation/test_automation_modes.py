@@ -56,6 +56,29 @@ async def test_single_refuses_a_second_run(config_dir: Path,
         assert rec.values() == ["start 1", "end 1"]
 
 
+async def test_a_flood_of_refusals_logs_one_line_then_a_count(
+        config_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    async with running(config_dir, held("single")) as (host, rec):
+        host.bus.fire("go", {"n": 0})
+        await rec.wait(1)
+        with caplog.at_level(logging.INFO):
+            for n in range(1, 200):
+                host.bus.fire("go", {"n": n})
+            from gatehouse.integrations.automation.services import LOADED
+
+            (runtime,) = LOADED.runtimes(host).values()
+            script = runtime.automations["held"].script
+            await wait_until(lambda: script._refusals.total == 199)
+            assert caplog.text.count("already running") == 1
+            while len(rec.calls) < 2:
+                host.bus.fire("release")
+                await anyio.lowlevel.checkpoint()
+            host.bus.fire("go", {"n": 500})
+            await rec.wait(3)
+        assert "runs accepted again after 199 refused" in caplog.text
+        assert len(trace_store(host).list("automation", "held")) == 5  # bounded
+
+
 async def test_single_silent_logs_nothing(config_dir: Path,
                                           caplog: pytest.LogCaptureFixture) -> None:
     async with running(config_dir, held("single", "    max_exceeded: silent")) as (host, rec):
