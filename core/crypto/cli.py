@@ -86,6 +86,7 @@ def cli_main(argv: list[str]) -> int:
         if args.action == "rotate":
             kid = keyring.rotate()
             _out(f"new current key {kid} in {keyring.path} (older keys still decrypt)")
+            _audit(args, "key.rotate", kid, {"purpose": "tag"})
             return EXIT_OK
         if args.action == "export":
             if args.out.resolve() == keyring.path.resolve():
@@ -97,6 +98,7 @@ def cli_main(argv: list[str]) -> int:
             args.out.parent.mkdir(parents=True, exist_ok=True)
             kids = keyring.export(args.out, args.kids or None)
             _out(f"wrote {len(kids)} key(s) to {args.out} (decrypt-only): {', '.join(kids)}")
+            _audit(args, "key.export", ",".join(kids), {"purpose": "tag", "out": str(args.out)})
             return EXIT_OK
         return _decrypt(keyring, sys.stdin.buffer.read(), as_json=args.json)
     except KeyMissingError as err:
@@ -108,6 +110,16 @@ def cli_main(argv: list[str]) -> int:
     except (KeyringError, OSError) as err:
         _err(f"error: {err}")
         return EXIT_FAILED
+
+
+def _audit(args: argparse.Namespace, action: str, kids: str, details: dict[str, Any]) -> None:
+    """The operation into the config's audit log (only for a config directory's
+    keyring: a loose ``--keyring`` file belongs to no host)."""
+    if args.keyring is not None:
+        return
+    from ..cli_audit import record_cli_operation
+
+    record_cli_operation(args.config, action, f"key:{kids}", details)
 
 
 def _list(keyring: Keyring, *, as_json: bool) -> int:

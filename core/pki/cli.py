@@ -104,10 +104,24 @@ def _init(args: argparse.Namespace) -> int:
     _out(f"  certificate: {ca.ca_cert_path}  (give this to brokers and devices)")
     _out(f"  key:         {ca.ca_key_path}  (mode 0600, keep it on this machine)")
     _out(f"  CRL:         {ca.crl_path}")
+    _audit(args, "cert.init_ca", info.serial, {"kind": "ca", "cn": info.common_name,
+                                               "not_after": _day(info.not_after)})
     return EXIT_OK
 
 
-def _show_issued(issued: IssuedCert) -> int:
+def _audit(args: argparse.Namespace, action: str, serial: int | None,
+           details: dict[str, Any]) -> None:
+    """The operation into the audit log (``gatehouse.core.cli_audit``; never fails it)."""
+    from ..cli_audit import record_cli_operation
+
+    record_cli_operation(args.config, action, None if serial is None else f"cert:{serial:X}",
+                         details)
+
+
+def _show_issued(args: argparse.Namespace, issued: IssuedCert) -> int:
+    _audit(args, "cert.issue", issued.serial, {"kind": str(issued.kind),
+                                               "cn": issued.common_name,
+                                               "not_after": _day(issued.not_after)})
     _out(f"{issued.kind} certificate {issued.common_name!r}, serial {issued.serial:X}, "
           f"valid until {_day(issued.not_after)}")
     _out(f"  certificate: {issued.cert_path}")
@@ -117,13 +131,13 @@ def _show_issued(issued: IssuedCert) -> int:
 
 def _issue_server(args: argparse.Namespace) -> int:
     ca = certificate_authority(args.config)
-    return _show_issued(ca.issue_server(args.hosts, days=args.days, rsa=args.rsa,
+    return _show_issued(args, ca.issue_server(args.hosts, days=args.days, rsa=args.rsa,
                                         replace=args.replace))
 
 
 def _issue_device(args: argparse.Namespace) -> int:
     ca = certificate_authority(args.config)
-    return _show_issued(ca.issue_device(args.name, days=args.days, rsa=args.rsa,
+    return _show_issued(args, ca.issue_device(args.name, days=args.days, rsa=args.rsa,
                                         uri=args.uri, replace=args.replace))
 
 
@@ -156,6 +170,7 @@ def _list(args: argparse.Namespace) -> int:
 def _revoke(args: argparse.Namespace) -> int:
     ca = certificate_authority(args.config)
     info = ca.revoke(parse_serial(args.serial))
+    _audit(args, "cert.revoke", info.serial, {"kind": str(info.kind), "cn": info.common_name})
     _out(f"revoked {info.serial_hex} ({info.kind} {info.common_name!r}); "
           f"CRL written to {ca.crl_path}")
     _out("  Mosquitto reads its crlfile at start and on SIGHUP: reload it (kill -HUP <pid>) "
