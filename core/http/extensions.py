@@ -33,6 +33,9 @@ Handler = Callable[[Any], Awaitable[Any]]
 
 #: ``async def handler(permissions, args) -> result`` of a plugin WebSocket command.
 WsHandler = Callable[[Any, dict[str, Any]], Awaitable[Any]]
+#: ``async def subscribe(permissions, args, send) -> undo`` of a plugin subscription.
+WsSubscribe = Callable[[Any, dict[str, Any], Callable[[Any], None]],
+                       Awaitable[Callable[[], None]]]
 
 _METHODS: Final = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 _PANEL_NAME: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -89,6 +92,12 @@ class WsCommand:
     schema: Any = None
     #: Only admins may send it (others get ``unauthorized``).
     require_admin: bool = False
+    #: A subscription (as HA's ``history/stream``): awaited instead of ``handler`` as
+    #: ``subscribe(permissions, args, send)``, it returns the undo; the core answers the
+    #: result (null) right after, and each ``send(event)`` then delivers ``{"id",
+    #: "type": "event", "event": event}`` until the client unsubscribes
+    #: (``unsubscribe_events``) or leaves, when the undo runs.
+    subscribe: WsSubscribe | None = None
 
     def problem(self) -> str | None:
         """Why this command cannot be added, or None."""

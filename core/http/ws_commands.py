@@ -38,7 +38,9 @@ Gatehouse's own (admin only), the config flows of the UI over the socket:
 
 Plugins add theirs with the ``gatehouse_ws_commands`` hook (``WsCommand``, named
 ``<domain>/<command>``): ``plugin_commands`` turns them into ``CommandDef`` once, when
-the app is made; the socket looks a type up in ``COMMANDS`` first, then in those.
+the app is made; the socket looks a type up in ``COMMANDS`` first, then in those. A
+``WsCommand`` with ``subscribe`` is a subscription: its events flow only after its
+result, and ``unsubscribe_events`` (or the socket closing) runs its undo.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from ..context import Context
 from ..permissions import Unauthorized
 from ..states import EVENT_STATE_CHANGED, State
 from .extensions import WsCommand, collect_panels, collect_ws_commands
+from .jsonutil import dumpb
 from .views_api import describe_services
 from .views_config import entry_json, flow_json
 from .websocket import Connection
@@ -100,6 +103,21 @@ def plugin_commands(host: Any) -> dict[str, CommandDef]:
 
 
 def _plugin_handler(plugin_command: WsCommand) -> Handler:
+    subscribe = plugin_command.subscribe
+    if subscribe is not None:
+        async def subscription(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
+            def send(event: Any) -> None:
+                if msg_id in conn.subscriptions:
+                    conn.send_event(msg_id, dumpb(event))
+
+            undo = await subscribe(conn.permissions, args, send)
+            if conn.closing:
+                undo()
+                return
+            conn.subscriptions[msg_id] = undo
+            conn.send_result(msg_id)
+
+        return subscription
     run = plugin_command.handler
 
     async def handler(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:

@@ -5,7 +5,8 @@
   no_attributes?}`` → compressed states per entity (``history.ws_history``);
 * ``recorder/statistics_during_period`` ``{start_time, end_time?, statistic_ids,
   period: 5minute|hour|day|week|month, types?}`` → ``{statistic_id: [{start, end,
-  mean, min, max}]}`` (ms).
+  mean, min, max}]}`` (ms);
+* ``history/stream`` and ``logbook/event_stream``: subscriptions (``streams.py``).
 
 Every user may send them; answers hold only entities the user may read. A bad field
 answers ``invalid_format`` naming it.
@@ -21,7 +22,7 @@ import voluptuous as vol
 from gatehouse.core import Host
 from gatehouse.core.http import WsCommand
 
-from . import access, history
+from . import access, history, streams
 
 HISTORY_SCHEMA: dict[Any, Any] = {
     vol.Required("start_time"): str,
@@ -85,8 +86,15 @@ def commands(host: Host) -> list[WsCommand]:
                                          args["period"])
         return history.statistics_json(found, args["period"], args["types"])
 
+    async def unused(permissions: Any, args: dict[str, Any]) -> None:  # subscriptions
+        return None
+
     return [
         WsCommand("history/history_during_period", history_during_period, HISTORY_SCHEMA),
+        WsCommand("history/stream", unused, streams.HISTORY_STREAM_SCHEMA,
+                  subscribe=streams.history_stream(host)),
+        WsCommand("logbook/event_stream", unused, streams.LOGBOOK_STREAM_SCHEMA,
+                  subscribe=streams.logbook_stream(host)),
         WsCommand("recorder/statistics_during_period", statistics_during_period,
                   STATISTICS_SCHEMA),
     ]
