@@ -10,6 +10,7 @@ import pytest
 from autotools import running
 
 from gatehouse.core.http import Webhook, register_webhook
+from gatehouse.core.testing import wait_until
 from gatehouse.integrations.script.dispatch import state_dispatcher
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
@@ -47,6 +48,10 @@ async def test_reload_leaves_nothing_behind(config_dir: Path) -> None:
         host.bus.fire("ping")
         assert (await rec.wait(1))[0]["value"] == "tv ping automation.many"
 
+        def reloading() -> bool:
+            """A reload's host task ends just after its caller was told it is done."""
+            return any(task.get_name().endswith(" reload") for task in asyncio.all_tasks())
+
         def counts() -> tuple[object, ...]:
             loop = asyncio.get_running_loop()
             # a cancelled timer stays in the loop's heap until its time: count live ones
@@ -57,6 +62,7 @@ async def test_reload_leaves_nothing_behind(config_dir: Path) -> None:
 
         await host.services.call("automation", "reload")
         await host.services.call("script", "reload")
+        await wait_until(lambda: not reloading())
         before = counts()
         for _ in range(20):
             host.states.set("sensor.a", "off")
@@ -64,6 +70,7 @@ async def test_reload_leaves_nothing_behind(config_dir: Path) -> None:
             await host.services.call("script", "turn_on", {"entity_id": "script.s"})
             await host.services.call("automation", "reload")
             await host.services.call("script", "reload")
+        await wait_until(lambda: not reloading())
         assert counts() == before
         # the webhook id is free again only once its trigger is gone: still taken now
         with pytest.raises(ValueError, match="already used"):
