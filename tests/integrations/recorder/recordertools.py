@@ -62,8 +62,8 @@ class Rig:
 
 @asynccontextmanager
 async def running(config_dir: Path, recorder: str = "recorder:\n  commit_interval: 0.05\n",
-                  extra: str = "") -> AsyncIterator[Rig]:
-    text = BASE_CONFIG + textwrap.dedent(recorder) + textwrap.dedent(extra)
+                  extra: str = "", base: str = BASE_CONFIG) -> AsyncIterator[Rig]:
+    text = base + textwrap.dedent(recorder) + textwrap.dedent(extra)
     (config_dir / "configuration.yaml").write_text(text, encoding="utf-8")
     host = make_host(config_dir)
     async with host.running():
