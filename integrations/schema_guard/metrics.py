@@ -23,6 +23,8 @@ class RuleMetrics:
     accepted: int = 0
     quarantined: int = 0
     dropped: int = 0
+    #: Proxy mode: accepted and acknowledged by the egress broker (QoS 0: published).
+    forwarded: int = 0
     shadow_validated: int = 0
     shadow_rejected: int = 0
     latency: list[int] = field(default_factory=lambda: [0] * (len(_BOUNDS_NS) + 1))
@@ -56,6 +58,7 @@ class RuleMetrics:
             "accepted": self.accepted,
             "quarantined": self.quarantined,
             "dropped": self.dropped,
+            "forwarded": self.forwarded,
             "shadow_validated": self.shadow_validated,
             "shadow_rejected": self.shadow_rejected,
             "latency_mean_us": (

@@ -101,8 +101,10 @@ from .const import (
     CONF_USERNAME,
     PROXY_TRANSPORT,
     QUARANTINE,
+    UNMATCHED_RULE,
 )
 from .engine import Guard
+from .metrics import RuleMetrics
 from .netloop import NetworkLoop
 from .verdict import Rejected
 from .writer import QuarantineWriter, Round
@@ -127,6 +129,8 @@ class _Pending:
     mid: int
     qos: int
     done: bool = False
+    #: The governing rule's counters, for ``forwarded`` once the egress acknowledged.
+    metrics: RuleMetrics | None = None
 
 
 #: What waits for an egress PUBACK: an inbound message, or a replay's callback.
@@ -275,6 +279,8 @@ class Proxy:
         self._out_cfg = config[CONF_EGRESS]
         self._rewrite = Rewrite([(r[CONF_FROM], r[CONF_TO]) for r in config[CONF_REWRITE]])
         self.stats = ProxyStats()
+        #: Per-rule counters by rule name (the objects live as long as the guard).
+        self._metrics: Mapping[str, RuleMetrics] = guard.metrics()
         self._key = key
         # Network thread only:
         self._order: deque[_Pending] = deque()
@@ -396,7 +402,11 @@ class Proxy:
             self._settle(pending, "failed")
             return
         if not isinstance(verdict, Rejected):
-            self._forward(self._rewrite(topic), payload, qos, bool(msg.retain), pending)
+            metrics = self._metrics.get(verdict.rule or UNMATCHED_RULE)
+            if pending is not None:
+                pending.metrics = metrics
+            self._forward(self._rewrite(topic), payload, qos, bool(msg.retain), pending,
+                          metrics)
         elif verdict.action == QUARANTINE:
             self._hand_over((verdict, payload, pending))
         else:
@@ -411,7 +421,7 @@ class Proxy:
             self._ack_ready()
 
     def _forward(self, topic: str, payload: bytes, qos: int, retain: bool,
-                 pending: _Pending | None) -> None:
+                 pending: _Pending | None, metrics: RuleMetrics | None) -> None:
         try:
             info = self._egress.publish(topic, payload, qos, retain)
         except ValueError as err:  # a rewritten topic the broker cannot take
@@ -421,6 +431,8 @@ class Proxy:
         if pending is None:
             if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
                 self.stats.forwarded += 1
+                if metrics is not None:
+                    metrics.forwarded += 1
             return
         if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
             _LOGGER.warning("schema_guard proxy: egress publish failed: %s", info.rc)
@@ -452,6 +464,8 @@ class Proxy:
         """The egress broker answered for a forwarded message."""
         if ok:
             self.stats.forwarded += 1
+            if pending.metrics is not None:
+                pending.metrics.forwarded += 1
         else:  # refused by the egress broker: nothing more can be done with it
             self.stats.failed += 1
         pending.done = True

@@ -140,7 +140,10 @@ class SchemaGuardRuntime:
             slug = "unmatched" if rule == UNMATCHED_RULE else rule
             label = "unmatched topics" if rule == UNMATCHED_RULE else rule
             base = f"{self.key}_{slug}"
-            for field in ("validated", "accepted", "quarantined", "dropped"):
+            fields = ["validated", "accepted", "quarantined", "dropped"]
+            if self.proxy is not None:
+                fields.append("forwarded")
+            for field in fields:
                 self.sensors.append(GuardSensor(
                     f"{base}_{field}", f"{name} {label} {field}", device,
                     _counter(metrics, field), unit="messages",

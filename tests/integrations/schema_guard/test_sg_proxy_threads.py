@@ -21,7 +21,7 @@ import pytest
 from sgtools import READING_SCHEMA, make_guard, proxy_yaml, write_schema
 
 from gatehouse.core import Host
-from gatehouse.core.testing import Mosquitto, make_host, wait_until
+from gatehouse.core.testing import Mosquitto, make_host, state_of, wait_until
 from gatehouse.integrations.schema_guard.engine import RuleConfig
 from gatehouse.integrations.schema_guard.proxy import Proxy
 from gatehouse.integrations.schema_guard.services import LOADED
@@ -121,6 +121,13 @@ async def test_acks_in_arrival_order_after_egress_puback_all_in_the_network_thre
             await wait_until(lambda: proxy.stats.acked == count, timeout=30)
             assert proxy.diagnostics()["unacknowledged"] == 0
             assert proxy.stats.forwarded == count - len(range(3, count, 7))
+            # per rule too (the metrics: validated, forwarded, quarantined, ...)
+            (runtime,) = LOADED.runtimes(host).values()
+            metrics = runtime.guard.metrics()["reading"]
+            assert metrics.forwarded == proxy.stats.forwarded
+            assert metrics.as_dict()["forwarded"] == proxy.stats.forwarded
+            await wait_until(lambda: state_of(host, "sensor.guard_reading_forwarded")
+                             == str(proxy.stats.forwarded))
             # Every message arrived once (QoS 2 ones at PUBREL, so not in publish order
             # with the QoS 1 ones around them); acknowledged in arrival order, once each.
             arrivals = trace.of("in")
