@@ -26,8 +26,9 @@ entities exist (``--no-freeze`` leaves it out, to see what full collections cost
 runs at 2k, 5k, 10k and 15k msg/s report p50/p99/max latency against the targets
 (p99 < 5 ms at 5k, < 15 ms at 15k; ingest >= 80 % of bare paho). Beside every run: the
 hypervisor CPU steal and the machine's busy share from ``/proc/stat`` during it (steal
-moves p99: correlation 0.66 measured), and the full (generation 2) collections that
-happened in it, with the longest.
+moves p99: correlation 0.66 measured), the full (generation 2) collections that
+happened in it, with the longest, and the kernel's delayed ACKs (``TcpExtDelayedACKs``;
+``--no-quickack`` shows what re-arming ``TCP_QUICKACK`` saves).
 
 Mosquitto comes from the test kit (``gatehouse.core.testing``), on loopback, default
 settings except an unbounded per-client queue (QoS 0 messages for a slow subscriber
@@ -125,12 +126,27 @@ def _cpu_times() -> list[int]:
         return [int(v) for v in stat.readline().split()[1:]]
 
 
+def _delayed_acks() -> int:
+    """The kernel's ``TcpExtDelayedACKs`` (machine-wide: other processes' too)."""
+    try:
+        with open("/proc/net/netstat") as netstat:
+            lines = netstat.read().splitlines()
+    except OSError:
+        return 0
+    for header, values in zip(lines[::2], lines[1::2], strict=False):
+        if header.startswith("TcpExt:"):
+            fields = dict(zip(header.split()[1:], values.split()[1:], strict=False))
+            return int(fields.get("DelayedACKs", 0))
+    return 0
+
+
 class MachineLoad:
     """CPU steal and busy share of the whole machine (``/proc/stat``) over a run, and the
     full garbage collections in this process with their longest pause."""
 
     def __init__(self) -> None:
         self._before = _cpu_times()
+        self._acks_before = _delayed_acks()
         self.full_gcs = 0
         self.longest_gc_ms = 0.0
         self._gc_started = 0.0
@@ -153,8 +169,10 @@ class MachineLoad:
         total = max(1, sum(delta))
         idle = delta[3] + delta[4]
         steal = delta[7] if len(delta) > 7 else 0
+        acks = _delayed_acks() - self._acks_before
         return (f"steal {steal / total:.1%}, machine busy {(total - idle) / total:.0%}, "
-                f"{self.full_gcs} full GCs (longest {self.longest_gc_ms:.1f} ms)")
+                f"{self.full_gcs} full GCs (longest {self.longest_gc_ms:.1f} ms), "
+                f"{acks} delayed ACKs (machine-wide)")
 
 
 # --------------------------------------------------------------------------- bare paho
