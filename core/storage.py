@@ -18,7 +18,9 @@ renamed over the old file, and the directory is fsynced so the rename itself is 
 A reader therefore always sees either the complete old file or the complete new one.
 
 All file I/O runs in a worker thread (``anyio.to_thread.run_sync``) so a slow disk never
-stalls the event loop, which on an edge appliance is also serving devices.
+stalls the event loop, which on an edge appliance is also serving devices; the JSON is
+encoded on the loop in slices of a few milliseconds (``encode_incrementally``), so a
+store of any size never holds the loop (or, through the GIL, paho's thread) for long.
 
 Storage holds secrets (tokens, password hashes, the outbox's pending payloads), so the
 directory is the owner's alone (``DIR_MODE``, 0700) and every file in it 0600
