@@ -32,6 +32,7 @@ import anyio
 
 from .bus import EventType
 from .config_entry import ConfigEntry, ConfigEntryState, Source
+from .context import acting_context
 from .exceptions import (
     ConfigEntryAuthFailed,
     ConfigEntryError,
@@ -215,10 +216,13 @@ class ConfigEntries:
             await self.setup(entry_id)
 
     def _changed(self, entry: ConfigEntry[Any], change: str) -> None:
+        # With the acting user's context (set by the web server per request), so the
+        # audit log can say who added, changed or removed an entry.
         self._host.bus.fire(
             EVENT_CONFIG_ENTRY_CHANGED,
             {"entry_id": entry.entry_id, "domain": entry.domain, "change": change,
              "state": str(entry.state)},
+            acting_context(),
         )
 
     # -- lifecycle -----------------------------------------------------------------

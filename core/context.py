@@ -8,9 +8,12 @@ never looked at, and making an id is the most expensive part of a context.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import time
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
 
 _counter = itertools.count()
@@ -65,3 +68,26 @@ class Context:
 
     def __repr__(self) -> str:
         return f"<Context id={self.id} user_id={self.user_id} parent_id={self.parent_id}>"
+
+
+#: The user on whose behalf the current task acts (None: the system). The web server
+#: sets it for each request and WebSocket command (``acting_as``), so code that is
+#: not handed a ``Context`` (config entry changes, flows) can still say who caused a
+#: change; tasks started meanwhile inherit it, as they were caused by the same call.
+ACTING_USER: ContextVar[str | None] = ContextVar("gatehouse_acting_user", default=None)
+
+
+@contextlib.contextmanager
+def acting_as(user_id: str | None) -> Iterator[None]:
+    """Run the body on behalf of ``user_id`` (see ``ACTING_USER``)."""
+    token = ACTING_USER.set(user_id)
+    try:
+        yield
+    finally:
+        ACTING_USER.reset(token)
+
+
+def acting_context() -> Context | None:
+    """A context naming the acting user, or None when the system acts."""
+    user_id = ACTING_USER.get()
+    return None if user_id is None else Context(user_id=user_id)

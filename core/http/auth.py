@@ -34,6 +34,7 @@ from urllib.parse import quote
 
 from aiohttp import hdrs, web
 
+from ..context import acting_as
 from . import origins
 from .auth_store import SCOPE_METRICS
 from .errors import Handler, HttpError
@@ -180,7 +181,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if SESSION_KEY in request and request.method not in SAFE_METHODS:
         check_origin(request, required=True)
     _authorize(request, access)
-    return await handler(request)
+    with acting_as(request[USER_KEY].id):  # who caused what the handler changes
+        return await handler(request)
 
 
 def _authorize(request: web.Request, access: Access) -> None:

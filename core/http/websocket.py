@@ -65,6 +65,7 @@ import voluptuous as vol
 from aiohttp import WSCloseCode, WSMsgType, hdrs, web
 from anyio.abc import TaskGroup
 
+from ..context import acting_as
 from ..permissions import Permissions
 from .auth import SESSION_COOKIE, allowed_origin, in_band_auth
 from .auth_store import Credential, User
@@ -326,7 +327,8 @@ class Connection:
         self, command: CommandDef, msg_id: int, args: dict[str, Any]
     ) -> None:
         try:
-            await command.handler(self, msg_id, args)
+            with acting_as(self.user.id):  # who caused what the command changes
+                await command.handler(self, msg_id, args)
         except HttpError as err:
             self.send_error(msg_id, _code_for_status(err.status), err.message)
         except Exception as err:
