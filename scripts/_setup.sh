@@ -65,6 +65,8 @@ if [ "$MODE" = test ]; then
     if command -v systemctl >/dev/null 2>&1; then systemctl disable --now influxdb >/dev/null 2>&1 || true; fi
     # protoc for tests/integrations/schema_guard: descriptor sets made from .proto files.
     apt_install protobuf-compiler
+    # zbarimg decodes the provisioning QR codes in tests/integrations/mqtt_provisioning.
+    apt_install zbar-tools
     # systemd-analyze for tests/appliance/test_systemd.py (verifies the shipped unit).
     apt_install systemd
     # The npm test tools of tests/js_client (pinned in its package-lock.json): Home
