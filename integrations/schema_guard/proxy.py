@@ -30,28 +30,29 @@ after its reconnect; their inbound messages stay unacknowledged meanwhile, so th
 ingress broker stops sending at ``receive_maximum`` messages in flight (MQTT 5 flow
 control) and queues the rest in the session. Memory is bounded by that window.
 
-**Threads.** Each client has paho's network thread, and the work is done where the
-message is: the ingress thread validates every message (``Guard.check``: a few µs,
-bounded, see ``engine.py``), rewrites the topic and hands a valid one to the egress
-client; the egress thread takes the egress broker's PUBACK/PUBCOMP and acknowledges
-the inbound messages now done. The event loop sees only what needs it: rejected
-messages for the quarantine writer (handed over in batches, one
-``call_soon_threadsafe`` per batch) and the end of their commit rounds. A message
-crossing to the loop and back cost more than its validation and tied the forward to
-the loop's latency (measured: 3.5-5.8k msg/s, p99 75-81 ms at 5,000 msg/s).
+**Threads.** One network thread (``netloop.py``) runs both paho clients, and the work
+is done where the message is: it validates every message (``Guard.check``: a few µs,
+bounded, see ``engine.py``), rewrites the topic, publishes a valid one to the egress,
+takes the egress PUBACK/PUBCOMP and acknowledges the inbound messages now done. The
+event loop sees only what needs it: rejected messages for the quarantine writer
+(handed over in batches, one ``call_soon_threadsafe`` per batch) and the end of their
+commit rounds (handed back with ``NetworkLoop.call_soon``, as is a replay's publish).
+Before, every message crossed to the loop and back, which cost more than its
+validation and tied forwarding to the loop's latency (3.5-5.8k msg/s, p99 75-81 ms at
+5,000 msg/s); then a thread per client, whose two hand-overs per message (paho's
+socket-pair wake-ups, the GIL, the lock ``publish`` shares with PUBACK handling) cost
+as much again.
 
-Shared between the threads, under one lock held only for list and counter updates
-(never across a paho call that takes paho's own locks: ``publish`` takes the egress
-client's message lock, under which paho calls ``on_publish``): the FIFO of pending
-acknowledgements, the egress message ids awaited, the counters and the quarantine
-hand-over list. An egress PUBACK can arrive before ``publish`` returned its message
-id; it is kept (``_early``) until the id is registered. The guard has its own lock
-(the inline path checks messages in the loop at the same time).
+The acknowledgement FIFO, the awaited egress ids and the counters belong to the
+network thread; only the quarantine hand-over list is shared (under a lock). The
+guard has its own lock (the inline path checks messages in the loop at the same time).
 
-**Sockets.** Both clients read through ``QuickAckSocket`` (gatehouse.core.helpers):
-one ``recv`` for many packets instead of three per packet, ``TCP_QUICKACK`` re-armed
-after each read (a broker with Nagle on otherwise holds a burst's tail for the
-delayed ACK: 40 ms), and ``TCP_NODELAY`` on our side for the same reason.
+**Sockets and decoding.** Both clients read and write through ``QuickAckSocket``
+(gatehouse.core.helpers): one ``recv`` for many packets instead of three per packet,
+``TCP_QUICKACK`` re-armed after each read (a broker with Nagle on otherwise holds a
+burst's tail for the delayed ACK: 40 ms), writes coalesced into one ``send`` per
+socket and turn, ``TCP_NODELAY``. ``pahoclient.py`` decodes PUBLISH and PUBACK
+packets without paho's per-packet ``Properties`` objects (the largest cost measured).
 """
 
 from __future__ import annotations
@@ -59,7 +60,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import ssl
 import threading
 from collections import deque
@@ -76,7 +76,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from gatehouse.core.helpers import BurstLog, QuickAckSocket, TrackingContext, set_nodelay
+from gatehouse.core.helpers import BurstLog, TrackingContext, set_nodelay
 
 from .const import (
     CONF_BROKER,
@@ -106,6 +106,7 @@ from .const import (
 from .engine import Guard
 from .metrics import RuleMetrics
 from .netloop import NetworkLoop
+from .pahoclient import ProxyClient
 from .verdict import Rejected
 from .writer import QuarantineWriter, Round
 
@@ -114,9 +115,6 @@ _LOGGER = logging.getLogger(__name__)
 _new_properties: Final[Callable[[int], Properties]] = Properties  # untyped in paho
 #: Seconds between retries of a quarantine round that failed or was refused (full).
 _RETRY_DELAY: Final = 0.2
-#: Packets read from the socket buffer in one go before the network loop writes what
-#: they produced (coalesced) and turns: about a millisecond of work at most.
-_READ_BURST: Final = 100
 #: Rejected QoS 0 messages waiting for the loop beyond which more are not kept (QoS 1/2
 #: ones are bounded by the ingress window and always kept: they are unacknowledged).
 _INBOX_MAX: Final = 10_000
@@ -154,57 +152,6 @@ class Rewrite:
         return topic
 
 
-class _Client(paho.Client):
-    """paho's client reading through a ``QuickAckSocket``, in bursts, with received
-    messages handed straight to ``message_sink``.
-
-    ``_create_socket`` and ``_handle_on_message`` are paho internals (2.x); should they
-    go away, the overrides are never called and paho works as before (``on_message``
-    is set too). Skipping ``_handle_on_message`` skips per-message topic filter matching
-    and two locks that only serve ``message_callback_add`` (not used here).
-    """
-
-    message_sink: Callable[[paho.MQTTMessage], None] | None = None
-    #: The TLS context, to close the socket paho abandons after a failed handshake.
-    tracking: TrackingContext | None = None
-
-    def _handle_on_message(self, message: paho.MQTTMessage) -> None:
-        sink = self.message_sink
-        if sink is None:
-            super()._handle_on_message(message)
-        else:
-            sink(message)
-
-    def _create_socket(self) -> Any:
-        try:
-            sock = super()._create_socket()
-        except BaseException:
-            if self.tracking is not None:  # the failed handshake's socket, not left open
-                self.tracking.close_failed(None)
-            raise
-        if isinstance(sock, socket.socket):  # TCP, TLS over TCP, Unix; not websockets
-            # Writes coalesced: the network loop flushes once per turn.
-            return QuickAckSocket(sock, coalesce=True)
-        return sock
-
-    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
-        """Read on through data already buffered instead of one packet per select()."""
-        rc = super().loop_read(max_packets)
-        sock = self.socket()
-        pending = getattr(sock, "pending", None)
-        burst = 0
-        while (
-            rc == MQTTErrorCode.MQTT_ERR_SUCCESS
-            and pending is not None
-            and burst < _READ_BURST
-            and self.socket() is sock
-            and pending() > 0
-        ):
-            rc = super().loop_read(max_packets)
-            burst += 1
-        return rc
-
-
 def _tls_context(tls: Any) -> TrackingContext | None:
     if not tls:
         return None
@@ -219,8 +166,8 @@ def _tls_context(tls: Any) -> TrackingContext | None:
     return context
 
 
-def _client(settings: Mapping[str, Any], client_id: str, **kwargs: Any) -> _Client:
-    client = _Client(CallbackAPIVersion.VERSION2, client_id=client_id, **kwargs)
+def _client(settings: Mapping[str, Any], client_id: str, **kwargs: Any) -> ProxyClient:
+    client = ProxyClient(CallbackAPIVersion.VERSION2, client_id=client_id, **kwargs)
     if settings.get(CONF_USERNAME) is not None:
         client.username_pw_set(settings[CONF_USERNAME], settings.get(CONF_PASSWORD))
     context = _tls_context(settings.get(CONF_TLS))
