@@ -46,6 +46,8 @@ const PAGES = [
     admin: true, component: "mqtt" },
   { path: "traffic", title: "Live traffic", module: "./pages/traffic.js", admin: true,
     component: "mqtt" },
+  { path: "history", title: "History", module: "./pages/history.js", component: "recorder" },
+  { path: "logbook", title: "Logbook", module: "./pages/logbook.js", component: "recorder" },
   { path: "settings", title: "Settings", module: "./pages/settings.js" },
 ];
 

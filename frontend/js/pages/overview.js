@@ -3,8 +3,8 @@
 // Numeric entities get a sparkline of their recent values; switches a toggle button.
 
 import { h, pageHead, uniqueId } from "../../public/js/dom.js";
-import { sparkline, updateSparkline } from "../sparkline.js";
-import { numeric } from "../store.js";
+import { loadHistory, rangeText, sparkline, updateSparkline } from "../sparkline.js";
+import { HISTORY_POINTS, numeric } from "../store.js";
 
 /** @typedef {import("../types.js").EntityState} EntityState */
 /** @typedef {import("../types.js").User} User */
@@ -16,7 +16,7 @@ import { numeric } from "../store.js";
  * @param {HTMLElement} root
  * @param {import("../types.js").Context} ctx
  */
-export function render(root, { store, connection, user }) {
+export function render(root, { store, connection, user, config }) {
   const filter = h("input", {
     type: "search", class: "search", placeholder: "Filter", "aria-label": "Filter entities",
   });
@@ -63,6 +63,7 @@ export function render(root, { store, connection, user }) {
   store.addEventListener("change", onChange);
   filter.addEventListener("input", rebuild);
   rebuild();
+  fillSparklines(store, connection, config, cards);
   return () => store.removeEventListener("change", onChange);
 }
 
@@ -81,11 +82,12 @@ function entityCard(state, store, connection) {
   const unit = h("span", { class: "unit" });
   const graph = sparkline([]);
   graph.toggleAttribute("hidden", true); // an SVG element has no `hidden` property
+  const range = h("div", { class: "entity-id range" });
   const error = h("p", { class: "reason", role: "alert", hidden: true });
   const controls = h("div", { class: "controls" });
   const element = h("article", { class: "card", dataset: { entityId: id }, "aria-labelledby": nameId },
     name, h("div", { class: "entity-id" }, id), h("div", { class: "value" }, valueText, unit),
-    graph, controls, error);
+    graph, range, controls, error);
 
   /** @param {string} service */
   const call = (service) => connection
@@ -113,6 +115,7 @@ function entityCard(state, store, connection) {
       const points = store.history.get(id) || [];
       updateSparkline(graph, points);
       graph.toggleAttribute("hidden", false);
+      range.textContent = rangeText(points);
     }
     if (toggle) {
       toggle.textContent = current.state === "on" ? "Turn off" : "Turn on";
@@ -121,6 +124,48 @@ function entityCard(state, store, connection) {
 
   update(state);
   return { element, update };
+}
+
+/** How far back the sparklines reach when the page loads (seconds). */
+const SPARKLINE_HISTORY = 3600;
+
+/**
+ * Fill the sparklines of numeric entities from the recorder (when it is loaded): the
+ * recorded values come before the live ones the store heard since the page loaded.
+ * @param {EntityStore} store
+ * @param {Connection} connection
+ * @param {unknown} config
+ * @param {Map<string, Card>} cards
+ */
+function fillSparklines(store, connection, config, cards) {
+  const components = /** @type {{components?: unknown}} */ (config).components;
+  if (!Array.isArray(components) || !components.includes("recorder")) return;
+  const ids = store.all().filter((s) => numeric(s.state) !== null).map((s) => s.entity_id);
+  loadHistory(connection, ids, SPARKLINE_HISTORY).then((found) => {
+    for (const [id, recorded] of found) {
+      const live = store.history.get(id) || [];
+      const since = live[0]?.t ?? Infinity;
+      const room = Math.max(0, HISTORY_POINTS - live.length);
+      store.history.set(id, [...thin(recorded.filter((p) => p.t < since), room), ...live]);
+      const state = store.get(id);
+      const card = cards.get(id);
+      if (state && card) card.update(state);
+    }
+  }).catch(() => {}); // no history: the sparklines start with the live values
+}
+
+/**
+ * At most `count` of `points`, evenly spaced, the newest kept (the store keeps only
+ * HISTORY_POINTS per entity).
+ * @param {import("../sparkline.js").Point[]} points
+ * @param {number} count
+ */
+function thin(points, count) {
+  if (points.length <= count) return points;
+  if (count <= 0) return [];
+  const step = points.length / count;
+  return Array.from({ length: count }, (_, i) => /** @type {import("../sparkline.js").Point} */ (
+    points[Math.min(points.length - 1, Math.floor(points.length - 1 - (count - 1 - i) * step))]));
 }
 
 /**
