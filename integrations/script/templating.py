@@ -36,9 +36,14 @@ def render(
 
 def render_value(host: Host, value: Any, variables: Mapping[str, Any] | None) -> Any:
     """``value`` with every template string in it rendered (dicts and lists walked)."""
+    kind = type(value)
+    if kind is str:
+        return render(host, value, variables) if is_template(value) else value
+    if kind is int or kind is float or kind is bool or value is None:
+        return value  # the common constants: no ABC checks on the hot path
     if isinstance(value, str):
         return render(host, value, variables) if is_template(value) else value
-    if isinstance(value, Mapping):
+    if kind is dict or isinstance(value, Mapping):
         return {key: render_value(host, item, variables) for key, item in value.items()}
     if isinstance(value, list):
         return [render_value(host, item, variables) for item in value]
