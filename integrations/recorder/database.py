@@ -50,6 +50,11 @@ _LOGGER = logging.getLogger(__name__)
 CACHE_SIZE = 16_384
 #: Rows deleted per purge transaction, so a purge never holds the writer long.
 PURGE_CHUNK = 20_000
+#: Rows prepared between two short sleeps of the writer thread. Preparing is Python
+#: work under the GIL; without a pause the loop's thread could wait up to the
+#: interpreter's switch interval (5 ms) for it. A sleep hands the GIL over at once.
+YIELD_EVERY = 256
+YIELD_SECONDS = 0.00005
 
 
 def dumps(value: Any) -> str:
@@ -285,11 +290,13 @@ class Database:
         stats = self.statistics
         conn.execute("BEGIN")
         try:
-            for item in items:
+            for index, item in enumerate(items):
                 if isinstance(item, State):
                     states.append(self._state_row(item, cipher, stats))
                 else:
                     events.append(self._event_row(item, cipher))
+                if index % YIELD_EVERY == YIELD_EVERY - 1:
+                    time.sleep(YIELD_SECONDS)
             if states:
                 conn.executemany(
                     "INSERT INTO states (metadata_id, state, attributes_id, last_changed_ts,"

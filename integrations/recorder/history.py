@@ -59,10 +59,13 @@ def rest_history(found: Mapping[str, Sequence[Row]], *, minimal: bool,
             if minimal and index and not keep_attrs:
                 states.append({"state": row.state, "last_changed": iso(row.last_changed)})
                 continue
+            updated = iso(row.last_updated)
             states.append({
                 "entity_id": entity_id, "state": row.state,
                 "attributes": {} if no_attributes or row.attributes is None else row.attributes,
-                "last_changed": iso(row.last_changed), "last_updated": iso(row.last_updated),
+                "last_changed": updated if row.last_changed == row.last_updated
+                else iso(row.last_changed),
+                "last_updated": updated,
             })
         out.append(states)
     return out

@@ -112,9 +112,16 @@ def states_during(
             where = "WHERE s.metadata_id = ? AND s.last_updated_ts >= ? AND s.last_updated_ts < ?"
             if significant:
                 where += " AND s.last_changed_ts IS NULL"
+            append = rows.append
             for found in conn.execute(select + where + " ORDER BY s.last_updated_ts",
                                       (metadata_id, start, end)):
-                rows.append(_row(conn, entity_id, found, cipher, attrs_cache, no_attributes))
+                state, changed, updated, enc, attributes_id = found
+                if enc or (attributes_id is not None and attributes_id not in attrs_cache):
+                    append(_row(conn, entity_id, found, cipher, attrs_cache, no_attributes))
+                    continue
+                append(Row(entity_id, state,
+                           None if no_attributes else attrs_cache.get(attributes_id, {}),
+                           updated if changed is None else changed, updated))
             if rows:
                 out[entity_id] = rows
         return out
