@@ -12,8 +12,10 @@ from gatehouse.core.helpers import (
     OnOffPayload,
     PayloadError,
     TemplateBudgetError,
+    TemplateLimits,
     ValueReader,
     ValueTemplateError,
+    configure_templates,
     payload_json,
     payload_text,
     template_engine,
@@ -167,6 +169,8 @@ def test_from_json_in_a_template_refuses_deep_json(idle_host: Host) -> None:
 def test_a_template_over_budget_is_a_value_template_error_and_is_suspended(
     idle_host: Host,
 ) -> None:
+    # A generous clock so that the step limit is the one that stops it on a loaded box.
+    configure_templates(idle_host, TemplateLimits(seconds=30))
     engine = template_engine(idle_host)
     reader = ValueReader(
         engine,
