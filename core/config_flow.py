@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 import voluptuous as vol
 
 from .context import new_id
-from .exceptions import AbortFlow, UnknownFlow
+from .exceptions import AbortFlow, ManifestError, UnknownFlow
+from .flow_strings import describe_abort, describe_form, load_flow_strings
 from .schema_json import serialize_schema
+from .util import slugify
 from .util.forms import form_errors
 
 if TYPE_CHECKING:
@@ -46,6 +48,12 @@ class FlowResult(TypedDict, total=False):
     reason: str
     entry_id: str
     entry_state: str
+    #: The words of the step from the integration's strings.json (``flow_strings``):
+    #: ``title``, ``description``, ``fields`` (label/description/unit by field) and
+    #: ``errors`` (message by field); absent when the file has none for the step.
+    strings: dict[str, Any]
+    #: An abort's reason in words, when strings.json has them.
+    reason_message: str
 
 
 class _Flow:
@@ -81,6 +89,15 @@ class _Flow:
     def abort(self, reason: str) -> FlowResult:
         return {"type": "abort", "flow_id": self.flow_id, "handler": self.handler, "reason": reason}
 
+    def input_errors(self, step_id: str, user_input: Mapping[str, Any]) -> dict[str, str]:
+        """Problems with ``user_input`` that the step would find beyond its schema.
+
+        Asked when the schema refused the input (so the step does not run), so that the
+        form shows every problem at once, not the schema's first and the step's after
+        the next submit. ``user_input`` is unvalidated: look, do not trust.
+        """
+        return {}
+
 
 class ConfigFlow(_Flow):
     """Base of an integration's config flow. Subclass and write ``step_user``.
@@ -92,6 +109,9 @@ class ConfigFlow(_Flow):
 
     host: Host
     domain: str
+    #: The field whose slug is the entry's unique id (a hub's, a server's name), if any:
+    #: a name in use is then an error at that field (``name_errors``), not an abort.
+    NAME_FIELD: ClassVar[str | None] = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -100,6 +120,23 @@ class ConfigFlow(_Flow):
 
     async def set_unique_id(self, unique_id: str) -> None:
         self.unique_id = unique_id
+
+    def name_errors(self, user_input: Mapping[str, Any]) -> dict[str, str]:
+        """``{NAME_FIELD: "already_configured"}`` when an entry has this name's slug.
+
+        Someone typing a name that is taken wants to pick another, not to start over,
+        so the flow shows the form again with this error (and every other one).
+        """
+        field = self.NAME_FIELD
+        name = user_input.get(field) if field is not None else None
+        if field is None or not isinstance(name, str) or not name.strip():
+            return {}
+        if self.host.config_entries.find_unique_id(self.domain, slugify(name)) is None:
+            return {}
+        return {field: "already_configured"}
+
+    def input_errors(self, step_id: str, user_input: Mapping[str, Any]) -> dict[str, str]:
+        return self.name_errors(user_input) if step_id == "user" else {}
 
     def abort_if_unique_id_configured(self) -> None:
         if self.unique_id is None:
@@ -304,10 +341,49 @@ class EntityListOptionsFlow(MenuOptionsFlow):
 
 
 class _Manager:
+    #: The part of strings.json this manager's flows read (``config`` or ``options``).
+    SECTION: ClassVar[str] = "config"
+
     def __init__(self, host: Host, entries: ConfigEntries) -> None:
         self._host = host
         self._entries = entries
         self._flows: dict[str, _Flow] = {}
+        self._strings: dict[str, dict[str, Any]] = {}
+
+    def _domain_of(self, flow: _Flow) -> str:  # pragma: no cover - both managers override
+        raise NotImplementedError
+
+    def strings(self, domain: str) -> dict[str, Any]:
+        """The domain's strings.json (read once; a broken file is logged, then ignored:
+        the flow still works, in identifiers)."""
+        found = self._strings.get(domain)
+        if found is None:
+            info = self._host.plugins.available().get(domain)
+            found = {}
+            if info is not None:
+                try:
+                    found = load_flow_strings(domain, info.path)
+                except ManifestError as err:
+                    _LOGGER.error("%s", err)
+            self._strings[domain] = found
+        return found
+
+    def _with_words(self, flow: _Flow, result: FlowResult) -> FlowResult:
+        """``result`` with the words of its step (or abort) from strings.json."""
+        if result.get("type") not in ("form", "abort"):
+            return result
+        strings = self.strings(self._domain_of(flow))
+        if not strings:
+            return result
+        if result["type"] == "form":
+            words = describe_form(strings, self.SECTION, result)
+            if words:
+                result["strings"] = words
+        else:
+            message = describe_abort(strings, self.SECTION, result["reason"])
+            if message is not None:
+                result["reason_message"] = message
+        return result
 
     def progress(self) -> list[dict[str, Any]]:
         return [
@@ -331,11 +407,15 @@ class _Manager:
             try:
                 user_input = flow._shown_schema(dict(user_input))
             except vol.Invalid as err:
-                return flow.show_form(
+                # Every problem at once: the schema's, then what the step would say.
+                errors = form_errors(err)
+                for field, problem in flow.input_errors(flow.cur_step_id, user_input).items():
+                    errors.setdefault(field, problem)
+                return self._with_words(flow, flow.show_form(
                     step_id=flow.cur_step_id,
                     data_schema=flow._shown_schema,
-                    errors=form_errors(err),
-                )
+                    errors=errors,
+                ))
         return await self._run_step(flow, flow.cur_step_id, user_input)
 
     async def _run_step(
@@ -349,14 +429,14 @@ class _Manager:
             result: FlowResult = await method(None if user_input is None else dict(user_input))
         except AbortFlow as err:
             self._flows.pop(flow.flow_id, None)
-            return flow.abort(err.reason)
+            return self._with_words(flow, flow.abort(err.reason))
         if result["type"] == "form":
             flow.cur_step_id = result["step_id"]
-            return result
+            return self._with_words(flow, result)
         self._flows.pop(flow.flow_id, None)
         if result["type"] == "create_entry":
-            return await self._finish(flow, result)
-        return result
+            return self._with_words(flow, await self._finish(flow, result))
+        return self._with_words(flow, result)
 
     async def _finish(self, flow: _Flow, result: FlowResult) -> FlowResult:  # pragma: no cover
         raise NotImplementedError
@@ -364,6 +444,10 @@ class _Manager:
 
 class FlowManager(_Manager):
     """Config flows in progress: ``init(domain)`` then ``configure(flow_id, input)``."""
+
+    def _domain_of(self, flow: _Flow) -> str:
+        assert isinstance(flow, ConfigFlow)
+        return flow.domain
 
     async def init(
         self, domain: str, *, context: Mapping[str, Any] | None = None,
@@ -413,6 +497,12 @@ class FlowManager(_Manager):
 
 class OptionsFlowManager(_Manager):
     """Options flows: ``init(entry_id)`` then ``configure``; finishing reloads the entry."""
+
+    SECTION = "options"
+
+    def _domain_of(self, flow: _Flow) -> str:
+        assert isinstance(flow, OptionsFlow)
+        return flow.entry.domain
 
     async def init(self, entry_id: str) -> FlowResult:
         entry = self._entries.get(entry_id)

@@ -12,12 +12,15 @@ from .const import CONF_NAME, CONF_UPDATE_INTERVAL
 
 
 class DemoConfigFlow(ConfigFlow):
+    NAME_FIELD = CONF_NAME  # a name in use is a field error, not an abort
 
     async def step_user(self, user_input: dict[str, Any] | None) -> FlowResult:
         if user_input is None:
             return self.show_form(step_id="user", data_schema=USER_STEP_SCHEMA)
+        errors = self.name_errors(user_input)
+        if errors:
+            return self.show_form(step_id="user", data_schema=USER_STEP_SCHEMA, errors=errors)
         await self.set_unique_id(slugify(user_input[CONF_NAME]))
-        self.abort_if_unique_id_configured()
         return self.create_entry(title=user_input[CONF_NAME], data=user_input)
 
 

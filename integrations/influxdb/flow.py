@@ -50,19 +50,20 @@ async def try_connect(config: dict[str, Any]) -> str | None:
 
 class InfluxConfigFlow(ConfigFlow):
     VERSION = 1
+    NAME_FIELD = CONF_NAME  # a name in use is a field error, not an abort
 
     async def step_user(self, user_input: dict[str, Any] | None) -> FlowResult:
         if user_input is None:
             return self.show_form(step_id="user", data_schema=USER_STEP_SCHEMA)
+        title = str(user_input.get(CONF_NAME) or DEFAULT_NAME)
+        errors = self.name_errors({CONF_NAME: title})
         try:
             config = ENTRY_SCHEMA(dict(user_input))
         except vol.Invalid as err:
-            return self.show_form(
-                step_id="user", data_schema=USER_STEP_SCHEMA, errors=form_errors(err)
-            )
-        title = str(user_input.get(CONF_NAME) or DEFAULT_NAME)
+            errors = {**form_errors(err), **errors}
+        if errors:
+            return self.show_form(step_id="user", data_schema=USER_STEP_SCHEMA, errors=errors)
         await self.set_unique_id(slugify(title))
-        self.abort_if_unique_id_configured()
         error = await try_connect(config)
         if error is not None:
             return self.show_form(

@@ -44,12 +44,15 @@ from .errors import ModbusConnectionError
 
 class ModbusConfigFlow(ConfigFlow):
     VERSION = 1
+    NAME_FIELD = CONF_NAME  # a name in use is a field error, not an abort
 
     async def step_user(self, user_input: dict[str, Any] | None) -> FlowResult:
         if user_input is None:
             return self.show_form(step_id="user", data_schema=USER_STEP_SCHEMA)
+        errors = self.name_errors(user_input)
+        if errors:
+            return self.show_form(step_id="user", data_schema=USER_STEP_SCHEMA, errors=errors)
         await self.set_unique_id(slugify(user_input[CONF_NAME]))
-        self.abort_if_unique_id_configured()
         if not await _can_connect(user_input):
             return self.show_form(
                 step_id="user", data_schema=USER_STEP_SCHEMA, errors={"base": "cannot_connect"}
@@ -102,7 +105,14 @@ class ModbusOptionsFlow(MenuOptionsFlow):
         return [ACTION_ADD, *([ACTION_REMOVE] if self._ui_names() else [])]
 
     def summary(self) -> dict[str, Any]:
-        return {"points": ", ".join(self._ui_names()) or "-"}
+        # YAML points are listed too (read-only: the YAML is where they change), so the
+        # menu shows everything the hub polls, not only what this form may edit.
+        yaml_points = [
+            f"{p[CONF_NAME]} ({key}, YAML, read-only)"
+            for key in OPTIONS_LAYOUT.lists for p in self.entry.data.get(key) or []
+        ]
+        return {"points": ", ".join(self._ui_names()) or "-",
+                "yaml_points": ", ".join(yaml_points) or "-"}
 
     def finish(self) -> dict[str, Any]:
         return {**self._other, **{k: v for k, v in self._points.items() if v}}
@@ -120,14 +130,13 @@ class ModbusOptionsFlow(MenuOptionsFlow):
         key = PLATFORM_KEYS[self._platform]
         name = user_input[CONF_NAME]
         errors: dict[str, str] = {}
-        if name in self._names():
+        try:
+            # The YAML's schema, so a point means the same whichever way it came.
+            point = PLATFORM_SCHEMAS[key](dict(user_input))
+        except vol.Invalid as err:
+            errors = form_errors(err, fields=form)
+        if name in self._names():  # with the schema's errors: every problem at once
             errors[CONF_NAME] = f"this hub already has a point named {name!r}"
-        else:
-            try:
-                # The YAML's schema, so a point means the same whichever way it came.
-                point = PLATFORM_SCHEMAS[key](dict(user_input))
-            except vol.Invalid as err:
-                errors = form_errors(err, fields=form)
         if errors:
             return self.show_form(step_id="point", data_schema=form, errors=errors)
         self._points[key].append(plain_point(point))

@@ -82,18 +82,19 @@ async def try_connect(data: dict[str, Any]) -> str | None:
 
 class NatsConfigFlow(ConfigFlow):
     VERSION = 1
+    NAME_FIELD = CONF_NAME  # a name in use is a field error, not an abort
 
     async def step_user(self, user_input: dict[str, Any] | None) -> FlowResult:
         if user_input is None:
             return self.show_form(step_id="user", data_schema=USER_STEP_SCHEMA)
+        errors = self.name_errors(user_input)
         try:
             check_auth(user_input)
         except vol.Invalid as err:
-            return self.show_form(
-                step_id="user", data_schema=USER_STEP_SCHEMA, errors=form_errors(err)
-            )
+            errors = {**form_errors(err), **errors}
+        if errors:
+            return self.show_form(step_id="user", data_schema=USER_STEP_SCHEMA, errors=errors)
         await self.set_unique_id(slugify(user_input[CONF_NAME]))
-        self.abort_if_unique_id_configured()
         error = await try_connect(user_input)
         if error is not None:
             return self.show_form(

@@ -120,7 +120,11 @@ class OpcuaOptionsFlow(MenuOptionsFlow):
         return [ACTION_ADD, *([ACTION_REMOVE] if self._nodes else [])]
 
     def summary(self) -> dict[str, Any]:
-        return {"nodes": ", ".join(map(node_label, self._nodes)) or "-"}
+        # YAML nodes are listed too (read-only: the YAML is where they change).
+        yaml_nodes = [f"{node_label(n)} (YAML, read-only)"
+                      for n in self.entry.data.get(CONF_NODES) or []]
+        return {"nodes": ", ".join(map(node_label, self._nodes)) or "-",
+                "yaml_nodes": ", ".join(yaml_nodes) or "-"}
 
     def finish(self) -> dict[str, Any]:
         options = {k: v for k, v in self.entry.options.items() if k != CONF_NODES}
@@ -135,17 +139,18 @@ class OpcuaOptionsFlow(MenuOptionsFlow):
         node: dict[str, Any] = {}
         name = user_input[CONF_NAME]
         own = list(self.entry.data.get(CONF_NODES) or [])
-        if name in {node_label(n) for n in [*own, *self._nodes]} | {
+        taken = name in {node_label(n) for n in [*own, *self._nodes]} | {
             n[CONF_UNIQUE_ID] for n in [*own, *self._nodes] if n.get(CONF_UNIQUE_ID)
-        }:
-            errors[CONF_NAME] = f"this server already has a node named {name!r}"
-        else:
-            try:
-                # The YAML's schema and rules, so a node means the same whichever way it came.
-                node = NODE_ITEM_SCHEMA(dict(user_input))
+        }
+        try:
+            # The YAML's schema and rules, so a node means the same whichever way it came.
+            node = NODE_ITEM_SCHEMA(dict(user_input))
+            if not taken:
                 unique_nodes([*own, *self._nodes, node])
-            except vol.Invalid as err:
-                errors = form_errors(err, fields=NODE_FORM_SCHEMA)
+        except vol.Invalid as err:
+            errors = form_errors(err, fields=NODE_FORM_SCHEMA)
+        if taken:  # with the schema's errors: every problem at once
+            errors[CONF_NAME] = f"this server already has a node named {name!r}"
         if not errors:
             problem = await self._check_on_server(node)
             if problem:

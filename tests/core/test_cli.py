@@ -279,8 +279,8 @@ def test_entries_offline_then_set_up_by_the_next_run(
     assert "no config entry with id '01nope'" in missing.stderr
 
     again = gh(config, "entries", "add", "demo", "--data", '{"name": "Offline"}')
-    assert again.returncode == 1  # already configured: the flow aborts
-    assert json.loads(again.stdout)["reason"] == "already_configured"
+    assert again.returncode == 6  # a name in use: an error at the name field
+    assert json.loads(again.stdout)["errors"] == {"name": "already_configured"}
     invalid = gh(config, "entries", "add", "demo", "--data", '{"name": 5}')
     assert invalid.returncode == 6
     assert json.loads(invalid.stdout)["errors"] == {"name": "expected str"}

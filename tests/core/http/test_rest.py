@@ -277,8 +277,7 @@ async def test_config_flow_adds_a_demo_entry(api: Client, host: Host) -> None:
                                   json={"handler": "demo"})).json()
     dup = await (await api.post(f"/api/config/config_entries/flow/{again['flow_id']}",
                                 json={"name": "Garage"})).json()
-    assert dup == {"type": "abort", "flow_id": again["flow_id"], "handler": "demo",
-                   "reason": "already_configured"}
+    assert dup["type"] == "form" and dup["errors"] == {"name": "already_configured"}
 
     unknown = await api.post("/api/config/config_entries/flow/nope", json={})
     assert unknown.status == 404

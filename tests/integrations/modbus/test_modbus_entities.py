@@ -325,7 +325,8 @@ async def test_config_flow_adds_a_hub_after_checking_the_connection(
             again["flow_id"],
             {"name": "Bench", "type": "tcp", "host": "127.0.0.1", "port": peer.port},
         )
-        assert aborted == {**aborted, "type": "abort", "reason": "already_configured"}
+        assert aborted["type"] == "form"
+        assert aborted["errors"] == {"name": "already_configured"}
 
 
 async def test_a_failing_listener_never_stops_polling(
