@@ -83,14 +83,18 @@ def _attrs(index: int) -> dict[str, Any]:
             "state_class": "measurement", "device_class": "power"}
 
 
+def _write_config(directory: Path, text: str) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "configuration.yaml").write_text(text, encoding="utf-8")
+
+
 async def _loop_run(directory: Path, recorder: bool, rate: int, seconds: float
                     ) -> dict[str, float]:
     config = textwrap.dedent("""\
         gatehouse:
           control_socket: false
         """) + ("recorder:\n  commit_interval: 1\n  auto_purge: false\n" if recorder else "")
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "configuration.yaml").write_text(config, encoding="utf-8")
+    _write_config(directory, config)
     host = make_host(directory)
     lags: list[float] = []
     out: dict[str, float] = {}
