@@ -26,12 +26,11 @@ def _data_folders(folder: str, package: str) -> list[str]:
 
 
 #: Folders of data only (no Python): the web UI, the shipped blueprints, the systemd
-#: unit, the default configuration.yaml, so that an installed wheel carries them.
+#: unit, so that an installed wheel carries them.
 DATA_PACKAGES = (
     _data_folders("frontend", "gatehouse.frontend")
     + _data_folders("blueprints", "gatehouse.blueprints")
     + _data_folders("packaging", "gatehouse.packaging")
-    + _data_folders("core/default_config", "gatehouse.core.default_config")
 )
 
 setup(

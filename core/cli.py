@@ -76,6 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the host until SIGINT/SIGTERM")
     _config_arg(run)
     run.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING... (default INFO)")
+    run.add_argument(
+        "--default-config", choices=("appliance", "demo"),
+        default=os.environ.get("GATEHOUSE_DEFAULT_CONFIG", "appliance"),
+        help="what to write into a config dir without configuration.yaml: 'appliance' "
+        "(http, recorder, onboarding; the default) or 'demo' (demo devices and a simulated "
+        "plant; scripts/run sets it)",
+    )
 
     check = sub.add_parser("check-config", help="validate configuration.yaml and exit")
     check.add_argument("dir", nargs="?", type=Path, default=None,
@@ -158,7 +165,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         print(f"gatehouse {__version__}")
         return EXIT_OK
     if args.command == "run":
-        return _run(args.config, args.log_level)
+        return _run(args.config, args.log_level, args.default_config)
     if args.command == "check-config":
         return _check_config(args.dir if args.dir is not None else args.config)
     if args.command == "states":
@@ -199,7 +206,7 @@ def _json_arg(parser: argparse.ArgumentParser, text: str) -> dict[str, Any]:
 # -- run / check-config ------------------------------------------------------------
 
 
-def _run(config_dir: Path, log_level: str) -> int:
+def _run(config_dir: Path, log_level: str, default_config: str = "appliance") -> int:
     import anyio
 
     from .bootstrap import ensure_config_dir
@@ -208,6 +215,10 @@ def _run(config_dir: Path, log_level: str) -> int:
     from .logging_setup import setup_logging
 
     setup_logging(log_level)
+    if default_config == "appliance":
+        from .default_config import write_appliance_config
+
+        write_appliance_config(config_dir)
     ensure_config_dir(config_dir)
     host = Host(config_dir)
     try:
