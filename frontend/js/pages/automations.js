@@ -225,13 +225,22 @@ export async function render(root, ctx, params) {
     }
   }
 
-  /** @param {Broken[]} invalid @param {string[]} problems */
-  function brokenList(invalid, problems) {
+  /**
+   * What did not load, with why; the UI's own items can be fixed from here.
+   * @param {"automation" | "script"} domain
+   * @param {Broken[]} invalid
+   * @param {string[]} problems
+   */
+  function brokenList(domain, invalid, problems) {
     if (!invalid.length && !problems.length) return null;
     return h("section", { class: "panel" }, h("h2", {}, "Not loaded"),
       h("ul", {}, [...problems.map((text) => h("li", {}, text)),
-        ...invalid.map((item) => h("li", {}, h("strong", {}, item.id || item.key || "?"), ": ",
-          item.error || ""))]));
+        ...invalid.map((item) => {
+          const id = item.id || item.key || "?";
+          return h("li", {}, h("strong", {}, id), ": ", item.error || "", " ",
+            item.editable ? h("button", { type: "button", onclick: () => edit(domain, id) }, "Fix")
+              : null);
+        })]));
   }
 
   async function showAutomations() {
@@ -254,7 +263,7 @@ export async function render(root, ctx, params) {
       h("div", { class: "actions" }, h("button", { type: "button", class: "primary",
         onclick: () => editor("automation", null, NEW_AUTOMATION, true, refresh) }, "New automation")),
       table(["Name", "State", "Last triggered", "Running", "Written in", ""], rows),
-      brokenList(list.invalid, list.problems) || "");
+      brokenList("automation", list.invalid, list.problems) || "");
   }
 
   async function showScripts() {
@@ -274,7 +283,7 @@ export async function render(root, ctx, params) {
       h("div", { class: "actions" }, h("button", { type: "button", class: "primary",
         onclick: () => editor("script", null, NEW_SCRIPT, true, refresh) }, "New script")),
       table(["Name", "State", "Last run", "Written in", ""], rows),
-      brokenList(list.invalid, list.problems) || "");
+      brokenList("script", list.invalid, list.problems) || "");
   }
 
   /** @param {"automation" | "script"} domain @param {string} id */

@@ -5,6 +5,7 @@ inputs. Waits are Playwright's ``expect`` and ``wait_until``, never sleeps."""
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -42,6 +43,13 @@ automation:
 script:
 """
 
+BROKEN = """\
+- id: broken_one
+  alias: Broken one
+  triggers: [{trigger: nonsense}]
+  actions: [{action: test.record, data: {value: fixed}}]
+"""
+
 PASTED = """\
 blueprint:
   name: Pasted echo
@@ -75,6 +83,7 @@ async def page(config_dir: Path) -> AsyncIterator[tuple[Any, Any, Recorder]]:
     from playwright.async_api import async_playwright
 
     (config_dir / "configuration.yaml").write_text(CONFIG, encoding="utf-8")
+    (config_dir / "automations.yaml").write_text(BROKEN, encoding="utf-8")
     host = make_host(config_dir)
     async with host.running(), async_playwright() as playwright:
         rec = Recorder(host)
@@ -137,6 +146,19 @@ async def test_the_automations_page(page: tuple[Any, Any, Recorder]) -> None:
     host.bus.fire("page_go")
     await rec.wait(2)
 
+    # the UI's own broken automation is listed with why, and fixed from here
+    await expect(tab.get_by_text("unknown trigger 'nonsense'")).to_be_visible()
+    await tab.get_by_role("button", name="Fix").click()
+    fixer = tab.get_by_role("dialog")
+    yaml_box = fixer.get_by_label("YAML")
+    await expect(yaml_box).to_have_value(re.compile("nonsense"))
+    text = await yaml_box.input_value()
+    await yaml_box.fill(text.replace("trigger: nonsense", "trigger: event\n  event_type: fix_go"))
+    await fixer.get_by_role("button", name="Save").click()
+    await expect(tab.get_by_role("row", name="Broken one")).to_be_visible()
+    host.bus.fire("fix_go")
+    await rec.wait(3)
+
     await tab.goto("/#/automations?tab=blueprints")
     await tab.get_by_label("Or paste its YAML").fill(PASTED)
     await tab.get_by_role("button", name="Preview").click()
@@ -151,5 +173,5 @@ async def test_the_automations_page(page: tuple[Any, Any, Recorder]) -> None:
     await form.get_by_role("button", name="Save").click()
     await wait_until(lambda: host.states.get("automation.pasted_echo") is not None)
     host.bus.fire("echo")
-    await rec.wait(4)
+    await rec.wait(5)
     assert rec.values()[-2:] == ["echo!", "echo!"]
