@@ -4,26 +4,34 @@
 Run by ``bench_schema_guard.py --mode proxy`` (or directly)::
 
     .venv/bin/python scripts/bench/bench_schema_guard_proxy.py [--n 50000] [--runs 3]
+        [--rates 2500,5000,10000] [--switch-interval S] [--profile DIR]
 
 Two mosquitto processes on loopback (ingress, egress; errors-only logging, no
 persistence, unlimited queues so nothing is dropped by the broker). A publisher process
-sends telemetry documents (~300 bytes, 10 % invalid) at QoS 1 to ``plant/<k>/telemetry``
-on the ingress broker, each stamped with ``time.monotonic_ns()`` (system-wide on Linux,
-so comparable across processes); a receiver process subscribed to the egress counts
-what arrives and computes publish → receive latency. Between them, in turn:
+sends telemetry documents (~300 bytes, 10 % invalid; ``BENCH_INVALID_EVERY=n``: every
+n-th, 0 none) at QoS 1 to ``plant/<k>/telemetry`` on the ingress broker, each stamped
+with ``time.monotonic_ns()`` (system-wide on Linux, so comparable across processes); a
+receiver process subscribed to the egress counts what arrives and computes publish →
+receive latency. Between them, in turn:
 
 * **bare paho forwarder** (baseline): a plain paho client in its own process,
   subscribed QoS 1 with paho's automatic acknowledgement, republishing everything at
-  the same QoS (no validation, no quarantine, no ack discipline);
+  the same QoS (no validation, no quarantine, no ack discipline; Nagle off and no
+  paho in-flight limit, as the proxy);
 * **schema_guard proxy**: a real Gatehouse host with a schema_guard entry whose
   ``proxy:`` block does the same, validating every message (jsonschema-rs), quarantining
   the invalid ones (FULL-synced group commit) and acknowledging each inbound message
   only after the egress PUBACK or the commit.
 
-Two figures each: **throughput** (the publisher as fast as its 1,000-message window
-allows; valid messages received on the egress per second, first to last) and
-**latency** (paced at 5,000 msg/s; p50/p99/max of publish → receive). Targets from the
-issue: ≥ 20,000 msg/s, p99 < 5 ms at 5,000 msg/s.
+Both run in the steady state of a real process: start-up objects frozen
+(``gc.freeze()``, as ``Host.run()`` does); the proxy's collector pauses are counted
+(``gc.callbacks``) and printed. Figures: **throughput** (the publisher as fast as its
+1,000-message window allows; valid messages received on the egress per second, first
+to last) and **latency** at each ``--rates`` pace (p50/p99/max of publish → receive),
+each with the hypervisor CPU steal over the run (/proc/stat) and the load average: the
+machine is shared, so quote ranges over runs and the ratio to the bare forwarder of the
+same run. ``--profile DIR`` runs the proxy's threads under cProfile and prints where
+the time went. Targets from the issue: ≥ 20,000 msg/s, p99 < 5 ms at 5,000 msg/s.
 """
 
 from __future__ import annotations
