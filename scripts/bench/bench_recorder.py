@@ -29,6 +29,7 @@ from /proc/stat beside each part, since the box is shared)::
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sqlite3
 import statistics
@@ -98,6 +99,16 @@ async def _loop_run(directory: Path, recorder: bool, rate: int, seconds: float
     host = make_host(directory)
     lags: list[float] = []
     out: dict[str, float] = {}
+    pauses: list[float] = []
+    began_gc = [0.0]
+
+    def gc_timer(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            began_gc[0] = time.perf_counter()
+        else:
+            pauses.append(time.perf_counter() - began_gc[0])
+
+    gc.callbacks.append(gc_timer)
     async with host.running():
         runtime = next(iter(LOADED.runtimes(host).values()), None) if recorder else None
         done = anyio.Event()
@@ -139,6 +150,8 @@ async def _loop_run(directory: Path, recorder: bool, rate: int, seconds: float
             out["written"] = float(runtime.writer.written)
             out["dropped"] = float(runtime.writer.dropped)
             del written_before
+    gc.callbacks.remove(gc_timer)
+    out["gc_max_ms"] = max(pauses, default=0.0) * 1000
     out["p50_ms"] = _pct(lags, 0.50) * 1000
     out["p99_ms"] = _pct(lags, 0.99) * 1000
     out["max_ms"] = max(lags) * 1000
@@ -240,6 +253,8 @@ async def main_async(args: argparse.Namespace) -> None:
     added = [w['p99_ms'] - wo['p99_ms'] for w, wo in zip(with_, without, strict=True)]
     print(f"   added p99:           {_range(added, 'ms', 2)}")
     print(f"   ticker max with:     {_range([r['max_ms'] for r in with_], 'ms', 1)}")
+    print(f"   longest GC without:  {_range([r['gc_max_ms'] for r in without], 'ms', 1)}")
+    print(f"   longest GC with:     {_range([r['gc_max_ms'] for r in with_], 'ms', 1)}")
     print(f"   ({_cpu_share(cpu)})\n")
 
     print("2. 24-hour history of one entity at 1 Hz (86,400 rows)")
