@@ -141,7 +141,10 @@ class Script:
         if self.mode == MODE_SINGLE and self._runs:
             return self._refuse(trace, "failed_single")
         if self.mode == MODE_RESTART:
-            await self.stop()
+            # two triggers at once: each stops what runs when its turn comes, so the
+            # later one wins and only one run is left
+            while self._runs:
+                await self.stop()
         elif self.mode == MODE_QUEUED:
             if len(self._runs) + self._waiting >= self.max_runs:
                 return self._refuse(trace, "failed_max_runs")
@@ -185,8 +188,9 @@ class Script:
             if self._failures.burst and result.execution == "finished":
                 self._failures.calm()
         finally:
-            if running.scope.cancelled_caught:
-                trace.finished("cancelled")
+            # cancelled by stop() or from outside (an unload, the host stopping): a
+            # trace must not stay "running" for ever (no-op once finished)
+            trace.finished("cancelled")
             self._runs.remove(running)
             running.done.set()
             self._changed()

@@ -132,3 +132,29 @@ async def test_parallel_up_to_max(config_dir: Path) -> None:
             host.bus.fire("release")
             await anyio.lowlevel.checkpoint()
         assert sorted(rec.values()) == ["end 1", "end 2", "start 1", "start 2"]
+
+
+async def test_restart_with_triggers_at_once_leaves_one_run(config_dir: Path) -> None:
+    async with running(config_dir, held("restart")) as (host, rec):
+        for n in (1, 2, 3):
+            host.bus.fire("go", {"n": n})
+        from gatehouse.integrations.automation.services import LOADED
+
+        (runtime,) = LOADED.runtimes(host).values()
+        script = runtime.automations["held"].script
+        await wait_until(lambda: sum(t.state == "stopped" for t in trace_store(host).list(
+            "automation", "held")) == 2)
+        assert script.running == 1
+        while script.running:
+            host.bus.fire("release")
+            await anyio.lowlevel.checkpoint()
+        assert rec.values()[-1] == "end 3"
+
+
+async def test_a_run_cut_by_an_unload_ends_its_trace(config_dir: Path) -> None:
+    async with running(config_dir, held("single")) as (host, rec):
+        host.bus.fire("go", {"n": 1})
+        await rec.wait(1)
+        await host.services.call("automation", "reload")
+        (run,) = trace_store(host).list("automation", "held")
+        assert run.state == "stopped" and run.script_execution == "cancelled"
