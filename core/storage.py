@@ -45,7 +45,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Generic, TypeAlias, TypeVar, cast
+from typing import Any, Final, Generic, TypeAlias, TypeVar, cast
 
 import anyio
 import anyio.to_thread
@@ -475,10 +475,12 @@ ENCODE_SLICE = 0.002
 """Seconds of encoding the event loop does before it lets other tasks run (a save of a
 10,000-entity registry took 76-210 ms in one piece, stalling every device connection)."""
 
-#: Containers this shallow are always taken apart (envelope, data, its collections);
-#: deeper ones only when they have more than ``_LEAF_LIMIT`` members.
-_SPLIT_DEPTH = 3
-_LEAF_LIMIT = 32
+#: A value with at most this many nodes (containers and scalars) is encoded in one go;
+#: a larger one is taken apart. Bounds the work of one piece whatever the data's shape.
+_SMALL_NODES = 64
+#: Small members of a container taken apart are encoded this many at a time (one call of
+#: the C encoder per batch, not per member: building it is most of a small member's cost).
+_BATCH = 64
 
 
 async def encode_incrementally(
@@ -492,15 +494,16 @@ async def encode_incrementally(
     at all: the data belongs to the loop, which may change it at any await, and a
     thread iterating a dict while the loop changes it writes garbage or raises.
 
-    Each large container is copied (shallowly, all at once: ``list(d.items())``) when
-    its turn comes, and each small member is encoded in one go, so a change made between
-    slices can never tear a member nor break the iteration; a member changed after the
+    A value of more than ``_SMALL_NODES`` nodes is taken apart: its members are copied
+    (shallowly, all at once: ``list(d.items())``) when its turn comes, and small members
+    are encoded in one go, ``_BATCH`` at a time, so a change made between slices can
+    never tear a member nor break the iteration; a member changed after the
     save began may be written with its newer value, as a later save would. Frozen
     dataclasses (registry entries) are written as their fields, which lets a
     ``delay_save`` callback return an immutable snapshot (``list(entries.values())``)
     instead of building thousands of dicts on the loop.
     """
-    parts = _Chunks(encoder).chunks(obj, 0)
+    parts = _Chunks(encoder).chunks(obj)
     out: list[str] = []
     append = out.append
     clock = time.perf_counter
@@ -517,6 +520,45 @@ def _fields(obj: Any) -> dict[str, Any]:
     return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
 
 
+def _is_dataclass_instance(obj: Any) -> bool:
+    return dataclasses.is_dataclass(obj) and not isinstance(obj, type)
+
+
+#: Types counted as one node without a look inside.
+_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
+
+
+def _small(obj: Any) -> bool:
+    """Whether ``obj`` has at most ``_SMALL_NODES`` nodes (stops counting beyond).
+
+    Called for every member of every container taken apart, so scalars are counted
+    without being visited one by one."""
+    budget = _SMALL_NODES
+    stack = [obj]
+    scalars = _SCALARS
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            members: Any = item.values()
+        elif kind is list or kind is tuple:
+            members = item
+        elif kind in scalars:
+            budget -= 1
+            if budget < 0:
+                return False
+            continue
+        elif _is_dataclass_instance(item):
+            members = _fields(item).values()
+        else:
+            members = ()
+        budget -= 1 + len(members)
+        if budget < 0:
+            return False
+        stack.extend(member for member in members if type(member) not in scalars)
+    return True
+
+
 class _Chunks:
     """The compact JSON of a value as a stream of small pieces (see encode_incrementally)."""
 
@@ -525,38 +567,57 @@ class _Chunks:
 
         class _Leaf(base):  # type: ignore[valid-type,misc]
             def default(self, o: Any) -> Any:
-                if dataclasses.is_dataclass(o) and not isinstance(o, type):
+                if _is_dataclass_instance(o):
                     return _fields(o)
                 return super().default(o)
 
         self._encode = _Leaf(ensure_ascii=False, separators=(",", ":")).encode
 
-    def chunks(self, obj: Any, depth: int) -> Iterator[str]:
-        if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+    def chunks(self, obj: Any) -> Iterator[str]:
+        if _is_dataclass_instance(obj):
             obj = _fields(obj)
-        split = depth < _SPLIT_DEPTH
-        if type(obj) is dict and (split or len(obj) > _LEAF_LIMIT):
+        kind = type(obj)
+        if kind is dict and not _small(obj):
             items = list(obj.items())
             if all(type(key) is str for key, _ in items):
                 yield "{"
-                separator = ""
-                for key, value in items:
-                    yield f"{separator}{self._encode(key)}:"
-                    yield from self.chunks(value, depth + 1)
-                    separator = ","
+                yield from self._members(items, keyed=True)
                 yield "}"
                 return
-        elif type(obj) in (list, tuple) and (split or len(obj) > _LEAF_LIMIT):
+        elif (kind is list or kind is tuple) and not _small(obj):
             yield "["
-            separator = ""
-            for value in list(obj):
-                if separator:
-                    yield separator
-                yield from self.chunks(value, depth + 1)
-                separator = ","
+            yield from self._members([(None, value) for value in obj], keyed=False)
             yield "]"
             return
         yield self._encode(obj)
+
+    def _members(self, items: list[tuple[Any, Any]], *, keyed: bool) -> Iterator[str]:
+        """The members of a container taken apart: small ones in batches, large ones
+        taken apart in turn."""
+        encode = self._encode
+        separator = ""
+        batch: list[tuple[Any, Any]] = []
+
+        def flush() -> str:
+            whole = encode(dict(batch) if keyed else [value for _, value in batch])
+            batch.clear()
+            return whole[1:-1]
+
+        for key, value in items:
+            if _small(value):
+                batch.append((key, value))
+                if len(batch) >= _BATCH:
+                    yield separator + flush()
+                    separator = ","
+                continue
+            if batch:
+                yield separator + flush()
+                separator = ","
+            yield f"{separator}{encode(key)}:" if keyed else separator
+            yield from self.chunks(value)
+            separator = ","
+        if batch:
+            yield separator + flush()
 
 
 def _envelope_problem(envelope: Any) -> str | None:

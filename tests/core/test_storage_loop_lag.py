@@ -4,8 +4,10 @@ The entity registry's delayed save of 1,000 entities held the loop 20-28 ms (10,
 about 280 ms: ``asdict`` per entry plus ``json.dumps`` of the lot), stalling every device
 connection and paho's network thread with it. A ticker task measures the loop's lag
 while a big store is written: before the fix the largest gap is the whole encoding;
-after, a slice (``ENCODE_SLICE``, 2 ms) plus scheduling noise. The bound is generous
-(25 ms) so that a loaded machine does not fail it, yet far below the unsliced figures.
+after, a slice (``ENCODE_SLICE``, 2 ms). The gap is measured in CPU time of the loop's
+thread, since on a machine shared with other work the OS adds wall-clock gaps of tens of
+milliseconds to an idle loop (measured: 11-34 ms at load 9 on 2 cores); the bound
+(15 ms) is far below the unsliced figures (38-80 ms).
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ from gatehouse.core.testing import make_host
 pytestmark = pytest.mark.anyio
 
 ENTITIES = 10_000
-LAG_BOUND = 0.025
+#: Most CPU time the loop may spend between two ticks (a slice is 2 ms; unsliced, the
+#: save took 38-80 ms here).
+LAG_BOUND = 0.015
 
 
 @pytest.fixture
@@ -35,36 +39,43 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+@dataclass
+class Lag:
+    """The largest gaps between ticks of a 1 ms ticker on the loop: wall time, and CPU
+    time of the loop's thread (what the loop itself did in the gap; a machine so busy
+    that the OS takes the CPU away adds wall time, not CPU time)."""
+
+    wall: float = 0.0
+    cpu: float = 0.0
+
+
 @asynccontextmanager
-async def loop_lag() -> AsyncIterator[list[float]]:
-    """Yields a list that ends up holding the largest gap between ticks of a 1 ms ticker."""
-    result: list[float] = []
-    worst = 0.0
+async def loop_lag() -> AsyncIterator[Lag]:
+    lag = Lag()
     running = True
 
     async def tick() -> None:
-        nonlocal worst
-        last = time.perf_counter()
+        last, last_cpu = time.perf_counter(), time.thread_time()
         while running:
             await asyncio.sleep(0.001)
-            now = time.perf_counter()
-            worst = max(worst, now - last)
-            last = now
+            now, now_cpu = time.perf_counter(), time.thread_time()
+            lag.wall = max(lag.wall, now - last)
+            lag.cpu = max(lag.cpu, now_cpu - last_cpu)
+            last, last_cpu = now, now_cpu
 
     task = asyncio.create_task(tick())
     await asyncio.sleep(0.005)
     try:
-        yield result
+        yield lag
     finally:
         running = False
         await task
-        result.append(worst)
 
 
-async def _worst_lag(action: Callable[[], Awaitable[None]]) -> float:
-    async with loop_lag() as worst:
+async def _worst_lag(action: Callable[[], Awaitable[None]]) -> Lag:
+    async with loop_lag() as lag:
         await action()
-    return worst[0]
+    return lag
 
 
 def _entity(n: int) -> dict[str, Any]:
@@ -93,10 +104,10 @@ async def test_delayed_save_of_10000_entities_keeps_the_loop_responsive(
         store.delay_save(lambda: data, 0)
         await store.flush()
 
-    worst = await _worst_lag(save)
+    lag = await _worst_lag(save)
     assert store.write_count == 1
     assert json.loads((tmp_path / "core.entity_registry").read_text())["data"] == data
-    assert worst < LAG_BOUND, f"the loop stalled {worst * 1000:.1f} ms during the save"
+    assert lag.cpu < LAG_BOUND, _stalled(lag)
 
 
 async def test_entity_registry_save_of_10000_entities_keeps_the_loop_responsive(
@@ -110,13 +121,18 @@ async def test_entity_registry_save_of_10000_entities_keeps_the_loop_responsive(
                 "sensor", "mqtt", f"u{n}", suggested_object_id=f"s {n}",
                 config_entry_id="e1", original_name=f"S {n}",
             )
-        worst = await _worst_lag(registry.flush)
+        lag = await _worst_lag(registry.flush)
         stored = json.loads((host.storage_dir / "core.entity_registry").read_text())
         assert len(stored["data"]["entities"]) == ENTITIES
         entry = registry.get("sensor.s_5")
         assert entry is not None
         assert stored["data"]["entities"][5] == entry.as_dict()
-    assert worst < LAG_BOUND, f"the loop stalled {worst * 1000:.1f} ms during the save"
+    assert lag.cpu < LAG_BOUND, _stalled(lag)
+
+
+def _stalled(lag: Lag) -> str:
+    return (f"the loop worked {lag.cpu * 1000:.1f} ms without a break during the save "
+            f"(largest wall-clock gap {lag.wall * 1000:.1f} ms)")
 
 
 @dataclass(frozen=True)
@@ -134,6 +150,9 @@ async def test_incremental_encoding_matches_json_dumps() -> None:
         "tuple": (1, 2, "three"),
         "text": "héllo ✓ \"quoted\"\n",
         "empty": {}, "nothing": [], "none": None, "float": 1.5,
+        # A large value below small containers is taken apart too (node count, not
+        # the size of the top level, decides).
+        "deep": {"x": {"y": list(range(5000)), "z": [{"k": n} for n in range(300)]}},
     }
     assert await encode_incrementally(value) == json.dumps(
         value, ensure_ascii=False, separators=(",", ":")
