@@ -599,7 +599,7 @@ class _Chunks:
         batch: list[tuple[Any, Any]] = []
 
         def flush() -> str:
-            whole = encode(dict(batch) if keyed else [value for _, value in batch])
+            whole: str = encode(dict(batch) if keyed else [value for _, value in batch])
             batch.clear()
             return whole[1:-1]
 
