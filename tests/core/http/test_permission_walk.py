@@ -164,6 +164,13 @@ REST: dict[tuple[str, str], list[Case]] = {
     ("GET", "/api/audit/records"): [c("/api/audit/records?actor=x&limit=5", "admin")],
     ("GET", "/api/audit/status"): [c("/api/audit/status", "admin")],
     ("GET", "/api/audit/verify"): [c("/api/audit/verify", "admin")],
+    # the recorder (loaded as a plugin, no entry: 404): every user, filtered per entity
+    ("GET", "/api/history/period"): [c("/api/history/period?filter_entity_id=sensor.x",
+                                       "read_only")],
+    ("GET", "/api/history/period/{start}"): [
+        c("/api/history/period/2024-01-01T00:00:00?filter_entity_id=sensor.x", "read_only")],
+    ("GET", "/api/logbook"): [c("/api/logbook", "read_only")],
+    ("GET", "/api/logbook/{start}"): [c("/api/logbook/2024-01-01T00:00:00", "read_only")],
     # files
     ("GET", "/panels/{name}/{path}"): [c("/panels/echo/index.html", "read_only")],
     ("GET", "/{path}"): [c("/index.html", UI)],
@@ -213,6 +220,14 @@ WS: dict[str, list[tuple[dict[str, Any], str]]] = {
     "schema_guard/replay": [({"dry_run": False}, "admin")],
     "audit/records": [({"limit": 5}, "admin")],
     "audit/status": [({}, "admin")],
+    # the recorder's: every user (answers hold only the entities the user may read)
+    "history/history_during_period": [
+        ({"start_time": "2024-01-01T00:00:00", "entity_ids": ["sensor.x"]}, "read_only")],
+    "history/stream": [
+        ({"start_time": "2024-01-01T00:00:00", "entity_ids": ["sensor.x"]}, "read_only")],
+    "logbook/event_stream": [({"start_time": "2024-01-01T00:00:00"}, "read_only")],
+    "recorder/statistics_during_period": [
+        ({"start_time": "2024-01-01T00:00:00", "period": "hour"}, "read_only")],
     "audit/verify": [({}, "admin")],
     "template/preview": [({"state": "{{ 1 }}"}, "admin")],  # reads any state
 }
@@ -243,6 +258,7 @@ async def app(host: Host, http_config: dict[str, Any]) -> web.Application:
     host.plugins.register(WalkPlugin(), "walk_plugin")
     host.plugins.load("schema_guard")  # its routes (and WebSocket commands), no entry
     host.plugins.load("audit")  # the same
+    host.plugins.load("recorder")  # the same
     for domain in ("mqtt", "script", "template"):  # template/preview (and its dependencies)
         host.plugins.add_package(domain, f"gatehouse.integrations.{domain}")
     host.plugins.load("template")
