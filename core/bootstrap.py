@@ -34,6 +34,7 @@ from .control import ControlServer
 from .crypto.hostcipher import ENCRYPTION_SCHEMA
 from .exceptions import GatehouseError
 from .http.config import HTTP_DOMAIN, HTTP_SCHEMA
+from .http.core_config import LOCATION_FIELDS
 from .lockfile import ConfigDirLock
 from .logging_setup import REDACTOR
 from .platforms import register_platform_services
@@ -70,6 +71,8 @@ CORE_SCHEMA = vol.Schema(
         vol.Optional("templates"): TEMPLATE_LIMITS_SCHEMA,
         # Tag encryption of sensitive entities (README "Tag encryption").
         vol.Optional("encryption"): ENCRYPTION_SCHEMA,
+        # Location, time zone, units, allowlists: what HA clients read from /api/config.
+        **LOCATION_FIELDS,
     }
 )
 

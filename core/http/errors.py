@@ -2,7 +2,12 @@
 
 Handlers raise; this middleware answers. Core exceptions map to statuses in one table
 (``status_for``), so the REST API and the WebSocket API (which uses the same table for
-its error codes) never disagree about what "not found" is. An unexpected exception is
+its error codes) never disagree about what "not found" is. The WebSocket codes are Home
+Assistant's (``not_found``, ``invalid_format``, ``unauthorized``, ``not_allowed``,
+``home_assistant_error``, ``unknown_error``): HA clients branch on them. An unknown
+service is 400 over REST, as in HA (its WebSocket code is ``not_found``). A method
+other than GET on an unknown ``/api/`` path is 404, not the 405 that the UI's catch-all
+GET route would make of it. An unexpected exception is
 logged with its traceback and answered with a bare 500: its text could hold anything.
 """
 
@@ -15,6 +20,7 @@ from typing import Any
 import voluptuous as vol
 from aiohttp import web
 
+from ..area_registry import UnknownArea
 from ..exceptions import (
     FlowError,
     GatehouseError,
@@ -70,7 +76,8 @@ def error_response(status: int, message: str, **extra: Any) -> web.Response:
 
 #: (exception type, HTTP status, WebSocket error code), most specific first.
 _TABLE: tuple[tuple[type[BaseException], int, str], ...] = (
-    (ServiceNotFound, 404, "not_found"),
+    (ServiceNotFound, 400, "not_found"),
+    (UnknownArea, 404, "not_found"),
     (UnknownEntry, 404, "not_found"),
     (UnknownFlow, 404, "not_found"),
     (IntegrationNotFound, 404, "not_found"),
@@ -83,8 +90,8 @@ _TABLE: tuple[tuple[type[BaseException], int, str], ...] = (
     (vol.Invalid, 400, "invalid_format"),
     (OperationNotAllowed, 409, "not_allowed"),
     (AuthError, 400, "invalid_format"),
-    (FlowError, 400, "flow_error"),
-    (GatehouseError, 400, "gatehouse_error"),
+    (FlowError, 400, "home_assistant_error"),
+    (GatehouseError, 400, "home_assistant_error"),
 )
 
 
@@ -127,6 +134,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as err:
         if err.status < 400 or not _is_api(request.path):
             raise
+        if err.status == 405 and await _only_catch_all(request):
+            return error_response(404, "not found")
         reason = "not found" if err.status == 404 else (err.text or err.reason).strip()
         response = error_response(err.status, reason.removeprefix(f"{err.status}: "))
         for name in ("Allow", "Retry-After"):
@@ -139,6 +148,21 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except Exception:
         _LOGGER.exception("Error handling %s %s", request.method, request.path)
         return error_response(500, "internal error")
+
+
+#: The canonical path of the UI's catch-all GET route (``static``).
+_CATCH_ALL = "/{path}"
+
+
+async def _only_catch_all(request: web.Request) -> bool:
+    """Whether no route but the UI's catch-all has this path (so it is unknown)."""
+    for resource in request.app.router.resources():
+        if resource.canonical == _CATCH_ALL:
+            continue
+        _match, allowed = await resource.resolve(request)
+        if allowed:
+            return False
+    return True
 
 
 def _is_api(path: str) -> bool:

@@ -20,7 +20,6 @@ from typing import Any
 import voluptuous as vol
 from aiohttp import web
 
-from ..const import CORE_DOMAIN, __version__
 from ..context import Context
 from ..host import HostState
 from ..permissions import Unauthorized
@@ -29,6 +28,7 @@ from ..services import Service, SupportsResponse
 from ..states import EVENT_STATE_CHANGED, State, valid_entity_id
 from .auth import admin_only, any_user, metrics_access, public
 from .body import read_body, read_json
+from .core_config import core_config as describe_core
 from .errors import HttpError, json_response, raw_json_response
 from .extensions import collect_panels
 from .jsonutil import dumpb
@@ -73,14 +73,11 @@ async def api_running(request: web.Request) -> web.Response:
 @routes.get("/api/config")
 @any_user
 async def core_config(request: web.Request) -> web.Response:
+    """Home Assistant's config (``core_config``), with whether we serve HTTPS and who
+    is asking."""
     runtime = rt(request)
-    host = runtime.host
-    core = host.config.get(CORE_DOMAIN) or {}
     return json_response({
-        "location_name": core.get("name", "Gatehouse"),
-        "version": __version__,
-        "state": str(host.state).upper(),  # HA spells it RUNNING
-        "components": sorted(host.plugins.loaded()),
+        **describe_core(runtime.host),
         "https": runtime.https,
         "user": current_user(request).public(),
     })
@@ -251,7 +248,7 @@ async def call_service(request: web.Request) -> web.Response:
     data = await read_json(request)
     if data is not None and not isinstance(data, dict):
         raise HttpError(400, "service data must be a JSON object")
-    host.services.get(domain, service)  # 404 before anything else
+    host.services.get(domain, service)  # 400 (HA's) before anything else
     want_response = _flag(request, "return_response")
     context = _context(request)
     permissions = current_permissions(request)

@@ -69,6 +69,7 @@ from ..context import acting_as
 from ..permissions import Permissions
 from .auth import SESSION_COOKIE, allowed_origin, in_band_auth
 from .auth_store import Credential, User
+from .core_config import HA_PROTOCOL_VERSION
 from .errors import HttpError, invalid_details, message_for, status_for
 from .jsonutil import NestingError, dumpb, dumps, loads
 from .runtime import HttpRuntime, rt
@@ -76,11 +77,9 @@ from .runtime import HttpRuntime, rt
 if TYPE_CHECKING:
     from .ws_commands import CommandDef
 
-#: The Home Assistant release whose WebSocket API this server follows. Clients such as
-#: home-assistant-js-websocket pick their code paths by this ``ha_version`` (from 2022.4
-#: ``subscribe_entities``, from 2022.9 ``coalesce_messages``); Gatehouse's own version
-#: is in ``get_config``.
-HA_PROTOCOL_VERSION = "2025.1.0"
+#: ``HA_PROTOCOL_VERSION`` (``core_config``): the Home Assistant release whose API this
+#: server follows, sent as ``ha_version`` and as ``version`` in ``get_config``;
+#: Gatehouse's own version is ``gatehouse_version`` there.
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -147,15 +147,9 @@ async def current_user(conn: Connection, msg_id: int, args: dict[str, Any]) -> N
 
 @command("get_config")
 async def get_config(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
-    from ..const import CORE_DOMAIN, __version__
+    from .core_config import core_config
 
-    host = conn.host
-    conn.send_result(msg_id, {
-        "location_name": (host.config.get(CORE_DOMAIN) or {}).get("name", "Gatehouse"),
-        "version": __version__,
-        "state": str(host.state).upper(),  # HA spells it RUNNING
-        "components": sorted(host.plugins.loaded()),
-    })
+    conn.send_result(msg_id, core_config(conn.host))
 
 
 @command("get_panels")
@@ -401,3 +395,8 @@ async def entry_remove(conn: Connection, msg_id: int, args: dict[str, Any]) -> N
     host.config_entries.get(args["entry_id"])
     await host.config_entries.remove(args["entry_id"])
     conn.send_result(msg_id, {"removed": args["entry_id"]})
+
+
+# The Home Assistant command groups in their own modules register on import (they use
+# ``command`` above, so they are imported last).
+from . import ws_registry  # noqa: E402, F401

@@ -1,0 +1,246 @@
+"""Home Assistant's registry commands over the WebSocket (what ``hass-cli entity list``,
+``device list``, ``area list`` and their ``assign``/``rename`` send).
+
+* ``config/entity_registry/list`` → HA's partial entries; ``config/entity_registry/get``
+  ``{"entity_id"}`` → the extended entry; ``config/entity_registry/update`` (admin)
+  ``{"entity_id", "name"?, "new_entity_id"?, "area_id"?, "disabled_by"?}`` →
+  ``{"entity_entry": ...}``
+* ``config/device_registry/list``; ``config/device_registry/update`` (admin)
+  ``{"device_id", "area_id"?, "name_by_user"?, "disabled_by"?}`` → the device
+* ``config/area_registry/list``; ``create`` ``{"name", "icon"?, "picture"?, "aliases"?}``,
+  ``update`` ``{"area_id", ...}``, ``delete`` ``{"area_id"}`` (admin; delete answers
+  ``"success"`` as HA does)
+
+The shapes are HA's (2024/2025): fields HA has and Gatehouse does not model (labels,
+categories, floors, translation keys) are there, empty, so clients that index them do
+not fail. Lists for a non-admin hold only the entities it may read, and devices and
+areas (names are not secret, as services are not). An ``area_id`` given to an update
+must name an area of the registry (``not_found`` otherwise); ``null`` clears it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import voluptuous as vol
+
+from ..area_registry import AreaEntry, UnknownArea, area_registry
+from ..device_registry import DeviceEntry
+from ..entity_registry import DISABLED_USER, RegistryEntry
+from ..states import valid_entity_id
+from ..util import UNSET
+from .errors import HttpError
+from .websocket import Connection
+from .ws_commands import command
+
+
+def _entity_uuid(entry: RegistryEntry) -> str:
+    """A stable id in HA's ``id`` field (HA keeps a uuid; ours is derived)."""
+    key = f"{entry.platform}\0{entry.domain}\0{entry.unique_id}".encode()
+    return hashlib.sha256(key).hexdigest()[:32]
+
+
+def entity_partial(entry: RegistryEntry) -> dict[str, Any]:
+    """An entity registry entry as HA's ``config/entity_registry/list`` gives it."""
+    return {
+        "area_id": entry.area_id,
+        "categories": {},
+        "config_entry_id": entry.config_entry_id,
+        "created_at": entry.created_at,
+        "device_id": entry.device_id,
+        "disabled_by": entry.disabled_by,
+        "entity_category": None,
+        "entity_id": entry.entity_id,
+        "has_entity_name": False,
+        "hidden_by": None,
+        "icon": None,
+        "id": _entity_uuid(entry),
+        "labels": [],
+        "modified_at": entry.created_at,
+        "name": entry.name,
+        "options": {},
+        "original_name": entry.original_name,
+        "platform": entry.platform,
+        "translation_key": None,
+        "unique_id": entry.unique_id,
+    }
+
+
+def entity_extended(conn: Connection, entry: RegistryEntry) -> dict[str, Any]:
+    """The ``config/entity_registry/get`` shape: the partial one and what the state says."""
+    state = conn.host.states.get(entry.entity_id)
+    attributes = state.attributes if state is not None else {}
+    return {
+        **entity_partial(entry),
+        "aliases": [],
+        "capabilities": None,
+        "device_class": None,
+        "original_device_class": attributes.get("device_class"),
+        "original_icon": attributes.get("icon"),
+    }
+
+
+def device_dict(device: DeviceEntry) -> dict[str, Any]:
+    """A device as HA's ``config/device_registry/list`` gives it."""
+    entries = sorted(device.config_entries)
+    return {
+        "area_id": device.area_id,
+        "config_entries": entries,
+        "config_entries_subentries": {e: [None] for e in entries},
+        "configuration_url": None,
+        "connections": [],
+        "created_at": device.created_at,
+        "disabled_by": device.disabled_by,
+        "entry_type": None,
+        "hw_version": device.hw_version,
+        "id": device.id,
+        "identifiers": sorted([list(i) for i in device.identifiers]),
+        "labels": [],
+        "manufacturer": device.manufacturer,
+        "model": device.model,
+        "model_id": None,
+        "modified_at": device.created_at,
+        "name_by_user": device.name_by_user,
+        "name": device.name,
+        "primary_config_entry": entries[0] if entries else None,
+        "serial_number": None,
+        "sw_version": device.sw_version,
+        "via_device_id": device.via_device_id,
+    }
+
+
+def area_dict(area: AreaEntry) -> dict[str, Any]:
+    return area.as_dict()
+
+
+async def _known_area(conn: Connection, area_id: str | None) -> None:
+    if area_id is not None and (await area_registry(conn.host)).get(area_id) is None:
+        raise UnknownArea(f"no area {area_id!r}")
+
+
+def _entry_or_404(conn: Connection, entity_id: str) -> RegistryEntry:
+    """The registry entry, or ``not_found`` (also for an entity the user may not read:
+    a refusal must not tell which ids exist)."""
+    entry = conn.host.entity_registry.get(entity_id)
+    if entry is None or not conn.permissions.can_read(entity_id):
+        raise HttpError(404, "Entity not found")
+    return entry
+
+
+# -- entities --------------------------------------------------------------------------
+
+
+@command("config/entity_registry/list")
+async def entity_list(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
+    permissions = conn.permissions
+    conn.send_result(msg_id, [
+        entity_partial(e) for e in conn.host.entity_registry.entities()
+        if permissions.is_admin or permissions.can_read(e.entity_id)
+    ])
+
+
+@command("config/entity_registry/get", {vol.Required("entity_id"): str})
+async def entity_get(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
+    conn.send_result(msg_id, entity_extended(conn, _entry_or_404(conn, args["entity_id"])))
+
+
+@command("config/entity_registry/update", {
+    vol.Required("entity_id"): str,
+    vol.Optional("name"): vol.Any(None, vol.All(str, vol.Length(max=255))),
+    vol.Optional("new_entity_id"): vol.All(str, vol.Length(max=255)),
+    vol.Optional("area_id"): vol.Any(None, str),
+    vol.Optional("disabled_by"): vol.Any(None, DISABLED_USER),
+    # HA has more (icon, hidden_by, aliases, options...): accepted and ignored, so a
+    # client sending them still gets the rest done.
+}, admin=True)
+async def entity_update(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
+    entry = _entry_or_404(conn, args["entity_id"])
+    if "new_entity_id" in args and not valid_entity_id(args["new_entity_id"]):
+        raise HttpError(400, f"invalid entity id {args['new_entity_id']!r}")
+    if "area_id" in args:
+        await _known_area(conn, args["area_id"])
+    updated = conn.host.entity_registry.update(
+        entry.entity_id,
+        new_entity_id=args.get("new_entity_id"),
+        name=args.get("name", UNSET),
+        disabled_by=args.get("disabled_by", UNSET),
+        area_id=args.get("area_id", UNSET),
+    )
+    conn.send_result(msg_id, {"entity_entry": entity_extended(conn, updated)})
+
+
+# -- devices ---------------------------------------------------------------------------
+
+
+@command("config/device_registry/list")
+async def device_list(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
+    conn.send_result(msg_id, [device_dict(d) for d in conn.host.device_registry.devices()])
+
+
+@command("config/device_registry/update", {
+    vol.Required("device_id"): str,
+    vol.Optional("area_id"): vol.Any(None, str),
+    vol.Optional("name_by_user"): vol.Any(None, vol.All(str, vol.Length(max=255))),
+    vol.Optional("disabled_by"): vol.Any(None, DISABLED_USER),
+}, admin=True)
+async def device_update(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
+    registry = conn.host.device_registry
+    if registry.get(args["device_id"]) is None:
+        raise HttpError(404, "Device not found")
+    if "area_id" in args:
+        await _known_area(conn, args["area_id"])
+    updated = registry.update(
+        args["device_id"],
+        name_by_user=args.get("name_by_user", UNSET),
+        disabled_by=args.get("disabled_by", UNSET),
+        area_id=args.get("area_id", UNSET),
+    )
+    conn.send_result(msg_id, device_dict(updated))
+
+
+# -- areas -----------------------------------------------------------------------------
+
+_AREA_FIELDS = {
+    vol.Optional("icon"): vol.Any(None, vol.All(str, vol.Length(max=100))),
+    vol.Optional("picture"): vol.Any(None, vol.All(str, vol.Length(max=1000))),
+    vol.Optional("aliases"): vol.All([vol.All(str, vol.Length(max=100))], vol.Length(max=50)),
+}
+
+
+@command("config/area_registry/list")
+async def area_list(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
+    registry = await area_registry(conn.host)
+    conn.send_result(msg_id, [area_dict(a) for a in registry.areas()])
+
+
+@command("config/area_registry/create", {vol.Required("name"): str, **_AREA_FIELDS},
+         admin=True)
+async def area_create(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
+    registry = await area_registry(conn.host)
+    area = registry.create(
+        args["name"], icon=args.get("icon"), picture=args.get("picture"),
+        aliases=args.get("aliases"),
+    )
+    conn.send_result(msg_id, area_dict(area))
+
+
+@command("config/area_registry/update",
+         {vol.Required("area_id"): str, vol.Optional("name"): str, **_AREA_FIELDS},
+         admin=True)
+async def area_update(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
+    registry = await area_registry(conn.host)
+    area = registry.update(
+        args["area_id"],
+        name=args.get("name", UNSET),
+        icon=args.get("icon", UNSET),
+        picture=args.get("picture", UNSET),
+        aliases=args.get("aliases", UNSET),
+    )
+    conn.send_result(msg_id, area_dict(area))
+
+
+@command("config/area_registry/delete", {vol.Required("area_id"): str}, admin=True)
+async def area_delete(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
+    (await area_registry(conn.host)).delete(args["area_id"])
+    conn.send_result(msg_id, "success")

@@ -1,0 +1,105 @@
+"""Home Assistant's registry commands as the PyPI clients call them: ``hass-cli entity
+list``, ``device list``, ``area list|create|rename|delete``, ``device assign``, ``entity
+assign``/``rename`` and ``hass-client``'s registry getters, against a running host."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from hass_client import HomeAssistantClient
+from hass_client.exceptions import FailedCommand
+from hatools import base_url, hass_cli
+
+from gatehouse.core import Host
+from gatehouse.core.testing import wait_until
+
+pytestmark = pytest.mark.anyio
+
+Client = TestClient[Any, Any]
+
+
+async def test_hass_cli_lists_entities_devices_and_areas(
+    owner: Client, token: str, host: Host
+) -> None:
+    entities = await hass_cli(owner, token, "entity", "list")
+    ids = {e["entity_id"] for e in entities}
+    assert ids == {e.entity_id for e in host.entity_registry.entities()}
+    assert ids  # the demo made some
+    first = entities[0]
+    for key in ("id", "unique_id", "platform", "device_id", "area_id", "name",
+                "original_name", "disabled_by", "config_entry_id"):
+        assert key in first
+    devices = await hass_cli(owner, token, "device", "list")
+    assert {d["id"] for d in devices} == {d.id for d in host.device_registry.devices()}
+    assert all("name_by_user" in d and "identifiers" in d for d in devices)
+    assert await hass_cli(owner, token, "area", "list") == []
+
+
+async def test_hass_cli_area_life_and_assignment(owner: Client, token: str, host: Host) -> None:
+    await hass_cli(owner, token, "area", "create", "Boiler room")
+    areas = await hass_cli(owner, token, "area", "list")
+    assert [(a["area_id"], a["name"]) for a in areas] == [("boiler_room", "Boiler room")]
+    device = host.device_registry.devices()[0]
+    await hass_cli(owner, token, "device", "assign", "Boiler room", device.id, output="yaml")
+    assert host.device_registry.get(device.id).area_id == "boiler_room"  # type: ignore[union-attr]
+    entity_id = host.entity_registry.entities()[0].entity_id
+    await hass_cli(owner, token, "entity", "assign", "Boiler room", entity_id, output="yaml")
+    assert host.entity_registry.get(entity_id).area_id == "boiler_room"  # type: ignore[union-attr]
+    await hass_cli(owner, token, "area", "rename", "Boiler room", "Plant room", output="yaml")
+    areas = await hass_cli(owner, token, "area", "list")
+    assert [(a["area_id"], a["name"]) for a in areas] == [("boiler_room", "Plant room")]
+    await hass_cli(owner, token, "area", "delete", "Plant room", output="yaml")
+    assert await hass_cli(owner, token, "area", "list") == []
+    # Deleting an area takes its devices and entities out of it, as in HA.
+    assert host.device_registry.get(device.id).area_id is None  # type: ignore[union-attr]
+    assert host.entity_registry.get(entity_id).area_id is None  # type: ignore[union-attr]
+
+
+async def test_hass_client_registry_getters(owner: Client, token: str, host: Host) -> None:
+    seen: list[Any] = []
+    host.bus.listen("area_registry_updated", seen.append)
+    async with HomeAssistantClient(base_url(owner) + "/api/websocket", token) as ha:
+        area = await ha.send_command("config/area_registry/create", name="Hall")
+        assert area["area_id"] == "hall" and area["aliases"] == []
+        await wait_until(lambda: len(seen) == 1)
+        assert seen[0].data == {"action": "create", "area_id": "hall"}
+        assert [a["name"] for a in await ha.get_area_registry()] == ["Hall"]
+        devices = await ha.get_device_registry()
+        assert devices and devices[0]["id"]
+        entities = await ha.get_entity_registry()
+        entity_id = entities[0]["entity_id"]
+        entry = await ha.get_entity_registry_entry(entity_id)
+        assert entry["entity_id"] == entity_id and "original_device_class" in entry
+        updated = await ha.send_command(
+            "config/entity_registry/update", entity_id=entity_id, name="Renamed",
+            area_id="hall",
+        )
+        assert updated["entity_entry"]["name"] == "Renamed"
+        assert updated["entity_entry"]["area_id"] == "hall"
+        with pytest.raises(FailedCommand) as missing:
+            await ha.get_entity_registry_entry("sensor.nothing_here")
+        assert str(missing.value) == "Entity not found"
+        with pytest.raises(FailedCommand) as no_area:
+            await ha.send_command("config/entity_registry/update", entity_id=entity_id,
+                                  area_id="attic")
+        assert "attic" in str(no_area.value)
+        with pytest.raises(FailedCommand) as duplicate:
+            await ha.send_command("config/area_registry/create", name="hall")
+        assert "already in use" in str(duplicate.value)
+
+
+async def test_area_registry_survives_a_restart(config_dir: Any) -> None:
+    from gatehouse.core.area_registry import area_registry
+    from gatehouse.core.testing import make_host
+
+    (config_dir / "configuration.yaml").write_text("gatehouse:\n  control_socket: false\n")
+    first = make_host(config_dir)
+    async with first.running():
+        (await area_registry(first)).create("Cellar", aliases=["basement"])
+    second = make_host(config_dir)
+    async with second.running():
+        areas = (await area_registry(second)).areas()
+    assert [(a.area_id, a.name, a.aliases) for a in areas] == [
+        ("cellar", "Cellar", ("basement",))]
