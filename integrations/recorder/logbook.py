@@ -27,10 +27,14 @@ def continuous(entity_id: str, attributes: dict[str, Any]) -> bool:
 
 
 def entries(rows: Iterable[LogRow], *, can_read: Callable[[str], bool],
-            when: Callable[[float], Any]) -> list[dict[str, Any]]:
+            when: Callable[[float], Any], unbound: bool = False) -> list[dict[str, Any]]:
+    """Rows → entries the caller may see: those of entities it may read, and with
+    ``unbound`` (admins) also events about no entity."""
     out: list[dict[str, Any]] = []
     for row in rows:
         entity_id = row.entity_id
+        if entity_id is None and not unbound:
+            continue
         if entity_id is not None and not can_read(entity_id):
             continue
         if row.event_type is None:

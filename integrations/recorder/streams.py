@@ -198,7 +198,8 @@ def logbook_stream(host: Host) -> Callable[..., Any]:
             await runtime.flush()
             until = time.time() if end is None else min(end, time.time()) if ongoing else end
             rows = await runtime.logbook(start, until, entity_ids, logbook.EVENT_TYPES)
-            send({"events": logbook.entries(rows, can_read=can_read, when=lambda ts: ts),
+            send({"events": logbook.entries(rows, can_read=can_read, when=lambda ts: ts,
+                                            unbound=permissions.is_admin),
                   "start_time": start, "end_time": until})
             if ongoing:
                 stream.release(until)

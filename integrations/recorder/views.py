@@ -66,7 +66,8 @@ def routes(host: Host) -> list[RouteDef]:
             return _error(404, str(err))
         rows = await runtime.logbook(start, end, entity_ids, logbook.EVENT_TYPES)
         return web.json_response(logbook.entries(rows, can_read=permissions.can_read,
-                                                 when=history.iso))
+                                                 when=history.iso,
+                                                 unbound=permissions.is_admin))
 
     return [
         RouteDef("GET", "/api/history/period", history_period),

@@ -102,3 +102,33 @@ async def test_non_admins_see_only_readable_entities(config_dir: Path) -> None:
                                      end_time=iso(4_000_000_000.0))
         assert status == 200
         assert {e["entity_id"] for e in body} == {"switch.pump"}
+
+
+async def test_logbook_entries_events_and_who_sees_them(config_dir: Path) -> None:
+    async with running(config_dir) as rig:
+        bus = rig.host.bus
+        rig.host.states.set("switch.pump", "on", {"friendly_name": "Pump"})
+        rig.host.states.set("switch.pump", "on", {"friendly_name": "Pump", "x": 1})  # attrs only
+        rig.host.states.set("sensor.power", "5", {"unit_of_measurement": "W"})  # continuous
+        bus.fire("logbook_entry", {"name": "Plant", "message": "started the night shift"})
+        bus.fire("logbook_entry", {"name": "Pump", "message": "serviced",
+                                   "entity_id": "switch.pump"})
+        bus.fire("automation_triggered", {"name": "Fill", "entity_id": "automation.fill",
+                                          "source": "state of sensor.level"})
+        await rig.recorder.flush()
+        start, end = iso(1_700_000_000.0), iso(4_000_000_000.0)
+        status, body = await rig.get(f"/api/logbook/{start}", end_time=end)
+        assert status == 200
+        seen = [(e["name"], e.get("message") or e.get("state")) for e in body
+                if e["entity_id"] != "binary_sensor.recorder_problem"]
+        assert seen == [("Pump", "on"), ("Plant", "started the night shift"),
+                        ("Pump", "serviced"), ("Fill", "triggered by state of sensor.level")]
+        assert body[0]["when"].endswith("+00:00")
+        status, body = await rig.get(f"/api/logbook/{start}", role="user", end_time=end)
+        assert [(e["name"], e.get("message") or e.get("state")) for e in body] == [
+            ("Pump", "on"), ("Pump", "serviced")]
+        status, body = await rig.get(f"/api/logbook/{start}", end_time=end,
+                                     entity="automation.fill")
+        assert [e["entity_id"] for e in body] == ["automation.fill"]
+        status, body = await rig.get("/api/logbook/not-a-time")
+        assert status == 400 and "start_time" in body["message"]
