@@ -10,7 +10,8 @@ Modules: ``automation`` (one automation: triggers → conditions → a ``Script`
 ``loader`` (read, fill blueprints, compile; the on/off choice kept in ``.storage``),
 ``entity`` (``automation.<alias>``), ``services`` (``trigger``, ``turn_on``,
 ``turn_off``, ``toggle``, ``reload``), ``wscommands`` (the UI editor: ``automation/*``),
-``config`` (schemas).
+``config`` (schemas), ``editor`` (the editor's operations) and ``views``
+(Home Assistant's ``/api/config/automation/config/<id>``).
 
 ``automation:`` makes one entry with no data: set-up reads the files itself, so that
 ``automation.reload`` (a reload of the entry) picks up edits without a restart.
@@ -23,7 +24,7 @@ from typing import Any
 import anyio.to_thread
 
 from gatehouse.core import ConfigEntry, Host, YamlEntry, hookimpl
-from gatehouse.core.http import WsCommand
+from gatehouse.core.http import RouteDef, WsCommand
 from gatehouse.integrations.script.api import install_shipped
 
 from .config import CONFIG_SCHEMA
@@ -68,3 +69,11 @@ def gatehouse_ws_commands(host: Host) -> list[WsCommand]:
     from .wscommands import commands
 
     return commands(host)
+
+
+@hookimpl
+def gatehouse_http_routes(host: Host) -> list[RouteDef]:
+    """Home Assistant's REST config API for automations (``views.py``)."""
+    from .views import routes
+
+    return routes(host)

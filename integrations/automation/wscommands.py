@@ -16,46 +16,19 @@ from __future__ import annotations
 
 from typing import Any
 
-import anyio.to_thread
 import voluptuous as vol
 
-from gatehouse.core import ConfigEntry, Host
+from gatehouse.core import Host
 from gatehouse.core.http import WsCommand
-from gatehouse.integrations.script.api import (
-    Item,
-    check_item,
-    config_from_args,
-    dump_yaml,
-    new_id,
-    reload_domain,
-    save_item,
-)
+from gatehouse.integrations.script.api import config_from_args
 
-from .const import AUTOMATIONS_FILE, DOMAIN
-from .errors import AutomationError
-from .loader import compile_automation
-from .runtime import AutomationRuntime
-from .services import LOADED
-
-
-def _entry_and_runtime(host: Host) -> tuple[ConfigEntry[AutomationRuntime], AutomationRuntime]:
-    for entry in host.config_entries.entries():
-        runtime = LOADED.runtimes(host).get(entry.entry_id)
-        if entry.domain == DOMAIN and runtime is not None:
-            return entry, runtime
-    raise AutomationError(
-        "automations are not loaded (add 'automation:' to configuration.yaml)")
-
-
-def _item(runtime: AutomationRuntime, key: str) -> Item | None:
-    if key in runtime.automations:
-        return runtime.automations[key].item
-    return next((i for i in runtime.invalid if i.key == key), None)
+from .const import DOMAIN
+from .editor import config_of, delete, entry_and_runtime, save
 
 
 def commands(host: Host) -> list[WsCommand]:
     async def automation_list(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
-        _, runtime = _entry_and_runtime(host)
+        _, runtime = entry_and_runtime(host)
         return {
             "automations": [
                 {"id": key, "entity_id": a.entity.entity_id, "alias": a.alias,
@@ -74,41 +47,14 @@ def commands(host: Host) -> list[WsCommand]:
         }
 
     async def automation_config(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
-        _, runtime = _entry_and_runtime(host)
-        item = _item(runtime, args["automation_id"])
-        if item is None:
-            raise AutomationError(f"no automation {args['id']}")
-        return {"id": item.key, "config": item.raw, "yaml": dump_yaml(item.raw),
-                "editable": item.editable,
-                "where": item.where, "error": item.error}
+        return config_of(host, args["automation_id"])
 
     async def automation_save(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
-        entry, runtime = _entry_and_runtime(host)
         config = await config_from_args(args)
-        key = str(args.get("automation_id") or config.get("id") or new_id())
-        existing = _item(runtime, key)
-        if existing is not None and not existing.editable:
-            raise AutomationError(f"automation {key} is written in {existing.where}: "
-                                  "edit it there")
-        config["id"] = key
-
-        def compile_item(host: Host, item: Item) -> None:
-            compile_automation(host, entry, item).detach()
-
-        await check_item(host, DOMAIN, key, config, compile_item)
-        await anyio.to_thread.run_sync(save_item, host.config_dir, AUTOMATIONS_FILE, "list",
-                                       key, config)
-        await reload_domain(host, DOMAIN)
-        return {"id": key}
+        return {"id": await save(host, args.get("automation_id"), config)}
 
     async def automation_delete(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
-        _, runtime = _entry_and_runtime(host)
-        existing = _item(runtime, args["automation_id"])
-        if existing is not None and not existing.editable:
-            raise AutomationError(f"automation {args['id']} is written in {existing.where}")
-        await anyio.to_thread.run_sync(save_item, host.config_dir, AUTOMATIONS_FILE, "list",
-                                       args["automation_id"], None)
-        await reload_domain(host, DOMAIN)
+        await delete(host, args["automation_id"])
         return {"id": args["automation_id"]}
 
     return [

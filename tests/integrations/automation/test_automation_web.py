@@ -145,3 +145,28 @@ automation:
         await socket.result("automation/delete", automation_id=key)
         await wait_until(lambda: host.states.get("automation.made_in_the_ui") is None)
         assert yaml.safe_load((config_dir / "automations.yaml").read_text()) == []
+
+
+async def test_home_assistant_rest_config_api(config_dir: Path) -> None:
+    async with web_running(config_dir, "automation:\n") as (host, rec, _socket, base, tokens), \
+            ClientSession(base_url=base) as http:
+        admin = {"Authorization": f"Bearer {tokens['admin']}"}
+        user = {"Authorization": f"Bearer {tokens['user']}"}
+        url = "/api/config/automation/config/rest_one"
+        body = {"alias": "Over REST", "trigger": [{"platform": "event", "event_type": "r"}],
+                "action": [{"service": "test.record", "data": {"value": "rest"}}]}
+        async with http.post(url, json=body, headers=user) as r:
+            assert r.status == 403
+        async with http.post(url, json=body, headers=admin) as r:
+            assert r.status == 200 and await r.json() == {"result": "ok"}
+        await wait_until(lambda: host.states.get("automation.over_rest") is not None)
+        host.bus.fire("r")
+        await rec.wait(1)
+        async with http.get(url, headers=admin) as r:
+            assert (await r.json())["alias"] == "Over REST"
+        async with http.post(url, json={"trigger": []}, headers=admin) as r:
+            assert r.status == 400 and "trigger" in (await r.json())["message"]
+        async with http.delete(url, headers=admin) as r:
+            assert r.status == 200
+        async with http.get(url, headers=admin) as r:
+            assert r.status == 404
