@@ -115,6 +115,8 @@ _LOGGER = logging.getLogger(__name__)
 _new_properties: Final[Callable[[int], Properties]] = Properties  # untyped in paho
 #: Seconds between retries of a quarantine round that failed or was refused (full).
 _RETRY_DELAY: Final = 0.2
+#: Seconds a replayed message waits for the egress PUBACK before the replay gives up.
+_REPLAY_TIMEOUT: Final = 10.0
 #: Rejected QoS 0 messages waiting for the loop beyond which more are not kept (QoS 1/2
 #: ones are bounded by the ingress window and always kept: they are unacknowledged).
 _INBOX_MAX: Final = 10_000
@@ -554,10 +556,14 @@ class Proxy:
 
     async def replay(self, topic: str, payload: bytes) -> None:
         """A quarantined proxy message that passes now: forwarded (QoS 1), and only
-        marked replayed once the egress broker acknowledged it."""
+        marked replayed once the egress broker acknowledged it. With the egress away
+        (or silent for ``_REPLAY_TIMEOUT``) it raises, which ends the replay with that
+        reason instead of hanging the service call."""
         call = self._call_soon_threadsafe
         if call is None:
             raise RuntimeError("the proxy is not running")
+        if not self.egress_connected:  # a replay must end, not wait for an outage
+            raise RuntimeError("the egress broker is not connected")
         arrived = anyio.Event()
         outcome: list[bool | BaseException] = []
 
@@ -578,7 +584,11 @@ class Proxy:
             self._await_egress(info.mid, answer)
 
         self._net.call_soon(publish)
-        await arrived.wait()
+        with anyio.move_on_after(_REPLAY_TIMEOUT):
+            await arrived.wait()
+        if not outcome:  # sent, maybe delivered later: not marked, a next replay repeats it
+            raise RuntimeError(f"no acknowledgement from the egress broker within "
+                               f"{_REPLAY_TIMEOUT:g} s")
         if isinstance(outcome[0], BaseException):
             raise RuntimeError(f"cannot forward {topic!r}: {outcome[0]}")
         if not outcome[0]:

@@ -17,11 +17,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from sgtools import READING_SCHEMA, make_guard, proxy_yaml, write_schema
 
 from gatehouse.core import Host
 from gatehouse.core.testing import Mosquitto, make_host, state_of, wait_until
+from gatehouse.integrations.schema_guard.api import guard_for
 from gatehouse.integrations.schema_guard.engine import RuleConfig
 from gatehouse.integrations.schema_guard.proxy import Proxy
 from gatehouse.integrations.schema_guard.services import LOADED
@@ -269,6 +271,42 @@ async def test_tls_ingress_with_client_certificate(
             await wait_until(lambda: proxy.stats.acked == 200, timeout=30)
             await wait_until(lambda: len(out.payloads("clean/a/reading")) == 180)
             assert proxy.stats.forwarded == 180 and proxy.stats.quarantined == 20
+    finally:
+        out.close()
+        src.close()
+
+
+async def test_replay_with_the_egress_away_ends_with_a_reason(
+    config_dir: Path, mosquitto: Mosquitto, egress: Mosquitto
+) -> None:
+    """Before, the replay waited for a PUBACK that could not come: the service call
+    hung for as long as the outage lasted."""
+    _setup(config_dir, mosquitto, egress)
+    out = Peer(egress.port, "sg-thr-watch5", clean_session=False)
+    out.subscribe("#", qos=1)
+    src = Peer(mosquitto.port, "sg-thr-pub5")
+    try:
+        async with make_host(config_dir).running() as host:
+            proxy = _proxy(host)
+            await wait_until(lambda: proxy.subscribed and proxy.egress_connected)
+            src.publish("plant/a/reading", reading(1, temp=900), qos=1)
+            await wait_until(lambda: proxy.stats.acked == 1)
+            write_schema(config_dir / "schemas", "reading", 2,
+                         {**READING_SCHEMA, "properties": {"n": {"type": "integer"}}})
+            await wait_until(lambda: guard_for(host).check(
+                "plant/a/reading", reading(1, temp=900), store=False).accepted)
+            egress.stop()
+            await wait_until(lambda: not proxy.egress_connected)
+            with anyio.fail_after(5):
+                result = await guard_for(host).replay(dry_run=False)
+            assert result.replayed == 0
+            assert result.error is not None and "egress" in result.error, result.error
+            egress.start()
+            await wait_until(lambda: proxy.egress_connected, timeout=20)
+            result = await guard_for(host).replay(dry_run=False)
+            assert (result.replayed, result.error) == (1, None)
+            await wait_until(lambda: out.payloads("clean/a/reading") == [reading(1, temp=900)],
+                             timeout=20)
     finally:
         out.close()
         src.close()
