@@ -35,7 +35,11 @@ ENTITY_SCHEMA = vol.Schema({vol.Required("entity_id"): _ENTITIES})
 
 
 def _targets(host: Host, call: ServiceCall) -> tuple[AutomationRuntime, list[Automation]]:
-    runtime = LOADED.pick(host, call, None)
+    # the domain has a single YAML entry; not LOADED.pick: "all" names no entity
+    runtimes = LOADED.runtimes(host)
+    if not runtimes:
+        raise ServiceValidationError(DOMAIN, call.service, "automations are not loaded")
+    runtime = next(iter(runtimes.values()))
     wanted = call.data["entity_id"]
     ids = [wanted] if isinstance(wanted, str) else list(wanted)
     by_entity = {a.entity.entity_id: a for a in runtime.automations.values()}

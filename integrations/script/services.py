@@ -36,7 +36,12 @@ ENTITY_SCHEMA = vol.Schema({vol.Required("entity_id"): _ENTITIES})
 
 
 def _runtime(host: Host, call: ServiceCall) -> ScriptRuntime:
-    return LOADED.pick(host, call, None)
+    """The one entry's scripts (the domain has a single YAML entry). Not
+    ``LOADED.pick``: ``entity_id: all`` names no entity, and the entities are ours."""
+    runtimes = LOADED.runtimes(host)
+    if not runtimes:
+        raise ServiceValidationError(DOMAIN, call.service, "scripts are not loaded")
+    return next(iter(runtimes.values()))
 
 
 def _targets(host: Host, call: ServiceCall) -> list[LoadedScript]:
