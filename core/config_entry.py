@@ -23,6 +23,7 @@ import enum
 import logging
 import time
 from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
@@ -59,6 +60,31 @@ class ConfigEntryState(enum.StrEnum):
 class Source(enum.StrEnum):
     USER = "user"
     IMPORT = "import"
+
+
+@dataclass(frozen=True, slots=True)
+class EntryHealth:
+    """How a loaded entry's link to its peer is doing, as the integration reports it.
+
+    ``loaded`` says only that set-up succeeded; a Modbus hub or OPC UA server that goes
+    away afterwards leaves the entry loaded while nothing arrives. Integrations with a
+    connection call ``entry.set_health`` on every connect and every failed attempt, so
+    the UI and the API can say "connected" or "reconnecting since ..., last error ...".
+    """
+
+    connected: bool
+    #: When ``connected`` last changed (epoch seconds).
+    since: float
+    last_error: str | None = None
+    last_error_at: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "connected": self.connected,
+            "since": self.since,
+            "last_error": self.last_error,
+            "last_error_at": self.last_error_at,
+        }
 
 
 class ConfigEntry(Generic[T]):
@@ -101,6 +127,8 @@ class ConfigEntry(Generic[T]):
         self.modified_at = modified_at if modified_at is not None else self.created_at
         self.state = ConfigEntryState.NOT_LOADED
         self.reason: str | None = None
+        #: None until the integration reports (integrations without a link never do).
+        self.health: EntryHealth | None = None
         self.setup_attempts = 0
         self.next_retry_at: float | None = None
         self._undos: list[Callable[[], Any]] = []
@@ -116,6 +144,22 @@ class ConfigEntry(Generic[T]):
     @property
     def disabled(self) -> bool:
         return self.disabled_by is not None
+
+    def set_health(self, connected: bool, error: str | None = None) -> None:
+        """Report the link: connected, or not (with why, if known).
+
+        Cheap enough for every poll: ``since`` moves only when ``connected`` flips, and
+        the last error is kept after a reconnect so the UI can still say what happened.
+        """
+        now = time.time()
+        old = self.health
+        since = old.since if old is not None and old.connected == connected else now
+        last_error, last_error_at = (
+            (old.last_error, old.last_error_at) if old is not None else (None, None)
+        )
+        if error:
+            last_error, last_error_at = error, now
+        self.health = EntryHealth(connected, since, last_error, last_error_at)
 
     # -- resources owned by the entry ---------------------------------------------
 
@@ -200,6 +244,7 @@ class ConfigEntry(Generic[T]):
                 errors.append(err)
         if hasattr(self, "runtime_data"):
             del self.runtime_data
+        self.health = None  # the next set-up reports afresh
         return errors
 
     @property

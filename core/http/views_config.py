@@ -15,7 +15,7 @@ import anyio.to_thread
 import voluptuous as vol
 from aiohttp import web
 
-from ..config_entries import ConfigEntry
+from ..config_entries import ConfigEntry, ConfigEntryState
 from ..entity_registry import DISABLED_USER
 from ..exceptions import UnknownFlow
 from ..util import UNSET, Unset
@@ -36,6 +36,9 @@ def entry_json(host: Any, entry: ConfigEntry[Any], *, detail: bool = False) -> d
     out["disabled"] = entry.disabled
     out["supports_options"] = loaded is not None and loaded.options_flow is not None
     out["next_retry_at"] = entry.next_retry_at
+    # Only while loaded: a stopped entry's last report would claim a link it no longer has.
+    loaded_health = entry.health if entry.state is ConfigEntryState.LOADED else None
+    out["health"] = loaded_health.as_dict() if loaded_health is not None else None
     if detail:
         keys = secret_keys(host, entry.domain)
         out["data"] = mask(dict(entry.data), keys)

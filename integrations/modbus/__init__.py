@@ -73,6 +73,7 @@ class ModbusIntegration:
                 f"invalid modbus hub configuration: {describe_invalid(err)}"
             ) from err
         hub = ModbusHub(HubParams.from_config(conf))
+        hub.on_health = entry.set_health  # connected / reconnecting, for the UI and API
         entry.on_unload(hub.close)
         try:
             await hub.connect()

@@ -195,6 +195,9 @@ class ModbusHub:
         self._rx_seen = False
         self._pdu_seen = False
         self._was_connected = False
+        #: Told of every connect (True, None) and failed attempt (False, why); the
+        #: entry's ``set_health`` (``__init__``), so the UI can tell loaded from linked.
+        self.on_health: Callable[[bool, str | None], None] | None = None
 
     def __repr__(self) -> str:
         return f"<ModbusHub {self.name} {self.params.hub_type} {self.params.endpoint}>"
@@ -280,9 +283,12 @@ class ModbusHub:
                     self.name, self.params.endpoint,
                 )
                 self._was_connected = False
-            raise ModbusConnectionError(
+            error = ModbusConnectionError(
                 f"hub {self.name!r} cannot connect to {self.params.endpoint}"
             )
+            self._report_health(False, str(error))
+            raise error
+        self._report_health(True, None)
         if self._reconnects.failures:
             _LOGGER.info("Modbus hub %s connected to %s again", self.name, self.params.endpoint)
         self._reconnects.succeeded()
@@ -292,6 +298,10 @@ class ModbusHub:
             # Some gateways drop requests that arrive right after the TCP handshake.
             await anyio.sleep(self.params.delay)
         return client
+
+    def _report_health(self, connected: bool, error: str | None) -> None:
+        if self.on_health is not None:
+            self.on_health(connected, error)
 
     async def close(self) -> None:
         """Close the line for good; later requests raise ``ModbusConnectionError``."""

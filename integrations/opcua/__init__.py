@@ -103,6 +103,7 @@ class OpcuaIntegration:
                 data.get(CONF_RECONNECT_MAX_DELAY, DEFAULT_RECONNECT_MAX_DELAY)
             ),
         )
+        runtime.on_health = entry.set_health  # connected / reconnecting, for the UI and API
         try:
             await runtime.connect()
         except OpcuaAuthError as err:

@@ -13,7 +13,7 @@ server may have renumbered them), DataTypes re-read, and the subscription re-cre
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import anyio
@@ -60,6 +60,9 @@ class OpcuaRuntime:
         self.monitor: NodeMonitor | None = None
         self.sessions = 0
         """Sessions opened so far (1 after set-up; tests watch reconnects with it)."""
+        self.on_health: Callable[[bool, str | None], None] | None = None
+        """Told of each session up (True, None) and lost or refused (False, why): the
+        entry's ``set_health``, so a loaded entry without a server does not look fine."""
 
     def add_entities(self, entities: Iterable[OpcuaEntity]) -> None:
         for entity in entities:
@@ -76,6 +79,7 @@ class OpcuaRuntime:
         await client.connect()
         self.client = client
         self.sessions += 1
+        self._report_health(True, None)
         return client
 
     async def close(self) -> None:
@@ -91,6 +95,7 @@ class OpcuaRuntime:
                 try:
                     client = await self.connect()
                 except OpcuaError as err:
+                    self._report_health(False, str(err))
                     delay = self.reconnects.failed()
                     # The lost session was logged as a warning already; each failed
                     # attempt after it would only repeat that.
@@ -104,9 +109,11 @@ class OpcuaRuntime:
                 await self._monitor(client)
             except OpcuaError as err:
                 _LOGGER.warning("%s: %s", self.name, err)
-            except Exception:
+                self._report_health(False, str(err))
+            except Exception as err:
                 # A bug must not end the entry's only task: log it, start a new session.
                 _LOGGER.exception("%s: unexpected error while monitoring", self.name)
+                self._report_health(False, f"unexpected error: {err!r}")
             finally:
                 self._set_connected(False)
                 with anyio.CancelScope(shield=True):
@@ -122,8 +129,13 @@ class OpcuaRuntime:
             unresolved=self._unresolved,
         )
         self._set_connected(True)
+        self._report_health(True, None)
         self.reconnects.succeeded()
         await self.monitor.run()
+
+    def _report_health(self, connected: bool, error: str | None) -> None:
+        if self.on_health is not None:
+            self.on_health(connected, error)
 
     def _set_connected(self, connected: bool) -> None:
         for entity in self.entities:
