@@ -6,7 +6,8 @@ host), ``actions`` (each action kind, traced), ``runner`` (``Script``: modes),
 ``trace``, ``templating`` (the one door to the template helpers), ``timeparse``,
 ``blueprint``/``selectors``, ``items`` (YAML in, UI writes out) — and
 the integration: ``config``, ``loader``, ``entity`` (``script.<key>``), ``services``,
-``wscommands`` (``trace/*``, ``script/*``, ``blueprint/*``), ``api`` (what other
+``wscommands`` (``trace/*``, ``script/*``, ``blueprint/*``), ``editor`` and ``views``
+(Home Assistant's ``/api/config/script/config/<key>``), ``api`` (what other
 integrations import).
 
 ``script:`` in configuration.yaml (a mapping, ``!include scripts.yaml``, or empty) makes
@@ -21,7 +22,7 @@ from typing import Any
 import anyio.to_thread
 
 from gatehouse.core import ConfigEntry, Host, YamlEntry, hookimpl
-from gatehouse.core.http import WsCommand
+from gatehouse.core.http import RouteDef, WsCommand
 
 from .blueprint import install_shipped
 from .config import CONFIG_SCHEMA
@@ -64,3 +65,11 @@ def gatehouse_ws_commands(host: Host) -> list[WsCommand]:
     from .wscommands import commands
 
     return commands(host)
+
+
+@hookimpl
+def gatehouse_http_routes(host: Host) -> list[RouteDef]:
+    """Home Assistant's REST config API for scripts (``views.py``)."""
+    from .views import routes
+
+    return routes(host)

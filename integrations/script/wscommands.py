@@ -30,11 +30,10 @@ from .blueprint import (
     save_blueprint,
     user_dir,
 )
-from .const import DOMAIN, SCRIPTS_FILE
+from .const import DOMAIN
+from .editor import config_of, delete, runtime_of, save
 from .errors import BlueprintError, ScriptError
-from .items import check_item, config_from_args, dump_yaml, parse_yaml_text, save_item
-from .loader import compile_script
-from .services import LOADED, reload_domain
+from .items import config_from_args, parse_yaml_text
 from .trace import trace_store
 from .triggers import trigger_platforms
 
@@ -53,14 +52,8 @@ def commands(host: Host) -> list[WsCommand]:
             raise ScriptError(f"no trace {args['run_id']} of {args['domain']}.{args['item_id']}")
         return found.as_dict()
 
-    def runtime() -> Any:
-        runtimes = LOADED.runtimes(host)
-        if not runtimes:
-            raise ScriptError("scripts are not loaded (add 'script:' to configuration.yaml)")
-        return next(iter(runtimes.values()))
-
     async def script_list(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
-        rt = runtime()
+        rt = runtime_of(host)
         return {
             "scripts": [
                 {"key": key, "entity_id": s.entity.entity_id, "alias": s.entity.alias,
@@ -75,33 +68,14 @@ def commands(host: Host) -> list[WsCommand]:
         }
 
     async def script_config(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
-        rt = runtime()
-        key = args["key"]
-        item = rt.scripts[key].item if key in rt.scripts else next(
-            (i for i in rt.invalid if i.key == key), None)
-        if item is None:
-            raise ScriptError(f"no script {key}")
-        return {"key": key, "config": item.raw, "yaml": dump_yaml(item.raw),
-                "editable": item.editable, "where": item.where, "error": item.error}
+        return config_of(host, args["key"])
 
     async def script_save(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
-        key = args["key"]
-        config = await config_from_args(args)
-        rt = runtime()
-        existing = rt.scripts[key].item if key in rt.scripts else next(
-            (i for i in rt.invalid if i.key == key), None)
-        if existing is not None and not existing.editable:
-            raise ScriptError(f"script {key} is written in {existing.where}: edit it there")
-        await check_item(host, DOMAIN, key, config, compile_script)
-        await anyio.to_thread.run_sync(save_item, host.config_dir, SCRIPTS_FILE, "mapping",
-                                       key, config)
-        await reload_domain(host, DOMAIN)
-        return {"key": key}
+        await save(host, args["key"], await config_from_args(args))
+        return {"key": args["key"]}
 
     async def script_delete(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
-        await anyio.to_thread.run_sync(save_item, host.config_dir, SCRIPTS_FILE, "mapping",
-                                       args["key"], None)
-        await reload_domain(host, DOMAIN)
+        await delete(host, args["key"])
         return {"key": args["key"]}
 
     async def blueprint_list(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:

@@ -107,3 +107,25 @@ async def test_run_actions_for_other_integrations(config_dir: Path) -> None:
         ], {"x": 41}, Context())
         assert rec.values() == [42]
         assert result.execution == "finished" and result.response == 41
+
+
+async def test_home_assistant_rest_config_api_for_scripts(config_dir: Path) -> None:
+    from aiohttp import ClientSession
+
+    async with web_running(config_dir, SCRIPTS, scripts_yaml=SCRIPTS_YAML) as (
+            host, rec, _socket, base, tokens), ClientSession(base_url=base) as http:
+        admin = {"Authorization": f"Bearer {tokens['admin']}"}
+        url = "/api/config/script/config/rest_script"
+        body = {"alias": "Over REST", "sequence": [{"service": "test.record",
+                                                    "data": {"value": "rest"}}]}
+        async with http.post(url, json=body, headers=admin) as r:
+            assert r.status == 200, await r.text()
+        await host.services.call("script", "rest_script")
+        assert rec.values() == ["rest"]
+        async with http.get("/api/config/script/config/greet", headers=admin) as r:
+            assert (await r.json())["alias"] == "Greet somebody"
+        async with http.post(url, json={"sequence": "nope"}, headers=admin) as r:
+            assert r.status == 400
+        async with http.delete(url, headers=admin) as r:
+            assert r.status == 200
+        assert not host.services.has("script", "rest_script")
