@@ -2,7 +2,8 @@
 
 * ``automation/list`` → every automation (entity, state, last_triggered, current,
   editable, where) and the ones that did not load (with why);
-* ``automation/config`` ``{automation_id}`` → the automation as written (``use_blueprint`` kept);
+* ``automation/config`` ``{automation_id}`` (or Home Assistant's ``{entity_id}``) → the
+  automation as written (``use_blueprint`` kept);
 * ``automation/save`` ``{automation_id?, config | yaml}`` → compiled first (a config that would not
   load is refused with the reason), then written to ``automations.yaml`` (a new id is
   made when none is given) and the automations reloaded;
@@ -24,6 +25,7 @@ from gatehouse.integrations.script.api import config_from_args
 
 from .const import DOMAIN
 from .editor import config_of, delete, entry_and_runtime, save
+from .errors import AutomationError
 
 
 def commands(host: Host) -> list[WsCommand]:
@@ -47,7 +49,14 @@ def commands(host: Host) -> list[WsCommand]:
         }
 
     async def automation_config(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
-        return config_of(host, args["automation_id"])
+        key = args.get("automation_id")
+        if key is None:  # Home Assistant's form: {entity_id}
+            _, runtime = entry_and_runtime(host)
+            key = next((k for k, a in runtime.automations.items()
+                        if a.entity.entity_id == args.get("entity_id")), None)
+            if key is None:
+                raise AutomationError(f"no automation {args.get('entity_id')}")
+        return config_of(host, key)
 
     async def automation_save(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
         config = await config_from_args(args)
@@ -59,7 +68,11 @@ def commands(host: Host) -> list[WsCommand]:
 
     return [
         WsCommand(f"{DOMAIN}/list", automation_list, None, require_admin=True),
-        WsCommand(f"{DOMAIN}/config", automation_config, {vol.Required("automation_id"): str},
+        WsCommand(f"{DOMAIN}/config", automation_config,
+                  vol.All({vol.Exclusive("automation_id", "which"): str,
+                           vol.Exclusive("entity_id", "which"): str},
+                          vol.Any({vol.Required("automation_id"): str},
+                                  {vol.Required("entity_id"): str})),
                   require_admin=True),
         WsCommand(f"{DOMAIN}/save", automation_save,
                   {vol.Optional("automation_id"): vol.Any(None, str),

@@ -134,6 +134,9 @@ automation:
         assert not bad["success"] and "unknown trigger 'nonsense'" in bad["error"]["message"]
         got = await socket.result("automation/config", automation_id=key)
         assert got["config"]["alias"] == "Made in the UI"
+        by_entity = await socket.result("automation/config",
+                                        entity_id="automation.made_in_the_ui")
+        assert by_entity["config"] == got["config"]  # Home Assistant's form of the call
         assert "alias: Made in the UI" in got["yaml"]
         edited = got["yaml"].replace("Made in the UI", "Edited as YAML")
         await socket.result("automation/save", automation_id=key, yaml=edited)
