@@ -89,6 +89,17 @@
  * @property {boolean} supports_options
  * @property {string | null} [reason]
  * @property {number | null} [next_retry_at]
+ * @property {EntryHealth | null} [health]  while loaded, if the integration reports it
+ */
+
+/**
+ * A loaded entry's link to its peer (core/config_entry.py EntryHealth): connected or
+ * not since `since`, and the last error with when it happened (kept after a reconnect).
+ * @typedef {object} EntryHealth
+ * @property {boolean} connected
+ * @property {number} since
+ * @property {string | null} last_error
+ * @property {number | null} last_error_at
  */
 
 /**

@@ -1,6 +1,7 @@
 // @ts-check
 // Integrations: config entries with their state, and what can be done with them.
-// The list refreshes itself on `config_entry_changed` events.
+// The list refreshes itself on `config_entry_changed` events, and every few seconds for
+// the entries' connection health (a link that drops fires no event).
 
 import { api, errorMessage } from "../../public/js/api.js";
 import { h, humanize, pageHead, table } from "../../public/js/dom.js";
@@ -8,6 +9,7 @@ import { confirmDialog, openDialog } from "../dialog.js";
 import { runFlow } from "../flow.js";
 
 /** @typedef {import("../types.js").ConfigEntryInfo} ConfigEntryInfo */
+/** @typedef {import("../types.js").EntryHealth} EntryHealth */
 /** @typedef {import("../types.js").FlowHandler} FlowHandler */
 /** @typedef {import("../types.js").FlowResult} FlowResult */
 /** @typedef {(label: string, action: () => Promise<unknown>) => Promise<void>} Act */
@@ -16,7 +18,7 @@ import { runFlow } from "../flow.js";
 const BASE = "/api/config/config_entries";
 /** @type {Record<string, string>} */
 const STATE_CLASS = { loaded: "ok", setup_error: "error", migration_error: "error",
-  failed_unload: "error", setup_retry: "warn", setup_in_progress: "warn" };
+  failed_unload: "error", setup_retry: "warn", setup_in_progress: "warn", reconnecting: "warn" };
 
 /**
  * A flow call: its answer is a flow result.
@@ -24,13 +26,17 @@ const STATE_CLASS = { loaded: "ok", setup_error: "error", migration_error: "erro
  */
 const flowStep = async (request) => /** @type {FlowResult} */ (await request);
 
+/** How often the list is read again for the entries' health (ms). */
+const HEALTH_REFRESH_MS = 5000;
+
 /**
  * @param {HTMLElement} root
  * @param {import("../types.js").Context} ctx
  */
 export async function render(root, { connection }) {
   const status = h("p", { class: "notice", role: "status", hidden: true });
-  const list = h("div", { class: "panel" });
+  const list = h("div", { class: "panel" },
+    h("p", { class: "loading", role: "status" }, "Loading integrations…"));
   root.append(
     pageHead("Integrations",
       h("button", { type: "button", class: "primary", onclick: () => addIntegration(refresh) },
@@ -56,9 +62,28 @@ export async function render(root, { connection }) {
 
   async function refresh() {
     const entries = /** @type {ConfigEntryInfo[]} */ (await api.get(`${BASE}/entry`));
+    // Not while the user is in a row's controls: a redraw would take the focus away.
+    if (list.contains(document.activeElement) && document.activeElement !== list) {
+      pendingRedraw = entries;
+      return;
+    }
+    draw(entries);
+  }
+
+  /** @param {ConfigEntryInfo[]} entries */
+  function draw(entries) {
+    pendingRedraw = null;
     list.replaceChildren(entries.length ? entryTable(entries, act, refresh)
       : h("p", { class: "empty" }, "No integrations yet. Use “Add integration” to add one."));
   }
+  /** @type {ConfigEntryInfo[] | null} */
+  let pendingRedraw = null;
+  list.addEventListener("focusout", (event) => {
+    if (pendingRedraw && !(event.relatedTarget instanceof Node && list.contains(event.relatedTarget))) {
+      draw(pendingRedraw);
+    }
+  });
+  const poll = setInterval(() => refresh().catch(() => {}), HEALTH_REFRESH_MS);
 
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   let timer;
@@ -69,9 +94,15 @@ export async function render(root, { connection }) {
       timer = setTimeout(() => refresh().catch(() => {}), 150);
     },
   );
-  await refresh();
+  try {
+    await refresh();
+  } catch (err) {
+    list.replaceChildren(h("p", { class: "notice", role: "alert" },
+      `The integrations could not be read: ${errorMessage(err)}`));
+  }
   return () => {
     clearTimeout(timer);
+    clearInterval(poll);
     unsubscribe();
   };
 }
@@ -93,6 +124,9 @@ function entryTable(entries, act, refresh) {
 function entryRow(entry, act, refresh) {
   const url = `${BASE}/entry/${entry.entry_id}`;
   const state = entry.disabled ? "disabled" : entry.state;
+  const health = state === "loaded" ? entry.health ?? null : null;
+  // Loaded but its link is down: amber, not green (the entities are unavailable).
+  const shown = health && !health.connected ? "reconnecting" : state;
   /**
    * @param {string} label
    * @param {() => unknown} onclick
@@ -127,11 +161,32 @@ function entryRow(entry, act, refresh) {
   return h("tr", { dataset: { entryId: entry.entry_id, domain: entry.domain } },
     h("td", {}, h("strong", {}, entry.title), h("div", { class: "muted" }, entry.domain)),
     h("td", {},
-      h("span", { class: `badge ${STATE_CLASS[state] || ""}`, dataset: { state } }, humanize(state)),
+      h("span", { class: `badge ${STATE_CLASS[shown] || ""}`, dataset: { state: shown } },
+        humanize(shown)),
+      health ? healthLine(health) : null,
       entry.reason ? h("div", { class: "reason" }, entry.reason) : null,
       entry.next_retry_at ? h("div", { class: "muted" },
         `Retrying at ${new Date(entry.next_retry_at * 1000).toLocaleTimeString()}`) : null),
     h("td", {}, h("div", { class: "row-actions" }, actions)));
+}
+
+/**
+ * "Connected since 10:02:03" or "Reconnecting since 10:04:11", then the last error
+ * (kept after a reconnect, with when it happened).
+ * @param {EntryHealth} health
+ */
+function healthLine(health) {
+  const time = (/** @type {number} */ seconds) => {
+    const date = new Date(seconds * 1000);
+    const today = date.toDateString() === new Date().toDateString();
+    return today ? date.toLocaleTimeString() : date.toLocaleString();
+  };
+  const since = `${health.connected ? "Connected" : "Reconnecting"} since ${time(health.since)}`;
+  return h("div", { class: "health", dataset: { connected: String(health.connected) } },
+    h("div", { class: "muted" }, since),
+    health.last_error ? h("div", { class: health.connected ? "muted" : "reason" },
+      `Last error${health.last_error_at ? ` (${time(health.last_error_at)})` : ""}: `,
+      health.last_error) : null);
 }
 
 /** @param {Refresh} refresh */
