@@ -55,7 +55,9 @@ def commands(host: Host) -> list[WsCommand]:
             key = next((k for k, a in runtime.automations.items()
                         if a.entity.entity_id == args.get("entity_id")), None)
             if key is None:
-                raise AutomationError(f"no automation {args.get('entity_id')}")
+                raise AutomationError(
+                    f"no automation {args['entity_id']}" if args.get("entity_id")
+                    else "send automation_id (or entity_id)")
         return config_of(host, key)
 
     async def automation_save(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
@@ -69,10 +71,8 @@ def commands(host: Host) -> list[WsCommand]:
     return [
         WsCommand(f"{DOMAIN}/list", automation_list, None, require_admin=True),
         WsCommand(f"{DOMAIN}/config", automation_config,
-                  vol.All({vol.Exclusive("automation_id", "which"): str,
-                           vol.Exclusive("entity_id", "which"): str},
-                          vol.Any({vol.Required("automation_id"): str},
-                                  {vol.Required("entity_id"): str})),
+                  {vol.Exclusive("automation_id", "which"): str,
+                   vol.Exclusive("entity_id", "which"): str},
                   require_admin=True),
         WsCommand(f"{DOMAIN}/save", automation_save,
                   {vol.Optional("automation_id"): vol.Any(None, str),
