@@ -194,17 +194,18 @@ def list_blueprints(host: Host, domain: str) -> dict[str, Blueprint | BlueprintE
 
 
 def install_shipped(host: Host) -> None:
-    """Copy the shipped blueprints into the config dir once (as Home Assistant does), so
-    users see and may edit them; an existing file is never overwritten."""
+    """Copy the shipped blueprints into the config dir once (as Home Assistant does with
+    its own folder): each shipped folder (``gatehouse/``) is copied only while it is
+    absent from the config dir, so a blueprint the user changed or deleted stays so."""
     for domain in BLUEPRINT_DOMAINS:
         source = SHIPPED_DIR / domain
         if not source.is_dir():
             continue
-        for file in source.rglob("*.yaml"):
-            target = user_dir(host.config_dir, domain) / file.relative_to(source)
-            if not target.exists():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(file, target)
+        for folder in sorted(p for p in source.iterdir() if p.is_dir()):
+            target = user_dir(host.config_dir, domain) / folder.name
+            if target.exists():
+                continue
+            shutil.copytree(folder, target)
 
 
 def check_inputs(host: Host, blueprint: Blueprint, given: Mapping[str, Any]) -> list[str]:

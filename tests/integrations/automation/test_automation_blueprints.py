@@ -81,6 +81,17 @@ async def test_threshold_alarm_with_hysteresis(config_dir: Path) -> None:
         assert runs[-1].blueprint_inputs is not None and runs[-1].blueprint_inputs["high"] == 90
 
 
+async def test_shipped_blueprints_are_copied_once(config_dir: Path) -> None:
+    async with running(config_dir, "automation:\n") as (_host, _rec):
+        copied = config_dir / "blueprints/automation/gatehouse"
+        assert {p.name for p in copied.iterdir()} >= {"threshold_alarm.yaml",
+                                                      "device_offline.yaml"}
+        (copied / "device_offline.yaml").unlink()  # the user removes one
+    async with running(config_dir, "automation:\n") as (_host, _rec):
+        assert not (copied / "device_offline.yaml").exists()
+        assert (config_dir / "blueprints/script/gatehouse/pulse_switch.yaml").is_file()
+
+
 async def test_device_offline_blueprint(config_dir: Path) -> None:
     config = """
 automation:
