@@ -14,16 +14,25 @@ dict in ``host.data`` and its own reference count::
 
     async def handler(call):
         runtime = LOADED.pick(host, call, call.data.get("entry_id"))
+
+A person calling a domain service should not have to know entry ids: with
+``LoadedEntries.TARGET_FIELDS`` in its schema (HA's ``target``: ``entity_id``) and
+``target: entity: integration: <domain>`` in services.yaml, ``pick`` finds the entry from
+the entity the call targets when no ``entry_id`` is given.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+import voluptuous as vol
 
 from .exceptions import ServiceValidationError
 from .keys import HostKey
+from .permissions import target_entities
+from .platforms._service import entity_ids
 
 if TYPE_CHECKING:
     from .bus import Unsubscribe
@@ -45,6 +54,10 @@ class _DomainState(Generic[T]):
 
 class LoadedEntries(Generic[T]):
     """Runtime objects of ``domain``'s loaded entries, by entry id, per host."""
+
+    #: Schema fields of a domain service that may be aimed at an entity instead of an
+    #: entry: HA's ``target`` arrives as ``entity_id`` (one, a comma list or a list).
+    TARGET_FIELDS: ClassVar[dict[Any, Any]] = {vol.Optional("entity_id"): entity_ids}
 
     def __init__(self, domain: str, register_services: ServicesFactory | None = None) -> None:
         self.domain = domain
@@ -98,12 +111,21 @@ class LoadedEntries(Generic[T]):
         """The runtime a service call is about.
 
         ``wanted`` (an entry id, or anything ``matches(entry_id, runtime, wanted)``
-        accepts, such as a name) picks one; without it the only loaded entry is meant.
-        Anything else is the caller's mistake: ``ServiceValidationError`` says what to
-        pass.
+        accepts, such as a name) picks one; without it, the entry whose entities the call
+        targets (``target_entries``), else the only loaded entry is meant. Anything else
+        is the caller's mistake: ``ServiceValidationError`` says what to pass.
         """
         runtimes = self.runtimes(host)
         if wanted is None:
+            targeted = self.target_entries(host, call)
+            if len(targeted) == 1:
+                return runtimes[targeted[0]]
+            if targeted:
+                raise ServiceValidationError(
+                    self.domain, call.service,
+                    f"the target entities belong to {len(targeted)} {self.domain} entries; "
+                    f"target entities of one, or pass {param}",
+                )
             if len(runtimes) == 1:
                 return next(iter(runtimes.values()))
             if not runtimes:
@@ -122,3 +144,24 @@ class LoadedEntries(Generic[T]):
         raise ServiceValidationError(
             self.domain, call.service, f"no loaded {self.domain} entry {wanted!r}"
         )
+
+    def target_entries(self, host: Host, call: ServiceCall) -> list[str]:
+        """Ids of the loaded entries of this domain whose entities the call targets.
+
+        Empty when the call targets no entity. An entity that is not a live entity of a
+        loaded entry of this domain is refused by name: acting on another entry than the
+        one meant would be worse than an error.
+        """
+        runtimes = self.runtimes(host)
+        found: list[str] = []
+        for entity_id in target_entities(call.data):
+            entity = host.entities.get(entity_id)
+            entry = entity.entry if entity is not None else None
+            if entry is None or entry.entry_id not in runtimes:
+                raise ServiceValidationError(
+                    self.domain, call.service,
+                    f"{entity_id} is not an entity of a loaded {self.domain} entry",
+                )
+            if entry.entry_id not in found:
+                found.append(entry.entry_id)
+        return found

@@ -4,13 +4,30 @@
 //   create_entry – done: the entry was made (or the options saved)
 //   abort        – stopped, with a `reason`
 // A flow left half-way (Cancel, Esc) is aborted on the server.
+//
+// The words come from the integration's strings.json (the server adds them as
+// `strings`: the step's title and description, each field's label, help and unit, and
+// each error's message; `reason_message` for an abort); without them, identifiers are
+// humanised. Every problem is shown at once: the page's own checks (an empty required
+// field, bad JSON) do not stop the input from going to the server, which answers with
+// its errors for every field; the page's messages are shown beside them.
 
-import { h, humanize } from "../public/js/dom.js";
+import { h, humanize, uniqueId } from "../public/js/dom.js";
 import { handleSubmit } from "../public/js/submit.js";
 import { openDialog } from "./dialog.js";
 import { schemaFields } from "./forms.js";
 
-/** @typedef {import("./types.js").FlowResult} FlowResult */
+/**
+ * The words of a step (core/flow_strings.py).
+ * @typedef {object} StepWords
+ * @property {string} [title]
+ * @property {string} [description]
+ * @property {Record<string, {label?: string, description?: string, unit?: string}>} [fields]
+ * @property {Record<string, string>} [errors]
+ */
+/**
+ * @typedef {import("./types.js").FlowResult & {strings?: StepWords, reason_message?: string}} FlowResult
+ */
 
 /**
  * Run a flow: `start()` → first result, `submit(flowId, data)` → next result,
@@ -38,19 +55,21 @@ export function runFlow({ title, start, submit, abort, doneMessage = createdMess
 
   /**
    * @param {FlowResult} result
-   * @param {{step_id: string | undefined, values: Record<string, unknown>} | null} [previous]
+   * @param {{step_id: string | undefined, values: Record<string, unknown>,
+   *   problems?: Record<string, string>} | null} [previous]
    */
   function show(result, previous = null) {
     flowId = result.flow_id || flowId;
     if (result.type === "form") {
-      const keep = previous && previous.step_id === result.step_id ? previous.values : {};
-      showForm(result, keep);
+      const same = previous && previous.step_id === result.step_id;
+      showForm(result, same ? previous.values : {}, same ? previous.problems || {} : {});
     } else if (result.type === "create_entry") {
       finished = true;
       ending(h("p", { class: "notice ok", role: "status" }, doneMessage(result)));
     } else if (result.type === "abort") {
       finished = true;
-      ending(h("p", { class: "notice", role: "alert" }, `Stopped: ${humanize(result.reason)}.`));
+      ending(h("p", { class: "notice", role: "alert" },
+        `Stopped: ${result.reason_message || `${humanize(result.reason)}.`}`));
     } else {
       ending(h("p", { class: "notice", role: "alert" }, `Unexpected answer: ${result.type}`));
     }
@@ -66,24 +85,48 @@ export function runFlow({ title, start, submit, abort, doneMessage = createdMess
   /**
    * @param {FlowResult} result  a form
    * @param {Record<string, unknown>} values  what the user entered last time
+   * @param {Record<string, string>} pageProblems  what the page found in it
    */
-  function showForm(result, values) {
-    const fields = schemaFields(result.data_schema || [], { values });
+  function showForm(result, values, pageProblems) {
+    const words = result.strings || {};
+    const schema = (result.data_schema || []).map((field) => ({
+      ...field, ...(words.fields?.[field.name] || {}),
+    }));
+    const fields = schemaFields(schema, { values });
+    /** @type {Record<string, string>} */
+    let problems = {};
+    // The page's problems do not stop the submit: the server names every problem.
+    const sending = {
+      read() {
+        const { data, problems: found, raw } = fields.read();
+        problems = found;
+        return { data: { ...data, ...raw }, problems: {} };
+      },
+      showErrors: fields.showErrors,
+    };
     const baseError = h("p", { class: "form-error", role: "alert" });
     const button = h("button", { type: "submit", class: "primary" }, "Submit");
-    const form = h("form", { novalidate: true, dataset: { step: result.step_id } },
-      h("p", { class: "muted" }, `Step: ${humanize(result.step_id)}`),
-      placeholders(result.description_placeholders),
+    const headingId = uniqueId("step");
+    const form = h("form", {
+      novalidate: true, dataset: { step: result.step_id }, "aria-labelledby": headingId,
+    },
+      h("h3", { id: headingId, class: "step-title" }, words.title || humanize(result.step_id)),
+      words.description
+        ? h("div", { class: "step-description" },
+          words.description.split("\n").map((line) => h("p", { class: "muted" }, line)))
+        : placeholders(result.description_placeholders),
       fields.element, baseError,
       h("div", { class: "actions" },
         h("button", { type: "button", onclick: close }, "Cancel"), button));
     const showErrors = handleSubmit(form, {
-      fields, button, baseError,
+      fields: sending, button, baseError,
       send: (data) => submit(/** @type {string} */ (flowId), data),
-      done: (next, data) => show(next, { step_id: result.step_id, values: data }),
+      done: (next, data) => show(next, { step_id: result.step_id, values: data, problems }),
     });
-    // A form answered again carries its errors: shown the same way as a refusal's.
-    showErrors(result.errors || {});
+    // A form answered again carries its errors (in words when strings.json has them),
+    // shown with what the page found: every problem at once.
+    const errors = { ...(result.errors || {}), ...(words.errors || {}), ...pageProblems };
+    showErrors(errors);
     body.replaceChildren(form);
     /** @type {HTMLElement | null} */ (form.querySelector("input, select, textarea, button"))?.focus();
   }

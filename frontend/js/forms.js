@@ -1,7 +1,8 @@
 // @ts-check
 // Forms generated from a serialised voluptuous schema (core/schema_json.py):
 // [{name, type, required, default?, options?, min?, max?, min_length?, max_length?,
-//   secret?, description?, example?, items?}]
+//   secret?, description?, example?, items?}], plus the words a flow's strings.json
+// gives (label, description, unit: shown after the input).
 //
 // The server validates; the form only helps (input types, hints) and shows the
 // server's per-field errors next to each field. `novalidate` keeps the browser from
@@ -21,13 +22,16 @@ import { openDialog } from "./dialog.js";
 /**
  * The fields of a schema as an element, with what handleSubmit needs to read them and
  * to show errors at them.
- * @typedef {import("../public/js/submit.js").FormFields<FormValues> & {element: HTMLDivElement}} SchemaFields
+ * @typedef {{read: () => {data: FormValues, problems: FieldErrors, raw: FormValues},
+ *   showErrors: (errors: FieldErrors) => void, element: HTMLDivElement}} SchemaFields
  */
 
 /**
  * The fields of `schema` as a <div>; `values` pre-fill them (else their defaults).
- * Returns {element, read, showErrors}: `read()` gives {data, problems} with data typed
- * as the schema wants; `showErrors({field: message})` shows messages under the fields.
+ * Returns {element, read, showErrors}: `read()` gives {data, problems, raw} with data
+ * typed as the schema wants (`raw`: the text of each field in `problems`, for a caller
+ * that lets the server name every problem at once); `showErrors({field: message})`
+ * shows messages under the fields.
  * @param {SchemaField[]} schema
  * @param {{values?: FormValues}} [options]
  * @returns {SchemaFields}
@@ -48,15 +52,19 @@ export function schemaFields(schema, { values = {} } = {}) {
     const data = {};
     /** @type {FieldErrors} */
     const problems = {};
+    /** @type {FormValues} */
+    const raw = {};
     for (const control of controls) {
       try {
         const value = control.read();
         if (value !== undefined) data[control.field.name] = value;
       } catch (err) {
         problems[control.field.name] = errorMessage(err);
+        const text = control.raw();
+        if (text !== "") raw[control.field.name] = text;
       }
     }
-    return { data, problems };
+    return { data, problems, raw };
   };
   showErrors({}); // every input starts out aria-invalid="false"
   return { element, read, showErrors };
@@ -79,17 +87,30 @@ function fieldControl(field, initial) {
     ? h("p", { class: "hint", id: hintId }, String(field.description))
     : null;
   const error = h("p", { class: "error", id: errorId, hidden: true });
-  input.setAttribute("aria-describedby", [hint && hintId, errorId].filter(Boolean).join(" "));
+  const unitId = `${id}-unit`;
+  // The unit after the input, and in its description: "Timeout, s".
+  const unitText = /** @type {{unit?: unknown}} */ (field).unit;
+  const unit = unitText
+    ? h("span", { class: "unit", id: unitId }, String(unitText))
+    : null;
+  input.setAttribute("aria-describedby",
+    [unit && unitId, hint && hintId, errorId].filter(Boolean).join(" "));
   if (field.required) input.setAttribute("aria-required", "true");
   const isCheck = field.type === "boolean";
+  const control = unit ? h("div", { class: "with-unit" }, input, unit) : input;
+  if (control !== input) {
+    // Through the CSSOM: the CSP forbids style attributes; no stylesheet rule needed.
+    Object.assign(control.style, { display: "flex", gap: ".4rem", alignItems: "center" });
+  }
   const wrapper = isCheck
     ? h("div", { class: "field check", dataset: { field: field.name } },
       h("label", { for: id }, input, field.label || humanize(field.name)), hint, error)
-    : h("div", { class: "field", dataset: { field: field.name } }, label, input, hint, error);
+    : h("div", { class: "field", dataset: { field: field.name } }, label, control, hint, error);
   return {
     field,
     wrapper,
     read: () => readInput(field, input),
+    raw: () => (input instanceof HTMLSelectElement ? "" : input.value.trim()),
     /** @param {string | undefined} message */
     setError(message) {
       error.textContent = message || "";

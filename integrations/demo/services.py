@@ -15,16 +15,18 @@ from gatehouse.core import Host, LoadedEntries, ServiceCall, SupportsResponse, U
 from .const import DOMAIN
 from .runtime import DemoRuntime
 
-RESET_SCHEMA = vol.Schema({vol.Optional("entry_id"): str})
+RESET_SCHEMA = vol.Schema({vol.Optional("entry_id"): str, **LoadedEntries.TARGET_FIELDS})
 
 
 def _register_services(host: Host) -> list[Unsubscribe]:
     async def reset_counter(call: ServiceCall) -> dict[str, Any]:
-        wanted = call.data.get("entry_id")
+        # An entry id, or the entries of the targeted entities, or every entry.
+        given = call.data.get("entry_id")
+        wanted = [given] if given is not None else LOADED.target_entries(host, call)
         previous = {
             entry_id: runtime.counter.reset(call.context)
             for entry_id, runtime in LOADED.runtimes(host).items()
-            if wanted is None or entry_id == wanted
+            if not wanted or entry_id in wanted
         }
         return {"previous": previous}
 

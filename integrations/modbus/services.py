@@ -52,6 +52,8 @@ def _register_value(value: Any) -> int:
 
 _COMMON: dict[Any, Any] = {
     vol.Optional(ATTR_HUB): vol.All(str, vol.Length(min=1)),
+    # Or an entity of the hub (HA's target): no hub name to know.
+    **LoadedEntries.TARGET_FIELDS,
     vol.Optional(ATTR_SLAVE, default=1): vol.All(vol.Coerce(int), vol.Range(min=0, max=255)),
     vol.Required(ATTR_ADDRESS): vol.All(vol.Coerce(int), vol.Range(min=0, max=MAX_ADDRESS)),
 }
@@ -110,7 +112,7 @@ def _named(runtime: ModbusRuntime, wanted: str) -> bool:
 
 
 def _find_hub(host: Host, call: ServiceCall) -> ModbusHub:
-    """The hub named by ``hub`` (name or slug), or the only one loaded."""
+    """The hub named by ``hub`` (name or slug), else the targeted entity's, else the only one."""
     wanted = call.data.get(ATTR_HUB)
     loaded = LOADED.runtimes(host).values()
     if wanted is not None and not any(_named(runtime, wanted) for runtime in loaded):

@@ -204,10 +204,12 @@ async def test_add_configure_disable_and_remove_an_integration(
     assert (entry.title, str(entry.state)) == ("Garden", "loaded")
     await screenshot(page, "integrations")
 
-    # The same device again: the flow aborts.
+    # The same name again: an error at the name field; the flow stays open.
     flow = await add_demo(page, "Garden")
-    await expect(flow.get_by_role("alert")).to_have_text("Stopped: Already configured.")
-    await flow.get_by_role("button", name="Close").click()
+    await expect(flow.locator("[data-field=name] .error")).to_have_text(
+        "A demo device with this name exists already; choose another name."
+    )
+    await flow.get_by_role("button", name="Cancel").click()
 
     # Options flow.
     await row.get_by_role("button", name="Options").click()
@@ -295,7 +297,7 @@ async def test_call_a_service_and_see_its_response(
     await page.get_by_label("Service").select_option("demo.reset_counter")
     await expect(page).to_have_url(re.compile(r"#/services\?service=demo\.reset_counter$"))
     form = page.get_by_role("form", name="Call demo.reset_counter")
-    await expect(form.get_by_label("Entry id")).to_be_visible()
+    await expect(form.get_by_label("Entry", exact=True)).to_be_visible()
     await expect(form.get_by_label("Return the response data")).to_be_checked()
     await form.get_by_role("button", name="Call service").click()
 
@@ -311,15 +313,15 @@ async def test_call_a_service_and_see_its_response(
     await page.get_by_label("Service").select_option("switch.turn_on")
     form = page.get_by_role("form", name="Call switch.turn_on")
     await form.get_by_role("button", name="Call service").click()
-    entity = form.get_by_label("Entity id")
+    entity = form.get_by_label("Entities", exact=True)  # a picker of switches
     await expect(entity).to_have_attribute("aria-invalid", "true")
-    await expect(form.locator("[data-field=entity_id] .error")).to_have_text("required")
-    await entity.fill("switch.nope")
+    await expect(form.locator("[data-field=entity_id] .error")).to_have_text(
+        "pick at least one entity"
+    )
+    await entity.select_option("switch.demo_switch")
     await form.get_by_role("button", name="Call service").click()
     await expect(entity).to_have_attribute("aria-invalid", "false")
-    await expect(form.get_by_role("alert")).to_have_text(
-        "switch.nope is not a loaded switch entity"
-    )
+    await expect(page.get_by_role("region", name="Response of switch.turn_on")).to_be_visible()
 
 
 # -- entities and devices ------------------------------------------------------------------

@@ -1,23 +1,55 @@
 // @ts-check
 // Services: pick one, fill the form generated from its schema, call it, see the answer.
 // The chosen service is kept in the address (#/services?service=demo.reset_counter).
+//
+// People pick entities, never ids they would have to look up: a service whose
+// description has Home Assistant's `target` ({entity: {domain, integration}}, or a list
+// of such filters), or a field with an `entity` selector, or an `entity_id` field, gets
+// a picker of the entities that fit. A domain service finds its config entry from the
+// entity picked (the server does: LoadedEntries.pick), so `entry_id` is offered as a
+// choice of entries by title (administrators), or left out when a target is offered.
+// The answer is shown as a table of key/value rows (nested objects as nested tables).
 
 import { api } from "../../public/js/api.js";
-import { h, pageHead, uniqueId } from "../../public/js/dom.js";
+import { h, humanize, pageHead, uniqueId } from "../../public/js/dom.js";
 import { handleSubmit } from "../../public/js/submit.js";
 import { schemaFields } from "../forms.js";
 
-/** @typedef {import("../types.js").ServiceDomain} ServiceDomain */
-/** @typedef {import("../types.js").ServiceInfo} ServiceInfo */
+/** @typedef {import("../types.js").SchemaField} SchemaField */
+/**
+ * One filter of an entity selector or target (Home Assistant's shape).
+ * @typedef {{domain?: string | string[], integration?: string}} EntityFilter
+ */
+/**
+ * A service as /api/services describes it: our `form` plus HA's `fields`/`target`.
+ * @typedef {object} ServiceInfo
+ * @property {string} name
+ * @property {string} [description]
+ * @property {SchemaField[]} form
+ * @property {Record<string, {selector?: Record<string, unknown>}>} [fields]
+ * @property {{entity?: EntityFilter | EntityFilter[]} | null} [target]
+ * @property {string} supports_response  none | optional | only
+ * @property {boolean} [admin_only]
+ */
+/** @typedef {{domain: string, services: Record<string, ServiceInfo>}} ServiceDomain */
 /** @typedef {{domain: string, name: string, info: ServiceInfo}} Chosen */
+/**
+ * What the pickers choose from: the live entities, the integration of each (from the
+ * entity registry, when the user may read it) and the config entries by domain.
+ * @typedef {object} Catalog
+ * @property {{entity_id: string, name: string}[]} entities
+ * @property {Map<string, string> | null} platforms  entity_id → integration
+ * @property {{entry_id: string, domain: string, title: string}[] | null} entries
+ */
 
 /**
  * @param {HTMLElement} root
- * @param {import("../types.js").Context} _ctx
+ * @param {import("../types.js").Context} ctx
  * @param {URLSearchParams} params
  */
-export async function render(root, _ctx, params) {
+export async function render(root, ctx, params) {
   const domains = /** @type {ServiceDomain[]} */ (await api.get("/api/services"));
+  const catalog = await loadCatalog(ctx);
   const pickId = uniqueId("service");
   const picker = h("select", { id: pickId, class: "service-pick" },
     h("option", { value: "" }, "Choose a service…"),
@@ -43,7 +75,7 @@ export async function render(root, _ctx, params) {
   const choose = () => {
     resultArea.replaceChildren();
     const chosen = find(picker.value);
-    formArea.replaceChildren(chosen ? serviceForm(chosen, resultArea) : "");
+    formArea.replaceChildren(chosen ? serviceForm(chosen, catalog, resultArea) : "");
     if (chosen) history.replaceState(null, "", `#/services?service=${picker.value}`);
   };
   picker.addEventListener("change", choose);
@@ -55,11 +87,204 @@ export async function render(root, _ctx, params) {
 }
 
 /**
+ * The entities, and (for administrators) the registry and entries the pickers filter by.
+ * @param {import("../types.js").Context} ctx
+ * @returns {Promise<Catalog>}
+ */
+async function loadCatalog(ctx) {
+  const entities = ctx.store.all().map((state) => ({
+    entity_id: state.entity_id,
+    name: String(state.attributes?.friendly_name ?? state.entity_id),
+  }));
+  if (!ctx.user.is_admin) return { entities, platforms: null, entries: null };
+  const [registry, entries] = await Promise.all([
+    api.get("/api/config/entity_registry").catch(() => null),
+    api.get("/api/config/config_entries/entry").catch(() => null),
+  ]);
+  const platforms = Array.isArray(registry)
+    ? new Map(registry.map((item) => [String(item.entity_id), String(item.platform)]))
+    : null;
+  return {
+    entities,
+    platforms,
+    entries: Array.isArray(entries)
+      ? entries.map((e) => ({ entry_id: String(e.entry_id), domain: String(e.domain),
+        title: String(e.title) }))
+      : null,
+  };
+}
+
+/**
+ * The entity filters of a service's target, or null when it has no target.
+ * @param {ServiceInfo} info
+ * @returns {EntityFilter[] | null}
+ */
+function targetFilters(info) {
+  const entity = info.target?.entity;
+  if (entity === undefined || entity === null) return null;
+  return Array.isArray(entity) ? entity : [entity];
+}
+
+/**
+ * The entity filters of a field with an `entity` selector, or null.
+ * @param {ServiceInfo} info
+ * @param {string} name
+ * @returns {EntityFilter[] | null}
+ */
+function selectorFilters(info, name) {
+  const selector = info.fields?.[name]?.selector;
+  if (!selector || !("entity" in selector)) return name === "entity_id" ? [] : null;
+  const entity = /** @type {EntityFilter & {filter?: EntityFilter | EntityFilter[]}} */ (
+    selector.entity || {});
+  if (entity.filter) return Array.isArray(entity.filter) ? entity.filter : [entity.filter];
+  return entity.domain || entity.integration ? [entity] : [];
+}
+
+/**
+ * The entities `filters` allow (none: every entity). An integration filter needs the
+ * registry; without it (not an administrator) every entity of the domain is offered
+ * and the server says which does not fit.
+ * @param {Catalog} catalog
+ * @param {EntityFilter[]} filters
+ */
+function matching(catalog, filters) {
+  if (!filters.length) return catalog.entities;
+  return catalog.entities.filter(({ entity_id: id }) => filters.some((filter) => {
+    const domains = filter.domain === undefined ? null
+      : Array.isArray(filter.domain) ? filter.domain : [filter.domain];
+    if (domains && !domains.includes(id.split(".")[0] ?? "")) return false;
+    if (filter.integration && catalog.platforms) {
+      return catalog.platforms.get(id) === filter.integration;
+    }
+    return true;
+  }));
+}
+
+/**
+ * A searchable multi-select of entities, read as one id or a list of ids.
+ * @param {string} name
+ * @param {string} labelText
+ * @param {{entity_id: string, name: string}[]} choices
+ * @param {boolean} required
+ */
+function entityPicker(name, labelText, choices, required) {
+  const id = uniqueId(`pick-${name}`);
+  const errorId = `${id}-error`;
+  const select = h("select", {
+    id, name, multiple: true, size: String(Math.min(8, Math.max(3, choices.length))),
+    class: "entity-pick", "aria-describedby": errorId,
+  }, choices.map(({ entity_id: entityId, name: friendly }) =>
+    h("option", { value: entityId }, friendly === entityId ? entityId : `${friendly} (${entityId})`)));
+  const search = h("input", {
+    type: "search", placeholder: "Filter entities…", "aria-label": `Filter ${labelText}`,
+    oninput() {
+      const text = search.value.trim().toLowerCase();
+      for (const option of select.options) {
+        option.hidden = text !== "" && !option.textContent?.toLowerCase().includes(text)
+          && !option.selected;
+      }
+    },
+  });
+  const error = h("p", { class: "error", id: errorId, hidden: true });
+  const wrapper = h("div", { class: "field", dataset: { field: name } },
+    h("label", { for: id }, labelText),
+    required ? h("span", { class: "req", "aria-hidden": "true" }, "*") : null,
+    search, select,
+    choices.length ? null : h("p", { class: "hint" }, "No entity fits this service."),
+    error);
+  return {
+    name,
+    wrapper,
+    read() {
+      const picked = [...select.selectedOptions].map((option) => option.value);
+      if (!picked.length) {
+        if (required) throw new Error("pick at least one entity");
+        return undefined;
+      }
+      return picked.length === 1 ? picked[0] : picked;
+    },
+    /** @param {string | undefined} message */
+    setError(message) {
+      error.textContent = message || "";
+      error.hidden = !message;
+      select.setAttribute("aria-invalid", message ? "true" : "false");
+    },
+  };
+}
+
+/**
+ * The form's fields: entity pickers and an entry choice where the service allows,
+ * the rest from its schema.
  * @param {Chosen} chosen
+ * @param {Catalog} catalog
+ */
+function buildFields({ domain, info }, catalog) {
+  const target = targetFilters(info);
+  /** @type {ReturnType<typeof entityPicker>[]} */
+  const pickers = [];
+  if (target) {
+    const required = info.form.some((field) => field.name === "entity_id" && field.required);
+    pickers.push(entityPicker("entity_id", "Entities", matching(catalog, target), required));
+  }
+  /** @type {SchemaField[]} */
+  const rest = [];
+  for (const field of info.form) {
+    if (field.name === "entity_id" && target) continue; // the target picker sets it
+    const filters = selectorFilters(info, field.name);
+    if (filters) {
+      pickers.push(entityPicker(field.name, field.label || humanize(field.name),
+        matching(catalog, filters), Boolean(field.required)));
+      continue;
+    }
+    if (field.name === "entry_id") {
+      const entries = (catalog.entries || []).filter((e) => e.domain === domain);
+      if (target && !catalog.entries) continue; // the target finds the entry
+      if (entries.length) {
+        rest.push({
+          ...field, type: "select", options: entries.map((e) => e.entry_id),
+          option_labels: entries.map((e) => e.title), label: "Entry",
+          description: target
+            ? "Optional: the entry of the entities picked is found without it."
+            : field.description,
+        });
+        continue;
+      }
+    }
+    rest.push(field);
+  }
+  const schema = schemaFields(rest);
+  const element = h("div", {}, pickers.map((picker) => picker.wrapper), schema.element);
+  return {
+    element,
+    empty: !pickers.length && !rest.length,
+    read() {
+      const { data, problems } = schema.read();
+      for (const picker of pickers) {
+        try {
+          const value = picker.read();
+          if (value !== undefined) data[picker.name] = value;
+        } catch (err) {
+          problems[picker.name] = err instanceof Error ? err.message : String(err);
+        }
+      }
+      return { data, problems };
+    },
+    /** @param {Record<string, string>} errors */
+    showErrors(errors) {
+      schema.showErrors(errors);
+      for (const picker of pickers) picker.setError(errors[picker.name]);
+    },
+  };
+}
+
+/**
+ * @param {Chosen} chosen
+ * @param {Catalog} catalog
  * @param {HTMLElement} resultArea
  */
-function serviceForm({ domain, name, info }, resultArea) {
-  const fields = schemaFields(info.form);
+function serviceForm(chosen, catalog, resultArea) {
+  const { domain, name, info } = chosen;
+  const fields = buildFields(chosen, catalog);
   const baseError = h("p", { class: "form-error", role: "alert" });
   const responseKind = info.supports_response; // none | optional | only
   const wantResponse = h("input", { type: "checkbox", id: uniqueId("want-response"), checked: true });
@@ -67,7 +292,7 @@ function serviceForm({ domain, name, info }, resultArea) {
   const form = h("form", { novalidate: true, "aria-label": `Call ${domain}.${name}` },
     info.description ? h("p", { class: "muted" }, info.description) : null,
     info.admin_only ? h("p", { class: "muted" }, "Only administrators may call this service.") : null,
-    info.form.length ? fields.element : h("p", { class: "muted" }, "This service takes no data."),
+    fields.empty ? h("p", { class: "muted" }, "This service takes no data.") : fields.element,
     responseKind === "optional"
       ? h("div", { class: "field check" }, h("label", { for: wantResponse.id }, wantResponse,
         "Return the response data"))
@@ -98,11 +323,75 @@ function serviceForm({ domain, name, info }, resultArea) {
  */
 function showResult(area, service, answer, ok) {
   const headingId = uniqueId("result");
-  area.replaceChildren(h("section", { class: "panel", "aria-labelledby": headingId },
+  const raw = h("details", {},
+    h("summary", {}, "Raw JSON"),
+    h("pre", { class: "response", tabindex: "0", "aria-label": "Response JSON" },
+      JSON.stringify(answer, null, 2)));
+  area.replaceChildren(h("section", { class: "panel service-result", "aria-labelledby": headingId },
     h("h2", { id: headingId }, ok ? `Response of ${service}` : `${service} failed`),
     h("p", { class: "muted", role: "status" }, ok
       ? `Called at ${new Date().toLocaleTimeString()}.`
       : "The call failed."),
-    h("pre", { class: "response", tabindex: "0", "aria-label": "Response JSON" },
-      JSON.stringify(answer, null, 2))));
+    ...resultSections(answer),
+    raw));
+}
+
+/**
+ * The answer in parts people read: the response data, then the states the call
+ * changed (entity, state, when), or a message.
+ * @param {unknown} answer
+ * @returns {HTMLElement[]}
+ */
+function resultSections(answer) {
+  /** @type {unknown} */
+  let changed = answer;
+  /** @type {HTMLElement[]} */
+  const parts = [];
+  if (answer && typeof answer === "object" && !Array.isArray(answer)
+      && "changed_states" in answer) {
+    const { changed_states: states, service_response: response } =
+      /** @type {{changed_states: unknown, service_response: unknown}} */ (answer);
+    parts.push(h("h3", {}, "Response data"), valueView(response));
+    changed = states;
+  }
+  if (Array.isArray(changed)) {
+    parts.push(h("h3", {}, "Changed states"), changed.length
+      ? h("table", { class: "kv changed-states" },
+        h("thead", {}, h("tr", {}, h("th", {}, "Entity"), h("th", {}, "State"),
+          h("th", {}, "Changed"))),
+        h("tbody", {}, changed.map((state) => h("tr", {},
+          h("td", {}, String(state?.entity_id ?? "")),
+          h("td", {}, String(state?.state ?? "")),
+          h("td", {}, state?.last_changed ? new Date(String(state.last_changed)).toLocaleTimeString() : "")))))
+      : h("p", { class: "muted" }, "No state changed."));
+  } else if (changed !== answer || parts.length === 0) {
+    parts.push(valueView(changed));
+  }
+  return parts;
+}
+
+/**
+ * A value as people read it: objects as key/value tables (nested), lists of scalars
+ * joined, scalars as text.
+ * @param {unknown} value
+ * @param {number} [depth]
+ * @returns {HTMLElement}
+ */
+function valueView(value, depth = 0) {
+  if (value === null || value === undefined) return h("span", { class: "muted" }, "—");
+  if (Array.isArray(value)) {
+    if (value.every((item) => item === null || typeof item !== "object")) {
+      return h("span", {}, value.map(String).join(", ") || "(empty list)");
+    }
+    if (depth > 4) return h("code", {}, JSON.stringify(value));
+    return h("ol", {}, value.map((item) => h("li", {}, valueView(item, depth + 1))));
+  }
+  if (typeof value === "object") {
+    const entries = Object.entries(/** @type {Record<string, unknown>} */ (value));
+    if (!entries.length) return h("span", { class: "muted" }, "(empty)");
+    if (depth > 4) return h("code", {}, JSON.stringify(value));
+    return h("table", { class: "kv" }, h("tbody", {}, entries.map(([key, item]) =>
+      h("tr", {}, h("th", { scope: "row" }, key), h("td", {}, valueView(item, depth + 1))))));
+  }
+  return h("span", {}, String(value));
 }
