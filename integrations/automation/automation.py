@@ -15,9 +15,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Final
 
-from gatehouse.core import ConfigEntry, Context, Host
+from gatehouse.core import ConfigEntry, Context, Host, HostKey
 from gatehouse.integrations.script.api import (
     Check,
     Item,
@@ -34,6 +34,9 @@ from .const import DOMAIN, EVENT_AUTOMATION_TRIGGERED
 from .entity import AutomationEntity
 
 _LOGGER = logging.getLogger(__name__)
+
+#: ``last_triggered`` by automation id, for the host's life (survives reloads).
+_LAST_TRIGGERED: Final[HostKey[dict[str, dt.datetime]]] = HostKey("automation.last_triggered")
 
 
 class Automation:
@@ -60,7 +63,9 @@ class Automation:
         self.entity = AutomationEntity(self)
         self.script.on_change = self.entity.changed
         self.enabled = False
-        self.last_triggered: dt.datetime | None = None
+        # kept across reloads (Home Assistant restores it): a reload rebuilds this object
+        self._kept = host.data.setdefault(_LAST_TRIGGERED, {})
+        self.last_triggered: dt.datetime | None = self._kept.get(item.key)
         self._detach: Callable[[], None] | None = None
         #: ``trigger_variables`` as rendered when the triggers were attached.
         self._attach_variables: dict[str, Any] = {}
@@ -134,7 +139,7 @@ class Automation:
                 variables, trace, "condition"):
             trace.finished("failed_conditions")
             return False
-        self.last_triggered = dt.datetime.now(dt.UTC)
+        self.last_triggered = self._kept[self.key] = dt.datetime.now(dt.UTC)
         self.host.bus.fire(EVENT_AUTOMATION_TRIGGERED,
                            {"name": self.alias, "entity_id": self.entity.entity_id,
                             "source": trigger.get("description")}, context)

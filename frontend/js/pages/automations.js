@@ -185,7 +185,9 @@ export async function render(root, ctx, params) {
    * @param {string} itemId
    */
   async function traces(domain, itemId) {
-    const { body: box } = openDialog(`Traces of ${domain} ${itemId}`);
+    const { body: box, close } = openDialog(`Traces of ${domain} ${itemId}`);
+    box.append(h("div", { class: "actions" },
+      h("button", { type: "button", onclick: () => close() }, "Close")));
     const steps = h("div", { class: "trace-steps" });
     const runs = /** @type {TraceSummary[]} */ (await command({
       type: "trace/list", domain, item_id: itemId })).slice().reverse();

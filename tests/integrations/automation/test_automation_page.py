@@ -21,6 +21,8 @@ pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
 
 CHROMIUM = Path("/usr/bin/chromium")
 HAVE_CHROMIUM = CHROMIUM.exists()
+#: Screenshots for people to look at (gitignored), as the frontend tests keep theirs.
+SHOTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "screenshots"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 OWNER = {"username": "owner", "password": "correct horse battery", "name": "Olive Owner"}
@@ -85,6 +87,7 @@ async def page(config_dir: Path) -> AsyncIterator[tuple[Any, Any, Recorder]]:
     (config_dir / "configuration.yaml").write_text(CONFIG, encoding="utf-8")
     (config_dir / "automations.yaml").write_text(BROKEN, encoding="utf-8")
     host = make_host(config_dir)
+    SHOTS.mkdir(parents=True, exist_ok=True)
     async with host.running(), async_playwright() as playwright:
         rec = Recorder(host)
         server = host.data.get(HTTP_SERVER)
@@ -128,6 +131,7 @@ async def test_the_automations_page(page: tuple[Any, Any, Recorder]) -> None:
     await expect(dialog.locator("ol.trace")).to_contain_text("action/0")
     # device text is shown as text, never as markup
     await expect(dialog.locator("ol.trace")).to_contain_text("<b>ding</b>")
+    await tab.screenshot(path=SHOTS / "automations_trace.png", full_page=True)
     await dialog.press("Escape")
 
     await tab.get_by_role("button", name="New automation").click()
@@ -172,6 +176,9 @@ async def test_the_automations_page(page: tuple[Any, Any, Recorder]) -> None:
     await form.get_by_label("Times (optional)").fill("2")
     await form.get_by_role("button", name="Save").click()
     await wait_until(lambda: host.states.get("automation.pasted_echo") is not None)
+    await tab.goto("/#/automations")
+    await expect(tab.get_by_role("row", name="Pasted echo")).to_be_visible()
+    await tab.screenshot(path=SHOTS / "automations_list.png", full_page=True)
     host.bus.fire("echo")
     await rec.wait(5)
     assert rec.values()[-2:] == ["echo!", "echo!"]

@@ -68,6 +68,12 @@ async def test_services_and_entity(config_dir: Path) -> None:
 
 async def test_reload_without_restart(config_dir: Path) -> None:
     async with running(config_dir, CONFIG, automations_yaml=AUTOMATIONS) as (host, rec):
+        await host.services.call("automation", "trigger", {"entity_id": "automation.also_fine"})
+        await rec.wait(1)
+        before = host.states.get("automation.also_fine").attributes["last_triggered"]
+        await host.services.call("automation", "reload")
+        assert host.states.get("automation.also_fine").attributes["last_triggered"] == before
+        rec.calls.clear()
         write(config_dir, "automations.yaml", """
 - id: newcomer
   alias: Newcomer
