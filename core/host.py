@@ -206,6 +206,10 @@ class Host:
                 # for the life of the process instead of freed.
                 self.settle_gc()
                 self.freeze_gc_after_setup_waves()
+                # Free space of the config dir as a problem entity and in /api/health.
+                from .disk import DiskWatch
+
+                DiskWatch(self).start()
                 # Under systemd (Type=notify): READY=1 now, watchdog pings from this loop.
                 from .systemd import SystemdLink
 

@@ -97,8 +97,11 @@ def status_line(host: Host) -> str:
         if e.state in (ConfigEntryState.SETUP_ERROR, ConfigEntryState.SETUP_RETRY,
                        ConfigEntryState.MIGRATION_ERROR, ConfigEntryState.FAILED_UNLOAD)
     )
+    from .disk import disk_problems
+
     text = f"{loaded}/{len(entries)} entries loaded, {len(host.states)} entities"
-    return text + (f", {failing} failing" if failing else "")
+    text += f", {failing} failing" if failing else ""
+    return "; ".join([text, *disk_problems(host)])
 
 
 class SystemdLink:

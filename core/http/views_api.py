@@ -61,6 +61,12 @@ async def health(request: web.Request) -> web.Response:
         return json_response({"status": "stopping"}, status=503)
     if state is not HostState.RUNNING:
         return json_response({"status": "starting"}, status=503)
+    from ..disk import disk_problems
+
+    # Running but impaired (a full disk): still 200, the host is alive; the reason shows.
+    problems = disk_problems(runtime.host)
+    if problems:
+        return json_response({"status": "degraded", "problems": problems})
     return json_response({"status": "ok"})
 
 
