@@ -17,13 +17,15 @@ class ScriptEntity(Entity):
     platform_domain = "script"
 
     def __init__(self, key: str, alias: str | None, script: Script,
-                 icon: str | None = None) -> None:
+                 icon: str | None = None, kept: dict[str, dt.datetime] | None = None) -> None:
         self._attr_unique_id = key
         self._attr_name = key  # the entity id is script.<key>, as in Home Assistant
         self._attr_icon = icon
         self.alias = alias or key.replace("_", " ")
         self.script = script
-        self.last_triggered: dt.datetime | None = None
+        #: ``last_triggered`` by key for the host's life: a reload rebuilds the entity
+        self._kept = kept if kept is not None else {}
+        self.last_triggered: dt.datetime | None = self._kept.get(key)
 
     def friendly_name(self) -> str | None:
         if self.registry_entry is not None and self.registry_entry.name:
@@ -44,6 +46,10 @@ class ScriptEntity(Entity):
         if self.script.mode in (MODE_QUEUED, MODE_PARALLEL):
             attrs["max"] = self.script.max_runs
         return attrs
+
+    def triggered(self) -> None:
+        """A run was asked for (``script.<key>``, ``turn_on``, ``toggle``)."""
+        self.last_triggered = self._kept[self._attr_unique_id or ""] = dt.datetime.now(dt.UTC)
 
     def changed(self) -> None:
         """The script started or ended a run."""

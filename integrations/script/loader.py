@@ -8,14 +8,15 @@ a ``script.<key>`` service.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 import anyio.to_thread
 import voluptuous as vol
 
-from gatehouse.core import ConfigEntry, Host
+from gatehouse.core import ConfigEntry, Host, HostKey
 from gatehouse.core.helpers import describe_invalid
 
 from .config import SCRIPT_SCHEMA
@@ -27,6 +28,9 @@ from .runner import Script
 from .runtime import LoadedScript, ScriptRuntime
 
 _LOGGER = logging.getLogger(__name__)
+
+#: ``last_triggered`` by script key, for the host's life (survives reloads).
+_LAST_TRIGGERED: Final[HostKey[dict[str, dt.datetime]]] = HostKey("script.last_triggered")
 
 
 def compile_script(host: Host, item: Item) -> tuple[Script, Mapping[str, Any]]:
@@ -67,7 +71,8 @@ async def load_scripts(host: Host, entry: ConfigEntry[ScriptRuntime]) -> ScriptR
             _LOGGER.error("Script %s not loaded: %s", item.key, item.error)
             runtime.invalid.append(item)
             continue
-        entity = ScriptEntity(item.key, config.get("alias"), script, config.get("icon"))
+        entity = ScriptEntity(item.key, config.get("alias"), script, config.get("icon"),
+                              host.data.setdefault(_LAST_TRIGGERED, {}))
         script.on_change = entity.changed
         runtime.scripts[item.key] = LoadedScript(item, script, entity)
         entities.append(entity)

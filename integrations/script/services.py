@@ -10,7 +10,6 @@ and one ``script.<key>`` per script (``register_script_service``, by the loader)
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -71,7 +70,7 @@ def register_services(host: Host) -> list[Unsubscribe]:
         for loaded in _targets(host, call):
             entry = loaded.entity.entry
             assert entry is not None
-            loaded.entity.last_triggered = dt.datetime.now(dt.UTC)
+            loaded.entity.triggered()
             entry.spawn(loaded.script.run(run_variables(loaded, call.data["variables"]),
                                           call.context.child()), f"script {loaded.item.key}")
 
@@ -86,7 +85,7 @@ def register_services(host: Host) -> list[Unsubscribe]:
             else:
                 entry = loaded.entity.entry
                 assert entry is not None
-                loaded.entity.last_triggered = dt.datetime.now(dt.UTC)
+                loaded.entity.triggered()
                 entry.spawn(loaded.script.run(run_variables(loaded, {}), call.context.child()),
                             f"script {loaded.item.key}")
 
@@ -127,7 +126,7 @@ def register_script_service(host: Host, key: str, loaded: LoadedScript) -> Unsub
     """``script.<key>``: run and wait; the response is the stop's response_variable."""
 
     async def run(call: ServiceCall) -> dict[str, Any] | None:
-        loaded.entity.last_triggered = dt.datetime.now(dt.UTC)
+        loaded.entity.triggered()
         result = await loaded.script.run(run_variables(loaded, call.data),
                                          call.context.child())
         if result.execution == "error":

@@ -78,11 +78,15 @@ async def test_turn_on_off_toggle_and_the_entity(config_dir: Path) -> None:
 async def test_reload_and_the_editor(config_dir: Path) -> None:
     async with web_running(config_dir, SCRIPTS, scripts_yaml=SCRIPTS_YAML) as (
             host, rec, socket, _base, _tokens):
+        await host.services.call("script", "greet")
+        rec.calls.clear()
         write(config_dir, "scripts.yaml", SCRIPTS_YAML + """
 added:
   sequence: [{action: test.record, data: {value: added}}]
 """)
+        greeted = host.states.get("script.greet").attributes["last_triggered"]
         await host.services.call("script", "reload")
+        assert host.states.get("script.greet").attributes["last_triggered"] == greeted
         await host.services.call("script", "added")
         assert rec.values() == ["added"]
         await socket.result("script/save", key="from_ui", config={
