@@ -9,6 +9,7 @@ import os
 import signal
 import sqlite3
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
@@ -166,3 +167,55 @@ def test_a_full_disk_is_reported_and_writing_resumes(tmp_path: Path) -> None:
         assert "ok" in _stored_states(mount / "rec.db")
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _fill(path: Path) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+    try:
+        while os.write(fd, b"\0" * 4096):
+            pass
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@pytest.fixture
+def tiny_config_dir(tmp_path: Path) -> Iterator[Path]:
+    """A config dir on its own 3 MiB tmpfs (root only)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    config_dir = tmp_path / "cfg"
+    config_dir.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(config_dir)],
+                   check=True)
+    try:
+        yield config_dir
+    finally:
+        subprocess.run(["umount", "-l", str(config_dir)], check=False)
+
+
+@pytest.mark.anyio
+async def test_a_full_disk_shows_on_the_problem_entity_and_the_host_runs_on(
+        tiny_config_dir: Path) -> None:
+    """The whole config dir on a tiny tmpfs: the host's own files fail too."""
+    config_dir = tiny_config_dir
+    async with running(config_dir) as rig:
+        problem = "binary_sensor.recorder_problem"
+        assert rig.host.states.get(problem).state == "off"  # type: ignore[union-attr]
+        await anyio.to_thread.run_sync(_fill, config_dir / "filler")
+        blob = "y" * 3000
+        for index in range(3000):
+            rig.host.states.set("sensor.big", str(index), {"blob": blob, "n": index})
+        await wait_until(lambda: rig.host.states.get(problem).state == "on",  # type: ignore[union-attr]
+                         timeout=30)
+        attributes = rig.host.states.get(problem).attributes  # type: ignore[union-attr]
+        assert "disk full" in attributes["problem"] and attributes["lost"] > 0
+        status, _ = await rig.get("/api/")  # the host answers
+        assert status == 200
+        await anyio.to_thread.run_sync(os.unlink, config_dir / "filler")
+        rig.host.states.set("sensor.small", "after")
+        await wait_until(lambda: rig.host.states.get(problem).state == "off",  # type: ignore[union-attr]
+                         timeout=30)
+        await rig.recorder.flush()
+        assert "after" in _stored_states(config_dir / "gatehouse_v2.db")

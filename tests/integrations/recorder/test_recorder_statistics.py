@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from recordertools import running
@@ -19,10 +20,10 @@ MEASURED = {"state_class": "measurement", "unit_of_measurement": "°C"}
 T0 = 1_700_000_400.0  # a 5-minute (and not an hour) boundary + 0
 
 
-def _rows(path: Path, table: str) -> list[tuple[float, float, float, float]]:
+def _rows(path: Path, table: str) -> list[tuple[Any, ...]]:
     conn = sqlite3.connect(path)
     try:
-        return [tuple(r) for r in conn.execute(  # type: ignore[misc]
+        return [tuple(r) for r in conn.execute(
             f"SELECT start_ts, mean, min, max FROM {table} ORDER BY start_ts")]
     finally:
         conn.close()
