@@ -14,6 +14,7 @@ until "done", which saves them and reloads the entry once.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import voluptuous as vol
@@ -128,15 +129,13 @@ class ModbusOptionsFlow(MenuOptionsFlow):
         if user_input is None:
             return self.show_form(step_id="point", data_schema=form)
         key = PLATFORM_KEYS[self._platform]
-        name = user_input[CONF_NAME]
         errors: dict[str, str] = {}
         try:
             # The YAML's schema, so a point means the same whichever way it came.
             point = PLATFORM_SCHEMAS[key](dict(user_input))
         except vol.Invalid as err:
             errors = form_errors(err, fields=form)
-        if name in self._names():  # with the schema's errors: every problem at once
-            errors[CONF_NAME] = f"this hub already has a point named {name!r}"
+        errors.update(self.input_errors("point", user_input))  # every problem at once
         if errors:
             return self.show_form(step_id="point", data_schema=form, errors=errors)
         self._points[key].append(plain_point(point))
@@ -150,6 +149,13 @@ class ModbusOptionsFlow(MenuOptionsFlow):
         for key, points in self._points.items():
             self._points[key] = [p for p in points if p[CONF_NAME] != name]
         return self.menu()
+
+    def input_errors(self, step_id: str, user_input: Mapping[str, Any]) -> dict[str, str]:
+        """A point name in use, also when the form's schema refused something else."""
+        name = user_input.get(CONF_NAME)
+        if step_id == "point" and isinstance(name, str) and name in self._names():
+            return {CONF_NAME: f"this hub already has a point named {name!r}"}
+        return {}
 
     # -- helpers --------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ the entry once.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import voluptuous as vol
@@ -137,11 +138,8 @@ class OpcuaOptionsFlow(MenuOptionsFlow):
             return self.show_form(step_id="add_node", data_schema=NODE_FORM_SCHEMA)
         errors: dict[str, str] = {}
         node: dict[str, Any] = {}
-        name = user_input[CONF_NAME]
         own = list(self.entry.data.get(CONF_NODES) or [])
-        taken = name in {node_label(n) for n in [*own, *self._nodes]} | {
-            n[CONF_UNIQUE_ID] for n in [*own, *self._nodes] if n.get(CONF_UNIQUE_ID)
-        }
+        taken = self.input_errors("add_node", user_input)
         try:
             # The YAML's schema and rules, so a node means the same whichever way it came.
             node = NODE_ITEM_SCHEMA(dict(user_input))
@@ -149,8 +147,7 @@ class OpcuaOptionsFlow(MenuOptionsFlow):
                 unique_nodes([*own, *self._nodes, node])
         except vol.Invalid as err:
             errors = form_errors(err, fields=NODE_FORM_SCHEMA)
-        if taken:  # with the schema's errors: every problem at once
-            errors[CONF_NAME] = f"this server already has a node named {name!r}"
+        errors.update(taken)  # with the schema's errors: every problem at once
         if not errors:
             problem = await self._check_on_server(node)
             if problem:
@@ -166,6 +163,19 @@ class OpcuaOptionsFlow(MenuOptionsFlow):
             return self.show_form(step_id="remove_node", data_schema=schema)
         self._nodes = [n for n in self._nodes if node_label(n) != user_input[CONF_NAME]]
         return self.menu()
+
+    def input_errors(self, step_id: str, user_input: Mapping[str, Any]) -> dict[str, str]:
+        """A node name in use, also when the form's schema refused something else."""
+        name = user_input.get(CONF_NAME)
+        if step_id != "add_node" or not isinstance(name, str):
+            return {}
+        nodes = [*(self.entry.data.get(CONF_NODES) or []), *self._nodes]
+        used = {node_label(n) for n in nodes} | {
+            n[CONF_UNIQUE_ID] for n in nodes if n.get(CONF_UNIQUE_ID)
+        }
+        if name in used:
+            return {CONF_NAME: f"this server already has a node named {name!r}"}
+        return {}
 
     def _remove_schema(self) -> vol.Schema:
         """Only nodes added here: those in YAML are removed by editing the YAML."""
