@@ -1,8 +1,9 @@
 """The REST API, as Home Assistant's (``gatehouse_http_routes``):
 
 * ``GET /api/history/period[/<start>]?filter_entity_id=a,b&end_time=&minimal_response
-  &no_attributes&significant_changes_only=0|1``: a list per entity of its states
-  (``history.rest_history``); ``filter_entity_id`` is required (HA: 400 without);
+  &no_attributes&significant_changes_only=0|1&skip_initial_state``: a list per entity
+  of its states (``history.rest_history``); ``filter_entity_id`` is required (HA since
+  2023.2: 400 without); a start in the future answers ``[]``;
 * ``GET /api/logbook[/<start>]?entity=&end_time=``: logbook entries, oldest first.
 
 Every logged-in user may call them; answers hold only the entities the user may read.
@@ -10,6 +11,8 @@ A bad time or parameter is a 400 naming it; with no recorder loaded, 404 saying 
 """
 
 from __future__ import annotations
+
+import time
 
 from aiohttp import web
 
@@ -45,9 +48,12 @@ def routes(host: Host) -> list[RouteDef]:
             runtime = access.runtime_of(host)
         except RecorderUnavailableError as err:
             return _error(404, str(err))
+        if start > time.time():
+            return web.json_response([])
         found = await runtime.states_during(
             entity_ids, start, end, significant_only=significant or minimal,
-            no_attributes=no_attributes)
+            no_attributes=no_attributes,
+            include_start_state="skip_initial_state" not in query)
         return web.json_response(history.rest_history(found, minimal=minimal,
                                                       no_attributes=no_attributes))
 

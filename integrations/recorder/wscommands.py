@@ -64,6 +64,8 @@ def commands(host: Host) -> list[WsCommand]:
         except ValueError as err:
             raise vol.Invalid(str(err)) from None
         runtime = access.runtime_of(host)
+        if start > time.time():
+            return {}  # as HA: nothing yet
         found = await runtime.states_during(
             access.readable(permissions, entity_ids), start, end,
             significant_only=args["significant_changes_only"] or args["minimal_response"],
