@@ -36,6 +36,11 @@ export class EntityStore extends EventTarget {
     this.states = new Map();
     /** @type {Map<string, Point[]>} entity_id → its last values, oldest first */
     this.history = new Map();
+    /**
+     * True from a reconnect until the new snapshot: the states are the last ones heard
+     * (pages show them dimmed, not as "no entities"); the snapshot then replaces them.
+     */
+    this.stale = false;
   }
 
   /**
@@ -56,7 +61,7 @@ export class EntityStore extends EventTarget {
             resolve();
           }
         },
-        () => this.states.clear(), // reconnected: the next snapshot is the whole truth
+        () => { this.stale = true; }, // reconnected: the next snapshot is the whole truth
       );
     });
   }
@@ -70,6 +75,17 @@ export class EntityStore extends EventTarget {
     const changed = new Set();
     /** @type {Set<string>} */
     const removed = new Set();
+    if (this.stale && message.a) {
+      // The first snapshot after a reconnect: whatever it lacks is gone.
+      this.stale = false;
+      for (const id of this.states.keys()) {
+        if (!(id in message.a)) removed.add(id);
+      }
+      for (const id of removed) {
+        this.states.delete(id);
+        this.history.delete(id);
+      }
+    }
     for (const [id, compressed] of Object.entries(message.a || {})) {
       this.states.set(id, expand(id, compressed));
       this.record(id);

@@ -60,10 +60,12 @@ export async function render(root, { connection }) {
     await refresh();
   };
 
-  async function refresh() {
+  /** @param {boolean} [background]  the health poll: wait while the user is in the list */
+  async function refresh(background = false) {
     const entries = /** @type {ConfigEntryInfo[]} */ (await api.get(`${BASE}/entry`));
-    // Not while the user is in a row's controls: a redraw would take the focus away.
-    if (list.contains(document.activeElement) && document.activeElement !== list) {
+    // A poll does not redraw under the user's focus (it would take the focus away);
+    // after an action the list is redrawn at once.
+    if (background === true && list.contains(document.activeElement) && document.activeElement !== list) {
       pendingRedraw = entries;
       return;
     }
@@ -83,7 +85,7 @@ export async function render(root, { connection }) {
       draw(pendingRedraw);
     }
   });
-  const poll = setInterval(() => refresh().catch(() => {}), HEALTH_REFRESH_MS);
+  const poll = setInterval(() => refresh(true).catch(() => {}), HEALTH_REFRESH_MS);
 
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   let timer;

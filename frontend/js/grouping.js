@@ -1,0 +1,92 @@
+// @ts-check
+// Which device (and area) each entity belongs to, for the overview's groups: read once
+// per visit from the WebSocket registry lists (Home Assistant's
+// config/entity_registry/list, config/device_registry/list, config/area_registry/list,
+// which a non-admin may read too: its entity list holds only what it may read).
+//
+// A server without those commands, or a failing one, just gives no devices: every
+// entity then lands in the "Other entities" group, and the page still works.
+
+/** @typedef {import("./types.js").EntityState} EntityState */
+/** @typedef {import("./ws.js").Connection} Connection */
+
+/**
+ * @typedef {object} Placement
+ * @property {Map<string, string>} deviceOf  entity_id → device id
+ * @property {Map<string, string>} deviceName  device id → its name (the user's first)
+ * @property {Map<string, string>} areaOf  device id → its area's name
+ */
+
+/**
+ * One group of the overview: a device (key = its id) or the rest (key "").
+ * @typedef {{key: string, title: string, area: string, states: EntityState[]}} Group
+ */
+
+/** @param {Connection} connection */
+export async function loadPlacement(connection) {
+  /** @type {Placement} */
+  const placement = { deviceOf: new Map(), deviceName: new Map(), areaOf: new Map() };
+  /** @param {string} type */
+  const list = (type) => connection.command({ type }).then(
+    (result) => (Array.isArray(result) ? result : []),
+    () => [],
+  );
+  const [entities, devices, areas] = await Promise.all([
+    list("config/entity_registry/list"), list("config/device_registry/list"),
+    list("config/area_registry/list"),
+  ]);
+  /** @type {Map<string, string>} */
+  const areaName = new Map();
+  for (const raw of areas) {
+    const area = /** @type {{area_id?: unknown, name?: unknown}} */ (raw);
+    if (typeof area.area_id === "string") areaName.set(area.area_id, String(area.name ?? area.area_id));
+  }
+  for (const raw of devices) {
+    const device = /** @type {{id?: unknown, name?: unknown, name_by_user?: unknown, area_id?: unknown}} */ (raw);
+    if (typeof device.id !== "string") continue;
+    placement.deviceName.set(device.id, String(device.name_by_user || device.name || device.id));
+    const area = typeof device.area_id === "string" ? areaName.get(device.area_id) : undefined;
+    if (area) placement.areaOf.set(device.id, area);
+  }
+  for (const raw of entities) {
+    const entity = /** @type {{entity_id?: unknown, device_id?: unknown}} */ (raw);
+    if (typeof entity.entity_id === "string" && typeof entity.device_id === "string") {
+      placement.deviceOf.set(entity.entity_id, entity.device_id);
+    }
+  }
+  return placement;
+}
+
+/**
+ * Group `states` by device, devices by name, entities by id; entities without a
+ * (known) device last, as "Other entities".
+ * @param {EntityState[]} states
+ * @param {Placement} placement
+ * @returns {Group[]}
+ */
+export function groupByDevice(states, placement) {
+  /** @type {Map<string, Group>} */
+  const groups = new Map();
+  for (const state of states) {
+    const device = placement.deviceOf.get(state.entity_id);
+    const key = device !== undefined && placement.deviceName.has(device) ? device : "";
+    let group = groups.get(key);
+    if (!group) {
+      group = {
+        key,
+        title: key ? placement.deviceName.get(key) || key : "Other entities",
+        area: key ? placement.areaOf.get(key) || "" : "",
+        states: [],
+      };
+      groups.set(key, group);
+    }
+    group.states.push(state);
+  }
+  const byId = (/** @type {EntityState} */ a, /** @type {EntityState} */ b) =>
+    (a.entity_id < b.entity_id ? -1 : a.entity_id > b.entity_id ? 1 : 0);
+  for (const group of groups.values()) group.states.sort(byId);
+  return [...groups.values()].sort((a, b) => {
+    if (!a.key !== !b.key) return a.key ? -1 : 1; // "Other entities" last
+    return a.title.localeCompare(b.title, undefined, { numeric: true }) || (a.key < b.key ? -1 : 1);
+  });
+}
