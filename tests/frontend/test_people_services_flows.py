@@ -1,0 +1,100 @@
+"""Services and flows for people (issue 14, part 5), in Chromium against a real host.
+
+The services page offers the entities a service can target (no entry id to look up) and
+shows the answer as tables; the flow dialog shows the step's title, description, each
+field's help and unit from the integration's strings.json, and every problem at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from playwright.async_api import Page, expect
+
+from gatehouse.core import Host
+
+pytestmark = pytest.mark.anyio
+
+Shoot = Callable[[Page, str], Awaitable[None]]
+#: ``conftest.Server`` (not imported: several conftest modules exist in the tree).
+Server = Any
+
+
+async def add_demo(host: Host, name: str) -> str:
+    flow = host.config_entries.flow
+    first = await flow.init("demo")
+    done = await flow.configure(first["flow_id"], {"name": name, "update_interval": 60})
+    assert done["type"] == "create_entry", done
+    return str(done["entry_id"])
+
+
+async def test_pick_an_entity_and_read_the_answer(
+    owner_page: Page, server: Server, screenshot: Shoot
+) -> None:
+    host = server.host
+    garage = await add_demo(host, "Garage")
+    [switch] = [e.entity_id for e in host.entities.of_entry(garage)
+                if e.entity_id.startswith("switch.")]
+    host.states.set("sensor.not_demo", "1")  # a state of no integration: not offered
+    page = owner_page
+    await page.goto("/#/services?service=demo.reset_counter")
+    form = page.get_by_role("form", name="Call demo.reset_counter")
+    picker = form.get_by_label("Entities", exact=True)
+    # Only demo's entities are offered (the target's integration filter).
+    await expect(picker.locator(f"option[value='{switch}']")).to_have_count(1)
+    options = await picker.locator("option").evaluate_all("os => os.map(o => o.value)")
+    assert "sensor.not_demo" not in options
+    assert switch in options and all(
+        host.entities.get(o) is not None and host.entities.get(o).entry.domain == "demo"
+        for o in options)
+    await form.get_by_label("Filter Entities").fill("garage")
+    await picker.select_option(switch)
+    await form.get_by_role("button", name="Call service").click()
+
+    result = page.get_by_role("region", name="Response of demo.reset_counter")
+    await expect(result.get_by_role("heading", name="Response data")).to_be_visible()
+    # {"previous": {<entry>: n}} as nested key/value rows, the targeted entry only.
+    previous = result.get_by_role("row", name="previous")
+    await expect(previous.get_by_role("rowheader", name=garage)).to_be_visible()
+    await expect(previous.get_by_role("rowheader")).to_have_count(2)  # previous + garage
+    await expect(result.get_by_role("heading", name="Changed states")).to_be_visible()
+    await expect(result.locator("details pre")).to_be_hidden()  # raw JSON folded away
+    await screenshot(page, "services-picker")
+
+
+async def test_a_flow_speaks_in_words_and_shows_every_error_at_once(
+    owner_page: Page, server: Server, screenshot: Shoot
+) -> None:
+    await add_demo(server.host, "Garden")
+    page = owner_page
+    await page.goto("/#/integrations")
+    await page.get_by_role("button", name="Add integration").click()
+    await page.get_by_role("dialog", name="Add integration").get_by_role(
+        "button", name="Demo", exact=True).click()
+    flow = page.get_by_role("dialog", name="Add Demo")
+    await expect(flow.get_by_role("heading", name="Add a demo device")).to_be_visible()
+    await expect(flow.get_by_text("A simulated device with a sine sensor")).to_be_visible()
+    interval = flow.get_by_label("Update interval")
+    await expect(interval).to_have_accessible_description(
+        "s How often the sensors update.")
+    await expect(flow.locator("[data-field=update_interval] .unit")).to_have_text("s")
+
+    # A taken name and a value out of range: both at once, in words.
+    await flow.get_by_label("Name", exact=True).fill("Garden")
+    await interval.fill("0")
+    await flow.get_by_role("button", name="Submit").click()
+    await expect(flow.locator("[data-field=name] .error")).to_have_text(
+        "A demo device with this name exists already; choose another name.")
+    await expect(flow.locator("[data-field=update_interval] .error")).to_have_text(
+        "value must be at least 0.01")
+    await expect(flow.get_by_label("Name", exact=True)).to_have_attribute("aria-invalid", "true")
+    await expect(interval).to_have_attribute("aria-invalid", "true")
+    await screenshot(page, "flow-words-errors")
+
+    # Fixed, the same flow goes on.
+    await flow.get_by_label("Name", exact=True).fill("Shed")
+    await interval.fill("1")
+    await flow.get_by_role("button", name="Submit").click()
+    await expect(flow.get_by_role("status")).to_have_text("Created “Shed”. State: Loaded.")
