@@ -8,6 +8,7 @@ field's help and unit from the integration's strings.json, and every problem at 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +21,8 @@ pytestmark = pytest.mark.anyio
 Shoot = Callable[[Page, str], Awaitable[None]]
 #: ``conftest.Server`` (not imported: several conftest modules exist in the tree).
 Server = Any
+
+PLUGINS = Path(__file__).resolve().parent / "plugins"
 
 
 async def add_demo(host: Host, name: str) -> str:
@@ -98,3 +101,24 @@ async def test_a_flow_speaks_in_words_and_shows_every_error_at_once(
     await interval.fill("1")
     await flow.get_by_role("button", name="Submit").click()
     await expect(flow.get_by_role("status")).to_have_text("Created “Shed”. State: Loaded.")
+
+
+async def test_a_required_field_left_empty_does_not_hide_the_servers_errors(
+    bare_owner_page: Page, bare_server: Server, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Before, the page's own "required" stopped the submit, so the port's problem was
+    shown only after the host was filled in: one problem per submit."""
+    monkeypatch.syspath_prepend(str(PLUGINS))
+    bare_server.host.plugins.add_package("formcheck", "formcheck")
+    page = bare_owner_page
+    await page.goto("/#/integrations")
+    await page.get_by_role("button", name="Add integration").click()
+    await page.get_by_role("dialog", name="Add integration").get_by_role(
+        "button", name="Form check").click()
+    flow = page.get_by_role("dialog", name="Add Form check")
+    await flow.get_by_label("Port").fill("70000")
+    await flow.get_by_role("button", name="Submit").click()
+    await expect(flow.locator("[data-field=port] .error")).to_have_text(
+        "value must be at most 65535")
+    await expect(flow.locator("[data-field=host] .error")).to_have_text("required")
+    assert not bare_server.host.config_entries.entries("formcheck")
