@@ -149,10 +149,15 @@ class SystemdLink:
                 self.notifier.send(*lines)
 
 
+#: The daily backup (``gatehouse backup create --keep 7``) beside the main unit.
+BACKUP_UNITS: Final = ("gatehouse-backup.service", "gatehouse-backup.timer")
+
+
 def render_unit(*, exec_path: str, config_dir: str, user: str = "gatehouse",
-                data_dir: str = "/var/lib/gatehouse", watchdog_sec: int = 30) -> str:
-    """The shipped unit with this installation's paths filled in."""
-    text = UNIT_TEMPLATE.read_text(encoding="utf-8")
+                data_dir: str = "/var/lib/gatehouse", watchdog_sec: int = 30,
+                template: Path = UNIT_TEMPLATE) -> str:
+    """A shipped unit (the service by default) with this installation's paths filled in."""
+    text = template.read_text(encoding="utf-8")
     for key, value in {
         "@EXEC@": exec_path, "@CONFIG@": config_dir, "@USER@": user,
         "@DATA@": data_dir, "@WATCHDOG@": str(watchdog_sec),
@@ -185,23 +190,32 @@ def cli_main(argv: list[str]) -> int:
                         help="WatchdogSec= (default 30)")
     parser.add_argument("--output", default="/etc/systemd/system/gatehouse.service",
                         metavar="FILE", help="where to write the unit ('-' prints it)")
+    parser.add_argument("--backup-timer", action="store_true",
+                        help="also write gatehouse-backup.service/.timer beside it "
+                        "(a daily backup, 7 kept; enable the timer)")
     args = parser.parse_args(argv)
     exec_path = args.exec_path or str(Path(sys.executable).parent / "gatehouse")
+    fields = {"exec_path": os.path.abspath(exec_path),
+              "config_dir": os.path.abspath(args.config), "user": args.user,
+              "data_dir": os.path.abspath(args.data_dir), "watchdog_sec": args.watchdog_sec}
     try:
-        text = render_unit(
-            exec_path=os.path.abspath(exec_path), config_dir=os.path.abspath(args.config),
-            user=args.user, data_dir=os.path.abspath(args.data_dir),
-            watchdog_sec=args.watchdog_sec,
-        )
+        text = render_unit(**fields)
+        extra = {name: render_unit(**fields, template=UNIT_TEMPLATE.with_name(name))
+                 for name in BACKUP_UNITS} if args.backup_timer else {}
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)  # noqa: T201
         return 2
     if args.output == "-":
         sys.stdout.write(text)
+        for body in extra.values():
+            sys.stdout.write(body)
         return 0
     target = Path(args.output)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
+    for name, body in extra.items():
+        (target.parent / name).write_text(body, encoding="utf-8")
+        print(f"Wrote {target.parent / name}")  # noqa: T201
     print(f"Wrote {target}. Create the user if needed: useradd --system --user-group "  # noqa: T201
           f"--home-dir {args.data_dir} {args.user}; then: systemctl daemon-reload && "
           "systemctl enable --now gatehouse")

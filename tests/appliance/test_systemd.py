@@ -139,3 +139,18 @@ def test_unit_is_hardened_and_verifies(tmp_path: Path) -> None:
 def test_render_refuses_white_space_in_paths() -> None:
     with pytest.raises(ValueError, match="config must not"):
         render_unit(exec_path="/usr/bin/gatehouse", config_dir="/etc/gate house")
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze missing")
+def test_backup_timer_units_verify(tmp_path: Path) -> None:
+    unit = tmp_path / "gatehouse.service"
+    subprocess.run([GATEHOUSE, "install-service", "--config", str(tmp_path / "cfg"),
+                    "--output", str(unit), "--backup-timer"], capture_output=True, text=True,
+                   check=True)
+    service, timer = tmp_path / "gatehouse-backup.service", tmp_path / "gatehouse-backup.timer"
+    assert f"ExecStart={GATEHOUSE} backup create --config {tmp_path / 'cfg'} --keep 7" in (
+        service.read_text())
+    assert "OnCalendar=daily" in timer.read_text()
+    verify = subprocess.run(["systemd-analyze", "verify", str(unit), str(service), str(timer)],
+                            capture_output=True, text=True, check=False)
+    assert verify.returncode == 0 and verify.stderr.strip() == "", verify.stderr
