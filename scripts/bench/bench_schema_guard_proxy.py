@@ -157,6 +157,11 @@ def _invalid(n: int) -> bool:
     return every > 0 and n % every == every - 1
 
 
+def _invalid_share() -> str:
+    every = int(os.environ.get("BENCH_INVALID_EVERY", "10"))
+    return f"{100 / every:g} %" if every > 0 else "none"
+
+
 def publisher(port: int, count: int, rate: float, started: Any) -> None:
     """QoS 1 PUBLISH packets, 10 % invalid, at most 1,000 unacknowledged; ``rate`` 0:
     as fast as that window allows, else paced message by message."""
@@ -512,7 +517,7 @@ def run(n: int, runs: int, rates: list[float], workdir: Path | None = None,
     switch = os.environ.get("BENCH_SWITCH_INTERVAL") or sys.getswitchinterval()
     print(f"proxy mode: two mosquitto on loopback, {os.cpu_count()} cpus, GIL switch "
           f"interval {float(switch) * 1000:g} ms, {n:,} messages per throughput run "
-          f"(10 % invalid, QoS 1), {runs} runs; latency paced at "
+          f"({_invalid_share()} invalid, QoS 1), {runs} runs; latency paced at "
           f"{', '.join(f'{r:,.0f}' for r in rates)} msg/s (4 s each); steal = hypervisor "
           "CPU steal over the run (/proc/stat)", flush=True)
     if profile is not None:
