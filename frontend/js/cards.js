@@ -99,7 +99,7 @@ export function entityCard(state, store, connection, deviceName = "") {
 function shortName(name, deviceName) {
   if (!deviceName || name.length <= deviceName.length) return name;
   if (!name.toLowerCase().startsWith(`${deviceName.toLowerCase()} `)) return name;
-  return name.slice(deviceName.length + 1);
+  return capitalise(name.slice(deviceName.length + 1));
 }
 
 /** @param {string} text */

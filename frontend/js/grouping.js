@@ -58,7 +58,7 @@ export async function loadPlacement(connection) {
 }
 
 /**
- * Group `states` by device, devices by name, entities by id; entities without a
+ * Group `states` by device, devices by name, entities by name; entities without a
  * (known) device last, as "Other entities".
  * @param {EntityState[]} states
  * @param {Placement} placement
@@ -82,9 +82,14 @@ export function groupByDevice(states, placement) {
     }
     group.states.push(state);
   }
-  const byId = (/** @type {EntityState} */ a, /** @type {EntityState} */ b) =>
-    (a.entity_id < b.entity_id ? -1 : a.entity_id > b.entity_id ? 1 : 0);
-  for (const group of groups.values()) group.states.sort(byId);
+  // By name (what the cards show), then id; keys computed once, not per comparison.
+  /** @param {EntityState} s */
+  const key = (s) => `${String(s.attributes.friendly_name || s.entity_id).toLowerCase()}\u0000${s.entity_id}`;
+  for (const group of groups.values()) {
+    const keyed = group.states.map((s) => /** @type {[string, EntityState]} */ ([key(s), s]));
+    keyed.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    group.states = keyed.map((pair) => pair[1]);
+  }
   return [...groups.values()].sort((a, b) => {
     if (!a.key !== !b.key) return a.key ? -1 : 1; // "Other entities" last
     return a.title.localeCompare(b.title, undefined, { numeric: true }) || (a.key < b.key ? -1 : 1);
