@@ -18,6 +18,7 @@ from aiohttp import web
 from ..config_entries import ConfigEntry, ConfigEntryState
 from ..entity_registry import DISABLED_USER
 from ..exceptions import UnknownFlow
+from ..flow_strings import describe_form
 from ..util import UNSET, Unset
 from .auth import admin_only
 from .body import read_body, read_json
@@ -49,12 +50,24 @@ def entry_json(host: Any, entry: ConfigEntry[Any], *, detail: bool = False) -> d
 
 
 def flow_json(host: Any, result: Any, domain: str | None = None) -> dict[str, Any]:
-    """A flow result for the client: data, options and placeholders masked."""
+    """A flow result for the client: data, options and placeholders masked.
+
+    The step's words (``strings``) are worded again from the masked placeholders, so a
+    secret shown as a placeholder is not spelt out in the description either.
+    """
     out = dict(result)
     keys = secret_keys(host, domain) if domain else set()
     for field in ("data", "options", "description_placeholders"):
         if field in out:
             out[field] = mask(out[field], keys)
+    if domain and "strings" in out and out.get("description_placeholders"):
+        # A config flow's handler is its domain, an options flow's its entry id.
+        section = "config" if out.get("handler") == domain else "options"
+        words = describe_form(host.config_entries.flow.strings(domain), section, out)
+        if words:
+            out["strings"] = words
+        else:
+            del out["strings"]
     return out
 
 

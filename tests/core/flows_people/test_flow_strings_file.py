@@ -21,6 +21,7 @@ from gatehouse.core.flow_strings import describe_form, fill_placeholders, load_f
 pytestmark = pytest.mark.anyio
 
 INTEGRATIONS = Path(shipped.__file__).resolve().parent
+PLUGINS = Path(__file__).resolve().parent / "plugins"
 
 
 def test_a_missing_file_is_no_strings(tmp_path: Path) -> None:
@@ -120,3 +121,25 @@ async def test_shipped_user_step_strings_name_only_fields_of_the_form(config_dir
             assert set(strings.get("data", {})) == form, f"{domain}: fields without a label"
             host.config_entries.flow.abort(first["flow_id"])
     assert len(checked) >= 12, checked
+
+
+async def test_a_secret_placeholder_is_masked_in_the_words_too(
+    config_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gatehouse.core.http.views_config import flow_json
+
+    monkeypatch.syspath_prepend(str(PLUGINS))
+    async with host_with(config_dir) as host:
+        host.plugins.add_package("wordy", "wordy")
+        first = await host.config_entries.flow.init("wordy")
+        # The manager's words are the whole truth (for the CLI, run by an admin) ...
+        assert first["strings"]["title"] == "Pair Lamp"
+        assert "s3cret-t0ken" in first["strings"]["description"]
+        # ... the API's are masked, as the placeholder itself is.
+        sent = flow_json(host, first, "wordy")
+        assert "s3cret-t0ken" not in json.dumps(sent)
+        assert sent["strings"]["description"].startswith("Type the code shown on Lamp")
+        assert sent["strings"]["fields"] == {"code": {"label": "Pairing code", "unit": "digits"}}
+        wrong = await host.config_entries.flow.configure(first["flow_id"], {"code": 1})
+        assert wrong["errors"] == {"code": "wrong_code"}
+        assert wrong["strings"]["errors"] == {"code": "That code is not the one on the device."}

@@ -151,8 +151,9 @@ async def test_services_list_describes_schemas(api: Client) -> None:
     assert say["supports_response"] == "optional"
     assert say["response"] == {"optional": True}
     reset = services["demo"]["reset_counter"]
-    (field,) = reset["form"]
+    field, target = reset["form"]  # entry_id, or the entity whose entry is meant
     assert field["name"] == "entry_id" and field["required"] is False
+    assert target["name"] == "entity_id" and target["required"] is False
     assert field["type"] == "string"
     # Descriptions come from the integration's services.yaml.
     assert field["description"] == "Only reset the counter of this config entry."
