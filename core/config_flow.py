@@ -290,7 +290,16 @@ class EntityListOptionsFlow(MenuOptionsFlow):
         return ["add_entity", "remove_entity"]
 
     def summary(self) -> dict[str, Any]:
-        return {"entities": ", ".join(self._removable()) or "none"}
+        # The entry's own (YAML) entities are listed too, marked read-only: the menu
+        # shows everything the entry makes, not only what this flow may change.
+        own = [
+            f"{config.get('name', '?')} ({platform}, YAML, read-only)"
+            for platform in self.PLATFORMS
+            for config in self.entry.data.get(platform) or ()
+            if isinstance(config, Mapping)
+        ]
+        return {"entities": ", ".join(self._removable()) or "none",
+                "yaml_entities": ", ".join(own) or "none"}
 
     def finish(self) -> dict[str, Any]:
         return self.options
@@ -300,18 +309,35 @@ class EntityListOptionsFlow(MenuOptionsFlow):
             return "no_entities_to_remove"
         return None
 
-    async def step_add_entity(self, user_input: dict[str, Any] | None) -> FlowResult:
-        if user_input is None:
-            return self.show_form(step_id="add_entity", data_schema=self.ADD_SCHEMA)
-        platform = user_input["platform"]
+    def input_errors(self, step_id: str, user_input: Mapping[str, Any]) -> dict[str, str]:
+        """The platform's own verdict (a name in use...) when ``ADD_SCHEMA`` refused
+        the form, so both come at once; nothing when the platform itself is unknown."""
+        platform = user_input.get("platform")
+        if step_id != "add_entity" or platform not in self.PLATFORMS:
+            return {}
+        try:
+            errors, _config = self.validate_entity(platform, self._entity_input(user_input))
+        except (vol.Invalid, TypeError, ValueError, KeyError, AttributeError):  # the schema spoke
+            return {}
+        return errors
+
+    @staticmethod
+    def _entity_input(user_input: Mapping[str, Any]) -> dict[str, Any]:
+        """The entity fields of the form: blank ones dropped, the name trimmed."""
         raw = {
             key: value
             for key, value in user_input.items()
             if key != "platform" and not (isinstance(value, str) and not value.strip())
         }
-        if "name" in raw:
+        if isinstance(raw.get("name"), str):
             raw["name"] = raw["name"].strip()
-        errors, config = self.validate_entity(platform, raw)
+        return raw
+
+    async def step_add_entity(self, user_input: dict[str, Any] | None) -> FlowResult:
+        if user_input is None:
+            return self.show_form(step_id="add_entity", data_schema=self.ADD_SCHEMA)
+        platform = user_input["platform"]
+        errors, config = self.validate_entity(platform, self._entity_input(user_input))
         if errors:
             return self.show_form(step_id="add_entity", data_schema=self.ADD_SCHEMA, errors=errors)
         self.options[platform] = [*(self.options.get(platform) or ()), config]

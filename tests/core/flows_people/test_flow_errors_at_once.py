@@ -113,3 +113,31 @@ async def test_modbus_point_form_reports_a_taken_name_with_the_schema_errors(
         assert answer["step_id"] == "point"
         assert set(answer["errors"]) == {"name", "address"}
         assert "already has a point named 'Level'" in answer["errors"]["name"]
+
+
+async def test_entity_list_menu_lists_yaml_entities_and_add_reports_everything(
+    config_dir: Path,
+) -> None:
+    """nats (an EntityListOptionsFlow); its server need not run for the options flow."""
+    yaml = """
+    nats:
+      name: Plant bus
+      servers: nats://127.0.0.1:1
+      binary_sensor:
+        - name: Pump running
+          subject: plant.pump
+    """
+    async with host_with(config_dir, yaml) as host:
+        [entry] = host.config_entries.entries("nats")
+        options = host.config_entries.options
+        menu = await options.init(entry.entry_id)
+        assert menu["description_placeholders"]["yaml_entities"] == (
+            "Pump running (binary_sensor, YAML, read-only)")
+        assert "From YAML (read-only" in menu["strings"]["description"]
+        form = await options.configure(menu["flow_id"], {"action": "add_entity"})
+        # The form's schema refuses the subject; the YAML's name is taken: both at once.
+        answer = await options.configure(
+            menu["flow_id"], {"platform": "sensor", "name": "Pump running", "subject": 5}
+        )
+        assert answer["step_id"] == form["step_id"] == "add_entity"
+        assert answer["errors"] == {"subject": "expected str", "name": "duplicate_name"}
