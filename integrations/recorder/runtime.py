@@ -32,7 +32,7 @@ from .const import (
     CONF_PURGE_KEEP_DAYS,
     CONF_STATISTICS_KEEP_DAYS,
 )
-from .database import Database
+from .database import Database, state_row
 from .writer import RecorderWriter
 
 _LOGGER = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ class RecorderRuntime:
             return
         if self.selects is not None and not self.selects(new):
             return
-        self.writer.offer(new)
+        self.writer.offer(state_row(new))
 
     def _on_event(self, event: Event[Any]) -> None:
         if event.event_type in self._excluded:

@@ -1,11 +1,12 @@
 """The writer thread: the loop appends, one thread commits every ``commit_interval``.
 
-The loop's whole cost per state change is one ``deque.append`` of the immutable
-``State`` (no copy, no JSON): serialising, hashing, encrypting and SQLite run in this
-thread. It wakes every ``commit_interval`` (or at once on ``flush``/``close``), takes
-everything queued and commits it as one transaction, so a ``kill -9`` loses at most
-what arrived in the last interval. With ``commit_interval: 0`` it commits as soon as
-something is queued (rounds grow with load, as the outbox's group commit does).
+The loop's whole cost per state change is one ``deque.append`` of a small tuple of
+plain values (``database.StateRow``; no JSON): serialising, hashing, encrypting and
+SQLite run in this thread. It wakes every ``commit_interval`` (or at once on
+``flush``/``close``), takes everything queued and commits it as one transaction, so a
+``kill -9`` loses at most what arrived in the last interval. With
+``commit_interval: 0`` it commits as soon as something is queued (rounds grow with
+load, as the outbox's group commit does).
 
 Why a thread and not the ``to_thread``-per-round writer tasks of the outbox, audit
 log and quarantine: at 20,000 changes/s the per-round hand-off through the loop is
@@ -73,7 +74,7 @@ class RecorderWriter:
     # -- the loop's side -------------------------------------------------------------
 
     def offer(self, item: Any) -> bool:
-        """Queue a ``State`` or ``Event``; False if dropped (full or closing)."""
+        """Queue a ``StateRow`` or ``Event``; False if dropped (full or closing)."""
         queue = self._queue
         if len(queue) >= self.max_queue or self._closing:
             self.dropped += 1

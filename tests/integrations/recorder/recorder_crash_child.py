@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gatehouse.core import State
-from gatehouse.integrations.recorder.database import Database
+from gatehouse.integrations.recorder.database import Database, state_row
 from gatehouse.integrations.recorder.writer import RecorderWriter
 
 
@@ -25,7 +25,7 @@ def main() -> None:
     def committed(items: Any, now: float | None = None) -> int:
         written = write(items, now)
         if items:
-            print(f"E {int(items[-1].state)}", flush=True)
+            print(f"E {int(items[-1][1])}", flush=True)
         return written
 
     db.write = committed  # type: ignore[method-assign]
@@ -38,7 +38,7 @@ def main() -> None:
     began = time.monotonic()
     while True:
         for _ in range(per_step):
-            writer.offer(State("sensor.crash", str(n), {"unit_of_measurement": "x"}))
+            writer.offer(state_row(State("sensor.crash", str(n), {"unit_of_measurement": "x"})))
             n += 1
         print(f"O {n - 1}", flush=True)
         time.sleep(max(0.0, began + (n / per_step) * step - time.monotonic()))
