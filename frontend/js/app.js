@@ -187,13 +187,18 @@ async function route(ctx) {
   // Each visit renders into a fresh view: a slow page that finishes after the user
   // moved on writes into a detached element and is cleaned up at once.
   const view = h("div", { class: "view" });
-  main.replaceChildren(view);
+  // Below whatever the page has drawn so far, until its render() settles (module
+  // loading, first data): every page shows that it is loading, none needs code for it.
+  const loading = h("p", { class: "loading page-loading", role: "status" }, "Loading…");
+  main.replaceChildren(view, loading);
   /** @type {Cleanup} */
   let done = null;
   try {
     done = await renderPage(view, ctx, path, params);
   } catch (err) {
     view.append(h("p", { class: "notice", role: "alert" }, `This page failed: ${errorMessage(err)}`));
+  } finally {
+    loading.remove();
   }
   if (count !== routeCount) {
     if (done) done();

@@ -99,7 +99,7 @@ async def visit_all(page: Page, viewport: ViewportSize, screenshot: Shoot) -> li
         await page.goto(f"/#/{path}")
         view = page.locator("#main .view")
         await expect(view.locator("h1").first).to_be_visible()
-        await expect(view.locator(".loading")).to_have_count(0)
+        await expect(page.locator("#main .loading")).to_have_count(0)
         scroll_width, inner_width = await overflow(page)
         if scroll_width > inner_width:
             culprit = await page.evaluate(WIDEST)

@@ -1,9 +1,12 @@
 // @ts-check
 // Entities and devices: search both registries, rename, change entity ids, disable.
+// Both tables are paged (js/pager.js): 10,000 entities render as one page of rows, and
+// live states update only the rows on the page.
 
-import { api } from "../../public/js/api.js";
+import { api, errorMessage } from "../../public/js/api.js";
 import { h, pageHead, table, uniqueId } from "../../public/js/dom.js";
 import { formDialog } from "../forms.js";
+import { pager } from "../pager.js";
 
 /** @typedef {import("../types.js").EntityRegistryEntry} EntityRegistryEntry */
 /** @typedef {import("../types.js").DeviceRegistryEntry} DeviceRegistryEntry */
@@ -19,8 +22,23 @@ export async function render(root, { store }) {
     type: "search", class: "search", placeholder: "Search", "aria-label": "Search entities and devices",
   });
   const status = h("p", { class: "notice", role: "status", hidden: true });
-  const entityBody = h("div");
-  const deviceBody = h("div");
+  /** @type {Map<string, DeviceRegistryEntry>} */
+  let deviceById = new Map();
+  /** @type {Map<string, number>} device id → how many entities it has */
+  let entityCount = new Map();
+  const entityPager = pager("entities",
+    (/** @type {EntityRegistryEntry[]} */ page) => {
+      stateCells.clear();
+      return table(["Name", "Entity ID", "Integration", "Device", "State", "Status", ""],
+        page.map((e) => entityRow(e, e.device_id ? deviceById.get(e.device_id) : undefined)));
+    },
+    () => h("p", { class: "empty" }, "No entity matches."));
+  const devicePager = pager("devices",
+    (/** @type {DeviceRegistryEntry[]} */ page) =>
+      table(["Name", "Manufacturer", "Model", "Entities", "Status", ""], page.map(deviceRow)),
+    () => h("p", { class: "empty" }, "No device matches."));
+  const entityBody = h("div", {}, h("p", { class: "loading", role: "status" }, "Loading entities…"));
+  const deviceBody = h("div", {}, h("p", { class: "loading", role: "status" }, "Loading devices…"));
   const entitiesId = uniqueId("entities");
   const devicesId = uniqueId("devices");
   root.append(pageHead("Entities & devices", search), status,
@@ -42,27 +60,27 @@ export async function render(root, { store }) {
     ]);
     entities = /** @type {EntityRegistryEntry[]} */ (entityList);
     devices = /** @type {DeviceRegistryEntry[]} */ (deviceList);
-    draw();
+    deviceById = new Map(devices.map((d) => [d.id, d]));
+    entityCount = new Map();
+    for (const e of entities) {
+      if (e.device_id) entityCount.set(e.device_id, (entityCount.get(e.device_id) || 0) + 1);
+    }
+    entityBody.replaceChildren(entityPager.element);
+    deviceBody.replaceChildren(devicePager.element);
+    draw(false);
   }
 
-  function draw() {
+  /** @param {boolean} [firstPage]  a new search starts at its first page */
+  function draw(firstPage = true) {
     const wanted = search.value.trim().toLowerCase();
     /** @param {...(string | null | undefined)} texts */
     const match = (...texts) => !wanted || texts.some((t) => (t || "").toLowerCase().includes(wanted));
-    const deviceById = new Map(devices.map((d) => [d.id, d]));
     /** @param {EntityRegistryEntry} e */
     const deviceOf = (e) => (e.device_id ? deviceById.get(e.device_id) : undefined);
     const shownEntities = entities.filter((e) => match(e.entity_id, entityName(e), e.platform,
       deviceName(deviceOf(e))));
-    stateCells.clear();
-    entityBody.replaceChildren(shownEntities.length
-      ? table(["Name", "Entity ID", "Integration", "Device", "State", "Status", ""],
-        shownEntities.map((e) => entityRow(e, deviceOf(e))))
-      : h("p", { class: "empty" }, "No entity matches."));
-    const shownDevices = devices.filter((d) => match(deviceName(d), d.manufacturer, d.model));
-    deviceBody.replaceChildren(shownDevices.length
-      ? table(["Name", "Manufacturer", "Model", "Entities", "Status", ""], shownDevices.map(deviceRow))
-      : h("p", { class: "empty" }, "No device matches."));
+    entityPager.show(shownEntities, firstPage);
+    devicePager.show(devices.filter((d) => match(deviceName(d), d.manufacturer, d.model)), firstPage);
   }
 
   /**
@@ -84,7 +102,7 @@ export async function render(root, { store }) {
 
   /** @param {DeviceRegistryEntry} device */
   function deviceRow(device) {
-    const count = entities.filter((e) => e.device_id === device.id).length;
+    const count = entityCount.get(device.id) || 0;
     return h("tr", { dataset: { deviceId: device.id } },
       h("td", {}, deviceName(device)), h("td", {}, device.manufacturer || "—"),
       h("td", {}, device.model || "—"), h("td", {}, String(count)),
@@ -156,8 +174,15 @@ export async function render(root, { store }) {
     }
   };
   store.addEventListener("change", onChange);
-  search.addEventListener("input", draw);
-  await load();
+  search.addEventListener("input", () => draw());
+  try {
+    await load();
+  } catch (err) {
+    const failed = () => h("p", { class: "notice", role: "alert" },
+      `The registries could not be read: ${errorMessage(err)}`);
+    entityBody.replaceChildren(failed());
+    deviceBody.replaceChildren(failed());
+  }
   return () => store.removeEventListener("change", onChange);
 }
 
