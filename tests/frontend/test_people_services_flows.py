@@ -60,7 +60,8 @@ async def test_pick_an_entity_and_read_the_answer(
     await expect(result.get_by_role("heading", name="Response data")).to_be_visible()
     # {"previous": {<entry>: n}} as nested key/value rows, the targeted entry only.
     previous = result.get_by_role("row", name="previous")
-    await expect(previous.get_by_role("rowheader", name=garage)).to_be_visible()
+    # The entry id as people know it: its title first.
+    await expect(previous.get_by_role("rowheader", name=f"Garage ({garage})")).to_be_visible()
     await expect(previous.get_by_role("rowheader")).to_have_count(2)  # previous + garage
     await expect(result.get_by_role("heading", name="Changed states")).to_be_visible()
     await expect(result.locator("details pre")).to_be_hidden()  # raw JSON folded away

@@ -309,8 +309,8 @@ function serviceForm(chosen, catalog, resultArea) {
       const query = returnResponse ? "?return_response=1" : "";
       return api.post(`/api/services/${domain}/${name}${query}`, data);
     },
-    done: (answer) => showResult(resultArea, service, answer, true),
-    failed: (err) => showResult(resultArea, service, { message: err.message }, false),
+    done: (answer) => showResult(resultArea, service, answer, true, catalog),
+    failed: (err) => showResult(resultArea, service, { message: err.message }, false, catalog),
   });
   return form;
 }
@@ -320,8 +320,13 @@ function serviceForm(chosen, catalog, resultArea) {
  * @param {string} service
  * @param {unknown} answer
  * @param {boolean} ok
+ * @param {Catalog} catalog
  */
-function showResult(area, service, answer, ok) {
+function showResult(area, service, answer, ok, catalog) {
+  // An entry id in the answer (demo.reset_counter's keys) is shown with its title.
+  const titles = new Map((catalog.entries || []).map((e) => [e.entry_id, e.title]));
+  /** @param {string} key */
+  const label = (key) => (titles.has(key) ? `${titles.get(key)} (${key})` : key);
   const headingId = uniqueId("result");
   const raw = h("details", {},
     h("summary", {}, "Raw JSON"),
@@ -332,7 +337,7 @@ function showResult(area, service, answer, ok) {
     h("p", { class: "muted", role: "status" }, ok
       ? `Called at ${new Date().toLocaleTimeString()}.`
       : "The call failed."),
-    ...resultSections(answer),
+    ...resultSections(answer, label),
     raw));
 }
 
@@ -340,9 +345,10 @@ function showResult(area, service, answer, ok) {
  * The answer in parts people read: the response data, then the states the call
  * changed (entity, state, when), or a message.
  * @param {unknown} answer
+ * @param {(key: string) => string} label
  * @returns {HTMLElement[]}
  */
-function resultSections(answer) {
+function resultSections(answer, label) {
   /** @type {unknown} */
   let changed = answer;
   /** @type {HTMLElement[]} */
@@ -351,7 +357,7 @@ function resultSections(answer) {
       && "changed_states" in answer) {
     const { changed_states: states, service_response: response } =
       /** @type {{changed_states: unknown, service_response: unknown}} */ (answer);
-    parts.push(h("h3", {}, "Response data"), valueView(response));
+    parts.push(h("h3", {}, "Response data"), valueView(response, label));
     changed = states;
   }
   if (Array.isArray(changed)) {
@@ -365,7 +371,7 @@ function resultSections(answer) {
           h("td", {}, state?.last_changed ? new Date(String(state.last_changed)).toLocaleTimeString() : "")))))
       : h("p", { class: "muted" }, "No state changed."));
   } else if (changed !== answer || parts.length === 0) {
-    parts.push(valueView(changed));
+    parts.push(valueView(changed, label));
   }
   return parts;
 }
@@ -374,24 +380,26 @@ function resultSections(answer) {
  * A value as people read it: objects as key/value tables (nested), lists of scalars
  * joined, scalars as text.
  * @param {unknown} value
+ * @param {(key: string) => string} label  how a key is shown
  * @param {number} [depth]
  * @returns {HTMLElement}
  */
-function valueView(value, depth = 0) {
+function valueView(value, label, depth = 0) {
   if (value === null || value === undefined) return h("span", { class: "muted" }, "—");
   if (Array.isArray(value)) {
     if (value.every((item) => item === null || typeof item !== "object")) {
       return h("span", {}, value.map(String).join(", ") || "(empty list)");
     }
     if (depth > 4) return h("code", {}, JSON.stringify(value));
-    return h("ol", {}, value.map((item) => h("li", {}, valueView(item, depth + 1))));
+    return h("ol", {}, value.map((item) => h("li", {}, valueView(item, label, depth + 1))));
   }
   if (typeof value === "object") {
     const entries = Object.entries(/** @type {Record<string, unknown>} */ (value));
     if (!entries.length) return h("span", { class: "muted" }, "(empty)");
     if (depth > 4) return h("code", {}, JSON.stringify(value));
     return h("table", { class: "kv" }, h("tbody", {}, entries.map(([key, item]) =>
-      h("tr", {}, h("th", { scope: "row" }, key), h("td", {}, valueView(item, depth + 1))))));
+      h("tr", {}, h("th", { scope: "row" }, label(key)),
+        h("td", {}, valueView(item, label, depth + 1))))));
   }
   return h("span", {}, String(value));
 }
