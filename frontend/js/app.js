@@ -12,6 +12,7 @@
 
 import { api, errorMessage } from "../public/js/api.js";
 import { h } from "../public/js/dom.js";
+import { prefetchPlacement } from "./grouping.js";
 import { EntityStore } from "./store.js";
 import { Connection } from "./ws.js";
 
@@ -80,6 +81,7 @@ async function start() {
   const store = new EntityStore();
   showLiveState(connection);
   await connection.connect();
+  if (parseHash().path === "overview") prefetchPlacement(connection); // beside the snapshot
   await store.start(connection);
   showCertificateWarning(store);
 

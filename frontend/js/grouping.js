@@ -22,8 +22,31 @@
  * @typedef {{key: string, title: string, area: string, states: EntityState[]}} Group
  */
 
+/** @type {WeakMap<Connection, Promise<Placement>>} */
+const prefetched = new WeakMap();
+
+/**
+ * Start reading the placement now (the shell calls this while the states snapshot is
+ * on its way: with 10,000 entities the entity list takes as long as the snapshot); the
+ * next loadPlacement on this connection takes it instead of asking again.
+ * @param {Connection} connection
+ */
+export function prefetchPlacement(connection) {
+  prefetched.set(connection, readPlacement(connection));
+}
+
+/**
+ * The placement: the prefetched one once, else a fresh read (the registries change).
+ * @param {Connection} connection
+ */
+export function loadPlacement(connection) {
+  const early = prefetched.get(connection);
+  prefetched.delete(connection);
+  return early || readPlacement(connection);
+}
+
 /** @param {Connection} connection */
-export async function loadPlacement(connection) {
+async function readPlacement(connection) {
   /** @type {Placement} */
   const placement = { deviceOf: new Map(), deviceName: new Map(), areaOf: new Map() };
   /** @param {string} type */
