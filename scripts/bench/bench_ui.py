@@ -56,12 +56,22 @@ http:
 OWNER = {"username": "owner", "password": "correct horse battery", "name": "Bench Owner"}
 LONG_FRAME_MS = 50.0
 
-#: The page-side recorder: rAF deltas into window.__frames until __stopFrames().
+#: The page-side recorder: rAF deltas into window.__frames until __stopFrames(), and
+#: the main thread's long tasks (> 50 ms, PerformanceObserver "longtask") meanwhile.
 FRAME_RECORDER = """() => {
   window.__frames = [];
+  window.__longTasks = [];
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) window.__longTasks.push(entry.duration);
+  });
+  observer.observe({ type: "longtask" });
   let last = performance.now();
   let running = true;
-  window.__stopFrames = () => { running = false; return window.__frames; };
+  window.__stopFrames = () => {
+    running = false;
+    observer.disconnect();
+    return [window.__frames, window.__longTasks];
+  };
   const tick = (now) => {
     window.__frames.push(now - last);
     last = now;
@@ -119,25 +129,28 @@ async def churn(host: Host, ids: list[str], rate: int, seconds: float) -> int:
     return done
 
 
-def frame_stats(deltas: list[float]) -> str:
+def frame_stats(recorded: tuple[list[float], list[float]]) -> str:
+    deltas, long_tasks = recorded
     if len(deltas) < 3:
         return f"frames={len(deltas)}"
     q = statistics.quantiles(deltas, n=100)
     long = sum(1 for d in deltas if d > LONG_FRAME_MS)
-    return (f"frames={len(deltas):5d}  p50={q[49]:6.1f}  p95={q[94]:6.1f}  "
-            f"p99={q[98]:6.1f}  max={max(deltas):7.1f} ms  long(>{LONG_FRAME_MS:.0f} ms)={long}")
+    tasks = f"long tasks={len(long_tasks)} (max {max(long_tasks, default=0):.0f} ms)"
+    return (f"frames={len(deltas):5d}  p50={q[49]:5.1f}  p95={q[94]:5.1f}  "
+            f"p99={q[98]:5.1f}  max={max(deltas):6.1f} ms  long(>{LONG_FRAME_MS:.0f} ms)={long}"
+            f"  {tasks}")
 
 
 async def record_frames(page: Page, host: Host, ids: list[str], rate: int,
-                        seconds: float) -> tuple[list[float], int]:
+                        seconds: float) -> tuple[tuple[list[float], list[float]], int]:
     await page.evaluate(FRAME_RECORDER)
     changes = 0
     if rate:
         changes = await churn(host, ids, rate, seconds)
     else:
         await asyncio.sleep(seconds)
-    deltas: list[float] = await page.evaluate("() => window.__stopFrames()")
-    return deltas[1:], changes  # the first delta spans the set-up
+    deltas, long_tasks = await page.evaluate("() => window.__stopFrames()")
+    return (deltas[1:], long_tasks), changes  # the first delta spans the set-up
 
 
 def cpu_times() -> tuple[float, float]:

@@ -1,0 +1,57 @@
+"""The overview with many entities: pages of cards, "Show more", search, live updates.
+
+A thousand extra states (no device: they land in "Other entities") beside the demo
+device. The overview renders the first page only (PAGE_SIZE = 200 cards), says how
+many there are, adds a page per "Show more"; search narrows across all of them (not
+only the rendered ones) and starts again at the first page; live changes reach the
+cards on screen (applied once per animation frame), and an entity that appears later is
+added. Timing is measured by scripts/bench/bench_ui.py, not asserted here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.async_api import Page, expect
+
+pytestmark = pytest.mark.anyio
+
+#: ``conftest.Server`` (not imported: several conftest modules exist in the tree).
+Server = Any
+EXTRA = 1000
+
+
+async def test_many_entities_are_paged_searched_and_live(owner_page: Page, server: Server) -> None:
+    page = owner_page
+    host = server.host
+    for n in range(EXTRA):
+        host.states.set(f"sensor.bulk_{n:04d}", str(n), {"unit_of_measurement": "W"})
+    total = EXTRA + 3  # and the demo's sine, counter and switch
+    await page.goto("/")
+    cards = page.locator("article.card")
+    await expect(cards).to_have_count(200)
+    await expect(page.get_by_text(f"Showing 200 of {total} entities.")).to_be_visible()
+    await page.get_by_role("button", name="Show 200 more").click()
+    await expect(cards).to_have_count(400)
+
+    search = page.get_by_label("Filter entities")
+    await search.fill("bulk_0999")  # far beyond the rendered pages
+    await expect(cards).to_have_count(1)
+    await expect(page.get_by_text("1 entity.")).to_be_visible()
+    bulk = page.locator("[data-entity-id='sensor.bulk_0999']")
+    host.states.set("sensor.bulk_0999", "12345", {"unit_of_measurement": "W"})
+    await expect(bulk.locator(".state")).to_have_text("12345")
+    host.states.set("sensor.bulk_0999", "unavailable", {"unit_of_measurement": "W"})
+    await expect(bulk.locator(".state")).to_have_text("Unavailable")
+    await expect(bulk.locator(".unit")).to_have_text("")
+
+    await search.fill("late_arrival")
+    await expect(page.get_by_text("No entity matches the filter.")).to_be_visible()
+    host.states.set("sensor.late_arrival", "1", {})
+    await expect(page.locator("[data-entity-id='sensor.late_arrival']")).to_be_visible()
+
+    await search.fill("")
+    await page.get_by_label("Domain").select_option("switch")
+    await expect(cards).to_have_count(1)
+    await expect(page.locator("[data-entity-id='switch.demo_switch']")).to_be_visible()
