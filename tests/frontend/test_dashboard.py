@@ -122,6 +122,13 @@ async def test_overview_groups_by_device_and_filters_by_domain(
     await page.get_by_label("Filter entities").fill("plant")  # the device's name matches
     await expect(page.locator("article.card")).to_have_count(4)
 
+    # On a phone the cards, slider and domain picker fit: nothing scrolls sideways.
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await expect(card(page, "number.plant_valve_setpoint").get_by_role("slider")).to_be_visible()
+    width = await page.evaluate("() => [document.documentElement.scrollWidth, innerWidth]")
+    assert width[0] <= width[1], width
+    await screenshot(page, "overview-by-device-phone")
+
 
 async def test_number_card_slider_writes_the_setpoint(owner_page: Page, server: Server) -> None:
     page = owner_page
@@ -155,6 +162,10 @@ async def test_stopped_simulator_greys_cards_and_the_entry_says_reconnecting(
     await expect(tank.locator(".unit")).to_have_text("")
     await expect(pump.get_by_role("button", name="Turn on")).to_be_disabled()
     await expect(card(page, "number.plant_valve_setpoint").get_by_role("slider")).to_be_disabled()
+    await page.goto("/#/entities")
+    tank_row = page.locator("tr[data-entity-id='sensor.plant_tank_level']")
+    await expect(tank_row.locator("td.mono.muted")).to_have_text("unavailable")
+    await page.goto("/#/overview")
     await expect(card(page, "sensor.demo_counter")).not_to_have_class(re.compile("unavailable"))
     await screenshot(page, "overview-unavailable")
 

@@ -88,7 +88,8 @@ export async function render(root, { store }) {
    * @param {DeviceRegistryEntry | undefined} device
    */
   function entityRow(entry, device) {
-    const stateCell = h("td", { class: "mono" }, store.get(entry.entity_id)?.state ?? "—");
+    const stateCell = h("td", { class: "mono" });
+    showState(stateCell, store.get(entry.entity_id)?.state);
     stateCells.set(entry.entity_id, stateCell);
     const name = entityName(entry);
     return h("tr", { dataset: { entityId: entry.entity_id } },
@@ -170,7 +171,7 @@ export async function render(root, { store }) {
     for (const id of changed) {
       const cell = stateCells.get(id);
       const state = store.get(id);
-      if (cell && state) cell.textContent = state.state;
+      if (cell && state) showState(cell, state.state);
     }
   };
   store.addEventListener("change", onChange);
@@ -184,6 +185,16 @@ export async function render(root, { store }) {
     deviceBody.replaceChildren(failed());
   }
   return () => store.removeEventListener("change", onChange);
+}
+
+/**
+ * A state cell: the state, greyed when the entity is unavailable ("—" without a state).
+ * @param {HTMLTableCellElement} cell
+ * @param {string | undefined} state
+ */
+function showState(cell, state) {
+  cell.textContent = state ?? "—";
+  cell.classList.toggle("muted", state === undefined || state === "unavailable");
 }
 
 /** @param {EntityRegistryEntry} entry */
