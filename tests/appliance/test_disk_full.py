@@ -81,8 +81,16 @@ def _states(config: Path) -> dict[str, dict[str, object]]:
     done = subprocess.run([str(GATEHOUSE), "states", "--json", "--config", str(config)],
                           capture_output=True, text=True, check=False, timeout=30)
     if done.returncode != 0:
-        return {}
+        raise AssertionError(f"gatehouse states failed: {done.stderr.strip()}")
     return {s["entity_id"]: s for s in json.loads(done.stdout)}
+
+
+def _alive_health(port: int) -> dict[str, object]:
+    """/api/health's answer; fails at once if nothing answers (the host died)."""
+    answer = health(port)
+    if answer is None:
+        raise AssertionError("the host no longer answers /api/health")
+    return answer
 
 
 def _count(db: Path, table: str) -> int:
@@ -110,14 +118,14 @@ def test_full_disk_is_reported_survived_and_recovered(small_disk: Path,
     recorder_db, outbox_db = config / "gatehouse_v2.db", config / ".storage" / "outbox.db"
     filler = small_disk / "filler"
     with running_host(GATEHOUSE, config, env=env) as port:
-        wait_until_sync(lambda: _states(config).get("binary_sensor.gatehouse_disk_space"),
+        wait_until_sync(lambda: "binary_sensor.gatehouse_disk_space" in _states(config),
                         message="the disk entity")
         assert _states(config)["binary_sensor.gatehouse_disk_space"]["state"] == "off"
         wait_until_sync(lambda: _count(recorder_db, "states") > 5 and
                         (not with_outbox or _count(outbox_db, "messages") > 5), timeout=30)
 
         assert _fill(filler) > 0
-        wait_until_sync(lambda: (health(port) or {}).get("status") == "degraded", timeout=30,
+        wait_until_sync(lambda: _alive_health(port).get("status") == "degraded", timeout=30,
                         message="/api/health degraded")
         problems = (health(port) or {})["problems"]
         assert isinstance(problems, list) and "disk space low" in problems[0]
