@@ -56,18 +56,20 @@ async def test_watchdog_pings_come_from_the_loop_and_stop_while_it_is_blocked(
         assert re.fullmatch(r"\d+/\d+ entries loaded, \d+ entities", ready.fields["STATUS"])
         await wait_until(lambda: len(notify_socket.with_key("WATCHDOG")) >= 3)
 
-        blocked_from = time.monotonic()
-        time.sleep(1.0)  # noqa: ASYNC251 - the event loop is stuck: no ping may leave during this second
+        # The event loop is stuck for a second. Pings sent just before arrive during the
+        # first 0.3 s (the reader thread runs while this one sleeps); after that, none.
+        time.sleep(0.3)  # noqa: ASYNC251 - blocking the loop is the point
+        before = len(notify_socket.with_key("WATCHDOG"))
+        time.sleep(0.7)  # noqa: ASYNC251
+        during = len(notify_socket.with_key("WATCHDOG")) - before
         blocked_to = time.monotonic()
-        count = len(notify_socket.with_key("WATCHDOG"))
-        await wait_until(lambda: len(notify_socket.with_key("WATCHDOG")) >= count + 3)
+        await wait_until(lambda: len(notify_socket.with_key("WATCHDOG")) >= before + 3)
         host.request_stop()
+    assert during == 0, f"{during} pings while the loop was blocked"
     pings = [d.at for d in notify_socket.with_key("WATCHDOG")]
-    during = [t for t in pings if blocked_from + 0.1 < t < blocked_to]
-    assert during == [], f"pings while the loop was blocked: {during}"
     assert any(t > blocked_to for t in pings)
     gaps = [b - a for a, b in itertools.pairwise(pings)]
-    assert max(gaps) >= 0.9
+    assert max(gaps) >= 0.7
     assert notify_socket.with_key("STOPPING")
 
 

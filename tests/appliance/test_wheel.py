@@ -3,7 +3,9 @@ offline wheelhouse, it serves the UI, ships blueprints and unit, and runs the CL
 
 from __future__ import annotations
 
+import json
 import subprocess
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -88,6 +90,18 @@ def test_installed_wheel_serves_ui_and_runs_cli(installed: Path, tmp_path: Path)
         assert "<html" in body.lower()
         status, _url, body = get(f"http://127.0.0.1:{port}/public/style.css")
         assert status == 200 and body
+        # The owner (onboarding) gets the UI's index page itself, from the installed package.
+        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        browser.open(urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/onboarding/users", headers={
+                "Content-Type": "application/json"},
+            data=json.dumps({"username": "owner", "password": "wheel-pass"}).encode()),
+            timeout=10).close()
+        with browser.open(f"http://127.0.0.1:{port}/", timeout=10) as page:
+            assert page.status == 200 and page.url == f"http://127.0.0.1:{port}/"
+            installed_index = next(installed.glob("lib/python*/site-packages/gatehouse/"
+                                                  "frontend/index.html"))
+            assert page.read() == installed_index.read_bytes()
         states = subprocess.run([str(gatehouse), "states", "--config", str(config), "--json"],
                                 capture_output=True, text=True, check=True, cwd=tmp_path)
         assert "sensor.demo" in states.stdout
