@@ -174,6 +174,9 @@ class Database:
         self._measured: dict[int, int] = {}  # states_meta id -> statistics_meta id
         self.run_id = 0
         self.rows_written = 0
+        #: The connection is stuck in a transaction it could not roll back: the
+        #: writer opens the file again (see ``writer.py``).
+        self.broken = False
 
     @classmethod
     def open(cls, path: Path, cipher: TagCipher | None = None, *,
@@ -339,9 +342,15 @@ class Database:
                     " VALUES (?, ?, ?, ?, ?)", hourly)
             conn.execute("COMMIT")
         except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
             self.forget_caches()
+            try:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            except sqlite3.Error as err:  # a full disk can fail the rollback too
+                _LOGGER.warning("Recorder: rollback failed (%s); the connection is "
+                                "opened again", err)
+            if conn.in_transaction:
+                self.broken = True
             raise
         self.rows_written += len(states) + len(events)
         return len(states) + len(events)

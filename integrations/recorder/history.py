@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .queries import Row
+from .queries import Found, Row
 
 #: Domains whose every state keeps its attributes in a minimal response (HA's
 #: ``NEED_ATTRIBUTE_DOMAINS``).
@@ -49,50 +49,56 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat()
 
 
-def rest_history(found: Mapping[str, Sequence[Row]], *, minimal: bool,
+def rest_history(found: Found, *, minimal: bool,
                  no_attributes: bool) -> list[list[dict[str, Any]]]:
     out: list[list[dict[str, Any]]] = []
-    for entity_id, rows in found.items():
+    attributes = found.attributes
+    for entity_id, rows in found.states.items():
         keep_attrs = entity_id.split(".", 1)[0] in NEED_ATTRIBUTE_DOMAINS
         states: list[dict[str, Any]] = []
-        for index, row in enumerate(rows):
+        for index, (state, key, changed, updated) in enumerate(rows):
             if minimal and index and not keep_attrs:
-                states.append({"state": row.state, "last_changed": iso(row.last_changed)})
+                states.append({"state": state, "last_changed": iso(changed)})
                 continue
-            updated = iso(row.last_updated)
+            updated_text = iso(updated)
             states.append({
-                "entity_id": entity_id, "state": row.state,
-                "attributes": {} if no_attributes or row.attributes is None else row.attributes,
-                "last_changed": updated if row.last_changed == row.last_updated
-                else iso(row.last_changed),
-                "last_updated": updated,
+                "entity_id": entity_id, "state": state,
+                "attributes": {} if no_attributes else attributes.get(key, {}),
+                "last_changed": updated_text if changed == updated else iso(changed),
+                "last_updated": updated_text,
             })
         out.append(states)
     return out
 
 
-def compressed(rows: Sequence[Row], *, minimal: bool, no_attributes: bool,
-               entity_id: str) -> list[dict[str, Any]]:
+def compressed(rows: Sequence[Row], attributes: Mapping[Any, Mapping[str, Any]], *,
+               minimal: bool, no_attributes: bool, entity_id: str) -> list[dict[str, Any]]:
+    """HA's compressed states of ``rows`` (``{"s", "a", "lu", "lc"?}``; minimal:
+    ``{"s", "lu"}`` after the first)."""
+    if not rows:
+        return []
     keep_attrs = entity_id.split(".", 1)[0] in NEED_ATTRIBUTE_DOMAINS
-    out: list[dict[str, Any]] = []
-    for index, row in enumerate(rows):
-        if minimal and index and not keep_attrs:
-            out.append({"s": row.state, "lu": row.last_updated})
-            continue
-        item: dict[str, Any] = {"s": row.state, "a": {} if no_attributes or
-                                row.attributes is None else row.attributes,
-                                "lu": row.last_updated}
-        if row.last_changed != row.last_updated:
-            item["lc"] = row.last_changed
-        out.append(item)
-    return out
+    if minimal and not keep_attrs:
+        first = _full(rows[0], attributes, no_attributes)
+        return [first, *[{"s": state, "lu": updated} for state, _, _, updated in rows[1:]]]
+    return [_full(row, attributes, no_attributes) for row in rows]
 
 
-def ws_history(found: Mapping[str, Sequence[Row]], *, minimal: bool,
+def _full(row: Row, attributes: Mapping[Any, Mapping[str, Any]],
+          no_attributes: bool) -> dict[str, Any]:
+    state, key, changed, updated = row
+    item: dict[str, Any] = {"s": state, "a": {} if no_attributes else attributes.get(key, {}),
+                            "lu": updated}
+    if changed != updated:
+        item["lc"] = changed
+    return item
+
+
+def ws_history(found: Found, *, minimal: bool,
                no_attributes: bool) -> dict[str, list[dict[str, Any]]]:
-    return {entity_id: compressed(rows, minimal=minimal, no_attributes=no_attributes,
-                                  entity_id=entity_id)
-            for entity_id, rows in found.items()}
+    return {entity_id: compressed(rows, found.attributes, minimal=minimal,
+                                  no_attributes=no_attributes, entity_id=entity_id)
+            for entity_id, rows in found.states.items()}
 
 
 def _period_start(ts: float, period: str) -> float:

@@ -16,7 +16,7 @@ import json
 import logging
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,15 +29,19 @@ SIGNIFICANT_DOMAINS = frozenset({"climate", "device_tracker", "humidifier", "the
                                  "water_heater"})
 
 
-@dataclass(slots=True)
-class Row:
-    """One stored state."""
+#: One stored state: ``(state, attributes key, last_changed, last_updated)``. A plain
+#: tuple, straight from SQLite for most rows (a day at 1 Hz is 86,400 of them: an
+#: object per row cost more than the query); the key finds the attributes in
+#: ``Found.attributes`` (None: none, or not asked for).
+Row = tuple[Any, Any, float, float]
 
-    entity_id: str
-    state: str | None
-    attributes: dict[str, Any] | None
-    last_changed: float
-    last_updated: float
+
+@dataclass(slots=True)
+class Found:
+    """States per entity (in the order asked) and the attributes their rows name."""
+
+    states: dict[str, list[Row]] = field(default_factory=dict)
+    attributes: dict[Any, dict[str, Any]] = field(default_factory=dict)
 
 
 def connect_ro(path: Path) -> sqlite3.Connection:
@@ -86,71 +90,78 @@ def states_during(
     path: Path, entity_ids: Sequence[str], start: float, end: float, *,
     cipher: TagCipher | None, significant_only: bool, no_attributes: bool,
     include_start_state: bool = True,
-) -> dict[str, list[Row]]:
+) -> Found:
     """Per entity (in the order asked): its states in [start, end), oldest first,
     preceded (``include_start_state``) by the state it had at ``start``, dated
     ``start`` as Home Assistant does."""
     conn = connect_ro(path)
     try:
         metas = _meta_ids(conn, entity_ids)
-        out: dict[str, list[Row]] = {}
-        attrs_cache: dict[int, dict[str, Any]] = {}
-        select = ("SELECT s.state, s.last_changed_ts, s.last_updated_ts, s.enc, "
-                  + ("NULL" if no_attributes else "s.attributes_id") + " FROM states s ")
+        found = Found()
+        select = ("SELECT s.state, " + ("NULL" if no_attributes else "s.attributes_id")
+                  + ", COALESCE(s.last_changed_ts, s.last_updated_ts), s.last_updated_ts"
+                  " FROM states s ")
         for metadata_id, entity_id in sorted(metas.items(),
                                              key=lambda m: entity_ids.index(m[1])):
-            rows: list[Row] = []
             significant = significant_only and entity_id.split(".", 1)[0] \
                 not in SIGNIFICANT_DOMAINS
+            rows: list[Row] = []
             if include_start_state:
                 before = conn.execute(
                     select + "WHERE s.metadata_id = ? AND s.last_updated_ts < ? "
                     "ORDER BY s.last_updated_ts DESC LIMIT 1", (metadata_id, start)).fetchone()
                 if before is not None:
-                    rows.append(_row(conn, entity_id, before, cipher, attrs_cache,
-                                     no_attributes, at=start))
+                    rows.append((before[0], before[1], start, start))
             where = "WHERE s.metadata_id = ? AND s.last_updated_ts >= ? AND s.last_updated_ts < ?"
             if significant:
                 where += " AND s.last_changed_ts IS NULL"
-            append = rows.append
-            for found in conn.execute(select + where + " ORDER BY s.last_updated_ts",
-                                      (metadata_id, start, end)):
-                state, changed, updated, enc, attributes_id = found
-                if enc or (attributes_id is not None and attributes_id not in attrs_cache):
-                    append(_row(conn, entity_id, found, cipher, attrs_cache, no_attributes))
-                    continue
-                append(Row(entity_id, state,
-                           None if no_attributes else attrs_cache.get(attributes_id, {}),
-                           updated if changed is None else changed, updated))
-            if rows:
-                out[entity_id] = rows
-        return out
+            rows += conn.execute(select + where + " ORDER BY s.last_updated_ts",
+                                 (metadata_id, start, end)).fetchall()
+            if not rows:
+                continue
+            sealed = conn.execute(
+                "SELECT 1 FROM states WHERE metadata_id = ? AND enc = 1 LIMIT 1",
+                (metadata_id,)).fetchone()
+            if sealed is not None:
+                rows = _open_rows(conn, metadata_id, rows, cipher, found, no_attributes)
+            found.states[entity_id] = rows
+        if not no_attributes:
+            _load_attributes(conn, found)
+        return found
     finally:
         conn.close()
 
 
-def _row(conn: sqlite3.Connection, entity_id: str, found: tuple[Any, ...],
-         cipher: TagCipher | None, attrs_cache: dict[int, dict[str, Any]],
-         no_attributes: bool, at: float | None = None) -> Row:
-    state, changed, updated, enc, attributes_id = found
-    attributes: dict[str, Any] | None = None
-    if enc:
-        state, opened = _open_sealed(cipher, state)
-        attributes = None if no_attributes else opened
-    elif not no_attributes:
-        if attributes_id is None:
-            attributes = {}
-        else:
-            cached = attrs_cache.get(attributes_id)
-            if cached is None:
-                text = conn.execute(
-                    "SELECT shared_attrs FROM state_attributes WHERE attributes_id = ?",
-                    (attributes_id,)).fetchone()
-                cached = attrs_cache[attributes_id] = json.loads(text[0]) if text else {}
-            attributes = cached
-    if at is not None:
-        return Row(entity_id, state, attributes, at, at)
-    return Row(entity_id, state, attributes, updated if changed is None else changed, updated)
+def _open_rows(conn: sqlite3.Connection, metadata_id: int, rows: list[Row],
+               cipher: TagCipher | None, found: Found, no_attributes: bool) -> list[Row]:
+    """Rows of an entity that has sealed rows: each sealed one opened (state and
+    attributes; the attributes under a key of their own)."""
+    sealed = {r[0] for r in conn.execute(
+        "SELECT state FROM states WHERE metadata_id = ? AND enc = 1", (metadata_id,))}
+    out: list[Row] = []
+    for row in rows:
+        if row[0] not in sealed:
+            out.append(row)
+            continue
+        state, attributes = _open_sealed(cipher, row[0])
+        key = None
+        if not no_attributes:
+            key = ("sealed", len(found.attributes))
+            found.attributes[key] = attributes
+        out.append((state, key, row[2], row[3]))
+    return out
+
+
+def _load_attributes(conn: sqlite3.Connection, found: Found) -> None:
+    wanted = {key for rows in found.states.values() for _, key, _, _ in rows
+              if isinstance(key, int)}
+    ids = sorted(wanted)
+    for index in range(0, len(ids), 500):
+        chunk = ids[index:index + 500]
+        for attributes_id, text in conn.execute(
+                "SELECT attributes_id, shared_attrs FROM state_attributes WHERE attributes_id "
+                f"IN ({','.join('?' * len(chunk))})", chunk):
+            found.attributes[attributes_id] = json.loads(text)
 
 
 @dataclass(slots=True)

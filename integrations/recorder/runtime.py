@@ -160,7 +160,7 @@ class RecorderRuntime:
     async def states_during(self, entity_ids: Sequence[str], start: float, end: float, *,
                             significant_only: bool, no_attributes: bool,
                             include_start_state: bool = True,
-                            ) -> dict[str, list[queries.Row]]:
+                            ) -> queries.Found:
         return await anyio.to_thread.run_sync(
             lambda: queries.states_during(
                 self.path, entity_ids, start, end, cipher=self.reader_cipher,

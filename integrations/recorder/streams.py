@@ -137,11 +137,13 @@ def history_stream(host: Host) -> Callable[..., Any]:
 
         def live(states: list[State]) -> None:
             grouped: dict[str, list[Row]] = {}
+            attributes: dict[Any, Any] = {}
             for state in states:
+                key = len(attributes)
+                attributes[key] = state.attributes
                 grouped.setdefault(state.entity_id, []).append(
-                    Row(state.entity_id, state.state, dict(state.attributes),
-                        state.last_changed, state.last_updated))
-            send({"states": {eid: history.compressed(rows, minimal=minimal,
+                    (state.state, key, state.last_changed, state.last_updated))
+            send({"states": {eid: history.compressed(rows, attributes, minimal=False,
                                                      no_attributes=no_attrs, entity_id=eid)
                              for eid, rows in grouped.items()}})
 

@@ -183,7 +183,7 @@ class RecorderWriter:
                           count, self.db.path, problem)
             self.problem = problem
             self._announce()
-        if is_corruption(err) and self._reopen is not None:
+        if (is_corruption(err) or self.db.broken) and self._reopen is not None:
             with contextlib.suppress(Exception):  # it is being replaced
                 self.db.conn.close()
             try:

@@ -190,7 +190,7 @@ def _query_runs(path: Path, start: float, end: float, runs: int) -> dict[str, li
         found = queries.states_during(path, ["sensor.day"], start, end, cipher=None,
                                       significant_only=False, no_attributes=False)
         times["query"].append((time.perf_counter() - began) * 1000)
-        assert len(found["sensor.day"]) >= 86_400, len(found["sensor.day"])
+        assert len(found.states["sensor.day"]) >= 86_400, len(found.states["sensor.day"])
         began = time.perf_counter()
         history.rest_history(found, minimal=False, no_attributes=False)
         times["rest"].append((time.perf_counter() - began) * 1000)

@@ -208,7 +208,7 @@ async def test_a_full_disk_shows_on_the_problem_entity_and_the_host_runs_on(
         for index in range(3000):
             rig.host.states.set("sensor.big", str(index), {"blob": blob, "n": index})
         await wait_until(lambda: rig.host.states.get(problem).state == "on",  # type: ignore[union-attr]
-                         timeout=30)
+                         timeout=30, message=f"problem on: {rig.recorder.diagnostics()}")
         attributes = rig.host.states.get(problem).attributes  # type: ignore[union-attr]
         assert "disk full" in attributes["problem"] and attributes["lost"] > 0
         status, _ = await rig.get("/api/")  # the host answers
@@ -216,6 +216,6 @@ async def test_a_full_disk_shows_on_the_problem_entity_and_the_host_runs_on(
         await anyio.to_thread.run_sync(os.unlink, config_dir / "filler")
         rig.host.states.set("sensor.small", "after")
         await wait_until(lambda: rig.host.states.get(problem).state == "off",  # type: ignore[union-attr]
-                         timeout=30)
+                         timeout=30, message=f"problem off: {rig.recorder.diagnostics()}")
         await rig.recorder.flush()
         assert "after" in _stored_states(config_dir / "gatehouse_v2.db")
