@@ -102,14 +102,6 @@ def snapshot_database(source: Path, target: Path) -> None:
         src.close()
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def default_archive_path(config_dir: Path, *, encrypted: bool) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     suffix = ".tar.gz.enc" if encrypted else ".tar.gz"
@@ -134,32 +126,34 @@ def create_backup(config_dir: Path, output: Path | None = None, *,
     databases: list[str] = []
     with tempfile.TemporaryDirectory(prefix="gatehouse-backup-") as tmp:
         work = Path(tmp)
-        staged: list[tuple[Path, str]] = []
-        for index, (original, rel) in enumerate(_walk(config_dir)):
-            if original.resolve() == target.resolve():
-                continue
-            path = original
-            if rel.name.endswith(DB_SUFFIXES):
-                path = work / f"db{index}"
-                snapshot_database(original, path)
-                databases.append(str(rel))
-            name = PREFIX + str(rel)
-            files.append({"name": name, "sha256": _sha256(path), "size": path.stat().st_size,
-                          "mode": stat.S_IMODE(os.stat(config_dir / rel).st_mode)})
-            staged.append((path, name))
-        manifest = {
-            "format": FORMAT_VERSION, "gatehouse": __version__,
-            "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            "source": str(config_dir), "files": files, "databases": databases,
-        }
         plain = work / "archive.tar.gz"
         with tarfile.open(plain, "w:gz", compresslevel=6) as tar:
+            for original, rel in _walk(config_dir):
+                if original.resolve() == target.resolve():
+                    continue
+                name = PREFIX + str(rel)
+                mode = stat.S_IMODE(os.stat(original).st_mode)
+                if rel.name.endswith(DB_SUFFIXES):
+                    # One snapshot at a time: temp space is the largest database, not all.
+                    snapshot = work / "snapshot.db"
+                    snapshot_database(original, snapshot)
+                    entry = _add_file(tar, snapshot, name, mode)
+                    snapshot.unlink()
+                    databases.append(str(rel))
+                else:
+                    entry = _add_file(tar, original, name, mode)
+                if entry is not None:
+                    files.append(entry)
+            # The manifest goes last: it lists what was actually archived.
+            manifest = {
+                "format": FORMAT_VERSION, "gatehouse": __version__,
+                "created": datetime.now(UTC).isoformat(timespec="seconds"),
+                "source": str(config_dir), "files": files, "databases": databases,
+            }
             data = json.dumps(manifest, indent=1).encode()
             member = tarfile.TarInfo(MANIFEST)
             member.size, member.mtime, member.mode = len(data), int(time.time()), 0o600
             tar.addfile(member, io.BytesIO(data))
-            for path, name in staged:
-                tar.add(path, arcname=name, recursive=False, filter=_normalised)
         partial = target.with_name(target.name + ".partial")
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as out:
@@ -176,10 +170,42 @@ def create_backup(config_dir: Path, output: Path | None = None, *,
                       bool(passphrase), time.monotonic() - started, manifest)
 
 
-def _normalised(member: tarfile.TarInfo) -> tarfile.TarInfo:
-    member.uid = member.gid = 0
-    member.uname = member.gname = ""
-    return member
+class _HashingReader(io.RawIOBase):
+    """Reads a file for tarfile and hashes exactly the bytes that go into the archive."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self.digest = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self.digest.update(data)
+        return data
+
+
+def _add_file(tar: tarfile.TarFile, path: Path, name: str, mode: int) -> dict[str, Any] | None:
+    """Archive ``path`` as it is at open time; None if it vanished meanwhile.
+
+    Stores and logs change while the host runs: a JSON store is replaced by rename (the
+    open file keeps the old, complete content) and an audit log grows (the archive takes
+    the first ``size`` bytes, as of the fstat). Hashing while archiving, from one open
+    file, keeps the manifest's checksum equal to the archived bytes in both cases.
+    """
+    try:
+        stream = path.open("rb")
+    except FileNotFoundError:
+        return None
+    with stream:
+        st = os.fstat(stream.fileno())
+        member = tarfile.TarInfo(name)
+        member.size, member.mtime, member.mode = st.st_size, int(st.st_mtime), mode
+        reader = _HashingReader(stream)
+        tar.addfile(member, reader)
+        return {"name": name, "sha256": reader.digest.hexdigest(), "size": st.st_size,
+                "mode": mode}
 
 
 def read_manifest(tar: tarfile.TarFile, source: Path) -> dict[str, Any]:

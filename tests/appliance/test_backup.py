@@ -179,6 +179,42 @@ def test_database_snapshot_is_consistent_while_a_writer_commits(tmp_path: Path) 
     assert not list((restored / ".storage").glob("busy.db-*"))
 
 
+def test_files_changing_during_the_backup_restore_cleanly(tmp_path: Path) -> None:
+    """A log that grows and a JSON store replaced by rename while the archive is made:
+    the checksums in the manifest must match what was archived (restore checks them)."""
+    config = _config(tmp_path)
+    log, store = config / "audit" / "audit.log", config / ".storage" / "core.json"
+    log.parent.mkdir()
+    log.write_text("")
+    for i in range(200):  # enough files that the writer gets between hash and archive
+        (config / ".storage" / f"f{i}.json").write_text("{}" * 5000)
+    stop = threading.Event()
+
+    def churn() -> None:
+        n = 0
+        while not stop.is_set():
+            with log.open("a") as out:
+                out.write(f"line {n}\n" * 50)
+            tmp = store.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"n": n, "pad": "x" * (n % 5000)}))
+            os.replace(tmp, store)
+            n += 1
+
+    writer = threading.Thread(target=churn)
+    writer.start()
+    try:
+        archives = [create_backup(config, tmp_path / f"c{i}.tar.gz").path for i in range(3)]
+    finally:
+        stop.set()
+        writer.join()
+    for i, archive in enumerate(archives):
+        restored = tmp_path / f"r{i}"
+        restore_backup(archive, restored)
+        json.loads((restored / ".storage" / "core.json").read_text())
+        lines = (restored / "audit" / "audit.log").read_text().splitlines()
+        assert all(line.startswith("line ") for line in lines[:-1])
+
+
 def test_restore_refuses_bad_archives_and_leaves_target_alone(tmp_path: Path) -> None:
     config = _config(tmp_path)
     (config / ".storage" / "core.json").write_text("{}")
