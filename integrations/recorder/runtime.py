@@ -133,7 +133,7 @@ class RecorderRuntime:
         stats_keep = max(float(self.config[CONF_STATISTICS_KEEP_DAYS]), keep)
 
         def job(db: Database) -> int:
-            return db.purge(keep, stats_keep)
+            return db.purge(keep, stats_keep, pause=self.writer.commit_queued)
 
         deleted = int(await anyio.to_thread.run_sync(self.writer.call, job,
                                                       abandon_on_cancel=True))

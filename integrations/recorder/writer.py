@@ -146,6 +146,16 @@ class RecorderWriter:
             batch.append(item)
         self._commit(batch)
 
+    def commit_queued(self) -> None:
+        """From a job in this thread (a purge between its chunks): commit what is queued
+        up to the next marker, so a long job does not hold back the states."""
+        queue = self._queue
+        batch: list[Any] = []
+        while queue and not isinstance(queue[0], _Marker):
+            batch.append(queue.popleft())
+        if batch:
+            self._commit(batch)
+
     def _run_marker(self, marker: _Marker) -> None:
         try:
             if marker.job is not None:

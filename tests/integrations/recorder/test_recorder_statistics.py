@@ -108,3 +108,30 @@ async def test_purge_service_is_admin_only_and_statistics_over_websocket(
                                "statistic_ids": ["sensor.temp"], "period": "5minute"})
         assert answer["success"], answer
         assert answer["result"] == {}  # the first bucket is not closed yet
+
+
+def test_a_long_purge_lets_queued_states_through_between_chunks(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gatehouse.integrations.recorder import database
+    from gatehouse.integrations.recorder.database import state_row
+    from gatehouse.integrations.recorder.writer import RecorderWriter
+
+    monkeypatch.setattr(database, "PURGE_CHUNK", 10)
+    old = time.time() - 30 * 86400
+    db = Database.open(tmp_path / "r.db")
+    db.write([State("sensor.old", str(n), last_updated=old + n) for n in range(55)], now=old)
+    writer = RecorderWriter(db, commit_interval=60.0, max_queue=1000)
+    writer.start()
+    seen: list[int] = []
+
+    def pause() -> None:  # a state arrives while the purge runs; it is committed now
+        writer.offer(state_row(State("sensor.new", str(len(seen)))))
+        writer.commit_queued()
+        seen.append(db.conn.execute(
+            "SELECT COUNT(*) FROM states s JOIN states_meta m USING (metadata_id) "
+            "WHERE m.entity_id = 'sensor.new'").fetchone()[0])
+
+    deleted = writer.call(lambda d: d.purge(10, 365, pause=pause))
+    writer.close()
+    assert deleted == 55
+    assert seen == [1, 2, 3, 4, 5]  # each chunk boundary committed the new state
