@@ -64,11 +64,26 @@ def _skipped(rel: PurePosixPath) -> bool:
     return rel.name.endswith(_SKIP_SUFFIXES)
 
 
+def _listing(folder: Path, first: list[str]) -> set[str]:
+    """Names in ``folder``: the union of three listings.
+
+    A directory read while another process renames a file over an existing name (every
+    JSON store save does) may miss that name (POSIX leaves readdir's view of concurrent
+    changes open); a store missing from a backup would be lost silently. Names that are
+    gone by the time they are opened are skipped.
+    """
+    names = set(first)
+    for _ in range(2):
+        with contextlib.suppress(OSError):
+            names.update(os.listdir(folder))
+    return names
+
+
 def _walk(config_dir: Path) -> Iterator[tuple[Path, PurePosixPath]]:
     for dirpath, dirnames, filenames in os.walk(config_dir):
         dirnames.sort()
         here = Path(dirpath)
-        for name in sorted(filenames):
+        for name in sorted(_listing(here, filenames)):
             path = here / name
             rel = PurePosixPath(path.relative_to(config_dir).as_posix())
             if _skipped(rel):
@@ -86,7 +101,7 @@ def snapshot_database(source: Path, target: Path) -> None:
     which case SQLite restarts the copy, so the result is one committed state.
     """
     try:
-        src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)
+        src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
     except sqlite3.Error as err:
         raise BackupError(f"{source}: cannot open the database: {err}") from None
     try:

@@ -186,6 +186,7 @@ def test_files_changing_during_the_backup_restore_cleanly(tmp_path: Path) -> Non
     log, store = config / "audit" / "audit.log", config / ".storage" / "core.json"
     log.parent.mkdir()
     log.write_text("")
+    store.write_text("{}")
     for i in range(200):  # enough files that the writer gets between hash and archive
         (config / ".storage" / f"f{i}.json").write_text("{}" * 5000)
     stop = threading.Event()
