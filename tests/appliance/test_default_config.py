@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ import yaml
 from appliancetools import ROOT
 
 from gatehouse.core.default_config import APPLIANCE_CONFIG, write_appliance_config
-from gatehouse.core.testing import free_port, wait_until_sync
+from gatehouse.core.testing import free_port
 
 GATEHOUSE = str(Path(sys.executable).parent / "gatehouse")
 
@@ -37,15 +36,16 @@ anyio.run(main)
 
 
 def _started_until_config(config: Path, env: dict[str, str]) -> str:
-    """``gatehouse run`` on an empty dir: the configuration.yaml it writes, then stop."""
-    proc = subprocess.Popen([GATEHOUSE, "run", "--config", str(config)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, **env})
-    try:
-        wait_until_sync((config / "configuration.yaml").exists, timeout=30)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
+    """The configuration.yaml ``gatehouse run`` writes into a dir that has none.
+
+    ``.storage`` is made a plain file, so the host fails right after writing the file,
+    before it listens anywhere (the demo config would start a simulator on fixed ports).
+    """
+    config.mkdir()
+    (config / ".storage").write_text("")
+    done = subprocess.run([GATEHOUSE, "run", "--config", str(config)], capture_output=True,
+                          text=True, env=env, timeout=120, check=False)
+    assert done.returncode == 1, done.stderr[-2000:]
     return (config / "configuration.yaml").read_text()
 
 
@@ -54,7 +54,7 @@ def test_empty_config_dir_gets_the_appliance_config(tmp_path: Path) -> None:
     text = _started_until_config(tmp_path / "box", env)
     assert text == APPLIANCE_CONFIG.read_text()
     assert set(yaml.safe_load(text)) == {"gatehouse", "http", "recorder"}
-    demo = _started_until_config(tmp_path / "dev", {"GATEHOUSE_DEFAULT_CONFIG": "demo"})
+    demo = _started_until_config(tmp_path / "dev", {**env, "GATEHOUSE_DEFAULT_CONFIG": "demo"})
     assert {"demo", "simulator"} <= set(yaml.safe_load(demo))
     assert 'GATEHOUSE_DEFAULT_CONFIG="${GATEHOUSE_DEFAULT_CONFIG:-demo}"' in (
         ROOT / "scripts" / "run").read_text()
