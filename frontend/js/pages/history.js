@@ -49,11 +49,17 @@ export function render(root, { store, connection }, params) {
   const zoomOut = h("button", { type: "button", class: "small" }, "Zoom out");
   const reset = h("button", { type: "button", class: "small", hidden: true }, "Reset zoom");
   const chips = h("ul", { class: "chips", "aria-label": "Chosen entities" });
-  const status = h("p", { class: "notice", role: "status" });
+  const status = h("p", { class: "notice", role: "status", hidden: true });
+  /** @param {string} text */
+  const say = (text) => { status.textContent = text; status.hidden = text === ""; };
   const charts = h("div", { class: "charts" });
   const add = h("button", { type: "button", class: "small" }, "Add");
+  for (const control of [picker, rangeSelect, startInput, endInput]) {
+    control.style.width = "auto"; // the stylesheet makes inputs full width
+  }
+  picker.classList.add("search");
   root.append(pageHead("History"),
-    h("div", { class: "toolbar" }, picker, options, add, rangeSelect, custom, zoomIn, zoomOut, reset),
+    h("div", { class: "inline-form" }, picker, options, add, rangeSelect, custom, zoomIn, zoomOut, reset),
     chips, status, charts);
 
   /** @type {Map<string, Sample[]>} */
@@ -81,11 +87,11 @@ export function render(root, { store, connection }, params) {
     reset.hidden = true;
     drawChips();
     if (chosen.length === 0) {
-      status.textContent = "Choose an entity to see its history.";
+      say("Choose an entity to see its history.");
       charts.replaceChildren();
       return;
     }
-    status.textContent = "Loading…";
+    say("Loading…");
     try {
       const result = /** @type {Record<string, Compressed[]>} */ (await connection.command({
         type: "history/history_during_period",
@@ -97,10 +103,10 @@ export function render(root, { store, connection }, params) {
       if (!alive) return;
       data = new Map(Object.entries(result || {}).map(([id, states]) =>
         [id, states.map((c) => ({ t: c.lu, s: c.s }))]));
-      status.textContent = "";
+      say("");
       draw();
     } catch (err) {
-      status.textContent = `History is not available: ${err instanceof Error ? err.message : err}`;
+      say(`History is not available: ${err instanceof Error ? err.message : err}`);
       charts.replaceChildren();
     }
   }

@@ -21,6 +21,7 @@ const RANGES = [[1, "Last hour"], [6, "Last 6 hours"], [24, "Last 24 hours"], [1
 export function render(root, _ctx, params) {
   const rangeSelect = h("select", { "aria-label": "Range" },
     RANGES.map(([hours, label]) => h("option", { value: String(hours) }, String(label))));
+  rangeSelect.style.width = "auto"; // the stylesheet makes selects full width
   rangeSelect.value = params.get("hours") || "24";
   const entity = h("input", { type: "search", class: "search", placeholder: "Entity id",
     "aria-label": "Entity", value: params.get("entity") || "" });

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import anyio
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
@@ -26,6 +27,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 OWNER = {"username": "owner", "password": "correct horse battery", "name": "Olive Owner"}
 MARKUP = "<img src=x onerror=alert(1)>"
+SCREENSHOTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "screenshots"
 TANK = {"friendly_name": "Tank", "unit_of_measurement": "%", "state_class": "measurement"}
 
 
@@ -90,6 +92,11 @@ async def owner_page(browser: Browser, server: Server) -> AsyncIterator[Page]:
     assert server.page_errors == []
 
 
+async def _shoot(page: Page, name: str) -> None:
+    await anyio.to_thread.run_sync(lambda: SCREENSHOTS.mkdir(parents=True, exist_ok=True))
+    await page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+
 async def _record(server: Server) -> None:
     states = server.host.states
     for value in ("10", "40", "25"):
@@ -111,6 +118,7 @@ async def test_history_page_charts_range_and_zoom(owner_page: Page, server: Serv
     await expect(chart).to_have_attribute("aria-label", "Tank: 3 values, min 10 %, max 40 %")
     pump = page.get_by_role("region", name="Pump").get_by_role("img")
     await expect(pump).to_have_attribute("aria-label", "Pump: 2 periods (on, off)")
+    await _shoot(page, "history")
 
     reset = page.get_by_role("button", name="Reset zoom")
     await expect(reset).to_be_hidden()
@@ -150,6 +158,7 @@ async def test_logbook_page_lists_changes_as_text(owner_page: Page, server: Serv
     await page.get_by_label("Entity").press("Enter")
     await expect(rows).to_have_count(2)
     await expect(rows.first).to_contain_text("changed to off")
+    await _shoot(page, "logbook")
 
 
 async def test_overview_sparklines_filled_from_history(owner_page: Page, server: Server) -> None:
@@ -159,3 +168,4 @@ async def test_overview_sparklines_filled_from_history(owner_page: Page, server:
     card = page.locator('article.card[data-entity-id="sensor.tank"]')
     await expect(card.locator(".range")).to_have_text("min 10 · max 40")
     await expect(card.locator("svg.sparkline")).to_have_attribute("data-points", "3")
+    await _shoot(page, "overview_sparklines")
