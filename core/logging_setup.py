@@ -12,7 +12,8 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Iterable, Mapping
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 from typing import IO
 
 MASK = "***"
@@ -104,6 +105,55 @@ def stream_is_journal(stream: IO[str], environ: Mapping[str, str] | None = None)
         return False
 
 
+class RingHandler(logging.Handler):
+    """The host's recent log lines in memory, for ``GET /api/error_log`` (admin).
+
+    Bounded twice: at most ``capacity`` records, each formatted entry (traceback
+    included) cut to ``max_entry`` characters, so a flood of long lines cannot grow
+    memory. Secrets are masked by ``REDACTOR`` before a record is formatted, as for
+    every other handler. The format is Home Assistant's log file's.
+    """
+
+    def __init__(self, capacity: int = 500, max_entry: int = 8192) -> None:
+        super().__init__()
+        self._lines: deque[str] = deque(maxlen=capacity)
+        self._max_entry = max_entry
+        self.setFormatter(logging.Formatter(
+            "%(asctime)s %(levelname)s (%(threadName)s) [%(name)s] %(message)s"))
+        self.addFilter(REDACTOR)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            entry = self.format(record)
+        except Exception:  # noqa: BLE001 -- a broken record must not break logging
+            self.handleError(record)
+            return
+        if len(entry) > self._max_entry:
+            entry = entry[: self._max_entry - 16] + " ... (truncated)"
+        self._lines.append(entry)
+
+    def text(self) -> str:
+        """The kept entries, oldest first, one per line (tracebacks span lines)."""
+        return "\n".join(list(self._lines)) + ("\n" if self._lines else "")
+
+    def clear(self) -> None:
+        self._lines.clear()
+
+
+#: The process-wide ring of recent log lines (``RingHandler``).
+RING = RingHandler()
+
+
+def attach_ring() -> Callable[[], None]:
+    """Put ``RING`` on the root logger if it is not there; returns the undo (which only
+    removes it if this call added it)."""
+    root = logging.getLogger()
+    if RING in root.handlers:
+        return lambda: None
+    root.addHandler(RING)
+    return lambda: root.removeHandler(RING)
+
+
 def setup_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler()
     if stream_is_journal(sys.stderr):
@@ -114,7 +164,7 @@ def setup_logging(level: str = "INFO") -> None:
         )
     handler.addFilter(REDACTOR)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [handler, RING]
     root.setLevel(level.upper())
     if root.level > logging.DEBUG:
         # These libraries log every packet at INFO; an appliance journal needs warnings.

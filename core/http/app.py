@@ -18,11 +18,13 @@ removed when the application stops.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from ..logging_setup import attach_ring
 from ..permissions import Permissions
 from . import origins
 from .auth import admin_only, any_user, auth_middleware, headers_middleware
@@ -60,6 +62,7 @@ async def create_app(host: Host, config: dict[str, Any] | None = None) -> web.Ap
         views_api,
         views_auth,
         views_config,
+        views_ha,
         views_webhook,
         websocket,
         ws_commands,
@@ -93,7 +96,7 @@ async def create_app(host: Host, config: dict[str, Any] | None = None) -> web.Ap
         client_max_size=MAX_BODY,
     )
     app[RUNTIME_KEY] = runtime
-    for module in (views_api, views_config, views_auth, views_webhook, websocket):
+    for module in (views_api, views_config, views_auth, views_ha, views_webhook, websocket):
         app.add_routes(module.routes)
     assert ws_commands.COMMANDS  # importing it registered the WebSocket commands
     runtime.plugin_commands = ws_commands.plugin_commands(host)
@@ -107,11 +110,17 @@ async def create_app(host: Host, config: dict[str, Any] | None = None) -> web.Ap
         user = auth.get_user(user_id)
         return user.permissions if user is not None else None
 
+    detach_ring: list[Callable[[], None]] = []
+
     async def install(_app: web.Application) -> None:
         host.services.set_permissions(resolve)
+        # Recent log lines for GET /api/error_log (``run`` attached it already).
+        detach_ring.append(attach_ring())
 
     async def flush(_app: web.Application) -> None:
         stop_revoking()
+        for detach in detach_ring:
+            detach()
         if host.services.permissions is resolve:  # not a later app's
             host.services.set_permissions(None)
         await auth.flush()

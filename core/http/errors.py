@@ -35,6 +35,7 @@ from ..exceptions import (
     UnknownFlow,
 )
 from ..permissions import Unauthorized
+from ..template.budget import TemplateError
 from ..util.forms import describe_invalid, invalid_problems
 from .auth_store import AuthError, UnknownUser
 from .jsonutil import dumps
@@ -90,6 +91,7 @@ _TABLE: tuple[tuple[type[BaseException], int, str], ...] = (
     (vol.Invalid, 400, "invalid_format"),
     (OperationNotAllowed, 409, "not_allowed"),
     (AuthError, 400, "invalid_format"),
+    (TemplateError, 400, "template_error"),
     (FlowError, 400, "home_assistant_error"),
     (GatehouseError, 400, "home_assistant_error"),
 )

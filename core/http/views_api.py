@@ -176,20 +176,51 @@ def describe_service(host: Any, svc: Service) -> dict[str, Any]:
             for key in ("name", "description", "example"):
                 if key in extra and key not in field:
                     field[key] = extra[key]
+    target = _ha_target(svc, description, fields)
     out: dict[str, Any] = {
         "name": description.get("name", svc.name.replace("_", " ")),
         "description": description.get("description", ""),
         # Home Assistant's shape (an object keyed by field, with selectors), so clients
         # written for HA read it; ``form`` is the same schema as our form renderer wants.
-        "fields": {field["name"]: _ha_field(field) for field in fields},
+        # A service that targets entities has HA's ``target`` instead of an entity_id
+        # field (callers pass ``target`` or ``entity_id`` in the data, both work).
+        "fields": {
+            field["name"]: _ha_field(field) for field in fields
+            if target is None or field["name"] not in _TARGET_KEYS
+        },
         "form": fields,
         "supports_response": str(svc.supports_response),
         # Refused to non-admins whatever their policy (the UI says so next to its name).
         "admin_only": svc.admin_only,
     }
+    if target is not None:
+        out["target"] = target
     if svc.supports_response is not SupportsResponse.NONE:
         out["response"] = {"optional": svc.supports_response is SupportsResponse.OPTIONAL}
     return out
+
+
+#: Service data keys that HA's ``target`` carries.
+_TARGET_KEYS = frozenset({"entity_id", "device_id", "area_id"})
+
+
+def _ha_target(svc: Service, description: Any, fields: list[dict[str, Any]]
+               ) -> dict[str, Any] | None:
+    """HA's ``target`` selector: from services.yaml (its ``entity`` filter as HA's list
+    form), else ``{"entity": [{"domain": [<domain>]}]}`` for a service whose schema has
+    an ``entity_id`` field; None for a service that targets nothing."""
+    declared = description.get("target") if isinstance(description, dict) else None
+    if isinstance(declared, dict):
+        target = dict(declared)
+        entity = target.get("entity")
+        if isinstance(entity, dict):
+            target["entity"] = [entity]
+        elif entity is None and "entity" in target:
+            target["entity"] = [{}]
+        return target
+    if any(field["name"] == "entity_id" for field in fields):
+        return {"entity": [{"domain": [svc.domain]}]}
+    return None
 
 
 def _ha_field(field: dict[str, Any]) -> dict[str, Any]:

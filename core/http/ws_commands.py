@@ -399,4 +399,4 @@ async def entry_remove(conn: Connection, msg_id: int, args: dict[str, Any]) -> N
 
 # The Home Assistant command groups in their own modules register on import (they use
 # ``command`` above, so they are imported last).
-from . import ws_registry  # noqa: E402, F401
+from . import ws_registry, ws_template  # noqa: E402, F401

@@ -79,6 +79,10 @@ REST: dict[tuple[str, str], list[Case]] = {
     ("GET", "/api/services"): [c("/api/services", "read_only")],
     ("GET", "/api/events"): [c("/api/events", "read_only")],
     ("GET", "/api/panels"): [c("/api/panels", "read_only")],
+    ("GET", "/api/components"): [c("/api/components", "read_only")],
+    # Home Assistant's admin-only reads: a template reads every state, the log anything
+    ("POST", "/api/template"): [c("/api/template", "admin", {"template": "{{ 1 }}"})],
+    ("GET", "/api/error_log"): [c("/api/error_log", "admin")],
     # writing states and firing events: admins, as in Home Assistant
     ("POST", "/api/states/{entity_id}"): [
         c("/api/states/sensor.walk_probe", "admin", {"state": "1"})],
@@ -157,6 +161,7 @@ REST: dict[tuple[str, str], list[Case]] = {
     ("GET", "/api/schema_guard/quarantine/{message_id}"): [
         c("/api/schema_guard/quarantine/1", "admin")],
     ("GET", "/api/schema_guard/paths"): [c("/api/schema_guard/paths", "admin")],
+    ("GET", "/api/schema_guard/problems"): [c("/api/schema_guard/problems", "admin")],
     ("GET", "/api/schema_guard/export"): [c("/api/schema_guard/export", "admin")],
     ("POST", "/api/schema_guard/replay"): [
         c("/api/schema_guard/replay", "admin", {"dry_run": False})],
@@ -230,6 +235,18 @@ WS: dict[str, list[tuple[dict[str, Any], str]]] = {
         ({"start_time": "2024-01-01T00:00:00", "period": "hour"}, "read_only")],
     "audit/verify": [({}, "admin")],
     "template/preview": [({"state": "{{ 1 }}"}, "admin")],  # reads any state
+    # Home Assistant's registries (ws_registry): lists for every user (entities
+    # filtered), changes for admins; render_template reads any state (admin, as in HA)
+    "config/entity_registry/list": [({}, "read_only")],
+    "config/entity_registry/get": [({"entity_id": "sensor.demo_sine"}, "read_only")],
+    "config/entity_registry/update": [({"entity_id": "sensor.walk_none"}, "admin")],
+    "config/device_registry/list": [({}, "read_only")],
+    "config/device_registry/update": [({"device_id": "nope"}, "admin")],
+    "config/area_registry/list": [({}, "read_only")],
+    "config/area_registry/create": [({"name": "Walk"}, "admin")],
+    "config/area_registry/update": [({"area_id": "nope"}, "admin")],
+    "config/area_registry/delete": [({"area_id": "nope"}, "admin")],
+    "render_template": [({"template": "{{ 1 }}"}, "admin")],
 }
 
 

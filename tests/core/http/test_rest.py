@@ -159,7 +159,11 @@ async def test_services_list_describes_schemas(api: Client) -> None:
     assert field["description"] == "Only reset the counter of this config entry."
     turn_on = services["switch"]["turn_on"]
     assert turn_on["form"][0]["name"] == "entity_id"
-    assert turn_on["fields"]["entity_id"]["selector"] == {"entity": {"multiple": True}}
+    # HA's target selector instead of an entity_id field (issue 14 point 8)
+    assert "entity_id" not in turn_on["fields"]
+    assert turn_on["target"] == {"entity": [{"domain": ["switch"]}]}
+    assert reset["target"] == {"entity": [{"integration": "demo"}]}
+    assert "entity_id" not in reset["fields"] and "target" not in say
     assert reset["fields"]["entry_id"]["description"] == field["description"]
     assert turn_on["supports_response"] == "none" and "response" not in turn_on
 
@@ -181,7 +185,7 @@ async def test_call_service_returns_changed_states_and_response(api: Client) -> 
 
 async def test_call_service_errors(api: Client) -> None:
     unknown = await api.post("/api/services/echo/shout", json={})
-    assert unknown.status == 404
+    assert unknown.status == 400  # Home Assistant's status for an unknown service
     assert "echo.shout" in (await unknown.json())["message"]
     invalid = await api.post("/api/services/echo/say", json={"text": 5})
     assert invalid.status == 400
