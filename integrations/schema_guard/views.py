@@ -11,7 +11,10 @@ their data) and replay feeds messages back into the house. The routes:
 * ``GET /api/schema_guard/export?<filters>``: JSON lines, oldest first, streamed a
   batch at a time (a download: ``Content-Disposition: attachment``);
 * ``POST /api/schema_guard/replay`` ``{"dry_run": true, "filters": {...}}``: the
-  replay's counts (``ReplayResult``); a dry run unless ``dry_run`` is false.
+  replay's counts (``ReplayResult``); a dry run unless ``dry_run`` is false;
+* ``GET /api/schema_guard/problems``: ``{"problems": {file or rule: reason},
+  "schemas": {name: [versions]}}`` — a broken schema file keeps the previous version
+  in force, and this is where the UI says so (beside the log and the problem entity).
 
 ``topic`` takes MQTT wildcards; ``since``/``until`` seconds since 1970 or ISO 8601.
 A bad parameter is a 400 naming it; with no schema_guard entry loaded every route
@@ -32,6 +35,7 @@ from gatehouse.core.http import RouteDef
 from . import browse
 from .api import guard_for
 from .errors import GuardUnavailable
+from .services import LOADED
 
 PREFIX: Final = "/api/schema_guard"
 #: The largest replay request body read (filters only).
@@ -129,7 +133,19 @@ def routes(host: Host) -> list[RouteDef]:
             return _error(404, str(err))
         return web.json_response(result.as_dict())
 
+    async def problems(request: web.Request) -> web.Response:
+        runtimes = LOADED.runtimes(host)
+        if not runtimes:
+            return _not_loaded()
+        runtime = next(iter(runtimes.values()))
+        return web.json_response({
+            "problems": dict(sorted(runtime.problems().items())),
+            "schemas": {name: runtime.catalog.available(name)
+                        for name in sorted(runtime.catalog.versions)},
+        })
+
     return [
+        RouteDef("GET", f"{PREFIX}/problems", problems, require_admin=True),
         RouteDef("GET", f"{PREFIX}/quarantine", quarantine, require_admin=True),
         RouteDef("GET", f"{PREFIX}/quarantine/{{message_id}}", one, require_admin=True),
         RouteDef("GET", f"{PREFIX}/paths", paths, require_admin=True),

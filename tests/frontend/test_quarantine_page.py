@@ -26,6 +26,7 @@ from gatehouse.core import Host
 from gatehouse.core.http.server import HTTP_SERVER
 from gatehouse.core.testing import make_host, state_of, wait_until
 from gatehouse.integrations.schema_guard.api import EVENT_REPLAYED, guard_for
+from gatehouse.integrations.schema_guard.services import LOADED
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(90)]
 
@@ -224,3 +225,19 @@ async def test_load_older_and_time_search(owner_page: Page, server: Server) -> N
     await expect(rows).to_have_count(0)
     await page.get_by_role("button", name="Clear").click()
     await expect(rows).to_have_count(50)
+
+
+async def test_a_broken_schema_file_is_shown_with_the_version_in_force(
+    owner_page: Page, server: Server, config_dir: Path
+) -> None:
+    """Issue 11: a broken schema keeps the previous version and says so in the UI."""
+    page = owner_page
+    (config_dir / "schemas" / "telemetry.v2.json").write_text("{not json", encoding="utf-8")
+    runtime = next(iter(LOADED.runtimes(server.host).values()))
+    await wait_until(lambda: bool(runtime.problems()))
+    await page.goto("/#/quarantine")
+    notice = page.get_by_role("status").filter(has_text="Schema problems")
+    await expect(notice).to_be_visible()
+    await expect(notice).to_contain_text("telemetry.v2.json")
+    await expect(notice).to_contain_text("not JSON")
+    await expect(notice).to_contain_text("telemetry v1")

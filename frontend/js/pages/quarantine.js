@@ -324,11 +324,31 @@ export async function render(root, _ctx, params) {
     }
   }
 
+  // Broken schema files and rule bindings: the previous version stays in force, and
+  // this is where an operator sees why (the problem entity and the log say it too).
+  const schemaProblems = h("section", { class: "notice", role: "status", hidden: true });
+  async function loadProblems() {
+    try {
+      const found = /** @type {{problems: Record<string, string>, schemas: Record<string, number[]>}} */ (
+        await api.get(`${BASE}/problems`));
+      const entries = Object.entries(found.problems);
+      schemaProblems.hidden = entries.length === 0;
+      schemaProblems.replaceChildren(
+        h("strong", {}, "Schema problems (the previous version stays in force)"),
+        h("ul", { class: "schema-problems" }, entries.map(([what, reason]) =>
+          h("li", {}, h("code", {}, what), ": ", reason))),
+        h("p", { class: "muted" }, "In force: " + Object.entries(found.schemas)
+          .map(([name, versions]) => `${name} v${versions.join(", v") || "—"}`).join("; ")));
+    } catch {
+      schemaProblems.hidden = true; // the page's own error line reports the API
+    }
+  }
+
   const listHeading = uniqueId("q-list");
   const failHeading = uniqueId("q-fail");
   root.append(
     pageHead("Quarantine", exportLink, replayButton),
-    form, pathNote, problem,
+    schemaProblems, form, pathNote, problem,
     h("div", { class: "quarantine" },
       h("section", { class: "panel q-messages", "aria-labelledby": listHeading },
         h("h2", { id: listHeading }, "Messages"), summary,
@@ -339,7 +359,7 @@ export async function render(root, _ctx, params) {
         h("h2", { id: failHeading }, "Fields that fail most"),
         h("p", { class: "hint muted" }, "Messages per error path; choose one to filter."),
         failList)));
-  await load();
+  await Promise.all([load(), loadProblems()]);
   return () => { generation += 1; };
 }
 

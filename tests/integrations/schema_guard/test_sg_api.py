@@ -404,3 +404,22 @@ def test_payload_fields_text_cut_and_binary() -> None:
     assert split == {"payload_cut": True, "payload": "aé"}
     binary = browse.payload_fields(b"\xff\x00\x01")
     assert binary == {"payload_cut": False, "payload": None, "payload_base64": "/wAB"}
+
+
+async def test_problems_name_a_broken_file_and_the_version_in_force(
+    rig: Rig, http: ClientSession,
+) -> None:
+    """A broken new schema version keeps v1 in force; the UI reads why from here."""
+    async with http.get(f"{API}/problems", headers=rig.headers()) as response:
+        assert response.status == 200
+        assert await response.json() == {"problems": {}, "schemas": {"telemetry": [1]}}
+    write_schema(rig.config_dir / "schemas", "telemetry", 2, None, raw=b"{not json")
+    runtime = next(iter(browse.LOADED.runtimes(rig.host).values()))
+    await wait_until(lambda: bool(runtime.problems()))
+    async with http.get(f"{API}/problems", headers=rig.headers()) as response:
+        body = await response.json()
+    assert list(body["problems"]) == ["telemetry.v2.json"]
+    assert "not JSON" in body["problems"]["telemetry.v2.json"]
+    assert body["schemas"] == {"telemetry": [1]}  # still v1 only
+    async with http.get(f"{API}/problems", headers=rig.headers("user")) as response:
+        assert response.status == 403
