@@ -11,6 +11,7 @@ overlapping batches.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -28,6 +29,9 @@ from .models import (
 from .policy import Backoff, BreakerPolicy, CircuitBreaker
 
 _LOGGER = logging.getLogger(__name__)
+
+#: What the queue's database raises when the disk is full or failing (worker thread).
+STORE_ERRORS: tuple[type[BaseException], ...] = (sqlite3.Error, OSError)
 
 
 @dataclass(slots=True)
@@ -100,6 +104,7 @@ class Dispatcher:
         self._drained: anyio.Event | None = None
         self._sleeping_empty = False
         self._failures = 0
+        self._store_failures = 0
 
     def notify(self) -> None:
         """New rows were committed: wake the dispatcher if it sleeps on an empty queue."""
@@ -137,7 +142,12 @@ class Dispatcher:
             # Fresh event before looking at the queue: a commit that lands after the
             # fetch started sets this one, so the wait below cannot miss it.
             self._wake = anyio.Event()
-            batch, expired = await self._fetch(self.name, limit)
+            try:
+                batch, expired = await self._fetch(self.name, limit)
+            except STORE_ERRORS as err:
+                await self._store_trouble(err)
+                continue
+            self._store_recovered()
             if expired:
                 self._note_expired(expired)
             if not batch:
@@ -151,7 +161,11 @@ class Dispatcher:
                     self._sleeping_empty = False
                 continue
             self.counters.redeliveries += sum(1 for message in batch if message.attempts)
-            verdict = await self._attempt(batch)
+            try:
+                verdict = await self._attempt(batch)
+            except STORE_ERRORS as err:  # settling failed: the batch is sent again later
+                await self._store_trouble(err)
+                continue
             if not verdict.retry:
                 self._succeeded()
                 continue
@@ -175,6 +189,26 @@ class Dispatcher:
                     )
                     continue
             await anyio.sleep(self.settings.backoff.delay(self._failures))
+
+    async def _store_trouble(self, err: BaseException) -> None:
+        """The queue's database failed (a full disk, an I/O error): wait and try again.
+
+        Never raised into the host's task group: one destination's storage trouble
+        must not stop the host (or the other destinations). Nothing is lost — what
+        was fetched stays queued, what was sent but not settled is sent again (at
+        least once). Logged once per streak, with the back-off between attempts.
+        """
+        self._store_failures += 1
+        if self._store_failures == 1:
+            _LOGGER.error("Outbox %s: its database failed (%s); retrying with back-off "
+                          "until it works again", self.name, err)
+        await anyio.sleep(self.settings.backoff.delay(self._store_failures))
+
+    def _store_recovered(self) -> None:
+        if self._store_failures:
+            _LOGGER.warning("Outbox %s: its database works again after %d failed attempts",
+                            self.name, self._store_failures)
+            self._store_failures = 0
 
     def _succeeded(self) -> None:
         if self.breaker.record_success() is not BreakerState.CLOSED:
