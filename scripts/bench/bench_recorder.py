@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import sqlite3
 import statistics
@@ -184,7 +185,8 @@ def _fill_day(path: Path) -> tuple[float, float]:
 
 
 def _query_runs(path: Path, start: float, end: float, runs: int) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {"query": [], "rest": [], "ws": [], "minimal": []}
+    times: dict[str, list[float]] = {"query": [], "rest": [], "ws": [], "minimal": [],
+                                     "encode": []}
     for _ in range(runs):
         began = time.perf_counter()
         found = queries.states_during(path, ["sensor.day"], start, end, cipher=None,
@@ -192,8 +194,11 @@ def _query_runs(path: Path, start: float, end: float, runs: int) -> dict[str, li
         times["query"].append((time.perf_counter() - began) * 1000)
         assert len(found.states["sensor.day"]) >= 86_400, len(found.states["sensor.day"])
         began = time.perf_counter()
-        history.rest_history(found, minimal=False, no_attributes=False)
+        shaped = history.rest_history(found, minimal=False, no_attributes=False)
         times["rest"].append((time.perf_counter() - began) * 1000)
+        began = time.perf_counter()
+        json.dumps(shaped)  # what aiohttp's json_response does with it
+        times["encode"].append((time.perf_counter() - began) * 1000)
         began = time.perf_counter()
         history.ws_history(found, minimal=False, no_attributes=False)
         times["ws"].append((time.perf_counter() - began) * 1000)
@@ -274,6 +279,9 @@ async def main_async(args: argparse.Namespace) -> None:
     print(f"   + WS compressed:     {_range(times['ws'], 'ms')}")
     total = [q + w for q, w in zip(times["query"], times["ws"], strict=True)]
     print(f"   query + WS total:    {_range(total, 'ms')}")
+    rest = [q + r + e for q, r, e in zip(times["query"], times["rest"], times["encode"],
+                                         strict=True)]
+    print(f"   REST total:          {_range(rest, 'ms')} (query, shape, json.dumps)")
     print(f"   minimal, no attrs:   {_range(times['minimal'], 'ms')} (query + shape)")
     print(f"   ({_cpu_share(cpu)})\n")
 
