@@ -43,7 +43,7 @@ routes = web.RouteTableDef()
 PROTECTED_EVENTS = frozenset({
     str(EVENT_STATE_CHANGED), "call_service", "service_registered", "service_removed",
     "host_started", "host_stopping", "config_entry_changed", "entity_registry_updated",
-    "device_registry_updated", *AUDIT_EVENTS,
+    "device_registry_updated", "area_registry_updated", *AUDIT_EVENTS,
 })
 
 

@@ -148,3 +148,10 @@ async def test_area_names_are_bounded(host: Host) -> None:
     second = areas.update(first.area_id, name="Pumps")
     again = areas.create("Pump house")
     assert (second.area_id, again.area_id) == ("pump_house", "pump_house_2")
+
+
+async def test_area_events_cannot_be_faked(owner: Client, token: str) -> None:
+    response = await owner.post("/api/events/area_registry_updated", json={},
+                                headers={"Authorization": f"Bearer {token}"})
+    assert response.status == 400
+    assert "fired by the core only" in (await response.json())["message"]
