@@ -36,6 +36,9 @@ async def _socket_session(rig: Rig, role: str, message: dict[str, Any],
         got.append(live["event"])
         await sock.send_json({"id": 8, "type": "unsubscribe_events", "subscription": 7})
         assert (await sock.receive_json(timeout=10))["success"]
+        rig.host.states.set("switch.pump", "unsubscribed")  # nothing comes before the pong
+        await sock.send_json({"id": 9, "type": "ping"})
+        assert await sock.receive_json(timeout=10) == {"id": 9, "type": "pong"}
     return got
 
 
@@ -71,3 +74,24 @@ async def test_logbook_event_stream_sends_stored_then_live(config_dir: Path) -> 
         assert [(e["state"], e["name"]) for e in pump] == [("on", "Pump")]
         assert isinstance(pump[0]["when"], float)
         assert [(e["entity_id"], e["state"]) for e in live["events"]] == [("switch.pump", "off")]
+
+
+async def test_a_period_in_the_past_sends_the_stored_part_only(config_dir: Path) -> None:
+    async with running(config_dir) as rig:
+        rig.host.states.set("switch.pump", "on")
+        await rig.recorder.flush()
+        async with ClientSession() as session, session.ws_connect(
+                f"{rig.base}/api/websocket") as sock:
+            await sock.receive_json()
+            await sock.send_json({"type": "auth", "access_token": rig.tokens["admin"]})
+            assert (await sock.receive_json())["type"] == "auth_ok"
+            await sock.send_json({"id": 3, "type": "history/stream",
+                                  "start_time": iso(time.time() - 3600),
+                                  "end_time": iso(time.time() + 0.0),
+                                  "entity_ids": ["switch.pump"]})
+            assert (await sock.receive_json(timeout=10))["success"]
+            stored = (await sock.receive_json(timeout=10))["event"]
+            assert [s["s"] for s in stored["states"]["switch.pump"]] == ["on"]
+            rig.host.states.set("switch.pump", "off")  # after the period: not sent
+            await sock.send_json({"id": 4, "type": "ping"})
+            assert await sock.receive_json(timeout=10) == {"id": 4, "type": "pong"}
