@@ -34,6 +34,7 @@ from .extensions import collect_panels
 from .jsonutil import dumpb
 from .runtime import current_permissions, current_user, rt
 from .security_events import AUDIT_EVENTS
+from .targets import expand_target
 
 routes = web.RouteTableDef()
 
@@ -286,6 +287,8 @@ async def call_service(request: web.Request) -> web.Response:
     if data is not None and not isinstance(data, dict):
         raise HttpError(400, "service data must be a JSON object")
     host.services.get(domain, service)  # 400 (HA's) before anything else
+    # HA's target: area_id / device_id in the data name entities (``targets``).
+    data = expand_target(host, domain, service, data or {})
     want_response = _flag(request, "return_response")
     context = _context(request)
     permissions = current_permissions(request)

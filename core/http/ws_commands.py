@@ -276,8 +276,11 @@ async def get_services(conn: Connection, msg_id: int, args: dict[str, Any]) -> N
     vol.Optional("return_response", default=False): bool,
 })
 async def call_service(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
+    from .targets import expand_target
+
     context = Context(user_id=conn.user.id)
-    data = {**args["service_data"], **(args.get("target") or {})}
+    data = expand_target(conn.host, args["domain"], args["service"],
+                         {**args["service_data"], **(args.get("target") or {})})
     response = await conn.host.services.call(
         args["domain"], args["service"], data, context=context,
         return_response=args["return_response"],

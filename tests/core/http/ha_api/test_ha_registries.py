@@ -103,3 +103,37 @@ async def test_area_registry_survives_a_restart(config_dir: Any) -> None:
         areas = (await area_registry(second)).areas()
     assert [(a.area_id, a.name, a.aliases) for a in areas] == [
         ("cellar", "Cellar", ("basement",))]
+
+
+async def test_service_target_by_area_and_device(owner: Client, token: str, host: Host) -> None:
+    """HA's ``target: {area_id}`` / ``{device_id}`` reach the entities in the area (own
+    area, or their device's) and of the device; an empty target is refused, never
+    "every entity"."""
+    from gatehouse.core.area_registry import area_registry
+
+    areas = await area_registry(host)
+    areas.create("Plant")
+    switch = host.entity_registry.get("switch.demo_switch")
+    assert switch is not None and switch.device_id is not None
+    host.device_registry.update(switch.device_id, area_id="plant")
+    # An entity with its own area elsewhere is not in its device's area.
+    areas.create("Office")
+    host.entity_registry.update("sensor.demo_counter", area_id="office")
+    calls: list[Any] = []
+    host.bus.listen("call_service", calls.append)
+    async with HomeAssistantClient(base_url(owner) + "/api/websocket", token) as ha:
+        before = host.states.get("switch.demo_switch").state  # type: ignore[union-attr]
+        await ha.call_service("switch", "toggle", target={"area_id": "plant"})
+        assert host.states.get("switch.demo_switch").state != before  # type: ignore[union-attr]
+        await ha.call_service("switch", "toggle", target={"device_id": switch.device_id})
+        assert host.states.get("switch.demo_switch").state == before  # type: ignore[union-attr]
+        with pytest.raises(FailedCommand, match="holds no entity"):
+            await ha.call_service("switch", "toggle", target={"area_id": "office"})
+    await wait_until(lambda: len(calls) >= 2)
+    targeted = calls[0].data["service_data"]["entity_id"]
+    assert "switch.demo_switch" in targeted and "sensor.demo_counter" not in targeted
+    # REST: area_id in the data, as HA's REST API takes it.
+    response = await owner.post("/api/services/switch/toggle", json={"area_id": "plant"},
+                                headers={"Authorization": f"Bearer {token}"})
+    assert response.status == 200
+    assert [s["entity_id"] for s in await response.json()] == ["switch.demo_switch"]
