@@ -151,8 +151,8 @@ async def entity_get(conn: Connection, msg_id: int, args: dict[str, Any]) -> Non
     vol.Optional("new_entity_id"): vol.All(str, vol.Length(max=255)),
     vol.Optional("area_id"): vol.Any(None, str),
     vol.Optional("disabled_by"): vol.Any(None, DISABLED_USER),
-    # HA has more (icon, hidden_by, aliases, options...): accepted and ignored, so a
-    # client sending them still gets the rest done.
+    # HA has more (icon, hidden_by, aliases, options...): Gatehouse does not keep them,
+    # so they are refused by name (invalid_format) rather than dropped in silence.
 }, admin=True)
 async def entity_update(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
     entry = _entry_or_404(conn, args["entity_id"])
