@@ -137,3 +137,23 @@ async def test_service_target_by_area_and_device(owner: Client, token: str, host
                                 headers={"Authorization": f"Bearer {token}"})
     assert response.status == 200
     assert [s["entity_id"] for s in await response.json()] == ["switch.demo_switch"]
+
+
+async def test_renames_and_unknown_fields(owner: Client, token: str, host: Host) -> None:
+    device = host.device_registry.devices()[0]
+    await hass_cli(owner, token, "device", "rename", device.id, "Boiler 1", output="yaml")
+    assert host.device_registry.get(device.id).name_by_user == "Boiler 1"  # type: ignore[union-attr]
+    await hass_cli(owner, token, "entity", "rename", "sensor.demo_sine",
+                   "sensor.boiler_wave", "--name", "Boiler wave", output="yaml")
+    renamed = host.entity_registry.get("sensor.boiler_wave")
+    assert renamed is not None and renamed.name == "Boiler wave"
+    ws = await owner.ws_connect("/api/websocket")
+    await ws.send_json({"type": "auth", "access_token": token})
+    await ws.receive_json(timeout=5)
+    await ws.receive_json(timeout=5)
+    # A field Gatehouse does not keep is refused by name, not dropped in silence.
+    await ws.send_json({"id": 1, "type": "config/entity_registry/update",
+                        "entity_id": "sensor.boiler_wave", "icon": "mdi:fire"})
+    answer = await ws.receive_json(timeout=5)
+    assert answer["error"]["code"] == "invalid_format" and "icon" in answer["error"]["message"]
+    await ws.close()
