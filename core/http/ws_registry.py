@@ -2,7 +2,8 @@
 ``device list``, ``area list`` and their ``assign``/``rename`` send).
 
 * ``config/entity_registry/list`` → HA's partial entries; ``config/entity_registry/get``
-  ``{"entity_id"}`` → the extended entry; ``config/entity_registry/update`` (admin)
+  ``{"entity_id"}`` → the extended entry (``get_entries`` ``{"entity_ids"}``: a map of
+  them, null for unknown); ``config/entity_registry/update`` (admin)
   ``{"entity_id", "name"?, "new_entity_id"?, "area_id"?, "disabled_by"?}`` →
   ``{"entity_entry": ...}``
 * ``config/device_registry/list``; ``config/device_registry/update`` (admin)
@@ -143,6 +144,20 @@ async def entity_list(conn: Connection, msg_id: int, args: dict[str, Any]) -> No
 @command("config/entity_registry/get", {vol.Required("entity_id"): str})
 async def entity_get(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
     conn.send_result(msg_id, entity_extended(conn, _entry_or_404(conn, args["entity_id"])))
+
+
+@command("config/entity_registry/get_entries",
+         {vol.Required("entity_ids"): vol.All([str], vol.Length(max=1000))})
+async def entity_get_entries(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
+    """HA's batch ``get``: ``{entity_id: extended entry or null}`` (null also for an
+    entity the user may not read)."""
+    registry, permissions = conn.host.entity_registry, conn.permissions
+    out: dict[str, Any] = {}
+    for entity_id in args["entity_ids"]:
+        entry = registry.get(entity_id)
+        readable = entry is not None and permissions.can_read(entity_id)
+        out[entity_id] = entity_extended(conn, entry) if entry is not None and readable else None
+    conn.send_result(msg_id, out)
 
 
 @command("config/entity_registry/update", {

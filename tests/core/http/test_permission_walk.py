@@ -239,6 +239,7 @@ WS: dict[str, list[tuple[dict[str, Any], str]]] = {
     # filtered), changes for admins; render_template reads any state (admin, as in HA)
     "config/entity_registry/list": [({}, "read_only")],
     "config/entity_registry/get": [({"entity_id": "sensor.demo_sine"}, "read_only")],
+    "config/entity_registry/get_entries": [({"entity_ids": ["sensor.demo_sine"]}, "read_only")],
     "config/entity_registry/update": [({"entity_id": "sensor.walk_none"}, "admin")],
     "config/device_registry/list": [({}, "read_only")],
     "config/device_registry/update": [({"device_id": "nope"}, "admin")],

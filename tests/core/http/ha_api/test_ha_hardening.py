@@ -44,6 +44,10 @@ async def test_a_user_sees_only_readable_entities_and_changes_nothing(
         assert listed and all(e.startswith("sensor.") for e in listed)
         with pytest.raises(FailedCommand, match="Entity not found"):  # exists, unreadable
             await ha.get_entity_registry_entry("switch.demo_switch")
+        both = await ha.send_command("config/entity_registry/get_entries",
+                                     entity_ids=["switch.demo_switch", "sensor.demo_sine"])
+        assert both["switch.demo_switch"] is None  # type: ignore[index]
+        assert both["sensor.demo_sine"]["entity_id"] == "sensor.demo_sine"  # type: ignore[index]
         with pytest.raises(FailedCommand, match="admin"):
             await ha.send_command("config/area_registry/create", name="Attic")
         with pytest.raises(FailedCommand, match="admin"):
