@@ -50,6 +50,7 @@ class Role(enum.StrEnum):
 #: Event types a non-admin may subscribe to (``state_changed`` filtered per entity).
 USER_EVENTS: Final = frozenset(
     {"state_changed", "entity_registry_updated", "device_registry_updated",
+     "area_registry_updated",
      "config_entry_changed", "service_registered", "service_removed"}
 )
 

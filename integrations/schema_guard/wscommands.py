@@ -13,7 +13,7 @@ socket (Home Assistant's protocol: ``{"id", "type", ...fields}`` → ``result``)
   unless ``dry_run`` is false).
 
 A bad field answers ``invalid_format`` naming it (a ``vol.Invalid``, as the core's own
-commands); no loaded entry, or no such message, answers ``gatehouse_error`` with the
+commands); no loaded entry, or no such message, answers ``home_assistant_error`` with the
 reason (a ``SchemaGuardError``).
 """
 

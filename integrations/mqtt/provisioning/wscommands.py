@@ -14,7 +14,7 @@ Home Assistant's protocol (``{"id", "type", ...fields}`` → ``result``):
   ``{session_id}``. See ``traffic.py`` for the limits.
 
 A bad field answers ``invalid_format``; a refusal (``ProvisioningError``,
-``TrafficError``, the CA's ``PkiError``) answers ``gatehouse_error`` with the reason.
+``TrafficError``, the CA's ``PkiError``) answers ``home_assistant_error`` with the reason.
 """
 
 from __future__ import annotations

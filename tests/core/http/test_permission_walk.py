@@ -196,6 +196,7 @@ WS: dict[str, list[tuple[dict[str, Any], str]]] = {
     "subscribe_events": [
         ({"event_type": "state_changed"}, "read_only"),
         ({"event_type": "entity_registry_updated"}, "read_only"),
+        ({"event_type": "area_registry_updated"}, "read_only"),
         ({"event_type": "call_service"}, "admin"),
         ({"event_type": "walk_custom"}, "admin"),
         ({}, "admin"),  # every event

@@ -154,7 +154,7 @@ async def test_websocket_provisioning_and_a_rate_limited_traffic_monitor(
         password = made["result"]["password"]
 
         refused = await socket.call("mqtt/traffic/start", topic_filter="$CONTROL/#")
-        assert refused["error"]["code"] == "gatehouse_error"
+        assert refused["error"]["code"] == "home_assistant_error"
         assert "passwords" in refused["error"]["message"]
 
         started = await socket.call("mqtt/traffic/start", topic_filter="site/west/#", rate=5)
@@ -208,7 +208,7 @@ async def test_websocket_refuses_a_bad_field_by_name(rig: Rig, http: ClientSessi
         assert answer["error"]["code"] == "invalid_format"
         assert "name" in answer["error"]["message"]
         missing = await socket.call("mqtt/provisioning/revoke", name="nobody")
-        assert missing["error"]["code"] == "gatehouse_error"
+        assert missing["error"]["code"] == "home_assistant_error"
         assert "no provisioned device named 'nobody'" in missing["error"]["message"]
     finally:
         await socket.ws.close()
