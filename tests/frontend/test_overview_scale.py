@@ -1,4 +1,5 @@
-"""The overview with many entities: pages of cards, "Show more", search, live updates.
+"""The overview with many entities (pages of cards, "Show more", search, live updates),
+and the select and button cards.
 
 A thousand extra states (no device: they land in "Other entities") beside the demo
 device. The overview renders the first page only (PAGE_SIZE = 200 cards), says how
@@ -20,6 +21,7 @@ pytestmark = pytest.mark.anyio
 #: ``conftest.Server`` (not imported: several conftest modules exist in the tree).
 Server = Any
 EXTRA = 1000
+OPTIONS = ["auto", "eco", "boost"]
 
 
 async def test_many_entities_are_paged_searched_and_live(owner_page: Page, server: Server) -> None:
@@ -55,3 +57,41 @@ async def test_many_entities_are_paged_searched_and_live(owner_page: Page, serve
     await page.get_by_label("Domain").select_option("switch")
     await expect(cards).to_have_count(1)
     await expect(page.locator("[data-entity-id='switch.demo_switch']")).to_be_visible()
+
+
+async def test_select_and_button_cards_call_their_services(
+    owner_page: Page, server: Server
+) -> None:
+    # No core platform makes selects yet (MQTT discovery may): a state and a service
+    # registered here stand in for one, as Home Assistant's select.select_option.
+    page = owner_page
+    host = server.host
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    async def handler(call: Any) -> None:
+        calls.append((call.service, dict(call.data)))
+        if call.service == "select_option":
+            host.states.set("select.mode", call.data["option"], {"options": OPTIONS})
+
+    host.services.register("select", "select_option", handler)
+    host.services.register("button", "press", handler)
+    host.states.set("select.mode", "auto", {"options": OPTIONS,
+                                            "friendly_name": "Mode"})
+    host.states.set("button.restart", "unknown", {"friendly_name": "Restart"})
+    await page.goto("/")
+    mode = page.locator("[data-entity-id='select.mode']")
+    choice = mode.get_by_role("combobox", name="Mode")
+    await expect(choice).to_have_value("auto")
+    await choice.select_option("eco")
+    await expect(mode.locator(".state")).to_have_text("eco")
+    restart = page.locator("[data-entity-id='button.restart']")
+    await restart.get_by_role("button", name="Press").click()
+    await expect(restart.get_by_role("alert")).to_be_hidden()
+    assert [d.get("option") for s, d in calls if s == "select_option"] == ["eco"], calls
+    assert any(service == "press" for service, _ in calls), calls
+
+    # Unavailable: greyed, the choice and the button disabled.
+    host.states.set("select.mode", "unavailable", {"options": OPTIONS})
+    host.states.set("button.restart", "unavailable", {})
+    await expect(choice).to_be_disabled()
+    await expect(restart.get_by_role("button", name="Press")).to_be_disabled()
