@@ -84,6 +84,21 @@ def state_row(state: State) -> StateRow:
             *_FLAT(state.attributes.items()))
 
 
+class InitialStates:
+    """The states that exist when the recorder starts (queued once, first).
+
+    Entries set up before the recorder (and its own reloads) make states the bus
+    listener never saw, so history began with the first change after start and had no
+    value before it. Each row is written unless the database already holds that
+    entity's state with the same or a later ``last_updated`` (a reload).
+    """
+
+    __slots__ = ("rows",)
+
+    def __init__(self, rows: list[StateRow]) -> None:
+        self.rows = rows
+
+
 def _attributes_of(items: tuple[Any, ...]) -> dict[str, Any]:
     return dict(zip(items[::2], items[1::2], strict=True))
 
@@ -302,7 +317,7 @@ class Database:
 
     # -- writing ---------------------------------------------------------------------
 
-    def write(self, items: Sequence[StateRow | State | Event[Any]],
+    def write(self, items: Sequence[StateRow | State | InitialStates | Event[Any]],
               now: float | None = None) -> int:
         """Commit ``items`` (and the statistics they close) in one transaction."""
         conn = self.conn
@@ -317,6 +332,9 @@ class Database:
                     states.append(self._state_row(item, cipher, stats))
                 elif isinstance(item, State):
                     states.append(self._state_row(state_row(item), cipher, stats))
+                elif isinstance(item, InitialStates):
+                    states.extend(self._state_row(row, cipher, stats)
+                                  for row in item.rows if self._not_recorded(row))
                 else:
                     events.append(self._event_row(item, cipher))
                 if index % YIELD_EVERY == YIELD_EVERY - 1:
@@ -354,6 +372,13 @@ class Database:
             raise
         self.rows_written += len(states) + len(events)
         return len(states) + len(events)
+
+    def _not_recorded(self, row: StateRow) -> bool:
+        """Whether ``row`` is newer than the entity's last recorded state."""
+        found = self.conn.execute(
+            "SELECT max(last_updated_ts) FROM states WHERE metadata_id = ?",
+            (self._metadata_id(row[0]),)).fetchone()
+        return found is None or found[0] is None or float(found[0]) < float(row[3])
 
     def _state_row(self, queued: StateRow, cipher: TagCipher | None,
                    stats: StatisticsCompiler) -> tuple[Any, ...]:

@@ -32,7 +32,7 @@ from .const import (
     CONF_PURGE_KEEP_DAYS,
     CONF_STATISTICS_KEEP_DAYS,
 )
-from .database import Database, state_row
+from .database import Database, InitialStates, state_row
 from .writer import RecorderWriter
 
 _LOGGER = logging.getLogger(__name__)
@@ -87,8 +87,14 @@ class RecorderRuntime:
         self.writer.on_status = status
         self.writer.start()
         bus = self.host.bus
-        return [bus.listen(EVENT_STATE_CHANGED, self._on_state),
+        undo = [bus.listen(EVENT_STATE_CHANGED, self._on_state),
                 bus.listen(MATCH_ALL, self._on_event)]
+        # What exists already (entries set up before us): queued ahead of any change.
+        selects = self.selects
+        self.writer.offer(InitialStates([
+            state_row(state) for state in self.host.states.all()
+            if selects is None or selects(state)]))
+        return undo
 
     def _on_state(self, event: Event[Any]) -> None:
         new = event.data["new_state"]
