@@ -143,3 +143,16 @@ async def test_a_secret_placeholder_is_masked_in_the_words_too(
         wrong = await host.config_entries.flow.configure(first["flow_id"], {"code": 1})
         assert wrong["errors"] == {"code": "wrong_code"}
         assert wrong["strings"]["errors"] == {"code": "That code is not the one on the device."}
+
+
+async def test_an_abort_carries_its_reason_in_words(config_dir: Path) -> None:
+    """One per host (pki): the second flow still aborts, now saying why in words."""
+    async with host_with(config_dir) as host:
+        flow = host.config_entries.flow
+        first = await flow.init("pki")
+        done = await flow.configure(first["flow_id"], {})
+        assert done["type"] == "create_entry", done
+        second = await flow.init("pki")
+        aborted = await flow.configure(second["flow_id"], {})
+        assert aborted["type"] == "abort" and aborted["reason"] == "already_configured"
+        assert aborted["reason_message"] == "This integration is set up already (one per host)."
