@@ -7,6 +7,7 @@ field's help and unit from the integration's strings.json, and every problem at 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ Shoot = Callable[[Page, str], Awaitable[None]]
 Server = Any
 
 PLUGINS = Path(__file__).resolve().parent / "plugins"
+#: The modbus tests' real pymodbus server (``modbus_peers``).
+MODBUS_TESTS = Path(__file__).resolve().parents[1] / "integrations" / "modbus"
 
 
 async def add_demo(host: Host, name: str) -> str:
@@ -123,3 +126,36 @@ async def test_a_required_field_left_empty_does_not_hide_the_servers_errors(
         "value must be at most 65535")
     await expect(flow.locator("[data-field=host] .error")).to_have_text("required")
     assert not bare_server.host.config_entries.entries("formcheck")
+
+
+async def test_the_options_menu_lists_yaml_points_read_only(
+    bare_owner_page: Page, bare_server: Server,
+) -> None:
+    """A modbus hub as YAML makes it (its points in the entry's data), on a real server."""
+    from gatehouse.core.testing import add_entry
+    from gatehouse.integrations.modbus.config import HUB_SCHEMA
+
+    monkey_path = str(MODBUS_TESTS)
+    if monkey_path not in sys.path:
+        sys.path.insert(0, monkey_path)
+    from modbus_peers import ModbusPeer
+
+    peer = ModbusPeer((1,))
+    await peer.start()
+    try:
+        host = bare_server.host
+        data = HUB_SCHEMA({"name": "Plant", "host": peer.host, "port": peer.port,
+                           "sensors": [{"name": "Level", "address": 0}]})
+        await add_entry(host, "modbus", data, title="Plant", unique_id="plant")
+        page = bare_owner_page
+        await page.goto("/#/integrations")
+        await page.get_by_role("row").filter(has_text="Plant").get_by_role(
+            "button", name="Options").click()
+        dialog = page.get_by_role("dialog", name="Options: Plant")
+        await expect(dialog.get_by_role("heading", name="Points")).to_be_visible()
+        await expect(dialog.get_by_text(
+            "From YAML (read-only, change them in the YAML): Level (sensors, YAML, read-only).",
+        )).to_be_visible()
+        await dialog.get_by_role("button", name="Cancel").click()
+    finally:
+        await peer.stop()
