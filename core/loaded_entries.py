@@ -145,6 +145,11 @@ class LoadedEntries(Generic[T]):
             self.domain, call.service, f"no loaded {self.domain} entry {wanted!r}"
         )
 
+    @staticmethod
+    def target_entity_ids(call: ServiceCall) -> list[str]:
+        """The entity ids the call targets (``entity_id``: one, a comma list or a list)."""
+        return target_entities(call.data)
+
     def target_entries(self, host: Host, call: ServiceCall) -> list[str]:
         """Ids of the loaded entries of this domain whose entities the call targets.
 

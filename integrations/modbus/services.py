@@ -28,6 +28,7 @@ from gatehouse.core.helpers import slugify
 
 from .client import ModbusHub
 from .const import DOMAIN, MAX_ADDRESS, MAX_WRITE_BITS, MAX_WRITE_REGISTERS
+from .entity import ModbusEntity
 from .runtime import ModbusRuntime
 
 SERVICE_WRITE_REGISTER: Final = "write_register"
@@ -54,7 +55,8 @@ _COMMON: dict[Any, Any] = {
     vol.Optional(ATTR_HUB): vol.All(str, vol.Length(min=1)),
     # Or an entity of the hub (HA's target): no hub name to know.
     **LoadedEntries.TARGET_FIELDS,
-    vol.Optional(ATTR_SLAVE, default=1): vol.All(vol.Coerce(int), vol.Range(min=0, max=255)),
+    # No default here: left out, it is the targeted entity's slave, else 1 (``_slave``).
+    vol.Optional(ATTR_SLAVE): vol.All(vol.Coerce(int), vol.Range(min=0, max=255)),
     vol.Required(ATTR_ADDRESS): vol.All(vol.Coerce(int), vol.Range(min=0, max=MAX_ADDRESS)),
 }
 
@@ -126,20 +128,41 @@ def _find_hub(host: Host, call: ServiceCall) -> ModbusHub:
     return runtime.hub
 
 
-def _handler(host: Host, action: Callable[[ModbusHub, ServiceCall], Any]) -> Any:
+def _slave(host: Host, call: ServiceCall) -> int:
+    """``slave`` as given, else the slave of the targeted entities, else 1.
+
+    Someone who picked an entity of slave 3 means slave 3: writing to slave 1 because the
+    field was left empty would hit another device.
+    """
+    if ATTR_SLAVE in call.data:
+        return int(call.data[ATTR_SLAVE])
+    slaves = sorted({
+        entity.point.slave
+        for entity_id in LOADED.target_entity_ids(call)
+        if isinstance(entity := host.entities.get(entity_id), ModbusEntity)
+    })
+    if len(slaves) > 1:
+        raise ServiceValidationError(
+            DOMAIN, call.service,
+            f"the target entities are on slaves {', '.join(map(str, slaves))}; pass slave",
+        )
+    return slaves[0] if slaves else 1
+
+
+def _handler(host: Host, action: Callable[[ModbusHub, ServiceCall, int], Any]) -> Any:
     async def handle(call: ServiceCall) -> None:
-        await action(_find_hub(host, call), call)
+        await action(_find_hub(host, call), call, _slave(host, call))
 
     return handle
 
 
-async def _write_register(hub: ModbusHub, call: ServiceCall) -> None:
+async def _write_register(hub: ModbusHub, call: ServiceCall, slave: int) -> None:
     value = call.data[ATTR_VALUE]
     values = value if isinstance(value, list) else [value]
-    await hub.write_registers(call.data[ATTR_SLAVE], call.data[ATTR_ADDRESS], values)
+    await hub.write_registers(slave, call.data[ATTR_ADDRESS], values)
 
 
-async def _write_coil(hub: ModbusHub, call: ServiceCall) -> None:
+async def _write_coil(hub: ModbusHub, call: ServiceCall, slave: int) -> None:
     state = call.data[ATTR_STATE]
     states = state if isinstance(state, list) else [state]
-    await hub.write_coils(call.data[ATTR_SLAVE], call.data[ATTR_ADDRESS], states)
+    await hub.write_coils(slave, call.data[ATTR_ADDRESS], states)

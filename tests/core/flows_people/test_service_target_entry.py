@@ -97,3 +97,46 @@ async def test_modbus_write_goes_to_the_hub_of_the_targeted_entity(
         # Nothing targeted and no hub: as before, the caller is told what to pass.
         with pytest.raises(ServiceValidationError, match="pass hub"):
             await host.services.call("modbus", "write_register", {"address": 0, "value": 1})
+
+
+async def test_a_modbus_write_without_slave_goes_to_the_targeted_entitys_slave(
+    config_dir: Path,
+) -> None:
+    """Picking an entity of slave 3 and leaving slave empty wrote to slave 1 (another
+    device on the same bus): the default is now the targeted entity's slave."""
+    peer = ModbusPeer((1, 3))
+    await peer.start()
+    try:
+        yaml = f"""
+        modbus:
+          - name: Bus
+            host: {peer.host}
+            port: {peer.port}
+            sensors:
+              - name: Boiler
+                slave: 3
+                address: 0
+              - name: Chiller
+                slave: 1
+                address: 0
+        """
+        async with host_with(config_dir, yaml) as host:
+            await wait_until(lambda: host.states.get("sensor.bus_3_boiler") is not None)
+            await host.services.call("modbus", "write_register",
+                                     {"entity_id": "sensor.bus_3_boiler", "address": 2, "value": 5})
+            assert peer.slaves[3].writes == [(6, 2, [5])]
+            assert peer.slaves[1].writes == []
+            # Given, slave wins; no target, 1 as before.
+            await host.services.call("modbus", "write_register",
+                                     {"entity_id": "sensor.bus_3_boiler", "slave": 1, "address": 2,
+                                      "value": 6})
+            await host.services.call("modbus", "write_register", {"address": 2, "value": 7})
+            assert peer.slaves[1].writes == [(6, 2, [6]), (6, 2, [7])]
+            with pytest.raises(ServiceValidationError, match="on slaves 1, 3; pass slave"):
+                await host.services.call(
+                    "modbus", "write_register",
+                    {"entity_id": ["sensor.bus_3_boiler", "sensor.bus_1_chiller"], "address": 0,
+                     "value": 1},
+                )
+    finally:
+        await peer.stop()
