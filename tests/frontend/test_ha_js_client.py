@@ -109,7 +109,10 @@ def check_common(result: dict[str, Any], server: Server) -> None:
 
     # getConfig, and the library's config collection built on it.
     config = result["config"]
-    assert config["version"] == __version__
+    # One version pair (issue 14): HA's protocol version where clients compare it, ours
+    # beside it.
+    assert config["version"] == HA_PROTOCOL_VERSION
+    assert config["gatehouse_version"] == __version__
     assert "demo" in config["components"]
     assert result["collections"]["config_components"] == config["components"]
 
