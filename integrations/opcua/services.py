@@ -2,9 +2,9 @@
 
 They act on any node of a loaded server, not only configured ones (``browse`` is what a
 node picker will use). With one server configured ``entry_id`` may be left out; with
-several it picks the server. A value that does not fit the node's type, or a bad node
-id, is the caller's mistake (``ServiceValidationError``); a server that is down or
-refuses is an ``OpcuaError``.
+several it picks the server, or a targeted entity of the server does (``entity_id``).
+A value that does not fit the node's type, or a bad node id, is the caller's mistake
+(``ServiceValidationError``); a server that is down or refuses is an ``OpcuaError``.
 """
 
 from __future__ import annotations
@@ -33,15 +33,19 @@ from .variants import to_json_value
 ENTRY_ID = vol.Optional("entry_id")
 SCALAR = vol.Any(bool, int, float, str)
 
+#: Or an entity of the server (HA's target): its entry is the server to use.
+TARGET = LoadedEntries.TARGET_FIELDS
+
 WRITE_SCHEMA = vol.Schema({vol.Required("node"): node_id, vol.Required("value"): SCALAR,
-                           ENTRY_ID: str})
-READ_SCHEMA = vol.Schema({vol.Required("node"): node_id, ENTRY_ID: str})
+                           ENTRY_ID: str, **TARGET})
+READ_SCHEMA = vol.Schema({vol.Required("node"): node_id, ENTRY_ID: str, **TARGET})
 BROWSE_SCHEMA = vol.Schema(
     {
         vol.Optional("node"): node_id,
         vol.Optional("depth", default=1): vol.All(int, vol.Range(min=1, max=5)),
         vol.Optional("limit", default=500): vol.All(int, vol.Range(min=1, max=5000)),
         ENTRY_ID: str,
+        **TARGET,
     }
 )
 

@@ -17,8 +17,10 @@ from gatehouse.core import Host
 from gatehouse.core.testing import make_host
 
 MODBUS_TESTS = Path(__file__).resolve().parents[2] / "integrations" / "modbus"
-if str(MODBUS_TESTS) not in sys.path:
-    sys.path.insert(0, str(MODBUS_TESTS))
+OPCUA_TESTS = MODBUS_TESTS.parent / "opcua"  # opcua_helpers: the simulator served
+for _tools in (MODBUS_TESTS, OPCUA_TESTS):
+    if str(_tools) not in sys.path:
+        sys.path.insert(0, str(_tools))
 
 from modbus_peers import ModbusPeer  # noqa: E402  (after the path above)
 

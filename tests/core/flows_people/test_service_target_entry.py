@@ -140,3 +140,38 @@ async def test_a_modbus_write_without_slave_goes_to_the_targeted_entitys_slave(
                 )
     finally:
         await peer.stop()
+
+
+async def test_opcua_read_uses_the_server_of_the_targeted_entity(config_dir: Path) -> None:
+    """Two real OPC UA servers (the plant simulator) with different tank levels."""
+    from opcua_helpers import NS, Sim, node, serving
+
+    from gatehouse.core.testing import add_entry, free_port
+    from gatehouse.integrations.opcua.config import ENTRY_SCHEMA
+    from gatehouse.integrations.simulator.opcua_server import OpcuaSimulator
+    from gatehouse.integrations.simulator.process import ProcessModel
+
+    def simulator(level: float) -> Sim:
+        process = ProcessModel()
+        process.tank_level = level
+        return Sim(OpcuaSimulator(process, step=False, update_interval=0.02), process,
+                   free_port())
+
+    async with serving(simulator(11.0)) as east, serving(simulator(77.0)) as west, \
+            host_with(config_dir) as host:
+        for name, sim in (("East", east), ("West", west)):
+            data = ENTRY_SCHEMA({"name": name, "endpoint": sim.endpoint,
+                                 "publishing_interval": 0.02,
+                                 "nodes": [node("Tank.Level", "sensor")]})
+            await add_entry(host, "opcua", data, title=name, unique_id=name.lower())
+        await wait_until(lambda: host.states.get("sensor.west_tank_level") is not None)
+        answer = await host.services.call(
+            "opcua", "read", {"node": NS + "Tank.Level", "entity_id": "sensor.west_tank_level"},
+            return_response=True,
+        )
+        assert answer is not None and answer["value"] == pytest.approx(77.0)
+        answer = await host.services.call(
+            "opcua", "read", {"node": NS + "Tank.Level", "entity_id": "sensor.east_tank_level"},
+            return_response=True,
+        )
+        assert answer is not None and answer["value"] == pytest.approx(11.0)
