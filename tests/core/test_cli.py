@@ -363,7 +363,10 @@ def test_running_host_session(config: Path, start_host: Callable[[Path], Running
     second = added["entry_id"]
     names = {s["entity_id"] for s in ok_json(gh(config, "states", "--json"))}
     assert {"sensor.second_sine", "sensor.second_counter", "switch.second_switch"} <= names
-    assert gh(config, "entries", "add", "demo", "--data", '{"name": "Second"}').returncode == 1
+    # A name in use is a field error of the form (issue 14), so: invalid data.
+    taken = gh(config, "entries", "add", "demo", "--data", '{"name": "Second"}')
+    assert taken.returncode == 6
+    assert json.loads(taken.stdout)["errors"] == {"name": "already_configured"}
     assert gh(config, "entries", "add", "demo", "--data", '{"name": ""}').returncode == 6
 
     assert ok_json(gh(config, "entries", "remove", second)) == {"removed": second}
