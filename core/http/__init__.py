@@ -19,7 +19,9 @@ and started by bootstrap after the configured entries are set up. Modules, one j
 * ``metrics`` — ``/metrics`` and the registry other components add gauges to;
 * ``extensions`` — what plugins add: ``RouteDef``, ``WsCommand``, ``Panel`` and
   ``Webhook`` (``register_webhook``; served by ``views_webhook``);
-* ``static`` — the UI's files and the panels' files.
+* ``static`` — the UI's files and the panels' files;
+* ``query`` — ``query_time`` and ``query_int``: plugin APIs' query parameters, checked
+  and worded alike (a 400 naming the parameter).
 
 Importing this package does not import aiohttp: plugins may import ``Panel``,
 ``RouteDef`` and ``WsCommand`` from here in any installation. ``USER_KEY`` (the
@@ -37,9 +39,10 @@ from typing import Any
 
 from .config import HTTP_DOMAIN, HTTP_SCHEMA
 from .extensions import Panel, RouteDef, Webhook, WsCommand, register_webhook
+from .query import query_int, query_time
 
 __all__ = ["HTTP_DOMAIN", "HTTP_SCHEMA", "PERMISSIONS_KEY", "USER_KEY", "Panel", "RouteDef",
-           "Webhook", "WsCommand", "register_webhook"]
+           "Webhook", "WsCommand", "query_int", "query_time", "register_webhook"]
 
 
 def __getattr__(name: str) -> Any:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 import anyio.to_thread
 
 from gatehouse.core import Host
+from gatehouse.core.http import query_int, query_time
 
 from .api import query
 from .const import CHECKPOINTS_FILE, PUBLIC_KEY_FILE
@@ -68,40 +68,11 @@ def runtime_of(host: Host) -> AuditRuntime:
     return next(iter(runtimes.values()))
 
 
-def parse_time(name: str, value: Any) -> float:
-    """Seconds since 1970, or ISO 8601 (a time without a zone is UTC)."""
-    if isinstance(value, bool):
-        raise ValueError(f"{name}: expected a time (seconds since 1970 or ISO 8601)")
-    if isinstance(value, int | float):
-        number = float(value)
-    else:
-        text = str(value).strip()
-        try:
-            number = float(text)
-        except ValueError:
-            try:
-                moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-            except ValueError:
-                raise ValueError(f"{name}: {text[:64]!r} is not a time (seconds since "
-                                 "1970 or ISO 8601)") from None
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=dt.UTC)
-            return moment.timestamp()
-    if not math.isfinite(number) or not 0 <= number < 1e11:
-        raise ValueError(f"{name}: expected seconds since 1970")
-    return number
+#: Shared with every plugin API (``gatehouse.core.http.query``).
+parse_time = query_time
 
 
-def parse_int(name: str, value: Any, *, low: int, high: int) -> int:
-    if isinstance(value, bool):
-        raise ValueError(f"{name}: expected a whole number")
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: expected a whole number") from None
-    if not low <= number <= high:
-        raise ValueError(f"{name}: expected {low} to {high}, got {number}")
-    return number
+parse_int = query_int
 
 
 def parse_bool(name: str, value: Any) -> bool:

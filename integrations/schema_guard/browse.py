@@ -15,13 +15,12 @@ with the commit rounds, so the event loop never waits on SQLite.
 from __future__ import annotations
 
 import base64
-import math
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Final
 
 from gatehouse.core import Host
+from gatehouse.core.http import query_int, query_time
 
 from .services import LOADED, json_line
 from .store import Filters
@@ -57,28 +56,8 @@ def writer_of(host: Host) -> QuarantineWriter | None:
     return next(iter(runtimes.values())).writer
 
 
-def parse_time(name: str, value: Any) -> float:
-    """Seconds since the epoch, or ISO 8601 (a time without a zone is UTC)."""
-    if isinstance(value, bool):
-        raise ValueError(f"{name}: expected a time (seconds since 1970 or ISO 8601)")
-    if isinstance(value, int | float):
-        number = float(value)
-    else:
-        text = str(value).strip()
-        try:
-            number = float(text)
-        except ValueError:
-            try:
-                moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            except ValueError:
-                raise ValueError(f"{name}: {text[:64]!r} is not a time (seconds since 1970 "
-                               "or ISO 8601)") from None
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=UTC)
-            return moment.timestamp()
-    if not math.isfinite(number):
-        raise ValueError(f"{name}: expected a finite number of seconds")
-    return number
+#: Shared with every plugin API (``gatehouse.core.http.query``).
+parse_time = query_time
 
 
 def _text(name: str, value: Any) -> str:
@@ -89,16 +68,7 @@ def _text(name: str, value: Any) -> str:
     return value
 
 
-def parse_int(name: str, value: Any, *, low: int, high: int) -> int:
-    if isinstance(value, bool):
-        raise ValueError(f"{name}: expected a whole number")
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: expected a whole number") from None
-    if not low <= number <= high:
-        raise ValueError(f"{name}: expected {low} to {high}, got {number}")
-    return number
+parse_int = query_int
 
 
 def parse_filters(raw: Mapping[str, Any]) -> Filters:
