@@ -61,6 +61,7 @@ async def create_app(host: Host, config: dict[str, Any] | None = None) -> web.Ap
         static,
         views_api,
         views_auth,
+        views_backup,
         views_config,
         views_ha,
         views_webhook,
@@ -96,7 +97,8 @@ async def create_app(host: Host, config: dict[str, Any] | None = None) -> web.Ap
         client_max_size=MAX_BODY,
     )
     app[RUNTIME_KEY] = runtime
-    for module in (views_api, views_config, views_auth, views_ha, views_webhook, websocket):
+    for module in (views_api, views_config, views_auth, views_backup, views_ha, views_webhook,
+                   websocket):
         app.add_routes(module.routes)
     assert ws_commands.COMMANDS  # importing it registered the WebSocket commands
     runtime.plugin_commands = ws_commands.plugin_commands(host)

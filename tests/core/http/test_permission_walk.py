@@ -83,6 +83,9 @@ REST: dict[tuple[str, str], list[Case]] = {
     # Home Assistant's admin-only reads: a template reads every state, the log anything
     ("POST", "/api/template"): [c("/api/template", "admin", {"template": "{{ 1 }}"})],
     ("GET", "/api/error_log"): [c("/api/error_log", "admin")],
+    # backups (views_backup.py): the archive holds every secret of the box
+    ("POST", "/api/backup"): [c("/api/backup", "admin", {})],
+    ("POST", "/api/backup/restore-check"): [c("/api/backup/restore-check", "admin", {})],
     # writing states and firing events: admins, as in Home Assistant
     ("POST", "/api/states/{entity_id}"): [
         c("/api/states/sensor.walk_probe", "admin", {"state": "1"})],
