@@ -15,8 +15,11 @@ The time parameters are HA's: ISO 8601, a naive time taken as UTC.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import json
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from .queries import Found, Row
@@ -69,6 +72,94 @@ def rest_history(found: Found, *, minimal: bool,
             })
         out.append(states)
     return out
+
+
+#: Rows per piece of ``rest_history_json``: a piece is a few ms of work, so a caller
+#: on the loop (or a stream) can interleave it with other tasks.
+REST_PIECE_ROWS = 2000
+
+
+class _IsoCache:
+    """``iso(ts)`` without a ``datetime`` per row: the text up to the minute is made
+    once per minute (by ``iso`` itself), the seconds and microseconds are formatted
+    here, rounded as ``datetime.fromtimestamp`` rounds (half to even).  Identical
+    output to ``iso`` is proven in tests; anything unusual (negative, not finite)
+    goes to ``iso``."""
+
+    __slots__ = ("minutes",)
+
+    def __init__(self) -> None:
+        self.minutes: dict[int, str] = {}
+
+    def __call__(self, ts: float) -> str:
+        if not 0.0 <= ts < 253_402_300_799.0:  # also NaN; up to year 9999
+            return iso(ts)
+        frac, whole_f = math.modf(ts)
+        micro = round(frac * 1e6)
+        whole = int(whole_f)
+        if micro >= 1_000_000:
+            micro -= 1_000_000
+            whole += 1
+        minute, second = divmod(whole, 60)
+        prefix = self.minutes.get(minute)
+        if prefix is None:
+            prefix = self.minutes[minute] = iso(minute * 60.0)[:17]
+        if micro:
+            return f"{prefix}{second:02d}.{micro:06d}+00:00"
+        return f"{prefix}{second:02d}+00:00"
+
+
+def _json_value(value: Any, cache: dict[Any, str]) -> str:
+    text = cache.get(value)
+    if text is None:
+        text = encode_basestring_ascii(value) if type(value) is str else json.dumps(value)
+        if len(cache) < 4096:
+            cache[value] = text
+    return text
+
+
+def rest_history_json(found: Found, *, minimal: bool, no_attributes: bool,
+                      piece_rows: int = REST_PIECE_ROWS) -> Iterator[str]:
+    """``json.dumps(rest_history(...))`` in pieces, byte for byte the same text.
+
+    WHY: a day at 1 Hz is 86,400 state dicts (attributes repeated in each, as HA's
+    ``State.as_dict`` does); building and encoding them took ~300 ms. Here each
+    attributes dict is encoded once and its text spliced into every row that shares
+    it, the entity id and states are encoded once, and rows are formatted from a
+    template. Pieces of ``piece_rows`` rows let the caller send while encoding."""
+    attr_text: dict[Any, str] = {}
+    states_text: dict[Any, str] = {}
+    to_iso = _IsoCache()
+    attributes = found.attributes
+    yield "["
+    first_entity = True
+    for entity_id, rows in found.states.items():
+        keep_attrs = entity_id.split(".", 1)[0] in NEED_ATTRIBUTE_DOMAINS
+        head = '{"entity_id": ' + encode_basestring_ascii(entity_id) + ', "state": '
+        parts: list[str] = ["[" if first_entity else ", ["]
+        first_entity = False
+        for index, (state, key, changed, updated) in enumerate(rows):
+            state_text = states_text.get(state) if type(state) is str else None
+            if state_text is None:
+                state_text = _json_value(state, states_text)
+            if index:
+                parts.append(", ")
+            if minimal and index and not keep_attrs:
+                parts.append(f'{{"state": {state_text}, "last_changed": "{to_iso(changed)}"}}')
+            else:
+                attrs: str | None = "{}" if no_attributes else attr_text.get(key)
+                if attrs is None:
+                    attrs = attr_text[key] = json.dumps(attributes.get(key, {}))
+                updated_text = to_iso(updated)
+                changed_text = updated_text if changed == updated else to_iso(changed)
+                parts.append(f'{head}{state_text}, "attributes": {attrs}, "last_changed": '
+                             f'"{changed_text}", "last_updated": "{updated_text}"}}')
+            if len(parts) >= 2 * piece_rows:
+                yield "".join(parts)
+                parts = []
+        parts.append("]")
+        yield "".join(parts)
+    yield "]"
 
 
 def compressed(rows: Sequence[Row], attributes: Mapping[Any, Mapping[str, Any]], *,
