@@ -59,7 +59,7 @@ from .api import MessageCallback, MqttMessage, Unsubscribe
 from .bridge import ThreadBridge
 from .errors import ConnectError
 from .topics import TopicRouter
-from .transport import FastClient
+from .transport import FastClient, RawMessage
 
 if TYPE_CHECKING:
     from .config import ConnectionSettings
@@ -584,8 +584,13 @@ class MqttConnection:
         self._bridge.put(_ConnectionChange(False, reason, connack=False))
 
     def _on_message(self, client: paho.Client, userdata: Any, message: MQTTMessage) -> None:
-        # The hot path: no allocation here, the loop unpacks the paho message.
-        self._bridge.put(message)
+        # Only when FastClient's shortcut is gone (it calls the bridge itself): the same
+        # untracked tuple as the shortcut queues (transport.RawMessage says why).
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:
+            return
+        self._bridge.put((topic, message.payload, message.qos, message.retain))
 
     def _on_publish(
         self,
@@ -618,7 +623,7 @@ class MqttConnection:
 
     def _handle(self, item: Any) -> None:
         cls = item.__class__
-        if cls is MQTTMessage:
+        if cls is tuple:  # a RawMessage: the hot path
             self._dispatch(item)
         elif cls is _ConnectionChange:
             self._connection_changed(item)
@@ -627,16 +632,13 @@ class MqttConnection:
         elif cls is _Subscribed:
             self._suback_pending.update(item.mids)
 
-    def _dispatch(self, raw: MQTTMessage) -> None:
-        try:
-            topic = raw.topic
-        except UnicodeDecodeError:
-            return
+    def _dispatch(self, raw: RawMessage) -> None:
+        topic = raw[0]
         callbacks = self.router.match(topic)
         if not callbacks:
             return
         # tuple.__new__ skips the NamedTuple's Python-level __new__ (hot path).
-        message = _new_tuple(MqttMessage, (topic, raw.payload, raw.qos, raw.retain, self.entry_id))
+        message = _new_tuple(MqttMessage, (*raw, self.entry_id))
         admitted: bool | None = None
         for callback in callbacks:
             if callback.__class__ is _Governed:
