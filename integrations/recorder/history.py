@@ -76,7 +76,7 @@ def rest_history(found: Found, *, minimal: bool,
 
 #: Rows per piece of ``rest_history_json``: a piece is a few ms of work, so a caller
 #: on the loop (or a stream) can interleave it with other tasks.
-REST_PIECE_ROWS = 2000
+REST_PIECE_ROWS = 1000
 
 
 class _IsoCache:

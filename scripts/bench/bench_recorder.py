@@ -36,6 +36,7 @@ import argparse
 import gc
 import json
 import os
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -274,7 +275,67 @@ async def _part_loop(base: Path, args: argparse.Namespace) -> None:
     print(f"   ({_cpu_share(cpu)})\n")
 
 
-def _part_query(base: Path, args: argparse.Namespace) -> None:
+async def _http_runs(base: Path, day: Path, start: float, end: float, runs: int
+                     ) -> tuple[list[float], list[float]]:
+    """The REST answer end to end: a host (web server + recorder on ``day``) answers
+    ``GET /api/history/period`` to curl (a process of its own); the time from
+    starting curl to its exit (the last byte read), and the loop's longest lateness
+    (a 1 ms ticker) during each request."""
+    from urllib.parse import quote
+
+    from gatehouse.core.http.server import HTTP_SERVER
+
+    directory = base / "http"
+    directory.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(day, directory / day.name)
+    _write_config(directory, textwrap.dedent(f"""\
+        gatehouse:
+          control_socket: false
+        http:
+          server_host: 127.0.0.1
+          server_port: 0
+        recorder:
+          db_file: {day.name}
+          auto_purge: false
+        """))
+    host = make_host(directory)
+    totals: list[float] = []
+    lates: list[float] = []
+    async with host.running():
+        server = host.data.get(HTTP_SERVER)
+        assert server is not None
+        auth = server.runtime.auth
+        user = await auth.create_user("bench", "bench password", role="admin")
+        token = (await auth.create_token(user, "bench"))[1]
+        url = (f"http://127.0.0.1:{server.port}/api/history/period/"
+               f"{history.iso(start)}")
+        params = {"filter_entity_id": "sensor.day", "end_time": history.iso(end)}
+        query = "&".join(f"{k}={quote(v)}" for k, v in params.items())
+        for _ in range(runs):
+            done = anyio.Event()
+            late = [0.0]
+
+            async def ticker(done: anyio.Event = done, late: list[float] = late) -> None:
+                while not done.is_set():
+                    began = time.perf_counter()
+                    await anyio.sleep(0.001)
+                    late[0] = max(late[0], time.perf_counter() - began - 0.001)
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(ticker)
+                began = time.perf_counter()
+                result = await anyio.run_process(
+                    ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{size_download}",
+                     "-H", f"Authorization: Bearer {token}", f"{url}?{query}"])
+                totals.append((time.perf_counter() - began) * 1000)
+                done.set()
+            lates.append(late[0] * 1000)
+            code, size = result.stdout.decode().split()
+            assert code == "200" and int(size) > 20_000_000, result.stdout
+    return totals, lates
+
+
+async def _part_query(base: Path, args: argparse.Namespace) -> None:
     print("2. 24-hour history of one entity at 1 Hz (86,400 rows)")
     cpu = _cpu_times()
     day = base / "day.db"
@@ -297,6 +358,11 @@ def _part_query(base: Path, args: argparse.Namespace) -> None:
           f"{statistics.median(rest) / statistics.median(fast):.1f}x faster; the view "
           "encodes in a worker thread)")
     print(f"   minimal, no attrs:   {_range(times['minimal'], 'ms')} (query + shape)")
+    http, lates = await _http_runs(base, day, start, end, args.runs * 3)
+    print(f"   REST over HTTP:      {_range(http, 'ms')} (curl started to curl done: "
+          "request, query, encoding, 23 MB read)")
+    print(f"   loop late, max:      {_range(lates, 'ms')} (a 1 ms ticker's longest "
+          "lateness during each request)")
     print(f"   ({_cpu_share(cpu)})\n")
 
 
@@ -326,7 +392,7 @@ async def main_async(args: argparse.Namespace) -> None:
           f"SQLite {sqlite3.sqlite_version})\n")
     if not args.only_query:
         await _part_loop(base, args)
-    _part_query(base, args)
+    await _part_query(base, args)
     if not args.only_query:
         print()
         _part_size(base, args)
