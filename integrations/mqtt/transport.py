@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any, Final, cast
 
 import paho.mqtt.client as paho
-from paho.mqtt.enums import MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode, MQTTProtocolVersion
 
 from gatehouse.core.helpers import QuickAckSocket
 
@@ -35,6 +35,9 @@ RawMessage = tuple[str, bytes, int, bool]
 
 #: Packets paho reads from its buffer in one go before it returns to select().
 READ_BURST: Final = 1000
+
+_SUCCESS: Final = MQTTErrorCode.MQTT_ERR_SUCCESS
+_MQTT_V5: Final = MQTTProtocolVersion.MQTTv5
 
 #: Longest wait, in seconds, for the broker to close its side after our DISCONNECT.
 CLOSE_LINGER: Final = 1.0
@@ -70,6 +73,44 @@ def close_gracefully(sock: Any, linger: float = CLOSE_LINGER) -> None:
             return
 
 
+def decode_publish(
+    command: int, packet: bytes | bytearray, v5: bool
+) -> tuple[RawMessage | None, int, int] | None:
+    """A QoS 0/1 PUBLISH (``packet``: after the fixed header) as ``(message, qos, mid)``.
+
+    ``message`` is None for a topic that is not UTF-8 (dropped, but a QoS 1 one is still
+    acknowledged, as paho does). None for anything paho should decode itself: QoS 2 (its
+    PUBREC/PUBREL handshake), MQTT 5 properties (a topic alias, user properties: nothing
+    here reads them), an empty topic (refused by MQTT 3.1.1), a packet too short.
+    paho's own decoder builds a ``Properties`` object for every MQTT 5 PUBLISH, an
+    ``MQTTMessage`` and ``MQTTMessageInfo``, and formats a debug line: most of the
+    network thread's time per message, which the event loop waits for (the GIL).
+    """
+    qos = (command & 0x06) >> 1
+    size = len(packet)
+    if qos > 1 or size < 2:
+        return None
+    end = 2 + ((packet[0] << 8) | packet[1])
+    if end == 2 or end > size:
+        return None
+    mid = 0
+    position = end
+    if qos:
+        if position + 2 > size:
+            return None
+        mid = (packet[position] << 8) | packet[position + 1]
+        position += 2
+    if v5:
+        if position >= size or packet[position]:  # a property length other than 0
+            return None
+        position += 1
+    try:
+        topic = packet[2:end].decode()
+    except UnicodeDecodeError:
+        return None, qos, mid
+    return (topic, bytes(packet[position:]), qos, bool(command & 0x01)), qos, mid
+
+
 class FastClient(paho.Client):
     """paho's client with shortcuts on the receive path and a polite close.
 
@@ -79,12 +120,14 @@ class FastClient(paho.Client):
     * received messages handed straight to ``message_sink`` (the bridge) as a
       ``RawMessage`` tuple, skipping paho's filter matching and two locks, which only
       serve ``message_callback_add`` (not used here); the paho message object itself
-      is freed at once (a topic that is not UTF-8 is dropped here);
+      is freed at once (a topic that is not UTF-8 is dropped here); a QoS 0/1 PUBLISH
+      without MQTT 5 properties (the usual case) is decoded straight into that tuple
+      (``decode_publish``), with no paho message object at all;
     * a socket closed without a TCP reset (``close_gracefully``), so a disconnect is
       never mistaken for a connection loss (one ``offline``, not two).
 
-    ``_create_socket``, ``_handle_on_message`` and ``_sock_close`` are paho internals
-    (2.x); should they
+    ``_create_socket``, ``_handle_on_message``, ``_handle_publish`` (with ``_in_packet``)
+    and ``_sock_close`` are paho internals (2.x); should they
     go away, the overrides are simply never called and paho works as before
     (``on_message`` is set too).
     """
@@ -103,6 +146,26 @@ class FastClient(paho.Client):
             return  # MQTT topics are UTF-8; nothing could subscribe to this one
         # paho slices the payload from the bytes it read (typed ``bytes | bytearray``).
         sink((topic, cast(bytes, message.payload), message.qos, message.retain))
+
+    def _handle_publish(self) -> MQTTErrorCode:
+        sink = self.message_sink
+        decoded = None
+        if sink is not None:
+            try:
+                in_packet = self._in_packet
+                decoded = decode_publish(
+                    in_packet["command"], in_packet["packet"], self._protocol == _MQTT_V5
+                )
+            except (AttributeError, KeyError, TypeError):  # paho changed: its own way
+                decoded = None
+        if sink is None or decoded is None:
+            return super()._handle_publish()
+        message, qos, mid = decoded
+        if message is not None:
+            sink(message)
+        if qos and not self._manual_ack:
+            return self._send_puback(mid)  # after the hand-over, as paho does
+        return _SUCCESS
 
     def _sock_close(self) -> None:
         """Close the connection without a TCP reset (``close_gracefully``)."""
