@@ -142,8 +142,11 @@ async def test_publishes_are_paced_under_the_rate(
         lambda: len(aws_fake.messages(THING, f"gatehouse/{THING}/sensor/load")) >= total,
         timeout=20,
     )
-    # Receive times at the fake: a burst the broker smoothed is still seen here.
-    assert aws_fake.max_rate(THING, 1.0, f"gatehouse/{THING}/") <= rate + 1
+    # Receive times at the fake: a burst the broker smoothed is still seen here. Unpaced,
+    # all 75 arrive within milliseconds; paced, a window holds the rate plus what a
+    # loaded machine's scheduling bunches (a slot delayed lands beside the next: seen
+    # 52 in a CI-like run with other processes busy).
+    assert aws_fake.max_rate(THING, 1.0, f"gatehouse/{THING}/") <= rate + 3
     assert runtime.connection is not None and runtime.connection.pacer.waited > 0.3
 
 
