@@ -276,11 +276,13 @@ async def _part_loop(base: Path, args: argparse.Namespace) -> None:
 
 
 async def _http_runs(base: Path, day: Path, start: float, end: float, runs: int
-                     ) -> tuple[list[float], list[float]]:
+                     ) -> dict[str, list[float]]:
     """The REST answer end to end: a host (web server + recorder on ``day``) answers
     ``GET /api/history/period`` to curl (a process of its own); the time from
     starting curl to its exit (the last byte read), and the loop's longest lateness
-    (a 1 ms ticker) during each request."""
+    (a 1 ms ticker) during each request; beside them, curl on an empty answer (its
+    own start-up) and the ticker's lateness with the host idle (the shared box's
+    noise)."""
     from urllib.parse import quote
 
     from gatehouse.core.http.server import HTTP_SERVER
@@ -299,8 +301,8 @@ async def _http_runs(base: Path, day: Path, start: float, end: float, runs: int
           auto_purge: false
         """))
     host = make_host(directory)
-    totals: list[float] = []
-    lates: list[float] = []
+    out: dict[str, list[float]] = {"http": [], "late": [], "idle_late": [],
+                                   "curl_empty": []}
     async with host.running():
         server = host.data.get(HTTP_SERVER)
         assert server is not None
@@ -311,28 +313,48 @@ async def _http_runs(base: Path, day: Path, start: float, end: float, runs: int
                f"{history.iso(start)}")
         params = {"filter_entity_id": "sensor.day", "end_time": history.iso(end)}
         query = "&".join(f"{k}={quote(v)}" for k, v in params.items())
-        for _ in range(runs):
+        host.settle_gc()  # as Host.run does after start-up
+
+        async def timed(what: str | None) -> tuple[float, float, str]:
+            """(ms, the loop's longest lateness in ms, curl's output) of one request
+            (``what``: a URL) or of 200 ms idle (None: the box's own noise)."""
             done = anyio.Event()
             late = [0.0]
 
-            async def ticker(done: anyio.Event = done, late: list[float] = late) -> None:
+            async def ticker() -> None:
                 while not done.is_set():
                     began = time.perf_counter()
                     await anyio.sleep(0.001)
                     late[0] = max(late[0], time.perf_counter() - began - 0.001)
 
+            output = ""
             async with anyio.create_task_group() as tg:
                 tg.start_soon(ticker)
                 began = time.perf_counter()
-                result = await anyio.run_process(
-                    ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{size_download}",
-                     "-H", f"Authorization: Bearer {token}", f"{url}?{query}"])
-                totals.append((time.perf_counter() - began) * 1000)
+                if what is None:
+                    await anyio.sleep(0.2)
+                else:
+                    output = (await anyio.run_process(
+                        ["curl", "-sS", "-o", "/dev/null", "-w",
+                         "%{http_code} %{size_download}", "-H",
+                         f"Authorization: Bearer {token}", what])).stdout.decode()
+                elapsed = (time.perf_counter() - began) * 1000
                 done.set()
-            lates.append(late[0] * 1000)
-            code, size = result.stdout.decode().split()
-            assert code == "200" and int(size) > 20_000_000, result.stdout
-    return totals, lates
+            return elapsed, late[0] * 1000, output
+
+        empty = f"{url}?filter_entity_id=sensor.none&end_time={quote(history.iso(end))}"
+        for _ in range(runs):
+            _, idle_late, _ = await timed(None)
+            out["idle_late"].append(idle_late)
+            elapsed, _, output = await timed(empty)
+            assert output.split()[0] == "200", output
+            out["curl_empty"].append(elapsed)
+            elapsed, late, output = await timed(f"{url}?{query}")
+            code, size = output.split()
+            assert code == "200" and int(size) > 20_000_000, output
+            out["http"].append(elapsed)
+            out["late"].append(late)
+    return out
 
 
 async def _part_query(base: Path, args: argparse.Namespace) -> None:
@@ -358,11 +380,14 @@ async def _part_query(base: Path, args: argparse.Namespace) -> None:
           f"{statistics.median(rest) / statistics.median(fast):.1f}x faster; the view "
           "encodes in a worker thread)")
     print(f"   minimal, no attrs:   {_range(times['minimal'], 'ms')} (query + shape)")
-    http, lates = await _http_runs(base, day, start, end, args.runs * 3)
-    print(f"   REST over HTTP:      {_range(http, 'ms')} (curl started to curl done: "
+    http = await _http_runs(base, day, start, end, args.runs * 3)
+    print(f"   REST over HTTP:      {_range(http['http'], 'ms')} (curl started to curl done: "
           "request, query, encoding, 23 MB read)")
-    print(f"   loop late, max:      {_range(lates, 'ms')} (a 1 ms ticker's longest "
+    print(f"   curl, empty answer:  {_range(http['curl_empty'], 'ms')} (curl's own start-up)")
+    print(f"   loop late, max:      {_range(http['late'], 'ms')} (a 1 ms ticker's longest "
           "lateness during each request)")
+    print(f"   idle loop late, max: {_range(http['idle_late'], 'ms')} (the same for 200 ms "
+          "idle: the shared box's noise)")
     print(f"   ({_cpu_share(cpu)})\n")
 
 
