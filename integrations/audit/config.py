@@ -16,6 +16,7 @@ from .const import (
     CONF_CHECKPOINT_INTERVAL,
     CONF_CHECKPOINT_RECORDS,
     CONF_MAX_FILE_SIZE,
+    CONF_MAX_TOTAL_SIZE,
     CONF_NAME,
     CONF_PUBLISH_CHECKPOINTS,
     CONF_QUEUE_SIZE,
@@ -23,6 +24,7 @@ from .const import (
     DEFAULT_CHECKPOINT_INTERVAL,
     DEFAULT_CHECKPOINT_RECORDS,
     DEFAULT_MAX_FILE_SIZE,
+    DEFAULT_MAX_TOTAL_SIZE,
     DEFAULT_NAME,
     DEFAULT_QUEUE_SIZE,
     DEFAULT_SUMMARY_INTERVAL,
@@ -68,6 +70,10 @@ PUBLISH_SCHEMA: Final = vol.Schema({
 
 ENTRY_SCHEMA = vol.Schema({
     **ENTRY_FIELDS,
+    # YAML only (entries made by the form get the default): the oldest log files are
+    # deleted beyond it, the chain stays verifiable (writer.py, retention).
+    vol.Optional(CONF_MAX_TOTAL_SIZE, default=DEFAULT_MAX_TOTAL_SIZE): vol.All(
+        vol.Coerce(int), vol.Range(min=65536, max=1 << 40)),
     vol.Optional(CONF_PUBLISH_CHECKPOINTS, default=None): vol.Any(None, PUBLISH_SCHEMA),
 })
 #: ``audit:`` in configuration.yaml (``audit:`` with nothing under it is ``{}``).

@@ -16,6 +16,7 @@ CONF_NAME: Final = "name"
 CONF_CHECKPOINT_RECORDS: Final = "checkpoint_records"
 CONF_CHECKPOINT_INTERVAL: Final = "checkpoint_interval"
 CONF_MAX_FILE_SIZE: Final = "max_file_size"
+CONF_MAX_TOTAL_SIZE: Final = "max_total_size"
 CONF_QUEUE_SIZE: Final = "queue_size"
 CONF_SUMMARY_INTERVAL: Final = "summary_interval"
 CONF_PUBLISH_CHECKPOINTS: Final = "publish_checkpoints"
@@ -24,6 +25,8 @@ DEFAULT_NAME: Final = "Audit log"
 DEFAULT_CHECKPOINT_RECORDS: Final = 1000
 DEFAULT_CHECKPOINT_INTERVAL: Final = 300.0
 DEFAULT_MAX_FILE_SIZE: Final = 16 * 1024 * 1024
+#: All log files together; the oldest are deleted beyond it (writer.py, retention).
+DEFAULT_MAX_TOTAL_SIZE: Final = 1024 * 1024 * 1024
 DEFAULT_QUEUE_SIZE: Final = 10_000
 DEFAULT_SUMMARY_INTERVAL: Final = 300.0
 

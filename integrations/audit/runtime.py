@@ -20,8 +20,10 @@ from .const import (
     CONF_CHECKPOINT_INTERVAL,
     CONF_CHECKPOINT_RECORDS,
     CONF_MAX_FILE_SIZE,
+    CONF_MAX_TOTAL_SIZE,
     CONF_QUEUE_SIZE,
     CONF_SUMMARY_INTERVAL,
+    DEFAULT_MAX_TOTAL_SIZE,
 )
 from .keystore import load_or_create
 from .listeners import AuditListeners
@@ -29,10 +31,12 @@ from .publish import CheckpointPublisher
 from .writer import LogWriter, ensure_dir, log_files
 
 
-def _open_writer(directory: Path, max_file_size: int) -> LogWriter:
+def _open_writer(directory: Path, max_file_size: int,
+                 max_total_size: int | None = None) -> LogWriter:
     ensure_dir(directory)
     private, verifier = load_or_create(directory, log_exists=bool(log_files(directory)))
-    writer = LogWriter(directory, private, verifier, max_file_size=max_file_size)
+    writer = LogWriter(directory, private, verifier, max_file_size=max_file_size,
+                       max_total_size=max_total_size)
     writer.open()
     return writer
 
@@ -52,7 +56,8 @@ class AuditRuntime:
     @classmethod
     async def open(cls, config: Mapping[str, Any], directory: Path) -> AuditRuntime:
         writer = await anyio.to_thread.run_sync(
-            _open_writer, directory, int(config[CONF_MAX_FILE_SIZE])
+            _open_writer, directory, int(config[CONF_MAX_FILE_SIZE]),
+            int(config.get(CONF_MAX_TOTAL_SIZE, DEFAULT_MAX_TOTAL_SIZE)),
         )
         log = AuditLog(
             writer, queue_size=int(config[CONF_QUEUE_SIZE]),

@@ -4,7 +4,11 @@ The checks, in chain order, stopping at the first bad record (named by file and 
 
 * every line is a canonical record of the schema (``record.py``), ending in ``\\n``;
 * ``seq`` grows by one (a gap: records deleted; a repeat or step back: inserted or
-  reordered) and starts at 1 (else earlier files are missing: ``--from``);
+  reordered) and starts at 1 (else earlier files are missing: ``--from``), or at a
+  checkpoint record when retention deleted the older files (``max_total_size``): its
+  signed note covers exactly the records before it, and an ``audit.pruned`` record
+  later in the chain must say the log starts there or earlier (files deleted by hand
+  beyond what retention recorded are caught);
 * ``prev`` is the SHA-256 of the line before, across files; the first record's is the
   genesis value of the key's origin (a log of another key fails here);
 * a checkpoint record's note is signed by the key, names its origin, and covers exactly
@@ -35,7 +39,7 @@ from .const import CHECKPOINTS_FILE, PUBLIC_KEY_FILE
 from .errors import AuditError, AuditFormatError, VerifyFailed
 from .note import Checkpoint, Verifier, verify
 from .record import ACTION_CHECKPOINT, genesis, line_hash, parse
-from .writer import log_files
+from .writer import ACTION_PRUNED, log_files
 
 EXIT_OK = 0
 EXIT_BAD = 1
@@ -81,6 +85,8 @@ class _FileResult:
     signed_through: int
     checkpoints: int
     marks: dict[int, _Mark]
+    #: The largest ``first_seq`` an ``audit.pruned`` record of this file states (0: none).
+    pruned_to: int = 0
 
 
 _FileKey = tuple[str, bytes, int | None, str | None, bool]
@@ -120,7 +126,17 @@ def verify_bytes(
     """
     report = Report()
     try:
-        marks = _walk(files, verifier, report, start_anywhere, cache)
+        marks, pruned_to = _walk(files, verifier, report, start_anywhere, cache)
+        if not start_anywhere and report.first_seq is not None and report.first_seq > 1:
+            if pruned_to < report.first_seq:
+                raise VerifyFailed(
+                    f"the log starts at seq {report.first_seq} (a signed checkpoint) but no "
+                    f"{ACTION_PRUNED} record says retention deleted the records before it "
+                    "(files deleted by hand?)")
+            report.warnings.append(
+                f"records 1..{report.first_seq - 1} were deleted by retention "
+                f"({ACTION_PRUNED}); verified from the signed checkpoint at seq "
+                f"{report.first_seq}")
         notes = _checkpoints(checkpoints, checkpoints_name, verifier, cache)
         _match_checkpoints(notes, marks, report, checkpoints_name)
         if checkpoints is not None:
@@ -143,10 +159,11 @@ def verify_bytes(
 def _walk(
     files: Iterable[tuple[str, bytes]], verifier: Verifier, report: Report,
     start_anywhere: bool, cache: VerifyCache | None,
-) -> dict[int, _Mark]:
+) -> tuple[dict[int, _Mark], int]:
     expected_seq: int | None = None if start_anywhere else 1
     expected_prev: str | None = None if start_anywhere else genesis(verifier.name)
     marks: dict[int, _Mark] = {}
+    pruned_to = 0
     for name, data in files:
         key = (name, data, expected_seq, expected_prev, report.records > 0)
         result = cache.files.get(key) if cache is not None else None
@@ -166,7 +183,8 @@ def _walk(
         report.signed_through = max(report.signed_through, result.signed_through)
         report.checkpoints += result.checkpoints
         marks.update(result.marks)
-    return marks
+        pruned_to = max(pruned_to, result.pruned_to)
+    return marks, pruned_to
 
 
 def _parse(line: bytes, cache: VerifyCache | None) -> tuple[dict[str, Any], str]:
@@ -210,7 +228,7 @@ def _walk_file(
     marks: dict[int, _Mark] = {}
     first_seq: int | None = None
     last_seq: int | None = None
-    signed_through = checkpoints = records = 0
+    signed_through = checkpoints = records = pruned_to = 0
     for number, line in enumerate(lines[:-1], 1):
         where = f"{name} line {number}"
         try:
@@ -218,6 +236,16 @@ def _walk_file(
         except AuditFormatError as err:
             raise VerifyFailed(f"{where}: {err}") from None
         seq = record["seq"]
+        if (expected_seq == 1 and not seen_before and number == 1 and seq > 1
+                and record["action"] == ACTION_CHECKPOINT):
+            # Older files deleted by retention: this checkpoint's signed note (checked
+            # below: size seq - 1, root = its prev) anchors the chain; verify_bytes
+            # then requires an audit.pruned record that says so.
+            expected_seq, expected_prev = seq, record["prev"]
+        if record["action"] == ACTION_PRUNED:
+            stated = record["details"].get("first_seq")
+            if type(stated) is int:
+                pruned_to = max(pruned_to, stated)
         if expected_seq is not None and seq != expected_seq:
             if seq > expected_seq:
                 why = ("records deleted before it" if expected_seq > 1 or seen_before
@@ -247,7 +275,7 @@ def _walk_file(
         last_seq = seq
         expected_seq, expected_prev = seq + 1, digest
     return _FileResult(records, first_seq, last_seq, expected_seq, expected_prev,
-                       signed_through, checkpoints, marks)
+                       signed_through, checkpoints, marks, pruned_to)
 
 
 def _checkpoints(

@@ -7,7 +7,8 @@ Layout of ``<config>/.storage/audit/`` (dir 0700, files 0600)::
 
     audit-000001.jsonl   records, one per line (record.py); a new file is started
     audit-000002.jsonl   when the next line would take a file past max_file_size,
-    ...                  and its first record chains to the previous file's last
+    ...                  and its first record chains to the previous file's last;
+                         that first record is a checkpoint (the anchor, below)
     checkpoints.jsonl    every checkpoint note again, {"file", "line", "note"} a line
     audit_ed25519.key    signing key (0600); audit_ed25519.pub: its verifier key
     audit.lock           flock'ed by whoever writes (the host's writer from open()
@@ -18,6 +19,19 @@ acknowledged, since a round returns only after fsync) is cut off and the cut is
 recorded in the next record written (``audit.repaired``). A last complete line that is
 not a valid record is refused: that log needs ``gatehouse audit verify``, not a new
 record chained onto damage.
+
+Retention (``max_total_size``): when the files together pass it, the oldest are
+deleted, never the current one. Every file starts with a checkpoint record (written
+at rotation), whose signed note covers exactly the records before it (seq - 1, and
+the hash of the last one), so a log whose older files are gone still verifies from
+its first file: the note anchors that file's first record, and the chain runs on from
+there. Before deleting anything the writer appends an ``audit.pruned`` record (the
+deleted files and the seq the log now starts at) and fsyncs it: ``gatehouse audit
+verify`` accepts a log that starts after seq 1 only when such a record (itself signed
+by a later checkpoint) says so, so deleting old files by hand is still caught. Files
+written before the anchors existed start with an ordinary record: they are deleted
+only together with the files after them, up to the first anchored one. A writer made
+without ``max_total_size`` (tools, tests) keeps every file and writes no anchors.
 """
 
 from __future__ import annotations
@@ -39,6 +53,9 @@ from .const import CHECKPOINTS_FILE, LOG_PREFIX, LOG_SUFFIX
 from .errors import AuditFormatError, AuditLogBusy
 from .note import Verifier, sign
 from .record import ACTION_CHECKPOINT, VERSION, encode, genesis, line_hash, parse
+
+#: The record that says older files were deleted by retention (verify.py reads it).
+ACTION_PRUNED = "audit.pruned"
 
 _LOG_NAME = re.compile(re.escape(LOG_PREFIX) + r"(\d{6})" + re.escape(LOG_SUFFIX))
 
@@ -126,12 +143,18 @@ class LogWriter:
 
     def __init__(
         self, directory: Path, private: Ed25519PrivateKey, verifier: Verifier,
-        *, max_file_size: int,
+        *, max_file_size: int, max_total_size: int | None = None,
     ) -> None:
         self.directory = directory
         self.origin = verifier.name
         self._private = private
         self.max_file_size = max_file_size
+        #: The files together may not pass this (None: kept for ever, no anchors); at
+        #: least the current file is kept whatever its size.
+        self.max_total_size = max_total_size
+        #: Files deleted by retention since this writer was made.
+        self.pruned_files = 0
+        self._rotated = False
         self.seq = 0
         self.head = genesis(self.origin)
         self.since_checkpoint = 0
@@ -251,6 +274,9 @@ class LogWriter:
         if checkpoint and self.since_checkpoint:
             buffer = self._checkpoint(buffer)
         self._flush(buffer)
+        if self._rotated:
+            self._rotated = False
+            written += self._prune()
         return written
 
     def _append(self, buffer: list[bytes], record: dict[str, Any]) -> list[bytes]:
@@ -259,6 +285,12 @@ class LogWriter:
             self._flush(buffer)
             buffer = []
             self._rotate()
+            if self.max_total_size is not None and record["action"] != ACTION_CHECKPOINT:
+                # The new file's first record is a checkpoint (the anchor that lets it
+                # be verified once the files before it are gone); the record follows it.
+                self._checkpoint([])
+                record["seq"], record["prev"] = self.seq + 1, self.head
+                line = encode(record)
         buffer.append(line + b"\n")
         self._size += len(line) + 1
         self._line += 1
@@ -297,6 +329,67 @@ class LogWriter:
         self._line = 0
         self._file = _open_append(self.directory / file_name(self._number))
         _fsync_dir(self.directory)
+        self._rotated = True
+
+    # -- retention ------------------------------------------------------------------
+
+    def _prune(self) -> int:
+        """Delete the oldest files beyond ``max_total_size``; the records written (0/1).
+
+        The new first file must start with a checkpoint record (an anchor); the
+        ``audit.pruned`` record is on disk before any file is deleted, so a crash in
+        between leaves files that the record already gave up (verify accepts that:
+        the log may start earlier than the record says, never later).
+        """
+        if self.max_total_size is None:
+            return 0
+        files = log_files(self.directory)
+        sizes = [p.stat().st_size for p in files]
+        if sum(sizes) <= self.max_total_size:
+            return 0
+        # files[:cut] go: the fewest that bring the rest within the bound, else as many
+        # as may go (the current file stays); files[cut] must start with an anchor.
+        cut = 0
+        for index in range(1, len(files)):
+            if _starts_with_checkpoint(files[index]):
+                cut = index
+                if sum(sizes[index:]) <= self.max_total_size:
+                    break
+        if not cut:
+            return 0
+        doomed = files[:cut]
+        first_seq = _first_seq(files[cut])
+        self._flush(self._append([], {
+            "v": VERSION, "seq": self.seq + 1, "time": utc_stamp(time.time()),
+            "actor": _SYSTEM, "action": ACTION_PRUNED, "target": None, "result": "ok",
+            "details": {"files": [p.name for p in doomed], "first_seq": first_seq,
+                        "bytes": sum(sizes[:cut]), "max_total_size": self.max_total_size},
+            "prev": self.head,
+        }))
+        self.since_checkpoint += 1
+        for path in doomed:
+            path.unlink(missing_ok=True)
+        _fsync_dir(self.directory)
+        self.pruned_files += len(doomed)
+        return 1
+
+
+def _first_line(path: Path) -> bytes:
+    with path.open("rb") as stream:
+        return stream.readline().rstrip(b"\n")
+
+
+def _starts_with_checkpoint(path: Path) -> bool:
+    try:
+        action: str = parse(_first_line(path))["action"]
+        return action == ACTION_CHECKPOINT
+    except (AuditFormatError, OSError):
+        return False
+
+
+def _first_seq(path: Path) -> int:
+    seq: int = parse(_first_line(path))["seq"]
+    return seq
 
 
 _SYSTEM: dict[str, str | None] = {"user_id": None, "name": None, "ip": None}
