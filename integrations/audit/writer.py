@@ -370,8 +370,37 @@ class LogWriter:
         for path in doomed:
             path.unlink(missing_ok=True)
         _fsync_dir(self.directory)
+        # Only the entries of files really gone: verify needs the others.
+        self._prune_checkpoints({p.name for p in doomed if not p.exists()})
         self.pruned_files += len(doomed)
         return 1
+
+    def _prune_checkpoints(self, gone: set[str]) -> None:
+        """Drop the checkpoints file's entries of deleted files (it would grow for
+        ever otherwise). Verify skips notes older than the log's start anyway; the
+        file is replaced by rename, so a crash leaves the old or the new one."""
+        path = self.directory / CHECKPOINTS_FILE
+        if not path.exists():
+            return
+        lines = path.read_bytes().split(b"\n")[:-1]
+        kept = [line for line in lines if _entry_file(line) not in gone]
+        if len(kept) == len(lines):
+            return
+        partial = path.with_name(path.name + ".tmp")
+        with _open_append(partial) as f:
+            f.truncate(0)
+            f.write(b"".join(line + b"\n" for line in kept))
+            os.fsync(f.fileno())
+        os.replace(partial, path)
+        _fsync_dir(self.directory)
+
+
+def _entry_file(line: bytes) -> object:
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return None
+    return entry.get("file") if isinstance(entry, dict) else None
 
 
 def _first_line(path: Path) -> bytes:

@@ -18,7 +18,7 @@ import voluptuous as vol
 from auditools import ALICE, records
 
 from gatehouse.integrations.audit.config import CONFIG_SCHEMA
-from gatehouse.integrations.audit.const import DEFAULT_MAX_TOTAL_SIZE
+from gatehouse.integrations.audit.const import CHECKPOINTS_FILE, DEFAULT_MAX_TOTAL_SIZE
 from gatehouse.integrations.audit.keystore import load_or_create
 from gatehouse.integrations.audit.record import ACTION_CHECKPOINT
 from gatehouse.integrations.audit.verify import verify_path
@@ -79,6 +79,11 @@ def test_old_files_are_deleted_and_the_rest_verifies(tmp_path: Path) -> None:
     pruned = [r for r in kept if r["action"] == ACTION_PRUNED]
     assert pruned and pruned[-1]["details"]["first_seq"] == kept[0]["seq"]
     assert pruned[-1]["details"]["files"][-1] < files[0].name
+
+    # The checkpoints file lists the remaining files only (it is bounded too).
+    listed = {json.loads(line)["file"] for line in
+              (tmp_path / CHECKPOINTS_FILE).read_text(encoding="utf-8").splitlines()}
+    assert listed <= {p.name for p in files}
 
     report = verify_path(tmp_path, strict=True)
     assert report.ok, report.problem
@@ -186,3 +191,24 @@ async def test_the_entry_opens_its_writer_with_the_bound(tmp_path: Path) -> None
         assert runtime.log.writer.max_total_size == DEFAULT_MAX_TOTAL_SIZE
     finally:
         runtime.log.writer.close()
+
+
+def test_a_crash_between_the_record_and_the_deletion_verifies(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The audit.pruned record is on disk first: files it gave up that are still there
+    (the deletion never ran) are fine, and the next prune deletes them."""
+    with monkeypatch.context() as patch:
+        patch.setattr(Path, "unlink", lambda self, missing_ok=False: None)
+        writer = _writer(tmp_path)
+        _write(writer, 400)
+        writer.write_batch([], True)
+        writer.close()
+    assert log_files(tmp_path)[0].name == "audit-000001.jsonl"
+    assert any(r["action"] == ACTION_PRUNED for r in records(tmp_path))
+    assert verify_path(tmp_path, strict=True).ok
+    writer = _writer(tmp_path)
+    _write(writer, 100)
+    writer.write_batch([], True)
+    writer.close()
+    assert log_files(tmp_path)[0].name != "audit-000001.jsonl"
+    assert verify_path(tmp_path, strict=True).ok
