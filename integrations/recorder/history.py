@@ -80,19 +80,33 @@ REST_PIECE_ROWS = 1000
 
 
 class _IsoCache:
-    """``iso(ts)`` without a ``datetime`` per row: the text up to the minute is made
-    once per minute (by ``iso`` itself), the seconds and microseconds are formatted
-    here, rounded as ``datetime.fromtimestamp`` rounds (half to even).  Identical
-    output to ``iso`` is proven in tests; anything unusual (negative, not finite)
-    goes to ``iso``."""
+    """``iso(ts)`` without a ``datetime`` per row, for times mostly in order: the text
+    up to the minute is made by ``iso`` when the minute changes; the seconds and
+    microseconds are formatted here, rounded as ``datetime.fromtimestamp`` rounds
+    (the fraction times 1e6, half to even: Python's ``round``). The fraction is the
+    same double as ``math.modf``'s: ``ts - minute_start`` and ``- second`` are exact
+    (Sterbenz). Identical output to ``iso`` is proven in tests; anything unusual
+    (negative, not finite, past year 9999) goes to ``iso``."""
 
-    __slots__ = ("minutes",)
+    __slots__ = ("prefix", "start")
 
     def __init__(self) -> None:
-        self.minutes: dict[int, str] = {}
+        self.start = -1e300  # no minute yet
+        self.prefix = ""
 
     def __call__(self, ts: float) -> str:
-        if not 0.0 <= ts < 253_402_300_799.0:  # also NaN; up to year 9999
+        offset = ts - self.start
+        if 0.0 <= offset < 60.0:
+            second = int(offset)
+            micro = round((offset - second) * 1e6)
+            if not micro:
+                return f"{self.prefix}{second:02d}+00:00"
+            if micro < 1_000_000:
+                return f"{self.prefix}{second:02d}.{micro:06d}+00:00"
+        return self._new_minute(ts)
+
+    def _new_minute(self, ts: float) -> str:
+        if not 0.0 <= ts < 253_402_300_799.0:  # also NaN
             return iso(ts)
         frac, whole_f = math.modf(ts)
         micro = round(frac * 1e6)
@@ -101,12 +115,11 @@ class _IsoCache:
             micro -= 1_000_000
             whole += 1
         minute, second = divmod(whole, 60)
-        prefix = self.minutes.get(minute)
-        if prefix is None:
-            prefix = self.minutes[minute] = iso(minute * 60.0)[:17]
+        self.start = minute * 60.0
+        self.prefix = iso(self.start)[:17]
         if micro:
-            return f"{prefix}{second:02d}.{micro:06d}+00:00"
-        return f"{prefix}{second:02d}+00:00"
+            return f"{self.prefix}{second:02d}.{micro:06d}+00:00"
+        return f"{self.prefix}{second:02d}+00:00"
 
 
 def _json_value(value: Any, cache: dict[Any, str]) -> str:
@@ -132,33 +145,31 @@ def rest_history_json(found: Found, *, minimal: bool, no_attributes: bool,
     to_iso = _IsoCache()
     attributes = found.attributes
     yield "["
-    first_entity = True
-    for entity_id, rows in found.states.items():
+    for number, (entity_id, rows) in enumerate(found.states.items()):
         keep_attrs = entity_id.split(".", 1)[0] in NEED_ATTRIBUTE_DOMAINS
         head = '{"entity_id": ' + encode_basestring_ascii(entity_id) + ', "state": '
-        parts: list[str] = ["[" if first_entity else ", ["]
-        first_entity = False
+        yield ", [" if number else "["
+        texts: list[str] = []
         for index, (state, key, changed, updated) in enumerate(rows):
             state_text = states_text.get(state) if type(state) is str else None
             if state_text is None:
                 state_text = _json_value(state, states_text)
-            if index:
-                parts.append(", ")
             if minimal and index and not keep_attrs:
-                parts.append(f'{{"state": {state_text}, "last_changed": "{to_iso(changed)}"}}')
+                texts.append(f'{{"state": {state_text}, "last_changed": "{to_iso(changed)}"}}')
             else:
                 attrs: str | None = "{}" if no_attributes else attr_text.get(key)
                 if attrs is None:
                     attrs = attr_text[key] = json.dumps(attributes.get(key, {}))
                 updated_text = to_iso(updated)
                 changed_text = updated_text if changed == updated else to_iso(changed)
-                parts.append(f'{head}{state_text}, "attributes": {attrs}, "last_changed": '
+                texts.append(f'{head}{state_text}, "attributes": {attrs}, "last_changed": '
                              f'"{changed_text}", "last_updated": "{updated_text}"}}')
-            if len(parts) >= 2 * piece_rows:
-                yield "".join(parts)
-                parts = []
-        parts.append("]")
-        yield "".join(parts)
+            if len(texts) >= piece_rows:  # a piece; ", " first unless it starts the list
+                yield (", " if index >= len(texts) else "") + ", ".join(texts)
+                texts = []
+        if texts:
+            yield (", " if len(rows) > len(texts) else "") + ", ".join(texts)
+        yield "]"
     yield "]"
 
 

@@ -104,11 +104,14 @@ def test_empty_and_single() -> None:
 def test_iso_cache_matches_datetime() -> None:
     rng = random.Random(7)
     to_iso = history._IsoCache()
-    samples = [0.0, 5e-7, 1.5e-6, 0.9999995, 0.9999994999, 59.9999996, 1e9 + 0.5e-6,
+    samples: list[float] = [0.0, 5e-7, 1.5e-6, 0.9999995, 0.9999994999, 59.9999996, 1e9 + 0.5e-6,
                253_402_300_798.999999, 253_402_300_799.0, -1.0, -0.4e-6]
     samples += [_times(rng) for _ in range(20_000)]
     samples += [rng.randint(0, 2**31) + rng.randint(0, 2_000_000) * 5e-7
                 for _ in range(20_000)]
+    samples += sorted(samples)  # in order: the within-a-minute path
+    samples += [1_700_000_000 + n * 0.37 + rng.choice([0.0, 5e-7, 0.9999996, rng.random()])
+                for n in range(20_000)]
     for ts in samples:
         if ts < 0:
             continue  # fromtimestamp of a negative time is platform-dependent
