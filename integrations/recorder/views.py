@@ -2,7 +2,8 @@
 
 * ``GET /api/history/period[/<start>]?filter_entity_id=a,b&end_time=&minimal_response
   &no_attributes&significant_changes_only=0|1&skip_initial_state``: a list per entity
-  of its states (``history.rest_history``); ``filter_entity_id`` is required (HA since
+  of its states (``history.rest_history``'s shape, sent as
+  ``history.rest_history_json`` encodes it, in chunks); ``filter_entity_id`` is required (HA since
   2023.2: 400 without); a start in the future answers ``[]``;
 * ``GET /api/logbook[/<start>]?entity=&end_time=``: logbook entries, oldest first.
 

@@ -378,7 +378,7 @@ async def _part_query(base: Path, args: argparse.Namespace) -> None:
     fast = [q + f for q, f in zip(times["query"], times["fast"], strict=True)]
     print(f"   REST total, now:     {_range(fast, 'ms')} (query + rest_history_json; "
           f"{statistics.median(rest) / statistics.median(fast):.1f}x faster; the view "
-          "encodes in a worker thread)")
+          "encodes piece by piece while it sends)")
     print(f"   minimal, no attrs:   {_range(times['minimal'], 'ms')} (query + shape)")
     http = await _http_runs(base, day, start, end, args.runs * 3)
     print(f"   REST over HTTP:      {_range(http['http'], 'ms')} (curl started to curl done: "
