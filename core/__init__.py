@@ -37,6 +37,7 @@ from .exceptions import (
     GatehouseError,
     ServiceNotFound,
     ServiceValidationError,
+    StoreTooNewError,
 )
 from .hookspecs import hookimpl
 from .host import Host, HostState
@@ -106,6 +107,7 @@ __all__ = [
     "State",
     "StateChangedData",
     "StateMachine",
+    "StoreTooNewError",
     "SupportsResponse",
     "SwitchEntity",
     "ToggleEntity",

@@ -34,11 +34,13 @@ from .bus import EventType
 from .config_entry import ConfigEntry, ConfigEntryState, Source
 from .context import acting_context
 from .exceptions import (
+    EXIT_STORE_TOO_NEW,
     ConfigEntryAuthFailed,
     ConfigEntryError,
     ConfigEntryNotReady,
     GatehouseError,
     OperationNotAllowed,
+    StoreTooNewError,
     UnknownEntry,
 )
 from .integration import YamlEntry
@@ -298,6 +300,14 @@ class ConfigEntries:
         except (ConfigEntryAuthFailed, ConfigEntryError) as err:
             await entry.teardown()
             return self._fail(entry, ConfigEntryState.SETUP_ERROR, str(err) or type(err).__name__)
+        except StoreTooNewError as err:
+            # Data from a newer release: never start on it (no silent downgrade), and not
+            # only this entry: the host stops, saying why (issue 15, upgrades).
+            await entry.teardown()
+            self._fail(entry, ConfigEntryState.SETUP_ERROR, str(err), log=False)
+            _LOGGER.critical("Refusing to run: %s (was Gatehouse downgraded?); stopping", err)
+            self._host.request_stop(EXIT_STORE_TOO_NEW)
+            return False
         except Exception as err:
             _LOGGER.exception("Error setting up %s entry %r", entry.domain, entry.title)
             await entry.teardown()

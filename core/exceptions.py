@@ -63,6 +63,19 @@ class StorageError(GatehouseError):
     """A stored file could not be read, migrated or written."""
 
 
+class StoreTooNewError(StorageError):
+    """Data written by a newer release than this one (a JSON store, a database).
+
+    Not corruption: the data is good and this code too old for it. Nothing may start on
+    it or write to it (no silent downgrade), so a config entry whose set-up raises this
+    stops the whole host with the message, exit code ``EXIT_STORE_TOO_NEW``.
+    """
+
+
+#: The exit code of a host that refused data from a newer release (sysexits EX_CONFIG).
+EXIT_STORE_TOO_NEW = 78
+
+
 class ConfigEntryError(GatehouseError):
     """Base for config entry lifecycle errors raised by integrations."""
 

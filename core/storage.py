@@ -51,6 +51,7 @@ import anyio
 import anyio.to_thread
 
 from .exceptions import StorageError as _CoreStorageError
+from .exceptions import StoreTooNewError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -154,7 +155,7 @@ class CorruptStorageError(StorageError):
         self.moved_to = moved_to
 
 
-class UnsupportedStorageVersionError(StorageError):
+class UnsupportedStorageVersionError(StorageError, StoreTooNewError):
     """The file was written by a newer major version of the code than this one.
 
     Unlike corruption this is not safe to start fresh from: the data is good, the code is

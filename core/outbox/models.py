@@ -12,13 +12,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
-from ..exceptions import GatehouseError
+from ..exceptions import GatehouseError, StoreTooNewError
 
 # --------------------------------------------------------------------------- errors
 
 
 class OutboxError(GatehouseError):
     """Base of the errors the outbox raises on purpose."""
+
+
+class OutboxTooNewError(OutboxError, StoreTooNewError):
+    """The outbox database was written by a newer release: refused, left as it is."""
 
 
 class OutboxFull(OutboxError):

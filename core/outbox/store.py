@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from ..storage import FILE_MODE, make_private_dir, make_private_file
-from .models import DeadLetter, OutboxError, OutboxFull, OutboxMessage
+from .models import DeadLetter, OutboxError, OutboxFull, OutboxMessage, OutboxTooNewError
 
 SCHEMA_VERSION = 2
 
@@ -247,7 +247,7 @@ class OutboxStore:
             conn.execute("PRAGMA foreign_keys=OFF")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
-                raise OutboxError(
+                raise OutboxTooNewError(
                     f"{self.path}: schema version {version} is newer than this "
                     f"Gatehouse understands ({SCHEMA_VERSION})"
                 )

@@ -31,7 +31,7 @@ from gatehouse.core.http import RouteDef, WsCommand
 from .binary_sensor import RecorderProblemSensor
 from .config import CONFIG_SCHEMA, ENTRY_SCHEMA, OPTIONS_LAYOUT
 from .const import CONF_NAME, DEFAULT_NAME, DOMAIN
-from .errors import RecorderError
+from .errors import RecorderError, SchemaTooNewError
 from .flow import RecorderConfigFlow, RecorderOptionsFlow
 from .runtime import RecorderRuntime
 from .services import LOADED
@@ -55,6 +55,8 @@ class RecorderIntegration:
         config = OPTIONS_LAYOUT.validated(entry, ENTRY_SCHEMA, "recorder")
         try:
             runtime = await RecorderRuntime.open(host, config)
+        except SchemaTooNewError:
+            raise  # data from a newer release: the host refuses to run (StoreTooNewError)
         except (RecorderError, OSError) as err:
             raise ConfigEntryError(str(err)) from err
         entry.runtime_data = runtime

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from gatehouse.core import GatehouseError
+from gatehouse.core import GatehouseError, StoreTooNewError
 
 
 class RecorderError(GatehouseError):
     """Something the recorder cannot do."""
 
 
-class SchemaTooNewError(RecorderError):
+class SchemaTooNewError(RecorderError, StoreTooNewError):
     """The database was written by a newer recorder: refused, never downgraded."""
 
 

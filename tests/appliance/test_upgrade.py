@@ -109,13 +109,18 @@ def test_a_newer_database_is_refused_and_left_alone(
         proc = subprocess.Popen([GATEHOUSE, "run", "--config", str(config)], stdout=out,
                                 stderr=subprocess.STDOUT)
     try:
-        # Today the exporter's entry fails (the host runs on without it); never migrated.
-        wait_until_sync(lambda: "schema version 99" in log.read_text()
-                        or proc.poll() is not None, timeout=60)
+        # The host refuses to run on it: it stops by itself with EX_CONFIG (78).
+        # Regression: only that entry failed ("unexpected error" with a traceback for
+        # the outbox) and the host ran on without its exporter or recorder.
+        wait_until_sync(lambda: proc.poll() is not None, timeout=60,
+                        message="the host stopping by itself")
     finally:
-        proc.send_signal(signal.SIGTERM)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
         proc.wait(60)
     text = log.read_text()
+    assert proc.returncode == 78, text[-3000:]
+    assert "Refusing to run" in text and "Traceback" not in text, text[-3000:]
     assert re.search(r"schema version 99,? (is )?newer than", text), text[-3000:]
     assert str(db) in text
     with sqlite3.connect(db) as conn:
