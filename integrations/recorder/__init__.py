@@ -69,6 +69,7 @@ class RecorderIntegration:
             entry.on_unload(undo)
         await host.entities.add(entry, [problem])
         entry.spawn(runtime.daily_purge(), "recorder purge")
+        entry.spawn(runtime.size_guard(), "recorder size bound")
         LOADED.add(host, entry, runtime)
 
     async def unload_entry(self, host: Host, entry: ConfigEntry[RecorderRuntime]) -> None:

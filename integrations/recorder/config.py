@@ -18,12 +18,14 @@ from .const import (
     CONF_DB_FILE,
     CONF_EXCLUDE_EVENT_TYPES,
     CONF_MAX_QUEUE,
+    CONF_MAX_SIZE_MB,
     CONF_NAME,
     CONF_PURGE_KEEP_DAYS,
     CONF_STATISTICS_KEEP_DAYS,
     DEFAULT_COMMIT_INTERVAL,
     DEFAULT_DB_FILE,
     DEFAULT_MAX_QUEUE,
+    DEFAULT_MAX_SIZE_MB,
     DEFAULT_NAME,
     DEFAULT_PURGE_KEEP_DAYS,
     DEFAULT_STATISTICS_KEEP_DAYS,
@@ -46,6 +48,10 @@ TUNING_FIELDS: dict[Any, Any] = {
     vol.Optional(CONF_STATISTICS_KEEP_DAYS, default=DEFAULT_STATISTICS_KEEP_DAYS): vol.All(
         vol.Coerce(int), vol.Range(min=1, max=36500)),
     vol.Optional(CONF_AUTO_PURGE, default=True): bool,
+    # A size bound beside the age bound: a burst of fast-changing entities must not
+    # fill a small flash disk within purge_keep_days.
+    vol.Optional(CONF_MAX_SIZE_MB, default=DEFAULT_MAX_SIZE_MB): vol.All(
+        vol.Coerce(int), vol.Range(min=1, max=1_048_576)),
 }
 
 ENTRY_SCHEMA = vol.Schema({

@@ -14,6 +14,7 @@ CONF_STATISTICS_KEEP_DAYS: Final = "statistics_keep_days"
 CONF_AUTO_PURGE: Final = "auto_purge"
 CONF_MAX_QUEUE: Final = "max_queue"
 CONF_EXCLUDE_EVENT_TYPES: Final = "exclude_event_types"
+CONF_MAX_SIZE_MB: Final = "max_size_mb"
 
 DEFAULT_NAME: Final = "Recorder"
 #: HA's file name, so an operator finds it where they would look.
@@ -24,6 +25,10 @@ DEFAULT_PURGE_KEEP_DAYS: Final = 10
 DEFAULT_STATISTICS_KEEP_DAYS: Final = 365
 #: Rows waiting for the writer thread; beyond this they are dropped and counted.
 DEFAULT_MAX_QUEUE: Final = 200_000
+#: The database's size bound (MiB of used pages): the oldest states and events go first.
+DEFAULT_MAX_SIZE_MB: Final = 2048
+#: How often the size is checked (seconds); a purge checks it too.
+SIZE_CHECK_INTERVAL: Final = 600.0
 
 #: 5-minute and hourly statistics buckets, seconds.
 SHORT_TERM_PERIOD: Final = 300

@@ -471,5 +471,46 @@ class Database:
         return deleted
 
 
+    def used_bytes(self) -> int:
+        """Bytes in pages that hold data (free pages are reused before the file grows)."""
+        pages = self.conn.execute("PRAGMA page_count").fetchone()[0]
+        free = self.conn.execute("PRAGMA freelist_count").fetchone()[0]
+        size = self.conn.execute("PRAGMA page_size").fetchone()[0]
+        return int((pages - free) * size)
+
+    def trim_to(self, max_bytes: int, *, pause: Callable[[], None] | None = None) -> int:
+        """Delete the oldest states and events (in chunks) until the used pages fit
+        ``max_bytes`` with a tenth to spare; statistics stay. Returns rows deleted."""
+        target = max_bytes * 0.9
+        deleted = 0
+        while (used := self.used_bytes()) > target:
+            share = (used - target) / used  # about this share of the rows must go
+            round_deleted = 0
+            for table, key, column in (("states", "state_id", "last_updated_ts"),
+                                       ("events", "event_id", "time_fired_ts")):
+                rows = self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                chunk = max(100, min(PURGE_CHUNK, int(rows * share) + 1))
+                with self.conn:
+                    cur = self.conn.execute(
+                        f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} "
+                        f"ORDER BY {column} LIMIT ?)", (chunk,))
+                round_deleted += cur.rowcount
+            with self.conn:
+                self.conn.execute(
+                    "DELETE FROM state_attributes WHERE attributes_id NOT IN "
+                    "(SELECT attributes_id FROM states WHERE attributes_id IS NOT NULL)")
+                self.conn.execute(
+                    "DELETE FROM event_data WHERE data_id NOT IN "
+                    "(SELECT data_id FROM events WHERE data_id IS NOT NULL)")
+            deleted += round_deleted
+            if round_deleted == 0:
+                break  # only statistics and metadata left: nothing more to give
+            if pause is not None:
+                pause()
+        if deleted:
+            self.forget_caches()
+        return deleted
+
+
 def finite(value: float) -> float | None:
     return value if math.isfinite(value) else None

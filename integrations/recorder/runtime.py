@@ -29,8 +29,10 @@ from .const import (
     CONF_DB_FILE,
     CONF_EXCLUDE_EVENT_TYPES,
     CONF_MAX_QUEUE,
+    CONF_MAX_SIZE_MB,
     CONF_PURGE_KEEP_DAYS,
     CONF_STATISTICS_KEEP_DAYS,
+    SIZE_CHECK_INTERVAL,
 )
 from .database import Database, InitialStates, state_row
 from .writer import RecorderWriter
@@ -147,6 +149,29 @@ class RecorderRuntime:
         self.last_purge = time.time()
         _LOGGER.info("Recorder: purged %d rows older than %s days", deleted, keep)
         return deleted
+
+    async def trim(self) -> int:
+        """Keep the database within ``max_size_mb`` (oldest states and events first)."""
+        max_bytes = int(self.config[CONF_MAX_SIZE_MB]) * 1024 * 1024
+
+        def job(db: Database) -> int:
+            return db.trim_to(max_bytes, pause=self.writer.commit_queued)
+
+        deleted = int(await anyio.to_thread.run_sync(self.writer.call, job,
+                                                      abandon_on_cancel=True))
+        if deleted:
+            _LOGGER.warning("Recorder: over its size bound of %s MiB; deleted the %d oldest "
+                            "states and events", self.config[CONF_MAX_SIZE_MB], deleted)
+        return deleted
+
+    async def size_guard(self) -> None:
+        """Check the size bound every ``SIZE_CHECK_INTERVAL`` seconds."""
+        while True:
+            await anyio.sleep(SIZE_CHECK_INTERVAL)
+            try:
+                await self.trim()
+            except Exception as err:  # noqa: BLE001 - a loop that must not die
+                _LOGGER.error("Recorder: the size check failed: %s", err)
 
     async def daily_purge(self) -> None:
         """Purge once a day (HA purges at 04:12 local time; we purge a day after set-up
