@@ -250,16 +250,19 @@ class Database:
         found = self._meta.get(entity_id)
         if found is not None:
             return found
-        row = self.conn.execute("SELECT metadata_id FROM states_meta WHERE entity_id = ?",
-                                (entity_id,)).fetchone()
-        if row is None:
-            cur = self.conn.execute("INSERT INTO states_meta (entity_id) VALUES (?)",
-                                    (entity_id,))
-            found = int(cur.lastrowid or 0)
-        else:
-            found = int(row[0])
-        self._meta[entity_id] = found
+        found = self._meta[entity_id] = self._name_id(
+            "states_meta", "metadata_id", "entity_id", entity_id)
         return found
+
+    def _name_id(self, table: str, id_col: str, name_col: str, name: str) -> int:
+        """The id of ``name`` in a name table (``states_meta``, ``event_types``), made
+        on first use (the callers cache it)."""
+        row = self.conn.execute(f"SELECT {id_col} FROM {table} WHERE {name_col} = ?",
+                                (name,)).fetchone()
+        if row is not None:
+            return int(row[0])
+        cur = self.conn.execute(f"INSERT INTO {table} ({name_col}) VALUES (?)", (name,))
+        return int(cur.lastrowid or 0)
 
     def _shared_id(self, cache: dict[str, int], table: str, id_col: str, text_col: str,
                    text: str) -> int:
@@ -285,15 +288,8 @@ class Database:
         found = self._event_types.get(event_type)
         if found is not None:
             return found
-        row = self.conn.execute("SELECT event_type_id FROM event_types WHERE event_type = ?",
-                                (event_type,)).fetchone()
-        if row is None:
-            cur = self.conn.execute("INSERT INTO event_types (event_type) VALUES (?)",
-                                    (event_type,))
-            found = int(cur.lastrowid or 0)
-        else:
-            found = int(row[0])
-        self._event_types[event_type] = found
+        found = self._event_types[event_type] = self._name_id(
+            "event_types", "event_type_id", "event_type", event_type)
         return found
 
     def _statistic_id(self, entity_id: str, unit: Any) -> int:
@@ -460,15 +456,20 @@ class Database:
                 if pause is not None:
                     pause()
         with self.conn:
-            self.conn.execute(
-                "DELETE FROM state_attributes WHERE attributes_id NOT IN "
-                "(SELECT attributes_id FROM states WHERE attributes_id IS NOT NULL)")
-            self.conn.execute(
-                "DELETE FROM event_data WHERE data_id NOT IN "
-                "(SELECT data_id FROM events WHERE data_id IS NOT NULL)")
+            self._delete_orphans()
             self.conn.execute("DELETE FROM recorder_runs WHERE end_ts < ?", (cutoff,))
         self.forget_caches()
         return deleted
+
+    def _delete_orphans(self) -> None:
+        """Attributes and event data no row refers to any more (after a purge or trim;
+        in the caller's transaction)."""
+        self.conn.execute(
+            "DELETE FROM state_attributes WHERE attributes_id NOT IN "
+            "(SELECT attributes_id FROM states WHERE attributes_id IS NOT NULL)")
+        self.conn.execute(
+            "DELETE FROM event_data WHERE data_id NOT IN "
+            "(SELECT data_id FROM events WHERE data_id IS NOT NULL)")
 
 
     def used_bytes(self) -> int:
@@ -496,12 +497,7 @@ class Database:
                         f"ORDER BY {column} LIMIT ?)", (chunk,))
                 round_deleted += cur.rowcount
             with self.conn:
-                self.conn.execute(
-                    "DELETE FROM state_attributes WHERE attributes_id NOT IN "
-                    "(SELECT attributes_id FROM states WHERE attributes_id IS NOT NULL)")
-                self.conn.execute(
-                    "DELETE FROM event_data WHERE data_id NOT IN "
-                    "(SELECT data_id FROM events WHERE data_id IS NOT NULL)")
+                self._delete_orphans()
             deleted += round_deleted
             if round_deleted == 0:
                 break  # only statistics and metadata left: nothing more to give
