@@ -28,7 +28,9 @@ Importing this package does not import aiohttp: plugins may import ``Panel``,
 authenticated user of a request) and ``PERMISSIONS_KEY`` (what that user may do:
 ``can_read(entity_id)``, ``can_control``, ``check_call``...; see
 ``gatehouse.core.permissions``), for plugin route handlers, are loaded on first use,
-with aiohttp. A plugin route that is not
+with aiohttp, as is ``read_json(request)`` (the body as JSON, bounded in size, time and
+nesting depth; a 400/413/408 ``HttpError`` otherwise — use it instead of aiohttp's
+``request.json()``, which has no depth limit). A plugin route that is not
 ``require_admin`` serves every user, read-only ones included: filter what it answers
 with ``request[PERMISSIONS_KEY]``.
 """
@@ -42,7 +44,7 @@ from .extensions import Panel, RouteDef, Webhook, WsCommand, register_webhook
 from .query import query_int, query_time
 
 __all__ = ["HTTP_DOMAIN", "HTTP_SCHEMA", "PERMISSIONS_KEY", "USER_KEY", "Panel", "RouteDef",
-           "Webhook", "WsCommand", "query_int", "query_time", "register_webhook"]
+           "Webhook", "WsCommand", "query_int", "query_time", "read_json", "register_webhook"]
 
 
 def __getattr__(name: str) -> Any:
@@ -50,4 +52,8 @@ def __getattr__(name: str) -> Any:
         from . import runtime
 
         return getattr(runtime, name)
+    if name == "read_json":
+        from . import body
+
+        return body.read_json
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

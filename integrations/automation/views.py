@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from gatehouse.core import GatehouseError, Host
-from gatehouse.core.http import RouteDef
+from gatehouse.core.http import RouteDef, read_json
 
 from .editor import config_of, delete, entry_and_runtime, item_of, save
 
@@ -38,10 +38,7 @@ def routes(host: Host) -> list[RouteDef]:
 
     async def post(request: web.Request) -> web.Response:
         key = request.match_info["automation_id"]
-        try:
-            config = await request.json()
-        except ValueError:
-            return _error(400, "the body must be a JSON object")
+        config = await read_json(request)  # bounded, depth-limited: 400 otherwise
         if not isinstance(config, dict):
             return _error(400, "the body must be a JSON object")
         try:

@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from gatehouse.core import GatehouseError, Host
-from gatehouse.core.http import RouteDef
+from gatehouse.core.http import RouteDef, read_json
 
 from .editor import config_of, delete, item_of, runtime_of, save
 
@@ -34,10 +34,7 @@ def routes(host: Host) -> list[RouteDef]:
         key = request.match_info["key"]
         if not key.replace("_", "").isalnum() or key != key.lower():
             return _error(400, "a script key is lower-case letters, digits and _")
-        try:
-            config = await request.json()
-        except ValueError:
-            return _error(400, "the body must be a JSON object")
+        config = await read_json(request)  # bounded, depth-limited: 400 otherwise
         if not isinstance(config, dict):
             return _error(400, "the body must be a JSON object")
         try:

@@ -173,3 +173,11 @@ async def test_home_assistant_rest_config_api(config_dir: Path) -> None:
             assert r.status == 200
         async with http.get(url, headers=admin) as r:
             assert r.status == 404
+        # Regression: these routes read the body with aiohttp's request.json() (no depth
+        # limit): JSON nested 100,000 deep was a RecursionError, a 500 with a traceback.
+        deep = b"[" * 100_000 + b"]" * 100_000
+        for path in (url, "/api/config/script/config/deep_one"):
+            async with http.post(path, data=deep, headers={
+                    **admin, "Content-Type": "application/json"}) as r:
+                assert r.status == 400, (path, r.status)
+                assert "invalid JSON" in (await r.json())["message"]
