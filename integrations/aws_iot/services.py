@@ -1,10 +1,11 @@
 """The ``aws_iot.publish`` service: a message to AWS IoT Core through the outbox.
 
-Registered while at least one entry is loaded; acts on the entry named by ``entry``
-(entry id or name) or the only one. The message is stored in the outbox and the call
-returns once it is on disk, so an automation is never held up by, nor loses a message
-to, an outage. Admin-only: it reaches any topic of the thing's policy, past the
-entities a user's policy names.
+Registered while at least one entry is loaded; acts on the entry named by ``entry_id``
+(id or title; ``entry`` is the deprecated spelling) or the only one loaded
+(``LoadedEntries.pick_entry``: with several, name one). The message is stored in the
+outbox and the call returns once it is on disk, so an automation is never held up by,
+nor loses a message to, an outage. Admin-only: it reaches any topic of the thing's
+policy, past the entities a user's policy names.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 import voluptuous as vol
 
 from gatehouse.core import Host, LoadedEntries, ServiceCall, ServiceValidationError
-from gatehouse.core.helpers import slugify
 
 from .config import qos
 from .const import DOMAIN, HDR_QOS, HDR_TOPIC, MAX_PAYLOAD
@@ -36,7 +36,7 @@ PUBLISH_SCHEMA = vol.Schema(
         vol.Required("topic"): _topic,
         vol.Optional("payload", default=""): vol.Any(str, int, float, bool),
         vol.Optional("qos", default=1): qos,
-        vol.Optional("entry"): str,
+        **LoadedEntries.ENTRY_FIELDS,
     }
 )
 
@@ -52,11 +52,7 @@ LOADED: LoadedEntries[AwsIotRuntime] = LoadedEntries(DOMAIN, _register_services)
 
 def _publish(host: Host) -> Callable[[ServiceCall], Any]:
     async def publish(call: ServiceCall) -> None:
-        runtime = LOADED.pick(
-            host, call, call.data.get("entry"),
-            lambda _id, rt, wanted: wanted == rt.name or slugify(wanted) == rt.key,
-            param="entry",
-        )
+        runtime = LOADED.pick_entry(host, call)
         payload = str(call.data["payload"]).encode("utf-8")
         if len(payload) > MAX_PAYLOAD:
             raise ServiceValidationError(

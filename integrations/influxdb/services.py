@@ -1,7 +1,8 @@
 """The ``influxdb.write`` service: arbitrary points, through the entry's outbox.
 
 Registered with the first loaded entry and removed with the last (``LOADED``); it acts
-on the entry named by ``entry`` (id or name), or the only one loaded. Admin-only: it
+on the entry named by ``entry_id`` (id or title; ``entry`` is the deprecated spelling),
+or the only one loaded (``LoadedEntries.pick_entry``: with several, name one). Admin-only: it
 writes anything anywhere in the entry's database, past the entities a user's policy
 names. The call returns once every point is on disk in the outbox (delivered later,
 like state points: the same retries and dead letters). A point with nothing writable
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import voluptuous as vol
 
 from gatehouse.core import Host, LoadedEntries, ServiceCall
-from gatehouse.core.helpers import OutboxError, slugify
+from gatehouse.core.helpers import OutboxError
 
 from .const import DOMAIN, MAX_POINTS_PER_MESSAGE
 from .errors import InfluxWriteError
@@ -70,7 +71,7 @@ WRITE_SCHEMA = vol.Schema(
         vol.Optional("fields"): dict,
         vol.Optional("time"): vol.Any(int, float, str),
         vol.Optional("points"): _points,
-        vol.Optional("entry"): str,
+        **LoadedEntries.ENTRY_FIELDS,
     }
 )
 
@@ -96,11 +97,7 @@ def call_points(data: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _write(host: Host) -> Callable[[ServiceCall], Any]:
     async def write(call: ServiceCall) -> None:
-        runtime = LOADED.pick(
-            host, call, call.data.get("entry"),
-            lambda _id, rt, wanted: wanted == rt.name or slugify(wanted) == rt.key,
-            param="entry",
-        )
+        runtime = LOADED.pick_entry(host, call)
         try:
             points = call_points(dict(call.data))
         except vol.Invalid as err:

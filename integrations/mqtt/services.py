@@ -2,9 +2,10 @@
 
 The service belongs to the domain, not to an entry: it is registered when the first
 mqtt entry loads and removed when the last one unloads (``LOADED``), so unloading one of
-two brokers leaves it working for the other. An entry loads even while its broker is
-unreachable, so the service is there from boot on and QoS 1/2 messages wait in the
-outbox instead of being refused.
+two brokers leaves it working for the other. ``entry_id`` (an id or the entry's title)
+says which broker; left out, the only one loaded (``LoadedEntries.pick_entry``). An
+entry loads even while its broker is unreachable, so the service is there from boot on
+and QoS 1/2 messages wait in the outbox instead of being refused.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ PUBLISH_SCHEMA = vol.Schema(
         vol.Exclusive("payload_template", "payload"): str,
         vol.Optional("qos", default=0): QOS,
         vol.Optional("retain", default=False): bool,
-        vol.Optional("entry_id"): str,
+        # The broker: an entry id or title; left out, the only loaded entry (pick_entry).
+        **LoadedEntries.ENTRY_FIELDS,
     }
 )
 
@@ -52,7 +54,7 @@ def _register_services(host: Host) -> list[Unsubscribe]:
             DOMAIN, SERVICE_PUBLISH, _publish_handler(host), PUBLISH_SCHEMA, admin_only=True
         ),
         # provision_device, revoke_device, delete_device (admin-only; provisioning/).
-        *provisioning_services(host),
+        *provisioning_services(host, LOADED),
     ]
 
 
@@ -75,10 +77,12 @@ def _publish_handler(host: Host) -> Any:
         api = host.data.get(MQTT_API)
         if api is None:
             raise ServiceValidationError(DOMAIN, SERVICE_PUBLISH, "no mqtt entry is loaded")
+        # Never "the first broker": with two loaded, the caller says which (by title).
+        entry_id = LOADED.pick_entry_id(host, call)
         try:
             await api.publish(
                 data["topic"], payload, qos=data["qos"], retain=data["retain"],
-                entry_id=data.get("entry_id"),
+                entry_id=entry_id,
             )
         except MqttUnavailable as err:
             raise ServiceValidationError(DOMAIN, SERVICE_PUBLISH, str(err)) from err

@@ -1,7 +1,9 @@
 """The ``nats.publish`` and ``nats.request`` services.
 
 Both are registered once per host, while at least one NATS entry is loaded, and act on
-the entry named by ``entry`` (its entry id or name), or on the only one loaded.
+the entry named by ``entry_id`` (its id or title; ``entry`` is the deprecated spelling),
+or on the only one loaded: ``LoadedEntries.pick_entry``, the rule every domain service
+shares (with several loaded and none named the call is refused, naming them).
 
 ``nats.publish`` with ``jetstream: true`` does not publish at all: it stores the
 message in the outbox and returns once it is on disk, and the entry's
@@ -22,7 +24,7 @@ import nats.errors
 import voluptuous as vol
 
 from gatehouse.core import Host, LoadedEntries, ServiceCall, SupportsResponse
-from gatehouse.core.helpers import OutboxError, slugify
+from gatehouse.core.helpers import OutboxError
 
 from .client import flush_in_order, json_or_none
 from .config import publish_subject
@@ -45,7 +47,7 @@ _COMMON = {
     vol.Required("subject"): publish_subject,
     vol.Optional("payload", default=""): vol.Any(str, int, float, bool),
     vol.Optional("headers"): _headers,
-    vol.Optional("entry"): str,
+    **LoadedEntries.ENTRY_FIELDS,
 }
 
 PUBLISH_SCHEMA = vol.Schema(
@@ -87,17 +89,6 @@ def _register_services(host: Host) -> list[Callable[[], None]]:
 LOADED: LoadedEntries[NatsRuntime] = LoadedEntries(DOMAIN, _register_services)
 
 
-def _runtime(host: Host, call: ServiceCall) -> NatsRuntime:
-    """The entry a call names in ``entry`` (id, name or slug), or the only one loaded."""
-    return LOADED.pick(
-        host,
-        call,
-        call.data.get("entry"),
-        lambda _entry_id, runtime, wanted: wanted == runtime.name or slugify(wanted) == runtime.key,
-        param="entry",
-    )
-
-
 def _payload(call: ServiceCall) -> bytes:
     value = call.data["payload"]
     if isinstance(value, bool):
@@ -112,7 +103,7 @@ PUBLISH_CONFIRM_TIMEOUT: Final = 5
 
 def _publish(host: Host) -> Callable[[ServiceCall], Any]:
     async def publish(call: ServiceCall) -> None:
-        runtime = _runtime(host, call)
+        runtime = LOADED.pick_entry(host, call)
         subject, payload = call.data["subject"], _payload(call)
         headers = call.data.get("headers")
         if call.data["jetstream"]:
@@ -146,7 +137,7 @@ def _publish(host: Host) -> Callable[[ServiceCall], Any]:
 
 def _request(host: Host) -> Callable[[ServiceCall], Any]:
     async def request(call: ServiceCall) -> dict[str, Any]:
-        runtime = _runtime(host, call)
+        runtime = LOADED.pick_entry(host, call)
         subject, timeout = call.data["subject"], call.data["timeout"]
         if not runtime.client.ever_connected:
             raise NatsRequestError(f"request on {subject!r}: not connected to NATS yet")

@@ -14,12 +14,13 @@ call is its input (name, device type, site), never this answer.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Final
 
 import voluptuous as vol
 
 from gatehouse.core import (
     Host,
+    LoadedEntries,
     ServiceCall,
     ServiceValidationError,
     SupportsResponse,
@@ -28,7 +29,7 @@ from gatehouse.core import (
 from gatehouse.core.helpers import PkiError
 
 from ..const import DOMAIN
-from . import provisioner_for
+from . import PROVISIONERS, Provisioner, provisioner_for
 from .config import valid_name
 from .errors import ProvisioningError
 
@@ -46,7 +47,12 @@ PROVISION_FIELDS: dict[Any, Any] = {
     vol.Optional("entry_id"): vol.Any(None, str),
 }
 PROVISION_SCHEMA = vol.Schema(PROVISION_FIELDS)
-DEVICE_SCHEMA = vol.Schema({vol.Required("name"): valid_name, vol.Optional("entry_id"): str})
+#: The services' schemas: the entry named by the domain's one rule (``ENTRY_FIELDS``).
+PROVISION_SERVICE_SCHEMA = vol.Schema({**PROVISION_FIELDS, **LoadedEntries.ENTRY_FIELDS})
+DEVICE_SCHEMA = vol.Schema({vol.Required("name"): valid_name, **LoadedEntries.ENTRY_FIELDS})
+
+#: How errors name the entries these services can act on.
+_WITH_BLOCK: Final = " with a provisioning: block"
 
 Handler = Callable[[ServiceCall], Awaitable[Any]]
 
@@ -61,24 +67,35 @@ def _guarded(service: str, run: Callable[[ServiceCall], Awaitable[Any]]) -> Hand
     return handler
 
 
-def register_services(host: Host) -> list[Unsubscribe]:
-    """The three services, bound to ``host``; returns their undos."""
+def register_services(host: Host, loaded: LoadedEntries[Any]) -> list[Unsubscribe]:
+    """The three services, bound to ``host``; returns their undos.
+
+    ``loaded`` is the mqtt domain's ``LOADED``: the entry is chosen by its one rule
+    (``entry_id``: id or title; left out, the only entry with a provisioning: block),
+    never the first of several.
+    """
+
+    def provisioner(call: ServiceCall) -> Provisioner:
+        with_block = host.data.get(PROVISIONERS) or {}
+        entry_id = loaded.pick_entry_id(host, call, among=with_block, among_what=_WITH_BLOCK)
+        return provisioner_for(host, entry_id)
 
     async def provision(call: ServiceCall) -> dict[str, Any]:
         data = call.data
-        return await provisioner_for(host, data.get("entry_id")).provision(
+        return await provisioner(call).provision(
             data["name"], data["device_type"], data["site"], data["auth"])
 
     async def revoke(call: ServiceCall) -> dict[str, Any]:
-        return await provisioner_for(host, call.data.get("entry_id")).revoke(call.data["name"])
+        return await provisioner(call).revoke(call.data["name"])
 
     async def delete(call: ServiceCall) -> None:
-        await provisioner_for(host, call.data.get("entry_id")).delete(call.data["name"])
+        await provisioner(call).delete(call.data["name"])
 
     register = host.services.register
     return [
         register(DOMAIN, SERVICE_PROVISION, _guarded(SERVICE_PROVISION, provision),
-                 PROVISION_SCHEMA, supports_response=SupportsResponse.ONLY, admin_only=True),
+                 PROVISION_SERVICE_SCHEMA, supports_response=SupportsResponse.ONLY,
+                 admin_only=True),
         register(DOMAIN, SERVICE_REVOKE, _guarded(SERVICE_REVOKE, revoke), DEVICE_SCHEMA,
                  supports_response=SupportsResponse.OPTIONAL, admin_only=True),
         register(DOMAIN, SERVICE_DELETE, _guarded(SERVICE_DELETE, delete), DEVICE_SCHEMA,
