@@ -174,7 +174,9 @@ def describe_service(host: Any, svc: Service) -> dict[str, Any]:
     for field in fields:
         extra = documented.get(field["name"]) if isinstance(documented, dict) else None
         if isinstance(extra, dict):
-            for key in ("name", "description", "example"):
+            # ``selector``: services.yaml's own (HA's config_entry, number ranges...)
+            # wins over the one guessed from the schema, as Home Assistant serves it.
+            for key in ("name", "description", "example", "selector"):
                 if key in extra and key not in field:
                     field[key] = extra[key]
     target = _ha_target(svc, description, fields)
@@ -185,9 +187,11 @@ def describe_service(host: Any, svc: Service) -> dict[str, Any]:
         # written for HA read it; ``form`` is the same schema as our form renderer wants.
         # A service that targets entities has HA's ``target`` instead of an entity_id
         # field (callers pass ``target`` or ``entity_id`` in the data, both work).
+        # A deprecated spelling (``entry`` for ``entry_id``) is accepted, not offered.
         "fields": {
             field["name"]: _ha_field(field) for field in fields
-            if target is None or field["name"] not in _TARGET_KEYS
+            if (target is None or field["name"] not in _TARGET_KEYS)
+            and not field.get("deprecated")
         },
         "form": fields,
         "supports_response": str(svc.supports_response),
@@ -228,7 +232,9 @@ def _ha_field(field: dict[str, Any]) -> dict[str, Any]:
     """A ``schema_json`` field as Home Assistant describes service fields."""
     kind = field.get("type")
     selector: dict[str, Any]
-    if field["name"] == "entity_id":
+    if isinstance(field.get("selector"), dict):
+        selector = field["selector"]
+    elif field["name"] == "entity_id":
         selector = {"entity": {"multiple": True}}
     elif kind in ("integer", "float"):
         selector = {"number": {k: field[k] for k in ("min", "max") if k in field}}
