@@ -6,8 +6,13 @@
 // description has Home Assistant's `target` ({entity: {domain, integration}}, or a list
 // of such filters), or a field with an `entity` selector, or an `entity_id` field, gets
 // a picker of the entities that fit. A domain service finds its config entry from the
-// entity picked (the server does: LoadedEntries.pick), so `entry_id` is offered as a
-// choice of entries by title (administrators), or left out when a target is offered.
+// entity picked (the server does: LoadedEntries.pick). A field with HA's `config_entry`
+// selector ({config_entry: {integration}}; an `entry_id` field without a selector is
+// read the same way, for the service's own domain) is a choice of that integration's
+// loaded entries by title, pre-selected when only one is loaded; administrators only
+// (the entries are theirs to list). Others type the entry's title, which the server
+// accepts as well (LoadedEntries.pick_entry), so nobody is asked for an id. A field
+// marked deprecated (`entry`, the old spelling of `entry_id`) is not offered.
 // The answer is shown as a table of key/value rows (nested objects as nested tables).
 
 import { api } from "../../public/js/api.js";
@@ -39,8 +44,9 @@ import { schemaFields } from "../forms.js";
  * @typedef {object} Catalog
  * @property {{entity_id: string, name: string}[]} entities
  * @property {Map<string, string> | null} platforms  entity_id → integration
- * @property {{entry_id: string, domain: string, title: string}[] | null} entries
+ * @property {CatalogEntry[] | null} entries  null: not an administrator
  */
+/** @typedef {{entry_id: string, domain: string, title: string, state: string}} CatalogEntry */
 
 /**
  * @param {HTMLElement} root
@@ -109,7 +115,7 @@ async function loadCatalog(ctx) {
     platforms,
     entries: Array.isArray(entries)
       ? entries.map((e) => ({ entry_id: String(e.entry_id), domain: String(e.domain),
-        title: String(e.title) }))
+        title: String(e.title), state: String(e.state) }))
       : null,
   };
 }
@@ -138,6 +144,61 @@ function selectorFilters(info, name) {
     selector.entity || {});
   if (entity.filter) return Array.isArray(entity.filter) ? entity.filter : [entity.filter];
   return entity.domain || entity.integration ? [entity] : [];
+}
+
+/**
+ * The integration whose entries a field chooses from: its `config_entry` selector's
+ * (the service's domain when the selector names none), or the service's domain for an
+ * `entry_id` field with another selector; null for any other field.
+ * @param {ServiceInfo} info
+ * @param {SchemaField & {selector?: Record<string, unknown>}} field
+ * @param {string} domain
+ * @returns {string | null}
+ */
+function entryIntegration(info, field, domain) {
+  const selector = info.fields?.[field.name]?.selector ?? field.selector;
+  if (selector && "config_entry" in selector) {
+    const wanted = /** @type {{integration?: unknown} | null} */ (selector.config_entry);
+    return wanted?.integration ? String(wanted.integration) : domain;
+  }
+  // HA's description gives a plain `entry_id` a text selector: still an entry.
+  return field.name === "entry_id" ? domain : null;
+}
+
+/**
+ * A field choosing one entry: a select of the loaded entries of `integration` by title
+ * (pre-selected when there is one), or for someone who may not list entries a text
+ * field for the title. Entries that are not loaded are left out: the service could not
+ * act on them.
+ * @param {SchemaField} field
+ * @param {string} integration
+ * @param {Catalog} catalog
+ * @param {boolean} targeted  the service also offers entities, whose entry is found
+ * @returns {SchemaField}
+ */
+function entryField(field, integration, catalog, targeted) {
+  const label = field.label || (field.name === "entry_id" ? "Entry" : humanize(field.name));
+  if (!catalog.entries) {
+    return { ...field, type: "string", label, secret: false,
+      description: "The entry's title. Left empty: the only one loaded." };
+  }
+  const loaded = catalog.entries.filter((e) => e.domain === integration
+    && e.state === "loaded");
+  const [only] = loaded;
+  const several = loaded.length > 1;
+  return {
+    ...field, type: "select", label,
+    options: loaded.map((e) => e.entry_id),
+    // Two entries titled alike are told apart by id (administrators see ids anyway).
+    option_labels: loaded.map((e) => (loaded.filter((o) => o.title === e.title).length > 1
+      ? `${e.title} (${e.entry_id})` : e.title)),
+    // The only one is meant anyway; with entities to pick, their entry is.
+    default: loaded.length === 1 && only && !targeted ? only.entry_id : undefined,
+    description: targeted
+      ? "Optional: the entry of the entities picked is found without it."
+      : loaded.length === 0 ? `No ${integration} entry is loaded.`
+        : several ? `${loaded.length} entries are loaded: choose one.` : field.description,
+  };
 }
 
 /**
@@ -230,25 +291,19 @@ function buildFields({ domain, info }, catalog) {
   const rest = [];
   for (const field of info.form) {
     if (field.name === "entity_id" && target) continue; // the target picker sets it
+    // The old spelling of a field (`entry` for `entry_id`): accepted, not offered.
+    if (/** @type {{deprecated?: boolean}} */ (field).deprecated) continue;
     const filters = selectorFilters(info, field.name);
     if (filters) {
       pickers.push(entityPicker(field.name, field.label || humanize(field.name),
         matching(catalog, filters), Boolean(field.required)));
       continue;
     }
-    if (field.name === "entry_id") {
-      const entries = (catalog.entries || []).filter((e) => e.domain === domain);
+    const integration = entryIntegration(info, field, domain);
+    if (integration) {
       if (target && !catalog.entries) continue; // the target finds the entry
-      if (entries.length) {
-        rest.push({
-          ...field, type: "select", options: entries.map((e) => e.entry_id),
-          option_labels: entries.map((e) => e.title), label: "Entry",
-          description: target
-            ? "Optional: the entry of the entities picked is found without it."
-            : field.description,
-        });
-        continue;
-      }
+      rest.push(entryField(field, integration, catalog, Boolean(target)));
+      continue;
     }
     rest.push(field);
   }
