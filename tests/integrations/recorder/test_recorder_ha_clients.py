@@ -2,9 +2,12 @@
 AsyncClient, its pydantic models), against a running host whose recorder wrote a real
 SQLite file: the shapes that client parses.
 
-``hass-cli state history`` is not driven here: the dateparser it pins fails in its
-own process before any request (it imports ``six``, which nothing installs, and with
-``six`` it breaks on the installed ``regex``: "bad escape \\d")."""
+``hass-cli state history`` is driven in ``test_recorder_hass_cli.py``, from a venv of
+its own (``.venv-hass-cli``, made by ``scripts/_setup.sh`` in test mode): hass-cli
+0.9.6's published requirements break it in its own process before any request (the
+dateparser<0.8 it pins imports ``six``, which nothing installs, and fails with every
+regex>=2022.9 it also pins: "bad escape \\d"), so that venv adds ``six`` and pins
+regex back to 2021.11.10 with ``--no-deps``, as its user would."""
 
 from __future__ import annotations
 
