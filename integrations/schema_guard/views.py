@@ -23,14 +23,13 @@ answers 404 saying so (the routes exist from the start of the web server).
 
 from __future__ import annotations
 
-import json
 import time
-from typing import Any, Final
+from typing import Final
 
 from aiohttp import web
 
 from gatehouse.core import Host
-from gatehouse.core.http import RouteDef
+from gatehouse.core.http import RouteDef, read_json
 
 from . import browse
 from .api import guard_for
@@ -121,7 +120,7 @@ def routes(host: Host) -> list[RouteDef]:
         if browse.writer_of(host) is None:
             return _not_loaded()
         try:
-            body = await _json_body(request)
+            body = await read_json(request, limit=BODY_MAX)
             dry_run, filters = browse.replay_args(body)
         except ValueError as err:
             return _error(400, str(err))
@@ -152,17 +151,3 @@ def routes(host: Host) -> list[RouteDef]:
         RouteDef("GET", f"{PREFIX}/export", export, require_admin=True),
         RouteDef("POST", f"{PREFIX}/replay", replay, require_admin=True),
     ]
-
-
-async def _json_body(request: web.Request) -> Any:
-    if request.content_length is not None and request.content_length > BODY_MAX:
-        raise ValueError(f"the request body is larger than {BODY_MAX} bytes")
-    raw = await request.content.read(BODY_MAX + 1)
-    if len(raw) > BODY_MAX:
-        raise ValueError(f"the request body is larger than {BODY_MAX} bytes")
-    if not raw.strip():
-        return {}
-    try:
-        return json.loads(raw)
-    except (ValueError, RecursionError):
-        raise ValueError("the request body is not JSON") from None

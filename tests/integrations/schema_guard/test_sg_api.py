@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from aiohttp import ClientSession
 from sgtools import GOOD, TELEMETRY, dumps, write_schema
@@ -26,6 +27,7 @@ from gatehouse.core.http.server import HTTP_SERVER
 from gatehouse.core.testing import make_host, state_of, wait_until
 from gatehouse.integrations.schema_guard import browse
 from gatehouse.integrations.schema_guard.api import EVENT_REPLAYED, guard_for
+from gatehouse.integrations.schema_guard.views import BODY_MAX
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
@@ -423,3 +425,38 @@ async def test_problems_name_a_broken_file_and_the_version_in_force(
     assert body["schemas"] == {"telemetry": [1]}  # still v1 only
     async with http.get(f"{API}/problems", headers=rig.headers("user")) as response:
         assert response.status == 403
+
+
+async def test_replay_body_split_across_reads_is_read_whole(rig: Rig, http: ClientSession
+                                                            ) -> None:
+    """Regression: the replay view read one network read's worth of the body, so a body
+    that arrived in two pieces was "not JSON". It now reads to the end (the house's
+    ``read_json``) within its own 16 KiB bound."""
+    await quarantine(rig)
+    body = json.dumps({"dry_run": True, "filters": {"path": "/temp"}}).encode()
+
+    async def pieces() -> AsyncIterator[bytes]:
+        yield body[:10]
+        # shapes the input, synchronises nothing: the first piece reaches the server
+        # (which then reads what has arrived) before the rest is written
+        await anyio.sleep(0.3)
+        yield body[10:]
+
+    headers = dict(rig.headers(), **{"Content-Type": "application/json"})
+    async with http.post(f"{API}/replay", data=pieces(), headers=headers) as response:
+        answer = await response.json()
+        assert response.status == 200, answer
+        assert (answer["dry_run"], answer["examined"]) == (True, 4)
+
+
+@pytest.mark.parametrize(("raw", "status", "named"), [
+    (b" " * (BODY_MAX + 1), 413, "larger than"),
+    (b"[" * 10_000, 400, "invalid JSON"),  # deeper than the house allows
+    (b"{nope", 400, "invalid JSON"),
+])
+async def test_bad_replay_bodies_are_refused_clearly(rig: Rig, http: ClientSession, raw: bytes,
+                                                     status: int, named: str) -> None:
+    headers = dict(rig.headers(), **{"Content-Type": "application/json"})
+    async with http.post(f"{API}/replay", data=raw, headers=headers) as response:
+        assert response.status == status
+        assert named in (await response.json())["message"]
