@@ -115,6 +115,8 @@ async def test_hass_cli_state_history_table_and_permissions(config_dir: Path) ->
                          role="user")
         assert got == rows[1:]
         assert await _cli(rig, "state", "history", "sensor.nothing_here") == []
+        # ids as typed (HA lowercases them), each once
+        assert await _cli(rig, "state", "history", "SWITCH.Pump", "switch.pump") == rows[1:]
 
 
 async def test_hass_cli_state_history_bad_end_is_a_legible_error(config_dir: Path) -> None:

@@ -39,7 +39,7 @@ def hass_cli_path() -> Path:
     """``HASS_CLI``, or the test fails saying how to make it."""
     if not HASS_CLI.is_file():
         pytest.fail(f"{HASS_CLI} is missing: run scripts/test, or "
-                    "GATEHOUSE_SETUP=test scripts/_setup.sh, which installs it")
+                    "GATEHOUSE_SETUP=test bash scripts/_setup.sh, which installs it")
     return HASS_CLI
 
 
