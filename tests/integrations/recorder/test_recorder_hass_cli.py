@@ -123,7 +123,8 @@ async def test_hass_cli_state_history_bad_end_is_a_legible_error(config_dir: Pat
     """hass-cli's own documented ISO form ``2016-02-06T22:15:00+00:00`` is read day
     first (6 February becomes 2 June): an end before the start the server takes
     (a day ago, --since is not sent) is refused naming ``end_time``, and hass-cli prints
-    that and exits 1 (Home Assistant answers 200 with the states at the start)."""
+    that and exits 1. (Home Assistant's view does not compare the two and answers 200:
+    the user would see an empty or stale table instead of the reason.)"""
     async with running(config_dir) as rig:
         _rows(rig, ("sensor.tank", "1.5", {}))
         await rig.recorder.flush()
