@@ -16,7 +16,6 @@ an unknown device or no provisioning entry, 504 when the plugin does not answer.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
@@ -25,7 +24,7 @@ from aiohttp import web
 
 from gatehouse.core import Host
 from gatehouse.core.helpers import PkiError, describe_invalid
-from gatehouse.core.http import RouteDef
+from gatehouse.core.http import RouteDef, read_json
 
 from . import PROVISIONERS, provisioner_for
 from .errors import DeviceNotFound, DynsecTimeout, ProvisioningError
@@ -59,13 +58,10 @@ def _guard(host: Host, run: Callable[[web.Request], Awaitable[web.StreamResponse
 
 
 async def _json_body(request: web.Request) -> Any:
-    raw = await request.content.read(BODY_MAX + 1)
-    if len(raw) > BODY_MAX:
-        raise ProvisioningError(f"the request body is larger than {BODY_MAX} bytes")
-    try:
-        return json.loads(raw) if raw.strip() else {}
-    except ValueError:
-        raise ProvisioningError("the request body is not JSON") from None
+    """The body as JSON, ``{}`` when empty; read whole within ``BODY_MAX`` (413 beyond),
+    invalid or too deeply nested JSON a 400 (the house's reader)."""
+    body = await read_json(request, limit=BODY_MAX)
+    return {} if body is None else body
 
 
 def routes(host: Host) -> list[RouteDef]:

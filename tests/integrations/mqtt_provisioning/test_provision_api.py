@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from aiohttp import ClientSession
 from provisiontools import Client, DynsecBroker, dynsec_broker, have_dynsec
@@ -212,3 +213,30 @@ async def test_websocket_refuses_a_bad_field_by_name(rig: Rig, http: ClientSessi
         assert "no provisioned device named 'nobody'" in missing["error"]["message"]
     finally:
         await socket.ws.close()
+
+
+async def test_bodies_are_read_whole_and_bad_ones_refused(rig: Rig, http: ClientSession
+                                                          ) -> None:
+    """Regression: the provisioning view read one network read's worth of its body (a body
+    arriving in two pieces was "not JSON") and JSON nested deeply was a 500
+    (RecursionError). It now uses the house's ``read_json`` within its 16 KiB bound."""
+    body = json.dumps({"name": "split1", "device_type": "sensor", "site": "east"}).encode()
+
+    async def pieces() -> AsyncIterator[bytes]:
+        yield body[:12]
+        # shapes the input, synchronises nothing: the first piece reaches the server
+        # (which reads what has arrived) before the rest is written
+        await anyio.sleep(0.3)
+        yield body[12:]
+
+    headers = dict(rig.headers(), **{"Content-Type": "application/json"})
+    async with http.post(f"{API}/devices", data=pieces(), headers=headers) as response:
+        answer = await response.json()
+        assert response.status == 201, answer
+        assert answer["bundle"]["filename"] == "split1.zip"
+    for raw, status, named in ((b"[" * 10_000, 400, "invalid JSON"),
+                               (b" " * (16 * 1024 + 1), 413, "larger than"),
+                               (b"{nope", 400, "invalid JSON")):
+        async with http.post(f"{API}/devices", data=raw, headers=headers) as response:
+            assert response.status == status, raw[:10]
+            assert named in (await response.json())["message"]
