@@ -14,10 +14,12 @@ command right behind ``auth`` without waiting for ``auth_ok``.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from recordertools import Rig, running
@@ -51,6 +53,8 @@ def _rows(rig: Rig, *changes: tuple[str, str, dict[str, Any]]) -> list[dict[str,
 
 
 async def test_hass_cli_state_history_prints_the_recorded_rows(config_dir: Path) -> None:
+    """Several entities, interleaved changes, one not asked for: hass-cli prints the
+    asked ones' rows, grouped per entity in the order given, as the host set them."""
     async with running(config_dir) as rig:
         tank = {"unit_of_measurement": "%", "friendly_name": "Tank"}
         pump = {"friendly_name": "Pump"}
@@ -64,6 +68,31 @@ async def test_hass_cli_state_history_prints_the_recorded_rows(config_dir: Path)
             r for r in rows if r["entity_id"] == "switch.pump"]
         assert got == by_entity
 
+
+async def test_hass_cli_state_history_sends_no_start(config_dir: Path) -> None:
+    """What the docstring above says hass-cli sends, read from its ``--debug`` log
+    (urllib3's request line): no start in the path whatever ``--since`` says, the ids
+    joined, ``--end`` as ISO 8601 in UTC; and the rows it printed are ours. If a later
+    hass-cli sends the start, this fails and the README's note on it goes."""
+    async with running(config_dir) as rig:
+        rows = _rows(rig, ("sensor.tank", "1.5", {}), ("switch.pump", "on", {}))
+        await rig.recorder.flush()
+        before = datetime.now(UTC)
+        out, err, code = await _cli(rig, "--debug", "state", "history", "sensor.tank",
+                                    "switch.pump", "--since", "3 hours ago", check=False)
+        assert code == 0, err
+        sent = re.findall(r'"GET (\S+) HTTP/1\.1" 200', err)
+        assert len(sent) == 1, err
+        url = urlsplit(sent[0])
+        assert url.path == "/api/history/period"
+        query = parse_qs(url.query)
+        assert sorted(query) == ["end_time", "filter_entity_id"]
+        assert query["filter_entity_id"] == ["sensor.tank,switch.pump"]
+        end = datetime.fromisoformat(query["end_time"][0])
+        assert end.utcoffset() is not None
+        assert before <= end <= datetime.now(UTC)
+        # --debug also prints http.client's trace on stdout, before the JSON
+        assert json.loads(out[out.index("\n[") + 1:]) == rows
 
 
 def _updated(rig: Rig, entity_id: str) -> float:
