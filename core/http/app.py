@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from ..area_registry import area_registry
 from ..logging_setup import attach_ring
 from ..permissions import Permissions
 from . import origins
@@ -118,6 +119,14 @@ async def create_app(host: Host, config: dict[str, Any] | None = None) -> web.Ap
         host.services.set_permissions(resolve)
         # Recent log lines for GET /api/error_log (``run`` attached it already).
         detach_ring.append(attach_ring())
+        # Loaded now rather than on the first config/area_registry/list: the UI asks
+        # for it with the states snapshot, and its file read then waited behind the
+        # snapshot's encoding (about 0.1 s of the overview's first render). A file that
+        # cannot be read fails the area commands, as before, not the web server.
+        try:
+            await area_registry(host)
+        except Exception as err:  # noqa: BLE001 - the commands report it in detail
+            _LOGGER.warning("The area registry could not be loaded: %s", err)
 
     async def flush(_app: web.Application) -> None:
         stop_revoking()

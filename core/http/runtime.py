@@ -18,6 +18,7 @@ from .auth_store import AccessToken, AuthStore, Session, User
 from .jsoncache import JsonCache
 from .metrics import MetricsRegistry
 from .ratelimit import LoginLimiter
+from .registry_json import RegistryJson
 
 if TYPE_CHECKING:
     from ..host import Host
@@ -63,6 +64,13 @@ class HttpRuntime:
     #: Seconds between checks that an idle WebSocket's credential is still live (an
     #: expired session); revocations close sockets at once without waiting for it.
     ws_recheck_interval: float = 60.0
+    #: The registry lists' JSON, one piece per entry (``registry_json``).
+    registry_json: RegistryJson = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.registry_json = RegistryJson(
+            self.host.entity_registry.get, self.host.device_registry.get
+        )
 
 
 RUNTIME_KEY: web.AppKey[HttpRuntime] = web.AppKey("gatehouse_http", HttpRuntime)

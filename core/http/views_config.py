@@ -22,7 +22,7 @@ from ..flow_strings import describe_form
 from ..util import UNSET, Unset
 from .auth import admin_only
 from .body import read_body, read_json
-from .errors import HttpError, json_response
+from .errors import HttpError, json_response, raw_json_response
 from .runtime import rt
 from .secrets_mask import mask, secret_keys
 
@@ -227,8 +227,10 @@ async def options_abort(request: web.Request) -> web.Response:
 @routes.get(f"{_BASE}/entity_registry")
 @admin_only
 async def list_entities(request: web.Request) -> web.Response:
-    registry = rt(request).host.entity_registry
-    return json_response([e.as_dict() for e in registry.entities()])
+    runtime = rt(request)
+    registry = runtime.host.entity_registry
+    return raw_json_response(runtime.registry_json.entity_stored.array(
+        [(e.entity_id, e) for e in registry.entities()], len(registry)))
 
 
 #: An area id as Home Assistant makes them (``boiler_room``); ``None`` clears it.
@@ -264,8 +266,10 @@ async def update_entity(request: web.Request) -> web.Response:
 @routes.get(f"{_BASE}/device_registry")
 @admin_only
 async def list_devices(request: web.Request) -> web.Response:
-    registry = rt(request).host.device_registry
-    return json_response([d.as_dict() for d in registry.devices()])
+    runtime = rt(request)
+    devices = runtime.host.device_registry.devices()
+    return raw_json_response(runtime.registry_json.device_stored.array(
+        [(d.id, d) for d in devices], len(devices)))
 
 
 _DEVICE_UPDATE = vol.Schema({

@@ -1,7 +1,10 @@
 """Home Assistant's registry commands over the WebSocket (what ``hass-cli entity list``,
 ``device list``, ``area list`` and their ``assign``/``rename`` send).
 
-* ``config/entity_registry/list`` → HA's partial entries; ``config/entity_registry/get``
+* ``config/entity_registry/list`` → HA's partial entries;
+  ``config/entity_registry/list_for_display`` → HA's compact form (what the overview
+  loads: ``{"entity_categories", "entities": [{"ei", "pl", "lb", "di"?, "ai"?,
+  "en"?}]}``, enabled entries only, as HA); ``config/entity_registry/get``
   ``{"entity_id"}`` → the extended entry (``get_entries`` ``{"entity_ids"}``: a map of
   them, null for unknown); ``config/entity_registry/update`` (admin)
   ``{"entity_id", "name"?, "new_entity_id"?, "area_id"?, "disabled_by"?}`` →
@@ -15,57 +18,28 @@
 The shapes are HA's (2024/2025): fields HA has and Gatehouse does not model (labels,
 categories, floors, translation keys) are there, empty, so clients that index them do
 not fail. Lists for a non-admin hold only the entities it may read, and devices and
-areas (names are not secret, as services are not). An ``area_id`` given to an update
-must name an area of the registry (``not_found`` otherwise); ``null`` clears it.
+areas (names are not secret, as services are not). Each entry's JSON is made once and
+reused while the entry is unchanged (``registry_json``). An ``area_id`` given to an
+update must name an area of the registry (``not_found`` otherwise); ``null`` clears it.
 """
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import voluptuous as vol
 
 from ..area_registry import AreaEntry, UnknownArea, area_registry
-from ..device_registry import DeviceEntry
 from ..entity_registry import DISABLED_USER, RegistryEntry
 from ..states import valid_entity_id
 from ..util import UNSET
 from .errors import HttpError
+from .registry_json import device_dict, entity_partial
 from .websocket import Connection
 from .ws_commands import command
 
-
-def _entity_uuid(entry: RegistryEntry) -> str:
-    """A stable id in HA's ``id`` field (HA keeps a uuid; ours is derived)."""
-    key = f"{entry.platform}\0{entry.domain}\0{entry.unique_id}".encode()
-    return hashlib.sha256(key).hexdigest()[:32]
-
-
-def entity_partial(entry: RegistryEntry) -> dict[str, Any]:
-    """An entity registry entry as HA's ``config/entity_registry/list`` gives it."""
-    return {
-        "area_id": entry.area_id,
-        "categories": {},
-        "config_entry_id": entry.config_entry_id,
-        "created_at": entry.created_at,
-        "device_id": entry.device_id,
-        "disabled_by": entry.disabled_by,
-        "entity_category": None,
-        "entity_id": entry.entity_id,
-        "has_entity_name": False,
-        "hidden_by": None,
-        "icon": None,
-        "id": _entity_uuid(entry),
-        "labels": [],
-        "modified_at": entry.created_at,
-        "name": entry.name,
-        "options": {},
-        "original_name": entry.original_name,
-        "platform": entry.platform,
-        "translation_key": None,
-        "unique_id": entry.unique_id,
-    }
+#: HA's index of entity categories in ``list_for_display`` (``ec`` holds the index).
+_ENTITY_CATEGORIES = b'{"0":"config","1":"diagnostic"}'
 
 
 def entity_extended(conn: Connection, entry: RegistryEntry) -> dict[str, Any]:
@@ -79,35 +53,6 @@ def entity_extended(conn: Connection, entry: RegistryEntry) -> dict[str, Any]:
         "device_class": None,
         "original_device_class": attributes.get("device_class"),
         "original_icon": attributes.get("icon"),
-    }
-
-
-def device_dict(device: DeviceEntry) -> dict[str, Any]:
-    """A device as HA's ``config/device_registry/list`` gives it."""
-    entries = sorted(device.config_entries)
-    return {
-        "area_id": device.area_id,
-        "config_entries": entries,
-        "config_entries_subentries": {e: [None] for e in entries},
-        "configuration_url": None,
-        "connections": [],
-        "created_at": device.created_at,
-        "disabled_by": device.disabled_by,
-        "entry_type": None,
-        "hw_version": device.hw_version,
-        "id": device.id,
-        "identifiers": sorted([list(i) for i in device.identifiers]),
-        "labels": [],
-        "manufacturer": device.manufacturer,
-        "model": device.model,
-        "model_id": None,
-        "modified_at": device.created_at,
-        "name_by_user": device.name_by_user,
-        "name": device.name,
-        "primary_config_entry": entries[0] if entries else None,
-        "serial_number": None,
-        "sw_version": device.sw_version,
-        "via_device_id": device.via_device_id,
     }
 
 
@@ -132,13 +77,33 @@ def _entry_or_404(conn: Connection, entity_id: str) -> RegistryEntry:
 # -- entities --------------------------------------------------------------------------
 
 
+def _readable_entries(conn: Connection) -> list[tuple[str, RegistryEntry]]:
+    """(entity id, entry) of every registry entry the user may read."""
+    entries = conn.host.entity_registry.entities()
+    permissions = conn.permissions
+    if permissions.is_admin:
+        return [(e.entity_id, e) for e in entries]
+    can_read = permissions.can_read
+    return [(e.entity_id, e) for e in entries if can_read(e.entity_id)]
+
+
 @command("config/entity_registry/list")
 async def entity_list(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
-    permissions = conn.permissions
-    conn.send_result(msg_id, [
-        entity_partial(e) for e in conn.host.entity_registry.entities()
-        if permissions.is_admin or permissions.can_read(e.entity_id)
-    ])
+    pieces = conn.runtime.registry_json.entity_partial
+    conn.send_raw_result(
+        msg_id, pieces.array(_readable_entries(conn), len(conn.host.entity_registry))
+    )
+
+
+@command("config/entity_registry/list_for_display")
+async def entity_list_for_display(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
+    """HA's compact list for a dashboard: ``{"entity_categories": {...}, "entities":
+    [...]}`` (see ``registry_json.entity_display``); about a quarter of ``list``."""
+    pieces = conn.runtime.registry_json.entity_display
+    enabled = [(k, e) for k, e in _readable_entries(conn) if e.disabled_by is None]
+    entities = pieces.array(enabled, len(conn.host.entity_registry))
+    conn.send_raw_result(msg_id, b'{"entity_categories":%b,"entities":%b}' % (
+        _ENTITY_CATEGORIES, entities))
 
 
 @command("config/entity_registry/get", {vol.Required("entity_id"): str})
@@ -190,7 +155,9 @@ async def entity_update(conn: Connection, msg_id: int, args: dict[str, Any]) -> 
 
 @command("config/device_registry/list")
 async def device_list(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
-    conn.send_result(msg_id, [device_dict(d) for d in conn.host.device_registry.devices()])
+    devices = conn.host.device_registry.devices()
+    conn.send_raw_result(msg_id, conn.runtime.registry_json.device.array(
+        [(d.id, d) for d in devices], len(devices)))
 
 
 @command("config/device_registry/update", {

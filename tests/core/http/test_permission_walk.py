@@ -242,6 +242,7 @@ WS: dict[str, list[tuple[dict[str, Any], str]]] = {
     # Home Assistant's registries (ws_registry): lists for every user (entities
     # filtered), changes for admins; render_template reads any state (admin, as in HA)
     "config/entity_registry/list": [({}, "read_only")],
+    "config/entity_registry/list_for_display": [({}, "read_only")],
     "config/entity_registry/get": [({"entity_id": "sensor.demo_sine"}, "read_only")],
     "config/entity_registry/get_entries": [({"entity_ids": ["sensor.demo_sine"]}, "read_only")],
     "config/entity_registry/update": [({"entity_id": "sensor.walk_none"}, "admin")],
