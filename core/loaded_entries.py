@@ -146,7 +146,8 @@ class LoadedEntries(Generic[T]):
         ``wanted`` (an entry id, or anything ``matches(entry_id, runtime, wanted)``
         accepts, such as a name) picks one; without it, the entry whose entities the call
         targets (``target_entries``), else the only loaded entry is meant. Anything else
-        is the caller's mistake: ``ServiceValidationError`` says what to pass.
+        is the caller's mistake: ``ServiceValidationError`` says what to pass. A service
+        that people name entries for by ``entry_id`` uses ``pick_entry`` (titles too).
         """
         runtimes = self.runtimes(host)
         if wanted is None:
@@ -165,12 +166,9 @@ class LoadedEntries(Generic[T]):
                 raise ServiceValidationError(
                     self.domain, call.service, f"no {self.domain} entry is loaded"
                 )
-            raise ServiceValidationError(
-                self.domain,
-                call.service,
-                f"several {self.domain} entries are loaded; pass {param} with one of: "
-                + ", ".join(sorted(runtimes)),
-            )
+            raise self._refuse(
+                host, call, f"several {self.domain} entries are loaded; pass {param} with "
+                "one of", runtimes)
         for entry_id, runtime in runtimes.items():
             if entry_id == wanted or (matches is not None and matches(entry_id, runtime, wanted)):
                 return runtime
