@@ -46,7 +46,7 @@ async def _add(host: Any, title: str, url: str) -> str:
 
 async def test_pick_the_entry_by_title_and_the_message_reaches_its_server(
     owner_page: Page, server: Server, nats_server: NatsServer, south_server: NatsServer,
-    browser: Browser,
+    browser: Browser, screenshot: Any,
 ) -> None:
     host = server.host
     north = await _add(host, "North bus", nats_server.url)
@@ -82,6 +82,7 @@ async def test_pick_the_entry_by_title_and_the_message_reaches_its_server(
             "several nats entries are loaded")
 
         await entry.select_option(label="South bus")
+        await screenshot(page, "services-entry-by-title")
         await form.get_by_role("button", name="Call service").click()
         await expect(page.get_by_role("region", name="Response of nats.publish")).to_be_visible()
         message = await subs[1].next_msg(timeout=10)
@@ -98,6 +99,13 @@ async def test_pick_the_entry_by_title_and_the_message_reaches_its_server(
     fields = nats_domain["services"]["publish"]["fields"]
     assert fields["entry_id"]["selector"] == {"config_entry": {"integration": "nats"}}
     assert "entry" not in fields
+    # A script naming an entry nobody has: HTTP 400 with the choices, by title.
+    refused = await page.request.post(
+        "/api/services/nats/publish", data={"subject": "plant.x", "entry_id": "West bus"},
+        headers={"Origin": server.base_url})
+    assert refused.status == 400
+    assert (f"no loaded nats entry has the id or title 'West bus'; choose one of: "
+            f"'North bus' ({north}), 'South bus' ({south})") in await refused.text()
 
     # Someone who may not list entries: the title to type, no entry id anywhere.
     auth = host.data[HTTP_SERVER].runtime.auth
