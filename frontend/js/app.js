@@ -67,6 +67,19 @@ function byId(id) {
 }
 
 async function start() {
+  // Everything the first page needs is asked for at once: the socket (and through it
+  // the states snapshot, and the overview's registry lists) does not wait for the
+  // REST answers, nor the first page's module for either.
+  const connection = new Connection();
+  const store = new EntityStore();
+  showLiveState(connection);
+  const first = parseHash().path;
+  const firstPage = PAGES.find((p) => p.path === first);
+  if (firstPage) import(firstPage.module).catch(() => {}); // route() reports a failure
+  const live = connection.connect().then(() => {
+    if (first === "overview") prefetchPlacement(connection); // beside the snapshot
+    return store.start(connection);
+  });
   const [user, config, panelList] = await Promise.all([
     api.get("/api/auth/current_user"),
     api.get("/api/config"),
@@ -76,13 +89,7 @@ async function start() {
   const me = /** @type {User} */ (user);
   byId("user").textContent = me.name;
   byId("logout").addEventListener("click", logout);
-
-  const connection = new Connection();
-  const store = new EntityStore();
-  showLiveState(connection);
-  await connection.connect();
-  if (parseHash().path === "overview") prefetchPlacement(connection); // beside the snapshot
-  await store.start(connection);
+  await live;
   showCertificateWarning(store);
 
   /** @type {Context} */

@@ -11,8 +11,15 @@ owner and:
 
 1. first render: loads ``/`` and waits for the first card; reported is the page's own
    ``performance.now()`` at that moment (from navigation start: HTML, modules, the
-   WebSocket snapshot of every state, the registry lists, the first page of cards);
-   then the entities page from a click in the navigation to its first row;
+   WebSocket snapshot of every state, the registry lists, the first page of cards),
+   "seen" once Playwright noticed the card (a round trip through this process, which
+   is also the host's), and from an init script in the page: when the cards were
+   inserted ("inserted"), when the frame holding them was done ("rendered": the task
+   after the next animation frame), and a breakdown (DOMContentLoaded, socket open,
+   every WebSocket frame over 100 kB: when it arrived, its size and its first
+   message). The host's GC pauses during the load are printed beside. Then the
+   entities page from a click in the navigation to its first row, and loaded directly
+   (``/#/entities`` in a new tab, from navigation start);
 2. frame times: a ``requestAnimationFrame`` loop in the page records the delta between
    frames for ``--seconds`` while the host is idle (baseline), then for ``--seconds``
    while the host changes ``--rate`` states per second (random entities, in ticks of
@@ -21,13 +28,15 @@ owner and:
 
 Browser, host and this script share the machine: the load average and the CPU steal
 over each run are printed beside the figures. Nothing is asserted (tests do not assert
-timing; see COMMON.md).
+timing; see COMMON.md). The heap is settled after populating (``Host.settle_gc``), as
+``Host.run`` does after a set-up wave, so full collections scan only what is new.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import random
 import statistics
@@ -79,6 +88,69 @@ FRAME_RECORDER = """() => {
   };
   requestAnimationFrame(tick);
 }"""
+
+
+#: Marks in the page (init script, before any of the page's own code): DOMContentLoaded,
+#: the socket, WebSocket frames over 100 kB, and the first card ("inserted", then
+#: "rendered" once the frame that shows it is done).
+PAGE_MARKS = """(() => {
+  const marks = window.__marks = { frames: [] };
+  document.addEventListener("DOMContentLoaded", () => { marks.dom = performance.now(); });
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("open", () => { marks.open ??= performance.now(); });
+      this.addEventListener("message", (event) => {
+        const text = String(event.data);
+        if (text.length < 100000) return;
+        const head = text.slice(0, 200);
+        const kind = head.includes('"entity_categories"') ? "entity list"
+          : head.includes('"config_entries"') ? "devices"
+          : head.includes('"event":{"a":') ? "states" : head.slice(0, 40);
+        marks.frames.push([performance.now(), text.length, kind]);
+      });
+    }
+  };
+  new MutationObserver((_, observer) => {
+    if (!document.querySelector("article.card, tr[data-entity-id]")) return;
+    observer.disconnect();
+    marks.inserted = performance.now();
+    requestAnimationFrame(() => setTimeout(() => { marks.rendered = performance.now(); }));
+  }).observe(document, { childList: true, subtree: true });
+})()"""
+
+
+class GcPauses:
+    """The host process's garbage collections over a stretch: count and total ms."""
+
+    def __init__(self) -> None:
+        self.pauses: list[float] = []
+        self._start = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.pauses.append((time.perf_counter() - self._start) * 1000)
+
+    def take(self) -> str:
+        pauses, self.pauses = self.pauses, []
+        return f"GC {len(pauses)} pauses, {sum(pauses):.0f} ms (max {max(pauses, default=0):.0f})"
+
+
+async def first_render(page: Page, selector: str, gc_pauses: GcPauses) -> str:
+    """The figures of one load (see the module docstring), after it was started."""
+    await page.wait_for_selector(selector)
+    seen = await page.evaluate("() => performance.now()")
+    await page.wait_for_function("() => window.__marks.rendered !== undefined")
+    marks: dict[str, Any] = await page.evaluate("() => window.__marks")
+    frames = ", ".join(f"{kind} {size / 1e6:.1f} MB at {at:.0f}"
+                       for at, size, kind in marks["frames"])
+    return (f"rendered {marks['rendered']:5.0f} ms (inserted {marks['inserted']:.0f}, seen "
+            f"{seen:.0f}) | DOMContentLoaded {marks.get('dom', 0):.0f}, socket open "
+            f"{marks.get('open', 0):.0f}, {frames or 'no large frame'} | host "
+            f"{gc_pauses.take()}")
 
 
 def populate(host: Host, devices: int, per_device: int) -> list[str]:
@@ -170,6 +242,9 @@ async def run_once(args: argparse.Namespace) -> None:
             base = f"http://127.0.0.1:{server.port}"
             t0 = time.perf_counter()
             ids = populate(host, args.devices, args.per_device)
+            host.settle_gc()  # as Host.run does after a set-up wave
+            gc_pauses = GcPauses()
+            gc.callbacks.append(gc_pauses)
             print(f"host: {len(host.states)} states, {len(host.device_registry.devices())} devices "
                   f"(populated in {time.perf_counter() - t0:.1f} s)")
             async with async_playwright() as playwright:
@@ -180,22 +255,21 @@ async def run_once(args: argparse.Namespace) -> None:
                 response = await context.request.post(
                     "/api/onboarding/users", data=OWNER, headers={"Origin": base})
                 assert response.ok, await response.text()
+                await context.add_init_script(PAGE_MARKS)
                 page = await context.new_page()
                 page.set_default_timeout(60_000)
 
+                gc_pauses.take()
+                load0, cpu0 = os.getloadavg()[0], cpu_times()
                 await page.goto("/")
-                await page.wait_for_selector("article.card")
-                first = await page.evaluate("() => performance.now()")
+                first = await first_render(page, "article.card", gc_pauses)
                 cards = await page.locator("article.card").count()
-                print(f"overview first render: {first:7.0f} ms from navigation start "
-                      f"({cards} cards on the first page)")
+                print(f"overview first render ({cards} cards): {first}")
                 # The same again with a warm HTTP cache (modules cached).
                 await page.reload()
-                await page.wait_for_selector("article.card")
-                reload = await page.evaluate('() => performance.now()')
-                print(f"overview reload:       {reload:7.0f} ms")
+                again = await first_render(page, "article.card", gc_pauses)
+                print(f"overview reload:            {again}")
 
-                load0, cpu0 = os.getloadavg()[0], cpu_times()
                 idle, _ = await record_frames(page, host, ids, 0, args.seconds)
                 print(f"overview idle          {frame_stats(idle)}")
                 busy, changes = await record_frames(page, host, ids, args.rate, args.seconds)
@@ -217,6 +291,12 @@ async def run_once(args: argparse.Namespace) -> None:
                 busy, changes = await record_frames(page, host, ids, args.rate, args.seconds)
                 print(f"entities {changes / args.seconds:4.0f} changes/s {frame_stats(busy)}")
 
+                direct = await context.new_page()
+                await direct.goto("/#/entities")
+                print(f"entities page loaded directly: "
+                      f"{await first_render(direct, 'tr[data-entity-id]', gc_pauses)}")
+                await direct.close()
+
                 started = await page.evaluate("() => performance.now()")
                 await page.get_by_label("Search entities and devices").fill("device_0999")
                 await page.wait_for_function(
@@ -229,6 +309,7 @@ async def run_once(args: argparse.Namespace) -> None:
                 print(f"load average {load0:.2f} -> {os.getloadavg()[0]:.2f}, "
                       f"CPU steal {steal:.1f} %, {os.cpu_count()} CPUs")
                 await browser.close()
+            gc.callbacks.remove(gc_pauses)
 
 
 async def main(args: argparse.Namespace) -> None:
