@@ -143,11 +143,12 @@ class LoadedEntries(Generic[T]):
     ) -> T:
         """The runtime a service call is about.
 
-        ``wanted`` (an entry id, or anything ``matches(entry_id, runtime, wanted)``
-        accepts, such as a name) picks one; without it, the entry whose entities the call
-        targets (``target_entries``), else the only loaded entry is meant. Anything else
-        is the caller's mistake: ``ServiceValidationError`` says what to pass. A service
-        that people name entries for by ``entry_id`` uses ``pick_entry`` (titles too).
+        ``wanted`` (an entry id, anything ``matches(entry_id, runtime, wanted)`` accepts,
+        such as a name, or the entry's title as ``pick_entry`` reads it) picks one;
+        without it, the entry whose entities the call targets (``target_entries``), else
+        the only loaded entry is meant. Anything else is the caller's mistake:
+        ``ServiceValidationError`` says what to pass. A service without entities to
+        target names its entry by ``entry_id`` and uses ``pick_entry``.
         """
         runtimes = self.runtimes(host)
         if wanted is None:
@@ -172,9 +173,15 @@ class LoadedEntries(Generic[T]):
         for entry_id, runtime in runtimes.items():
             if entry_id == wanted or (matches is not None and matches(entry_id, runtime, wanted)):
                 return runtime
-        raise ServiceValidationError(
-            self.domain, call.service, f"no loaded {self.domain} entry {wanted!r}"
-        )
+        titled = self._titled(host, wanted, runtimes)
+        if len(titled) == 1:
+            return runtimes[titled[0]]
+        if titled:
+            raise self._refuse(
+                host, call, f"{len(titled)} {self.domain} entries are titled {wanted!r}; "
+                f"pass {param} with the id of one of", titled)
+        raise self._refuse(
+            host, call, f"no loaded {self.domain} entry {wanted!r}; choose one of", runtimes)
 
     def pick_entry(
         self,
@@ -230,11 +237,7 @@ class LoadedEntries(Generic[T]):
             raise self._refuse(
                 host, call, f"{self.domain} entry {self._title(host, wanted)!r} is not one "
                 f"{among_what.strip() or 'of these'}; choose one of", choices)
-        folded = wanted.casefold()
-        found = [i for i in choices if self._title(host, i).strip().casefold() == folded]
-        if not found:
-            slug = slugify(wanted, fallback="")
-            found = [i for i in choices if slug and slugify(self._title(host, i)) == slug]
+        found = self._titled(host, wanted, choices)
         if len(found) == 1:
             return found[0]
         if found:
@@ -265,6 +268,16 @@ class LoadedEntries(Generic[T]):
         if given is None or not str(given).strip():
             return None
         return str(given).strip()
+
+    def _titled(self, host: Host, wanted: str, entry_ids: Iterable[str]) -> list[str]:
+        """The entries titled ``wanted`` (any case), else those whose title's slug it is."""
+        ids = list(entry_ids)
+        folded = wanted.strip().casefold()
+        found = [i for i in ids if self._title(host, i).strip().casefold() == folded]
+        if not found:
+            slug = slugify(wanted, fallback="")
+            found = [i for i in ids if slug and slugify(self._title(host, i)) == slug]
+        return found
 
     def _title(self, host: Host, entry_id: str) -> str:
         """The entry's title (its id if it is already gone from the host)."""

@@ -103,3 +103,21 @@ async def test_the_deprecated_entry_alias_works_and_warns_once(
     with pytest.raises(ServiceValidationError, match="entry_id 'Kitchen' and entry 'Garage' "
                        "disagree; pass entry_id only"):
         LOADED.pick_entry_id(host, call({"entry": "Garage", "entry_id": "Kitchen"}))
+
+
+async def test_pick_takes_titles_too(host: Host) -> None:
+    """``pick`` (services that also take a target: opcua's entry_id, modbus' hub) reads a
+    title as ``pick_entry`` does, after ids and its own ``matches``."""
+    kitchen = await _demo(host, "Kitchen")
+    plant = await _demo(host, "Plant 1")
+    runtimes = LOADED.runtimes(host)
+    assert LOADED.pick(host, call({}), "KITCHEN") is runtimes[kitchen]
+    assert LOADED.pick(host, call({}), plant) is runtimes[plant]
+    with pytest.raises(ServiceValidationError) as unknown:
+        LOADED.pick(host, call({}), "Garage")
+    assert str(unknown.value).endswith(
+        f"no loaded demo entry 'Garage'; choose one of: 'Kitchen' ({kitchen}), "
+        f"'Plant 1' ({plant})")
+    with pytest.raises(ServiceValidationError, match="several demo entries are loaded; "
+                       rf"pass entry_id with one of: 'Kitchen' \({kitchen}\)"):
+        LOADED.pick(host, call({}), None)
