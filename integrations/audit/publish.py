@@ -15,7 +15,7 @@ Configuration::
         qos: 1                       # mqtt: 1 or 2 (delivered through mqtt's outbox)
         retain: false                # mqtt: keep the newest on the broker
         jetstream: false             # nats: publish to JetStream (a stream must take it)
-        entry: null                  # which mqtt/nats entry (default: the first loaded)
+        entry: null                  # mqtt/nats entry, id or title (needed if several)
         outbox: {...}                # the usual outbox block (bounds, retry pacing)
 
 The message is the note itself (UTF-8, exactly the text in ``checkpoints.jsonl``):
@@ -75,7 +75,7 @@ class CheckpointSender:
             if s["jetstream"]:
                 data["jetstream"] = True
             if s["entry"]:
-                data["entry"] = s["entry"]
+                data["entry_id"] = s["entry"]
         return data
 
     async def send(self, batch: Sequence[OutboxMessage]) -> Sequence[DeliveryOutcome]:
