@@ -24,8 +24,8 @@ const NO_VALUE = new Set(["unavailable", "unknown"]);
  * @param {string} entityId
  */
 export function domainOf(entityId) {
-  const [domain = ""] = entityId.split(".");
-  return domain;
+  const dot = entityId.indexOf("."); // not split(): called for each of 10,000 per rebuild
+  return dot < 0 ? entityId : entityId.slice(0, dot);
 }
 
 /** @param {EntityState} state */
