@@ -27,12 +27,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
-from gatehouse.core import ConfigEntry, ConfigEntryError, Host, HostKey
+from gatehouse.core import (
+    ConfigEntry,
+    ConfigEntryError,
+    Context,
+    Host,
+    HostKey,
+    LoadedEntries,
+    ServiceCall,
+)
 
 from ..api import MqttMessage
+from ..const import DOMAIN
 from .config import PROVISIONING_SCHEMA, ProvisioningSettings
 from .dynsec import DynsecClient
-from .errors import ProvisioningError
 from .provisioner import Provisioner
 from .registry import DeviceRegistry
 
@@ -40,10 +48,15 @@ if TYPE_CHECKING:
     from ..client import MqttConnection
     from ..runtime import MqttRuntime
 
-__all__ = ["PROVISIONING_SCHEMA", "Provisioner", "provisioner_for", "setup_provisioning"]
+__all__ = ["PROVISIONING_SCHEMA", "Provisioner", "pick_provisioner", "provisioner_for",
+           "provisioning_entries", "setup_provisioning"]
 
 #: Loaded provisioners by entry id.
 PROVISIONERS: Final[HostKey[dict[str, Provisioner]]] = HostKey("mqtt.provisioners")
+#: The service data key that names the entry (``LoadedEntries.ENTRY_FIELDS``).
+ENTRY_ID: Final = "entry_id"
+#: How refusals name the entries provisioning can act on.
+WITH_BLOCK: Final = " with a provisioning: block"
 
 
 class _EntryChannel:
@@ -92,15 +105,34 @@ async def setup_provisioning(host: Host, entry: ConfigEntry[Any], runtime: MqttR
     return provisioner
 
 
-def provisioner_for(host: Host, entry_id: str | None = None) -> Provisioner:
-    """The provisioner of ``entry_id``, or of the only (first) entry that has one."""
+def provisioning_entries(host: Host) -> list[dict[str, str]]:
+    """The loaded mqtt entries with a ``provisioning:`` block, ``{entry_id, title}`` by
+    title: the choices a page offers and a refusal lists."""
     loaded = host.data.get(PROVISIONERS) or {}
-    if entry_id:
-        found = loaded.get(entry_id)
-        if found is None:
-            raise ProvisioningError(f"mqtt entry {entry_id} has no provisioning: block "
-                                    "(or is not loaded)")
-        return found
-    if not loaded:
-        raise ProvisioningError("no mqtt entry with a provisioning: block is loaded")
-    return next(iter(loaded.values()))
+    titles = {e.entry_id: e.title for e in host.config_entries.entries(DOMAIN)}
+    return sorted(({"entry_id": i, "title": titles.get(i, p.title)} for i, p in loaded.items()),
+                  key=lambda e: (e["title"].casefold(), e["entry_id"]))
+
+
+def pick_provisioner(host: Host, loaded: LoadedEntries[Any], call: ServiceCall) -> Provisioner:
+    """The provisioner of the entry ``call`` names, by the mqtt domain's one rule
+    (``LoadedEntries.pick_entry_id``, ``loaded`` being the domain's ``LOADED``) among
+    the entries with a block: ``entry_id`` an id or a title; left out, the only one; with
+    several, ``ServiceValidationError`` naming them. Never "the first one": with two
+    brokers that would act on one the caller did not mean.
+    """
+    with_block = host.data.get(PROVISIONERS) or {}
+    return with_block[loaded.pick_entry_id(host, call, among=with_block, among_what=WITH_BLOCK)]
+
+
+def provisioner_for(host: Host, entry_id: str | None = None, *,
+                    asked_by: str = "provisioning") -> Provisioner:
+    """``pick_provisioner`` for the REST and WebSocket APIs (and tests): ``entry_id`` as
+    the services take it. ``asked_by`` names the request in a refusal
+    (``invalid data for mqtt.<asked_by>: ...``)."""
+    # mqtt/services.py (LOADED) imports this package's services module, which imports
+    # this package: read LOADED when called, not at import.
+    from ..services import LOADED
+
+    call = ServiceCall(DOMAIN, asked_by, {ENTRY_ID: entry_id}, Context())
+    return pick_provisioner(host, LOADED, call)

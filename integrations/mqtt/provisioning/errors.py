@@ -36,6 +36,12 @@ class DeviceNotFound(ProvisioningError):
     """No provisioned device of that name on this entry."""
 
 
+class EntryNotChosen(ProvisioningError):
+    """Which broker: no ``entry_id`` among several entries with a ``provisioning:``
+    block, or one that is none of them. The message is the mqtt domain's rule's reason
+    (``LoadedEntries.pick_entry_id``), ending with the choices as 'Title' (id)."""
+
+
 class CertificatesUnavailable(ProvisioningError):
     """The certificate path was asked for but the certificate authority is missing."""
 

@@ -14,7 +14,7 @@ call is its input (name, device type, site), never this answer.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Final
+from typing import Any
 
 import voluptuous as vol
 
@@ -29,7 +29,7 @@ from gatehouse.core import (
 from gatehouse.core.helpers import PkiError
 
 from ..const import DOMAIN
-from . import PROVISIONERS, Provisioner, provisioner_for
+from . import Provisioner, pick_provisioner
 from .config import valid_name
 from .errors import ProvisioningError
 
@@ -50,9 +50,6 @@ PROVISION_SCHEMA = vol.Schema(PROVISION_FIELDS)
 #: The services' schemas: the entry named by the domain's one rule (``ENTRY_FIELDS``).
 PROVISION_SERVICE_SCHEMA = vol.Schema({**PROVISION_FIELDS, **LoadedEntries.ENTRY_FIELDS})
 DEVICE_SCHEMA = vol.Schema({vol.Required("name"): valid_name, **LoadedEntries.ENTRY_FIELDS})
-
-#: How errors name the entries these services can act on.
-_WITH_BLOCK: Final = " with a provisioning: block"
 
 Handler = Callable[[ServiceCall], Awaitable[Any]]
 
@@ -76,9 +73,7 @@ def register_services(host: Host, loaded: LoadedEntries[Any]) -> list[Unsubscrib
     """
 
     def provisioner(call: ServiceCall) -> Provisioner:
-        with_block = host.data.get(PROVISIONERS) or {}
-        entry_id = loaded.pick_entry_id(host, call, among=with_block, among_what=_WITH_BLOCK)
-        return provisioner_for(host, entry_id)
+        return pick_provisioner(host, loaded, call)
 
     async def provision(call: ServiceCall) -> dict[str, Any]:
         data = call.data

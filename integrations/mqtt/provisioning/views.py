@@ -1,14 +1,23 @@
 """Device provisioning's REST API, for admins only (``gatehouse_http_routes``).
 
-* ``GET /api/mqtt/provisioning?entry_id=``: broker address, device-type templates,
-  what the broker enforces, and the provisioned devices;
+* ``GET /api/mqtt/provisioning/entries``: the mqtt entries with a ``provisioning:``
+  block, ``{"entries": [{entry_id, title}]}`` by title (the page's broker chooser);
+* ``GET /api/mqtt/provisioning?entry_id=``: the entry (``entry_id``, ``title``), the
+  choices (``entries``), broker address, device-type templates, what the broker
+  enforces, and the provisioned devices;
 * ``POST /api/mqtt/provisioning/devices`` ``{name, device_type, site, auth?, entry_id?}``:
   provision; the answer (201) holds the password or key, the QR code and the bundle,
   once (``Cache-Control: no-store``);
-* ``GET /api/mqtt/provisioning/devices/{name}``: the record and the broker's view of
-  its client;
-* ``POST /api/mqtt/provisioning/devices/{name}/revoke``: the one-click stop;
-* ``DELETE /api/mqtt/provisioning/devices/{name}``: revoke if needed, remove, forget.
+* ``GET /api/mqtt/provisioning/devices/{name}?entry_id=``: the record and the broker's
+  view of its client;
+* ``POST /api/mqtt/provisioning/devices/{name}/revoke?entry_id=``: the one-click stop;
+* ``DELETE /api/mqtt/provisioning/devices/{name}?entry_id=``: revoke if needed, remove,
+  forget.
+
+``entry_id`` is read as ``mqtt.provision_device`` reads it (``pick_provisioner``): an
+entry id or title; left out, the only entry with a block. With several and none named,
+or a name that is no such entry, the answer is 400 with the reason and the choices
+(``entries``), never the first broker's.
 
 Errors: 400 with the reason (a bad name, the plugin's own error string...), 404 for
 an unknown device or no provisioning entry, 504 when the plugin does not answer.
@@ -22,11 +31,11 @@ from typing import Any, Final
 import voluptuous as vol
 from aiohttp import web
 
-from gatehouse.core import Host
+from gatehouse.core import Host, ServiceValidationError
 from gatehouse.core.helpers import PkiError, describe_invalid
 from gatehouse.core.http import RouteDef, read_json
 
-from . import PROVISIONERS, provisioner_for
+from . import PROVISIONERS, provisioner_for, provisioning_entries
 from .errors import DeviceNotFound, DynsecTimeout, ProvisioningError
 from .services import PROVISION_SCHEMA
 
@@ -35,8 +44,9 @@ BODY_MAX: Final = 16 * 1024
 _NO_STORE: Final = {"Cache-Control": "no-store"}
 
 
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"message": message}, status=status, headers=_NO_STORE)
+def _error(status: int, message: str, **extra: Any) -> web.Response:
+    return web.json_response({"message": message, **extra}, status=status,
+                             headers=_NO_STORE)
 
 
 def _guard(host: Host, run: Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -51,6 +61,12 @@ def _guard(host: Host, run: Callable[[web.Request], Awaitable[web.StreamResponse
         except ProvisioningError as err:
             # No entry with provisioning at all: the routes exist, the thing does not.
             return _error(400 if host.data.get(PROVISIONERS) else 404, str(err))
+        except ServiceValidationError as err:
+            # Which entry: none named among several, or a name that is none of them.
+            # The reason as the services give it, and the choices for a page to offer.
+            if not host.data.get(PROVISIONERS):
+                return _error(404, err.detail)
+            return _error(400, err.detail, entries=provisioning_entries(host))
         except PkiError as err:
             return _error(400, str(err))
 
@@ -66,10 +82,17 @@ async def _json_body(request: web.Request) -> Any:
 
 def routes(host: Host) -> list[RouteDef]:
     """The routes above, bound to ``host``."""
+    def named(request: web.Request) -> str | None:
+        return request.query.get("entry_id") or None
+
+    async def entries(request: web.Request) -> web.StreamResponse:
+        return web.json_response({"entries": provisioning_entries(host)})
+
     async def overview(request: web.Request) -> web.StreamResponse:
-        provisioner = provisioner_for(host, request.query.get("entry_id") or None)
+        provisioner = provisioner_for(host, named(request))
         return web.json_response({
             **provisioner.describe(),
+            "entries": provisioning_entries(host),
             "devices": [d.as_dict() for d in provisioner.registry.all()],
         })
 
@@ -84,19 +107,20 @@ def routes(host: Host) -> list[RouteDef]:
         return web.json_response(result, status=201, headers=_NO_STORE)
 
     async def device(request: web.Request) -> web.StreamResponse:
-        provisioner = provisioner_for(host, request.query.get("entry_id") or None)
+        provisioner = provisioner_for(host, named(request))
         return web.json_response(await provisioner.broker_view(request.match_info["name"]))
 
     async def revoke(request: web.Request) -> web.StreamResponse:
-        provisioner = provisioner_for(host, request.query.get("entry_id") or None)
+        provisioner = provisioner_for(host, named(request))
         return web.json_response(await provisioner.revoke(request.match_info["name"]))
 
     async def delete(request: web.Request) -> web.StreamResponse:
-        provisioner = provisioner_for(host, request.query.get("entry_id") or None)
+        provisioner = provisioner_for(host, named(request))
         await provisioner.delete(request.match_info["name"])
         return web.Response(status=204)
 
     return [
+        RouteDef("GET", f"{PREFIX}/entries", _guard(host, entries), require_admin=True),
         RouteDef("GET", PREFIX, _guard(host, overview), require_admin=True),
         RouteDef("POST", f"{PREFIX}/devices", _guard(host, provision), require_admin=True),
         RouteDef("GET", f"{PREFIX}/devices/{{name}}", _guard(host, device), require_admin=True),

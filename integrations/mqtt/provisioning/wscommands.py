@@ -2,7 +2,10 @@
 
 Home Assistant's protocol (``{"id", "type", ...fields}`` → ``result``):
 
-* ``mqtt/provisioning/info`` ``{entry_id?}`` → templates, broker, enforcement, devices;
+* ``mqtt/provisioning/entries`` → ``{"entries": [{entry_id, title}]}``: the mqtt
+  entries with a ``provisioning:`` block, by title;
+* ``mqtt/provisioning/info`` ``{entry_id?}`` → the entry, the choices (``entries``),
+  templates, broker, enforcement, devices;
 * ``mqtt/provisioning/provision`` ``{name, device_type, site, auth?, entry_id?}``
   (not ``type``: that field names the command) → the
   result with credentials, QR code and bundle (once);
@@ -12,6 +15,13 @@ Home Assistant's protocol (``{"id", "type", ...fields}`` → ``result``):
   after sequence number ``after``, counters and per-topic rates;
   ``mqtt/traffic/pause`` ``{session_id, paused}``; ``mqtt/traffic/stop``
   ``{session_id}``. See ``traffic.py`` for the limits.
+
+``entry_id`` is read as ``mqtt.provision_device`` reads it (``pick_provisioner``): an
+id or a title; left out, the only entry with a block; with several, or a name that is
+none of them, ``home_assistant_error`` naming the choices as 'Title' (id) (the socket
+clips error texts at 200 characters: ``entries`` lists them all), never the first.
+(The traffic monitor is not a provisioning command: without ``entry_id`` it watches
+every loaded broker.)
 
 A bad field answers ``invalid_format``; a refusal (``ProvisioningError``,
 ``TrafficError``, the CA's ``PkiError``) answers ``home_assistant_error`` with the reason.
@@ -23,11 +33,12 @@ from typing import Any
 
 import voluptuous as vol
 
-from gatehouse.core import Host
+from gatehouse.core import Host, ServiceValidationError
 from gatehouse.core.http import WsCommand
 
 from ..const import DOMAIN
-from . import provisioner_for
+from . import Provisioner, provisioner_for, provisioning_entries
+from .errors import EntryNotChosen
 from .services import PROVISION_FIELDS
 from .traffic import DEFAULT_RATE, MAX_RATE, POLL_LIMIT, traffic_monitor
 
@@ -52,20 +63,31 @@ PAUSE: dict[Any, Any] = {**SESSION, vol.Required("paused"): bool}
 def commands(host: Host) -> list[WsCommand]:
     """The commands above, bound to ``host``."""
 
+    def named(args: dict[str, Any]) -> Provisioner:
+        try:
+            return provisioner_for(host, args.get("entry_id"))
+        except ServiceValidationError as err:
+            # The reason without "invalid data for mqtt.provisioning: ": the socket clips
+            # error texts at 200 characters, and the choices come at the end.
+            raise EntryNotChosen(err.detail) from None
+
+    async def entries(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
+        return {"entries": provisioning_entries(host)}
+
     async def info(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
-        provisioner = provisioner_for(host, args.get("entry_id"))
-        return {**provisioner.describe(),
+        provisioner = named(args)
+        return {**provisioner.describe(), "entries": provisioning_entries(host),
                 "devices": [d.as_dict() for d in provisioner.registry.all()]}
 
     async def provision(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
-        return await provisioner_for(host, args.get("entry_id")).provision(
+        return await named(args).provision(
             args["name"], args["device_type"], args["site"], args["auth"])
 
     async def revoke(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
-        return await provisioner_for(host, args.get("entry_id")).revoke(args["name"])
+        return await named(args).revoke(args["name"])
 
     async def delete(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
-        await provisioner_for(host, args.get("entry_id")).delete(args["name"])
+        await named(args).delete(args["name"])
         return {"deleted": args["name"]}
 
     async def start(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
@@ -87,6 +109,7 @@ def commands(host: Host) -> list[WsCommand]:
         return {"stopped": args["session_id"]}
 
     return [
+        WsCommand(f"{DOMAIN}/provisioning/entries", entries, require_admin=True),
         WsCommand(f"{DOMAIN}/provisioning/info", info, ENTRY, require_admin=True),
         WsCommand(f"{DOMAIN}/provisioning/provision", provision, PROVISION_FIELDS,
                   require_admin=True),

@@ -24,6 +24,7 @@ from typing import Any
 
 import anyio.to_thread
 import paho.mqtt.client as mqtt
+from aiohttp import ClientSession
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
@@ -221,3 +222,28 @@ def device_tls(ca_file: Path, cert_pem: str, key_pem: str, workdir: Path) -> ssl
     context = ssl.create_default_context(cafile=str(ca_file))
     context.load_cert_chain(str(cert), str(key))
     return context
+
+
+class Socket:
+    """A WebSocket client of the API in Home Assistant's protocol: one call at a time."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.next_id = 0
+
+    async def call(self, type_: str, **fields: Any) -> dict[str, Any]:
+        self.next_id += 1
+        await self.ws.send_json({"id": self.next_id, "type": type_, **fields})
+        while True:
+            answer: dict[str, Any] = await self.ws.receive_json(timeout=10)
+            if answer.get("id") == self.next_id and answer["type"] == "result":
+                return answer
+
+
+async def login(http: ClientSession, token: str) -> Any:
+    """A WebSocket of ``http``'s server, authenticated with ``token``."""
+    ws = await http.ws_connect("/api/websocket")
+    assert (await ws.receive_json(timeout=10))["type"] == "auth_required"
+    await ws.send_json({"type": "auth", "access_token": token})
+    assert (await ws.receive_json(timeout=10))["type"] == "auth_ok"
+    return ws

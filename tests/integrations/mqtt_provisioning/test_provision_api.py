@@ -15,12 +15,11 @@ from base64 import b64decode
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import anyio
 import pytest
 from aiohttp import ClientSession
-from provisiontools import Client, DynsecBroker, dynsec_broker, have_dynsec
+from provisiontools import Client, DynsecBroker, Socket, dynsec_broker, have_dynsec, login
 
 from gatehouse.core import Host
 from gatehouse.core.http.server import HTTP_SERVER
@@ -117,28 +116,6 @@ async def test_rest_provision_show_revoke_delete(rig: Rig, http: ClientSession) 
     for method, url in (("GET", API), ("POST", f"{API}/devices")):
         async with http.request(method, url, json=body, headers=rig.headers("user")) as response:
             assert response.status == 403, (method, url)
-
-
-class Socket:
-    def __init__(self, ws: Any) -> None:
-        self.ws = ws
-        self.next_id = 0
-
-    async def call(self, type_: str, **fields: Any) -> dict[str, Any]:
-        self.next_id += 1
-        await self.ws.send_json({"id": self.next_id, "type": type_, **fields})
-        while True:
-            answer: dict[str, Any] = await self.ws.receive_json(timeout=10)
-            if answer.get("id") == self.next_id and answer["type"] == "result":
-                return answer
-
-
-async def login(http: ClientSession, token: str) -> Any:
-    ws = await http.ws_connect("/api/websocket")
-    assert (await ws.receive_json(timeout=10))["type"] == "auth_required"
-    await ws.send_json({"type": "auth", "access_token": token})
-    assert (await ws.receive_json(timeout=10))["type"] == "auth_ok"
-    return ws
 
 
 async def test_websocket_provisioning_and_a_rate_limited_traffic_monitor(
