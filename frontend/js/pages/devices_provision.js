@@ -8,11 +8,17 @@
 // as an image) and the zip bundle to download. Below, the provisioned devices with a
 // one-click Revoke (broker client disabled, certificate revoked) and Delete.
 //
+// Which broker: with several mqtt entries that have a provisioning: block, a chooser by
+// title (pre-selected when there is one) says which, and every call carries its
+// entry_id; the choice is kept in the address (#/devices_provision?entry=<id>; a title
+// works there too: the server reads entry_id as an id or a title). Until one is chosen
+// the page shows nothing to act on: the server refuses to guess, and so does the page.
+//
 // Names and topics come back from the server as text and go in as text (h() children),
 // never as HTML.
 
 import { api, errorMessage } from "../../public/js/api.js";
-import { formatTime, h, pageHead, uniqueId } from "../../public/js/dom.js";
+import { append, formatTime, h, pageHead, uniqueId } from "../../public/js/dom.js";
 import { confirmDialog } from "../dialog.js";
 
 const BASE = "/api/mqtt/provisioning";
@@ -43,8 +49,13 @@ const BASE = "/api/mqtt/provisioning";
  * @property {string[]} notes
  */
 
+/** @typedef {{entry_id: string, title: string}} Choice  an entry with a provisioning: block */
+
 /**
  * @typedef {object} Overview
+ * @property {string} entry_id  the entry shown (resolved from an id or a title)
+ * @property {string} title
+ * @property {Choice[]} entries  every entry with a provisioning: block, by title
  * @property {{host: string, port: number, tls_port: number}} broker
  * @property {DeviceType[]} device_types
  * @property {{mosquitto_conf: string, not_enforced_by_plugin: string[]}} enforcement
@@ -89,11 +100,27 @@ function blobUrl(base64, mime) {
 }
 
 /**
+ * The chooser's labels: titles, with the id where two entries share a title.
+ * @param {Choice[]} entries
+ */
+function labelled(entries) {
+  /** @type {Map<string, number>} */
+  const seen = new Map();
+  for (const e of entries) seen.set(e.title, (seen.get(e.title) ?? 0) + 1);
+  return entries.map((e) => ({ ...e, label: (seen.get(e.title) ?? 0) > 1
+    ? `${e.title} (${e.entry_id})` : e.title }));
+}
+
+/**
  * @param {HTMLElement} root
  * @param {import("../types.js").Context} _ctx
+ * @param {URLSearchParams} params
  */
-export async function render(root, _ctx) {
+export async function render(root, _ctx, params) {
   const problem = h("p", { class: "form-error", role: "alert" });
+  const choose = h("p", { class: "notice", role: "status", hidden: true });
+  const brokerPick = h("select", { class: "broker-pick", "aria-label": "Broker", hidden: true });
+  brokerPick.style.width = "auto"; // the stylesheet makes selects full width
   const wizard = h("section", { class: "panel", "aria-label": "Provision a device" });
   const rows = h("tbody");
   const enforcement = h("div", { class: "hint" });
@@ -102,8 +129,15 @@ export async function render(root, _ctx) {
   const urls = [];
   /** @type {Overview | null} */
   let overview = null;
+  /** What the address or the chooser names (an id or a title); "" = not chosen yet. */
+  let wanted = params.get("entry") || "";
+  /** The entry shown, as the server resolved `wanted`: every call names it. */
+  let entryId = "";
+  /** Answers to an older load (another broker chosen since) are dropped. */
+  let generation = 0;
+  const onEntry = () => `?entry_id=${encodeURIComponent(entryId)}`;
 
-  root.append(pageHead("Provision devices"), problem, wizard,
+  const body = h("div", { class: "provisioning" }, wizard,
     h("section", { class: "panel", "aria-labelledby": "devices-heading" },
       h("h2", { id: "devices-heading" }, "Provisioned devices"),
       h("table", {}, h("thead", {}, h("tr", {},
@@ -117,16 +151,83 @@ export async function render(root, _ctx) {
       templates)),
     h("section", { class: "panel", "aria-labelledby": "enforce-heading" },
       h("h2", { id: "enforce-heading" }, "What the broker enforces"), enforcement));
+  root.append(pageHead("Provision devices", brokerPick), problem, choose, body);
+
+  brokerPick.addEventListener("change", () => {
+    wanted = brokerPick.value;
+    entryId = "";
+    wizard.replaceChildren(); // the device types are the new broker's
+    void load();
+  });
+
+  /**
+   * The chooser: every entry with a block by title; a "Choose" placeholder while
+   * several are loaded and none is chosen.
+   * @param {Choice[]} entries
+   * @param {string} chosen  an entry id, or ""
+   */
+  function showChoices(entries, chosen) {
+    brokerPick.replaceChildren();
+    append(brokerPick, [
+      chosen ? null : h("option", { value: "", disabled: true }, "Choose a broker…"),
+      labelled(entries).map((e) => h("option", { value: e.entry_id }, e.label))]);
+    brokerPick.value = chosen;
+    brokerPick.hidden = !entries.length;
+  }
+
+  /** @param {string} [message] why there is nothing to show */
+  function nothing(message = "") {
+    overview = null;
+    body.hidden = true;
+    problem.textContent = message;
+  }
 
   async function load() {
+    const mine = ++generation;
     problem.textContent = "";
+    choose.hidden = true;
+    /** @type {Choice[]} */
+    let entries;
     try {
-      overview = /** @type {Overview} */ (await api.get(BASE));
+      entries = /** @type {{entries: Choice[]}} */ (await api.get(`${BASE}/entries`)).entries;
     } catch (err) {
-      problem.textContent = errorMessage(err);
-      wizard.hidden = true;
+      if (mine === generation) nothing(errorMessage(err));
       return;
     }
+    if (mine !== generation) return;
+    if (!entries.length) {
+      showChoices(entries, "");
+      nothing("No mqtt entry has a provisioning: block. Add one to an mqtt entry whose broker "
+        + "runs the dynamic security plugin.");
+      return;
+    }
+    if (!wanted && entries.length > 1) {
+      showChoices(entries, "");
+      nothing();
+      choose.hidden = false;
+      choose.textContent = `${entries.length} brokers can provision devices: choose one above.`;
+      return;
+    }
+    /** @type {Overview} */
+    let shown;
+    try {
+      shown = /** @type {Overview} */ (await api.get(
+        wanted ? `${BASE}?entry_id=${encodeURIComponent(wanted)}` : BASE));
+    } catch (err) {
+      if (mine !== generation) return;
+      showChoices(entries, "");
+      nothing(errorMessage(err)); // an address naming no such broker: the server says which
+      return;
+    }
+    if (mine !== generation) return;
+    overview = shown;
+    entryId = shown.entry_id;
+    showChoices(shown.entries, entryId);
+    if (wanted || shown.entries.length > 1) {
+      wanted = entryId;
+      history.replaceState(null, "", `#/devices_provision?entry=${encodeURIComponent(entryId)}`);
+    }
+    body.hidden = false;
     showDevices(overview.devices);
     templates.replaceChildren(...overview.device_types.map((t) => {
       const topics = topicsOf(t, "{site}", "{device}");
@@ -174,7 +275,7 @@ export async function render(root, _ctx) {
       + ". This cannot be undone; provision it again to bring it back.", { confirmLabel: "Revoke" });
     if (!sure) return;
     try {
-      await api.post(`${BASE}/devices/${encodeURIComponent(d.name)}/revoke`);
+      await api.post(`${BASE}/devices/${encodeURIComponent(d.name)}/revoke${onEntry()}`);
     } catch (err) {
       problem.textContent = errorMessage(err);
     }
@@ -188,7 +289,7 @@ export async function render(root, _ctx) {
       + (d.status === "active" ? " (it is revoked first)." : "."), { confirmLabel: "Delete" });
     if (!sure) return;
     try {
-      await api.del(`${BASE}/devices/${encodeURIComponent(d.name)}`);
+      await api.del(`${BASE}/devices/${encodeURIComponent(d.name)}${onEntry()}`);
     } catch (err) {
       problem.textContent = errorMessage(err);
     }
@@ -248,6 +349,7 @@ export async function render(root, _ctx) {
   function stepTwo(type, name, site, auth) {
     if (!overview) return;
     const topics = topicsOf(type, site, name);
+    const target = overview.entry_id; // the broker reviewed is the one provisioned on
     const error = h("p", { class: "form-error", role: "alert" });
     const go = h("button", { type: "button", class: "primary" }, "Provision");
     const back = h("button", { type: "button" }, "Back");
@@ -257,7 +359,7 @@ export async function render(root, _ctx) {
       error.textContent = "";
       try {
         const result = /** @type {ProvisionResult} */ (await api.post(`${BASE}/devices`,
-          { name, device_type: type.name, site, auth }));
+          { name, device_type: type.name, site, auth, entry_id: target }));
         stepThree(result);
         void load();
       } catch (err) {
@@ -268,6 +370,7 @@ export async function render(root, _ctx) {
     const port = auth === "certificate" ? overview.broker.tls_port : overview.broker.port;
     wizard.replaceChildren(h("h2", {}, "2. Review"),
       h("dl", { class: "account" },
+        h("dt", {}, "Entry"), h("dd", {}, overview.title),
         h("dt", {}, "Broker"), h("dd", { class: "mono" }, `${overview.broker.host}:${port}`
           + (auth === "certificate" ? " (TLS, client certificate)" : "")),
         h("dt", {}, "Username"), h("dd", { class: "mono" }, name),
