@@ -19,7 +19,8 @@ owner and:
    every WebSocket frame over 100 kB: when it arrived, its size and its first
    message). The host's GC pauses during the load are printed beside. Then the
    entities page from a click in the navigation to its first row, and loaded directly
-   (``/#/entities`` in a new tab, from navigation start);
+   (``/#/entities`` in a new tab, from navigation start); and the overview's first
+   render for a non-admin who may read the sensors only (``USER_POLICY``);
 2. frame times: a ``requestAnimationFrame`` loop in the page records the delta between
    frames for ``--seconds`` while the host is idle (baseline), then for ``--seconds``
    while the host changes ``--rate`` states per second (random entities, in ticks of
@@ -28,8 +29,8 @@ owner and:
 
 Browser, host and this script share the machine: the load average and the CPU steal
 over each run are printed beside the figures. Nothing is asserted (tests do not assert
-timing; see COMMON.md). The heap is settled after populating (``Host.settle_gc``), as
-``Host.run`` does after a set-up wave, so full collections scan only what is new.
+timing; see COMMON.md). The heap is settled before the first load (``Host.settle_gc``),
+as ``Host.run`` does after a set-up wave, so full collections scan only what is new.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from gatehouse.core import Host
 from gatehouse.core.http.server import HTTP_SERVER
@@ -63,6 +64,10 @@ http:
   server_port: 0
 """
 OWNER = {"username": "owner", "password": "correct horse battery", "name": "Bench Owner"}
+#: A non-admin who may read the sensors only (7 of each device's 10 entities): the
+#: snapshot and the registry lists are filtered for it, entity by entity.
+USER = {"username": "viewer", "password": "another good password", "role": "user"}
+USER_POLICY = {"read": ["sensor.*"]}
 LONG_FRAME_MS = 50.0
 
 #: The page-side recorder: rAF deltas into window.__frames until __stopFrames(), and
@@ -151,6 +156,34 @@ async def first_render(page: Page, selector: str, gc_pauses: GcPauses) -> str:
             f"{seen:.0f}) | DOMContentLoaded {marks.get('dom', 0):.0f}, socket open "
             f"{marks.get('open', 0):.0f}, {frames or 'no large frame'} | host "
             f"{gc_pauses.take()}")
+
+
+async def user_render(
+    browser: Browser, owner: BrowserContext, base: str, gc_pauses: GcPauses
+) -> str:
+    """The overview's first render for ``USER`` (made by the owner), in its own context."""
+    origin = {"Origin": base}
+    made = await owner.request.post("/api/auth/users", data=USER, headers=origin)
+    assert made.ok, await made.text()
+    user_id = (await made.json())["id"]
+    policy = await owner.request.post(
+        f"/api/auth/users/{user_id}/policy", data=USER_POLICY, headers=origin)
+    assert policy.ok, await policy.text()
+    context = await browser.new_context(viewport={"width": 1366, "height": 768}, base_url=base)
+    try:
+        login = {k: USER[k] for k in ("username", "password")}
+        response = await context.request.post("/auth/login", data=login, headers=origin)
+        assert response.ok, await response.text()
+        await context.add_init_script(PAGE_MARKS)
+        page = await context.new_page()
+        gc_pauses.take()
+        await page.goto("/")
+        figures = await first_render(page, "article.card", gc_pauses)
+        others = await page.locator("article.card:not([data-entity-id^='sensor.'])").count()
+        shown = await page.locator("p.count").text_content()
+        return f"{figures} | {shown} ({others} cards it may not read)"
+    finally:
+        await context.close()
 
 
 def populate(host: Host, devices: int, per_device: int) -> list[str]:
@@ -242,7 +275,6 @@ async def run_once(args: argparse.Namespace) -> None:
             base = f"http://127.0.0.1:{server.port}"
             t0 = time.perf_counter()
             ids = populate(host, args.devices, args.per_device)
-            host.settle_gc()  # as Host.run does after a set-up wave
             gc_pauses = GcPauses()
             gc.callbacks.append(gc_pauses)
             print(f"host: {len(host.states)} states, {len(host.device_registry.devices())} devices "
@@ -259,6 +291,10 @@ async def run_once(args: argparse.Namespace) -> None:
                 page = await context.new_page()
                 page.set_default_timeout(60_000)
 
+                # As Host.run does after a set-up wave (and the browser's driver, which
+                # shares this process with the host, is frozen with it: a real host's
+                # collections would not scan it).
+                host.settle_gc()
                 gc_pauses.take()
                 load0, cpu0 = os.getloadavg()[0], cpu_times()
                 await page.goto("/")
@@ -296,6 +332,8 @@ async def run_once(args: argparse.Namespace) -> None:
                 print(f"entities page loaded directly: "
                       f"{await first_render(direct, 'tr[data-entity-id]', gc_pauses)}")
                 await direct.close()
+                as_user = await user_render(browser, context, base, gc_pauses)
+                print(f"overview as a user:  {as_user}")
 
                 started = await page.evaluate("() => performance.now()")
                 await page.get_by_label("Search entities and devices").fill("device_0999")
