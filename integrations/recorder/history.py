@@ -3,7 +3,8 @@
 * REST ``/api/history/period``: a list per entity of full states (``entity_id``,
   ``state``, ``attributes``, ``last_changed``, ``last_updated`` as ISO 8601); with
   ``minimal_response`` the first state is full and the others only ``state`` and
-  ``last_changed``; with ``no_attributes`` attributes are ``{}``.
+  ``last_changed``; with ``no_attributes`` attributes are ``{}``. ``rest_history``
+  is the reference (dicts); the view sends the same text made by ``resttext``.
 * WebSocket ``history/history_during_period`` and ``history/stream``: HA's compressed
   states ``{entity_id: [{"s", "a", "lu", "lc"?}]}``, times as POSIX seconds, ``lc``
   only when it differs from ``lu``; minimal: ``{"s", "lu"}`` after the first.
@@ -15,19 +16,12 @@ The time parameters are HA's: ISO 8601, a naive time taken as UTC.
 
 from __future__ import annotations
 
-import json
-import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from json.encoder import encode_basestring_ascii
 from typing import Any
 
-from .queries import Found, Row
+from .queries import NEED_ATTRIBUTE_DOMAINS, Found, Row
 
-#: Domains whose every state keeps its attributes in a minimal response (HA's
-#: ``NEED_ATTRIBUTE_DOMAINS``).
-NEED_ATTRIBUTE_DOMAINS = frozenset({"climate", "humidifier", "input_datetime", "thermostat",
-                                    "water_heater"})
 STAT_TYPES = frozenset({"mean", "min", "max"})
 PERIODS = ("5minute", "hour", "day", "week", "month")
 
@@ -72,105 +66,6 @@ def rest_history(found: Found, *, minimal: bool,
             })
         out.append(states)
     return out
-
-
-#: Rows per piece of ``rest_history_json``: a piece is a few ms of work, so a caller
-#: on the loop (or a stream) can interleave it with other tasks.
-REST_PIECE_ROWS = 1000
-
-
-class _IsoCache:
-    """``iso(ts)`` without a ``datetime`` per row, for times mostly in order: the text
-    up to the minute is made by ``iso`` when the minute changes; the seconds and
-    microseconds are formatted here, rounded as ``datetime.fromtimestamp`` rounds
-    (the fraction times 1e6, half to even: Python's ``round``). The fraction is the
-    same double as ``math.modf``'s: ``ts - minute_start`` and ``- second`` are exact
-    (Sterbenz). Identical output to ``iso`` is proven in tests; anything unusual
-    (negative, not finite, past year 9999) goes to ``iso``."""
-
-    __slots__ = ("prefix", "start")
-
-    def __init__(self) -> None:
-        self.start = -1e300  # no minute yet
-        self.prefix = ""
-
-    def __call__(self, ts: float) -> str:
-        offset = ts - self.start
-        if 0.0 <= offset < 60.0:
-            second = int(offset)
-            micro = round((offset - second) * 1e6)
-            if not micro:
-                return f"{self.prefix}{second:02d}+00:00"
-            if micro < 1_000_000:
-                return f"{self.prefix}{second:02d}.{micro:06d}+00:00"
-        return self._new_minute(ts)
-
-    def _new_minute(self, ts: float) -> str:
-        if not 0.0 <= ts < 253_402_300_799.0:  # also NaN
-            return iso(ts)
-        frac, whole_f = math.modf(ts)
-        micro = round(frac * 1e6)
-        whole = int(whole_f)
-        if micro >= 1_000_000:
-            micro -= 1_000_000
-            whole += 1
-        minute, second = divmod(whole, 60)
-        self.start = minute * 60.0
-        self.prefix = iso(self.start)[:17]
-        if micro:
-            return f"{self.prefix}{second:02d}.{micro:06d}+00:00"
-        return f"{self.prefix}{second:02d}+00:00"
-
-
-def _json_value(value: Any, cache: dict[Any, str]) -> str:
-    text = cache.get(value)
-    if text is None:
-        text = encode_basestring_ascii(value) if type(value) is str else json.dumps(value)
-        if len(cache) < 4096:
-            cache[value] = text
-    return text
-
-
-def rest_history_json(found: Found, *, minimal: bool, no_attributes: bool,
-                      piece_rows: int = REST_PIECE_ROWS) -> Iterator[str]:
-    """``json.dumps(rest_history(...))`` in pieces, byte for byte the same text.
-
-    WHY: a day at 1 Hz is 86,400 state dicts (attributes repeated in each, as HA's
-    ``State.as_dict`` does); building and encoding them took ~300 ms. Here each
-    attributes dict is encoded once and its text spliced into every row that shares
-    it, the entity id and states are encoded once, and rows are formatted from a
-    template. Pieces of ``piece_rows`` rows let the caller send while encoding."""
-    attr_text: dict[Any, str] = {}
-    states_text: dict[Any, str] = {}
-    to_iso = _IsoCache()
-    attributes = found.attributes
-    yield "["
-    for number, (entity_id, rows) in enumerate(found.states.items()):
-        keep_attrs = entity_id.split(".", 1)[0] in NEED_ATTRIBUTE_DOMAINS
-        head = '{"entity_id": ' + encode_basestring_ascii(entity_id) + ', "state": '
-        yield ", [" if number else "["
-        texts: list[str] = []
-        for index, (state, key, changed, updated) in enumerate(rows):
-            state_text = states_text.get(state) if type(state) is str else None
-            if state_text is None:
-                state_text = _json_value(state, states_text)
-            if minimal and index and not keep_attrs:
-                texts.append(f'{{"state": {state_text}, "last_changed": "{to_iso(changed)}"}}')
-            else:
-                attrs: str | None = "{}" if no_attributes else attr_text.get(key)
-                if attrs is None:
-                    attrs = attr_text[key] = json.dumps(attributes.get(key, {}))
-                updated_text = to_iso(updated)
-                changed_text = updated_text if changed == updated else to_iso(changed)
-                texts.append(f'{head}{state_text}, "attributes": {attrs}, "last_changed": '
-                             f'"{changed_text}", "last_updated": "{updated_text}"}}')
-            if len(texts) >= piece_rows:  # a piece; ", " first unless it starts the list
-                yield (", " if index >= len(texts) else "") + ", ".join(texts)
-                texts = []
-        if texts:
-            yield (", " if len(rows) > len(texts) else "") + ", ".join(texts)
-        yield "]"
-    yield "]"
 
 
 def compressed(rows: Sequence[Row], attributes: Mapping[Any, Mapping[str, Any]], *,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,10 @@ _LOGGER = logging.getLogger(__name__)
 #: Domains whose attribute changes are significant (HA's ``SIGNIFICANT_DOMAINS``).
 SIGNIFICANT_DOMAINS = frozenset({"climate", "device_tracker", "humidifier", "thermostat",
                                  "water_heater"})
+#: Domains whose every state keeps its attributes in a minimal response (HA's
+#: ``NEED_ATTRIBUTE_DOMAINS``).
+NEED_ATTRIBUTE_DOMAINS = frozenset({"climate", "humidifier", "input_datetime",
+                                    "thermostat", "water_heater"})
 
 
 #: One stored state: ``(state, attributes key, last_changed, last_updated)``. A plain
@@ -162,6 +166,108 @@ def _load_attributes(conn: sqlite3.Connection, found: Found) -> None:
                 "SELECT attributes_id, shared_attrs FROM state_attributes WHERE attributes_id "
                 f"IN ({','.join('?' * len(chunk))})", chunk):
             found.attributes[attributes_id] = json.loads(text)
+
+
+#: The attributes key of a sealed row in ``HistoryPages`` (the writer gives a sealed
+#: row no shared attributes, so a real key is an attributes id >= 1 or None).
+SEALED = -1
+
+
+class HistoryPages:
+    """The rows of a history query page by page, for an answer sent while it is read
+    (``resttext.rest_text``; a ``RowSource``). Rows are ``Row`` tuples as in ``Found``
+    but ``last_changed`` is None where it equals ``last_updated`` (as stored: no
+    float made per row) and the key of a sealed row is ``SEALED`` (found by SQL per row,
+    no scan of the entity's rows first); attributes are read and encoded per id when
+    first met (``resolve``). The same rows, in the same order, as ``states_during``.
+
+    WHY a query per page (keyset: ``last_updated_ts``, then how many rows with that
+    time were sent): between pages no read transaction stays open, so a client that
+    reads slowly holds no WAL snapshot (checkpoints go on) and no more than a page of
+    rows in memory. Blocking: call from a worker thread; ``close`` when done."""
+
+    def __init__(self, path: Path, entity_ids: Sequence[str], start: float, end: float, *,
+                 cipher: TagCipher | None, significant_only: bool, no_attributes: bool,
+                 include_start_state: bool = True, minimal: bool = False,
+                 page_rows: int = 2000) -> None:
+        self.path = path
+        self.entity_ids = list(entity_ids)
+        self.start, self.end = start, end
+        self.cipher = cipher
+        self.significant_only = significant_only
+        self.no_attributes = no_attributes
+        self.include_start_state = include_start_state
+        #: Rows after an entity's first are ``{"state", "last_changed"}``: their
+        #: attributes ids are not read (unless the domain keeps them).
+        self.minimal = minimal
+        self.page_rows = page_rows
+        self._conn: sqlite3.Connection | None = None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def entities(self) -> Iterator[tuple[str, Iterator[list[Row]]]]:
+        conn = self._conn = connect_ro(self.path)
+        metas = _meta_ids(conn, self.entity_ids)
+        order = {entity_id: index for index, entity_id in enumerate(self.entity_ids)}
+        for metadata_id, entity_id in sorted(metas.items(), key=lambda m: order[m[1]]):
+            yield entity_id, self._pages(conn, metadata_id, entity_id)
+
+    def _pages(self, conn: sqlite3.Connection, metadata_id: int,
+               entity_id: str) -> Iterator[list[Row]]:
+        domain = entity_id.split(".", 1)[0]
+        bare = "CASE WHEN s.enc THEN -1 END"
+        key = bare if self.no_attributes else "CASE WHEN s.enc THEN -1 ELSE s.attributes_id END"
+        later_key = bare if self.minimal and domain not in NEED_ATTRIBUTE_DOMAINS else key
+
+        def select(key_sql: str) -> str:
+            return (f"SELECT s.state, {key_sql}, s.last_changed_ts, s.last_updated_ts "
+                    "FROM states s WHERE s.metadata_id = ? AND s.last_updated_ts ")
+
+        first = True
+        if self.include_start_state:
+            before = conn.execute(
+                select(key) + "< ? ORDER BY s.last_updated_ts DESC LIMIT 1",
+                (metadata_id, self.start)).fetchone()
+            if before is not None:
+                first = False
+                yield [(before[0], before[1], self.start, self.start)]
+        rest = ">= ? AND s.last_updated_ts < ?"
+        if self.significant_only and domain not in SIGNIFICANT_DOMAINS:
+            rest += " AND s.last_changed_ts IS NULL"
+        rest += " ORDER BY s.last_updated_ts LIMIT ? OFFSET ?"
+        low, skip, size = self.start, 0, self.page_rows
+        while True:
+            rows: list[Row] = conn.execute(
+                select(key if first else later_key) + rest,
+                (metadata_id, low, self.end, size, skip)).fetchall()
+            if rows:
+                yield rows
+                first = False
+            if len(rows) < size:
+                return
+            last = rows[-1][3]
+            ties = 1
+            while ties < len(rows) and rows[-1 - ties][3] == last:
+                ties += 1
+            if last == low:  # the whole page had the time of the one before
+                skip += ties
+            else:
+                low, skip = last, ties
+
+    def resolve(self, state: Any, key: Any) -> tuple[Any, str, bool]:
+        if key is None:
+            return state, "{}", True
+        if key == SEALED:
+            opened, attributes = _open_sealed(self.cipher, state)
+            return opened, "{}" if self.no_attributes else json.dumps(attributes), False
+        assert self._conn is not None
+        found = self._conn.execute(
+            "SELECT shared_attrs FROM state_attributes WHERE attributes_id = ?",
+            (key,)).fetchone()
+        return state, json.dumps(json.loads(found[0])) if found else "{}", True
 
 
 @dataclass(slots=True)

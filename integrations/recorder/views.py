@@ -2,8 +2,8 @@
 
 * ``GET /api/history/period[/<start>]?filter_entity_id=a,b&end_time=&minimal_response
   &no_attributes&significant_changes_only=0|1&skip_initial_state``: a list per entity
-  of its states (``history.rest_history``'s shape, sent as
-  ``history.rest_history_json`` encodes it, in chunks); ``filter_entity_id`` is required (HA since
+  of its states (``history.rest_history``'s shape, sent as ``resttext.rest_text``
+  makes it from the database, in chunks); ``filter_entity_id`` is required (HA since
   2023.2: 400 without); a start in the future answers ``[]``;
 * ``GET /api/logbook[/<start>]?entity=&end_time=``: logbook entries, oldest first.
 
@@ -23,33 +23,54 @@ from aiohttp import web
 from gatehouse.core import Host
 from gatehouse.core.http import PERMISSIONS_KEY, RouteDef
 
-from . import access, history, logbook
+from . import access, history, logbook, resttext
 from .errors import RecorderUnavailableError
-from .queries import Found
+from .queries import HistoryPages
 
 
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"message": message}, status=status)
 
 
-def _history_body(found: Found, minimal: bool, no_attributes: bool) -> web.Response:
-    """The history answer, the text ``json_response`` sent before, encoded piece by
-    piece while it is sent (``history.rest_history_json``; a piece is ~1 ms of
-    encoding), with chunked transfer encoding.
+async def _history_body(pages: HistoryPages, minimal: bool,
+                        no_attributes: bool) -> web.Response:
+    """The history answer, the text ``json_response`` sent before, read from the
+    database and encoded page by page in a worker thread while it is sent
+    (``resttext.rest_text`` over ``queries.HistoryPages``), with chunked transfer
+    encoding. The first page is read before answering, so a database that cannot be
+    read is a 500, not a cut answer.
 
     WHY: a day at 1 Hz is ~23 MB of JSON; built as dicts and ``json.dumps``-ed it held
-    the loop ~250 ms, and a 23 MB body is copied again into the transport's buffer.
-    Here the loop is held one piece at most, sending overlaps encoding, and each
-    piece waits for the client to take the one before (memory bounded by a piece
-    and the socket buffers). A ``Response`` with an async-iterable body rather than a
+    the loop ~250 ms. Here the loop only hands pieces to the transport; each page is
+    read when the client has taken the one before (memory: a page and the socket
+    buffers, and no read transaction left open between pages: a slow client holds
+    no WAL snapshot). A ``Response`` with an async-iterable body rather than a
     prepared ``StreamResponse``: core/http's ``headers_middleware`` adds the security
     headers to unprepared responses only."""
+    text = resttext.rest_text(pages, minimal=minimal, no_attributes=no_attributes)
+
+    def next_piece() -> bytes | None:
+        piece = next(text, None)
+        return None if piece is None else piece.encode()
+
+    def close() -> None:
+        text.close()
+        pages.close()
+
+    try:
+        first = await anyio.to_thread.run_sync(next_piece)
+    except BaseException:
+        await anyio.to_thread.run_sync(close)
+        raise
 
     async def pieces() -> AsyncIterator[bytes]:
-        for piece in history.rest_history_json(found, minimal=minimal,
-                                               no_attributes=no_attributes):
-            yield piece.encode()
-            await anyio.lowlevel.checkpoint()
+        try:
+            piece = first
+            while piece is not None:
+                yield piece
+                piece = await anyio.to_thread.run_sync(next_piece)
+        finally:
+            close()  # not reading: a thread call runs to its end even when cancelled
 
     return web.Response(body=pieces(), content_type="application/json", charset="utf-8")
 
@@ -77,11 +98,11 @@ def routes(host: Host) -> list[RouteDef]:
             return _error(404, str(err))
         if start > time.time():
             return web.json_response([])
-        found = await runtime.states_during(
-            entity_ids, start, end, significant_only=significant or minimal,
-            no_attributes=no_attributes,
-            include_start_state="skip_initial_state" not in query)
-        return _history_body(found, minimal, no_attributes)
+        pages = HistoryPages(
+            runtime.path, entity_ids, start, end, cipher=runtime.reader_cipher,
+            significant_only=significant or minimal, no_attributes=no_attributes,
+            include_start_state="skip_initial_state" not in query, minimal=minimal)
+        return await _history_body(pages, minimal, no_attributes)
 
     async def logbook_view(request: web.Request) -> web.Response:
         query = request.query

@@ -17,13 +17,18 @@ from /proc/stat beside each part, since the box is shared)::
    to commit the backlog after the producer stops (keeping up: under two commit
    intervals), and the ticker's p50/p99 lateness with and without; the *added* p99 is
    the difference.
-2. **A 24-hour history query**: one entity at 1 Hz (86,400 rows, attributes shared)
-   among 20 others, in a database on disk; ``queries.states_during`` (SQL and rows) and
-   the REST JSON shaping (``history.rest_history``) and the WebSocket's compressed
-   one, timed separately, each run on a fresh read connection. The REST answer as
-   sent now (``history.rest_history_json``, attributes encoded once per id and
-   spliced) against the baseline it replaced (``rest_history`` + ``json.dumps``,
-   what ``web.json_response`` did); both bodies are compared byte for byte.
+2. **A 24-hour history query**: one entity at 1 Hz (86,400 rows, times with a
+   fraction of a second as ``time.time()`` gives them, attributes shared, one row in
+   600 an attribute-only update) among 20 others, in a database on disk. Per
+   documented shape of ``GET /api/history/period`` (default, ``minimal_response``,
+   ``no_attributes``, ``significant_changes_only=0``, minimal + no attributes):
+   in process, the path the view uses now (``queries.HistoryPages`` +
+   ``resttext.rest_text``) against the named baseline, the previous commit's path
+   (f3f7e44: ``states_during`` into a ``Found``, then its encoder, copied below),
+   bodies compared byte for byte; beside them the bare SQLite SELECT of the same rows
+   and the WebSocket's shapes. Then over HTTP: a real host answers curl, per shape,
+   with curl's own start-up and the loop's lateness beside it. CPU busy/steal and
+   load are printed with each block (the box is shared).
 3. **Bytes per million state changes**: 1,000,000 states of 1,000 sensors written in
    commit-sized batches through ``Database.write``; the file after a WAL checkpoint,
    divided by a million. Baseline: the same states with attributes stored per row (no
@@ -35,7 +40,9 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import math
 import os
+import random
 import shutil
 import sqlite3
 import statistics
@@ -43,6 +50,8 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Iterator
+from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +62,7 @@ sys.path.insert(0, str(ROOT))
 
 from gatehouse.core import State  # noqa: E402
 from gatehouse.core.testing import make_host  # noqa: E402
-from gatehouse.integrations.recorder import history, queries  # noqa: E402
+from gatehouse.integrations.recorder import history, queries, resttext  # noqa: E402
 from gatehouse.integrations.recorder.database import Database, dumps  # noqa: E402
 from gatehouse.integrations.recorder.services import LOADED  # noqa: E402
 
@@ -169,13 +178,24 @@ async def _loop_run(directory: Path, recorder: bool, rate: int, seconds: float
 
 
 def _fill_day(path: Path) -> tuple[float, float]:
+    """A day of ``sensor.day`` at 1 Hz beside 20 sensors at 1/min. Times carry a
+    fraction of a second (a seeded jitter), as ``time.time()`` gives them in a real
+    host: whole seconds would flatter the time formatting. One row in 600 is an
+    attribute-only update (``last_changed`` earlier than ``last_updated``), which
+    ``significant_changes_only=0`` includes and the default leaves out."""
+    rng = random.Random(14)
     db = Database.open(path)
     start = 1_700_000_000.0
     batch: list[State] = []
+    changed, state = start, ""
     for second in range(86_400):
-        t = start + second
-        batch.append(State("sensor.day", f"{20 + (second % 600) / 100:.2f}", _attrs(0),
-                           last_changed=t, last_updated=t))
+        t = start + second + rng.random()
+        attrs = _attrs(0)
+        if second % 600 == 599:  # same state, new attributes
+            attrs["note"] = f"checked {second}"
+        else:
+            changed, state = t, f"{20 + (second % 600) / 100:.2f}"
+        batch.append(State("sensor.day", state, attrs, last_changed=changed, last_updated=t))
         if second % 60 == 0:
             for other in range(20):
                 batch.append(State(f"sensor.other_{other}", str(second), _attrs(other),
@@ -188,37 +208,179 @@ def _fill_day(path: Path) -> tuple[float, float]:
     return start, start + 86_400
 
 
+# The previous commit's REST encoder (f3f7e44, history.py), verbatim: the baseline of
+# part 2 (it read every row into a ``Found`` first, then encoded it on the loop).
+class _IsoCache:
+    """``history.iso(ts)`` without a ``datetime`` per row, for times mostly in order: the text
+    up to the minute is made by ``iso`` when the minute changes; the seconds and
+    microseconds are formatted here, rounded as ``datetime.fromtimestamp`` rounds
+    (the fraction times 1e6, half to even: Python's ``round``). The fraction is the
+    same double as ``math.modf``'s: ``ts - minute_start`` and ``- second`` are exact
+    (Sterbenz). Identical output to ``iso`` is proven in tests; anything unusual
+    (negative, not finite, past year 9999) goes to ``iso``."""
+
+    __slots__ = ("prefix", "start")
+
+    def __init__(self) -> None:
+        self.start = -1e300  # no minute yet
+        self.prefix = ""
+
+    def __call__(self, ts: float) -> str:
+        offset = ts - self.start
+        if 0.0 <= offset < 60.0:
+            second = int(offset)
+            micro = round((offset - second) * 1e6)
+            if not micro:
+                return f"{self.prefix}{second:02d}+00:00"
+            if micro < 1_000_000:
+                return f"{self.prefix}{second:02d}.{micro:06d}+00:00"
+        return self._new_minute(ts)
+
+    def _new_minute(self, ts: float) -> str:
+        if not 0.0 <= ts < 253_402_300_799.0:  # also NaN
+            return history.iso(ts)
+        frac, whole_f = math.modf(ts)
+        micro = round(frac * 1e6)
+        whole = int(whole_f)
+        if micro >= 1_000_000:
+            micro -= 1_000_000
+            whole += 1
+        minute, second = divmod(whole, 60)
+        self.start = minute * 60.0
+        self.prefix = history.iso(self.start)[:17]
+        if micro:
+            return f"{self.prefix}{second:02d}.{micro:06d}+00:00"
+        return f"{self.prefix}{second:02d}+00:00"
+
+
+def _json_value(value: Any, cache: dict[Any, str]) -> str:
+    text = cache.get(value)
+    if text is None:
+        text = encode_basestring_ascii(value) if type(value) is str else json.dumps(value)
+        if len(cache) < 4096:
+            cache[value] = text
+    return text
+
+
+def _previous_rest_json(found: queries.Found, *, minimal: bool, no_attributes: bool,
+                      piece_rows: int = 1000) -> Iterator[str]:
+    """``json.dumps(rest_history(...))`` in pieces, byte for byte the same text.
+
+    WHY: a day at 1 Hz is 86,400 state dicts (attributes repeated in each, as HA's
+    ``State.as_dict`` does); building and encoding them took ~300 ms. Here each
+    attributes dict is encoded once and its text spliced into every row that shares
+    it, the entity id and states are encoded once, and rows are formatted from a
+    template. Pieces of ``piece_rows`` rows let the caller send while encoding."""
+    attr_text: dict[Any, str] = {}
+    states_text: dict[Any, str] = {}
+    to_iso = _IsoCache()
+    attributes = found.attributes
+    yield "["
+    for number, (entity_id, rows) in enumerate(found.states.items()):
+        keep_attrs = entity_id.split(".", 1)[0] in queries.NEED_ATTRIBUTE_DOMAINS
+        head = '{"entity_id": ' + encode_basestring_ascii(entity_id) + ', "state": '
+        yield ", [" if number else "["
+        texts: list[str] = []
+        for index, (state, key, changed, updated) in enumerate(rows):
+            state_text = states_text.get(state) if type(state) is str else None
+            if state_text is None:
+                state_text = _json_value(state, states_text)
+            if minimal and index and not keep_attrs:
+                texts.append(f'{{"state": {state_text}, '
+                             f'"last_changed": "{to_iso(changed)}"}}')
+            else:
+                attrs: str | None = "{}" if no_attributes else attr_text.get(key)
+                if attrs is None:
+                    attrs = attr_text[key] = json.dumps(attributes.get(key, {}))
+                updated_text = to_iso(updated)
+                changed_text = updated_text if changed == updated else to_iso(changed)
+                texts.append(f'{head}{state_text}, "attributes": {attrs}, "last_changed": '
+                             f'"{changed_text}", "last_updated": "{updated_text}"}}')
+            if len(texts) >= piece_rows:  # a piece; ", " first unless it starts the list
+                yield (", " if index >= len(texts) else "") + ", ".join(texts)
+                texts = []
+        if texts:
+            yield (", " if len(rows) > len(texts) else "") + ", ".join(texts)
+        yield "]"
+    yield "]"
+
+
+def _flags(shape: dict[str, str]) -> dict[str, bool]:
+    """The view's reading of a shape's query flags."""
+    minimal = "minimal_response" in shape
+    return {"significant_only": shape.get("significant_changes_only", "1") != "0" or minimal,
+            "minimal": minimal, "no_attributes": "no_attributes" in shape}
+
+
+def _previous(path: Path, start: float, end: float, flags: dict[str, bool]) -> bytes:
+    """Baseline: the previous commit's REST path (``states_during`` reads every row into
+    a ``Found``, then ``rest_history_json`` encodes it)."""
+    found = queries.states_during(path, ["sensor.day"], start, end, cipher=None,
+                                  significant_only=flags["significant_only"],
+                                  no_attributes=flags["no_attributes"])
+    return "".join(_previous_rest_json(found, minimal=flags["minimal"],
+                                       no_attributes=flags["no_attributes"])).encode()
+
+
+def _bare_select(path: Path, start: float, end: float) -> int:
+    """Baseline: the bare SQLite SELECT of the same rows (no shaping, no encoding)."""
+    conn = queries.connect_ro(path)
+    try:
+        return len(conn.execute(
+            "SELECT s.state, s.attributes_id, s.last_changed_ts, s.last_updated_ts "
+            "FROM states s JOIN states_meta m ON s.metadata_id = m.metadata_id "
+            "WHERE m.entity_id = ? AND s.last_updated_ts >= ? AND s.last_updated_ts < ? "
+            "ORDER BY s.last_updated_ts", ("sensor.day", start, end)).fetchall())
+    finally:
+        conn.close()
+
+
+def _timed(fn: Any) -> tuple[float, Any]:
+    began = time.perf_counter()
+    result = fn()
+    return (time.perf_counter() - began) * 1000, result
+
+
 def _query_runs(path: Path, start: float, end: float, runs: int) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {"query": [], "rest": [], "ws": [], "minimal": [],
-                                     "encode": [], "fast": []}
+    """In process, per shape: the previous path and the one the view uses now (bodies
+    compared byte for byte), beside the bare SELECT and the WebSocket's shapes."""
+    times: dict[str, list[float]] = {}
     for _ in range(runs):
-        began = time.perf_counter()
-        found = queries.states_during(path, ["sensor.day"], start, end, cipher=None,
-                                      significant_only=False, no_attributes=False)
-        times["query"].append((time.perf_counter() - began) * 1000)
-        assert len(found.states["sensor.day"]) >= 86_400, len(found.states["sensor.day"])
-        began = time.perf_counter()
-        shaped = history.rest_history(found, minimal=False, no_attributes=False)
-        times["rest"].append((time.perf_counter() - began) * 1000)
-        began = time.perf_counter()
-        before = json.dumps(shaped).encode()  # what aiohttp's json_response did with it
-        times["encode"].append((time.perf_counter() - began) * 1000)
-        del shaped
-        began = time.perf_counter()
-        body = "".join(history.rest_history_json(found, minimal=False,
-                                                 no_attributes=False)).encode()
-        times["fast"].append((time.perf_counter() - began) * 1000)
-        assert body == before
-        del body, before
-        began = time.perf_counter()
-        history.ws_history(found, minimal=False, no_attributes=False)
-        times["ws"].append((time.perf_counter() - began) * 1000)
-        began = time.perf_counter()
-        minimal = queries.states_during(path, ["sensor.day"], start, end, cipher=None,
-                                        significant_only=True, no_attributes=True)
-        history.ws_history(minimal, minimal=True, no_attributes=True)
-        times["minimal"].append((time.perf_counter() - began) * 1000)
+        elapsed, count = _timed(lambda: _bare_select(path, start, end))
+        assert count == 86_400, count
+        times.setdefault("bare SELECT (baseline)", []).append(elapsed)
+        for name, shape in SHAPES.items():
+            flags = _flags(shape)
+            elapsed, before = _timed(lambda f=flags: _previous(path, start, end, f))
+            times.setdefault(f"{name}, previous", []).append(elapsed)
+            elapsed, now = _timed(lambda f=flags: _now(path, start, end, f))
+            times.setdefault(f"{name}, now", []).append(elapsed)
+            assert now == before, name
+            del before, now
+        for minimal in (False, True):
+            def ws(slim: bool = minimal) -> None:
+                found = queries.states_during(path, ["sensor.day"], start, end,
+                                              cipher=None, significant_only=slim,
+                                              no_attributes=slim)
+                history.ws_history(found, minimal=slim, no_attributes=slim)
+            elapsed, _ = _timed(ws)
+            times.setdefault("WS " + ("minimal+no_attributes" if minimal else "full"),
+                             []).append(elapsed)
     return times
+
+
+def _now(path: Path, start: float, end: float, flags: dict[str, bool]) -> bytes:
+    """What the view does now, in process: ``HistoryPages`` read page by page,
+    ``rest_text`` encodes each page (the view sends a page while reading the next)."""
+    pages = queries.HistoryPages(path, ["sensor.day"], start, end, cipher=None,
+                                 significant_only=flags["significant_only"],
+                                 no_attributes=flags["no_attributes"],
+                                 minimal=flags["minimal"])
+    try:
+        return b"".join(piece.encode() for piece in resttext.rest_text(
+            pages, minimal=flags["minimal"], no_attributes=flags["no_attributes"]))
+    finally:
+        pages.close()
 
 
 def _bytes_per_million(path: Path, count: int) -> tuple[float, float, float]:
@@ -275,14 +437,24 @@ async def _part_loop(base: Path, args: argparse.Namespace) -> None:
     print(f"   ({_cpu_share(cpu)})\n")
 
 
+#: The documented shapes of ``GET /api/history/period``: the query flags of each.
+SHAPES: dict[str, dict[str, str]] = {
+    "default": {},
+    "minimal_response": {"minimal_response": ""},
+    "no_attributes": {"no_attributes": ""},
+    "significant_changes_only=0": {"significant_changes_only": "0"},
+    "minimal+no_attributes": {"minimal_response": "", "no_attributes": ""},
+}
+
+
 async def _http_runs(base: Path, day: Path, start: float, end: float, runs: int
                      ) -> dict[str, list[float]]:
-    """The REST answer end to end: a host (web server + recorder on ``day``) answers
-    ``GET /api/history/period`` to curl (a process of its own); the time from
-    starting curl to its exit (the last byte read), and the loop's longest lateness
-    (a 1 ms ticker) during each request; beside them, curl on an empty answer (its
-    own start-up) and the ticker's lateness with the host idle (the shared box's
-    noise)."""
+    """The REST answer end to end, per shape: a host (web server + recorder on
+    ``day``) answers ``GET /api/history/period`` to curl (a process of its own); the
+    time from starting curl to its exit (the last byte read), and the loop's longest
+    lateness (a 1 ms ticker) during each request; beside them, curl on an empty
+    answer (its own start-up) and the ticker's lateness with the host idle (the
+    shared box's noise). Shapes take turns within each run, so load drifts hit all."""
     from urllib.parse import quote
 
     from gatehouse.core.http.server import HTTP_SERVER
@@ -301,8 +473,7 @@ async def _http_runs(base: Path, day: Path, start: float, end: float, runs: int
           auto_purge: false
         """))
     host = make_host(directory)
-    out: dict[str, list[float]] = {"http": [], "late": [], "idle_late": [],
-                                   "curl_empty": []}
+    out: dict[str, list[float]] = {"late": [], "idle_late": [], "curl_empty": []}
     async with host.running():
         server = host.data.get(HTTP_SERVER)
         assert server is not None
@@ -311,8 +482,6 @@ async def _http_runs(base: Path, day: Path, start: float, end: float, runs: int
         token = (await auth.create_token(user, "bench"))[1]
         url = (f"http://127.0.0.1:{server.port}/api/history/period/"
                f"{history.iso(start)}")
-        params = {"filter_entity_id": "sensor.day", "end_time": history.iso(end)}
-        query = "&".join(f"{k}={quote(v)}" for k, v in params.items())
         host.settle_gc()  # as Host.run does after start-up
 
         async def timed(what: str | None) -> tuple[float, float, str]:
@@ -342,18 +511,23 @@ async def _http_runs(base: Path, day: Path, start: float, end: float, runs: int
                 done.set()
             return elapsed, late[0] * 1000, output
 
-        empty = f"{url}?filter_entity_id=sensor.none&end_time={quote(history.iso(end))}"
+        def query(shape: dict[str, str], entity_id: str = "sensor.day") -> str:
+            params = {"filter_entity_id": entity_id, "end_time": history.iso(end), **shape}
+            return url + "?" + "&".join(f"{k}={quote(v)}" for k, v in params.items())
+
         for _ in range(runs):
             _, idle_late, _ = await timed(None)
             out["idle_late"].append(idle_late)
-            elapsed, _, output = await timed(empty)
+            elapsed, _, output = await timed(query({}, "sensor.none"))
             assert output.split()[0] == "200", output
             out["curl_empty"].append(elapsed)
-            elapsed, late, output = await timed(f"{url}?{query}")
-            code, size = output.split()
-            assert code == "200" and int(size) > 20_000_000, output
-            out["http"].append(elapsed)
-            out["late"].append(late)
+            for name, shape in SHAPES.items():
+                elapsed, late, output = await timed(query(shape))
+                code, size = output.split()
+                assert code == "200" and int(size) > 2_000_000, output
+                out.setdefault(name, []).append(elapsed)
+                out.setdefault(f"{name} bytes", []).append(float(size))
+                out["late"].append(late)
     return out
 
 
@@ -364,30 +538,24 @@ async def _part_query(base: Path, args: argparse.Namespace) -> None:
     if day.exists():
         day.unlink()
     start, end = _fill_day(day)
+    print(f"   ({_cpu_share(cpu)} while filling)")
+    cpu = _cpu_times()
     times = _query_runs(day, start, end, args.runs * 3)
-    print(f"   SQL + rows:          {_range(times['query'], 'ms')}")
-    print(f"   + REST JSON shape:   {_range(times['rest'], 'ms')}")
-    print(f"   + WS compressed:     {_range(times['ws'], 'ms')}")
-    total = [q + w for q, w in zip(times["query"], times["ws"], strict=True)]
-    print(f"   query + WS total:    {_range(total, 'ms')}")
-    rest = [q + r + e for q, r, e in zip(times["query"], times["rest"], times["encode"],
-                                         strict=True)]
-    print(f"   REST total, before:  {_range(rest, 'ms')} (query, shape, json.dumps)")
-    print(f"   REST encode, now:    {_range(times['fast'], 'ms')} (rest_history_json, "
-          "same bytes)")
-    fast = [q + f for q, f in zip(times["query"], times["fast"], strict=True)]
-    print(f"   REST total, now:     {_range(fast, 'ms')} (query + rest_history_json; "
-          f"{statistics.median(rest) / statistics.median(fast):.1f}x faster; the view "
-          "encodes piece by piece while it sends)")
-    print(f"   minimal, no attrs:   {_range(times['minimal'], 'ms')} (query + shape)")
+    for name, values in times.items():
+        print(f"   {name + ':':<38}{_range(values, 'ms')}")
+    print(f"   ({_cpu_share(cpu)})")
+    cpu = _cpu_times()
     http = await _http_runs(base, day, start, end, args.runs * 3)
-    print(f"   REST over HTTP:      {_range(http['http'], 'ms')} (curl started to curl done: "
-          "request, query, encoding, 23 MB read)")
-    print(f"   curl, empty answer:  {_range(http['curl_empty'], 'ms')} (curl's own start-up)")
-    print(f"   loop late, max:      {_range(http['late'], 'ms')} (a 1 ms ticker's longest "
-          "lateness during each request)")
-    print(f"   idle loop late, max: {_range(http['idle_late'], 'ms')} (the same for 200 ms "
-          "idle: the shared box's noise)")
+    print("   over HTTP (curl started to curl done: request, query, encoding, body read):")
+    for name in SHAPES:
+        size = statistics.median(http[f"{name} bytes"]) / 1e6
+        print(f"   {name + ':':<38}{_range(http[name], 'ms')} ({size:.1f} MB)")
+    print(f"   {'curl, empty answer:':<38}{_range(http['curl_empty'], 'ms')} "
+          "(curl's own start-up)")
+    print(f"   {'loop late, max:':<38}{_range(http['late'], 'ms')} (a 1 ms ticker's "
+          "longest lateness during each request)")
+    print(f"   {'idle loop late, max:':<38}{_range(http['idle_late'], 'ms')} (the same for "
+          "200 ms idle: the shared box's noise)")
     print(f"   ({_cpu_share(cpu)})\n")
 
 

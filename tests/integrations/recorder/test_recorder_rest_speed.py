@@ -1,8 +1,10 @@
-"""The fast REST history encoder (``history.rest_history_json``) sends exactly the text
+"""The fast REST history encoder (``resttext.rest_text``) sends exactly the text
 ``json.dumps(history.rest_history(...))`` sent before (what aiohttp's json_response
 made of it): attributes encoded once per attributes id and spliced, rows from a
 template, times without a ``datetime`` per row. Proven byte for byte here on
-thousands of varied rows; the speed itself is measured in scripts/bench/bench_recorder.py.
+thousands of varied rows in memory (``resttext.FoundRows``); from a database page by
+page in test_recorder_rest_pages.py; the speed itself is measured in
+scripts/bench/bench_recorder.py.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import pytest
 from aiohttp import ClientSession
 from recordertools import running
 
-from gatehouse.integrations.recorder import history, queries
+from gatehouse.integrations.recorder import history, queries, resttext
 from gatehouse.integrations.recorder.history import iso
 
 FLAGS = [(False, False), (True, False), (False, True), (True, True)]
@@ -81,29 +83,29 @@ def _found(seed: int = 14, rows_per_entity: int = 1500) -> queries.Found:
 
 
 @pytest.mark.parametrize(("minimal", "no_attributes"), FLAGS)
-@pytest.mark.parametrize("piece_rows", [1, 7, history.REST_PIECE_ROWS])
+@pytest.mark.parametrize("piece_rows", [1, 7, resttext.PAGE_ROWS])
 def test_same_text_as_json_dumps(minimal: bool, no_attributes: bool,
                                  piece_rows: int) -> None:
     found = _found()
     before = json.dumps(history.rest_history(found, minimal=minimal,
                                              no_attributes=no_attributes))
-    after = "".join(history.rest_history_json(found, minimal=minimal,
-                                              no_attributes=no_attributes,
-                                              piece_rows=piece_rows))
+    after = "".join(resttext.rest_text(resttext.FoundRows(found, piece_rows),
+                                       minimal=minimal, no_attributes=no_attributes))
     assert after == before
 
 
 def test_empty_and_single() -> None:
-    assert "".join(history.rest_history_json(
-        queries.Found(), minimal=False, no_attributes=False)) == "[]"
+    assert "".join(resttext.rest_text(resttext.FoundRows(queries.Found()), minimal=False,
+                                      no_attributes=False)) == "[]"
     one = queries.Found(states={"sensor.a": [("1", None, 5.5, 5.5)]})
-    assert "".join(history.rest_history_json(one, minimal=True, no_attributes=False)) \
+    assert "".join(resttext.rest_text(resttext.FoundRows(one), minimal=True,
+                                      no_attributes=False)) \
         == json.dumps(history.rest_history(one, minimal=True, no_attributes=False))
 
 
 def test_iso_cache_matches_datetime() -> None:
     rng = random.Random(7)
-    to_iso = history._IsoCache()
+    to_iso = resttext.IsoClock()
     samples: list[float] = [0.0, 5e-7, 1.5e-6, 0.9999995, 0.9999994999, 59.9999996, 1e9 + 0.5e-6,
                253_402_300_798.999999, 253_402_300_799.0, -1.0, -0.4e-6]
     samples += [_times(rng) for _ in range(20_000)]
