@@ -6,7 +6,8 @@ whatever the operator meant. Now the page offers the brokers by title, acts on n
 until one is chosen, keeps the choice in the address, and every call names it. Two real
 Mosquitto brokers with the dynamic security plugin; what the page did is read back from
 each broker's own client list, and the password the page shows lets a real client into
-the chosen broker only.
+the chosen broker only. The Live traffic page watches the broker chosen, or all of them
+saying which broker each message came from.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from playwright.async_api import Browser, Page, expect
 
 from gatehouse.core import ConfigEntryState, Host
 from gatehouse.core.http.server import HTTP_SERVER
-from gatehouse.core.testing import add_entry, make_host
+from gatehouse.core.testing import add_entry, make_host, wait_until
 from gatehouse.integrations.mqtt.provisioning import provisioner_for
+from gatehouse.integrations.mqtt.provisioning.traffic import traffic_monitor
 
 # The provisioning tests' broker kit (a module of that folder, not a conftest).
 _KIT = str(Path(__file__).resolve().parents[1] / "integrations" / "mqtt_provisioning")
@@ -176,3 +178,49 @@ async def test_choose_the_second_broker_and_provision_there(
     await expect(page.get_by_role("alert").filter(has_text="'Garage'")).to_contain_text(
         "South broker")
     await expect(broker.locator("option:checked")).to_have_text("Choose a broker…")
+
+
+async def test_traffic_page_watches_the_broker_chosen_or_all_saying_which(
+    rig: Rig, page: Page
+) -> None:
+    devices = {}
+    for entry_id, name, port in ((rig.north, "n1", rig.north_port),
+                                 (rig.south, "s1", rig.south_port)):
+        made = await rig.host.services.call(
+            "mqtt", "provision_device",
+            {"name": name, "device_type": "sensor", "site": "plant", "entry_id": entry_id},
+            return_response=True)
+        assert isinstance(made, dict)
+        devices[name] = Client(port, name, made["password"], client_id=name)
+    try:
+        for device in devices.values():
+            assert await device.connect() == "Success"
+        await page.goto("/#/traffic?topic=site/%23")
+        broker = page.get_by_label("Broker", exact=True)
+        await expect(broker.locator("option")).to_have_text(
+            ["All brokers", "North broker", "South broker"])
+        await page.get_by_role("button", name="Start").click()
+        monitor = page.get_by_role("status", name="Monitor status")
+        await expect(monitor).to_contain_text("Monitoring site/#")
+        messages = page.get_by_role("region", name="Messages")
+        await devices["n1"].publish("site/plant/sensor/n1/t", b"from north")
+        await devices["s1"].publish("site/plant/sensor/s1/t", b"from south")
+        # Every broker: each message says which.
+        await expect(messages.locator("tr", has_text="from north")).to_contain_text(
+            "North broker")
+        await expect(messages.locator("tr", has_text="from south")).to_contain_text(
+            "South broker")
+
+        await broker.select_option(label="South broker")
+        await expect(page).to_have_url(
+            f"{rig.base_url}/#/traffic?topic=site%2F%23&entry={rig.south}")
+        await wait_until(lambda: [s.entry_id for s in
+                                  traffic_monitor(rig.host).sessions.values()] == [rig.south])
+        await devices["n1"].publish("site/plant/sensor/n1/t", b"north again")
+        await devices["s1"].publish("site/plant/sensor/s1/t", b"south again")
+        await expect(messages.locator("tr", has_text="south again")).to_have_count(1)
+        await expect(messages.locator("tr", has_text="north again")).to_have_count(0)
+        await expect(messages.get_by_role("columnheader", name="Broker")).to_be_hidden()
+    finally:
+        for device in devices.values():
+            device.close()

@@ -9,9 +9,14 @@
 // at most KEEP messages. Leaving the page stops the monitor (and an abandoned one ends
 // by itself on the server after 30 s).
 //
+// With several mqtt entries loaded, a chooser by title says which broker to watch: one,
+// or all of them (each message then says which broker it came from). The choice is
+// kept in the address with the filter (#/traffic?topic=...&entry=<id>; a title works
+// there too: the server reads entry_id as an id or a title).
+//
 // Topics and payloads are device text: they go in as text, never as HTML.
 
-import { errorMessage } from "../../public/js/api.js";
+import { api, errorMessage } from "../../public/js/api.js";
 import { h, pageHead, uniqueId } from "../../public/js/dom.js";
 
 const POLL_MS = 500;
@@ -25,6 +30,7 @@ const KEEP = 500;
  * @property {number} qos
  * @property {boolean} retain
  * @property {number} size
+ * @property {string} entry_id  the broker's mqtt entry
  * @property {string | null} payload
  * @property {string} [payload_hex]
  * @property {boolean} cut
@@ -34,6 +40,7 @@ const KEEP = 500;
  * @typedef {object} Poll
  * @property {string} session_id
  * @property {string} topic_filter
+ * @property {string | null} entry_id  the broker watched; null: every broker
  * @property {boolean} paused
  * @property {number} seq
  * @property {TrafficMessage[]} messages
@@ -86,6 +93,17 @@ export async function render(root, ctx, params) {
   const pauseButton = h("button", { type: "button", disabled: true, "aria-pressed": "false" },
     "Pause");
   search.addEventListener("input", () => showMessages());
+  const brokerId = uniqueId("traffic-broker");
+  const brokerPick = h("select", { id: brokerId, name: "entry_id" },
+    h("option", { value: "" }, "All brokers"));
+  const brokerField = h("div", { class: "field", hidden: true },
+    h("label", { for: brokerId }, "Broker"), brokerPick);
+  /** Titles of the loaded mqtt entries by id (admins may list them). */
+  /** @type {Map<string, string>} */
+  const titles = new Map();
+  /** The broker the address names (an id or a title), until a monitor starts. */
+  let wanted = params.get("entry") || "";
+  const brokerHead = h("th", { hidden: true }, "Broker");
 
   /** @param {Record<string, unknown>} message */
   const command = (message) => connection.command(message);
@@ -96,14 +114,18 @@ export async function render(root, ctx, params) {
     try {
       const first = /** @type {Poll} */ (await command({ type: "mqtt/traffic/start",
         topic_filter: filter.value.trim(), rate: Number(rate.value) || 20,
-        qos: Number(qos.value) }));
+        qos: Number(qos.value), entry_id: wanted || null }));
       session = first.session_id;
       after = 0;
       kept = [];
       startButton.textContent = "Restart";
       pauseButton.disabled = false;
       setPaused(false);
-      history.replaceState(null, "", `#/traffic?topic=${encodeURIComponent(filter.value.trim())}`);
+      wanted = first.entry_id ?? "";
+      brokerPick.value = wanted;
+      const address = new URLSearchParams({ topic: filter.value.trim() });
+      if (wanted) address.set("entry", wanted);
+      history.replaceState(null, "", `#/traffic?${address}`);
       receive(first);
       schedule();
     } catch (err) {
@@ -181,6 +203,7 @@ export async function render(root, ctx, params) {
       dataset: { seq: String(m.seq) } },
     h("td", { class: "nowrap" }, new Date(m.time * 1000).toLocaleTimeString()),
     h("td", { class: "mono wrap" }, m.topic),
+    brokerHead.hidden ? null : h("td", {}, titles.get(m.entry_id) ?? m.entry_id),
     h("td", {}, `${m.qos}${m.retain ? " R" : ""}`),
     h("td", {}, String(m.size)),
     h("td", { class: "mono wrap payload" }, m.payload !== null
@@ -216,6 +239,7 @@ export async function render(root, ctx, params) {
   h("div", { class: "field" }, h("label", { for: filterId }, "Topic filter"), filter),
   h("div", { class: "field" }, h("label", { for: rateId }, "Messages per second"), rate),
   h("div", { class: "field" }, h("label", { for: qosId }, "Subscription QoS"), qos),
+  brokerField,
   h("div", { class: "search-buttons" }, startButton, pauseButton));
 
   root.append(pageHead("Live traffic"), form, problem, status,
@@ -227,9 +251,28 @@ export async function render(root, ctx, params) {
     h("section", { class: "panel", "aria-labelledby": "traffic-messages" },
       h("h2", { id: "traffic-messages" }, "Messages"),
       h("table", {}, h("thead", {}, h("tr", {},
-        ["Time", "Topic", "QoS", "Bytes", "Payload"].map((t) => h("th", {}, t)))), rows),
+        h("th", {}, "Time"), h("th", {}, "Topic"), brokerHead,
+        ["QoS", "Bytes", "Payload"].map((t) => h("th", {}, t)))), rows),
       h("p", { class: "hint muted" }, "QoS as delivered: at most the subscription's. "
         + "R: a retained message (sent when the monitor subscribed).")));
+
+  brokerPick.addEventListener("change", () => {
+    wanted = brokerPick.value;
+    brokerHead.hidden = Boolean(wanted) || titles.size < 2;
+    if (session) void start(); // watch the broker chosen now
+  });
+
+  try {
+    const entries = /** @type {{entry_id: string, title: string}[]} */ (
+      await api.get("/api/config/config_entries/entry?domain=mqtt"));
+    for (const e of entries) titles.set(e.entry_id, e.title);
+    brokerPick.append(...entries.map((e) => h("option", { value: e.entry_id }, e.title)));
+  } catch {
+    // Not listed: the monitor watches every broker, as the server does without entry_id.
+  }
+  brokerField.hidden = titles.size < 2;
+  if (titles.has(wanted)) brokerPick.value = wanted;
+  brokerHead.hidden = Boolean(wanted) || titles.size < 2;
 
   return () => {
     gone = true;

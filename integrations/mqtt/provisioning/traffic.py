@@ -147,6 +147,8 @@ class TrafficSession:
         self.messages.append({
             "seq": self.seq, "time": self.wall(), "topic": topic, "qos": message.qos,
             "retain": message.retain, "size": len(message.payload),
+            # Which broker: a monitor of every broker says where each message came from.
+            "entry_id": message.entry_id,
             **_preview(message.payload),
         })
 
@@ -159,6 +161,7 @@ class TrafficSession:
         ranked = sorted(self.topics.items(), key=lambda kv: kv[1].at(now), reverse=True)
         return {
             "session_id": self.id, "topic_filter": self.topic_filter,
+            "entry_id": self.entry_id,
             "paused": self.paused, "seq": self.seq,
             "messages": fresh, "more": len(fresh) == limit and fresh[-1]["seq"] < self.seq,
             "missed": missed, "received": self.received, "suppressed": self.suppressed,

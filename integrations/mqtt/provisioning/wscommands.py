@@ -20,8 +20,9 @@ Home Assistant's protocol (``{"id", "type", ...fields}`` → ``result``):
 id or a title; left out, the only entry with a block; with several, or a name that is
 none of them, ``home_assistant_error`` naming the choices as 'Title' (id) (the socket
 clips error texts at 200 characters: ``entries`` lists them all), never the first.
-(The traffic monitor is not a provisioning command: without ``entry_id`` it watches
-every loaded broker.)
+``mqtt/traffic/start`` reads ``entry_id`` by the same rule among every loaded mqtt entry
+(an id or a title); left out, it watches every loaded broker (each message says which:
+``entry_id``), which is no guess.
 
 A bad field answers ``invalid_format``; a refusal (``ProvisioningError``,
 ``TrafficError``, the CA's ``PkiError``) answers ``home_assistant_error`` with the reason.
@@ -33,12 +34,13 @@ from typing import Any
 
 import voluptuous as vol
 
-from gatehouse.core import Host, ServiceValidationError
+from gatehouse.core import Context, Host, ServiceCall, ServiceValidationError
 from gatehouse.core.http import WsCommand
 
 from ..const import DOMAIN
+from ..services import LOADED
 from . import Provisioner, provisioner_for, provisioning_entries
-from .errors import EntryNotChosen
+from .errors import EntryNotChosen, TrafficError
 from .services import PROVISION_FIELDS
 from .traffic import DEFAULT_RATE, MAX_RATE, POLL_LIMIT, traffic_monitor
 
@@ -90,9 +92,20 @@ def commands(host: Host) -> list[WsCommand]:
         await named(args).delete(args["name"])
         return {"deleted": args["name"]}
 
+    def broker(wanted: str | None) -> str | None:
+        """The mqtt entry ``wanted`` names (id or title, the domain's rule); None: all."""
+        if wanted is None or not wanted.strip():
+            return None
+        call = ServiceCall(DOMAIN, "traffic/start", {"entry_id": wanted}, Context())
+        try:
+            return LOADED.pick_entry_id(host, call)
+        except ServiceValidationError as err:
+            raise TrafficError(err.detail) from None
+
     async def start(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
         session = traffic_monitor(host).start(args["topic_filter"], rate=args["rate"],
-                                              qos=args["qos"], entry_id=args.get("entry_id"))
+                                              qos=args["qos"],
+                                              entry_id=broker(args.get("entry_id")))
         return session.poll(0)
 
     async def poll(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:

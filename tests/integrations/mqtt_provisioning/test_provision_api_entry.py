@@ -214,3 +214,26 @@ async def test_websocket_by_id_or_title_and_ambiguity_named(
         assert "is not one with a provisioning: block" in plain["error"]["message"]
     finally:
         await socket.ws.close()
+
+
+async def test_traffic_monitor_names_its_broker_by_id_or_title(
+    two: TwoBrokers, http: ClientSession
+) -> None:
+    """The traffic monitor reads entry_id by the same rule among every mqtt entry (the
+    plain broker too); left out it watches every broker, which is no guess."""
+    socket = Socket(await login(http, two.token))
+    try:
+        south = await socket.call("mqtt/traffic/start", topic_filter="#",
+                                  entry_id="SOUTH broker")
+        assert south["result"]["entry_id"] == two.south
+        plain = await socket.call("mqtt/traffic/start", topic_filter="#", entry_id=two.plain)
+        assert plain["result"]["entry_id"] == two.plain
+        every = await socket.call("mqtt/traffic/start", topic_filter="#")
+        assert every["result"]["entry_id"] is None
+        unknown = await socket.call("mqtt/traffic/start", topic_filter="#", entry_id="Garage")
+        assert unknown["error"]["code"] == "home_assistant_error"
+        assert unknown["error"]["message"].startswith(
+            "no loaded mqtt entry has the id or title 'Garage'; choose one of: 'North broker'")
+        assert "'Plain broker'" in unknown["error"]["message"]
+    finally:
+        await socket.ws.close()
