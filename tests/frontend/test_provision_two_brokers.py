@@ -125,6 +125,10 @@ async def test_choose_the_second_broker_and_provision_there(
         ["North broker", "South broker"])
     await expect(page.get_by_label("Name")).to_be_hidden()
     await expect(page.get_by_role("heading", name="Provisioned devices")).to_be_hidden()
+    await page.set_viewport_size({"width": 390, "height": 844})  # the chooser fits a phone
+    assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    await expect(broker).to_be_in_viewport()
+    await page.set_viewport_size({"width": 1280, "height": 900})
 
     await broker.select_option(label="South broker")
     await expect(page).to_have_url(f"{rig.base_url}/#/devices_provision?entry={rig.south}")
