@@ -190,12 +190,15 @@ def _minimal_rows(rows: Sequence[Row], texts: _Texts, out: list[str]) -> None:
         append(f'{{"state": {state_text}, "last_changed": "{when_text}"}}')
 
 
-def rest_text(source: RowSource, *, minimal: bool,
-              no_attributes: bool) -> Generator[str, None, None]:
-    """The answer's text, one piece per page of rows (framing included); the pieces
-    joined are ``json.dumps(history.rest_history(...))`` of the same rows."""
+def rest_text(source: RowSource, *, minimal: bool, no_attributes: bool,
+              piece_rows: int = PAGE_ROWS) -> Generator[str, None, None]:
+    """The answer's text in pieces of at least ``piece_rows`` rows (framing
+    included; the last piece may be shorter); the pieces joined are
+    ``json.dumps(history.rest_history(...))`` of the same rows. Small entities share
+    a piece: a piece is a thread hop in the view, not one per entity."""
     texts = _Texts(source, no_attributes)
     parts: list[str] = ["["]
+    pending = 0
     entities = 0
     for entity_id, pages in source.entities():
         slim = minimal and entity_id.split(".", 1)[0] not in NEED_ATTRIBUTE_DOMAINS
@@ -219,8 +222,10 @@ def rest_text(source: RowSource, *, minimal: bool,
                 entities += 1
             parts.append(", ".join(rows))
             count += len(page)
-            yield "".join(parts)
-            parts = []
+            pending += len(page)
+            if pending >= piece_rows:
+                yield "".join(parts)
+                parts, pending = [], 0
         if count:
             parts.append("]")
     parts.append("]")

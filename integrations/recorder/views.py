@@ -60,7 +60,7 @@ async def _history_body(pages: HistoryPages, minimal: bool,
     try:
         first = await anyio.to_thread.run_sync(next_piece)
     except BaseException:
-        await anyio.to_thread.run_sync(close)
+        close()  # at once: an await here would not run when cancelled
         raise
 
     async def pieces() -> AsyncIterator[bytes]:

@@ -7,6 +7,8 @@ HTTP; and no read transaction is left open between pages."""
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import itertools
 import json
 import random
@@ -14,11 +16,13 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import anyio.lowlevel
 import pytest
 from aiohttp import ClientSession
 from recordertools import BASE_CONFIG, running
 
 from gatehouse.core import State
+from gatehouse.core.testing import wait_until
 from gatehouse.integrations.recorder import history, queries, resttext
 from gatehouse.integrations.recorder.database import Database
 from gatehouse.integrations.recorder.history import iso
@@ -101,7 +105,8 @@ def _paged(path: Path, *, minimal: bool, no_attributes: bool, significant: bool,
                                  include_start_state=include_start, minimal=minimal,
                                  page_rows=page_rows)
     try:
-        return list(resttext.rest_text(pages, minimal=minimal, no_attributes=no_attributes))
+        return list(resttext.rest_text(pages, minimal=minimal, no_attributes=no_attributes,
+                                       piece_rows=page_rows))
     finally:
         pages.close()
 
@@ -146,6 +151,8 @@ def test_pages_are_the_reference_text(day: Path, minimal: bool, no_attributes: b
         assert by_id["binary_sensor.door"][0]["attributes"] == {}
     if page_rows == 1:
         assert len(pieces) > len(power)  # really read a page (a query) at a time
+    else:
+        assert all(piece.count('"state": ') >= page_rows for piece in pieces[:-1])
 
 
 def test_no_read_transaction_between_pages(tmp_path: Path) -> None:
@@ -158,7 +165,7 @@ def test_no_read_transaction_between_pages(tmp_path: Path) -> None:
                     last_updated=START + n) for n in range(100)], now=START)
     pages = queries.HistoryPages(path, ["sensor.a"], START, END, cipher=None,
                                  significant_only=True, no_attributes=False, page_rows=10)
-    text = resttext.rest_text(pages, minimal=False, no_attributes=False)
+    text = resttext.rest_text(pages, minimal=False, no_attributes=False, piece_rows=10)
     try:
         first = next(text)
         assert first.startswith('[[{"entity_id": "sensor.a", "state": "0"')
@@ -243,3 +250,43 @@ async def test_sealed_rows_over_http_are_the_reference(config_dir: Path) -> None
                 == (40,)
         finally:
             conn.close()
+
+
+def _open_connections() -> int:
+    """How many SQLite connections of this process are open (objects alive and not
+    closed). Not the file's descriptors: SQLite keeps a closed connection's descriptor
+    while another connection to the file holds POSIX locks."""
+    count = 0
+    for item in gc.get_objects():
+        if isinstance(item, sqlite3.Connection):
+            with contextlib.suppress(sqlite3.ProgrammingError):
+                item.total_changes  # noqa: B018 (raises once closed)
+                count += 1
+    return count
+
+
+@pytest.mark.anyio
+async def test_a_client_that_leaves_mid_answer_leaves_no_reader_open(
+        config_dir: Path) -> None:
+    """The answer holds its own read connection while it is sent; a client that stops
+    reading and goes away leaves it closed at once, not when the garbage collector
+    finds the abandoned generator."""
+    async with running(config_dir) as rig:
+        for index in range(60_000):
+            rig.host.states.set("sensor.big", str(index), {"friendly_name": "Big"})
+            if index % 1000 == 999:
+                await anyio.lowlevel.checkpoint()
+        await rig.recorder.flush()
+        baseline = _open_connections()
+        params = {"filter_entity_id": "sensor.big", "end_time": iso(4_000_000_000.0)}
+        async with ClientSession() as session:
+            response = await session.get(
+                f"{rig.base}/api/history/period/{iso(1_600_000_000.0)}", params=params,
+                headers=rig.headers())
+            assert response.status == 200
+            assert (await response.content.readexactly(2)) == b"[["
+            # ~13 MB: more than the socket buffers hold, so the answer is still open
+            await wait_until(lambda: _open_connections() > baseline)
+            response.close()
+        await wait_until(lambda: _open_connections() == baseline, timeout=20,
+                         message="the answer's read connection was left open")

@@ -90,7 +90,8 @@ def test_same_text_as_json_dumps(minimal: bool, no_attributes: bool,
     before = json.dumps(history.rest_history(found, minimal=minimal,
                                              no_attributes=no_attributes))
     after = "".join(resttext.rest_text(resttext.FoundRows(found, piece_rows),
-                                       minimal=minimal, no_attributes=no_attributes))
+                                       minimal=minimal, no_attributes=no_attributes,
+                                       piece_rows=piece_rows))
     assert after == before
 
 
