@@ -92,8 +92,10 @@ CLOSE_TIMEOUT: Final = 5.0
 MAX_MESSAGE: Final = 1 << 20
 #: Commands of one client running at once; more wait, unread, in the socket.
 MAX_IN_FLIGHT: Final = 32
-#: Longest error message sent (characters); longer ones are cut.
-MAX_ERROR_TEXT: Final = 200
+#: Longest error message sent (characters); longer ones are cut. Long enough for a
+#: server-written list of choices (the entries a service may use), short enough that an
+#: error quoting client input stays small beside the 1 MiB message it answers.
+MAX_ERROR_TEXT: Final = 1000
 #: How much of a client's value an error message quotes.
 _QUOTE: Final = 40
 

@@ -19,6 +19,7 @@ from aiohttp import ClientWebSocketResponse, WSMsgType
 from aiohttp.test_utils import TestClient
 
 from gatehouse.core import Host
+from gatehouse.core.exceptions import ServiceValidationError
 from gatehouse.core.http.config import DEFAULT_WS_MAX_PENDING_BYTES
 from gatehouse.core.http.runtime import HttpRuntime
 from gatehouse.core.http.websocket import MAX_ERROR_TEXT, MAX_IN_FLIGHT, MAX_MESSAGE
@@ -56,6 +57,29 @@ async def test_errors_quote_a_short_prefix_of_what_the_client_sent(
     missing = await ws.receive_json(timeout=TIMEOUT)
     assert missing["error"]["code"] == "not_found"
     assert len(missing["error"]["message"]) <= MAX_ERROR_TEXT
+    await ws.close()
+
+
+async def test_a_server_written_list_of_choices_is_not_cut(
+    client: Client, token: str, host: Host
+) -> None:
+    """Regression: errors were cut at 200 characters, so a refusal that lists the entries
+    to choose from ("several entries are loaded: 'North broker' (01J...), ...") lost the
+    choices after the second. The bound (what an echo of client input can cost) is now
+    long enough for such a list and still cuts a huge one."""
+    choices = ", ".join(f"'Broker number {n}' (01JEXAMPLE{n:016d})" for n in range(8))
+    assert len(choices) > 200
+
+    async def refuse(call: ServiceCall) -> None:
+        raise ServiceValidationError("probe", "refuse", f"several entries: {choices}")
+
+    host.services.register("probe", "refuse", refuse)
+    ws = await connect(client, token)
+    await ws.send_json({"id": 1, "type": "call_service", "domain": "probe",
+                        "service": "refuse"})
+    answer = await ws.receive_json(timeout=TIMEOUT)
+    assert answer["success"] is False
+    assert answer["error"]["message"].endswith(choices)
     await ws.close()
 
 
