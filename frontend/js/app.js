@@ -77,8 +77,12 @@ async function start() {
   const firstPage = PAGES.find((p) => p.path === first);
   if (firstPage) import(firstPage.module).catch(() => {}); // route() reports a failure
   const live = connection.connect().then(() => {
+    // The snapshot first: the server takes longest over it, and the page parses it
+    // while the server encodes the registry lists (the other way round, the bigger
+    // parse came last).
+    const snapshot = store.start(connection);
     if (first === "overview") prefetchPlacement(connection); // beside the snapshot
-    return store.start(connection);
+    return snapshot;
   });
   const [user, config, panelList] = await Promise.all([
     api.get("/api/auth/current_user"),
