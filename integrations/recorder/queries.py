@@ -168,6 +168,9 @@ def _load_attributes(conn: sqlite3.Connection, found: Found) -> None:
             found.attributes[attributes_id] = json.loads(text)
 
 
+#: Rows per page of ``HistoryPages`` (and per piece of the REST answer): ~1-2 ms of
+#: reading and as much of encoding; 1,000 to 5,000 measured alike (bench_recorder.py).
+PAGE_ROWS = 2000
 #: The attributes key of a sealed row in ``HistoryPages`` (the writer gives a sealed
 #: row no shared attributes, so a real key is an attributes id >= 1 or None).
 SEALED = -1
@@ -189,7 +192,7 @@ class HistoryPages:
     def __init__(self, path: Path, entity_ids: Sequence[str], start: float, end: float, *,
                  cipher: TagCipher | None, significant_only: bool, no_attributes: bool,
                  include_start_state: bool = True, minimal: bool = False,
-                 page_rows: int = 2000) -> None:
+                 page_rows: int = PAGE_ROWS) -> None:
         self.path = path
         self.entity_ids = list(entity_ids)
         self.start, self.end = start, end

@@ -28,10 +28,8 @@ from json.encoder import encode_basestring_ascii
 from typing import Any, Protocol
 
 from .history import iso
-from .queries import NEED_ATTRIBUTE_DOMAINS, Found, Row
+from .queries import NEED_ATTRIBUTE_DOMAINS, PAGE_ROWS, Found, Row
 
-#: Rows per page (and so per piece of text): ~1-2 ms of work each.
-PAGE_ROWS = 2000
 #: Distinct state texts remembered per answer (a bound for answers of many states).
 _STATES_CACHE = 4096
 #: ``SECONDS[n]`` is ``f"{n:02d}"``, ``SECONDS_DOT[n]`` the same with a ".", and

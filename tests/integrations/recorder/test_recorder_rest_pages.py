@@ -113,7 +113,7 @@ def _paged(path: Path, *, minimal: bool, no_attributes: bool, significant: bool,
 
 @pytest.mark.parametrize(("minimal", "no_attributes", "significant", "include_start"),
                          list(itertools.product([False, True], repeat=4)))
-@pytest.mark.parametrize("page_rows", [1, 3, resttext.PAGE_ROWS])
+@pytest.mark.parametrize("page_rows", [1, 3, queries.PAGE_ROWS])
 def test_pages_are_the_reference_text(day: Path, minimal: bool, no_attributes: bool,
                                       significant: bool, include_start: bool,
                                       page_rows: int) -> None:

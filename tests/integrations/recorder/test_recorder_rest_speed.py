@@ -83,7 +83,7 @@ def _found(seed: int = 14, rows_per_entity: int = 1500) -> queries.Found:
 
 
 @pytest.mark.parametrize(("minimal", "no_attributes"), FLAGS)
-@pytest.mark.parametrize("piece_rows", [1, 7, resttext.PAGE_ROWS])
+@pytest.mark.parametrize("piece_rows", [1, 7, queries.PAGE_ROWS])
 def test_same_text_as_json_dumps(minimal: bool, no_attributes: bool,
                                  piece_rows: int) -> None:
     found = _found()
