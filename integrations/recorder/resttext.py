@@ -232,7 +232,8 @@ def rest_text(source: RowSource, *, minimal: bool, no_attributes: bool,
 
 class FoundRows:
     """A ``RowSource`` over a ``Found`` in memory (``states_during``'s result), in pages
-    of ``page_rows``: the same text as from the database, for tests and the bench."""
+    of ``page_rows``: the same text as from the database (tests prove both against
+    ``json.dumps(history.rest_history(...))``)."""
 
     def __init__(self, found: Found, page_rows: int = PAGE_ROWS) -> None:
         self.found = found
