@@ -1,5 +1,6 @@
 """The overview with many entities (pages of cards, "Show more", search, live updates),
-and the select and button cards.
+the select and button cards, and device groups from the compact registry list that
+follow registry changes (the server caches each entry's JSON).
 
 A thousand extra states (no device: they land in "Other entities") beside the demo
 device. The overview renders the first page only (PAGE_SIZE = 200 cards), says how
@@ -95,3 +96,45 @@ async def test_select_and_button_cards_call_their_services(
     host.states.set("button.restart", "unavailable", {})
     await expect(choice).to_be_disabled()
     await expect(restart.get_by_role("button", name="Press")).to_be_disabled()
+
+
+async def test_groups_come_from_the_compact_registry_list_and_follow_changes(
+    owner_page: Page, server: Server
+) -> None:
+    # The overview reads HA's config/entity_registry/list_for_display, whose entries
+    # the server encodes once and reuses while unchanged (core/http/registry_json.py):
+    # a device renamed, an entity moved to another device or disabled must show on
+    # the next visit, and the device's area (loaded with the web server) beside it.
+    from gatehouse.core.area_registry import area_registry
+
+    page = owner_page
+    host = server.host
+    devices = host.device_registry
+    entities = host.entity_registry
+    boiler = devices.get_or_create("bench", {"identifiers": {("bench", "boiler")},
+                                             "name": "Boiler"})
+    pump = devices.get_or_create("bench", {"identifiers": {("bench", "pump")}, "name": "Pump"})
+    hall = (await area_registry(host)).create("Hall")
+    devices.update(boiler.id, area_id=hall.area_id)
+    for key in ("flow", "return"):
+        entry = entities.get_or_create(
+            "sensor", "bench", key, suggested_object_id=f"boiler_{key}", device_id=boiler.id,
+            original_name=f"Boiler {key}")
+        host.states.set(entry.entity_id, "40", {"friendly_name": f"Boiler {key}"})
+    await page.goto("/")
+    group = page.locator(f"section.device-group[data-device-id='{boiler.id}']")
+    await expect(group.locator(".group-heading")).to_have_text("BoilerHall")
+    await expect(group.locator("article.card")).to_have_count(2)
+
+    devices.update(boiler.id, name_by_user="Main boiler")
+    # The integration now reports the return sensor on the pump (a new entry object).
+    entities.get_or_create("sensor", "bench", "return", suggested_object_id="boiler_return",
+                           device_id=pump.id, original_name="Boiler return")
+    await page.get_by_role("link", name="Entities & devices").click()
+    await expect(page.locator("tr[data-entity-id]").first).to_be_visible()
+    await page.get_by_role("link", name="Overview").click()
+    group = page.locator(f"section.device-group[data-device-id='{boiler.id}']")
+    await expect(group.locator(".group-heading")).to_have_text("Main boilerHall")
+    await expect(group.locator("article.card")).to_have_count(1)
+    moved = page.locator(f"section.device-group[data-device-id='{pump.id}']")
+    await expect(moved.locator("[data-entity-id='sensor.boiler_return']")).to_be_visible()
