@@ -18,8 +18,8 @@ from enum import Enum
 from typing import Any
 
 import pytest
-from aiohttp import ClientSession, ClientWebSocketResponse
-from aiohttp.test_utils import TestClient
+from aiohttp import ClientSession, ClientWebSocketResponse, web
+from aiohttp.test_utils import TestClient, TestServer
 
 from gatehouse.core import Context, Host
 from gatehouse.core.http.jsoncache import (
@@ -30,9 +30,10 @@ from gatehouse.core.http.jsoncache import (
 )
 from gatehouse.core.http.jsonutil import dumpb
 from gatehouse.core.http.registry_json import PieceCache, entity_display, entity_display_json
-from gatehouse.core.http.runtime import HttpRuntime
+from gatehouse.core.http.runtime import RUNTIME_KEY, HttpRuntime
 from gatehouse.core.permissions import Policy
 from gatehouse.core.states import State
+from httpkit import OWNER
 
 pytestmark = pytest.mark.anyio
 
@@ -256,3 +257,37 @@ def test_an_unencodable_state_is_sent_with_a_placeholder_in_a_snapshot() -> None
     snapshot = JsonCache().snapshot([good, bad])
     assert b'"sensor.good":{"s":"1","a":{"unit_of_measurement":"W"}' in snapshot
     assert b'"sensor.bad":{"s":"1","a":{"error":"attributes could not be serialised' in snapshot
+
+
+# -- the area registry, loaded with the web server ---------------------------------------
+
+
+async def test_the_area_registry_is_loaded_with_the_server_and_a_bad_file_does_not_stop_it(
+    host: Host, app: web.Application, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Loaded at start (the overview asks for the areas with the states snapshot, where
+    # a first load waited behind the snapshot's encoding); a corrupt file is moved aside
+    # by the store and the area commands start empty, as on a first use.
+    (host.storage_dir / "core.area_registry").write_text("{not json", encoding="utf-8")
+    async with TestClient(TestServer(app)) as client:
+        assert "The area registry could not be loaded" in caplog.text
+        assert (await client.get("/api/health")).status == 200
+        assert list(host.storage_dir.glob("core.area_registry.corrupt.*"))
+        response = await client.post("/api/onboarding/users", json=OWNER,
+                                     headers={"Origin": str(client.make_url("/"))[:-1]})
+        assert response.status == 200, await response.text()
+        _, token = await app[RUNTIME_KEY].auth.create_token(
+            app[RUNTIME_KEY].auth.users()[0], "tests")
+        command = Commands(await socket(client, token))
+        assert await command("config/area_registry/list") == []
+        hall = await command("config/area_registry/create", name="Hall")
+        assert hall["area_id"] == "hall"
+
+
+async def test_a_readable_area_registry_is_there_before_the_first_command(
+    host: Host, app: web.Application
+) -> None:
+    from gatehouse.core.area_registry import _REGISTRY
+
+    async with TestClient(TestServer(app)):
+        assert host.data.get(_REGISTRY) is not None
