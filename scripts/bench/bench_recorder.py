@@ -26,7 +26,8 @@ from /proc/stat beside each part, since the box is shared)::
    ``resttext.rest_text``) against the named baseline, the previous commit's path
    (f3f7e44: ``states_during`` into a ``Found``, then its encoder, copied below),
    bodies compared byte for byte; beside them the bare SQLite SELECT of the same rows
-   and the WebSocket's shapes. Then over HTTP: a real host answers curl, per shape,
+   and the WebSocket's answers (query, shape and ``json.dumps`` of the result, which
+   the core's WebSocket does on the loop). Then over HTTP: a real host answers curl, per shape,
    with curl's own start-up and the loop's lateness beside it. CPU busy/steal and
    load are printed with each block (the box is shared).
 3. **Bytes per million state changes**: 1,000,000 states of 1,000 sensors written in
@@ -362,10 +363,10 @@ def _query_runs(path: Path, start: float, end: float, runs: int) -> dict[str, li
                 found = queries.states_during(path, ["sensor.day"], start, end,
                                               cipher=None, significant_only=slim,
                                               no_attributes=slim)
-                history.ws_history(found, minimal=slim, no_attributes=slim)
+                json.dumps(history.ws_history(found, minimal=slim, no_attributes=slim))
             elapsed, _ = _timed(ws)
-            times.setdefault("WS " + ("minimal+no_attributes" if minimal else "full"),
-                             []).append(elapsed)
+            times.setdefault("WS " + ("minimal+no_attributes" if minimal else "full")
+                             + " (+ its JSON)", []).append(elapsed)
     return times
 
 
@@ -542,19 +543,19 @@ async def _part_query(base: Path, args: argparse.Namespace) -> None:
     cpu = _cpu_times()
     times = _query_runs(day, start, end, args.runs * 3)
     for name, values in times.items():
-        print(f"   {name + ':':<38}{_range(values, 'ms')}")
+        print(f"   {name + ':':<42}{_range(values, 'ms')}")
     print(f"   ({_cpu_share(cpu)})")
     cpu = _cpu_times()
     http = await _http_runs(base, day, start, end, args.runs * 3)
     print("   over HTTP (curl started to curl done: request, query, encoding, body read):")
     for name in SHAPES:
         size = statistics.median(http[f"{name} bytes"]) / 1e6
-        print(f"   {name + ':':<38}{_range(http[name], 'ms')} ({size:.1f} MB)")
-    print(f"   {'curl, empty answer:':<38}{_range(http['curl_empty'], 'ms')} "
+        print(f"   {name + ':':<42}{_range(http[name], 'ms')} ({size:.1f} MB)")
+    print(f"   {'curl, empty answer:':<42}{_range(http['curl_empty'], 'ms')} "
           "(curl's own start-up)")
-    print(f"   {'loop late, max:':<38}{_range(http['late'], 'ms')} (a 1 ms ticker's "
+    print(f"   {'loop late, max:':<42}{_range(http['late'], 'ms')} (a 1 ms ticker's "
           "longest lateness during each request)")
-    print(f"   {'idle loop late, max:':<38}{_range(http['idle_late'], 'ms')} (the same for "
+    print(f"   {'idle loop late, max:':<42}{_range(http['idle_late'], 'ms')} (the same for "
           "200 ms idle: the shared box's noise)")
     print(f"   ({_cpu_share(cpu)})\n")
 
