@@ -30,14 +30,14 @@ import math
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
-from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
+from json.encoder import encode_basestring
 from types import MappingProxyType
 from typing import Any, Final
 
 from ..bus import Event
 from ..context import Context
 from ..states import EVENT_STATE_CHANGED, State
-from .jsonutil import dumpb, json_default
+from .jsonutil import c_encode, dumpb
 
 #: Home Assistant's short keys of the compressed state format.
 COMPRESSED_STATE: Final = "s"
@@ -126,13 +126,6 @@ def state_diff(old: State, new: State) -> dict[str, Any]:
     return diff
 
 
-#: The C encoder, made once (``json.dumps`` makes a new one per call, which was half of
-#: a small state's encoding): the house's settings, without the circular check (a
-#: circular value recurses until RecursionError, which the callers treat as
-#: unencodable, as they do ``dumps``' ValueError for it).
-_c_encode: Callable[[Any, int], list[str]] = c_make_encoder(
-    None, json_default, encode_basestring, None, ":", ",", False, False, False
-)
 #: A JSON string literal, as ``dumps`` writes it (non-ASCII kept as is).
 _string: Callable[[str], str] = encode_basestring
 
@@ -146,7 +139,9 @@ def _value(value: Any) -> str:
         return float.__repr__(value)
     if kind is MappingProxyType:
         value = value.copy()  # a state's attributes: a dict, not through ``default``
-    return "".join(_c_encode(value, 0))
+    # The shared C encoder (``jsonutil.c_encode``): a circular value recurses until
+    # RecursionError, which callers treat as unencodable, as ``dumps``' ValueError.
+    return "".join(c_encode(value, 0))
 
 
 def added_json(state: State) -> bytes:

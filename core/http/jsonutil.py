@@ -14,7 +14,8 @@ import datetime as dt
 import enum
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from pathlib import PurePath
 from typing import Any, Final
 
@@ -64,6 +65,24 @@ def dumps(obj: Any) -> str:
 
 def dumpb(obj: Any) -> bytes:
     return dumps(obj).encode("utf-8")
+
+
+#: The C encoder with ``dumps``' settings, made once: ``json.dumps`` makes a new one per
+#: call, which is most of the cost of a small object (a registry entry, a state's
+#: attributes). No circular check: a circular value recurses until RecursionError.
+c_encode: Callable[[Any, int], list[str]] = c_make_encoder(
+    None, json_default, encode_basestring, None, ":", ",", False, False, False
+)
+
+
+def dumpb_fast(obj: Any) -> bytes:
+    """``dumpb(obj)``, byte for byte, for the many small objects of one list: anything
+    the shared encoder refuses (NaN, infinities, a circular value) goes through
+    ``dumpb``, which sanitises or raises as it always did."""
+    try:
+        return "".join(c_encode(obj, 0)).encode("utf-8")
+    except (ValueError, RecursionError):
+        return dumpb(obj)
 
 
 def _sanitise(value: Any) -> Any:

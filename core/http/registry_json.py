@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
+from dataclasses import fields
 from json.encoder import encode_basestring
 from typing import Any, Final, Generic, TypeVar
 
 from ..device_registry import DeviceEntry
 from ..entity_registry import RegistryEntry
-from .jsonutil import dumpb
+from .jsonutil import dumpb_fast
 
 #: A JSON string literal, as the house's encoder writes it (non-ASCII kept as is).
 _string: Callable[[str], str] = encode_basestring
@@ -115,6 +116,16 @@ def device_dict(device: DeviceEntry) -> dict[str, Any]:
     }
 
 
+#: ``RegistryEntry``'s fields, in order (what ``as_dict`` gives).
+_ENTRY_FIELDS: Final = tuple(f.name for f in fields(RegistryEntry))
+
+
+def entity_stored(entry: RegistryEntry) -> dict[str, Any]:
+    """``entry.as_dict()`` without ``dataclasses.asdict``'s deep copy (its fields are
+    plain values), which was three quarters of a cold REST list of 10,000 entries."""
+    return {name: getattr(entry, name) for name in _ENTRY_FIELDS}
+
+
 def entity_display_json(entry: RegistryEntry) -> bytes:
     """``entity_display`` as JSON, written directly: every field is a string, and the
     generic encoder's set-up per call was most of a cold list (10,000 entries)."""
@@ -181,12 +192,13 @@ class RegistryJson:
         device: Callable[[str], DeviceEntry | None],
     ) -> None:
         self.entity_partial: PieceCache[RegistryEntry] = PieceCache(
-            lambda e: dumpb(entity_partial(e)), entity)
+            lambda e: dumpb_fast(entity_partial(e)), entity)
         self.entity_display: PieceCache[RegistryEntry] = PieceCache(entity_display_json, entity)
-        self.device: PieceCache[DeviceEntry] = PieceCache(lambda d: dumpb(device_dict(d)), device)
+        self.device: PieceCache[DeviceEntry] = PieceCache(
+            lambda d: dumpb_fast(device_dict(d)), device)
         #: The REST lists' shapes (``GET /api/config/entity_registry``, ``device_registry``:
         #: the entries as stored), for the entities page.
         self.entity_stored: PieceCache[RegistryEntry] = PieceCache(
-            lambda e: dumpb(e.as_dict()), entity)
+            lambda e: dumpb_fast(entity_stored(e)), entity)
         self.device_stored: PieceCache[DeviceEntry] = PieceCache(
-            lambda d: dumpb(d.as_dict()), device)
+            lambda d: dumpb_fast(d.as_dict()), device)

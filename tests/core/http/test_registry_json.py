@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -28,8 +29,13 @@ from gatehouse.core.http.jsoncache import (
     added_json,
     compressed_state,
 )
-from gatehouse.core.http.jsonutil import dumpb
-from gatehouse.core.http.registry_json import PieceCache, entity_display, entity_display_json
+from gatehouse.core.http.jsonutil import dumpb, dumpb_fast
+from gatehouse.core.http.registry_json import (
+    PieceCache,
+    entity_display,
+    entity_display_json,
+    entity_stored,
+)
 from gatehouse.core.http.runtime import RUNTIME_KEY, HttpRuntime
 from gatehouse.core.permissions import Policy
 from gatehouse.core.states import State
@@ -214,6 +220,31 @@ def test_display_json_is_what_the_encoder_writes() -> None:
     ]
     for entry in entries:
         assert entity_display_json(entry) == dumpb(entity_display(entry))
+
+
+def test_stored_entries_are_written_as_as_dict_writes_them() -> None:
+    from gatehouse.core.entity_registry import RegistryEntry
+
+    full = RegistryEntry("sensor.full", "u", "p", config_entry_id="e", device_id="d",
+                         name="N", original_name="O", disabled_by="user", area_id="hall")
+    for entry in (full, RegistryEntry("sensor.bare", "u2", "p")):
+        assert entity_stored(entry) == entry.as_dict()
+        assert dumpb_fast(entity_stored(entry)) == dumpb(entry.as_dict())
+
+
+def test_the_shared_encoder_writes_what_dumpb_writes_and_refuses_what_it_refuses() -> None:
+    values: list[Any] = [
+        {"a": [1, 2.5, None, True], "ü": "\u2028\n", 3: (1, 2), "s": {1}},
+        MappingProxyType({"proxy": 1}), Mode.ECO, datetime(2024, 1, 1, tzinfo=UTC),
+        {"nan": math.nan, "inf": [-math.inf]}, "plain", 1e300,
+    ]
+    for value in values:
+        assert dumpb_fast(value) == dumpb(value)
+    assert b'"nan":null' in dumpb_fast(values[4])
+    loop: list[Any] = []
+    loop.append(loop)
+    with pytest.raises(ValueError, match="Circular"):
+        dumpb_fast(loop)
 
 
 # -- compressed states -------------------------------------------------------------------
