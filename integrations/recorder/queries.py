@@ -187,7 +187,11 @@ class HistoryPages:
     WHY a query per page (keyset: ``last_updated_ts``, then how many rows with that
     time were sent): between pages no read transaction stays open, so a client that
     reads slowly holds no WAL snapshot (checkpoints go on) and no more than a page of
-    rows in memory. Blocking: call from a worker thread; ``close`` when done."""
+    rows in memory. Rows that share one time are skipped with OFFSET, so thousands
+    of rows of one entity at one exact float time would cost a rescan per page; the
+    host never writes those (``last_updated`` is its clock's). A row written between
+    two pages at a time already passed is not in the answer, as it would not be in a
+    snapshot. Blocking: call from a worker thread; ``close`` when done."""
 
     def __init__(self, path: Path, entity_ids: Sequence[str], start: float, end: float, *,
                  cipher: TagCipher | None, significant_only: bool, no_attributes: bool,
