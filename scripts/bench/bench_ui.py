@@ -275,6 +275,11 @@ async def run_once(args: argparse.Namespace) -> None:
             base = f"http://127.0.0.1:{server.port}"
             t0 = time.perf_counter()
             ids = populate(host, args.devices, args.per_device)
+            # Written now: a host's registries were saved long before someone opens the
+            # page, and their delayed saves (10,000 entries, JSON in a worker thread that
+            # holds the GIL) landed in the middle of the first load.
+            await host.device_registry.flush()
+            await host.entity_registry.flush()
             gc_pauses = GcPauses()
             gc.callbacks.append(gc_pauses)
             print(f"host: {len(host.states)} states, {len(host.device_registry.devices())} devices "
