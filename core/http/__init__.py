@@ -19,12 +19,14 @@ and started by bootstrap after the configured entries are set up. Modules, one j
 * ``metrics`` — ``/metrics`` and the registry other components add gauges to;
 * ``extensions`` — what plugins add: ``RouteDef``, ``WsCommand``, ``Panel`` and
   ``Webhook`` (``register_webhook``; served by ``views_webhook``);
+* ``raw`` — ``RawJson``: a WebSocket result or event a plugin encoded itself (in a
+  worker thread), sent byte for byte instead of being encoded on the loop;
 * ``static`` — the UI's files and the panels' files;
 * ``query`` — ``query_time`` and ``query_int``: plugin APIs' query parameters, checked
   and worded alike (a 400 naming the parameter).
 
 Importing this package does not import aiohttp: plugins may import ``Panel``,
-``RouteDef`` and ``WsCommand`` from here in any installation. ``USER_KEY`` (the
+``RawJson``, ``RouteDef`` and ``WsCommand`` from here in any installation. ``USER_KEY`` (the
 authenticated user of a request) and ``PERMISSIONS_KEY`` (what that user may do:
 ``can_read(entity_id)``, ``can_control``, ``check_call``...; see
 ``gatehouse.core.permissions``), for plugin route handlers, are loaded on first use,
@@ -42,9 +44,11 @@ from typing import Any
 from .config import HTTP_DOMAIN, HTTP_SCHEMA
 from .extensions import Panel, RouteDef, Webhook, WsCommand, register_webhook
 from .query import query_int, query_time
+from .raw import RawJson
 
-__all__ = ["HTTP_DOMAIN", "HTTP_SCHEMA", "PERMISSIONS_KEY", "USER_KEY", "Panel", "RouteDef",
-           "Webhook", "WsCommand", "query_int", "query_time", "read_json", "register_webhook"]
+__all__ = ["HTTP_DOMAIN", "HTTP_SCHEMA", "PERMISSIONS_KEY", "USER_KEY", "Panel", "RawJson",
+           "RouteDef", "Webhook", "WsCommand", "query_int", "query_time", "read_json",
+           "register_webhook"]
 
 
 def __getattr__(name: str) -> Any:

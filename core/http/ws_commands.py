@@ -40,7 +40,10 @@ Plugins add theirs with the ``gatehouse_ws_commands`` hook (``WsCommand``, named
 ``<domain>/<command>``): ``plugin_commands`` turns them into ``CommandDef`` once, when
 the app is made; the socket looks a type up in ``COMMANDS`` first, then in those. A
 ``WsCommand`` with ``subscribe`` is a subscription: its events flow only after its
-result, and ``unsubscribe_events`` (or the socket closing) runs its undo.
+result, and ``unsubscribe_events`` (or the socket closing) runs its undo. A handler
+that returns ``RawJson`` (or an event sent as ``RawJson``) is spliced into the frame
+as the plugin encoded it: a large answer is encoded in the plugin's worker thread, not
+by ``dumpb`` on the loop.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ from ..permissions import Unauthorized
 from ..states import EVENT_STATE_CHANGED, State
 from .extensions import WsCommand, collect_panels, collect_ws_commands
 from .jsonutil import dumpb
+from .raw import RawJson
 from .views_api import describe_services
 from .views_config import entry_json, flow_json
 from .websocket import Connection
@@ -108,7 +112,8 @@ def _plugin_handler(plugin_command: WsCommand) -> Handler:
         async def subscription(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
             def send(event: Any) -> None:
                 if msg_id in conn.subscriptions:
-                    conn.send_event(msg_id, dumpb(event))
+                    conn.send_event(msg_id, event.data if isinstance(event, RawJson)
+                                    else dumpb(event))
 
             undo = await subscribe(conn.permissions, args, send)
             if conn.closing:
@@ -121,7 +126,11 @@ def _plugin_handler(plugin_command: WsCommand) -> Handler:
     run = plugin_command.handler
 
     async def handler(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
-        conn.send_result(msg_id, await run(conn.permissions, args))
+        result = await run(conn.permissions, args)
+        if isinstance(result, RawJson):  # encoded by the plugin (off the loop): as is
+            conn.send_raw_result(msg_id, result.data)
+        else:
+            conn.send_result(msg_id, result)
 
     return handler
 
