@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -196,7 +196,8 @@ class HistoryPages:
     def __init__(self, path: Path, entity_ids: Sequence[str], start: float, end: float, *,
                  cipher: TagCipher | None, significant_only: bool, no_attributes: bool,
                  include_start_state: bool = True, minimal: bool = False,
-                 page_rows: int = PAGE_ROWS) -> None:
+                 page_rows: int = PAGE_ROWS,
+                 encode: Callable[[Any], str] = json.dumps) -> None:
         self.path = path
         self.entity_ids = list(entity_ids)
         self.start, self.end = start, end
@@ -208,6 +209,9 @@ class HistoryPages:
         #: attributes ids are not read (unless the domain keeps them).
         self.minimal = minimal
         self.page_rows = page_rows
+        #: How ``resolve`` writes attributes: ``json.dumps`` for REST's text, compact
+        #: (``wstext.compact``) for the WebSocket's.
+        self.encode = encode
         self._conn: sqlite3.Connection | None = None
 
     def close(self) -> None:
@@ -269,12 +273,12 @@ class HistoryPages:
             return state, "{}", True
         if key == SEALED:
             opened, attributes = _open_sealed(self.cipher, state)
-            return opened, "{}" if self.no_attributes else json.dumps(attributes), False
+            return opened, "{}" if self.no_attributes else self.encode(attributes), False
         assert self._conn is not None
         found = self._conn.execute(
             "SELECT shared_attrs FROM state_attributes WHERE attributes_id = ?",
             (key,)).fetchone()
-        return state, json.dumps(json.loads(found[0])) if found else "{}", True
+        return state, self.encode(json.loads(found[0])) if found else "{}", True
 
 
 @dataclass(slots=True)

@@ -2,7 +2,8 @@
 
 * ``history/history_during_period`` ``{start_time, end_time?, entity_ids,
   include_start_time_state?, significant_changes_only?, minimal_response?,
-  no_attributes?}`` → compressed states per entity (``history.ws_history``);
+  no_attributes?}`` → compressed states per entity (``history.ws_history``'s shape,
+  read and encoded in a worker thread by ``wstext`` and sent as ``RawJson``);
 * ``recorder/statistics_during_period`` ``{start_time, end_time?, statistic_ids,
   period: 5minute|hour|day|week|month, types?}`` → ``{statistic_id: [{start, end,
   mean, min, max}]}`` (ms);
@@ -22,9 +23,10 @@ import anyio.to_thread
 import voluptuous as vol
 
 from gatehouse.core import Host
-from gatehouse.core.http import WsCommand
+from gatehouse.core.http import RawJson, WsCommand
 
-from . import access, history, queries, streams
+from . import access, history, queries, streams, wstext
+from .queries import HistoryPages
 
 HISTORY_SCHEMA: dict[Any, Any] = {
     vol.Required("start_time"): str,
@@ -68,16 +70,18 @@ def commands(host: Host) -> list[WsCommand]:
         runtime = access.runtime_of(host)
         if start > time.time():
             return {}  # as HA: nothing yet
-        found = await runtime.states_during(
-            access.readable(permissions, entity_ids), start, end,
-            significant_only=args["significant_changes_only"] or args["minimal_response"],
-            no_attributes=args["no_attributes"],
-            include_start_state=args["include_start_time_state"])
-        # Shaped in a worker thread too: a day at 1 Hz is ~40 ms of dicts. (The core
-        # then encodes the result on the loop, ~130 ms for such a day with attributes.)
-        return await anyio.to_thread.run_sync(functools.partial(
-            history.ws_history, found, minimal=args["minimal_response"],
-            no_attributes=args["no_attributes"]))
+        minimal, no_attributes = args["minimal_response"], args["no_attributes"]
+        pages = HistoryPages(
+            runtime.path, access.readable(permissions, entity_ids), start, end,
+            cipher=runtime.reader_cipher,
+            significant_only=args["significant_changes_only"] or minimal,
+            no_attributes=no_attributes, include_start_state=args["include_start_time_state"],
+            minimal=minimal, encode=wstext.compact)
+        # Read and encoded in a worker thread, sent by the core as it is: returned as
+        # dicts, a day at 1 Hz was ~130 ms of encoding on the loop, which any user
+        # could cause.
+        return RawJson(await anyio.to_thread.run_sync(functools.partial(
+            wstext.answer, pages, minimal=minimal, no_attributes=no_attributes)))
 
     async def statistics_during_period(permissions: Any, args: dict[str, Any]) -> Any:
         start, end = _times(args)
