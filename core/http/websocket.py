@@ -57,7 +57,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
@@ -182,7 +182,19 @@ class Connection:
             msg_id, dumpb(result)))
 
     def send_raw_result(self, msg_id: int, encoded: bytes) -> None:
+        """A result already encoded (one JSON value), spliced in as it is."""
         self.send(b'{"id":%d,"type":"result","success":true,"result":%b}' % (msg_id, encoded))
+
+    @staticmethod
+    def result_frame(msg_id: int, parts: Sequence[bytes]) -> list[bytes]:
+        """The parts of a result message around an encoded value's ``parts``: joined,
+        what ``send_raw_result`` queues (plugins' ``RawJson``; joined off the loop
+        when large)."""
+        return [b'{"id":%d,"type":"result","success":true,"result":' % msg_id, *parts, b"}"]
+
+    def send_raw_event(self, msg_id: int, parts: Sequence[bytes]) -> None:
+        """An event already encoded (one JSON value, in parts), spliced in as it is."""
+        self.send(b"".join([b'{"id":%d,"type":"event","event":' % msg_id, *parts, b"}"]))
 
     def send_error(self, msg_id: int | None, code: str, message: str) -> None:
         self.send(dumpb({

@@ -61,9 +61,17 @@ import anyio
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from gatehouse.core import State  # noqa: E402
+from gatehouse.core import State, hookimpl  # noqa: E402
+from gatehouse.core.http import WsCommand  # noqa: E402
+from gatehouse.core.http.jsonutil import dumpb  # noqa: E402
 from gatehouse.core.testing import make_host  # noqa: E402
-from gatehouse.integrations.recorder import history, queries, resttext  # noqa: E402
+from gatehouse.integrations.recorder import (  # noqa: E402
+    history,
+    queries,
+    resttext,
+    wscommands,
+    wstext,
+)
 from gatehouse.integrations.recorder.database import Database, dumps  # noqa: E402
 from gatehouse.integrations.recorder.services import LOADED  # noqa: E402
 
@@ -358,16 +366,56 @@ def _query_runs(path: Path, start: float, end: float, runs: int) -> dict[str, li
             times.setdefault(f"{name}, now", []).append(elapsed)
             assert now == before, name
             del before, now
-        for minimal in (False, True):
-            def ws(slim: bool = minimal) -> None:
-                found = queries.states_during(path, ["sensor.day"], start, end,
-                                              cipher=None, significant_only=slim,
-                                              no_attributes=slim)
-                json.dumps(history.ws_history(found, minimal=slim, no_attributes=slim))
-            elapsed, _ = _timed(ws)
-            times.setdefault("WS " + ("minimal+no_attributes" if minimal else "full")
-                             + " (+ its JSON)", []).append(elapsed)
+        for name, flags in WS_SHAPES.items():
+            elapsed, (before, encode_ms) = _timed(lambda f=flags: _ws_previous(
+                path, start, end, f))
+            times.setdefault(f"WS {name}, previous", []).append(elapsed)
+            times.setdefault(f"WS {name}, previous: dumpb on the loop", []).append(encode_ms)
+            elapsed, now = _timed(lambda f=flags: _ws_now(path, start, end, f))
+            times.setdefault(f"WS {name}, now (worker thread)", []).append(elapsed)
+            assert now == before, name
+            del before, now
     return times
+
+
+#: The WebSocket command's flags per shape (``history/history_during_period``).
+WS_SHAPES: dict[str, dict[str, bool]] = {
+    "default": {},
+    "minimal_response": {"minimal_response": True},
+    "no_attributes": {"no_attributes": True},
+    "significant_changes_only=0": {"significant_changes_only": False},
+    "minimal+no_attributes": {"minimal_response": True, "no_attributes": True},
+}
+
+
+def _ws_flags(shape: dict[str, bool]) -> tuple[bool, bool, bool]:
+    """(minimal, no_attributes, significant_only) as the command derives them."""
+    minimal = shape.get("minimal_response", False)
+    return (minimal, shape.get("no_attributes", False),
+            shape.get("significant_changes_only", True) or minimal)
+
+
+def _ws_previous(path: Path, start: float, end: float, shape: dict[str, bool]
+                 ) -> tuple[bytes, float]:
+    """Baseline, the command before (aeb7419): ``states_during`` and
+    ``history.ws_history`` (worker threads), then the core's ``dumpb`` of the dicts,
+    which ran on the event loop: its ms are returned beside the bytes."""
+    minimal, no_attributes, significant = _ws_flags(shape)
+    found = queries.states_during(path, ["sensor.day"], start, end, cipher=None,
+                                  significant_only=significant, no_attributes=no_attributes)
+    shaped = history.ws_history(found, minimal=minimal, no_attributes=no_attributes)
+    encode_ms, encoded = _timed(lambda: dumpb(shaped))
+    return encoded, encode_ms
+
+
+def _ws_now(path: Path, start: float, end: float, shape: dict[str, bool]) -> bytes:
+    """The command now: ``HistoryPages`` + ``wstext.answer`` in a worker thread, its
+    parts joined (by the core, with the frame, in a worker thread too)."""
+    minimal, no_attributes, significant = _ws_flags(shape)
+    pages = queries.HistoryPages(path, ["sensor.day"], start, end, cipher=None,
+                                 significant_only=significant, no_attributes=no_attributes,
+                                 minimal=minimal, encode=wstext.compact)
+    return b"".join(wstext.answer(pages, minimal=minimal, no_attributes=no_attributes))
 
 
 def _now(path: Path, start: float, end: float, flags: dict[str, bool]) -> bytes:
@@ -532,6 +580,129 @@ async def _http_runs(base: Path, day: Path, start: float, end: float, runs: int
     return out
 
 
+#: The WebSocket client, a process of its own (its decoding must not run on the host's
+#: loop): for each command line read from stdin, the ms from sending it to the whole
+#: answer frame received, and the frame's size.
+_WS_CLIENT = """
+import asyncio, json, sys, time
+import aiohttp
+
+async def main(url, token):
+    async with aiohttp.ClientSession() as session, session.ws_connect(
+            url, max_msg_size=0) as ws:
+        await ws.receive_json()
+        await ws.send_json({"type": "auth", "access_token": token})
+        assert (await ws.receive_json())["type"] == "auth_ok"
+        print("ready", flush=True)
+        for number, line in enumerate(sys.stdin, 1):
+            message = dict(json.loads(line), id=number)
+            began = time.perf_counter()
+            await ws.send_json(message)
+            frame = await ws.receive()
+            elapsed = (time.perf_counter() - began) * 1000
+            ok = json.loads(frame.data)["success"]
+            print(json.dumps({"ms": elapsed, "bytes": len(frame.data), "ok": ok}), flush=True)
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""
+
+
+class _PreviousHistory:
+    """Baseline over the socket: ``history/history_during_period`` as it was at
+    aeb7419 (rows and dicts in worker threads, the dicts returned, so the core encodes
+    them on the loop), as a bench plugin command ``bench/previous_history``."""
+
+    @hookimpl
+    def gatehouse_ws_commands(self, host: Any) -> list[Any]:
+        async def previous(permissions: Any, args: dict[str, Any]) -> Any:
+            start, end = wscommands._times(args)
+            runtime = next(iter(LOADED.runtimes(host).values()))
+            minimal, no_attributes = args["minimal_response"], args["no_attributes"]
+            found = await runtime.states_during(
+                args["entity_ids"], start, end,
+                significant_only=args["significant_changes_only"] or minimal,
+                no_attributes=no_attributes)
+            return await anyio.to_thread.run_sync(lambda: history.ws_history(
+                found, minimal=minimal, no_attributes=no_attributes))
+
+        return [WsCommand("bench/previous_history", previous, wscommands.HISTORY_SCHEMA)]
+
+
+async def _ws_runs(base: Path, day: Path, start: float, end: float, runs: int
+                   ) -> dict[str, list[float]]:
+    """The WebSocket answer end to end, per shape, now and the baseline (aeb7419's
+    command, ``_PreviousHistory``): a host (web server + recorder on ``day``) answers
+    a client process; the client's ms from sending the command to the whole frame
+    received, and the host loop's longest lateness (a 1 ms ticker) meanwhile. Now
+    and previous alternate per shape, so load drifts hit both."""
+    from anyio.streams.buffered import BufferedByteReceiveStream
+
+    from gatehouse.core.http.server import HTTP_SERVER
+
+    directory = base / "ws"
+    directory.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(day, directory / day.name)
+    _write_config(directory, textwrap.dedent(f"""\
+        gatehouse:
+          control_socket: false
+        http:
+          server_host: 127.0.0.1
+          server_port: 0
+        recorder:
+          db_file: {day.name}
+          auto_purge: false
+        """))
+    host = make_host(directory)
+    host.plugins.register(_PreviousHistory(), "bench_previous_history")
+    out: dict[str, list[float]] = {}
+    async with host.running():
+        server = host.data.get(HTTP_SERVER)
+        assert server is not None
+        auth = server.runtime.auth
+        user = await auth.create_user("bench", "bench password", role="admin")
+        token = (await auth.create_token(user, "bench"))[1]
+        host.settle_gc()
+        async with await anyio.open_process(
+                [sys.executable, "-c", _WS_CLIENT,
+                 f"ws://127.0.0.1:{server.port}/api/websocket", token]) as client:
+            assert client.stdin is not None and client.stdout is not None
+            lines = BufferedByteReceiveStream(client.stdout)
+            assert await lines.receive_until(b"\n", 100) == b"ready"
+
+            async def timed(command: dict[str, Any]) -> tuple[dict[str, Any], float]:
+                done = anyio.Event()
+                late = [0.0]
+
+                async def ticker() -> None:
+                    while not done.is_set():
+                        began = time.perf_counter()
+                        await anyio.sleep(0.001)
+                        late[0] = max(late[0], time.perf_counter() - began - 0.001)
+
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(ticker)
+                    assert client.stdin is not None
+                    await client.stdin.send(json.dumps(command).encode() + b"\n")
+                    answer = json.loads(await lines.receive_until(b"\n", 10_000))
+                    done.set()
+                assert answer["ok"], answer
+                return answer, late[0] * 1000
+
+            for _ in range(runs):
+                for name, shape in WS_SHAPES.items():
+                    for kind, command in (("previous", "bench/previous_history"),
+                                          ("now", "history/history_during_period")):
+                        answer, late = await timed({
+                            "type": command, "start_time": history.iso(start),
+                            "end_time": history.iso(end), "entity_ids": ["sensor.day"],
+                            **shape})
+                        out.setdefault(f"{name}, {kind}", []).append(answer["ms"])
+                        out.setdefault(f"{name}, {kind} late", []).append(late)
+                        out.setdefault(f"{name} bytes", []).append(answer["bytes"])
+            await client.stdin.aclose()
+    return out
+
+
 async def _part_query(base: Path, args: argparse.Namespace) -> None:
     print("2. 24-hour history of one entity at 1 Hz (86,400 rows)")
     cpu = _cpu_times()
@@ -557,6 +728,17 @@ async def _part_query(base: Path, args: argparse.Namespace) -> None:
           "longest lateness during each request)")
     print(f"   {'idle loop late, max:':<42}{_range(http['idle_late'], 'ms')} (the same for "
           "200 ms idle: the shared box's noise)")
+    print(f"   ({_cpu_share(cpu)})")
+    cpu = _cpu_times()
+    ws = await _ws_runs(base, day, start, end, args.runs * 3)
+    print("   over the WebSocket (a client process: command sent to whole answer frame "
+          "received; beside it the host loop's longest lateness, 1 ms ticker):")
+    for name in WS_SHAPES:
+        size = statistics.median(ws[f"{name} bytes"]) / 1e6
+        for kind in ("previous", "now"):
+            label = f"{name}, {kind}" + (" (aeb7419)" if kind == "previous" else "")
+            print(f"   {label + ':':<42}{_range(ws[f'{name}, {kind}'], 'ms')}, loop late "
+                  f"max {_range(ws[f'{name}, {kind} late'], 'ms')} ({size:.1f} MB)")
     print(f"   ({_cpu_share(cpu)})\n")
 
 

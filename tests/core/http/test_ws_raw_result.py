@@ -19,6 +19,7 @@ from aiohttp.test_utils import TestClient
 from gatehouse.core import Host, hookimpl
 from gatehouse.core.http import RawJson, WsCommand
 from gatehouse.core.http.app import create_app
+from gatehouse.core.http.raw import OFF_LOOP_BYTES
 from gatehouse.core.http.runtime import HttpRuntime
 from gatehouse.core.testing import wait_until
 
@@ -45,6 +46,10 @@ class Plugin:
         async def sized(permissions: Any, args: dict[str, Any]) -> RawJson:
             return RawJson(b'"' + b"x" * args["size"] + b'"')
 
+        async def parted(permissions: Any, args: dict[str, Any]) -> RawJson:
+            # A large value in parts: joined with its frame off the loop, in order.
+            return RawJson([b"[", *(b'"%d",' % n for n in range(args["count"])), b"0]"])
+
         async def plain(permissions: Any, args: dict[str, Any]) -> dict[str, Any]:
             return {"z": 1.50}
 
@@ -59,6 +64,7 @@ class Plugin:
         return [
             WsCommand("raw/odd", odd),
             WsCommand("raw/sized", sized, {"size": int}),
+            WsCommand("raw/parted", parted, {"count": int}),
             WsCommand("raw/plain", plain),
             WsCommand("raw/feed", unused, subscribe=feed),
         ]
@@ -182,9 +188,32 @@ async def test_a_large_raw_result_alone_still_goes_out(client: Client, token: st
     await ws.close()
 
 
+async def test_a_raw_result_in_parts_arrives_joined_in_order(
+    client: Client, token: str, plugin: Plugin
+) -> None:
+    ws = await _socket(client, token)
+    for msg_id, count in ((1, 3), (2, 100_000)):  # below and above OFF_LOOP_BYTES
+        await ws.send_json({"id": msg_id, "type": "raw/parted", "count": count})
+        expected = b"[" + b"".join(b'"%d",' % n for n in range(count)) + b"0]"
+        assert len(expected) < OFF_LOOP_BYTES or count > 3
+        assert await ws.receive_str(timeout=TIMEOUT) == _result(msg_id, expected)
+    assert len(expected) > OFF_LOOP_BYTES
+    await ws.send_json({"id": 3, "type": "raw/feed"})
+    assert json.loads(await ws.receive_str(timeout=TIMEOUT))["success"] is True
+    plugin.sends[0](RawJson([b'{"a":', b"[1,", b"2]}"]))
+    assert await ws.receive_str(timeout=TIMEOUT) == _event(3, b'{"a":[1,2]}')
+    await ws.close()
+
+
 def test_raw_json_takes_bytes_only() -> None:
-    with pytest.raises(TypeError, match="non-empty bytes"):
+    with pytest.raises(TypeError, match="as bytes"):
         RawJson("text")  # type: ignore[arg-type]
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="as bytes"):
+        RawJson([b"[", "1", b"]"])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="non-empty"):
         RawJson(b"")
+    with pytest.raises(TypeError, match="non-empty"):
+        RawJson([b"", b""])
     assert RawJson(b"1").data == b"1"
+    parted = RawJson(iter([b"[1", b",2]"]))
+    assert (parted.data, parted.size, parted.parts) == (b"[1,2]", 5, (b"[1", b",2]"))

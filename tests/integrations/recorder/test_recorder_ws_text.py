@@ -127,8 +127,11 @@ def test_ws_text_is_the_reference_encoding(day: Path, minimal: bool, no_attribut
     pages = _pages(day, minimal=minimal, no_attributes=no_attributes,
                    significant=significant, include_start=include_start,
                    page_rows=page_rows)
-    made = wstext.answer(pages, minimal=minimal, no_attributes=no_attributes)
+    parts = wstext.answer(pages, minimal=minimal, no_attributes=no_attributes)
+    made = b"".join(parts)
     assert made == expected
+    if page_rows == 1:
+        assert len(parts) > 100  # a part per page, not one large join
     assert pages._conn is None  # closed by ``answer``
     # the rules the data is there for really showed up in this answer
     answer = json.loads(made)
@@ -158,12 +161,12 @@ def test_a_future_or_empty_answer_is_an_object(tmp_path: Path) -> None:
     pages = queries.HistoryPages(path, ["sensor.none"], START, END, cipher=None,
                                  significant_only=True, no_attributes=False,
                                  encode=wstext.compact)
-    assert wstext.answer(pages, minimal=False, no_attributes=False) == b"{}"
+    assert b"".join(wstext.answer(pages, minimal=False, no_attributes=False)) == b"{}"
     pages = queries.HistoryPages(path, ["sensor.none"], START, END, cipher=None,
                                  significant_only=True, no_attributes=False,
                                  encode=wstext.compact)
-    assert wstext.answer(pages, minimal=False, no_attributes=False,
-                         period=(START, END + 0.25)) == \
+    assert b"".join(wstext.answer(pages, minimal=False, no_attributes=False,
+                                  period=(START, END + 0.25))) == \
         dumpb({"states": {}, "start_time": START, "end_time": END + 0.25})
 
 
@@ -255,11 +258,11 @@ async def test_the_answer_is_encoded_off_the_event_loop(
     No wall-clock figure: bench_recorder.py measures the loop's lateness."""
     loop_thread = threading.get_ident()
     encoded_in: list[int] = []
-    real_ws_text = wstext.ws_text
+    real_ws_parts = wstext.ws_parts
 
-    def spy_ws_text(*args: Any, **kwargs: Any) -> str:
+    def spy_ws_parts(*args: Any, **kwargs: Any) -> list[bytes]:
         encoded_in.append(threading.get_ident())
-        return real_ws_text(*args, **kwargs)
+        return real_ws_parts(*args, **kwargs)
 
     core_encoded: list[Any] = []
     real_dumpb: Callable[[Any], bytes] = ws_commands.dumpb
@@ -268,7 +271,7 @@ async def test_the_answer_is_encoded_off_the_event_loop(
         core_encoded.append(value)
         return real_dumpb(value)
 
-    monkeypatch.setattr(wstext, "ws_text", spy_ws_text)
+    monkeypatch.setattr(wstext, "ws_parts", spy_ws_parts)
     monkeypatch.setattr(ws_commands, "dumpb", spy_dumpb)
     async with running(config_dir) as rig:
         for index in range(300):
