@@ -46,7 +46,8 @@ characters of anything, since error text often quotes what the client sent.
 
 With the HA feature ``coalesce_messages`` (``supported_features`` command), the writer
 sends everything waiting as one JSON array frame: with many small events this is what
-keeps fan-out cheap.
+keeps fan-out cheap. A message of ``ALONE_BYTES`` or more (a plugin's large
+``RawJson`` result) goes in a frame of its own, not copied into an array on the loop.
 
 Each message is encoded once for all clients (``jsoncache``): a client's frame is the
 shared bytes with its own subscription id spliced in.
@@ -72,6 +73,7 @@ from .auth_store import Credential, User
 from .core_config import HA_PROTOCOL_VERSION
 from .errors import HttpError, invalid_details, message_for, status_for
 from .jsonutil import NestingError, dumpb, dumps, loads
+from .raw import OFF_LOOP_BYTES
 from .runtime import HttpRuntime, rt
 
 if TYPE_CHECKING:
@@ -96,6 +98,9 @@ MAX_IN_FLIGHT: Final = 32
 #: server-written list of choices (the entries a service may use), short enough that an
 #: error quoting client input stays small beside the 1 MiB message it answers.
 MAX_ERROR_TEXT: Final = 1000
+#: A message this large is sent in a frame of its own even with ``coalesce_messages``
+#: (``raw.OFF_LOOP_BYTES``: joining it into an array would copy it on the loop).
+ALONE_BYTES: Final = OFF_LOOP_BYTES
 #: How much of a client's value an error message quotes.
 _QUOTE: Final = 40
 
@@ -229,11 +234,16 @@ class Connection:
                     await self._wakeup.wait()
                     self._wakeup.clear()
                     while queue:
-                        if self.coalesce and len(queue) > 1:
-                            count = len(queue)
-                            frame = b"[" + b",".join(queue) + b"]"
-                            queue.clear()
-                            self._queued_bytes = 0
+                        if self.coalesce and len(queue) > 1 and len(queue[0]) < ALONE_BYTES:
+                            # What waits, up to a large message, as one array frame
+                            # (that large one goes alone next: not copied into an
+                            # array on the loop; HA's clients take both forms).
+                            batch = [queue.popleft()]
+                            while queue and len(queue[0]) < ALONE_BYTES:
+                                batch.append(queue.popleft())
+                            count = len(batch)
+                            frame = batch[0] if count == 1 else b"[" + b",".join(batch) + b"]"
+                            self._queued_bytes -= sum(len(message) for message in batch)
                         else:
                             count, frame = 1, queue.popleft()
                             self._queued_bytes -= len(frame)

@@ -21,6 +21,7 @@ from gatehouse.core.http import RawJson, WsCommand
 from gatehouse.core.http.app import create_app
 from gatehouse.core.http.raw import OFF_LOOP_BYTES
 from gatehouse.core.http.runtime import HttpRuntime
+from gatehouse.core.http.websocket import ALONE_BYTES
 from gatehouse.core.testing import wait_until
 
 pytestmark = pytest.mark.anyio
@@ -146,6 +147,33 @@ async def test_a_raw_result_goes_into_a_coalesced_frame(
     connection.send_event(8, b"[]")
     frame = await ws.receive_str(timeout=TIMEOUT)
     assert frame == "[" + _result(7, ODD) + "," + _event(8, b"[]") + "]"
+    await ws.close()
+
+
+async def test_a_large_raw_result_is_not_copied_into_an_array(
+    client: Client, token: str, runtime: HttpRuntime
+) -> None:
+    """With coalescing, what waits before a large message goes as one array, the
+    large one in a frame of its own (byte for byte), then the rest: the large one is
+    never joined into an array on the loop."""
+    ws = await _socket(client, token)
+    await ws.send_json({"id": 1, "type": "supported_features",
+                        "features": {"coalesce_messages": 1}})
+    assert json.loads(await ws.receive_str(timeout=TIMEOUT))["success"] is True
+    (connection,) = runtime.connections
+    large = b'"' + b"L" * ALONE_BYTES + b'"'
+    connection.send_event(5, b"1")
+    connection.send_event(5, b"2")
+    connection.send_raw_result(6, large)
+    connection.send_event(5, b"3")
+    connection.send_raw_result(7, large)
+    assert connection.queued_bytes == sum(
+        len(m) for m in (_event(5, b"1"), _event(5, b"2"), _result(6, large),
+                         _event(5, b"3"), _result(7, large)))
+    frames = [await ws.receive_str(timeout=TIMEOUT) for _ in range(4)]
+    assert frames == ["[" + _event(5, b"1") + "," + _event(5, b"2") + "]",
+                      _result(6, large), _event(5, b"3"), _result(7, large)]
+    assert connection.queued_bytes == 0
     await ws.close()
 
 
