@@ -26,10 +26,15 @@ from /proc/stat beside each part, since the box is shared)::
    ``resttext.rest_text``) against the named baseline, the previous commit's path
    (f3f7e44: ``states_during`` into a ``Found``, then its encoder, copied below),
    bodies compared byte for byte; beside them the bare SQLite SELECT of the same rows
-   and the WebSocket's answers (query, shape and ``json.dumps`` of the result, which
-   the core's WebSocket does on the loop). Then over HTTP: a real host answers curl, per shape,
-   with curl's own start-up and the loop's lateness beside it. CPU busy/steal and
-   load are printed with each block (the box is shared).
+   and the WebSocket's ``history/history_during_period`` per shape: now
+   (``HistoryPages`` + ``wstext``, all in a worker thread) against the named baseline
+   aeb7419 (``states_during`` + ``ws_history``, then the core's ``dumpb``, which ran
+   on the loop: its share printed apart), bytes compared. Then over HTTP: a real host
+   answers curl, per shape, with curl's own start-up and the loop's lateness beside
+   it; and over a WebSocket: a client process sends the command, now and aeb7419's
+   (a bench plugin command, ``_PreviousHistory``) in turns, with the host loop's
+   longest lateness during each. CPU busy/steal and load are printed with each block
+   (the box is shared).
 3. **Bytes per million state changes**: 1,000,000 states of 1,000 sensors written in
    commit-sized batches through ``Database.write``; the file after a WAL checkpoint,
    divided by a million. Baseline: the same states with attributes stored per row (no
@@ -370,9 +375,9 @@ def _query_runs(path: Path, start: float, end: float, runs: int) -> dict[str, li
             elapsed, (before, encode_ms) = _timed(lambda f=flags: _ws_previous(
                 path, start, end, f))
             times.setdefault(f"WS {name}, previous", []).append(elapsed)
-            times.setdefault(f"WS {name}, previous: dumpb on the loop", []).append(encode_ms)
+            times.setdefault(f"WS {name}, its dumpb (loop)", []).append(encode_ms)
             elapsed, now = _timed(lambda f=flags: _ws_now(path, start, end, f))
-            times.setdefault(f"WS {name}, now (worker thread)", []).append(elapsed)
+            times.setdefault(f"WS {name}, now (thread)", []).append(elapsed)
             assert now == before, name
             del before, now
     return times
