@@ -11,10 +11,10 @@ They count towards the socket's byte bound (``ws_max_pending_bytes``) like any
 message, and go into a ``coalesce_messages`` array frame like any message.
 
 The value may be given in parts (a list of byte strings, joined in order): a plugin
-that encodes page by page then never holds the interpreter in one large copy, and a
-large result is joined with its frame once, by the core, in a worker thread
-(``OFF_LOOP_BYTES``). An event is framed on the loop, in order with the
-subscription's other events.
+that encodes page by page then never holds the interpreter lock in one large copy,
+and a large value (``OFF_LOOP_BYTES`` or more) is joined with its frame once, by the
+socket's writer in a worker thread when its turn comes (in order with the other
+messages), and sent in a frame of its own even with ``coalesce_messages``.
 
 No import of aiohttp here: plugins import it from ``gatehouse.core.http`` in any
 installation.
@@ -25,8 +25,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
-#: A raw result at least this large is joined with its frame in a worker thread (a
-#: copy of 13 MB held the loop ~6 ms; the thread hop costs ~0.1 ms).
+#: A message at least this large (a result or event in parts) is joined with its
+#: frame in a worker thread, and never copied into a coalesced array (a copy of 13 MB
+#: held the loop ~6 ms; the thread hop costs ~0.1 ms).
 OFF_LOOP_BYTES: Final = 256 * 1024
 
 

@@ -47,7 +47,9 @@ characters of anything, since error text often quotes what the client sent.
 With the HA feature ``coalesce_messages`` (``supported_features`` command), the writer
 sends everything waiting as one JSON array frame: with many small events this is what
 keeps fan-out cheap. A message of ``ALONE_BYTES`` or more (a plugin's large
-``RawJson`` result) goes in a frame of its own, not copied into an array on the loop.
+``RawJson`` result) goes in a frame of its own, not copied into an array on the loop;
+given in parts (``send_parts``), the writer joins it in a worker thread when its turn
+comes.
 
 Each message is encoded once for all clients (``jsoncache``): a client's frame is the
 shared bytes with its own subscription id spliced in.
@@ -62,6 +64,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
+import anyio.to_thread
 import voluptuous as vol
 from aiohttp import WSCloseCode, WSMsgType, hdrs, web
 from anyio.abc import TaskGroup
@@ -116,6 +119,20 @@ def _clip(message: str) -> str:
     return message if len(message) <= MAX_ERROR_TEXT else message[: MAX_ERROR_TEXT - 3] + "..."
 
 
+class _Parts:
+    """A large message queued in parts (``send_parts``): its ``len`` is its size, so
+    it counts towards the byte bound like any message; the writer joins it."""
+
+    __slots__ = ("parts", "size")
+
+    def __init__(self, parts: tuple[bytes, ...], size: int) -> None:
+        self.parts = parts
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+
 class Connection:
     """One authenticated WebSocket client: its queue, writer and subscriptions."""
 
@@ -140,7 +157,7 @@ class Connection:
         self.coalesce = False
         self.last_id = 0
         self.sent = 0
-        self._queue: deque[bytes] = deque()
+        self._queue: deque[bytes | _Parts] = deque()
         self._queued_bytes = 0
         self._in_flight = anyio.Semaphore(MAX_IN_FLIGHT)
         self._wakeup = asyncio.Event()
@@ -167,20 +184,28 @@ class Connection:
     def closing(self) -> bool:
         return self._closing
 
-    def send(self, payload: bytes) -> None:
+    def send(self, payload: bytes | _Parts) -> None:
         """Queue one message; a full queue disconnects the client (it is too slow)."""
         if self._closing:
             return
         queue = self._queue
+        size = len(payload)
         if queue and (
             len(queue) >= self.max_pending
-            or self._queued_bytes + len(payload) > self.max_pending_bytes
+            or self._queued_bytes + size > self.max_pending_bytes
         ):
             self._too_slow()
             return
         queue.append(payload)
-        self._queued_bytes += len(payload)
+        self._queued_bytes += size
         self._wakeup.set()
+
+    def send_parts(self, parts: Sequence[bytes]) -> None:
+        """Queue one message given in parts (joined in order). A large one is joined
+        by the writer, in a worker thread, when its turn comes: in order with the
+        other messages, and no copy of megabytes on the loop."""
+        size = sum(len(part) for part in parts)
+        self.send(b"".join(parts) if size < ALONE_BYTES else _Parts(tuple(parts), size))
 
     def send_result(self, msg_id: int, result: Any = None) -> None:
         self.send(b'{"id":%d,"type":"result","success":true,"result":%b}' % (
@@ -190,16 +215,15 @@ class Connection:
         """A result already encoded (one JSON value), spliced in as it is."""
         self.send(b'{"id":%d,"type":"result","success":true,"result":%b}' % (msg_id, encoded))
 
-    @staticmethod
-    def result_frame(msg_id: int, parts: Sequence[bytes]) -> list[bytes]:
-        """The parts of a result message around an encoded value's ``parts``: joined,
-        what ``send_raw_result`` queues (plugins' ``RawJson``; joined off the loop
-        when large)."""
-        return [b'{"id":%d,"type":"result","success":true,"result":' % msg_id, *parts, b"}"]
+    def send_raw_parts(self, msg_id: int, parts: Sequence[bytes]) -> None:
+        """A result already encoded (one JSON value, in parts: a plugin's ``RawJson``),
+        spliced in as it is (``send_parts``)."""
+        self.send_parts([b'{"id":%d,"type":"result","success":true,"result":' % msg_id,
+                         *parts, b"}"])
 
     def send_raw_event(self, msg_id: int, parts: Sequence[bytes]) -> None:
         """An event already encoded (one JSON value, in parts), spliced in as it is."""
-        self.send(b"".join([b'{"id":%d,"type":"event","event":' % msg_id, *parts, b"}"]))
+        self.send_parts([b'{"id":%d,"type":"event","event":' % msg_id, *parts, b"}"])
 
     def send_error(self, msg_id: int | None, code: str, message: str) -> None:
         self.send(dumpb({
@@ -234,19 +258,29 @@ class Connection:
                     await self._wakeup.wait()
                     self._wakeup.clear()
                     while queue:
-                        if self.coalesce and len(queue) > 1 and len(queue[0]) < ALONE_BYTES:
+                        head = queue.popleft()
+                        self._queued_bytes -= len(head)
+                        count = 1
+                        if isinstance(head, _Parts):
+                            # bytes.join lets go of the interpreter lock for a large
+                            # copy: the loop runs meanwhile.
+                            frame = await anyio.to_thread.run_sync(b"".join, head.parts)
+                        elif self.coalesce and queue and len(head) < ALONE_BYTES:
                             # What waits, up to a large message, as one array frame
                             # (that large one goes alone next: not copied into an
                             # array on the loop; HA's clients take both forms).
-                            batch = [queue.popleft()]
-                            while queue and len(queue[0]) < ALONE_BYTES:
-                                batch.append(queue.popleft())
+                            batch = [head]
+                            while queue:
+                                nxt = queue[0]
+                                if not isinstance(nxt, bytes) or len(nxt) >= ALONE_BYTES:
+                                    break
+                                queue.popleft()
+                                self._queued_bytes -= len(nxt)
+                                batch.append(nxt)
                             count = len(batch)
-                            frame = batch[0] if count == 1 else b"[" + b",".join(batch) + b"]"
-                            self._queued_bytes -= sum(len(message) for message in batch)
+                            frame = head if count == 1 else b"[" + b",".join(batch) + b"]"
                         else:
-                            count, frame = 1, queue.popleft()
-                            self._queued_bytes -= len(frame)
+                            frame = head
                         await ws.send_frame(frame, WSMsgType.TEXT)
                         self.sent += count
                         self.runtime.ws_messages_sent += count

@@ -52,7 +52,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import anyio.to_thread
 import voluptuous as vol
 
 from ..bus import MATCH_ALL, Event
@@ -61,7 +60,7 @@ from ..permissions import Unauthorized
 from ..states import EVENT_STATE_CHANGED, State
 from .extensions import WsCommand, collect_panels, collect_ws_commands
 from .jsonutil import dumpb
-from .raw import OFF_LOOP_BYTES, RawJson
+from .raw import RawJson
 from .views_api import describe_services
 from .views_config import entry_json, flow_json
 from .websocket import Connection
@@ -130,16 +129,10 @@ def _plugin_handler(plugin_command: WsCommand) -> Handler:
 
     async def handler(conn: Connection, msg_id: int, args: dict[str, Any]) -> None:
         result = await run(conn.permissions, args)
-        if not isinstance(result, RawJson):
-            conn.send_result(msg_id, result)
-            return
-        # Encoded by the plugin (off the loop): spliced in as it is; a large one is
-        # joined with its frame in a worker thread too (a copy of 13 MB is ~6 ms).
-        parts = conn.result_frame(msg_id, result.parts)
-        if result.size < OFF_LOOP_BYTES:
-            conn.send(b"".join(parts))
+        if isinstance(result, RawJson):  # encoded by the plugin (off the loop): as is
+            conn.send_raw_parts(msg_id, result.parts)
         else:
-            conn.send(await anyio.to_thread.run_sync(b"".join, parts))
+            conn.send_result(msg_id, result)
 
     return handler
 

@@ -177,6 +177,35 @@ async def test_a_large_raw_result_is_not_copied_into_an_array(
     await ws.close()
 
 
+async def test_large_parts_are_joined_by_the_writer_in_order(
+    client: Client, token: str, runtime: HttpRuntime
+) -> None:
+    """A large message in parts waits in the queue as parts (its size counted), and
+    the writer sends it, joined, between the messages queued before and after it."""
+    ws = await _socket(client, token)
+    await ws.send_json({"id": 1, "type": "supported_features",
+                        "features": {"coalesce_messages": 1}})
+    assert json.loads(await ws.receive_str(timeout=TIMEOUT))["success"] is True
+    (connection,) = runtime.connections
+    parts = [b"[", *([b'"' + b"p" * 1000 + b'",'] * (ALONE_BYTES // 1000)), b"0]"]
+    value = b"".join(parts)
+    connection.send_event(5, b"1")
+    connection.send_event(5, b"2")
+    connection.send_raw_event(5, parts)
+    connection.send_raw_parts(6, parts)
+    connection.send_event(5, b"3")
+    connection.send_raw_event(5, [b"[4", b"]"])  # small: joined at once
+    assert connection.queued_bytes == sum(
+        len(m) for m in (_event(5, b"1"), _event(5, b"2"), _event(5, value),
+                         _result(6, value), _event(5, b"3"), _event(5, b"[4]")))
+    frames = [await ws.receive_str(timeout=TIMEOUT) for _ in range(4)]
+    assert frames == ["[" + _event(5, b"1") + "," + _event(5, b"2") + "]",
+                      _event(5, value), _result(6, value),
+                      "[" + _event(5, b"3") + "," + _event(5, b"[4]") + "]"]
+    assert connection.queued_bytes == 0
+    await ws.close()
+
+
 async def test_raw_bytes_count_towards_the_byte_bound(
     client: Client, token: str, plugin: Plugin, runtime: HttpRuntime
 ) -> None:
