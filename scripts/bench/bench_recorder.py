@@ -32,8 +32,9 @@ from /proc/stat beside each part, since the box is shared)::
    on the loop: its share printed apart), bytes compared. Then over HTTP: a real host
    answers curl, per shape, with curl's own start-up and the loop's lateness beside
    it; and over a WebSocket: a client process sends the command, now and aeb7419's
-   (a bench plugin command, ``_PreviousHistory``) in turns, with the host loop's
-   longest lateness during each. CPU busy/steal and load are printed with each block
+   (a bench plugin command, ``_PreviousHistory``) in turns, and ``history/stream``
+   until its stored part (an event) has arrived, with the host loop's longest
+   lateness during each. CPU busy/steal and load are printed with each block
    (the box is shared).
 3. **Bytes per million state changes**: 1,000,000 states of 1,000 sensors written in
    commit-sized batches through ``Database.write``; the file after a WAL checkpoint,
@@ -600,12 +601,19 @@ async def main(url, token):
         assert (await ws.receive_json())["type"] == "auth_ok"
         print("ready", flush=True)
         for number, line in enumerate(sys.stdin, 1):
-            message = dict(json.loads(line), id=number)
+            message = dict(json.loads(line), id=2 * number)
             began = time.perf_counter()
             await ws.send_json(message)
-            frame = await ws.receive()
-            elapsed = (time.perf_counter() - began) * 1000
-            ok = json.loads(frame.data)["success"]
+            frame = first = await ws.receive()
+            if message["type"] == "history/stream":  # the stored part is an event
+                frame = await ws.receive()
+            elapsed = (time.perf_counter() - began) * 1000  # before decoding
+            ok = json.loads(first.data)["success"] and (
+                frame is first or json.loads(frame.data)["type"] == "event")
+            if message["type"] == "history/stream":
+                await ws.send_json({"id": 2 * number + 1, "type": "unsubscribe_events",
+                                    "subscription": 2 * number})
+                await ws.receive()
             print(json.dumps({"ms": elapsed, "bytes": len(frame.data), "ok": ok}), flush=True)
 
 asyncio.run(main(sys.argv[1], sys.argv[2]))
@@ -696,7 +704,8 @@ async def _ws_runs(base: Path, day: Path, start: float, end: float, runs: int
             for _ in range(runs):
                 for name, shape in WS_SHAPES.items():
                     for kind, command in (("previous", "bench/previous_history"),
-                                          ("now", "history/history_during_period")):
+                                          ("now", "history/history_during_period"),
+                                          ("history/stream now", "history/stream")):
                         answer, late = await timed({
                             "type": command, "start_time": history.iso(start),
                             "end_time": history.iso(end), "entity_ids": ["sensor.day"],
@@ -740,7 +749,7 @@ async def _part_query(base: Path, args: argparse.Namespace) -> None:
           "received; beside it the host loop's longest lateness, 1 ms ticker):")
     for name in WS_SHAPES:
         size = statistics.median(ws[f"{name} bytes"]) / 1e6
-        for kind in ("previous", "now"):
+        for kind in ("previous", "now", "history/stream now"):
             label = f"{name}, {kind}" + (" (aeb7419)" if kind == "previous" else "")
             print(f"   {label + ':':<42}{_range(ws[f'{name}, {kind}'], 'ms')}, loop late "
                   f"max {_range(ws[f'{name}, {kind} late'], 'ms')} ({size:.1f} MB)")
