@@ -61,7 +61,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import anyio
 import anyio.to_thread
@@ -281,7 +281,14 @@ class Connection:
                             frame = head if count == 1 else b"[" + b",".join(batch) + b"]"
                         else:
                             frame = head
-                        await ws.send_frame(frame, WSMsgType.TEXT)
+                        # A large frame as a memoryview (as aiohttp's send_bytes passes
+                        # one): what the socket does not take at once is copied into
+                        # the transport's buffer once, not first sliced into a copy.
+                        # (typed bytes, takes any buffer: its writer only len()s it and
+                        # hands it to transport.write).
+                        await ws.send_frame(
+                            cast(bytes, memoryview(frame)) if len(frame) >= ALONE_BYTES
+                            else frame, WSMsgType.TEXT)
                         self.sent += count
                         self.runtime.ws_messages_sent += count
             except (ConnectionError, RuntimeError) as err:
