@@ -19,3 +19,7 @@ class DatabaseUnusableError(RecorderError):
 
 class RecorderUnavailableError(RecorderError):
     """No recorder entry is loaded (the API answers 404 saying so)."""
+
+
+class AnswerTooLargeError(RecorderError):
+    """A WebSocket history answer (one message, held whole) would pass its size bound."""

@@ -153,19 +153,28 @@ def history_stream(host: Host) -> Callable[..., Any]:
         if ongoing:
             stream.listen(wanted, live)
 
-        async def backlog() -> None:
-            await runtime.flush()
-            until = time.time() if end is None else min(end, time.time()) if ongoing else end
-            pages = HistoryPages(
-                runtime.path, entity_ids, start, until, cipher=runtime.reader_cipher,
-                significant_only=significant, no_attributes=no_attrs,
-                include_start_state=args["include_start_time_state"], minimal=minimal,
-                encode=wstext.compact)
-            # Read and encoded in a worker thread (``wstext``), sent as it is: as dicts
-            # a day at 1 Hz was ~130 ms of encoding on the loop.
-            send(RawJson(await anyio.to_thread.run_sync(functools.partial(
+        # The stored part is read and encoded (in a worker thread, ``wstext``: as dicts a
+        # day at 1 Hz was ~130 ms of encoding on the loop) before the subscription is
+        # confirmed, so that one over ``wstext.MAX_ANSWER_BYTES`` is refused with a
+        # reason instead of a confirmed stream that never sends it. Changes meanwhile are
+        # held (``listen``) and sent after it.
+        await runtime.flush()
+        until = time.time() if end is None else min(end, time.time()) if ongoing else end
+        pages = HistoryPages(
+            runtime.path, entity_ids, start, until, cipher=runtime.reader_cipher,
+            significant_only=significant, no_attributes=no_attrs,
+            include_start_state=args["include_start_time_state"], minimal=minimal,
+            encode=wstext.compact)
+        try:
+            stored = RawJson(await anyio.to_thread.run_sync(functools.partial(
                 wstext.answer, pages, minimal=minimal, no_attributes=no_attrs,
-                period=(start, until)))))
+                period=(start, until))))
+        except BaseException:
+            stream.stop()
+            raise
+
+        async def backlog() -> None:
+            send(stored)
             if ongoing:
                 stream.release(until)
 

@@ -21,7 +21,10 @@ user may send the command. Here, as in ``resttext`` (REST's text):
   ``json.dumps`` writes for a float).
 
 The answer is one WebSocket message; it is made in parts, a page of rows each (see
-``ws_parts``), that the core joins with the message frame.
+``ws_parts``), that the core joins with the message frame. Being one message, it is held
+whole until it is sent, so it is bounded (``MAX_ANSWER_BYTES``): past the bound the
+command stops reading and refuses with a message naming the ways to get the rows (a
+shorter period, fewer entities, or the REST API, which streams its answer page by page).
 """
 
 from __future__ import annotations
@@ -30,11 +33,15 @@ import json
 import math
 from collections.abc import Sequence
 from json.encoder import encode_basestring
-from typing import Any
+from typing import Any, Final
 
+from .errors import AnswerTooLargeError
 from .queries import NEED_ATTRIBUTE_DOMAINS, HistoryPages, Row
 from .resttext import RowSource
 
+#: Largest WebSocket history answer (bytes). A day of one entity at 1 Hz is 6-13 MB; a
+#: week of several such entities is refused rather than held whole in memory.
+MAX_ANSWER_BYTES: Final = 32 << 20
 #: Distinct state texts remembered per answer (a bound for answers of many states).
 _STATES_CACHE = 4096
 
@@ -150,6 +157,7 @@ def ws_parts(source: RowSource, *, minimal: bool, no_attributes: bool) -> list[b
     texts = _Texts(source, no_attributes)
     parts: list[bytes] = [b"{"]
     entities = 0
+    size, bound = 0, MAX_ANSWER_BYTES
     for entity_id, pages in source.entities():
         slim = minimal and entity_id.split(".", 1)[0] not in NEED_ATTRIBUTE_DOMAINS
         count = 0
@@ -169,7 +177,14 @@ def ws_parts(source: RowSource, *, minimal: bool, no_attributes: bool) -> list[b
             else:
                 head = f'{"," if entities else ""}{encode_basestring(entity_id)}:['
                 entities += 1
-            parts.append(f'{head}{",".join(rows)}'.encode())
+            part = f'{head}{",".join(rows)}'.encode()
+            size += len(part)
+            if size > bound:
+                raise AnswerTooLargeError(
+                    f"the history answer is larger than {bound >> 20} MiB: ask for a "
+                    "shorter period or fewer entities, or use GET /api/history/period, "
+                    "which streams its answer")
+            parts.append(part)
             count += len(page)
         if count:
             parts.append(b"]")

@@ -156,6 +156,9 @@ def test_a_full_disk_is_reported_and_writing_resumes(tmp_path: Path) -> None:
         for index in range(2000):
             writer.offer(State("sensor.big", str(index), {**payload, "n": index}))
         wait_until_sync(lambda: writer.problem is not None, timeout=20)
+        # every big state has been tried before space is freed: otherwise the rest of
+        # them (4 MB) could fill the 1 MiB again together with the small one below
+        writer.call(timeout=20)
         assert "disk full" in (writer.problem or "")
         assert writer.lost > 0
         assert writer._thread.is_alive()

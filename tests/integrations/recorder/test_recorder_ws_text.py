@@ -291,3 +291,35 @@ async def test_the_answer_is_encoded_off_the_event_loop(
     assert len(encoded_in) == 2  # the command's answer and the stream's stored part
     assert loop_thread not in encoded_in
     assert core_encoded == []  # neither went through the core's encoder
+
+
+@pytest.mark.anyio
+async def test_an_answer_over_the_size_bound_is_refused_not_built(
+    config_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A WebSocket history answer is one message, held whole until it is sent: without a
+    bound, a month of every entity (any user who may read them can ask) grows the host's
+    memory by gigabytes. Past ``MAX_ANSWER_BYTES`` the command stops building it and
+    says how to get the rows (a shorter period, fewer entities, or the streamed REST
+    API). The bound is lowered here so that 300 rows pass it."""
+    monkeypatch.setattr(wstext, "MAX_ANSWER_BYTES", 2_000)
+    async with running(config_dir) as rig:
+        for index in range(300):
+            rig.host.states.set("sensor.busy", str(index), {"n": index % 7})
+        await rig.recorder.flush()
+        span = {"start_time": iso(1_600_000_000.0), "end_time": iso(4_000_000_000.0),
+                "entity_ids": ["sensor.busy"]}
+        answer = await rig.ws({"type": "history/history_during_period", **span})
+        assert answer["success"] is False
+        message = answer["error"]["message"]
+        assert "larger than" in message and "/api/history/period" in message
+        async with ClientSession() as session:
+            sock = await _socket(session, rig)
+            await sock.send_json({"id": 1, "type": "history/stream", **span})
+            reply = json.loads(await sock.receive_str())
+            assert reply["success"] is False and "larger than" in reply["error"]["message"]
+            await sock.close()
+        # small answers are unaffected
+        monkeypatch.setattr(wstext, "MAX_ANSWER_BYTES", 1 << 20)
+        answer = await rig.ws({"type": "history/history_during_period", **span})
+        assert len(answer["result"]["sensor.busy"]) == 300
