@@ -80,7 +80,8 @@ class WsCommand:
     schema, or a dict for one; None: no fields) validates the fields (a failure answers
     ``invalid_format`` with the field); ``handler(permissions, args)`` is awaited with
     the caller's permissions (``gatehouse.core.permissions.Permissions``) and the
-    validated fields, and what it returns (JSON-able) is the answer's ``result``. An
+    validated fields, and what it returns (JSON-able, or ``RawJson`` bytes the plugin
+    encoded itself, off the loop, for a large answer) is the answer's ``result``. An
     error the core knows (``ServiceValidationError``, ``Unauthorized``...) is answered
     with its code and message; any other is ``unknown_error`` and logged. ``name`` is
     ``<domain>/<command>`` (``schema_guard/paths``). Without ``require_admin`` every
@@ -94,7 +95,8 @@ class WsCommand:
     require_admin: bool = False
     #: A subscription (as HA's ``history/stream``): awaited instead of ``handler`` as
     #: ``subscribe(permissions, args, send)``, it returns the undo; the core answers the
-    #: result (null) right after, and each ``send(event)`` then delivers ``{"id",
+    #: result (null) right after, and each ``send(event)`` (JSON-able or ``RawJson``)
+    #: then delivers ``{"id",
     #: "type": "event", "event": event}`` until the client unsubscribes
     #: (``unsubscribe_events``) or leaves, when the undo runs.
     subscribe: WsSubscribe | None = None
