@@ -96,9 +96,8 @@ class WsCommand:
     #: A subscription (as HA's ``history/stream``): awaited instead of ``handler`` as
     #: ``subscribe(permissions, args, send)``, it returns the undo; the core answers the
     #: result (null) right after, and each ``send(event)`` (JSON-able or ``RawJson``)
-    #: then delivers ``{"id",
-    #: "type": "event", "event": event}`` until the client unsubscribes
-    #: (``unsubscribe_events``) or leaves, when the undo runs.
+    #: then delivers ``{"id", "type": "event", "event": event}`` until the client
+    #: unsubscribes (``unsubscribe_events``) or leaves, when the undo runs.
     subscribe: WsSubscribe | None = None
 
     def problem(self) -> str | None:
