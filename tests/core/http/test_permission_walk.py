@@ -235,6 +235,7 @@ WS: dict[str, list[tuple[dict[str, Any], str]]] = {
     "history/stream": [
         ({"start_time": "2024-01-01T00:00:00", "entity_ids": ["sensor.x"]}, "read_only")],
     "logbook/event_stream": [({"start_time": "2024-01-01T00:00:00"}, "read_only")],
+    "logbook/get_events": [({"start_time": "2024-01-01T00:00:00"}, "read_only")],
     "recorder/statistics_during_period": [
         ({"start_time": "2024-01-01T00:00:00", "period": "hour"}, "read_only")],
     "audit/verify": [({}, "admin")],
