@@ -151,37 +151,11 @@ class LoadedEntries(Generic[T]):
         target names its entry by ``entry_id`` and uses ``pick_entry``.
         """
         runtimes = self.runtimes(host)
-        if wanted is None:
-            targeted = self.target_entries(host, call)
-            if len(targeted) == 1:
-                return runtimes[targeted[0]]
-            if targeted:
-                raise ServiceValidationError(
-                    self.domain, call.service,
-                    f"the target entities belong to {len(targeted)} {self.domain} entries; "
-                    f"target entities of one, or pass {param}",
-                )
-            if len(runtimes) == 1:
-                return next(iter(runtimes.values()))
-            if not runtimes:
-                raise ServiceValidationError(
-                    self.domain, call.service, f"no {self.domain} entry is loaded"
-                )
-            raise self._refuse(
-                host, call, f"several {self.domain} entries are loaded; pass {param} with "
-                "one of", runtimes)
-        for entry_id, runtime in runtimes.items():
-            if entry_id == wanted or (matches is not None and matches(entry_id, runtime, wanted)):
-                return runtime
-        titled = self._titled(host, wanted, runtimes)
-        if len(titled) == 1:
-            return runtimes[titled[0]]
-        if titled:
-            raise self._refuse(
-                host, call, f"{len(titled)} {self.domain} entries are titled {wanted!r}; "
-                f"pass {param} with the id of one of", titled)
-        raise self._refuse(
-            host, call, f"no loaded {self.domain} entry {wanted!r}; choose one of", runtimes)
+        if wanted is not None and not str(wanted).strip():
+            wanted = None
+        chosen = self._resolve(host, call, None if wanted is None else str(wanted).strip(),
+                               list(runtimes), param=param, matches=matches, runtimes=runtimes)
+        return runtimes[chosen]
 
     def pick_entry(
         self,
@@ -212,7 +186,24 @@ class LoadedEntries(Generic[T]):
         """
         loaded = self.runtimes(host)
         choices = [i for i in loaded if among is None or i in among]
-        wanted = self._wanted(host, call)
+        return self._resolve(host, call, self._wanted(host, call), choices,
+                             among_what=among_what, runtimes=loaded)
+
+    def _resolve(
+        self,
+        host: Host,
+        call: ServiceCall,
+        wanted: str | None,
+        choices: list[str],
+        *,
+        runtimes: dict[str, T],
+        param: str = ENTRY_ID,
+        matches: Callable[[str, T, str], bool] | None = None,
+        among_what: str = "",
+    ) -> str:
+        """The one rule (module docstring) behind ``pick`` and ``pick_entry_id``: the
+        entry id among ``choices`` that ``wanted`` (or, without it, the target or the
+        only choice) means; a ``ServiceValidationError`` listing the choices otherwise."""
         kind = f"{self.domain} entry{among_what}"
         if wanted is None:
             targeted = [i for i in self.target_entries(host, call) if i in choices]
@@ -221,7 +212,7 @@ class LoadedEntries(Generic[T]):
             if targeted:
                 raise self._refuse(
                     host, call, f"the target entities belong to {len(targeted)} "
-                    f"{self.domain} entries; target entities of one, or pass {ENTRY_ID} "
+                    f"{self.domain} entries; target entities of one, or pass {param} "
                     "with one of", targeted)
             if len(choices) == 1:
                 return choices[0]
@@ -230,20 +221,24 @@ class LoadedEntries(Generic[T]):
                     self.domain, call.service, f"no {kind} is loaded")
             raise self._refuse(
                 host, call, f"several {self.domain} entries{among_what} are loaded; pass "
-                f"{ENTRY_ID} (an entry id or title) with one of", choices)
+                f"{param} (an entry id or title) with one of", choices)
         if wanted in choices:
             return wanted
-        if wanted in loaded:
+        if wanted in runtimes:
             raise self._refuse(
                 host, call, f"{self.domain} entry {self._title(host, wanted)!r} is not one "
                 f"{among_what.strip() or 'of these'}; choose one of", choices)
+        if matches is not None:
+            for entry_id in choices:
+                if matches(entry_id, runtimes[entry_id], wanted):
+                    return entry_id
         found = self._titled(host, wanted, choices)
         if len(found) == 1:
             return found[0]
         if found:
             raise self._refuse(
                 host, call, f"{len(found)} {self.domain} entries{among_what} are titled "
-                f"{wanted!r}; pass {ENTRY_ID} with the id of one of", found)
+                f"{wanted!r}; pass {param} with the id of one of", found)
         raise self._refuse(
             host, call, f"no loaded {kind} has the id or title {wanted!r}; choose one of",
             choices)

@@ -116,8 +116,9 @@ async def test_pick_takes_titles_too(host: Host) -> None:
     with pytest.raises(ServiceValidationError) as unknown:
         LOADED.pick(host, call({}), "Garage")
     assert str(unknown.value).endswith(
-        f"no loaded demo entry 'Garage'; choose one of: 'Kitchen' ({kitchen}), "
+        f"no loaded demo entry has the id or title 'Garage'; choose one of: "
+        f"'Kitchen' ({kitchen}), "
         f"'Plant 1' ({plant})")
     with pytest.raises(ServiceValidationError, match="several demo entries are loaded; "
-                       rf"pass entry_id with one of: 'Kitchen' \({kitchen}\)"):
+                       rf"pass entry_id \(an entry id or title\) with one of: 'Kitchen' \({kitchen}\)"):
         LOADED.pick(host, call({}), None)
