@@ -232,18 +232,44 @@ def _run(config_dir: Path, log_level: str, default_config: str = "appliance") ->
         return EXIT_FAILED
 
 
+#: Sections whose schema is lenient on purpose (one bad item must not stop the rest at
+#: boot) and whose items ``check-config`` checks one by one: domain -> (module, async
+#: function ``(config_dir) -> list[str]``), imported by name (the core imports no
+#: integration) and only when that section validated.
+ITEM_CHECKS: dict[str, tuple[str, str]] = {
+    "automation": ("gatehouse.integrations.automation.loader", "check_config"),
+    "script": ("gatehouse.integrations.script.loader", "check_config"),
+}
+
+
 def _check_config(config_dir: Path) -> int:
     from .bootstrap import load_configuration
     from .plugins import PluginManager
 
     result = load_configuration(config_dir, PluginManager())
-    if not result.issues:
+    problems = [str(issue) for issue in result.issues]
+    problems.extend(p for p in _item_problems(config_dir, result.config) if p not in problems)
+    if not problems:
         print(f"{config_dir / 'configuration.yaml'}: valid")
         return EXIT_OK
-    print(f"{len(result.issues)} problem(s) in {config_dir}:", file=sys.stderr)
-    for issue in result.issues:
-        print(f"  {issue}", file=sys.stderr)
+    print(f"{len(problems)} problem(s) in {config_dir}:", file=sys.stderr)
+    for problem in problems:
+        print(f"  {problem}", file=sys.stderr)
     return EXIT_CONFIG_INVALID
+
+
+def _item_problems(config_dir: Path, config: dict[str, Any]) -> list[str]:
+    """Each automation/script as its loader checks it at set-up (``ITEM_CHECKS``)."""
+    import importlib
+
+    import anyio
+
+    problems: list[str] = []
+    for domain, (module, function) in ITEM_CHECKS.items():
+        if domain in config:
+            check = getattr(importlib.import_module(module), function)
+            problems.extend(anyio.run(check, config_dir))
+    return problems
 
 
 # -- commands for a running host ------------------------------------------------------

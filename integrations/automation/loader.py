@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 import anyio.to_thread
 import voluptuous as vol
 
 from gatehouse.core import ConfigEntry, Host
-from gatehouse.core.helpers import describe_invalid, write_private_file
+from gatehouse.core.helpers import check_template, describe_invalid, write_private_file
 from gatehouse.integrations.script.api import (
     Item,
     ScriptError,
+    Sources,
     normalize_automation,
     read_sources,
     resolve,
@@ -34,12 +38,36 @@ from .runtime import AutomationRuntime
 _LOGGER = logging.getLogger(__name__)
 
 
+#: The parts of a checked config that hold templates (not ``alias``/``description``).
+_TEMPLATED = ("triggers", "conditions", "actions", "variables", "trigger_variables")
+
+
+def check_templates(host: Host, value: Any, path: str) -> None:
+    """Every template string in ``value`` compiles with the host's engine (syntax only:
+    nothing rendered, no state read), else ``ScriptError`` naming where in the item.
+    Checked when the item is compiled, so a typo in a template is found at load time
+    (and by ``gatehouse check-config``) rather than at each run, as in Home Assistant."""
+    if isinstance(value, str):
+        if "{" in value:  # jinja markup; plain text compiles to itself anyway
+            problem = check_template(host, value)
+            if problem is not None:
+                raise ScriptError(f"{path}: {problem}")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            check_templates(host, item, f"{path} -> {key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_templates(host, item, f"{path}[{index}]")
+
+
 def compile_automation(host: Host, entry: ConfigEntry[AutomationRuntime],
                        item: Item) -> Automation:
     """An ``Automation`` from a valid item (``ScriptError`` naming where, if not)."""
     assert item.config is not None
     try:
         config = AUTOMATION_SCHEMA(normalize_automation(item.config))
+        for key in _TEMPLATED:
+            check_templates(host, config.get(key), key)
     except vol.Invalid as err:
         raise ScriptError(f"{item.where}: {describe_invalid(err)}") from None
     except ScriptError as err:
@@ -50,6 +78,58 @@ def compile_automation(host: Host, entry: ConfigEntry[AutomationRuntime],
     except ScriptError as err:
         raise ScriptError(f"{item.where}: {err}") from None
     return automation
+
+
+def compile_items(host: Host, entry: ConfigEntry[AutomationRuntime],
+                  sources: Sources) -> tuple[dict[str, Automation], list[Item]]:
+    """Every item filled in and compiled: the good ones by key, the broken ones with their
+    ``error`` (file, line, why). The one validation pass both set-up and
+    ``gatehouse check-config`` (``check_config``) run, so the two cannot disagree."""
+    good: dict[str, Automation] = {}
+    invalid: list[Item] = []
+    for item in resolve(host, sources):
+        if item.error is None:
+            try:
+                good[item.key] = compile_automation(host, entry, item)
+            except ScriptError as err:
+                item.error = str(err)
+        if item.error is not None:
+            invalid.append(item)
+    return good, invalid
+
+
+def describe_item(item: Item) -> str:
+    """``file:line: automation 'alias' (id x): why`` for check-config's report."""
+    where = item.where or "?"
+    reason = (item.error or "").removeprefix(f"{where}: ")
+    raw = item.raw if isinstance(item.raw, dict) else {}
+    alias = raw.get("alias")
+    label = f"{alias!r} (id {item.key})" if alias else f"id {item.key}"
+    return f"{where}: automation {label}: {reason}"
+
+
+async def check_config(config_dir: Path) -> list[str]:
+    """``gatehouse check-config``: each automation checked as set-up checks it.
+
+    The section schema is lenient on purpose (one bad automation must not stop the
+    others at boot), so without this a misspelled trigger passed the check. Runs on a
+    scratch ``Host`` that is never started (no integration set up, nothing listens,
+    nothing written: no ``install_shipped``; a missing blueprint is looked up in the
+    shipped ones anyway), in the caller's event loop because time triggers attach a
+    loop timer; each automation is compiled, its triggers attached and detached.
+    Offline means no states: templates are compiled and those set-up renders
+    (``trigger_variables``) rendered against an empty state machine, as at a first
+    boot; an entity selector's ``device_class`` filter sees no state and so does not
+    match (the same answer set-up gives before that entity exists).
+    Returns one line per problem (file problems, then invalid automations).
+    """
+    host = Host(config_dir)
+    entry: ConfigEntry[AutomationRuntime] = ConfigEntry(domain=DOMAIN, title="check-config",
+                                                        data={})
+    sources = await anyio.to_thread.run_sync(
+        read_sources, host.config_dir, DOMAIN, AUTOMATIONS_FILE, "list")
+    _good, invalid = compile_items(host, entry, sources)
+    return [*sources.problems, *(describe_item(item) for item in invalid)]
 
 
 def read_disabled(host: Host) -> set[str]:
@@ -78,17 +158,9 @@ async def load_automations(host: Host,
     runtime = AutomationRuntime(problems=list(sources.problems), disabled=disabled)
     for problem in sources.problems:
         _LOGGER.error("Automations: %s", problem)
-    for item in resolve(host, sources):
-        if item.error is None:
-            try:
-                automation = compile_automation(host, entry, item)
-            except ScriptError as err:
-                item.error = str(err)
-        if item.error is not None:
-            _LOGGER.error("Automation %s not loaded: %s", item.key, item.error)
-            runtime.invalid.append(item)
-            continue
-        runtime.automations[item.key] = automation
+    runtime.automations, runtime.invalid = compile_items(host, entry, sources)
+    for item in runtime.invalid:
+        _LOGGER.error("Automation %s not loaded: %s", item.key, item.error)
     await host.entities.add(entry, [a.entity for a in runtime.automations.values()])
     for key, automation in runtime.automations.items():
         entry.on_unload(automation.detach)

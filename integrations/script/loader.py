@@ -11,19 +11,20 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Final
 
 import anyio.to_thread
 import voluptuous as vol
 
 from gatehouse.core import ConfigEntry, Host, HostKey
-from gatehouse.core.helpers import describe_invalid
+from gatehouse.core.helpers import check_template, describe_invalid
 
 from .config import SCRIPT_SCHEMA
 from .const import DOMAIN, SCRIPTS_FILE
 from .entity import ScriptEntity
 from .errors import ScriptError
-from .items import Item, read_sources, resolve
+from .items import Item, Sources, read_sources, resolve
 from .runner import Script
 from .runtime import LoadedScript, ScriptRuntime
 
@@ -33,13 +34,39 @@ _LOGGER = logging.getLogger(__name__)
 _LAST_TRIGGERED: Final[HostKey[dict[str, dt.datetime]]] = HostKey("script.last_triggered")
 
 
+#: The parts of a checked config that hold templates (not ``alias``/``description``).
+_TEMPLATED = ("sequence", "variables")
+
+
+def check_templates(host: Host, value: Any, path: str) -> None:
+    """Every template string in ``value`` compiles with the host's engine (syntax only:
+    nothing rendered, no state read), else ``ScriptError`` naming where in the item.
+    Checked when the item is compiled, so a typo in a template is found at load time
+    (and by ``gatehouse check-config``) rather than at each run, as in Home Assistant."""
+    if isinstance(value, str):
+        if "{" in value:  # jinja markup; plain text compiles to itself anyway
+            problem = check_template(host, value)
+            if problem is not None:
+                raise ScriptError(f"{path}: {problem}")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            check_templates(host, item, f"{path} -> {key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_templates(host, item, f"{path}[{index}]")
+
+
 def compile_script(host: Host, item: Item) -> tuple[Script, Mapping[str, Any]]:
     """The ``Script`` of a valid item and its checked config (``ScriptError`` if not)."""
     assert item.config is not None
     try:
         config = SCRIPT_SCHEMA(item.config)
+        for key in _TEMPLATED:
+            check_templates(host, config.get(key), key)
     except vol.Invalid as err:
         raise ScriptError(f"{item.where}: {describe_invalid(err)}") from None
+    except ScriptError as err:
+        raise ScriptError(f"{item.where}: {err}") from None
     try:
         script = Script(
             host, config["sequence"], domain=DOMAIN, item_id=item.key,
@@ -52,6 +79,53 @@ def compile_script(host: Host, item: Item) -> tuple[Script, Mapping[str, Any]]:
     return script, config
 
 
+def compile_items(host: Host, sources: Sources
+                  ) -> tuple[list[tuple[Item, Script, Mapping[str, Any]]], list[Item]]:
+    """Every item filled in and compiled: the good ones (item, script, checked config),
+    the broken ones with their ``error`` (file, line, why). The one validation pass both
+    set-up and ``gatehouse check-config`` (``check_config``) run."""
+    good: list[tuple[Item, Script, Mapping[str, Any]]] = []
+    invalid: list[Item] = []
+    for item in resolve(host, sources):
+        if item.error is None:
+            try:
+                script, config = compile_script(host, item)
+            except ScriptError as err:
+                item.error = str(err)
+            else:
+                good.append((item, script, config))
+        if item.error is not None:
+            invalid.append(item)
+    return good, invalid
+
+
+def describe_item(item: Item) -> str:
+    """``file:line: script key ('alias'): why`` for check-config's report."""
+    where = item.where or "?"
+    reason = (item.error or "").removeprefix(f"{where}: ")
+    alias = item.raw.get("alias") if isinstance(item.raw, dict) else None
+    label = f"{item.key} ({alias!r})" if alias else item.key
+    return f"{where}: script {label}: {reason}"
+
+
+async def check_config(config_dir: Path) -> list[str]:
+    """``gatehouse check-config``: each script checked as set-up checks it.
+
+    The section schema is lenient on purpose (one bad script must not stop the others
+    at boot), so a bad action or blueprint input passed the check without this. Runs on
+    a scratch ``Host`` that is never started (no integration set up, no service
+    registered, nothing written), in the caller's event loop. Offline means no states:
+    templates are compiled, not rendered against live data, and an entity selector's
+    ``device_class`` filter sees no state (as set-up does before that entity exists).
+    Returns one line per problem (file problems, then invalid scripts).
+    """
+    host = Host(config_dir)
+    sources = await anyio.to_thread.run_sync(
+        read_sources, host.config_dir, DOMAIN, SCRIPTS_FILE, "mapping")
+    _good, invalid = compile_items(host, sources)
+    return [*sources.problems, *(describe_item(item) for item in invalid)]
+
+
 async def load_scripts(host: Host, entry: ConfigEntry[ScriptRuntime]) -> ScriptRuntime:
     from .services import register_script_service
 
@@ -61,16 +135,10 @@ async def load_scripts(host: Host, entry: ConfigEntry[ScriptRuntime]) -> ScriptR
     for problem in sources.problems:
         _LOGGER.error("Scripts: %s", problem)
     entities: list[ScriptEntity] = []
-    for item in resolve(host, sources):
-        if item.error is None:
-            try:
-                script, config = compile_script(host, item)
-            except ScriptError as err:
-                item.error = str(err)
-        if item.error is not None:
-            _LOGGER.error("Script %s not loaded: %s", item.key, item.error)
-            runtime.invalid.append(item)
-            continue
+    good, runtime.invalid = compile_items(host, sources)
+    for item in runtime.invalid:
+        _LOGGER.error("Script %s not loaded: %s", item.key, item.error)
+    for item, script, config in good:
         entity = ScriptEntity(item.key, config.get("alias"), script, config.get("icon"),
                               host.data.setdefault(_LAST_TRIGGERED, {}))
         script.on_change = entity.changed
