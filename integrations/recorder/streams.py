@@ -26,7 +26,8 @@ from gatehouse.core import EVENT_STATE_CHANGED, Event, Host, State
 from gatehouse.core.http import RawJson
 
 from . import access, history, logbook, wstext
-from .queries import HistoryPages, Row
+from .errors import AnswerTooLargeError
+from .queries import HistoryPages, LogRow, Row
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -184,15 +185,49 @@ def history_stream(host: Host) -> Callable[..., Any]:
     return subscribe
 
 
+def logbook_text(rows: list[LogRow], can_read: Callable[[str], bool],
+                  unbound: bool) -> list[bytes]:
+    """The entries the caller may see as one JSON array, in parts, for ``RawJson``.
+
+    Run in a worker thread: a day of a busy host is tens of thousands of entries,
+    whose building and encoding would hold the loop as the history's did. The answer
+    is one message held whole, so it has the WebSocket history's bound."""
+    bound = wstext.MAX_ANSWER_BYTES  # read per call: tests lower it
+    parts: list[bytes] = []
+    size = 2
+    for entry in logbook.entries(rows, can_read=can_read, when=float, unbound=unbound):
+        part = ("," if parts else "").encode() + wstext.compact(entry).encode()
+        size += len(part)
+        if size > bound:
+            raise AnswerTooLargeError(
+                f"the logbook answer is larger than {bound >> 20} MiB: ask for a "
+                "shorter period or fewer entities, or use GET /api/logbook")
+        parts.append(part)
+    return [b"[", *parts, b"]"]
+
+
+def logbook_ids(host: Host, args: dict[str, Any]) -> list[str] | None:
+    """The entities asked for, as HA: ``entity_ids`` and the entities of
+    ``device_ids`` (from the entity registry), together; None when neither is given
+    or both are empty (every entity); ``[]`` when they name no entity."""
+    wanted = list(args.get("entity_ids") or ())
+    devices = set(args.get("device_ids") or ())
+    if not wanted and not devices:
+        return None
+    if devices:
+        wanted += [e.entity_id for e in host.entity_registry.entities()
+                   if e.device_id in devices]
+    try:
+        return access.entity_list(wanted, "device_ids" if devices else "entity_ids")
+    except ValueError as err:
+        raise vol.Invalid(str(err)) from None
+
+
 def logbook_stream(host: Host) -> Callable[..., Any]:
     async def subscribe(permissions: Any, args: dict[str, Any],
                         send: Callable[[Any], None]) -> Callable[[], None]:
         start, end = _period(args)
-        try:
-            entity_ids = access.entity_list(args["entity_ids"], "entity_ids") \
-                if args.get("entity_ids") else None
-        except ValueError as err:
-            raise vol.Invalid(str(err)) from None
+        entity_ids = logbook_ids(host, args)  # entity_ids and device_ids, as get_events
         runtime = access.runtime_of(host)
         stream = _Stream(host, send)
         ongoing = end is None or end > time.time()
@@ -213,13 +248,25 @@ def logbook_stream(host: Host) -> Callable[..., Any]:
         if ongoing:
             stream.listen(wanted, live)
 
+        # The stored part is built and encoded in a worker thread (a busy day is tens of
+        # thousands of entries) before the subscription is confirmed, so that one over
+        # the answer bound is refused with a reason; changes meanwhile are held.
+        await runtime.flush()
+        until = time.time() if end is None else min(end, time.time()) if ongoing else end
+        rows = [] if entity_ids == [] else await runtime.logbook(
+            start, until, entity_ids, logbook.EVENT_TYPES)
+        try:
+            events = await anyio.to_thread.run_sync(
+                logbook_text, rows, can_read, permissions.is_admin)
+        except BaseException:
+            stream.stop()
+            raise
+        stored = RawJson([b'{"events":', *events,
+                          f',"start_time":{wstext.number(start)},'
+                          f'"end_time":{wstext.number(until)}}}'.encode()])
+
         async def backlog() -> None:
-            await runtime.flush()
-            until = time.time() if end is None else min(end, time.time()) if ongoing else end
-            rows = await runtime.logbook(start, until, entity_ids, logbook.EVENT_TYPES)
-            send({"events": logbook.entries(rows, can_read=can_read, when=lambda ts: ts,
-                                            unbound=permissions.is_admin),
-                  "start_time": start, "end_time": until})
+            send(stored)
             if ongoing:
                 stream.release(until)
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
 from typing import Any
 
 import anyio.to_thread
@@ -32,8 +31,7 @@ from gatehouse.core import Host
 from gatehouse.core.http import RawJson, WsCommand
 
 from . import access, history, logbook, queries, streams, wstext
-from .errors import AnswerTooLargeError
-from .queries import HistoryPages, LogRow
+from .queries import HistoryPages
 
 HISTORY_SCHEMA: dict[Any, Any] = {
     vol.Required("start_time"): str,
@@ -68,44 +66,6 @@ def _times(args: dict[str, Any]) -> tuple[float, float]:
         if not args.get("end_time"):
             end = max(start, time.time())
         return start, end
-    except ValueError as err:
-        raise vol.Invalid(str(err)) from None
-
-
-def _logbook_text(rows: list[LogRow], can_read: Callable[[str], bool],
-                  unbound: bool) -> list[bytes]:
-    """The entries the caller may see as one JSON array, in parts, for ``RawJson``.
-
-    Run in a worker thread: a day of a busy host is tens of thousands of entries,
-    whose building and encoding would hold the loop as the history's did. The answer
-    is one message held whole, so it has the WebSocket history's bound."""
-    bound = wstext.MAX_ANSWER_BYTES  # read per call: tests lower it
-    parts: list[bytes] = []
-    size = 2
-    for entry in logbook.entries(rows, can_read=can_read, when=float, unbound=unbound):
-        part = ("," if parts else "").encode() + wstext.compact(entry).encode()
-        size += len(part)
-        if size > bound:
-            raise AnswerTooLargeError(
-                f"the logbook answer is larger than {bound >> 20} MiB: ask for a "
-                "shorter period or fewer entities, or use GET /api/logbook")
-        parts.append(part)
-    return [b"[", *parts, b"]"]
-
-
-def _logbook_ids(host: Host, args: dict[str, Any]) -> list[str] | None:
-    """The entities asked for, as HA: ``entity_ids`` and the entities of
-    ``device_ids`` (from the entity registry), together; None when neither is given
-    or both are empty (every entity); ``[]`` when they name no entity."""
-    wanted = list(args.get("entity_ids") or ())
-    devices = set(args.get("device_ids") or ())
-    if not wanted and not devices:
-        return None
-    if devices:
-        wanted += [e.entity_id for e in host.entity_registry.entities()
-                   if e.device_id in devices]
-    try:
-        return access.entity_list(wanted, "device_ids" if devices else "entity_ids")
     except ValueError as err:
         raise vol.Invalid(str(err)) from None
 
@@ -152,13 +112,13 @@ def commands(host: Host) -> list[WsCommand]:
             raise vol.Invalid("context_id: not supported (the recorder keeps no "
                               "context ids)")
         start, end = _times(args)
-        entity_ids = _logbook_ids(host, args)
+        entity_ids = streams.logbook_ids(host, args)
         runtime = access.runtime_of(host)
         if start > time.time() or entity_ids == []:
             return []  # as HA: nothing yet / nothing asked for that exists
         rows = await runtime.logbook(start, end, entity_ids, logbook.EVENT_TYPES)
         return RawJson(await anyio.to_thread.run_sync(
-            _logbook_text, rows, permissions.can_read, permissions.is_admin))
+            streams.logbook_text, rows, permissions.can_read, permissions.is_admin))
 
     async def unused(permissions: Any, args: dict[str, Any]) -> None:  # subscriptions
         return None

@@ -213,3 +213,40 @@ async def test_answer_is_one_valid_frame_with_unicode(config_dir: Path) -> None:
         assert frame["id"] == 3 and frame["type"] == "result" and frame["success"]
         (entry,) = frame["result"]
         assert entry["name"] == "Kaffeemühle \u2615\n" and entry["state"] == "an"
+
+
+async def _stream_first(rig: Rig, **fields: Any) -> dict[str, Any]:
+    """``logbook/event_stream``'s first answer after its result: the stored part (or
+    the refusal, which then comes instead of the result)."""
+    async with ClientSession() as session, session.ws_connect(
+            f"{rig.base}/api/websocket") as sock:
+        await sock.receive_json()
+        await sock.send_json({"type": "auth", "access_token": rig.tokens["admin"]})
+        assert (await sock.receive_json())["type"] == "auth_ok"
+        await sock.send_json({"id": 1, "type": "logbook/event_stream", **fields})
+        result: dict[str, Any] = await sock.receive_json(timeout=10)
+        if not result["success"]:
+            return result
+        stored: dict[str, Any] = await sock.receive_json(timeout=10)
+        return stored
+
+
+async def test_the_stream_takes_device_ids_and_is_bounded_as_get_events(
+    config_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: ``logbook/event_stream`` accepted ``device_ids`` and ignored them
+    (every entity was sent). Its stored part now uses get_events' filter and bound."""
+    async with running(config_dir) as rig:
+        pumps, _lamps = await _fill(rig)
+        span = {"start_time": START, "end_time": END}
+        stored = await _stream_first(rig, device_ids=[pumps], **span)
+        assert [e["entity_id"] for e in stored["event"]["events"]] == [
+            "switch.pump", "switch.pump", "switch.pump"]
+        got = await _get(rig, device_ids=[pumps], **span)
+        assert stored["event"]["events"] == got["result"]
+        stored = await _stream_first(rig, device_ids=["nope"], **span)
+        assert stored["event"]["events"] == []
+        monkeypatch.setattr(wstext, "MAX_ANSWER_BYTES", 100)
+        refused = await _stream_first(rig, **span)
+        assert refused["success"] is False
+        assert "larger than" in refused["error"]["message"]
