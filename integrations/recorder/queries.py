@@ -17,6 +17,7 @@ import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -298,10 +299,16 @@ def logbook_rows(path: Path, start: float, end: float, entity_ids: Sequence[str]
                  event_types: Sequence[str], cipher: TagCipher | None,
                  limit: int = 100_000) -> list[LogRow]:
     """State changes (not attribute-only updates) and the given event types in
-    [start, end), oldest first."""
+    [start, end), oldest first.
+
+    At most ``limit`` states and ``limit`` events are read (an answer is held whole);
+    when either is cut, both are cut at the earlier cut, so that the answer is a
+    complete part of the period (not states ending early beside events going on), and
+    the cut is logged with how to get the rest."""
     conn = connect_ro(path)
     try:
         out: list[LogRow] = []
+        cut: float | None = None  # rows from here on are not all read
         params: list[Any] = [start, end]
         where = ("WHERE s.last_updated_ts >= ? AND s.last_updated_ts < ? "
                  "AND s.last_changed_ts IS NULL")
@@ -323,8 +330,11 @@ def logbook_rows(path: Path, start: float, end: float, entity_ids: Sequence[str]
             else:
                 attributes = json.loads(shared) if shared else {}
             out.append(LogRow(updated, entity_id, state, attributes, None, {}, None))
+        if len(out) >= limit:
+            cut = out[-1].when
         if event_types:
             marks = ",".join("?" * len(event_types))
+            read, last_event = 0, 0.0
             for event_type, fired, enc, shared, user in conn.execute(
                     "SELECT t.event_type, e.time_fired_ts, e.enc, d.shared_data, "
                     "e.context_user_id FROM events e "
@@ -333,6 +343,8 @@ def logbook_rows(path: Path, start: float, end: float, entity_ids: Sequence[str]
                     f"WHERE e.time_fired_ts >= ? AND e.time_fired_ts < ? "
                     f"AND t.event_type IN ({marks}) ORDER BY e.time_fired_ts LIMIT ?",
                     (start, end, *event_types, limit)):
+                read += 1
+                last_event = fired
                 data: dict[str, Any] = {}
                 if shared:
                     if enc:
@@ -349,7 +361,15 @@ def logbook_rows(path: Path, start: float, end: float, entity_ids: Sequence[str]
                     continue
                 out.append(LogRow(fired, entity_id if isinstance(entity_id, str) else None,
                                   None, {}, event_type, data, user))
+            if read >= limit:
+                cut = last_event if cut is None else min(cut, last_event)
         out.sort(key=lambda r: r.when)
+        if cut is not None:
+            out = [row for row in out if row.when < cut]
+            _LOGGER.warning(
+                "Recorder: logbook cut at %d rows of each kind: entries from %s on are "
+                "left out; ask for a shorter period or fewer entities", limit,
+                datetime.fromtimestamp(cut, UTC).isoformat())
         return out
     finally:
         conn.close()

@@ -250,3 +250,28 @@ async def test_the_stream_takes_device_ids_and_is_bounded_as_get_events(
         refused = await _stream_first(rig, **span)
         assert refused["success"] is False
         assert "larger than" in refused["error"]["message"]
+
+
+async def test_over_the_row_limit_the_answer_is_a_whole_prefix_of_the_period(
+    config_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Regression: states and events were each cut at the row limit on their own, so
+    past the states' cut the answer went on with events only, as if no state had
+    changed. Now both are cut at the earlier cut (a complete part of the period) and
+    the cut is logged with how to get the rest."""
+    from gatehouse.integrations.recorder import queries
+
+    async with running(config_dir) as rig:
+        for index in range(30):
+            rig.host.states.set("switch.pump", "on" if index % 2 else "off")
+            rig.host.bus.fire("logbook_entry", {"name": "Plant", "message": f"m{index}"})
+        await rig.recorder.flush()
+        everything = queries.logbook_rows(rig.recorder.path, 0, 4e9, None,
+                                          ["logbook_entry"], None)
+        cut = queries.logbook_rows(rig.recorder.path, 0, 4e9, None, ["logbook_entry"],
+                                   None, limit=10)
+        assert 0 < len(cut) < 20
+        assert cut == everything[:len(cut)]  # a prefix: nothing left out before the cut
+        kinds = {row.event_type is None for row in cut}
+        assert kinds == {True, False}  # states and events both, up to the same time
+        assert "logbook cut at 10 rows" in caplog.text
