@@ -120,5 +120,6 @@ async def test_pick_takes_titles_too(host: Host) -> None:
         f"'Kitchen' ({kitchen}), "
         f"'Plant 1' ({plant})")
     with pytest.raises(ServiceValidationError, match="several demo entries are loaded; "
-                       rf"pass entry_id \(an entry id or title\) with one of: 'Kitchen' \({kitchen}\)"):
+                       r"pass entry_id \(an entry id or title\) with one of: "
+                       rf"'Kitchen' \({kitchen}\)"):
         LOADED.pick(host, call({}), None)
