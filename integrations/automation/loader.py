@@ -12,19 +12,18 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import anyio.to_thread
 import voluptuous as vol
 
 from gatehouse.core import ConfigEntry, Host
-from gatehouse.core.helpers import check_template, describe_invalid, write_private_file
+from gatehouse.core.helpers import describe_invalid, write_private_file
 from gatehouse.integrations.script.api import (
     Item,
     ScriptError,
     Sources,
+    check_templates,
     normalize_automation,
     read_sources,
     resolve,
@@ -40,24 +39,6 @@ _LOGGER = logging.getLogger(__name__)
 
 #: The parts of a checked config that hold templates (not ``alias``/``description``).
 _TEMPLATED = ("triggers", "conditions", "actions", "variables", "trigger_variables")
-
-
-def check_templates(host: Host, value: Any, path: str) -> None:
-    """Every template string in ``value`` compiles with the host's engine (syntax only:
-    nothing rendered, no state read), else ``ScriptError`` naming where in the item.
-    Checked when the item is compiled, so a typo in a template is found at load time
-    (and by ``gatehouse check-config``) rather than at each run, as in Home Assistant."""
-    if isinstance(value, str):
-        if "{" in value:  # jinja markup; plain text compiles to itself anyway
-            problem = check_template(host, value)
-            if problem is not None:
-                raise ScriptError(f"{path}: {problem}")
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            check_templates(host, item, f"{path} -> {key}" if path else str(key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            check_templates(host, item, f"{path}[{index}]")
 
 
 def compile_automation(host: Host, entry: ConfigEntry[AutomationRuntime],

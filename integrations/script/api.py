@@ -63,7 +63,7 @@ from .syntax import (
     normalize_condition,
     normalize_trigger,
 )
-from .templating import render, render_value
+from .templating import check_templates, render, render_value
 from .trace import RunTrace, TraceStore, jsonable, trace_store
 from .triggers import attach_triggers, trigger_platforms
 
@@ -86,6 +86,7 @@ __all__ = [
     "attach_triggers",
     "check_inputs",
     "check_item",
+    "check_templates",
     "compile_condition",
     "compile_conditions",
     "config_from_args",

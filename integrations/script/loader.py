@@ -18,7 +18,7 @@ import anyio.to_thread
 import voluptuous as vol
 
 from gatehouse.core import ConfigEntry, Host, HostKey
-from gatehouse.core.helpers import check_template, describe_invalid
+from gatehouse.core.helpers import describe_invalid
 
 from .config import SCRIPT_SCHEMA
 from .const import DOMAIN, SCRIPTS_FILE
@@ -27,6 +27,7 @@ from .errors import ScriptError
 from .items import Item, Sources, read_sources, resolve
 from .runner import Script
 from .runtime import LoadedScript, ScriptRuntime
+from .templating import check_templates
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -36,24 +37,6 @@ _LAST_TRIGGERED: Final[HostKey[dict[str, dt.datetime]]] = HostKey("script.last_t
 
 #: The parts of a checked config that hold templates (not ``alias``/``description``).
 _TEMPLATED = ("sequence", "variables")
-
-
-def check_templates(host: Host, value: Any, path: str) -> None:
-    """Every template string in ``value`` compiles with the host's engine (syntax only:
-    nothing rendered, no state read), else ``ScriptError`` naming where in the item.
-    Checked when the item is compiled, so a typo in a template is found at load time
-    (and by ``gatehouse check-config``) rather than at each run, as in Home Assistant."""
-    if isinstance(value, str):
-        if "{" in value:  # jinja markup; plain text compiles to itself anyway
-            problem = check_template(host, value)
-            if problem is not None:
-                raise ScriptError(f"{path}: {problem}")
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            check_templates(host, item, f"{path} -> {key}" if path else str(key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            check_templates(host, item, f"{path}[{index}]")
 
 
 def compile_script(host: Host, item: Item) -> tuple[Script, Mapping[str, Any]]:

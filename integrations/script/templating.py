@@ -14,9 +14,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from gatehouse.core import Host
-from gatehouse.core.helpers import TemplateError, render_template, track_template
+from gatehouse.core.helpers import (
+    TemplateError,
+    check_template,
+    render_template,
+    track_template,
+)
 
-from .errors import ScriptTemplateError
+from .errors import ScriptError, ScriptTemplateError
 
 
 def is_template(value: object) -> bool:
@@ -74,3 +79,21 @@ def track(
     changed (a render error arrives as the exception); returns the stop."""
     tracker: Callable[[], None] = track_template(host, source, variables, action)
     return tracker
+
+
+def check_templates(host: Host, value: Any, path: str) -> None:
+    """Every template string in ``value`` compiles with the host's engine (syntax only:
+    nothing rendered, no state read), else ``ScriptError`` naming where in the item.
+    Checked when the item is compiled, so a typo in a template is found at load time
+    (and by ``gatehouse check-config``) rather than at each run, as in Home Assistant."""
+    if isinstance(value, str):
+        if "{" in value:  # jinja markup; plain text compiles to itself anyway
+            problem = check_template(host, value)
+            if problem is not None:
+                raise ScriptError(f"{path}: {problem}")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            check_templates(host, item, f"{path} -> {key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_templates(host, item, f"{path}[{index}]")
