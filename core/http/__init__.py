@@ -20,7 +20,9 @@ and started by bootstrap after the configured entries are set up. Modules, one j
 * ``extensions`` — what plugins add: ``RouteDef``, ``WsCommand``, ``Panel`` and
   ``Webhook`` (``register_webhook``; served by ``views_webhook``);
 * ``raw`` — ``RawJson``: a WebSocket result or event a plugin encoded itself (in a
-  worker thread), sent byte for byte instead of being encoded on the loop;
+  worker thread), sent byte for byte instead of being encoded on the loop; such a
+  plugin writes its values with ``json_text`` (``jsonutil.dumps``: the core's own
+  encoding, compact, not ASCII-only, NaN and infinities as null);
 * ``static`` — the UI's files and the panels' files;
 * ``query`` — ``query_time`` and ``query_int``: plugin APIs' query parameters, checked
   and worded alike (a 400 naming the parameter).
@@ -43,12 +45,13 @@ from typing import Any
 
 from .config import HTTP_DOMAIN, HTTP_SCHEMA
 from .extensions import Panel, RouteDef, Webhook, WsCommand, register_webhook
+from .jsonutil import dumps as json_text
 from .query import query_int, query_time
 from .raw import RawJson
 
 __all__ = ["HTTP_DOMAIN", "HTTP_SCHEMA", "PERMISSIONS_KEY", "USER_KEY", "Panel", "RawJson",
-           "RouteDef", "Webhook", "WsCommand", "query_int", "query_time", "read_json",
-           "register_webhook"]
+           "RouteDef", "Webhook", "WsCommand", "json_text", "query_int", "query_time",
+           "read_json", "register_webhook"]
 
 
 def __getattr__(name: str) -> Any:

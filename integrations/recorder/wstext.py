@@ -29,15 +29,16 @@ shorter period, fewer entities, or the REST API, which streams its answer page b
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from json.encoder import encode_basestring
 from typing import Any, Final
 
+from gatehouse.core.http import json_text
+
 from .errors import AnswerTooLargeError
 from .queries import NEED_ATTRIBUTE_DOMAINS, HistoryPages, Row
-from .resttext import RowSource
+from .resttext import AnswerTexts, RowSource
 
 #: Largest WebSocket history answer (bytes). A day of one entity at 1 Hz is 6-13 MB; a
 #: week of several such entities is refused rather than held whole in memory.
@@ -46,27 +47,9 @@ MAX_ANSWER_BYTES: Final = 32 << 20
 _STATES_CACHE = 4096
 
 
-def _sanitise(value: Any) -> Any:
-    """NaN and infinities as None (what the core's encoder does with them)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _sanitise(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_sanitise(v) for v in value]
-    return value
-
-
-def compact(value: Any) -> str:
-    """``value`` as the core's WebSocket encoder writes it (``jsonutil.dumps``): no
-    spaces, not ASCII-only, non-finite floats as null. For values read from JSON
-    (attributes, states): they need none of the core's ``default`` conversions."""
-    try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False,
-                          allow_nan=False)
-    except ValueError:
-        return json.dumps(_sanitise(value), separators=(",", ":"), ensure_ascii=False,
-                          allow_nan=False)
+#: A value as the core's WebSocket encoder writes it (no spaces, not ASCII-only,
+#: non-finite floats as null): the core's own function, so the two cannot drift.
+compact: Final = json_text
 
 
 def number(value: Any) -> str:
@@ -85,27 +68,7 @@ def _state_text(state: Any, cache: dict[str, str]) -> str:
     return text
 
 
-class _Texts:
-    """What one answer remembers: attribute texts per key, state texts."""
-
-    __slots__ = ("attrs", "no_attributes", "resolve", "states")
-
-    def __init__(self, source: RowSource, no_attributes: bool) -> None:
-        self.resolve = source.resolve
-        self.no_attributes = no_attributes
-        self.attrs: dict[Any, str] = {}
-        self.states: dict[str, str] = {}
-
-    def attributes(self, state: Any, key: Any) -> tuple[Any, str]:
-        state, text, reuse = self.resolve(state, key)
-        if self.no_attributes:
-            text = "{}"
-        if reuse:
-            self.attrs[key] = text
-        return state, text
-
-
-def _full_rows(rows: Sequence[Row], texts: _Texts, out: list[str]) -> None:
+def _full_rows(rows: Sequence[Row], texts: AnswerTexts, out: list[str]) -> None:
     """Rows as ``{"s", "a", "lu", "lc"?}`` (``last_changed`` None: equal to ``lu``).
     Times from SQLite are finite floats (``number`` is kept for anything else)."""
     append = out.append
@@ -127,7 +90,7 @@ def _full_rows(rows: Sequence[Row], texts: _Texts, out: list[str]) -> None:
             append(f'{{"s":{state_text},"a":{attrs},"lu":{lu},"lc":{number(changed)}}}')
 
 
-def _minimal_rows(rows: Sequence[Row], texts: _Texts, out: list[str]) -> None:
+def _minimal_rows(rows: Sequence[Row], texts: AnswerTexts, out: list[str]) -> None:
     """Rows as ``{"s", "lu"}`` (a sealed row, key ``SEALED``, is still opened)."""
     append = out.append
     attr_get = texts.attrs.get
@@ -154,7 +117,7 @@ def ws_parts(source: RowSource, *, minimal: bool, no_attributes: bool) -> list[b
     WHY parts: joining and encoding ~13 MB at once holds the interpreter lock in one
     C call for several ms, and the event loop waits for the lock that long; a page's
     part is ~0.2 ms. The core joins the parts with the message frame (``RawJson``)."""
-    texts = _Texts(source, no_attributes)
+    texts = AnswerTexts(source, no_attributes)
     parts: list[bytes] = [b"{"]
     entities = 0
     size, bound = 0, MAX_ANSWER_BYTES
