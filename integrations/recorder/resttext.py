@@ -108,18 +108,17 @@ def _state_json(state: Any, cache: dict[str, str]) -> str:
     return text
 
 
-class _Texts:
-    """What one answer remembers: attribute and state texts, the two clocks."""
+class AnswerTexts:
+    """What one answer remembers: attribute texts per key, state texts (REST and
+    WebSocket answers alike; ``wstext`` uses this class as it is)."""
 
-    __slots__ = ("attrs", "changed", "no_attributes", "resolve", "states", "updated")
+    __slots__ = ("attrs", "no_attributes", "resolve", "states")
 
     def __init__(self, source: RowSource, no_attributes: bool) -> None:
         self.resolve = source.resolve
         self.no_attributes = no_attributes
         self.attrs: dict[Any, str] = {}
         self.states: dict[str, str] = {}
-        self.updated = IsoClock()  # last_updated, and minimal rows' last_changed
-        self.changed = IsoClock()  # last_changed where it differs
 
     def attributes(self, state: Any, key: Any) -> tuple[Any, str]:
         state, text, reuse = self.resolve(state, key)
@@ -128,6 +127,17 @@ class _Texts:
         if reuse:
             self.attrs[key] = text
         return state, text
+
+
+class _Texts(AnswerTexts):
+    """REST's: ``AnswerTexts`` and the two clocks of its ISO times."""
+
+    __slots__ = ("changed", "updated")
+
+    def __init__(self, source: RowSource, no_attributes: bool) -> None:
+        super().__init__(source, no_attributes)
+        self.updated = IsoClock()  # last_updated, and minimal rows' last_changed
+        self.changed = IsoClock()  # last_changed where it differs
 
 
 def _full_rows(rows: Sequence[Row], head: str, texts: _Texts, out: list[str]) -> None:
