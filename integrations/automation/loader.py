@@ -24,9 +24,9 @@ from gatehouse.integrations.script.api import (
     ScriptError,
     Sources,
     check_templates,
+    compile_each,
     normalize_automation,
     read_sources,
-    resolve,
 )
 
 from .automation import Automation
@@ -66,17 +66,9 @@ def compile_items(host: Host, entry: ConfigEntry[AutomationRuntime],
     """Every item filled in and compiled: the good ones by key, the broken ones with their
     ``error`` (file, line, why). The one validation pass both set-up and
     ``gatehouse check-config`` (``check_config``) run, so the two cannot disagree."""
-    good: dict[str, Automation] = {}
-    invalid: list[Item] = []
-    for item in resolve(host, sources):
-        if item.error is None:
-            try:
-                good[item.key] = compile_automation(host, entry, item)
-            except ScriptError as err:
-                item.error = str(err)
-        if item.error is not None:
-            invalid.append(item)
-    return good, invalid
+    good, invalid = compile_each(
+        host, sources, lambda item: compile_automation(host, entry, item))
+    return {item.key: automation for item, automation in good}, invalid
 
 
 def describe_item(item: Item) -> str:

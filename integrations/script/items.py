@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio.to_thread
 import yaml
@@ -45,7 +45,7 @@ from .blueprint import (
     load_blueprint_file,
     refuse_box_tags,
 )
-from .errors import BlueprintError, ScriptConfigError
+from .errors import BlueprintError, ScriptConfigError, ScriptError
 
 
 @dataclass
@@ -149,6 +149,30 @@ def _load_blueprint(config_dir: Path, domain: str, path: str) -> Blueprint | Blu
         return load_blueprint_file(file, path)
     except BlueprintError as err:
         return err
+
+
+_Made = TypeVar("_Made")
+
+
+def compile_each(host: Host, sources: Sources, compile_one: Callable[[Item], _Made]
+                 ) -> tuple[list[tuple[Item, _Made]], list[Item]]:
+    """Every item filled in (``resolve``) and compiled by ``compile_one``: the good ones
+    with what it made, the broken ones with their ``error`` (file, line, why). The one
+    validation pass that set-up and ``gatehouse check-config`` run, for scripts and
+    automations alike, so they cannot disagree."""
+    good: list[tuple[Item, _Made]] = []
+    invalid: list[Item] = []
+    for item in resolve(host, sources):
+        if item.error is None:
+            try:
+                made = compile_one(item)
+            except ScriptError as err:
+                item.error = str(err)
+            else:
+                good.append((item, made))
+        if item.error is not None:
+            invalid.append(item)
+    return good, invalid
 
 
 def resolve(host: Host, sources: Sources) -> list[Item]:

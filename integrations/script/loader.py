@@ -24,7 +24,7 @@ from .config import SCRIPT_SCHEMA
 from .const import DOMAIN, SCRIPTS_FILE
 from .entity import ScriptEntity
 from .errors import ScriptError
-from .items import Item, Sources, read_sources, resolve
+from .items import Item, Sources, compile_each, read_sources
 from .runner import Script
 from .runtime import LoadedScript, ScriptRuntime
 from .templating import check_templates
@@ -67,19 +67,8 @@ def compile_items(host: Host, sources: Sources
     """Every item filled in and compiled: the good ones (item, script, checked config),
     the broken ones with their ``error`` (file, line, why). The one validation pass both
     set-up and ``gatehouse check-config`` (``check_config``) run."""
-    good: list[tuple[Item, Script, Mapping[str, Any]]] = []
-    invalid: list[Item] = []
-    for item in resolve(host, sources):
-        if item.error is None:
-            try:
-                script, config = compile_script(host, item)
-            except ScriptError as err:
-                item.error = str(err)
-            else:
-                good.append((item, script, config))
-        if item.error is not None:
-            invalid.append(item)
-    return good, invalid
+    good, invalid = compile_each(host, sources, lambda item: compile_script(host, item))
+    return [(item, script, config) for item, (script, config) in good], invalid
 
 
 def describe_item(item: Item) -> str:
