@@ -12,9 +12,7 @@ saying which broker each message came from.
 
 from __future__ import annotations
 
-import json
 import sys
-import textwrap
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,14 +63,7 @@ async def rig(config_dir: Path, tmp_path: Path) -> AsyncIterator[Rig]:
     """North from configuration.yaml (the web server then has the mqtt routes), South
     added as a UI entry, as an operator would add a second broker."""
     with dynsec_broker(tmp_path / "north") as north, dynsec_broker(tmp_path / "south") as south:
-        mqtt = {**north.entry_data(), "name": "North broker"}
-        (config_dir / "configuration.yaml").write_text(textwrap.dedent("""\
-            gatehouse:
-              control_socket: false
-            http:
-              server_host: 127.0.0.1
-              server_port: 0
-            """) + "mqtt: " + json.dumps(mqtt) + "\n", encoding="utf-8")
+        north.write_host_config(config_dir, "North broker")
         host = make_host(config_dir)
         async with host.running():
             server = host.data.get(HTTP_SERVER)

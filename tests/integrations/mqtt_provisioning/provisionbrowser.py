@@ -8,8 +8,6 @@ that folder), as context managers: the host and the browser run in the test's lo
 from __future__ import annotations
 
 import contextlib
-import json
-import textwrap
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,14 +38,7 @@ class Server:
 
 @contextlib.asynccontextmanager
 async def provisioning_server(config_dir: Path, broker: DynsecBroker) -> AsyncIterator[Server]:
-    mqtt = {**broker.entry_data(), "name": "Plant broker"}
-    (config_dir / "configuration.yaml").write_text(textwrap.dedent("""\
-        gatehouse:
-          control_socket: false
-        http:
-          server_host: 127.0.0.1
-          server_port: 0
-        """) + "mqtt: " + json.dumps(mqtt) + "\n", encoding="utf-8")
+    broker.write_host_config(config_dir, "Plant broker")
     host = make_host(config_dir)
     async with host.running():
         server = host.data.get(HTTP_SERVER)

@@ -12,6 +12,7 @@ SUBACK one; every wait is on an event the client's callbacks set, with a timeout
 from __future__ import annotations
 
 import contextlib
+import json
 import queue
 import shutil
 import ssl
@@ -64,6 +65,16 @@ class DynsecBroker:
                 "username": ADMIN, "password": ADMIN_PASSWORD,
                 "birth_message": False, "will_message": False, "discovery": False,
                 "provisioning": block}
+
+    def write_host_config(self, config_dir: Path, name: str) -> None:
+        """``configuration.yaml`` of a test host: the web server on an ephemeral loopback
+        port and this broker as an mqtt entry titled ``name`` (YAML, so the web server
+        has the mqtt routes from the start)."""
+        mqtt = {**self.entry_data(), "name": name}
+        (config_dir / "configuration.yaml").write_text(
+            "gatehouse:\n  control_socket: false\n"
+            "http:\n  server_host: 127.0.0.1\n  server_port: 0\n"
+            f"mqtt: {json.dumps(mqtt)}\n", encoding="utf-8")
 
     def write_pid(self) -> None:
         if self.pid_file is not None:

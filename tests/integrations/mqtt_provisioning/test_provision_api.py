@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import textwrap
 import zipfile
 from base64 import b64decode
 from collections.abc import AsyncIterator
@@ -45,21 +44,10 @@ class Rig:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
 
 
-def configuration(broker: DynsecBroker) -> str:
-    mqtt = {**broker.entry_data(), "name": "Plant broker"}
-    return textwrap.dedent("""\
-        gatehouse:
-          control_socket: false
-        http:
-          server_host: 127.0.0.1
-          server_port: 0
-        """) + "mqtt: " + json.dumps(mqtt) + "\n"
-
-
 @pytest.fixture
 async def rig(config_dir: Path, tmp_path: Path) -> AsyncIterator[Rig]:
     with dynsec_broker(tmp_path / "dynsec") as broker:
-        (config_dir / "configuration.yaml").write_text(configuration(broker), encoding="utf-8")
+        broker.write_host_config(config_dir, "Plant broker")
         host = make_host(config_dir)
         async with host.running():
             server = host.data.get(HTTP_SERVER)

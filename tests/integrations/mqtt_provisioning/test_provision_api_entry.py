@@ -12,8 +12,6 @@ a call did is read back from each broker's own dynamic security client list.
 
 from __future__ import annotations
 
-import json
-import textwrap
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,14 +64,7 @@ async def two(config_dir: Path, tmp_path: Path, mosquitto: Mosquitto
     """North from configuration.yaml (so the web server has the mqtt routes), South and
     a plain broker without a provisioning block added as UI entries."""
     with dynsec_broker(tmp_path / "north") as north, dynsec_broker(tmp_path / "south") as south:
-        mqtt = {**north.entry_data(), "name": "North broker"}
-        (config_dir / "configuration.yaml").write_text(textwrap.dedent("""\
-            gatehouse:
-              control_socket: false
-            http:
-              server_host: 127.0.0.1
-              server_port: 0
-            """) + "mqtt: " + json.dumps(mqtt) + "\n", encoding="utf-8")
+        north.write_host_config(config_dir, "North broker")
         host = make_host(config_dir)
         async with host.running():
             server = host.data.get(HTTP_SERVER)
